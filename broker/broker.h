@@ -1,0 +1,3 @@
+#ifndef BATON_BROKER_H
+#define BATON_BROKER_H
+#endif

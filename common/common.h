@@ -1,0 +1,190 @@
+/*
+ * common/: what the broker and the shim share.  One header, grouped by
+ * file, as tmux does.
+ */
+#ifndef BATON_COMMON_H
+#define BATON_COMMON_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "proto.h"
+
+#ifndef __dead
+#define __dead __attribute__((__noreturn__))
+#endif
+#define printflike(a, b) __attribute__((format(printf, a, b)))
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* util.c */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+int xasprintf(char **, const char *, ...) printflike(2, 3);
+int xvasprintf(char **, const char *, va_list);
+__dead void fatal(const char *, ...) printflike(1, 2);
+__dead void fatalx(const char *, ...) printflike(1, 2);
+uint64_t mono_ms(void);
+double mono_now(void);
+int64_t wall_ms(void);
+void random_hex(char *, size_t); /* fills n-1 hex chars and a NUL */
+int set_cloexec(int);
+int set_nonblock(int);
+
+/* log.c: levels 0 error, 1 info, 2 debug */
+void log_open(const char *, const char *, int); /* name, file or NULL=stderr, level */
+void log_close(void);
+void log_warnx(const char *, ...) printflike(1, 2);
+void log_info(const char *, ...) printflike(1, 2);
+void log_debug(const char *, ...) printflike(1, 2);
+extern int log_level;
+
+/* frame.c: the frame codec */
+struct fbuf {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int err; /* a pack call failed: the frame must not be sent */
+};
+void fbuf_init(struct fbuf *); /* reserves the 4-byte header */
+void fbuf_free(struct fbuf *);
+int fbuf_finish(struct fbuf *); /* writes the header; -1 if err or too big */
+void pk_map(struct fbuf *, size_t);
+void pk_array(struct fbuf *, size_t);
+void pk_str(struct fbuf *, const char *);
+void pk_strn(struct fbuf *, const char *, size_t);
+void pk_int(struct fbuf *, int64_t);
+void pk_uint(struct fbuf *, uint64_t);
+void pk_double(struct fbuf *, double);
+void pk_bool(struct fbuf *, int);
+void pk_nil(struct fbuf *);
+void pk_object(struct fbuf *, const msgpack_object *);
+/* key + value shorthands for maps */
+void pk_kstr(struct fbuf *, const char *, const char *); /* NULL value packs nil */
+void pk_kint(struct fbuf *, const char *, int64_t);
+void pk_kuint(struct fbuf *, const char *, uint64_t);
+void pk_kdouble(struct fbuf *, const char *, double);
+void pk_kbool(struct fbuf *, const char *, int);
+
+/*
+ * frame_length: given the bytes received so far, the payload length of
+ * the first frame, 0 if the header is incomplete, -1 if the length is
+ * 0 or over max (cause set).
+ */
+ssize_t frame_length(const void *, size_t, size_t, const char **);
+/*
+ * frame_check: walk a payload without allocating and reject anything
+ * msgpack-c would over-allocate for or choke on: truncated objects,
+ * container counts that cannot fit in the bytes left, nesting past
+ * FRAME_MAX_DEPTH, trailing bytes, ext types.  0 ok, -1 with cause.
+ */
+int frame_check(const void *, size_t, const char **);
+/* frame_decode: frame_check, then unpack into *out; 0 ok, -1 with cause. */
+int frame_decode(const void *, size_t, msgpack_unpacked *, const char **);
+
+/* mp.c: reading msgpack objects (strings are not NUL-terminated) */
+const msgpack_object *mp_get(const msgpack_object *, const char *);
+int mp_str(const msgpack_object *, const char **, size_t *);
+char *mp_strdup(const msgpack_object *); /* NULL if not a string */
+int mp_streq(const msgpack_object *, const char *);
+int mp_int(const msgpack_object *, int64_t *);
+int mp_num(const msgpack_object *, double *);
+int mp_bool(const msgpack_object *, int *);
+int mp_frame_type(const msgpack_object *);
+
+/* ops.c: the operation table (DESIGN §4) */
+enum arg_type {
+	ARG_STRING,  /* UTF-8 string; min/max bound its byte length */
+	ARG_INT,     /* integer; min/max bound its value */
+	ARG_NUMBER,  /* integer or float; min/max bound its value */
+	ARG_BOOL,
+	ARG_STRINGS, /* array of strings; min/max bound the count */
+	ARG_JSON,    /* any JSON value; max bounds its encoded size */
+};
+
+#define ARG_REQUIRED 0x1
+
+struct op_arg {
+	const char *name;
+	enum arg_type type;
+	int flags;
+	double min, max;
+	const char *def;     /* default, as JSON text, or NULL */
+	const char *choices; /* for strings: "a|b|c", or NULL */
+	const char *desc;
+};
+
+struct op_result {
+	const char *name;
+	const char *type; /* JSON Schema type: string integer number boolean array object */
+	int optional;
+	const char *desc;
+};
+
+#define OP_READONLY 0x01    /* changes nothing (MCP readOnlyHint) */
+#define OP_DESTRUCTIVE 0x02 /* may take something away (destructiveHint) */
+#define OP_IDEMPOTENT 0x04  /* repeating it changes nothing more */
+#define OP_BLOCKS 0x08      /* may wait (wait_seconds) */
+#define OP_MUTATES 0x10     /* advances the revision */
+
+#define OP_MAX_ARGS 16
+
+/* Every operation, once.  Adding one: a line here, an entry in ops.c, a handler. */
+#define BATON_OPS(X) \
+	X(status)        \
+	X(lock_acquire)  \
+	X(lock_release)  \
+	X(lock_list)
+
+enum op_id {
+#define OP_ENUM(n) OP_##n,
+	BATON_OPS(OP_ENUM)
+#undef OP_ENUM
+	OP_COUNT
+};
+
+struct op {
+	const char *name;
+	const char *title;
+	const char *desc;
+	int flags;
+	const char *one_of; /* "a|b": exactly one of these arguments, or NULL */
+	const struct op_arg *args;
+	size_t nargs;
+	const struct op_result *results;
+	size_t nresults;
+};
+
+struct op_error {
+	const char *code;  /* ERR_* */
+	char field[64];    /* argument at fault, or "" */
+	char message[256];
+};
+
+extern const struct op ops[OP_COUNT];
+const struct op *op_find(const char *, size_t);
+const struct op_arg *op_arg_find(const struct op *, const char *, size_t);
+/*
+ * op_validate: check args (a map, or nil for none) against the table.
+ * On success out[i] points at the value of op->args[i] or is NULL when
+ * absent.  On failure err names the field.
+ */
+int op_validate(const struct op *, const msgpack_object *, const msgpack_object **,
+    struct op_error *);
+void op_error_set(struct op_error *, const char *, const char *, const char *, ...)
+    printflike(4, 5);
+
+/* paths.c: where the socket and the state live (DESIGN §2) */
+int path_socket(char *, size_t, char **);
+int path_state_dir(char *, size_t, char **);
+int path_check_dir(const char *, int, char **); /* create?: mkdir 0700 first */
+int path_check_socket_dir(const char *, int, char **); /* dirname of a socket */
+
+#endif /* BATON_COMMON_H */

@@ -1,0 +1,250 @@
+/*
+ * The frame codec: 4-byte big-endian length, then one msgpack object.
+ *
+ * msgpack-c trusts the counts it reads: an array header of 2^32-1
+ * elements makes it allocate 24 bytes per element before any element
+ * arrives, and nesting past its limit is reported as NOMEM.  So every
+ * payload is walked here first, without allocating, and only a payload
+ * whose every count fits in the bytes that remain is handed to
+ * msgpack_unpack_next().
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "common.h"
+
+void
+fbuf_init(struct fbuf *fb)
+{
+	static const char zero[FRAME_HDR];
+
+	msgpack_sbuffer_init(&fb->sb);
+	msgpack_packer_init(&fb->pk, &fb->sb, msgpack_sbuffer_write);
+	fb->err = msgpack_sbuffer_write(&fb->sb, zero, sizeof zero) != 0;
+}
+
+void
+fbuf_free(struct fbuf *fb)
+{
+	msgpack_sbuffer_destroy(&fb->sb);
+}
+
+/* Write the length header; -1 if packing failed or the frame is too big. */
+int
+fbuf_finish(struct fbuf *fb)
+{
+	size_t len;
+
+	if (fb->err || fb->sb.size < FRAME_HDR)
+		return (-1);
+	len = fb->sb.size - FRAME_HDR;
+	if (len == 0 || len > FRAME_MAX_DEFAULT)
+		return (-1);
+	fb->sb.data[0] = (char)((len >> 24) & 0xff);
+	fb->sb.data[1] = (char)((len >> 16) & 0xff);
+	fb->sb.data[2] = (char)((len >> 8) & 0xff);
+	fb->sb.data[3] = (char)(len & 0xff);
+	return (0);
+}
+
+#define PK(fb, call)              \
+	do {                      \
+		if ((call) != 0)  \
+			(fb)->err = 1; \
+	} while (0)
+
+void pk_map(struct fbuf *fb, size_t n) { PK(fb, msgpack_pack_map(&fb->pk, n)); }
+void pk_array(struct fbuf *fb, size_t n) { PK(fb, msgpack_pack_array(&fb->pk, n)); }
+void pk_int(struct fbuf *fb, int64_t v) { PK(fb, msgpack_pack_int64(&fb->pk, v)); }
+void pk_uint(struct fbuf *fb, uint64_t v) { PK(fb, msgpack_pack_uint64(&fb->pk, v)); }
+void pk_double(struct fbuf *fb, double v) { PK(fb, msgpack_pack_double(&fb->pk, v)); }
+void pk_nil(struct fbuf *fb) { PK(fb, msgpack_pack_nil(&fb->pk)); }
+void pk_object(struct fbuf *fb, const msgpack_object *o) { PK(fb, msgpack_pack_object(&fb->pk, *o)); }
+
+void
+pk_bool(struct fbuf *fb, int v)
+{
+	PK(fb, v ? msgpack_pack_true(&fb->pk) : msgpack_pack_false(&fb->pk));
+}
+
+void
+pk_strn(struct fbuf *fb, const char *s, size_t n)
+{
+	PK(fb, msgpack_pack_str(&fb->pk, n));
+	PK(fb, msgpack_pack_str_body(&fb->pk, s, n));
+}
+
+void
+pk_str(struct fbuf *fb, const char *s)
+{
+	if (s == NULL)
+		pk_nil(fb);
+	else
+		pk_strn(fb, s, strlen(s));
+}
+
+void pk_kstr(struct fbuf *fb, const char *k, const char *v) { pk_str(fb, k); pk_str(fb, v); }
+void pk_kint(struct fbuf *fb, const char *k, int64_t v) { pk_str(fb, k); pk_int(fb, v); }
+void pk_kuint(struct fbuf *fb, const char *k, uint64_t v) { pk_str(fb, k); pk_uint(fb, v); }
+void pk_kdouble(struct fbuf *fb, const char *k, double v) { pk_str(fb, k); pk_double(fb, v); }
+void pk_kbool(struct fbuf *fb, const char *k, int v) { pk_str(fb, k); pk_bool(fb, v); }
+
+ssize_t
+frame_length(const void *buf, size_t len, size_t max, const char **cause)
+{
+	const unsigned char *p = buf;
+	uint32_t n;
+
+	if (len < FRAME_HDR)
+		return (0);
+	n = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+	if (n == 0) {
+		*cause = "empty frame";
+		return (-1);
+	}
+	if (n > max) {
+		*cause = "frame too large";
+		return (-1);
+	}
+	return ((ssize_t)n);
+}
+
+/* Big-endian integer of width w at p. */
+static uint64_t
+be(const unsigned char *p, size_t w)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < w; i++)
+		v = (v << 8) | p[i];
+	return (v);
+}
+
+/*
+ * Decode one header at p (left bytes available).  Sets *hdr to the header
+ * size, *body to the payload bytes that follow (strings, numbers) and
+ * *children to the objects it contains.  -1 on a bad or truncated header.
+ */
+static int
+frame_header(const unsigned char *p, size_t left, size_t *hdr, uint64_t *body,
+    uint64_t *children, const char **cause)
+{
+	unsigned char c = p[0];
+	size_t w;
+
+	*hdr = 1;
+	*body = 0;
+	*children = 0;
+	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+		return (0);
+	if (c >= 0x80 && c <= 0x8f) {
+		*children = 2 * (uint64_t)(c & 0x0f);
+		return (0);
+	}
+	if (c >= 0x90 && c <= 0x9f) {
+		*children = c & 0x0f;
+		return (0);
+	}
+	if (c >= 0xa0 && c <= 0xbf) {
+		*body = c & 0x1f;
+		return (0);
+	}
+	switch (c) {
+	case 0xca: *body = 4; return (0);
+	case 0xcb: *body = 8; return (0);
+	case 0xcc: case 0xd0: *body = 1; return (0);
+	case 0xcd: case 0xd1: *body = 2; return (0);
+	case 0xce: case 0xd2: *body = 4; return (0);
+	case 0xcf: case 0xd3: *body = 8; return (0);
+	case 0xc4: case 0xd9: w = 1; break;
+	case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
+	case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
+	default:
+		*cause = (c == 0xc1) ? "invalid msgpack byte 0xc1" : "msgpack ext types are not accepted";
+		return (-1);
+	}
+	if (left < 1 + w) {
+		*cause = "truncated frame";
+		return (-1);
+	}
+	*hdr = 1 + w;
+	if (c == 0xdc || c == 0xdd)
+		*children = be(p + 1, w);
+	else if (c == 0xde || c == 0xdf)
+		*children = 2 * be(p + 1, w);
+	else
+		*body = be(p + 1, w);
+	return (0);
+}
+
+int
+frame_check(const void *buf, size_t len, const char **cause)
+{
+	const unsigned char *p = buf;
+	uint64_t pending[FRAME_MAX_DEPTH + 1]; /* objects still owed per level */
+	uint64_t body, children;
+	size_t off = 0, hdr, depth = 0;
+
+	if (len == 0) {
+		*cause = "empty frame";
+		return (-1);
+	}
+	pending[0] = 1;
+	for (;;) {
+		while (depth > 0 && pending[depth] == 0)
+			depth--;
+		if (pending[depth] == 0)
+			break;
+		if (off >= len) {
+			*cause = "truncated frame";
+			return (-1);
+		}
+		if (frame_header(p + off, len - off, &hdr, &body, &children, cause) != 0)
+			return (-1);
+		pending[depth]--;
+		off += hdr;
+		if (body > len - off) {
+			*cause = "truncated frame";
+			return (-1);
+		}
+		off += (size_t)body;
+		if (children == 0)
+			continue;
+		/* every element needs at least one byte */
+		if (children > len - off) {
+			*cause = "container count exceeds frame size";
+			return (-1);
+		}
+		if (depth + 1 > FRAME_MAX_DEPTH) {
+			*cause = "nesting too deep";
+			return (-1);
+		}
+		pending[++depth] = children;
+	}
+	if (off != len) {
+		*cause = "trailing bytes after the frame's object";
+		return (-1);
+	}
+	return (0);
+}
+
+int
+frame_decode(const void *buf, size_t len, msgpack_unpacked *out, const char **cause)
+{
+	size_t off = 0;
+
+	if (frame_check(buf, len, cause) != 0)
+		return (-1);
+	if (msgpack_unpack_next(out, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len) {
+		*cause = "malformed msgpack";
+		return (-1);
+	}
+	if (out->data.type != MSGPACK_OBJECT_MAP) {
+		*cause = "frame is not a map";
+		return (-1);
+	}
+	return (0);
+}

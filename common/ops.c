@@ -1,0 +1,358 @@
+/*
+ * The operation table: every operation once, with its arguments, bounds,
+ * results and descriptions.  The shim builds MCP schemas and CLI help
+ * from it and validates calls with op_validate(); the broker validates
+ * again with the same function before any handler runs.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+#define NAME_MAX_LEN 256
+#define REASON_MAX_LEN 256
+#define TOKEN_MAX_LEN 64
+
+static const struct op_result status_results[] = {
+	{ "version", "string", 0, "broker version" },
+	{ "protocol", "integer", 0, "wire protocol version" },
+	{ "pid", "integer", 0, "broker process id" },
+	{ "uptime_seconds", "number", 0, "seconds since the broker started" },
+	{ "revision", "integer", 0, "global revision: advances on every change, never goes back" },
+	{ "sessions", "integer", 0, "connected sessions, all projects" },
+	{ "locks", "integer", 0, "locks held, all projects" },
+	{ "waiters", "integer", 0, "lock requests waiting, all projects" },
+	{ "project", "string", 0, "your project namespace" },
+	{ "project_sessions", "integer", 0, "sessions in your project" },
+	{ "project_locks", "integer", 0, "locks held in your project" },
+	{ "session", "string", 0, "your session id" },
+	{ "agent", "string", 0, "your agent name" },
+};
+
+static const struct op_arg lock_acquire_args[] = {
+	{ "name", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL,
+	    "Lock name, e.g. \"npm\", \"db\", or a file reservation \"file:src/app.c\". "
+	    "Give name or names, not both." },
+	{ "names", ARG_STRINGS, 0, 1, 32, NULL, NULL,
+	    "Several lock names granted all together or not at all." },
+	{ "mode", ARG_STRING, 0, 0, 16, "\"exclusive\"", "exclusive|shared",
+	    "exclusive (one holder) or shared (any number of shared holders)." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
+	    "How long to wait in line when the lock is held; 0 returns at once. "
+	    "Capped by the broker (50 s by default)." },
+	{ "ttl_seconds", ARG_NUMBER, 0, 1, 86400, NULL, NULL,
+	    "Detach the lock from your session: it outlives a disconnect and expires "
+	    "after this many seconds unless renewed. Without it the lock is released "
+	    "when your session ends." },
+	{ "ticket", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
+	    "Ticket from a timed-out wait: keeps your place in the queue." },
+	{ "reason", ARG_STRING, 0, 0, REASON_MAX_LEN, NULL, NULL,
+	    "Why you hold it, shown to others in lock_list and conflicts." },
+};
+static const struct op_result lock_acquire_results[] = {
+	{ "acquired", "boolean", 0, "true when you now hold the lock(s)" },
+	{ "token", "string", 1, "capability to release or renew; keep it" },
+	{ "fence", "integer", 1, "fencing token: strictly increases with every grant" },
+	{ "mode", "string", 1, "exclusive or shared" },
+	{ "names", "array", 1, "the lock names granted or asked for" },
+	{ "expires_in_seconds", "number", 1, "seconds until a detached lock expires" },
+	{ "holders", "array", 1, "who holds it now (agent, session, mode, reason), when not acquired" },
+	{ "queue_position", "integer", 1, "your place in line (1 = next) after a timed-out wait" },
+	{ "ticket", "string", 1, "pass back as ticket to keep your place in line" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg lock_release_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
+	    "Name of the lock to release." },
+	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
+	    "Token from lock_acquire; optional from the session that took it." },
+};
+static const struct op_result lock_release_results[] = {
+	{ "released", "boolean", 0, "true when the lock was yours and is now free" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg lock_list_args[] = {
+	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
+	    "Only locks whose name starts with this." },
+};
+static const struct op_result lock_list_results[] = {
+	{ "locks", "array", 0,
+	    "held locks: name, mode, holders [{agent, session, mode, age_seconds, "
+	    "expires_in_seconds, reason}], waiters in order" },
+	{ "count", "integer", 0, "number of locks listed" },
+};
+
+#define OPDEF(n, ...) [OP_##n] = { .name = #n, .args = n##_args,          \
+	.nargs = nitems(n##_args), .results = n##_results,                \
+	.nresults = nitems(n##_results), __VA_ARGS__ }
+
+const struct op ops[OP_COUNT] = {
+	[OP_status] = { .name = "status", .args = NULL, .nargs = 0,
+	    .results = status_results, .nresults = nitems(status_results),
+	    .title = "Broker status",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "Show the baton broker's state: version, uptime, sessions and locks, "
+		    "overall and in your project, and who you are (session, agent)." },
+	OPDEF(lock_acquire, .title = "Acquire a lock",
+	    .flags = OP_MUTATES | OP_BLOCKS, .one_of = "name|names",
+	    .desc = "Take a named lock before touching something shared: editing files "
+		    "(name \"file:PATH\"), running npm install, migrations or the test "
+		    "database. Returns acquired:true with a token and a fence; keep the "
+		    "token and call lock_release when done. A lock taken without "
+		    "ttl_seconds is released automatically when your session ends. "
+		    "When someone else holds it you get acquired:false and the holders; "
+		    "pass wait_seconds to wait in line instead of polling."),
+	OPDEF(lock_release, .title = "Release a lock",
+	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_IDEMPOTENT,
+	    .desc = "Release a lock you hold, by name, with the token lock_acquire "
+		    "returned (not needed from the session that took it). Another "
+		    "agent's lock cannot be released: the error says who holds it."),
+	OPDEF(lock_list, .title = "List locks",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "List the locks held in your project: holders (agent, mode, age, "
+		    "expiry, reason) and waiters in order. Use before editing shared "
+		    "files to see who is working where."),
+};
+
+const struct op *
+op_find(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < OP_COUNT; i++) {
+		if (strlen(ops[i].name) == len && memcmp(ops[i].name, name, len) == 0)
+			return (&ops[i]);
+	}
+	return (NULL);
+}
+
+const struct op_arg *
+op_arg_find(const struct op *op, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < op->nargs; i++) {
+		if (strlen(op->args[i].name) == len &&
+		    memcmp(op->args[i].name, name, len) == 0)
+			return (&op->args[i]);
+	}
+	return (NULL);
+}
+
+void
+op_error_set(struct op_error *err, const char *code, const char *field,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	snprintf(err->field, sizeof err->field, "%s", field != NULL ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+}
+
+/* Is s (n bytes) one of the '|'-separated choices? */
+static int
+op_choice(const char *choices, const char *s, size_t n)
+{
+	const char *p = choices, *bar;
+	size_t len;
+
+	for (;;) {
+		bar = strchr(p, '|');
+		len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+		if (len == n && memcmp(p, s, n) == 0)
+			return (1);
+		if (bar == NULL)
+			return (0);
+		p = bar + 1;
+	}
+}
+
+/* Encoded size of a value, for ARG_JSON bounds. */
+static size_t
+op_encoded_size(const msgpack_object *o)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t n;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	n = msgpack_pack_object(&pk, *o) == 0 ? sb.size : SIZE_MAX;
+	msgpack_sbuffer_destroy(&sb);
+	return (n);
+}
+
+static const char *
+op_type_name(enum arg_type t)
+{
+	switch (t) {
+	case ARG_STRING: return ("a string");
+	case ARG_INT: return ("an integer");
+	case ARG_NUMBER: return ("a number");
+	case ARG_BOOL: return ("a boolean");
+	case ARG_STRINGS: return ("an array of strings");
+	case ARG_JSON: return ("a JSON value");
+	}
+	return ("?");
+}
+
+/* Check one argument value against its table entry. */
+static int
+op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *err)
+{
+	const char *s;
+	size_t n;
+	double d;
+	int64_t i;
+	int b;
+	uint32_t k;
+
+	switch (a->type) {
+	case ARG_STRING:
+		if (mp_str(v, &s, &n) != 0)
+			break;
+		if (memchr(s, '\0', n) != NULL) {
+			op_error_set(err, ERR_INVALID, a->name, "%s must not contain NUL bytes", a->name);
+			return (-1);
+		}
+		if ((double)n < a->min || (double)n > a->max) {
+			op_error_set(err, ERR_INVALID, a->name, "%s must be %g to %g bytes long (got %zu)",
+			    a->name, a->min, a->max, n);
+			return (-1);
+		}
+		if (a->choices != NULL && !op_choice(a->choices, s, n)) {
+			op_error_set(err, ERR_INVALID, a->name, "%s must be one of %s",
+			    a->name, a->choices);
+			return (-1);
+		}
+		return (0);
+	case ARG_INT:
+		if (mp_int(v, &i) != 0)
+			break;
+		if ((double)i < a->min || (double)i > a->max) {
+			op_error_set(err, ERR_INVALID, a->name, "%s must be from %g to %g",
+			    a->name, a->min, a->max);
+			return (-1);
+		}
+		return (0);
+	case ARG_NUMBER:
+		if (mp_num(v, &d) != 0)
+			break;
+		if (d < a->min || d > a->max) {
+			op_error_set(err, ERR_INVALID, a->name, "%s must be from %g to %g",
+			    a->name, a->min, a->max);
+			return (-1);
+		}
+		return (0);
+	case ARG_BOOL:
+		if (mp_bool(v, &b) != 0)
+			break;
+		return (0);
+	case ARG_STRINGS:
+		if (v->type != MSGPACK_OBJECT_ARRAY)
+			break;
+		if ((double)v->via.array.size < a->min || (double)v->via.array.size > a->max) {
+			op_error_set(err, ERR_INVALID, a->name, "%s must hold %g to %g items",
+			    a->name, a->min, a->max);
+			return (-1);
+		}
+		for (k = 0; k < v->via.array.size; k++) {
+			const msgpack_object *e = &v->via.array.ptr[k];
+			if (mp_str(e, &s, &n) != 0 || n == 0 || n > NAME_MAX_LEN ||
+			    memchr(s, '\0', n) != NULL) {
+				op_error_set(err, ERR_INVALID, a->name,
+				    "%s[%u] must be a non-empty string of at most %d bytes",
+				    a->name, k, NAME_MAX_LEN);
+				return (-1);
+			}
+		}
+		return (0);
+	case ARG_JSON:
+		if (a->max > 0 && (double)op_encoded_size(v) > a->max) {
+			op_error_set(err, ERR_INVALID, a->name, "%s is larger than %g bytes",
+			    a->name, a->max);
+			return (-1);
+		}
+		return (0);
+	}
+	op_error_set(err, ERR_INVALID, a->name, "%s must be %s", a->name, op_type_name(a->type));
+	return (-1);
+}
+
+int
+op_validate(const struct op *op, const msgpack_object *args,
+    const msgpack_object **out, struct op_error *err)
+{
+	const msgpack_object *k, *v;
+	const struct op_arg *a;
+	const char *s, *bar;
+	size_t n, i, idx, given;
+	uint32_t j;
+
+	for (i = 0; i < op->nargs; i++)
+		out[i] = NULL;
+	if (args != NULL && args->type != MSGPACK_OBJECT_NIL) {
+		if (args->type != MSGPACK_OBJECT_MAP) {
+			op_error_set(err, ERR_INVALID, "arguments", "arguments must be an object");
+			return (-1);
+		}
+		for (j = 0; j < args->via.map.size; j++) {
+			k = &args->via.map.ptr[j].key;
+			v = &args->via.map.ptr[j].val;
+			if (mp_str(k, &s, &n) != 0) {
+				op_error_set(err, ERR_INVALID, "arguments", "argument names must be strings");
+				return (-1);
+			}
+			if ((a = op_arg_find(op, s, n)) == NULL) {
+				op_error_set(err, ERR_INVALID, "", "%s has no argument '%.*s'",
+				    op->name, (int)(n > 48 ? 48 : n), s);
+				snprintf(err->field, sizeof err->field, "%.*s", (int)n, s);
+				return (-1);
+			}
+			idx = (size_t)(a - op->args);
+			if (out[idx] != NULL) {
+				op_error_set(err, ERR_INVALID, a->name, "%s given twice", a->name);
+				return (-1);
+			}
+			if (v->type == MSGPACK_OBJECT_NIL && a->type != ARG_JSON)
+				continue; /* null means absent */
+			if (op_check_arg(a, v, err) != 0)
+				return (-1);
+			out[idx] = v;
+		}
+	}
+	for (i = 0; i < op->nargs; i++) {
+		if ((op->args[i].flags & ARG_REQUIRED) && out[i] == NULL) {
+			op_error_set(err, ERR_INVALID, op->args[i].name, "%s is required",
+			    op->args[i].name);
+			return (-1);
+		}
+	}
+	if (op->one_of != NULL) {
+		given = 0;
+		for (s = op->one_of; s != NULL; s = bar != NULL ? bar + 1 : NULL) {
+			bar = strchr(s, '|');
+			n = bar != NULL ? (size_t)(bar - s) : strlen(s);
+			a = op_arg_find(op, s, n);
+			if (a != NULL && out[a - op->args] != NULL)
+				given++;
+		}
+		if (given != 1) {
+			bar = strchr(op->one_of, '|');
+			op_error_set(err, ERR_INVALID, "", "give exactly one of %s", op->one_of);
+			snprintf(err->field, sizeof err->field, "%.*s",
+			    (int)(bar != NULL ? bar - op->one_of : (ptrdiff_t)strlen(op->one_of)),
+			    op->one_of);
+			return (-1);
+		}
+	}
+	return (0);
+}

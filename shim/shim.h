@@ -1,0 +1,60 @@
+/* shim/: the `baton` client — CLI and the MCP stdio server. */
+#ifndef BATON_SHIM_H
+#define BATON_SHIM_H
+
+#include <cjson/cJSON.h>
+
+#include "common.h"
+
+/* sysexits(3) statuses used by the CLI (DESIGN §7) */
+#define EXIT_CONFLICT 1
+#define EXIT_USAGE 64
+#define EXIT_DATAERR 65
+#define EXIT_UNAVAILABLE 69
+#define EXIT_SOFTWARE 70
+#define EXIT_NOPERM 77
+
+struct client_opts {
+	const char *socket;  /* NULL: path_socket() */
+	int autostart;       /* start batond when it is not running */
+	const char *kind;    /* "cli" or "mcp" */
+	const char *agent;   /* NULL: cli-PID */
+	const char *role;    /* NULL: none */
+	const char *project; /* NULL: project_default() */
+	const char *client_name, *client_version;
+	const char *token; /* session token to reclaim, or NULL */
+};
+
+struct conn {
+	int fd;
+	char *session, *token, *agent, *project, *broker_version;
+	uint64_t next_id;
+	char *rbuf; /* bytes read, not yet decoded */
+	size_t rlen, rsize;
+};
+
+/* client.c */
+void client_opts_default(struct client_opts *);
+int conn_open(struct conn *, const struct client_opts *, struct op_error *);
+void conn_close(struct conn *);
+int conn_send(struct conn *, struct fbuf *);
+int conn_read_frame(struct conn *, msgpack_unpacked *, int, struct op_error *);
+int conn_call(struct conn *, const char *, const msgpack_object *, msgpack_unpacked *,
+    const msgpack_object **, struct op_error *);
+void client_pack_req(struct fbuf *, uint64_t, const char *);
+char *project_default(void);
+int exit_status_for(const char *);
+
+/* json.c */
+int json_pack(struct fbuf *, const cJSON *);
+cJSON *json_from_msgpack(const msgpack_object *);
+int json_args_to_msgpack(const cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
+    const msgpack_object **, struct op_error *);
+
+/* cli.c */
+int cli_main(int, char **);
+
+/* mcp.c */
+int mcp_main(const struct client_opts *);
+
+#endif /* BATON_SHIM_H */
