@@ -179,6 +179,13 @@ frame_header(const unsigned char *p, size_t left, size_t *hdr, uint64_t *body,
 	return (0);
 }
 
+/* Is c the first byte of an array or map header? */
+static int
+frame_is_container(unsigned char c)
+{
+	return ((c >= 0x80 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf));
+}
+
 int
 frame_check(const void *buf, size_t len, const char **cause)
 {
@@ -186,6 +193,7 @@ frame_check(const void *buf, size_t len, const char **cause)
 	uint64_t pending[FRAME_MAX_DEPTH + 1]; /* objects still owed per level */
 	uint64_t body, children;
 	size_t off = 0, hdr, depth = 0;
+	int container;
 
 	if (len == 0) {
 		*cause = "empty frame";
@@ -201,6 +209,7 @@ frame_check(const void *buf, size_t len, const char **cause)
 			*cause = "truncated frame";
 			return (-1);
 		}
+		container = frame_is_container(p[off]);
 		if (frame_header(p + off, len - off, &hdr, &body, &children, cause) != 0)
 			return (-1);
 		pending[depth]--;
@@ -210,15 +219,16 @@ frame_check(const void *buf, size_t len, const char **cause)
 			return (-1);
 		}
 		off += (size_t)body;
+		/* msgpack-c takes a stack slot for an empty container too */
+		if (container && depth + 1 > FRAME_MAX_DEPTH) {
+			*cause = "nesting too deep";
+			return (-1);
+		}
 		if (children == 0)
 			continue;
 		/* every element needs at least one byte */
 		if (children > len - off) {
 			*cause = "container count exceeds frame size";
-			return (-1);
-		}
-		if (depth + 1 > FRAME_MAX_DEPTH) {
-			*cause = "nesting too deep";
 			return (-1);
 		}
 		pending[++depth] = children;
