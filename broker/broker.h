@@ -1,3 +1,103 @@
+/* broker/: batond, one per user.  One header, grouped by file. */
 #ifndef BATON_BROKER_H
 #define BATON_BROKER_H
-#endif
+
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+
+#include <uthash.h>
+
+#include "common.h"
+
+#define CLIENT_OUT_LIMIT (8 * 1024 * 1024) /* queued output before a peer is dropped */
+#define GLOBAL_PROJECT "global"
+
+enum lock_mode { LOCK_EXCLUSIVE, LOCK_SHARED };
+
+struct session;
+struct grant;
+struct waiter;
+
+/* One accepted connection.  Owns its session until the connection closes. */
+struct client {
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	struct bufferevent *bev;
+	struct session *session; /* NULL until hello */
+	int closing;             /* flush what is queued, then free */
+	struct event *free_ev;   /* frees a closing client with nothing to flush */
+	TAILQ_ENTRY(client) entry;
+};
+
+/* A connected agent or script: identity and what it holds. */
+struct session {
+	char id[24];
+	char token[33];
+	char *agent, *role, *project, *kind;
+	char *client_name, *client_version;
+	pid_t pid;
+	uint64_t connected_ms, active_ms;
+	struct client *client;
+	TAILQ_HEAD(, grant) grants;   /* session-bound lock grants */
+	TAILQ_HEAD(, waiter) waiters; /* lock waits in progress */
+	UT_hash_handle hh;            /* sessions by id */
+	TAILQ_ENTRY(session) entry;
+};
+
+/* A request being handled; lives for the handler call only. */
+struct req {
+	struct client *c;
+	struct session *s;
+	uint64_t id;
+	const struct op *op;
+	const msgpack_object *args[OP_MAX_ARGS];
+};
+
+typedef void op_handler(struct req *);
+
+/* server.c */
+struct server_config {
+	const char *socket;
+	const char *state_dir;
+	int allow_root;
+	double max_wait; /* cap on wait_seconds */
+	int foreground;
+	int verbose;
+};
+extern struct server_config cfg;
+extern struct event_base *base;
+extern uint64_t revision;
+extern uint64_t start_ms;
+uint64_t revision_next(void);
+int server_listen(const char *, char **);
+void server_shutdown(void);
+size_t server_client_count(void);
+struct fbuf *reply_begin(uint64_t);
+void reply_end(struct client *, struct fbuf *);
+void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
+    printflike(5, 6);
+void client_send(struct client *, struct fbuf *);
+
+/* session.c */
+struct session *session_create(struct client *, const msgpack_object *, char **);
+void session_close(struct session *);
+struct session *session_find(const char *);
+size_t session_count(const char *);
+extern TAILQ_HEAD(session_list, session) sessions;
+
+/* lock.c */
+void lock_session_closed(struct session *);
+size_t lock_count(const char *);
+size_t lock_waiter_count(void);
+void lock_cancel(struct session *, uint64_t);
+void lock_shutdown(void);
+
+/* handlers, one per operation (named op_NAME) */
+#define OP_PROTO(n) op_handler op_##n;
+BATON_OPS(OP_PROTO)
+#undef OP_PROTO
+
+#endif /* BATON_BROKER_H */

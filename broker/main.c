@@ -1,3 +1,232 @@
-/* placeholder: being written */
+/*
+ * batond: the per-user broker.  Parses options, daemonizes with a
+ * readiness pipe so that whoever started it knows when it listens, and
+ * runs the event loop.
+ */
 #include "config.h"
-int main(void) { return (70); }
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+void server_start(void);
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: batond [-fv] [-S socket] [-D state-dir] [--max-wait seconds] [--allow-root]\n"
+	    "       batond --version\n"
+	    "  -f, --foreground   stay in the foreground and log to stderr\n"
+	    "  -v, --verbose      log more (-vv: debug)\n"
+	    "  -S, --socket PATH  listen here (default $BATON_SOCKET, /run/user/UID/baton/sock\n"
+	    "                     or /tmp/baton-UID/sock)\n"
+	    "  -D, --state-dir D  state and log (default $BATON_STATE_DIR or ~/.local/state/baton)\n"
+	    "  --max-wait S       cap on wait_seconds of blocking calls (default 50)\n"
+	    "  --allow-root       also accept peers running as root\n");
+}
+
+/* mkdir -p, the last component 0700 and checked. */
+static int
+mkdirs(const char *dir, char **cause)
+{
+	char path[PATH_MAX], *p;
+
+	if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+		xasprintf(cause, "path too long: %s", dir);
+		return (-1);
+	}
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			xasprintf(cause, "cannot create %s: %s", path, strerror(errno));
+			return (-1);
+		}
+		*p = '/';
+	}
+	return (path_check_dir(path, 1, cause));
+}
+
+static void
+signal_cb(evutil_socket_t sig, short events, void *arg)
+{
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(base);
+}
+
+/*
+ * Detach: fork, setsid, fork again.  The first parent waits on the pipe
+ * for "ok" (exit 0) or an error line (printed, exit 1).
+ */
+static int
+daemonize(void)
+{
+	char buf[512];
+	ssize_t n;
+	size_t got = 0;
+	int fds[2], status, nullfd;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0) {
+		close(fds[1]);
+		while (got < sizeof buf - 1 &&
+		    ((n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0 ||
+		    (n == -1 && errno == EINTR)))
+			if (n > 0)
+				got += (size_t)n;
+		buf[got] = '\0';
+		waitpid(pid, &status, 0);
+		if (strncmp(buf, "ok", 2) == 0)
+			_exit(0);
+		fprintf(stderr, "batond: %s\n", got > 0 ? buf : "broker failed to start");
+		_exit(1);
+	}
+	close(fds[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0)
+		_exit(0);
+	if ((nullfd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(nullfd, STDIN_FILENO);
+		dup2(nullfd, STDOUT_FILENO);
+		dup2(nullfd, STDERR_FILENO);
+		if (nullfd > STDERR_FILENO)
+			close(nullfd);
+	}
+	if (chdir("/") == -1)
+		fatal("chdir");
+	return (fds[1]);
+}
+
+/* Report readiness (or why not) to whoever waits on the pipe. */
+static void
+ready(int fd, const char *cause)
+{
+	const char *msg = cause != NULL ? cause : "ok";
+
+	if (fd == -1) {
+		if (cause != NULL)
+			fprintf(stderr, "batond: %s\n", cause);
+		return;
+	}
+	if (write(fd, msg, strlen(msg)) == -1)
+		log_warnx("readiness pipe: %s", strerror(errno));
+	close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "max-wait", required_argument, NULL, 'W' },
+		{ "allow-root", no_argument, NULL, 'R' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char sockbuf[PATH_MAX], statebuf[PATH_MAX], *logfile = NULL, *cause = NULL, *end;
+	struct event *sigterm, *sigint;
+	int ch, readyfd = -1;
+
+	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': cfg.foreground = 1; break;
+		case 'v': cfg.verbose++; break;
+		case 'S': cfg.socket = optarg; break;
+		case 'D': cfg.state_dir = optarg; break;
+		case 'R': cfg.allow_root = 1; break;
+		case 'W':
+			cfg.max_wait = strtod(optarg, &end);
+			if (*end != '\0' || !(cfg.max_wait >= 0 && cfg.max_wait <= 3600)) {
+				fprintf(stderr, "batond: --max-wait takes 0 to 3600 seconds\n");
+				return (64);
+			}
+			break;
+		case 'V':
+			printf("batond %s (protocol %d)\n", BATON_VERSION, PROTO_VERSION);
+			return (0);
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (64);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "batond: unexpected argument '%s'; try 'batond --help'\n",
+		    argv[optind]);
+		return (64);
+	}
+	log_open("batond", NULL, cfg.verbose);
+	if (cfg.socket == NULL) {
+		if (path_socket(sockbuf, sizeof sockbuf, &cause) != 0)
+			goto fail;
+		cfg.socket = sockbuf;
+	}
+	if (cfg.state_dir == NULL) {
+		if (path_state_dir(statebuf, sizeof statebuf, &cause) != 0)
+			goto fail;
+		cfg.state_dir = statebuf;
+	}
+	if (mkdirs(cfg.state_dir, &cause) != 0)
+		goto fail;
+	if (!cfg.foreground) {
+		readyfd = daemonize();
+		xasprintf(&logfile, "%s/batond.log", cfg.state_dir);
+		log_open("batond", logfile, cfg.verbose);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (server_listen(cfg.socket, &cause) != 0)
+		goto fail;
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	start_ms = mono_ms();
+	server_start();
+	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
+	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	log_info("listening on %s (version %s, pid %ld)", cfg.socket, BATON_VERSION,
+	    (long)getpid());
+	ready(readyfd, NULL);
+	event_base_dispatch(base);
+	server_shutdown();
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(base);
+	log_info("stopped");
+	log_close();
+	free(logfile);
+	return (0);
+
+fail:
+	if (readyfd != -1)
+		log_warnx("%s", cause);
+	ready(readyfd, cause);
+	free(cause);
+	return (1);
+}

@@ -1,2 +1,522 @@
-/* placeholder: being written */
+/*
+ * Listening socket, accepting peers (SO_PEERCRED first), reading frames
+ * and dispatching them from the operation table.
+ */
 #include "config.h"
+
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "broker.h"
+
+struct server_config cfg = { .max_wait = 50.0 };
+struct event_base *base;
+uint64_t revision;
+uint64_t start_ms;
+
+static int listen_fd = -1;
+static int lock_fd = -1;
+static struct event *listen_ev;
+static char *listen_path;
+static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static size_t nclients;
+
+static op_handler *const handlers[OP_COUNT] = {
+#define OP_HANDLER(n) [OP_##n] = op_##n,
+	BATON_OPS(OP_HANDLER)
+#undef OP_HANDLER
+};
+
+static void client_free(struct client *);
+static void client_free_cb(evutil_socket_t, short, void *);
+static void client_close_later(struct client *);
+static void client_read_cb(struct bufferevent *, void *);
+static void client_write_cb(struct bufferevent *, void *);
+static void client_event_cb(struct bufferevent *, short, void *);
+
+/* Advance the global revision; every mutation calls this once. */
+uint64_t
+revision_next(void)
+{
+	return (++revision);
+}
+
+size_t
+server_client_count(void)
+{
+	return (nclients);
+}
+
+/*
+ * Is something answering on path?  1 live, 0 stale or absent, -1 on an
+ * unexpected error (cause set).
+ */
+static int
+server_probe(const char *path, char **cause)
+{
+	struct sockaddr_un sa;
+	int fd, r;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	close(fd);
+	if (r == 0)
+		return (1);
+	if (errno == ECONNREFUSED || errno == ENOENT)
+		return (0);
+	xasprintf(cause, "cannot probe %s: %s", path, strerror(errno));
+	return (-1);
+}
+
+/*
+ * Take the broker's lifetime lock next to the socket, replace a stale
+ * socket, never a live one, and listen.
+ */
+int
+server_listen(const char *path, char **cause)
+{
+	struct sockaddr_un sa;
+	struct stat sb;
+	char *lockpath;
+	mode_t mask;
+	int live;
+
+	if (path_check_socket_dir(path, 1, cause) != 0)
+		return (-1);
+	xasprintf(&lockpath, "%s.lock", path);
+	lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(lockpath);
+	if (lock_fd == -1) {
+		xasprintf(cause, "cannot open %s.lock: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (flock(lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		xasprintf(cause, "a broker is already running on %s", path);
+		return (-1);
+	}
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			xasprintf(cause, "%s exists and is not a socket; remove it", path);
+			return (-1);
+		}
+		if ((live = server_probe(path, cause)) != 0) {
+			if (live == 1)
+				xasprintf(cause, "a broker is already running on %s", path);
+			return (-1);
+		}
+		log_info("replacing stale socket %s", path);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			xasprintf(cause, "cannot remove stale socket %s: %s", path, strerror(errno));
+			return (-1);
+		}
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sa.sun_path) {
+		xasprintf(cause, "socket path too long: %s", path);
+		return (-1);
+	}
+	strcpy(sa.sun_path, path);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (listen_fd == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	mask = umask(0177);
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+		umask(mask);
+		xasprintf(cause, "bind %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	umask(mask);
+	if (listen(listen_fd, 512) == -1) {
+		xasprintf(cause, "listen %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	listen_path = xstrdup(path);
+	return (0);
+}
+
+/* Accept every pending peer; refuse other uids before reading a byte. */
+static void
+server_accept_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct ucred cred;
+	socklen_t len;
+	struct client *c;
+	int cfd;
+
+	for (;;) {
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warnx("accept: %s", strerror(errno));
+			return;
+		}
+		len = sizeof cred;
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+		    len != sizeof cred) {
+			log_warnx("refused a peer: no credentials (%s)", strerror(errno));
+			close(cfd);
+			continue;
+		}
+		if (cred.uid != getuid() && !(cfg.allow_root && cred.uid == 0)) {
+			log_warnx("refused a peer: uid %u pid %ld is not uid %u",
+			    (unsigned)cred.uid, (long)cred.pid, (unsigned)getuid());
+			close(cfd);
+			continue;
+		}
+		c = xcalloc(1, sizeof *c);
+		c->fd = cfd;
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+		c->bev = bufferevent_socket_new(base, cfd, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL)
+			fatalx("bufferevent_socket_new");
+		bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		TAILQ_INSERT_TAIL(&clients, c, entry);
+		nclients++;
+		log_debug("accepted pid %ld", (long)cred.pid);
+	}
+}
+
+/* Start accepting once the event base exists. */
+void server_start(void);
+void
+server_start(void)
+{
+	listen_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
+	if (listen_ev == NULL || event_add(listen_ev, NULL) != 0)
+		fatalx("cannot watch the listening socket");
+}
+
+/* Stop listening, drop every client, remove the socket. */
+void
+server_shutdown(void)
+{
+	struct client *c;
+
+	if (listen_ev != NULL) {
+		event_free(listen_ev);
+		listen_ev = NULL;
+	}
+	while ((c = TAILQ_FIRST(&clients)) != NULL)
+		client_free(c);
+	lock_shutdown();
+	if (listen_fd != -1)
+		close(listen_fd);
+	if (listen_path != NULL) {
+		unlink(listen_path);
+		free(listen_path);
+		listen_path = NULL;
+	}
+	if (lock_fd != -1)
+		close(lock_fd);
+}
+
+/* Stop reading; free the client once its queued output is flushed. */
+static void
+client_close_later(struct client *c)
+{
+	static const struct timeval now = { 0, 0 };
+
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && c->free_ev == NULL) {
+		c->free_ev = evtimer_new(base, client_free_cb, c);
+		evtimer_add(c->free_ev, &now);
+	}
+}
+
+static void
+client_free_cb(evutil_socket_t fd, short events, void *arg)
+{
+	client_free(arg);
+}
+
+static void
+client_free(struct client *c)
+{
+	if (c->free_ev != NULL)
+		event_free(c->free_ev);
+	if (c->session != NULL)
+		session_close(c->session);
+	c->session = NULL;
+	TAILQ_REMOVE(&clients, c, entry);
+	nclients--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* Queue a finished frame; a peer that stops reading is dropped. */
+void
+client_send(struct client *c, struct fbuf *fb)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (fbuf_finish(fb) != 0) {
+		log_warnx("dropping an unencodable frame for session %s",
+		    c->session != NULL ? c->session->id : "-");
+		fbuf_free(fb);
+		return;
+	}
+	if (c->closing) {
+		fbuf_free(fb);
+		return;
+	}
+	if (evbuffer_get_length(out) + fb->sb.size > CLIENT_OUT_LIMIT) {
+		log_warnx("session %s: output over %d bytes, disconnecting",
+		    c->session != NULL ? c->session->id : "-", CLIENT_OUT_LIMIT);
+		fbuf_free(fb);
+		evbuffer_drain(out, evbuffer_get_length(out));
+		client_close_later(c);
+		return;
+	}
+	if (evbuffer_add(out, fb->sb.data, fb->sb.size) != 0)
+		fatalx("evbuffer_add");
+	fbuf_free(fb);
+}
+
+/* Send an error frame and close once it is flushed. */
+static void
+client_fail(struct client *c, const char *code, const char *message)
+{
+	struct fbuf fb;
+
+	log_info("session %s: %s: %s", c->session != NULL ? c->session->id : "-", code,
+	    message);
+	fbuf_init(&fb);
+	pk_map(&fb, 3);
+	pk_kint(&fb, "t", FRAME_ERROR);
+	pk_kstr(&fb, "code", code);
+	pk_kstr(&fb, "message", message);
+	client_send(c, &fb);
+	client_close_later(c);
+}
+
+/* Begin a success reply: {t, id, ok, r: ...}; the caller packs r. */
+struct fbuf *
+reply_begin(uint64_t id)
+{
+	struct fbuf *fb = xmalloc(sizeof *fb);
+
+	fbuf_init(fb);
+	pk_map(fb, 4);
+	pk_kint(fb, "t", FRAME_RES);
+	pk_kuint(fb, "id", id);
+	pk_kbool(fb, "ok", 1);
+	pk_str(fb, "r");
+	return (fb);
+}
+
+void
+reply_end(struct client *c, struct fbuf *fb)
+{
+	client_send(c, fb);
+	free(fb);
+}
+
+void
+reply_error(struct client *c, uint64_t id, const char *code, const char *field,
+    const char *fmt, ...)
+{
+	struct fbuf fb;
+	char msg[512];
+	va_list ap;
+	int has_field = field != NULL && *field != '\0';
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fbuf_init(&fb);
+	pk_map(&fb, 4);
+	pk_kint(&fb, "t", FRAME_RES);
+	pk_kuint(&fb, "id", id);
+	pk_kbool(&fb, "ok", 0);
+	pk_str(&fb, "e");
+	pk_map(&fb, has_field ? 3 : 2);
+	pk_kstr(&fb, "code", code);
+	pk_kstr(&fb, "message", msg);
+	if (has_field)
+		pk_kstr(&fb, "field", field);
+	client_send(c, &fb);
+}
+
+/* The first frame must be a hello; answer with welcome or an error. */
+static void
+server_hello(struct client *c, const msgpack_object *f)
+{
+	struct session *s;
+	struct fbuf fb;
+	char *cause = NULL, msg[160];
+	int64_t v;
+
+	if (mp_frame_type(f) != FRAME_HELLO) {
+		client_fail(c, ERR_PROTOCOL, "the first frame must be hello");
+		return;
+	}
+	if (mp_int(mp_get(f, "v"), &v) != 0 || v != PROTO_VERSION) {
+		snprintf(msg, sizeof msg,
+		    "protocol version mismatch: broker speaks %d; restart batond or "
+		    "update baton so both come from one build", PROTO_VERSION);
+		client_fail(c, ERR_VERSION, msg);
+		return;
+	}
+	if ((s = session_create(c, f, &cause)) == NULL) {
+		client_fail(c, ERR_PROTOCOL, cause);
+		free(cause);
+		return;
+	}
+	c->session = s;
+	fbuf_init(&fb);
+	pk_map(&fb, 8);
+	pk_kint(&fb, "t", FRAME_WELCOME);
+	pk_kint(&fb, "v", PROTO_VERSION);
+	pk_kstr(&fb, "version", BATON_VERSION);
+	pk_kstr(&fb, "session", s->id);
+	pk_kstr(&fb, "token", s->token);
+	pk_kstr(&fb, "agent", s->agent);
+	pk_kstr(&fb, "project", s->project);
+	pk_kint(&fb, "reclaimed", 0);
+	client_send(c, &fb);
+}
+
+/* A request: find the operation, validate its arguments, run its handler. */
+static void
+server_request(struct client *c, const msgpack_object *f)
+{
+	const msgpack_object *idobj, *opobj;
+	const struct op *op;
+	struct op_error err;
+	struct req req;
+	const char *name;
+	size_t len;
+	int64_t id;
+
+	idobj = mp_get(f, "id");
+	if (mp_int(idobj, &id) != 0 || id < 0) {
+		client_fail(c, ERR_PROTOCOL, "request without a valid id");
+		return;
+	}
+	opobj = mp_get(f, "op");
+	if (mp_str(opobj, &name, &len) != 0) {
+		reply_error(c, (uint64_t)id, ERR_INVALID, "op", "request without an op name");
+		return;
+	}
+	if ((op = op_find(name, len)) == NULL) {
+		reply_error(c, (uint64_t)id, ERR_UNKNOWN_OP, "op", "unknown operation '%.*s'",
+		    (int)(len > 64 ? 64 : len), name);
+		return;
+	}
+	memset(&req, 0, sizeof req);
+	if (op_validate(op, mp_get(f, "a"), req.args, &err) != 0) {
+		reply_error(c, (uint64_t)id, err.code, err.field, "%s", err.message);
+		return;
+	}
+	req.c = c;
+	req.s = c->session;
+	req.id = (uint64_t)id;
+	req.op = op;
+	c->session->active_ms = mono_ms();
+	handlers[op - ops](&req);
+}
+
+/* Handle one decoded frame. */
+static void
+server_frame(struct client *c, const msgpack_object *f)
+{
+	int64_t id;
+
+	if (c->session == NULL) {
+		server_hello(c, f);
+		return;
+	}
+	switch (mp_frame_type(f)) {
+	case FRAME_REQ:
+		server_request(c, f);
+		break;
+	case FRAME_CANCEL:
+		if (mp_int(mp_get(f, "id"), &id) != 0 || id < 0) {
+			client_fail(c, ERR_PROTOCOL, "cancel without a valid id");
+			return;
+		}
+		lock_cancel(c->session, (uint64_t)id);
+		break;
+	default:
+		client_fail(c, ERR_PROTOCOL, "unexpected frame type");
+		break;
+	}
+}
+
+/* Decode and dispatch every whole frame that has arrived. */
+static void
+client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	msgpack_unpacked u;
+	unsigned char hdr[FRAME_HDR];
+	const char *cause = NULL;
+	unsigned char *p;
+	ssize_t n;
+
+	while (!c->closing) {
+		if (evbuffer_copyout(in, hdr, sizeof hdr) < (ssize_t)sizeof hdr)
+			return;
+		if ((n = frame_length(hdr, sizeof hdr, FRAME_MAX_DEFAULT, &cause)) < 0) {
+			client_fail(c, ERR_PROTOCOL, cause);
+			return;
+		}
+		if (evbuffer_get_length(in) < (size_t)n + FRAME_HDR)
+			return;
+		p = evbuffer_pullup(in, n + FRAME_HDR);
+		msgpack_unpacked_init(&u);
+		if (frame_decode(p + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
+			msgpack_unpacked_destroy(&u);
+			client_fail(c, ERR_PROTOCOL, cause);
+			return;
+		}
+		server_frame(c, &u.data);
+		msgpack_unpacked_destroy(&u);
+		evbuffer_drain(in, (size_t)n + FRAME_HDR);
+	}
+}
+
+static void
+client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		client_free(c);
+}
+
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_debug("session %s: disconnected", c->session != NULL ? c->session->id : "-");
+		client_free(c);
+	}
+}

@@ -1,2 +1,28 @@
-/* placeholder: being written */
+/* The status operation: what the broker holds, overall and per project. */
 #include "config.h"
+
+#include <unistd.h>
+
+#include "broker.h"
+
+void
+op_status(struct req *r)
+{
+	struct fbuf *fb = reply_begin(r->id);
+
+	pk_map(fb, 13);
+	pk_kstr(fb, "version", BATON_VERSION);
+	pk_kint(fb, "protocol", PROTO_VERSION);
+	pk_kint(fb, "pid", getpid());
+	pk_kdouble(fb, "uptime_seconds", (double)(mono_ms() - start_ms) / 1000.0);
+	pk_kuint(fb, "revision", revision);
+	pk_kuint(fb, "sessions", session_count(NULL));
+	pk_kuint(fb, "locks", lock_count(NULL));
+	pk_kuint(fb, "waiters", lock_waiter_count());
+	pk_kstr(fb, "project", r->s->project);
+	pk_kuint(fb, "project_sessions", session_count(r->s->project));
+	pk_kuint(fb, "project_locks", lock_count(r->s->project));
+	pk_kstr(fb, "session", r->s->id);
+	pk_kstr(fb, "agent", r->s->agent);
+	reply_end(r->c, fb);
+}

@@ -141,6 +141,7 @@ struct op_result {
 	X(status)        \
 	X(lock_acquire)  \
 	X(lock_release)  \
+	X(lock_renew)    \
 	X(lock_list)
 
 enum op_id {
@@ -180,6 +181,11 @@ int op_validate(const struct op *, const msgpack_object *, const msgpack_object 
     struct op_error *);
 void op_error_set(struct op_error *, const char *, const char *, const char *, ...)
     printflike(4, 5);
+
+/* fileres.c: "file:" reservations */
+int file_is_glob(const char *);
+int file_normalize(const char *, const char *, size_t, char **, char **);
+int file_overlap(const char *, const char *);
 
 /* paths.c: where the socket and the state live (DESIGN §2) */
 int path_socket(char *, size_t, char **);

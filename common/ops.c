@@ -76,6 +76,20 @@ static const struct op_result lock_release_results[] = {
 	{ "hint", "string", 1, "what to do next" },
 };
 
+static const struct op_arg lock_renew_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
+	    "Name of the detached lock to renew." },
+	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
+	    "Token from lock_acquire; optional from the session that took it." },
+	{ "ttl_seconds", ARG_NUMBER, ARG_REQUIRED, 1, 86400, NULL, NULL,
+	    "New lifetime in seconds, counted from now." },
+};
+static const struct op_result lock_renew_results[] = {
+	{ "renewed", "boolean", 0, "true when the lock is yours and now expires later" },
+	{ "expires_in_seconds", "number", 1, "seconds until it expires" },
+	{ "fence", "integer", 1, "the fence of the grant (unchanged by renewal)" },
+};
+
 static const struct op_arg lock_list_args[] = {
 	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
 	    "Only locks whose name starts with this." },
@@ -112,6 +126,12 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "Release a lock you hold, by name, with the token lock_acquire "
 		    "returned (not needed from the session that took it). Another "
 		    "agent's lock cannot be released: the error says who holds it."),
+	OPDEF(lock_renew, .title = "Renew a detached lock",
+	    .flags = OP_MUTATES | OP_IDEMPOTENT,
+	    .desc = "Extend a lock taken with ttl_seconds before it expires: it will expire "
+		    "ttl_seconds from now. Needs the token (or the session that took it). "
+		    "A session-bound lock needs no renewal; renewing it detaches it with "
+		    "this lifetime."),
 	OPDEF(lock_list, .title = "List locks",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "List the locks held in your project: holders (agent, mode, age, "
