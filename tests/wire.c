@@ -42,7 +42,7 @@
 
 #include "common.h"
 
-#define W_OK_ 0
+#define W_SUCCESS 0
 #define W_SYS 1
 #define W_USAGE 2
 #define W_ERRFRAME 3
@@ -465,7 +465,7 @@ wire_status(const struct wire *w, int wanted)
 		return (W_CLOSED);
 	if (!wanted)
 		return (W_SYS);
-	return (W_OK_);
+	return (W_SUCCESS);
 }
 
 static __dead void
@@ -477,10 +477,13 @@ wire_usage(void)
 	exit(W_USAGE);
 }
 
+/* Static, so what it points at stays reachable for LeakSanitizer. */
+static struct wire wire_state;
+
 int
 main(int argc, char **argv)
 {
-	struct wire w;
+	struct wire *w = &wire_state;
 	const char *mode, *env;
 	unsigned char *bytes;
 	size_t nbytes;
@@ -490,41 +493,40 @@ main(int argc, char **argv)
 	if (argc < 3)
 		wire_usage();
 	signal(SIGPIPE, SIG_IGN);
-	memset(&w, 0, sizeof w);
-	w.timeout_ms = 3000;
+	w->timeout_ms = 3000;
 	if ((env = getenv("WIRE_TIMEOUT")) != NULL && atoi(env) > 0)
-		w.timeout_ms = atoi(env);
+		w->timeout_ms = atoi(env);
 	mode = argv[2];
-	if ((w.fd = wire_connect(argv[1])) == -1)
+	if ((w->fd = wire_connect(argv[1])) == -1)
 		return (W_SYS);
 
 	if (strcmp(mode, "raw") == 0 || strcmp(mode, "raw-eof") == 0) {
 		if (argc != 4 || wire_unhex(argv[3], &bytes, &nbytes) != 0)
 			wire_usage();
-		rc = wire_send(&w, bytes, nbytes);
+		rc = wire_send(w, bytes, nbytes);
 		free(bytes);
 		if (rc != 0)
 			return (W_SYS);
 		if (strcmp(mode, "raw-eof") == 0)
-			shutdown(w.fd, SHUT_WR);
-		wire_wait(&w, 0);
-		printf("%s\n", w.closed ? "closed" : "open");
-		return (w.errframe ? W_ERRFRAME : w.closed && w.nframes == 0 ? W_CLOSED_EMPTY :
-		    w.closed ? W_CLOSED : W_OK_);
+			shutdown(w->fd, SHUT_WR);
+		wire_wait(w, 0);
+		printf("%s\n", w->closed ? "closed" : "open");
+		return (w->errframe ? W_ERRFRAME : w->closed && w->nframes == 0 ? W_CLOSED_EMPTY :
+		    w->closed ? W_CLOSED : W_SUCCESS);
 	}
 
 	if (strcmp(mode, "hello-version") == 0) {
 		if (argc != 4)
 			wire_usage();
-		rc = wire_hello(&w, strtoll(argv[3], NULL, 10));
+		rc = wire_hello(w, strtoll(argv[3], NULL, 10));
 	} else
-		rc = wire_hello(&w, PROTO_VERSION);
+		rc = wire_hello(w, PROTO_VERSION);
 	if (rc != 0)
 		return (W_SYS);
-	type = wire_wait(&w, FRAME_WELCOME);
+	type = wire_wait(w, FRAME_WELCOME);
 	if (type != FRAME_WELCOME) {
-		printf("%s\n", w.closed ? "closed" : "open");
-		return (wire_status(&w, 0));
+		printf("%s\n", w->closed ? "closed" : "open");
+		return (wire_status(w, 0));
 	}
 
 	if (strcmp(mode, "hello") == 0 || strcmp(mode, "hello-version") == 0) {
@@ -532,34 +534,34 @@ main(int argc, char **argv)
 	} else if (strcmp(mode, "hello-raw") == 0) {
 		if (argc != 4 || wire_unhex(argv[3], &bytes, &nbytes) != 0)
 			wire_usage();
-		rc = wire_send(&w, bytes, nbytes);
+		rc = wire_send(w, bytes, nbytes);
 		free(bytes);
 		if (rc != 0)
 			return (W_SYS);
-		wire_wait(&w, 0);
+		wire_wait(w, 0);
 	} else if (strcmp(mode, "call") == 0) {
 		if (argc < 4)
 			wire_usage();
-		if (wire_request(&w, argv[3], argc - 4, argv + 4) != 0)
+		if (wire_request(w, argv[3], argc - 4, argv + 4) != 0)
 			return (W_SYS);
-		wanted = wire_wait(&w, FRAME_RES) == FRAME_RES;
+		wanted = wire_wait(w, FRAME_RES) == FRAME_RES;
 	} else if (strcmp(mode, "hold") == 0) {
-		wire_hold(&w);
+		wire_hold(w);
 	} else if (strcmp(mode, "acquire") == 0) {
 		if (argc != 4)
 			wire_usage();
 		xasprintf(&name, "name=%s", argv[3]);
-		rc = wire_request(&w, "lock_acquire", 1, &name);
+		rc = wire_request(w, "lock_acquire", 1, &name);
 		free(name);
 		if (rc != 0)
 			return (W_SYS);
-		if (wire_wait(&w, FRAME_RES) != FRAME_RES) {
-			printf("%s\n", w.closed ? "closed" : "open");
-			return (wire_status(&w, 0));
+		if (wire_wait(w, FRAME_RES) != FRAME_RES) {
+			printf("%s\n", w->closed ? "closed" : "open");
+			return (wire_status(w, 0));
 		}
-		wire_hold(&w);
+		wire_hold(w);
 	} else
 		wire_usage();
-	printf("%s\n", w.closed ? "closed" : "open");
-	return (wire_status(&w, wanted));
+	printf("%s\n", w->closed ? "closed" : "open");
+	return (wire_status(w, wanted));
 }
