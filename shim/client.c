@@ -1,2 +1,786 @@
-/* placeholder: being written */
+/*
+ * The client side of the wire protocol, shared by the CLI and the MCP
+ * shim: find the broker (starting it when allowed), say hello, send
+ * requests and read their responses.
+ */
 #include "config.h"
+
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define CLIENT_START_TIMEOUT_MS 5000  /* batond must be listening by then */
+#define CLIENT_LOCK_TIMEOUT_MS 10000  /* another client starting the broker */
+#define CLIENT_WELCOME_TIMEOUT_MS 10000
+#define CLIENT_READ_CHUNK 65536
+
+/* A non-empty environment variable, or NULL. */
+static const char *
+client_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return (v != NULL && *v != '\0' ? v : NULL);
+}
+
+/* Defaults from the environment: BATON_SOCKET, BATON_NO_AUTOSTART, BATON_AGENT... */
+void
+client_opts_default(struct client_opts *o)
+{
+	const char *v;
+
+	memset(o, 0, sizeof *o);
+	o->socket = client_env("BATON_SOCKET");
+	v = client_env("BATON_NO_AUTOSTART");
+	o->autostart = (v == NULL || strcmp(v, "0") == 0);
+	o->kind = "cli";
+	o->agent = client_env("BATON_AGENT");
+	o->role = client_env("BATON_ROLE");
+	o->project = client_env("BATON_PROJECT");
+	o->client_name = "baton";
+	o->client_version = BATON_VERSION;
+}
+
+/* An absolute, malloc'd form of path: resolved when it exists, else joined to the cwd. */
+static char *
+client_abspath(const char *path)
+{
+	char buf[PATH_MAX], *p;
+
+	if (realpath(path, buf) != NULL)
+		return (xstrdup(buf));
+	if (path[0] == '/' || getcwd(buf, sizeof buf) == NULL)
+		return (xstrdup(path));
+	xasprintf(&p, "%s/%s", buf, path);
+	return (p);
+}
+
+/*
+ * The project namespace (DESIGN §2, without MCP roots): $BATON_PROJECT,
+ * $CLAUDE_PROJECT_DIR, the nearest directory above the cwd holding .git
+ * (directory or worktree file; no git process, this runs on every call),
+ * else the cwd.
+ */
+char *
+project_default(void)
+{
+	const char *env;
+	char cwd[PATH_MAX], probe[PATH_MAX + 8], *slash;
+	struct stat sb;
+	size_t len;
+
+	if ((env = client_env("BATON_PROJECT")) != NULL ||
+	    (env = client_env("CLAUDE_PROJECT_DIR")) != NULL)
+		return (client_abspath(env));
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return (xstrdup("/"));
+	len = strlen(cwd);
+	for (;;) {
+		snprintf(probe, sizeof probe, "%.*s/.git", (int)len, cwd);
+		if (lstat(probe, &sb) == 0)
+			return (len == 0 ? xstrdup("/") : xstrndup(cwd, len));
+		if (len == 0)
+			break;
+		cwd[len] = '\0';
+		if ((slash = strrchr(cwd, '/')) == NULL)
+			break;
+		len = (size_t)(slash - cwd);
+	}
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return (xstrdup("/"));
+	return (xstrdup(cwd));
+}
+
+/* The sysexits status for an error code (DESIGN §7). */
+int
+exit_status_for(const char *code)
+{
+	static const struct {
+		const char *code;
+		int status;
+	} map[] = {
+		{ ERR_CONFLICT, EXIT_CONFLICT },
+		{ ERR_TIMEOUT, EXIT_CONFLICT },
+		{ ERR_DEADLOCK, EXIT_CONFLICT },
+		{ ERR_CANCELLED, EXIT_CONFLICT },
+		{ ERR_INVALID, EXIT_DATAERR },
+		{ ERR_UNKNOWN_OP, EXIT_DATAERR },
+		{ ERR_NOT_FOUND, EXIT_DATAERR },
+		{ ERR_LIMIT, EXIT_DATAERR },
+		{ ERR_PERMISSION, EXIT_NOPERM },
+		{ ERR_UNAVAILABLE, EXIT_UNAVAILABLE },
+		{ ERR_PROTOCOL, EXIT_SOFTWARE },
+		{ ERR_VERSION, EXIT_SOFTWARE },
+		{ ERR_INTERNAL, EXIT_SOFTWARE },
+	};
+	size_t i;
+
+	if (code == NULL)
+		return (EXIT_SOFTWARE);
+	for (i = 0; i < nitems(map); i++) {
+		if (strcmp(map[i].code, code) == 0)
+			return (map[i].status);
+	}
+	return (EXIT_SOFTWARE);
+}
+
+/* Connect a new socket to path; the fd, or -1 with errno. */
+static int
+client_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, saved;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	strcpy(sa.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Is path an executable regular file? */
+static int
+client_executable(const char *path)
+{
+	struct stat sb;
+
+	return (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0);
+}
+
+/* Where batond is: next to this executable, else $BATON_BROKER, else on PATH. */
+static char *
+client_find_broker(void)
+{
+	char self[PATH_MAX], *slash, *p, *path, *dir, *save;
+	const char *env;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			xasprintf(&p, "%.*s/batond", (int)(slash - self), self);
+			if (client_executable(p))
+				return (p);
+			free(p);
+		}
+	}
+	if ((env = client_env("BATON_BROKER")) != NULL)
+		return (xstrdup(env));
+	if ((env = client_env("PATH")) == NULL)
+		return (NULL);
+	path = xstrdup(env);
+	for (dir = strtok_r(path, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+		xasprintf(&p, "%s/batond", *dir != '\0' ? dir : ".");
+		if (client_executable(p)) {
+			free(path);
+			return (p);
+		}
+		free(p);
+	}
+	free(path);
+	return (NULL);
+}
+
+/* Take an exclusive flock on fd, waiting at most ms; 0 or -1. */
+static int
+client_flock(int fd, int ms)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	uint64_t end = mono_ms() + (uint64_t)ms;
+
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return (0);
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return (-1);
+		if (mono_ms() >= end) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		/* flock(2) has no timeout; another client holds it for a broker start at most */
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Wait at most ms for child pid to exit, with SIGCHLD blocked by the
+ * caller; its wait status, or -1 (timed out or lost).
+ */
+static int
+client_wait_child(pid_t pid, int ms)
+{
+	struct timespec ts;
+	sigset_t set;
+	uint64_t end = mono_ms() + (uint64_t)ms, now;
+	pid_t r;
+	int status;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return (status);
+		if (r == -1 && errno != EINTR)
+			return (-1);
+		if ((now = mono_ms()) >= end)
+			return (-1);
+		ts.tv_sec = (time_t)((end - now) / 1000);
+		ts.tv_nsec = (long)((end - now) % 1000) * 1000000;
+		if (sigtimedwait(&set, NULL, &ts) == -1 && errno != EAGAIN && errno != EINTR)
+			return (-1);
+	}
+}
+
+/* Run `batond -S sock` with stdin/stdout on /dev/null and wait for it to report readiness. */
+static int
+client_spawn_broker(const char *sock, struct op_error *err)
+{
+	struct sigaction sa, osa;
+	sigset_t set, oset;
+	char *broker;
+	char *argv[4];
+	pid_t pid;
+	int status, null;
+
+	if ((broker = client_find_broker()) == NULL) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "no broker on %s and batond not found "
+		    "next to baton, in $BATON_BROKER or on PATH; install batond", sock);
+		return (-1);
+	}
+	if (!client_executable(broker)) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "no broker on %s and %s is not an "
+		    "executable file; fix $BATON_BROKER or install batond", sock, broker);
+		free(broker);
+		return (-1);
+	}
+	/* a caller that ignores SIGCHLD would have the child reaped before we see its status */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, &osa);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &oset);
+
+	argv[0] = (char *)"batond";
+	argv[1] = (char *)"-S";
+	argv[2] = (char *)sock;
+	argv[3] = NULL;
+	switch ((pid = fork())) {
+	case -1:
+		status = -2;
+		break;
+	case 0:
+		sigprocmask(SIG_SETMASK, &oset, NULL);
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
+		execv(broker, argv);
+		fprintf(stderr, "baton: cannot run %s: %s\n", broker, strerror(errno));
+		_exit(127);
+	default:
+		status = client_wait_child(pid, CLIENT_START_TIMEOUT_MS);
+		if (status == -1) {
+			kill(pid, SIGTERM);
+			waitpid(pid, NULL, 0);
+		}
+		break;
+	}
+	sigprocmask(SIG_SETMASK, &oset, NULL);
+	sigaction(SIGCHLD, &osa, NULL);
+
+	if (status == -2)
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot start %s: fork: %s", broker,
+		    strerror(errno));
+	else if (status == -1)
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "%s did not start within %d s; "
+		    "see its log (batond.log in the state directory)", broker,
+		    CLIENT_START_TIMEOUT_MS / 1000);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "could not start the broker "
+		    "(%s exited with %s %d); run `batond -f -S %s` to see why", broker,
+		    WIFEXITED(status) ? "status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), sock);
+	free(broker);
+	return (status == 0 ? 0 : -1);
+}
+
+/*
+ * Start the broker when nobody answers on sock.  Serialized by an flock
+ * on SOCK.start so that two clients never start two brokers: whoever
+ * gets the lock second finds the first one's broker listening.
+ */
+static int
+client_autostart(const char *sock, struct op_error *err)
+{
+	char *lockpath, *cause;
+	int lfd, fd, r;
+
+	if (path_check_socket_dir(sock, 1, &cause) != 0) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot start the broker: %s", cause);
+		free(cause);
+		return (-1);
+	}
+	xasprintf(&lockpath, "%s.start", sock);
+	lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd == -1 || client_flock(lfd, CLIENT_LOCK_TIMEOUT_MS) != 0) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot lock %s to start the broker: %s",
+		    lockpath, strerror(errno));
+		if (lfd != -1)
+			close(lfd);
+		free(lockpath);
+		return (-1);
+	}
+	free(lockpath);
+	if ((fd = client_connect(sock)) == -1) {
+		r = client_spawn_broker(sock, err);
+		if ((fd = client_connect(sock)) == -1 && r == 0)
+			op_error_set(err, ERR_UNAVAILABLE, NULL, "started batond but cannot "
+			    "connect to %s: %s", sock, strerror(errno));
+	}
+	close(lfd); /* releases the flock */
+	return (fd);
+}
+
+/* Connect to the broker on sock, starting it when allowed; the fd or -1. */
+static int
+client_reach(const char *sock, int autostart, struct op_error *err)
+{
+	struct stat sb;
+	char *dir, *slash, *cause;
+	int fd, missing;
+
+	dir = xstrdup(sock);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	missing = lstat(dir, &sb) == -1 && errno == ENOENT;
+	free(dir);
+	if (!missing && path_check_socket_dir(sock, 0, &cause) != 0) {
+		op_error_set(err, ERR_PERMISSION, NULL, "refusing to use %s: %s", sock, cause);
+		free(cause);
+		return (-1);
+	}
+	if (!missing && (fd = client_connect(sock)) != -1)
+		return (fd);
+	if (!missing && errno != ENOENT && errno != ECONNREFUSED) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to the broker on %s: %s",
+		    sock, strerror(errno));
+		return (-1);
+	}
+	if (autostart)
+		return (client_autostart(sock, err));
+	op_error_set(err, ERR_UNAVAILABLE, NULL, "no broker on %s (%s); start it with `batond` "
+	    "or drop --no-autostart", sock, missing ? "no socket directory" :
+	    errno == ENOENT ? "no socket" : "connection refused");
+	return (-1);
+}
+
+/* Send the hello frame (see proto.h). */
+static int
+client_hello(struct conn *c, const struct client_opts *o, const char *project)
+{
+	struct fbuf fb;
+	char agent[32];
+	size_t n = 7;
+	int r;
+
+	if (o->role != NULL)
+		n++;
+	if (o->token != NULL)
+		n++;
+	if (o->agent == NULL)
+		snprintf(agent, sizeof agent, "cli-%ld", (long)getpid());
+	fbuf_init(&fb);
+	pk_map(&fb, n);
+	pk_kint(&fb, "t", FRAME_HELLO);
+	pk_kint(&fb, "v", PROTO_VERSION);
+	pk_kstr(&fb, "kind", o->kind != NULL ? o->kind : "cli");
+	pk_kstr(&fb, "agent", o->agent != NULL ? o->agent : agent);
+	if (o->role != NULL)
+		pk_kstr(&fb, "role", o->role);
+	pk_kstr(&fb, "project", project);
+	pk_kint(&fb, "pid", (int64_t)getpid());
+	pk_str(&fb, "client");
+	pk_map(&fb, 2);
+	pk_kstr(&fb, "name", o->client_name != NULL ? o->client_name : "baton");
+	pk_kstr(&fb, "version", o->client_version != NULL ? o->client_version : BATON_VERSION);
+	if (o->token != NULL)
+		pk_kstr(&fb, "token", o->token);
+	r = conn_send(c, &fb);
+	fbuf_free(&fb);
+	return (r);
+}
+
+/* The static ERR_* string for a code the broker sent (op_error.code is not owned). */
+static const char *
+client_code(const msgpack_object *o, const char *dflt)
+{
+	static const char *codes[] = { ERR_INVALID, ERR_UNKNOWN_OP, ERR_NOT_FOUND,
+		ERR_CONFLICT, ERR_PERMISSION, ERR_DEADLOCK, ERR_TIMEOUT, ERR_CANCELLED,
+		ERR_LIMIT, ERR_PROTOCOL, ERR_VERSION, ERR_INTERNAL, ERR_UNAVAILABLE };
+	size_t i;
+
+	for (i = 0; i < nitems(codes); i++) {
+		if (mp_streq(o, codes[i]))
+			return (codes[i]);
+	}
+	return (dflt);
+}
+
+/* Turn an error frame {t:7, code, message} into err. */
+static void
+client_error_frame(const msgpack_object *f, struct op_error *err)
+{
+	const char *s;
+	size_t n;
+
+	if (mp_str(mp_get(f, "message"), &s, &n) != 0) {
+		s = "closed the connection";
+		n = strlen(s);
+	}
+	op_error_set(err, client_code(mp_get(f, "code"), ERR_PROTOCOL), NULL, "broker: %.*s",
+	    (int)(n > 200 ? 200 : n), s);
+}
+
+/* Read the welcome frame and fill c. */
+static int
+client_welcome(struct conn *c, struct op_error *err)
+{
+	msgpack_unpacked u;
+	const msgpack_object *f;
+	int64_t v;
+	int r = -1;
+
+	msgpack_unpacked_init(&u);
+	if (conn_read_frame(c, &u, CLIENT_WELCOME_TIMEOUT_MS, err) != 0) {
+		if (strcmp(err->code, ERR_TIMEOUT) == 0)
+			op_error_set(err, ERR_UNAVAILABLE, NULL, "the broker accepted the "
+			    "connection but did not answer hello within %d s; restart it",
+			    CLIENT_WELCOME_TIMEOUT_MS / 1000);
+		goto out;
+	}
+	f = &u.data;
+	switch (mp_frame_type(f)) {
+	case FRAME_WELCOME:
+		break;
+	case FRAME_ERROR:
+		client_error_frame(f, err);
+		goto out;
+	default:
+		op_error_set(err, ERR_PROTOCOL, NULL, "the broker answered hello with "
+		    "an unexpected frame");
+		goto out;
+	}
+	if (mp_int(mp_get(f, "v"), &v) != 0 || v != PROTO_VERSION) {
+		op_error_set(err, ERR_VERSION, NULL, "the broker speaks protocol %lld, this "
+		    "baton %d; restart the broker (`batond`) from the same installation",
+		    (long long)v, PROTO_VERSION);
+		goto out;
+	}
+	c->session = mp_strdup(mp_get(f, "session"));
+	c->token = mp_strdup(mp_get(f, "token"));
+	c->agent = mp_strdup(mp_get(f, "agent"));
+	c->project = mp_strdup(mp_get(f, "project"));
+	c->broker_version = mp_strdup(mp_get(f, "version"));
+	if (c->session == NULL || c->token == NULL) {
+		op_error_set(err, ERR_PROTOCOL, NULL, "the broker's welcome lacks a session");
+		goto out;
+	}
+	r = 0;
+out:
+	msgpack_unpacked_destroy(&u);
+	return (r);
+}
+
+/*
+ * Open a session with the broker: find it (start it if allowed), say
+ * hello and read the welcome.  On failure err says what to do.
+ */
+int
+conn_open(struct conn *c, const struct client_opts *o, struct op_error *err)
+{
+	char sock[PATH_MAX], *cause, *project;
+	int r;
+
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	if (o->socket != NULL)
+		r = snprintf(sock, sizeof sock, "%s", o->socket) >= (int)sizeof sock ? -1 : 0;
+	else if ((r = path_socket(sock, sizeof sock, &cause)) != 0) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "%s", cause);
+		free(cause);
+		return (-1);
+	}
+	if (r != 0) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "socket path too long");
+		return (-1);
+	}
+	if ((c->fd = client_reach(sock, o->autostart, err)) == -1)
+		return (-1);
+	project = o->project != NULL ? client_abspath(o->project) : project_default();
+	r = client_hello(c, o, project);
+	free(project);
+	if (r != 0) {
+		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot send hello to the broker "
+		    "on %s: %s", sock, strerror(errno));
+		conn_close(c);
+		return (-1);
+	}
+	if (client_welcome(c, err) != 0) {
+		conn_close(c);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Close the connection and free what it holds; c can be opened again. */
+void
+conn_close(struct conn *c)
+{
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->session);
+	free(c->token);
+	free(c->agent);
+	free(c->project);
+	free(c->broker_version);
+	free(c->rbuf);
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+}
+
+/* Finish and write a whole frame; 0, or -1 with errno (EMSGSIZE: too big). */
+int
+conn_send(struct conn *c, struct fbuf *fb)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	if (fbuf_finish(fb) != 0) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	while (off < fb->sb.size) {
+		/* MSG_NOSIGNAL: a dead broker is an error to report, not a SIGPIPE */
+		n = send(c->fd, fb->sb.data + off, fb->sb.size - off, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		off += (size_t)n;
+	}
+	return (0);
+}
+
+/* Decode the first frame of rbuf (len payload bytes) into out and drop it from rbuf. */
+static int
+conn_take_frame(struct conn *c, size_t len, msgpack_unpacked *out, struct op_error *err)
+{
+	const char *cause;
+	char *copy;
+
+	/*
+	 * msgpack_unpack_next() leaves strings pointing into the input, so
+	 * the frame gets its own copy owned by out's zone; rbuf can move on.
+	 */
+	copy = xmalloc(len);
+	memcpy(copy, c->rbuf + FRAME_HDR, len);
+	c->rlen -= FRAME_HDR + len;
+	memmove(c->rbuf, c->rbuf + FRAME_HDR + len, c->rlen);
+	if (frame_decode(copy, len, out, &cause) != 0) {
+		free(copy);
+		op_error_set(err, ERR_PROTOCOL, NULL, "bad frame from the broker: %s", cause);
+		return (-1);
+	}
+	if (!msgpack_zone_push_finalizer(out->zone, free, copy))
+		fatalx("msgpack_zone_push_finalizer: out of memory");
+	return (0);
+}
+
+/* Read until one whole frame is in; ms is the timeout, -1 for none.  0 or -1 with err. */
+int
+conn_read_frame(struct conn *c, msgpack_unpacked *out, int ms, struct op_error *err)
+{
+	struct pollfd pfd;
+	const char *cause;
+	uint64_t end = ms >= 0 ? mono_ms() + (uint64_t)ms : 0, now;
+	ssize_t len, n;
+	size_t need;
+	int wait, r;
+
+	for (;;) {
+		len = frame_length(c->rbuf, c->rlen, FRAME_MAX_DEFAULT, &cause);
+		if (len < 0) {
+			op_error_set(err, ERR_PROTOCOL, NULL, "bad frame from the broker: %s", cause);
+			return (-1);
+		}
+		if (len > 0 && c->rlen >= FRAME_HDR + (size_t)len)
+			return (conn_take_frame(c, (size_t)len, out, err));
+		need = len > 0 ? FRAME_HDR + (size_t)len : c->rlen + CLIENT_READ_CHUNK;
+		if (need < c->rlen + CLIENT_READ_CHUNK)
+			need = c->rlen + CLIENT_READ_CHUNK;
+		if (c->rsize < need) {
+			c->rbuf = xreallocarray(c->rbuf, 1, need);
+			c->rsize = need;
+		}
+		wait = -1;
+		if (ms >= 0) {
+			now = mono_ms();
+			wait = now >= end ? 0 : (int)(end - now);
+		}
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		if ((r = poll(&pfd, 1, wait)) == -1) {
+			if (errno == EINTR)
+				continue;
+			op_error_set(err, ERR_INTERNAL, NULL, "poll: %s", strerror(errno));
+			return (-1);
+		}
+		if (r == 0) {
+			op_error_set(err, ERR_TIMEOUT, NULL, "the broker did not answer within "
+			    "%d ms", ms);
+			return (-1);
+		}
+		n = read(c->fd, c->rbuf + c->rlen, c->rsize - c->rlen);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			op_error_set(err, ERR_UNAVAILABLE, NULL, "the broker closed the "
+			    "connection%s%s; run the command again (it restarts the broker)",
+			    n == -1 ? ": " : "", n == -1 ? strerror(errno) : "");
+			return (-1);
+		}
+		c->rlen += (size_t)n;
+	}
+}
+
+/* Pack a request's head {t:3, id, op, a: ...}; the caller packs the args value next. */
+void
+client_pack_req(struct fbuf *fb, uint64_t id, const char *op)
+{
+	pk_map(fb, 4);
+	pk_kint(fb, "t", FRAME_REQ);
+	pk_kuint(fb, "id", id);
+	pk_kstr(fb, "op", op);
+	pk_str(fb, "a");
+}
+
+/* Fill err from a failed response's e {code, message, field}. */
+static void
+client_res_error(const msgpack_object *e, struct op_error *err)
+{
+	const char *s;
+	size_t n;
+
+	if (mp_str(mp_get(e, "message"), &s, &n) != 0) {
+		s = "the operation failed";
+		n = strlen(s);
+	}
+	op_error_set(err, client_code(mp_get(e, "code"), ERR_INTERNAL), NULL, "%.*s",
+	    (int)(n > sizeof err->message - 1 ? sizeof err->message - 1 : n), s);
+	if (mp_str(mp_get(e, "field"), &s, &n) == 0)
+		snprintf(err->field, sizeof err->field, "%.*s", (int)n, s);
+}
+
+/*
+ * Call op with args (a map, or NULL for {}) and wait for its response,
+ * skipping pushes.  On success *result points at r inside u, which the
+ * caller owns (msgpack_unpacked_init before, _destroy after).
+ */
+int
+conn_call(struct conn *c, const char *op, const msgpack_object *args, msgpack_unpacked *u,
+    const msgpack_object **result, struct op_error *err)
+{
+	struct fbuf fb;
+	const msgpack_object *f, *e;
+	uint64_t id = ++c->next_id;
+	int64_t rid;
+	int ok, r;
+
+	*result = NULL;
+	fbuf_init(&fb);
+	client_pack_req(&fb, id, op);
+	if (args != NULL)
+		pk_object(&fb, args);
+	else
+		pk_map(&fb, 0);
+	r = conn_send(c, &fb);
+	fbuf_free(&fb);
+	if (r != 0) {
+		if (errno == EMSGSIZE)
+			op_error_set(err, ERR_LIMIT, "arguments", "the request is larger than "
+			    "%d bytes", FRAME_MAX_DEFAULT);
+		else
+			op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot send to the broker: %s",
+			    strerror(errno));
+		return (-1);
+	}
+	for (;;) {
+		if (conn_read_frame(c, u, -1, err) != 0)
+			return (-1);
+		f = &u->data;
+		switch (mp_frame_type(f)) {
+		case FRAME_ERROR:
+			client_error_frame(f, err);
+			return (-1);
+		case FRAME_RES:
+			break;
+		default:
+			continue; /* pushes and stray frames */
+		}
+		if (mp_int(mp_get(f, "id"), &rid) != 0 || (uint64_t)rid != id)
+			continue;
+		if (mp_bool(mp_get(f, "ok"), &ok) != 0) {
+			op_error_set(err, ERR_PROTOCOL, NULL, "the broker's response lacks ok");
+			return (-1);
+		}
+		if (!ok) {
+			e = mp_get(f, "e");
+			client_res_error(e, err);
+			return (-1);
+		}
+		if ((*result = mp_get(f, "r")) == NULL) {
+			op_error_set(err, ERR_PROTOCOL, NULL, "the broker's response lacks r");
+			return (-1);
+		}
+		return (0);
+	}
+}

@@ -1,3 +1,10 @@
-/* placeholder: being written */
+/* baton: the CLI and the MCP stdio shim (DESIGN §7); cli_main() dispatches. */
 #include "config.h"
-int main(void) { return (70); }
+
+#include "shim.h"
+
+int
+main(int argc, char **argv)
+{
+	return (cli_main(argc, argv));
+}

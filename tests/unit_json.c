@@ -1,0 +1,256 @@
+/*
+ * JSON <-> msgpack in the shim (shim/json.c): what the CLI and the MCP
+ * server send is what the user wrote, and what they print is what the
+ * broker answered.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+#include "tap.h"
+
+/* JSON in, the compact JSON expected after JSON -> msgpack -> JSON. */
+static const struct {
+	const char *in, *out;
+} round_trips[] = {
+	{ "{}", "{}" },
+	{ "[]", "[]" },
+	{ "null", "null" },
+	{ "true", "true" },
+	{ "false", "false" },
+	{ "0", "0" },
+	{ "-1", "-1" },
+	{ "42", "42" },
+	{ "1.5", "1.5" },
+	{ "-0.25", "-0.25" },
+	{ "1e300", "1e+300" },
+	{ "12345678901234", "12345678901234" },
+	{ "123456789012345", "123456789012345" },
+	{ "1234567890123456", "1234567890123456" },
+	{ "9007199254740992", "9007199254740992" },
+	{ "-9007199254740992", "-9007199254740992" },
+	{ "\"\"", "\"\"" },
+	{ "\"h\\u00e9llo \\u2603 \\ud83d\\ude00\"", "\"h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\"" },
+	{ "\"caf\xc3\xa9\"", "\"caf\xc3\xa9\"" },
+	{ "\"quote \\\" backslash \\\\ newline \\n tab \\t\"",
+	    "\"quote \\\" backslash \\\\ newline \\n tab \\t\"" },
+	{ "{\"a\": {\"b\": [1, {\"c\": null}]}, \"d\": [], \"e\": {}}",
+	    "{\"a\":{\"b\":[1,{\"c\":null}]},\"d\":[],\"e\":{}}" },
+	{ "[[[[[[[[1]]]]]]]]", "[[[[[[[[1]]]]]]]]" },
+	{ "{\"name\":\"x\",\"wait_seconds\":2.5,\"names\":[\"a\",\"b\"],\"ok\":true}",
+	    "{\"name\":\"x\",\"wait_seconds\":2.5,\"names\":[\"a\",\"b\"],\"ok\":true}" },
+	{ "[-1.5e-7, 0.1, 100000000000000000000]", "[-1.5e-07,0.1,1e+20]" },
+};
+
+/* JSON number in, the msgpack type it must travel as. */
+static const struct {
+	const char *in;
+	msgpack_object_type type;
+} num_types[] = {
+	{ "0", MSGPACK_OBJECT_POSITIVE_INTEGER },
+	{ "42", MSGPACK_OBJECT_POSITIVE_INTEGER },
+	{ "3.0", MSGPACK_OBJECT_POSITIVE_INTEGER },
+	{ "-3", MSGPACK_OBJECT_NEGATIVE_INTEGER },
+	{ "9007199254740992", MSGPACK_OBJECT_POSITIVE_INTEGER },
+	{ "-9007199254740992", MSGPACK_OBJECT_NEGATIVE_INTEGER },
+	{ "18014398509481984", MSGPACK_OBJECT_FLOAT64 }, /* 2^54: past exact ints */
+	{ "1.5", MSGPACK_OBJECT_FLOAT64 },
+	{ "-0.5", MSGPACK_OBJECT_FLOAT64 },
+	{ "1e300", MSGPACK_OBJECT_FLOAT64 },
+};
+
+/* Pack JSON text and unpack it into u; 0 ok. */
+static int
+pack_text(const char *text, struct fbuf *fb, msgpack_unpacked *u)
+{
+	cJSON *j;
+	size_t off = 0;
+	int r;
+
+	if ((j = cJSON_Parse(text)) == NULL)
+		return (-1);
+	r = json_pack(fb, j);
+	cJSON_Delete(j);
+	if (r != 0)
+		return (-1);
+	if (msgpack_unpack_next(u, fb->sb.data + FRAME_HDR, fb->sb.size - FRAME_HDR, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || off != fb->sb.size - FRAME_HDR)
+		return (-1);
+	return (0);
+}
+
+/* JSON -> msgpack -> compact JSON text (malloc'd), or NULL. */
+static char *
+round_trip(const char *text)
+{
+	struct fbuf fb;
+	msgpack_unpacked u;
+	cJSON *j;
+	char *s = NULL;
+
+	fbuf_init(&fb);
+	msgpack_unpacked_init(&u);
+	if (pack_text(text, &fb, &u) == 0 && (j = json_from_msgpack(&u.data)) != NULL) {
+		s = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+	}
+	msgpack_unpacked_destroy(&u);
+	fbuf_free(&fb);
+	return (s);
+}
+
+static void
+test_round_trips(void)
+{
+	size_t i;
+	char *s;
+
+	for (i = 0; i < nitems(round_trips); i++) {
+		s = round_trip(round_trips[i].in);
+		if (!ok(s != NULL && strcmp(s, round_trips[i].out) == 0, "round trip %s",
+		    round_trips[i].in))
+			diag("got %s, want %s", s != NULL ? s : "(null)", round_trips[i].out);
+		free(s);
+	}
+}
+
+static void
+test_number_types(void)
+{
+	struct fbuf fb;
+	msgpack_unpacked u;
+	size_t i;
+	int r;
+
+	for (i = 0; i < nitems(num_types); i++) {
+		fbuf_init(&fb);
+		msgpack_unpacked_init(&u);
+		r = pack_text(num_types[i].in, &fb, &u);
+		if (!ok(r == 0 && u.data.type == num_types[i].type, "%s packs as msgpack type %d",
+		    num_types[i].in, (int)num_types[i].type))
+			diag("got type %d", r == 0 ? (int)u.data.type : -1);
+		msgpack_unpacked_destroy(&u);
+		fbuf_free(&fb);
+	}
+}
+
+/* Decode msgpack built by hand: bin, integer keys, NaN, which JSON lacks. */
+static void
+test_from_msgpack_oddities(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	cJSON *j;
+	char *s = NULL;
+	size_t off = 0;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 5);
+	msgpack_pack_str_with_body(&pk, "bin", 3);
+	msgpack_pack_bin_with_body(&pk, "raw", 3);
+	msgpack_pack_int(&pk, 7);
+	msgpack_pack_str_with_body(&pk, "seven", 5);
+	msgpack_pack_str_with_body(&pk, "nan", 3);
+	msgpack_pack_double(&pk, 0.0 / 0.0);
+	msgpack_pack_str_with_body(&pk, "u64", 3);
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	msgpack_pack_str_with_body(&pk, "i64", 3);
+	msgpack_pack_int64(&pk, INT64_MIN);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    (j = json_from_msgpack(&u.data)) != NULL) {
+		s = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+	}
+	if (!ok(s != NULL && strcmp(s, "{\"bin\":\"raw\",\"7\":\"seven\",\"nan\":null,"
+	    "\"u64\":18446744073709551615,\"i64\":-9223372036854775808}") == 0,
+	    "bin as string, integer key as text, NaN as null, 64-bit ints exact"))
+		diag("got %s", s != NULL ? s : "(null)");
+	free(s);
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* json_args_to_msgpack: objects pass, anything else names "arguments". */
+static void
+test_args(void)
+{
+	static const struct {
+		const char *in; /* NULL: no arguments at all */
+		int ok;
+		const char *field;
+	} cases[] = {
+		{ NULL, 1, "" },
+		{ "{}", 1, "" },
+		{ "{\"name\":\"x\",\"names\":[\"a\"]}", 1, "" },
+		{ "[]", 0, "arguments" },
+		{ "\"name\"", 0, "arguments" },
+		{ "null", 0, "arguments" },
+		{ "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+		    0, "arguments" },
+	};
+	const msgpack_object *obj;
+	struct op_error err;
+	msgpack_sbuffer sb;
+	msgpack_unpacked u;
+	cJSON *j;
+	size_t i;
+	int r;
+
+	for (i = 0; i < nitems(cases); i++) {
+		j = cases[i].in != NULL ? cJSON_Parse(cases[i].in) : NULL;
+		msgpack_sbuffer_init(&sb);
+		msgpack_unpacked_init(&u);
+		memset(&err, 0, sizeof err);
+		r = json_args_to_msgpack(j, &sb, &u, &obj, &err);
+		if (cases[i].ok)
+			ok(r == 0 && obj != NULL && obj->type == MSGPACK_OBJECT_MAP,
+			    "args %s become a map", cases[i].in != NULL ? cases[i].in : "(none)");
+		else if (!ok(r == -1 && strcmp(err.field, cases[i].field) == 0 &&
+		    strcmp(err.code, ERR_INVALID) == 0, "args %.20s rejected, field %s",
+		    cases[i].in, cases[i].field))
+			diag("r %d field '%s' message '%s'", r, err.field, err.message);
+		msgpack_unpacked_destroy(&u);
+		msgpack_sbuffer_destroy(&sb);
+		cJSON_Delete(j);
+	}
+}
+
+/* The args map is what op_validate checks: a valid call passes, a bad one names its field. */
+static void
+test_args_validate(void)
+{
+	const msgpack_object *obj, *vals[OP_MAX_ARGS];
+	const struct op *op = op_find("lock_acquire", 12);
+	struct op_error err;
+	msgpack_sbuffer sb;
+	msgpack_unpacked u;
+	cJSON *j;
+	int r;
+
+	j = cJSON_Parse("{\"name\":\"npm\",\"wait_seconds\":3,\"mode\":\"nope\"}");
+	msgpack_sbuffer_init(&sb);
+	msgpack_unpacked_init(&u);
+	memset(&err, 0, sizeof err);
+	r = json_args_to_msgpack(j, &sb, &u, &obj, &err);
+	ok(r == 0 && op != NULL && op_validate(op, obj, vals, &err) == -1 &&
+	    strcmp(err.field, "mode") == 0, "op_validate on converted args names the field (mode)");
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+	cJSON_Delete(j);
+}
+
+int
+main(void)
+{
+	test_round_trips();
+	test_number_types();
+	test_from_msgpack_oddities();
+	test_args();
+	test_args_validate();
+	return (done_testing());
+}
