@@ -118,7 +118,8 @@ json_strn(const char *s, size_t n)
 
 	if ((t = malloc(n + 1)) == NULL)
 		return (NULL);
-	memcpy(t, s, n);
+	if (n > 0)
+		memcpy(t, s, n);
 	t[n] = '\0';
 	j = cJSON_CreateString(t);
 	free(t);
@@ -146,10 +147,12 @@ json_key(const msgpack_object *k)
 	char *s;
 
 	switch (k->type) {
-	case MSGPACK_OBJECT_STR:
-		return (xstrndup(k->via.str.ptr, k->via.str.size));
+	case MSGPACK_OBJECT_STR: /* an empty string's ptr may be NULL */
+		return (k->via.str.size == 0 ? xstrdup("") :
+		    xstrndup(k->via.str.ptr, k->via.str.size));
 	case MSGPACK_OBJECT_BIN:
-		return (xstrndup(k->via.bin.ptr, k->via.bin.size));
+		return (k->via.bin.size == 0 ? xstrdup("") :
+		    xstrndup(k->via.bin.ptr, k->via.bin.size));
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		xasprintf(&s, "%llu", (unsigned long long)k->via.u64);
 		return (s);
