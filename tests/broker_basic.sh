@@ -151,4 +151,23 @@ ok $? "SIGTERM stops the broker"
 test ! -e "$BATON_SOCKET"
 ok $? "the broker removes its socket on SIGTERM"
 
+# In the foreground it logs to stderr and exits 0 on SIGTERM.
+"$BATOND" -f -v -S "$BATON_SOCKET" -D "$BATON_STATE_DIR" 2>"$TEST_DIR/fg.log" &
+fg=$!
+_bg_pids="$_bg_pids $fg"
+wait_for "test -S '$BATON_SOCKET'" 10
+ok $? "batond -f listens"
+BROKER_PID=$fg
+broker_alive
+ok $? "batond -f answers with its own pid"
+kill -TERM "$fg"
+wait_for "! kill -0 $fg 2>/dev/null || ! ps -o stat= -p $fg | grep -qv Z" 10 ||
+    kill -KILL "$fg"
+wait "$fg"
+is "$?" 0 "batond -f exits 0 on SIGTERM"
+test ! -e "$BATON_SOCKET"
+ok $? "batond -f removes its socket on SIGTERM"
+like "$(cat "$TEST_DIR/fg.log")" '.' "batond -f -v logs to stderr"
+BROKER_PID=
+
 done_testing

@@ -120,6 +120,20 @@ like "$BROKER_PID" '^[0-9]+$' "the new broker answers on the same path"
 [ "$BROKER_PID" != "$old" ]
 ok $? "it is a new process"
 is "$(stat -c %a "$BATON_SOCKET")" 600 "the replacement socket is 0600"
+
+# The CLI's auto-start replaces a stale socket too.
+old=$BROKER_PID
+kill -KILL "$old"
+wait_for "! kill -0 $old 2>/dev/null" 10
+unset BATON_NO_AUTOSTART
+baton_run --agent autostarter status --json
+BATON_NO_AUTOSTART=1
+export BATON_NO_AUTOSTART
+ok $RC "baton status auto-starts a broker over a stale socket"
+BROKER_PID=$(broker_pid)
+[ -n "$BROKER_PID" ] && [ "$BROKER_PID" != "$old" ] &&
+    [ "$(printf '%s' "$OUT" | json .pid)" = "$BROKER_PID" ]
+ok $? "the auto-started broker is a new process and answers"
 stop_broker
 
 # --- concurrent auto-start gives one broker --------------------------
