@@ -18,19 +18,24 @@ mp_get(const msgpack_object *map, const char *key)
 	for (i = 0; i < map->via.map.size; i++) {
 		const msgpack_object *k = &map->via.map.ptr[i].key;
 		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-		    memcmp(k->via.str.ptr, key, klen) == 0)
+		    (klen == 0 || memcmp(k->via.str.ptr, key, klen) == 0))
 			return (&map->via.map.ptr[i].val);
 	}
 	return (NULL);
 }
 
+/*
+ * A string's bytes and length.  msgpack-c leaves ptr NULL for an empty
+ * fixstr, and NULL must not reach memcmp/memchr/strndup even with a zero
+ * length, so an empty string always comes back as "".
+ */
 int
 mp_str(const msgpack_object *o, const char **s, size_t *n)
 {
 	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
 		return (-1);
-	*s = o->via.str.ptr;
 	*n = o->via.str.size;
+	*s = *n != 0 ? o->via.str.ptr : "";
 	return (0);
 }
 
@@ -42,14 +47,15 @@ mp_strdup(const msgpack_object *o)
 
 	if (mp_str(o, &s, &n) != 0)
 		return (NULL);
-	return (xstrndup(s, n));
+	/* msgpack-c leaves ptr NULL for an empty string */
+	return (n == 0 ? xstrdup("") : xstrndup(s, n));
 }
 
 int
 mp_streq(const msgpack_object *o, const char *s)
 {
-	return (o != NULL && o->type == MSGPACK_OBJECT_STR &&
-	    o->via.str.size == strlen(s) && memcmp(o->via.str.ptr, s, o->via.str.size) == 0);
+	return (o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+	    (o->via.str.size == 0 || memcmp(o->via.str.ptr, s, o->via.str.size) == 0));
 }
 
 int

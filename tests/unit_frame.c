@@ -582,7 +582,7 @@ test_accessors(void)
 	int64_t iv;
 	double d;
 	int r, b;
-	char *dup;
+	char *dup = NULL;
 
 	fbuf_init(&fb);
 	build_values(&fb);
@@ -618,6 +618,13 @@ test_accessors(void)
 		ok(r == t[i].want && (r != 0 || d == t[i].value), "%s(%s) %s", fname[t[i].fn],
 		    t[i].key, t[i].want ? "refuses" : "reads");
 	}
+	s = NULL;
+	dup = NULL;
+	ok(mp_str(mp_get(&u.data, "empty"), &s, &n) == 0 && s != NULL && n == 0 &&
+	    (dup = mp_strdup(mp_get(&u.data, "empty"))) != NULL && *dup == '\0',
+	    "an empty string reads as \"\", never NULL (msgpack-c leaves its ptr NULL)");
+	free(dup);
+	ok(mp_streq(mp_get(&u.data, "empty"), ""), "mp_streq matches an empty string");
 	ok(mp_int(mp_get(&u.data, "min"), &iv) == 0 && iv == INT64_MIN, "mp_int reads INT64_MIN exactly");
 	ok(mp_int(mp_get(&u.data, "max"), &iv) == 0 && iv == INT64_MAX, "mp_int reads INT64_MAX exactly");
 	dup = mp_strdup(mp_get(&u.data, "s"));

@@ -1,0 +1,117 @@
+/*
+ * libFuzzer target for the MCP shim's input path: one line of JSON-RPC
+ * through cJSON, the tools/call arguments through json_args_to_msgpack
+ * and op_validate, as mcp_tools_call does, and the whole message through
+ * json_pack, the frame decoder and back to JSON with json_from_msgpack.
+ *
+ * Invariants checked beyond the sanitizers: a refusal names its field,
+ * and a message that json_pack turned into a frame the decoder accepts
+ * converts back to JSON.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* Validate args against op, as the shim does before sending a request. */
+static void
+fuzz_validate(const struct op *op, const msgpack_object *args)
+{
+	const msgpack_object *out[OP_MAX_ARGS];
+	struct op_error err;
+
+	memset(&err, 0, sizeof err);
+	if (op_validate(op, args, out, &err) != 0 &&
+	    (err.code == NULL || memchr(err.field, '\0', sizeof err.field) == NULL ||
+	    memchr(err.message, '\0', sizeof err.message) == NULL))
+		abort();
+}
+
+/* The tools/call path: params.name picks the op, params.arguments the args. */
+static void
+fuzz_arguments(const cJSON *msg)
+{
+	const cJSON *params, *name, *arguments;
+	const msgpack_object *args;
+	const struct op *op = NULL;
+	struct op_error err;
+	msgpack_sbuffer sb;
+	msgpack_unpacked u;
+	size_t i;
+
+	params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+	name = cJSON_GetObjectItemCaseSensitive(params, "name");
+	arguments = cJSON_GetObjectItemCaseSensitive(params, "arguments");
+	if (arguments == NULL)
+		arguments = msg; /* let bare objects reach the validator too */
+	if (cJSON_IsNull(arguments))
+		arguments = NULL;
+	if (cJSON_IsString(name))
+		op = op_find(name->valuestring, strlen(name->valuestring));
+
+	memset(&err, 0, sizeof err);
+	msgpack_sbuffer_init(&sb);
+	msgpack_unpacked_init(&u);
+	if (json_args_to_msgpack(arguments, &sb, &u, &args, &err) == 0) {
+		if (args == NULL || args->type != MSGPACK_OBJECT_MAP)
+			abort();
+		if (op != NULL)
+			fuzz_validate(op, args);
+		for (i = 0; i < OP_COUNT; i++)
+			fuzz_validate(&ops[i], args);
+	} else if (err.code == NULL)
+		abort();
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* The whole message to a frame and back to JSON. */
+static void
+fuzz_roundtrip(const cJSON *msg)
+{
+	struct fbuf fb;
+	msgpack_unpacked u;
+	const char *cause;
+	cJSON *back;
+	char *text;
+
+	fbuf_init(&fb);
+	if (json_pack(&fb, msg) == 0 && fbuf_finish(&fb) == 0) {
+		msgpack_unpacked_init(&u);
+		if (frame_decode(fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &u, &cause) == 0) {
+			if ((back = json_from_msgpack(&u.data)) == NULL)
+				abort();
+			if ((text = cJSON_PrintUnformatted(back)) != NULL)
+				free(text);
+			cJSON_Delete(back);
+		}
+		msgpack_unpacked_destroy(&u);
+	}
+	fbuf_free(&fb);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	cJSON *msg;
+	char *line;
+
+	/* mcp_line hands cJSON a length-counted line; copy it so ASan sees overreads */
+	if ((line = malloc(size == 0 ? 1 : size)) == NULL)
+		abort();
+	if (size != 0)
+		memcpy(line, data, size);
+	msg = cJSON_ParseWithLength(line, size);
+	if (msg != NULL) {
+		fuzz_arguments(msg);
+		fuzz_roundtrip(msg);
+		cJSON_Delete(msg);
+	}
+	free(line);
+	return (0);
+}
