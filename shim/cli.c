@@ -19,7 +19,7 @@
 #define CLI_STDIN_MAX (2 * 1024 * 1024)
 
 /* One line on stderr: "baton: " and the message. */
-static void printflike(1, 2)
+void printflike(1, 2)
 cli_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -32,7 +32,7 @@ cli_err(const char *fmt, ...)
 }
 
 /* A usage error: say what is wrong and where help is; exit status 64. */
-static int printflike(1, 2)
+int printflike(1, 2)
 cli_usage_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -85,6 +85,16 @@ cli_usage(FILE *fp)
 	    "  call OP [JSON]      run operation OP with a JSON object of arguments\n"
 	    "                      (default {}; - reads it from stdin); prints the result\n"
 	    "                      as one JSON line\n"
+	    "  lock [-s|-x] [-n | -w SECONDS] [-E CODE] [--reason TEXT] NAME... -- CMD...\n"
+	    "                      run CMD holding the locks (like flock(1)); they go\n"
+	    "                      when CMD ends or baton dies; the exit status is CMD's\n"
+	    "  acquire [-s|-x] [-n | -w SECONDS] [--ttl SECONDS] [--json] NAME...\n"
+	    "                      take detached locks (ttl default 600 s); prints the token\n"
+	    "  release NAME TOKEN  release a lock taken with acquire\n"
+	    "  renew NAME TOKEN SECONDS\n"
+	    "                      make a detached lock expire SECONDS from now\n"
+	    "  locks [--json] [PREFIX]\n"
+	    "                      who holds which lock, and who waits\n"
 	    "  mcp                 serve MCP over stdio (for agent clients)\n"
 	    "  help [OP]           this text, or the arguments and results of OP\n"
 	    "\n"
@@ -266,7 +276,7 @@ cli_flush(int status)
 }
 
 /* Report a failed operation or connection on stderr; its exit status. */
-static int
+int
 cli_fail(const char *op, const struct op_error *err)
 {
 	if (op != NULL)
@@ -277,7 +287,7 @@ cli_fail(const char *op, const struct op_error *err)
 }
 
 /* Print a msgpack object as one compact JSON line. */
-static int
+int
 cli_print_json(const msgpack_object *o)
 {
 	cJSON *j;
@@ -604,6 +614,16 @@ cli_main(int argc, char **argv)
 		return (cli_cmd_call(&o, argc, argv));
 	if (strcmp(cmd, "help") == 0)
 		return (cli_cmd_help(argc, argv));
+	if (strcmp(cmd, "lock") == 0)
+		return (cmd_lock(&o, argc, argv));
+	if (strcmp(cmd, "acquire") == 0)
+		return (cmd_acquire(&o, argc, argv));
+	if (strcmp(cmd, "release") == 0)
+		return (cmd_release(&o, argc, argv));
+	if (strcmp(cmd, "renew") == 0)
+		return (cmd_renew(&o, argc, argv));
+	if (strcmp(cmd, "locks") == 0)
+		return (cmd_locks(&o, argc, argv));
 	if (strcmp(cmd, "mcp") == 0) {
 		if (argc > 1)
 			return (cli_usage_err("mcp takes no arguments"));

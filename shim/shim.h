@@ -53,6 +53,17 @@ int json_args_to_msgpack(const cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
 
 /* cli.c */
 int cli_main(int, char **);
+void cli_err(const char *, ...) printflike(1, 2);
+int cli_usage_err(const char *, ...) printflike(1, 2);
+int cli_fail(const char *, const struct op_error *);
+int cli_print_json(const msgpack_object *);
+
+/* cmd-lock.c */
+int cmd_lock(const struct client_opts *, int, char **);
+int cmd_acquire(const struct client_opts *, int, char **);
+int cmd_release(const struct client_opts *, int, char **);
+int cmd_renew(const struct client_opts *, int, char **);
+int cmd_locks(const struct client_opts *, int, char **);
 
 /* mcp.c */
 int mcp_main(const struct client_opts *);
