@@ -19,6 +19,8 @@ enum lock_mode { LOCK_EXCLUSIVE, LOCK_SHARED };
 struct session;
 struct grant;
 struct waiter;
+struct bwait;
+struct wait_key;
 
 /* One accepted connection.  Owns its session until the connection closes. */
 struct client {
@@ -43,6 +45,7 @@ struct session {
 	struct client *client;
 	TAILQ_HEAD(, grant) grants;   /* session-bound lock grants */
 	TAILQ_HEAD(, waiter) waiters; /* lock waits in progress */
+	TAILQ_HEAD(, bwait) bwaits;   /* other blocking calls in progress */
 	UT_hash_handle hh;            /* sessions by id */
 	TAILQ_ENTRY(session) entry;
 };
@@ -80,6 +83,30 @@ void reply_end(struct client *, struct fbuf *);
 void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
     printflike(5, 6);
 void client_send(struct client *, struct fbuf *);
+
+/* A blocking call parked until its key changes (wait.c). */
+struct bwait {
+	struct session *s;
+	uint64_t req_id;
+	struct wait_key *k;
+	int (*ready)(struct bwait *);        /* answer and return 1 when it can */
+	void (*on_timeout)(struct bwait *);  /* answer when the deadline passes */
+	void (*free_arg)(void *);            /* frees arg, or NULL */
+	void *arg;
+	uint64_t after;
+	struct event *timer;
+	TAILQ_ENTRY(bwait) kentry;
+	TAILQ_ENTRY(bwait) sentry;
+};
+
+/* wait.c */
+struct bwait *wait_add(struct req *, const char *, double, int (*)(struct bwait *),
+    void (*)(struct bwait *), void *, uint64_t);
+void wait_end(struct bwait *);
+void wait_wake(const char *);
+int wait_cancel(struct session *, uint64_t);
+void wait_session_closed(struct session *);
+size_t wait_count(void);
 
 /* session.c */
 struct session *session_create(struct client *, const msgpack_object *, char **);

@@ -459,7 +459,8 @@ server_frame(struct client *c, const msgpack_object *f)
 			client_fail(c, ERR_PROTOCOL, "cancel without a valid id");
 			return;
 		}
-		lock_cancel(c->session, (uint64_t)id);
+		if (!wait_cancel(c->session, (uint64_t)id))
+			lock_cancel(c->session, (uint64_t)id);
 		break;
 	default:
 		client_fail(c, ERR_PROTOCOL, "unexpected frame type");

@@ -56,6 +56,7 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 	s = xcalloc(1, sizeof *s);
 	TAILQ_INIT(&s->grants);
 	TAILQ_INIT(&s->waiters);
+	TAILQ_INIT(&s->bwaits);
 	if (session_field(hello, "agent", AGENT_MAX, &s->agent, cause) != 0 ||
 	    session_field(hello, "role", ROLE_MAX, &s->role, cause) != 0 ||
 	    session_field(hello, "project", PROJECT_MAX, &s->project, cause) != 0 ||
@@ -121,6 +122,7 @@ void
 session_close(struct session *s)
 {
 	log_info("session %s: closed", s->id);
+	wait_session_closed(s);
 	lock_session_closed(s);
 	HASH_DEL(sessions_by_id, s);
 	TAILQ_REMOVE(&sessions, s, entry);

@@ -1,0 +1,151 @@
+/*
+ * Blocking calls other than lock waits (note_wait, event_wait,
+ * message_inbox, task_claim...): a waiter watches a key and ends on a
+ * change of that key, its deadline, a cancel frame or its session's
+ * end.  A change calls wait_wake(key) in the same loop iteration, and
+ * each waiter's ready() decides whether it can answer now, so a change
+ * between a caller's two calls is never missed: ready() compares
+ * versions, not "something happened since I started waiting".
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+struct wait_key {
+	char *key;
+	TAILQ_HEAD(, bwait) waiters;
+	UT_hash_handle hh;
+};
+
+static struct wait_key *wait_keys;
+static size_t nblocked;
+
+static void
+wait_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct bwait *w = arg;
+
+	w->on_timeout(w);
+	wait_end(w);
+}
+
+/*
+ * Park request r on key for at most secs (capped by --max-wait).
+ * ready(w) answers and returns 1 when it can; on_timeout(w) answers when
+ * the deadline passes.  Returns the waiter (its arg/after are the
+ * caller's), or NULL when the request was answered at once by ready().
+ */
+struct bwait *
+wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait *),
+    void (*on_timeout)(struct bwait *), void *arg, uint64_t after)
+{
+	struct wait_key *k;
+	struct bwait *w;
+	struct timeval tv;
+
+	if (secs > cfg.max_wait)
+		secs = cfg.max_wait;
+	w = xcalloc(1, sizeof *w);
+	w->s = r->s;
+	w->req_id = r->id;
+	w->ready = ready;
+	w->on_timeout = on_timeout;
+	w->arg = arg;
+	w->after = after;
+	if (w->ready(w)) {
+		free(w);
+		return (NULL);
+	}
+	HASH_FIND_STR(wait_keys, key, k);
+	if (k == NULL) {
+		k = xcalloc(1, sizeof *k);
+		k->key = xstrdup(key);
+		TAILQ_INIT(&k->waiters);
+		HASH_ADD_KEYPTR(hh, wait_keys, k->key, strlen(k->key), k);
+	}
+	w->k = k;
+	TAILQ_INSERT_TAIL(&k->waiters, w, kentry);
+	TAILQ_INSERT_TAIL(&r->s->bwaits, w, sentry);
+	nblocked++;
+	w->timer = evtimer_new(base, wait_timer_cb, w);
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	evtimer_add(w->timer, &tv);
+	return (w);
+}
+
+/* Remove a waiter that has been answered (or whose peer is gone). */
+void
+wait_end(struct bwait *w)
+{
+	struct wait_key *k = w->k;
+
+	TAILQ_REMOVE(&k->waiters, w, kentry);
+	TAILQ_REMOVE(&w->s->bwaits, w, sentry);
+	if (TAILQ_EMPTY(&k->waiters)) {
+		HASH_DEL(wait_keys, k);
+		free(k->key);
+		free(k);
+	}
+	nblocked--;
+	event_free(w->timer);
+	if (w->free_arg != NULL)
+		w->free_arg(w->arg);
+	free(w);
+}
+
+/* Something under key changed: let every waiter on it answer if it can. */
+void
+wait_wake(const char *key)
+{
+	struct wait_key *k;
+	struct bwait *w, *next;
+
+	HASH_FIND_STR(wait_keys, key, k);
+	if (k == NULL)
+		return;
+	/*
+	 * ready() only answers; it never adds or ends waiters, so next stays
+	 * valid.  Ending the last waiter frees k, and then next is NULL.
+	 */
+	for (w = TAILQ_FIRST(&k->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, kentry);
+		if (w->ready(w))
+			wait_end(w);
+	}
+}
+
+/* A cancel frame: answer "cancelled" and drop the waiter; 1 if found. */
+int
+wait_cancel(struct session *s, uint64_t id)
+{
+	struct bwait *w;
+
+	TAILQ_FOREACH(w, &s->bwaits, sentry) {
+		if (w->req_id == id) {
+			reply_error(s->client, id, ERR_CANCELLED, NULL, "wait cancelled");
+			wait_end(w);
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/* The session is gone: drop its waiters without answering. */
+void
+wait_session_closed(struct session *s)
+{
+	struct bwait *w;
+
+	while ((w = TAILQ_FIRST(&s->bwaits)) != NULL)
+		wait_end(w);
+}
+
+size_t
+wait_count(void)
+{
+	return (nblocked);
+}
