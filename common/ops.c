@@ -315,7 +315,7 @@ op_validate(const struct op *op, const msgpack_object *args,
 	const struct op_arg *a;
 	const char *s, *bar;
 	size_t n, i, idx, given;
-	uint32_t j;
+	uint32_t j, seen = 0; /* one bit per argument: OP_MAX_ARGS <= 32 */
 
 	for (i = 0; i < op->nargs; i++)
 		out[i] = NULL;
@@ -338,10 +338,11 @@ op_validate(const struct op *op, const msgpack_object *args,
 				return (-1);
 			}
 			idx = (size_t)(a - op->args);
-			if (out[idx] != NULL) {
+			if (seen & ((uint32_t)1 << idx)) {
 				op_error_set(err, ERR_INVALID, a->name, "%s given twice", a->name);
 				return (-1);
 			}
+			seen |= (uint32_t)1 << idx;
 			if (v->type == MSGPACK_OBJECT_NIL && a->type != ARG_JSON)
 				continue; /* null means absent */
 			if (op_check_arg(a, v, err) != 0)
