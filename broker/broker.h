@@ -30,6 +30,9 @@ struct client {
 	struct bufferevent *bev;
 	struct session *session; /* NULL until hello */
 	int closing;             /* flush what is queued, then free */
+	struct evbuffer *held;   /* frames waiting for the commit in progress */
+	int on_held_list;
+	TAILQ_ENTRY(client) held_entry;
 	struct event *free_ev;   /* frees a closing client with nothing to flush */
 	TAILQ_ENTRY(client) entry;
 };
@@ -46,6 +49,7 @@ struct session {
 	TAILQ_HEAD(, grant) grants;   /* session-bound lock grants */
 	TAILQ_HEAD(, waiter) waiters; /* lock waits in progress */
 	TAILQ_HEAD(, bwait) bwaits;   /* other blocking calls in progress */
+	struct event *grace_ev;       /* restored and not reclaimed yet */
 	UT_hash_handle hh;            /* sessions by id */
 	TAILQ_ENTRY(session) entry;
 };
@@ -69,6 +73,7 @@ struct server_config {
 	double max_wait; /* cap on wait_seconds */
 	int foreground;
 	int verbose;
+	double grace; /* seconds a restored session may take to reclaim */
 };
 extern struct server_config cfg;
 extern struct event_base *base;
@@ -83,6 +88,29 @@ void reply_end(struct client *, struct fbuf *);
 void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
     printflike(5, 6);
 void client_send(struct client *, struct fbuf *);
+void server_release_held(void);
+
+/* store.c: the SQLite checkpoint */
+enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };
+struct store_kind {
+	const char *name;
+	/* pack the object's row into fb; 0 when it no longer exists (delete) */
+	int (*pack)(const char *, struct fbuf *);
+	/* rebuild an object from its row at start-up */
+	int (*restore)(const char *, const msgpack_object *, char **);
+};
+extern enum durability durability;
+extern int restoring;
+extern const struct store_kind session_store_kind, lock_store_kind;
+int store_open(const char *, int, char **);
+void store_start(void);
+int store_restore(char **);
+void store_mark(const struct store_kind *, const char *);
+void store_revision_used(uint64_t);
+int store_holding(void);
+void store_close(void);
+const char *durability_name(void);
+const char *store_last_error(void);
 
 /* A blocking call parked until its key changes (wait.c). */
 struct bwait {
@@ -111,12 +139,16 @@ size_t wait_count(void);
 /* session.c */
 struct session *session_create(struct client *, const msgpack_object *, char **);
 void session_close(struct session *);
+void session_changed(struct session *);
+struct session *session_reclaim(struct client *, const char *, size_t);
+void session_seed(uint64_t);
 struct session *session_find(const char *);
 size_t session_count(const char *);
 extern TAILQ_HEAD(session_list, session) sessions;
 
 /* lock.c */
 void lock_session_closed(struct session *);
+size_t lock_session_grants(struct session *);
 size_t lock_count(const char *);
 size_t lock_waiter_count(void);
 void lock_cancel(struct session *, uint64_t);

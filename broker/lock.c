@@ -271,10 +271,13 @@ lock_freed(struct lock *l)
 
 static void grant_expire_cb(evutil_socket_t, short, void *);
 
-/* Give lock l to session s (or detached with ttl). */
+/*
+ * Give lock l to session s, or detached (expiring after ttl seconds) in
+ * the name of agent/sid.
+ */
 static struct grant *
-grant_new(struct lock *l, struct session *s, enum lock_mode m, double ttl,
-    const char *reason, const char *token, uint64_t fence)
+grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
+    enum lock_mode m, double ttl, const char *reason, const char *token, uint64_t fence)
 {
 	struct grant *g = xcalloc(1, sizeof *g);
 	struct timeval tv;
@@ -282,9 +285,9 @@ grant_new(struct lock *l, struct session *s, enum lock_mode m, double ttl,
 	g->lock = l;
 	g->mode = m;
 	g->fence = fence;
-	g->agent = xstrdup(s->agent);
+	g->agent = xstrdup(agent);
 	g->reason = reason != NULL ? xstrdup(reason) : NULL;
-	snprintf(g->sid, sizeof g->sid, "%s", s->id);
+	snprintf(g->sid, sizeof g->sid, "%s", sid);
 	snprintf(g->token, sizeof g->token, "%s", token);
 	g->granted_ms = mono_ms();
 	if (ttl > 0) {
@@ -296,8 +299,10 @@ grant_new(struct lock *l, struct session *s, enum lock_mode m, double ttl,
 	} else {
 		g->session = s;
 		TAILQ_INSERT_TAIL(&s->grants, g, sentry);
+		session_changed(s);
 	}
 	TAILQ_INSERT_TAIL(&l->holders, g, lentry);
+	store_mark(&lock_store_kind, l->key);
 	return (g);
 }
 
@@ -309,8 +314,11 @@ grant_release(struct grant *g, const char *why)
 
 	log_info("lock %s: released by %s (%s)", l->name, g->agent, why);
 	TAILQ_REMOVE(&l->holders, g, lentry);
-	if (g->session != NULL)
+	if (g->session != NULL) {
 		TAILQ_REMOVE(&g->session->grants, g, sentry);
+		session_changed(g->session);
+	}
+	store_mark(&lock_store_kind, l->key);
 	if (g->ttl_ev != NULL)
 		event_free(g->ttl_ev);
 	free(g->agent);
@@ -454,7 +462,7 @@ lock_grant_all(struct lock **ls, size_t n, struct session *s, enum lock_mode m, 
 
 	random_hex(token, sizeof token);
 	for (i = 0; i < n; i++)
-		g = grant_new(ls[i], s, m, ttl, reason, token, fence);
+		g = grant_new(ls[i], s, s->agent, s->id, m, ttl, reason, token, fence);
 	log_info("lock %s%s: granted to %s (%s, fence %llu)", ls[0]->name, n > 1 ? ",..." : "",
 	    s->agent, mode_name(m), (unsigned long long)fence);
 	return (g);
@@ -982,8 +990,10 @@ op_lock_renew(struct req *r)
 	mp_num(r->args[2], &ttl);
 	if (g->session != NULL) {
 		TAILQ_REMOVE(&g->session->grants, g, sentry);
+		session_changed(g->session);
 		g->session = NULL;
 	}
+	store_mark(&lock_store_kind, l->key);
 	if (g->ttl_ev == NULL)
 		g->ttl_ev = evtimer_new(base, grant_expire_cb, g);
 	g->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
@@ -1139,3 +1149,119 @@ lock_shutdown(void)
 	wake_list = NULL;
 	wake_cap = 0;
 }
+
+/* Session-bound grants a session holds (what a reclaim gives back). */
+size_t
+lock_session_grants(struct session *s)
+{
+	struct grant *g;
+	size_t n = 0;
+
+	TAILQ_FOREACH(g, &s->grants, sentry)
+		n++;
+	return (n);
+}
+
+/* Row of a lock: its holders; 0 when nobody holds it. */
+static int
+lock_pack(const char *key, struct fbuf *fb)
+{
+	struct lock *l;
+	struct grant *g;
+	uint64_t now = mono_ms();
+	int64_t wall = wall_ms();
+	size_t n = 0;
+
+	HASH_FIND_STR(locks, key, l);
+	if (l == NULL || TAILQ_EMPTY(&l->holders))
+		return (0);
+	TAILQ_FOREACH(g, &l->holders, lentry)
+		n++;
+	pk_map(fb, 4);
+	pk_kstr(fb, "project", l->project);
+	pk_kstr(fb, "name", l->name);
+	pk_kstr(fb, "path", l->path);
+	pk_str(fb, "holders");
+	pk_array(fb, n);
+	TAILQ_FOREACH(g, &l->holders, lentry) {
+		pk_map(fb, 9);
+		pk_kstr(fb, "sid", g->sid);
+		pk_kbool(fb, "bound", g->session != NULL);
+		pk_kstr(fb, "agent", g->agent);
+		pk_kstr(fb, "reason", g->reason);
+		pk_kstr(fb, "token", g->token);
+		pk_kuint(fb, "fence", g->fence);
+		pk_kstr(fb, "mode", mode_name(g->mode));
+		pk_kint(fb, "granted", wall - (int64_t)(now - g->granted_ms));
+		/* deadlines are persisted as wall-clock time and re-based at restore */
+		pk_kint(fb, "expires", g->expires_ms == 0 ? 0 :
+		    wall + ((int64_t)g->expires_ms - (int64_t)now));
+	}
+	return (1);
+}
+
+/*
+ * Rebuild a lock: detached grants with what is left of their TTL,
+ * session-bound ones under their restored session (in its grace
+ * period).  Expired or orphaned grants are dropped.
+ */
+static int
+lock_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	const msgpack_object *hs = mp_get(o, "holders"), *h;
+	char *project, *name, *path, *agent, *reason, *sid, *token;
+	struct session *s;
+	struct grant *g;
+	struct lock *l;
+	int64_t fence, granted, expires, wall = wall_ms();
+	int bound;
+	double ttl;
+	uint32_t i;
+
+	project = mp_strdup(mp_get(o, "project"));
+	name = mp_strdup(mp_get(o, "name"));
+	path = mp_strdup(mp_get(o, "path"));
+	if (project == NULL || name == NULL || hs == NULL || hs->type != MSGPACK_OBJECT_ARRAY) {
+		free(project);
+		free(name);
+		free(path);
+		xasprintf(cause, "lock %s: bad row", key);
+		return (-1);
+	}
+	l = lock_get(project, name, path);
+	for (i = 0; i < hs->via.array.size; i++) {
+		h = &hs->via.array.ptr[i];
+		if (mp_int(mp_get(h, "fence"), &fence) != 0 ||
+		    mp_int(mp_get(h, "expires"), &expires) != 0 ||
+		    mp_bool(mp_get(h, "bound"), &bound) != 0)
+			continue;
+		if (mp_int(mp_get(h, "granted"), &granted) != 0)
+			granted = wall;
+		sid = mp_strdup(mp_get(h, "sid"));
+		agent = mp_strdup(mp_get(h, "agent"));
+		token = mp_strdup(mp_get(h, "token"));
+		reason = mp_strdup(mp_get(h, "reason"));
+		s = bound && sid != NULL ? session_find(sid) : NULL;
+		ttl = bound ? 0 : (double)(expires - wall) / 1000.0;
+		if (sid != NULL && agent != NULL && token != NULL && strlen(token) == 32 &&
+		    (bound ? s != NULL && s->client == NULL : ttl > 0)) {
+			g = grant_new(l, s, agent, sid, mp_streq(mp_get(h, "mode"), "shared") ?
+			    LOCK_SHARED : LOCK_EXCLUSIVE, ttl, reason, token, (uint64_t)fence);
+			if (wall > granted)
+				g->granted_ms -= (uint64_t)(wall - granted) < g->granted_ms ?
+				    (uint64_t)(wall - granted) : 0;
+		}
+		free(sid);
+		free(agent);
+		free(token);
+		free(reason);
+	}
+	lock_gc(l);
+	return (0);
+}
+
+const struct store_kind lock_store_kind = {
+	.name = "lock",
+	.pack = lock_pack,
+	.restore = lock_restore,
+};

@@ -34,6 +34,10 @@ usage(FILE *fp)
 	    "                     or /tmp/baton-UID/sock)\n"
 	    "  -D, --state-dir D  state and log (default $BATON_STATE_DIR or ~/.local/state/baton)\n"
 	    "  --max-wait S       cap on wait_seconds of blocking calls (default 50)\n"
+	    "  --durability M     strict (default): acknowledge only what is committed;\n"
+	    "                     relaxed: commit every 50 ms; none: keep no file\n"
+	    "  --fsync            fsync every commit (survives power loss; slower)\n"
+	    "  --grace S          seconds restored sessions have to reclaim (default 10)\n"
 	    "  --allow-root       also accept peers running as root\n");
 }
 
@@ -143,13 +147,16 @@ main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "max-wait", required_argument, NULL, 'W' },
 		{ "allow-root", no_argument, NULL, 'R' },
+		{ "durability", required_argument, NULL, 'U' },
+		{ "fsync", no_argument, NULL, 'F' },
+		{ "grace", required_argument, NULL, 'G' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char sockbuf[PATH_MAX], statebuf[PATH_MAX], *logfile = NULL, *cause = NULL, *end;
 	struct event *sigterm, *sigint;
-	int ch, readyfd = -1;
+	int ch, readyfd = -1, full_sync = 0;
 
 	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -158,6 +165,26 @@ main(int argc, char **argv)
 		case 'S': cfg.socket = optarg; break;
 		case 'D': cfg.state_dir = optarg; break;
 		case 'R': cfg.allow_root = 1; break;
+		case 'F': full_sync = 1; break;
+		case 'U':
+			if (strcmp(optarg, "strict") == 0)
+				durability = DURABILITY_STRICT;
+			else if (strcmp(optarg, "relaxed") == 0)
+				durability = DURABILITY_RELAXED;
+			else if (strcmp(optarg, "none") == 0)
+				durability = DURABILITY_NONE;
+			else {
+				fprintf(stderr, "batond: --durability takes strict, relaxed or none\n");
+				return (64);
+			}
+			break;
+		case 'G':
+			cfg.grace = strtod(optarg, &end);
+			if (*end != '\0' || !(cfg.grace >= 0 && cfg.grace <= 3600)) {
+				fprintf(stderr, "batond: --grace takes 0 to 3600 seconds\n");
+				return (64);
+			}
+			break;
 		case 'W':
 			cfg.max_wait = strtod(optarg, &end);
 			if (*end != '\0' || !(cfg.max_wait >= 0 && cfg.max_wait <= 3600)) {
@@ -202,9 +229,16 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (server_listen(cfg.socket, &cause) != 0)
 		goto fail;
-	if ((base = event_base_new()) == NULL)
+	/* three priorities: everything at 1, the group commit after it at 2 */
+	if ((base = event_base_new()) == NULL || event_base_priority_init(base, 3) != 0)
 		fatalx("event_base_new");
 	start_ms = mono_ms();
+	if (store_open(cfg.state_dir, full_sync, &cause) != 0)
+		goto fail_listening;
+	store_start();
+	if (store_restore(&cause) != 0)
+		goto fail_listening;
+	session_seed(revision);
 	server_start();
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
@@ -215,6 +249,7 @@ main(int argc, char **argv)
 	ready(readyfd, NULL);
 	event_base_dispatch(base);
 	server_shutdown();
+	store_close();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);
@@ -223,6 +258,8 @@ main(int argc, char **argv)
 	free(logfile);
 	return (0);
 
+fail_listening:
+	server_shutdown();
 fail:
 	if (readyfd != -1)
 		log_warnx("%s", cause);

@@ -20,7 +20,7 @@
 
 #include "broker.h"
 
-struct server_config cfg = { .max_wait = 50.0 };
+struct server_config cfg = { .max_wait = 50.0, .grace = 10.0 };
 struct event_base *base;
 uint64_t revision;
 uint64_t start_ms;
@@ -30,6 +30,7 @@ static int lock_fd = -1;
 static struct event *listen_ev;
 static char *listen_path;
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static TAILQ_HEAD(, client) held_clients = TAILQ_HEAD_INITIALIZER(held_clients);
 static size_t nclients;
 
 static op_handler *const handlers[OP_COUNT] = {
@@ -49,7 +50,8 @@ static void client_event_cb(struct bufferevent *, short, void *);
 uint64_t
 revision_next(void)
 {
-	return (++revision);
+	store_revision_used(++revision);
+	return (revision);
 }
 
 size_t
@@ -241,7 +243,8 @@ client_close_later(struct client *c)
 
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && c->free_ev == NULL) {
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->on_held_list &&
+	    c->free_ev == NULL) {
 		c->free_ev = evtimer_new(base, client_free_cb, c);
 		evtimer_add(c->free_ev, &now);
 	}
@@ -261,6 +264,10 @@ client_free(struct client *c)
 	if (c->session != NULL)
 		session_close(c->session);
 	c->session = NULL;
+	if (c->on_held_list)
+		TAILQ_REMOVE(&held_clients, c, held_entry);
+	if (c->held != NULL)
+		evbuffer_free(c->held);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
 	bufferevent_free(c->bev);
@@ -283,17 +290,46 @@ client_send(struct client *c, struct fbuf *fb)
 		fbuf_free(fb);
 		return;
 	}
-	if (evbuffer_get_length(out) + fb->sb.size > CLIENT_OUT_LIMIT) {
+	if (store_holding()) {
+		/* strict durability: nothing leaves before the commit */
+		if (c->held == NULL && (c->held = evbuffer_new()) == NULL)
+			fatalx("evbuffer_new");
+		if (!c->on_held_list) {
+			TAILQ_INSERT_TAIL(&held_clients, c, held_entry);
+			c->on_held_list = 1;
+		}
+		out = c->held;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    (c->held != NULL ? evbuffer_get_length(c->held) : 0) + fb->sb.size >
+	    CLIENT_OUT_LIMIT) {
 		log_warnx("session %s: output over %d bytes, disconnecting",
 		    c->session != NULL ? c->session->id : "-", CLIENT_OUT_LIMIT);
 		fbuf_free(fb);
-		evbuffer_drain(out, evbuffer_get_length(out));
+		evbuffer_drain(bufferevent_get_output(c->bev),
+		    evbuffer_get_length(bufferevent_get_output(c->bev)));
+		if (c->held != NULL)
+			evbuffer_drain(c->held, evbuffer_get_length(c->held));
 		client_close_later(c);
 		return;
 	}
 	if (evbuffer_add(out, fb->sb.data, fb->sb.size) != 0)
 		fatalx("evbuffer_add");
 	fbuf_free(fb);
+}
+
+/* The commit is done: send every frame held for it, in order. */
+void
+server_release_held(void)
+{
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&held_clients)) != NULL) {
+		TAILQ_REMOVE(&held_clients, c, held_entry);
+		c->on_held_list = 0;
+		if (evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held) != 0)
+			fatalx("evbuffer_add_buffer");
+	}
 }
 
 /* Send an error frame and close once it is flushed. */
@@ -368,6 +404,8 @@ server_hello(struct client *c, const msgpack_object *f)
 	struct session *s;
 	struct fbuf fb;
 	char *cause = NULL, msg[160];
+	const char *tok;
+	size_t toklen, reclaimed = 0;
 	int64_t v;
 
 	if (mp_frame_type(f) != FRAME_HELLO) {
@@ -381,7 +419,10 @@ server_hello(struct client *c, const msgpack_object *f)
 		client_fail(c, ERR_VERSION, msg);
 		return;
 	}
-	if ((s = session_create(c, f, &cause)) == NULL) {
+	if (mp_str(mp_get(f, "token"), &tok, &toklen) == 0 &&
+	    (s = session_reclaim(c, tok, toklen)) != NULL)
+		reclaimed = lock_session_grants(s);
+	else if ((s = session_create(c, f, &cause)) == NULL) {
 		client_fail(c, ERR_PROTOCOL, cause);
 		free(cause);
 		return;
@@ -396,7 +437,7 @@ server_hello(struct client *c, const msgpack_object *f)
 	pk_kstr(&fb, "token", s->token);
 	pk_kstr(&fb, "agent", s->agent);
 	pk_kstr(&fb, "project", s->project);
-	pk_kint(&fb, "reclaimed", 0);
+	pk_kint(&fb, "reclaimed", (int64_t)reclaimed);
 	client_send(c, &fb);
 }
 

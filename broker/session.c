@@ -81,7 +81,8 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 		s->project = xstrdup("default");
 	if (s->kind == NULL)
 		s->kind = xstrdup("cli");
-	snprintf(s->id, sizeof s->id, "s%llu", (unsigned long long)++session_seq);
+	session_seq++;
+	snprintf(s->id, sizeof s->id, "s%llu", (unsigned long long)session_seq);
 	random_hex(s->token, sizeof s->token);
 	s->connected_ms = s->active_ms = mono_ms();
 	s->client = c;
@@ -122,10 +123,13 @@ void
 session_close(struct session *s)
 {
 	log_info("session %s: closed", s->id);
+	if (s->grace_ev != NULL)
+		event_free(s->grace_ev);
 	wait_session_closed(s);
 	lock_session_closed(s);
 	HASH_DEL(sessions_by_id, s);
 	TAILQ_REMOVE(&sessions, s, entry);
+	store_mark(&session_store_kind, s->id); /* gone: its row is deleted */
 	free(s->agent);
 	free(s->role);
 	free(s->project);
@@ -134,3 +138,127 @@ session_close(struct session *s)
 	free(s->client_version);
 	free(s);
 }
+
+/*
+ * Session ids continue past everything a previous run handed out, so an
+ * id never names two sessions: they start above the restored revision.
+ */
+void
+session_seed(uint64_t seq)
+{
+	if (seq > session_seq)
+		session_seq = seq;
+}
+
+/* What a session holds changed: its row (kept only while it holds) is rewritten. */
+void
+session_changed(struct session *s)
+{
+	store_mark(&session_store_kind, s->id);
+}
+
+/* A restored session nobody reclaimed within the grace period. */
+static void
+session_grace_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct session *s = arg;
+
+	log_warnx("session %s (%s): not reclaimed within %g s; releasing what it held",
+	    s->id, s->agent, cfg.grace);
+	session_close(s);
+}
+
+/*
+ * A hello carrying a session token: hand a restored session back to its
+ * owner.  NULL when no restored session has that token.
+ */
+struct session *
+session_reclaim(struct client *c, const char *token, size_t len)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (s->client == NULL && strlen(s->token) == len &&
+		    memcmp(s->token, token, len) == 0)
+			break;
+	}
+	if (s == NULL)
+		return (NULL);
+	if (s->grace_ev != NULL) {
+		event_free(s->grace_ev);
+		s->grace_ev = NULL;
+	}
+	s->client = c;
+	s->active_ms = mono_ms();
+	log_info("session %s (%s): reclaimed", s->id, s->agent);
+	return (s);
+}
+
+/* Row of a session that holds session-bound state; 0 once it holds nothing. */
+static int
+session_pack(const char *id, struct fbuf *fb)
+{
+	struct session *s = session_find(id);
+
+	if (s == NULL || lock_session_grants(s) == 0)
+		return (0);
+	pk_map(fb, 7);
+	pk_kstr(fb, "token", s->token);
+	pk_kstr(fb, "agent", s->agent);
+	pk_kstr(fb, "role", s->role);
+	pk_kstr(fb, "project", s->project);
+	pk_kstr(fb, "kind", s->kind);
+	pk_kstr(fb, "client", s->client_name);
+	pk_kint(fb, "pid", s->pid);
+	return (1);
+}
+
+/* Bring a session back without a connection, for its owner to reclaim. */
+static int
+session_restore(const char *id, const msgpack_object *o, char **cause)
+{
+	struct timeval tv;
+	struct session *s;
+	const char *tok;
+	size_t n;
+	int64_t pid = 0;
+
+	if (mp_str(mp_get(o, "token"), &tok, &n) != 0 || n != sizeof s->token - 1 ||
+	    strlen(id) >= sizeof s->id) {
+		xasprintf(cause, "session %s: bad row", id);
+		return (-1);
+	}
+	s = xcalloc(1, sizeof *s);
+	TAILQ_INIT(&s->grants);
+	TAILQ_INIT(&s->waiters);
+	TAILQ_INIT(&s->bwaits);
+	snprintf(s->id, sizeof s->id, "%s", id);
+	memcpy(s->token, tok, n);
+	s->agent = mp_strdup(mp_get(o, "agent"));
+	s->role = mp_strdup(mp_get(o, "role"));
+	s->project = mp_strdup(mp_get(o, "project"));
+	s->kind = mp_strdup(mp_get(o, "kind"));
+	s->client_name = mp_strdup(mp_get(o, "client"));
+	if (s->agent == NULL)
+		s->agent = xstrdup("unknown");
+	if (s->project == NULL)
+		s->project = xstrdup("default");
+	if (s->kind == NULL)
+		s->kind = xstrdup("cli");
+	mp_int(mp_get(o, "pid"), &pid);
+	s->pid = (pid_t)pid;
+	s->connected_ms = s->active_ms = mono_ms();
+	HASH_ADD_STR(sessions_by_id, id, s);
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	s->grace_ev = evtimer_new(base, session_grace_cb, s);
+	tv.tv_sec = (time_t)cfg.grace;
+	tv.tv_usec = (suseconds_t)((cfg.grace - (double)tv.tv_sec) * 1e6);
+	evtimer_add(s->grace_ev, &tv);
+	return (0);
+}
+
+const struct store_kind session_store_kind = {
+	.name = "session",
+	.pack = session_pack,
+	.restore = session_restore,
+};

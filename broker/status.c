@@ -9,8 +9,9 @@ void
 op_status(struct req *r)
 {
 	struct fbuf *fb = reply_begin(r->id);
+	const char *err = store_last_error();
 
-	pk_map(fb, 13);
+	pk_map(fb, 14 + (err != NULL));
 	pk_kstr(fb, "version", BATON_VERSION);
 	pk_kint(fb, "protocol", PROTO_VERSION);
 	pk_kint(fb, "pid", getpid());
@@ -24,5 +25,8 @@ op_status(struct req *r)
 	pk_kuint(fb, "project_locks", lock_count(r->s->project));
 	pk_kstr(fb, "session", r->s->id);
 	pk_kstr(fb, "agent", r->s->agent);
+	pk_kstr(fb, "durability", durability_name());
+	if (err != NULL)
+		pk_kstr(fb, "store_error", err);
 	reply_end(r->c, fb);
 }

@@ -30,6 +30,8 @@ static const struct op_result status_results[] = {
 	{ "project_locks", "integer", 0, "locks held in your project" },
 	{ "session", "string", 0, "your session id" },
 	{ "agent", "string", 0, "your agent name" },
+	{ "durability", "string", 0, "strict, relaxed or none (batond --durability)" },
+	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
 };
 
 static const struct op_arg lock_acquire_args[] = {

@@ -519,6 +519,8 @@ client_welcome(struct conn *c, struct op_error *err)
 	c->agent = mp_strdup(mp_get(f, "agent"));
 	c->project = mp_strdup(mp_get(f, "project"));
 	c->broker_version = mp_strdup(mp_get(f, "version"));
+	if (mp_int(mp_get(f, "reclaimed"), &c->reclaimed) != 0)
+		c->reclaimed = 0;
 	if (c->session == NULL || c->token == NULL) {
 		op_error_set(err, ERR_PROTOCOL, NULL, "the broker's welcome lacks a session");
 		goto out;

@@ -5,21 +5,25 @@
  */
 #include "config.h"
 
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
 
 #define LOCK_DEFAULT_TTL 600.0 /* baton acquire: a forgotten lock lapses after 10 min */
 #define LOCK_FOREVER 3600.0    /* one wait request when no -w is given; the broker caps it */
+#define LOCK_RECLAIM_SECONDS 30 /* how long baton lock tries to reach a restarted broker */
 
 struct lock_req {
 	char **names;
@@ -164,9 +168,98 @@ lock_forward(int sig, siginfo_t *si, void *ctx)
 		kill((pid_t)lock_child_pid, sig);
 }
 
+/*
+ * The broker went away while the command runs: reconnect with the
+ * session token (auto-starting a broker that restores its state) and
+ * reclaim the session's locks within the broker's grace period.
+ */
+static void
+lock_reclaim(struct conn *c, const struct client_opts *o)
+{
+	struct client_opts ro = *o;
+	struct op_error err;
+	struct conn nc;
+	char *token = c->token != NULL ? xstrdup(c->token) : NULL;
+	double start = mono_now(), delay = 0.05;
+	struct timespec ts;
+
+	ro.token = token;
+	conn_close(c);
+	c->fd = -1;
+	while (mono_now() - start < LOCK_RECLAIM_SECONDS) {
+		memset(&err, 0, sizeof err);
+		if (conn_open(&nc, &ro, &err) == 0) {
+			if (nc.reclaimed == 0)
+				cli_err("warning: the broker restarted and did not give the locks "
+				    "back (grace period over?); the command goes on without them");
+			*c = nc;
+			free(token);
+			return;
+		}
+		ts.tv_sec = (time_t)delay;
+		ts.tv_nsec = (long)((delay - (double)ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL); /* backoff between reconnects: there is no event to wait for */
+		if (delay < 1)
+			delay *= 2;
+	}
+	cli_err("warning: cannot reach the broker again after %d s; the command goes on "
+	    "without its locks", LOCK_RECLAIM_SECONDS);
+	free(token);
+}
+
+/*
+ * Wait for the child while watching the broker connection: its end (a
+ * broker restart) is answered by a reclaim, so the locks survive it.
+ * The child's wait status, or -1.
+ */
+static int
+lock_watch(struct conn *c, const struct client_opts *o, pid_t pid)
+{
+	struct pollfd pfd[2];
+	msgpack_unpacked u;
+	struct op_error err;
+	int status, pidfd, n;
+	pid_t r;
+
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r == -1 && errno != EINTR) {
+			cli_err("waitpid: %s", strerror(errno));
+			status = -1;
+			break;
+		}
+		n = 0;
+		if (c->fd != -1) {
+			pfd[n].fd = c->fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (pidfd != -1) {
+			pfd[n].fd = pidfd;
+			pfd[n++].events = POLLIN;
+		}
+		/* without a pidfd (old kernels) look at the child every 100 ms */
+		if (poll(pfd, (nfds_t)n, pidfd != -1 ? -1 : 100) <= 0)
+			continue;
+		if (c->fd != -1 && pfd[0].revents != 0) {
+			msgpack_unpacked_init(&u);
+			memset(&err, 0, sizeof err);
+			if (conn_read_frame(c, &u, 0, &err) != 0 &&
+			    strcmp(err.code, ERR_TIMEOUT) != 0)
+				lock_reclaim(c, o);
+			msgpack_unpacked_destroy(&u);
+		}
+	}
+	if (pidfd != -1)
+		close(pidfd);
+	return (status);
+}
+
 /* Run argv with the fence and token in its environment; its exit status. */
 static int
-lock_run(char **argv, const msgpack_object *r)
+lock_run(struct conn *c, const struct client_opts *o, char **argv, const msgpack_object *r)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct sigaction sa;
@@ -214,12 +307,9 @@ lock_run(char **argv, const msgpack_object *r)
 	}
 	lock_child_pid = pid;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
-	while (waitpid(pid, &status, 0) == -1) {
-		if (errno != EINTR) {
-			cli_err("waitpid: %s", strerror(errno));
-			return (EXIT_SOFTWARE);
-		}
-	}
+	status = lock_watch(c, o, pid);
+	if (status == -1)
+		return (EXIT_SOFTWARE);
 	lock_child_pid = 0;
 	if (WIFEXITED(status))
 		return (WEXITSTATUS(status));
@@ -360,7 +450,7 @@ cmd_lock(const struct client_opts *o, int argc, char **argv)
 	if (status == 1)
 		status = q.conflict_code;
 	else if (status == 0)
-		status = lock_run(argv + dash + 1, r);
+		status = lock_run(&c, o, argv + dash + 1, r);
 	msgpack_unpacked_destroy(&res);
 	conn_close(&c); /* the session ends: its locks go */
 	return (status);

@@ -29,6 +29,7 @@ struct conn {
 	int fd;
 	char *session, *token, *agent, *project, *broker_version;
 	uint64_t next_id;
+	int64_t reclaimed; /* session-bound holdings given back by the welcome */
 	char *rbuf; /* bytes read, not yet decoded */
 	size_t rlen, rsize;
 };
