@@ -170,8 +170,8 @@ store_open(const char *dir, int full_sync, char **cause)
 	    store_schema(cause) != 0) {
 		char *c = *cause;
 		xasprintf(cause, "%s is not usable: %s; batond will not start on a database it "
-		    "cannot trust: export what you can with `baton export` from a batond that "
-		    "opens it, or move the file away to start empty", path, c);
+		    "cannot trust: move the file away to start empty (sqlite3's .recover "
+		    "command may salvage rows from it)", path, c);
 		free(c);
 		free(path);
 		return (-1);

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Durability (DESIGN 8): what is acknowledged survives kill -9 of the
+# broker; restored session-bound locks wait for their owner in a grace
+# period; fences never go backwards; an unusable database stops the
+# broker with a clear error instead of starting empty.
+. "${TOP_SRCDIR:-..}/tests/lib.sh"
+need_jq
+broker_dir
+D=$TEST_DIR
+start_broker --grace 3 || bail_out "batond did not start"
+
+# restart_broker ARGS: kill -9 the broker and start a new one on the same state.
+restart_broker() {
+	kill -9 "$BROKER_PID"
+	wait_for "! kill -0 $BROKER_PID 2>/dev/null" 5
+	start_broker "$@"
+}
+
+# --- a detached lock and its fence survive kill -9 ---
+tok=$("$BATON" acquire --ttl 60 --reason durable keep)
+f1=$("$BATON" locks --json keep | json '.locks[0].holders[0].fence')
+restart_broker --grace 3 || bail_out "restart failed"
+is "$("$BATON" locks --json keep | json '.locks[0].holders[0].agent != null')" true \
+    "a detached lock is still held after kill -9 and restart"
+"$BATON" acquire -n --ttl 5 keep >/dev/null 2>&1
+is $? 1 "and nobody else can take it"
+"$BATON" release keep "$tok"
+ok $? "its token still releases it after the restart"
+f2=$("$BATON" lock -n after -- sh -c 'echo $BATON_FENCE')
+[ "$f2" -gt "$f1" ]
+ok $? "fences keep increasing across restarts ($f1 -> $f2)"
+
+# --- baton lock keeps its lock across a restart, without interrupting the command ---
+rm -f "$D/go"
+mkfifo "$D/go"
+( "$BATON" lock db -- sh -c "read _ <'$D/go'; echo done" >"$D/lock.out" 2>"$D/lock.err"
+  echo $? >"$D/lock.rc" ) &
+wait_for '[ "$("$BATON" locks --json db | json ".count")" = 1 ]' 10
+restart_broker --grace 5 || bail_out "restart failed"
+BATON_NO_AUTOSTART=1 "$BATON" lock -n db -- true 2>/dev/null
+is $? 1 "during the grace period a second baton lock -n db exits 1"
+wait_for '[ "$("$BATON" locks --json db | json ".locks[0].holders | length")" = 1 ]' 10
+echo go >"$D/go"
+wait_for '[ -s "$D/lock.rc" ]' 20
+is "$(cat "$D/lock.rc")" 0 "the command ran to its end and baton lock exits 0"
+is "$(cat "$D/lock.out")" done "the command was not interrupted by the restart"
+is "$("$BATON" locks --json db | json '.count')" 0 "its lock is released when it ends"
+
+# --- an unreclaimed session-bound lock is released after the grace period ---
+# the holder stays connected while its stdin (a sleep) is open
+sleep 60 | "$WIRE" "$BATON_SOCKET" acquire orphan >/dev/null 2>&1 &
+wpid=$!
+_bg_pids="$_bg_pids $wpid"
+wait_for '[ "$("$BATON" locks --json orphan | json ".count")" = 1 ]' 10
+kill -9 "$BROKER_PID"
+pkill -f "sleep 60" 2>/dev/null
+kill "$wpid" 2>/dev/null
+wait_for "! kill -0 $BROKER_PID 2>/dev/null" 5
+t0=$(date +%s%N)
+start_broker --grace 1 || bail_out "restart failed"
+is "$("$BATON" locks --json orphan | json '.count')" 1 "a restored session-bound lock is held in grace"
+"$BATON" acquire -w 5 --ttl 5 orphan >/dev/null
+ok $? "it is released once the grace period passes unclaimed"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -ge 900 ]
+ok $? "not before the grace period ($ms ms)"
+
+# --- state files are private ---
+is "$(stat -c %a "$BATON_STATE_DIR/state.db")" 600 "state.db is 0600"
+
+# --- an unusable database stops the broker with a clear error ---
+stop_broker
+cp "$BATON_STATE_DIR/state.db" "$D/good.db"
+rm -f "$BATON_STATE_DIR"/state.db-wal "$BATON_STATE_DIR"/state.db-shm
+head -c 100 "$D/good.db" >"$BATON_STATE_DIR/state.db"
+start_broker
+is $? 1 "a truncated state.db: batond exits 1"
+like "$(cat "$D/batond.err")" "state.db.*(not usable|malformed|not a database)" \
+    "and says the database is not usable"
+like "$(cat "$D/batond.err")" "move the file away" "and how to recover"
+rm -f "$BATON_STATE_DIR"/state.db*
+# root ignores directory modes: then the broker runs as nobody
+if [ "$(id -u)" = 0 ]; then
+	RO=$(mktemp -d "${TMPDIR:-/tmp}/baton-ro.XXXXXX")
+	chmod 711 "$RO"
+	mkdir "$RO/run" "$RO/state"
+	chown 65534:65534 "$RO/run" "$RO/state"
+	chmod 700 "$RO/run"
+	chmod 500 "$RO/state"
+	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$BATOND" -f -S "$RO/run/sock" -D "$RO/state" 2>"$D/batond.err"
+	rc=$?
+	rm -rf "$RO"
+else
+	chmod 500 "$BATON_STATE_DIR"
+	timeout 10 "$BATOND" -f -S "$BATON_SOCKET" -D "$BATON_STATE_DIR" 2>"$D/batond.err"
+	rc=$?
+	chmod 700 "$BATON_STATE_DIR"
+fi
+is $rc 1 "a read-only state directory: batond exits 1"
+like "$(cat "$D/batond.err")" "state.db.*Permission denied" "and says why, naming the database"
+start_broker --durability none
+ok $? "--durability none starts without a file"
+is "$("$BATON" status --json | json .durability)" none "status reports the durability"
+[ ! -e "$BATON_STATE_DIR/state.db" ]
+ok $? "and keeps no state.db"
+stop_broker
+
+done_testing
