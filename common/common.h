@@ -142,7 +142,15 @@ struct op_result {
 	X(lock_acquire)  \
 	X(lock_release)  \
 	X(lock_renew)    \
-	X(lock_list)
+	X(lock_list)     \
+	X(note_set)      \
+	X(note_get)      \
+	X(note_delete)   \
+	X(note_list)     \
+	X(note_wait)     \
+	X(counter_incr)  \
+	X(event_signal)  \
+	X(event_wait)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

@@ -103,6 +103,114 @@ static const struct op_result lock_list_results[] = {
 	{ "count", "integer", 0, "number of locks listed" },
 };
 
+/* Notes, counters and events (DESIGN §5.2); bounds documented in baton(1). */
+#define NOTE_VALUE_MAX 65536     /* encoded bytes of a note value */
+#define EVENT_PAYLOAD_MAX 16384  /* encoded bytes of an event payload */
+#define VERSION_MAX 9007199254740991.0 /* 2^53 - 1: exact in every JSON client */
+
+static const struct op_arg note_set_args[] = {
+	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
+	    "Note key, e.g. \"api/base_url\"; \"global:\" keys are shared by all projects." },
+	{ "value", ARG_JSON, ARG_REQUIRED, 0, NOTE_VALUE_MAX, NULL, NULL,
+	    "The value: a string or any JSON value." },
+	{ "if_version", ARG_INT, 0, 0, VERSION_MAX, NULL, NULL,
+	    "Compare-and-set: write only if the note's version is this one; 0 means "
+	    "\"only if it does not exist\"." },
+	{ "ttl_seconds", ARG_NUMBER, 0, 1, 2592000, NULL, NULL,
+	    "Delete the note this many seconds from now (at most 30 days); without it "
+	    "the note stays until deleted." },
+};
+static const struct op_result note_set_results[] = {
+	{ "written", "boolean", 0, "true when the value was stored; false when if_version did not match" },
+	{ "version", "integer", 0, "the new version when written, else the current one (0: absent)" },
+	{ "current", "object", 1, "when not written: the current {value, version} (value null when absent)" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg note_get_args[] = {
+	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Note key." },
+};
+static const struct op_result note_get_results[] = {
+	{ "found", "boolean", 0, "true when the note exists" },
+	{ "value", "any", 0, "its value (null when absent)" },
+	{ "version", "integer", 0, "revision of its last write (0 when absent); pass to if_version or note_wait" },
+	{ "author", "string", 0, "agent that wrote it (empty when absent)" },
+	{ "expires_in_seconds", "number", 1, "seconds until it expires, when it has a TTL" },
+};
+
+static const struct op_arg note_delete_args[] = {
+	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Note key." },
+	{ "if_version", ARG_INT, 0, 1, VERSION_MAX, NULL, NULL,
+	    "Delete only if the note's version is this one." },
+};
+static const struct op_result note_delete_results[] = {
+	{ "deleted", "boolean", 0, "true when the note existed (at if_version) and is gone" },
+	{ "version", "integer", 0, "revision of the deletion, else the current version (0: absent)" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg note_list_args[] = {
+	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
+	    "Only notes whose key starts with this." },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, "At most this many notes, in key order." },
+};
+static const struct op_result note_list_results[] = {
+	{ "notes", "array", 0,
+	    "notes in key order: key, version, author, size_bytes, expires_in_seconds" },
+	{ "count", "integer", 0, "number of notes listed" },
+	{ "truncated", "boolean", 0, "true when more notes match than limit" },
+};
+
+static const struct op_arg note_wait_args[] = {
+	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Note key to watch." },
+	{ "after_version", ARG_INT, 0, 0, VERSION_MAX, "0", NULL,
+	    "The version you last saw (0: none); returns as soon as the note's version "
+	    "(or its deletion) is past it." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL,
+	    "How long to wait; capped by the broker (50 s by default)." },
+};
+static const struct op_result note_wait_results[] = {
+	{ "changed", "boolean", 0, "true when the note was written or deleted after after_version" },
+	{ "found", "boolean", 0, "true when the note exists now" },
+	{ "version", "integer", 0, "its version now (of the deletion when deleted); pass it as after_version next" },
+	{ "value", "any", 1, "its value, when changed and found" },
+	{ "author", "string", 1, "who wrote it, when changed and found" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg counter_incr_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
+	    "Counter name, e.g. \"migration\"; a new counter starts at 0." },
+	{ "by", ARG_INT, 0, -1e15, 1e15, "1", NULL, "Amount to add (negative subtracts; 0 reads)." },
+};
+static const struct op_result counter_incr_results[] = {
+	{ "value", "integer", 0, "the counter after the addition; unique to this call when by is not 0" },
+};
+
+static const struct op_arg event_signal_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Event name." },
+	{ "payload", ARG_JSON, 0, 0, EVENT_PAYLOAD_MAX, NULL, NULL,
+	    "Optional JSON value handed to the waiters of this generation." },
+};
+static const struct op_result event_signal_results[] = {
+	{ "generation", "integer", 0, "the event's new generation (1 at the first signal; never reset)" },
+};
+
+static const struct op_arg event_wait_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Event name." },
+	{ "after", ARG_INT, 0, 0, VERSION_MAX, "0", NULL,
+	    "The generation you last saw (0: none); returns as soon as the event's "
+	    "generation is past it." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL,
+	    "How long to wait; capped by the broker (50 s by default)." },
+};
+static const struct op_result event_wait_results[] = {
+	{ "fired", "boolean", 0, "true when the generation is past after" },
+	{ "generation", "integer", 0, "the event's generation now; pass it as after next time" },
+	{ "payload", "any", 1, "payload of the latest signal, when fired and it had one" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
 #define OPDEF(n, ...) [OP_##n] = { .name = #n, .args = n##_args,          \
 	.nargs = nitems(n##_args), .results = n##_results,                \
 	.nresults = nitems(n##_results), __VA_ARGS__ }
@@ -139,6 +247,53 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "List the locks held in your project: holders (agent, mode, age, "
 		    "expiry, reason) and waiters in order. Use before editing shared "
 		    "files to see who is working where."),
+	OPDEF(note_set, .title = "Write a note",
+	    .flags = OP_MUTATES,
+	    .desc = "Store a value (a string or any JSON) under a key for other agents: "
+		    "URLs, decisions, build results. Returns the note's new version. For a "
+		    "safe update pass if_version (the version you read; 0 = only if absent): "
+		    "when someone wrote in between you get written:false and the current "
+		    "value and version instead of overwriting, so re-read and retry. "
+		    "ttl_seconds makes it expire. Keys live in your project; \"global:\" "
+		    "keys are shared by all projects."),
+	OPDEF(note_get, .title = "Read a note",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "Read a note: found, value, version and author. An absent note gives "
+		    "found:false and version 0. Keep the version for note_set if_version "
+		    "or note_wait after_version."),
+	OPDEF(note_delete, .title = "Delete a note",
+	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_IDEMPOTENT,
+	    .desc = "Delete a note (only at if_version when given). Wakes note_wait "
+		    "callers watching the key."),
+	OPDEF(note_list, .title = "List notes",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "List notes by key prefix, in key order: key, version, author, size "
+		    "and expiry (not the values; read them with note_get)."),
+	OPDEF(note_wait, .title = "Wait for a note to change",
+	    .flags = OP_READONLY | OP_BLOCKS,
+	    .desc = "Wait until the note is written or deleted after after_version, instead "
+		    "of polling. Returns at once when it already was (a change between two "
+		    "calls is never missed), else when it changes or after wait_seconds "
+		    "(changed:false). Loop with after_version = the version returned. "
+		    "after_version 0 waits until the note exists."),
+	OPDEF(counter_incr, .title = "Increment a counter",
+	    .flags = OP_MUTATES,
+	    .desc = "Atomically add to a named counter and get the new value: "
+		    "collision-free numbers under any concurrency (migration 0042, port "
+		    "offsets, build ids). by defaults to 1; by:0 reads the value. Counters "
+		    "start at 0 and never expire."),
+	OPDEF(event_signal, .title = "Signal an event",
+	    .flags = OP_MUTATES,
+	    .desc = "Signal a named event: its generation goes up by one and every "
+		    "event_wait caller wakes up, with the optional payload. Use for "
+		    "\"build finished\", \"schema migrated\", \"ready for review\"."),
+	OPDEF(event_wait, .title = "Wait for an event",
+	    .flags = OP_READONLY | OP_BLOCKS,
+	    .desc = "Wait until an event's generation is past after (the generation you "
+		    "last saw; 0 = it has ever been signaled). Returns at once when it "
+		    "already is, so a signal between two calls is never missed; else when "
+		    "signaled or after wait_seconds (fired:false). Loop with after = the "
+		    "generation returned."),
 };
 
 const struct op *

@@ -283,7 +283,9 @@ mcp_output_schema(const struct op *op)
 	props = cJSON_AddObjectToObject(s, "properties");
 	for (i = 0; i < op->nresults; i++) {
 		p = cJSON_AddObjectToObject(props, op->results[i].name);
-		cJSON_AddStringToObject(p, "type", op->results[i].type);
+		/* "any": a note value or event payload, any JSON value */
+		if (strcmp(op->results[i].type, "any") != 0)
+			cJSON_AddStringToObject(p, "type", op->results[i].type);
 		cJSON_AddStringToObject(p, "description", op->results[i].desc);
 		if (!op->results[i].optional) {
 			if (req == NULL)

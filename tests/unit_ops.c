@@ -545,7 +545,8 @@ test_table(void)
 		BATON_OPS(OP_NAME)
 #undef OP_NAME
 	};
-	static const char *types[] = { "string", "integer", "number", "boolean", "array", "object" };
+	static const char *types[] = { "string", "integer", "number", "boolean", "array", "object",
+	    "any" };
 	const msgpack_object *out[OP_MAX_ARGS];
 	struct op_error err;
 	const struct op *op;
