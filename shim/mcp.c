@@ -587,8 +587,15 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 		e = mp_get(f, "e");
 		code = mp_strdup(mp_get(e, "code"));
 		msg = mp_strdup(mp_get(e, "message"));
-		mcp_tool_error(m, c->id, "%s: %s", code != NULL ? code : ERR_INTERNAL,
-		    msg != NULL ? msg : "the operation failed");
+		if (code == NULL)
+			code = xstrdup(ERR_INTERNAL);
+		if (msg == NULL)
+			msg = xstrdup("the operation failed");
+		/* "code: message", unless the message already starts so */
+		if (strncmp(msg, code, strlen(code)) == 0 && msg[strlen(code)] == ':')
+			mcp_tool_error(m, c->id, "%s", msg);
+		else
+			mcp_tool_error(m, c->id, "%s: %s", code, msg);
 		free(code);
 		free(msg);
 		mcp_call_free(m, c);

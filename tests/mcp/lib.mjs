@@ -1,0 +1,263 @@
+// Shared helpers of the MCP tests: TAP output, a private broker per test,
+// the official SDK client, and a raw JSON-RPC driver of `baton mcp`.
+//
+// Every wait has a timeout; the whole test has one too, and the broker
+// and the temporary directory are removed on every way out.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const BATON = process.env.BATON;
+const TOP_SRCDIR = process.env.TOP_SRCDIR;
+const TOP_BUILDDIR = process.env.TOP_BUILDDIR;
+
+// ---- TAP ----
+let n = 0;
+let failed = 0;
+const cleanups = [];
+
+export function ok(cond, what, diag) {
+  n++;
+  if (cond) {
+    console.log(`ok ${n} - ${what}`);
+  } else {
+    failed++;
+    console.log(`not ok ${n} - ${what}`);
+    if (diag !== undefined)
+      for (const l of String(typeof diag === 'string' ? diag : JSON.stringify(diag)).split('\n'))
+        console.log(`# ${l}`);
+  }
+  return cond;
+}
+
+export function is(got, want, what) {
+  return ok(got === want, what, `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+}
+
+export function diag(s) {
+  for (const l of String(s).split('\n')) console.log(`# ${l}`);
+}
+
+// Run cleanups once, newest first (synchronous, so also usable on exit).
+function cleanupAll() {
+  while (cleanups.length > 0) {
+    const f = cleanups.pop();
+    try { f(); } catch (e) { diag(`cleanup: ${e.message}`); }
+  }
+}
+process.on('exit', cleanupAll);
+
+export function bailOut(why) {
+  console.log(`Bail out! ${why}`);
+  cleanupAll();
+  process.exit(1);
+}
+
+// Run the test body with an overall deadline; print the plan at the end.
+export async function main(body, { timeoutMs = 60000 } = {}) {
+  const timer = setTimeout(() => bailOut(`test timed out after ${timeoutMs} ms`), timeoutMs);
+  if (!BATON || !TOP_SRCDIR || !TOP_BUILDDIR)
+    bailOut('BATON, TOP_SRCDIR and TOP_BUILDDIR must be set (run through make check)');
+  try {
+    await body();
+  } catch (e) {
+    ok(false, 'test body finished without an exception', e && e.stack ? e.stack : String(e));
+  } finally {
+    clearTimeout(timer);
+    await closeAll();
+    cleanupAll();
+  }
+  console.log(`1..${n}`);
+  process.exit(failed > 0 ? 1 : 0);
+}
+
+// Reject after ms unless p settles first.
+export function withTimeout(p, ms, what) {
+  let t;
+  const timeout = new Promise((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+// ---- the SDK ----
+// The source dir's node_modules (./bootstrap, npm ci) or, in a VPATH build
+// and under distcheck, the build dir's (the Makefile's npm ci stamp).
+export async function loadSdk() {
+  const rel = 'tests/mcp/node_modules/@modelcontextprotocol/sdk/dist/esm';
+  const dirs = [join(TOP_SRCDIR, rel), join(TOP_BUILDDIR, rel)];
+  const dir = dirs.find((d) => existsSync(join(d, 'client/index.js')));
+  if (!dir)
+    bailOut('the MCP SDK is not installed: run ./bootstrap, or `npm ci` in tests/mcp ' +
+      `(looked in ${dirs.join(' and ')})`);
+  const client = await import(pathToFileURL(join(dir, 'client/index.js')).href);
+  const stdio = await import(pathToFileURL(join(dir, 'client/stdio.js')).href);
+  const types = await import(pathToFileURL(join(dir, 'types.js')).href);
+  return { Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, types };
+}
+
+// ---- a private broker ----
+// A fresh socket directory (0700) and state directory; the broker itself is
+// started by the first `baton` that needs it and killed at the end.
+export function privateBroker(project = 'mcp-test') {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-mcp-'));
+  mkdirSync(join(dir, 'run'), { mode: 0o700 });
+  const env = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('BATON_') && k !== 'CLAUDE_PROJECT_DIR') env[k] = v;
+  env.BATON_SOCKET = join(dir, 'run', 'sock');
+  env.BATON_STATE_DIR = join(dir, 'state');
+  env.BATON_PROJECT = join(dir, project);
+  mkdirSync(env.BATON_PROJECT);
+  const b = { dir, env, pids: new Set() };
+  cleanups.push(() => {
+    for (const pid of b.pids) killBroker(pid);
+    const pid = brokerPid(b);
+    if (pid) killBroker(pid);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return b;
+}
+
+// The running broker's pid from `baton status --json`, or 0.
+export function brokerPid(b) {
+  const r = spawnSync(BATON, ['--no-autostart', 'status', '--json'],
+    { env: b.env, encoding: 'utf8', timeout: 5000 });
+  try {
+    return r.status === 0 ? JSON.parse(r.stdout).pid | 0 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+// SIGTERM a broker, SIGKILL if it outlives a short grace.
+export function killBroker(pid) {
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  const end = Date.now() + 2000;
+  while (Date.now() < end) {
+    try { process.kill(pid, 0); } catch { return; }
+    spawnSync('sleep', ['0.02']);
+  }
+  try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+}
+
+// Where a process's fd points (for "the broker's stdout is /dev/null").
+export function fdTarget(pid, fd) {
+  try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return null; }
+}
+
+// ---- SDK clients ----
+const closers = [];
+async function closeAll() {
+  while (closers.length > 0) {
+    const c = closers.pop();
+    try { await withTimeout(c.close(), 5000, 'client close'); } catch (e) { diag(`close: ${e.message}`); }
+  }
+}
+
+// Spawn `baton mcp` and connect an SDK client to it.
+export async function sdkClient(sdk, b, name, { extraEnv = {} } = {}) {
+  const transport = new sdk.StdioClientTransport({
+    command: BATON,
+    args: ['mcp'],
+    env: { ...b.env, ...extraEnv }, // the SDK's default env would drop BATON_*
+    stderr: 'inherit',
+  });
+  const client = new sdk.Client({ name, version: '1.0.0' }, { capabilities: {} });
+  await withTimeout(client.connect(transport), 10000, `${name}: connect`);
+  closers.push(client);
+  return client;
+}
+
+// The parsed JSON of a tool result's first text content.
+export function textOf(res) {
+  const t = res && res.content && res.content.find((c) => c.type === 'text');
+  return t ? t.text : undefined;
+}
+
+// Check value against the subset of JSON Schema our outputSchemas use.
+export function schemaErrors(schema, value) {
+  const errs = [];
+  const typeOk = (t, v) => {
+    switch (t) {
+      case 'string': return typeof v === 'string';
+      case 'integer': return Number.isInteger(v);
+      case 'number': return typeof v === 'number';
+      case 'boolean': return typeof v === 'boolean';
+      case 'array': return Array.isArray(v);
+      case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v);
+      default: return true;
+    }
+  };
+  if (!typeOk(schema.type, value)) return [`not ${schema.type}`];
+  for (const r of schema.required || [])
+    if (!(r in value)) errs.push(`missing required ${r}`);
+  for (const [k, v] of Object.entries(value)) {
+    const p = schema.properties && schema.properties[k];
+    if (p && p.type && !typeOk(p.type, v)) errs.push(`${k}: not ${p.type}`);
+  }
+  return errs;
+}
+
+// ---- a raw JSON-RPC driver ----
+// Spawns `baton mcp` with pipes, records every stdout line, and waits for
+// answers by id.
+export function rawServer(b) {
+  const child = spawn(BATON, ['mcp'], { env: b.env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = [];
+  const waiters = [];
+  let buf = '';
+  let exited = null;
+  const exitWaiters = [];
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      lines.push(line);
+      let msg;
+      try { msg = JSON.parse(line); } catch { continue; }
+      for (let k = 0; k < waiters.length; k++) {
+        if (waiters[k].match(msg)) {
+          waiters[k].resolve(msg);
+          waiters.splice(k, 1);
+          break;
+        }
+      }
+    }
+  });
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+    for (const w of exitWaiters) w(exited);
+  });
+  cleanups.push(() => { if (exited === null) child.kill('SIGKILL'); });
+  const r = {
+    child,
+    lines,
+    // Trailing bytes written without a newline (must be none).
+    rest: () => buf,
+    send(obj) {
+      child.stdin.write((typeof obj === 'string' ? obj : JSON.stringify(obj)) + '\n');
+    },
+    // The next message to arrive for which match() holds.
+    next(match, what, ms = 5000) {
+      return withTimeout(new Promise((resolve) => waiters.push({ match, resolve })), ms, what);
+    },
+    // Send a request and wait for the answer with the same id.
+    async request(id, method, params, ms = 5000) {
+      const p = r.next((m) => m.id === id && !('method' in m), `answer to ${method} (id ${JSON.stringify(id)})`, ms);
+      r.send({ jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) });
+      return p;
+    },
+    closeStdin() { child.stdin.end(); },
+    waitExit(ms = 5000) {
+      if (exited !== null) return Promise.resolve(exited);
+      return withTimeout(new Promise((res) => exitWaiters.push(res)), ms, 'baton mcp exit');
+    },
+  };
+  return r;
+}
