@@ -153,6 +153,18 @@ size_t lock_count(const char *);
 size_t lock_waiter_count(void);
 void lock_cancel(struct session *, uint64_t);
 void lock_shutdown(void);
+void lock_pack_session_names(struct fbuf *, struct session *);
+
+/* agent.c: presence */
+void agent_session_closed(struct session *);
+void agent_foreach(const char *, void (*)(const char *, const char *, void *), void *);
+
+/* msg.c: messages and discussions */
+extern size_t msg_retention;
+size_t msg_unread(struct session *);
+size_t msg_waiting_on(struct session *);
+void msg_presence_changed(const char *);
+
 
 /* handlers, one per operation (named op_NAME) */
 #define OP_PROTO(n) op_handler op_##n;

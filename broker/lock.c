@@ -1265,3 +1265,35 @@ const struct store_kind lock_store_kind = {
 	.pack = lock_pack,
 	.restore = lock_restore,
 };
+
+/* The names of the locks a session holds, as an array (for agent_list). */
+void
+lock_pack_session_names(struct fbuf *fb, struct session *s)
+{
+	struct grant *g;
+	struct lock *l, *tmp;
+	size_t n = 0;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			pk_array(fb, n);
+		TAILQ_FOREACH(g, &s->grants, sentry) {
+			if (pass == 0)
+				n++;
+			else
+				pk_str(fb, g->lock->name);
+		}
+		/* detached grants this session took */
+		HASH_ITER(hh, locks, l, tmp) {
+			TAILQ_FOREACH(g, &l->holders, lentry) {
+				if (g->session != NULL || strcmp(g->sid, s->id) != 0)
+					continue;
+				if (pass == 0)
+					n++;
+				else
+					pk_str(fb, l->name);
+			}
+		}
+	}
+}

@@ -38,6 +38,8 @@ usage(FILE *fp)
 	    "                     relaxed: commit every 50 ms; none: keep no file\n"
 	    "  --fsync            fsync every commit (survives power loss; slower)\n"
 	    "  --grace S          seconds restored sessions have to reclaim (default 10)\n"
+	    "  --message-retention N\n"
+	    "                     messages kept per project (default 10000)\n"
 	    "  --allow-root       also accept peers running as root\n");
 }
 
@@ -150,6 +152,7 @@ main(int argc, char **argv)
 		{ "durability", required_argument, NULL, 'U' },
 		{ "fsync", no_argument, NULL, 'F' },
 		{ "grace", required_argument, NULL, 'G' },
+		{ "message-retention", required_argument, NULL, 'M' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -182,6 +185,15 @@ main(int argc, char **argv)
 			cfg.grace = strtod(optarg, &end);
 			if (*end != '\0' || !(cfg.grace >= 0 && cfg.grace <= 3600)) {
 				fprintf(stderr, "batond: --grace takes 0 to 3600 seconds\n");
+				return (64);
+			}
+			break;
+		case 'M':
+			msg_retention = (size_t)strtoul(optarg, &end, 10);
+			if (*end != '\0' || *optarg < '0' || *optarg > '9' || msg_retention < 1 ||
+			    msg_retention > 1000000) {
+				fprintf(stderr, "batond: --message-retention takes 1 to 1000000 "
+				    "messages\n");
 				return (64);
 			}
 			break;

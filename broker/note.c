@@ -1,14 +1,746 @@
-/* Notes, counters and events (DESIGN §5.2): being written. */
+/*
+ * Notes, counters and events (DESIGN §5.2).
+ *
+ * A note is a key -> value with its author and version (the revision of
+ * its last write); values are kept as a msgpack copy, exactly sized, and
+ * written into replies as they are.  A note with a TTL has its own
+ * evtimer; nothing scans for expired notes.
+ *
+ * note_wait must never miss a change made between two calls, deletions
+ * included.  A deleted (or expired) note therefore leaves a tombstone
+ * that remembers the revision of the deletion.  Tombstones are bounded:
+ * each is forgotten NOTE_TOMB_KEEP_MS after the deletion, or earlier,
+ * oldest first, when there are more than NOTE_TOMBS_MAX.  Forgetting
+ * one raises tomb_floor to its revision, and an absent key without a
+ * tombstone is taken to have been deleted at tomb_floor: a waiter whose
+ * after_version is below that is answered at once.  So once tombstones
+ * are forgotten a waiter may be answered early (changed:true with the
+ * key absent), but never late.
+ *
+ * Counters are 64-bit integers that start at 0 and are never forgotten;
+ * events are generations (never reset, so no ABA) with the payload of
+ * the latest signal.  Both are bounded in number.
+ *
+ * Every name is resolved to "project\nname", "global:" names to the
+ * shared namespace, as lock.c does; the same string, prefixed by the
+ * kind, is the wait.c key.
+ */
 #include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "broker.h"
 
-#define NOTE_STUB(n) void op_##n(struct req *r) { reply_error(r->c, r->id, ERR_INTERNAL, NULL, "not yet"); }
-NOTE_STUB(note_set)
-NOTE_STUB(note_get)
-NOTE_STUB(note_delete)
-NOTE_STUB(note_list)
-NOTE_STUB(note_wait)
-NOTE_STUB(counter_incr)
-NOTE_STUB(event_signal)
-NOTE_STUB(event_wait)
+#define NOTES_MAX 1000000                    /* live notes, all projects */
+#define NOTE_BYTES_MAX (256 * 1024 * 1024)   /* their values together */
+#define NOTE_TOMBS_MAX 100000                /* remembered deletions */
+#define NOTE_TOMB_KEEP_MS (15 * 60 * 1000)   /* how long a deletion is remembered */
+#define COUNTERS_MAX 100000
+#define EVENTS_MAX 100000
+
+struct note {
+	char *key;    /* project '\n' name: the hash key */
+	size_t nameoff; /* where the name starts in key */
+	unsigned char *val; /* msgpack; NULL in a tombstone */
+	size_t vlen;
+	char *author;
+	uint64_t version;    /* of the last write, or of the deletion */
+	uint64_t expires_ms; /* 0: no TTL */
+	uint64_t dead_ms;    /* tombstones: when it was deleted */
+	struct event *ttl_ev;
+	UT_hash_handle hh;
+	TAILQ_ENTRY(note) tentry; /* tombstones, oldest first */
+};
+
+struct counter {
+	char *key;
+	int64_t value;
+	UT_hash_handle hh;
+};
+
+struct evrec {
+	char *key;
+	uint64_t generation;
+	unsigned char *payload; /* msgpack of the latest signal's payload, or NULL */
+	size_t plen;
+	UT_hash_handle hh;
+};
+
+static struct note *notes;
+static TAILQ_HEAD(, note) tombs = TAILQ_HEAD_INITIALIZER(tombs);
+static size_t nnotes, ntombs, note_bytes;
+static uint64_t tomb_floor;
+static struct event *tomb_ev;
+static struct counter *counters;
+static size_t ncounters;
+static struct evrec *evrecs;
+static size_t nevrecs;
+
+/* "project\nname" for a requested name; "global:" names are shared. */
+static char *
+note_resolve(struct session *s, const msgpack_object *o, size_t *nameoff)
+{
+	const char *name;
+	size_t n;
+	char *key;
+
+	mp_str(o, &name, &n);
+	if (n >= 7 && strncmp(name, "global:", 7) == 0)
+		xasprintf(&key, "%s\n%.*s", GLOBAL_PROJECT, (int)n, name);
+	else
+		xasprintf(&key, "%s\n%.*s", s->project, (int)n, name);
+	if (nameoff != NULL)
+		*nameoff = strlen(key) - n;
+	return (key);
+}
+
+/* The wait.c key of a resolved name: the kind, then the name. */
+static char *
+note_wait_key(const char *kind, const char *key)
+{
+	char *wk;
+
+	xasprintf(&wk, "%s:%s", kind, key);
+	return (wk);
+}
+
+/* Wake every note_wait on a note's key. */
+static void
+note_wake(const char *key)
+{
+	char *wk = note_wait_key("note", key);
+
+	wait_wake(wk);
+	free(wk);
+}
+
+/* Copy a msgpack value into an exactly sized buffer; -1 if it cannot be packed. */
+static int
+note_copy(const msgpack_object *o, unsigned char **out, size_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int r;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	r = msgpack_pack_object(&pk, *o);
+	if (r == 0) {
+		*len = sb.size;
+		*out = xmalloc(sb.size > 0 ? sb.size : 1);
+		memcpy(*out, sb.data, sb.size);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return (r == 0 ? 0 : -1);
+}
+
+/* Append stored msgpack bytes (one whole object) to a reply. */
+static void
+pk_raw(struct fbuf *fb, const unsigned char *p, size_t n)
+{
+	if (p == NULL)
+		pk_nil(fb);
+	else if (msgpack_sbuffer_write(&fb->sb, (const char *)p, n) != 0)
+		fb->err = 1;
+}
+
+/* Seconds until a deadline in mono_ms(), never negative. */
+static double
+note_left(uint64_t deadline)
+{
+	uint64_t now = mono_ms();
+
+	return (deadline > now ? (double)(deadline - now) / 1000.0 : 0.0);
+}
+
+static void
+note_arm_tomb_timer(void);
+
+/* Forget the oldest tombstone; deletions up to its revision now count as tomb_floor. */
+static void
+note_forget_tomb(struct note *n)
+{
+	TAILQ_REMOVE(&tombs, n, tentry);
+	ntombs--;
+	if (n->version > tomb_floor)
+		tomb_floor = n->version;
+	HASH_DEL(notes, n);
+	free(n->key);
+	free(n);
+}
+
+/* The oldest tombstone's time is up: forget every tombstone that is due. */
+static void
+note_tomb_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct note *n;
+	uint64_t now = mono_ms();
+
+	while ((n = TAILQ_FIRST(&tombs)) != NULL && n->dead_ms + NOTE_TOMB_KEEP_MS <= now)
+		note_forget_tomb(n);
+	note_arm_tomb_timer();
+}
+
+/* One timer for the oldest tombstone: they are kept in order of deletion. */
+static void
+note_arm_tomb_timer(void)
+{
+	struct note *n = TAILQ_FIRST(&tombs);
+	struct timeval tv;
+	uint64_t due, now = mono_ms();
+
+	if (tomb_ev == NULL)
+		tomb_ev = evtimer_new(base, note_tomb_cb, NULL);
+	if (n == NULL) {
+		evtimer_del(tomb_ev);
+		return;
+	}
+	if (evtimer_pending(tomb_ev, NULL))
+		return; /* already set for an older (or the same) one */
+	due = n->dead_ms + NOTE_TOMB_KEEP_MS;
+	due = due > now ? due - now : 0;
+	tv.tv_sec = (time_t)(due / 1000);
+	tv.tv_usec = (suseconds_t)(due % 1000 * 1000);
+	evtimer_add(tomb_ev, &tv);
+}
+
+/* Drop a live note's value and TTL (it is being deleted or overwritten). */
+static void
+note_clear(struct note *n)
+{
+	if (n->val != NULL) {
+		note_bytes -= n->vlen;
+		nnotes--;
+	}
+	free(n->val);
+	n->val = NULL;
+	n->vlen = 0;
+	free(n->author);
+	n->author = NULL;
+	n->expires_ms = 0;
+	if (n->ttl_ev != NULL) {
+		event_free(n->ttl_ev);
+		n->ttl_ev = NULL;
+	}
+}
+
+/* Delete a live note: it becomes a tombstone at a new revision; waiters wake. */
+static uint64_t
+note_kill(struct note *n)
+{
+	note_clear(n);
+	n->version = revision_next();
+	n->dead_ms = mono_ms();
+	TAILQ_INSERT_TAIL(&tombs, n, tentry);
+	ntombs++;
+	if (ntombs > NOTE_TOMBS_MAX)
+		note_forget_tomb(TAILQ_FIRST(&tombs));
+	note_arm_tomb_timer();
+	note_wake(n->key);
+	return (n->version);
+}
+
+/* A note's TTL ran out: delete it like note_delete would. */
+static void
+note_expire_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct note *n = arg;
+
+	log_debug("note %s expired", n->key + n->nameoff);
+	note_kill(n);
+}
+
+/* The live note under key, or NULL; *tomb gets a tombstone when there is one. */
+static struct note *
+note_find(const char *key, struct note **tomb)
+{
+	struct note *n;
+
+	HASH_FIND_STR(notes, key, n);
+	if (tomb != NULL)
+		*tomb = n != NULL && n->val == NULL ? n : NULL;
+	return (n != NULL && n->val != NULL ? n : NULL);
+}
+
+/* Pack {value, version} of a note (null and 0 when absent). */
+static void
+pk_current(struct fbuf *fb, const struct note *n)
+{
+	pk_map(fb, 2);
+	pk_str(fb, "value");
+	if (n != NULL)
+		pk_raw(fb, n->val, n->vlen);
+	else
+		pk_nil(fb);
+	pk_kuint(fb, "version", n != NULL ? n->version : 0);
+}
+
+/* Refuse a write that would pass the bounds on notes. */
+static int
+note_check_limits(struct req *r, const struct note *old, size_t vlen)
+{
+	size_t bytes = note_bytes - (old != NULL ? old->vlen : 0);
+
+	if (old == NULL && nnotes >= NOTES_MAX) {
+		reply_error(r->c, r->id, ERR_LIMIT, "key",
+		    "the broker holds %d notes, its limit; delete some with note_delete",
+		    NOTES_MAX);
+		return (-1);
+	}
+	if (bytes + vlen > NOTE_BYTES_MAX) {
+		reply_error(r->c, r->id, ERR_LIMIT, "value",
+		    "notes hold %zu bytes and the limit is %d; delete some with note_delete",
+		    note_bytes, NOTE_BYTES_MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Store value into the note under key (made or revived); its new version. */
+static uint64_t
+note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t vlen,
+    const char *author, double ttl)
+{
+	struct timeval tv;
+
+	if (n == NULL) {
+		n = xcalloc(1, sizeof *n);
+		n->key = key;
+		n->nameoff = nameoff;
+		HASH_ADD_KEYPTR(hh, notes, n->key, strlen(n->key), n);
+	} else {
+		free(key);
+		if (n->val == NULL) { /* a tombstone comes back to life */
+			TAILQ_REMOVE(&tombs, n, tentry);
+			ntombs--;
+		} else
+			note_clear(n);
+	}
+	n->val = val;
+	n->vlen = vlen;
+	n->author = xstrdup(author);
+	n->version = revision_next();
+	nnotes++;
+	note_bytes += vlen;
+	if (ttl > 0) {
+		n->ttl_ev = evtimer_new(base, note_expire_cb, n);
+		n->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
+		tv.tv_sec = (time_t)ttl;
+		tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
+		evtimer_add(n->ttl_ev, &tv);
+	}
+	note_wake(n->key);
+	return (n->version);
+}
+
+void
+op_note_set(struct req *r)
+{
+	struct note *n, *tomb;
+	struct fbuf *fb;
+	unsigned char *val;
+	size_t vlen, nameoff;
+	uint64_t version, cur;
+	int64_t ifv = -1;
+	double ttl = 0;
+	char *key;
+
+	key = note_resolve(r->s, r->args[0], &nameoff);
+	n = note_find(key, &tomb);
+	cur = n != NULL ? n->version : 0;
+	if (r->args[2] != NULL && mp_int(r->args[2], &ifv) == 0 && (uint64_t)ifv != cur) {
+		free(key);
+		fb = reply_begin(r->id);
+		pk_map(fb, 4);
+		pk_kbool(fb, "written", 0);
+		pk_kuint(fb, "version", cur);
+		pk_str(fb, "current");
+		pk_current(fb, n);
+		pk_kstr(fb, "hint", n == NULL ?
+		    "the note does not exist (if_version 0 writes only then); read it with "
+		    "note_get or write with if_version 0" :
+		    "someone else wrote it since: current holds its value and version; merge "
+		    "and retry note_set with if_version = current.version");
+		reply_end(r->c, fb);
+		return;
+	}
+	if (note_copy(r->args[1], &val, &vlen) != 0) {
+		free(key);
+		reply_error(r->c, r->id, ERR_INVALID, "value", "value cannot be stored");
+		return;
+	}
+	if (note_check_limits(r, n, vlen) != 0) {
+		free(key);
+		free(val);
+		return;
+	}
+	if (r->args[3] != NULL)
+		mp_num(r->args[3], &ttl);
+	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent, ttl);
+	fb = reply_begin(r->id);
+	pk_map(fb, 2);
+	pk_kbool(fb, "written", 1);
+	pk_kuint(fb, "version", version);
+	reply_end(r->c, fb);
+}
+
+void
+op_note_get(struct req *r)
+{
+	struct note *n;
+	struct fbuf *fb;
+	char *key;
+
+	key = note_resolve(r->s, r->args[0], NULL);
+	n = note_find(key, NULL);
+	free(key);
+	fb = reply_begin(r->id);
+	pk_map(fb, n != NULL && n->expires_ms != 0 ? 5 : 4);
+	pk_kbool(fb, "found", n != NULL);
+	pk_str(fb, "value");
+	if (n != NULL)
+		pk_raw(fb, n->val, n->vlen);
+	else
+		pk_nil(fb);
+	pk_kuint(fb, "version", n != NULL ? n->version : 0);
+	pk_kstr(fb, "author", n != NULL ? n->author : "");
+	if (n != NULL && n->expires_ms != 0)
+		pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+	reply_end(r->c, fb);
+}
+
+void
+op_note_delete(struct req *r)
+{
+	struct note *n;
+	struct fbuf *fb;
+	const char *hint = NULL;
+	uint64_t version;
+	int64_t ifv;
+	char *key;
+
+	key = note_resolve(r->s, r->args[0], NULL);
+	n = note_find(key, NULL);
+	free(key);
+	if (n == NULL)
+		hint = "no such note; nothing to delete";
+	else if (r->args[1] != NULL && mp_int(r->args[1], &ifv) == 0 &&
+	    (uint64_t)ifv != n->version)
+		hint = "the note changed since the version you gave: read it again with "
+		    "note_get before deleting";
+	fb = reply_begin(r->id);
+	if (hint != NULL) {
+		pk_map(fb, 3);
+		pk_kbool(fb, "deleted", 0);
+		pk_kuint(fb, "version", n != NULL ? n->version : 0);
+		pk_kstr(fb, "hint", hint);
+	} else {
+		version = note_kill(n);
+		pk_map(fb, 2);
+		pk_kbool(fb, "deleted", 1);
+		pk_kuint(fb, "version", version);
+	}
+	reply_end(r->c, fb);
+}
+
+/* Order notes by name for note_list. */
+static int
+note_cmp(const void *a, const void *b)
+{
+	const struct note *x = *(struct note *const *)a, *y = *(struct note *const *)b;
+
+	return (strcmp(x->key + x->nameoff, y->key + y->nameoff));
+}
+
+void
+op_note_list(struct req *r)
+{
+	struct note *n, *tmp, **v = NULL;
+	const char *prefix = "";
+	size_t plen = 0, len, nv = 0, cap = 0, i, gl = strlen(GLOBAL_PROJECT);
+	size_t pl = strlen(r->s->project);
+	int64_t limit = 100;
+	struct fbuf *fb;
+
+	if (r->args[0] != NULL)
+		mp_str(r->args[0], &prefix, &plen);
+	if (r->args[1] != NULL)
+		mp_int(r->args[1], &limit);
+	HASH_ITER(hh, notes, n, tmp) {
+		if (n->val == NULL)
+			continue;
+		len = n->nameoff - 1; /* the project's length */
+		if (!(len == pl && memcmp(n->key, r->s->project, pl) == 0) &&
+		    !(len == gl && memcmp(n->key, GLOBAL_PROJECT, gl) == 0))
+			continue;
+		if (strncmp(n->key + n->nameoff, prefix, plen) != 0)
+			continue;
+		if (nv == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		v[nv++] = n;
+	}
+	if (nv > 0)
+		qsort(v, nv, sizeof *v, note_cmp);
+	fb = reply_begin(r->id);
+	pk_map(fb, 3);
+	pk_str(fb, "notes");
+	len = nv < (size_t)limit ? nv : (size_t)limit;
+	pk_array(fb, len);
+	for (i = 0; i < len; i++) {
+		n = v[i];
+		pk_map(fb, n->expires_ms != 0 ? 5 : 4);
+		pk_kstr(fb, "key", n->key + n->nameoff);
+		pk_kuint(fb, "version", n->version);
+		pk_kstr(fb, "author", n->author);
+		pk_kuint(fb, "size_bytes", n->vlen);
+		if (n->expires_ms != 0)
+			pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+	}
+	pk_kuint(fb, "count", len);
+	pk_kbool(fb, "truncated", nv > len);
+	reply_end(r->c, fb);
+	free(v);
+}
+
+/*
+ * The version a note_wait compares with: the live note's, its
+ * tombstone's, or tomb_floor for a key whose deletion (if any) has
+ * been forgotten.
+ */
+static uint64_t
+note_seen_version(const char *key, struct note **live)
+{
+	struct note *tomb;
+
+	*live = note_find(key, &tomb);
+	if (*live != NULL)
+		return ((*live)->version);
+	return (tomb != NULL ? tomb->version : tomb_floor);
+}
+
+/* Answer a note_wait: changed or timed out, with the key's state now. */
+static void
+note_wait_reply(struct bwait *w, int changed)
+{
+	struct note *n;
+	struct fbuf *fb;
+	uint64_t v = note_seen_version(w->arg, &n);
+	int full = changed && n != NULL;
+
+	fb = reply_begin(w->req_id);
+	pk_map(fb, full ? 5 : 4);
+	pk_kbool(fb, "changed", changed);
+	pk_kbool(fb, "found", n != NULL);
+	pk_kuint(fb, "version", n != NULL ? n->version : v);
+	if (full) {
+		pk_str(fb, "value");
+		pk_raw(fb, n->val, n->vlen);
+		pk_kstr(fb, "author", n->author);
+	} else if (changed)
+		pk_kstr(fb, "hint", "the note was deleted (or expired); call note_wait with "
+		    "after_version = version to wait for it to be written again");
+	else
+		pk_kstr(fb, "hint", "no change yet; call note_wait again with the same "
+		    "after_version to keep waiting without missing a change");
+	reply_end(w->s->client, fb);
+}
+
+/* wait.c: answer when the key's version is past the caller's. */
+static int
+note_wait_ready(struct bwait *w)
+{
+	struct note *n;
+
+	if (note_seen_version(w->arg, &n) <= w->after)
+		return (0);
+	note_wait_reply(w, 1);
+	return (1);
+}
+
+static void
+note_wait_timeout(struct bwait *w)
+{
+	note_wait_reply(w, 0);
+}
+
+void
+op_note_wait(struct req *r)
+{
+	struct bwait *w;
+	int64_t after = 0;
+	double secs = 30;
+	char *key, *wk;
+
+	key = note_resolve(r->s, r->args[0], NULL);
+	if (r->args[1] != NULL)
+		mp_int(r->args[1], &after);
+	if (r->args[2] != NULL)
+		mp_num(r->args[2], &secs);
+	/* nobody saw a version past the revision: a later write must wake them */
+	if ((uint64_t)after > revision)
+		after = (int64_t)revision;
+	wk = note_wait_key("note", key);
+	w = wait_add(r, wk, secs, note_wait_ready, note_wait_timeout, key, (uint64_t)after);
+	free(wk);
+	if (w == NULL)
+		free(key);
+	else
+		w->free_arg = free;
+}
+
+/* The counter or event under key, made when make is set and the bound allows. */
+#define STATE_GET(head, key, make, count, max, out) do {          \
+	HASH_FIND_STR(head, key, out);                                   \
+	if ((out) == NULL && (make) && (count) < (max)) {                \
+		(out) = xcalloc(1, sizeof *(out));                       \
+		(out)->key = key;                                        \
+		(key) = NULL;                                            \
+		HASH_ADD_KEYPTR(hh, head, (out)->key, strlen((out)->key), out); \
+		(count)++;                                               \
+	}                                                                \
+} while (0)
+
+void
+op_counter_incr(struct req *r)
+{
+	struct counter *c;
+	struct fbuf *fb;
+	int64_t by = 1, sum;
+	char *key;
+
+	key = note_resolve(r->s, r->args[0], NULL);
+	if (r->args[1] != NULL)
+		mp_int(r->args[1], &by);
+	STATE_GET(counters, key, by != 0, ncounters, COUNTERS_MAX, c);
+	if (c == NULL && by != 0) {
+		free(key);
+		reply_error(r->c, r->id, ERR_LIMIT, "name",
+		    "the broker holds %d counters, its limit; reuse an existing counter",
+		    COUNTERS_MAX);
+		return;
+	}
+	free(key);
+	if (c != NULL && __builtin_add_overflow(c->value, by, &sum)) {
+		reply_error(r->c, r->id, ERR_LIMIT, "by",
+		    "counter %s would overflow: %lld + %lld does not fit in 64 bits",
+		    c->key + strcspn(c->key, "\n") + 1, (long long)c->value, (long long)by);
+		return;
+	}
+	if (c != NULL && by != 0) {
+		c->value = sum;
+		revision_next();
+	}
+	fb = reply_begin(r->id);
+	pk_map(fb, 1);
+	pk_kint(fb, "value", c != NULL ? c->value : 0);
+	reply_end(r->c, fb);
+}
+
+void
+op_event_signal(struct req *r)
+{
+	struct evrec *e;
+	struct fbuf *fb;
+	unsigned char *p = NULL;
+	size_t plen = 0;
+	char *key, *wk;
+
+	key = note_resolve(r->s, r->args[0], NULL);
+	STATE_GET(evrecs, key, 1, nevrecs, EVENTS_MAX, e);
+	if (e == NULL) {
+		free(key);
+		reply_error(r->c, r->id, ERR_LIMIT, "name",
+		    "the broker holds %d events, its limit; reuse an existing event", EVENTS_MAX);
+		return;
+	}
+	free(key);
+	if (r->args[1] != NULL && note_copy(r->args[1], &p, &plen) != 0) {
+		reply_error(r->c, r->id, ERR_INVALID, "payload", "payload cannot be stored");
+		return;
+	}
+	free(e->payload);
+	e->payload = p;
+	e->plen = plen;
+	e->generation++;
+	revision_next();
+	fb = reply_begin(r->id);
+	pk_map(fb, 1);
+	pk_kuint(fb, "generation", e->generation);
+	reply_end(r->c, fb);
+	wk = note_wait_key("event", e->key);
+	wait_wake(wk);
+	free(wk);
+}
+
+/* Answer an event_wait: fired or timed out, with the generation now. */
+static void
+event_wait_reply(struct bwait *w, const struct evrec *e, int fired)
+{
+	struct fbuf *fb;
+	int with_payload = fired && e != NULL && e->payload != NULL;
+
+	fb = reply_begin(w->req_id);
+	pk_map(fb, 2 + (with_payload || !fired ? 1 : 0));
+	pk_kbool(fb, "fired", fired);
+	pk_kuint(fb, "generation", e != NULL ? e->generation : 0);
+	if (with_payload) {
+		pk_str(fb, "payload");
+		pk_raw(fb, e->payload, e->plen);
+	} else if (!fired)
+		pk_kstr(fb, "hint", "not signaled yet; call event_wait again with the same "
+		    "after to keep waiting without missing a signal");
+	reply_end(w->s->client, fb);
+}
+
+/* wait.c: answer when the event's generation is past the caller's. */
+static int
+event_wait_ready(struct bwait *w)
+{
+	struct evrec *e;
+
+	HASH_FIND_STR(evrecs, (const char *)w->arg, e);
+	if (e == NULL || e->generation <= w->after)
+		return (0);
+	event_wait_reply(w, e, 1);
+	return (1);
+}
+
+static void
+event_wait_timeout(struct bwait *w)
+{
+	struct evrec *e;
+
+	HASH_FIND_STR(evrecs, (const char *)w->arg, e);
+	event_wait_reply(w, e, 0);
+}
+
+void
+op_event_wait(struct req *r)
+{
+	struct evrec *e;
+	struct bwait *w;
+	int64_t after = 0;
+	double secs = 30;
+	char *key, *wk;
+
+	key = note_resolve(r->s, r->args[0], NULL);
+	if (r->args[1] != NULL)
+		mp_int(r->args[1], &after);
+	if (r->args[2] != NULL)
+		mp_num(r->args[2], &secs);
+	/* nor a generation past the current one (say, from before a restart) */
+	HASH_FIND_STR(evrecs, key, e);
+	if ((uint64_t)after > (e != NULL ? e->generation : 0))
+		after = (int64_t)(e != NULL ? e->generation : 0);
+	wk = note_wait_key("event", key);
+	w = wait_add(r, wk, secs, event_wait_ready, event_wait_timeout, key, (uint64_t)after);
+	free(wk);
+	if (w == NULL)
+		free(key);
+	else
+		w->free_arg = free;
+}

@@ -126,6 +126,7 @@ session_close(struct session *s)
 	if (s->grace_ev != NULL)
 		event_free(s->grace_ev);
 	wait_session_closed(s);
+	agent_session_closed(s);
 	lock_session_closed(s);
 	HASH_DEL(sessions_by_id, s);
 	TAILQ_REMOVE(&sessions, s, entry);

@@ -11,7 +11,7 @@ op_status(struct req *r)
 	struct fbuf *fb = reply_begin(r->id);
 	const char *err = store_last_error();
 
-	pk_map(fb, 14 + (err != NULL));
+	pk_map(fb, 15 + (err != NULL));
 	pk_kstr(fb, "version", BATON_VERSION);
 	pk_kint(fb, "protocol", PROTO_VERSION);
 	pk_kint(fb, "pid", getpid());
@@ -20,6 +20,7 @@ op_status(struct req *r)
 	pk_kuint(fb, "sessions", session_count(NULL));
 	pk_kuint(fb, "locks", lock_count(NULL));
 	pk_kuint(fb, "waiters", lock_waiter_count());
+	pk_kuint(fb, "blocked", wait_count());
 	pk_kstr(fb, "project", r->s->project);
 	pk_kuint(fb, "project_sessions", session_count(r->s->project));
 	pk_kuint(fb, "project_locks", lock_count(r->s->project));

@@ -150,7 +150,17 @@ struct op_result {
 	X(note_wait)     \
 	X(counter_incr)  \
 	X(event_signal)  \
-	X(event_wait)
+	X(event_wait)    \
+	X(agent_join)    \
+	X(agent_list)    \
+	X(message_send)  \
+	X(message_inbox) \
+	X(message_ack)   \
+	X(discussion_start) \
+	X(discussion_reply) \
+	X(discussion_resolve) \
+	X(discussion_list) \
+	X(discussion_get)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

@@ -25,6 +25,7 @@ static const struct op_result status_results[] = {
 	{ "sessions", "integer", 0, "connected sessions, all projects" },
 	{ "locks", "integer", 0, "locks held, all projects" },
 	{ "waiters", "integer", 0, "lock requests waiting, all projects" },
+	{ "blocked", "integer", 0, "other calls waiting (note_wait, event_wait...), all projects" },
 	{ "project", "string", 0, "your project namespace" },
 	{ "project_sessions", "integer", 0, "sessions in your project" },
 	{ "project_locks", "integer", 0, "locks held in your project" },
@@ -181,7 +182,7 @@ static const struct op_result note_wait_results[] = {
 static const struct op_arg counter_incr_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
 	    "Counter name, e.g. \"migration\"; a new counter starts at 0." },
-	{ "by", ARG_INT, 0, -1e15, 1e15, "1", NULL, "Amount to add (negative subtracts; 0 reads)." },
+	{ "by", ARG_INT, 0, -VERSION_MAX, VERSION_MAX, "1", NULL, "Amount to add (negative subtracts; 0 reads)." },
 };
 static const struct op_result counter_incr_results[] = {
 	{ "value", "integer", 0, "the counter after the addition; unique to this call when by is not 0" },

@@ -60,5 +60,6 @@ enum frame_type {
 #define ERR_VERSION "version"   /* protocol version mismatch */
 #define ERR_INTERNAL "internal"
 #define ERR_UNAVAILABLE "unavailable" /* broker not reachable (client side) */
+#define ERR_CURSOR_EXPIRED "cursor_expired" /* inbox cursor older than retention */
 
 #endif /* BATON_PROTO_H */

@@ -95,6 +95,23 @@ cli_usage(FILE *fp)
 	    "                      make a detached lock expire SECONDS from now\n"
 	    "  locks [--json] [PREFIX]\n"
 	    "                      who holds which lock, and who waits\n"
+	    "  note set KEY VALUE [--json-value] [--if-version N] [--ttl SECONDS]\n"
+	    "                      write a note (VALUE is a string unless --json-value);\n"
+	    "                      prints its version; exit 1 if --if-version mismatched\n"
+	    "  note get KEY        print a note's value; exit 1 when absent\n"
+	    "  note delete KEY [--if-version N]\n"
+	    "  note list [PREFIX] [--limit N]\n"
+	    "  note wait KEY [--after VERSION] [-w SECONDS]\n"
+	    "                      wait until KEY is written or deleted past VERSION\n"
+	    "                      (default 0: until it exists); prints the value\n"
+	    "  counter incr NAME [--by N]\n"
+	    "                      add atomically (default 1, 0 reads); prints the value\n"
+	    "  event signal NAME [PAYLOAD] [--json-value]\n"
+	    "                      wake every waiter; prints the new generation\n"
+	    "  event wait NAME [--after GENERATION] [-w SECONDS]\n"
+	    "                      wait until signaled past GENERATION (default 0);\n"
+	    "                      prints the generation; exit 1 on timeout\n"
+	    "                      (note, counter and event take --json for scripts)\n"
 	    "  mcp                 serve MCP over stdio (for agent clients)\n"
 	    "  help [OP]           this text, or the arguments and results of OP\n"
 	    "\n"
@@ -624,6 +641,12 @@ cli_main(int argc, char **argv)
 		return (cmd_renew(&o, argc, argv));
 	if (strcmp(cmd, "locks") == 0)
 		return (cmd_locks(&o, argc, argv));
+	if (strcmp(cmd, "note") == 0)
+		return (cmd_note(&o, argc, argv));
+	if (strcmp(cmd, "counter") == 0)
+		return (cmd_counter(&o, argc, argv));
+	if (strcmp(cmd, "event") == 0)
+		return (cmd_event(&o, argc, argv));
 	if (strcmp(cmd, "mcp") == 0) {
 		if (argc > 1)
 			return (cli_usage_err("mcp takes no arguments"));

@@ -66,6 +66,11 @@ int cmd_release(const struct client_opts *, int, char **);
 int cmd_renew(const struct client_opts *, int, char **);
 int cmd_locks(const struct client_opts *, int, char **);
 
+/* cmd-state.c */
+int cmd_note(const struct client_opts *, int, char **);
+int cmd_counter(const struct client_opts *, int, char **);
+int cmd_event(const struct client_opts *, int, char **);
+
 /* mcp.c */
 int mcp_main(const struct client_opts *);
 
