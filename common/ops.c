@@ -212,6 +212,182 @@ static const struct op_result event_wait_results[] = {
 	{ "hint", "string", 1, "what to do next" },
 };
 
+/* Presence, messages and discussions (DESIGN §5.3, §5.4); bounds in baton(1). */
+#define AGENT_NAME_MAX 64     /* agent names, as sessions carry them */
+#define ROLE_LEN_MAX 32
+#define ADDR_MAX 70           /* an agent name, "role:ROLE" or "all" */
+#define MSG_BODY_MAX 65536
+#define MSG_SUBJECT_MAX 256
+#define MSG_THREAD_MAX 128
+#define DISC_TEXT_MAX 8192    /* a discussion message, decision or reasoning */
+#define DISC_TOPIC_MAX 256
+#define MSG_ID_MAX 9007199254740991.0 /* 2^53 - 1 */
+
+static const struct op_arg agent_join_args[] = {
+	{ "name", ARG_STRING, 0, 1, AGENT_NAME_MAX, NULL, NULL,
+	    "Your agent name, e.g. \"alice\" or \"impl-2\": others message you by it. "
+	    "Refused while another live session has joined under it. Without it you "
+	    "keep the name you connected with." },
+	{ "role", ARG_STRING, 0, 1, ROLE_LEN_MAX, NULL, NULL,
+	    "Your role: planner, implementer or reviewer (free text is accepted). "
+	    "Messages to \"role:ROLE\" reach everyone in that role." },
+	{ "ttl_seconds", ARG_NUMBER, 0, 1, 86400, NULL, NULL,
+	    "Keep your presence this many seconds after your connection ends (for "
+	    "clients without a lasting connection); join again to renew it." },
+};
+static const struct op_result agent_join_results[] = {
+	{ "session", "string", 0, "your session id" },
+	{ "agent", "string", 0, "your agent name now" },
+	{ "role", "string", 1, "your role now" },
+	{ "project", "string", 0, "your project namespace" },
+	{ "expires_in_seconds", "number", 1, "when ttl_seconds was given: seconds your presence outlives you" },
+	{ "unread", "integer", 0, "unread messages in your mailbox" },
+	{ "hint", "string", 0, "what to do next in your role" },
+};
+
+static const struct op_arg agent_list_args[] = {
+	{ "role", ARG_STRING, 0, 1, ROLE_LEN_MAX, NULL, NULL, "Only agents in this role." },
+};
+static const struct op_result agent_list_results[] = {
+	{ "agents", "array", 0,
+	    "present agents: {agent, role, session, pid, project, kind, client, "
+	    "connected_seconds, idle_seconds, locks [names held], tasks, connected, "
+	    "expires_in_seconds?}; connected:false for a TTL registration whose "
+	    "connection has ended" },
+	{ "count", "integer", 0, "number of agents listed" },
+};
+
+static const struct op_arg message_send_args[] = {
+	{ "to", ARG_STRING, ARG_REQUIRED, 1, ADDR_MAX, NULL, NULL,
+	    "An agent name, \"role:ROLE\" (everyone in that role, e.g. role:implementer) "
+	    "or \"all\" (everyone in the project)." },
+	{ "body", ARG_STRING, ARG_REQUIRED, 1, MSG_BODY_MAX, NULL, NULL, "The message text." },
+	{ "subject", ARG_STRING, 0, 0, MSG_SUBJECT_MAX, NULL, NULL, "A short subject line." },
+	{ "thread", ARG_STRING, 0, 0, MSG_THREAD_MAX, NULL, NULL,
+	    "A thread label to group messages, e.g. a task id \"T4\"." },
+};
+static const struct op_result message_send_results[] = {
+	{ "id", "integer", 0, "the message id (ids only increase)" },
+	{ "to", "string", 0, "the address it was sent to" },
+	{ "recipients", "array", 0, "names of the agents present now that it reaches" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg message_inbox_args[] = {
+	{ "after", ARG_INT, 0, 0, MSG_ID_MAX, NULL, NULL,
+	    "Cursor: only messages with a larger id. Pass the cursor of your last "
+	    "call; omit it to read everything retained." },
+	{ "unread_only", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "Only messages not yet marked read with message_ack." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
+	    "When nothing is there, wait this long for a message instead of polling; "
+	    "capped by the broker (50 s by default)." },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, "At most this many messages." },
+};
+static const struct op_result message_inbox_results[] = {
+	{ "messages", "array", 0,
+	    "oldest first: {id, from, to, subject?, body, thread?, at (ISO 8601 UTC), read}" },
+	{ "cursor", "integer", 0, "pass as after next time: nothing is skipped or repeated" },
+	{ "more", "boolean", 0, "true when more messages are waiting past this page" },
+	{ "unread", "integer", 0, "unread messages in your mailbox" },
+	{ "discussions", "array", 0,
+	    "open discussions waiting on you: {id, topic, started_by, category, "
+	    "priority, replies, updated_at}" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg message_ack_args[] = {
+	{ "ids", ARG_JSON, 0, 0, 16384, NULL, NULL,
+	    "Message ids to mark read: an array of up to 1000 integers." },
+	{ "up_to", ARG_INT, 0, 0, MSG_ID_MAX, NULL, NULL,
+	    "Mark read every message up to this id (e.g. the inbox cursor)." },
+};
+static const struct op_result message_ack_results[] = {
+	{ "acked", "integer", 0, "messages newly marked read" },
+	{ "unread", "integer", 0, "unread messages left in your mailbox" },
+};
+
+static const struct op_arg discussion_start_args[] = {
+	{ "topic", ARG_STRING, ARG_REQUIRED, 1, DISC_TOPIC_MAX, NULL, NULL,
+	    "What is to be decided, in one line." },
+	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL,
+	    "The opening message: the question, the options, what you need." },
+	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
+	    "Who must answer: an agent name or \"role:ROLE\". Their inbox lists the "
+	    "discussion and a blocked message_inbox wakes up." },
+	{ "category", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "e.g. question, design, blocker, review." },
+	{ "priority", ARG_STRING, 0, 0, 16, "\"normal\"", "low|normal|high|urgent",
+	    "How urgent an answer is." },
+};
+static const struct op_result discussion_start_results[] = {
+	{ "id", "string", 0, "discussion id, D1, D2... per project" },
+	{ "status", "string", 0, "open" },
+	{ "waiting_on", "string", 1, "who must answer" },
+	{ "token", "string", 0, "capability to resolve it from another session; keep it" },
+	{ "hint", "string", 0, "what to do next" },
+};
+
+static const struct op_arg discussion_reply_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
+	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, "Your reply." },
+	{ "waiting_on", ARG_STRING, 0, 0, ADDR_MAX, NULL, NULL,
+	    "Who must answer next (\"\" clears it). Without it, a reply from the one "
+	    "waited on hands the discussion back to whoever started it." },
+};
+static const struct op_result discussion_reply_results[] = {
+	{ "id", "string", 0, "discussion id" },
+	{ "status", "string", 0, "open" },
+	{ "replies", "integer", 0, "messages in the thread, the opening one included" },
+	{ "waiting_on", "string", 1, "who must answer next" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg discussion_resolve_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
+	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, "What was decided." },
+	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL, "Why." },
+	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL, "A task the decision leads to, e.g. \"T7\"." },
+	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
+	    "Token from discussion_start; not needed from the session that started it." },
+};
+static const struct op_result discussion_resolve_results[] = {
+	{ "id", "string", 0, "discussion id" },
+	{ "status", "string", 0, "resolved" },
+	{ "decided_by", "string", 0, "your agent name, recorded with the decision" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg discussion_list_args[] = {
+	{ "status", ARG_STRING, 0, 0, 16, "\"open\"", "open|resolved|all", "Which discussions." },
+	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
+	    "Only those waiting on this agent name or \"role:ROLE\"." },
+	{ "limit", ARG_INT, 0, 1, 500, "100", NULL, "At most this many, newest first." },
+};
+static const struct op_result discussion_list_results[] = {
+	{ "discussions", "array", 0,
+	    "newest first: {id, topic, status, waiting_on?, category?, priority, started_by, "
+	    "replies, updated_at, decision?}" },
+	{ "count", "integer", 0, "number listed" },
+};
+
+static const struct op_arg discussion_get_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
+};
+static const struct op_result discussion_get_results[] = {
+	{ "id", "string", 0, "discussion id" },
+	{ "topic", "string", 0, "the topic" },
+	{ "status", "string", 0, "open or resolved" },
+	{ "waiting_on", "string", 1, "who must answer next" },
+	{ "category", "string", 1, "its category" },
+	{ "priority", "string", 0, "low, normal, high or urgent" },
+	{ "started_by", "string", 0, "agent that started it" },
+	{ "started_at", "string", 0, "ISO 8601 UTC" },
+	{ "replies", "array", 0, "the thread, oldest first: {who, at, text, waiting_on?}" },
+	{ "resolution", "object", 1, "{decision, reasoning?, decided_by, linked_task?, at} once resolved" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
 #define OPDEF(n, ...) [OP_##n] = { .name = #n, .args = n##_args,          \
 	.nargs = nitems(n##_args), .results = n##_results,                \
 	.nresults = nitems(n##_results), __VA_ARGS__ }
@@ -295,6 +471,73 @@ const struct op ops[OP_COUNT] = {
 		    "already is, so a signal between two calls is never missed; else when "
 		    "signaled or after wait_seconds (fired:false). Loop with after = the "
 		    "generation returned."),
+	OPDEF(agent_join, .title = "Join as an agent with a role",
+	    .flags = OP_MUTATES | OP_IDEMPOTENT,
+	    .desc = "Say who you are: your agent name (others message you by it) and "
+		    "role (planner, implementer or reviewer). Call it first. Returns what "
+		    "to do next in that role and your unread mail. A name another live "
+		    "session has joined under is refused (conflict, naming it): pick "
+		    "another. Your presence ends when your connection closes; with "
+		    "ttl_seconds it outlives the connection until the TTL lapses (join "
+		    "again to renew)."),
+	OPDEF(agent_list, .title = "List agents present",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "Who is present in your project: every connected session and TTL "
+		    "registration, with agent name, role, pid, client, how long connected "
+		    "and idle, and the locks each holds. Use it to find whom to message "
+		    "or wait for."),
+	OPDEF(message_send, .title = "Send a message",
+	    .flags = OP_MUTATES,
+	    .desc = "Send a message to an agent by name, to \"role:ROLE\" (every agent in "
+		    "that role, e.g. role:reviewer) or to \"all\" (the project). Mail is "
+		    "kept in the recipient's mailbox even when nobody by that name is "
+		    "present; recipients lists who is present now. Bodies up to 64 KiB; "
+		    "the last 10 000 messages per project are retained."),
+	OPDEF(message_inbox, .title = "Read your inbox (can wait for mail)",
+	    .flags = OP_READONLY | OP_BLOCKS,
+	    .desc = "Read messages addressed to you (your name, role:YOUR_ROLE, or all), "
+		    "oldest first, and the open discussions waiting on you. Loop: call "
+		    "with after = the cursor you got last (nothing is skipped or "
+		    "repeated) and wait_seconds to block until mail arrives instead of "
+		    "polling. Without after you get everything retained. unread_only "
+		    "skips what message_ack marked read. Error cursor_expired: your "
+		    "cursor fell out of retention; call again without after."),
+	OPDEF(message_ack, .title = "Mark messages read",
+	    .flags = OP_MUTATES | OP_IDEMPOTENT, .one_of = "ids|up_to",
+	    .desc = "Mark messages read for your agent name (read state belongs to the "
+		    "name and outlives sessions): give ids, or up_to (e.g. the inbox "
+		    "cursor) for everything up to it. message_inbox unread_only then "
+		    "skips them."),
+	OPDEF(discussion_start, .title = "Start a discussion",
+	    .flags = OP_MUTATES,
+	    .desc = "Open a discussion (D1, D2...) to ask a question or settle a decision: "
+		    "a topic, an opening message and waiting_on (the agent or role:ROLE "
+		    "who must answer; their inbox lists it and their waiting "
+		    "message_inbox wakes up). Replies form a thread; discussion_resolve "
+		    "records the decision. Keep the token to resolve it from another "
+		    "session."),
+	OPDEF(discussion_reply, .title = "Reply to a discussion",
+	    .flags = OP_MUTATES,
+	    .desc = "Add a reply to an open discussion. waiting_on names who must answer "
+		    "next; without it, a reply from the one waited on hands it back to "
+		    "whoever started it. A resolved discussion takes no replies: start a "
+		    "new one."),
+	OPDEF(discussion_resolve, .title = "Resolve a discussion",
+	    .flags = OP_MUTATES,
+	    .desc = "Close a discussion with a decision (and reasoning, a linked task); "
+		    "your agent name is recorded as decided_by and whoever started it is "
+		    "told. Needs the token from discussion_start, or the session that "
+		    "started it."),
+	OPDEF(discussion_list, .title = "List discussions",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "List discussions in your project, newest first: open (default), "
+		    "resolved or all, optionally only those waiting on an agent or "
+		    "role:ROLE. discussion_get shows a whole thread."),
+	OPDEF(discussion_get, .title = "Show a discussion",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "A discussion with its whole thread (who, when, what) and its "
+		    "resolution (decision, reasoning, decided_by, linked task) once "
+		    "resolved."),
 };
 
 const struct op *
