@@ -372,33 +372,81 @@ mcp_tools_list(struct mcp *m, const cJSON *id)
 	free(head);
 }
 
-/* The server's instructions: how to use baton, key rules first. */
+/* Does the operation table have this operation? */
+static int
+mcp_has_op(const char *name)
+{
+	return (op_find(name, strlen(name)) != NULL);
+}
+
+/* Append a numbered rule to the instructions. */
+static void printflike(3, 4)
+mcp_rule(char **s, int *n, const char *fmt, ...)
+{
+	char *rule, *t;
+	va_list ap;
+
+	va_start(ap, fmt);
+	xvasprintf(&rule, fmt, ap);
+	va_end(ap);
+	xasprintf(&t, "%s%d. %s\n", *s, ++*n, rule);
+	free(rule);
+	free(*s);
+	*s = t;
+}
+
+/*
+ * The server's instructions: how to use baton, key rules first (Claude
+ * Code keeps only the first 2048 characters).  Rules about operations
+ * the table lacks are left out; the blocking ones are listed from it.
+ */
 static char *
 mcp_instructions(const struct mcp *m)
 {
-	char *s;
+	char *s, *waits = NULL, *t;
+	size_t i;
+	int n = 0;
 
-	xasprintf(&s,
-	    "baton coordinates the agents and scripts working in this repository. "
-	    "Key rules:\n"
-	    "1. Before editing a file others may edit, call lock_acquire "
-	    "{name: \"file:PATH\"} (PATH relative to the project root); before "
-	    "running a shared command (npm install, migrations, the test database) "
-	    "take a lock named after it (\"npm\", \"db\").\n"
-	    "2. Keep the token it returns and call lock_release {name, token} as "
-	    "soon as you are done. Locks taken without ttl_seconds are released "
-	    "when your session ends.\n"
-	    "3. acquired:false means someone else holds it (see holders): wait in "
-	    "line with wait_seconds (e.g. 30) instead of polling; a wait that "
-	    "times out returns a ticket that keeps your place.\n"
-	    "4. lock_list shows who works where; status shows your session.\n"
-	    "%s%s%s%s"
-	    "Results carry a hint field when you have something to do next.",
-	    op_find("agent_join", 10) != NULL ?
-		"5. Call agent_join with your role when you start.\n" : "",
-	    m->agent != NULL ? "You are known to the others as " : "",
-	    m->agent != NULL ? m->agent : "", m->agent != NULL ? ".\n" : "");
-	return (s);
+	for (i = 0; i < OP_COUNT; i++) {
+		if (!(ops[i].flags & OP_BLOCKS))
+			continue;
+		xasprintf(&t, "%s%s%s", waits != NULL ? waits : "", waits != NULL ? ", " : "",
+		    ops[i].name);
+		free(waits);
+		waits = t;
+	}
+	s = xstrdup("baton coordinates the agents and scripts working in this "
+	    "repository. Key rules:\n");
+	if (mcp_has_op("agent_join"))
+		mcp_rule(&s, &n, "Call agent_join with your role (planner, implementer or "
+		    "reviewer) first: it tells you what to do next in that role.");
+	mcp_rule(&s, &n, "Before editing a file others may edit, call lock_acquire "
+	    "{name: \"file:PATH\"} (PATH relative to the project root); before a "
+	    "shared command (npm install, migrations, the test database) take a lock "
+	    "named after it (\"npm\", \"db\").");
+	mcp_rule(&s, &n, "Keep the token lock_acquire returns and call lock_release "
+	    "{name, token} as soon as you are done. Locks taken without ttl_seconds "
+	    "are released when your session ends.");
+	mcp_rule(&s, &n, "Never poll: %s take wait_seconds and return as soon as "
+	    "something happens. acquired:false means someone holds the lock (see "
+	    "holders): wait in line with wait_seconds; a wait that times out returns "
+	    "a ticket that keeps your place.", waits != NULL ? waits : "lock_acquire");
+	mcp_rule(&s, &n, "lock_list shows who works where; status shows your session.");
+	if (mcp_has_op("message_send") && mcp_has_op("message_inbox"))
+		mcp_rule(&s, &n, "Ask and answer other agents with message_send; read "
+		    "yours with message_inbox.");
+	if (mcp_has_op("task_claim"))
+		mcp_rule(&s, &n, "Work from the plan: task_claim, then task_submit when "
+		    "done.");
+	if (m->agent != NULL) {
+		xasprintf(&t, "%sYou are known to the others as %s.\n", s, m->agent);
+		free(s);
+		s = t;
+	}
+	xasprintf(&t, "%sResults carry a hint field when you have something to do next.", s);
+	free(s);
+	free(waits);
+	return (t);
 }
 
 /* The agent name: --agent/BATON_AGENT, else clientInfo.name-XXXX (DESIGN §2). */
