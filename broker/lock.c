@@ -844,6 +844,13 @@ op_lock_acquire(struct req *r)
 		reply_granted(r->c, r->id, ls, n, g, ttl);
 		goto out;
 	}
+	/* a request that does not wait can neither deadlock nor overfill a queue */
+	if (wait <= 0) {
+		snprintf(hint, sizeof hint, "held by someone else; call again with wait_seconds "
+		    "to wait in line instead of polling");
+		reply_busy(r, ls, n, m, hint);
+		goto gc;
+	}
 	for (i = 0; i < n; i++) {
 		if (ls[i]->nwaiters >= LOCK_WAITERS_MAX) {
 			reply_error(r->c, r->id, ERR_LIMIT, "name",
@@ -864,12 +871,6 @@ op_lock_acquire(struct req *r)
 	}
 	free(d.path);
 	free(d.seen);
-	if (wait <= 0) {
-		snprintf(hint, sizeof hint, "held by someone else; call again with wait_seconds "
-		    "to wait in line instead of polling");
-		reply_busy(r, ls, n, m, hint);
-		goto gc;
-	}
 	w = waiter_new(r, ls, n, m, ttl, reason);
 	waiter_arm(w, wait);
 	goto out;

@@ -125,6 +125,9 @@ await main(async () => {
   ok(sc(res).acquired === true, 'B takes y', res);
   const wa = pending(A, { name: 'y', wait_seconds: 20 });
   await untilWaiters('y', 1, "A's wait for y reaches the queue");
+  res = await call(B, 'lock_acquire', { name: 'x' }, 'B tries x');
+  ok(!res.isError && sc(res).acquired === false && sc(res).holders[0].agent === na,
+    'without wait_seconds, B asking for x is no wait and no deadlock: acquired:false naming A', res);
   const td = Date.now();
   res = await call(B, 'lock_acquire', { name: 'x', wait_seconds: 20 }, 'B asks for x');
   const txt = textOf(res) || '';
