@@ -468,6 +468,7 @@ wire_status(const struct wire *w, int wanted)
 	return (W_SUCCESS);
 }
 
+/* Say how to call us and exit 2. */
 static __dead void
 wire_usage(void)
 {
@@ -480,6 +481,7 @@ wire_usage(void)
 /* Static, so what it points at stays reachable for LeakSanitizer. */
 static struct wire wire_state;
 
+/* Connect, play the scene the mode names, report what the broker did. */
 int
 main(int argc, char **argv)
 {
