@@ -140,7 +140,8 @@ trap 'exit 143' TERM
 
 # need_jq: the tests read JSON with jq.
 need_jq() {
-	command -v jq >/dev/null 2>&1 || { echo "1..0 # SKIP jq is not installed"; exit 0; }
+	command -v jq >/dev/null 2>&1 ||
+	    bail_out "jq is not installed: run ./bootstrap (or apt-get install jq)"
 }
 
 # broker_dir: a private directory with a 0700 socket directory; exports

@@ -30,7 +30,8 @@ gate() {
 	mkfifo "$D/$1"
 }
 open_gate() {
-	echo go >"$D/$1"
+	# bounded: opening a fifo blocks until its reader is there
+	timeout 10 sh -c "echo go >'$D/$1'" || diag "nobody was waiting at gate $1"
 }
 
 # --- a race of 25 processes: exactly one wins ---
