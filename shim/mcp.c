@@ -596,15 +596,26 @@ mcp_broker_cancel(struct mcp *m, struct mcp_call *c)
 	fbuf_free(&fb);
 }
 
-/* Drop the broker's top-level nulls: an absent optional field is not null. */
+/*
+ * Drop the broker's top-level nulls: an absent optional field is not
+ * null.  Fields of type "any" (a note's value, an event's payload) keep
+ * theirs: there null is a value.
+ */
 static void
-mcp_drop_nulls(cJSON *r)
+mcp_drop_nulls(cJSON *r, const struct op *op)
 {
 	cJSON *c, *next;
+	size_t i;
 
 	for (c = r->child; c != NULL; c = next) {
 		next = c->next;
-		if (cJSON_IsNull(c))
+		if (!cJSON_IsNull(c))
+			continue;
+		for (i = 0; i < op->nresults; i++) {
+			if (strcmp(op->results[i].name, c->string) == 0)
+				break;
+		}
+		if (i == op->nresults || strcmp(op->results[i].type, "any") != 0)
 			cJSON_Delete(cJSON_DetachItemViaPointer(r, c));
 	}
 }
@@ -656,7 +667,7 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 		mcp_call_free(m, c);
 		return;
 	}
-	mcp_drop_nulls(r);
+	mcp_drop_nulls(r, c->op);
 	if ((text = cJSON_PrintUnformatted(r)) == NULL)
 		fatalx("mcp: cannot print a result");
 	result = cJSON_CreateObject();
