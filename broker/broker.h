@@ -166,6 +166,10 @@ size_t msg_waiting_on(struct session *);
 void msg_presence_changed(const char *);
 
 
+/* task.c */
+void task_session_closed(struct session *);
+char *task_next_steps(struct session *, const char *);
+
 /* handlers, one per operation (named op_NAME) */
 #define OP_PROTO(n) op_handler op_##n;
 BATON_OPS(OP_PROTO)

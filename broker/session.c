@@ -128,6 +128,7 @@ session_close(struct session *s)
 	wait_session_closed(s);
 	agent_session_closed(s);
 	lock_session_closed(s);
+	task_session_closed(s);
 	HASH_DEL(sessions_by_id, s);
 	TAILQ_REMOVE(&sessions, s, entry);
 	store_mark(&session_store_kind, s->id); /* gone: its row is deleted */

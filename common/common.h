@@ -160,7 +160,19 @@ struct op_result {
 	X(discussion_reply) \
 	X(discussion_resolve) \
 	X(discussion_list) \
-	X(discussion_get)
+	X(discussion_get) \
+	X(task_create)    \
+	X(task_get)       \
+	X(task_list)      \
+	X(task_update)    \
+	X(task_claim)     \
+	X(task_submit)    \
+	X(task_approve)   \
+	X(task_request_changes) \
+	X(task_release)   \
+	X(project_set)    \
+	X(project_get)    \
+	X(guide)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

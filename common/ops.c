@@ -388,6 +388,215 @@ static const struct op_result discussion_get_results[] = {
 	{ "hint", "string", 1, "what to do next" },
 };
 
+/* Tasks, the project plan and role guidance (DESIGN §5.5); bounds in baton(1) TASKS. */
+#define TASK_ID_MAX 16
+#define TASK_TITLE_MAX 200
+#define TASK_TEXT_MAX 16384 /* description, notes, feedback, reasons */
+#define TASK_PLAN_MAX 65536
+#define TASK_TAGS_MAX 16
+#define TASK_DEPS_MAX 32
+#define TASK_APPROVE_MAX 100
+#define TASK_LIST_MAX 200
+
+static const struct op_arg task_create_args[] = {
+	{ "title", ARG_STRING, ARG_REQUIRED, 1, TASK_TITLE_MAX, NULL, NULL,
+	    "Short imperative title, e.g. \"Add the /login endpoint\"." },
+	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "What to do and how to know it is done: files, acceptance, tests." },
+	{ "priority", ARG_STRING, 0, 0, 16, "\"medium\"", "low|medium|high|urgent",
+	    "Higher priority is claimed first." },
+	{ "complexity", ARG_STRING, ARG_REQUIRED, 0, 16, NULL, "simple|medium|complex|critical",
+	    "How hard it is; critical work deserves the most careful review." },
+	{ "isolation", ARG_STRING, 0, 0, 16, "\"shared\"", "shared|worktree",
+	    "shared: work in the common checkout (take file: locks); worktree: in a git "
+	    "worktree of its own." },
+	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL,
+	    "Labels for task_list {tag} (each at most 64 bytes)." },
+	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
+	    "Ids of tasks (\"T1\") that must be done before this one is ready." },
+	{ "assignee", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "Only this agent may claim it." },
+};
+static const struct op_result task_fields_results[] = {
+	{ "id", "string", 0, "short task id, T1, T2... per project" },
+	{ "title", "string", 0, "title" },
+	{ "status", "string", 0, "todo, in_progress, review, done, blocked or cancelled" },
+	{ "priority", "string", 0, "low, medium, high or urgent" },
+	{ "complexity", "string", 0, "simple, medium, complex or critical" },
+	{ "isolation", "string", 0, "shared or worktree" },
+	{ "tags", "array", 0, "labels" },
+	{ "depends_on", "array", 0, "ids that must be done first" },
+	{ "assignee", "string", 1, "the only agent that may claim it" },
+	{ "owner", "string", 1, "agent that claimed it last" },
+	{ "ready", "boolean", 0, "todo with every dependency done: claimable now" },
+	{ "updated_at", "string", 0, "ISO 8601 UTC" },
+	{ "description", "string", 1, "what to do" },
+	{ "notes", "string", 1, "the claimant's notes at its last submit" },
+	{ "feedback", "string", 1, "the reviewer's last feedback" },
+	{ "reviewer", "string", 1, "who approved or requested changes last" },
+	{ "reviewed_at", "string", 1, "when (ISO 8601 UTC)" },
+	{ "created_at", "string", 0, "ISO 8601 UTC" },
+	{ "claim_live", "boolean", 0, "the claimant's session is connected" },
+	{ "lease_expires_in_seconds", "number", 1,
+	    "the claimant's session is gone: back to todo in this many seconds" },
+	{ "changes_requested", "boolean", 0, "changes were requested and not submitted yet" },
+	{ "version", "integer", 0, "revision of the last change" },
+	{ "history", "array", 0, "every change: {at, actor, session, action, from, to, note}" },
+	{ "history_dropped", "integer", 0, "oldest entries dropped past the history bound" },
+	{ "hint", "string", 1, "what to do next" },
+};
+#define task_create_results task_fields_results
+
+static const struct op_arg task_get_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id, e.g. \"T3\"." },
+};
+#define task_get_results task_fields_results
+
+static const struct op_arg task_list_args[] = {
+	{ "status", ARG_STRING, 0, 0, 16, NULL,
+	    "todo|in_progress|review|done|blocked|cancelled|open",
+	    "Only tasks in this status; open = not done or cancelled." },
+	{ "owner", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "Only tasks this agent claimed or is assigned." },
+	{ "tag", ARG_STRING, 0, 1, 64, NULL, NULL, "Only tasks with this tag." },
+	{ "ready", ARG_BOOL, 0, 0, 0, NULL, NULL,
+	    "true: only tasks claimable now (todo, dependencies done)." },
+	{ "limit", ARG_INT, 0, 1, TASK_LIST_MAX, "50", NULL, "At most this many tasks." },
+	{ "cursor", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL,
+	    "next_cursor of the previous page: continue after that task." },
+};
+static const struct op_result task_list_results[] = {
+	{ "tasks", "array", 0,
+	    "oldest first: {id, title, status, priority, complexity, isolation, tags, "
+	    "depends_on, assignee, owner, ready, updated_at}" },
+	{ "count", "integer", 0, "tasks in this page" },
+	{ "next_cursor", "string", 1, "pass as cursor for the next page" },
+	{ "summary", "object", 0,
+	    "whole project: total, per status counts, ready, percent_done, project_status" },
+	{ "hint", "string", 1, "what to do next" },
+};
+
+static const struct op_arg task_update_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id." },
+	{ "title", ARG_STRING, 0, 1, TASK_TITLE_MAX, NULL, NULL, "New title." },
+	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "New description." },
+	{ "priority", ARG_STRING, 0, 0, 16, NULL, "low|medium|high|urgent", "New priority." },
+	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, "New tags (replace)." },
+	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
+	    "New dependencies (replace); a cycle is refused." },
+	{ "assignee", ARG_STRING, 0, 0, 64, NULL, NULL, "New assignee; \"\" for anyone." },
+	{ "status", ARG_STRING, 0, 0, 16, NULL, "todo|in_progress|review|done|blocked|cancelled",
+	    "Move it through the status machine; a forbidden move is refused with the "
+	    "allowed ones." },
+	{ "note", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "Why: kept in the history (notes for review, feedback for done/in_progress)." },
+	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "Claim token, for moves only the claimant may make from another session." },
+};
+#define task_update_results task_fields_results
+
+static const struct op_arg task_claim_args[] = {
+	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL,
+	    "Task to claim; without it, the best ready task (dependencies done, highest "
+	    "priority, oldest first)." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
+	    "Wait this long for a task to become ready instead of returning claimed:false. "
+	    "Capped by the broker (50 s by default)." },
+	{ "lease_seconds", ARG_NUMBER, 0, 1, 86400, "30", NULL,
+	    "If your session ends, the task goes back to todo after this many seconds. "
+	    "While your session lives the claim holds: no heartbeat." },
+	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "Claim token of an earlier claim: take it over from a session that ended." },
+};
+static const struct op_result task_claim_results[] = {
+	{ "claimed", "boolean", 0, "true when the task is yours" },
+	{ "id", "string", 1, "the task's id" },
+	{ "token", "string", 1, "claim token: lets another session of yours submit or release" },
+	{ "lease_seconds", "number", 1, "how long the claim outlives your session" },
+	{ "task", "object", 1, "the task, with description, feedback and history" },
+	{ "owner", "string", 1, "who holds it, when someone else does" },
+	{ "project_status", "string", 0, "planning, ready, in_progress, complete or stopped" },
+	{ "hint", "string", 0, "what to do next" },
+};
+
+static const struct op_arg task_submit_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id." },
+	{ "notes", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
+	    "What you did, how you tested it, anything the reviewer must know." },
+	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "Claim token; not needed from the session that claimed it." },
+};
+#define task_submit_results task_fields_results
+
+static const struct op_arg task_approve_args[] = {
+	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "Task in review to approve." },
+	{ "ids", ARG_STRINGS, 0, 1, TASK_APPROVE_MAX, NULL, NULL,
+	    "Several tasks in review: all approved, or none when one cannot be." },
+	{ "feedback", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Review comments." },
+};
+static const struct op_result task_approve_results[] = {
+	{ "approved", "array", 0, "ids now done" },
+	{ "summary", "object", 0, "project: total, per status counts, percent_done..." },
+	{ "hint", "string", 0, "what to do next" },
+};
+
+static const struct op_arg task_request_changes_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task in review." },
+	{ "feedback", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
+	    "What to change; the claimant's task_claim returns it." },
+};
+#define task_request_changes_results task_fields_results
+
+static const struct op_arg task_release_args[] = {
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task you claimed." },
+	{ "requeue", ARG_BOOL, 0, 0, 0, "true", NULL,
+	    "true: back to todo for anyone; false: blocked until someone unblocks it." },
+	{ "reason", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Why, kept in the history." },
+	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "Claim token; not needed from the session that claimed it." },
+};
+#define task_release_results task_fields_results
+
+static const struct op_arg project_set_args[] = {
+	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What the project is." },
+	{ "end_state", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What done looks like." },
+	{ "tech_stack", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Languages, libraries, tools." },
+	{ "constraints", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Rules to respect." },
+	{ "acceptance", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Acceptance criteria." },
+	{ "tests", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "How to test it." },
+	{ "plan", ARG_STRING, 0, 0, TASK_PLAN_MAX, NULL, NULL, "The implementation plan." },
+	{ "status", ARG_STRING, 0, 0, 16, NULL, "planning|ready|in_progress|complete|stopped",
+	    "complete or stopped ends every waiting task_claim at once." },
+};
+static const struct op_result project_fields_results[] = {
+	{ "project", "string", 0, "the project namespace" },
+	{ "status", "string", 0, "planning, ready, in_progress, complete or stopped" },
+	{ "description", "string", 1, "what the project is" },
+	{ "end_state", "string", 1, "what done looks like" },
+	{ "tech_stack", "string", 1, "languages, libraries, tools" },
+	{ "constraints", "string", 1, "rules to respect" },
+	{ "acceptance", "string", 1, "acceptance criteria" },
+	{ "tests", "string", 1, "how to test it" },
+	{ "plan", "string", 1, "the implementation plan" },
+	{ "updated_by", "string", 1, "agent of the last change" },
+	{ "updated_at", "string", 1, "ISO 8601 UTC" },
+	{ "version", "integer", 0, "revision of the last change" },
+	{ "summary", "object", 0, "tasks: total, per status counts, ready, percent_done" },
+	{ "hint", "string", 1, "what to do next" },
+};
+#define project_set_results project_fields_results
+
+
+static const struct op_arg guide_args[] = {
+	{ "role", ARG_STRING, 0, 0, 16, NULL, "planner|implementer|reviewer",
+	    "Role to guide; default: your session's role." },
+};
+static const struct op_result guide_results[] = {
+	{ "role", "string", 0, "the role guided" },
+	{ "project_status", "string", 0, "planning, ready, in_progress, complete or stopped" },
+	{ "next_steps", "string", 0, "what to do next, from the live state" },
+};
+
 #define OPDEF(n, ...) [OP_##n] = { .name = #n, .args = n##_args,          \
 	.nargs = nitems(n##_args), .results = n##_results,                \
 	.nresults = nitems(n##_results), __VA_ARGS__ }
@@ -538,6 +747,73 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "A discussion with its whole thread (who, when, what) and its "
 		    "resolution (decision, reasoning, decided_by, linked task) once "
 		    "resolved."),
+	OPDEF(task_create, .title = "Create a task",
+	    .flags = OP_MUTATES,
+	    .desc = "Add a task to your project's plan; returns its short id (T1, T2...). "
+		    "Give a title, a description with acceptance, a complexity, and "
+		    "depends_on for tasks that must be done first (it is ready only then). "
+		    "Implementers get tasks with task_claim; the status machine is "
+		    "todo -> in_progress -> review -> done."),
+	OPDEF(task_get, .title = "Show a task",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "One task with its description, review notes and feedback, and its "
+		    "full history (who, when, what)."),
+	OPDEF(task_list, .title = "List tasks",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "List your project's tasks (filter by status, owner, tag, ready) with a "
+		    "summary: counts per status, percent done, project status. Pages with "
+		    "limit and next_cursor."),
+	OPDEF(task_update, .title = "Update a task",
+	    .flags = OP_MUTATES,
+	    .desc = "Change a task's title, description, priority, tags, dependencies or "
+		    "assignee, or move its status. Status moves are enforced: todo -> "
+		    "in_progress (claim) -> review (submit) -> done (approve); review -> "
+		    "in_progress (changes requested); in_progress -> todo (release); any "
+		    "open task -> blocked or cancelled; blocked -> todo. A forbidden move is "
+		    "an error listing the allowed ones. Submit and release need the claimant."),
+	OPDEF(task_claim, .title = "Claim a task (can wait for one)",
+	    .flags = OP_MUTATES | OP_BLOCKS,
+	    .desc = "Take a task to work on: atomic, one winner. Without id you get the best "
+		    "ready task (dependencies done, highest priority, oldest first), or a "
+		    "task of yours with changes requested. Pass wait_seconds to wait for one "
+		    "instead of polling. claimed:false with project_status complete or "
+		    "stopped means stop working. The claim holds while your session lives; "
+		    "submit with task_submit when done."),
+	OPDEF(task_submit, .title = "Submit a task for review",
+	    .flags = OP_MUTATES,
+	    .desc = "Hand your claimed task in for review (in_progress -> review) with notes: "
+		    "what you did and how you tested it. Only the claimant (its session or "
+		    "claim token) may submit. Then call task_claim for the next task."),
+	OPDEF(task_approve, .title = "Approve reviewed tasks",
+	    .flags = OP_MUTATES, .one_of = "id|ids",
+	    .desc = "Approve tasks in review (review -> done), one or a batch; records who "
+		    "and when. Tasks that depend on them become ready and waiting claims "
+		    "wake."),
+	OPDEF(task_request_changes, .title = "Request changes on a task",
+	    .flags = OP_MUTATES,
+	    .desc = "Send a task in review back to its claimant (review -> in_progress) with "
+		    "feedback; the claimant's task_claim returns it with the feedback."),
+	OPDEF(task_release, .title = "Release a claimed task",
+	    .flags = OP_MUTATES | OP_DESTRUCTIVE,
+	    .desc = "Give up a task you claimed: back to todo for anyone (requeue, default) "
+		    "or blocked (requeue:false), with a reason. Only the claimant (session "
+		    "or claim token) may release."),
+	OPDEF(project_set, .title = "Set the project context and status",
+	    .flags = OP_MUTATES,
+	    .desc = "Record the project's context: description, end_state, tech_stack, "
+		    "constraints, acceptance, tests, plan, and its status (planning -> ready "
+		    "-> in_progress -> complete | stopped). Only the fields given change. "
+		    "Status complete or stopped ends every waiting task_claim at once."),
+	[OP_project_get] = { .name = "project_get", .args = NULL, .nargs = 0,
+	    .results = project_fields_results, .nresults = nitems(project_fields_results),
+	    .title = "Show the project context and status",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "The project's context (description, end state, tech stack, "
+		    "constraints, acceptance, tests, plan), status and task summary." },
+	OPDEF(guide, .title = "What to do next in a role",
+	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "Next steps for a planner, implementer or reviewer, built from the live "
+		    "project state. agent_join returns the same text."),
 };
 
 const struct op *

@@ -95,6 +95,13 @@ cli_usage(FILE *fp)
 	    "                      make a detached lock expire SECONDS from now\n"
 	    "  locks [--json] [PREFIX]\n"
 	    "                      who holds which lock, and who waits\n"
+	    "  task [list] [--json] [-s STATUS] [-o AGENT] [-t TAG] [-r]\n"
+	    "                      the task board: id, status, priority, assignee, title\n"
+	    "  task create [-c COMPLEXITY] [-p PRIORITY] [-d TEXT] [--dep ID]... TITLE\n"
+	    "  task get|claim|submit|approve|request-changes|release|update ...\n"
+	    "                      tasks through their status machine ('baton task -h')\n"
+	    "  project [get] | project set [--plan TEXT] [-s STATUS] ...\n"
+	    "                      the project's context, plan and status\n"
 	    "  note set KEY VALUE [--json-value] [--if-version N] [--ttl SECONDS]\n"
 	    "                      write a note (VALUE is a string unless --json-value);\n"
 	    "                      prints its version; exit 1 if --if-version mismatched\n"
@@ -641,6 +648,10 @@ cli_main(int argc, char **argv)
 		return (cmd_renew(&o, argc, argv));
 	if (strcmp(cmd, "locks") == 0)
 		return (cmd_locks(&o, argc, argv));
+	if (strcmp(cmd, "task") == 0)
+		return (cmd_task(&o, argc, argv));
+	if (strcmp(cmd, "project") == 0)
+		return (cmd_project(&o, argc, argv));
 	if (strcmp(cmd, "note") == 0)
 		return (cmd_note(&o, argc, argv));
 	if (strcmp(cmd, "counter") == 0)

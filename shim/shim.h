@@ -71,6 +71,10 @@ int cmd_note(const struct client_opts *, int, char **);
 int cmd_counter(const struct client_opts *, int, char **);
 int cmd_event(const struct client_opts *, int, char **);
 
+/* cmd-task.c */
+int cmd_task(const struct client_opts *, int, char **);
+int cmd_project(const struct client_opts *, int, char **);
+
 /* mcp.c */
 int mcp_main(const struct client_opts *);
 
