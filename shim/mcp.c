@@ -34,6 +34,7 @@
 #define MCP_PROGRESS_SECONDS 5          /* keep-alive for waiting calls */
 #define MCP_EOF_GRACE_SECONDS 2         /* answers still owed at stdin EOF */
 #define MCP_BROKER_OUT_MAX (8 * 1024 * 1024)
+#define MCP_STDOUT_HIGH (16 * 1024 * 1024) /* stop reading until the client reads */
 
 /* JSON-RPC 2.0 error codes. */
 #define RPC_PARSE_ERROR -32700
@@ -72,6 +73,7 @@ struct mcp {
 	struct bufferevent *in, *out;
 	int skipping; /* discarding the rest of an over-long line */
 	int eof;
+	int paused;   /* stdin not read while stdout is backed up */
 	struct event *grace;
 	struct event *connect_soon;
 
@@ -1068,6 +1070,13 @@ mcp_stdin_read(struct bufferevent *bev, void *arg)
 	char *line;
 
 	for (;;) {
+		/* a client that does not read its answers gets no more of them */
+		if (!m->eof &&
+		    evbuffer_get_length(bufferevent_get_output(m->out)) > MCP_STDOUT_HIGH) {
+			bufferevent_disable(bev, EV_READ);
+			m->paused = 1;
+			return;
+		}
 		eol = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			if (evbuffer_get_length(in) <= MCP_LINE_MAX)
@@ -1132,6 +1141,8 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (what & BEV_EVENT_ERROR)
 		log_warnx("stdin: %s", strerror(errno));
+	m->eof = 1;
+	mcp_stdin_read(bev, m); /* complete lines still buffered */
 	/* a last line without its newline */
 	if (!m->skipping && (len = evbuffer_get_length(in)) > 0) {
 		line = xmalloc(len + 1);
@@ -1140,7 +1151,6 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 		mcp_line(m, line, len);
 		free(line);
 	}
-	m->eof = 1;
 	bufferevent_disable(bev, EV_READ);
 	/* the client is gone: end the waits, send what comes back quickly */
 	TAILQ_FOREACH(c, &m->calls, entry) {
@@ -1152,11 +1162,19 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 	mcp_maybe_exit(m);
 }
 
-/* stdout drained. */
+/* stdout drained: read stdin again if it was paused, or exit if done. */
 static void
 mcp_stdout_write(struct bufferevent *bev, void *arg)
 {
-	mcp_maybe_exit(arg);
+	struct mcp *m = arg;
+
+	if (m->paused && !m->eof) {
+		m->paused = 0;
+		bufferevent_enable(m->in, EV_READ);
+		/* lines already buffered need no new bytes to be handled */
+		bufferevent_trigger(m->in, EV_READ, BEV_OPT_DEFER_CALLBACKS);
+	}
+	mcp_maybe_exit(m);
 }
 
 /* stdout failed: the client is gone. */
