@@ -1203,8 +1203,9 @@ mcp_take_stdio(struct mcp *m)
 		log_warnx("stdio: %s", strerror(errno));
 		return (-1);
 	}
-	if ((null = open("/dev/null", O_RDONLY)) == -1 || dup2(null, 0) == -1 ||
-	    dup2(2, 1) == -1) {
+	/* without a stderr, strays go nowhere */
+	if ((null = open("/dev/null", O_RDWR)) == -1 || dup2(null, 0) == -1 ||
+	    (dup2(2, 1) == -1 && dup2(null, 1) == -1)) {
 		log_warnx("stdio: %s", strerror(errno));
 		return (-1);
 	}

@@ -49,6 +49,12 @@ await main(async () => {
   res = await raw.next((m) => m.error && m.error.code === -32600, 'batch answer');
   ok(res.id === null, 'a batch gets -32600', res);
 
+  raw.send('"' + 'x'.repeat(4 * 1024 * 1024 + 10) + '"');
+  res = await raw.next((m) => m.error && m.error.code === -32700 && /longer/.test(m.error.message),
+    'over-long line');
+  res = await raw.request(++id, 'ping');
+  ok(res.result !== undefined, 'a line over 4 MiB gets -32700 saying so, and the server goes on');
+
   raw.send({ id: ++id, method: 'ping' });
   res = await raw.next((m) => m.id === id, 'missing jsonrpc');
   is(res.error && res.error.code, -32600, 'a request without jsonrpc "2.0" gets -32600');
