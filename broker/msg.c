@@ -517,6 +517,8 @@ inbox_answer(struct session *s, uint64_t req_id, struct inbox_q *q, uint64_t aft
 	    "to wait for the next message. ",
 	    unread > 0 && q->unread_only == 0 && n == 0 ?
 	    "Some older mail is unread: call with unread_only=true and no after." : "");
+	if ((i = strlen(hint)) > 0 && hint[i - 1] == ' ')
+		hint[i - 1] = '\0';
 	pk_kstr(fb, "hint", hint);
 	free(hint);
 	reply_end(s->client, fb);

@@ -119,6 +119,21 @@ cli_usage(FILE *fp)
 	    "                      wait until signaled past GENERATION (default 0);\n"
 	    "                      prints the generation; exit 1 on timeout\n"
 	    "                      (note, counter and event take --json for scripts)\n"
+	    "  agents [--role ROLE] [--json]\n"
+	    "                      who is present in the project, their roles and locks\n"
+	    "  msg send TO BODY|- [--subject S] [--thread T]\n"
+	    "                      mail an agent, role:ROLE or all (- reads stdin)\n"
+	    "  msg inbox [--after ID] [--unread] [-w SECONDS] [--limit N]\n"
+	    "                      your mail (--agent names you); the cursor goes to\n"
+	    "                      stderr; with -w, exit 1 when nothing came\n"
+	    "  msg ack ID... | --up-to ID | --all\n"
+	    "                      mark messages read\n"
+	    "  discuss start TOPIC MESSAGE [--waiting-on WHO] [--category C] [--priority P]\n"
+	    "  discuss reply ID MESSAGE [--waiting-on WHO]\n"
+	    "  discuss resolve ID DECISION [--reasoning R] [--task T] [--token TOKEN]\n"
+	    "  discuss list [--status open|resolved|all] [--waiting-on WHO]\n"
+	    "  discuss show ID     a discussion's thread and resolution\n"
+	    "                      (agents, msg and discuss take --json for scripts)\n"
 	    "  mcp                 serve MCP over stdio (for agent clients)\n"
 	    "  help [OP]           this text, or the arguments and results of OP\n"
 	    "\n"
@@ -658,6 +673,9 @@ cli_main(int argc, char **argv)
 		return (cmd_counter(&o, argc, argv));
 	if (strcmp(cmd, "event") == 0)
 		return (cmd_event(&o, argc, argv));
+	if (strcmp(cmd, "agents") == 0 || strcmp(cmd, "msg") == 0 ||
+	    strcmp(cmd, "discuss") == 0)
+		return (cmd_msg(&o, argc, argv));
 	if (strcmp(cmd, "mcp") == 0) {
 		if (argc > 1)
 			return (cli_usage_err("mcp takes no arguments"));

@@ -75,6 +75,9 @@ int cmd_event(const struct client_opts *, int, char **);
 int cmd_task(const struct client_opts *, int, char **);
 int cmd_project(const struct client_opts *, int, char **);
 
+/* cmd-msg.c */
+int cmd_msg(const struct client_opts *, int, char **);
+
 /* mcp.c */
 int mcp_main(const struct client_opts *);
 
