@@ -283,7 +283,7 @@ op_agent_join(struct req *r)
 	const char *name, *role, *why;
 	size_t nlen, rlen, i;
 	double ttl = 0;
-	char *cname;
+	char *cname, *steps;
 
 	if (r->args[0] != NULL)
 		mp_str(r->args[0], &name, &nlen);
@@ -331,8 +331,9 @@ op_agent_join(struct req *r)
 	log_info("session %s: joined as %s (%s)", s->id, s->agent,
 	    s->role != NULL ? s->role : "no role");
 
+	steps = task_next_steps(s, s->role);
 	fb = reply_begin(r->id);
-	pk_map(fb, 5 + (s->role != NULL) + (ttl > 0));
+	pk_map(fb, 6 + (s->role != NULL) + (ttl > 0));
 	pk_kstr(fb, "session", s->id);
 	pk_kstr(fb, "agent", s->agent);
 	if (s->role != NULL)
@@ -342,6 +343,8 @@ op_agent_join(struct req *r)
 		pk_kdouble(fb, "expires_in_seconds", ttl);
 	pk_kuint(fb, "unread", msg_unread(s));
 	agent_pack_hint(fb, s, msg_unread(s), msg_waiting_on(s));
+	pk_kstr(fb, "next_steps", steps);
+	free(steps);
 	reply_end(r->c, fb);
 }
 

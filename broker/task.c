@@ -1512,12 +1512,10 @@ task_next_steps(struct session *s, const char *role)
 	char *text = NULL;
 
 	task_counts(p, count, &ready);
-	if (p->status == PS_COMPLETE || p->status == PS_STOPPED) {
+	if (p->status == PS_COMPLETE || p->status == PS_STOPPED)
 		task_guide_add(&text, "The project is %s: there is nothing more to do. "
 		    "project_get shows its context.", pstatus_names[p->status]);
-		return (text);
-	}
-	if (role != NULL && strcmp(role, "planner") == 0)
+	else if (role != NULL && strcmp(role, "planner") == 0)
 		task_guide_planner(&text, p, count, ready);
 	else if (role != NULL && strcmp(role, "reviewer") == 0)
 		task_guide_reviewer(&text, p, count);
@@ -1526,6 +1524,7 @@ task_next_steps(struct session *s, const char *role)
 	else
 		task_guide_add(&text, "Join with a role (agent_join {role: planner, implementer or "
 		    "reviewer}) to get its next steps; guide {role} shows them for any role.");
+	text[strlen(text) - 1] = '\0'; /* every line ends in a newline; not the text */
 	return (text);
 }
 

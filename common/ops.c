@@ -243,6 +243,8 @@ static const struct op_result agent_join_results[] = {
 	{ "expires_in_seconds", "number", 1, "when ttl_seconds was given: seconds your presence outlives you" },
 	{ "unread", "integer", 0, "unread messages in your mailbox" },
 	{ "hint", "string", 0, "what to do next in your role" },
+	{ "next_steps", "string", 0,
+	    "your role's next steps from the live project state (as guide and the MCP prompts)" },
 };
 
 static const struct op_arg agent_list_args[] = {

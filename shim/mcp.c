@@ -59,6 +59,7 @@ struct mcp_call {
 	int progress_n;
 	double started;
 	int cancelled; /* by the client: its answer is not sent */
+	char *prompt;  /* prompts/get of this role (a guide call), or NULL */
 	TAILQ_ENTRY(mcp_call) entry;
 };
 TAILQ_HEAD(mcp_calls, mcp_call);
@@ -515,6 +516,8 @@ mcp_initialize(struct mcp *m, const cJSON *id, const cJSON *params)
 	caps = cJSON_AddObjectToObject(result, "capabilities");
 	tools = cJSON_AddObjectToObject(caps, "tools");
 	cJSON_AddBoolToObject(tools, "listChanged", 0);
+	if (mcp_has_op("guide"))
+		cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "prompts"), "listChanged", 0);
 	server = cJSON_AddObjectToObject(result, "serverInfo");
 	cJSON_AddStringToObject(server, "name", "baton");
 	cJSON_AddStringToObject(server, "version", BATON_VERSION);
@@ -547,6 +550,7 @@ mcp_call_free(struct mcp *m, struct mcp_call *c)
 		event_free(c->progress);
 	cJSON_Delete(c->id);
 	cJSON_Delete(c->progress_token);
+	free(c->prompt);
 	free(c);
 }
 
@@ -622,6 +626,108 @@ mcp_drop_nulls(cJSON *r, const struct op *op)
 	}
 }
 
+/* The role prompts (DESIGN §5.5): the guide operation's live text. */
+static const char *const mcp_prompts[][2] = {
+	{ "planner", "Plan the project: gather context, write the plan, create tasks, review" },
+	{ "implementer", "Implement: claim a task, do it, submit it, loop until complete" },
+	{ "reviewer", "Review submitted tasks: approve or request changes" },
+};
+
+/* prompts/list: one prompt per role, without arguments. */
+static void
+mcp_prompts_list(struct mcp *m, const cJSON *id)
+{
+	cJSON *result, *list, *p;
+	size_t i;
+
+	result = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(result, "prompts");
+	for (i = 0; i < nitems(mcp_prompts); i++) {
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "name", mcp_prompts[i][0]);
+		cJSON_AddStringToObject(p, "title", mcp_prompts[i][0]);
+		cJSON_AddStringToObject(p, "description", mcp_prompts[i][1]);
+		cJSON_AddItemToArray(list, p);
+	}
+	mcp_result(m, id, result);
+}
+
+static void mcp_forward(struct mcp *, const cJSON *, const cJSON *, const struct op *,
+    const msgpack_object *);
+static int mcp_connect(struct mcp *, struct op_error *);
+
+/* prompts/get: ask the broker for the role's next steps (answered in mcp_prompt_res). */
+static void
+mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
+	const struct op *op = op_find("guide", 5);
+	msgpack_unpacked u;
+	struct op_error err;
+	struct fbuf fb;
+	size_t i, off = 0;
+
+	for (i = 0; cJSON_IsString(name) && i < nitems(mcp_prompts); i++) {
+		if (strcmp(name->valuestring, mcp_prompts[i][0]) == 0)
+			break;
+	}
+	if (op == NULL || !cJSON_IsString(name) || i == nitems(mcp_prompts)) {
+		mcp_error(m, id, RPC_INVALID_PARAMS, "name", "unknown prompt: give one of "
+		    "planner, implementer, reviewer");
+		return;
+	}
+	memset(&err, 0, sizeof err);
+	if (!m->connected && mcp_connect(m, &err) != 0) {
+		mcp_error(m, id, RPC_INTERNAL_ERROR, NULL, "%s: the baton broker could not be "
+		    "reached: %s", ERR_UNAVAILABLE, err.message);
+		return;
+	}
+	fbuf_init(&fb);
+	pk_map(&fb, 1);
+	pk_kstr(&fb, "role", mcp_prompts[i][0]);
+	msgpack_unpacked_init(&u);
+	if (fb.err || msgpack_unpack_next(&u, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR,
+	    &off) != MSGPACK_UNPACK_SUCCESS)
+		fatalx("mcp: cannot encode a guide call");
+	mcp_forward(m, id, NULL, op, &u.data);
+	if (!TAILQ_EMPTY(&m->calls) && cJSON_Compare(TAILQ_LAST(&m->calls, mcp_calls)->id, id, 1))
+		TAILQ_LAST(&m->calls, mcp_calls)->prompt = xstrdup(mcp_prompts[i][0]);
+	msgpack_unpacked_destroy(&u);
+	fbuf_free(&fb);
+}
+
+/* The broker's answer to a prompts/get: one user message with the next steps. */
+static void
+mcp_prompt_res(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
+{
+	const msgpack_object *r = mp_get(f, "r");
+	cJSON *result, *msgs, *msg, *content;
+	char *text, *desc;
+	int ok = 0;
+
+	if (mp_bool(mp_get(f, "ok"), &ok) != 0 || !ok ||
+	    (text = mp_strdup(mp_get(r, "next_steps"))) == NULL) {
+		text = mp_strdup(mp_get(mp_get(f, "e"), "message"));
+		mcp_error(m, c->id, RPC_INTERNAL_ERROR, NULL, "guide failed: %s",
+		    text != NULL ? text : "no answer");
+		free(text);
+		return;
+	}
+	xasprintf(&desc, "baton: next steps as %s, from the live project state", c->prompt);
+	result = cJSON_CreateObject();
+	cJSON_AddStringToObject(result, "description", desc);
+	msgs = cJSON_AddArrayToObject(result, "messages");
+	msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "role", "user");
+	content = cJSON_AddObjectToObject(msg, "content");
+	cJSON_AddStringToObject(content, "type", "text");
+	cJSON_AddStringToObject(content, "text", text);
+	cJSON_AddItemToArray(msgs, msg);
+	mcp_result(m, c->id, result);
+	free(desc);
+	free(text);
+}
+
 /* Answer a call from the broker's res frame. */
 static void
 mcp_broker_res(struct mcp *m, const msgpack_object *f)
@@ -640,6 +746,11 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 	}
 	if (c->cancelled) {
 		/* MCP: a cancelled request gets no response */
+		mcp_call_free(m, c);
+		return;
+	}
+	if (c->prompt != NULL) {
+		mcp_prompt_res(m, c, f);
 		mcp_call_free(m, c);
 		return;
 	}
@@ -978,6 +1089,10 @@ mcp_request(struct mcp *m, const cJSON *id, const char *method, const cJSON *par
 		mcp_tools_list(m, id);
 	else if (strcmp(method, "tools/call") == 0)
 		mcp_tools_call(m, id, params);
+	else if (strcmp(method, "prompts/list") == 0 && mcp_has_op("guide"))
+		mcp_prompts_list(m, id);
+	else if (strcmp(method, "prompts/get") == 0 && mcp_has_op("guide"))
+		mcp_prompts_get(m, id, params);
 	else
 		mcp_error(m, id, RPC_METHOD_NOT_FOUND, NULL, "method not found: %.100s", method);
 }
