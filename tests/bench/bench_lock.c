@@ -27,7 +27,7 @@
 #include "bench.h"
 
 #define LOCK_CLIENTS_MAX 256
-#define LOCK_SAMPLES_MAX 262144 /* per client, in the shared sample area */
+#define LOCK_SAMPLES_ALL (1 << 22) /* shared by the clients of a run */
 #define LOCK_WAKE_WAIT 30        /* wait_seconds of the waiter, far beyond a sample */
 
 /* What the children of a multi-client run hand back to the parent. */
@@ -35,7 +35,8 @@ struct lock_shared {
 	size_t n;
 	double total;
 	int failed;
-	double lat[LOCK_SAMPLES_MAX];
+	size_t cap;
+	double lat[]; /* cap samples */
 };
 
 /* The args map {name: NAME}, kept decoded for the life of the run. */
@@ -149,7 +150,7 @@ lock_client(const char *sock, int i, struct bench *b, struct lock_shared *sh, in
 	}
 	b->start = t1 = bench_now();
 	while ((b->count != 0 ? sh->n < b->count : t1 - b->start < b->seconds) &&
-	    sh->n + 2 <= LOCK_SAMPLES_MAX) {
+	    sh->n + 2 <= sh->cap) {
 		t0 = bench_now();
 		if (lock_call(&c, "lock_acquire", &a, "acquired", &err) != 0)
 			goto fail;
@@ -174,15 +175,18 @@ fail:
 static int
 lock_throughput(const char *sock, struct bench *b, int clients)
 {
+	size_t cap = LOCK_SAMPLES_ALL / (size_t)clients;
+	size_t stride = sizeof(struct lock_shared) + cap * sizeof(double);
+	size_t size = stride * (size_t)clients, k;
 	struct lock_shared *sh;
-	size_t size = sizeof *sh * (size_t)clients, k;
+	char *area;
 	double total = 0;
 	int ready[2], go[2], i, status, failed = 0;
 	pid_t pids[LOCK_CLIENTS_MAX];
 	char ch;
 
-	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED || pipe(ready) != 0 || pipe(go) != 0) {
+	area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED || pipe(ready) != 0 || pipe(go) != 0) {
 		perror("bench_lock");
 		return (1);
 	}
@@ -194,8 +198,10 @@ lock_throughput(const char *sock, struct bench *b, int clients)
 		if (pids[i] == 0) {
 			close(ready[0]);
 			close(go[1]);
-			lock_client(sock, i, b, &sh[i], ready[1], go[0]);
-			_exit(sh[i].failed);
+			sh = (struct lock_shared *)(area + stride * (size_t)i);
+			sh->cap = cap;
+			lock_client(sock, i, b, sh, ready[1], go[0]);
+			_exit(sh->failed);
 		}
 	}
 	close(ready[1]);
@@ -214,12 +220,13 @@ lock_throughput(const char *sock, struct bench *b, int clients)
 	}
 	close(ready[0]);
 	for (i = 0; i < clients && !failed; i++) {
-		for (k = 0; k < sh[i].n; k++)
-			bench_add(b, sh[i].lat[k]);
-		if (sh[i].total > total)
-			total = sh[i].total;
+		sh = (struct lock_shared *)(area + stride * (size_t)i);
+		for (k = 0; k < sh->n; k++)
+			bench_add(b, sh->lat[k]);
+		if (sh->total > total)
+			total = sh->total;
 	}
-	munmap(sh, size);
+	munmap(area, size);
 	if (failed) {
 		fprintf(stderr, "bench_lock: a client failed\n");
 		return (1);
