@@ -88,8 +88,47 @@ server_probe(const char *path, char **cause)
 }
 
 /*
+ * Socket activation (systemd's LISTEN_FDS protocol): when our starter
+ * passed the listening socket as fd 3, use it instead of binding.  1
+ * taken, 0 not activated, -1 on error.  The path stays the starter's: we
+ * never unlink it (listen_path stays NULL).
+ */
+static int
+server_inherit(const char *path, char **cause)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct sockaddr_un sa;
+	socklen_t len = sizeof sa, optlen = sizeof(int);
+	int accepting = 0;
+
+	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != (long)getpid() ||
+	    strtol(fds, NULL, 10) < 1)
+		return (0);
+	/* not for our children */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	memset(&sa, 0, sizeof sa);
+	if (getsockname(3, (struct sockaddr *)&sa, &len) == -1 || sa.sun_family != AF_UNIX ||
+	    getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen) == -1 || !accepting) {
+		xasprintf(cause, "LISTEN_FDS is set but fd 3 is not a listening Unix socket");
+		return (-1);
+	}
+	if (strncmp(sa.sun_path, path, sizeof sa.sun_path) != 0)
+		log_warnx("the socket passed in listens on %.*s, but clients look for %s",
+		    (int)sizeof sa.sun_path, sa.sun_path, path);
+	if (set_nonblock(3) == -1 || set_cloexec(3) == -1) {
+		xasprintf(cause, "fd 3: %s", strerror(errno));
+		return (-1);
+	}
+	listen_fd = 3;
+	log_info("listening on the socket passed in by socket activation");
+	return (1);
+}
+
+/*
  * Take the broker's lifetime lock next to the socket, replace a stale
- * socket, never a live one, and listen.
+ * socket, never a live one, and listen (or take the socket passed in).
  */
 int
 server_listen(const char *path, char **cause)
@@ -113,6 +152,8 @@ server_listen(const char *path, char **cause)
 		xasprintf(cause, "a broker is already running on %s", path);
 		return (-1);
 	}
+	if ((live = server_inherit(path, cause)) != 0)
+		return (live == 1 ? 0 : -1);
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
 			xasprintf(cause, "%s exists and is not a socket; remove it", path);

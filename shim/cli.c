@@ -135,6 +135,17 @@ cli_usage(FILE *fp)
 	    "  discuss show ID     a discussion's thread and resolution\n"
 	    "                      (agents, msg and discuss take --json for scripts)\n"
 	    "  mcp                 serve MCP over stdio (for agent clients)\n"
+	    "  install [--claude] [--codex] [--all] [--scope project|user]\n"
+	    "                      add baton to Claude Code (the project's .mcp.json, or\n"
+	    "                      ~/.claude.json with --scope user) and to Codex\n"
+	    "                      (~/.codex/config.toml); default: both agents\n"
+	    "  uninstall [--claude] [--codex] [--all] [--scope project|user]\n"
+	    "                      take out exactly what install added\n"
+	    "  init [--force]      write the coordination instructions into CLAUDE.md\n"
+	    "                      and AGENTS.md (--force: refresh them)\n"
+	    "  disable, enable     take the instructions out of this project, put them back\n"
+	    "  service install|uninstall\n"
+	    "                      systemd user units that start batond on demand\n"
 	    "  help [OP]           this text, or the arguments and results of OP\n"
 	    "\n"
 	    "Options:\n"
@@ -432,6 +443,9 @@ cli_show_status(const struct client_opts *o, const msgpack_object *r)
 	    cli_field(r, "version", a, sizeof a), cli_field(r, "protocol", b, sizeof b),
 	    cli_field(r, "pid", c, sizeof c), cli_duration(mp_get(r, "uptime_seconds"), d, sizeof d));
 	printf("socket    %s\n", sock);
+	printf("state     %s%s\n", mp_get(r, "durability") != NULL ? "durability " :
+	    "none (in memory)", mp_get(r, "durability") != NULL ?
+	    cli_field(r, "durability", a, sizeof a) : "");
 	printf("sessions  %s connected, %s in this project\n", cli_field(r, "sessions", a, sizeof a),
 	    cli_field(r, "project_sessions", b, sizeof b));
 	printf("locks     %s held, %s in this project; %s waiting; revision %s\n",
@@ -440,6 +454,7 @@ cli_show_status(const struct client_opts *o, const msgpack_object *r)
 	printf("project   %s\n", cli_field(r, "project", a, sizeof a));
 	printf("you       agent %s, session %s\n", cli_field(r, "agent", a, sizeof a),
 	    cli_field(r, "session", b, sizeof b));
+	setup_status(o);
 	return (cli_flush(0));
 }
 
@@ -676,6 +691,18 @@ cli_main(int argc, char **argv)
 	if (strcmp(cmd, "agents") == 0 || strcmp(cmd, "msg") == 0 ||
 	    strcmp(cmd, "discuss") == 0)
 		return (cmd_msg(&o, argc, argv));
+	if (strcmp(cmd, "install") == 0)
+		return (cmd_install(&o, argc, argv));
+	if (strcmp(cmd, "uninstall") == 0)
+		return (cmd_uninstall(&o, argc, argv));
+	if (strcmp(cmd, "init") == 0)
+		return (cmd_init(&o, argc, argv));
+	if (strcmp(cmd, "enable") == 0)
+		return (cmd_enable(&o, argc, argv));
+	if (strcmp(cmd, "disable") == 0)
+		return (cmd_disable(&o, argc, argv));
+	if (strcmp(cmd, "service") == 0)
+		return (cmd_service(&o, argc, argv));
 	if (strcmp(cmd, "mcp") == 0) {
 		if (argc > 1)
 			return (cli_usage_err("mcp takes no arguments"));

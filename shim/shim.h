@@ -78,6 +78,15 @@ int cmd_project(const struct client_opts *, int, char **);
 /* cmd-msg.c */
 int cmd_msg(const struct client_opts *, int, char **);
 
+/* cmd-setup.c */
+int cmd_install(const struct client_opts *, int, char **);
+int cmd_uninstall(const struct client_opts *, int, char **);
+int cmd_init(const struct client_opts *, int, char **);
+int cmd_enable(const struct client_opts *, int, char **);
+int cmd_disable(const struct client_opts *, int, char **);
+int cmd_service(const struct client_opts *, int, char **);
+void setup_status(const struct client_opts *);
+
 /* mcp.c */
 int mcp_main(const struct client_opts *);
 

@@ -1,0 +1,119 @@
+#!/bin/sh
+# `baton install` checked with the agents' own CLIs, pinned in tests/agents
+# (@anthropic-ai/claude-code, @openai/codex): after install, Claude Code
+# starts baton and lists its tools (`claude mcp list` says Connected),
+# Codex reads the right command and args (`codex mcp list/get`), and
+# Codex's app-server starts it and returns its tools.  Offline, without
+# a login, HOME a scratch directory.
+
+. "${TOP_SRCDIR:-..}/tests/lib.sh"
+need_jq
+
+BIN=
+for d in "$TOP_SRCDIR/tests/agents/node_modules/.bin" "$TOP_BUILDDIR/tests/agents/node_modules/.bin"; do
+	if [ -x "$d/claude" ] && [ -x "$d/codex" ]; then
+		BIN=$d
+		break
+	fi
+done
+if [ -z "$BIN" ]; then
+	echo "1..0 # SKIP the agent CLIs are not installed (npm ci in tests/agents, or ./bootstrap)"
+	exit 0
+fi
+CLAUDE=$BIN/claude
+CODEX=$BIN/codex
+
+broker_dir
+unset CLAUDE_CONFIG_DIR CODEX_HOME XDG_CONFIG_HOME
+# no update checks, telemetry or other traffic: this runs offline
+DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1
+export DISABLE_AUTOUPDATER CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC DISABLE_TELEMETRY
+start_broker || bail_out "batond did not start"
+# the agents start `baton mcp` with only what the config says: the
+# broker is found through the BATON_SOCKET written into the entry
+unset BATON_NO_AUTOSTART
+P=$BATON_PROJECT
+SELF=$(readlink -f "$BATON")
+cd "$P" || bail_out "no project directory"
+
+baton_run install --all
+ok $RC "baton install --all exits 0"
+
+# --- Claude Code --------------------------------------------------------
+
+# claude_list: `claude mcp list` here; its exit status is 0 even when a
+# server fails, so the text is what counts.
+claude_list() {
+	timeout 120 "$CLAUDE" --settings '{"enableAllProjectMcpServers":true}' mcp list \
+	    >"$TEST_DIR/claude.out" 2>&1
+	CL_OUT=$(cat "$TEST_DIR/claude.out")
+}
+
+claude_list
+like "$CL_OUT" "^baton: $SELF mcp - ✔ Connected" \
+    "claude mcp list: baton (project .mcp.json) is Connected"
+[ -n "$(printf '%s\n' "$CL_OUT" | grep '^baton:' | grep Connected)" ] ||
+    diag "claude mcp list said: $CL_OUT"
+
+"$BATON" uninstall --claude >/dev/null
+"$BATON" install --claude --scope user >/dev/null
+test ! -e "$P/.mcp.json" && jq -e '.mcpServers.baton' "$HOME/.claude.json" >/dev/null
+ok $? "--scope user writes ~/.claude.json, not .mcp.json"
+claude_list
+like "$CL_OUT" "^baton: $SELF mcp - ✔ Connected" \
+    "claude mcp list: baton (user ~/.claude.json) is Connected"
+timeout 60 "$CLAUDE" mcp get baton >"$TEST_DIR/get.out" 2>&1
+like "$(cat "$TEST_DIR/get.out")" 'Scope: User' "claude mcp get baton: user scope"
+"$BATON" uninstall --claude >/dev/null
+claude_list
+is "$(printf '%s\n' "$CL_OUT" | grep -c '^baton:')" 0 "after uninstall claude lists no baton"
+
+# --- Codex ----------------------------------------------------------------
+
+timeout 60 "$CODEX" mcp list >"$TEST_DIR/codex.out" 2>"$TEST_DIR/codex.err"
+ok $? "codex mcp list exits 0"
+like "$(grep '^baton ' "$TEST_DIR/codex.out")" "^baton +$SELF +mcp " \
+    "codex mcp list: baton runs this binary with mcp"
+timeout 60 "$CODEX" mcp get baton --json >"$TEST_DIR/get.json" 2>"$TEST_DIR/codex.err"
+ok $? "codex mcp get baton --json exits 0"
+is "$(jq -c '[.transport.type, .transport.command, .transport.args, .enabled]' "$TEST_DIR/get.json")" \
+    "[\"stdio\",\"$SELF\",[\"mcp\"],true]" "codex mcp get: stdio, this binary, args [\"mcp\"], enabled"
+is "$(jq -r '.transport.env.BATON_SOCKET' "$TEST_DIR/get.json")" "$BATON_SOCKET" \
+    "codex mcp get: BATON_SOCKET is passed in env"
+
+# app-server: JSON-RPC over stdio; mcpServerStatus/list starts each
+# configured server and returns its tools.
+mkfifo "$TEST_DIR/as.in"
+"$CODEX" app-server <"$TEST_DIR/as.in" >"$TEST_DIR/as.out" 2>"$TEST_DIR/as.err" &
+AS=$!
+_bg_pids="$_bg_pids $AS"
+exec 9>"$TEST_DIR/as.in"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"baton-tests","version":"1"}}}' \
+    '{"jsonrpc":"2.0","method":"initialized"}' >&9
+wait_for "grep -q '\"id\":1' '$TEST_DIR/as.out'" 60
+ok $? "codex app-server answers initialize"
+# the first answer may come while servers still start: ask again, bounded
+tools=
+for id in 2 3 4 5 6; do
+	printf '{"jsonrpc":"2.0","id":%d,"method":"mcpServerStatus/list","params":{}}\n' "$id" >&9
+	wait_for "grep -q '\"id\":$id,' '$TEST_DIR/as.out'" 60 || break
+	tools=$(grep "\"id\":$id," "$TEST_DIR/as.out" | jq -r \
+	    '.result.data[]? | select(.name == "baton") | .tools // {} | keys[]' 2>/dev/null)
+	[ -n "$tools" ] && break
+	wait_for false 2
+done
+exec 9>&-
+wait_for "! kill -0 $AS 2>/dev/null" 20 || kill "$AS" 2>/dev/null
+like "$tools" '^lock_acquire$' "codex app-server mcpServerStatus/list: baton's tools are listed"
+missing=
+for op in $("$BATON" --help | sed -n '/^Operations/,/^$/p' | awk 'NR > 1 { print $1 }'); do
+	printf '%s\n' "$tools" | grep -qx "$op" || missing="$missing $op"
+done
+is "$missing" "" "every operation of this build is a tool Codex sees"
+[ -n "$tools" ] || diag "app-server said: $(tail -c 2000 "$TEST_DIR/as.out")"
+
+"$BATON" uninstall --codex >/dev/null
+timeout 60 "$CODEX" mcp list >"$TEST_DIR/codex.out" 2>&1
+is "$(grep -c '^baton ' "$TEST_DIR/codex.out")" 0 "after uninstall codex lists no baton"
+
+done_testing
