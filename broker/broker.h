@@ -102,6 +102,7 @@ struct store_kind {
 extern enum durability durability;
 extern int restoring;
 extern const struct store_kind session_store_kind, lock_store_kind;
+extern const struct store_kind note_store_kind, counter_store_kind, event_store_kind;
 int store_open(const char *, int, char **);
 void store_start(void);
 int store_restore(char **);

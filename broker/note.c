@@ -24,6 +24,11 @@
  * Every name is resolved to "project\nname", "global:" names to the
  * shared namespace, as lock.c does; the same string, prefixed by the
  * kind, is the wait.c key.
+ *
+ * All of it is checkpointed (store.c): notes with their tombstones and
+ * tomb_floor (under the key "\n", which no name resolves to), counters,
+ * events.  A TTL is stored as a wall-clock deadline; a note whose
+ * deadline passed while the broker was down expires right after start.
  */
 #include "config.h"
 
@@ -39,6 +44,7 @@
 #define NOTE_TOMB_KEEP_MS (15 * 60 * 1000)   /* how long a deletion is remembered */
 #define COUNTERS_MAX 100000
 #define EVENTS_MAX 100000
+#define NOTE_FLOOR_KEY "\n"               /* store row of tomb_floor */
 
 struct note {
 	char *key;    /* project '\n' name: the hash key */
@@ -54,18 +60,20 @@ struct note {
 	TAILQ_ENTRY(note) tentry; /* tombstones, oldest first */
 };
 
-struct counter {
+/* A counter's value, or an event's generation and latest payload. */
+struct tally {
 	char *key;
 	int64_t value;
-	UT_hash_handle hh;
-};
-
-struct evrec {
-	char *key;
-	uint64_t generation;
 	unsigned char *payload; /* msgpack of the latest signal's payload, or NULL */
 	size_t plen;
 	UT_hash_handle hh;
+};
+
+/* The counters, or the events. */
+struct tallies {
+	const char *what;
+	struct tally *head;
+	size_t n, max;
 };
 
 static struct note *notes;
@@ -73,10 +81,8 @@ static TAILQ_HEAD(, note) tombs = TAILQ_HEAD_INITIALIZER(tombs);
 static size_t nnotes, ntombs, note_bytes;
 static uint64_t tomb_floor;
 static struct event *tomb_ev;
-static struct counter *counters;
-static size_t ncounters;
-static struct evrec *evrecs;
-static size_t nevrecs;
+static struct tallies counters = { "counter", NULL, 0, COUNTERS_MAX };
+static struct tallies evts = { "event", NULL, 0, EVENTS_MAX };
 
 /* "project\nname" for a requested name; "global:" names are shared. */
 static char *
@@ -164,8 +170,11 @@ note_forget_tomb(struct note *n)
 {
 	TAILQ_REMOVE(&tombs, n, tentry);
 	ntombs--;
-	if (n->version > tomb_floor)
+	if (n->version > tomb_floor) {
 		tomb_floor = n->version;
+		store_mark(&note_store_kind, NOTE_FLOOR_KEY);
+	}
+	store_mark(&note_store_kind, n->key);
 	HASH_DEL(notes, n);
 	free(n->key);
 	free(n);
@@ -233,6 +242,7 @@ note_kill(struct note *n)
 	note_clear(n);
 	n->version = revision_next();
 	n->dead_ms = mono_ms();
+	store_mark(&note_store_kind, n->key);
 	TAILQ_INSERT_TAIL(&tombs, n, tentry);
 	ntombs++;
 	if (ntombs > NOTE_TOMBS_MAX)
@@ -298,10 +308,13 @@ note_check_limits(struct req *r, const struct note *old, size_t vlen)
 	return (0);
 }
 
-/* Store value into the note under key (made or revived); its new version. */
+/*
+ * Store value into the note under key (made or revived) at version (0:
+ * a new revision, else the restored one); the note's version.
+ */
 static uint64_t
 note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t vlen,
-    const char *author, double ttl)
+    const char *author, double ttl, uint64_t version)
 {
 	struct timeval tv;
 
@@ -321,9 +334,10 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 	n->val = val;
 	n->vlen = vlen;
 	n->author = xstrdup(author);
-	n->version = revision_next();
+	n->version = version != 0 ? version : revision_next();
 	nnotes++;
 	note_bytes += vlen;
+	store_mark(&note_store_kind, n->key);
 	if (ttl > 0) {
 		n->ttl_ev = evtimer_new(base, note_expire_cb, n);
 		n->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
@@ -378,7 +392,7 @@ op_note_set(struct req *r)
 	}
 	if (r->args[3] != NULL)
 		mp_num(r->args[3], &ttl);
-	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent, ttl);
+	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent, ttl, 0);
 	fb = reply_begin(r->id);
 	pk_map(fb, 2);
 	pk_kbool(fb, "written", 1);
@@ -592,38 +606,57 @@ op_note_wait(struct req *r)
 		w->free_arg = free;
 }
 
-/* The counter or event under key, made when make is set and the bound allows. */
-#define STATE_GET(head, key, make, count, max, out) do {          \
-	HASH_FIND_STR(head, key, out);                                   \
-	if ((out) == NULL && (make) && (count) < (max)) {                \
-		(out) = xcalloc(1, sizeof *(out));                       \
-		(out)->key = key;                                        \
-		(key) = NULL;                                            \
-		HASH_ADD_KEYPTR(hh, head, (out)->key, strlen((out)->key), out); \
-		(count)++;                                               \
-	}                                                                \
-} while (0)
+/*
+ * The tally under *keyp; when absent and make is set, a new one (within
+ * the bound unless restoring) that takes *keyp (set to NULL).  NULL
+ * when there is none.
+ */
+static struct tally *
+tally_get(struct tallies *ts, char **keyp, int make)
+{
+	struct tally *t;
+
+	HASH_FIND_STR(ts->head, *keyp, t);
+	if (t == NULL && make && (ts->n < ts->max || restoring)) {
+		t = xcalloc(1, sizeof *t);
+		t->key = *keyp;
+		*keyp = NULL;
+		HASH_ADD_KEYPTR(hh, ts->head, t->key, strlen(t->key), t);
+		ts->n++;
+	}
+	return (t);
+}
+
+/* The tally a request names; NULL when absent, or refused (ERR_LIMIT answered). */
+static struct tally *
+tally_for(struct req *r, struct tallies *ts, int make, int *refused)
+{
+	struct tally *t;
+	char *key;
+
+	key = note_resolve(r->s, r->args[0], NULL);
+	t = tally_get(ts, &key, make);
+	free(key);
+	*refused = t == NULL && make;
+	if (*refused)
+		reply_error(r->c, r->id, ERR_LIMIT, "name",
+		    "the broker holds %zu %ss, its limit; reuse an existing one", ts->max,
+		    ts->what);
+	return (t);
+}
 
 void
 op_counter_incr(struct req *r)
 {
-	struct counter *c;
+	struct tally *c;
 	struct fbuf *fb;
 	int64_t by = 1, sum;
-	char *key;
+	int refused;
 
-	key = note_resolve(r->s, r->args[0], NULL);
 	if (r->args[1] != NULL)
 		mp_int(r->args[1], &by);
-	STATE_GET(counters, key, by != 0, ncounters, COUNTERS_MAX, c);
-	if (c == NULL && by != 0) {
-		free(key);
-		reply_error(r->c, r->id, ERR_LIMIT, "name",
-		    "the broker holds %d counters, its limit; reuse an existing counter",
-		    COUNTERS_MAX);
+	if ((c = tally_for(r, &counters, by != 0, &refused)) == NULL && refused)
 		return;
-	}
-	free(key);
 	if (c != NULL && __builtin_add_overflow(c->value, by, &sum)) {
 		reply_error(r->c, r->id, ERR_LIMIT, "by",
 		    "counter %s would overflow: %lld + %lld does not fit in 64 bits",
@@ -633,6 +666,7 @@ op_counter_incr(struct req *r)
 	if (c != NULL && by != 0) {
 		c->value = sum;
 		revision_next();
+		store_mark(&counter_store_kind, c->key);
 	}
 	fb = reply_begin(r->id);
 	pk_map(fb, 1);
@@ -643,21 +677,15 @@ op_counter_incr(struct req *r)
 void
 op_event_signal(struct req *r)
 {
-	struct evrec *e;
+	struct tally *e;
 	struct fbuf *fb;
 	unsigned char *p = NULL;
 	size_t plen = 0;
-	char *key, *wk;
+	char *wk;
+	int refused;
 
-	key = note_resolve(r->s, r->args[0], NULL);
-	STATE_GET(evrecs, key, 1, nevrecs, EVENTS_MAX, e);
-	if (e == NULL) {
-		free(key);
-		reply_error(r->c, r->id, ERR_LIMIT, "name",
-		    "the broker holds %d events, its limit; reuse an existing event", EVENTS_MAX);
+	if ((e = tally_for(r, &evts, 1, &refused)) == NULL)
 		return;
-	}
-	free(key);
 	if (r->args[1] != NULL && note_copy(r->args[1], &p, &plen) != 0) {
 		reply_error(r->c, r->id, ERR_INVALID, "payload", "payload cannot be stored");
 		return;
@@ -665,11 +693,12 @@ op_event_signal(struct req *r)
 	free(e->payload);
 	e->payload = p;
 	e->plen = plen;
-	e->generation++;
+	e->value++;
 	revision_next();
+	store_mark(&event_store_kind, e->key);
 	fb = reply_begin(r->id);
 	pk_map(fb, 1);
-	pk_kuint(fb, "generation", e->generation);
+	pk_kint(fb, "generation", e->value);
 	reply_end(r->c, fb);
 	wk = note_wait_key("event", e->key);
 	wait_wake(wk);
@@ -678,7 +707,7 @@ op_event_signal(struct req *r)
 
 /* Answer an event_wait: fired or timed out, with the generation now. */
 static void
-event_wait_reply(struct bwait *w, const struct evrec *e, int fired)
+event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 {
 	struct fbuf *fb;
 	int with_payload = fired && e != NULL && e->payload != NULL;
@@ -686,7 +715,7 @@ event_wait_reply(struct bwait *w, const struct evrec *e, int fired)
 	fb = reply_begin(w->req_id);
 	pk_map(fb, 2 + (with_payload || !fired ? 1 : 0));
 	pk_kbool(fb, "fired", fired);
-	pk_kuint(fb, "generation", e != NULL ? e->generation : 0);
+	pk_kint(fb, "generation", e != NULL ? e->value : 0);
 	if (with_payload) {
 		pk_str(fb, "payload");
 		pk_raw(fb, e->payload, e->plen);
@@ -700,10 +729,10 @@ event_wait_reply(struct bwait *w, const struct evrec *e, int fired)
 static int
 event_wait_ready(struct bwait *w)
 {
-	struct evrec *e;
+	struct tally *e;
 
-	HASH_FIND_STR(evrecs, (const char *)w->arg, e);
-	if (e == NULL || e->generation <= w->after)
+	HASH_FIND_STR(evts.head, (const char *)w->arg, e);
+	if (e == NULL || (uint64_t)e->value <= w->after)
 		return (0);
 	event_wait_reply(w, e, 1);
 	return (1);
@@ -712,16 +741,16 @@ event_wait_ready(struct bwait *w)
 static void
 event_wait_timeout(struct bwait *w)
 {
-	struct evrec *e;
+	struct tally *e;
 
-	HASH_FIND_STR(evrecs, (const char *)w->arg, e);
+	HASH_FIND_STR(evts.head, (const char *)w->arg, e);
 	event_wait_reply(w, e, 0);
 }
 
 void
 op_event_wait(struct req *r)
 {
-	struct evrec *e;
+	struct tally *e;
 	struct bwait *w;
 	int64_t after = 0;
 	double secs = 30;
@@ -733,9 +762,9 @@ op_event_wait(struct req *r)
 	if (r->args[2] != NULL)
 		mp_num(r->args[2], &secs);
 	/* nor a generation past the current one (say, from before a restart) */
-	HASH_FIND_STR(evrecs, key, e);
-	if ((uint64_t)after > (e != NULL ? e->generation : 0))
-		after = (int64_t)(e != NULL ? e->generation : 0);
+	HASH_FIND_STR(evts.head, key, e);
+	if (after > (e != NULL ? e->value : 0))
+		after = e != NULL ? e->value : 0;
 	wk = note_wait_key("event", key);
 	w = wait_add(r, wk, secs, event_wait_ready, event_wait_timeout, key, (uint64_t)after);
 	free(wk);
@@ -744,3 +773,167 @@ op_event_wait(struct req *r)
 	else
 		w->free_arg = free;
 }
+
+/* Row of a note, a tombstone or tomb_floor; 0 when it is gone. */
+static int
+note_pack(const char *key, struct fbuf *fb)
+{
+	struct note *n;
+
+	if (strcmp(key, NOTE_FLOOR_KEY) == 0) {
+		pk_map(fb, 1);
+		pk_kuint(fb, "floor", tomb_floor);
+		return (1);
+	}
+	HASH_FIND_STR(notes, key, n);
+	if (n == NULL)
+		return (0);
+	if (n->val == NULL) {
+		pk_map(fb, 2);
+		pk_kuint(fb, "version", n->version);
+		pk_kbool(fb, "dead", 1);
+		return (1);
+	}
+	pk_map(fb, 4);
+	pk_kuint(fb, "version", n->version);
+	pk_kstr(fb, "author", n->author);
+	pk_str(fb, "value");
+	pk_raw(fb, n->val, n->vlen);
+	/* deadlines are stored as wall-clock time and re-based at restore */
+	pk_kint(fb, "expires", n->expires_ms == 0 ? 0 :
+	    wall_ms() + (int64_t)(note_left(n->expires_ms) * 1000));
+	return (1);
+}
+
+/* Rebuild a note or tombstone from its row (or tomb_floor). */
+static int
+note_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	const msgpack_object *v = mp_get(o, "value");
+	unsigned char *val;
+	struct note *n;
+	int64_t version, expires = 0, floor;
+	size_t vlen;
+	char *author, *nl;
+	int dead = 0;
+
+	if (strcmp(key, NOTE_FLOOR_KEY) == 0) {
+		if (mp_int(mp_get(o, "floor"), &floor) == 0 && (uint64_t)floor > tomb_floor)
+			tomb_floor = (uint64_t)floor;
+		return (0);
+	}
+	if ((nl = strchr(key, '\n')) == NULL || mp_int(mp_get(o, "version"), &version) != 0 ||
+	    version <= 0) {
+		xasprintf(cause, "note %s: bad row", key);
+		return (-1);
+	}
+	mp_bool(mp_get(o, "dead"), &dead);
+	if (dead) {
+		n = xcalloc(1, sizeof *n);
+		n->key = xstrdup(key);
+		n->nameoff = (size_t)(nl - key) + 1;
+		n->version = (uint64_t)version;
+		n->dead_ms = mono_ms(); /* kept NOTE_TOMB_KEEP_MS from now */
+		HASH_ADD_KEYPTR(hh, notes, n->key, strlen(n->key), n);
+		TAILQ_INSERT_TAIL(&tombs, n, tentry);
+		ntombs++;
+		note_arm_tomb_timer();
+		return (0);
+	}
+	if (v == NULL || note_copy(v, &val, &vlen) != 0) {
+		xasprintf(cause, "note %s: bad value", key);
+		return (-1);
+	}
+	mp_int(mp_get(o, "expires"), &expires);
+	author = mp_strdup(mp_get(o, "author"));
+	/* one that expired while we were down goes at once, as a deletion */
+	note_store(xstrdup(key), (size_t)(nl - key) + 1, NULL, val, vlen,
+	    author != NULL ? author : "?", expires == 0 ? 0 : expires > wall_ms() ?
+	    (double)(expires - wall_ms()) / 1000.0 : 0.001, (uint64_t)version);
+	free(author);
+	return (0);
+}
+
+const struct store_kind note_store_kind = {
+	.name = "note",
+	.pack = note_pack,
+	.restore = note_restore,
+};
+
+/* Row of a counter or an event: its value (generation), the latest payload. */
+static int
+tally_pack(struct tallies *ts, const char *key, struct fbuf *fb)
+{
+	struct tally *t;
+
+	HASH_FIND_STR(ts->head, key, t);
+	if (t == NULL)
+		return (0);
+	pk_map(fb, t->payload != NULL ? 2 : 1);
+	pk_kint(fb, "value", t->value);
+	if (t->payload != NULL) {
+		pk_str(fb, "payload");
+		pk_raw(fb, t->payload, t->plen);
+	}
+	return (1);
+}
+
+/* Rebuild a counter or an event from its row. */
+static int
+tally_restore(struct tallies *ts, const char *key, const msgpack_object *o, char **cause)
+{
+	const msgpack_object *p = mp_get(o, "payload");
+	struct tally *t;
+	char *k = xstrdup(key);
+	int64_t value;
+
+	if (mp_int(mp_get(o, "value"), &value) != 0) {
+		free(k);
+		xasprintf(cause, "%s %s: bad row", ts->what, key);
+		return (-1);
+	}
+	t = tally_get(ts, &k, 1);
+	free(k);
+	t->value = value;
+	if (p != NULL && note_copy(p, &t->payload, &t->plen) != 0) {
+		xasprintf(cause, "%s %s: bad payload", ts->what, key);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+counter_pack(const char *key, struct fbuf *fb)
+{
+	return (tally_pack(&counters, key, fb));
+}
+
+static int
+counter_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	return (tally_restore(&counters, key, o, cause));
+}
+
+static int
+event_pack(const char *key, struct fbuf *fb)
+{
+	return (tally_pack(&evts, key, fb));
+}
+
+static int
+event_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	return (tally_restore(&evts, key, o, cause));
+}
+
+const struct store_kind counter_store_kind = {
+	.name = "counter",
+	.pack = counter_pack,
+	.restore = counter_restore,
+};
+
+const struct store_kind event_store_kind = {
+	.name = "event",
+	.pack = event_pack,
+	.restore = event_restore,
+};

@@ -57,6 +57,9 @@ static uint64_t commits, rows_written;
 static const struct store_kind *const kinds[] = {
 	&session_store_kind,
 	&lock_store_kind,
+	&note_store_kind,
+	&counter_store_kind,
+	&event_store_kind,
 };
 
 static int

@@ -318,8 +318,8 @@ lock_run(struct conn *c, const struct client_opts *o, char **argv, const msgpack
 	return (EXIT_SOFTWARE);
 }
 
-/* Parse a number of seconds for option opt. */
-static int
+/* Parse a number of seconds for option opt (also used by cmd-state.c). */
+int
 lock_seconds(const char *opt, const char *s, double max, double *out)
 {
 	char *end;

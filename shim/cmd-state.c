@@ -58,23 +58,6 @@ state_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out
 	return (0);
 }
 
-/* Parse seconds from 0 to max for option opt. */
-static int
-state_secs(const char *opt, const char *s, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0 || v > max) {
-		cli_usage_err("%s takes seconds from 0 to %g, not '%s'", opt, max, s);
-		return (-1);
-	}
-	*out = v;
-	return (0);
-}
-
 /* Is name one of the space-separated words of allowed? */
 static int
 state_allowed(const char *allowed, const char *name)
@@ -144,12 +127,12 @@ state_options(int argc, char **argv, const char *allowed, int npos_min, int npos
 			r = state_int("--limit", optarg, 1, 1000, &so->limit);
 			break;
 		case O_TTL:
-			r = state_secs("--ttl", optarg, 2592000, &so->ttl);
+			r = lock_seconds("--ttl", optarg, 2592000, &so->ttl);
 			if (r == 0 && so->ttl < 1)
 				return (cli_usage_err("--ttl takes 1 to 2592000 seconds"));
 			break;
 		case 'w':
-			r = state_secs("-w", optarg, 1e7, &so->wait);
+			r = lock_seconds("-w", optarg, 1e7, &so->wait);
 			break;
 		}
 		if (r != 0)

@@ -65,6 +65,7 @@ int cmd_acquire(const struct client_opts *, int, char **);
 int cmd_release(const struct client_opts *, int, char **);
 int cmd_renew(const struct client_opts *, int, char **);
 int cmd_locks(const struct client_opts *, int, char **);
+int lock_seconds(const char *, const char *, double, double *);
 
 /* cmd-state.c */
 int cmd_note(const struct client_opts *, int, char **);

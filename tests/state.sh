@@ -212,5 +212,26 @@ is "$?" 69 "no broker: 69"
 
 broker_alive
 ok $? "the broker survived all of it"
+
+# --- kill -9 and restart: what was acknowledged is still there ---
+"$BATON" note set kept '{"k":[1,2]}' --json-value >/dev/null
+"$BATON" note set soon-gone x >/dev/null
+gv=$("$BATON" note set doomed x)
+"$BATON" note delete doomed
+"$BATON" note set short y --ttl 1 >/dev/null
+cv=$("$BATON" counter incr migration)
+ev=$("$BATON" event signal built '"payload"' --json-value)
+kill -9 "$BROKER_PID"
+wait_for "! kill -0 $BROKER_PID 2>/dev/null" 10
+sleep 1.1 # let the TTL of "short" pass while the broker is down
+start_broker || bail_out "batond did not restart"
+is "$("$BATON" note get kept --json | jq -c .value)" '{"k":[1,2]}' "a note survives kill -9"
+is "$("$BATON" counter incr migration)" $((cv + 1)) "a counter goes on from its value after kill -9"
+is "$("$BATON" event wait built --after $((ev - 1)) -w 5 --json | jq -c '[.generation, .payload]')" \
+    "[$ev,\"payload\"]" "an event keeps its generation and payload"
+is "$("$BATON" note wait doomed --after "$gv" -w 5 --json | json '[.changed, .found] | @json')" \
+    "[true,false]" "a deletion before the crash still wakes a note wait"
+"$BATON" note get short >/dev/null 2>&1
+is "$?" 1 "a note whose TTL passed while the broker was down is gone"
 stop_broker
 done_testing
