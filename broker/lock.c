@@ -55,6 +55,7 @@ struct grant {
 struct waiter {
 	struct session *session;
 	uint64_t req_id;
+	uint64_t seq; /* arrival order across all queues */
 	int active; /* 0: timed out, parked with a ticket */
 	enum lock_mode mode;
 	double ttl;
@@ -71,6 +72,7 @@ struct waiter {
 static struct lock *locks;
 static TAILQ_HEAD(, lock) file_locks = TAILQ_HEAD_INITIALIZER(file_locks);
 static size_t nwaiting;
+static uint64_t waiter_seq;
 static struct lock **wake_list;
 static size_t wake_len, wake_cap;
 
@@ -225,7 +227,31 @@ lock_free_for(struct lock *l, enum lock_mode m)
 	return (!lock_blockers(l, m, blocker_any, NULL));
 }
 
-/* Can waiter w be granted now: first in every queue, nothing blocking? */
+/*
+ * Is a conflicting request that arrived before seq queued on a file
+ * reservation overlapping l (not l itself: its own queue order covers
+ * that)?  Such a waiter is ahead in line: nobody may overtake it.
+ */
+static int
+lock_queued_ahead(struct lock *l, enum lock_mode m, uint64_t seq)
+{
+	struct wlink *k;
+	struct lock *o;
+
+	if (l->path == NULL)
+		return (0);
+	TAILQ_FOREACH(o, &file_locks, fentry) {
+		if (o == l || TAILQ_EMPTY(&o->queue) || !lock_overlaps(l, o))
+			continue;
+		TAILQ_FOREACH(k, &o->queue, entry) {
+			if (k->w->seq < seq && (m == LOCK_EXCLUSIVE || k->w->mode == LOCK_EXCLUSIVE))
+				return (1);
+		}
+	}
+	return (0);
+}
+
+/* Can waiter w be granted now: first in line everywhere, nothing blocking? */
 static int
 waiter_ready(struct waiter *w)
 {
@@ -235,6 +261,8 @@ waiter_ready(struct waiter *w)
 		if (TAILQ_FIRST(&w->locks[i]->queue) != &w->links[i])
 			return (0);
 		if (!lock_free_for(w->locks[i], w->mode))
+			return (0);
+		if (lock_queued_ahead(w->locks[i], w->mode, w->seq))
 			return (0);
 	}
 	return (1);
@@ -477,7 +505,7 @@ waiter_unlink(struct waiter *w)
 	for (i = 0; i < w->n; i++) {
 		TAILQ_REMOVE(&w->locks[i]->queue, &w->links[i], entry);
 		w->locks[i]->nwaiters--;
-		lock_wake(w->locks[i]);
+		lock_freed(w->locks[i]); /* those behind it here or on overlaps may go */
 	}
 	nwaiting--;
 	TAILQ_REMOVE(&w->session->waiters, w, sentry);
@@ -673,6 +701,7 @@ waiter_new(struct req *r, struct lock **ls, size_t n, enum lock_mode m, double t
 
 	w->session = r->s;
 	w->req_id = r->id;
+	w->seq = ++waiter_seq;
 	w->active = 1;
 	w->mode = m;
 	w->ttl = ttl;
@@ -801,7 +830,7 @@ op_lock_acquire(struct req *r)
 	const char *ticket = NULL;
 	char *reason = NULL, hint[256];
 	double wait = 0, ttl = 0;
-	size_t n, i, tlen = 0;
+	size_t n, i, tlen = 0, len;
 	int ready = 1;
 
 	if (r->args[2] != NULL && mp_streq(r->args[2], "shared"))
@@ -836,7 +865,8 @@ op_lock_acquire(struct req *r)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (!TAILQ_EMPTY(&ls[i]->queue) || !lock_free_for(ls[i], m))
+		if (!TAILQ_EMPTY(&ls[i]->queue) || !lock_free_for(ls[i], m) ||
+		    lock_queued_ahead(ls[i], m, UINT64_MAX))
 			ready = 0;
 	}
 	if (ready) {
@@ -862,9 +892,14 @@ op_lock_acquire(struct req *r)
 	memset(&d, 0, sizeof d);
 	d.origin = r->s;
 	if (dl_from(&d, ls, n, m, NULL, 0)) {
+		/* the walk leaves "a holds x; a waits for y; b holds y; " */
+		len = strlen(d.path);
+		while (len > 0 && (d.path[len - 1] == ' ' || d.path[len - 1] == ';'))
+			d.path[--len] = '\0';
 		reply_error(r->c, r->id, ERR_DEADLOCK, a_name != NULL ? "name" : "names",
-		    "deadlock: you (%s) would wait for %s: %swhich waits for you; release "
-		    "what you hold first", r->s->agent, ls[0]->name, d.path);
+		    "waiting for %s would close a cycle: %s (you are %s); release what you "
+		    "hold first, or take every lock you need in one call with names",
+		    ls[0]->name, d.path, r->s->agent);
 		free(d.path);
 		free(d.seen);
 		goto gc;
