@@ -348,7 +348,8 @@ static const struct op_result discussion_reply_results[] = {
 static const struct op_arg discussion_resolve_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
 	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, "What was decided." },
-	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL, "Why." },
+	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL,
+	    "Why it was decided, for whoever reads it later." },
 	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL, "A task the decision leads to, e.g. \"T7\"." },
 	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
 	    "Token from discussion_start; not needed from the session that started it." },
