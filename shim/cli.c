@@ -407,7 +407,7 @@ cli_field(const msgpack_object *r, const char *key, char *buf, size_t len)
 }
 
 /* Seconds as "3d 4h", "5m 12s", "42s". */
-static const char *
+const char *
 cli_duration(const msgpack_object *v, char *buf, size_t len)
 {
 	double d;

@@ -87,23 +87,6 @@ msg_str(const msgpack_object *r, const char *key, const char *def, char *buf, si
 	return (buf);
 }
 
-/* Seconds as a short human string. */
-static const char *
-msg_secs(const msgpack_object *v, char *buf, size_t len)
-{
-	double d;
-
-	if (mp_num(v, &d) != 0)
-		snprintf(buf, len, "-");
-	else if (d < 60)
-		snprintf(buf, len, "%.0fs", d);
-	else if (d < 3600)
-		snprintf(buf, len, "%.0fm%02.0fs", floor(d / 60), fmod(d, 60));
-	else
-		snprintf(buf, len, "%.0fh%02.0fm", floor(d / 3600), fmod(floor(d / 60), 60));
-	return (buf);
-}
-
 /* Print text with every line indented. */
 static void
 msg_indent(const char *text, const char *indent)
@@ -161,8 +144,8 @@ msg_show_agents(const msgpack_object *r)
 		    msg_str(a, "agent", "?", b[0], sizeof b[0]), msg_str(a, "role", "-", b[1], sizeof b[1]),
 		    msg_str(a, "session", "-", b[2], sizeof b[2]), (long long)pid,
 		    msg_str(a, "kind", "-", b[3], sizeof b[3]), msg_str(a, "state", "-", b[4], sizeof b[4]),
-		    msg_secs(mp_get(a, "connected_seconds"), b[5], sizeof b[5]),
-		    msg_secs(mp_get(a, "idle_seconds"), b[6], sizeof b[6]), locks[0] ? locks : "-");
+		    cli_duration(mp_get(a, "connected_seconds"), b[5], sizeof b[5]),
+		    cli_duration(mp_get(a, "idle_seconds"), b[6], sizeof b[6]), locks[0] ? locks : "-");
 	}
 	return (0);
 }

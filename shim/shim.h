@@ -58,6 +58,7 @@ void cli_err(const char *, ...) printflike(1, 2);
 int cli_usage_err(const char *, ...) printflike(1, 2);
 int cli_fail(const char *, const struct op_error *);
 int cli_print_json(const msgpack_object *);
+const char *cli_duration(const msgpack_object *, char *, size_t);
 
 /* cmd-lock.c */
 int cmd_lock(const struct client_opts *, int, char **);

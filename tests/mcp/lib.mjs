@@ -261,3 +261,18 @@ export function rawServer(b) {
   };
   return r;
 }
+
+// Run a tool that must succeed: structuredContent matches the tool's
+// outputSchema (tools: name -> tool from tools/list) and the text content
+// is the same JSON.  Records one TAP result; returns structuredContent.
+export async function callChecked(client, tools, name, args, what, ms = 10000) {
+  const res = await withTimeout(client.callTool({ name, arguments: args }, undefined, { timeout: ms + 5000 }),
+    ms, `${name} ${JSON.stringify(args)}`);
+  const sc = res.structuredContent;
+  const errs = res.isError ? ['isError: ' + textOf(res)] : schemaErrors(tools[name].outputSchema, sc);
+  let same = false;
+  try { same = JSON.stringify(JSON.parse(textOf(res))) === JSON.stringify(sc); } catch { /* no */ }
+  ok(errs.length === 0 && same, `${what}: ${name} matches its outputSchema, text = structuredContent`,
+    { errs, res });
+  return sc || {};
+}

@@ -6,7 +6,7 @@
 // (measured), a discussion waking the inbox of the agent it waits on,
 // and errors (cursor_expired, a reply to a resolved discussion).
 import {
-  main, ok, is, diag, loadSdk, privateBroker, sdkClient, textOf, schemaErrors, withTimeout,
+  main, ok, is, diag, loadSdk, privateBroker, sdkClient, textOf, withTimeout, callChecked,
 } from './lib.mjs';
 
 const TOOLS = ['agent_join', 'agent_list', 'message_send', 'message_inbox', 'message_ack',
@@ -33,18 +33,7 @@ await main(async () => {
   const pid = (await plan.callTool({ name: 'status', arguments: {} })).structuredContent.pid;
   if (Number.isInteger(pid)) b.pids.add(pid);
 
-  // call: run a tool, check it ran, its schema and its text.
-  async function call(client, name, args, what, ms = 10000) {
-    const res = await withTimeout(client.callTool({ name, arguments: args }, undefined, { timeout: ms + 5000 }),
-      ms, `${name} ${JSON.stringify(args)}`);
-    const sc = res.structuredContent;
-    const errs = res.isError ? ['isError: ' + textOf(res)] : schemaErrors(byName[name].outputSchema, sc);
-    let same = false;
-    try { same = JSON.stringify(JSON.parse(textOf(res))) === JSON.stringify(sc); } catch { /* no */ }
-    ok(errs.length === 0 && same, `${what}: ${name} matches its outputSchema, text = structuredContent`,
-      { errs, res });
-    return sc || {};
-  }
+  const call = (client, name, args, what, ms) => callChecked(client, byName, name, args, what, ms);
   // fails: run a tool that must fail; its text.
   async function fails(client, name, args) {
     const res = await withTimeout(client.callTool({ name, arguments: args }), 10000, `${name} (failing)`);
