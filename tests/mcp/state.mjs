@@ -4,7 +4,7 @@
 // the tools) and the same JSON as text, a blocked note_wait and
 // event_wait in one client woken by another client, bounds as errors.
 import {
-  main, ok, is, diag, loadSdk, privateBroker, sdkClient, textOf, schemaErrors, withTimeout,
+  main, ok, is, diag, loadSdk, privateBroker, sdkClient, textOf, withTimeout, callChecked,
 } from './lib.mjs';
 
 const TOOLS = ['note_set', 'note_get', 'note_delete', 'note_list', 'note_wait',
@@ -31,17 +31,7 @@ await main(async () => {
   if (Number.isInteger(pid)) b.pids.add(pid);
 
   // call: run a tool, check it ran, its schema, its required fields and its text.
-  async function call(client, name, args, what, ms = 10000) {
-    const res = await withTimeout(client.callTool({ name, arguments: args }, undefined, { timeout: ms + 5000 }),
-      ms, `${name} ${JSON.stringify(args)}`);
-    const sc = res.structuredContent;
-    const errs = res.isError ? ['isError: ' + textOf(res)] : schemaErrors(byName[name].outputSchema, sc);
-    let same = false;
-    try { same = JSON.stringify(JSON.parse(textOf(res))) === JSON.stringify(sc); } catch { /* no */ }
-    ok(errs.length === 0 && same, `${what}: ${name} matches its outputSchema, text = structuredContent`,
-      { errs, res });
-    return sc || {};
-  }
+  const call = (client, name, args, what, ms) => callChecked(client, byName, name, args, what, ms);
 
   // ---- notes ----
   let r = await call(a, 'note_set', { key: 'api/url', value: 'http://localhost:8080' }, 'a string');
