@@ -581,8 +581,15 @@ note_wait_timeout(struct bwait *w)
 	note_wait_reply(w, 0);
 }
 
-void
-op_note_wait(struct req *r)
+/*
+ * Park a note_wait or event_wait (args key/name, after, wait_seconds) on
+ * the kind's wait key; now(key) is the newest version anyone can have
+ * seen, and a larger after is lowered to it so the next change wakes
+ * the caller.
+ */
+static void
+note_park(struct req *r, const char *kind, uint64_t (*now)(const char *),
+    int (*ready)(struct bwait *), void (*on_timeout)(struct bwait *))
 {
 	struct bwait *w;
 	int64_t after = 0;
@@ -594,16 +601,28 @@ op_note_wait(struct req *r)
 		mp_int(r->args[1], &after);
 	if (r->args[2] != NULL)
 		mp_num(r->args[2], &secs);
-	/* nobody saw a version past the revision: a later write must wake them */
-	if ((uint64_t)after > revision)
-		after = (int64_t)revision;
-	wk = note_wait_key("note", key);
-	w = wait_add(r, wk, secs, note_wait_ready, note_wait_timeout, key, (uint64_t)after);
+	if ((uint64_t)after > now(key))
+		after = (int64_t)now(key);
+	wk = note_wait_key(kind, key);
+	w = wait_add(r, wk, secs, ready, on_timeout, key, (uint64_t)after);
 	free(wk);
 	if (w == NULL)
 		free(key);
 	else
 		w->free_arg = free;
+}
+
+/* Nobody saw a note version past the global revision. */
+static uint64_t
+note_now(const char *key)
+{
+	return (revision);
+}
+
+void
+op_note_wait(struct req *r)
+{
+	note_park(r, "note", note_now, note_wait_ready, note_wait_timeout);
 }
 
 /*
@@ -747,31 +766,20 @@ event_wait_timeout(struct bwait *w)
 	event_wait_reply(w, e, 0);
 }
 
+/* Nor an event's generation past the current one (say, from before a restart). */
+static uint64_t
+event_now(const char *key)
+{
+	struct tally *e;
+
+	HASH_FIND_STR(evts.head, key, e);
+	return (e != NULL ? (uint64_t)e->value : 0);
+}
+
 void
 op_event_wait(struct req *r)
 {
-	struct tally *e;
-	struct bwait *w;
-	int64_t after = 0;
-	double secs = 30;
-	char *key, *wk;
-
-	key = note_resolve(r->s, r->args[0], NULL);
-	if (r->args[1] != NULL)
-		mp_int(r->args[1], &after);
-	if (r->args[2] != NULL)
-		mp_num(r->args[2], &secs);
-	/* nor a generation past the current one (say, from before a restart) */
-	HASH_FIND_STR(evts.head, key, e);
-	if (after > (e != NULL ? e->value : 0))
-		after = e != NULL ? e->value : 0;
-	wk = note_wait_key("event", key);
-	w = wait_add(r, wk, secs, event_wait_ready, event_wait_timeout, key, (uint64_t)after);
-	free(wk);
-	if (w == NULL)
-		free(key);
-	else
-		w->free_arg = free;
+	note_park(r, "event", event_now, event_wait_ready, event_wait_timeout);
 }
 
 /* Row of a note, a tombstone or tomb_floor; 0 when it is gone. */
