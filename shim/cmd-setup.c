@@ -1688,6 +1688,86 @@ setup_status_json(FILE *fp, const char *path, const char *scope, const char *sel
 	free(cmd);
 }
 
+/* The agents present in the project, but for ourselves (cli-PID), on one line. */
+static void
+setup_status_agents(const msgpack_object *r, const char *self)
+{
+	const msgpack_object *list = mp_get(r, "agents"), *a;
+	const char *s;
+	size_t n, i, shown = 0;
+	int64_t pid;
+
+	fputs("agents    ", stdout);
+	for (i = 0; list != NULL && list->type == MSGPACK_OBJECT_ARRAY &&
+	    i < list->via.array.size; i++) {
+		a = &list->via.array.ptr[i];
+		if (mp_streq(mp_get(a, "agent"), self) ||
+		    (mp_int(mp_get(a, "pid"), &pid) == 0 && pid == (int64_t)getpid()))
+			continue;
+		if (shown++ == 8) {
+			fputs(", ...", stdout);
+			break;
+		}
+		if (mp_str(mp_get(a, "agent"), &s, &n) == 0)
+			printf("%s%.*s", shown > 1 ? ", " : "", (int)n, s);
+		if (mp_str(mp_get(a, "role"), &s, &n) == 0 && n > 0)
+			printf(" (%.*s)", (int)n, s);
+	}
+	puts(shown == 0 ? "none but you" : "");
+}
+
+/* The project's tasks by status, from task_list's summary. */
+static void
+setup_status_tasks(const msgpack_object *r)
+{
+	const msgpack_object *sum = mp_get(r, "summary"), *k;
+	const char *s;
+	size_t n, i, shown = 0;
+	int64_t v;
+
+	fputs("tasks     ", stdout);
+	for (i = 0; sum != NULL && sum->type == MSGPACK_OBJECT_MAP && i < sum->via.map.size;
+	    i++) {
+		k = &sum->via.map.ptr[i].key;
+		if (mp_str(k, &s, &n) != 0 || mp_int(&sum->via.map.ptr[i].val, &v) != 0 ||
+		    v == 0 || mp_streq(k, "total") || mp_streq(k, "ready") ||
+		    mp_streq(k, "percent_done"))
+			continue;
+		printf("%s%lld %.*s", shown++ > 0 ? ", " : "", (long long)v, (int)n, s);
+	}
+	puts(shown == 0 ? "none" : "");
+}
+
+/*
+ * The project's agents and tasks, when this build has the operations,
+ * over a connection of its own (the caller's is busy with status).
+ */
+static void
+setup_status_project(const struct client_opts *o)
+{
+	struct conn c;
+	struct op_error err;
+	msgpack_unpacked u;
+	const msgpack_object *r;
+	struct client_opts mine = *o;
+
+	if (!setup_has_op("agent_list") && !setup_has_op("task_list"))
+		return;
+	mine.autostart = 0;
+	memset(&err, 0, sizeof err);
+	if (conn_open(&c, &mine, &err) != 0)
+		return;
+	msgpack_unpacked_init(&u);
+	if (setup_has_op("agent_list") && conn_call(&c, "agent_list", NULL, &u, &r, &err) == 0)
+		setup_status_agents(r, c.agent);
+	msgpack_unpacked_destroy(&u);
+	msgpack_unpacked_init(&u);
+	if (setup_has_op("task_list") && conn_call(&c, "task_list", NULL, &u, &r, &err) == 0)
+		setup_status_tasks(r);
+	msgpack_unpacked_destroy(&u);
+	conn_close(&c);
+}
+
 /* The set-up lines of `baton status`: which agents have baton, instructions. */
 void
 setup_status(const struct client_opts *o)
@@ -1697,6 +1777,8 @@ setup_status(const struct client_opts *o)
 	struct text t;
 	size_t a, b, i;
 	int n = 0, have = 0;
+
+	setup_status_project(o);
 
 	fputs("claude    ", fp);
 	if ((p = setup_claude_project(o)) != NULL)

@@ -271,6 +271,15 @@ like "$OUT" "claude +$P/.mcp.json \\(project\\)" "status shows Claude Code's pro
 like "$OUT" "codex +$CX" "status shows Codex's config"
 like "$OUT" 'instructions in CLAUDE.md, AGENTS.md' "status shows the instructions"
 like "$OUT" '^state +(durability [a-z]+|none \(in memory\))' "status shows the durability"
+if "$BATON" help task_create >/dev/null 2>&1 && "$BATON" help agent_list >/dev/null 2>&1; then
+	"$BATON" call task_create '{"title":"t","complexity":"simple"}' >/dev/null
+	baton_run --agent planner-1 --role planner lock -n x -- "$BATON" status
+	like "$OUT" '^tasks +1 todo$' "status shows the project's tasks by status"
+	like "$OUT" '^agents +planner-1 \(planner\)$' "status shows the other agents present, with roles"
+else
+	skip "status shows tasks" "no task operations in this build"
+	skip "status shows agents" "no agent operations in this build"
+fi
 "$BATON" uninstall >/dev/null
 baton_run status
 like "$OUT" 'claude +not set up' "after uninstall status says Claude Code is not set up"
