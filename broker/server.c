@@ -315,6 +315,26 @@ client_free(struct client *c)
 	free(c);
 }
 
+/*
+ * Send bytes to a peer: straight to the socket when nothing is queued
+ * (saving the poller two changes per reply), the rest through the
+ * bufferevent, which writes it when the socket can take it.
+ */
+static void
+client_write(struct client *c, const void *data, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	ssize_t n = 0;
+
+	if (evbuffer_get_length(out) == 0) {
+		n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			n = 0; /* EAGAIN, or an error the bufferevent will report */
+	}
+	if ((size_t)n < len && evbuffer_add(out, (const char *)data + n, len - (size_t)n) != 0)
+		fatalx("evbuffer_add");
+}
+
 /* Queue a finished frame; a peer that stops reading is dropped. */
 void
 client_send(struct client *c, struct fbuf *fb)
@@ -354,7 +374,9 @@ client_send(struct client *c, struct fbuf *fb)
 		client_close_later(c);
 		return;
 	}
-	if (evbuffer_add(out, fb->sb.data, fb->sb.size) != 0)
+	if (out == bufferevent_get_output(c->bev))
+		client_write(c, fb->sb.data, fb->sb.size);
+	else if (evbuffer_add(out, fb->sb.data, fb->sb.size) != 0)
 		fatalx("evbuffer_add");
 	fbuf_free(fb);
 }
@@ -368,8 +390,8 @@ server_release_held(void)
 	while ((c = TAILQ_FIRST(&held_clients)) != NULL) {
 		TAILQ_REMOVE(&held_clients, c, held_entry);
 		c->on_held_list = 0;
-		if (evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held) != 0)
-			fatalx("evbuffer_add_buffer");
+		client_write(c, evbuffer_pullup(c->held, -1), evbuffer_get_length(c->held));
+		evbuffer_drain(c->held, evbuffer_get_length(c->held));
 	}
 }
 

@@ -166,12 +166,25 @@ store_open(const char *dir, int full_sync, char **cause)
 		free(path);
 		return (-1);
 	}
-	sqlite3_busy_timeout(db, 2000);
-	if (store_exec("PRAGMA journal_mode=WAL", cause) != 0 ||
+	sqlite3_busy_timeout(db, 200);
+	/*
+	 * Only this broker opens the file (it holds SOCKET.lock for life), so
+	 * SQLite may keep its lock instead of taking and dropping POSIX locks
+	 * around every transaction; set before WAL so no shared memory is used.
+	 */
+	if (store_exec("PRAGMA locking_mode=EXCLUSIVE", cause) != 0 ||
+	    store_exec("PRAGMA journal_mode=WAL", cause) != 0 ||
 	    store_exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
 	    cause) != 0 || store_exec("PRAGMA quick_check(1)", cause) != 0 ||
 	    store_schema(cause) != 0) {
 		char *c = *cause;
+		if (sqlite3_errcode(db) == SQLITE_BUSY || sqlite3_errcode(db) == SQLITE_LOCKED) {
+			xasprintf(cause, "%s is in use by another batond; give each broker its "
+			    "own state directory (-D or BATON_STATE_DIR)", path);
+			free(c);
+			free(path);
+			return (-1);
+		}
 		xasprintf(cause, "%s is not usable: %s; batond will not start on a database it "
 		    "cannot trust: move the file away to start empty (sqlite3's .recover "
 		    "command may salvage rows from it)", path, c);

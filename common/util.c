@@ -150,29 +150,39 @@ wall_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* Fill buf with size-1 random hex digits from the kernel CSPRNG. */
+/*
+ * Fill buf with size-1 random hex digits from the kernel CSPRNG, drawn
+ * from a pool refilled 256 bytes at a time (one syscall per 16 tokens).
+ */
 void
 random_hex(char *buf, size_t size)
 {
 	static const char hex[] = "0123456789abcdef";
+	static unsigned char pool[256];
+	static size_t avail;
 	unsigned char raw[64];
-	size_t n, i, got = 0;
+	size_t n, i, got;
 	ssize_t r;
 
 	if (size == 0)
 		return;
-	n = (size - 1 + 1) / 2;
+	n = size / 2;
 	if (n > sizeof raw)
 		fatalx("random_hex: %zu too long", size);
-	while (got < n) {
-		r = getrandom(raw + got, n - got, 0);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("getrandom");
+	if (avail < n) {
+		for (got = 0; got < sizeof pool; got += (size_t)r) {
+			r = getrandom(pool + got, sizeof pool - got, 0);
+			if (r == -1) {
+				if (errno != EINTR)
+					fatal("getrandom");
+				r = 0;
+			}
 		}
-		got += (size_t)r;
+		avail = sizeof pool;
 	}
+	memcpy(raw, pool + sizeof pool - avail, n);
+	explicit_bzero(pool + sizeof pool - avail, n); /* never hand out the same bytes twice */
+	avail -= n;
 	for (i = 0; i < size - 1; i++)
 		buf[i] = hex[(raw[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
 	buf[size - 1] = '\0';

@@ -17,11 +17,14 @@ is "$(stat -c %a "$SOCK_DIR")" 700 "its directory has mode 0700"
 
 # A directory the broker creates itself is 0700 too.
 bad_start() {
-	timeout 10 "$BATOND" -S "$1" -D "$BATON_STATE_DIR" </dev/null >/dev/null \
+	# its own state: two brokers never share a state directory
+	timeout 10 "$BATOND" -S "$1" -D "$TEST_DIR/state-$$-$BAD_N" </dev/null >/dev/null \
 	    2>"$TEST_DIR/bad.err"
 	BAD_RC=$?
 	BAD_ERR=$(cat "$TEST_DIR/bad.err")
+	BAD_N=$((BAD_N + 1))
 }
+BAD_N=0
 mkdir -m 700 "$TEST_DIR/other"
 bad_start "$TEST_DIR/other/new/sock"
 is "$BAD_RC" 0 "batond creates a missing socket directory"
