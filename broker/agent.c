@@ -60,10 +60,27 @@ presence_of_name(const char *project, const char *agent)
 	return (NULL);
 }
 
+/*
+ * p's row ("PROJECT\nAGENT", kept while it has a TTL) is to be rewritten
+ * at the next checkpoint.
+ */
+static void
+presence_changed(const struct presence *p)
+{
+	char *key;
+
+	if (p->project == NULL || p->agent == NULL)
+		return;
+	xasprintf(&key, "%s\n%s", p->project, p->agent);
+	store_mark(&presence_store_kind, key);
+	free(key);
+}
+
 static void
 presence_free(struct presence *p)
 {
 	TAILQ_REMOVE(&presences, p, entry);
+	presence_changed(p); /* gone: its row is deleted */
 	if (p->s == NULL)
 		ndetached--;
 	if (p->ttl_ev != NULL)
@@ -102,6 +119,7 @@ presence_ttl_cb(evutil_socket_t fd, short events, void *arg)
 	struct presence *p = arg;
 
 	p->expires_ms = 0;
+	presence_changed(p);
 	if (p->s != NULL)
 		return;
 	log_info("agent %s: registration expired", p->agent);
@@ -125,6 +143,7 @@ agent_session_closed(struct session *s)
 	p->active_ms = s->active_ms;
 	p->s = NULL;
 	ndetached++;
+	presence_changed(p);
 }
 
 /* Is the name usable for agent_join?  NULL when it is, else why not. */
@@ -324,8 +343,10 @@ op_agent_join(struct req *r)
 		free(s->role);
 		s->role = xstrndup(role, rlen);
 	}
+	presence_changed(p); /* under its old name, when it had one */
 	presence_fill(p, s);
 	presence_set_ttl(p, ttl);
+	presence_changed(p);
 	revision_next();
 	msg_presence_changed(s->project);
 	log_info("session %s: joined as %s (%s)", s->id, s->agent,
@@ -433,3 +454,106 @@ op_agent_list(struct req *r)
 	free(role);
 	reply_end(r->c, fb);
 }
+
+/* Wall-clock time of a mono_ms() instant, for the store. */
+static int64_t
+presence_wall(uint64_t ms, uint64_t now, int64_t wall)
+{
+	return (wall - (int64_t)(now - ms));
+}
+
+/* The mono_ms() instant of a stored wall-clock time in the past. */
+static uint64_t
+presence_mono(int64_t at, uint64_t now, int64_t wall)
+{
+	uint64_t age = at > 0 && at < wall ? (uint64_t)(wall - at) : 0;
+
+	return (age < now ? now - age : now);
+}
+
+/*
+ * Row of a registration with a TTL (those outlive their connection, so
+ * they outlive a restart too); 0 for one without, or gone.
+ */
+static int
+presence_pack(const char *key, struct fbuf *fb)
+{
+	const char *nl = strchr(key, '\n');
+	struct presence *p;
+	uint64_t now = mono_ms();
+	int64_t wall = wall_ms();
+	char *project;
+
+	if (nl == NULL)
+		return (0);
+	project = xstrndup(key, (size_t)(nl - key));
+	p = presence_of_name(project, nl + 1);
+	free(project);
+	if (p == NULL || p->expires_ms == 0)
+		return (0);
+	pk_map(fb, 8);
+	pk_kstr(fb, "role", p->role);
+	pk_kstr(fb, "kind", p->kind);
+	pk_kstr(fb, "client", p->client);
+	pk_kint(fb, "pid", p->pid);
+	pk_kstr(fb, "sid", p->sid);
+	/* deadlines are stored as wall-clock time and re-based at restore */
+	pk_kint(fb, "expires", wall + ((int64_t)p->expires_ms - (int64_t)now));
+	pk_kint(fb, "joined", presence_wall(p->joined_ms, now, wall));
+	pk_kint(fb, "active", presence_wall(p->active_ms, now, wall));
+	return (1);
+}
+
+/*
+ * Rebuild a registration with what is left of its TTL, under its
+ * session when that was restored too (waiting to be reclaimed).  One
+ * that lapsed while the broker was down lapses at once, the usual way.
+ */
+static int
+presence_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	const char *nl = strchr(key, '\n');
+	struct presence *p;
+	struct session *s;
+	uint64_t now = mono_ms();
+	int64_t wall = wall_ms(), expires = 0, pid = 0, at = 0;
+	char *sid;
+
+	if (nl == NULL || nl == key || nl[1] == '\0' ||
+	    mp_int(mp_get(o, "expires"), &expires) != 0) {
+		xasprintf(cause, "presence %s: bad row", key);
+		return (-1);
+	}
+	p = xcalloc(1, sizeof *p);
+	p->project = xstrndup(key, (size_t)(nl - key));
+	p->agent = xstrdup(nl + 1);
+	p->role = mp_strdup(mp_get(o, "role"));
+	p->kind = mp_strdup(mp_get(o, "kind"));
+	if (p->kind == NULL)
+		p->kind = xstrdup("cli");
+	p->client = mp_strdup(mp_get(o, "client"));
+	mp_int(mp_get(o, "pid"), &pid);
+	p->pid = (pid_t)pid;
+	if ((sid = mp_strdup(mp_get(o, "sid"))) != NULL)
+		snprintf(p->sid, sizeof p->sid, "%s", sid);
+	mp_int(mp_get(o, "joined"), &at);
+	p->joined_ms = presence_mono(at, now, wall);
+	at = 0;
+	mp_int(mp_get(o, "active"), &at);
+	p->active_ms = presence_mono(at, now, wall);
+	s = sid != NULL ? session_find(sid) : NULL;
+	free(sid);
+	if (s != NULL && s->client == NULL && presence_of_session(s) == NULL)
+		p->s = s;
+	else
+		ndetached++;
+	TAILQ_INSERT_TAIL(&presences, p, entry);
+	presence_set_ttl(p, expires > wall ? (double)(expires - wall) / 1000.0 : 0.001);
+	return (0);
+}
+
+const struct store_kind presence_store_kind = {
+	.name = "presence",
+	.pack = presence_pack,
+	.restore = presence_restore,
+};

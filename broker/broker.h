@@ -103,6 +103,9 @@ extern enum durability durability;
 extern int restoring;
 extern const struct store_kind session_store_kind, lock_store_kind;
 extern const struct store_kind note_store_kind, counter_store_kind, event_store_kind;
+extern const struct store_kind project_store_kind, task_store_kind;
+extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
+extern const struct store_kind discussion_store_kind, presence_store_kind;
 int store_open(const char *, int, char **);
 void store_start(void);
 int store_restore(char **);
@@ -169,6 +172,7 @@ void msg_presence_changed(const char *);
 
 /* task.c */
 void task_session_closed(struct session *);
+size_t task_session_claims(struct session *);
 char *task_next_steps(struct session *, const char *);
 
 /* handlers, one per operation (named op_NAME) */

@@ -116,6 +116,21 @@ mproject_get(const char *name)
 	return (p);
 }
 
+/*
+ * Store keys: "PROJECT\nREST", with numbers zero-padded so a project's
+ * rows load in order.  Names never contain a newline.
+ */
+static void
+msg_mark(const struct store_kind *kind, const struct mproject *p, int width,
+    unsigned long long v)
+{
+	char *key;
+
+	xasprintf(&key, "%s\n%0*llu", p->name, width, v);
+	store_mark(kind, key);
+	free(key);
+}
+
 /* Wall-clock milliseconds as ISO 8601 UTC with milliseconds. */
 static const char *
 msg_iso(int64_t ms, char *buf)
@@ -200,6 +215,26 @@ msg_free(struct message *m)
 	free(m);
 }
 
+/* Add m to p's messages, in id order (restored rows may come in any order). */
+static void
+msg_keep(struct mproject *p, struct message *m)
+{
+	struct message *after;
+
+	m->size = strlen(m->body) + (m->subject != NULL ? strlen(m->subject) : 0) +
+	    (m->thread != NULL ? strlen(m->thread) : 0) + strlen(m->from) + strlen(m->to) + 64;
+	TAILQ_FOREACH_REVERSE(after, &p->msgs, mlist, entry) {
+		if (after->id < m->id)
+			break;
+	}
+	if (after != NULL)
+		TAILQ_INSERT_AFTER(&p->msgs, after, m, entry);
+	else
+		TAILQ_INSERT_HEAD(&p->msgs, m, entry);
+	p->nmsgs++;
+	p->bytes += m->size;
+}
+
 /* Keep a new message; drop the oldest past the retention bounds. */
 static struct message *
 msg_post(struct mproject *p, uint64_t id, const char *from, const char *to,
@@ -214,11 +249,8 @@ msg_post(struct mproject *p, uint64_t id, const char *from, const char *to,
 	m->body = xstrdup(body);
 	m->thread = thread != NULL ? xstrdup(thread) : NULL;
 	m->at_ms = wall_ms();
-	m->size = strlen(m->body) + (subject != NULL ? strlen(subject) : 0) +
-	    (thread != NULL ? strlen(thread) : 0) + strlen(from) + strlen(to) + 64;
-	TAILQ_INSERT_TAIL(&p->msgs, m, entry);
-	p->nmsgs++;
-	p->bytes += m->size;
+	msg_keep(p, m);
+	msg_mark(&message_store_kind, p, 20, (unsigned long long)m->id);
 	while (p->nmsgs > msg_retention || p->bytes > MSG_BYTES_MAX) {
 		struct message *old = TAILQ_FIRST(&p->msgs);
 
@@ -226,7 +258,9 @@ msg_post(struct mproject *p, uint64_t id, const char *from, const char *to,
 		p->nmsgs--;
 		p->bytes -= old->size;
 		p->expired_upto = old->id;
+		msg_mark(&message_store_kind, p, 20, (unsigned long long)old->id);
 		msg_free(old);
+		store_mark(&mproject_store_kind, p->name);
 	}
 	wait_wake(p->wkey);
 	return (m);
@@ -605,6 +639,14 @@ mbox_get(struct mproject *p, const char *agent)
 	return (mb);
 }
 
+/* The store key of a read state, in *key (to free). */
+static const char *
+msg_mbox_key(const struct mproject *p, const struct mbox *mb, char **key)
+{
+	xasprintf(key, "%s\n%s", p->name, mb->agent);
+	return (*key);
+}
+
 /* Forget marks at or below acked_upto or older than anything retained. */
 static void
 mbox_prune(struct mproject *p, struct mbox *mb)
@@ -687,6 +729,7 @@ op_message_ack(struct req *r)
 	uint64_t *ids = NULL, upto = 0;
 	size_t nids = 0, k = 0, acked = 0;
 	int64_t v;
+	char *key;
 
 	if (r->args[0] != NULL && msg_ack_ids(r, &ids, &nids) != 0)
 		return;
@@ -714,6 +757,8 @@ op_message_ack(struct req *r)
 	if (upto > mb->acked_upto)
 		mb->acked_upto = upto;
 	mbox_prune(p, mb);
+	store_mark(&mbox_store_kind, msg_mbox_key(p, mb, &key));
+	free(key);
 	free(ids);
 	revision_next();
 	fb = reply_begin(r->id);
@@ -777,6 +822,13 @@ disc_free(struct disc *d)
 	free(d);
 }
 
+/* d's row is to be rewritten (or deleted) at the next checkpoint. */
+static void
+disc_changed(const struct mproject *p, const struct disc *d)
+{
+	msg_mark(&discussion_store_kind, p, 10, d->num);
+}
+
 /* Room for one more discussion: drop the oldest resolved one when full. */
 static int
 disc_room(struct mproject *p)
@@ -789,6 +841,7 @@ disc_room(struct mproject *p)
 		if (d->resolved) {
 			TAILQ_REMOVE(&p->discs, d, entry);
 			p->ndiscs--;
+			disc_changed(p, d);
 			disc_free(d);
 			return (0);
 		}
@@ -854,6 +907,8 @@ op_discussion_start(struct req *r)
 	disc_add_reply(d, r->s->agent, text, waiting);
 	TAILQ_INSERT_TAIL(&p->discs, d, entry);
 	p->ndiscs++;
+	disc_changed(p, d);
+	store_mark(&mproject_store_kind, p->name); /* next_disc */
 	disc_notify(p, d, revision_next(), r->s->agent, waiting, "waits on you", text);
 	free(text);
 	wait_wake(p->wkey);
@@ -919,6 +974,7 @@ op_discussion_reply(struct req *r)
 	d->waiting_on = waiting;
 	text = mp_strdup(r->args[1]);
 	disc_add_reply(d, s->agent, text, waiting);
+	disc_changed(p, d);
 	disc_notify(p, d, revision_next(), s->agent, waiting, "reply", text);
 	free(text);
 	wait_wake(p->wkey);
@@ -979,6 +1035,7 @@ op_discussion_resolve(struct req *r)
 	d->resolved_ms = d->updated_ms = wall_ms();
 	free(d->waiting_on);
 	d->waiting_on = NULL;
+	disc_changed(p, d);
 	xasprintf(&body, "Decision: %s%s%s", d->decision,
 	    d->reasoning != NULL ? "\nReasoning: " : "",
 	    d->reasoning != NULL ? d->reasoning : "");
@@ -1093,3 +1150,332 @@ op_discussion_get(struct req *r)
 		    "session that started it)");
 	reply_end(r->c, fb);
 }
+
+/* --- the checkpoint (store.c) ----------------------------------------- */
+
+/*
+ * The project of a store key "PROJECT\nREST" (NULL when it has none,
+ * or is not a project with messages); *rest points after the newline.
+ */
+static struct mproject *
+msg_key_project(const char *key, const char **rest, int create)
+{
+	const char *nl = strchr(key, '\n');
+	struct mproject *p;
+	char *name;
+
+	if (nl == NULL)
+		return (NULL);
+	*rest = nl + 1;
+	name = xstrndup(key, (size_t)(nl - key));
+	if (create)
+		p = mproject_get(name);
+	else
+		HASH_FIND_STR(mprojects, name, p);
+	free(name);
+	return (p);
+}
+
+/* A row's integer field, or 0. */
+static int64_t
+msg_row_int(const msgpack_object *o, const char *key)
+{
+	int64_t v;
+
+	return (mp_int(mp_get(o, key), &v) == 0 ? v : 0);
+}
+
+/* Row of a project's counters: the retention floor and the discussion numbers. */
+static int
+mproject_pack(const char *key, struct fbuf *fb)
+{
+	struct mproject *p;
+
+	HASH_FIND_STR(mprojects, key, p);
+	if (p == NULL || (p->expired_upto == 0 && p->next_disc == 0))
+		return (0);
+	pk_map(fb, 2);
+	pk_kuint(fb, "expired_upto", p->expired_upto);
+	pk_kuint(fb, "next_disc", p->next_disc);
+	return (1);
+}
+
+static int
+mproject_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	struct mproject *p = mproject_get(key);
+	int64_t v;
+
+	(void)cause;
+	if ((v = msg_row_int(o, "expired_upto")) > 0 && (uint64_t)v > p->expired_upto)
+		p->expired_upto = (uint64_t)v;
+	if ((v = msg_row_int(o, "next_disc")) > 0 && v <= UINT32_MAX &&
+	    (unsigned)v > p->next_disc)
+		p->next_disc = (unsigned)v;
+	return (0);
+}
+
+const struct store_kind mproject_store_kind = {
+	.name = "mproject",
+	.pack = mproject_pack,
+	.restore = mproject_restore,
+};
+
+/* Row of one message; 0 once retention dropped it. */
+static int
+message_pack(const char *key, struct fbuf *fb)
+{
+	struct mproject *p;
+	struct message *m;
+	const char *rest;
+	uint64_t id;
+
+	if ((p = msg_key_project(key, &rest, 0)) == NULL)
+		return (0);
+	id = strtoull(rest, NULL, 10);
+	/* newest first: a new message is found at once, a dropped one too */
+	TAILQ_FOREACH_REVERSE(m, &p->msgs, mlist, entry) {
+		if (m->id <= id)
+			break;
+	}
+	if (m == NULL || m->id != id)
+		return (0);
+	pk_map(fb, 6);
+	pk_kstr(fb, "from", m->from);
+	pk_kstr(fb, "to", m->to);
+	pk_kstr(fb, "subject", m->subject);
+	pk_kstr(fb, "body", m->body);
+	pk_kstr(fb, "thread", m->thread);
+	pk_kint(fb, "at", m->at_ms);
+	return (1);
+}
+
+static int
+message_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	struct mproject *p;
+	struct message *m;
+	const char *rest;
+	uint64_t id;
+
+	if ((p = msg_key_project(key, &rest, 1)) == NULL ||
+	    (id = strtoull(rest, NULL, 10)) == 0) {
+		xasprintf(cause, "message %s: bad key", key);
+		return (-1);
+	}
+	m = xcalloc(1, sizeof *m);
+	m->id = id;
+	m->from = mp_strdup(mp_get(o, "from"));
+	m->to = mp_strdup(mp_get(o, "to"));
+	m->body = mp_strdup(mp_get(o, "body"));
+	m->subject = mp_strdup(mp_get(o, "subject"));
+	m->thread = mp_strdup(mp_get(o, "thread"));
+	m->at_ms = msg_row_int(o, "at");
+	if (m->from == NULL || m->to == NULL || m->body == NULL) {
+		msg_free(m);
+		xasprintf(cause, "message %s: bad row", key);
+		return (-1);
+	}
+	msg_keep(p, m);
+	return (0);
+}
+
+const struct store_kind message_store_kind = {
+	.name = "message",
+	.pack = message_pack,
+	.restore = message_restore,
+};
+
+/* Row of an agent name's read state. */
+static int
+mbox_pack(const char *key, struct fbuf *fb)
+{
+	struct mproject *p;
+	struct mbox *mb;
+	const char *rest;
+	size_t i;
+
+	if ((p = msg_key_project(key, &rest, 0)) == NULL || (mb = mbox_find(p, rest)) == NULL)
+		return (0);
+	pk_map(fb, 2);
+	pk_kuint(fb, "upto", mb->acked_upto);
+	pk_str(fb, "acked");
+	pk_array(fb, mb->nacked);
+	for (i = 0; i < mb->nacked; i++)
+		pk_uint(fb, mb->acked[i]);
+	return (1);
+}
+
+static int
+mbox_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	const msgpack_object *a = mp_get(o, "acked");
+	struct mproject *p;
+	struct mbox *mb;
+	const char *rest;
+	int64_t v;
+	uint32_t i;
+
+	if ((p = msg_key_project(key, &rest, 1)) == NULL || (mb = mbox_get(p, rest)) == NULL) {
+		xasprintf(cause, "mbox %s: bad key", key);
+		return (-1);
+	}
+	mb->acked_upto = (uint64_t)msg_row_int(o, "upto");
+	for (i = 0; a != NULL && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size; i++) {
+		if (mp_int(&a->via.array.ptr[i], &v) == 0 && v > 0)
+			mbox_mark(mb, (uint64_t)v);
+	}
+	return (0);
+}
+
+const struct store_kind mbox_store_kind = {
+	.name = "mbox",
+	.pack = mbox_pack,
+	.restore = mbox_restore,
+};
+
+/* Row of a discussion: the thread and its resolution. */
+static int
+discussion_pack(const char *key, struct fbuf *fb)
+{
+	struct mproject *p;
+	struct disc *d;
+	const char *rest;
+	unsigned long num;
+	size_t i;
+
+	if ((p = msg_key_project(key, &rest, 0)) == NULL)
+		return (0);
+	num = strtoul(rest, NULL, 10);
+	TAILQ_FOREACH(d, &p->discs, entry) {
+		if (d->num == num)
+			break;
+	}
+	if (d == NULL)
+		return (0);
+	pk_map(fb, 16);
+	pk_kstr(fb, "topic", d->topic);
+	pk_kstr(fb, "category", d->category);
+	pk_kstr(fb, "priority", d->priority);
+	pk_kstr(fb, "waiting_on", d->waiting_on);
+	pk_kstr(fb, "started_by", d->started_by);
+	pk_kstr(fb, "sid", d->sid);
+	pk_kstr(fb, "token", d->token);
+	pk_kbool(fb, "resolved", d->resolved);
+	pk_kint(fb, "started", d->started_ms);
+	pk_kint(fb, "updated", d->updated_ms);
+	pk_kint(fb, "resolved_at", d->resolved_ms);
+	pk_kstr(fb, "decision", d->decision);
+	pk_kstr(fb, "reasoning", d->reasoning);
+	pk_kstr(fb, "decided_by", d->decided_by);
+	pk_kstr(fb, "linked_task", d->linked_task);
+	pk_str(fb, "replies");
+	pk_array(fb, d->nreplies);
+	for (i = 0; i < d->nreplies; i++) {
+		pk_map(fb, 4);
+		pk_kstr(fb, "who", d->replies[i].who);
+		pk_kstr(fb, "text", d->replies[i].text);
+		pk_kstr(fb, "waiting_on", d->replies[i].waiting_on);
+		pk_kint(fb, "at", d->replies[i].at_ms);
+	}
+	return (1);
+}
+
+/* Copy a string field of a row into a fixed buffer (empty when absent). */
+static void
+msg_row_buf(const msgpack_object *o, const char *key, char *buf, size_t len)
+{
+	const char *s = "";
+	size_t n;
+
+	if (mp_str(mp_get(o, key), &s, &n) != 0 || n >= len)
+		n = 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
+/* Rebuild a discussion's replies from its row. */
+static void
+disc_restore_replies(struct disc *d, const msgpack_object *a)
+{
+	struct dreply *e;
+	uint32_t i;
+
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size == 0)
+		return;
+	d->replies = xreallocarray(NULL, a->via.array.size, sizeof *d->replies);
+	for (i = 0; i < a->via.array.size; i++) {
+		e = &d->replies[d->nreplies];
+		e->who = mp_strdup(mp_get(&a->via.array.ptr[i], "who"));
+		e->text = mp_strdup(mp_get(&a->via.array.ptr[i], "text"));
+		if (e->who == NULL || e->text == NULL) {
+			free(e->who);
+			free(e->text);
+			continue;
+		}
+		e->waiting_on = mp_strdup(mp_get(&a->via.array.ptr[i], "waiting_on"));
+		e->at_ms = msg_row_int(&a->via.array.ptr[i], "at");
+		d->nreplies++;
+	}
+}
+
+static int
+discussion_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	struct mproject *p;
+	struct disc *d, *after;
+	const char *rest;
+	unsigned long num;
+
+	if ((p = msg_key_project(key, &rest, 1)) == NULL ||
+	    (num = strtoul(rest, NULL, 10)) == 0 || num > UINT32_MAX) {
+		xasprintf(cause, "discussion %s: bad key", key);
+		return (-1);
+	}
+	d = xcalloc(1, sizeof *d);
+	d->num = (unsigned)num;
+	d->topic = mp_strdup(mp_get(o, "topic"));
+	d->priority = mp_strdup(mp_get(o, "priority"));
+	d->started_by = mp_strdup(mp_get(o, "started_by"));
+	msg_row_buf(o, "sid", d->sid, sizeof d->sid);
+	msg_row_buf(o, "token", d->token, sizeof d->token);
+	mp_bool(mp_get(o, "resolved"), &d->resolved);
+	d->decision = mp_strdup(mp_get(o, "decision"));
+	if (d->topic == NULL || d->started_by == NULL || (d->resolved && d->decision == NULL)) {
+		disc_free(d);
+		xasprintf(cause, "discussion %s: bad row", key);
+		return (-1);
+	}
+	if (d->priority == NULL)
+		d->priority = xstrdup("normal");
+	d->category = mp_strdup(mp_get(o, "category"));
+	d->waiting_on = mp_strdup(mp_get(o, "waiting_on"));
+	d->started_ms = msg_row_int(o, "started");
+	d->updated_ms = msg_row_int(o, "updated");
+	d->resolved_ms = msg_row_int(o, "resolved_at");
+	d->reasoning = mp_strdup(mp_get(o, "reasoning"));
+	d->decided_by = mp_strdup(mp_get(o, "decided_by"));
+	if (d->resolved && d->decided_by == NULL)
+		d->decided_by = xstrdup("?");
+	d->linked_task = mp_strdup(mp_get(o, "linked_task"));
+	disc_restore_replies(d, mp_get(o, "replies"));
+	/* in number order, as they were started */
+	TAILQ_FOREACH_REVERSE(after, &p->discs, dlist, entry) {
+		if (after->num < d->num)
+			break;
+	}
+	if (after != NULL)
+		TAILQ_INSERT_AFTER(&p->discs, after, d, entry);
+	else
+		TAILQ_INSERT_HEAD(&p->discs, d, entry);
+	p->ndiscs++;
+	if (d->num > p->next_disc)
+		p->next_disc = d->num;
+	return (0);
+}
+
+const struct store_kind discussion_store_kind = {
+	.name = "discussion",
+	.pack = discussion_pack,
+	.restore = discussion_restore,
+};

@@ -196,13 +196,13 @@ session_reclaim(struct client *c, const char *token, size_t len)
 	return (s);
 }
 
-/* Row of a session that holds session-bound state; 0 once it holds nothing. */
+/* Row of a session that holds locks or task claims; 0 once it holds nothing. */
 static int
 session_pack(const char *id, struct fbuf *fb)
 {
 	struct session *s = session_find(id);
 
-	if (s == NULL || lock_session_grants(s) == 0)
+	if (s == NULL || (lock_session_grants(s) == 0 && task_session_claims(s) == 0))
 		return (0);
 	pk_map(fb, 7);
 	pk_kstr(fb, "token", s->token);

@@ -60,6 +60,13 @@ static const struct store_kind *const kinds[] = {
 	&note_store_kind,
 	&counter_store_kind,
 	&event_store_kind,
+	&project_store_kind,
+	&task_store_kind,
+	&mproject_store_kind,
+	&message_store_kind,
+	&mbox_store_kind,
+	&discussion_store_kind,
+	&presence_store_kind,
 };
 
 static int

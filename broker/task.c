@@ -302,12 +302,33 @@ task_hist(struct task *t, const struct session *s, const char *action, int from,
 	}
 }
 
+/* The store key of t: "PROJECT\nNNNNNN", zero-padded so rows load in id order. */
+static char *
+task_store_key(const struct task *t)
+{
+	char *key;
+
+	xasprintf(&key, "%s\n%06u", t->p->name, t->num);
+	return (key);
+}
+
+/* t's row is to be rewritten at the next checkpoint. */
+static void
+task_changed(const struct task *t)
+{
+	char *key = task_store_key(t);
+
+	store_mark(&task_store_kind, key);
+	free(key);
+}
+
 /* t changed: a new version, now. */
 static void
 task_touch(struct task *t)
 {
 	t->version = revision_next();
 	t->updated_at = wall_ms();
+	task_changed(t);
 }
 
 /* A change that may let a waiting task_claim answer. */
@@ -317,7 +338,11 @@ task_wake(struct project *p)
 	wait_wake(p->wkey);
 }
 
-/* Bind t's claim to session s (or orphan it for NULL). */
+/*
+ * Bind t's claim to session s (or orphan it for NULL).  A session's row
+ * in the store depends on the claims it holds, so both sessions' rows
+ * are rewritten with the task's.
+ */
 static void
 task_bind(struct task *t, struct session *s)
 {
@@ -329,11 +354,15 @@ task_bind(struct task *t, struct session *s)
 		event_free(t->lease_ev);
 		t->lease_ev = NULL;
 	}
+	if (t->claim_s != NULL && t->claim_s != s)
+		session_changed(t->claim_s);
 	t->claim_s = s;
 	if (s != NULL) {
 		TAILQ_INSERT_TAIL(&claims, t, centry);
 		t->on_claims = 1;
+		session_changed(s);
 	}
+	task_changed(t);
 }
 
 /* Forget t's claim entirely. */
@@ -347,18 +376,25 @@ task_unclaim(struct task *t)
 
 static void task_lease_cb(evutil_socket_t, short, void *);
 
-/* The claimant's session is gone: back to todo after the lease. */
+/* Orphan t's claim: back to todo unless someone takes it over within secs. */
 static void
-task_arm_lease(struct task *t)
+task_arm_lease_in(struct task *t, double secs)
 {
 	struct timeval tv;
 
 	task_bind(t, NULL);
 	t->lease_ev = evtimer_new(base, task_lease_cb, t);
-	tv.tv_sec = (time_t)t->lease;
-	tv.tv_usec = (suseconds_t)((t->lease - (double)tv.tv_sec) * 1e6);
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
 	evtimer_add(t->lease_ev, &tv);
-	t->lease_end_ms = mono_ms() + (uint64_t)(t->lease * 1000);
+	t->lease_end_ms = mono_ms() + (uint64_t)(secs * 1000);
+}
+
+/* The claimant's session is gone: back to todo after the lease. */
+static void
+task_arm_lease(struct task *t)
+{
+	task_arm_lease_in(t, t->lease);
 }
 
 /* A lease ran out: the task is free again and waiting claims wake. */
@@ -1075,6 +1111,7 @@ task_claim_try(struct session *s, uint64_t id, struct claim_wait *cw, int final)
 		if (t->status == TS_IN_PROGRESS && t->claim_s == s) {
 			changes = t->changes_pending;
 			t->changes_pending = 0;
+			task_changed(t);
 			task_claim_reply(s->client, id, p, t, 1, changes ?
 			    "changes were requested: read feedback, fix, then task_submit" :
 			    "already yours; task_submit when done");
@@ -1101,6 +1138,7 @@ task_claim_try(struct session *s, uint64_t id, struct claim_wait *cw, int final)
 	if ((t = task_pick(p, s, &changes)) != NULL) {
 		if (changes) {
 			t->changes_pending = 0;
+			task_changed(t);
 			task_claim_reply(s->client, id, p, t, 1, "changes were requested on your "
 			    "task: read feedback, fix, then task_submit");
 		} else {
@@ -1338,6 +1376,7 @@ op_project_set(struct req *r)
 	p->updated_by = xstrdup(r->s->agent);
 	p->updated_at = wall_ms();
 	p->version = revision_next();
+	store_mark(&project_store_kind, p->name);
 	if (to == PS_COMPLETE || to == PS_STOPPED) {
 		waiting = wait_count();
 		task_wake(p);
@@ -1375,6 +1414,316 @@ task_session_closed(struct session *s)
 			task_bind(t, NULL); /* in review: nothing to return yet */
 	}
 }
+
+/* Claims bound to session s (they keep its row in the store while it is away). */
+size_t
+task_session_claims(struct session *s)
+{
+	struct task *t;
+	size_t n = 0;
+
+	TAILQ_FOREACH(t, &claims, centry) {
+		if (t->claim_s == s)
+			n++;
+	}
+	return (n);
+}
+
+/* ---- the checkpoint (store.c) ---- */
+
+/*
+ * A task's row: every field, the claim and the history.  A claim bound
+ * to a session names it (the session is persisted while it holds
+ * claims); an orphaned claim's lease is a wall-clock deadline, re-based
+ * at restore like every other deadline.
+ */
+static int
+task_pack(const char *key, struct fbuf *fb)
+{
+	const char *nl = strchr(key, '\n');
+	struct project *p;
+	struct task *t;
+	const struct hist *h;
+	char *name;
+	size_t i;
+
+	if (nl == NULL)
+		return (0);
+	name = xstrndup(key, (size_t)(nl - key));
+	HASH_FIND_STR(projects, name, p);
+	free(name);
+	if (p == NULL || (t = task_by_num(p, task_parse_id(nl + 1, strlen(nl + 1)))) == NULL)
+		return (0);
+	pk_map(fb, 24);
+	pk_kstr(fb, "title", t->title);
+	pk_kstr(fb, "description", t->description);
+	pk_kstr(fb, "assignee", t->assignee);
+	pk_kstr(fb, "owner", t->owner);
+	pk_kstr(fb, "priority", priority_names[t->priority]);
+	pk_kstr(fb, "complexity", complexity_names[t->complexity]);
+	pk_kstr(fb, "isolation", isolation_names[t->isolation]);
+	task_pk_strings(fb, "tags", t->tags, t->ntags);
+	pk_str(fb, "deps");
+	pk_array(fb, t->ndeps);
+	for (i = 0; i < t->ndeps; i++)
+		pk_uint(fb, t->deps[i]);
+	pk_kstr(fb, "status", status_names[t->status]);
+	pk_kstr(fb, "token", t->token[0] != '\0' ? t->token : NULL);
+	pk_kstr(fb, "sid", t->claim_s != NULL ? t->claim_s->id : NULL);
+	pk_kdouble(fb, "lease", t->lease);
+	pk_kint(fb, "lease_end", t->lease_ev == NULL ? 0 :
+	    wall_ms() + ((int64_t)t->lease_end_ms - (int64_t)mono_ms()));
+	pk_kbool(fb, "changes_pending", t->changes_pending);
+	pk_kstr(fb, "notes", t->notes);
+	pk_kstr(fb, "feedback", t->feedback);
+	pk_kstr(fb, "reviewer", t->reviewer);
+	pk_kint(fb, "reviewed_at", t->reviewed_at);
+	pk_kint(fb, "created_at", t->created_at);
+	pk_kint(fb, "updated_at", t->updated_at);
+	pk_kuint(fb, "version", t->version);
+	pk_kuint(fb, "history_dropped", t->hist_dropped);
+	pk_str(fb, "history");
+	pk_array(fb, t->nhist);
+	for (i = 0; i < t->nhist; i++) {
+		h = &t->hist[i];
+		pk_map(fb, 7);
+		pk_kint(fb, "at", h->at);
+		pk_kstr(fb, "actor", h->actor);
+		pk_kstr(fb, "sid", h->sid);
+		pk_kstr(fb, "action", h->action);
+		pk_kint(fb, "from", h->from);
+		pk_kint(fb, "to", h->to);
+		pk_kstr(fb, "note", h->note);
+	}
+	return (1);
+}
+
+/* An integer field of a row, or def. */
+static int64_t
+task_row_int(const msgpack_object *o, const char *key, int64_t def)
+{
+	int64_t v;
+
+	return (mp_int(mp_get(o, key), &v) == 0 ? v : def);
+}
+
+/* A name field of a row as its index in names, or def. */
+static int
+task_row_choice(const msgpack_object *o, const char *key, const char *const *names,
+    size_t count, int def)
+{
+	return (task_arg_choice(mp_get(o, key), names, count, def));
+}
+
+/* Rebuild the history of a task from its row. */
+static void
+task_restore_history(struct task *t, const msgpack_object *a)
+{
+	const msgpack_object *e;
+	struct hist *h;
+	uint32_t i;
+
+	t->hist = xreallocarray(NULL, TASK_HISTORY_MAX, sizeof *t->hist);
+	for (i = 0; a != NULL && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size &&
+	    t->nhist < TASK_HISTORY_MAX; i++) {
+		e = &a->via.array.ptr[i];
+		h = &t->hist[t->nhist++];
+		h->at = task_row_int(e, "at", 0);
+		h->actor = mp_strdup(mp_get(e, "actor"));
+		if (h->actor == NULL)
+			h->actor = xstrdup("?");
+		h->sid = mp_strdup(mp_get(e, "sid"));
+		h->action = mp_strdup(mp_get(e, "action"));
+		if (h->action == NULL)
+			h->action = xstrdup("?");
+		h->from = (int)task_row_int(e, "from", -1);
+		h->to = (int)task_row_int(e, "to", -1);
+		if (h->from < -1 || h->from >= TS_COUNT)
+			h->from = -1;
+		if (h->to < -1 || h->to >= TS_COUNT)
+			h->to = -1;
+		h->note = mp_strdup(mp_get(e, "note"));
+	}
+}
+
+/* Put restored task t at its number in its project (rows may leave holes). */
+static void
+task_restore_place(struct project *p, struct task *t)
+{
+	size_t old = p->cap;
+
+	if (t->num > p->cap) {
+		p->cap = t->num > 2 * p->cap ? t->num : 2 * p->cap;
+		p->tasks = xreallocarray(p->tasks, p->cap, sizeof *p->tasks);
+		memset(p->tasks + old, 0, (p->cap - old) * sizeof *p->tasks);
+	}
+	if (t->num > p->ntasks) {
+		memset(p->tasks + p->ntasks, 0, (t->num - p->ntasks) * sizeof *p->tasks);
+		p->ntasks = t->num;
+	}
+	p->tasks[t->num - 1] = t;
+}
+
+/*
+ * Give a restored task its claim back: bound to its session when that
+ * was restored (waiting to be reclaimed), else running on its lease,
+ * re-based from the stored deadline.  A lease that ran out while the
+ * broker was down runs out at once, through the usual path.
+ */
+static void
+task_restore_claim(struct task *t, const msgpack_object *o)
+{
+	struct session *s = NULL;
+	char *sid = mp_strdup(mp_get(o, "sid"));
+	int64_t end = task_row_int(o, "lease_end", 0), left;
+
+	if (sid != NULL)
+		s = session_find(sid);
+	free(sid);
+	if (s != NULL && s->client == NULL)
+		task_bind(t, s);
+	else if (t->status != TS_IN_PROGRESS)
+		return; /* in review: nothing to give back when it ends */
+	else if (end == 0)
+		task_arm_lease(t); /* its session was not restored: as if it ended now */
+	else {
+		left = end - wall_ms();
+		task_arm_lease_in(t, left > 0 ? (double)left / 1000.0 : 0.001);
+	}
+}
+
+/* Rebuild a task from its row. */
+static int
+task_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	const char *nl = strchr(key, '\n'), *s;
+	const msgpack_object *a;
+	struct project *p;
+	struct task *t;
+	char *name;
+	unsigned num;
+	size_t n;
+	int64_t d;
+	uint32_t i;
+
+	num = nl != NULL ? task_parse_id(nl + 1, strlen(nl + 1)) : 0;
+	if (num == 0 || num > TASKS_MAX || mp_get(o, "status") == NULL) {
+		xasprintf(cause, "task %s: bad row", key);
+		return (-1);
+	}
+	name = xstrndup(key, (size_t)(nl - key));
+	p = task_project(name);
+	free(name);
+	if (task_by_num(p, num) != NULL) {
+		xasprintf(cause, "task %s: twice", key);
+		return (-1);
+	}
+	t = xcalloc(1, sizeof *t);
+	t->p = p;
+	t->num = num;
+	snprintf(t->id, sizeof t->id, "T%u", num);
+	t->title = mp_strdup(mp_get(o, "title"));
+	if (t->title == NULL)
+		t->title = xstrdup("?");
+	t->description = mp_strdup(mp_get(o, "description"));
+	t->assignee = mp_strdup(mp_get(o, "assignee"));
+	t->owner = mp_strdup(mp_get(o, "owner"));
+	t->priority = task_row_choice(o, "priority", priority_names, nitems(priority_names), 1);
+	t->complexity = task_row_choice(o, "complexity", complexity_names,
+	    nitems(complexity_names), 1);
+	t->isolation = task_row_choice(o, "isolation", isolation_names, nitems(isolation_names),
+	    0);
+	if ((a = mp_get(o, "tags")) != NULL && a->type == MSGPACK_OBJECT_ARRAY) {
+		t->tags = xreallocarray(NULL, a->via.array.size + 1, sizeof *t->tags);
+		for (i = 0; i < a->via.array.size; i++) {
+			if (mp_str(&a->via.array.ptr[i], &s, &n) == 0)
+				t->tags[t->ntags++] = xstrndup(s, n);
+		}
+	}
+	if ((a = mp_get(o, "deps")) != NULL && a->type == MSGPACK_OBJECT_ARRAY) {
+		t->deps = xreallocarray(NULL, a->via.array.size + 1, sizeof *t->deps);
+		for (i = 0; i < a->via.array.size; i++) {
+			if (mp_int(&a->via.array.ptr[i], &d) == 0 && d > 0 && d <= TASKS_MAX &&
+			    (unsigned)d != num)
+				t->deps[t->ndeps++] = (unsigned)d;
+		}
+	}
+	t->status = (enum task_status)task_row_choice(o, "status", status_names, TS_COUNT,
+	    TS_TODO);
+	t->lease = TASK_LEASE_DEFAULT;
+	mp_num(mp_get(o, "lease"), &t->lease);
+	mp_bool(mp_get(o, "changes_pending"), &t->changes_pending);
+	t->notes = mp_strdup(mp_get(o, "notes"));
+	t->feedback = mp_strdup(mp_get(o, "feedback"));
+	t->reviewer = mp_strdup(mp_get(o, "reviewer"));
+	t->reviewed_at = task_row_int(o, "reviewed_at", 0);
+	t->created_at = task_row_int(o, "created_at", 0);
+	t->updated_at = task_row_int(o, "updated_at", 0);
+	t->version = (uint64_t)task_row_int(o, "version", 0);
+	t->hist_dropped = (size_t)task_row_int(o, "history_dropped", 0);
+	task_restore_history(t, mp_get(o, "history"));
+	task_restore_place(p, t);
+	if (mp_str(mp_get(o, "token"), &s, &n) == 0 && n == sizeof t->token - 1 &&
+	    (t->status == TS_IN_PROGRESS || t->status == TS_REVIEW)) {
+		memcpy(t->token, s, n);
+		t->token[n] = '\0';
+		task_restore_claim(t, o);
+	}
+	return (0);
+}
+
+const struct store_kind task_store_kind = {
+	.name = "task",
+	.pack = task_pack,
+	.restore = task_restore,
+};
+
+/* The project's row: its context and status; 0 until project_set was used. */
+static int
+project_pack(const char *key, struct fbuf *fb)
+{
+	struct project *p;
+	size_t i;
+
+	HASH_FIND_STR(projects, key, p);
+	if (p == NULL || p->version == 0)
+		return (0);
+	pk_map(fb, 4 + PFIELDS);
+	pk_kstr(fb, "status", pstatus_names[p->status]);
+	for (i = 0; i < PFIELDS; i++)
+		pk_kstr(fb, pfield_names[i], p->fields[i]);
+	pk_kstr(fb, "updated_by", p->updated_by);
+	pk_kint(fb, "updated_at", p->updated_at);
+	pk_kuint(fb, "version", p->version);
+	return (1);
+}
+
+/* Rebuild a project's context from its row. */
+static int
+project_restore(const char *key, const msgpack_object *o, char **cause)
+{
+	struct project *p = task_project(key);
+	size_t i;
+
+	(void)cause;
+	p->status = (enum project_status)task_row_choice(o, "status", pstatus_names, PS_COUNT,
+	    PS_PLANNING);
+	for (i = 0; i < PFIELDS; i++) {
+		free(p->fields[i]);
+		p->fields[i] = mp_strdup(mp_get(o, pfield_names[i]));
+	}
+	free(p->updated_by);
+	p->updated_by = mp_strdup(mp_get(o, "updated_by"));
+	p->updated_at = task_row_int(o, "updated_at", 0);
+	p->version = (uint64_t)task_row_int(o, "version", 1);
+	return (0);
+}
+
+const struct store_kind project_store_kind = {
+	.name = "project",
+	.pack = project_pack,
+	.restore = project_restore,
+};
 
 /* ---- role guidance ---- */
 

@@ -284,3 +284,36 @@ baton_run() {
 lines() {
 	if [ -z "$1" ]; then echo 0; else printf '%s\n' "$1" | wc -l | tr -d ' '; fi
 }
+
+# --- baton mcp over a fifo -------------------------------------------
+
+# mcp_start SLOT AGENT: a `baton mcp` session (SLOT 1 or 2) fed through a
+# fifo on fd 3 or 4, initialized; sets MCP_PID_SLOT.  Its answers go to
+# $TEST_DIR/mcpSLOT.out; closing the fd (exec 3>&-) ends it.
+mcp_start() {
+	rm -f "$TEST_DIR/mcp$1.in"
+	mkfifo "$TEST_DIR/mcp$1.in"
+	BATON_AGENT=$2 "$BATON" mcp <"$TEST_DIR/mcp$1.in" >"$TEST_DIR/mcp$1.out" \
+	    2>"$TEST_DIR/mcp$1.err" &
+	eval "MCP_PID_$1=\$!"
+	_bg_pids="$_bg_pids $!"
+	if [ "$1" = 1 ]; then exec 3>"$TEST_DIR/mcp1.in"; else exec 4>"$TEST_DIR/mcp2.in"; fi
+	mcp_send "$1" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"tests-sh","version":"0"}}}'
+	mcp_send "$1" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+}
+
+# mcp_send SLOT JSON: one JSON-RPC line to the session.
+mcp_send() {
+	if [ "$1" = 1 ]; then printf '%s\n' "$2" >&3; else printf '%s\n' "$2" >&4; fi
+}
+
+# mcp_call SLOT ID TOOL ARGS: call a tool (ARGS a JSON object).
+mcp_call() {
+	mcp_send "$1" "{\"jsonrpc\":\"2.0\",\"id\":$2,\"method\":\"tools/call\",\"params\":{\"name\":\"$3\",\"arguments\":$4}}"
+}
+
+# mcp_result SLOT ID: the structuredContent of answer ID, once it came.
+mcp_result() {
+	wait_for "grep -q '\"id\":$2,' '$TEST_DIR/mcp$1.out'" 10
+	grep "\"id\":$2," "$TEST_DIR/mcp$1.out" | jq -c .result.structuredContent 2>/dev/null
+}
