@@ -168,6 +168,7 @@ extern size_t msg_retention;
 size_t msg_unread(struct session *);
 size_t msg_waiting_on(struct session *);
 void msg_presence_changed(const char *);
+uint64_t msg_notice(const char *, const char *, const char *, const char *, const char *);
 
 
 /* task.c */

@@ -1045,6 +1045,70 @@ op_lock_renew(struct req *r)
 	reply_end(r->c, fb);
 }
 
+/*
+ * The user breaks a lock its holder forgot (DESIGN 5.1): every holder
+ * loses it, the broker log records who broke it, and each holder's
+ * inbox says so, from the breaker; then the queue moves.
+ */
+void
+op_lock_break(struct req *r)
+{
+	struct grant *g;
+	struct fbuf *fb;
+	struct lock *l;
+	char *reason = r->args[1] != NULL ? mp_strdup(r->args[1]) : NULL;
+	char *subject, *body, why[96];
+	size_t n = 0;
+
+	if (lock_named(r, r->args[0], &l) != 0) {
+		free(reason);
+		return;
+	}
+	fb = reply_begin(r->id);
+	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
+		pk_map(fb, 3);
+		pk_kbool(fb, "broken", 0);
+		pk_str(fb, "holders");
+		pk_array(fb, 0);
+		pk_kstr(fb, "hint", "nobody holds this lock; nothing to break");
+		reply_end(r->c, fb);
+		free(reason);
+		return;
+	}
+	TAILQ_FOREACH(g, &l->holders, lentry)
+		n++;
+	pk_map(fb, 3);
+	pk_kbool(fb, "broken", 1);
+	pk_str(fb, "holders");
+	pk_array(fb, n);
+	TAILQ_FOREACH(g, &l->holders, lentry)
+		pk_holder(fb, g, 0);
+	pk_kstr(fb, "hint", "the holders were told in their inbox; what they do under the "
+	    "lock is no longer protected");
+	reply_end(r->c, fb);
+	snprintf(why, sizeof why, "broken by %s", r->s->agent);
+	while ((g = TAILQ_FIRST(&l->holders)) != NULL) {
+		log_warnx("lock %s (project %s): %s broke the %s grant of %s (session %s, fence "
+		    "%llu)%s%s", l->name, l->project, r->s->agent, mode_name(g->mode), g->agent,
+		    g->sid, (unsigned long long)g->fence, reason != NULL ? ": " : "",
+		    reason != NULL ? reason : "");
+		if (strcmp(g->agent, r->s->agent) != 0) {
+			xasprintf(&subject, "your lock %s was broken by %s", l->name, r->s->agent);
+			xasprintf(&body, "%s broke your %s lock %s (fence %llu)%s%s. It is no longer "
+			    "yours: stop what you were doing under it, and acquire it again "
+			    "before you go on.", r->s->agent, mode_name(g->mode), l->name,
+			    (unsigned long long)g->fence, reason != NULL ? ". Reason: " : "",
+			    reason != NULL ? reason : "");
+			msg_notice(l->project, r->s->agent, g->agent, subject, body);
+			free(subject);
+			free(body);
+		}
+		grant_release(g, why);
+	}
+	free(reason);
+	lock_pump_all();
+}
+
 /* Mode of a lock's holders, for listings. */
 static const char *
 lock_mode_of(const struct lock *l)

@@ -266,6 +266,16 @@ msg_post(struct mproject *p, uint64_t id, const char *from, const char *to,
 	return (m);
 }
 
+/* Mail from the broker on someone's behalf (a broken lock...); returns its id. */
+uint64_t
+msg_notice(const char *project, const char *from, const char *to, const char *subject,
+    const char *body)
+{
+	struct mproject *p = mproject_get(project);
+
+	return (msg_post(p, revision_next(), from, to, subject, body, NULL)->id);
+}
+
 static struct mbox *
 mbox_find(struct mproject *p, const char *agent)
 {

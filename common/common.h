@@ -133,6 +133,7 @@ struct op_result {
 #define OP_IDEMPOTENT 0x04  /* repeating it changes nothing more */
 #define OP_BLOCKS 0x08      /* may wait (wait_seconds) */
 #define OP_MUTATES 0x10     /* advances the revision */
+#define OP_ADMIN 0x20       /* for the user (CLI, baton call), not an MCP tool */
 
 #define OP_MAX_ARGS 16
 
@@ -143,6 +144,7 @@ struct op_result {
 	X(lock_release)  \
 	X(lock_renew)    \
 	X(lock_list)     \
+	X(lock_break)    \
 	X(note_set)      \
 	X(note_get)      \
 	X(note_delete)   \

@@ -103,6 +103,17 @@ static const struct op_result lock_list_results[] = {
 	    "expires_in_seconds, reason}], waiters in order" },
 	{ "count", "integer", 0, "number of locks listed" },
 };
+static const struct op_arg lock_break_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
+	    "Name of the lock to break." },
+	{ "reason", ARG_STRING, 0, 0, 256, NULL, NULL,
+	    "Why, told to the holders in their inbox." },
+};
+static const struct op_result lock_break_results[] = {
+	{ "broken", "boolean", 0, "true when someone held it and no longer does" },
+	{ "holders", "array", 0, "who held it: agent, session, mode, age_seconds, fence" },
+	{ "hint", "string", 1, "what to do next" },
+};
 
 /* Notes, counters and events (DESIGN §5.2); bounds documented in baton(1). */
 #define NOTE_VALUE_MAX 65536     /* encoded bytes of a note value */
@@ -636,6 +647,12 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "List the locks held in your project: holders (agent, mode, age, "
 		    "expiry, reason) and waiters in order. Use before editing shared "
 		    "files to see who is working where."),
+	OPDEF(lock_break, .title = "Break a lock",
+	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN,
+	    .desc = "For the user, not agents: take a lock away from holders that forgot "
+		    "it (baton lock --break NAME). Every holder loses it, the broker log "
+		    "records who broke it and each holder's inbox says so; waiters are "
+		    "granted in order."),
 	OPDEF(note_set, .title = "Write a note",
 	    .flags = OP_MUTATES,
 	    .desc = "Store a value (a string or any JSON) under a key for other agents: "

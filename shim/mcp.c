@@ -332,6 +332,8 @@ mcp_tools_json(struct mcp *m)
 	tools = cJSON_AddArrayToObject(result, "tools");
 	for (i = 0; i < OP_COUNT; i++) {
 		op = &ops[i];
+		if (op->flags & OP_ADMIN)
+			continue; /* the user's, from the CLI */
 		t = cJSON_CreateObject();
 		cJSON_AddStringToObject(t, "name", op->name);
 		cJSON_AddStringToObject(t, "title", op->title != NULL ? op->title : op->name);
@@ -1035,7 +1037,8 @@ mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
 		    "the tool's name (see tools/list)");
 		return;
 	}
-	if ((op = op_find(name->valuestring, strlen(name->valuestring))) == NULL) {
+	if ((op = op_find(name->valuestring, strlen(name->valuestring))) == NULL ||
+	    (op->flags & OP_ADMIN)) {
 		mcp_error(m, id, RPC_INVALID_PARAMS, "name", "unknown tool: %.100s",
 		    name->valuestring);
 		return;
