@@ -34,9 +34,12 @@ struct lock_req {
 	double ttl;     /* 0: session-bound */
 	const char *reason;
 	int conflict_code;
+	int brk; /* --break: take the locks away from their holders */
 };
 
 static volatile sig_atomic_t lock_child_pid;
+
+static int lock_break(const struct client_opts *, char **, int, const char *);
 
 /*
  * Pack the lock_acquire arguments of one attempt into fb and decode them
@@ -350,6 +353,7 @@ lock_options(int argc, char **argv, struct lock_req *q, int detached, int *json)
 		{ "reason", required_argument, NULL, 'r' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "break", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -391,6 +395,13 @@ lock_options(int argc, char **argv, struct lock_req *q, int detached, int *json)
 			}
 			q->conflict_code = (int)code;
 			break;
+		case 'B':
+			if (detached) {
+				cli_usage_err("--break is for baton lock");
+				return (-1);
+			}
+			q->brk = 1;
+			break;
 		case 'j':
 			if (json == NULL) {
 				cli_usage_err("--json is for baton acquire");
@@ -424,6 +435,16 @@ cmd_lock(const struct client_opts *o, int argc, char **argv)
 	memset(&q, 0, sizeof q);
 	if ((first = lock_options(argc, argv, &q, 0, NULL)) < 0)
 		return (EXIT_USAGE);
+	if (q.brk) {
+		if (first >= argc)
+			return (cli_usage_err("usage: baton lock --break [--reason TEXT] NAME..."));
+		for (i = first; i < argc; i++) {
+			if (strcmp(argv[i], "--") == 0 || *argv[i] == '\0')
+				return (cli_usage_err("baton lock --break takes lock names only, "
+				    "no command"));
+		}
+		return (lock_break(o, argv + first, argc - first, q.reason));
+	}
 	for (dash = first; dash < argc && strcmp(argv[dash], "--") != 0; dash++)
 		;
 	if (dash == first)
@@ -498,28 +519,21 @@ cmd_acquire(const struct client_opts *o, int argc, char **argv)
 	return (status);
 }
 
-/* Call a release-like op with {name, token[, ttl_seconds]}; the result in *u. */
+/* Call op on a new connection with the args packed in fb (freed); the result in *u. */
 static int
-lock_call_named(const struct client_opts *o, const char *op, const char *name,
-    const char *token, double ttl, msgpack_unpacked *u, const msgpack_object **r)
+lock_call_args(const struct client_opts *o, const char *op, struct fbuf *fb,
+    msgpack_unpacked *u, const msgpack_object **r)
 {
 	struct op_error err;
 	struct conn c;
-	struct fbuf fb;
 	msgpack_unpacked args;
 	size_t off = 0;
 	int status;
 
-	fbuf_init(&fb);
-	pk_map(&fb, ttl > 0 ? 3 : 2);
-	pk_kstr(&fb, "name", name);
-	pk_kstr(&fb, "token", token);
-	if (ttl > 0)
-		pk_kdouble(&fb, "ttl_seconds", ttl);
 	msgpack_unpacked_init(&args);
-	if (fb.err || msgpack_unpack_next(&args, fb.sb.data + FRAME_HDR,
-	    fb.sb.size - FRAME_HDR, &off) != MSGPACK_UNPACK_SUCCESS) {
-		fbuf_free(&fb);
+	if (fb->err || msgpack_unpack_next(&args, fb->sb.data + FRAME_HDR,
+	    fb->sb.size - FRAME_HDR, &off) != MSGPACK_UNPACK_SUCCESS) {
+		fbuf_free(fb);
 		msgpack_unpacked_destroy(&args);
 		cli_err("cannot encode the request");
 		return (EXIT_SOFTWARE);
@@ -532,7 +546,76 @@ lock_call_named(const struct client_opts *o, const char *op, const char *name,
 		conn_close(&c);
 	}
 	msgpack_unpacked_destroy(&args);
-	fbuf_free(&fb);
+	fbuf_free(fb);
+	return (status);
+}
+
+/* Call a release-like op with {name, token[, ttl_seconds]}; the result in *u. */
+static int
+lock_call_named(const struct client_opts *o, const char *op, const char *name,
+    const char *token, double ttl, msgpack_unpacked *u, const msgpack_object **r)
+{
+	struct fbuf fb;
+
+	fbuf_init(&fb);
+	pk_map(&fb, ttl > 0 ? 3 : 2);
+	pk_kstr(&fb, "name", name);
+	pk_kstr(&fb, "token", token);
+	if (ttl > 0)
+		pk_kdouble(&fb, "ttl_seconds", ttl);
+	return (lock_call_args(o, op, &fb, u, r));
+}
+
+/*
+ * baton lock --break [--reason R] NAME...: take each lock away from
+ * whoever holds it; 0 when every one was held, 1 when one was not, or
+ * the first worse status.
+ */
+static int
+lock_break(const struct client_opts *o, char **names, int n, const char *reason)
+{
+	const msgpack_object *r, *hs, *h;
+	msgpack_unpacked u;
+	struct fbuf fb;
+	const char *agent, *sid, *mode;
+	size_t al, sl, ml;
+	int64_t fence;
+	uint32_t k;
+	int i, status = 0, st, broken;
+
+	for (i = 0; i < n && status <= 1; i++) {
+		fbuf_init(&fb);
+		pk_map(&fb, reason != NULL ? 2 : 1);
+		pk_kstr(&fb, "name", names[i]);
+		if (reason != NULL)
+			pk_kstr(&fb, "reason", reason);
+		msgpack_unpacked_init(&u);
+		st = lock_call_args(o, "lock_break", &fb, &u, &r);
+		if (st == 0 && (mp_bool(mp_get(r, "broken"), &broken) != 0 || !broken)) {
+			cli_err("%s: nobody holds it; nothing to break", names[i]);
+			st = 1;
+		} else if (st == 0 && (hs = mp_get(r, "holders")) != NULL &&
+		    hs->type == MSGPACK_OBJECT_ARRAY) {
+			for (k = 0; k < hs->via.array.size; k++) {
+				h = &hs->via.array.ptr[k];
+				agent = sid = mode = "?";
+				al = sl = ml = 1;
+				fence = 0;
+				mp_str(mp_get(h, "agent"), &agent, &al);
+				mp_str(mp_get(h, "session"), &sid, &sl);
+				mp_str(mp_get(h, "mode"), &mode, &ml);
+				mp_int(mp_get(h, "fence"), &fence);
+				printf("broke %s: held by %.*s (session %.*s, %.*s, fence %lld)\n",
+				    names[i], (int)al, agent, (int)sl, sid, (int)ml, mode,
+				    (long long)fence);
+			}
+		}
+		msgpack_unpacked_destroy(&u);
+		if (st > status)
+			status = st; /* past 1 (the broker is gone...), stop */
+	}
+	if (fflush(stdout) != 0 && status == 0)
+		status = EXIT_SOFTWARE;
 	return (status);
 }
 

@@ -239,4 +239,31 @@ sort -n "$D/mk/log" | awk '
 ok $? "their critical sections never overlap"
 is "$(grep -c start "$D/mk/log")" 4 "all four ran"
 
+# --- baton lock --break: the user takes a forgotten lock away ---
+tok=$(BATON_AGENT=forgetful "$BATON" acquire --ttl 600 --reason "long job" stuck)
+# a waiter in line, granted once the lock is broken
+BATON_AGENT=next "$BATON" lock -w 10 stuck -- echo granted >"$D/brk.out" 2>&1 &
+brk_waiter=$!
+wait_for '[ "$("$BATON" locks --json stuck | json ".locks[0].waiters | length")" = 1 ]' 10
+out=$(BATON_AGENT=the-user "$BATON" lock --break --reason "stale since yesterday" stuck)
+is $? 0 "baton lock --break NAME exits 0 when someone held it"
+like "$out" "broke stuck: held by forgetful \(session .*, exclusive, fence [0-9]+\)" \
+    "and says whose lock it broke, with its fence"
+wait "$brk_waiter"
+is "$?:$(cat "$D/brk.out")" "0:granted" "the waiter in line is granted at once"
+"$BATON" release stuck "$tok" 2>/dev/null
+is $? 1 "the old token no longer releases anything"
+inbox=$(BATON_AGENT=forgetful "$BATON" msg inbox --json)
+is "$(printf '%s' "$inbox" | json '.messages[0].from')" the-user "the holder's inbox says who broke it"
+like "$(printf '%s' "$inbox" | json '.messages[0].subject + " " + .messages[0].body')" \
+    "your lock stuck was broken by the-user.*Reason: stale since yesterday" \
+    "with the lock and the reason"
+"$BATON" lock --break stuck 2>"$D/err"
+is $? 1 "breaking a lock nobody holds exits 1"
+like "$(cat "$D/err")" "stuck: nobody holds it" "and says so"
+"$BATON" lock --break stuck -- true 2>/dev/null
+is $? 64 "--break with a command is a usage error"
+"$BATON" acquire --break stuck 2>/dev/null
+is $? 64 "--break is not an acquire option"
+
 done_testing

@@ -124,6 +124,15 @@ await main(async () => {
     'lock_acquire names: array of strings', la.names);
   ok(JSON.stringify(byName.lock_release.inputSchema.required) === '["name"]',
     'lock_release requires name');
+  ok(byName.lock_break === undefined, 'lock_break, the user\'s, is not offered to agents');
+  let brk = null;
+  try {
+    await withTimeout(a.callTool({ name: 'lock_break', arguments: { name: 'x' } }), 10000, 'lock_break');
+  } catch (e) {
+    brk = e;
+  }
+  ok(brk !== null && /unknown tool: lock_break/.test(String(brk.message)),
+    'and calling it anyway is refused as an unknown tool', String(brk && brk.message));
 
   // status: the broker we talk to; structuredContent equals the text.
   res = await withTimeout(a.callTool({ name: 'status', arguments: {} }), 10000, 'status');
