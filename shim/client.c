@@ -71,7 +71,19 @@ client_abspath(const char *path)
 }
 
 /*
- * The project namespace (DESIGN §2, without MCP roots): $BATON_PROJECT,
+ * Is the project given explicitly (--project, $BATON_PROJECT,
+ * $CLAUDE_PROJECT_DIR)?  Only then does it win over an MCP client's roots.
+ */
+int
+project_explicit(const struct client_opts *o)
+{
+	return (o->project != NULL || client_env("BATON_PROJECT") != NULL ||
+	    client_env("CLAUDE_PROJECT_DIR") != NULL);
+}
+
+/*
+ * The project namespace (DESIGN §2; baton mcp puts the client's first
+ * root in o->project when nothing explicit is set): $BATON_PROJECT,
  * $CLAUDE_PROJECT_DIR, the nearest directory above the cwd holding .git
  * (directory or worktree file; no git process, this runs on every call),
  * else the cwd.

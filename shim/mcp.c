@@ -14,10 +14,12 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,9 @@
 #define MCP_PROGRESS_SECONDS 5          /* keep-alive for waiting calls */
 #define MCP_EOF_GRACE_SECONDS 2         /* answers still owed at stdin EOF */
 #define MCP_BROKER_OUT_MAX (8 * 1024 * 1024)
+#define MCP_ROOTS_WAIT_MS 3000 /* for the client's answer to roots/list */
+#define MCP_HELD_MAX 1024      /* messages held until the project is known */
+#define MCP_ROOTS_ID "baton-roots" /* the id of our one request to the client */
 #define MCP_STDOUT_HIGH (16 * 1024 * 1024) /* stop reading until the client reads */
 
 /* JSON-RPC 2.0 error codes. */
@@ -86,6 +91,14 @@ struct mcp {
 	size_t ncalls;
 
 	char *tools_json; /* tools/list result, built once */
+
+	/* DESIGN 2: without an explicit project, the client's first root */
+	int client_roots;  /* it offered roots in initialize */
+	int roots_pending; /* roots/list sent, no answer yet */
+	char *root_project; /* owned; m->opts.project points at it */
+	struct event *roots_timer;
+	char **held;       /* lines that came meanwhile, replayed in order */
+	size_t nheld;
 };
 
 static void mcp_broker_lost(struct mcp *, const char *);
@@ -509,6 +522,8 @@ mcp_initialize(struct mcp *m, const cJSON *id, const cJSON *params)
 			m->client_version = xstrdup(ver->valuestring);
 	}
 	mcp_set_agent(m, m->client_name);
+	m->client_roots = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(params, "capabilities"), "roots"));
 	log_info("initialize from %s %s, protocol %s, agent %s",
 	    m->client_name != NULL ? m->client_name : "?",
 	    m->client_version != NULL ? m->client_version : "?", version, m->agent);
@@ -1080,6 +1095,134 @@ mcp_cancelled(struct mcp *m, const cJSON *params)
 	}
 }
 
+static void mcp_line(struct mcp *, const char *, size_t);
+
+/* The value of a hex digit, or -1. */
+static int
+mcp_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * The directory of a file:// URI (empty or "localhost" host, %XX
+ * decoded), malloc'd and resolved, or NULL when it is not a local
+ * directory.
+ */
+static char *
+mcp_root_dir(const char *uri)
+{
+	char buf[PATH_MAX], *path, *o;
+	const char *p;
+	struct stat sb;
+	int hi, lo;
+
+	if (strncmp(uri, "file://", 7) != 0)
+		return (NULL);
+	p = uri + 7;
+	if (strncmp(p, "localhost/", 10) == 0)
+		p += 9;
+	if (*p != '/' || strlen(p) >= PATH_MAX)
+		return (NULL);
+	o = path = xmalloc(strlen(p) + 1);
+	for (; *p != '\0' && *p != '?' && *p != '#'; p++) {
+		if (*p == '%' && (hi = mcp_hex_digit(p[1])) >= 0 &&
+		    (lo = mcp_hex_digit(p[2])) >= 0 &&
+		    (hi != 0 || lo != 0)) {
+			*o++ = (char)(hi << 4 | lo);
+			p += 2;
+		} else if (*p == '%') {
+			free(path);
+			return (NULL);
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	if (realpath(path, buf) == NULL || stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		log_warnx("root %s is not a local directory; not using it as the project", uri);
+		free(path);
+		return (NULL);
+	}
+	free(path);
+	return (xstrdup(buf));
+}
+
+/* The project is settled: connect, then handle what waited for it. */
+static void
+mcp_roots_done(struct mcp *m)
+{
+	struct op_error err;
+	char **held = m->held;
+	size_t i, n = m->nheld;
+
+	m->roots_pending = 0;
+	evtimer_del(m->roots_timer);
+	m->held = NULL;
+	m->nheld = 0;
+	if (mcp_connect(m, &err) != 0)
+		log_warnx("%s (will retry at the next tool call)", err.message);
+	for (i = 0; i < n; i++) {
+		mcp_line(m, held[i], strlen(held[i]));
+		free(held[i]);
+	}
+	free(held);
+}
+
+/* Ask the client for its roots; tool calls wait for the answer (bounded). */
+static void
+mcp_roots_ask(struct mcp *m)
+{
+	struct timeval tv = { MCP_ROOTS_WAIT_MS / 1000, (MCP_ROOTS_WAIT_MS % 1000) * 1000 };
+	cJSON *req = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(req, "jsonrpc", "2.0");
+	cJSON_AddStringToObject(req, "id", MCP_ROOTS_ID);
+	cJSON_AddStringToObject(req, "method", "roots/list");
+	mcp_write(m, req);
+	cJSON_Delete(req);
+	m->roots_pending = 1;
+	evtimer_add(m->roots_timer, &tv);
+}
+
+/* The client's roots (or error: result NULL): the first local one is the project. */
+static void
+mcp_roots_answer(struct mcp *m, const cJSON *result)
+{
+	const cJSON *roots = cJSON_GetObjectItemCaseSensitive(result, "roots"), *r, *uri;
+	char *dir = NULL;
+
+	cJSON_ArrayForEach(r, roots) {
+		uri = cJSON_GetObjectItemCaseSensitive(r, "uri");
+		if (cJSON_IsString(uri) && (dir = mcp_root_dir(uri->valuestring)) != NULL)
+			break;
+	}
+	if (dir != NULL) {
+		log_info("project %s, the client's first root", dir);
+		free(m->root_project);
+		m->root_project = dir;
+		m->opts.project = dir;
+	} else
+		log_info("no local root from the client; the project comes from the cwd");
+	mcp_roots_done(m);
+}
+
+/* The client did not answer roots/list in time. */
+static void
+mcp_roots_timeout_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct mcp *m = arg;
+
+	log_warnx("no answer to roots/list in %d ms; the project comes from the cwd",
+	    MCP_ROOTS_WAIT_MS);
+	mcp_roots_done(m);
+}
+
 /* Dispatch a request (it has an id). */
 static void
 mcp_request(struct mcp *m, const cJSON *id, const char *method, const cJSON *params)
@@ -1109,7 +1252,11 @@ mcp_notification(struct mcp *m, const char *method, const cJSON *params)
 	if (strcmp(method, "notifications/cancelled") == 0)
 		mcp_cancelled(m, params);
 	else if (strcmp(method, "notifications/initialized") == 0) {
-		if (!m->connected)
+		if (m->connected || m->roots_pending)
+			return;
+		if (m->client_roots && m->root_project == NULL && !project_explicit(&m->opts))
+			mcp_roots_ask(m);
+		else
 			event_add(m->connect_soon, &tv);
 	} else
 		log_debug("notification %s ignored", method);
@@ -1156,8 +1303,20 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		goto out;
 	}
 	if (method == NULL && id != NULL && (cJSON_GetObjectItemCaseSensitive(msg, "result") != NULL ||
-	    cJSON_GetObjectItemCaseSensitive(msg, "error") != NULL))
-		goto out; /* a response: we send no requests, nothing to match */
+	    cJSON_GetObjectItemCaseSensitive(msg, "error") != NULL)) {
+		/* a response: only roots/list is ours */
+		if (m->roots_pending && cJSON_IsString(id) &&
+		    strcmp(id->valuestring, MCP_ROOTS_ID) == 0)
+			mcp_roots_answer(m, cJSON_GetObjectItemCaseSensitive(msg, "result"));
+		goto out;
+	}
+	if (m->roots_pending && m->nheld < MCP_HELD_MAX && cJSON_IsString(method) &&
+	    strcmp(method->valuestring, "ping") != 0) {
+		/* tool calls wait for the project: the client's answer comes first */
+		m->held = xreallocarray(m->held, m->nheld + 1, sizeof *m->held);
+		m->held[m->nheld++] = xstrndup(line, len);
+		goto out;
+	}
 	if (!cJSON_IsString(method)) {
 		mcp_error(m, id, RPC_INVALID_REQUEST, "method", "invalid request: method "
 		    "must be a string");
@@ -1270,6 +1429,8 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 		free(line);
 	}
 	bufferevent_disable(bev, EV_READ);
+	if (m->roots_pending)
+		mcp_roots_done(m); /* what waited for the roots goes now */
 	/* the client is gone: end the waits, send what comes back quickly */
 	TAILQ_FOREACH(c, &m->calls, entry) {
 		if (!c->cancelled)
@@ -1372,7 +1533,9 @@ mcp_main(const struct client_opts *opts)
 	m.out = bufferevent_socket_new(m.base, m.out_fd, 0);
 	m.grace = evtimer_new(m.base, mcp_grace_cb, &m);
 	m.connect_soon = evtimer_new(m.base, mcp_connect_soon_cb, &m);
-	if (m.in == NULL || m.out == NULL || m.grace == NULL || m.connect_soon == NULL)
+	m.roots_timer = evtimer_new(m.base, mcp_roots_timeout_cb, &m);
+	if (m.in == NULL || m.out == NULL || m.grace == NULL || m.connect_soon == NULL ||
+	    m.roots_timer == NULL)
 		fatalx("mcp: cannot set up the event loop");
 	bufferevent_setcb(m.in, mcp_stdin_read, NULL, mcp_stdin_event, &m);
 	bufferevent_setcb(m.out, NULL, mcp_stdout_write, mcp_stdout_event, &m);
@@ -1392,6 +1555,11 @@ mcp_main(const struct client_opts *opts)
 	bufferevent_free(m.out);
 	event_free(m.grace);
 	event_free(m.connect_soon);
+	event_free(m.roots_timer);
+	while (m.nheld > 0)
+		free(m.held[--m.nheld]);
+	free(m.held);
+	free(m.root_project);
 	event_base_free(m.base);
 	free(m.tools_json);
 	free(m.agent);

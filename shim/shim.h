@@ -44,6 +44,7 @@ int conn_call(struct conn *, const char *, const msgpack_object *, msgpack_unpac
     const msgpack_object **, struct op_error *);
 void client_pack_req(struct fbuf *, uint64_t, const char *);
 char *project_default(void);
+int project_explicit(const struct client_opts *);
 int exit_status_for(const char *);
 
 /* json.c */
