@@ -165,21 +165,28 @@ crash_int(const msgpack_object *r, const char *key)
 	return (v);
 }
 
-/* counter_incr NAME; the new value, or -1 when the connection broke. */
+/* op {arg: name}: the integer field of its answer, or -1 when cut off. */
 static int64_t
-crash_incr(const char *name)
+crash_call_int(const char *op, const char *arg, const char *name, const char *field)
 {
 	const msgpack_object *r;
 	msgpack_unpacked u;
 	char args[128];
 	int64_t v = -1;
 
-	snprintf(args, sizeof args, "{\"name\":\"%s\"}", name);
+	snprintf(args, sizeof args, "{\"%s\":\"%s\"}", arg, name);
 	msgpack_unpacked_init(&u);
-	if (crash_call("counter_incr", args, &u, &r) == 0)
-		v = crash_int(r, "value");
+	if (crash_call(op, args, &u, &r) == 0)
+		v = crash_int(r, field);
 	msgpack_unpacked_destroy(&u);
 	return (v);
+}
+
+/* counter_incr NAME: the new value, or -1 when the connection broke. */
+static int64_t
+crash_incr(const char *name)
+{
+	return (crash_call_int("counter_incr", "name", name, "value"));
 }
 
 /*
@@ -210,17 +217,7 @@ crash_cas(const char *key, int64_t *base, const char *value)
 static int64_t
 crash_note_version(const char *key)
 {
-	const msgpack_object *r;
-	msgpack_unpacked u;
-	char args[128];
-	int64_t v = -1;
-
-	snprintf(args, sizeof args, "{\"key\":\"%s\"}", key);
-	msgpack_unpacked_init(&u);
-	if (crash_call("note_get", args, &u, &r) == 0)
-		v = crash_int(r, "version");
-	msgpack_unpacked_destroy(&u);
-	return (v);
+	return (crash_call_int("note_get", "key", key, "version"));
 }
 
 /*

@@ -63,6 +63,19 @@ reconnects=$(grep -h '^X' "$D"/log.* | wc -l)
 ok $? "the clients did reconnect across the restarts ($reconnects reconnects)"
 diag "$(grep -h '^X reclaimed' "$D"/log.* | wc -l) reconnects reclaimed a session holding the lock"
 
+# per_client TAG OP ARG PREFIX EXTRA FIELD: for each client i, OP {ARG:
+# PREFIX+i} must answer a FIELD at least the last value it logged under
+# TAG; prints the ones that do not.
+per_client() {
+	_i=1
+	while [ $_i -le $CLIENTS ]; do
+		_l=$(grep "^$1 " "$D/log.$_i" | tail -n 1 | awk '{ print $2 }')
+		_v=$("$BATON" call "$2" "{$5\"$3\":\"$4$_i\"}" | json ".$6")
+		[ -n "$_l" ] && [ "$_v" -ge "$_l" ] || printf ' %s%s=%s<%s' "$4" $_i "$_v" "$_l"
+		_i=$((_i + 1))
+	done
+}
+
 # --- counters ---
 grep -h '^C ' "$D"/log.* | awk '{ print $2 }' | sort -n >"$D/c.values"
 n=$(wc -l <"$D/c.values")
@@ -72,14 +85,7 @@ final=$("$BATON" call counter_incr '{"name":"crash.shared","by":0}' | json .valu
 max=$(tail -n 1 "$D/c.values")
 [ -n "$max" ] && [ "$final" -ge "$max" ]
 ok $? "the shared counter ($final) is at least every acknowledged value (max $max)"
-lost=
-i=1
-while [ $i -le $CLIENTS ]; do
-	p=$(grep '^P ' "$D/log.$i" | tail -n 1 | awk '{ print $2 }')
-	v=$("$BATON" call counter_incr "{\"name\":\"crash.c.$i\",\"by\":0}" | json .value)
-	[ -n "$p" ] && [ "$v" -ge "$p" ] || lost="$lost crash.c.$i=$v<$p"
-	i=$((i + 1))
-done
+lost=$(per_client P counter_incr name crash.c. '"by":0,' value)
 is "$lost" "" "every client's own counter holds its last acknowledged value"
 
 # --- notes ---
@@ -100,14 +106,7 @@ if [ "$gv" = "$(echo "$last" | awk '{ print $3 }')" ]; then
 else
 	pass "a later, unacknowledged write moved it on (allowed)"
 fi
-lost=
-i=1
-while [ $i -le $CLIENTS ]; do
-	m=$(grep '^M ' "$D/log.$i" | tail -n 1 | awk '{ print $2 }')
-	v=$("$BATON" call note_get "{\"key\":\"crash.n.$i\"}" | json .version)
-	[ -n "$m" ] && [ "$v" -ge "$m" ] || lost="$lost crash.n.$i=$v<$m"
-	i=$((i + 1))
-done
+lost=$(per_client M note_get key crash.n. '' version)
 is "$lost" "" "every client's own note is at least at its last acknowledged version"
 
 # --- the lock: intervals from each grant to the last release before the next ---
