@@ -214,6 +214,15 @@ int op_validate(const struct op *, const msgpack_object *, const msgpack_object 
 void op_error_set(struct op_error *, const char *, const char *, const char *, ...)
     printflike(4, 5);
 
+/* json.c: JSON <-> msgpack with cJSON (the shim; batond's export and import) */
+struct cJSON;
+int json_pack(struct fbuf *, const struct cJSON *);
+int json_pack_exact(struct fbuf *, const struct cJSON *, const char **);
+struct cJSON *json_from_msgpack(const msgpack_object *);
+struct cJSON *json_from_msgpack_exact(const msgpack_object *);
+int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
+    const msgpack_object **, struct op_error *);
+
 /* fileres.c: "file:" reservations */
 int file_is_glob(const char *);
 int file_normalize(const char *, const char *, size_t, char **, char **);

@@ -47,12 +47,6 @@ char *project_default(void);
 int project_explicit(const struct client_opts *);
 int exit_status_for(const char *);
 
-/* json.c */
-int json_pack(struct fbuf *, const cJSON *);
-cJSON *json_from_msgpack(const msgpack_object *);
-int json_args_to_msgpack(const cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
-    const msgpack_object **, struct op_error *);
-
 /* cli.c */
 int cli_main(int, char **);
 void cli_err(const char *, ...) printflike(1, 2);

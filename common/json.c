@@ -1,0 +1,660 @@
+/*
+ * JSON <-> msgpack: the CLI and the MCP server speak JSON, the broker
+ * msgpack.  cJSON keeps every number as a double, so integral values
+ * within +-2^53 travel as msgpack integers (the broker's integer
+ * arguments accept nothing else) and everything else as float64.
+ *
+ * The exact variants serve batond's export and import (dump.c), which
+ * must give back the very same msgpack: what plain JSON cannot say is
+ * written as a one-member object whose name starts with '$' (DESIGN §8):
+ * {"$int":"DIGITS"} an integer beyond +-2^53, {"$float":"%.17g"} a float
+ * with an integral or non-finite value, {"$str":"HEX"} a string that is
+ * not UTF-8 or holds a NUL, {"$bin":"HEX"} a binary, and {"$map":[[K,V],
+ * ...]} a map with a key JSON cannot hold or that could be read as one
+ * of these.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "common.h"
+
+#define JSON_MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
+#define JSON_SAFE_INT 9007199254740992ULL    /* the same, as an integer */
+#define JSON_EXACT_PRINT 100000000000000ULL  /* 10^14: cJSON prints smaller ints exactly */
+
+static const char json_digits[] = "0123456789abcdef";
+
+/* How a conversion goes: plain (the CLI, MCP) or exact (export, import). */
+struct jmode {
+	int exact;
+	const char *why; /* exact packing: what is wrong with the JSON */
+};
+
+static int json_pack_pk(msgpack_packer *, const cJSON *, struct jmode *);
+
+/* Pack decimal text as an integer: 0, 1 when it is not one, -1 when a pack failed. */
+static int
+json_pack_int_text(msgpack_packer *pk, const char *s)
+{
+	unsigned long long u;
+	long long i;
+	char *end;
+
+	errno = 0;
+	if (*s == '-' && s[1] >= '0' && s[1] <= '9') {
+		i = strtoll(s, &end, 10);
+		if (errno == 0 && *end == '\0')
+			return (msgpack_pack_int64(pk, i) == 0 ? 0 : -1);
+	} else if (*s >= '0' && *s <= '9') {
+		u = strtoull(s, &end, 10);
+		if (errno == 0 && *end == '\0')
+			return (msgpack_pack_uint64(pk, u) == 0 ? 0 : -1);
+	}
+	return (1);
+}
+
+/*
+ * Pack a raw value: json_from_msgpack makes big integers raw text so they
+ * print exactly, and they must go back as integers.  Other raw text
+ * (nobody else makes any) goes as a string.
+ */
+static int
+json_pack_raw(msgpack_packer *pk, const char *s)
+{
+	size_t len;
+	int rc;
+
+	if ((rc = json_pack_int_text(pk, s)) != 1)
+		return (rc);
+	len = strlen(s);
+	if (msgpack_pack_str(pk, len) != 0)
+		return (-1);
+	return (msgpack_pack_str_body(pk, s, len));
+}
+
+/* The value of a lowercase hex digit (what json_hex writes), or -1. */
+static int
+json_hexval(char c)
+{
+	const char *p = c != '\0' ? strchr(json_digits, c) : NULL;
+
+	return (p != NULL ? (int)(p - json_digits) : -1);
+}
+
+/* Pack {"$str"|"$bin": "HEX"}: bytes that are no JSON string. */
+static int
+json_pack_hex(msgpack_packer *pk, const cJSON *v, int bin, struct jmode *m)
+{
+	const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+	size_t n, i;
+	char *buf;
+	int hi, lo, rc;
+
+	if (s == NULL || (n = strlen(s)) % 2 != 0) {
+		m->why = "$str and $bin take a string of lowercase hex digit pairs";
+		return (-1);
+	}
+	buf = xmalloc(n / 2 + 1);
+	for (i = 0; i < n / 2; i++) {
+		if ((hi = json_hexval(s[2 * i])) < 0 || (lo = json_hexval(s[2 * i + 1])) < 0) {
+			free(buf);
+			m->why = "$str and $bin take a string of lowercase hex digit pairs";
+			return (-1);
+		}
+		buf[i] = (char)(hi << 4 | lo);
+	}
+	if (bin)
+		rc = msgpack_pack_bin(pk, n / 2) != 0 || msgpack_pack_bin_body(pk, buf, n / 2) != 0;
+	else
+		rc = msgpack_pack_str(pk, n / 2) != 0 || msgpack_pack_str_body(pk, buf, n / 2) != 0;
+	free(buf);
+	return (rc ? -1 : 0);
+}
+
+/* Pack {"$map": [[K, V], ...]}. */
+static int
+json_pack_pairs(msgpack_packer *pk, const cJSON *v, struct jmode *m)
+{
+	const cJSON *c;
+	size_t n = 0;
+
+	if (!cJSON_IsArray(v)) {
+		m->why = "$map takes an array of [key, value] pairs";
+		return (-1);
+	}
+	for (c = v->child; c != NULL; c = c->next) {
+		if (!cJSON_IsArray(c) || cJSON_GetArraySize(c) != 2) {
+			m->why = "$map takes an array of [key, value] pairs";
+			return (-1);
+		}
+		n++;
+	}
+	if (msgpack_pack_map(pk, n) != 0)
+		return (-1);
+	for (c = v->child; c != NULL; c = c->next) {
+		if (json_pack_pk(pk, c->child, m) != 0 || json_pack_pk(pk, c->child->next, m) != 0)
+			return (-1);
+	}
+	return (0);
+}
+
+/* Pack a tagged value (a one-member object named "$..."), exact mode only. */
+static int
+json_pack_tagged(msgpack_packer *pk, const cJSON *t, struct jmode *m)
+{
+	const char *s = cJSON_IsString(t) ? t->valuestring : NULL;
+	char *end;
+	double d;
+	int rc;
+
+	if (strcmp(t->string, "$int") == 0) {
+		if (s == NULL || (rc = json_pack_int_text(pk, s)) == 1) {
+			m->why = "$int takes a string of decimal digits within 64 bits";
+			return (-1);
+		}
+		return (rc);
+	}
+	if (strcmp(t->string, "$float") == 0) {
+		if (s == NULL || *s == '\0' || (d = strtod(s, &end), *end != '\0')) {
+			m->why = "$float takes a number as a string";
+			return (-1);
+		}
+		return (msgpack_pack_double(pk, d));
+	}
+	if (strcmp(t->string, "$str") == 0 || strcmp(t->string, "$bin") == 0)
+		return (json_pack_hex(pk, t, t->string[1] == 'b', m));
+	if (strcmp(t->string, "$map") == 0)
+		return (json_pack_pairs(pk, t, m));
+	m->why = "unknown tag: an object with one member named \"$...\" must be "
+	    "$int, $float, $str, $bin or $map";
+	return (-1);
+}
+
+/* Pack one cJSON value with pk; 0 or -1 (a pack failed, or a type msgpack lacks). */
+static int
+json_pack_pk(msgpack_packer *pk, const cJSON *j, struct jmode *m)
+{
+	const cJSON *c;
+	size_t n, len;
+	double d;
+
+	if (cJSON_IsNull(j))
+		return (msgpack_pack_nil(pk));
+	if (cJSON_IsTrue(j))
+		return (msgpack_pack_true(pk));
+	if (cJSON_IsFalse(j))
+		return (msgpack_pack_false(pk));
+	if (cJSON_IsNumber(j)) {
+		d = j->valuedouble;
+		if (isfinite(d) && d == floor(d) && fabs(d) <= JSON_MAX_SAFE_INT)
+			return (msgpack_pack_int64(pk, (int64_t)d));
+		return (msgpack_pack_double(pk, d));
+	}
+	if (cJSON_IsRaw(j) && j->valuestring != NULL)
+		return (json_pack_raw(pk, j->valuestring));
+	if (cJSON_IsString(j)) {
+		if (j->valuestring == NULL)
+			return (-1);
+		len = strlen(j->valuestring);
+		if (msgpack_pack_str(pk, len) != 0)
+			return (-1);
+		return (msgpack_pack_str_body(pk, j->valuestring, len));
+	}
+	if (m->exact && cJSON_IsObject(j) && j->child != NULL && j->child->next == NULL &&
+	    j->child->string != NULL && j->child->string[0] == '$')
+		return (json_pack_tagged(pk, j->child, m));
+	if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
+		n = 0;
+		for (c = j->child; c != NULL; c = c->next)
+			n++;
+		if ((cJSON_IsArray(j) ? msgpack_pack_array(pk, n) : msgpack_pack_map(pk, n)) != 0)
+			return (-1);
+		for (c = j->child; c != NULL; c = c->next) {
+			if (cJSON_IsObject(j)) {
+				if (c->string == NULL)
+					return (-1);
+				len = strlen(c->string);
+				if (msgpack_pack_str(pk, len) != 0 ||
+				    msgpack_pack_str_body(pk, c->string, len) != 0)
+					return (-1);
+			}
+			if (json_pack_pk(pk, c, m) != 0)
+				return (-1);
+		}
+		return (0);
+	}
+	return (-1);
+}
+
+/* Pack any JSON value into a frame; 0, or -1 with fb->err set. */
+int
+json_pack(struct fbuf *fb, const cJSON *j)
+{
+	struct jmode m = { 0, NULL };
+
+	if (fb->err || json_pack_pk(&fb->pk, j, &m) != 0)
+		fb->err = 1;
+	return (fb->err ? -1 : 0);
+}
+
+/*
+ * Pack JSON written by json_from_msgpack_exact (tags understood); 0, or
+ * -1 with fb->err set and *why saying what is wrong (NULL: a pack failed).
+ */
+int
+json_pack_exact(struct fbuf *fb, const cJSON *j, const char **why)
+{
+	struct jmode m = { 1, NULL };
+
+	if (fb->err || json_pack_pk(&fb->pk, j, &m) != 0)
+		fb->err = 1;
+	*why = m.why;
+	return (fb->err ? -1 : 0);
+}
+
+/* A new cJSON string from a length-counted one (cJSON wants it NUL-terminated). */
+static cJSON *
+json_strn(const char *s, size_t n)
+{
+	cJSON *j;
+	char *t;
+
+	if ((t = malloc(n + 1)) == NULL)
+		return (NULL);
+	if (n > 0)
+		memcpy(t, s, n);
+	t[n] = '\0';
+	j = cJSON_CreateString(t);
+	free(t);
+	return (j);
+}
+
+/*
+ * An integer too long for cJSON to print exactly, as raw JSON text: it
+ * prints doubles with 15 significant digits when they compare equal
+ * within DBL_EPSILON, which turns 2^53 into 9.00719925474099e+15.
+ */
+static cJSON *
+json_bigint(uint64_t mag, int neg)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%s%llu", neg ? "-" : "", (unsigned long long)mag);
+	return (cJSON_CreateRaw(buf));
+}
+
+/* {"$TAG": v}, taking v; NULL when out of memory. */
+static cJSON *
+json_tagged(const char *tag, cJSON *v)
+{
+	cJSON *j;
+
+	if (v == NULL)
+		return (NULL);
+	if ((j = cJSON_CreateObject()) == NULL || !cJSON_AddItemToObject(j, tag, v)) {
+		cJSON_Delete(v);
+		cJSON_Delete(j);
+		return (NULL);
+	}
+	return (j);
+}
+
+/* {"$str"|"$bin": "HEX"} of n bytes. */
+static cJSON *
+json_hex(const char *tag, const char *p, size_t n)
+{
+	cJSON *v;
+	char *s;
+	size_t i;
+
+	s = xmalloc(2 * n + 1);
+	for (i = 0; i < n; i++) {
+		s[2 * i] = json_digits[(unsigned char)p[i] >> 4];
+		s[2 * i + 1] = json_digits[(unsigned char)p[i] & 0xf];
+	}
+	s[2 * n] = '\0';
+	v = cJSON_CreateString(s);
+	free(s);
+	return (json_tagged(tag, v));
+}
+
+/* Is p[0..n) UTF-8 without NUL, so that it survives as a JSON string through cJSON? */
+static int
+json_utf8(const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0, len, k;
+	uint32_t cp;
+
+	while (i < n) {
+		if (s[i] == 0)
+			return (0);
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf)
+			len = 2, cp = s[i] & 0x1f;
+		else if (s[i] >= 0xe0 && s[i] <= 0xef)
+			len = 3, cp = s[i] & 0x0f;
+		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
+			len = 4, cp = s[i] & 0x07;
+		else
+			return (0);
+		if (n - i < len)
+			return (0);
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return (0);
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		/* overlong forms, surrogates, past U+10FFFF */
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return (0);
+		i += len;
+	}
+	return (1);
+}
+
+/* The shortest text of a double that reads back as the same double. */
+static void
+json_double_text(double d, char *buf, size_t len)
+{
+	int prec;
+
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+	snprintf(buf, len, "%.17g", d);
+}
+
+/* A number, exactly: integers raw or as $int, floats raw or as $float. */
+static cJSON *
+json_exact_number(const msgpack_object *o)
+{
+	char buf[40];
+	double d;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->via.u64);
+		if (o->via.u64 > JSON_SAFE_INT)
+			return (json_tagged("$int", cJSON_CreateString(buf)));
+		return (cJSON_CreateRaw(buf));
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		snprintf(buf, sizeof buf, "%lld", (long long)o->via.i64);
+		if (o->via.i64 < -(int64_t)JSON_SAFE_INT)
+			return (json_tagged("$int", cJSON_CreateString(buf)));
+		return (cJSON_CreateRaw(buf));
+	default:
+		/* a float32 is read as the double it equals and comes back as one */
+		d = o->via.f64;
+		json_double_text(d, buf, sizeof buf);
+		/* what import would take for an integer, or JSON cannot write */
+		if (!isfinite(d) || d == floor(d))
+			return (json_tagged("$float", cJSON_CreateString(buf)));
+		return (cJSON_CreateRaw(buf));
+	}
+}
+
+/* Can map o be a JSON object without losing anything in exact mode? */
+static int
+json_plain_map(const msgpack_object *o)
+{
+	const msgpack_object *k;
+	uint32_t i;
+
+	for (i = 0; i < o->via.map.size; i++) {
+		k = &o->via.map.ptr[i].key;
+		if (k->type != MSGPACK_OBJECT_STR || !json_utf8(k->via.str.ptr, k->via.str.size))
+			return (0);
+		/* {"$...": v} would be read back as a tag */
+		if (o->via.map.size == 1 && k->via.str.size > 0 && k->via.str.ptr[0] == '$')
+			return (0);
+	}
+	return (1);
+}
+
+static cJSON *json_from_mp(const msgpack_object *, int);
+
+/* {"$map": [[K, V], ...]}: a map that is no JSON object. */
+static cJSON *
+json_pairs(const msgpack_object *o)
+{
+	const msgpack_object_kv *kv;
+	cJSON *a, *pair, *k, *v;
+	uint32_t i;
+
+	if ((a = cJSON_CreateArray()) == NULL)
+		return (NULL);
+	for (i = 0; i < o->via.map.size; i++) {
+		kv = &o->via.map.ptr[i];
+		pair = cJSON_CreateArray();
+		k = json_from_mp(&kv->key, 1);
+		v = json_from_mp(&kv->val, 1);
+		if (pair == NULL || k == NULL || v == NULL) {
+			cJSON_Delete(k);
+			cJSON_Delete(v);
+			cJSON_Delete(pair);
+			cJSON_Delete(a);
+			return (NULL);
+		}
+		/* adding fails only for NULL items */
+		cJSON_AddItemToArray(pair, k);
+		cJSON_AddItemToArray(pair, v);
+		cJSON_AddItemToArray(a, pair);
+	}
+	return (json_tagged("$map", a));
+}
+
+/* The key of a map entry as a NUL-terminated string (integer keys in decimal), or NULL. */
+static char *
+json_key(const msgpack_object *k)
+{
+	char *s;
+
+	switch (k->type) {
+	case MSGPACK_OBJECT_STR: /* an empty string's ptr may be NULL */
+		return (k->via.str.size == 0 ? xstrdup("") :
+		    xstrndup(k->via.str.ptr, k->via.str.size));
+	case MSGPACK_OBJECT_BIN:
+		return (k->via.bin.size == 0 ? xstrdup("") :
+		    xstrndup(k->via.bin.ptr, k->via.bin.size));
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		xasprintf(&s, "%llu", (unsigned long long)k->via.u64);
+		return (s);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		xasprintf(&s, "%lld", (long long)k->via.i64);
+		return (s);
+	default:
+		return (NULL);
+	}
+}
+
+/* Add the entries of a msgpack map to object j; -1 on allocation failure. */
+static int
+json_add_map(cJSON *j, const msgpack_object *o, int exact)
+{
+	const msgpack_object_kv *kv;
+	cJSON *v;
+	char *k;
+	uint32_t i;
+
+	for (i = 0; i < o->via.map.size; i++) {
+		kv = &o->via.map.ptr[i];
+		if ((k = json_key(&kv->key)) == NULL)
+			continue; /* JSON has no other key types */
+		if ((v = json_from_mp(&kv->val, exact)) == NULL) {
+			free(k);
+			return (-1);
+		}
+		if (!cJSON_AddItemToObject(j, k, v)) {
+			cJSON_Delete(v);
+			free(k);
+			return (-1);
+		}
+		free(k);
+	}
+	return (0);
+}
+
+/* A new cJSON value equal to a msgpack object; NULL only when out of memory. */
+static cJSON *
+json_from_mp(const msgpack_object *o, int exact)
+{
+	cJSON *j, *v;
+	uint32_t i;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return (cJSON_CreateNull());
+	case MSGPACK_OBJECT_BOOLEAN:
+		return (cJSON_CreateBool(o->via.boolean));
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (exact)
+			return (json_exact_number(o));
+		if (o->via.u64 >= JSON_EXACT_PRINT)
+			return (json_bigint(o->via.u64, 0));
+		return (cJSON_CreateNumber((double)o->via.u64));
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		if (exact)
+			return (json_exact_number(o));
+		if (o->via.i64 <= -(int64_t)JSON_EXACT_PRINT)
+			return (json_bigint((uint64_t)-(o->via.i64 + 1) + 1, 1));
+		return (cJSON_CreateNumber((double)o->via.i64));
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (exact)
+			return (json_exact_number(o));
+		/* JSON has no NaN or infinity: cJSON would print them as null anyway */
+		if (!isfinite(o->via.f64))
+			return (cJSON_CreateNull());
+		return (cJSON_CreateNumber(o->via.f64));
+	case MSGPACK_OBJECT_STR:
+		if (exact && !json_utf8(o->via.str.ptr, o->via.str.size))
+			return (json_hex("$str", o->via.str.ptr, o->via.str.size));
+		return (json_strn(o->via.str.ptr, o->via.str.size));
+	case MSGPACK_OBJECT_BIN:
+		if (exact)
+			return (json_hex("$bin", o->via.bin.ptr, o->via.bin.size));
+		return (json_strn(o->via.bin.ptr, o->via.bin.size));
+	case MSGPACK_OBJECT_ARRAY:
+		if ((j = cJSON_CreateArray()) == NULL)
+			return (NULL);
+		for (i = 0; i < o->via.array.size; i++) {
+			if ((v = json_from_mp(&o->via.array.ptr[i], exact)) == NULL ||
+			    !cJSON_AddItemToArray(j, v)) {
+				cJSON_Delete(v);
+				cJSON_Delete(j);
+				return (NULL);
+			}
+		}
+		return (j);
+	case MSGPACK_OBJECT_MAP:
+		if (exact && !json_plain_map(o))
+			return (json_pairs(o));
+		if ((j = cJSON_CreateObject()) == NULL)
+			return (NULL);
+		if (json_add_map(j, o, exact) != 0) {
+			cJSON_Delete(j);
+			return (NULL);
+		}
+		return (j);
+	default:
+		/* ext: never accepted on the wire, nor in a stored row */
+		return (exact ? NULL : cJSON_CreateNull());
+	}
+}
+
+/* A new cJSON value equal to a msgpack object; NULL only when out of memory. */
+cJSON *
+json_from_msgpack(const msgpack_object *o)
+{
+	return (json_from_mp(o, 0));
+}
+
+/*
+ * The same, exactly: json_pack_exact gives back the same msgpack (see
+ * the tags above).  NULL when out of memory or for an ext value.
+ */
+cJSON *
+json_from_msgpack_exact(const msgpack_object *o)
+{
+	return (json_from_mp(o, 1));
+}
+
+/* How deeply j nests arrays and objects (a scalar is 0). */
+static int
+json_depth(const cJSON *j)
+{
+	const cJSON *c;
+	int d, max = 0;
+
+	if (!cJSON_IsArray(j) && !cJSON_IsObject(j))
+		return (0);
+	for (c = j->child; c != NULL; c = c->next) {
+		if ((d = json_depth(c)) > max)
+			max = d;
+	}
+	return (max + 1);
+}
+
+/*
+ * Pack a JSON arguments object into sbuf (initialized by the caller) and
+ * unpack it into u, so that op_validate() checks exactly what will be
+ * sent.  *obj points into u, whose strings point into sbuf: both must
+ * outlive it.  NULL json means {}.
+ */
+int
+json_args_to_msgpack(const cJSON *json, msgpack_sbuffer *sbuf, msgpack_unpacked *u,
+    const msgpack_object **obj, struct op_error *err)
+{
+	struct jmode m = { 0, NULL };
+	msgpack_packer pk;
+	const char *cause;
+	size_t start = sbuf->size, off = 0;
+
+	*obj = NULL;
+	if (json != NULL && !cJSON_IsObject(json)) {
+		op_error_set(err, ERR_INVALID, "arguments", "arguments must be a JSON object");
+		return (-1);
+	}
+	/* the args sit one level down in the request frame, whose depth is bounded */
+	if (json != NULL && json_depth(json) > FRAME_MAX_DEPTH - 1) {
+		op_error_set(err, ERR_INVALID, "arguments", "arguments nest deeper than %d levels",
+		    FRAME_MAX_DEPTH - 1);
+		return (-1);
+	}
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	if (json == NULL ? msgpack_pack_map(&pk, 0) != 0 : json_pack_pk(&pk, json, &m) != 0) {
+		op_error_set(err, ERR_INTERNAL, "arguments", "cannot encode the arguments");
+		return (-1);
+	}
+	/* what the broker would reject as a malformed frame is an argument error here */
+	if (frame_check(sbuf->data + start, sbuf->size - start, &cause) != 0) {
+		op_error_set(err, ERR_INVALID, "arguments", "arguments rejected: %s", cause);
+		return (-1);
+	}
+	if (sbuf->size - start > FRAME_MAX_DEFAULT - 64) {
+		op_error_set(err, ERR_LIMIT, "arguments", "arguments are larger than %d bytes",
+		    FRAME_MAX_DEFAULT - 64);
+		return (-1);
+	}
+	if (msgpack_unpack_next(u, sbuf->data + start, sbuf->size - start, &off) !=
+	    MSGPACK_UNPACK_SUCCESS) {
+		op_error_set(err, ERR_INTERNAL, "arguments", "cannot decode the arguments");
+		return (-1);
+	}
+	*obj = &u->data;
+	return (0);
+}
