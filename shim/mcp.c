@@ -73,6 +73,8 @@ struct mcp {
 	struct event_base *base;
 	struct client_opts opts;
 	char *agent;  /* name we connect with, owned */
+	char *role;   /* role from agent_join, owned, or NULL */
+	int joined;   /* agent_join succeeded: join again after a reconnect */
 	char *client_name, *client_version; /* from initialize, owned */
 	char *token;  /* session token to reclaim after a reconnect */
 	int in_fd, out_fd;
@@ -745,6 +747,44 @@ mcp_prompt_res(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 	free(text);
 }
 
+/*
+ * agent_join answered: a reconnect must come back under the joined name
+ * and role, not the one this shim started with.
+ */
+static void
+mcp_joined(struct mcp *m, const cJSON *r)
+{
+	const cJSON *agent = cJSON_GetObjectItemCaseSensitive(r, "agent");
+	const cJSON *role = cJSON_GetObjectItemCaseSensitive(r, "role");
+
+	if (!cJSON_IsString(agent))
+		return;
+	free(m->agent);
+	m->agent = xstrdup(agent->valuestring);
+	if (cJSON_IsString(role)) {
+		free(m->role);
+		m->role = xstrdup(role->valuestring);
+	}
+	m->joined = 1;
+}
+
+/* After a reconnect: join again as before (the answer is not awaited). */
+static void
+mcp_rejoin(struct mcp *m)
+{
+	struct fbuf fb;
+
+	fbuf_init(&fb);
+	client_pack_req(&fb, ++m->next_bid, "agent_join");
+	pk_map(&fb, m->role != NULL ? 2 : 1);
+	pk_kstr(&fb, "name", m->agent);
+	if (m->role != NULL)
+		pk_kstr(&fb, "role", m->role);
+	if (mcp_broker_send(m, &fb) != 0)
+		log_warnx("cannot join again as %s after the reconnect", m->agent);
+	fbuf_free(&fb);
+}
+
 /* Answer a call from the broker's res frame. */
 static void
 mcp_broker_res(struct mcp *m, const msgpack_object *f)
@@ -798,6 +838,8 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 		return;
 	}
 	mcp_drop_nulls(r, c->op);
+	if (strcmp(c->op->name, "agent_join") == 0)
+		mcp_joined(m, r);
 	if ((text = cJSON_PrintUnformatted(r)) == NULL)
 		fatalx("mcp: cannot print a result");
 	result = cJSON_CreateObject();
@@ -935,6 +977,8 @@ mcp_connect(struct mcp *m, struct op_error *err)
 		o.client_version = m->client_version != NULL ? m->client_version : "";
 	}
 	o.token = m->token;
+	if (m->role != NULL)
+		o.role = m->role;
 	if (conn_open(&m->conn, &o, err) != 0)
 		return (-1);
 	if (set_nonblock(m->conn.fd) != 0 || set_cloexec(m->conn.fd) != 0) {
@@ -962,6 +1006,8 @@ mcp_connect(struct mcp *m, struct op_error *err)
 	log_info("session %s as %s in %s (broker %s)", m->conn.session,
 	    m->agent, m->conn.project != NULL ? m->conn.project : "?",
 	    m->conn.broker_version != NULL ? m->conn.broker_version : "?");
+	if (m->joined)
+		mcp_rejoin(m);
 	return (0);
 }
 
@@ -1563,6 +1609,7 @@ mcp_main(const struct client_opts *opts)
 	event_base_free(m.base);
 	free(m.tools_json);
 	free(m.agent);
+	free(m.role);
 	free(m.client_name);
 	free(m.client_version);
 	free(m.token);

@@ -54,6 +54,11 @@ await main(async () => {
     'notifications/cancelled ends the wait (no waiter left on z)', res);
   ok(!raw.lines.some((l) => JSON.parse(l).id === 'w1'), 'the cancelled call gets no response');
 
+  // a joins under a name and role of its own: a reconnect must keep them
+  res = await withTimeout(a.callTool({ name: 'agent_join', arguments: { name: 'joined-a', role: 'reviewer' } }),
+    10000, 'agent_join');
+  is(res.structuredContent && res.structuredContent.agent, 'joined-a', 'a joins as joined-a');
+
   // The broker goes away while a call waits (c holds z now).
   const lost = a.callTool({ name: 'lock_acquire', arguments: { name: 'z', wait_seconds: 30 } },
     undefined, { timeout: 40000 });
@@ -69,6 +74,11 @@ await main(async () => {
   if (Number.isInteger(pid2)) b.pids.add(pid2);
   ok(!res.isError && Number.isInteger(pid2) && pid2 !== pid,
     'the next call reconnects to a new broker (started on demand)', res);
+  is(res.structuredContent && res.structuredContent.agent, 'joined-a',
+    'it comes back under its agent_join name, not the one it started with');
+  res = await withTimeout(c.callTool({ name: 'agent_list', arguments: {} }), 15000, 'agent_list');
+  const ja = ((res.structuredContent && res.structuredContent.agents) || []).find((x) => x.agent === 'joined-a');
+  ok(ja && ja.role === 'reviewer' && ja.joined === true, 'and in its joined role, joined again', res.structuredContent);
   res = await withTimeout(c.callTool({ name: 'lock_list', arguments: {} }), 15000, 'other client');
   is(res.isError, false, 'the other client reconnects too');
 
