@@ -99,6 +99,11 @@ done_testing() {
 
 # --- waiting ---------------------------------------------------------
 
+# now_ms: wall clock in milliseconds.
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
 # wait_for CMD TIMEOUT: run CMD (eval'd) until it succeeds, at most
 # TIMEOUT seconds; for conditions nothing notifies us of (a process
 # gone that is not our child).

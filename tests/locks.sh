@@ -9,11 +9,6 @@ broker_dir
 start_broker || bail_out "batond did not start"
 D=$TEST_DIR
 
-# now_ms: wall clock in milliseconds.
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # waiters NAME: how many are queued for NAME.
 waiters() {
 	"$BATON" locks --json "$1" | json "[.locks[] | select(.name == \"$1\") | .waiters | length] | add // 0"

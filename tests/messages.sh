@@ -10,11 +10,6 @@ broker_dir
 start_broker --message-retention 300 || bail_out "batond did not start"
 D=$TEST_DIR
 
-# now_ms: wall clock in milliseconds.
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # agents_json: agent_list as JSON.
 agents_json() {
 	"$BATON" agents --json

@@ -9,11 +9,6 @@ broker_dir
 start_broker || bail_out "batond did not start"
 D=$TEST_DIR
 
-# now_ms: wall clock in milliseconds.
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # blocked: calls parked in note_wait/event_wait, from status.
 blocked() {
 	"$BATON" status --json | json .blocked

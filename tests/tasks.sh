@@ -160,32 +160,13 @@ is "$(json .id <"$D/waited"):$(json .task.owner <"$D/waited")" "T2:waiter" \
 
 # --- leases: SIGKILLed and live claimants ---
 in_project lease
-# mcp_start SLOT AGENT: a `baton mcp` session fed through a fifo.
-mcp_start() {
-	rm -f "$D/mcp$1.in"
-	mkfifo "$D/mcp$1.in"
-	BATON_AGENT=$2 "$BATON" mcp <"$D/mcp$1.in" >"$D/mcp$1.out" 2>/dev/null &
-	eval "MCP_PID_$1=\$!"
-	_bg_pids="$_bg_pids $!"
-	if [ "$1" = 1 ]; then exec 3>"$D/mcp1.in"; else exec 4>"$D/mcp2.in"; fi
-	mcp_send "$1" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"tasks-sh","version":"0"}}}'
-	mcp_send "$1" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-}
-mcp_send() {
-	if [ "$1" = 1 ]; then printf '%s\n' "$2" >&3; else printf '%s\n' "$2" >&4; fi
-}
-# mcp_result SLOT ID: the structuredContent of answer ID, once it came.
-mcp_result() {
-	wait_for "grep -q '\"id\":$2,' '$D/mcp$1.out'" 10
-	grep "\"id\":$2," "$D/mcp$1.out" | jq -c .result.structuredContent 2>/dev/null
-}
 "$BATON" task create -c simple "killed" >/dev/null 2>&1
 "$BATON" task create -c simple "kept" >/dev/null 2>&1
 mcp_start 1 doomed
-mcp_send 1 '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"task_claim","arguments":{"id":"T1","lease_seconds":1.5}}}'
+mcp_call 1 2 task_claim '{"id":"T1","lease_seconds":1.5}'
 is "$(mcp_result 1 2 | json .claimed)" true "an MCP client claims T1 with a 1.5 s lease"
 mcp_start 2 alive
-mcp_send 2 '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"task_claim","arguments":{"id":"T2","lease_seconds":1}}}'
+mcp_call 2 2 task_claim '{"id":"T2","lease_seconds":1}'
 is "$(mcp_result 2 2 | json .claimed)" true "another MCP client claims T2 with a 1 s lease"
 BATON_AGENT=next "$BATON" task claim --json -w 20 T1 >"$D/next" 2>&1 &
 npid=$!
