@@ -232,6 +232,7 @@ int file_overlap(const char *, const char *);
 int path_socket(char *, size_t, char **);
 int path_state_dir(char *, size_t, char **);
 int path_check_dir(const char *, int, char **); /* create?: mkdir 0700 first */
+char *path_dirname(const char *);
 int path_check_socket_dir(const char *, int, char **); /* dirname of a socket */
 
 #endif /* BATON_COMMON_H */

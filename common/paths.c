@@ -51,14 +51,13 @@ path_check_dir(const char *dir, int create, char **cause)
 	return (0);
 }
 
-/* Check (and with create, make) the directory that holds a socket path. */
-int
-path_check_socket_dir(const char *sock, int create, char **cause)
+/* The directory part of path, malloc'd ("." when it has none). */
+char *
+path_dirname(const char *path)
 {
 	char *dir, *slash;
-	int r;
 
-	dir = xstrdup(sock);
+	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) == NULL) {
 		free(dir);
 		dir = xstrdup(".");
@@ -66,6 +65,16 @@ path_check_socket_dir(const char *sock, int create, char **cause)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
+	return (dir);
+}
+
+/* Check (and with create, make) the directory that holds a socket path. */
+int
+path_check_socket_dir(const char *sock, int create, char **cause)
+{
+	char *dir = path_dirname(sock);
+	int r;
+
 	r = path_check_dir(dir, create, cause);
 	free(dir);
 	return (r);

@@ -392,17 +392,9 @@ static int
 client_reach(const char *sock, int autostart, struct op_error *err)
 {
 	struct stat sb;
-	char *dir, *slash, *cause;
+	char *dir = path_dirname(sock), *cause;
 	int fd, missing;
 
-	dir = xstrdup(sock);
-	if ((slash = strrchr(dir, '/')) == NULL) {
-		free(dir);
-		dir = xstrdup(".");
-	} else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
 	missing = lstat(dir, &sb) == -1 && errno == ENOENT;
 	free(dir);
 	if (!missing && path_check_socket_dir(sock, 0, &cause) != 0) {

@@ -172,11 +172,26 @@ mcp_error(struct mcp *m, const cJSON *id, int code, const char *field,
 	free(text);
 }
 
+/* A tools/call result whose content is one text item. */
+static cJSON *
+mcp_text_result(const char *text, int is_error)
+{
+	cJSON *result, *content, *item;
+
+	result = cJSON_CreateObject();
+	content = cJSON_AddArrayToObject(result, "content");
+	item = cJSON_CreateObject();
+	cJSON_AddStringToObject(item, "type", "text");
+	cJSON_AddStringToObject(item, "text", text);
+	cJSON_AddItemToArray(content, item);
+	cJSON_AddBoolToObject(result, "isError", is_error);
+	return (result);
+}
+
 /* A tools/call result that failed: text only (no structuredContent, see below). */
 static void printflike(3, 4)
 mcp_tool_error(struct mcp *m, const cJSON *id, const char *fmt, ...)
 {
-	cJSON *result, *content, *item;
 	char *text;
 	va_list ap;
 
@@ -187,14 +202,7 @@ mcp_tool_error(struct mcp *m, const cJSON *id, const char *fmt, ...)
 	 * An error object would not match the tool's outputSchema, and
 	 * clients validate structuredContent whenever it is present.
 	 */
-	result = cJSON_CreateObject();
-	content = cJSON_AddArrayToObject(result, "content");
-	item = cJSON_CreateObject();
-	cJSON_AddStringToObject(item, "type", "text");
-	cJSON_AddStringToObject(item, "text", text);
-	cJSON_AddItemToArray(content, item);
-	cJSON_AddBoolToObject(result, "isError", 1);
-	mcp_result(m, id, result);
+	mcp_result(m, id, mcp_text_result(text, 1));
 	free(text);
 }
 
@@ -791,7 +799,7 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 {
 	const msgpack_object *ok, *e;
 	struct mcp_call *c;
-	cJSON *r, *result, *content, *item;
+	cJSON *r, *result;
 	char *text, *code, *msg;
 	int64_t bid;
 	int b;
@@ -842,14 +850,8 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 		mcp_joined(m, r);
 	if ((text = cJSON_PrintUnformatted(r)) == NULL)
 		fatalx("mcp: cannot print a result");
-	result = cJSON_CreateObject();
-	content = cJSON_AddArrayToObject(result, "content");
-	item = cJSON_CreateObject();
-	cJSON_AddStringToObject(item, "type", "text");
-	cJSON_AddStringToObject(item, "text", text);
-	cJSON_AddItemToArray(content, item);
+	result = mcp_text_result(text, 0);
 	cJSON_AddItemToObject(result, "structuredContent", r);
-	cJSON_AddBoolToObject(result, "isError", 0);
 	mcp_result(m, c->id, result);
 	free(text);
 	mcp_call_free(m, c);
