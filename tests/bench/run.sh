@@ -3,11 +3,18 @@
 # Unix-socket echo of the same frames, in one run, as a ratio (DESIGN §9);
 # then locks: acquire+release round trips with 1 and 32 clients (also
 # against a second broker with --durability none), release -> grant wake
-# latency, and `baton lock x -- true` against `flock FILE true`.
+# latency, and `baton lock x -- true` against `flock FILE true`; mixed
+# mutations (counter, note compare-and-set, lock, event, message) from 32
+# clients against three brokers, --durability strict, relaxed and none,
+# as ratios to none; and the restore of 1 000 000 notes: a broker is
+# filled, stopped with SIGTERM, and a fresh daemonizing batond on its
+# state directory is timed until it answers (DESIGN 8-9).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
-#	                       BENCH_RUNS (default 200) of baton lock and flock
+#	                       BENCH_MIXED_SECONDS (default 4) per durability,
+#	                       BENCH_RUNS (default 200) of baton lock and flock,
+#	                       BENCH_NOTES (default 1000000) to restore
 set -u
 
 builddir=${1:?usage: run.sh BUILDDIR}
@@ -16,10 +23,15 @@ batond=$builddir/batond
 echo_bin=$builddir/tests/bench/bench_echo
 status_bin=$builddir/tests/bench/bench_status
 lock_bin=$builddir/tests/bench/bench_lock
+mixed_bin=$builddir/tests/bench/bench_mixed
+restore_bin=$builddir/tests/bench/bench_restore
 baton=$builddir/baton
 runs=${BENCH_RUNS:-200}
+msecs=${BENCH_MIXED_SECONDS:-4}
+notes=${BENCH_NOTES:-1000000}
 
-for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$baton"; do
+for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$mixed_bin" "$restore_bin" \
+    "$baton"; do
 	if [ ! -x "$f" ]; then
 		echo "run.sh: $f is missing: run make bench" >&2
 		exit 1
@@ -28,14 +40,19 @@ done
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/baton-bench.XXXXXX") || exit 1
 chmod 700 "$dir"
-mkdir -m 700 "$dir/s" "$dir/state" "$dir/s2" "$dir/state2"
+mkdir -m 700 "$dir/s" "$dir/state" "$dir/s2" "$dir/state2" "$dir/s3" "$dir/state3" \
+    "$dir/s4" "$dir/state4"
 sock=$dir/s/sock
 sock2=$dir/s2/sock
+sock3=$dir/s3/sock
+sock4=$dir/s4/sock
 pid=
 pid2=
+pid3=
+pid4=
 
 cleanup() {
-	for p in $pid $pid2; do
+	for p in $pid $pid2 $pid3 $pid4; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -105,6 +122,21 @@ lock32n_out=$(printf '%s\n' "$lock32n_out" | sed 's/^lock32:/lock32-none:/; s/^#
 wake_out=$("$lock_bin" -S "$sock" -w -t 2) || { echo "run.sh: bench_lock -w failed" >&2; exit 1; }
 printf '%s\n' "$lock1_out" "$lock1n_out" "$lock32_out" "$lock32n_out" "$wake_out"
 
+# ---- mixed mutations, three durability modes ----
+
+start_broker "$sock3" "$dir/state3" "$dir/batond3.log" --durability relaxed
+pid3=$started
+# mixed MODE SOCKET: 32 clients' result line, renamed mixed32-MODE
+mixed() {
+	_o=$("$mixed_bin" -S "$2" -t "$msecs" -c 32) ||
+		{ echo "run.sh: bench_mixed (durability $1) failed" >&2; return 1; }
+	printf '%s\n' "$_o" | sed "s/^mixed32:/mixed32-$1:/; s/^# 32 clients,/# 32 clients, durability $1,/"
+}
+mixs_out=$(mixed strict "$sock") || exit 1
+mixr_out=$(mixed relaxed "$sock3") || exit 1
+mixn_out=$(mixed none "$sock2") || exit 1
+printf '%s\n' "$mixs_out" "$mixr_out" "$mixn_out"
+
 # wall time of RUNS runs of a command, in ms per run
 per_run() {
 	t0=$(date +%s%N)
@@ -134,4 +166,40 @@ awk -v e="$e" -v l1="$(rate "$lock1_out")" -v l1n="$(rate "$lock1n_out")" \
 	printf "lock acquire+release, 32 clients: %d/s  = %.2f of echo; durability none: %d/s  strict/none %.2f (goal >= 0.5)\n", l32, (e > 0 ? l32 / e : 0), l32n, (l32n > 0 ? l32 / l32n : 0)
 	printf "release -> grant: p50 %.1f us  p99 %.1f us  echo p50 %.1f us  p50 = %.2f echo round trips (goal <= 2)\n", w50, w99, ep50, (ep50 > 0 ? w50 / ep50 : 0)
 	printf "baton lock x -- true vs flock: %.2fx (goal <= 2)\n", (fl > 0 ? bl / fl : 0)
+}'
+awk -v s="$(rate "$mixs_out")" -v r="$(rate "$mixr_out")" -v n="$(rate "$mixn_out")" 'BEGIN {
+	printf "mixed mutations, 32 clients: strict %d/s relaxed %d/s none %d/s  strict/none %.2f (goal >= 0.5)  relaxed/none %.2f\n", s, r, n, (n > 0 ? s / n : 0), (n > 0 ? r / n : 0)
+}'
+
+# ---- restore ----
+
+# now_ns: the clock in nanoseconds
+now_ns() {
+	date +%s%N
+}
+# Fill a strict broker (it fills faster than relaxed: one commit per
+# loop iteration of many requests), stop it: SIGTERM commits what is
+# pending before it exits.
+start_broker "$sock4" "$dir/state4" "$dir/batond4.log"
+pid4=$started
+fill_out=$("$restore_bin" -S "$sock4" -n "$notes" fill) ||
+	{ echo "run.sh: bench_restore fill failed" >&2; exit 1; }
+kill "$pid4"
+wait "$pid4"
+pid4=
+db=$(du -k "$dir/state4"/state.db* | awk '{ k += $1 } END { printf "%.0f MB", k / 1024 }')
+# The daemonizing batond returns once it has restored everything and
+# listens; then one status round trip: the time until a client is answered.
+t0=$(now_ns)
+BATON_SOCKET=$sock4 "$batond" -S "$sock4" -D "$dir/state4" 2>"$dir/batond4b.log" ||
+	{ echo "run.sh: batond did not restore:" >&2; cat "$dir/batond4b.log" >&2; exit 1; }
+t1=$(now_ns)
+"$status_bin" -S "$sock4" -n 1 >/dev/null || { echo "run.sh: no answer after restore" >&2; exit 1; }
+t2=$(now_ns)
+pid4=$("$baton" -S "$sock4" --no-autostart call status '{}' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+check_out=$("$restore_bin" -S "$sock4" -n "$notes" check) ||
+	{ echo "run.sh: the restored broker lacks notes" >&2; exit 1; }
+printf '%s\n' "$fill_out" "$check_out"
+awk -v n="$notes" -v a="$t0" -v b="$t1" -v c="$t2" -v db="$db" 'BEGIN {
+	printf "restore %d notes: %.2f s (goal < 2 s)  database %s; batond returned after %.2f s, then one status round trip\n", n, (c - a) / 1e9, db, (b - a) / 1e9
 }'
