@@ -27,7 +27,10 @@ struct client {
 	int fd;
 	uid_t uid;
 	pid_t pid;
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* output; input is read by rev into rbuf */
+	struct event *rev;
+	unsigned char *rbuf;
+	size_t rlen, rsize;
 	struct session *session; /* NULL until hello */
 	int closing;             /* flush what is queued, then free */
 	struct evbuffer *held;   /* frames waiting for the commit in progress */
@@ -107,6 +110,21 @@ extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
 int store_open(const char *, int, char **);
+struct sqlite3;
+struct store_row { /* one row for store_write_rows */
+	const struct store_kind *kind;
+	const char *key;
+	const void *data; /* msgpack */
+	size_t len;
+};
+int store_open_file(const char *, int, char **);
+int store_schema_version(void);
+int store_user_version(struct sqlite3 *, int *, char **);
+int store_meta_get(struct sqlite3 *, const char *, uint64_t *, char **);
+int store_write_rows(const struct store_row *, size_t, uint64_t, char **);
+int store_snapshot(const char *, uint64_t *, char **);
+const struct store_kind *store_kind_find(const char *);
+const struct store_kind *store_kind_at(size_t);
 void store_start(void);
 int store_restore(char **);
 void store_mark(const struct store_kind *, const char *);
@@ -115,6 +133,10 @@ int store_holding(void);
 void store_close(void);
 const char *durability_name(void);
 const char *store_last_error(void);
+
+/* dump.c: the whole state as JSON (batond --export, --import) */
+int dump_export(const char *, const char *, char **);
+int dump_import(const char *, const char *, const char *, int, char **);
 
 /* A blocking call parked until its key changes (wait.c). */
 struct bwait {

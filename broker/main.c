@@ -27,6 +27,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: batond [-fv] [-S socket] [-D state-dir] [--max-wait seconds] [--allow-root]\n"
+	    "       batond [-D state-dir] --export FILE|- [--from DBFILE]\n"
+	    "       batond [-S socket] [-D state-dir] --import FILE [--replace]\n"
 	    "       batond --version\n"
 	    "  -f, --foreground   stay in the foreground and log to stderr\n"
 	    "  -v, --verbose      log more (-vv: debug)\n"
@@ -40,7 +42,11 @@ usage(FILE *fp)
 	    "  --grace S          seconds restored sessions have to reclaim (default 10)\n"
 	    "  --message-retention N\n"
 	    "                     messages kept per project (default 10000)\n"
-	    "  --allow-root       also accept peers running as root\n");
+	    "  --allow-root       also accept peers running as root\n"
+	    "  --export FILE      write the state (state.db, or DBFILE with --from) as JSON\n"
+	    "                     to FILE (- for stdout) and exit; no broker may hold it\n"
+	    "  --import FILE      build state.db from such a file and exit; no broker may\n"
+	    "                     run; --replace moves a state.db holding rows aside\n");
 }
 
 /* mkdir -p, the last component 0700 and checked. */
@@ -64,6 +70,47 @@ mkdirs(const char *dir, char **cause)
 		*p = '/';
 	}
 	return (path_check_dir(path, 1, cause));
+}
+
+/*
+ * --export and --import: run in the foreground on the state directory
+ * and exit with the status of dump.c (0, 1 a broker holds it, 65 bad or
+ * lost data, 70 cannot write).
+ */
+static int
+offline(const char *export_file, const char *import_file, const char *from, int replace)
+{
+	char sockbuf[PATH_MAX], statebuf[PATH_MAX], *cause = NULL, *db = NULL;
+	int rc = 1;
+
+	log_open("batond", NULL, cfg.verbose);
+	if (cfg.state_dir == NULL && from == NULL) {
+		if (path_state_dir(statebuf, sizeof statebuf, &cause) != 0)
+			goto out;
+		cfg.state_dir = statebuf;
+	}
+	if (export_file != NULL) {
+		if (from == NULL)
+			xasprintf(&db, "%s/state.db", cfg.state_dir);
+		rc = dump_export(from != NULL ? from : db, export_file, &cause);
+		goto out;
+	}
+	if (mkdirs(cfg.state_dir, &cause) != 0)
+		goto out;
+	/* a broker on the default socket must not run either; no socket path, no such broker */
+	if (cfg.socket == NULL && path_socket(sockbuf, sizeof sockbuf, &cause) == 0)
+		cfg.socket = sockbuf;
+	free(cause);
+	cause = NULL;
+	durability = DURABILITY_STRICT; /* the new state.db is written and checked */
+	rc = dump_import(cfg.state_dir, cfg.socket, import_file, replace, &cause);
+out:
+	if (cause != NULL)
+		fprintf(stderr, "batond: %s\n", cause);
+	free(cause);
+	free(db);
+	log_close();
+	return (rc);
 }
 
 static void
@@ -153,13 +200,18 @@ main(int argc, char **argv)
 		{ "fsync", no_argument, NULL, 'F' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "message-retention", required_argument, NULL, 'M' },
+		{ "export", required_argument, NULL, 'E' },
+		{ "import", required_argument, NULL, 'I' },
+		{ "from", required_argument, NULL, 'O' },
+		{ "replace", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char sockbuf[PATH_MAX], statebuf[PATH_MAX], *logfile = NULL, *cause = NULL, *end;
+	const char *export_file = NULL, *import_file = NULL, *from = NULL;
 	struct event *sigterm, *sigint;
-	int ch, readyfd = -1, full_sync = 0;
+	int ch, readyfd = -1, full_sync = 0, replace = 0;
 
 	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -204,6 +256,10 @@ main(int argc, char **argv)
 				return (64);
 			}
 			break;
+		case 'E': export_file = optarg; break;
+		case 'I': import_file = optarg; break;
+		case 'O': from = optarg; break;
+		case 'P': replace = 1; break;
 		case 'V':
 			printf("batond %s (protocol %d)\n", BATON_VERSION, PROTO_VERSION);
 			return (0);
@@ -220,6 +276,14 @@ main(int argc, char **argv)
 		    argv[optind]);
 		return (64);
 	}
+	if ((export_file != NULL && import_file != NULL) || (from != NULL &&
+	    export_file == NULL) || (replace && import_file == NULL)) {
+		fprintf(stderr, "batond: --export [--from] and --import [--replace] go alone; "
+		    "try 'batond --help'\n");
+		return (64);
+	}
+	if (export_file != NULL || import_file != NULL)
+		return (offline(export_file, import_file, from, replace));
 	log_open("batond", NULL, cfg.verbose);
 	if (cfg.socket == NULL) {
 		if (path_socket(sockbuf, sizeof sockbuf, &cause) != 0)

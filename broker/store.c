@@ -32,9 +32,11 @@
 
 #include "broker.h"
 
-#define STORE_SCHEMA 1
 #define STORE_RELAXED_MS 50
 #define STORE_CEILING_STEP 65536
+#define STORE_RECOVER_HINT "To recover: with no batond running, `baton export -o " \
+	"state.json` saves every row that can still be read; move the file away (batond " \
+	"then starts empty) and `baton import state.json` loads the rows back"
 
 struct dirty {
 	char *id; /* kind index byte + key */
@@ -69,13 +71,26 @@ static const struct store_kind *const kinds[] = {
 	&presence_store_kind,
 };
 
+/*
+ * The schema, one step per version: step i takes user_version i to i + 1.
+ * A new schema is one more entry, applied with the others in one
+ * transaction by store_schema.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the first schema */
+	"CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS objects(kind TEXT NOT NULL, key BLOB NOT NULL,"
+	" data BLOB NOT NULL, PRIMARY KEY(kind, key)) WITHOUT ROWID;",
+};
+#define STORE_SCHEMA ((int)nitems(migrations))
+
 static int
-store_exec(const char *sql, char **cause)
+store_exec(sqlite3 *h, const char *sql, char **cause)
 {
 	char *err = NULL;
 
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		xasprintf(cause, "%s: %s", sql, err != NULL ? err : sqlite3_errmsg(db));
+	if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK) {
+		xasprintf(cause, "%s: %s", sql, err != NULL ? err : sqlite3_errmsg(h));
 		sqlite3_free(err);
 		return (-1);
 	}
@@ -83,27 +98,51 @@ store_exec(const char *sql, char **cause)
 }
 
 static int
-store_prepare(const char *sql, sqlite3_stmt **st, char **cause)
+store_prepare(sqlite3 *h, const char *sql, sqlite3_stmt **st, char **cause)
 {
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
-		xasprintf(cause, "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_prepare_v3(h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		xasprintf(cause, "%s: %s", sql, sqlite3_errmsg(h));
 		return (-1);
 	}
 	return (0);
 }
 
-/* Create or migrate the schema; refuse a database from a newer baton. */
-static int
-store_schema(char **cause)
+/* The schema this batond writes. */
+int
+store_schema_version(void)
+{
+	return (STORE_SCHEMA);
+}
+
+/* The schema version of database h: its user_version. */
+int
+store_user_version(sqlite3 *h, int *version, char **cause)
 {
 	sqlite3_stmt *st;
-	int version = 0;
+	int rc;
 
-	if (store_prepare("PRAGMA user_version", &st, cause) != 0)
+	*version = 0;
+	if (store_prepare(h, "PRAGMA user_version", &st, cause) != 0)
 		return (-1);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		xasprintf(cause, "reading the schema version: %s", sqlite3_errmsg(h));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Create or migrate the schema of h; refuse a database from a newer baton. */
+static int
+store_schema(sqlite3 *h, char **cause)
+{
+	char *sql, *next;
+	int version, v;
+
+	if (store_user_version(h, &version, cause) != 0)
+		return (-1);
 	if (version > STORE_SCHEMA) {
 		xasprintf(cause, "state.db has schema %d, newer than this batond (%d); run the "
 		    "newer batond, or move state.db away to start empty", version, STORE_SCHEMA);
@@ -111,24 +150,32 @@ store_schema(char **cause)
 	}
 	if (version == STORE_SCHEMA)
 		return (0);
-	/* version 0 -> 1: the first schema; later migrations go here, one step each */
-	return (store_exec("BEGIN;"
-	    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-	    "CREATE TABLE IF NOT EXISTS objects(kind TEXT NOT NULL, key BLOB NOT NULL,"
-	    " data BLOB NOT NULL, PRIMARY KEY(kind, key)) WITHOUT ROWID;"
-	    "PRAGMA user_version = 1;"
-	    "COMMIT;", cause));
+	sql = xstrdup("BEGIN;");
+	for (v = version; v < STORE_SCHEMA; v++) {
+		xasprintf(&next, "%s%sPRAGMA user_version = %d;", sql, migrations[v], v + 1);
+		free(sql);
+		sql = next;
+	}
+	xasprintf(&next, "%sCOMMIT;", sql);
+	free(sql);
+	if (store_exec(h, next, cause) != 0) {
+		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+		free(next);
+		return (-1);
+	}
+	free(next);
+	return (0);
 }
 
-/* Read one meta value (0 when absent). */
-static int
-store_meta_get(const char *name, uint64_t *v, char **cause)
+/* Read one meta value of database h (0 when absent). */
+int
+store_meta_get(sqlite3 *h, const char *name, uint64_t *v, char **cause)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	*v = 0;
-	if (store_prepare("SELECT value FROM meta WHERE name = ?", &st, cause) != 0)
+	if (store_prepare(h, "SELECT value FROM meta WHERE name = ?", &st, cause) != 0)
 		return (-1);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -136,7 +183,7 @@ store_meta_get(const char *name, uint64_t *v, char **cause)
 		*v = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		xasprintf(cause, "reading %s: %s", name, sqlite3_errmsg(db));
+		xasprintf(cause, "reading %s: %s", name, sqlite3_errmsg(h));
 		return (-1);
 	}
 	return (0);
@@ -144,25 +191,43 @@ store_meta_get(const char *name, uint64_t *v, char **cause)
 
 static void store_commit_cb(evutil_socket_t, short, void *);
 
+/* Does quick_check find h sound?  0, or -1 with what it found. */
+static int
+store_check(sqlite3 *h, char **cause)
+{
+	sqlite3_stmt *st;
+	const char *what;
+	int rc;
+
+	if (store_prepare(h, "PRAGMA quick_check(1)", &st, cause) != 0)
+		return (-1);
+	rc = sqlite3_step(st);
+	what = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (rc == SQLITE_ROW && what != NULL && strcmp(what, "ok") == 0) {
+		sqlite3_finalize(st);
+		return (0);
+	}
+	xasprintf(cause, "integrity check: %s", what != NULL ? what : sqlite3_errmsg(h));
+	sqlite3_finalize(st);
+	return (-1);
+}
+
 /*
- * Open (creating 0600) dir/state.db, check it can be trusted, and load
- * the revision ceiling.  Nothing is restored yet: see store_restore.
+ * Open (creating 0600) the database at path, check it can be trusted,
+ * create or migrate its schema, take its lock for good and load the
+ * revision ceiling.  Nothing is restored yet: see store_restore.
  */
 int
-store_open(const char *dir, int full_sync, char **cause)
+store_open_file(const char *path, int full_sync, char **cause)
 {
-	char *path;
+	char *c;
 	int fd;
 
-	if (durability == DURABILITY_NONE)
-		return (0);
-	xasprintf(&path, "%s/state.db", dir);
 	/* create it 0600 ourselves: sqlite would honour the umask */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
 		xasprintf(cause, "cannot open %s: %s (check the state directory's permissions "
 		    "and free space)", path, strerror(errno));
-		free(path);
 		return (-1);
 	}
 	fchmod(fd, 0600);
@@ -170,7 +235,6 @@ store_open(const char *dir, int full_sync, char **cause)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		xasprintf(cause, "cannot open %s: %s", path, sqlite3_errmsg(db));
-		free(path);
 		return (-1);
 	}
 	sqlite3_busy_timeout(db, 200);
@@ -178,39 +242,51 @@ store_open(const char *dir, int full_sync, char **cause)
 	 * Only this broker opens the file (it holds SOCKET.lock for life), so
 	 * SQLite may keep its lock instead of taking and dropping POSIX locks
 	 * around every transaction; set before WAL so no shared memory is used.
+	 * The empty exclusive transaction takes that lock now, so `batond
+	 * --export` or --import on this file finds it busy from the start.
 	 */
-	if (store_exec("PRAGMA locking_mode=EXCLUSIVE", cause) != 0 ||
-	    store_exec("PRAGMA journal_mode=WAL", cause) != 0 ||
-	    store_exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-	    cause) != 0 || store_exec("PRAGMA quick_check(1)", cause) != 0 ||
-	    store_schema(cause) != 0) {
-		char *c = *cause;
-		if (sqlite3_errcode(db) == SQLITE_BUSY || sqlite3_errcode(db) == SQLITE_LOCKED) {
+	if (store_exec(db, "PRAGMA locking_mode=EXCLUSIVE", cause) != 0 ||
+	    store_exec(db, "PRAGMA journal_mode=WAL", cause) != 0 ||
+	    store_exec(db, full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+	    cause) != 0 || store_check(db, cause) != 0 || store_schema(db, cause) != 0 ||
+	    store_exec(db, "BEGIN EXCLUSIVE; COMMIT", cause) != 0) {
+		c = *cause;
+		if (sqlite3_errcode(db) == SQLITE_BUSY || sqlite3_errcode(db) == SQLITE_LOCKED)
 			xasprintf(cause, "%s is in use by another batond; give each broker its "
 			    "own state directory (-D or BATON_STATE_DIR)", path);
-			free(c);
-			free(path);
-			return (-1);
-		}
-		xasprintf(cause, "%s is not usable: %s; batond will not start on a database it "
-		    "cannot trust: move the file away to start empty (sqlite3's .recover "
-		    "command may salvage rows from it)", path, c);
+		else
+			xasprintf(cause, "%s is not usable: %s; batond will not start on a "
+			    "database it cannot trust. %s", path, c, STORE_RECOVER_HINT);
 		free(c);
-		free(path);
 		return (-1);
 	}
-	free(path);
-	if (store_prepare("INSERT INTO objects(kind, key, data) VALUES(?, ?, ?) "
+	if (store_prepare(db, "INSERT INTO objects(kind, key, data) VALUES(?, ?, ?) "
 	    "ON CONFLICT(kind, key) DO UPDATE SET data = excluded.data", &st_put, cause) != 0 ||
-	    store_prepare("DELETE FROM objects WHERE kind = ? AND key = ?", &st_del, cause) != 0 ||
-	    store_prepare("INSERT INTO meta(name, value) VALUES(?, ?) "
+	    store_prepare(db, "DELETE FROM objects WHERE kind = ? AND key = ?", &st_del,
+	    cause) != 0 ||
+	    store_prepare(db, "INSERT INTO meta(name, value) VALUES(?, ?) "
 	    "ON CONFLICT(name) DO UPDATE SET value = excluded.value", &st_meta, cause) != 0)
 		return (-1);
-	if (store_meta_get("revision_ceiling", &ceiling_saved, cause) != 0)
+	if (store_meta_get(db, "revision_ceiling", &ceiling_saved, cause) != 0)
 		return (-1);
 	revision = ceiling_saved;
 	ceiling = ceiling_saved;
 	return (0);
+}
+
+/* Open dir/state.db (see store_open_file), unless nothing is kept. */
+int
+store_open(const char *dir, int full_sync, char **cause)
+{
+	char *path;
+	int rc;
+
+	if (durability == DURABILITY_NONE)
+		return (0);
+	xasprintf(&path, "%s/state.db", dir);
+	rc = store_open_file(path, full_sync, cause);
+	free(path);
+	return (rc);
 }
 
 /* Start committing: the commit event exists once the event base does. */
@@ -288,13 +364,26 @@ store_holding(void)
 	return (durability == DURABILITY_STRICT && commit_pending);
 }
 
+/* Put (data != NULL) or delete one row; 0, or -1 with SQLite's error in db. */
+static int
+store_put(const char *kind, const char *key, const void *data, size_t len)
+{
+	sqlite3_stmt *st = data != NULL ? st_put : st_del;
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, key, (int)strlen(key), SQLITE_STATIC);
+	if (data != NULL)
+		sqlite3_bind_blob(st, 3, data, (int)len, SQLITE_STATIC);
+	return (sqlite3_step(st) == SQLITE_DONE ? 0 : -1);
+}
+
 /* Write one dirty row: its current image, or its deletion. */
 static int
 store_write(struct dirty *d, struct fbuf *fb)
 {
 	const char *key = d->id + 1;
-	sqlite3_stmt *st;
-	int have;
+	int have, rc;
 
 	fbuf_init(fb);
 	have = d->kind->pack(key, fb);
@@ -303,19 +392,10 @@ store_write(struct dirty *d, struct fbuf *fb)
 		fbuf_free(fb);
 		return (0);
 	}
-	st = have ? st_put : st_del;
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, d->kind->name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, key, (int)strlen(key), SQLITE_STATIC);
-	if (have)
-		sqlite3_bind_blob(st, 3, fb->sb.data + FRAME_HDR,
-		    (int)(fb->sb.size - FRAME_HDR), SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		fbuf_free(fb);
-		return (-1);
-	}
+	rc = store_put(d->kind->name, key, have ? fb->sb.data + FRAME_HDR : NULL,
+	    fb->sb.size - FRAME_HDR);
 	fbuf_free(fb);
-	return (0);
+	return (rc);
 }
 
 static int
@@ -325,6 +405,113 @@ store_put_meta(const char *name, uint64_t v)
 	sqlite3_bind_text(st_meta, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st_meta, 2, (sqlite3_int64)v);
 	return (sqlite3_step(st_meta) == SQLITE_DONE ? 0 : -1);
+}
+
+/*
+ * Write rows into the database store_open_file opened, in one
+ * transaction with a revision ceiling a step above floor, so that no
+ * revision at or below floor is handed out again (batond --import);
+ * 0, or -1 with cause.
+ */
+int
+store_write_rows(const struct store_row *rows, size_t n, uint64_t floor, char **cause)
+{
+	uint64_t ceil = floor + STORE_CEILING_STEP;
+	size_t i;
+
+	if (store_exec(db, "BEGIN", cause) != 0)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (store_put(rows[i].kind->name, rows[i].key, rows[i].data, rows[i].len) != 0) {
+			xasprintf(cause, "writing %s %s: %s", rows[i].kind->name, rows[i].key,
+			    sqlite3_errmsg(db));
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return (-1);
+		}
+	}
+	if (store_put_meta("revision_ceiling", ceil) != 0) {
+		xasprintf(cause, "writing the revision: %s", sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return (-1);
+	}
+	if (store_exec(db, "COMMIT", cause) != 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return (-1);
+	}
+	ceiling = ceiling_saved = revision = ceil;
+	return (0);
+}
+
+/*
+ * Commit what is pending now rather than at the end of the loop
+ * iteration; 0, or -1 when the commit failed (it is retried as usual).
+ */
+static int
+store_flush(char **cause)
+{
+	if (commit_pending || dirty != NULL) {
+		if (commit_ev != NULL)
+			event_del(commit_ev);
+		store_commit_cb(-1, 0, NULL);
+	}
+	if (commit_pending) {
+		xasprintf(cause, "cannot commit: %s", store_error != NULL ? store_error : "?");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * A consistent copy of the committed state in path, an empty file the
+ * caller created (state_export); the copy's row count in *rows.
+ */
+int
+store_snapshot(const char *path, uint64_t *rows, char **cause)
+{
+	sqlite3_stmt *st;
+	char *sql;
+	int rc;
+
+	if (db == NULL) {
+		xasprintf(cause, "this broker keeps no database (--durability none): its state "
+		    "lives only in memory and cannot be exported");
+		return (-1);
+	}
+	if (store_flush(cause) != 0)
+		return (-1);
+	if (store_prepare(db, "SELECT count(*) FROM objects", &st, cause) != 0)
+		return (-1);
+	rc = sqlite3_step(st);
+	*rows = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		xasprintf(cause, "counting rows: %s", sqlite3_errmsg(db));
+		return (-1);
+	}
+	sql = sqlite3_mprintf("VACUUM INTO %Q", path);
+	rc = store_exec(db, sql, cause);
+	sqlite3_free(sql);
+	return (rc);
+}
+
+/* The kind named name, or NULL. */
+const struct store_kind *
+store_kind_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(kinds); i++) {
+		if (strcmp(kinds[i]->name, name) == 0)
+			return (kinds[i]);
+	}
+	return (NULL);
+}
+
+/* The i-th kind in restore order, or NULL past the last. */
+const struct store_kind *
+store_kind_at(size_t i)
+{
+	return (i < nitems(kinds) ? kinds[i] : NULL);
 }
 
 /* One transaction with every dirty row, then release the held frames. */
@@ -338,7 +525,7 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 	char *cause = NULL;
 
 	commit_pending = 0;
-	if (store_exec("BEGIN", &cause) != 0)
+	if (store_exec(db, "BEGIN", &cause) != 0)
 		goto fail;
 	HASH_ITER(hh, dirty, d, tmp) {
 		if (store_write(d, &fb) != 0) {
@@ -351,7 +538,7 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 		xasprintf(&cause, "writing the revision: %s", sqlite3_errmsg(db));
 		goto rollback;
 	}
-	if (store_exec("COMMIT", &cause) != 0)
+	if (store_exec(db, "COMMIT", &cause) != 0)
 		goto rollback;
 	ceiling_saved = ceiling;
 	HASH_ITER(hh, dirty, d, tmp) {
@@ -397,7 +584,7 @@ store_restore(char **cause)
 
 	if (durability == DURABILITY_NONE)
 		return (0);
-	if (store_prepare("SELECT key, data FROM objects WHERE kind = ?", &st, cause) != 0)
+	if (store_prepare(db, "SELECT key, data FROM objects WHERE kind = ?", &st, cause) != 0)
 		return (-1);
 	restoring = 1;
 	for (i = 0; i < nitems(kinds); i++) {
@@ -421,7 +608,9 @@ store_restore(char **cause)
 		}
 		if (rc != SQLITE_DONE) {
 			if (rc != -1)
-				xasprintf(cause, "reading %s: %s", kinds[i]->name, sqlite3_errmsg(db));
+				xasprintf(cause, "reading %s rows: %s; batond will not start on a "
+				    "database it cannot trust. %s", kinds[i]->name,
+				    sqlite3_errmsg(db), STORE_RECOVER_HINT);
 			sqlite3_finalize(st);
 			restoring = 0;
 			return (-1);
@@ -437,15 +626,16 @@ store_restore(char **cause)
 void
 store_close(void)
 {
+	char *cause = NULL;
+
 	if (db == NULL)
 		return;
-	if (commit_pending || dirty != NULL) {
-		if (commit_ev != NULL)
-			event_del(commit_ev);
-		store_commit_cb(-1, 0, NULL);
-		if (commit_ev != NULL)
-			event_del(commit_ev);
+	if (store_flush(&cause) != 0) {
+		log_warnx("store: closing with changes not written: %s", cause);
+		free(cause);
 	}
+	if (commit_ev != NULL)
+		event_del(commit_ev);
 	sqlite3_finalize(st_put);
 	sqlite3_finalize(st_del);
 	sqlite3_finalize(st_meta);

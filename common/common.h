@@ -174,7 +174,8 @@ struct op_result {
 	X(task_release)   \
 	X(project_set)    \
 	X(project_get)    \
-	X(guide)
+	X(guide)          \
+	X(state_export)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

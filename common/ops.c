@@ -611,6 +611,13 @@ static const struct op_result guide_results[] = {
 	{ "next_steps", "string", 0, "what to do next, from the live state" },
 };
 
+static const struct op_result state_export_results[] = {
+	{ "path", "string", 0, "the snapshot: a SQLite database, 0600, in the state directory" },
+	{ "revision", "integer", 0, "the broker's revision when the snapshot was taken" },
+	{ "rows", "integer", 0, "how many rows the snapshot holds" },
+	{ "hint", "string", 0, "what to do with it" },
+};
+
 #define OPDEF(n, ...) [OP_##n] = { .name = #n, .args = n##_args,          \
 	.nargs = nitems(n##_args), .results = n##_results,                \
 	.nresults = nitems(n##_results), __VA_ARGS__ }
@@ -834,6 +841,13 @@ const struct op ops[OP_COUNT] = {
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Next steps for a planner, implementer or reviewer, built from the live "
 		    "project state. agent_join returns the same text."),
+	[OP_state_export] = { .name = "state_export", .args = NULL, .nargs = 0,
+	    .results = state_export_results, .nresults = nitems(state_export_results),
+	    .title = "Snapshot the state for export",
+	    .flags = OP_READONLY | OP_ADMIN,
+	    .desc = "For the user, not agents (baton export): commit what is pending and copy "
+		    "the state database to a new file in the state directory, for `batond "
+		    "--from PATH --export FILE` to write as JSON. The caller removes the file." },
 };
 
 const struct op *
