@@ -345,7 +345,8 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 		tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
 		evtimer_add(n->ttl_ev, &tv);
 	}
-	note_wake(n->key);
+	if (!restoring) /* nobody can wait yet, and a restore makes a million of them */
+		note_wake(n->key);
 	return (n->version);
 }
 
