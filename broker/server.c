@@ -39,10 +39,13 @@ static op_handler *const handlers[OP_COUNT] = {
 #undef OP_HANDLER
 };
 
+#define SERVER_READ_CHUNK 16384     /* bytes asked of the kernel per read */
+#define SERVER_RBUF_KEEP (64 * 1024) /* a larger idle buffer is given back */
+
 static void client_free(struct client *);
 static void client_free_cb(evutil_socket_t, short, void *);
 static void client_close_later(struct client *);
-static void client_read_cb(struct bufferevent *, void *);
+static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(struct bufferevent *, void *);
 static void client_event_cb(struct bufferevent *, short, void *);
 
@@ -234,8 +237,16 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 		c->bev = bufferevent_socket_new(base, cfd, BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL)
 			fatalx("bufferevent_socket_new");
-		bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		/*
+		 * Requests are read with our own event and buffer: the
+		 * bufferevent's reader asks the kernel for the readable size
+		 * (FIONREAD) before every read, a system call per request.
+		 */
+		bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
+		bufferevent_enable(c->bev, EV_WRITE);
+		c->rev = event_new(base, cfd, EV_READ | EV_PERSIST, client_read_cb, c);
+		if (c->rev == NULL || event_add(c->rev, NULL) != 0)
+			fatalx("cannot watch a client");
 		TAILQ_INSERT_TAIL(&clients, c, entry);
 		nclients++;
 		log_debug("accepted pid %ld", (long)cred.pid);
@@ -283,7 +294,7 @@ client_close_later(struct client *c)
 	static const struct timeval now = { 0, 0 };
 
 	c->closing = 1;
-	bufferevent_disable(c->bev, EV_READ);
+	event_del(c->rev);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->on_held_list &&
 	    c->free_ev == NULL) {
 		c->free_ev = evtimer_new(base, client_free_cb, c);
@@ -311,6 +322,8 @@ client_free(struct client *c)
 		evbuffer_free(c->held);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
+	event_free(c->rev);
+	free(c->rbuf);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -572,38 +585,77 @@ server_frame(struct client *c, const msgpack_object *f)
 	}
 }
 
-/* Decode and dispatch every whole frame that has arrived. */
+/* Decode and dispatch every whole frame in c->rbuf; keep a partial one. */
 static void
-client_read_cb(struct bufferevent *bev, void *arg)
+client_frames(struct client *c)
 {
-	struct client *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	msgpack_unpacked u;
-	unsigned char hdr[FRAME_HDR];
 	const char *cause = NULL;
-	unsigned char *p;
+	size_t off = 0;
 	ssize_t n;
 
 	while (!c->closing) {
-		if (evbuffer_copyout(in, hdr, sizeof hdr) < (ssize_t)sizeof hdr)
-			return;
-		if ((n = frame_length(hdr, sizeof hdr, FRAME_MAX_DEFAULT, &cause)) < 0) {
+		if ((n = frame_length(c->rbuf + off, c->rlen - off, FRAME_MAX_DEFAULT,
+		    &cause)) < 0) {
 			client_fail(c, ERR_PROTOCOL, cause);
-			return;
+			break;
 		}
-		if (evbuffer_get_length(in) < (size_t)n + FRAME_HDR)
-			return;
-		p = evbuffer_pullup(in, n + FRAME_HDR);
+		if (n == 0 || c->rlen - off < (size_t)n + FRAME_HDR)
+			break;
 		msgpack_unpacked_init(&u);
-		if (frame_decode(p + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
+		if (frame_decode(c->rbuf + off + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
 			msgpack_unpacked_destroy(&u);
 			client_fail(c, ERR_PROTOCOL, cause);
-			return;
+			break;
 		}
+		off += (size_t)n + FRAME_HDR;
 		server_frame(c, &u.data);
 		msgpack_unpacked_destroy(&u);
-		evbuffer_drain(in, (size_t)n + FRAME_HDR);
 	}
+	if (c->closing)
+		c->rlen = 0;
+	else if (off > 0) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	if (c->rlen == 0 && c->rsize > SERVER_RBUF_KEEP) {
+		/* one large request does not pin its buffer for the session's life */
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rsize = 0;
+	}
+}
+
+/* Bytes from a peer: read what is there (one call), then handle the frames. */
+static void
+client_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct client *c = arg;
+	ssize_t n, want;
+	const char *cause;
+
+	/* room for what is announced, or a good chunk */
+	want = frame_length(c->rbuf, c->rlen, FRAME_MAX_DEFAULT, &cause);
+	if (want > 0 && (size_t)want + FRAME_HDR > c->rlen + SERVER_READ_CHUNK)
+		want = want + FRAME_HDR;
+	else
+		want = (ssize_t)(c->rlen + SERVER_READ_CHUNK);
+	if (c->rsize < (size_t)want) {
+		c->rbuf = xreallocarray(c->rbuf, 1, (size_t)want);
+		c->rsize = (size_t)want;
+	}
+	n = recv(fd, c->rbuf + c->rlen, c->rsize - c->rlen, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_debug("session %s: disconnected%s%s",
+		    c->session != NULL ? c->session->id : "-", n == -1 ? ": " : "",
+		    n == -1 ? strerror(errno) : "");
+		client_free(c);
+		return;
+	}
+	c->rlen += (size_t)n;
+	client_frames(c);
 }
 
 static void

@@ -152,13 +152,13 @@ wall_ms(void)
 
 /*
  * Fill buf with size-1 random hex digits from the kernel CSPRNG, drawn
- * from a pool refilled 256 bytes at a time (one syscall per 16 tokens).
+ * from a pool refilled 4096 bytes at a time (one syscall per 256 tokens).
  */
 void
 random_hex(char *buf, size_t size)
 {
 	static const char hex[] = "0123456789abcdef";
-	static unsigned char pool[256];
+	static unsigned char pool[4096];
 	static size_t avail;
 	unsigned char raw[64];
 	size_t n, i, got;

@@ -189,7 +189,7 @@ client_executable(const char *path)
 }
 
 /* Where batond is: next to this executable, else $BATON_BROKER, else on PATH. */
-static char *
+char *
 client_find_broker(void)
 {
 	char self[PATH_MAX], *slash, *p, *path, *dir, *save;
@@ -652,7 +652,7 @@ conn_read_frame(struct conn *c, msgpack_unpacked *out, int ms, struct op_error *
 	uint64_t end = ms >= 0 ? mono_ms() + (uint64_t)ms : 0, now;
 	ssize_t len, n;
 	size_t need;
-	int wait, r;
+	int wait, r, polled = 0;
 
 	for (;;) {
 		len = frame_length(c->rbuf, c->rlen, FRAME_MAX_DEFAULT, &cause);
@@ -673,7 +673,8 @@ conn_read_frame(struct conn *c, msgpack_unpacked *out, int ms, struct op_error *
 		if (ms >= 0) {
 			now = mono_ms();
 			wait = now >= end ? 0 : (int)(end - now);
-		}
+		} else if (!polled)
+			goto readit; /* no timeout: a blocking read does, one call less */
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		if ((r = poll(&pfd, 1, wait)) == -1) {
@@ -687,8 +688,14 @@ conn_read_frame(struct conn *c, msgpack_unpacked *out, int ms, struct op_error *
 			    "%d ms", ms);
 			return (-1);
 		}
+readit:
 		n = read(c->fd, c->rbuf + c->rlen, c->rsize - c->rlen);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		if (n == -1 && errno == EAGAIN) {
+			polled = 1; /* a non-blocking socket: wait in poll */
+			continue;
+		}
+		polled = 0;
+		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			op_error_set(err, ERR_UNAVAILABLE, NULL, "the broker closed the "
