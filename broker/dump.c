@@ -118,34 +118,70 @@ dump_row(FILE *fp, const char *kind, const void *key, size_t klen, const void *d
 	return (0);
 }
 
-/* Print every readable row of kind; how many were printed is added to *n. */
-static void
-dump_kind(sqlite3 *h, FILE *fp, const char *kind, size_t *n, struct dump_loss *l)
+/*
+ * Print the rows of kind in key order (desc: backwards, down to keys
+ * above *last), counting them in *n; *last is left at the last key read.
+ * How many were printed, and SQLite's error in *err if it stopped early.
+ */
+static size_t
+dump_scan(sqlite3 *h, FILE *fp, const char *kind, int desc, char **last, size_t *lastlen,
+    size_t *n, struct dump_loss *l, char **err)
 {
 	sqlite3_stmt *st;
 	size_t got = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(h, "SELECT key, data FROM objects WHERE kind = ? ORDER BY key",
-	    -1, &st, NULL) != SQLITE_OK) {
-		l->kinds++;
-		dump_lost(l, "no %s rows: %s", kind, sqlite3_errmsg(h));
-		return;
+	if (sqlite3_prepare_v2(h, desc ? "SELECT key, data FROM objects WHERE kind = ?1 AND "
+	    "key > ?2 ORDER BY key DESC" : "SELECT key, data FROM objects WHERE kind = ?1 "
+	    "ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
+		*err = xstrdup(sqlite3_errmsg(h));
+		return (0);
 	}
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	if (desc)
+		sqlite3_bind_blob(st, 2, *last != NULL ? *last : "", (int)*lastlen,
+		    SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (dump_row(fp, kind, sqlite3_column_blob(st, 0),
 		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
-		    (size_t)sqlite3_column_bytes(st, 1), *n, l) == 0) {
-			(*n)++;
-			got++;
+		    (size_t)sqlite3_column_bytes(st, 1), *n, l) != 0)
+			continue;
+		(*n)++;
+		got++;
+		if (!desc) {
+			free(*last);
+			*lastlen = (size_t)sqlite3_column_bytes(st, 0);
+			*last = xmalloc(*lastlen + 1);
+			memcpy(*last, sqlite3_column_blob(st, 0), *lastlen);
 		}
 	}
-	if (rc != SQLITE_DONE) {
-		l->kinds++;
-		dump_lost(l, "%s rows after the first %zu: %s", kind, got, sqlite3_errmsg(h));
-	}
+	if (rc != SQLITE_DONE)
+		*err = xstrdup(sqlite3_errmsg(h));
 	sqlite3_finalize(st);
+	return (got);
+}
+
+/*
+ * Print every readable row of kind.  A damaged b-tree stops a scan at
+ * the first page it cannot read; the rows past it are read from the
+ * other end, down to where the first scan stopped.
+ */
+static void
+dump_kind(sqlite3 *h, FILE *fp, const char *kind, size_t *n, struct dump_loss *l)
+{
+	char *last = NULL, *err = NULL, *err2 = NULL;
+	size_t lastlen = 0, fwd, back;
+
+	fwd = dump_scan(h, fp, kind, 0, &last, &lastlen, n, l, &err);
+	if (err != NULL) {
+		back = dump_scan(h, fp, kind, 1, &last, &lastlen, n, l, &err2);
+		l->kinds++;
+		dump_lost(l, "%s rows: read %zu from the start and %zu from the end, the "
+		    "rest not: %s", kind, fwd, back, err);
+	}
+	free(last);
+	free(err);
+	free(err2);
 }
 
 /* Count rows of kinds this batond does not know (a newer schema's): lost. */
@@ -187,6 +223,8 @@ dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev,
 		xasprintf(cause, "cannot open %s: %s", dbpath, sqlite3_errmsg(*h));
 		return (DUMP_DATAERR);
 	}
+	/* lets SQLite read a file shorter than its header says: salvage what is there */
+	sqlite3_exec(*h, "PRAGMA writable_schema = ON", NULL, NULL, NULL);
 	if (store_user_version(*h, schema, &c) != 0) {
 		rc = sqlite3_errcode(*h);
 		free(c);
@@ -306,8 +344,8 @@ dump_export(const char *dbpath, const char *out, char **cause)
 	}
 	if (l.what == NULL)
 		return (DUMP_OK);
-	xasprintf(cause, "%s is damaged: exported %zu rows; lost %zu more rows and could not "
-	    "read %zu kinds fully: %s", dbpath, n, l.rows, l.kinds, l.what);
+	xasprintf(cause, "%s is damaged: exported %zu rows; could not read %zu rows and %zu "
+	    "kinds fully (%s)", dbpath, n, l.rows, l.kinds, l.what);
 	free(l.what);
 	return (DUMP_DATAERR);
 }

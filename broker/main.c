@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -118,6 +119,24 @@ signal_cb(evutil_socket_t sig, short events, void *arg)
 {
 	log_info("signal %d: shutting down", (int)sig);
 	event_base_loopbreak(base);
+}
+
+/*
+ * A session is a descriptor: take the hard limit on open files (often
+ * 1024 soft), so that thousands of idle sessions fit (DESIGN 9).
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warnx("cannot raise the open-file limit: %s", strerror(errno));
+	else
+		log_debug("open-file limit raised to %llu", (unsigned long long)rl.rlim_cur);
 }
 
 /*
@@ -303,6 +322,7 @@ main(int argc, char **argv)
 		log_open("batond", logfile, cfg.verbose);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	if (server_listen(cfg.socket, &cause) != 0)
 		goto fail;
 	/* three priorities: everything at 1, the group commit after it at 2 */

@@ -200,10 +200,20 @@ server_listen(const char *path, char **cause)
 	return (0);
 }
 
+/* Out of descriptors for a while: listen again. */
+static void
+server_accept_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	if (listen_ev != NULL && event_add(listen_ev, NULL) != 0)
+		fatalx("cannot watch the listening socket");
+}
+
 /* Accept every pending peer; refuse other uids before reading a byte. */
 static void
 server_accept_cb(evutil_socket_t fd, short events, void *arg)
 {
+	static struct event *resume;
+	struct timeval pause = { 1, 0 };
 	struct ucred cred;
 	socklen_t len;
 	struct client *c;
@@ -211,6 +221,21 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 
 	for (;;) {
 		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1 && (errno == EMFILE || errno == ENFILE)) {
+			/*
+			 * The peer stays in the backlog; the listening socket
+			 * would be readable all along, so stop watching it for
+			 * a second rather than spin.
+			 */
+			log_warnx("accept: %s (%zu sessions); new peers wait a second",
+			    strerror(errno), nclients);
+			if (resume == NULL &&
+			    (resume = evtimer_new(base, server_accept_resume_cb, NULL)) == NULL)
+				fatalx("evtimer_new");
+			event_del(listen_ev);
+			evtimer_add(resume, &pause);
+			return;
+		}
 		if (cfd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)

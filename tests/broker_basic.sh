@@ -170,4 +170,29 @@ ok $? "batond -f removes its socket on SIGTERM"
 like "$(cat "$TEST_DIR/fg.log")" '.' "batond -f -v logs to stderr"
 BROKER_PID=
 
+# --- out of descriptors: new peers wait in the backlog, no busy loop ---
+sh -c 'ulimit -n 40 && exec "$BATOND" -S "$BATON_SOCKET" -D "$BATON_STATE_DIR"' \
+    </dev/null >/dev/null 2>"$TEST_DIR/batond.err"
+is $? 0 "batond starts with a hard limit of 40 descriptors"
+BROKER_PID=$(broker_pid)
+rm -f "$TEST_DIR/fdhold"
+mkfifo "$TEST_DIR/fdhold"
+i=0
+while [ $i -lt 50 ]; do
+	"$WIRE" "$BATON_SOCKET" hold <"$TEST_DIR/fdhold" >/dev/null 2>&1 &
+	_bg_pids="$_bg_pids $!"
+	i=$((i + 1))
+done
+exec 5>"$TEST_DIR/fdhold"
+log=$BATON_STATE_DIR/batond.log
+wait_for '[ "$(grep -c "new peers wait a second" "$log")" -ge 2 ]' 10
+ok $? "past its limit the broker says new peers wait, and retries a second later"
+n=$(grep -c "new peers wait a second" "$log")
+[ "$n" -le 10 ]
+ok $? "without spinning on the listening socket ($n warnings)"
+exec 5>&-
+wait_for '"$BATON" status >/dev/null 2>&1' 10
+ok $? "once the holders leave, new peers are served again"
+stop_broker
+
 done_testing

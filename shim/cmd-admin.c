@@ -1,0 +1,243 @@
+/*
+ * baton export and baton import (DESIGN §8): the whole state as JSON,
+ * for backups and for recovering from a damaged state.db.  The work is
+ * batond's (--export, --import, --from); baton finds batond the way
+ * autostart does and runs it with an argument vector, never a shell.
+ *
+ * export asks a running broker for a consistent snapshot (state_export)
+ * and converts that; with no broker it reads the state directory itself.
+ * import refuses while a broker runs: the broker would go on with the
+ * state it holds in memory and write it over the imported one.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define ADMIN_EXPORT_USAGE "baton export [-o FILE] [-D STATE-DIR]"
+#define ADMIN_IMPORT_USAGE "baton import [--replace] [-D STATE-DIR] FILE"
+
+/* Run batond with argv (argv[0] is set here); its exit status. */
+static int
+admin_batond(char **argv)
+{
+	char *broker;
+	pid_t pid;
+	int status;
+
+	if ((broker = client_find_broker()) == NULL) {
+		cli_err("batond not found next to baton, in $BATON_BROKER or on PATH; "
+		    "install batond");
+		return (EXIT_UNAVAILABLE);
+	}
+	argv[0] = (char *)"batond";
+	/* a caller that ignores SIGCHLD would have batond reaped before we see its status */
+	signal(SIGCHLD, SIG_DFL);
+	fflush(stdout);
+	if ((pid = fork()) == -1) {
+		cli_err("cannot run %s: fork: %s", broker, strerror(errno));
+		free(broker);
+		return (EXIT_SOFTWARE);
+	}
+	if (pid == 0) {
+		execv(broker, argv);
+		fprintf(stderr, "baton: cannot run %s: %s\n", broker, strerror(errno));
+		_exit(EXIT_UNAVAILABLE);
+	}
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR) {
+			cli_err("waiting for %s: %s", broker, strerror(errno));
+			free(broker);
+			return (EXIT_SOFTWARE);
+		}
+	}
+	if (WIFEXITED(status)) {
+		free(broker);
+		return (WEXITSTATUS(status));
+	}
+	cli_err("%s died of signal %d", broker, WTERMSIG(status));
+	free(broker);
+	return (EXIT_SOFTWARE);
+}
+
+/*
+ * Connect to a running broker, never starting one: 1 connected, 0 no
+ * broker, else the exit status of the reported failure.
+ */
+static int
+admin_connect(const struct client_opts *o, struct conn *c)
+{
+	struct client_opts lo = *o;
+	struct op_error err;
+
+	memset(&err, 0, sizeof err);
+	lo.autostart = 0;
+	if (conn_open(c, &lo, &err) == 0)
+		return (1);
+	if (err.code != NULL && strcmp(err.code, ERR_UNAVAILABLE) == 0)
+		return (0);
+	return (cli_fail(NULL, &err));
+}
+
+/* The options of export and import: -o FILE, -D DIR, --replace; 0 or a status. */
+static int
+admin_options(int argc, char **argv, const char *usage, const char **out,
+    const char **dir, int *replace)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "replace", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 0; /* glibc: start afresh (cli.c already ran getopt) */
+	while ((ch = getopt_long(argc, argv, ":o:D:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			if (out == NULL)
+				return (cli_usage_err("usage: %s", usage));
+			*out = optarg;
+			break;
+		case 'D':
+			*dir = optarg;
+			break;
+		case 'R':
+			if (replace == NULL)
+				return (cli_usage_err("usage: %s", usage));
+			*replace = 1;
+			break;
+		case 'h':
+			printf("usage: %s\n", usage);
+			return (-1);
+		case ':':
+			return (cli_usage_err("%s needs a value; usage: %s", argv[optind - 1],
+			    usage));
+		default:
+			return (cli_usage_err("unknown option '%s'; usage: %s", argv[optind - 1],
+			    usage));
+		}
+	}
+	return (0);
+}
+
+/* Ask the running broker for a snapshot and convert it; the exit status. */
+static int
+admin_export_live(struct conn *c, const char *out)
+{
+	const msgpack_object *r;
+	struct op_error err;
+	msgpack_unpacked u;
+	char *path = NULL, *argv[7];
+	int status;
+
+	memset(&err, 0, sizeof err);
+	msgpack_unpacked_init(&u);
+	if (conn_call(c, "state_export", NULL, &u, &r, &err) != 0)
+		status = cli_fail("state_export", &err);
+	else if ((path = mp_strdup(mp_get(r, "path"))) == NULL) {
+		cli_err("state_export: the broker gave no snapshot path");
+		status = EXIT_SOFTWARE;
+	} else {
+		argv[1] = (char *)"--from";
+		argv[2] = path;
+		argv[3] = (char *)"--export";
+		argv[4] = (char *)out;
+		argv[5] = NULL;
+		status = admin_batond(argv);
+		if (unlink(path) != 0 && errno != ENOENT)
+			cli_err("cannot remove the snapshot %s: %s", path, strerror(errno));
+	}
+	free(path);
+	msgpack_unpacked_destroy(&u);
+	return (status);
+}
+
+/* baton export [-o FILE] [-D STATE-DIR]: the whole state as JSON (stdout by default). */
+int
+cmd_export(const struct client_opts *o, int argc, char **argv)
+{
+	const char *out = "-", *dir = NULL;
+	struct conn c;
+	char *bargv[7];
+	int status, n = 1;
+
+	if ((status = admin_options(argc, argv, ADMIN_EXPORT_USAGE, &out, &dir, NULL)) != 0)
+		return (status == -1 ? 0 : status);
+	if (optind != argc)
+		return (cli_usage_err("unexpected argument '%s'; usage: %s", argv[optind],
+		    ADMIN_EXPORT_USAGE));
+	/* -D names a state directory: read it, whatever broker runs on the socket */
+	if (dir == NULL) {
+		if ((status = admin_connect(o, &c)) == 1) {
+			status = admin_export_live(&c, out);
+			conn_close(&c);
+			return (status);
+		}
+		if (status != 0)
+			return (status);
+	}
+	if (dir != NULL) {
+		bargv[n++] = (char *)"-D";
+		bargv[n++] = (char *)dir;
+	}
+	bargv[n++] = (char *)"--export";
+	bargv[n++] = (char *)out;
+	bargv[n] = NULL;
+	return (admin_batond(bargv));
+}
+
+/* baton import [--replace] [-D STATE-DIR] FILE: the state from an export. */
+int
+cmd_import(const struct client_opts *o, int argc, char **argv)
+{
+	const char *dir = NULL;
+	char sock[PATH_MAX], *cause = NULL, *bargv[9];
+	struct conn c;
+	int status, replace = 0, n = 1;
+
+	if ((status = admin_options(argc, argv, ADMIN_IMPORT_USAGE, NULL, &dir,
+	    &replace)) != 0)
+		return (status == -1 ? 0 : status);
+	if (optind != argc - 1)
+		return (cli_usage_err("import takes one FILE; usage: %s", ADMIN_IMPORT_USAGE));
+	if (o->socket != NULL)
+		snprintf(sock, sizeof sock, "%s", o->socket);
+	else if (path_socket(sock, sizeof sock, &cause) != 0) {
+		cli_err("%s", cause);
+		free(cause);
+		return (EXIT_USAGE);
+	}
+	if ((status = admin_connect(o, &c)) == 1) {
+		conn_close(&c);
+		cli_err("a broker is running on %s: stop it first (it would write the state it "
+		    "holds over the import)", sock);
+		return (EXIT_CONFLICT);
+	}
+	if (status != 0)
+		return (status);
+	bargv[n++] = (char *)"-S";
+	bargv[n++] = sock;
+	if (dir != NULL) {
+		bargv[n++] = (char *)"-D";
+		bargv[n++] = (char *)dir;
+	}
+	bargv[n++] = (char *)"--import";
+	bargv[n++] = argv[optind];
+	if (replace)
+		bargv[n++] = (char *)"--replace";
+	bargv[n] = NULL;
+	return (admin_batond(bargv));
+}
