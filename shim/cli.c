@@ -149,6 +149,12 @@ cli_usage(FILE *fp)
 	    "  disable, enable     take the instructions out of this project, put them back\n"
 	    "  service install|uninstall\n"
 	    "                      systemd user units that start batond on demand\n"
+	    "  export [-o FILE] [-D STATE-DIR]\n"
+	    "                      the whole state as JSON (stdout by default): from the\n"
+	    "                      running broker, else read from the state directory\n"
+	    "  import [--replace] [-D STATE-DIR] FILE\n"
+	    "                      build state.db from an export, with no broker running\n"
+	    "                      (--replace moves a state.db holding rows aside)\n"
 	    "  help [OP]           this text, or the arguments and results of OP\n"
 	    "\n"
 	    "Options:\n"
@@ -707,6 +713,10 @@ cli_main(int argc, char **argv)
 		return (cmd_disable(&o, argc, argv));
 	if (strcmp(cmd, "service") == 0)
 		return (cmd_service(&o, argc, argv));
+	if (strcmp(cmd, "export") == 0)
+		return (cmd_export(&o, argc, argv));
+	if (strcmp(cmd, "import") == 0)
+		return (cmd_import(&o, argc, argv));
 	if (strcmp(cmd, "mcp") == 0) {
 		if (argc > 1)
 			return (cli_usage_err("mcp takes no arguments"));

@@ -36,6 +36,7 @@ struct conn {
 
 /* client.c */
 void client_opts_default(struct client_opts *);
+char *client_find_broker(void);
 int conn_open(struct conn *, const struct client_opts *, struct op_error *);
 void conn_close(struct conn *);
 int conn_send(struct conn *, struct fbuf *);
@@ -74,6 +75,10 @@ int cmd_project(const struct client_opts *, int, char **);
 
 /* cmd-msg.c */
 int cmd_msg(const struct client_opts *, int, char **);
+
+/* cmd-admin.c */
+int cmd_export(const struct client_opts *, int, char **);
+int cmd_import(const struct client_opts *, int, char **);
 
 /* cmd-setup.c */
 int cmd_install(const struct client_opts *, int, char **);
