@@ -223,6 +223,8 @@ dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev,
 		xasprintf(cause, "cannot open %s: %s", dbpath, sqlite3_errmsg(*h));
 		return (DUMP_DATAERR);
 	}
+	/* a broker that is stopping holds its lock a moment longer */
+	sqlite3_busy_timeout(*h, 1000);
 	/* lets SQLite read a file shorter than its header says: salvage what is there */
 	sqlite3_exec(*h, "PRAGMA writable_schema = ON", NULL, NULL, NULL);
 	if (store_user_version(*h, schema, &c) != 0) {

@@ -1,5 +1,5 @@
 /*
- * JSON <-> msgpack in the shim (shim/json.c): what the CLI and the MCP
+ * JSON <-> msgpack (common/json.c): what the CLI and the MCP
  * server send is what the user wrote, and what they print is what the
  * broker answered.
  */
@@ -245,6 +245,90 @@ test_args_validate(void)
 	cJSON_Delete(j);
 }
 
+/* Exact JSON (batond's export) that must come back unchanged through msgpack. */
+static const char *const exact_round_trips[] = {
+	"{\"$int\":\"18446744073709551615\"}",
+	"{\"$int\":\"-9223372036854775808\"}",
+	"{\"$int\":\"9007199254740993\"}",
+	"9007199254740992",
+	"-9007199254740992",
+	"{\"$float\":\"600\"}",
+	"{\"$float\":\"-0\"}",
+	"{\"$float\":\"inf\"}",
+	"0.30000000000000004",
+	"-3e-07",
+	"{\"$str\":\"ff00\"}",
+	"{\"$str\":\"6100\"}",
+	"{\"$bin\":\"0102\"}",
+	"{\"$bin\":\"\"}",
+	"{\"$map\":[[\"$int\",\"x\"]]}",
+	"{\"$map\":[[1,2],[\"a\",3]]}",
+	"{\"a\":{\"$int\":\"x\",\"b\":1},\"c\":[1,2.5,\"caf\xc3\xa9\"]}",
+	"{\"line\":\"a\\nb\"}",
+};
+
+/* Exact JSON that json_pack_exact must refuse. */
+static const char *const exact_refused[] = {
+	"{\"$int\":\"12x\"}",
+	"{\"$int\":\"18446744073709551616\"}",
+	"{\"$int\":7}",
+	"{\"$float\":\"1.5.2\"}",
+	"{\"$str\":\"f\"}",
+	"{\"$str\":\"zz\"}",
+	"{\"$map\":[[1]]}",
+	"{\"$map\":{}}",
+	"{\"$nope\":1}",
+};
+
+/* Exact JSON -> msgpack -> exact JSON text (malloc'd), or NULL with *why. */
+static char *
+exact_round_trip(const char *text, const char **why)
+{
+	struct fbuf fb;
+	msgpack_unpacked u;
+	cJSON *j, *back;
+	size_t off = 0;
+	char *s = NULL;
+
+	*why = "not JSON";
+	if ((j = cJSON_Parse(text)) == NULL)
+		return (NULL);
+	fbuf_init(&fb);
+	msgpack_unpacked_init(&u);
+	if (json_pack_exact(&fb, j, why) == 0 && msgpack_unpack_next(&u, fb.sb.data + FRAME_HDR,
+	    fb.sb.size - FRAME_HDR, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    (back = json_from_msgpack_exact(&u.data)) != NULL) {
+		s = cJSON_PrintUnformatted(back);
+		cJSON_Delete(back);
+	}
+	msgpack_unpacked_destroy(&u);
+	fbuf_free(&fb);
+	cJSON_Delete(j);
+	return (s);
+}
+
+static void
+test_exact(void)
+{
+	const char *why;
+	size_t i;
+	char *s;
+
+	for (i = 0; i < nitems(exact_round_trips); i++) {
+		s = exact_round_trip(exact_round_trips[i], &why);
+		if (!ok(s != NULL && strcmp(s, exact_round_trips[i]) == 0, "exact round trip %s",
+		    exact_round_trips[i]))
+			diag("got %s", s != NULL ? s : why != NULL ? why : "(null)");
+		free(s);
+	}
+	for (i = 0; i < nitems(exact_refused); i++) {
+		s = exact_round_trip(exact_refused[i], &why);
+		ok(s == NULL && why != NULL, "exact packing refuses %s (%s)", exact_refused[i],
+		    why != NULL ? why : "no reason");
+		free(s);
+	}
+}
+
 int
 main(void)
 {
@@ -253,5 +337,6 @@ main(void)
 	test_from_msgpack_oddities();
 	test_args();
 	test_args_validate();
+	test_exact();
 	return (done_testing());
 }
