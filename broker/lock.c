@@ -1233,18 +1233,11 @@ lock_waiter_count(void)
 	return (nwaiting);
 }
 
-/* Free detached grants at exit (session ones went with their sessions). */
+/* At exit: the grants stay, for the next broker to restore (DESIGN 8). */
 void
 lock_shutdown(void)
 {
-	struct lock *l, *tmp;
-	struct grant *g;
-
-	HASH_ITER(hh, locks, l, tmp) {
-		while ((g = TAILQ_FIRST(&l->holders)) != NULL)
-			grant_release(g, "shutdown");
-	}
-	lock_pump_all();
+	/* grants stay: the database has them for the next broker (DESIGN 8) */
 	free(wake_list);
 	wake_list = NULL;
 	wake_cap = 0;

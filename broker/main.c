@@ -344,8 +344,9 @@ main(int argc, char **argv)
 	    (long)getpid());
 	ready(readyfd, NULL);
 	event_base_dispatch(base);
-	server_shutdown();
+	/* commit (and answer) what is pending; the stop itself changes nothing */
 	store_close();
+	server_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

@@ -1243,7 +1243,9 @@ message_pack(const char *key, struct fbuf *fb)
 	if ((p = msg_key_project(key, &rest, 0)) == NULL)
 		return (0);
 	id = strtoull(rest, NULL, 10);
-	/* newest first: a new message is found at once, a dropped one too */
+	if ((m = TAILQ_FIRST(&p->msgs)) == NULL || id < m->id)
+		return (0); /* dropped by retention: no walk past every kept one */
+	/* newest first: a new message is found at once */
 	TAILQ_FOREACH_REVERSE(m, &p->msgs, mlist, entry) {
 		if (m->id <= id)
 			break;

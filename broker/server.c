@@ -32,6 +32,7 @@ static char *listen_path;
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static TAILQ_HEAD(, client) held_clients = TAILQ_HEAD_INITIALIZER(held_clients);
 static size_t nclients;
+static int stopping; /* server_shutdown: sessions stay as they are */
 
 static op_handler *const handlers[OP_COUNT] = {
 #define OP_HANDLER(n) [OP_##n] = op_##n,
@@ -39,8 +40,7 @@ static op_handler *const handlers[OP_COUNT] = {
 #undef OP_HANDLER
 };
 
-#define SERVER_READ_CHUNK 16384     /* bytes asked of the kernel per read */
-#define SERVER_RBUF_KEEP (64 * 1024) /* a larger idle buffer is given back */
+#define SERVER_READ_CHUNK 65536 /* bytes asked of the kernel per read */
 
 static void client_free(struct client *);
 static void client_free_cb(evutil_socket_t, short, void *);
@@ -288,12 +288,18 @@ server_start(void)
 		fatalx("cannot watch the listening socket");
 }
 
-/* Stop listening, drop every client, remove the socket. */
+/*
+ * Stop listening, drop every client, remove the socket.  A stop is a
+ * restart to come, like a crash: sessions are not closed (their locks
+ * and claims are not released, nobody waiting is granted), so what the
+ * database holds comes back in grace for its owners to reclaim.
+ */
 void
 server_shutdown(void)
 {
 	struct client *c;
 
+	stopping = 1;
 	if (listen_ev != NULL) {
 		event_free(listen_ev);
 		listen_ev = NULL;
@@ -338,7 +344,9 @@ client_free(struct client *c)
 {
 	if (c->free_ev != NULL)
 		event_free(c->free_ev);
-	if (c->session != NULL)
+	if (c->session != NULL && stopping)
+		c->session->client = NULL; /* kept as it is, see server_shutdown */
+	else if (c->session != NULL)
 		session_close(c->session);
 	c->session = NULL;
 	if (c->on_held_list)
@@ -610,9 +618,12 @@ server_frame(struct client *c, const msgpack_object *f)
 	}
 }
 
-/* Decode and dispatch every whole frame in c->rbuf; keep a partial one. */
+/*
+ * Decode and dispatch every whole frame in buf; keep a partial one in
+ * c->rbuf (buf may be the shared read buffer or c->rbuf itself).
+ */
 static void
-client_frames(struct client *c)
+client_frames(struct client *c, unsigned char *buf, size_t len)
 {
 	msgpack_unpacked u;
 	const char *cause = NULL;
@@ -620,15 +631,14 @@ client_frames(struct client *c)
 	ssize_t n;
 
 	while (!c->closing) {
-		if ((n = frame_length(c->rbuf + off, c->rlen - off, FRAME_MAX_DEFAULT,
-		    &cause)) < 0) {
+		if ((n = frame_length(buf + off, len - off, FRAME_MAX_DEFAULT, &cause)) < 0) {
 			client_fail(c, ERR_PROTOCOL, cause);
 			break;
 		}
-		if (n == 0 || c->rlen - off < (size_t)n + FRAME_HDR)
+		if (n == 0 || len - off < (size_t)n + FRAME_HDR)
 			break;
 		msgpack_unpacked_init(&u);
-		if (frame_decode(c->rbuf + off + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
+		if (frame_decode(buf + off + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
 			msgpack_unpacked_destroy(&u);
 			client_fail(c, ERR_PROTOCOL, cause);
 			break;
@@ -637,39 +647,55 @@ client_frames(struct client *c)
 		server_frame(c, &u.data);
 		msgpack_unpacked_destroy(&u);
 	}
-	if (c->closing)
-		c->rlen = 0;
-	else if (off > 0) {
-		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-		c->rlen -= off;
-	}
-	if (c->rlen == 0 && c->rsize > SERVER_RBUF_KEEP) {
-		/* one large request does not pin its buffer for the session's life */
+	c->rlen = c->closing ? 0 : len - off;
+	if (c->rlen == 0) {
+		/* an idle session keeps no buffer (10 000 of them, DESIGN 9) */
 		free(c->rbuf);
 		c->rbuf = NULL;
 		c->rsize = 0;
+		return;
 	}
+	if (buf != c->rbuf) {
+		c->rsize = c->rlen + SERVER_READ_CHUNK;
+		c->rbuf = xmalloc(c->rsize);
+		memcpy(c->rbuf, buf + off, c->rlen);
+	} else if (off > 0)
+		memmove(c->rbuf, c->rbuf + off, c->rlen);
 }
 
-/* Bytes from a peer: read what is there (one call), then handle the frames. */
+/*
+ * Bytes from a peer: read what is there (one call), then handle the
+ * frames.  Whole requests are read into one buffer shared by all
+ * clients; only a client with a partial frame has a buffer of its own.
+ */
 static void
 client_read_cb(evutil_socket_t fd, short events, void *arg)
 {
+	static unsigned char shared[SERVER_READ_CHUNK];
 	struct client *c = arg;
-	ssize_t n, want;
+	unsigned char *buf;
 	const char *cause;
+	ssize_t n, want;
+	size_t room;
 
-	/* room for what is announced, or a good chunk */
-	want = frame_length(c->rbuf, c->rlen, FRAME_MAX_DEFAULT, &cause);
-	if (want > 0 && (size_t)want + FRAME_HDR > c->rlen + SERVER_READ_CHUNK)
-		want = want + FRAME_HDR;
-	else
-		want = (ssize_t)(c->rlen + SERVER_READ_CHUNK);
-	if (c->rsize < (size_t)want) {
-		c->rbuf = xreallocarray(c->rbuf, 1, (size_t)want);
-		c->rsize = (size_t)want;
+	if (c->rlen == 0) {
+		buf = shared;
+		room = sizeof shared;
+	} else {
+		/* room for the frame announced, or a good chunk more */
+		want = frame_length(c->rbuf, c->rlen, FRAME_MAX_DEFAULT, &cause);
+		if (want > 0 && (size_t)want + FRAME_HDR > c->rlen + SERVER_READ_CHUNK)
+			want += FRAME_HDR;
+		else
+			want = (ssize_t)(c->rlen + SERVER_READ_CHUNK);
+		if (c->rsize < (size_t)want) {
+			c->rbuf = xreallocarray(c->rbuf, 1, (size_t)want);
+			c->rsize = (size_t)want;
+		}
+		buf = c->rbuf;
+		room = c->rsize - c->rlen;
 	}
-	n = recv(fd, c->rbuf + c->rlen, c->rsize - c->rlen, MSG_DONTWAIT);
+	n = recv(fd, buf + (buf == shared ? 0 : c->rlen), room, MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -679,8 +705,7 @@ client_read_cb(evutil_socket_t fd, short events, void *arg)
 		client_free(c);
 		return;
 	}
-	c->rlen += (size_t)n;
-	client_frames(c);
+	client_frames(c, buf, (buf == shared ? 0 : c->rlen) + (size_t)n);
 }
 
 static void

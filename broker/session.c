@@ -12,9 +12,50 @@
 #define PROJECT_MAX 4096
 #define LABEL_MAX 128
 
+/* Sessions per project, so that status does not walk every session. */
+struct pcount {
+	char *project;
+	size_t n;
+	UT_hash_handle hh;
+};
+
 struct session_list sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static struct session *sessions_by_id;
+static struct pcount *pcounts;
 static uint64_t session_seq;
+
+/* Enter s in the lists and in its project's count. */
+static void
+session_link(struct session *s)
+{
+	struct pcount *pc;
+
+	HASH_ADD_STR(sessions_by_id, id, s);
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	HASH_FIND_STR(pcounts, s->project, pc);
+	if (pc == NULL) {
+		pc = xcalloc(1, sizeof *pc);
+		pc->project = xstrdup(s->project);
+		HASH_ADD_KEYPTR(hh, pcounts, pc->project, strlen(pc->project), pc);
+	}
+	pc->n++;
+}
+
+/* Take s out of the lists and its project's count. */
+static void
+session_unlink(struct session *s)
+{
+	struct pcount *pc;
+
+	HASH_DEL(sessions_by_id, s);
+	TAILQ_REMOVE(&sessions, s, entry);
+	HASH_FIND_STR(pcounts, s->project, pc);
+	if (pc != NULL && --pc->n == 0) {
+		HASH_DEL(pcounts, pc);
+		free(pc->project);
+		free(pc);
+	}
+}
 
 /*
  * Copy an optional string field of the hello, bounded and free of
@@ -86,8 +127,7 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 	random_hex(s->token, sizeof s->token);
 	s->connected_ms = s->active_ms = mono_ms();
 	s->client = c;
-	HASH_ADD_STR(sessions_by_id, id, s);
-	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	session_link(s);
 	log_info("session %s: agent %s pid %ld project %s", s->id, s->agent, (long)s->pid,
 	    s->project);
 	return (s);
@@ -106,16 +146,12 @@ session_find(const char *id)
 size_t
 session_count(const char *project)
 {
-	struct session *s;
-	size_t n = 0;
+	struct pcount *pc;
 
 	if (project == NULL)
 		return (HASH_COUNT(sessions_by_id));
-	TAILQ_FOREACH(s, &sessions, entry) {
-		if (strcmp(s->project, project) == 0)
-			n++;
-	}
-	return (n);
+	HASH_FIND_STR(pcounts, project, pc);
+	return (pc != NULL ? pc->n : 0);
 }
 
 /* The connection ended: release what the session held, end its waits. */
@@ -129,8 +165,7 @@ session_close(struct session *s)
 	agent_session_closed(s);
 	lock_session_closed(s);
 	task_session_closed(s);
-	HASH_DEL(sessions_by_id, s);
-	TAILQ_REMOVE(&sessions, s, entry);
+	session_unlink(s);
 	store_mark(&session_store_kind, s->id); /* gone: its row is deleted */
 	free(s->agent);
 	free(s->role);
@@ -250,8 +285,7 @@ session_restore(const char *id, const msgpack_object *o, char **cause)
 	mp_int(mp_get(o, "pid"), &pid);
 	s->pid = (pid_t)pid;
 	s->connected_ms = s->active_ms = mono_ms();
-	HASH_ADD_STR(sessions_by_id, id, s);
-	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	session_link(s);
 	s->grace_ev = evtimer_new(base, session_grace_cb, s);
 	tv.tv_sec = (time_t)cfg.grace;
 	tv.tv_usec = (suseconds_t)((cfg.grace - (double)tv.tv_sec) * 1e6);

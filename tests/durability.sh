@@ -30,6 +30,21 @@ f2=$("$BATON" lock -n after -- sh -c 'echo $BATON_FENCE')
 [ "$f2" -gt "$f1" ]
 ok $? "fences keep increasing across restarts ($f1 -> $f2)"
 
+# --- a clean stop (SIGTERM) is a restart too: it releases nothing ---
+tok=$("$BATON" acquire --ttl 60 kept-on-stop)
+# a waiter in line must not be granted by the stop
+"$BATON" acquire -w 30 --ttl 60 kept-on-stop >"$D/stopwait.out" 2>&1 &
+swpid=$!
+wait_for '[ "$("$BATON" locks --json kept-on-stop | json ".locks[0].waiters | length")" = 1 ]' 10
+stop_broker
+wait "$swpid"
+is "$?" 69 "the stop ends the waiter's call (unavailable, 69), not with a grant"
+start_broker --grace 3 || bail_out "restart failed"
+"$BATON" acquire -n --ttl 5 kept-on-stop >/dev/null 2>&1
+is $? 1 "after SIGTERM and a restart the detached lock is still held"
+"$BATON" release kept-on-stop "$tok"
+ok $? "and its token releases it"
+
 # --- baton lock keeps its lock across a restart, without interrupting the command ---
 rm -f "$D/go"
 mkfifo "$D/go"
