@@ -8,7 +8,10 @@
 # clients against three brokers, --durability strict, relaxed and none,
 # as ratios to none; and the restore of 1 000 000 notes: a broker is
 # filled, stopped with SIGTERM, and a fresh daemonizing batond on its
-# state directory is timed until it answers (DESIGN 8-9).
+# state directory is timed until it answers, with the restored broker's
+# memory per note; tools/call through `baton mcp` against a direct call
+# (the shim's overhead); and 10 000 idle sessions: their memory in the
+# broker and status round trips while they are connected (DESIGN 8-9).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
@@ -25,13 +28,15 @@ status_bin=$builddir/tests/bench/bench_status
 lock_bin=$builddir/tests/bench/bench_lock
 mixed_bin=$builddir/tests/bench/bench_mixed
 restore_bin=$builddir/tests/bench/bench_restore
+conns_bin=$builddir/tests/bench/bench_conns
+mcp_bin=$builddir/tests/bench/bench_mcp
 baton=$builddir/baton
 runs=${BENCH_RUNS:-200}
 msecs=${BENCH_MIXED_SECONDS:-4}
 notes=${BENCH_NOTES:-1000000}
 
 for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$mixed_bin" "$restore_bin" \
-    "$baton"; do
+    "$conns_bin" "$mcp_bin" "$baton"; do
 	if [ ! -x "$f" ]; then
 		echo "run.sh: $f is missing: run make bench" >&2
 		exit 1
@@ -202,4 +207,26 @@ check_out=$("$restore_bin" -S "$sock4" -n "$notes" check) ||
 printf '%s\n' "$fill_out" "$check_out"
 awk -v n="$notes" -v a="$t0" -v b="$t1" -v c="$t2" -v db="$db" 'BEGIN {
 	printf "restore %d notes: %.2f s (goal < 2 s)  database %s; batond returned after %.2f s, then one status round trip\n", n, (c - a) / 1e9, db, (b - a) / 1e9
+}'
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid4/status" 2>/dev/null)
+awk -v n="$notes" -v k="${rss:-0}" 'BEGIN {
+	if (k > 0) printf "restored broker: RSS %.0f MiB = %.0f bytes per note, keys and values included (goal <= 512 beyond the payload)\n", k / 1024, k * 1024 / n
+}'
+kill "$pid4" 2>/dev/null
+wait "$pid4" 2>/dev/null
+pid4=
+
+# ---- baton mcp: what the shim adds to a call ----
+mcp_out=$("$mcp_bin" -S "$sock" -b "$baton" -t 4) || { echo "run.sh: bench_mcp failed" >&2; exit 1; }
+st_out=$("$status_bin" -S "$sock" -t 4) || { echo "run.sh: bench_status failed" >&2; exit 1; }
+printf '%s\n' "$mcp_out" "$st_out"
+awk -v m="$(field "$mcp_out" p50)" -v s="$(field "$st_out" p50)" 'BEGIN {
+	printf "MCP tools/call status: p50 %.1f us  direct status p50 %.1f us  shim overhead %.1f us per call (goal <= 30)\n", m, s, m - s
+}'
+
+# ---- 10 000 idle sessions on one broker ----
+conns_out=$("$conns_bin" -S "$sock" -c 10000 -t 4) || { echo "run.sh: bench_conns failed" >&2; exit 1; }
+printf '%s\n' "$conns_out"
+awk -v i="$(field "$conns_out" p50)" -v s="$(field "$st_out" p50)" 'BEGIN {
+	printf "status p50 with 10000 idle sessions connected: %.1f us, %.2fx the p50 without them\n", i, (s > 0 ? i / s : 0)
 }'

@@ -1,0 +1,159 @@
+/*
+ * What `baton mcp` adds to a call (DESIGN 9: shim overhead <= 30 us):
+ * tools/call status through a `baton mcp` child over its stdio, one
+ * JSON-RPC line each way, to set against bench_status's direct broker
+ * call in the same run.  The answer is checked (a structuredContent
+ * with the broker's pid), so a figure never comes from failed calls.
+ *
+ *	bench_mcp -S SOCKET -b BATON [-t SECONDS | -n COUNT]
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "bench.h"
+
+struct mcp_child {
+	pid_t pid;
+	FILE *in;  /* its stdin */
+	FILE *out; /* its stdout */
+	char *line;
+	size_t size;
+};
+
+/* Start `baton mcp` on sock with pipes for stdin and stdout. */
+static void
+mcp_spawn(struct mcp_child *m, const char *baton, const char *sock)
+{
+	int in[2], out[2];
+
+	if (pipe(in) != 0 || pipe(out) != 0) {
+		perror("bench_mcp: pipe");
+		exit(1);
+	}
+	if ((m->pid = fork()) == -1) {
+		perror("bench_mcp: fork");
+		exit(1);
+	}
+	if (m->pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		setenv("BATON_SOCKET", sock, 1);
+		setenv("BATON_NO_AUTOSTART", "1", 1);
+		setenv("BATON_AGENT", "bench-mcp", 1);
+		execl(baton, baton, "mcp", (char *)NULL);
+		perror(baton);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	m->in = fdopen(in[1], "w");
+	m->out = fdopen(out[0], "r");
+	if (m->in == NULL || m->out == NULL) {
+		perror("bench_mcp: fdopen");
+		exit(1);
+	}
+}
+
+/* Send one line and read lines until the answer to id; exits on failure. */
+static void
+mcp_rpc(struct mcp_child *m, long id, const char *method, const char *params,
+    const char *must)
+{
+	char want[32];
+
+	if (fprintf(m->in, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"%s\",\"params\":%s}\n",
+	    id, method, params) < 0 || fflush(m->in) != 0) {
+		perror("bench_mcp: write");
+		exit(1);
+	}
+	snprintf(want, sizeof want, "\"id\":%ld,", id);
+	for (;;) {
+		if (getline(&m->line, &m->size, m->out) == -1) {
+			fprintf(stderr, "bench_mcp: baton mcp closed its stdout\n");
+			exit(1);
+		}
+		if (strstr(m->line, want) == NULL)
+			continue; /* a notification */
+		if (strstr(m->line, must) == NULL || strstr(m->line, "\"isError\":true") != NULL) {
+			fprintf(stderr, "bench_mcp: unexpected answer: %s", m->line);
+			exit(1);
+		}
+		return;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = NULL, *baton = NULL;
+	struct mcp_child m;
+	struct bench b;
+	double t0, t1;
+	long id = 0;
+	int ch, i, status;
+
+	bench_init(&b, "mcp-status");
+	while ((ch = getopt(argc, argv, "b:n:S:t:")) != -1) {
+		switch (ch) {
+		case 'b':
+			baton = optarg;
+			break;
+		case 'n':
+			b.count = strtoul(optarg, NULL, 10);
+			break;
+		case 'S':
+			sock = optarg;
+			break;
+		case 't':
+			b.seconds = strtod(optarg, NULL);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (sock == NULL || baton == NULL)
+		goto usage;
+	signal(SIGPIPE, SIG_IGN);
+	memset(&m, 0, sizeof m);
+	mcp_spawn(&m, baton, sock);
+	mcp_rpc(&m, ++id, "initialize", "{\"protocolVersion\":\"2025-06-18\","
+	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"bench_mcp\",\"version\":\"1\"}}",
+	    "\"protocolVersion\"");
+	fprintf(m.in, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
+	for (i = 0; i < BENCH_WARMUP; i++)
+		mcp_rpc(&m, ++id, "tools/call", "{\"name\":\"status\",\"arguments\":{}}",
+		    "\"structuredContent\"");
+	b.start = t1 = bench_now();
+	while (!bench_done(&b, t1)) {
+		t0 = bench_now();
+		mcp_rpc(&m, ++id, "tools/call", "{\"name\":\"status\",\"arguments\":{}}",
+		    "\"structuredContent\"");
+		t1 = bench_now();
+		bench_add(&b, (t1 - t0) * 1e6);
+	}
+	b.total = t1 - b.start;
+	fclose(m.in); /* EOF: baton mcp exits */
+	if (waitpid(m.pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "bench_mcp: baton mcp did not exit 0\n");
+	fclose(m.out);
+	free(m.line);
+	printf("# tools/call status through baton mcp (JSON-RPC over pipes)\n");
+	bench_report(&b);
+	return (0);
+usage:
+	fprintf(stderr, "usage: bench_mcp -S SOCKET -b BATON [-t SECONDS | -n COUNT]\n");
+	return (64);
+}
