@@ -137,6 +137,7 @@ const char *store_last_error(void);
 /* dump.c: the whole state as JSON (batond --export, --import) */
 int dump_export(const char *, const char *, char **);
 int dump_import(const char *, const char *, const char *, int, char **);
+void dump_clean_snapshots(const char *);
 
 /* A blocking call parked until its key changes (wait.c). */
 struct bwait {

@@ -18,6 +18,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -490,6 +492,56 @@ dump_items_free(struct dump_item *items, size_t n)
 	free(items);
 }
 
+/* One (kind, key) seen, to refuse a file that gives a row twice. */
+struct dump_seen {
+	const struct dump_item *it;
+	char *id; /* kind '\0' key */
+	size_t len;
+	UT_hash_handle hh;
+};
+
+/* Refuse two rows with one kind and key: which one was meant is unknown. */
+static int
+dump_duplicates(const struct dump_item *items, size_t n, char **cause)
+{
+	struct dump_seen *seen = NULL, *sn, *tmp;
+	size_t i, kl;
+	char *id;
+	int rv = 0;
+
+	for (i = 0; i < n && rv == 0; i++) {
+		kl = strlen(items[i].row.kind->name);
+		id = xmalloc(kl + 1 + strlen(items[i].key) + 1);
+		memcpy(id, items[i].row.kind->name, kl + 1);
+		strcpy(id + kl + 1, items[i].key);
+		HASH_FIND(hh, seen, id, kl + 1 + strlen(items[i].key), sn);
+		if (sn != NULL) {
+			cJSON *kj = dump_key_json(items[i].key, strlen(items[i].key));
+			char *ks = kj != NULL ? cJSON_PrintUnformatted(kj) : NULL;
+
+			xasprintf(cause, "row %zu (%s %s) repeats row %zu: each kind and key "
+			    "may appear once", i + 1, items[i].row.kind->name,
+			    ks != NULL ? ks : "?", (size_t)(sn->it - items) + 1);
+			cJSON_free(ks);
+			cJSON_Delete(kj);
+			free(id);
+			rv = 1;
+			break;
+		}
+		sn = xcalloc(1, sizeof *sn);
+		sn->it = &items[i];
+		sn->id = id;
+		sn->len = kl + 1 + strlen(items[i].key);
+		HASH_ADD_KEYPTR(hh, seen, sn->id, sn->len, sn);
+	}
+	HASH_ITER(hh, seen, sn, tmp) {
+		HASH_DEL(seen, sn);
+		free(sn->id);
+		free(sn);
+	}
+	return (rv != 0 ? -1 : 0);
+}
+
 /* Check the file's header and every row; the rows packed, NULL with cause. */
 static struct dump_item *
 dump_items(const cJSON *top, const char *path, size_t *n, uint64_t *rev, char **cause)
@@ -528,6 +580,10 @@ dump_items(const cJSON *top, const char *path, size_t *n, uint64_t *rev, char **
 			dump_items_free(items, i + 1);
 			return (NULL);
 		}
+	}
+	if (dump_duplicates(items, *n, cause) != 0) {
+		dump_items_free(items, *n);
+		return (NULL);
 	}
 	return (items);
 }
@@ -812,4 +868,35 @@ op_state_export(struct req *r)
 	    "PATH --export FILE` and remove it (baton export does both)");
 	reply_end(r->c, fb);
 	free(path);
+}
+
+/*
+ * At start-up: remove the snapshots of exports whose `baton export` died
+ * before it removed them (export-<16 hex>.db and its journal files).
+ */
+void
+dump_clean_snapshots(const char *dir)
+{
+	struct dirent *e;
+	size_t i;
+	char *path;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "export-", 7) != 0)
+			continue;
+		for (i = 7; i < 7 + 16 && isxdigit((unsigned char)e->d_name[i]); i++)
+			;
+		if (i != 7 + 16 || (strcmp(e->d_name + i, ".db") != 0 &&
+		    strcmp(e->d_name + i, ".db-wal") != 0 && strcmp(e->d_name + i, ".db-shm") != 0 &&
+		    strcmp(e->d_name + i, ".db-journal") != 0))
+			continue;
+		xasprintf(&path, "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0)
+			log_info("removed %s, left by an export that did not finish", path);
+		free(path);
+	}
+	closedir(d);
 }

@@ -334,6 +334,7 @@ main(int argc, char **argv)
 	store_start();
 	if (store_restore(&cause) != 0)
 		goto fail_listening;
+	dump_clean_snapshots(cfg.state_dir);
 	session_seed(revision);
 	server_start();
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);

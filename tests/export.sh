@@ -128,6 +128,9 @@ badfile "not an export" '{"rows":[]}' 'not a baton state export'
 badfile "unknown kind" \
     '{"baton_state":1,"schema":1,"revision":5,"rows":[{"kind":"note","key":"p\nk","data":{"version":1,"author":"a","value":1,"expires":0}},{"kind":"gizmo","key":"k","data":{}}]}' \
     'row 2 \(gizmo "k"\): unknown kind'
+badfile "a row given twice" \
+    '{"baton_state":1,"schema":1,"revision":5,"rows":[{"kind":"counter","key":"p\nc","data":{"value":1}},{"kind":"counter","key":"p\nc","data":{"value":2}}]}' \
+    'row 2 \(counter "p\\nc"\) repeats row 1'
 badfile "a row without data" \
     '{"baton_state":1,"schema":1,"revision":5,"rows":[{"kind":"note","key":"p\nk"}]}' \
     'row 1 \(note "p\\nk"\): data must be an object'
@@ -142,7 +145,12 @@ ok $? "a refused import leaves no database behind"
 
 # --- a damaged state.db: batond refuses, export salvages ---
 BATON_STATE_DIR=$D/state4
+mkdir -m 700 "$BATON_STATE_DIR"
+: >"$BATON_STATE_DIR/export-0123456789abcdef.db"
+: >"$BATON_STATE_DIR/export-notes.txt"
 start_broker || bail_out "batond did not start"
+[ ! -e "$BATON_STATE_DIR/export-0123456789abcdef.db" ] && [ -e "$BATON_STATE_DIR/export-notes.txt" ]
+ok $? "a start removes snapshots left by an export that died, and nothing else"
 i=0
 pad=$(printf '%0400d' 0)
 while [ $i -lt 300 ]; do
