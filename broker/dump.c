@@ -699,7 +699,7 @@ dump_build(const char *newpath, struct dump_item *items, size_t n, uint64_t floo
 	int rc = DUMP_OK;
 
 	dump_move_db(newpath, NULL);
-	if ((base = event_base_new()) == NULL || event_base_priority_init(base, 3) != 0)
+	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if (store_open_file(newpath, 1, cause) != 0)
 		return (DUMP_SOFTWARE);

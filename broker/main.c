@@ -325,8 +325,7 @@ main(int argc, char **argv)
 	raise_fd_limit();
 	if (server_listen(cfg.socket, &cause) != 0)
 		goto fail;
-	/* three priorities: everything at 1, the group commit after it at 2 */
-	if ((base = event_base_new()) == NULL || event_base_priority_init(base, 3) != 0)
+	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	start_ms = mono_ms();
 	if (store_open(cfg.state_dir, full_sync, &cause) != 0)

@@ -6,11 +6,14 @@
  * the row is deleted.  So a checkpoint costs what changed, not the size
  * of the state.
  *
- * strict: the commit event has the lowest priority, so it runs after
- * every callback of the loop iteration that made the changes, and frames
+ * strict: the first change of a loop iteration activates the commit
+ * event, which libevent runs after the callbacks already active (every
+ * peer that was readable, every timer that was due: they are queued
+ * before any runs), in the same pass and without another poll; frames
  * queued for peers meanwhile are held (server.c) until COMMIT returns:
  * one transaction per iteration (group commit), no acknowledgement
- * before durability.  relaxed: a timer commits; replies go at once.
+ * before durability.  A change made by a callback activated later in
+ * the pass activates the commit again.  relaxed: a timer commits; replies go at once.
  * none: no file.
  *
  * Revisions (fences, versions) come from a ceiling persisted ahead of
@@ -294,7 +297,7 @@ void
 store_start(void)
 {
 	commit_ev = event_new(base, -1, 0, store_commit_cb, NULL);
-	if (commit_ev == NULL || event_priority_set(commit_ev, 2) != 0)
+	if (commit_ev == NULL)
 		fatalx("cannot create the commit event");
 }
 
