@@ -169,9 +169,16 @@ cli_usage(FILE *fp)
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n"
 	    "\n"
-	    "Operations (baton help OP shows arguments and results):\n", fp);
-	for (i = 0; i < OP_COUNT; i++)
-		fprintf(fp, "  %-18s  %s\n", ops[i].name, ops[i].title);
+	    "Operations, also MCP tools (baton help OP shows arguments and results):\n", fp);
+	for (i = 0; i < OP_COUNT; i++) {
+		if (!(ops[i].flags & OP_ADMIN))
+			fprintf(fp, "  %-18s  %s\n", ops[i].name, ops[i].title);
+	}
+	fputs("\nFor the user, not offered to agents as tools (baton call OP):\n", fp);
+	for (i = 0; i < OP_COUNT; i++) {
+		if (ops[i].flags & OP_ADMIN)
+			fprintf(fp, "  %-18s  %s\n", ops[i].name, ops[i].title);
+	}
 	fputs("\nExit status: 0 ok; 1 conflict or timeout; 64 usage; 65 bad data;\n"
 	    "69 broker unavailable; 70 internal error; 77 permission denied.\n", fp);
 }
