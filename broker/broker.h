@@ -88,6 +88,7 @@ void server_shutdown(void);
 size_t server_client_count(void);
 struct fbuf *reply_begin(uint64_t);
 void reply_end(struct client *, struct fbuf *);
+void reply_end_now(struct client *, struct fbuf *);
 void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
     printflike(5, 6);
 void client_send(struct client *, struct fbuf *);

@@ -322,6 +322,7 @@ main(int argc, char **argv)
 		log_open("batond", logfile, cfg.verbose);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, like a full disk */
 	raise_fd_limit();
 	if (server_listen(cfg.socket, &cause) != 0)
 		goto fail;

@@ -381,9 +381,12 @@ client_write(struct client *c, const void *data, size_t len)
 		fatalx("evbuffer_add");
 }
 
-/* Queue a finished frame; a peer that stops reading is dropped. */
-void
-client_send(struct client *c, struct fbuf *fb)
+/*
+ * Queue a finished frame (held for the commit in progress unless now);
+ * a peer that stops reading is dropped.
+ */
+static void
+client_send_how(struct client *c, struct fbuf *fb, int now)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
@@ -397,7 +400,7 @@ client_send(struct client *c, struct fbuf *fb)
 		fbuf_free(fb);
 		return;
 	}
-	if (store_holding()) {
+	if (store_holding() && !now) {
 		/* strict durability: nothing leaves before the commit */
 		if (c->held == NULL && (c->held = evbuffer_new()) == NULL)
 			fatalx("evbuffer_new");
@@ -425,6 +428,13 @@ client_send(struct client *c, struct fbuf *fb)
 	else if (evbuffer_add(out, fb->sb.data, fb->sb.size) != 0)
 		fatalx("evbuffer_add");
 	fbuf_free(fb);
+}
+
+/* Queue a finished frame; a peer that stops reading is dropped. */
+void
+client_send(struct client *c, struct fbuf *fb)
+{
+	client_send_how(c, fb, 0);
 }
 
 /* The commit is done: send every frame held for it, in order. */
@@ -477,6 +487,18 @@ void
 reply_end(struct client *c, struct fbuf *fb)
 {
 	client_send(c, fb);
+	free(fb);
+}
+
+/*
+ * An answer that leaves at once, even while a commit is pending: for
+ * status while the database refuses writes, so that people can see why
+ * every other answer waits.
+ */
+void
+reply_end_now(struct client *c, struct fbuf *fb)
+{
+	client_send_how(c, fb, 1);
 	free(fb);
 }
 
@@ -547,7 +569,8 @@ server_hello(struct client *c, const msgpack_object *f)
 	pk_kstr(&fb, "agent", s->agent);
 	pk_kstr(&fb, "project", s->project);
 	pk_kint(&fb, "reclaimed", (int64_t)reclaimed);
-	client_send(c, &fb);
+	/* a welcome acknowledges no change: it never waits for a commit */
+	client_send_how(c, &fb, 1);
 }
 
 /* A request: find the operation, validate its arguments, run its handler. */

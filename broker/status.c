@@ -27,7 +27,10 @@ op_status(struct req *r)
 	pk_kstr(fb, "session", r->s->id);
 	pk_kstr(fb, "agent", r->s->agent);
 	pk_kstr(fb, "durability", durability_name());
-	if (err != NULL)
+	if (err != NULL) {
 		pk_kstr(fb, "store_error", err);
-	reply_end(r->c, fb);
+		/* read-only, and the one way to see why everything else waits */
+		reply_end_now(r->c, fb);
+	} else
+		reply_end(r->c, fb);
 }

@@ -463,6 +463,9 @@ cli_show_status(const struct client_opts *o, const msgpack_object *r)
 	printf("state     %s%s\n", mp_get(r, "durability") != NULL ? "durability " :
 	    "none (in memory)", mp_get(r, "durability") != NULL ?
 	    cli_field(r, "durability", a, sizeof a) : "");
+	if (mp_get(r, "store_error") != NULL)
+		printf("          NOT SAVING: %s (answers to changes wait until it can)\n",
+		    cli_field(r, "store_error", a, sizeof a));
 	printf("sessions  %s connected, %s in this project\n", cli_field(r, "sessions", a, sizeof a),
 	    cli_field(r, "project_sessions", b, sizeof b));
 	printf("locks     %s held, %s in this project; %s waiting; revision %s\n",
@@ -471,7 +474,8 @@ cli_show_status(const struct client_opts *o, const msgpack_object *r)
 	printf("project   %s\n", cli_field(r, "project", a, sizeof a));
 	printf("you       agent %s, session %s\n", cli_field(r, "agent", a, sizeof a),
 	    cli_field(r, "session", b, sizeof b));
-	setup_status(o);
+	if (mp_get(r, "store_error") == NULL)
+		setup_status(o); /* its calls would wait for the database */
 	return (cli_flush(0));
 }
 

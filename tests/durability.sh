@@ -80,6 +80,36 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$ms" -ge 900 ]
 ok $? "not before the grace period ($ms ms)"
 
+# --- the disk refuses writes: answers wait, status says why, nothing is lost ---
+stop_broker
+# a file-size limit makes writes fail (EFBIG) as a full disk would
+sh -c 'ulimit -S -f 4096 && exec "$BATOND" -S "$BATON_SOCKET" -D "$BATON_STATE_DIR" --grace 3' \
+    </dev/null >/dev/null 2>"$TEST_DIR/batond.err" || bail_out "batond did not start"
+BROKER_PID=$(broker_pid)
+big=$(head -c 45000 /dev/zero | tr '\0' x)
+i=0
+rc=0
+while [ $i -lt 400 ]; do
+	timeout 3 "$BATON" note set "full/$i" "$big" >/dev/null 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && break
+	i=$((i + 1))
+done
+is "$rc" 124 "once the database cannot grow, a write gets no answer (it is not durable)"
+st=$(timeout 5 "$BATON" status --json)
+like "$(printf '%s' "$st" | json .store_error)" "cannot commit|large|full|disk" \
+    "status answers meanwhile, with the store's error"
+like "$(timeout 5 "$BATON" status)" "NOT SAVING" "and baton status says the state is not being saved"
+( "$BATON" note set after-full kept >"$D/af.out" 2>&1; echo $? >"$D/af.rc" ) &
+prlimit --pid "$BROKER_PID" --fsize=unlimited: # the soft limit, up to the hard one
+wait_for '[ -s "$D/af.rc" ]' 10
+is "$(cat "$D/af.rc" 2>/dev/null)" 0 "when the disk takes writes again, the waiting write is answered"
+[ -z "$(timeout 5 "$BATON" status --json | json '.store_error // empty')" ]
+ok $? "and status no longer reports an error"
+restart_broker --grace 3 || bail_out "restart failed"
+is "$("$BATON" note get after-full)" kept "what was answered after the outage survives kill -9"
+is "$("$BATON" note get "full/$i" | head -c 5)" xxxxx "so does the write that waited through it"
+
 # --- state files are private ---
 is "$(stat -c %a "$BATON_STATE_DIR/state.db")" 600 "state.db is 0600"
 
