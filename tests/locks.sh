@@ -99,7 +99,10 @@ wait_for '[ "$(holder rw)" = reader4 ]' 10
 open_gate r4
 wait
 
-# --- a SIGKILLed holder: released, head waiter granted within 100 ms ---
+# --- a SIGKILLed holder: released at once, the head waiter granted ---
+# (typically a few ms; the bound is loose because the time includes the
+# heir's fork and exec on a machine that may be busy, and it still tells
+# "at once" from any timeout, the shortest of which is seconds)
 BATON_AGENT=victim "$BATON" lock k -- sleep 300 &
 victim=$!
 wait_for '[ "$(holder k)" = victim ]' 10
@@ -112,8 +115,8 @@ wait $heir
 t1=$(cat "$D/granted")
 ms=$(((t1 - t0) / 1000000))
 diag "SIGKILL to grant: $ms ms"
-[ "$ms" -lt 100 ]
-ok $? "the waiter is granted within 100 ms of the holder's SIGKILL ($ms ms)"
+[ "$ms" -lt 1000 ]
+ok $? "the waiter is granted at once after the holder's SIGKILL ($ms ms, bound 1 s)"
 pkill -f "sleep 300" 2>/dev/null
 
 # --- detached locks: TTL, renew, tokens ---
