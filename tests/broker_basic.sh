@@ -143,6 +143,22 @@ hold_stop 2
 is "$HOLD_RC" 0 "the bystander stayed connected through every bad peer"
 is "$HOLD_REST" open "the bystander received nothing unexpected"
 
+# --- frames in pieces, and many frames in one read --------------------
+
+WIRE_CHUNK=1 wire_run call status
+is "$WIRE_RC" 0 "a hello and a request sent a byte at a time are answered"
+WIRE_CHUNK=5 wire_run pipeline 20 counter_incr name=pieces
+is "$(printf '%s\n' "$WIRE_OUT" | grep -c '"ok":true')" 20 \
+    "20 requests in one write, sent 5 bytes at a time, get 20 answers"
+wire_run pipeline 200 counter_incr name=burst
+is "$(printf '%s\n' "$WIRE_OUT" | grep -c '"ok":true')" 200 "200 requests in one write get 200 answers"
+is "$("$BATON" call counter_incr '{"name":"burst","by":0}' | jq -r .value)" 200 \
+    "and each of them counted once"
+big=$(head -c 60000 /dev/zero | tr '\0' y)
+WIRE_CHUNK=4096 wire_run call note_set key=big "value=$big"
+is "$WIRE_RC" 0 "a 60 KB request arriving in 4 KB pieces is answered"
+is "$("$BATON" note get big | wc -c | tr -d ' ')" 60001 "and its value is whole"
+
 # --- shutdown --------------------------------------------------------
 
 pid=$BROKER_PID

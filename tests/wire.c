@@ -9,6 +9,9 @@
  *   wire SOCKET raw-eof HEX         same, then shut down our write side
  *   wire SOCKET hello-raw HEX       valid hello, then these bytes
  *   wire SOCKET call OP [K=V ...]   hello, then one request
+ *   wire SOCKET pipeline N OP [K=V ...]
+ *                                   hello, then N requests (ids 1..N) in
+ *                                   one write; waits for N results
  *   wire SOCKET hold                hello, then stay until stdin closes
  *   wire SOCKET acquire NAME        hello, lock_acquire NAME, then stay
  *                                   until stdin closes
@@ -24,7 +27,9 @@
  * broker closed after frames that were not errors.
  *
  * WIRE_TIMEOUT (milliseconds, default 3000) bounds every wait for the
- * broker; WIRE_AGENT names the agent in the hello.
+ * broker; WIRE_AGENT names the agent in the hello; WIRE_CHUNK=N sends
+ * everything N bytes at a time, 2 ms apart, so that the broker reads
+ * frames in pieces.
  */
 #include "config.h"
 
@@ -38,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -57,6 +63,8 @@ struct wire {
 	int nframes;    /* frames received */
 	int errframe;   /* an error frame arrived */
 	int notok;      /* a result with ok:false arrived */
+	int nres;       /* results received */
+	size_t chunk;   /* WIRE_CHUNK: send this many bytes at a time */
 	unsigned char *buf;
 	size_t len, size;
 };
@@ -175,8 +183,12 @@ wire_send(struct wire *w, const void *p, size_t n)
 	const char *s = p;
 	ssize_t r;
 
+	struct timespec gap = { 0, 2000000 };
+
 	while (n > 0) {
-		r = send(w->fd, s, n, MSG_NOSIGNAL);
+		if (w->chunk > 0 && s != p)
+			nanosleep(&gap, NULL); /* the input's pacing, not a wait for an event */
+		r = send(w->fd, s, w->chunk > 0 && w->chunk < n ? w->chunk : n, MSG_NOSIGNAL);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && (errno == EPIPE || errno == ECONNRESET)) {
@@ -268,22 +280,47 @@ wire_pack_arg(struct fbuf *fb, const char *kv)
 }
 
 /* Send request id 1: op with K=V arguments. */
+static int wire_pipeline(struct wire *, int, const char *, int, char **);
+
 static int
 wire_request(struct wire *w, const char *op, int argc, char **argv)
 {
-	struct fbuf fb;
-	int i;
+	return (wire_pipeline(w, 1, op, argc, argv));
+}
 
-	fbuf_init(&fb);
-	pk_map(&fb, 4);
-	pk_kint(&fb, "t", FRAME_REQ);
-	pk_kint(&fb, "id", 1);
-	pk_kstr(&fb, "op", op);
-	pk_str(&fb, "a");
-	pk_map(&fb, (size_t)argc);
-	for (i = 0; i < argc; i++)
-		wire_pack_arg(&fb, argv[i]);
-	return (wire_send_fbuf(w, &fb));
+/* Send n requests for op, ids 1 to n, in a single write. */
+static int
+wire_pipeline(struct wire *w, int n, const char *op, int argc, char **argv)
+{
+	struct fbuf fb;
+	char *all = NULL;
+	size_t len = 0;
+	int i, k, r;
+
+	for (k = 1; k <= n; k++) {
+		fbuf_init(&fb);
+		pk_map(&fb, 4);
+		pk_kint(&fb, "t", FRAME_REQ);
+		pk_kint(&fb, "id", k);
+		pk_kstr(&fb, "op", op);
+		pk_str(&fb, "a");
+		pk_map(&fb, (size_t)argc);
+		for (i = 0; i < argc; i++)
+			wire_pack_arg(&fb, argv[i]);
+		if (fbuf_finish(&fb) != 0) {
+			fprintf(stderr, "wire: cannot encode a frame\n");
+			fbuf_free(&fb);
+			free(all);
+			return (-1);
+		}
+		all = xreallocarray(all, 1, len + fb.sb.size);
+		memcpy(all + len, fb.sb.data, fb.sb.size);
+		len += fb.sb.size;
+		fbuf_free(&fb);
+	}
+	r = wire_send(w, all, len);
+	free(all);
+	return (r);
 }
 
 /* Decode HEX (spaces allowed) into a new buffer; -1 on a bad digit. */
@@ -353,6 +390,8 @@ wire_take_frame(struct wire *w)
 	type = mp_frame_type(&u.data);
 	if (type == FRAME_ERROR)
 		w->errframe = 1;
+	if (type == FRAME_RES)
+		w->nres++;
 	if (type == FRAME_RES && mp_bool(mp_get(&u.data, "ok"), &ok) == 0 && !ok)
 		w->notok = 1;
 	msgpack_unpacked_destroy(&u);
@@ -474,7 +513,8 @@ wire_usage(void)
 {
 	fprintf(stderr,
 	    "usage: wire SOCKET hello | hello-version N | raw HEX | raw-eof HEX |\n"
-	    "            hello-raw HEX | call OP [K=V ...] | hold | acquire NAME\n");
+	    "            hello-raw HEX | call OP [K=V ...] | pipeline N OP [K=V ...] |\n"
+	    "            hold | acquire NAME\n");
 	exit(W_USAGE);
 }
 
@@ -498,6 +538,8 @@ main(int argc, char **argv)
 	w->timeout_ms = 3000;
 	if ((env = getenv("WIRE_TIMEOUT")) != NULL && atoi(env) > 0)
 		w->timeout_ms = atoi(env);
+	if ((env = getenv("WIRE_CHUNK")) != NULL && atoi(env) > 0)
+		w->chunk = (size_t)atoi(env);
 	mode = argv[2];
 	if ((w->fd = wire_connect(argv[1])) == -1)
 		return (W_SYS);
@@ -541,6 +583,14 @@ main(int argc, char **argv)
 		if (rc != 0)
 			return (W_SYS);
 		wire_wait(w, 0);
+	} else if (strcmp(mode, "pipeline") == 0) {
+		if (argc < 5 || atoi(argv[3]) < 1)
+			wire_usage();
+		if (wire_pipeline(w, atoi(argv[3]), argv[4], argc - 5, argv + 5) != 0)
+			return (W_SYS);
+		while (w->nres < atoi(argv[3]) && wire_wait(w, FRAME_RES) == FRAME_RES)
+			;
+		wanted = w->nres == atoi(argv[3]);
 	} else if (strcmp(mode, "call") == 0) {
 		if (argc < 4)
 			wire_usage();
