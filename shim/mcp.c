@@ -37,6 +37,8 @@
 #define MCP_EOF_GRACE_SECONDS 2         /* answers still owed at stdin EOF */
 #define MCP_BROKER_OUT_MAX (8 * 1024 * 1024)
 #define MCP_ROOTS_WAIT_MS 3000 /* for the client's answer to roots/list */
+#define MCP_RETRY_FIRST_MS 50  /* reconnecting after the broker went away... */
+#define MCP_RETRY_MAX_MS 2000  /* ...backing off to this (grace is 10 s) */
 #define MCP_HELD_MAX 1024      /* messages held until the project is known */
 #define MCP_ROOTS_ID "baton-roots" /* the id of our one request to the client */
 #define MCP_STDOUT_HIGH (16 * 1024 * 1024) /* stop reading until the client reads */
@@ -84,6 +86,8 @@ struct mcp {
 	int paused;   /* stdin not read while stdout is backed up */
 	struct event *grace;
 	struct event *connect_soon;
+	int lost;     /* the broker went away: reconnect in the background */
+	int retry_ms; /* the next background attempt, backing off */
 
 	struct conn conn;
 	int connected;
@@ -960,6 +964,13 @@ mcp_broker_lost(struct mcp *m, const char *why)
 	m->bev = NULL;
 	conn_close(&m->conn);
 	m->connected = 0;
+	if (!m->eof) {
+		struct timeval tv = { 0, MCP_RETRY_FIRST_MS * 1000 };
+
+		m->lost = 1;
+		m->retry_ms = MCP_RETRY_FIRST_MS * 2;
+		evtimer_add(m->connect_soon, &tv);
+	}
 	mcp_maybe_exit(m);
 }
 
@@ -993,6 +1004,8 @@ mcp_connect(struct mcp *m, struct op_error *err)
 	bufferevent_setcb(m->bev, mcp_broker_read, NULL, mcp_broker_event, m);
 	bufferevent_enable(m->bev, EV_READ | EV_WRITE);
 	m->connected = 1;
+	m->lost = 0;
+	evtimer_del(m->connect_soon);
 	free(m->token);
 	m->token = xstrdup(m->conn.token);
 	if (m->conn.agent != NULL && strcmp(m->conn.agent, m->agent) != 0) {
@@ -1020,10 +1033,32 @@ mcp_connect_soon_cb(evutil_socket_t fd, short events, void *arg)
 	struct mcp *m = arg;
 	struct op_error err;
 
+	struct timeval tv;
+	int autostart = m->opts.autostart;
+
 	if (m->eof || m->connected)
 		return;
-	if (mcp_connect(m, &err) != 0)
+	/*
+	 * After a loss, come back by ourselves so that the session and its
+	 * locks are reclaimed within the broker's grace period even while
+	 * the agent makes no call; only a tool call starts a broker.
+	 */
+	if (m->lost)
+		m->opts.autostart = 0;
+	if (mcp_connect(m, &err) == 0) {
+		m->opts.autostart = autostart;
+		return;
+	}
+	m->opts.autostart = autostart;
+	if (!m->lost) {
 		log_warnx("%s (will retry at the next tool call)", err.message);
+		return;
+	}
+	tv.tv_sec = m->retry_ms / 1000;
+	tv.tv_usec = (m->retry_ms % 1000) * 1000;
+	evtimer_add(m->connect_soon, &tv);
+	if ((m->retry_ms *= 2) > MCP_RETRY_MAX_MS)
+		m->retry_ms = MCP_RETRY_MAX_MS;
 }
 
 /* A progress token of the request, if any. */

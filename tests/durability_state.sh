@@ -203,4 +203,18 @@ rows=$(sqlite3 "$BATON_STATE_DIR/state.db" "SELECT count(*) FROM objects WHERE
     kind = 'message' AND instr(CAST(key AS TEXT), '/ret' || char(10)) = 1 + length('$D')")
 is "$rows" 3 "the store keeps one row per retained message"
 
+# --- baton mcp comes back by itself: its lock outlives a restart with no call ---
+BATON_PROJECT=$D/self
+export BATON_PROJECT
+start_broker --grace 2 || bail_out "batond did not start"
+mcp_start 2 steady
+mcp_call 2 2 lock_acquire '{"name":"held-by-mcp"}'
+is "$(mcp_result 2 2 | json .acquired)" true "a baton mcp session takes a lock"
+restart_broker --grace 2 || bail_out "restart failed"
+wait_for '[ "$(as probe agent_list | json "[.agents[] | select(.agent == \"steady\") | .state] | join(\",\")")" = connected ]' 10
+ok $? "the shim reconnects and reclaims its session without a tool call"
+BATON_AGENT=rival timeout 20 "$BATON" acquire -w 4 --ttl 5 held-by-mcp >/dev/null 2>&1
+is $? 1 "so its lock is still held well past the 2 s grace period"
+exec 4>&-
+
 done_testing

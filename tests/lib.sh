@@ -298,6 +298,7 @@ lines() {
 mcp_start() {
 	rm -f "$TEST_DIR/mcp$1.in"
 	mkfifo "$TEST_DIR/mcp$1.in"
+	: >"$TEST_DIR/mcp$1.out" # a slot used before: no stale answers to find
 	BATON_AGENT=$2 "$BATON" mcp <"$TEST_DIR/mcp$1.in" >"$TEST_DIR/mcp$1.out" \
 	    2>"$TEST_DIR/mcp$1.err" &
 	eval "MCP_PID_$1=\$!"
