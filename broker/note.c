@@ -47,11 +47,11 @@
 #define NOTE_FLOOR_KEY "\n"               /* store row of tomb_floor */
 
 struct note {
-	char *key;    /* project '\n' name: the hash key */
+	char *key;    /* project '\n' name: the hash key, in this allocation */
 	size_t nameoff; /* where the name starts in key */
 	unsigned char *val; /* msgpack; NULL in a tombstone */
 	size_t vlen;
-	char *author;
+	const char *author;  /* interned: note_author_get */
 	uint64_t version;    /* of the last write, or of the deletion */
 	uint64_t expires_ms; /* 0: no TTL */
 	uint64_t dead_ms;    /* tombstones: when it was deleted */
@@ -59,6 +59,49 @@ struct note {
 	UT_hash_handle hh;
 	TAILQ_ENTRY(note) tentry; /* tombstones, oldest first */
 };
+
+/*
+ * Authors are few and notes many (a million): each name is kept once,
+ * counted, instead of once per note.
+ */
+struct note_author {
+	char *name;
+	size_t refs;
+	UT_hash_handle hh;
+};
+static struct note_author *authors;
+
+/* The interned copy of name, counted once more. */
+static const char *
+note_author_get(const char *name)
+{
+	struct note_author *a;
+
+	HASH_FIND_STR(authors, name, a);
+	if (a == NULL) {
+		a = xcalloc(1, sizeof *a);
+		a->name = xstrdup(name);
+		HASH_ADD_KEYPTR(hh, authors, a->name, strlen(a->name), a);
+	}
+	a->refs++;
+	return (a->name);
+}
+
+/* One use of an interned name less; the last frees it. */
+static void
+note_author_put(const char *name)
+{
+	struct note_author *a;
+
+	if (name == NULL)
+		return;
+	HASH_FIND_STR(authors, name, a);
+	if (a != NULL && --a->refs == 0) {
+		HASH_DEL(authors, a);
+		free(a->name);
+		free(a);
+	}
+}
 
 /* A counter's value, or an event's generation and latest payload. */
 struct tally {
@@ -83,6 +126,20 @@ static uint64_t tomb_floor;
 static struct event *tomb_ev;
 static struct tallies counters = { "counter", NULL, 0, COUNTERS_MAX };
 static struct tallies evts = { "event", NULL, 0, EVENTS_MAX };
+
+/* A new note (or tombstone) for key, which it copies into its own allocation. */
+static struct note *
+note_new(const char *key, size_t nameoff)
+{
+	size_t klen = strlen(key);
+	struct note *n = xcalloc(1, sizeof *n + klen + 1);
+
+	n->key = (char *)(n + 1);
+	memcpy(n->key, key, klen + 1);
+	n->nameoff = nameoff;
+	HASH_ADD_KEYPTR(hh, notes, n->key, klen, n);
+	return (n);
+}
 
 /* "project\nname" for a requested name; "global:" names are shared. */
 static char *
@@ -176,7 +233,6 @@ note_forget_tomb(struct note *n)
 	}
 	store_mark(&note_store_kind, n->key);
 	HASH_DEL(notes, n);
-	free(n->key);
 	free(n);
 }
 
@@ -226,7 +282,7 @@ note_clear(struct note *n)
 	free(n->val);
 	n->val = NULL;
 	n->vlen = 0;
-	free(n->author);
+	note_author_put(n->author);
 	n->author = NULL;
 	n->expires_ms = 0;
 	if (n->ttl_ev != NULL) {
@@ -318,13 +374,9 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 {
 	struct timeval tv;
 
-	if (n == NULL) {
-		n = xcalloc(1, sizeof *n);
-		n->key = key;
-		n->nameoff = nameoff;
-		HASH_ADD_KEYPTR(hh, notes, n->key, strlen(n->key), n);
-	} else {
-		free(key);
+	if (n == NULL)
+		n = note_new(key, nameoff);
+	else {
 		if (n->val == NULL) { /* a tombstone comes back to life */
 			TAILQ_REMOVE(&tombs, n, tentry);
 			ntombs--;
@@ -333,7 +385,8 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 	}
 	n->val = val;
 	n->vlen = vlen;
-	n->author = xstrdup(author);
+	free(key);
+	n->author = note_author_get(author);
 	n->version = version != 0 ? version : revision_next();
 	nnotes++;
 	note_bytes += vlen;
@@ -838,12 +891,9 @@ note_restore(const char *key, const msgpack_object *o, char **cause)
 	}
 	mp_bool(mp_get(o, "dead"), &dead);
 	if (dead) {
-		n = xcalloc(1, sizeof *n);
-		n->key = xstrdup(key);
-		n->nameoff = (size_t)(nl - key) + 1;
+		n = note_new(key, (size_t)(nl - key) + 1);
 		n->version = (uint64_t)version;
 		n->dead_ms = mono_ms(); /* kept NOTE_TOMB_KEEP_MS from now */
-		HASH_ADD_KEYPTR(hh, notes, n->key, strlen(n->key), n);
 		TAILQ_INSERT_TAIL(&tombs, n, tentry);
 		ntombs++;
 		note_arm_tomb_timer();
