@@ -44,6 +44,32 @@ bench_init(struct bench *b, const char *name)
 	b->seconds = 5;
 }
 
+/*
+ * The options the benchmarks share: -n COUNT, -t SECONDS, -S SOCKET and,
+ * when clients is not NULL, -c CLIENTS.  1 when ch was one of them.
+ */
+static inline int
+bench_option(struct bench *b, int ch, const char **sock, int *clients)
+{
+	switch (ch) {
+	case 'c':
+		if (clients == NULL)
+			return (0);
+		*clients = atoi(optarg);
+		return (1);
+	case 'n':
+		b->count = strtoul(optarg, NULL, 10);
+		return (1);
+	case 'S':
+		*sock = optarg;
+		return (1);
+	case 't':
+		b->seconds = strtod(optarg, NULL);
+		return (1);
+	}
+	return (0);
+}
+
 /* Is the run over? */
 static inline int
 bench_done(const struct bench *b, double now)

@@ -80,22 +80,8 @@ main(int argc, char **argv)
 
 	bench_init(&b, "status-idle");
 	while ((ch = getopt(argc, argv, "c:n:S:t:")) != -1) {
-		switch (ch) {
-		case 'c':
-			n = atoi(optarg);
-			break;
-		case 'n':
-			b.count = strtoul(optarg, NULL, 10);
-			break;
-		case 'S':
-			sock = optarg;
-			break;
-		case 't':
-			b.seconds = strtod(optarg, NULL);
-			break;
-		default:
+		if (!bench_option(&b, ch, &sock, &n))
 			goto usage;
-		}
 	}
 	if (sock == NULL || n < 1)
 		goto usage;

@@ -220,19 +220,9 @@ main(int argc, char **argv)
 
 	bench_init(&b, "lock");
 	while ((ch = getopt(argc, argv, "c:n:S:t:w")) != -1) {
+		if (bench_option(&b, ch, &sock, &clients))
+			continue;
 		switch (ch) {
-		case 'c':
-			clients = atoi(optarg);
-			break;
-		case 'n':
-			b.count = strtoul(optarg, NULL, 10);
-			break;
-		case 'S':
-			sock = optarg;
-			break;
-		case 't':
-			b.seconds = strtod(optarg, NULL);
-			break;
 		case 'w':
 			wake = 1;
 			break;

@@ -107,18 +107,11 @@ main(int argc, char **argv)
 
 	bench_init(&b, "mcp-status");
 	while ((ch = getopt(argc, argv, "b:n:S:t:")) != -1) {
+		if (bench_option(&b, ch, &sock, NULL))
+			continue;
 		switch (ch) {
 		case 'b':
 			baton = optarg;
-			break;
-		case 'n':
-			b.count = strtoul(optarg, NULL, 10);
-			break;
-		case 'S':
-			sock = optarg;
-			break;
-		case 't':
-			b.seconds = strtod(optarg, NULL);
 			break;
 		default:
 			goto usage;

@@ -148,22 +148,8 @@ main(int argc, char **argv)
 
 	bench_init(&b, "mixed");
 	while ((ch = getopt(argc, argv, "c:n:S:t:")) != -1) {
-		switch (ch) {
-		case 'c':
-			clients = atoi(optarg);
-			break;
-		case 'n':
-			b.count = strtoul(optarg, NULL, 10);
-			break;
-		case 'S':
-			sock = optarg;
-			break;
-		case 't':
-			b.seconds = strtod(optarg, NULL);
-			break;
-		default:
+		if (!bench_option(&b, ch, &sock, &clients))
 			goto usage;
-		}
 	}
 	if (sock == NULL || clients < 1 || clients > BENCH_CLIENTS_MAX || optind != argc)
 		goto usage;
