@@ -1032,7 +1032,6 @@ mcp_connect_soon_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct mcp *m = arg;
 	struct op_error err;
-
 	struct timeval tv;
 	int autostart = m->opts.autostart;
 
