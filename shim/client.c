@@ -598,16 +598,24 @@ conn_close(struct conn *c)
 int
 conn_send(struct conn *c, struct fbuf *fb)
 {
-	size_t off = 0;
-	ssize_t n;
-
 	if (fbuf_finish(fb) != 0) {
 		errno = EMSGSIZE;
 		return (-1);
 	}
-	while (off < fb->sb.size) {
+	return (conn_send_bytes(c, fb->sb.data, fb->sb.size));
+}
+
+/* Send len bytes of finished frames (one or several); 0 or -1 with errno. */
+int
+conn_send_bytes(struct conn *c, const void *buf, size_t len)
+{
+	const char *p = buf;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
 		/* MSG_NOSIGNAL: a dead broker is an error to report, not a SIGPIPE */
-		n = send(c->fd, fb->sb.data + off, fb->sb.size - off, MSG_NOSIGNAL);
+		n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -40,6 +40,7 @@ char *client_find_broker(void);
 int conn_open(struct conn *, const struct client_opts *, struct op_error *);
 void conn_close(struct conn *);
 int conn_send(struct conn *, struct fbuf *);
+int conn_send_bytes(struct conn *, const void *, size_t);
 int conn_read_frame(struct conn *, msgpack_unpacked *, int, struct op_error *);
 int conn_call(struct conn *, const char *, const msgpack_object *, msgpack_unpacked *,
     const msgpack_object **, struct op_error *);

@@ -73,24 +73,6 @@ restore_pack(msgpack_sbuffer *out, uint64_t id, size_t i)
 	return (rv);
 }
 
-/* Write all of buf; -1 with errno. */
-static int
-restore_write(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-	size_t off = 0;
-
-	while (off < len) {
-		if ((n = send(fd, buf + off, len - off, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		off += (size_t)n;
-	}
-	return (0);
-}
-
 /* Check one answer frame: a response whose r has written:true.  0, 1 for a push, -1. */
 static int
 restore_answer(const msgpack_object *f, struct op_error *err)
@@ -190,7 +172,7 @@ restore_fill(struct conn *c, size_t count, size_t window)
 					op_error_set(&err, ERR_INTERNAL, NULL, "cannot pack");
 					goto fail;
 				}
-			if (restore_write(c->fd, out.data, out.size) != 0) {
+			if (conn_send_bytes(c, out.data, out.size) != 0) {
 				op_error_set(&err, ERR_UNAVAILABLE, NULL, "send: %s", strerror(errno));
 				goto fail;
 			}
