@@ -685,7 +685,7 @@ mcp_prompts_list(struct mcp *m, const cJSON *id)
 
 static void mcp_forward(struct mcp *, const cJSON *, const cJSON *, const struct op *,
     const msgpack_object *);
-static int mcp_connect(struct mcp *, struct op_error *);
+static int mcp_connect(struct mcp *, int, struct op_error *);
 
 /* prompts/get: ask the broker for the role's next steps (answered in mcp_prompt_res). */
 static void
@@ -708,7 +708,7 @@ mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
 		return;
 	}
 	memset(&err, 0, sizeof err);
-	if (!m->connected && mcp_connect(m, &err) != 0) {
+	if (!m->connected && mcp_connect(m, 1, &err) != 0) {
 		mcp_error(m, id, RPC_INTERNAL_ERROR, NULL, "%s: the baton broker could not be "
 		    "reached: %s", ERR_UNAVAILABLE, err.message);
 		return;
@@ -974,14 +974,16 @@ mcp_broker_lost(struct mcp *m, const char *why)
 	mcp_maybe_exit(m);
 }
 
-/* Open the broker connection (starting the broker if allowed). */
+/* Open the broker connection (starting the broker if allowed and may_start). */
 static int
-mcp_connect(struct mcp *m, struct op_error *err)
+mcp_connect(struct mcp *m, int may_start, struct op_error *err)
 {
 	struct client_opts o = m->opts;
 
 	if (m->connected)
 		return (0);
+	if (!may_start)
+		o.autostart = 0;
 	mcp_set_agent(m, m->client_name);
 	o.kind = "mcp";
 	o.agent = m->agent;
@@ -1033,7 +1035,6 @@ mcp_connect_soon_cb(evutil_socket_t fd, short events, void *arg)
 	struct mcp *m = arg;
 	struct op_error err;
 	struct timeval tv;
-	int autostart = m->opts.autostart;
 
 	if (m->eof || m->connected)
 		return;
@@ -1042,13 +1043,8 @@ mcp_connect_soon_cb(evutil_socket_t fd, short events, void *arg)
 	 * locks are reclaimed within the broker's grace period even while
 	 * the agent makes no call; only a tool call starts a broker.
 	 */
-	if (m->lost)
-		m->opts.autostart = 0;
-	if (mcp_connect(m, &err) == 0) {
-		m->opts.autostart = autostart;
+	if (mcp_connect(m, !m->lost, &err) == 0)
 		return;
-	}
-	m->opts.autostart = autostart;
 	if (!m->lost) {
 		log_warnx("%s (will retry at the next tool call)", err.message);
 		return;
@@ -1084,7 +1080,7 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 	struct timeval tv = { MCP_PROGRESS_SECONDS, 0 };
 	int r;
 
-	if (!m->connected && mcp_connect(m, &err) != 0) {
+	if (!m->connected && mcp_connect(m, 1, &err) != 0) {
 		mcp_tool_error(m, id, "%s: %s. The baton broker could not be reached; "
 		    "check that `batond` can start (or run `baton status`), then call "
 		    "%s again.", err.code != NULL ? err.code : ERR_UNAVAILABLE,
@@ -1247,7 +1243,7 @@ mcp_roots_done(struct mcp *m)
 	evtimer_del(m->roots_timer);
 	m->held = NULL;
 	m->nheld = 0;
-	if (mcp_connect(m, &err) != 0)
+	if (mcp_connect(m, 1, &err) != 0)
 		log_warnx("%s (will retry at the next tool call)", err.message);
 	for (i = 0; i < n; i++) {
 		mcp_line(m, held[i], strlen(held[i]));
