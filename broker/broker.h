@@ -68,6 +68,46 @@ struct req {
 
 typedef void op_handler(struct req *);
 
+/*
+ * A handler's arguments, by name (common/ops.c): absent ones read as the
+ * table's default.  arg_get is NULL for an absent argument.
+ */
+static inline const msgpack_object *
+arg_get(const struct req *r, const char *name)
+{
+	return (op_arg_value(r->op, r->args, name));
+}
+static inline int
+arg_has(const struct req *r, const char *name)
+{
+	return (op_arg_value(r->op, r->args, name) != NULL);
+}
+static inline double
+arg_num(const struct req *r, const char *name)
+{
+	return (op_arg_num(r->op, r->args, name));
+}
+static inline int64_t
+arg_int(const struct req *r, const char *name)
+{
+	return (op_arg_int(r->op, r->args, name));
+}
+static inline int
+arg_bool(const struct req *r, const char *name)
+{
+	return (op_arg_bool(r->op, r->args, name));
+}
+static inline const char *
+arg_str(const struct req *r, const char *name, size_t *len)
+{
+	return (op_arg_str(r->op, r->args, name, len));
+}
+static inline char *
+arg_strdup(const struct req *r, const char *name)
+{
+	return (op_arg_strdup(r->op, r->args, name));
+}
+
 /* server.c */
 struct server_config {
 	const char *socket;

@@ -199,16 +199,6 @@ note_copy(const msgpack_object *o, unsigned char **out, size_t *len)
 	return (r == 0 ? 0 : -1);
 }
 
-/* Append stored msgpack bytes (one whole object) to a reply. */
-static void
-pk_raw(struct fbuf *fb, const unsigned char *p, size_t n)
-{
-	if (p == NULL)
-		pk_nil(fb);
-	else if (msgpack_sbuffer_write(&fb->sb, (const char *)p, n) != 0)
-		fb->err = 1;
-}
-
 /* Seconds until a deadline in mono_ms(), never negative. */
 static double
 note_left(uint64_t deadline)

@@ -5,6 +5,7 @@
 #ifndef BATON_COMMON_H
 #define BATON_COMMON_H
 
+#include <sys/time.h>
 #include <sys/types.h>
 
 #include <stdarg.h>
@@ -22,6 +23,17 @@
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Bounds every side enforces, defined once (documented in baton(1)).
+ * The operation table holds the bounds of each argument; these are the
+ * ones code outside the table needs too.
+ */
+#define NAME_MAX_LEN 256   /* lock names, note keys, agent names, roles: bytes */
+#define REASON_MAX_LEN 256 /* a lock's reason */
+#define TOKEN_MAX_LEN 64   /* tokens and tickets as sent */
+#define TOKEN_LEN 32       /* tokens and tickets the broker makes: hex characters */
+#define TIME_ISO_LEN 32    /* room for time_iso() */
+
 /* util.c */
 void *xmalloc(size_t);
 void *xcalloc(size_t, size_t);
@@ -38,26 +50,60 @@ int64_t wall_ms(void);
 void random_hex(char *, size_t); /* fills n-1 hex chars and a NUL */
 int set_cloexec(int);
 int set_nonblock(int);
+int token_cmp(const char *, const char *, size_t); /* secret, given, its length; 0 equal */
+struct timeval tv_secs(double);
+int64_t deadline_to_wall(uint64_t);   /* mono_ms deadline -> stored wall ms; 0 stays 0 */
+uint64_t deadline_from_wall(int64_t); /* stored wall ms -> mono_ms deadline; 0 stays 0 */
+const char *time_iso(int64_t, char *, size_t); /* wall ms -> ISO 8601 UTC with ms */
+struct err_code {
+	const char *code; /* ERR_* */
+	int exit_status;  /* sysexits(3), DESIGN 7 */
+};
+extern const struct err_code err_codes[]; /* ends with a NULL code */
+const struct err_code *err_code_find(const char *, size_t);
 
 /* log.c: levels 0 error, 1 info, 2 debug */
 void log_open(const char *, const char *, int); /* name, file or NULL=stderr, level */
 void log_close(void);
 void log_warnx(const char *, ...) printflike(1, 2);
+void log_warn(const char *, ...) printflike(1, 2); /* appends ": strerror(errno)" */
 void log_info(const char *, ...) printflike(1, 2);
 void log_debug(const char *, ...) printflike(1, 2);
 extern int log_level;
 
-/* frame.c: the frame codec */
+/*
+ * frame.c: the frame codec and the frame builder.  Containers count
+ * their own entries: pk_map_open()/pk_array_open() write a header that
+ * pk_*_close() fills in with the number of objects packed into it, so
+ * no count is kept by hand.  pk_array(n) is for arrays whose length is
+ * known up front (the length of a list); it closes itself with its n-th
+ * element, and fbuf_finish() stops the program on a frame built with a
+ * container still open.
+ */
+struct fbuf_level { /* one open container */
+	size_t off;        /* where its header starts in sb */
+	uint64_t items;    /* objects packed into it (keys and values for a map) */
+	uint64_t left;     /* objects still owed, for a counted container */
+	unsigned char map, fixed;
+};
 struct fbuf {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int err; /* a pack call failed: the frame must not be sent */
+	int depth;
+	struct fbuf_level lv[FRAME_MAX_DEPTH];
 };
 void fbuf_init(struct fbuf *); /* reserves the 4-byte header */
 void fbuf_free(struct fbuf *);
 int fbuf_finish(struct fbuf *); /* writes the header; -1 if err or too big */
-void pk_map(struct fbuf *, size_t);
-void pk_array(struct fbuf *, size_t);
+void fbuf_item(struct fbuf *); /* the caller packs one object through fb->pk itself */
+void pk_map_open(struct fbuf *);
+void pk_map_close(struct fbuf *);
+void pk_array_open(struct fbuf *);
+void pk_array_close(struct fbuf *);
+void pk_array(struct fbuf *, size_t); /* exactly n elements follow */
+void pk_map(struct fbuf *, size_t);   /* deprecated: hand-counted, going away */
+void pk_raw(struct fbuf *, const void *, size_t); /* one packed object; NULL: nil */
 void pk_str(struct fbuf *, const char *);
 void pk_strn(struct fbuf *, const char *, size_t);
 void pk_int(struct fbuf *, int64_t);
@@ -72,6 +118,7 @@ void pk_kint(struct fbuf *, const char *, int64_t);
 void pk_kuint(struct fbuf *, const char *, uint64_t);
 void pk_kdouble(struct fbuf *, const char *, double);
 void pk_kbool(struct fbuf *, const char *, int);
+void pk_kstr_opt(struct fbuf *, const char *, const char *); /* nothing when NULL */
 
 /*
  * frame_length: given the bytes received so far, the payload length of
@@ -98,6 +145,10 @@ int mp_int(const msgpack_object *, int64_t *);
 int mp_num(const msgpack_object *, double *);
 int mp_bool(const msgpack_object *, int *);
 int mp_frame_type(const msgpack_object *);
+int64_t mp_get_int(const msgpack_object *, const char *, int64_t); /* map, key, absent */
+double mp_get_num(const msgpack_object *, const char *, double);
+int mp_get_bool(const msgpack_object *, const char *, int);
+char *mp_get_strdup(const msgpack_object *, const char *); /* NULL when absent */
 
 /* ops.c: the operation table (DESIGN §4) */
 enum arg_type {
@@ -214,6 +265,15 @@ int op_validate(const struct op *, const msgpack_object *, const msgpack_object 
     struct op_error *);
 void op_error_set(struct op_error *, const char *, const char *, const char *, ...)
     printflike(4, 5);
+/* Arguments by name from op_validate's out array (absent: the table's default). */
+const msgpack_object *op_arg_value(const struct op *, const msgpack_object *const *,
+    const char *);
+double op_arg_num(const struct op *, const msgpack_object *const *, const char *);
+int64_t op_arg_int(const struct op *, const msgpack_object *const *, const char *);
+int op_arg_bool(const struct op *, const msgpack_object *const *, const char *);
+const char *op_arg_str(const struct op *, const msgpack_object *const *, const char *,
+    size_t *);
+char *op_arg_strdup(const struct op *, const msgpack_object *const *, const char *);
 
 /* json.c: JSON <-> msgpack with cJSON (the shim; batond's export and import) */
 struct cJSON;

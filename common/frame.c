@@ -21,6 +21,7 @@ fbuf_init(struct fbuf *fb)
 
 	msgpack_sbuffer_init(&fb->sb);
 	msgpack_packer_init(&fb->pk, &fb->sb, msgpack_sbuffer_write);
+	fb->depth = 0;
 	fb->err = msgpack_sbuffer_write(&fb->sb, zero, sizeof zero) != 0;
 }
 
@@ -30,12 +31,17 @@ fbuf_free(struct fbuf *fb)
 	msgpack_sbuffer_destroy(&fb->sb);
 }
 
-/* Write the length header; -1 if packing failed or the frame is too big. */
+/*
+ * Write the length header; -1 if packing failed or the frame is too big.
+ * A container still open is a bug in the code that built the frame.
+ */
 int
 fbuf_finish(struct fbuf *fb)
 {
 	size_t len;
 
+	if (fb->depth != 0)
+		fatalx("frame finished with %d container(s) still open", fb->depth);
 	if (fb->err || fb->sb.size < FRAME_HDR)
 		return (-1);
 	len = fb->sb.size - FRAME_HDR;
@@ -54,23 +60,154 @@ fbuf_finish(struct fbuf *fb)
 			(fb)->err = 1; \
 	} while (0)
 
-void pk_map(struct fbuf *fb, size_t n) { PK(fb, msgpack_pack_map(&fb->pk, n)); }
-void pk_array(struct fbuf *fb, size_t n) { PK(fb, msgpack_pack_array(&fb->pk, n)); }
-void pk_int(struct fbuf *fb, int64_t v) { PK(fb, msgpack_pack_int64(&fb->pk, v)); }
-void pk_uint(struct fbuf *fb, uint64_t v) { PK(fb, msgpack_pack_uint64(&fb->pk, v)); }
-void pk_double(struct fbuf *fb, double v) { PK(fb, msgpack_pack_double(&fb->pk, v)); }
-void pk_nil(struct fbuf *fb) { PK(fb, msgpack_pack_nil(&fb->pk)); }
-void pk_object(struct fbuf *fb, const msgpack_object *o) { PK(fb, msgpack_pack_object(&fb->pk, *o)); }
+/*
+ * One object is about to be packed: count it in the innermost open
+ * container.  A container of a count given up front closes itself with
+ * its last object; one opened without a count is counted here and gets
+ * its header patched when it is closed.
+ */
+void
+fbuf_item(struct fbuf *fb)
+{
+	struct fbuf_level *l;
+
+	if (fb->depth == 0)
+		return;
+	l = &fb->lv[fb->depth - 1];
+	if (l->fixed) {
+		if (--l->left == 0)
+			fb->depth--;
+	} else
+		l->items++;
+}
+
+/* Enter a container: counted in its parent, then objects go into it. */
+static void
+fbuf_push(struct fbuf *fb, int map, int fixed, uint64_t left)
+{
+	struct fbuf_level *l;
+
+	if (fixed && left == 0)
+		return; /* empty: nothing will go into it */
+	if (fb->depth == FRAME_MAX_DEPTH) {
+		fb->err = 1; /* the peer would refuse it: nesting too deep */
+		return;
+	}
+	l = &fb->lv[fb->depth++];
+	l->off = fb->sb.size;
+	l->items = 0;
+	l->left = left;
+	l->map = (unsigned char)map;
+	l->fixed = (unsigned char)fixed;
+}
+
+void
+pk_map(struct fbuf *fb, size_t n)
+{
+	fbuf_item(fb);
+	PK(fb, msgpack_pack_map(&fb->pk, n));
+	fbuf_push(fb, 1, 1, 2 * (uint64_t)n);
+}
+
+void
+pk_array(struct fbuf *fb, size_t n)
+{
+	fbuf_item(fb);
+	PK(fb, msgpack_pack_array(&fb->pk, n));
+	fbuf_push(fb, 0, 1, n);
+}
+
+/* A container whose count is written when it is closed (5-byte header). */
+static void
+fbuf_open(struct fbuf *fb, int map)
+{
+	unsigned char hdr[5] = { map ? 0xdf : 0xdd, 0, 0, 0, 0 };
+
+	fbuf_item(fb);
+	fbuf_push(fb, map, 0, 0);
+	PK(fb, msgpack_sbuffer_write(&fb->sb, (const char *)hdr, sizeof hdr));
+}
+
+void pk_map_open(struct fbuf *fb) { fbuf_open(fb, 1); }
+void pk_array_open(struct fbuf *fb) { fbuf_open(fb, 0); }
+
+/*
+ * Close the innermost container opened without a count: write its count
+ * in the smallest header that holds it, moving the contents up over the
+ * bytes the header does not need, so the frame is what pk_map(n) would
+ * have made.
+ */
+static void
+fbuf_close(struct fbuf *fb, int map)
+{
+	struct fbuf_level *l;
+	unsigned char *p;
+	uint64_t n;
+	size_t hlen;
+
+	if (fb->err)
+		goto pop; /* the frame is not sent anyway */
+	if (fb->depth == 0 || fb->lv[fb->depth - 1].fixed || fb->lv[fb->depth - 1].map != map)
+		fatalx("pk_%s_close without a matching open", map ? "map" : "array");
+	l = &fb->lv[fb->depth - 1];
+	if (map && l->items % 2 != 0)
+		fatalx("map closed after a key without its value");
+	n = map ? l->items / 2 : l->items;
+	if (n > UINT32_MAX) {
+		fb->err = 1;
+		goto pop;
+	}
+	p = (unsigned char *)fb->sb.data + l->off;
+	if (n < 16) {
+		p[0] = (unsigned char)((map ? 0x80 : 0x90) | n);
+		hlen = 1;
+	} else if (n < 65536) {
+		p[0] = map ? 0xde : 0xdc;
+		p[1] = (unsigned char)(n >> 8);
+		p[2] = (unsigned char)n;
+		hlen = 3;
+	} else {
+		p[1] = (unsigned char)(n >> 24);
+		p[2] = (unsigned char)(n >> 16);
+		p[3] = (unsigned char)(n >> 8);
+		p[4] = (unsigned char)n;
+		hlen = 5;
+	}
+	if (hlen < 5) {
+		memmove(p + hlen, p + 5, fb->sb.size - l->off - 5);
+		fb->sb.size -= 5 - hlen;
+	}
+pop:
+	if (fb->depth > 0)
+		fb->depth--;
+}
+
+void pk_map_close(struct fbuf *fb) { fbuf_close(fb, 1); }
+void pk_array_close(struct fbuf *fb) { fbuf_close(fb, 0); }
+
+void pk_int(struct fbuf *fb, int64_t v) { fbuf_item(fb); PK(fb, msgpack_pack_int64(&fb->pk, v)); }
+void pk_uint(struct fbuf *fb, uint64_t v) { fbuf_item(fb); PK(fb, msgpack_pack_uint64(&fb->pk, v)); }
+void pk_double(struct fbuf *fb, double v) { fbuf_item(fb); PK(fb, msgpack_pack_double(&fb->pk, v)); }
+void pk_nil(struct fbuf *fb) { fbuf_item(fb); PK(fb, msgpack_pack_nil(&fb->pk)); }
+
+void
+pk_object(struct fbuf *fb, const msgpack_object *o)
+{
+	fbuf_item(fb);
+	PK(fb, msgpack_pack_object(&fb->pk, *o));
+}
 
 void
 pk_bool(struct fbuf *fb, int v)
 {
+	fbuf_item(fb);
 	PK(fb, v ? msgpack_pack_true(&fb->pk) : msgpack_pack_false(&fb->pk));
 }
 
 void
 pk_strn(struct fbuf *fb, const char *s, size_t n)
 {
+	fbuf_item(fb);
 	PK(fb, msgpack_pack_str(&fb->pk, n));
 	PK(fb, msgpack_pack_str_body(&fb->pk, s, n));
 }
@@ -84,11 +221,31 @@ pk_str(struct fbuf *fb, const char *s)
 		pk_strn(fb, s, strlen(s));
 }
 
+/* Raw msgpack bytes holding exactly one object (a stored value); NULL packs nil. */
+void
+pk_raw(struct fbuf *fb, const void *data, size_t len)
+{
+	if (data == NULL) {
+		pk_nil(fb);
+		return;
+	}
+	fbuf_item(fb);
+	PK(fb, msgpack_sbuffer_write(&fb->sb, data, len));
+}
+
 void pk_kstr(struct fbuf *fb, const char *k, const char *v) { pk_str(fb, k); pk_str(fb, v); }
 void pk_kint(struct fbuf *fb, const char *k, int64_t v) { pk_str(fb, k); pk_int(fb, v); }
 void pk_kuint(struct fbuf *fb, const char *k, uint64_t v) { pk_str(fb, k); pk_uint(fb, v); }
 void pk_kdouble(struct fbuf *fb, const char *k, double v) { pk_str(fb, k); pk_double(fb, v); }
 void pk_kbool(struct fbuf *fb, const char *k, int v) { pk_str(fb, k); pk_bool(fb, v); }
+
+/* Optional entries: nothing at all when absent (a NULL string). */
+void
+pk_kstr_opt(struct fbuf *fb, const char *k, const char *v)
+{
+	if (v != NULL)
+		pk_kstr(fb, k, v);
+}
 
 ssize_t
 frame_length(const void *buf, size_t len, size_t max, const char **cause)

@@ -239,6 +239,7 @@ json_pack(struct fbuf *fb, const cJSON *j)
 {
 	struct jmode m = { 0, NULL };
 
+	fbuf_item(fb);
 	if (fb->err || json_pack_pk(&fb->pk, j, &m) != 0)
 		fb->err = 1;
 	return (fb->err ? -1 : 0);
@@ -253,6 +254,7 @@ json_pack_exact(struct fbuf *fb, const cJSON *j, const char **why)
 {
 	struct jmode m = { 1, NULL };
 
+	fbuf_item(fb);
 	if (fb->err || json_pack_pk(&fb->pk, j, &m) != 0)
 		fb->err = 1;
 	*why = m.why;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,23 @@ log_warnx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite("error", fmt, ap);
 	va_end(ap);
+}
+
+/* An error with the reason errno gives, as fatal() does. */
+void
+log_warn(const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = NULL;
+	va_end(ap);
+	log_warnx("%s: %s", msg != NULL ? msg : fmt, strerror(saved));
+	free(msg);
+	errno = saved;
 }
 
 void

@@ -124,3 +124,38 @@ mp_frame_type(const msgpack_object *frame)
 		return (-1);
 	return ((int)t);
 }
+
+/*
+ * Fields of a map (stored rows, frames) with a value for when they are
+ * absent or of another type.
+ */
+int64_t
+mp_get_int(const msgpack_object *map, const char *key, int64_t def)
+{
+	int64_t v;
+
+	return (mp_int(mp_get(map, key), &v) == 0 ? v : def);
+}
+
+double
+mp_get_num(const msgpack_object *map, const char *key, double def)
+{
+	double v;
+
+	return (mp_num(mp_get(map, key), &v) == 0 ? v : def);
+}
+
+int
+mp_get_bool(const msgpack_object *map, const char *key, int def)
+{
+	int v;
+
+	return (mp_bool(mp_get(map, key), &v) == 0 ? v : def);
+}
+
+/* A string field as a new NUL-terminated string; NULL when absent or not a string. */
+char *
+mp_get_strdup(const msgpack_object *map, const char *key)
+{
+	return (mp_strdup(mp_get(map, key)));
+}

@@ -8,13 +8,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
 
-#define NAME_MAX_LEN 256
-#define REASON_MAX_LEN 256
-#define TOKEN_MAX_LEN 64
 
 static const struct op_result status_results[] = {
 	{ "version", "string", 0, "broker version" },
@@ -1087,4 +1085,96 @@ op_validate(const struct op *op, const msgpack_object *args,
 		}
 	}
 	return (0);
+}
+
+/*
+ * Arguments by name.  Handlers read what op_validate() accepted through
+ * these, never by position: vals is op_validate's out array, and a name
+ * the operation does not have is a bug in the handler (the program
+ * stops, so any test of the handler finds it).  Absent arguments read as
+ * the table's default, else 0, false or NULL.
+ */
+static const struct op_arg *
+op_arg_named(const struct op *op, const char *name)
+{
+	const struct op_arg *a = op_arg_find(op, name, strlen(name));
+
+	if (a == NULL)
+		fatalx("operation %s has no argument %s", op->name, name);
+	return (a);
+}
+
+const msgpack_object *
+op_arg_value(const struct op *op, const msgpack_object *const *vals, const char *name)
+{
+	return (vals[op_arg_named(op, name) - op->args]);
+}
+
+double
+op_arg_num(const struct op *op, const msgpack_object *const *vals, const char *name)
+{
+	const struct op_arg *a = op_arg_named(op, name);
+	double d;
+
+	if (mp_num(vals[a - op->args], &d) == 0)
+		return (d);
+	return (a->def != NULL ? strtod(a->def, NULL) : 0);
+}
+
+int64_t
+op_arg_int(const struct op *op, const msgpack_object *const *vals, const char *name)
+{
+	const struct op_arg *a = op_arg_named(op, name);
+	int64_t i;
+
+	if (mp_int(vals[a - op->args], &i) == 0)
+		return (i);
+	return (a->def != NULL ? strtoll(a->def, NULL, 10) : 0);
+}
+
+int
+op_arg_bool(const struct op *op, const msgpack_object *const *vals, const char *name)
+{
+	const struct op_arg *a = op_arg_named(op, name);
+	int b;
+
+	if (mp_bool(vals[a - op->args], &b) == 0)
+		return (b);
+	return (a->def != NULL && strcmp(a->def, "true") == 0);
+}
+
+/*
+ * A string argument's bytes (not NUL-terminated) and length; the table's
+ * default when absent ("" defaults included), else NULL.
+ */
+const char *
+op_arg_str(const struct op *op, const msgpack_object *const *vals, const char *name,
+    size_t *len)
+{
+	const struct op_arg *a = op_arg_named(op, name);
+	const char *s;
+	size_t n;
+
+	if (mp_str(vals[a - op->args], &s, &n) == 0) {
+		if (len != NULL)
+			*len = n;
+		return (s);
+	}
+	if (a->def == NULL || a->def[0] != '"')
+		return (NULL);
+	if (len != NULL)
+		*len = strlen(a->def) - 2; /* defaults hold no escapes */
+	return (a->def + 1);
+}
+
+/* A string argument (or its default) as a new NUL-terminated string, or NULL. */
+char *
+op_arg_strdup(const struct op *op, const msgpack_object *const *vals, const char *name)
+{
+	const char *s;
+	size_t n;
+
+	if ((s = op_arg_str(op, vals, name, &n)) == NULL)
+		return (NULL);
+	return (xstrndup(s, n));
 }

@@ -207,3 +207,95 @@ set_nonblock(int fd)
 		return (-1);
 	return (fcntl(fd, F_SETFL, fl | O_NONBLOCK));
 }
+
+/*
+ * Compare a secret (token, ticket) with what a peer sent in time that
+ * does not depend on where they differ.  0 when equal.
+ */
+int
+token_cmp(const char *secret, const char *given, size_t glen)
+{
+	size_t slen = strlen(secret), i;
+	unsigned char d = slen != glen;
+
+	for (i = 0; i < glen && i < slen; i++)
+		d |= (unsigned char)(secret[i] ^ given[i]);
+	return (d != 0);
+}
+
+/* A relative time in seconds as a timeval (negative: zero). */
+struct timeval
+tv_secs(double secs)
+{
+	struct timeval tv;
+
+	if (!(secs > 0))
+		secs = 0;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	if (tv.tv_usec >= 1000000)
+		tv.tv_usec = 999999;
+	return (tv);
+}
+
+/*
+ * Deadlines live on the monotonic clock (mono_ms) and are stored as wall
+ * time (wall_ms), re-based at restore: the pair converts both ways.  A
+ * mono deadline of 0 means "none" and stays 0.
+ */
+int64_t
+deadline_to_wall(uint64_t mono_deadline)
+{
+	if (mono_deadline == 0)
+		return (0);
+	return (wall_ms() + ((int64_t)mono_deadline - (int64_t)mono_ms()));
+}
+
+uint64_t
+deadline_from_wall(int64_t wall_deadline)
+{
+	int64_t left;
+	uint64_t now = mono_ms();
+
+	if (wall_deadline == 0)
+		return (0);
+	left = wall_deadline - wall_ms();
+	/* passed while the broker was down: due at once, but never "none" */
+	return (left > 0 ? now + (uint64_t)left : now > 0 ? now : 1);
+}
+
+/* Wall-clock ms as ISO 8601 UTC with milliseconds: 2026-11-29T02:22:32.123Z. */
+const char *
+time_iso(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	if (len < TIME_ISO_LEN || gmtime_r(&t, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		return ("");
+	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000 + (ms < 0 ? 1000 : 0)) % 1000);
+	return (buf);
+}
+
+/* The error codes (common/proto.h) with their exit statuses. */
+const struct err_code err_codes[] = {
+#define ERR_ROW(code, status) { code, status },
+	BATON_ERRORS(ERR_ROW)
+#undef ERR_ROW
+	{ NULL, 0 }
+};
+
+/* The table's entry for a code a peer sent (length-counted), or NULL. */
+const struct err_code *
+err_code_find(const char *code, size_t len)
+{
+	const struct err_code *e;
+
+	for (e = err_codes; e->code != NULL; e++) {
+		if (strlen(e->code) == len && memcmp(e->code, code, len) == 0)
+			return (e);
+	}
+	return (NULL);
+}

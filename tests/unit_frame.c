@@ -768,6 +768,88 @@ test_mutations(void)
 	ok(odd == 0, "8000 mutated frames: each accepted or refused (%zu accepted)", accepted);
 }
 
+/* Pack n entries into a map, counted by hand or by the builder. */
+static void
+pack_map_of(struct fbuf *fb, size_t n, int counted)
+{
+	char k[24];
+	size_t i;
+
+	if (counted)
+		pk_map(fb, n);
+	else
+		pk_map_open(fb);
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof k, "k%zu", i);
+		pk_kint(fb, k, (int64_t)i);
+	}
+	if (!counted)
+		pk_map_close(fb);
+}
+
+/* Self-counting containers make the bytes a hand-counted header would. */
+static void
+test_self_counting(void)
+{
+	static const size_t sizes[] = { 0, 1, 15, 16, 300, 65535, 65536 };
+	struct fbuf a, b;
+	size_t i, same = 0;
+
+	for (i = 0; i < nitems(sizes); i++) {
+		fbuf_init(&a);
+		fbuf_init(&b);
+		pk_map_open(&a);
+		pk_str(&a, "m");
+		pack_map_of(&a, sizes[i], 0);
+		pk_str(&a, "a");
+		pk_array_open(&a);
+		pk_int(&a, 1);
+		pk_map_open(&a);
+		pk_map_close(&a);
+		pk_array_close(&a);
+		pk_map_close(&a);
+		pk_map(&b, 2);
+		pk_str(&b, "m");
+		pack_map_of(&b, sizes[i], 1);
+		pk_str(&b, "a");
+		pk_array(&b, 2);
+		pk_int(&b, 1);
+		pk_map(&b, 0);
+		if (fbuf_finish(&a) == 0 && fbuf_finish(&b) == 0 && a.sb.size == b.sb.size &&
+		    memcmp(a.sb.data, b.sb.data, a.sb.size) == 0)
+			same++;
+		else
+			diag("map of %zu: %zu bytes counted, %zu self-counted", sizes[i],
+			    b.sb.size, a.sb.size);
+		fbuf_free(&a);
+		fbuf_free(&b);
+	}
+	ok(same == nitems(sizes), "self-counted maps of 0..65536 entries, nested, encode "
+	    "byte for byte as counted ones");
+
+	/* a counted array closes itself: what follows goes to its parent */
+	fbuf_init(&a);
+	pk_map_open(&a);
+	pk_str(&a, "xs");
+	pk_array(&a, 2);
+	pk_int(&a, 1);
+	pk_int(&a, 2);
+	pk_kbool(&a, "after", 1);
+	pk_map_close(&a);
+	ok(a.depth == 0 && fbuf_finish(&a) == 0 && a.sb.data[FRAME_HDR] == (char)0x82,
+	    "a counted array closes with its last element; the map counts 2 entries");
+	fbuf_free(&a);
+
+	/* nesting past what a peer accepts marks the frame unsendable */
+	fbuf_init(&a);
+	for (i = 0; i < FRAME_MAX_DEPTH + 1; i++)
+		pk_array_open(&a);
+	while (a.depth > 0)
+		pk_array_close(&a);
+	ok(fbuf_finish(&a) == -1, "a frame nested past FRAME_MAX_DEPTH is refused");
+	fbuf_free(&a);
+}
+
 int
 main(void)
 {
@@ -781,5 +863,6 @@ main(void)
 	test_frame_type();
 	test_fbuf_finish();
 	test_mutations();
+	test_self_counting();
 	return (done_testing());
 }
