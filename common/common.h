@@ -309,6 +309,7 @@ struct guide_role {
 extern const struct guide_role guide_roles[]; /* planner, implementer, reviewer */
 extern const struct guide_role guide_no_role;
 extern const char guide_over[]; /* every role, once the project is complete or stopped */
+const struct guide_role *guide_role_find(const char *); /* NULL when not a role */
 const struct guide_role *guide_role(const char *); /* guide_no_role when not a role */
 int guide_step_applies(const struct guide_step *, unsigned);
 char *guide_rules(enum guide_format, const char *); /* format, agent name or NULL */

@@ -111,9 +111,9 @@ const struct guide_role guide_no_role = {
 /* For every role once the project is complete or stopped. */
 const char guide_over[] = "There is nothing more to do; project_get shows its context.";
 
-/* The guidance of role name; guide_no_role for NULL or a role baton does not know. */
+/* The guidance of role name, or NULL when baton has none for it. */
 const struct guide_role *
-guide_role(const char *name)
+guide_role_find(const char *name)
 {
 	const struct guide_role *g;
 
@@ -121,7 +121,16 @@ guide_role(const char *name)
 		if (strcmp(g->name, name) == 0)
 			return (g);
 	}
-	return (&guide_no_role);
+	return (NULL);
+}
+
+/* The guidance of a session in role name: guide_no_role for NULL or another role. */
+const struct guide_role *
+guide_role(const char *name)
+{
+	const struct guide_role *g = guide_role_find(name);
+
+	return (g != NULL ? g : &guide_no_role);
 }
 
 /* Does a step of a role apply in state (GUIDE_* bits)? */
