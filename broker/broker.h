@@ -107,6 +107,15 @@ arg_strdup(const struct req *r, const char *name)
 {
 	return (op_arg_strdup(r->op, r->args, name));
 }
+/* A copy of a string argument, or NULL when absent or empty (optional texts). */
+static inline char *
+arg_text(const struct req *r, const char *name)
+{
+	size_t n;
+	const char *s = arg_str(r, name, &n);
+
+	return (s != NULL && n > 0 ? xstrndup(s, n) : NULL);
+}
 
 /* server.c */
 struct server_config {
@@ -227,18 +236,24 @@ void lock_pack_session_names(struct fbuf *, struct session *);
 void agent_session_closed(struct session *);
 void agent_foreach(const char *, void (*)(const char *, const char *, void *), void *);
 
-/* msg.c: messages and discussions */
+/* msg.c: messages (msg.h: what msg.c and discuss.c share) */
 extern size_t msg_retention;
 size_t msg_unread(struct session *);
-size_t msg_waiting_on(struct session *);
 void msg_presence_changed(const char *);
 uint64_t msg_notice(const char *, const char *, const char *, const char *, const char *);
 
+/* discuss.c: discussions */
+size_t msg_waiting_on(struct session *);
 
-/* task.c */
+/* task.c, claim.c, taskrow.c, project.c: tasks and the project (task.h: what they share) */
 void task_session_closed(struct session *);
 size_t task_session_claims(struct session *);
-char *task_next_steps(struct session *, const char *);
+void task_pack_session_ids(struct fbuf *, struct session *);
+
+/* guide.c: the live role guidance (the texts are common/guide.c's) */
+char *guide_next_steps(struct session *, const char *);
+char *guide_join_hint(struct session *);
+char *task_next_steps(struct session *, const char *); /* = guide_next_steps; goes at merge */
 
 /* handlers, one per operation (named op_NAME) */
 #define OP_PROTO(n) op_handler op_##n;

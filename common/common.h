@@ -28,7 +28,9 @@
  * The operation table holds the bounds of each argument; these are the
  * ones code outside the table needs too.
  */
-#define NAME_MAX_LEN 256   /* lock names, note keys, agent names, roles: bytes */
+#define NAME_MAX_LEN 256   /* lock names, note keys: bytes */
+#define AGENT_NAME_MAX_LEN 64 /* agent names, as sessions carry them */
+#define ROLE_MAX_LEN 32    /* roles */
 #define REASON_MAX_LEN 256 /* a lock's reason */
 #define TOKEN_MAX_LEN 64   /* tokens and tickets as sent */
 #define TOKEN_LEN 32       /* tokens and tickets the broker makes: hex characters */
@@ -274,6 +276,43 @@ int op_arg_bool(const struct op *, const msgpack_object *const *, const char *);
 const char *op_arg_str(const struct op *, const msgpack_object *const *, const char *,
     size_t *);
 char *op_arg_strdup(const struct op *, const msgpack_object *const *, const char *);
+
+/*
+ * guide.c: the guidance for agents, written once.  The general rules
+ * (MCP instructions, the `baton init` block) and each role's title,
+ * summary and steps; the broker's guide.c adds the live state.
+ */
+enum guide_format {
+	GUIDE_TEXT,     /* the MCP instructions: numbered, plain */
+	GUIDE_MARKDOWN, /* the block of CLAUDE.md and AGENTS.md (without its markers) */
+};
+/* Where the project stands, as bits; a step shows when all of its bits hold. */
+#define GUIDE_NO_CONTEXT 0x001 /* no description or end state yet */
+#define GUIDE_NO_PLAN 0x002    /* a context but no plan */
+#define GUIDE_NO_TASKS 0x004   /* a plan but no task */
+#define GUIDE_WORKING 0x008    /* tasks exist */
+#define GUIDE_IN_REVIEW 0x010  /* some task waits for review */
+#define GUIDE_BLOCKED 0x020    /* some task is blocked */
+#define GUIDE_ALL_DONE 0x040   /* every task is done or cancelled */
+#define GUIDE_NOT_DONE 0x080   /* some task is not */
+#define GUIDE_HOLDS 0x100      /* the reader holds a task in progress */
+struct guide_step {
+	unsigned when;    /* GUIDE_* bits that must all hold (0: always) */
+	const char *text; /* one line; NULL ends the list */
+};
+struct guide_role {
+	const char *name;    /* NULL ends guide_roles */
+	const char *title;   /* one line: the MCP prompt's description */
+	const char *summary; /* the role in a sentence: agent_join's hint */
+	const struct guide_step *steps;
+};
+extern const struct guide_role guide_roles[]; /* planner, implementer, reviewer */
+extern const struct guide_role guide_no_role;
+extern const char guide_over[]; /* every role, once the project is complete or stopped */
+const struct guide_role *guide_role_find(const char *); /* NULL when not a role */
+const struct guide_role *guide_role(const char *); /* guide_no_role when not a role */
+int guide_step_applies(const struct guide_step *, unsigned);
+char *guide_rules(enum guide_format, const char *); /* format, agent name or NULL */
 
 /* json.c: JSON <-> msgpack with cJSON (the shim; batond's export and import) */
 struct cJSON;

@@ -1,0 +1,133 @@
+/*
+ * The task family's own header: tasks (task.c), the status machine and
+ * the review (review.c), their checkpoint rows (taskrow.c), claims and leases (claim.c), the
+ * project context (project.c) and the live role guidance (guide.c)
+ * share these structures.  They stay out of broker.h on purpose: no
+ * other module reaches into a task or a project; the rest of the broker
+ * calls what broker.h's task section declares.
+ */
+#ifndef BATON_TASK_H
+#define BATON_TASK_H
+
+#include "broker.h"
+
+#define TASKS_MAX 1000        /* tasks per project */
+#define TASK_LEASE_DEFAULT 30.0 /* as task_claim's lease_seconds default */
+#define TASK_HISTORY_MAX 100  /* entries per task; the oldest after "created" go */
+
+enum task_status { TS_TODO, TS_IN_PROGRESS, TS_REVIEW, TS_DONE, TS_BLOCKED, TS_CANCELLED,
+	TS_COUNT };
+extern const char *const task_status_names[TS_COUNT];
+extern const char *const task_priority_names[4];
+extern const char *const task_complexity_names[4];
+extern const char *const task_isolation_names[2];
+
+enum project_status { PS_PLANNING, PS_READY, PS_IN_PROGRESS, PS_COMPLETE, PS_STOPPED,
+	PS_COUNT };
+extern const char *const project_status_names[PS_COUNT];
+
+/* The project's context fields: project_set's arguments and the row's keys. */
+enum project_field { PF_DESCRIPTION, PF_END_STATE, PF_TECH_STACK, PF_CONSTRAINTS,
+	PF_ACCEPTANCE, PF_TESTS, PF_PLAN, PF_COUNT };
+extern const char *const project_field_names[PF_COUNT];
+
+/* One entry of a task's history. */
+struct hist {
+	int64_t at; /* wall ms */
+	char *actor, *sid, *action, *note;
+	int from, to; /* status, or -1 */
+};
+
+struct project;
+
+struct task {
+	struct project *p;
+	unsigned num;
+	char id[16];
+	char *title, *description, *assignee, *owner;
+	int priority, complexity, isolation;
+	char **tags;
+	size_t ntags;
+	unsigned *deps;
+	size_t ndeps;
+	enum task_status status;
+	/* the claim, while in_progress or review: token[0] != '\0' */
+	char token[TOKEN_LEN + 1];
+	struct session *claim_s; /* NULL: the claimant's session ended */
+	double lease;
+	struct event *lease_ev;
+	uint64_t lease_end_ms;   /* mono_ms, while lease_ev runs */
+	int changes_pending;
+	char *notes, *feedback, *reviewer;
+	int64_t reviewed_at, created_at, updated_at;
+	uint64_t version;
+	struct hist *hist;
+	size_t nhist, hist_dropped;
+	int on_claims;
+	TAILQ_ENTRY(task) centry;
+};
+
+/*
+ * A project: its context and status, and its tasks in an array indexed
+ * by number (T1 is tasks[0]; restored rows may leave NULL holes).
+ */
+struct project {
+	char *name;
+	char *wkey; /* wait key of claims in this project */
+	char *fields[PF_COUNT];
+	enum project_status status;
+	struct task **tasks;
+	size_t ntasks, cap;
+	char *updated_by;
+	int64_t updated_at;
+	uint64_t version; /* 0 until project_set: no row */
+	UT_hash_handle hh;
+};
+
+/* Tasks of a project by status, and how many are ready (task_counts). */
+struct task_counts {
+	size_t n[TS_COUNT];
+	size_t ready;
+};
+
+/* task.c */
+int task_name_index(const char *const *, size_t, const char *, size_t);
+int task_arg_choice(struct req *, const char *, const char *const *, size_t, int);
+int task_row_choice(const msgpack_object *, const char *, const char *const *, size_t, int);
+unsigned task_parse_id(const char *, size_t);
+struct task *task_by_num(struct project *, unsigned);
+struct task *task_find(struct req *, struct project *, const msgpack_object *,
+    const char *);
+int task_deps_done(const struct task *);
+int task_ready(const struct task *);
+int task_claimable_by(const struct task *, const struct session *);
+void task_counts(const struct project *, struct task_counts *);
+int task_all_done(const struct project *, const struct task_counts *);
+void task_hist(struct task *, const struct session *, const char *, int, int, const char *);
+void task_changed(const struct task *);
+void task_touch(struct task *);
+void task_pk_iso(struct fbuf *, const char *, int64_t);
+void task_pk_fields(struct fbuf *, const struct task *, int);
+void task_reply(struct req *, const struct task *, const char *);
+
+/* review.c */
+int task_refuse(struct req *, const struct task *, int);
+int task_move(struct req *, struct task *, int, const char *, const char *, double);
+
+/* taskrow.c: task_store_kind */
+
+/* claim.c */
+void claim_bind(struct task *, struct session *);
+void claim_drop(struct task *);
+void claim_orphan(struct task *);
+void claim_take(struct task *, struct session *, double);
+int claim_check(struct req *, struct task *, const char *);
+void claim_restore(struct task *, const char *, int64_t);
+
+/* project.c */
+struct project *project_ensure(const char *);
+struct project *project_find(const char *);
+void project_wake(struct project *);
+void project_pk_summary(struct fbuf *, const struct project *);
+
+#endif /* BATON_TASK_H */
