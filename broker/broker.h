@@ -108,8 +108,8 @@ arg_strdup(const struct req *r, const char *name)
 	return (op_arg_strdup(r->op, r->args, name));
 }
 
-/* server.c */
-struct server_config {
+/* ground.c: the event base, the configuration, timers */
+struct broker_config {
 	const char *socket;
 	const char *state_dir;
 	int allow_root;
@@ -118,21 +118,35 @@ struct server_config {
 	int verbose;
 	double grace; /* seconds a restored session may take to reclaim */
 };
-extern struct server_config cfg;
+extern struct broker_config cfg;
 extern struct event_base *base;
-extern uint64_t revision;
 extern uint64_t start_ms;
-uint64_t revision_next(void);
+void ground_start(void);
+struct event *timer_new(void (*)(evutil_socket_t, short, void *), void *);
+void timer_in(struct event *, double);
+void timer_at(struct event *, uint64_t);
+double secs_left(uint64_t);
+int64_t past_to_wall(uint64_t);
+uint64_t past_from_wall(int64_t);
+
+/* server.c: listen, accept, dispatch */
 int server_listen(const char *, char **);
+void server_start(void);
 void server_shutdown(void);
-size_t server_client_count(void);
+
+/* client.c: one peer's I/O, replies */
+void client_init(void (*)(struct client *, const msgpack_object *));
+struct client *client_new(int, uid_t, pid_t);
+void client_shutdown(void);
+size_t client_count(void);
+void client_send(struct client *, struct fbuf *);
+void client_send_now(struct client *, struct fbuf *);
+void client_fail(struct client *, const char *, const char *);
 struct fbuf *reply_begin(uint64_t);
 void reply_end(struct client *, struct fbuf *);
 void reply_end_now(struct client *, struct fbuf *);
 void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
     printflike(5, 6);
-void client_send(struct client *, struct fbuf *);
-void server_release_held(void);
 
 /* store.c: the SQLite checkpoint */
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };
@@ -145,6 +159,9 @@ struct store_kind {
 };
 extern enum durability durability;
 extern int restoring;
+extern uint64_t revision;
+uint64_t revision_next(void);
+void store_on_commit(void (*)(void));
 extern const struct store_kind session_store_kind, lock_store_kind;
 extern const struct store_kind note_store_kind, counter_store_kind, event_store_kind;
 extern const struct store_kind project_store_kind, task_store_kind;
@@ -169,7 +186,6 @@ const struct store_kind *store_kind_at(size_t);
 void store_start(void);
 int store_restore(char **);
 void store_mark(const struct store_kind *, const char *);
-void store_revision_used(uint64_t);
 int store_holding(void);
 void store_close(void);
 const char *durability_name(void);

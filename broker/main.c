@@ -21,8 +21,6 @@
 
 #include "broker.h"
 
-void server_start(void);
-
 static void
 usage(FILE *fp)
 {
@@ -326,9 +324,7 @@ main(int argc, char **argv)
 	raise_fd_limit();
 	if (server_listen(cfg.socket, &cause) != 0)
 		goto fail;
-	if ((base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	start_ms = mono_ms();
+	ground_start();
 	if (store_open(cfg.state_dir, full_sync, &cause) != 0)
 		goto fail_listening;
 	store_start();

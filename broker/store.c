@@ -18,7 +18,8 @@
  *
  * Revisions (fences, versions) come from a ceiling persisted ahead of
  * use: restarting at the stored ceiling never hands out a revision
- * twice, even after a crash in relaxed mode.
+ * twice, even after a crash in relaxed mode.  So the revision counter
+ * lives here, with the ceiling that keeps it honest.
  */
 #include "config.h"
 
@@ -57,6 +58,8 @@ static uint64_t ceiling;       /* revisions below it may be handed out */
 static uint64_t ceiling_saved; /* ... as stored in the database */
 static char *store_error;      /* last commit failure, for status */
 static uint64_t commits, rows_written;
+static void (*commit_hook)(void); /* client.c: release the frames held for a commit */
+uint64_t revision;                /* the global revision: last one handed out */
 
 /* Every kind of state, in restore order (sessions before what they hold). */
 static const struct store_kind *const kinds[] = {
@@ -345,8 +348,15 @@ store_mark(const struct store_kind *kind, const char *key)
 	store_schedule();
 }
 
-/* The revision ceiling must stay ahead of what was handed out. */
+/* Call fn after every commit (client.c sends the frames held for it). */
 void
+store_on_commit(void (*fn)(void))
+{
+	commit_hook = fn;
+}
+
+/* The revision ceiling must stay ahead of what was handed out. */
+static void
 store_revision_used(uint64_t rev)
 {
 	if (durability == DURABILITY_NONE || rev < ceiling)
@@ -358,6 +368,14 @@ store_revision_used(uint64_t rev)
 		event_del(commit_ev);
 		store_commit_cb(-1, 0, NULL);
 	}
+}
+
+/* Advance the global revision; every mutation calls this once. */
+uint64_t
+revision_next(void)
+{
+	store_revision_used(++revision);
+	return (revision);
 }
 
 /* Are frames to peers to be held until the pending commit? */
@@ -556,7 +574,8 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 		free(store_error);
 		store_error = NULL;
 	}
-	server_release_held();
+	if (commit_hook != NULL)
+		commit_hook();
 	return;
 
 rollback:
