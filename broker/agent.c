@@ -129,7 +129,7 @@ presence_ttl_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /* The session is gone: its registration ends too, unless its TTL runs on. */
-void
+static void
 agent_session_closed(struct session *s)
 {
 	struct presence *p;
@@ -557,3 +557,10 @@ const struct store_kind presence_store_kind = {
 	.pack = presence_pack,
 	.restore = presence_restore,
 };
+
+/* A registration ends with its session (or outlives it by its TTL). */
+void
+agent_init(void)
+{
+	session_on_close(agent_session_closed);
+}

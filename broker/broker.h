@@ -216,11 +216,14 @@ struct bwait *wait_add(struct req *, const char *, double, int (*)(struct bwait 
     void (*)(struct bwait *), void *, uint64_t);
 void wait_end(struct bwait *);
 void wait_wake(const char *);
-int wait_cancel(struct session *, uint64_t);
-void wait_session_closed(struct session *);
+void wait_init(void);
 size_t wait_count(void);
 
 /* session.c */
+void session_on_close(void (*)(struct session *));
+void session_on_cancel(int (*)(struct session *, uint64_t));
+void session_on_hold(size_t (*)(struct session *));
+int session_cancel(struct session *, uint64_t);
 struct session *session_create(struct client *, const msgpack_object *, char **);
 void session_close(struct session *);
 void session_changed(struct session *);
@@ -231,16 +234,15 @@ size_t session_count(const char *);
 extern TAILQ_HEAD(session_list, session) sessions;
 
 /* lock.c */
-void lock_session_closed(struct session *);
+void lock_init(void);
 size_t lock_session_grants(struct session *);
 size_t lock_count(const char *);
 size_t lock_waiter_count(void);
-void lock_cancel(struct session *, uint64_t);
 void lock_shutdown(void);
 void lock_pack_session_names(struct fbuf *, struct session *);
 
 /* agent.c: presence */
-void agent_session_closed(struct session *);
+void agent_init(void);
 void agent_foreach(const char *, void (*)(const char *, const char *, void *), void *);
 
 /* msg.c: messages and discussions */

@@ -1179,7 +1179,7 @@ op_lock_list(struct req *r)
 }
 
 /* The session ended: drop its waits and session-bound grants, wake queues. */
-void
+static void
 lock_session_closed(struct session *s)
 {
 	struct waiter *w;
@@ -1194,8 +1194,8 @@ lock_session_closed(struct session *s)
 	lock_pump_all();
 }
 
-/* A cancel frame: end the wait of that request. */
-void
+/* A cancel frame: end the wait of that request; 1 if it was a lock wait. */
+static int
 lock_cancel(struct session *s, uint64_t id)
 {
 	struct waiter *w;
@@ -1205,11 +1205,24 @@ lock_cancel(struct session *s, uint64_t id)
 			break;
 	}
 	if (w == NULL)
-		return;
+		return (0);
 	reply_error(s->client, id, ERR_CANCELLED, NULL, "wait cancelled");
 	waiter_unlink(w);
 	waiter_free(w);
 	lock_pump_all();
+	return (1);
+}
+
+/*
+ * Locks end with their session (the session-bound ones), waits can be
+ * cancelled, and a session holding grants keeps its row.
+ */
+void
+lock_init(void)
+{
+	session_on_close(lock_session_closed);
+	session_on_cancel(lock_cancel);
+	session_on_hold(lock_session_grants);
 }
 
 /* Locks held in a project (NULL: all). */

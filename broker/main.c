@@ -112,6 +112,24 @@ out:
 	return (rc);
 }
 
+/*
+ * Each module registers what it does when a session ends, is cancelled
+ * or is stored.  The order is the order of session teardown: blocking
+ * calls end, presence goes, locks are released (waiters granted), task
+ * claims start their leases; a cancel frame is offered to blocking calls
+ * and then to lock waits.
+ */
+static void
+modules_init(void)
+{
+	wait_init();
+	agent_init();
+	lock_init();
+	/* task.c has no init function of its own yet */
+	session_on_close(task_session_closed);
+	session_on_hold(task_session_claims);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short events, void *arg)
 {
@@ -325,6 +343,7 @@ main(int argc, char **argv)
 	if (server_listen(cfg.socket, &cause) != 0)
 		goto fail;
 	ground_start();
+	modules_init();
 	if (store_open(cfg.state_dir, full_sync, &cause) != 0)
 		goto fail_listening;
 	store_start();
@@ -344,6 +363,7 @@ main(int argc, char **argv)
 	/* commit (and answer) what is pending; the stop itself changes nothing */
 	store_close();
 	server_shutdown();
+	lock_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

@@ -254,7 +254,6 @@ server_shutdown(void)
 		listen_ev = NULL;
 	}
 	client_shutdown();
-	lock_shutdown();
 	if (listen_fd != -1)
 		close(listen_fd);
 	if (listen_path != NULL) {
@@ -370,8 +369,7 @@ server_frame(struct client *c, const msgpack_object *f)
 			client_fail(c, ERR_PROTOCOL, "cancel without a valid id");
 			return;
 		}
-		if (!wait_cancel(c->session, (uint64_t)id))
-			lock_cancel(c->session, (uint64_t)id);
+		session_cancel(c->session, (uint64_t)id);
 		break;
 	default:
 		client_fail(c, ERR_PROTOCOL, "unexpected frame type");

@@ -1,4 +1,13 @@
-/* Sessions: who is connected, under which name, in which project. */
+/*
+ * Sessions: who is connected, under which name, in which project.
+ *
+ * What a session holds belongs to the modules that hold it (locks,
+ * waits, presence, task claims); they register hooks here and session.c
+ * calls none of them by name: session_on_close (the session ended),
+ * session_on_cancel (a cancel frame for one of its requests) and
+ * session_on_hold (does it hold something that keeps its row in the
+ * store).  Hooks run in the order they were registered (main.c).
+ */
 #include "config.h"
 
 #include <stdio.h>
@@ -19,10 +28,76 @@ struct pcount {
 	UT_hash_handle hh;
 };
 
+/* One module's hooks; each registration fills one of them. */
+struct session_hook {
+	void (*closed)(struct session *);
+	int (*cancel)(struct session *, uint64_t);
+	size_t (*holds)(struct session *);
+};
+#define SESSION_HOOKS_MAX 16
+
 struct session_list sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static struct session_hook hooks[SESSION_HOOKS_MAX];
+static size_t nhooks;
 static struct session *sessions_by_id;
 static struct pcount *pcounts;
 static uint64_t session_seq;
+
+/* A new hook entry, at the end of the order. */
+static struct session_hook *
+session_hook_add(void)
+{
+	if (nhooks == SESSION_HOOKS_MAX)
+		fatalx("too many session hooks");
+	return (&hooks[nhooks++]);
+}
+
+/* Call fn with every session that closes, before it is freed. */
+void
+session_on_close(void (*fn)(struct session *))
+{
+	session_hook_add()->closed = fn;
+}
+
+/* Offer fn every cancel frame; it returns 1 when the request was its own. */
+void
+session_on_cancel(int (*fn)(struct session *, uint64_t))
+{
+	session_hook_add()->cancel = fn;
+}
+
+/* Ask fn what a session holds (non-zero keeps the session's row stored). */
+void
+session_on_hold(size_t (*fn)(struct session *))
+{
+	session_hook_add()->holds = fn;
+}
+
+/* A cancel frame for request id: the first module that had it answers; 1 if one did. */
+int
+session_cancel(struct session *s, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < nhooks; i++) {
+		if (hooks[i].cancel != NULL && hooks[i].cancel(s, id))
+			return (1);
+	}
+	return (0);
+}
+
+/* Does s hold anything a module keeps for it across a restart? */
+static int
+session_holds(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < nhooks; i++) {
+		if (hooks[i].holds != NULL && hooks[i].holds(s) > 0)
+			return (1);
+	}
+	return (0);
+}
 
 /* Enter s in the lists and in its project's count. */
 static void
@@ -154,17 +229,19 @@ session_count(const char *project)
 	return (pc != NULL ? pc->n : 0);
 }
 
-/* The connection ended: release what the session held, end its waits. */
+/* The connection ended: every module lets go of what the session held. */
 void
 session_close(struct session *s)
 {
+	size_t i;
+
 	log_info("session %s: closed", s->id);
 	if (s->grace_ev != NULL)
 		event_free(s->grace_ev);
-	wait_session_closed(s);
-	agent_session_closed(s);
-	lock_session_closed(s);
-	task_session_closed(s);
+	for (i = 0; i < nhooks; i++) {
+		if (hooks[i].closed != NULL)
+			hooks[i].closed(s);
+	}
 	session_unlink(s);
 	store_mark(&session_store_kind, s->id); /* gone: its row is deleted */
 	free(s->agent);
@@ -237,7 +314,7 @@ session_pack(const char *id, struct fbuf *fb)
 {
 	struct session *s = session_find(id);
 
-	if (s == NULL || (lock_session_grants(s) == 0 && task_session_claims(s) == 0))
+	if (s == NULL || !session_holds(s))
 		return (0);
 	pk_map(fb, 7);
 	pk_kstr(fb, "token", s->token);

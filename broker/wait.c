@@ -119,7 +119,7 @@ wait_wake(const char *key)
 }
 
 /* A cancel frame: answer "cancelled" and drop the waiter; 1 if found. */
-int
+static int
 wait_cancel(struct session *s, uint64_t id)
 {
 	struct bwait *w;
@@ -135,7 +135,7 @@ wait_cancel(struct session *s, uint64_t id)
 }
 
 /* The session is gone: drop its waiters without answering. */
-void
+static void
 wait_session_closed(struct session *s)
 {
 	struct bwait *w;
@@ -148,4 +148,12 @@ size_t
 wait_count(void)
 {
 	return (nblocked);
+}
+
+/* Blocking calls end with their session and can be cancelled. */
+void
+wait_init(void)
+{
+	session_on_close(wait_session_closed);
+	session_on_cancel(wait_cancel);
 }
