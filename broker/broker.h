@@ -241,9 +241,32 @@ size_t lock_waiter_count(void);
 void lock_shutdown(void);
 void lock_pack_session_names(struct fbuf *, struct session *);
 
-/* agent.c: presence */
-void agent_init(void);
-void agent_foreach(const char *, void (*)(const char *, const char *, void *), void *);
+/* presence.c: who is present in a project */
+#define PRESENCE_DETACHED_MAX 1024 /* TTL registrations that outlive their session */
+struct presence { /* a registration made by agent_join */
+	struct session *s; /* NULL once its connection ended (TTL registrations) */
+	char sid[24];
+	char *project, *agent, *role, *kind, *client;
+	pid_t pid;
+	uint64_t joined_ms, active_ms;
+	uint64_t expires_ms; /* 0: bound to the connection */
+	struct event *ttl_ev;
+	TAILQ_ENTRY(presence) entry;
+};
+extern TAILQ_HEAD(presence_list, presence) presences;
+void presence_init(void);
+void presence_on_change(void (*)(const char *));
+struct presence *presence_of_session(const struct session *);
+struct presence *presence_taken(struct session *, const char *);
+int presence_may_outlive(struct session *);
+void presence_join(struct session *, char *, char *, double);
+void presence_foreach(const char *, void (*)(const char *, const char *, void *), void *);
+/* msg.c calls it by its old name until the merge renames the call */
+static inline void
+agent_foreach(const char *project, void (*fn)(const char *, const char *, void *), void *arg)
+{
+	presence_foreach(project, fn, arg);
+}
 
 /* msg.c: messages and discussions */
 extern size_t msg_retention;

@@ -123,11 +123,12 @@ static void
 modules_init(void)
 {
 	wait_init();
-	agent_init();
+	presence_init();
 	lock_init();
-	/* task.c has no init function of its own yet */
+	/* task.c and msg.c have no init function of their own yet */
 	session_on_close(task_session_closed);
 	session_on_hold(task_session_claims);
+	presence_on_change(msg_presence_changed);
 }
 
 static void
