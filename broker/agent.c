@@ -146,17 +146,17 @@ op_agent_join(struct req *r)
 
 	steps = task_next_steps(s, s->role);
 	fb = reply_begin(r->id);
-	pk_map(fb, 6 + (s->role != NULL) + (ttl > 0));
+	pk_map_open(fb);
 	pk_kstr(fb, "session", s->id);
 	pk_kstr(fb, "agent", s->agent);
-	if (s->role != NULL)
-		pk_kstr(fb, "role", s->role);
+	pk_kstr_opt(fb, "role", s->role);
 	pk_kstr(fb, "project", s->project);
 	if (ttl > 0)
 		pk_kdouble(fb, "expires_in_seconds", ttl);
 	pk_kuint(fb, "unread", msg_unread(s));
 	agent_pack_hint(fb, s, msg_unread(s), msg_waiting_on(s));
 	pk_kstr(fb, "next_steps", steps);
+	pk_map_close(fb);
 	free(steps);
 	reply_end(r->c, fb);
 }
@@ -169,16 +169,14 @@ agent_pack_row(struct fbuf *fb, struct session *s, struct presence *p, uint64_t 
 	const char *client = s != NULL ? s->client_name : p->client;
 	int ttl = p != NULL && p->expires_ms > now;
 
-	pk_map(fb, 12 + (role != NULL) + (client != NULL) + ttl);
+	pk_map_open(fb);
 	pk_kstr(fb, "agent", s != NULL ? s->agent : p->agent);
-	if (role != NULL)
-		pk_kstr(fb, "role", role);
+	pk_kstr_opt(fb, "role", role);
 	pk_kstr(fb, "session", s != NULL ? s->id : p->sid);
 	pk_kint(fb, "pid", s != NULL ? s->pid : p->pid);
 	pk_kstr(fb, "project", s != NULL ? s->project : p->project);
 	pk_kstr(fb, "kind", s != NULL ? s->kind : p->kind);
-	if (client != NULL)
-		pk_kstr(fb, "client", client);
+	pk_kstr_opt(fb, "client", client);
 	pk_kdouble(fb, "connected_seconds",
 	    (double)(now - (s != NULL ? s->connected_ms : p->joined_ms)) / 1000.0);
 	pk_kdouble(fb, "idle_seconds",
@@ -196,6 +194,7 @@ agent_pack_row(struct fbuf *fb, struct session *s, struct presence *p, uint64_t 
 		pk_kdouble(fb, "expires_in_seconds", (double)(p->expires_ms - now) / 1000.0);
 	pk_kstr(fb, "state", s == NULL ? "registered" : s->client == NULL ? "restoring" :
 	    "connected");
+	pk_map_close(fb);
 }
 
 /* Does the row belong in the listing? */
@@ -216,33 +215,26 @@ op_agent_list(struct req *r)
 	uint64_t now = mono_ms();
 	char *role = r->args[0] != NULL ? mp_strdup(r->args[0]) : NULL;
 	size_t n = 0;
-	int pass;
 
 	fb = reply_begin(r->id);
-	pk_map(fb, 2);
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			pk_str(fb, "agents");
-			pk_array(fb, n);
-		}
-		TAILQ_FOREACH(s, &sessions, entry) {
-			if (!agent_wanted(r->s->project, role, s->project, s->role))
-				continue;
-			if (pass == 0)
-				n++;
-			else
-				agent_pack_row(fb, s, presence_of_session(s), now);
-		}
-		TAILQ_FOREACH(p, &presences, entry) {
-			if (p->s != NULL || !agent_wanted(r->s->project, role, p->project, p->role))
-				continue;
-			if (pass == 0)
-				n++;
-			else
-				agent_pack_row(fb, NULL, p, now);
+	pk_map_open(fb);
+	pk_str(fb, "agents");
+	pk_array_open(fb);
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (agent_wanted(r->s->project, role, s->project, s->role)) {
+			agent_pack_row(fb, s, presence_of_session(s), now);
+			n++;
 		}
 	}
+	TAILQ_FOREACH(p, &presences, entry) {
+		if (p->s == NULL && agent_wanted(r->s->project, role, p->project, p->role)) {
+			agent_pack_row(fb, NULL, p, now);
+			n++;
+		}
+	}
+	pk_array_close(fb);
 	pk_kuint(fb, "count", n);
+	pk_map_close(fb);
 	free(role);
 	reply_end(r->c, fb);
 }

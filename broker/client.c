@@ -242,22 +242,26 @@ client_fail(struct client *c, const char *code, const char *message)
 	log_info("session %s: %s: %s", c->session != NULL ? c->session->id : "-", code,
 	    message);
 	fbuf_init(&fb);
-	pk_map(&fb, 3);
+	pk_map_open(&fb);
 	pk_kint(&fb, "t", FRAME_ERROR);
 	pk_kstr(&fb, "code", code);
 	pk_kstr(&fb, "message", message);
+	pk_map_close(&fb);
 	client_send(c, &fb);
 	client_close_later(c);
 }
 
-/* Begin a success reply: {t, id, ok, r: ...}; the caller packs r. */
+/*
+ * Begin a success reply: {t, id, ok, r: ...}.  The response map is open;
+ * the caller packs the value of r (one object), and reply_end closes it.
+ */
 struct fbuf *
 reply_begin(uint64_t id)
 {
 	struct fbuf *fb = xmalloc(sizeof *fb);
 
 	fbuf_init(fb);
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kint(fb, "t", FRAME_RES);
 	pk_kuint(fb, "id", id);
 	pk_kbool(fb, "ok", 1);
@@ -265,9 +269,11 @@ reply_begin(uint64_t id)
 	return (fb);
 }
 
+/* Close the response map reply_begin opened and queue the reply. */
 void
 reply_end(struct client *c, struct fbuf *fb)
 {
+	pk_map_close(fb);
 	client_send(c, fb);
 	free(fb);
 }
@@ -280,10 +286,12 @@ reply_end(struct client *c, struct fbuf *fb)
 void
 reply_end_now(struct client *c, struct fbuf *fb)
 {
+	pk_map_close(fb);
 	client_send_how(c, fb, 1);
 	free(fb);
 }
 
+/* Answer request id with an error: code, message and the argument at fault. */
 void
 reply_error(struct client *c, uint64_t id, const char *code, const char *field,
     const char *fmt, ...)
@@ -291,22 +299,22 @@ reply_error(struct client *c, uint64_t id, const char *code, const char *field,
 	struct fbuf fb;
 	char msg[512];
 	va_list ap;
-	int has_field = field != NULL && *field != '\0';
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	fbuf_init(&fb);
-	pk_map(&fb, 4);
+	pk_map_open(&fb);
 	pk_kint(&fb, "t", FRAME_RES);
 	pk_kuint(&fb, "id", id);
 	pk_kbool(&fb, "ok", 0);
 	pk_str(&fb, "e");
-	pk_map(&fb, has_field ? 3 : 2);
+	pk_map_open(&fb);
 	pk_kstr(&fb, "code", code);
 	pk_kstr(&fb, "message", msg);
-	if (has_field)
-		pk_kstr(&fb, "field", field);
+	pk_kstr_opt(&fb, "field", field != NULL && *field != '\0' ? field : NULL);
+	pk_map_close(&fb);
+	pk_map_close(&fb);
 	client_send(c, &fb);
 }
 

@@ -860,12 +860,13 @@ op_state_export(struct req *r)
 	}
 	log_info("state_export: %llu rows to %s", (unsigned long long)rows, path);
 	fb = reply_begin(r->id);
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kstr(fb, "path", path);
 	pk_kuint(fb, "revision", revision);
 	pk_kuint(fb, "rows", rows);
 	pk_kstr(fb, "hint", "a snapshot of the state database: convert it with `batond --from "
 	    "PATH --export FILE` and remove it (baton export does both)");
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(path);
 }

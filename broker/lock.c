@@ -368,10 +368,8 @@ static void
 pk_holder(struct fbuf *fb, const struct grant *g, int with_name)
 {
 	uint64_t now = mono_ms();
-	size_t n = 4 + (g->reason != NULL) + (g->expires_ms != 0) + (with_name != 0) +
-	    (!with_name);
 
-	pk_map(fb, n);
+	pk_map_open(fb);
 	if (with_name)
 		pk_kstr(fb, "name", g->lock->name);
 	pk_kstr(fb, "agent", g->agent);
@@ -383,8 +381,20 @@ pk_holder(struct fbuf *fb, const struct grant *g, int with_name)
 	if (g->expires_ms != 0)
 		pk_kdouble(fb, "expires_in_seconds",
 		    g->expires_ms > now ? (double)(g->expires_ms - now) / 1000.0 : 0.0);
-	if (g->reason != NULL)
-		pk_kstr(fb, "reason", g->reason);
+	pk_kstr_opt(fb, "reason", g->reason);
+	pk_map_close(fb);
+}
+
+/* A lock's holders, as holder descriptions. */
+static void
+pk_holders(struct fbuf *fb, struct lock *l)
+{
+	struct grant *g;
+
+	pk_array_open(fb);
+	TAILQ_FOREACH(g, &l->holders, lentry)
+		pk_holder(fb, g, 0);
+	pk_array_close(fb);
 }
 
 /* Collect blocking grants of a request, without duplicates. */
@@ -461,7 +471,7 @@ reply_granted(struct client *c, uint64_t id, struct lock **ls, size_t n, struct 
 	struct fbuf *fb = reply_begin(id);
 	char hint[160];
 
-	pk_map(fb, ttl > 0 ? 7 : 6);
+	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 1);
 	pk_kstr(fb, "token", g->token);
 	pk_kuint(fb, "fence", g->fence);
@@ -475,6 +485,7 @@ reply_granted(struct client *c, uint64_t id, struct lock **ls, size_t n, struct 
 		snprintf(hint, sizeof hint, "held until you call lock_release or your session "
 		    "ends");
 	pk_kstr(fb, "hint", hint);
+	pk_map_close(fb);
 	reply_end(c, fb);
 }
 
@@ -576,7 +587,7 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	pos = waiter_position(w);
 	blockers_of(w->locks, w->n, w->mode, &b);
 	fb = reply_begin(w->req_id);
-	pk_map(fb, 6);
+	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 0);
 	pk_names(fb, w->locks, w->n);
 	pk_str(fb, "holders");
@@ -588,6 +599,7 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	snprintf(hint, sizeof hint, "still queued (position %zu); call lock_acquire again "
 	    "with this ticket within %d s to keep your place", pos, LOCK_TICKET_GRACE_MS / 1000);
 	pk_kstr(fb, "hint", hint);
+	pk_map_close(fb);
 	reply_end(w->session->client, fb);
 	free(b.v);
 	w->active = 0;
@@ -765,7 +777,7 @@ reply_busy(struct req *r, struct lock **ls, size_t n, enum lock_mode m, const ch
 
 	blockers_of(ls, n, m, &b);
 	fb = reply_begin(r->id);
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 0);
 	pk_names(fb, ls, n);
 	pk_str(fb, "holders");
@@ -773,6 +785,7 @@ reply_busy(struct req *r, struct lock **ls, size_t n, enum lock_mode m, const ch
 	for (i = 0; i < b.n; i++)
 		pk_holder(fb, b.v[i], 1);
 	pk_kstr(fb, "hint", hint);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(b.v);
 }
@@ -984,9 +997,10 @@ op_lock_release(struct req *r)
 		return;
 	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
 		fb = reply_begin(r->id);
-		pk_map(fb, 2);
+		pk_map_open(fb);
 		pk_kbool(fb, "released", 0);
 		pk_kstr(fb, "hint", "nobody holds this lock; nothing to release");
+		pk_map_close(fb);
 		reply_end(r->c, fb);
 		return;
 	}
@@ -996,8 +1010,9 @@ op_lock_release(struct req *r)
 	}
 	grant_release(g, "released");
 	fb = reply_begin(r->id);
-	pk_map(fb, 1);
+	pk_map_open(fb);
 	pk_kbool(fb, "released", 1);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	lock_pump_all();
 }
@@ -1038,10 +1053,11 @@ op_lock_renew(struct req *r)
 	evtimer_add(g->ttl_ev, &tv);
 	revision_next();
 	fb = reply_begin(r->id);
-	pk_map(fb, 3);
+	pk_map_open(fb);
 	pk_kbool(fb, "renewed", 1);
 	pk_kdouble(fb, "expires_in_seconds", ttl);
 	pk_kuint(fb, "fence", g->fence);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -1058,33 +1074,29 @@ op_lock_break(struct req *r)
 	struct lock *l;
 	char *reason = r->args[1] != NULL ? mp_strdup(r->args[1]) : NULL;
 	char *subject, *body, why[96];
-	size_t n = 0;
 
 	if (lock_named(r, r->args[0], &l) != 0) {
 		free(reason);
 		return;
 	}
 	fb = reply_begin(r->id);
+	pk_map_open(fb);
 	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
-		pk_map(fb, 3);
 		pk_kbool(fb, "broken", 0);
 		pk_str(fb, "holders");
 		pk_array(fb, 0);
 		pk_kstr(fb, "hint", "nobody holds this lock; nothing to break");
+		pk_map_close(fb);
 		reply_end(r->c, fb);
 		free(reason);
 		return;
 	}
-	TAILQ_FOREACH(g, &l->holders, lentry)
-		n++;
-	pk_map(fb, 3);
 	pk_kbool(fb, "broken", 1);
 	pk_str(fb, "holders");
-	pk_array(fb, n);
-	TAILQ_FOREACH(g, &l->holders, lentry)
-		pk_holder(fb, g, 0);
+	pk_holders(fb, l);
 	pk_kstr(fb, "hint", "the holders were told in their inbox; what they do under the "
 	    "lock is no longer protected");
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	snprintf(why, sizeof why, "broken by %s", r->s->agent);
 	while ((g = TAILQ_FIRST(&l->holders)) != NULL) {
@@ -1118,63 +1130,60 @@ lock_mode_of(const struct lock *l)
 	return (g == NULL ? "free" : mode_name(g->mode));
 }
 
+/* One lock of lock_list: its holders and its queue. */
+static void
+pk_lock(struct fbuf *fb, struct lock *l)
+{
+	struct wlink *k;
+	uint64_t now = mono_ms();
+
+	pk_map_open(fb);
+	pk_kstr(fb, "name", l->name);
+	pk_kstr(fb, "mode", lock_mode_of(l));
+	pk_str(fb, "holders");
+	pk_holders(fb, l);
+	pk_str(fb, "waiters");
+	pk_array_open(fb);
+	TAILQ_FOREACH(k, &l->queue, entry) {
+		pk_map_open(fb);
+		pk_kstr(fb, "agent", k->w->session->agent);
+		pk_kstr(fb, "session", k->w->session->id);
+		pk_kstr(fb, "mode", mode_name(k->w->mode));
+		pk_kdouble(fb, "waited_seconds", (double)(now - k->w->since_ms) / 1000.0);
+		pk_kbool(fb, "active", k->w->active);
+		pk_map_close(fb);
+	}
+	pk_array_close(fb);
+	pk_map_close(fb);
+}
+
 void
 op_lock_list(struct req *r)
 {
 	const char *prefix = "";
-	size_t plen = 0, n = 0, nh;
+	size_t plen = 0, n = 0;
 	struct lock *l, *tmp;
-	struct grant *g;
-	struct wlink *k;
 	struct fbuf *fb;
-	uint64_t now = mono_ms();
-	int pass;
 
 	if (r->args[0] != NULL)
 		mp_str(r->args[0], &prefix, &plen);
 	fb = reply_begin(r->id);
-	pk_map(fb, 2);
-	/* two passes: count, then pack */
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			pk_str(fb, "locks");
-			pk_array(fb, n);
-		}
-		HASH_ITER(hh, locks, l, tmp) {
-			if (strcmp(l->project, r->s->project) != 0 &&
-			    strcmp(l->project, GLOBAL_PROJECT) != 0)
-				continue;
-			if (strncmp(l->name, prefix, plen) != 0 ||
-			    (TAILQ_EMPTY(&l->holders) && TAILQ_EMPTY(&l->queue)))
-				continue;
-			if (pass == 0) {
-				n++;
-				continue;
-			}
-			pk_map(fb, 4);
-			pk_kstr(fb, "name", l->name);
-			pk_kstr(fb, "mode", lock_mode_of(l));
-			pk_str(fb, "holders");
-			nh = 0;
-			TAILQ_FOREACH(g, &l->holders, lentry)
-				nh++;
-			pk_array(fb, nh);
-			TAILQ_FOREACH(g, &l->holders, lentry)
-				pk_holder(fb, g, 0);
-			pk_str(fb, "waiters");
-			pk_array(fb, l->nwaiters);
-			TAILQ_FOREACH(k, &l->queue, entry) {
-				pk_map(fb, 5);
-				pk_kstr(fb, "agent", k->w->session->agent);
-				pk_kstr(fb, "session", k->w->session->id);
-				pk_kstr(fb, "mode", mode_name(k->w->mode));
-				pk_kdouble(fb, "waited_seconds",
-				    (double)(now - k->w->since_ms) / 1000.0);
-				pk_kbool(fb, "active", k->w->active);
-			}
-		}
+	pk_map_open(fb);
+	pk_str(fb, "locks");
+	pk_array_open(fb);
+	HASH_ITER(hh, locks, l, tmp) {
+		if (strcmp(l->project, r->s->project) != 0 &&
+		    strcmp(l->project, GLOBAL_PROJECT) != 0)
+			continue;
+		if (strncmp(l->name, prefix, plen) != 0 ||
+		    (TAILQ_EMPTY(&l->holders) && TAILQ_EMPTY(&l->queue)))
+			continue;
+		pk_lock(fb, l);
+		n++;
 	}
+	pk_array_close(fb);
 	pk_kuint(fb, "count", n);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -1276,21 +1285,18 @@ lock_pack(const char *key, struct fbuf *fb)
 	struct grant *g;
 	uint64_t now = mono_ms();
 	int64_t wall = wall_ms();
-	size_t n = 0;
 
 	HASH_FIND_STR(locks, key, l);
 	if (l == NULL || TAILQ_EMPTY(&l->holders))
 		return (0);
-	TAILQ_FOREACH(g, &l->holders, lentry)
-		n++;
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kstr(fb, "project", l->project);
 	pk_kstr(fb, "name", l->name);
 	pk_kstr(fb, "path", l->path);
 	pk_str(fb, "holders");
-	pk_array(fb, n);
+	pk_array_open(fb);
 	TAILQ_FOREACH(g, &l->holders, lentry) {
-		pk_map(fb, 9);
+		pk_map_open(fb);
 		pk_kstr(fb, "sid", g->sid);
 		pk_kbool(fb, "bound", g->session != NULL);
 		pk_kstr(fb, "agent", g->agent);
@@ -1302,7 +1308,10 @@ lock_pack(const char *key, struct fbuf *fb)
 		/* deadlines are persisted as wall-clock time and re-based at restore */
 		pk_kint(fb, "expires", g->expires_ms == 0 ? 0 :
 		    wall + ((int64_t)g->expires_ms - (int64_t)now));
+		pk_map_close(fb);
 	}
+	pk_array_close(fb);
+	pk_map_close(fb);
 	return (1);
 }
 
@@ -1378,28 +1387,16 @@ lock_pack_session_names(struct fbuf *fb, struct session *s)
 {
 	struct grant *g;
 	struct lock *l, *tmp;
-	size_t n = 0;
-	int pass;
 
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 1)
-			pk_array(fb, n);
-		TAILQ_FOREACH(g, &s->grants, sentry) {
-			if (pass == 0)
-				n++;
-			else
-				pk_str(fb, g->lock->name);
-		}
-		/* detached grants this session took */
-		HASH_ITER(hh, locks, l, tmp) {
-			TAILQ_FOREACH(g, &l->holders, lentry) {
-				if (g->session != NULL || strcmp(g->sid, s->id) != 0)
-					continue;
-				if (pass == 0)
-					n++;
-				else
-					pk_str(fb, l->name);
-			}
+	pk_array_open(fb);
+	TAILQ_FOREACH(g, &s->grants, sentry)
+		pk_str(fb, g->lock->name);
+	/* detached grants this session took */
+	HASH_ITER(hh, locks, l, tmp) {
+		TAILQ_FOREACH(g, &l->holders, lentry) {
+			if (g->session == NULL && strcmp(g->sid, s->id) == 0)
+				pk_str(fb, l->name);
 		}
 	}
+	pk_array_close(fb);
 }

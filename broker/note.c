@@ -324,13 +324,11 @@ note_find(const char *key, struct note **tomb)
 static void
 pk_current(struct fbuf *fb, const struct note *n)
 {
-	pk_map(fb, 2);
+	pk_map_open(fb);
 	pk_str(fb, "value");
-	if (n != NULL)
-		pk_raw(fb, n->val, n->vlen);
-	else
-		pk_nil(fb);
+	pk_raw(fb, n != NULL ? n->val : NULL, n != NULL ? n->vlen : 0);
 	pk_kuint(fb, "version", n != NULL ? n->version : 0);
+	pk_map_close(fb);
 }
 
 /* Refuse a write that would pass the bounds on notes. */
@@ -411,7 +409,7 @@ op_note_set(struct req *r)
 	if (r->args[2] != NULL && mp_int(r->args[2], &ifv) == 0 && (uint64_t)ifv != cur) {
 		free(key);
 		fb = reply_begin(r->id);
-		pk_map(fb, 4);
+		pk_map_open(fb);
 		pk_kbool(fb, "written", 0);
 		pk_kuint(fb, "version", cur);
 		pk_str(fb, "current");
@@ -421,6 +419,7 @@ op_note_set(struct req *r)
 		    "note_get or write with if_version 0" :
 		    "someone else wrote it since: current holds its value and version; merge "
 		    "and retry note_set with if_version = current.version");
+		pk_map_close(fb);
 		reply_end(r->c, fb);
 		return;
 	}
@@ -438,9 +437,10 @@ op_note_set(struct req *r)
 		mp_num(r->args[3], &ttl);
 	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent, ttl, 0);
 	fb = reply_begin(r->id);
-	pk_map(fb, 2);
+	pk_map_open(fb);
 	pk_kbool(fb, "written", 1);
 	pk_kuint(fb, "version", version);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -455,17 +455,15 @@ op_note_get(struct req *r)
 	n = note_find(key, NULL);
 	free(key);
 	fb = reply_begin(r->id);
-	pk_map(fb, n != NULL && n->expires_ms != 0 ? 5 : 4);
+	pk_map_open(fb);
 	pk_kbool(fb, "found", n != NULL);
 	pk_str(fb, "value");
-	if (n != NULL)
-		pk_raw(fb, n->val, n->vlen);
-	else
-		pk_nil(fb);
+	pk_raw(fb, n != NULL ? n->val : NULL, n != NULL ? n->vlen : 0);
 	pk_kuint(fb, "version", n != NULL ? n->version : 0);
 	pk_kstr(fb, "author", n != NULL ? n->author : "");
 	if (n != NULL && n->expires_ms != 0)
 		pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -489,17 +487,17 @@ op_note_delete(struct req *r)
 		hint = "the note changed since the version you gave: read it again with "
 		    "note_get before deleting";
 	fb = reply_begin(r->id);
+	pk_map_open(fb);
 	if (hint != NULL) {
-		pk_map(fb, 3);
 		pk_kbool(fb, "deleted", 0);
 		pk_kuint(fb, "version", n != NULL ? n->version : 0);
 		pk_kstr(fb, "hint", hint);
 	} else {
 		version = note_kill(n);
-		pk_map(fb, 2);
 		pk_kbool(fb, "deleted", 1);
 		pk_kuint(fb, "version", version);
 	}
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -544,22 +542,24 @@ op_note_list(struct req *r)
 	if (nv > 0)
 		qsort(v, nv, sizeof *v, note_cmp);
 	fb = reply_begin(r->id);
-	pk_map(fb, 3);
+	pk_map_open(fb);
 	pk_str(fb, "notes");
 	len = nv < (size_t)limit ? nv : (size_t)limit;
 	pk_array(fb, len);
 	for (i = 0; i < len; i++) {
 		n = v[i];
-		pk_map(fb, n->expires_ms != 0 ? 5 : 4);
+		pk_map_open(fb);
 		pk_kstr(fb, "key", n->key + n->nameoff);
 		pk_kuint(fb, "version", n->version);
 		pk_kstr(fb, "author", n->author);
 		pk_kuint(fb, "size_bytes", n->vlen);
 		if (n->expires_ms != 0)
 			pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+		pk_map_close(fb);
 	}
 	pk_kuint(fb, "count", len);
 	pk_kbool(fb, "truncated", nv > len);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(v);
 }
@@ -590,7 +590,7 @@ note_wait_reply(struct bwait *w, int changed)
 	int full = changed && n != NULL;
 
 	fb = reply_begin(w->req_id);
-	pk_map(fb, full ? 5 : 4);
+	pk_map_open(fb);
 	pk_kbool(fb, "changed", changed);
 	pk_kbool(fb, "found", n != NULL);
 	pk_kuint(fb, "version", n != NULL ? n->version : v);
@@ -604,6 +604,7 @@ note_wait_reply(struct bwait *w, int changed)
 	else
 		pk_kstr(fb, "hint", "no change yet; call note_wait again with the same "
 		    "after_version to keep waiting without missing a change");
+	pk_map_close(fb);
 	reply_end(w->s->client, fb);
 }
 
@@ -732,8 +733,9 @@ op_counter_incr(struct req *r)
 		store_mark(&counter_store_kind, c->key);
 	}
 	fb = reply_begin(r->id);
-	pk_map(fb, 1);
+	pk_map_open(fb);
 	pk_kint(fb, "value", c != NULL ? c->value : 0);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -760,8 +762,9 @@ op_event_signal(struct req *r)
 	revision_next();
 	store_mark(&event_store_kind, e->key);
 	fb = reply_begin(r->id);
-	pk_map(fb, 1);
+	pk_map_open(fb);
 	pk_kint(fb, "generation", e->value);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	wk = note_wait_key("event", e->key);
 	wait_wake(wk);
@@ -776,7 +779,7 @@ event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 	int with_payload = fired && e != NULL && e->payload != NULL;
 
 	fb = reply_begin(w->req_id);
-	pk_map(fb, 2 + (with_payload || !fired ? 1 : 0));
+	pk_map_open(fb);
 	pk_kbool(fb, "fired", fired);
 	pk_kint(fb, "generation", e != NULL ? e->value : 0);
 	if (with_payload) {
@@ -785,6 +788,7 @@ event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 	} else if (!fired)
 		pk_kstr(fb, "hint", "not signaled yet; call event_wait again with the same "
 		    "after to keep waiting without missing a signal");
+	pk_map_close(fb);
 	reply_end(w->s->client, fb);
 }
 
@@ -833,27 +837,27 @@ note_pack(const char *key, struct fbuf *fb)
 	struct note *n;
 
 	if (strcmp(key, NOTE_FLOOR_KEY) == 0) {
-		pk_map(fb, 1);
+		pk_map_open(fb);
 		pk_kuint(fb, "floor", tomb_floor);
+		pk_map_close(fb);
 		return (1);
 	}
 	HASH_FIND_STR(notes, key, n);
 	if (n == NULL)
 		return (0);
-	if (n->val == NULL) {
-		pk_map(fb, 2);
-		pk_kuint(fb, "version", n->version);
-		pk_kbool(fb, "dead", 1);
-		return (1);
-	}
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kuint(fb, "version", n->version);
-	pk_kstr(fb, "author", n->author);
-	pk_str(fb, "value");
-	pk_raw(fb, n->val, n->vlen);
-	/* deadlines are stored as wall-clock time and re-based at restore */
-	pk_kint(fb, "expires", n->expires_ms == 0 ? 0 :
-	    wall_ms() + (int64_t)(note_left(n->expires_ms) * 1000));
+	if (n->val == NULL)
+		pk_kbool(fb, "dead", 1);
+	else {
+		pk_kstr(fb, "author", n->author);
+		pk_str(fb, "value");
+		pk_raw(fb, n->val, n->vlen);
+		/* deadlines are stored as wall-clock time and re-based at restore */
+		pk_kint(fb, "expires", n->expires_ms == 0 ? 0 :
+		    wall_ms() + (int64_t)(note_left(n->expires_ms) * 1000));
+	}
+	pk_map_close(fb);
 	return (1);
 }
 
@@ -918,12 +922,13 @@ tally_pack(struct tallies *ts, const char *key, struct fbuf *fb)
 	HASH_FIND_STR(ts->head, key, t);
 	if (t == NULL)
 		return (0);
-	pk_map(fb, t->payload != NULL ? 2 : 1);
+	pk_map_open(fb);
 	pk_kint(fb, "value", t->value);
 	if (t->payload != NULL) {
 		pk_str(fb, "payload");
 		pk_raw(fb, t->payload, t->plen);
 	}
+	pk_map_close(fb);
 	return (1);
 }
 

@@ -287,7 +287,7 @@ presence_pack(const char *key, struct fbuf *fb)
 	free(project);
 	if (p == NULL || p->expires_ms == 0)
 		return (0);
-	pk_map(fb, 8);
+	pk_map_open(fb);
 	pk_kstr(fb, "role", p->role);
 	pk_kstr(fb, "kind", p->kind);
 	pk_kstr(fb, "client", p->client);
@@ -297,6 +297,7 @@ presence_pack(const char *key, struct fbuf *fb)
 	pk_kint(fb, "expires", wall + ((int64_t)p->expires_ms - (int64_t)now));
 	pk_kint(fb, "joined", presence_wall(p->joined_ms, now, wall));
 	pk_kint(fb, "active", presence_wall(p->active_ms, now, wall));
+	pk_map_close(fb);
 	return (1);
 }
 

@@ -297,7 +297,7 @@ server_hello(struct client *c, const msgpack_object *f)
 	}
 	c->session = s;
 	fbuf_init(&fb);
-	pk_map(&fb, 8);
+	pk_map_open(&fb);
 	pk_kint(&fb, "t", FRAME_WELCOME);
 	pk_kint(&fb, "v", PROTO_VERSION);
 	pk_kstr(&fb, "version", BATON_VERSION);
@@ -306,6 +306,7 @@ server_hello(struct client *c, const msgpack_object *f)
 	pk_kstr(&fb, "agent", s->agent);
 	pk_kstr(&fb, "project", s->project);
 	pk_kint(&fb, "reclaimed", (int64_t)reclaimed);
+	pk_map_close(&fb);
 	/* a welcome acknowledges no change: it never waits for a commit */
 	client_send_now(c, &fb);
 }

@@ -316,7 +316,7 @@ session_pack(const char *id, struct fbuf *fb)
 
 	if (s == NULL || !session_holds(s))
 		return (0);
-	pk_map(fb, 7);
+	pk_map_open(fb);
 	pk_kstr(fb, "token", s->token);
 	pk_kstr(fb, "agent", s->agent);
 	pk_kstr(fb, "role", s->role);
@@ -324,6 +324,7 @@ session_pack(const char *id, struct fbuf *fb)
 	pk_kstr(fb, "kind", s->kind);
 	pk_kstr(fb, "client", s->client_name);
 	pk_kint(fb, "pid", s->pid);
+	pk_map_close(fb);
 	return (1);
 }
 
