@@ -99,21 +99,17 @@ op_agent_join(struct req *r)
 	struct fbuf *fb;
 	const char *name, *role, *why;
 	size_t nlen, rlen, i;
-	double ttl = 0;
+	double ttl = arg_num(r, "ttl_seconds");
 	char *cname, *steps;
 
-	if (r->args[0] != NULL)
-		mp_str(r->args[0], &name, &nlen);
-	else {
+	if ((name = arg_str(r, "name", &nlen)) == NULL) {
 		name = s->agent;
 		nlen = strlen(name);
-	}
-	if (r->args[0] != NULL && (why = agent_name_bad(name, nlen)) != NULL) {
+	} else if ((why = agent_name_bad(name, nlen)) != NULL) {
 		reply_error(r->c, r->id, ERR_INVALID, "name", "bad agent name: %s", why);
 		return;
 	}
-	if (r->args[1] != NULL) {
-		mp_str(r->args[1], &role, &rlen);
+	if ((role = arg_str(r, "role", &rlen)) != NULL) {
 		for (i = 0; i < rlen; i++) {
 			if ((unsigned char)role[i] <= 0x20 || role[i] == 0x7f) {
 				reply_error(r->c, r->id, ERR_INVALID, "role",
@@ -122,8 +118,6 @@ op_agent_join(struct req *r)
 			}
 		}
 	}
-	if (r->args[2] != NULL)
-		mp_num(r->args[2], &ttl);
 	if (ttl > 0 && !presence_may_outlive(s)) {
 		reply_error(r->c, r->id, ERR_LIMIT, "ttl_seconds",
 		    "%d registrations outlive their connections already; join without "
@@ -140,7 +134,7 @@ op_agent_join(struct req *r)
 		free(cname);
 		return;
 	}
-	presence_join(s, cname, r->args[1] != NULL ? xstrndup(role, rlen) : NULL, ttl);
+	presence_join(s, cname, role != NULL ? xstrndup(role, rlen) : NULL, ttl);
 	log_info("session %s: joined as %s (%s)", s->id, s->agent,
 	    s->role != NULL ? s->role : "no role");
 
@@ -213,7 +207,7 @@ op_agent_list(struct req *r)
 	struct session *s;
 	struct presence *p;
 	uint64_t now = mono_ms();
-	char *role = r->args[0] != NULL ? mp_strdup(r->args[0]) : NULL;
+	char *role = arg_strdup(r, "role");
 	size_t n = 0;
 
 	fb = reply_begin(r->id);

@@ -834,30 +834,20 @@ lock_resolve_all(struct req *r, const msgpack_object *name, const msgpack_object
 void
 op_lock_acquire(struct req *r)
 {
-	const msgpack_object *a_name = r->args[0], *a_names = r->args[1];
-	enum lock_mode m = LOCK_EXCLUSIVE;
+	const msgpack_object *a_name = arg_get(r, "name"), *a_names = arg_get(r, "names");
+	enum lock_mode m = mp_streq(arg_get(r, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
 	struct waiter *w = NULL;
 	struct dl_walk d;
 	struct lock **ls;
 	struct grant *g;
-	const char *ticket = NULL;
-	char *reason = NULL, hint[256];
-	double wait = 0, ttl = 0;
 	size_t n, i, tlen = 0, len;
+	const char *ticket = arg_str(r, "ticket", &tlen);
+	char *reason = arg_strdup(r, "reason"), hint[256];
+	double wait = arg_num(r, "wait_seconds"), ttl = arg_num(r, "ttl_seconds");
 	int ready = 1;
 
-	if (r->args[2] != NULL && mp_streq(r->args[2], "shared"))
-		m = LOCK_SHARED;
-	if (r->args[3] != NULL)
-		mp_num(r->args[3], &wait);
 	if (wait > cfg.max_wait)
 		wait = cfg.max_wait;
-	if (r->args[4] != NULL)
-		mp_num(r->args[4], &ttl);
-	if (r->args[5] != NULL)
-		mp_str(r->args[5], &ticket, &tlen);
-	if (r->args[6] != NULL)
-		reason = mp_strdup(r->args[6]);
 	if ((ls = lock_resolve_all(r, a_name, a_names, &n)) == NULL) {
 		free(reason);
 		return;
@@ -930,16 +920,15 @@ out:
 	free(reason);
 }
 
-/* Find the grant of l that the request may act on: by token or by session. */
+/* Find the grant of l that the request may act on: by its token or by session. */
 static struct grant *
-grant_for(struct req *r, struct lock *l, const msgpack_object *tok)
+grant_for(struct req *r, struct lock *l)
 {
 	struct grant *g;
-	const char *t;
 	size_t tlen;
+	const char *t = arg_str(r, "token", &tlen);
 
-	if (tok != NULL) {
-		mp_str(tok, &t, &tlen);
+	if (t != NULL) {
 		TAILQ_FOREACH(g, &l->holders, lentry) {
 			if (strlen(g->token) == tlen && memcmp(g->token, t, tlen) == 0)
 				return (g);
@@ -965,15 +954,14 @@ reply_not_yours(struct req *r, struct lock *l, int with_token)
 	    with_token ? " and that token is not its" : "");
 }
 
-/* Look up the lock named by a release or renew (*lp NULL: none); -1 answered. */
+/* Look up the lock a release, renew or break names (*lp NULL: none); -1 answered. */
 static int
-lock_named(struct req *r, const msgpack_object *name, struct lock **lp)
+lock_named(struct req *r, struct lock **lp)
 {
 	char *project, *canon, *path, *cause = NULL;
-	const char *s;
 	size_t len;
+	const char *s = arg_str(r, "name", &len);
 
-	mp_str(name, &s, &len);
 	if (lock_resolve(r->s, s, len, &project, &canon, &path, &cause) != 0) {
 		reply_error(r->c, r->id, ERR_INVALID, "name", "%s", cause);
 		free(cause);
@@ -993,7 +981,7 @@ op_lock_release(struct req *r)
 	struct lock *l;
 	struct grant *g;
 
-	if (lock_named(r, r->args[0], &l) != 0)
+	if (lock_named(r, &l) != 0)
 		return;
 	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
 		fb = reply_begin(r->id);
@@ -1004,8 +992,8 @@ op_lock_release(struct req *r)
 		reply_end(r->c, fb);
 		return;
 	}
-	if ((g = grant_for(r, l, r->args[1])) == NULL) {
-		reply_not_yours(r, l, r->args[1] != NULL);
+	if ((g = grant_for(r, l)) == NULL) {
+		reply_not_yours(r, l, arg_has(r, "token"));
 		return;
 	}
 	grant_release(g, "released");
@@ -1024,9 +1012,9 @@ op_lock_renew(struct req *r)
 	struct fbuf *fb;
 	struct lock *l;
 	struct grant *g;
-	double ttl = 0;
+	double ttl = arg_num(r, "ttl_seconds");
 
-	if (lock_named(r, r->args[0], &l) != 0)
+	if (lock_named(r, &l) != 0)
 		return;
 	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
 		reply_error(r->c, r->id, ERR_NOT_FOUND, "name",
@@ -1034,11 +1022,10 @@ op_lock_renew(struct req *r)
 		    "lock_acquire");
 		return;
 	}
-	if ((g = grant_for(r, l, r->args[1])) == NULL) {
-		reply_not_yours(r, l, r->args[1] != NULL);
+	if ((g = grant_for(r, l)) == NULL) {
+		reply_not_yours(r, l, arg_has(r, "token"));
 		return;
 	}
-	mp_num(r->args[2], &ttl);
 	if (g->session != NULL) {
 		TAILQ_REMOVE(&g->session->grants, g, sentry);
 		session_changed(g->session);
@@ -1072,10 +1059,10 @@ op_lock_break(struct req *r)
 	struct grant *g;
 	struct fbuf *fb;
 	struct lock *l;
-	char *reason = r->args[1] != NULL ? mp_strdup(r->args[1]) : NULL;
+	char *reason = arg_strdup(r, "reason");
 	char *subject, *body, why[96];
 
-	if (lock_named(r, r->args[0], &l) != 0) {
+	if (lock_named(r, &l) != 0) {
 		free(reason);
 		return;
 	}
@@ -1160,13 +1147,11 @@ pk_lock(struct fbuf *fb, struct lock *l)
 void
 op_lock_list(struct req *r)
 {
-	const char *prefix = "";
-	size_t plen = 0, n = 0;
+	size_t plen, n = 0;
+	const char *prefix = arg_str(r, "prefix", &plen);
 	struct lock *l, *tmp;
 	struct fbuf *fb;
 
-	if (r->args[0] != NULL)
-		mp_str(r->args[0], &prefix, &plen);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "locks");

@@ -141,15 +141,18 @@ note_new(const char *key, size_t nameoff)
 	return (n);
 }
 
-/* "project\nname" for a requested name; "global:" names are shared. */
+/*
+ * "project\nname" for the name in argument arg (key, or name for
+ * counters and events); "global:" names are shared.
+ */
 static char *
-note_resolve(struct session *s, const msgpack_object *o, size_t *nameoff)
+note_resolve(struct req *r, const char *arg, size_t *nameoff)
 {
-	const char *name;
 	size_t n;
+	const char *name = arg_str(r, arg, &n);
+	struct session *s = r->s;
 	char *key;
 
-	mp_str(o, &name, &n);
 	if (n >= 7 && strncmp(name, "global:", 7) == 0)
 		xasprintf(&key, "%s\n%.*s", GLOBAL_PROJECT, (int)n, name);
 	else
@@ -399,14 +402,13 @@ op_note_set(struct req *r)
 	unsigned char *val;
 	size_t vlen, nameoff;
 	uint64_t version, cur;
-	int64_t ifv = -1;
-	double ttl = 0;
+	double ttl = arg_num(r, "ttl_seconds");
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], &nameoff);
+	key = note_resolve(r, "key", &nameoff);
 	n = note_find(key, &tomb);
 	cur = n != NULL ? n->version : 0;
-	if (r->args[2] != NULL && mp_int(r->args[2], &ifv) == 0 && (uint64_t)ifv != cur) {
+	if (arg_has(r, "if_version") && (uint64_t)arg_int(r, "if_version") != cur) {
 		free(key);
 		fb = reply_begin(r->id);
 		pk_map_open(fb);
@@ -423,7 +425,7 @@ op_note_set(struct req *r)
 		reply_end(r->c, fb);
 		return;
 	}
-	if (note_copy(r->args[1], &val, &vlen) != 0) {
+	if (note_copy(arg_get(r, "value"), &val, &vlen) != 0) {
 		free(key);
 		reply_error(r->c, r->id, ERR_INVALID, "value", "value cannot be stored");
 		return;
@@ -433,8 +435,6 @@ op_note_set(struct req *r)
 		free(val);
 		return;
 	}
-	if (r->args[3] != NULL)
-		mp_num(r->args[3], &ttl);
 	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent, ttl, 0);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
@@ -451,7 +451,7 @@ op_note_get(struct req *r)
 	struct fbuf *fb;
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], NULL);
+	key = note_resolve(r, "key", NULL);
 	n = note_find(key, NULL);
 	free(key);
 	fb = reply_begin(r->id);
@@ -474,16 +474,14 @@ op_note_delete(struct req *r)
 	struct fbuf *fb;
 	const char *hint = NULL;
 	uint64_t version;
-	int64_t ifv;
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], NULL);
+	key = note_resolve(r, "key", NULL);
 	n = note_find(key, NULL);
 	free(key);
 	if (n == NULL)
 		hint = "no such note; nothing to delete";
-	else if (r->args[1] != NULL && mp_int(r->args[1], &ifv) == 0 &&
-	    (uint64_t)ifv != n->version)
+	else if (arg_has(r, "if_version") && (uint64_t)arg_int(r, "if_version") != n->version)
 		hint = "the note changed since the version you gave: read it again with "
 		    "note_get before deleting";
 	fb = reply_begin(r->id);
@@ -514,16 +512,12 @@ void
 op_note_list(struct req *r)
 {
 	struct note *n, *tmp, **v = NULL;
-	const char *prefix = "";
-	size_t plen = 0, len, nv = 0, cap = 0, i, gl = strlen(GLOBAL_PROJECT);
+	size_t plen, len, nv = 0, cap = 0, i, gl = strlen(GLOBAL_PROJECT);
 	size_t pl = strlen(r->s->project);
-	int64_t limit = 100;
+	const char *prefix = arg_str(r, "prefix", &plen);
+	int64_t limit = arg_int(r, "limit");
 	struct fbuf *fb;
 
-	if (r->args[0] != NULL)
-		mp_str(r->args[0], &prefix, &plen);
-	if (r->args[1] != NULL)
-		mp_int(r->args[1], &limit);
 	HASH_ITER(hh, notes, n, tmp) {
 		if (n->val == NULL)
 			continue;
@@ -627,29 +621,23 @@ note_wait_timeout(struct bwait *w)
 }
 
 /*
- * Park a note_wait or event_wait (args key/name, after, wait_seconds) on
- * the kind's wait key; now(key) is the newest version anyone can have
- * seen, and a larger after is lowered to it so the next change wakes
- * the caller.
+ * Park a note_wait or event_wait on the kind's wait key, for the
+ * resolved key (taken over) past version after, for wait_seconds;
+ * now(key) is the newest version anyone can have seen, and a larger
+ * after is lowered to it so the next change wakes the caller.
  */
 static void
-note_park(struct req *r, const char *kind, uint64_t (*now)(const char *),
-    int (*ready)(struct bwait *), void (*on_timeout)(struct bwait *))
+note_park(struct req *r, const char *kind, char *key, uint64_t after,
+    uint64_t (*now)(const char *), int (*ready)(struct bwait *),
+    void (*on_timeout)(struct bwait *))
 {
 	struct bwait *w;
-	int64_t after = 0;
-	double secs = 30;
-	char *key, *wk;
+	char *wk;
 
-	key = note_resolve(r->s, r->args[0], NULL);
-	if (r->args[1] != NULL)
-		mp_int(r->args[1], &after);
-	if (r->args[2] != NULL)
-		mp_num(r->args[2], &secs);
-	if ((uint64_t)after > now(key))
-		after = (int64_t)now(key);
+	if (after > now(key))
+		after = now(key);
 	wk = note_wait_key(kind, key);
-	w = wait_add(r, wk, secs, ready, on_timeout, key, (uint64_t)after);
+	w = wait_add(r, wk, arg_num(r, "wait_seconds"), ready, on_timeout, key, after);
 	free(wk);
 	if (w == NULL)
 		free(key);
@@ -667,7 +655,8 @@ note_now(const char *key)
 void
 op_note_wait(struct req *r)
 {
-	note_park(r, "note", note_now, note_wait_ready, note_wait_timeout);
+	note_park(r, "note", note_resolve(r, "key", NULL), (uint64_t)arg_int(r, "after_version"),
+	    note_now, note_wait_ready, note_wait_timeout);
 }
 
 /*
@@ -698,7 +687,7 @@ tally_for(struct req *r, struct tallies *ts, int make, int *refused)
 	struct tally *t;
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], NULL);
+	key = note_resolve(r, "name", NULL);
 	t = tally_get(ts, &key, make);
 	free(key);
 	*refused = t == NULL && make;
@@ -714,11 +703,9 @@ op_counter_incr(struct req *r)
 {
 	struct tally *c;
 	struct fbuf *fb;
-	int64_t by = 1, sum;
+	int64_t by = arg_int(r, "by"), sum;
 	int refused;
 
-	if (r->args[1] != NULL)
-		mp_int(r->args[1], &by);
 	if ((c = tally_for(r, &counters, by != 0, &refused)) == NULL && refused)
 		return;
 	if (c != NULL && __builtin_add_overflow(c->value, by, &sum)) {
@@ -751,7 +738,7 @@ op_event_signal(struct req *r)
 
 	if ((e = tally_for(r, &evts, 1, &refused)) == NULL)
 		return;
-	if (r->args[1] != NULL && note_copy(r->args[1], &p, &plen) != 0) {
+	if (arg_has(r, "payload") && note_copy(arg_get(r, "payload"), &p, &plen) != 0) {
 		reply_error(r->c, r->id, ERR_INVALID, "payload", "payload cannot be stored");
 		return;
 	}
@@ -827,7 +814,8 @@ event_now(const char *key)
 void
 op_event_wait(struct req *r)
 {
-	note_park(r, "event", event_now, event_wait_ready, event_wait_timeout);
+	note_park(r, "event", note_resolve(r, "name", NULL), (uint64_t)arg_int(r, "after"),
+	    event_now, event_wait_ready, event_wait_timeout);
 }
 
 /* Row of a note, a tombstone or tomb_floor; 0 when it is gone. */
