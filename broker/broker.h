@@ -152,9 +152,14 @@ void reply_error(struct client *, uint64_t, const char *, const char *, const ch
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };
 struct store_kind {
 	const char *name;
-	/* pack the object's row into fb; 0 when it no longer exists (delete) */
+	/* pack the row of key into fb; 0 when the object no longer exists (delete) */
+	int (*pack_row)(const struct store_kind *, const char *, struct fbuf *);
+	/* rebuild the object of key from its row at start-up; -1 with cause */
+	int (*restore_row)(const struct store_kind *, const char *, const msgpack_object *,
+	    char **);
+	void *arg; /* the kind's data, for kinds that share pack_row and restore_row */
+	/* without the kind: task.c and msg.c's kinds, until the merge converts them */
 	int (*pack)(const char *, struct fbuf *);
-	/* rebuild an object from its row at start-up */
 	int (*restore)(const char *, const msgpack_object *, char **);
 };
 extern enum durability durability;

@@ -1264,12 +1264,10 @@ lock_session_grants(struct session *s)
 
 /* Row of a lock: its holders; 0 when nobody holds it. */
 static int
-lock_pack(const char *key, struct fbuf *fb)
+lock_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct lock *l;
 	struct grant *g;
-	uint64_t now = mono_ms();
-	int64_t wall = wall_ms();
 
 	HASH_FIND_STR(locks, key, l);
 	if (l == NULL || TAILQ_EMPTY(&l->holders))
@@ -1289,10 +1287,9 @@ lock_pack(const char *key, struct fbuf *fb)
 		pk_kstr(fb, "token", g->token);
 		pk_kuint(fb, "fence", g->fence);
 		pk_kstr(fb, "mode", mode_name(g->mode));
-		pk_kint(fb, "granted", wall - (int64_t)(now - g->granted_ms));
-		/* deadlines are persisted as wall-clock time and re-based at restore */
-		pk_kint(fb, "expires", g->expires_ms == 0 ? 0 :
-		    wall + ((int64_t)g->expires_ms - (int64_t)now));
+		/* times are stored as wall-clock time and re-based at restore */
+		pk_kint(fb, "granted", past_to_wall(g->granted_ms));
+		pk_kint(fb, "expires", deadline_to_wall(g->expires_ms));
 		pk_map_close(fb);
 	}
 	pk_array_close(fb);
@@ -1301,26 +1298,51 @@ lock_pack(const char *key, struct fbuf *fb)
 }
 
 /*
- * Rebuild a lock: detached grants with what is left of their TTL,
- * session-bound ones under their restored session (in its grace
- * period).  Expired or orphaned grants are dropped.
+ * Rebuild one grant of a stored lock: a detached one with what is left
+ * of its TTL, a session-bound one under its restored session (in its
+ * grace period).  Expired or orphaned grants are dropped.
  */
-static int
-lock_restore(const char *key, const msgpack_object *o, char **cause)
+static void
+lock_restore_grant(struct lock *l, const msgpack_object *h)
 {
-	const msgpack_object *hs = mp_get(o, "holders"), *h;
-	char *project, *name, *path, *agent, *reason, *sid, *token;
+	char *sid = mp_get_strdup(h, "sid"), *agent = mp_get_strdup(h, "agent");
+	char *token = mp_get_strdup(h, "token"), *reason = mp_get_strdup(h, "reason");
+	enum lock_mode m = mp_streq(mp_get(h, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
 	struct session *s;
 	struct grant *g;
-	struct lock *l;
-	int64_t fence, granted, expires, wall = wall_ms();
+	int64_t fence, expires;
 	int bound;
 	double ttl;
+
+	if (mp_int(mp_get(h, "fence"), &fence) != 0 ||
+	    mp_int(mp_get(h, "expires"), &expires) != 0 ||
+	    mp_bool(mp_get(h, "bound"), &bound) != 0)
+		goto out;
+	s = bound && sid != NULL ? session_find(sid) : NULL;
+	ttl = bound ? 0 : secs_left(deadline_from_wall(expires));
+	if (sid != NULL && agent != NULL && token != NULL && strlen(token) == TOKEN_LEN &&
+	    (bound ? s != NULL && s->client == NULL : ttl > 0)) {
+		g = grant_new(l, s, agent, sid, m, ttl, reason, token, (uint64_t)fence);
+		g->granted_ms = past_from_wall(mp_get_int(h, "granted", 0));
+	}
+out:
+	free(sid);
+	free(agent);
+	free(token);
+	free(reason);
+}
+
+/* Rebuild a lock and the grants of its row. */
+static int
+lock_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
+{
+	const msgpack_object *hs = mp_get(o, "holders");
+	char *project = mp_get_strdup(o, "project"), *name = mp_get_strdup(o, "name");
+	char *path = mp_get_strdup(o, "path");
+	struct lock *l;
 	uint32_t i;
 
-	project = mp_strdup(mp_get(o, "project"));
-	name = mp_strdup(mp_get(o, "name"));
-	path = mp_strdup(mp_get(o, "path"));
 	if (project == NULL || name == NULL || hs == NULL || hs->type != MSGPACK_OBJECT_ARRAY) {
 		free(project);
 		free(name);
@@ -1329,41 +1351,16 @@ lock_restore(const char *key, const msgpack_object *o, char **cause)
 		return (-1);
 	}
 	l = lock_get(project, name, path);
-	for (i = 0; i < hs->via.array.size; i++) {
-		h = &hs->via.array.ptr[i];
-		if (mp_int(mp_get(h, "fence"), &fence) != 0 ||
-		    mp_int(mp_get(h, "expires"), &expires) != 0 ||
-		    mp_bool(mp_get(h, "bound"), &bound) != 0)
-			continue;
-		if (mp_int(mp_get(h, "granted"), &granted) != 0)
-			granted = wall;
-		sid = mp_strdup(mp_get(h, "sid"));
-		agent = mp_strdup(mp_get(h, "agent"));
-		token = mp_strdup(mp_get(h, "token"));
-		reason = mp_strdup(mp_get(h, "reason"));
-		s = bound && sid != NULL ? session_find(sid) : NULL;
-		ttl = bound ? 0 : (double)(expires - wall) / 1000.0;
-		if (sid != NULL && agent != NULL && token != NULL && strlen(token) == 32 &&
-		    (bound ? s != NULL && s->client == NULL : ttl > 0)) {
-			g = grant_new(l, s, agent, sid, mp_streq(mp_get(h, "mode"), "shared") ?
-			    LOCK_SHARED : LOCK_EXCLUSIVE, ttl, reason, token, (uint64_t)fence);
-			if (wall > granted)
-				g->granted_ms -= (uint64_t)(wall - granted) < g->granted_ms ?
-				    (uint64_t)(wall - granted) : 0;
-		}
-		free(sid);
-		free(agent);
-		free(token);
-		free(reason);
-	}
+	for (i = 0; i < hs->via.array.size; i++)
+		lock_restore_grant(l, &hs->via.array.ptr[i]);
 	lock_gc(l);
 	return (0);
 }
 
 const struct store_kind lock_store_kind = {
 	.name = "lock",
-	.pack = lock_pack,
-	.restore = lock_restore,
+	.pack_row = lock_pack,
+	.restore_row = lock_restore,
 };
 
 /* The names of the locks a session holds, as an array (for agent_list). */

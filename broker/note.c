@@ -202,15 +202,6 @@ note_copy(const msgpack_object *o, unsigned char **out, size_t *len)
 	return (r == 0 ? 0 : -1);
 }
 
-/* Seconds until a deadline in mono_ms(), never negative. */
-static double
-note_left(uint64_t deadline)
-{
-	uint64_t now = mono_ms();
-
-	return (deadline > now ? (double)(deadline - now) / 1000.0 : 0.0);
-}
-
 static void
 note_arm_tomb_timer(void);
 
@@ -357,14 +348,13 @@ note_check_limits(struct req *r, const struct note *old, size_t vlen)
 
 /*
  * Store value into the note under key (made or revived) at version (0:
- * a new revision, else the restored one); the note's version.
+ * a new revision, else the restored one), to expire at a mono_ms()
+ * deadline (0: never); the note's version.
  */
 static uint64_t
 note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t vlen,
-    const char *author, double ttl, uint64_t version)
+    const char *author, uint64_t expires, uint64_t version)
 {
-	struct timeval tv;
-
 	if (n == NULL)
 		n = note_new(key, nameoff);
 	else {
@@ -382,12 +372,10 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 	nnotes++;
 	note_bytes += vlen;
 	store_mark(&note_store_kind, n->key);
-	if (ttl > 0) {
-		n->ttl_ev = evtimer_new(base, note_expire_cb, n);
-		n->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
-		tv.tv_sec = (time_t)ttl;
-		tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
-		evtimer_add(n->ttl_ev, &tv);
+	if (expires != 0) {
+		n->ttl_ev = timer_new(note_expire_cb, n);
+		n->expires_ms = expires;
+		timer_at(n->ttl_ev, expires);
 	}
 	if (!restoring) /* nobody can wait yet, and a restore makes a million of them */
 		note_wake(n->key);
@@ -435,7 +423,8 @@ op_note_set(struct req *r)
 		free(val);
 		return;
 	}
-	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent, ttl, 0);
+	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent,
+	    ttl > 0 ? mono_ms() + (uint64_t)(ttl * 1000) : 0, 0);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kbool(fb, "written", 1);
@@ -462,7 +451,7 @@ op_note_get(struct req *r)
 	pk_kuint(fb, "version", n != NULL ? n->version : 0);
 	pk_kstr(fb, "author", n != NULL ? n->author : "");
 	if (n != NULL && n->expires_ms != 0)
-		pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+		pk_kdouble(fb, "expires_in_seconds", secs_left(n->expires_ms));
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
@@ -548,7 +537,7 @@ op_note_list(struct req *r)
 		pk_kstr(fb, "author", n->author);
 		pk_kuint(fb, "size_bytes", n->vlen);
 		if (n->expires_ms != 0)
-			pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+			pk_kdouble(fb, "expires_in_seconds", secs_left(n->expires_ms));
 		pk_map_close(fb);
 	}
 	pk_kuint(fb, "count", len);
@@ -820,7 +809,7 @@ op_event_wait(struct req *r)
 
 /* Row of a note, a tombstone or tomb_floor; 0 when it is gone. */
 static int
-note_pack(const char *key, struct fbuf *fb)
+note_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct note *n;
 
@@ -842,69 +831,74 @@ note_pack(const char *key, struct fbuf *fb)
 		pk_str(fb, "value");
 		pk_raw(fb, n->val, n->vlen);
 		/* deadlines are stored as wall-clock time and re-based at restore */
-		pk_kint(fb, "expires", n->expires_ms == 0 ? 0 :
-		    wall_ms() + (int64_t)(note_left(n->expires_ms) * 1000));
+		pk_kint(fb, "expires", deadline_to_wall(n->expires_ms));
 	}
 	pk_map_close(fb);
 	return (1);
 }
 
+/* Rebuild a tombstone: kept NOTE_TOMB_KEEP_MS from now. */
+static void
+note_restore_tomb(const char *key, size_t nameoff, uint64_t version)
+{
+	struct note *n = note_new(key, nameoff);
+
+	n->version = version;
+	n->dead_ms = mono_ms();
+	TAILQ_INSERT_TAIL(&tombs, n, tentry);
+	ntombs++;
+	note_arm_tomb_timer();
+}
+
 /* Rebuild a note or tombstone from its row (or tomb_floor). */
 static int
-note_restore(const char *key, const msgpack_object *o, char **cause)
+note_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	const msgpack_object *v = mp_get(o, "value");
+	int64_t version = mp_get_int(o, "version", 0), floor;
+	const char *nl = strchr(key, '\n');
 	unsigned char *val;
-	struct note *n;
-	int64_t version, expires = 0, floor;
 	size_t vlen;
-	char *author, *nl;
-	int dead = 0;
+	char *author;
 
 	if (strcmp(key, NOTE_FLOOR_KEY) == 0) {
-		if (mp_int(mp_get(o, "floor"), &floor) == 0 && (uint64_t)floor > tomb_floor)
+		if ((floor = mp_get_int(o, "floor", 0)) > 0 && (uint64_t)floor > tomb_floor)
 			tomb_floor = (uint64_t)floor;
 		return (0);
 	}
-	if ((nl = strchr(key, '\n')) == NULL || mp_int(mp_get(o, "version"), &version) != 0 ||
-	    version <= 0) {
+	if (nl == NULL || version <= 0) {
 		xasprintf(cause, "note %s: bad row", key);
 		return (-1);
 	}
-	mp_bool(mp_get(o, "dead"), &dead);
-	if (dead) {
-		n = note_new(key, (size_t)(nl - key) + 1);
-		n->version = (uint64_t)version;
-		n->dead_ms = mono_ms(); /* kept NOTE_TOMB_KEEP_MS from now */
-		TAILQ_INSERT_TAIL(&tombs, n, tentry);
-		ntombs++;
-		note_arm_tomb_timer();
+	if (mp_get_bool(o, "dead", 0)) {
+		note_restore_tomb(key, (size_t)(nl - key) + 1, (uint64_t)version);
 		return (0);
 	}
 	if (v == NULL || note_copy(v, &val, &vlen) != 0) {
 		xasprintf(cause, "note %s: bad value", key);
 		return (-1);
 	}
-	mp_int(mp_get(o, "expires"), &expires);
-	author = mp_strdup(mp_get(o, "author"));
+	author = mp_get_strdup(o, "author");
 	/* one that expired while we were down goes at once, as a deletion */
 	note_store(xstrdup(key), (size_t)(nl - key) + 1, NULL, val, vlen,
-	    author != NULL ? author : "?", expires == 0 ? 0 : expires > wall_ms() ?
-	    (double)(expires - wall_ms()) / 1000.0 : 0.001, (uint64_t)version);
+	    author != NULL ? author : "?", deadline_from_wall(mp_get_int(o, "expires", 0)),
+	    (uint64_t)version);
 	free(author);
 	return (0);
 }
 
 const struct store_kind note_store_kind = {
 	.name = "note",
-	.pack = note_pack,
-	.restore = note_restore,
+	.pack_row = note_pack,
+	.restore_row = note_restore,
 };
 
-/* Row of a counter or an event: its value (generation), the latest payload. */
+/* Row of a counter or an event (kind->arg: its tallies): its value, the latest payload. */
 static int
-tally_pack(struct tallies *ts, const char *key, struct fbuf *fb)
+tally_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
+	struct tallies *ts = kind->arg;
 	struct tally *t;
 
 	HASH_FIND_STR(ts->head, key, t);
@@ -922,9 +916,11 @@ tally_pack(struct tallies *ts, const char *key, struct fbuf *fb)
 
 /* Rebuild a counter or an event from its row. */
 static int
-tally_restore(struct tallies *ts, const char *key, const msgpack_object *o, char **cause)
+tally_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	const msgpack_object *p = mp_get(o, "payload");
+	struct tallies *ts = kind->arg;
 	struct tally *t;
 	char *k = xstrdup(key);
 	int64_t value;
@@ -944,38 +940,16 @@ tally_restore(struct tallies *ts, const char *key, const msgpack_object *o, char
 	return (0);
 }
 
-static int
-counter_pack(const char *key, struct fbuf *fb)
-{
-	return (tally_pack(&counters, key, fb));
-}
-
-static int
-counter_restore(const char *key, const msgpack_object *o, char **cause)
-{
-	return (tally_restore(&counters, key, o, cause));
-}
-
-static int
-event_pack(const char *key, struct fbuf *fb)
-{
-	return (tally_pack(&evts, key, fb));
-}
-
-static int
-event_restore(const char *key, const msgpack_object *o, char **cause)
-{
-	return (tally_restore(&evts, key, o, cause));
-}
-
 const struct store_kind counter_store_kind = {
 	.name = "counter",
-	.pack = counter_pack,
-	.restore = counter_restore,
+	.pack_row = tally_pack,
+	.restore_row = tally_restore,
+	.arg = &counters,
 };
 
 const struct store_kind event_store_kind = {
 	.name = "event",
-	.pack = event_pack,
-	.restore = event_restore,
+	.pack_row = tally_pack,
+	.restore_row = tally_restore,
+	.arg = &evts,
 };

@@ -167,24 +167,19 @@ presence_foreach(const char *project, void (*fn)(const char *, const char *, voi
 	}
 }
 
-/* Set up the TTL of a registration (0: none). */
+/* Set the deadline of a registration's TTL (a mono_ms() instant; 0: none). */
 static void
-presence_set_ttl(struct presence *p, double ttl)
+presence_expire_at(struct presence *p, uint64_t deadline)
 {
-	struct timeval tv;
-
 	if (p->ttl_ev != NULL) {
 		event_free(p->ttl_ev);
 		p->ttl_ev = NULL;
 	}
-	p->expires_ms = 0;
-	if (ttl <= 0)
+	p->expires_ms = deadline;
+	if (deadline == 0)
 		return;
-	p->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
-	p->ttl_ev = evtimer_new(base, presence_ttl_cb, p);
-	tv.tv_sec = (time_t)ttl;
-	tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
-	evtimer_add(p->ttl_ev, &tv);
+	p->ttl_ev = timer_new(presence_ttl_cb, p);
+	timer_at(p->ttl_ev, deadline);
 }
 
 /* The live session (not s) that joined under name in s's project, or NULL. */
@@ -245,26 +240,10 @@ presence_join(struct session *s, char *name, char *role, double ttl)
 	}
 	presence_changed(p); /* under its old name, when it had one */
 	presence_fill(p, s);
-	presence_set_ttl(p, ttl);
+	presence_expire_at(p, ttl > 0 ? mono_ms() + (uint64_t)(ttl * 1000) : 0);
 	presence_changed(p);
 	revision_next();
 	presence_tell(s->project);
-}
-
-/* Wall-clock time of a mono_ms() instant, for the store. */
-static int64_t
-presence_wall(uint64_t ms, uint64_t now, int64_t wall)
-{
-	return (wall - (int64_t)(now - ms));
-}
-
-/* The mono_ms() instant of a stored wall-clock time in the past. */
-static uint64_t
-presence_mono(int64_t at, uint64_t now, int64_t wall)
-{
-	uint64_t age = at > 0 && at < wall ? (uint64_t)(wall - at) : 0;
-
-	return (age < now ? now - age : now);
 }
 
 /*
@@ -272,12 +251,10 @@ presence_mono(int64_t at, uint64_t now, int64_t wall)
  * they outlive a restart too); 0 for one without, or gone.
  */
 static int
-presence_pack(const char *key, struct fbuf *fb)
+presence_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	const char *nl = strchr(key, '\n');
 	struct presence *p;
-	uint64_t now = mono_ms();
-	int64_t wall = wall_ms();
 	char *project;
 
 	if (nl == NULL)
@@ -293,10 +270,10 @@ presence_pack(const char *key, struct fbuf *fb)
 	pk_kstr(fb, "client", p->client);
 	pk_kint(fb, "pid", p->pid);
 	pk_kstr(fb, "sid", p->sid);
-	/* deadlines are stored as wall-clock time and re-based at restore */
-	pk_kint(fb, "expires", wall + ((int64_t)p->expires_ms - (int64_t)now));
-	pk_kint(fb, "joined", presence_wall(p->joined_ms, now, wall));
-	pk_kint(fb, "active", presence_wall(p->active_ms, now, wall));
+	/* times are stored as wall-clock time and re-based at restore */
+	pk_kint(fb, "expires", deadline_to_wall(p->expires_ms));
+	pk_kint(fb, "joined", past_to_wall(p->joined_ms));
+	pk_kint(fb, "active", past_to_wall(p->active_ms));
 	pk_map_close(fb);
 	return (1);
 }
@@ -307,13 +284,13 @@ presence_pack(const char *key, struct fbuf *fb)
  * that lapsed while the broker was down lapses at once, the usual way.
  */
 static int
-presence_restore(const char *key, const msgpack_object *o, char **cause)
+presence_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	const char *nl = strchr(key, '\n');
 	struct presence *p;
 	struct session *s;
-	uint64_t now = mono_ms();
-	int64_t wall = wall_ms(), expires = 0, pid = 0, at = 0;
+	int64_t expires;
 	char *sid;
 
 	if (nl == NULL || nl == key || nl[1] == '\0' ||
@@ -324,20 +301,15 @@ presence_restore(const char *key, const msgpack_object *o, char **cause)
 	p = xcalloc(1, sizeof *p);
 	p->project = xstrndup(key, (size_t)(nl - key));
 	p->agent = xstrdup(nl + 1);
-	p->role = mp_strdup(mp_get(o, "role"));
-	p->kind = mp_strdup(mp_get(o, "kind"));
-	if (p->kind == NULL)
+	p->role = mp_get_strdup(o, "role");
+	if ((p->kind = mp_get_strdup(o, "kind")) == NULL)
 		p->kind = xstrdup("cli");
-	p->client = mp_strdup(mp_get(o, "client"));
-	mp_int(mp_get(o, "pid"), &pid);
-	p->pid = (pid_t)pid;
-	if ((sid = mp_strdup(mp_get(o, "sid"))) != NULL)
+	p->client = mp_get_strdup(o, "client");
+	p->pid = (pid_t)mp_get_int(o, "pid", 0);
+	if ((sid = mp_get_strdup(o, "sid")) != NULL)
 		snprintf(p->sid, sizeof p->sid, "%s", sid);
-	mp_int(mp_get(o, "joined"), &at);
-	p->joined_ms = presence_mono(at, now, wall);
-	at = 0;
-	mp_int(mp_get(o, "active"), &at);
-	p->active_ms = presence_mono(at, now, wall);
+	p->joined_ms = past_from_wall(mp_get_int(o, "joined", 0));
+	p->active_ms = past_from_wall(mp_get_int(o, "active", 0));
 	s = sid != NULL ? session_find(sid) : NULL;
 	free(sid);
 	if (s != NULL && s->client == NULL && presence_of_session(s) == NULL)
@@ -345,14 +317,15 @@ presence_restore(const char *key, const msgpack_object *o, char **cause)
 	else
 		ndetached++;
 	TAILQ_INSERT_TAIL(&presences, p, entry);
-	presence_set_ttl(p, expires > wall ? (double)(expires - wall) / 1000.0 : 0.001);
+	/* a row always has a deadline; a bad one of 0 lapses at once too */
+	presence_expire_at(p, expires != 0 ? deadline_from_wall(expires) : mono_ms());
 	return (0);
 }
 
 const struct store_kind presence_store_kind = {
 	.name = "presence",
-	.pack = presence_pack,
-	.restore = presence_restore,
+	.pack_row = presence_pack,
+	.restore_row = presence_restore,
 };
 
 /* A registration ends with its session (or outlives it by its TTL). */

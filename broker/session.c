@@ -161,18 +161,51 @@ session_field(const msgpack_object *hello, const char *key, size_t max, char **o
 	return (0);
 }
 
+/* A session holding nothing, not linked yet. */
+static struct session *
+session_new(void)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+
+	TAILQ_INIT(&s->grants);
+	TAILQ_INIT(&s->waiters);
+	TAILQ_INIT(&s->bwaits);
+	return (s);
+}
+
+/* Free a session's memory (it is unlinked, and holds nothing). */
+static void
+session_free(struct session *s)
+{
+	free(s->agent);
+	free(s->role);
+	free(s->project);
+	free(s->kind);
+	free(s->client_name);
+	free(s->client_version);
+	free(s);
+}
+
+/* What a hello or a row left out: the default project and kind, agent if NULL. */
+static void
+session_defaults(struct session *s, const char *agent)
+{
+	if (s->agent == NULL && agent != NULL)
+		s->agent = xstrdup(agent);
+	if (s->project == NULL)
+		s->project = xstrdup("default");
+	if (s->kind == NULL)
+		s->kind = xstrdup("cli");
+}
+
 /* Create the session a hello asks for. */
 struct session *
 session_create(struct client *c, const msgpack_object *hello, char **cause)
 {
 	const msgpack_object *client = mp_get(hello, "client");
-	struct session *s;
+	struct session *s = session_new();
 	int64_t pid;
 
-	s = xcalloc(1, sizeof *s);
-	TAILQ_INIT(&s->grants);
-	TAILQ_INIT(&s->waiters);
-	TAILQ_INIT(&s->bwaits);
 	if (session_field(hello, "agent", AGENT_MAX, &s->agent, cause) != 0 ||
 	    session_field(hello, "role", ROLE_MAX, &s->role, cause) != 0 ||
 	    session_field(hello, "project", PROJECT_MAX, &s->project, cause) != 0 ||
@@ -180,23 +213,15 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 	    (client != NULL &&
 		(session_field(client, "name", LABEL_MAX, &s->client_name, cause) != 0 ||
 		session_field(client, "version", LABEL_MAX, &s->client_version, cause) != 0))) {
-		free(s->agent);
-		free(s->role);
-		free(s->project);
-		free(s->kind);
-		free(s->client_name);
-		free(s);
+		session_free(s);
 		return (NULL);
 	}
 	s->pid = c->pid;
-	if (mp_int(mp_get(hello, "pid"), &pid) == 0 && pid > 0 && pid < INT32_MAX)
+	if ((pid = mp_get_int(hello, "pid", 0)) > 0 && pid < INT32_MAX)
 		s->pid = (pid_t)pid;
 	if (s->agent == NULL)
 		xasprintf(&s->agent, "cli-%ld", (long)s->pid);
-	if (s->project == NULL)
-		s->project = xstrdup("default");
-	if (s->kind == NULL)
-		s->kind = xstrdup("cli");
+	session_defaults(s, NULL);
 	session_seq++;
 	snprintf(s->id, sizeof s->id, "s%llu", (unsigned long long)session_seq);
 	random_hex(s->token, sizeof s->token);
@@ -244,13 +269,7 @@ session_close(struct session *s)
 	}
 	session_unlink(s);
 	store_mark(&session_store_kind, s->id); /* gone: its row is deleted */
-	free(s->agent);
-	free(s->role);
-	free(s->project);
-	free(s->kind);
-	free(s->client_name);
-	free(s->client_version);
-	free(s);
+	session_free(s);
 }
 
 /*
@@ -310,7 +329,7 @@ session_reclaim(struct client *c, const char *token, size_t len)
 
 /* Row of a session that holds locks or task claims; 0 once it holds nothing. */
 static int
-session_pack(const char *id, struct fbuf *fb)
+session_pack(const struct store_kind *kind, const char *id, struct fbuf *fb)
 {
 	struct session *s = session_find(id);
 
@@ -330,49 +349,37 @@ session_pack(const char *id, struct fbuf *fb)
 
 /* Bring a session back without a connection, for its owner to reclaim. */
 static int
-session_restore(const char *id, const msgpack_object *o, char **cause)
+session_restore(const struct store_kind *kind, const char *id, const msgpack_object *o,
+    char **cause)
 {
-	struct timeval tv;
 	struct session *s;
 	const char *tok;
 	size_t n;
-	int64_t pid = 0;
 
 	if (mp_str(mp_get(o, "token"), &tok, &n) != 0 || n != sizeof s->token - 1 ||
 	    strlen(id) >= sizeof s->id) {
 		xasprintf(cause, "session %s: bad row", id);
 		return (-1);
 	}
-	s = xcalloc(1, sizeof *s);
-	TAILQ_INIT(&s->grants);
-	TAILQ_INIT(&s->waiters);
-	TAILQ_INIT(&s->bwaits);
+	s = session_new();
 	snprintf(s->id, sizeof s->id, "%s", id);
 	memcpy(s->token, tok, n);
-	s->agent = mp_strdup(mp_get(o, "agent"));
-	s->role = mp_strdup(mp_get(o, "role"));
-	s->project = mp_strdup(mp_get(o, "project"));
-	s->kind = mp_strdup(mp_get(o, "kind"));
-	s->client_name = mp_strdup(mp_get(o, "client"));
-	if (s->agent == NULL)
-		s->agent = xstrdup("unknown");
-	if (s->project == NULL)
-		s->project = xstrdup("default");
-	if (s->kind == NULL)
-		s->kind = xstrdup("cli");
-	mp_int(mp_get(o, "pid"), &pid);
-	s->pid = (pid_t)pid;
+	s->agent = mp_get_strdup(o, "agent");
+	s->role = mp_get_strdup(o, "role");
+	s->project = mp_get_strdup(o, "project");
+	s->kind = mp_get_strdup(o, "kind");
+	s->client_name = mp_get_strdup(o, "client");
+	session_defaults(s, "unknown");
+	s->pid = (pid_t)mp_get_int(o, "pid", 0);
 	s->connected_ms = s->active_ms = mono_ms();
 	session_link(s);
-	s->grace_ev = evtimer_new(base, session_grace_cb, s);
-	tv.tv_sec = (time_t)cfg.grace;
-	tv.tv_usec = (suseconds_t)((cfg.grace - (double)tv.tv_sec) * 1e6);
-	evtimer_add(s->grace_ev, &tv);
+	s->grace_ev = timer_new(session_grace_cb, s);
+	timer_in(s->grace_ev, cfg.grace);
 	return (0);
 }
 
 const struct store_kind session_store_kind = {
 	.name = "session",
-	.pack = session_pack,
-	.restore = session_restore,
+	.pack_row = session_pack,
+	.restore_row = session_restore,
 };

@@ -407,7 +407,8 @@ store_write(struct dirty *d, struct fbuf *fb)
 	int have, rc;
 
 	fbuf_init(fb);
-	have = d->kind->pack(key, fb);
+	have = d->kind->pack_row != NULL ? d->kind->pack_row(d->kind, key, fb) :
+	    d->kind->pack(key, fb);
 	if (fb->err) {
 		log_warnx("store: cannot encode %s %s", d->kind->name, key);
 		fbuf_free(fb);
@@ -593,6 +594,16 @@ fail:
 	event_add(commit_ev, &retry);
 }
 
+/* Rebuild one object from its row. */
+static int
+store_restore_row(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
+{
+	if (kind->restore_row != NULL)
+		return (kind->restore_row(kind, key, o, cause));
+	return (kind->restore(key, o, cause));
+}
+
 /* Load every kind's rows, in order; the broker starts only if all load. */
 int restoring;
 int
@@ -620,7 +631,7 @@ store_restore(char **cause)
 			    (size_t)sqlite3_column_bytes(st, 1), &u, &why) != 0) {
 				xasprintf(cause, "%s %s: %s", kinds[i]->name, key, why);
 				rc = -1;
-			} else if (kinds[i]->restore(key, &u.data, cause) != 0)
+			} else if (store_restore_row(kinds[i], key, &u.data, cause) != 0)
 				rc = -1;
 			msgpack_unpacked_destroy(&u);
 			free(key);
