@@ -97,14 +97,12 @@ client_shutdown(void)
 static void
 client_close_later(struct client *c)
 {
-	static const struct timeval now = { 0, 0 };
-
 	c->closing = 1;
 	event_del(c->rev);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->on_held_list &&
 	    c->free_ev == NULL) {
-		c->free_ev = evtimer_new(base, client_free_cb, c);
-		evtimer_add(c->free_ev, &now);
+		c->free_ev = timer_new(client_free_cb, c);
+		timer_in(c->free_ev, 0);
 	}
 }
 

@@ -308,7 +308,6 @@ grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
     enum lock_mode m, double ttl, const char *reason, const char *token, uint64_t fence)
 {
 	struct grant *g = xcalloc(1, sizeof *g);
-	struct timeval tv;
 
 	g->lock = l;
 	g->mode = m;
@@ -320,10 +319,8 @@ grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
 	g->granted_ms = mono_ms();
 	if (ttl > 0) {
 		g->expires_ms = g->granted_ms + (uint64_t)(ttl * 1000);
-		g->ttl_ev = evtimer_new(base, grant_expire_cb, g);
-		tv.tv_sec = (time_t)ttl;
-		tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
-		evtimer_add(g->ttl_ev, &tv);
+		g->ttl_ev = timer_new(grant_expire_cb, g);
+		timer_in(g->ttl_ev, ttl);
 	} else {
 		g->session = s;
 		TAILQ_INSERT_TAIL(&s->grants, g, sentry);
@@ -573,7 +570,6 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	struct waiter *w = arg;
 	struct blockers b;
 	struct fbuf *fb;
-	struct timeval tv = { LOCK_TICKET_GRACE_MS / 1000, 0 };
 	char hint[256];
 	size_t i, pos;
 
@@ -604,7 +600,7 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	free(b.v);
 	w->active = 0;
 	w->req_id = 0;
-	evtimer_add(w->timer, &tv);
+	timer_in(w->timer, LOCK_TICKET_GRACE_MS / 1000.0);
 }
 
 /*
@@ -731,18 +727,8 @@ waiter_new(struct req *r, struct lock **ls, size_t n, enum lock_mode m, double t
 	}
 	nwaiting++;
 	TAILQ_INSERT_TAIL(&r->s->waiters, w, sentry);
-	w->timer = evtimer_new(base, waiter_timeout_cb, w);
+	w->timer = timer_new(waiter_timeout_cb, w);
 	return (w);
-}
-
-static void
-waiter_arm(struct waiter *w, double wait)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)wait;
-	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
-	evtimer_add(w->timer, &tv);
 }
 
 /* Find the session's parked waiter for this ticket and the same locks. */
@@ -754,7 +740,7 @@ waiter_by_ticket(struct session *s, const char *ticket, size_t tlen, struct lock
 	size_t i;
 
 	TAILQ_FOREACH(w, &s->waiters, sentry) {
-		if (w->active || strlen(w->ticket) != tlen || memcmp(w->ticket, ticket, tlen) != 0)
+		if (w->active || token_cmp(w->ticket, ticket, tlen) != 0)
 			continue;
 		if (w->n != n)
 			return (NULL);
@@ -862,7 +848,7 @@ op_lock_acquire(struct req *r)
 			waiter_grant(w);
 			lock_pump_all();
 		} else if (wait > 0)
-			waiter_arm(w, wait);
+			timer_in(w->timer, wait);
 		else
 			waiter_timeout_cb(-1, 0, w);
 		goto out;
@@ -910,7 +896,7 @@ op_lock_acquire(struct req *r)
 	free(d.path);
 	free(d.seen);
 	w = waiter_new(r, ls, n, m, ttl, reason);
-	waiter_arm(w, wait);
+	timer_in(w->timer, wait);
 	goto out;
 gc:
 	for (i = 0; i < n; i++)
@@ -930,7 +916,7 @@ grant_for(struct req *r, struct lock *l)
 
 	if (t != NULL) {
 		TAILQ_FOREACH(g, &l->holders, lentry) {
-			if (strlen(g->token) == tlen && memcmp(g->token, t, tlen) == 0)
+			if (token_cmp(g->token, t, tlen) == 0)
 				return (g);
 		}
 		return (NULL);
@@ -1008,7 +994,6 @@ op_lock_release(struct req *r)
 void
 op_lock_renew(struct req *r)
 {
-	struct timeval tv;
 	struct fbuf *fb;
 	struct lock *l;
 	struct grant *g;
@@ -1033,11 +1018,9 @@ op_lock_renew(struct req *r)
 	}
 	store_mark(&lock_store_kind, l->key);
 	if (g->ttl_ev == NULL)
-		g->ttl_ev = evtimer_new(base, grant_expire_cb, g);
+		g->ttl_ev = timer_new(grant_expire_cb, g);
 	g->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
-	tv.tv_sec = (time_t)ttl;
-	tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
-	evtimer_add(g->ttl_ev, &tv);
+	timer_in(g->ttl_ev, ttl);
 	revision_next();
 	fb = reply_begin(r->id);
 	pk_map_open(fb);

@@ -151,7 +151,7 @@ raise_fd_limit(void)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		log_warnx("cannot raise the open-file limit: %s", strerror(errno));
+		log_warn("cannot raise the open-file limit");
 	else
 		log_debug("open-file limit raised to %llu", (unsigned long long)rl.rlim_cur);
 }
@@ -218,7 +218,7 @@ ready(int fd, const char *cause)
 		return;
 	}
 	if (write(fd, msg, strlen(msg)) == -1)
-		log_warnx("readiness pipe: %s", strerror(errno));
+		log_warn("readiness pipe");
 	close(fd);
 }
 

@@ -237,22 +237,16 @@ static void
 note_arm_tomb_timer(void)
 {
 	struct note *n = TAILQ_FIRST(&tombs);
-	struct timeval tv;
-	uint64_t due, now = mono_ms();
 
 	if (tomb_ev == NULL)
-		tomb_ev = evtimer_new(base, note_tomb_cb, NULL);
+		tomb_ev = timer_new(note_tomb_cb, NULL);
 	if (n == NULL) {
 		evtimer_del(tomb_ev);
 		return;
 	}
 	if (evtimer_pending(tomb_ev, NULL))
 		return; /* already set for an older (or the same) one */
-	due = n->dead_ms + NOTE_TOMB_KEEP_MS;
-	due = due > now ? due - now : 0;
-	tv.tv_sec = (time_t)(due / 1000);
-	tv.tv_usec = (suseconds_t)(due % 1000 * 1000);
-	evtimer_add(tomb_ev, &tv);
+	timer_at(tomb_ev, n->dead_ms + NOTE_TOMB_KEEP_MS);
 }
 
 /* Drop a live note's value and TTL (it is being deleted or overwritten). */

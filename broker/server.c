@@ -184,7 +184,6 @@ static void
 server_accept_cb(evutil_socket_t fd, short events, void *arg)
 {
 	static struct event *resume;
-	struct timeval pause = { 1, 0 };
 	struct ucred cred;
 	socklen_t len;
 	int cfd;
@@ -197,25 +196,24 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 			 * would be readable all along, so stop watching it for
 			 * a second rather than spin.
 			 */
-			log_warnx("accept: %s (%zu sessions); new peers wait a second",
-			    strerror(errno), client_count());
-			if (resume == NULL &&
-			    (resume = evtimer_new(base, server_accept_resume_cb, NULL)) == NULL)
-				fatalx("evtimer_new");
+			log_warn("accept (%zu sessions); new peers wait a second",
+			    client_count());
+			if (resume == NULL)
+				resume = timer_new(server_accept_resume_cb, NULL);
 			event_del(listen_ev);
-			evtimer_add(resume, &pause);
+			timer_in(resume, 1);
 			return;
 		}
 		if (cfd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				log_warnx("accept: %s", strerror(errno));
+				log_warn("accept");
 			return;
 		}
 		len = sizeof cred;
 		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
 		    len != sizeof cred) {
-			log_warnx("refused a peer: no credentials (%s)", strerror(errno));
+			log_warn("refused a peer: no credentials");
 			close(cfd);
 			continue;
 		}

@@ -311,8 +311,7 @@ session_reclaim(struct client *c, const char *token, size_t len)
 	struct session *s;
 
 	TAILQ_FOREACH(s, &sessions, entry) {
-		if (s->client == NULL && strlen(s->token) == len &&
-		    memcmp(s->token, token, len) == 0)
+		if (s->client == NULL && token_cmp(s->token, token, len) == 0)
 			break;
 	}
 	if (s == NULL)

@@ -308,15 +308,13 @@ store_start(void)
 static void
 store_schedule(void)
 {
-	struct timeval tv = { 0, STORE_RELAXED_MS * 1000 };
-
 	if (commit_pending || durability == DURABILITY_NONE || commit_ev == NULL)
 		return;
 	commit_pending = 1;
 	if (durability == DURABILITY_STRICT)
 		event_active(commit_ev, EV_TIMEOUT, 0);
 	else
-		event_add(commit_ev, &tv);
+		timer_in(commit_ev, STORE_RELAXED_MS / 1000.0);
 }
 
 /* Remember that kind/key changed; it is written at the next commit. */
@@ -540,7 +538,6 @@ store_kind_at(size_t i)
 static void
 store_commit_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct timeval retry = { 1, 0 };
 	struct dirty *d, *tmp;
 	struct fbuf fb;
 	size_t n = 0;
@@ -591,7 +588,7 @@ fail:
 	free(store_error);
 	store_error = cause;
 	commit_pending = 1;
-	event_add(commit_ev, &retry);
+	timer_in(commit_ev, 1);
 }
 
 /* Rebuild one object from its row. */

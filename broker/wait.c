@@ -44,7 +44,6 @@ wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait 
 {
 	struct wait_key *k;
 	struct bwait *w;
-	struct timeval tv;
 
 	if (secs > cfg.max_wait)
 		secs = cfg.max_wait;
@@ -70,10 +69,8 @@ wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait 
 	TAILQ_INSERT_TAIL(&k->waiters, w, kentry);
 	TAILQ_INSERT_TAIL(&r->s->bwaits, w, sentry);
 	nblocked++;
-	w->timer = evtimer_new(base, wait_timer_cb, w);
-	tv.tv_sec = (time_t)secs;
-	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	evtimer_add(w->timer, &tv);
+	w->timer = timer_new(wait_timer_cb, w);
+	timer_in(w->timer, secs);
 	return (w);
 }
 
