@@ -16,10 +16,10 @@
 
 #include "broker.h"
 
-#define AGENT_MAX 64
-#define ROLE_MAX 32
-#define PROJECT_MAX 4096
-#define LABEL_MAX 128
+/* Bounds on what a hello carries (agent and role: common.h, as agent_join) */
+#define SESSION_PROJECT_MAX 4096 /* a project: a path */
+#define SESSION_KIND_MAX 16      /* cli, mcp... */
+#define SESSION_LABEL_MAX 128    /* the client's name and version */
 
 /* Sessions per project, so that status does not walk every session. */
 struct pcount {
@@ -206,13 +206,14 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 	struct session *s = session_new();
 	int64_t pid;
 
-	if (session_field(hello, "agent", AGENT_MAX, &s->agent, cause) != 0 ||
-	    session_field(hello, "role", ROLE_MAX, &s->role, cause) != 0 ||
-	    session_field(hello, "project", PROJECT_MAX, &s->project, cause) != 0 ||
-	    session_field(hello, "kind", 16, &s->kind, cause) != 0 ||
+	if (session_field(hello, "agent", AGENT_MAX_LEN, &s->agent, cause) != 0 ||
+	    session_field(hello, "role", ROLE_MAX_LEN, &s->role, cause) != 0 ||
+	    session_field(hello, "project", SESSION_PROJECT_MAX, &s->project, cause) != 0 ||
+	    session_field(hello, "kind", SESSION_KIND_MAX, &s->kind, cause) != 0 ||
 	    (client != NULL &&
-		(session_field(client, "name", LABEL_MAX, &s->client_name, cause) != 0 ||
-		session_field(client, "version", LABEL_MAX, &s->client_version, cause) != 0))) {
+		(session_field(client, "name", SESSION_LABEL_MAX, &s->client_name, cause) != 0 ||
+		session_field(client, "version", SESSION_LABEL_MAX, &s->client_version,
+		cause) != 0))) {
 		session_free(s);
 		return (NULL);
 	}
