@@ -17,6 +17,18 @@
 
 #define HINT_NAMES 5 /* agents named in agent_join's hint */
 
+/*
+ * The ids of the tasks a session has claimed, as an array, is task.c's
+ * to pack; until task.c defines task_pack_session_ids (at the merge of
+ * the task.c split), this stand-in packs none.  Weak, so the definition
+ * in task.c replaces it without an edit here; remove it then.
+ */
+__attribute__((weak)) void
+task_pack_session_ids(struct fbuf *fb, struct session *s)
+{
+	pk_array(fb, 0);
+}
+
 /* Is the name usable for agent_join?  NULL when it is, else why not. */
 static const char *
 agent_name_bad(const char *name, size_t n)
@@ -181,7 +193,10 @@ agent_pack_row(struct fbuf *fb, struct session *s, struct presence *p, uint64_t 
 	else
 		pk_array(fb, 0);
 	pk_str(fb, "tasks");
-	pk_array(fb, 0);
+	if (s != NULL)
+		task_pack_session_ids(fb, s);
+	else
+		pk_array(fb, 0);
 	pk_kbool(fb, "connected", s != NULL && s->client != NULL);
 	pk_kbool(fb, "joined", p != NULL);
 	if (ttl)

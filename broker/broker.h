@@ -284,6 +284,7 @@ uint64_t msg_notice(const char *, const char *, const char *, const char *, cons
 /* task.c */
 void task_session_closed(struct session *);
 size_t task_session_claims(struct session *);
+void task_pack_session_ids(struct fbuf *, struct session *);
 char *task_next_steps(struct session *, const char *);
 
 /* handlers, one per operation (named op_NAME) */

@@ -260,8 +260,8 @@ static const struct op_arg agent_list_args[] = {
 static const struct op_result agent_list_results[] = {
 	{ "agents", "array", 0,
 	    "present agents: {agent, role, session, pid, project, kind, client, "
-	    "connected_seconds, idle_seconds, locks [names held], tasks, connected, "
-	    "expires_in_seconds?}; connected:false for a TTL registration whose "
+	    "connected_seconds, idle_seconds, locks [names held], tasks [ids claimed], "
+	    "connected, expires_in_seconds?}; connected:false for a TTL registration whose "
 	    "connection has ended" },
 	{ "count", "integer", 0, "number of agents listed" },
 };
