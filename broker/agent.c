@@ -103,33 +103,72 @@ agent_pack_hint(struct fbuf *fb, struct session *s, size_t unread, size_t waitin
 	free(text);
 }
 
+/*
+ * The name and role agent_join asks for (name: the session's when
+ * absent; role NULL when absent); -1 when one is refused (answered).
+ */
+static int
+agent_join_args(struct req *r, const char **name, size_t *nlen, const char **role,
+    size_t *rlen)
+{
+	const char *why;
+	size_t i;
+
+	if ((*name = arg_str(r, "name", nlen)) == NULL) {
+		*name = r->s->agent;
+		*nlen = strlen(*name);
+	} else if ((why = agent_name_bad(*name, *nlen)) != NULL) {
+		reply_error(r->c, r->id, ERR_INVALID, "name", "bad agent name: %s", why);
+		return (-1);
+	}
+	if ((*role = arg_str(r, "role", rlen)) == NULL)
+		return (0);
+	for (i = 0; i < *rlen; i++) {
+		if ((unsigned char)(*role)[i] <= 0x20 || (*role)[i] == 0x7f) {
+			reply_error(r->c, r->id, ERR_INVALID, "role",
+			    "role cannot contain spaces or control characters");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Answer agent_join: who the session is now, its mail, what to do next. */
+static void
+agent_join_reply(struct req *r, double ttl)
+{
+	struct session *s = r->s;
+	struct fbuf *fb;
+	char *steps = task_next_steps(s, s->role);
+
+	fb = reply_begin(r->id);
+	pk_map_open(fb);
+	pk_kstr(fb, "session", s->id);
+	pk_kstr(fb, "agent", s->agent);
+	pk_kstr_opt(fb, "role", s->role);
+	pk_kstr(fb, "project", s->project);
+	if (ttl > 0)
+		pk_kdouble(fb, "expires_in_seconds", ttl);
+	pk_kuint(fb, "unread", msg_unread(s));
+	agent_pack_hint(fb, s, msg_unread(s), msg_waiting_on(s));
+	pk_kstr(fb, "next_steps", steps);
+	pk_map_close(fb);
+	free(steps);
+	reply_end(r->c, fb);
+}
+
 void
 op_agent_join(struct req *r)
 {
 	struct session *s = r->s;
 	struct presence *other;
-	struct fbuf *fb;
-	const char *name, *role, *why;
-	size_t nlen, rlen, i;
+	const char *name, *role;
+	size_t nlen, rlen;
 	double ttl = arg_num(r, "ttl_seconds");
-	char *cname, *steps;
+	char *cname;
 
-	if ((name = arg_str(r, "name", &nlen)) == NULL) {
-		name = s->agent;
-		nlen = strlen(name);
-	} else if ((why = agent_name_bad(name, nlen)) != NULL) {
-		reply_error(r->c, r->id, ERR_INVALID, "name", "bad agent name: %s", why);
+	if (agent_join_args(r, &name, &nlen, &role, &rlen) != 0)
 		return;
-	}
-	if ((role = arg_str(r, "role", &rlen)) != NULL) {
-		for (i = 0; i < rlen; i++) {
-			if ((unsigned char)role[i] <= 0x20 || role[i] == 0x7f) {
-				reply_error(r->c, r->id, ERR_INVALID, "role",
-				    "role cannot contain spaces or control characters");
-				return;
-			}
-		}
-	}
 	if (ttl > 0 && !presence_may_outlive(s)) {
 		reply_error(r->c, r->id, ERR_LIMIT, "ttl_seconds",
 		    "%d registrations outlive their connections already; join without "
@@ -149,22 +188,7 @@ op_agent_join(struct req *r)
 	presence_join(s, cname, role != NULL ? xstrndup(role, rlen) : NULL, ttl);
 	log_info("session %s: joined as %s (%s)", s->id, s->agent,
 	    s->role != NULL ? s->role : "no role");
-
-	steps = task_next_steps(s, s->role);
-	fb = reply_begin(r->id);
-	pk_map_open(fb);
-	pk_kstr(fb, "session", s->id);
-	pk_kstr(fb, "agent", s->agent);
-	pk_kstr_opt(fb, "role", s->role);
-	pk_kstr(fb, "project", s->project);
-	if (ttl > 0)
-		pk_kdouble(fb, "expires_in_seconds", ttl);
-	pk_kuint(fb, "unread", msg_unread(s));
-	agent_pack_hint(fb, s, msg_unread(s), msg_waiting_on(s));
-	pk_kstr(fb, "next_steps", steps);
-	pk_map_close(fb);
-	free(steps);
-	reply_end(r->c, fb);
+	agent_join_reply(r, ttl);
 }
 
 /* One row of agent_list: a session, or a registration (s NULL for both when detached). */

@@ -817,91 +817,109 @@ lock_resolve_all(struct req *r, const msgpack_object *name, const msgpack_object
 	return (ls);
 }
 
-void
-op_lock_acquire(struct req *r)
+/* A ticket brings a timed-out waiter back in line where it was. */
+static void
+lock_acquire_again(struct req *r, struct waiter *w, enum lock_mode m, double wait)
 {
-	const msgpack_object *a_name = arg_get(r, "name"), *a_names = arg_get(r, "names");
-	enum lock_mode m = mp_streq(arg_get(r, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
-	struct waiter *w = NULL;
-	struct dl_walk d;
-	struct lock **ls;
-	struct grant *g;
-	size_t n, i, tlen = 0, len;
-	const char *ticket = arg_str(r, "ticket", &tlen);
-	char *reason = arg_strdup(r, "reason"), hint[256];
-	double wait = arg_num(r, "wait_seconds"), ttl = arg_num(r, "ttl_seconds");
-	int ready = 1;
+	w->active = 1;
+	w->req_id = r->id;
+	w->mode = m;
+	evtimer_del(w->timer);
+	if (waiter_ready(w)) {
+		waiter_grant(w);
+		lock_pump_all();
+	} else if (wait > 0)
+		timer_in(w->timer, wait);
+	else
+		waiter_timeout_cb(-1, 0, w);
+}
 
-	if (wait > cfg.max_wait)
-		wait = cfg.max_wait;
-	if ((ls = lock_resolve_all(r, a_name, a_names, &n)) == NULL) {
-		free(reason);
-		return;
-	}
-	if (ticket != NULL && (w = waiter_by_ticket(r->s, ticket, tlen, ls, n)) != NULL) {
-		/* back in line where it was */
-		w->active = 1;
-		w->req_id = r->id;
-		w->mode = m;
-		evtimer_del(w->timer);
-		if (waiter_ready(w)) {
-			waiter_grant(w);
-			lock_pump_all();
-		} else if (wait > 0)
-			timer_in(w->timer, wait);
-		else
-			waiter_timeout_cb(-1, 0, w);
-		goto out;
-	}
+/* Can ls be granted in mode m at once: free, and nobody in line for them? */
+static int
+lock_free_now(struct lock **ls, size_t n, enum lock_mode m)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		if (!TAILQ_EMPTY(&ls[i]->queue) || !lock_free_for(ls[i], m) ||
 		    lock_queued_ahead(ls[i], m, UINT64_MAX))
-			ready = 0;
+			return (0);
 	}
-	if (ready) {
-		g = lock_grant_all(ls, n, r->s, m, ttl, reason);
-		reply_granted(r->c, r->id, ls, n, g, ttl);
-		goto out;
-	}
-	/* a request that does not wait can neither deadlock nor overfill a queue */
-	if (wait <= 0) {
-		snprintf(hint, sizeof hint, "held by someone else; call again with wait_seconds "
-		    "to wait in line instead of polling");
-		reply_busy(r, ls, n, m, hint);
-		goto gc;
-	}
+	return (1);
+}
+
+/*
+ * May r wait in line for ls?  Not past a full queue, nor when waiting
+ * would close a cycle of waits (answered with the cycle); 0 if it may.
+ */
+static int
+lock_refuse_wait(struct req *r, struct lock **ls, size_t n, enum lock_mode m)
+{
+	struct dl_walk d;
+	size_t i, len;
+	int refused;
+
 	for (i = 0; i < n; i++) {
 		if (ls[i]->nwaiters >= LOCK_WAITERS_MAX) {
 			reply_error(r->c, r->id, ERR_LIMIT, "name",
 			    "%s already has %d waiters; try again later", ls[i]->name,
 			    LOCK_WAITERS_MAX);
-			goto gc;
+			return (1);
 		}
 	}
 	memset(&d, 0, sizeof d);
 	d.origin = r->s;
-	if (dl_from(&d, ls, n, m, NULL, 0)) {
+	if ((refused = dl_from(&d, ls, n, m, NULL, 0))) {
 		/* the walk leaves "a holds x; a waits for y; b holds y; " */
 		len = strlen(d.path);
 		while (len > 0 && (d.path[len - 1] == ' ' || d.path[len - 1] == ';'))
 			d.path[--len] = '\0';
-		reply_error(r->c, r->id, ERR_DEADLOCK, a_name != NULL ? "name" : "names",
+		reply_error(r->c, r->id, ERR_DEADLOCK, arg_has(r, "name") ? "name" : "names",
 		    "waiting for %s would close a cycle: %s (you are %s); release what you "
 		    "hold first, or take every lock you need in one call with names",
 		    ls[0]->name, d.path, r->s->agent);
-		free(d.path);
-		free(d.seen);
-		goto gc;
 	}
 	free(d.path);
 	free(d.seen);
-	w = waiter_new(r, ls, n, m, ttl, reason);
-	timer_in(w->timer, wait);
-	goto out;
-gc:
-	for (i = 0; i < n; i++)
-		lock_gc(ls[i]);
-out:
+	return (refused);
+}
+
+void
+op_lock_acquire(struct req *r)
+{
+	enum lock_mode m = mp_streq(arg_get(r, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
+	struct waiter *w;
+	struct lock **ls;
+	struct grant *g;
+	size_t n, i, tlen = 0;
+	const char *ticket = arg_str(r, "ticket", &tlen);
+	char *reason = arg_strdup(r, "reason");
+	double wait = arg_num(r, "wait_seconds"), ttl = arg_num(r, "ttl_seconds");
+
+	if (wait > cfg.max_wait)
+		wait = cfg.max_wait;
+	if ((ls = lock_resolve_all(r, arg_get(r, "name"), arg_get(r, "names"), &n)) == NULL) {
+		free(reason);
+		return;
+	}
+	if (ticket != NULL && (w = waiter_by_ticket(r->s, ticket, tlen, ls, n)) != NULL)
+		lock_acquire_again(r, w, m, wait);
+	else if (lock_free_now(ls, n, m)) {
+		g = lock_grant_all(ls, n, r->s, m, ttl, reason);
+		reply_granted(r->c, r->id, ls, n, g, ttl);
+	} else if (wait <= 0) {
+		/* a request that does not wait can neither deadlock nor overfill a queue */
+		reply_busy(r, ls, n, m, "held by someone else; call again with wait_seconds "
+		    "to wait in line instead of polling");
+		for (i = 0; i < n; i++)
+			lock_gc(ls[i]);
+	} else if (lock_refuse_wait(r, ls, n, m)) {
+		for (i = 0; i < n; i++)
+			lock_gc(ls[i]);
+	} else {
+		w = waiter_new(r, ls, n, m, ttl, reason);
+		timer_in(w->timer, wait);
+	}
 	free(ls);
 	free(reason);
 }
@@ -1036,57 +1054,61 @@ op_lock_renew(struct req *r)
  * loses it, the broker log records who broke it, and each holder's
  * inbox says so, from the breaker; then the queue moves.
  */
+/* Take g away from its holder on behalf of breaker, logged and told in its inbox. */
+static void
+lock_break_grant(struct grant *g, const char *breaker, const char *reason)
+{
+	struct lock *l = g->lock;
+	char *subject, *body, why[96];
+
+	log_warnx("lock %s (project %s): %s broke the %s grant of %s (session %s, fence "
+	    "%llu)%s%s", l->name, l->project, breaker, mode_name(g->mode), g->agent,
+	    g->sid, (unsigned long long)g->fence, reason != NULL ? ": " : "",
+	    reason != NULL ? reason : "");
+	if (strcmp(g->agent, breaker) != 0) {
+		xasprintf(&subject, "your lock %s was broken by %s", l->name, breaker);
+		xasprintf(&body, "%s broke your %s lock %s (fence %llu)%s%s. It is no longer "
+		    "yours: stop what you were doing under it, and acquire it again "
+		    "before you go on.", breaker, mode_name(g->mode), l->name,
+		    (unsigned long long)g->fence, reason != NULL ? ". Reason: " : "",
+		    reason != NULL ? reason : "");
+		msg_notice(l->project, breaker, g->agent, subject, body);
+		free(subject);
+		free(body);
+	}
+	snprintf(why, sizeof why, "broken by %s", breaker);
+	grant_release(g, why);
+}
+
 void
 op_lock_break(struct req *r)
 {
 	struct grant *g;
 	struct fbuf *fb;
 	struct lock *l;
-	char *reason = arg_strdup(r, "reason");
-	char *subject, *body, why[96];
+	char *reason;
+	int held;
 
-	if (lock_named(r, &l) != 0) {
-		free(reason);
+	if (lock_named(r, &l) != 0)
 		return;
-	}
+	held = l != NULL && !TAILQ_EMPTY(&l->holders);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
-	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
-		pk_kbool(fb, "broken", 0);
-		pk_str(fb, "holders");
-		pk_array(fb, 0);
-		pk_kstr(fb, "hint", "nobody holds this lock; nothing to break");
-		pk_map_close(fb);
-		reply_end(r->c, fb);
-		free(reason);
-		return;
-	}
-	pk_kbool(fb, "broken", 1);
+	pk_kbool(fb, "broken", held);
 	pk_str(fb, "holders");
-	pk_holders(fb, l);
-	pk_kstr(fb, "hint", "the holders were told in their inbox; what they do under the "
-	    "lock is no longer protected");
+	if (held)
+		pk_holders(fb, l);
+	else
+		pk_array(fb, 0);
+	pk_kstr(fb, "hint", held ? "the holders were told in their inbox; what they do under "
+	    "the lock is no longer protected" : "nobody holds this lock; nothing to break");
 	pk_map_close(fb);
 	reply_end(r->c, fb);
-	snprintf(why, sizeof why, "broken by %s", r->s->agent);
-	while ((g = TAILQ_FIRST(&l->holders)) != NULL) {
-		log_warnx("lock %s (project %s): %s broke the %s grant of %s (session %s, fence "
-		    "%llu)%s%s", l->name, l->project, r->s->agent, mode_name(g->mode), g->agent,
-		    g->sid, (unsigned long long)g->fence, reason != NULL ? ": " : "",
-		    reason != NULL ? reason : "");
-		if (strcmp(g->agent, r->s->agent) != 0) {
-			xasprintf(&subject, "your lock %s was broken by %s", l->name, r->s->agent);
-			xasprintf(&body, "%s broke your %s lock %s (fence %llu)%s%s. It is no longer "
-			    "yours: stop what you were doing under it, and acquire it again "
-			    "before you go on.", r->s->agent, mode_name(g->mode), l->name,
-			    (unsigned long long)g->fence, reason != NULL ? ". Reason: " : "",
-			    reason != NULL ? reason : "");
-			msg_notice(l->project, r->s->agent, g->agent, subject, body);
-			free(subject);
-			free(body);
-		}
-		grant_release(g, why);
-	}
+	if (!held)
+		return;
+	reason = arg_strdup(r, "reason");
+	while ((g = TAILQ_FIRST(&l->holders)) != NULL)
+		lock_break_grant(g, r->s->agent, reason);
 	free(reason);
 	lock_pump_all();
 }

@@ -376,6 +376,26 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 	return (n->version);
 }
 
+/* Answer a note_set whose if_version is not the note's: what it holds now. */
+static void
+note_set_refused(struct req *r, const struct note *n)
+{
+	struct fbuf *fb = reply_begin(r->id);
+
+	pk_map_open(fb);
+	pk_kbool(fb, "written", 0);
+	pk_kuint(fb, "version", n != NULL ? n->version : 0);
+	pk_str(fb, "current");
+	pk_current(fb, n);
+	pk_kstr(fb, "hint", n == NULL ?
+	    "the note does not exist (if_version 0 writes only then); read it with "
+	    "note_get or write with if_version 0" :
+	    "someone else wrote it since: current holds its value and version; merge "
+	    "and retry note_set with if_version = current.version");
+	pk_map_close(fb);
+	reply_end(r->c, fb);
+}
+
 void
 op_note_set(struct req *r)
 {
@@ -392,19 +412,7 @@ op_note_set(struct req *r)
 	cur = n != NULL ? n->version : 0;
 	if (arg_has(r, "if_version") && (uint64_t)arg_int(r, "if_version") != cur) {
 		free(key);
-		fb = reply_begin(r->id);
-		pk_map_open(fb);
-		pk_kbool(fb, "written", 0);
-		pk_kuint(fb, "version", cur);
-		pk_str(fb, "current");
-		pk_current(fb, n);
-		pk_kstr(fb, "hint", n == NULL ?
-		    "the note does not exist (if_version 0 writes only then); read it with "
-		    "note_get or write with if_version 0" :
-		    "someone else wrote it since: current holds its value and version; merge "
-		    "and retry note_set with if_version = current.version");
-		pk_map_close(fb);
-		reply_end(r->c, fb);
+		note_set_refused(r, n);
 		return;
 	}
 	if (note_copy(arg_get(r, "value"), &val, &vlen) != 0) {
@@ -491,21 +499,21 @@ note_cmp(const void *a, const void *b)
 	return (strcmp(x->key + x->nameoff, y->key + y->nameoff));
 }
 
-void
-op_note_list(struct req *r)
+/*
+ * The live notes note_list shows the session (its project's and the
+ * global ones) under prefix, in key order; their number in *np.
+ */
+static struct note **
+note_collect(struct session *s, const char *prefix, size_t plen, size_t *np)
 {
 	struct note *n, *tmp, **v = NULL;
-	size_t plen, len, nv = 0, cap = 0, i, gl = strlen(GLOBAL_PROJECT);
-	size_t pl = strlen(r->s->project);
-	const char *prefix = arg_str(r, "prefix", &plen);
-	int64_t limit = arg_int(r, "limit");
-	struct fbuf *fb;
+	size_t len, nv = 0, cap = 0, gl = strlen(GLOBAL_PROJECT), pl = strlen(s->project);
 
 	HASH_ITER(hh, notes, n, tmp) {
 		if (n->val == NULL)
 			continue;
 		len = n->nameoff - 1; /* the project's length */
-		if (!(len == pl && memcmp(n->key, r->s->project, pl) == 0) &&
+		if (!(len == pl && memcmp(n->key, s->project, pl) == 0) &&
 		    !(len == gl && memcmp(n->key, GLOBAL_PROJECT, gl) == 0))
 			continue;
 		if (strncmp(n->key + n->nameoff, prefix, plen) != 0)
@@ -518,6 +526,20 @@ op_note_list(struct req *r)
 	}
 	if (nv > 0)
 		qsort(v, nv, sizeof *v, note_cmp);
+	*np = nv;
+	return (v);
+}
+
+void
+op_note_list(struct req *r)
+{
+	struct note *n, **v;
+	size_t plen, len, nv, i;
+	const char *prefix = arg_str(r, "prefix", &plen);
+	int64_t limit = arg_int(r, "limit");
+	struct fbuf *fb;
+
+	v = note_collect(r->s, prefix, plen, &nv);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "notes");

@@ -100,21 +100,12 @@ server_inherit(const char *path, char **cause)
 	return (1);
 }
 
-/*
- * Take the broker's lifetime lock next to the socket, replace a stale
- * socket, never a live one, and listen (or take the socket passed in).
- */
-int
-server_listen(const char *path, char **cause)
+/* Take the broker's lifetime lock, PATH.lock next to the socket, for good. */
+static int
+server_lock(const char *path, char **cause)
 {
-	struct sockaddr_un sa;
-	struct stat sb;
 	char *lockpath;
-	mode_t mask;
-	int live;
 
-	if (path_check_socket_dir(path, 1, cause) != 0)
-		return (-1);
 	xasprintf(&lockpath, "%s.lock", path);
 	lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	free(lockpath);
@@ -126,24 +117,52 @@ server_listen(const char *path, char **cause)
 		xasprintf(cause, "a broker is already running on %s", path);
 		return (-1);
 	}
+	return (0);
+}
+
+/* Remove a stale socket at path, never a live one nor something else. */
+static int
+server_unlink_stale(const char *path, char **cause)
+{
+	struct stat sb;
+	int live;
+
+	if (lstat(path, &sb) != 0)
+		return (0);
+	if (!S_ISSOCK(sb.st_mode)) {
+		xasprintf(cause, "%s exists and is not a socket; remove it", path);
+		return (-1);
+	}
+	if ((live = server_probe(path, cause)) != 0) {
+		if (live == 1)
+			xasprintf(cause, "a broker is already running on %s", path);
+		return (-1);
+	}
+	log_info("replacing stale socket %s", path);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		xasprintf(cause, "cannot remove stale socket %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Take the broker's lifetime lock next to the socket, replace a stale
+ * socket, never a live one, and listen (or take the socket passed in).
+ */
+int
+server_listen(const char *path, char **cause)
+{
+	struct sockaddr_un sa;
+	mode_t mask;
+	int live;
+
+	if (path_check_socket_dir(path, 1, cause) != 0 || server_lock(path, cause) != 0)
+		return (-1);
 	if ((live = server_inherit(path, cause)) != 0)
 		return (live == 1 ? 0 : -1);
-	if (lstat(path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode)) {
-			xasprintf(cause, "%s exists and is not a socket; remove it", path);
-			return (-1);
-		}
-		if ((live = server_probe(path, cause)) != 0) {
-			if (live == 1)
-				xasprintf(cause, "a broker is already running on %s", path);
-			return (-1);
-		}
-		log_info("replacing stale socket %s", path);
-		if (unlink(path) == -1 && errno != ENOENT) {
-			xasprintf(cause, "cannot remove stale socket %s: %s", path, strerror(errno));
-			return (-1);
-		}
-	}
+	if (server_unlink_stale(path, cause) != 0)
+		return (-1);
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sa.sun_path) {
