@@ -1,4 +1,42 @@
-/* broker/: batond, one per user.  One header, grouped by file. */
+/*
+ * broker/: batond, one per user.  One header, grouped by file.
+ *
+ * The files stand on each other in this order: each calls only files
+ * listed before it (and common/), never one after it.
+ *
+ *   ground.c    the event base, the configuration, timers; calls nobody
+ *   store.c     the SQLite checkpoint, and the revision counter whose
+ *               ceiling it persists; tells client.c a commit is done
+ *               through the function given to store_on_commit
+ *   session.c   sessions.  What a session holds belongs to the modules
+ *               that hold it, which register hooks in their init
+ *               functions (session_on_close, session_on_cancel,
+ *               session_on_hold); session.c calls none of them by name
+ *   client.c    one peer's I/O: reads frames and hands them to the
+ *               dispatcher server.c gave client_init; replies (reply_*),
+ *               held for the commit in progress; frees the peer and
+ *               closes its session
+ *   wait.c      blocking calls parked on a key until it changes
+ *   presence.c  who is present in a project; a change is told to the
+ *               function given to presence_on_change (msg.c's)
+ *   msg.c       messages and discussions (reads presence)
+ *   lock.c      locks (tells a broken lock's holders through msg_notice)
+ *   note.c      notes, counters, events
+ *   task.c      tasks and the project context
+ *   agent.c     agent_join and agent_list: read presence, messages,
+ *               tasks and locks
+ *   status.c    the status operation
+ *   dump.c      the state as JSON (batond --export, --import, state_export)
+ *   server.c    listen, accept, the hello, dispatch to every handler
+ *   main.c      options and start-up: calls each module's init (which
+ *               registers its hooks, in the order teardown runs them)
+ *
+ * Two tables name modules without calling back up: store.c's list of
+ * store kinds (in restore order; each kind is called through its
+ * pack_row and restore_row) and server.c's handler table (op_NAME for
+ * every operation).  A new operation is a line in BATON_OPS and an entry
+ * in common/ops.c, and its handler op_NAME in the file of its module.
+ */
 #ifndef BATON_BROKER_H
 #define BATON_BROKER_H
 
@@ -129,25 +167,6 @@ double secs_left(uint64_t);
 int64_t past_to_wall(uint64_t);
 uint64_t past_from_wall(int64_t);
 
-/* server.c: listen, accept, dispatch */
-int server_listen(const char *, char **);
-void server_start(void);
-void server_shutdown(void);
-
-/* client.c: one peer's I/O, replies */
-void client_init(void (*)(struct client *, const msgpack_object *));
-struct client *client_new(int, uid_t, pid_t);
-void client_shutdown(void);
-size_t client_count(void);
-void client_send(struct client *, struct fbuf *);
-void client_send_now(struct client *, struct fbuf *);
-void client_fail(struct client *, const char *, const char *);
-struct fbuf *reply_begin(uint64_t);
-void reply_end(struct client *, struct fbuf *);
-void reply_end_now(struct client *, struct fbuf *);
-void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
-    printflike(5, 6);
-
 /* store.c: the SQLite checkpoint */
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };
 struct store_kind {
@@ -196,10 +215,33 @@ void store_close(void);
 const char *durability_name(void);
 const char *store_last_error(void);
 
-/* dump.c: the whole state as JSON (batond --export, --import) */
-int dump_export(const char *, const char *, char **);
-int dump_import(const char *, const char *, const char *, int, char **);
-void dump_clean_snapshots(const char *);
+/* session.c */
+void session_on_close(void (*)(struct session *));
+void session_on_cancel(int (*)(struct session *, uint64_t));
+void session_on_hold(size_t (*)(struct session *));
+int session_cancel(struct session *, uint64_t);
+struct session *session_create(struct client *, const msgpack_object *, char **);
+void session_close(struct session *);
+void session_changed(struct session *);
+struct session *session_reclaim(struct client *, const char *, size_t);
+void session_seed(uint64_t);
+struct session *session_find(const char *);
+size_t session_count(const char *);
+extern TAILQ_HEAD(session_list, session) sessions;
+
+/* client.c: one peer's I/O, replies */
+void client_init(void (*)(struct client *, const msgpack_object *));
+struct client *client_new(int, uid_t, pid_t);
+void client_shutdown(void);
+size_t client_count(void);
+void client_send(struct client *, struct fbuf *);
+void client_send_now(struct client *, struct fbuf *);
+void client_fail(struct client *, const char *, const char *);
+struct fbuf *reply_begin(uint64_t);
+void reply_end(struct client *, struct fbuf *);
+void reply_end_now(struct client *, struct fbuf *);
+void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
+    printflike(5, 6);
 
 /* A blocking call parked until its key changes (wait.c). */
 struct bwait {
@@ -223,28 +265,6 @@ void wait_end(struct bwait *);
 void wait_wake(const char *);
 void wait_init(void);
 size_t wait_count(void);
-
-/* session.c */
-void session_on_close(void (*)(struct session *));
-void session_on_cancel(int (*)(struct session *, uint64_t));
-void session_on_hold(size_t (*)(struct session *));
-int session_cancel(struct session *, uint64_t);
-struct session *session_create(struct client *, const msgpack_object *, char **);
-void session_close(struct session *);
-void session_changed(struct session *);
-struct session *session_reclaim(struct client *, const char *, size_t);
-void session_seed(uint64_t);
-struct session *session_find(const char *);
-size_t session_count(const char *);
-extern TAILQ_HEAD(session_list, session) sessions;
-
-/* lock.c */
-void lock_init(void);
-size_t lock_session_grants(struct session *);
-size_t lock_count(const char *);
-size_t lock_waiter_count(void);
-void lock_shutdown(void);
-void lock_pack_session_names(struct fbuf *, struct session *);
 
 /* presence.c: who is present in a project */
 #define PRESENCE_DETACHED_MAX 1024 /* TTL registrations that outlive their session */
@@ -286,6 +306,24 @@ void task_session_closed(struct session *);
 size_t task_session_claims(struct session *);
 void task_pack_session_ids(struct fbuf *, struct session *);
 char *task_next_steps(struct session *, const char *);
+
+/* lock.c */
+void lock_init(void);
+size_t lock_session_grants(struct session *);
+size_t lock_count(const char *);
+size_t lock_waiter_count(void);
+void lock_shutdown(void);
+void lock_pack_session_names(struct fbuf *, struct session *);
+
+/* dump.c: the whole state as JSON (batond --export, --import) */
+int dump_export(const char *, const char *, char **);
+int dump_import(const char *, const char *, const char *, int, char **);
+void dump_clean_snapshots(const char *);
+
+/* server.c: listen, accept, dispatch */
+int server_listen(const char *, char **);
+void server_start(void);
+void server_shutdown(void);
 
 /* handlers, one per operation (named op_NAME) */
 #define OP_PROTO(n) op_handler op_##n;
