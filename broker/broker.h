@@ -101,7 +101,7 @@ struct req {
 	struct session *s;
 	uint64_t id;
 	const struct op *op;
-	const msgpack_object *args[OP_MAX_ARGS];
+	const msgpack_object *vals[OP_MAX_ARGS]; /* op_validate's: read with arg_*() */
 };
 
 typedef void op_handler(struct req *);
@@ -113,37 +113,37 @@ typedef void op_handler(struct req *);
 static inline const msgpack_object *
 arg_get(const struct req *r, const char *name)
 {
-	return (op_arg_value(r->op, r->args, name));
+	return (op_arg_value(r->op, r->vals, name));
 }
 static inline int
 arg_has(const struct req *r, const char *name)
 {
-	return (op_arg_value(r->op, r->args, name) != NULL);
+	return (op_arg_value(r->op, r->vals, name) != NULL);
 }
 static inline double
 arg_num(const struct req *r, const char *name)
 {
-	return (op_arg_num(r->op, r->args, name));
+	return (op_arg_num(r->op, r->vals, name));
 }
 static inline int64_t
 arg_int(const struct req *r, const char *name)
 {
-	return (op_arg_int(r->op, r->args, name));
+	return (op_arg_int(r->op, r->vals, name));
 }
 static inline int
 arg_bool(const struct req *r, const char *name)
 {
-	return (op_arg_bool(r->op, r->args, name));
+	return (op_arg_bool(r->op, r->vals, name));
 }
 static inline const char *
 arg_str(const struct req *r, const char *name, size_t *len)
 {
-	return (op_arg_str(r->op, r->args, name, len));
+	return (op_arg_str(r->op, r->vals, name, len));
 }
 static inline char *
 arg_strdup(const struct req *r, const char *name)
 {
-	return (op_arg_strdup(r->op, r->args, name));
+	return (op_arg_strdup(r->op, r->vals, name));
 }
 
 /* ground.c: the event base, the configuration, timers */

@@ -356,7 +356,7 @@ server_request(struct client *c, const msgpack_object *f)
 		return;
 	}
 	memset(&req, 0, sizeof req);
-	if (op_validate(op, mp_get(f, "a"), req.args, &err) != 0) {
+	if (op_validate(op, mp_get(f, "a"), req.vals, &err) != 0) {
 		reply_error(c, (uint64_t)id, err.code, err.field, "%s", err.message);
 		return;
 	}
