@@ -1,4 +1,47 @@
-/* broker/: batond, one per user.  One header, grouped by file. */
+/*
+ * broker/: batond, one per user.  One header, grouped by file.
+ *
+ * The files stand on each other in this order: each calls only files
+ * listed before it (and common/), never one after it.
+ *
+ *   ground.c    the event base, the configuration, timers; calls nobody
+ *   store.c     the SQLite checkpoint, and the revision counter whose
+ *               ceiling it persists; tells client.c a commit is done
+ *               through the function given to store_on_commit
+ *   session.c   sessions.  What a session holds belongs to the modules
+ *               that hold it, which register hooks in their init
+ *               functions (session_on_close, session_on_cancel,
+ *               session_on_hold); session.c calls none of them by name
+ *   client.c    one peer's I/O: reads frames and hands them to the
+ *               dispatcher server.c gave client_init; replies (reply_*),
+ *               held for the commit in progress; frees the peer and
+ *               closes its session
+ *   wait.c      blocking calls parked on a key until it changes
+ *   presence.c  who is present in a project; a change is told to the
+ *               function given to presence_on_change (msg.c's)
+ *   msg.c       messages (reads presence); discuss.c discussions; the
+ *               two share msg.h
+ *   lock.c      locks (tells a broken lock's holders through msg_notice)
+ *   note.c      notes, counters, events
+ *   task.c      tasks: task.c the task itself, review.c the status
+ *               machine and review, claim.c claims and leases, taskrow.c
+ *               its store kind, project.c the project context; they
+ *               share task.h
+ *   guide.c     the live role guidance from common/guide.c's texts
+ *   agent.c     agent_join and agent_list: read presence, messages,
+ *               tasks and locks
+ *   status.c    the status operation
+ *   dump.c      the state as JSON (batond --export, --import, state_export)
+ *   server.c    listen, accept, the hello, dispatch to every handler
+ *   main.c      options and start-up: calls each module's init (which
+ *               registers its hooks, in the order teardown runs them)
+ *
+ * Two tables name modules without calling back up: store.c's list of
+ * store kinds (in restore order; each kind is called through its
+ * pack and restore) and server.c's handler table (op_NAME for
+ * every operation).  A new operation is a line in BATON_OPS and an entry
+ * in common/ops.c, and its handler op_NAME in the file of its module.
+ */
 #ifndef BATON_BROKER_H
 #define BATON_BROKER_H
 
@@ -63,7 +106,7 @@ struct req {
 	struct session *s;
 	uint64_t id;
 	const struct op *op;
-	const msgpack_object *args[OP_MAX_ARGS];
+	const msgpack_object *vals[OP_MAX_ARGS]; /* op_validate's: read with arg_*() */
 };
 
 typedef void op_handler(struct req *);
@@ -75,37 +118,37 @@ typedef void op_handler(struct req *);
 static inline const msgpack_object *
 arg_get(const struct req *r, const char *name)
 {
-	return (op_arg_value(r->op, r->args, name));
+	return (op_arg_value(r->op, r->vals, name));
 }
 static inline int
 arg_has(const struct req *r, const char *name)
 {
-	return (op_arg_value(r->op, r->args, name) != NULL);
+	return (op_arg_value(r->op, r->vals, name) != NULL);
 }
 static inline double
 arg_num(const struct req *r, const char *name)
 {
-	return (op_arg_num(r->op, r->args, name));
+	return (op_arg_num(r->op, r->vals, name));
 }
 static inline int64_t
 arg_int(const struct req *r, const char *name)
 {
-	return (op_arg_int(r->op, r->args, name));
+	return (op_arg_int(r->op, r->vals, name));
 }
 static inline int
 arg_bool(const struct req *r, const char *name)
 {
-	return (op_arg_bool(r->op, r->args, name));
+	return (op_arg_bool(r->op, r->vals, name));
 }
 static inline const char *
 arg_str(const struct req *r, const char *name, size_t *len)
 {
-	return (op_arg_str(r->op, r->args, name, len));
+	return (op_arg_str(r->op, r->vals, name, len));
 }
 static inline char *
 arg_strdup(const struct req *r, const char *name)
 {
-	return (op_arg_strdup(r->op, r->args, name));
+	return (op_arg_strdup(r->op, r->vals, name));
 }
 /* A copy of a string argument, or NULL when absent or empty (optional texts). */
 static inline char *
@@ -117,8 +160,8 @@ arg_text(const struct req *r, const char *name)
 	return (s != NULL && n > 0 ? xstrndup(s, n) : NULL);
 }
 
-/* server.c */
-struct server_config {
+/* ground.c: the event base, the configuration, timers */
+struct broker_config {
 	const char *socket;
 	const char *state_dir;
 	int allow_root;
@@ -127,33 +170,33 @@ struct server_config {
 	int verbose;
 	double grace; /* seconds a restored session may take to reclaim */
 };
-extern struct server_config cfg;
+extern struct broker_config cfg;
 extern struct event_base *base;
-extern uint64_t revision;
 extern uint64_t start_ms;
-uint64_t revision_next(void);
-int server_listen(const char *, char **);
-void server_shutdown(void);
-size_t server_client_count(void);
-struct fbuf *reply_begin(uint64_t);
-void reply_end(struct client *, struct fbuf *);
-void reply_end_now(struct client *, struct fbuf *);
-void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
-    printflike(5, 6);
-void client_send(struct client *, struct fbuf *);
-void server_release_held(void);
+void ground_start(void);
+struct event *timer_new(void (*)(evutil_socket_t, short, void *), void *);
+void timer_in(struct event *, double);
+void timer_at(struct event *, uint64_t);
+double secs_left(uint64_t);
+int64_t past_to_wall(uint64_t);
+uint64_t past_from_wall(int64_t);
 
 /* store.c: the SQLite checkpoint */
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };
 struct store_kind {
 	const char *name;
-	/* pack the object's row into fb; 0 when it no longer exists (delete) */
-	int (*pack)(const char *, struct fbuf *);
-	/* rebuild an object from its row at start-up */
-	int (*restore)(const char *, const msgpack_object *, char **);
+	/* pack the row of key into fb; 0 when the object no longer exists (delete) */
+	int (*pack)(const struct store_kind *, const char *, struct fbuf *);
+	/* rebuild the object of key from its row at start-up; -1 with cause */
+	int (*restore)(const struct store_kind *, const char *, const msgpack_object *,
+	    char **);
+	void *arg; /* the kind's data, for kinds that share pack and restore */
 };
 extern enum durability durability;
 extern int restoring;
+extern uint64_t revision;
+uint64_t revision_next(void);
+void store_on_commit(void (*)(void));
 extern const struct store_kind session_store_kind, lock_store_kind;
 extern const struct store_kind note_store_kind, counter_store_kind, event_store_kind;
 extern const struct store_kind project_store_kind, task_store_kind;
@@ -178,16 +221,38 @@ const struct store_kind *store_kind_at(size_t);
 void store_start(void);
 int store_restore(char **);
 void store_mark(const struct store_kind *, const char *);
-void store_revision_used(uint64_t);
 int store_holding(void);
 void store_close(void);
 const char *durability_name(void);
 const char *store_last_error(void);
 
-/* dump.c: the whole state as JSON (batond --export, --import) */
-int dump_export(const char *, const char *, char **);
-int dump_import(const char *, const char *, const char *, int, char **);
-void dump_clean_snapshots(const char *);
+/* session.c */
+void session_on_close(void (*)(struct session *));
+void session_on_cancel(int (*)(struct session *, uint64_t));
+void session_on_hold(size_t (*)(struct session *));
+int session_cancel(struct session *, uint64_t);
+struct session *session_create(struct client *, const msgpack_object *, char **);
+void session_close(struct session *);
+void session_changed(struct session *);
+struct session *session_reclaim(struct client *, const char *, size_t);
+void session_seed(uint64_t);
+struct session *session_find(const char *);
+size_t session_count(const char *);
+extern TAILQ_HEAD(session_list, session) sessions;
+
+/* client.c: one peer's I/O, replies */
+void client_init(void (*)(struct client *, const msgpack_object *));
+struct client *client_new(int, uid_t, pid_t);
+void client_shutdown(void);
+size_t client_count(void);
+void client_send(struct client *, struct fbuf *);
+void client_send_now(struct client *, struct fbuf *);
+void client_fail(struct client *, const char *, const char *);
+struct fbuf *reply_begin(uint64_t);
+void reply_end(struct client *, struct fbuf *);
+void reply_end_now(struct client *, struct fbuf *);
+void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
+    printflike(5, 6);
 
 /* A blocking call parked until its key changes (wait.c). */
 struct bwait {
@@ -209,51 +274,64 @@ struct bwait *wait_add(struct req *, const char *, double, int (*)(struct bwait 
     void (*)(struct bwait *), void *, uint64_t);
 void wait_end(struct bwait *);
 void wait_wake(const char *);
-int wait_cancel(struct session *, uint64_t);
-void wait_session_closed(struct session *);
+void wait_init(void);
 size_t wait_count(void);
 
-/* session.c */
-struct session *session_create(struct client *, const msgpack_object *, char **);
-void session_close(struct session *);
-void session_changed(struct session *);
-struct session *session_reclaim(struct client *, const char *, size_t);
-void session_seed(uint64_t);
-struct session *session_find(const char *);
-size_t session_count(const char *);
-extern TAILQ_HEAD(session_list, session) sessions;
-
-/* lock.c */
-void lock_session_closed(struct session *);
-size_t lock_session_grants(struct session *);
-size_t lock_count(const char *);
-size_t lock_waiter_count(void);
-void lock_cancel(struct session *, uint64_t);
-void lock_shutdown(void);
-void lock_pack_session_names(struct fbuf *, struct session *);
-
-/* agent.c: presence */
-void agent_session_closed(struct session *);
-void agent_foreach(const char *, void (*)(const char *, const char *, void *), void *);
+/* presence.c: who is present in a project */
+#define PRESENCE_DETACHED_MAX 1024 /* TTL registrations that outlive their session */
+struct presence { /* a registration made by agent_join */
+	struct session *s; /* NULL once its connection ended (TTL registrations) */
+	char sid[24];
+	char *project, *agent, *role, *kind, *client;
+	pid_t pid;
+	uint64_t joined_ms, active_ms;
+	uint64_t expires_ms; /* 0: bound to the connection */
+	struct event *ttl_ev;
+	TAILQ_ENTRY(presence) entry;
+};
+extern TAILQ_HEAD(presence_list, presence) presences;
+void presence_init(void);
+void presence_on_change(void (*)(const char *));
+struct presence *presence_of_session(const struct session *);
+struct presence *presence_taken(struct session *, const char *);
+int presence_may_outlive(struct session *);
+void presence_join(struct session *, char *, char *, double);
+void presence_foreach(const char *, void (*)(const char *, const char *, void *), void *);
 
 /* msg.c: messages (msg.h: what msg.c and discuss.c share) */
 extern size_t msg_retention;
 size_t msg_unread(struct session *);
-void msg_presence_changed(const char *);
+void msg_init(void);
 uint64_t msg_notice(const char *, const char *, const char *, const char *, const char *);
 
 /* discuss.c: discussions */
 size_t msg_waiting_on(struct session *);
 
 /* task.c, claim.c, taskrow.c, project.c: tasks and the project (task.h: what they share) */
-void task_session_closed(struct session *);
-size_t task_session_claims(struct session *);
+void task_init(void);
 void task_pack_session_ids(struct fbuf *, struct session *);
 
 /* guide.c: the live role guidance (the texts are common/guide.c's) */
 char *guide_next_steps(struct session *, const char *);
 char *guide_join_hint(struct session *);
-char *task_next_steps(struct session *, const char *); /* = guide_next_steps; goes at merge */
+
+/* lock.c */
+void lock_init(void);
+size_t lock_session_grants(struct session *);
+size_t lock_count(const char *);
+size_t lock_waiter_count(void);
+void lock_shutdown(void);
+void lock_pack_session_names(struct fbuf *, struct session *);
+
+/* dump.c: the whole state as JSON (batond --export, --import) */
+int dump_export(const char *, const char *, char **);
+int dump_import(const char *, const char *, const char *, int, char **);
+void dump_clean_snapshots(const char *);
+
+/* server.c: listen, accept, dispatch */
+int server_listen(const char *, char **);
+void server_start(void);
+void server_shutdown(void);
 
 /* handlers, one per operation (named op_NAME) */
 #define OP_PROTO(n) op_handler op_##n;

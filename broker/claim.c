@@ -366,7 +366,7 @@ op_task_claim(struct req *r)
 /* ---- sessions ---- */
 
 /* A session ended: its in-progress claims run on their leases. */
-void
+static void
 task_session_closed(struct session *s)
 {
 	struct task *t, *next;
@@ -383,7 +383,7 @@ task_session_closed(struct session *s)
 }
 
 /* Claims bound to session s (they keep its row in the store while it is away). */
-size_t
+static size_t
 task_session_claims(struct session *s)
 {
 	struct task *t;
@@ -408,4 +408,12 @@ task_pack_session_ids(struct fbuf *fb, struct session *s)
 			pk_str(fb, t->id);
 	}
 	pk_array_close(fb);
+}
+
+/* Claims follow their sessions: registered after the lock module's hooks. */
+void
+task_init(void)
+{
+	session_on_close(task_session_closed);
+	session_on_hold(task_session_claims);
 }

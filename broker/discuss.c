@@ -493,7 +493,7 @@ disc_of_key(const char *key)
 
 /* Row of a discussion: the thread and its resolution. */
 static int
-discussion_pack(const char *key, struct fbuf *fb)
+discussion_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct disc *d;
 	size_t i;
@@ -590,7 +590,8 @@ disc_restore_place(struct mproject *p, struct disc *d)
 }
 
 static int
-discussion_restore(const char *key, const msgpack_object *o, char **cause)
+discussion_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	struct mproject *p;
 	struct disc *d;

@@ -747,6 +747,34 @@ dump_swap(const char *dbpath, const char *newpath, int old, uint64_t oldrows,
 }
 
 /*
+ * Read and check the export in file: its rows (their number in *n, the
+ * revision in *rev), which point into *top; NULL with cause.
+ */
+static struct dump_item *
+dump_parse(const char *file, cJSON **top, size_t *n, uint64_t *rev, char **cause)
+{
+	struct dump_item *items;
+	char *text, *c, where[64];
+
+	if ((text = dump_read_file(file, cause)) == NULL)
+		return (NULL);
+	if ((*top = cJSON_ParseWithOpts(text, NULL, 1)) == NULL) {
+		dump_json_where(text, where, sizeof where);
+		xasprintf(cause, "%s: invalid JSON at %s", file, where);
+		free(text);
+		return (NULL);
+	}
+	free(text);
+	if ((items = dump_items(*top, file, n, rev, cause)) == NULL &&
+	    strncmp(*cause, file, strlen(file)) != 0) {
+		c = *cause;
+		xasprintf(cause, "%s: %s", file, c);
+		free(c);
+	}
+	return (items);
+}
+
+/*
  * batond --import: replace dir/state.db by the rows of the export in
  * file; sock's broker, if any, must not run.  The status: 0, 1 (a broker
  * runs; state.db holds rows and replace is 0), 65 (bad file, a row that
@@ -757,26 +785,13 @@ dump_import(const char *dir, const char *sock, const char *file, int replace, ch
 {
 	struct dump_item *items = NULL;
 	uint64_t rev = 0, oldrows, oldceil;
-	char *text, *dbpath = NULL, *newpath = NULL, *backup = NULL, *c, where[64];
+	char *dbpath = NULL, *newpath = NULL, *backup = NULL;
 	cJSON *top = NULL;
 	size_t n = 0;
 	int rc, old = -1, lockfd = -1;
 
 	*cause = NULL;
-	if ((text = dump_read_file(file, cause)) == NULL)
-		return (DUMP_DATAERR);
-	if ((top = cJSON_ParseWithOpts(text, NULL, 1)) == NULL) {
-		dump_json_where(text, where, sizeof where);
-		xasprintf(cause, "%s: invalid JSON at %s", file, where);
-		rc = DUMP_DATAERR;
-		goto out;
-	}
-	if ((items = dump_items(top, file, &n, &rev, cause)) == NULL) {
-		if (strncmp(*cause, file, strlen(file)) != 0) {
-			c = *cause;
-			xasprintf(cause, "%s: %s", file, c);
-			free(c);
-		}
+	if ((items = dump_parse(file, &top, &n, &rev, cause)) == NULL) {
 		rc = DUMP_DATAERR;
 		goto out;
 	}
@@ -814,7 +829,6 @@ out:
 	if (items != NULL)
 		dump_items_free(items, n);
 	cJSON_Delete(top);
-	free(text);
 	free(dbpath);
 	free(newpath);
 	free(backup);
@@ -860,12 +874,13 @@ op_state_export(struct req *r)
 	}
 	log_info("state_export: %llu rows to %s", (unsigned long long)rows, path);
 	fb = reply_begin(r->id);
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kstr(fb, "path", path);
 	pk_kuint(fb, "revision", revision);
 	pk_kuint(fb, "rows", rows);
 	pk_kstr(fb, "hint", "a snapshot of the state database: convert it with `batond --from "
 	    "PATH --export FILE` and remove it (baton export does both)");
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(path);
 }

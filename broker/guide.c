@@ -142,13 +142,6 @@ guide_next_steps(struct session *s, const char *role)
 	return (text);
 }
 
-/* The next steps as agent_join gave them before guide_next_steps (merge: goes). */
-char *
-task_next_steps(struct session *s, const char *role)
-{
-	return (guide_next_steps(s, role));
-}
-
 /* Who else agent_join's hint names. */
 struct guide_others {
 	const char *self;
@@ -183,7 +176,7 @@ guide_join_hint(struct session *s)
 
 	memset(&h, 0, sizeof h);
 	h.self = s->agent;
-	agent_foreach(s->project, guide_others_add, &h);
+	presence_foreach(s->project, guide_others_add, &h);
 	xasprintf(&text, "%s%zu unread message%s, %zu discussion%s waiting on you%s. "
 	    "%zu other agent%s present%s%s%s. %s",
 	    unread + waiting > 0 ? "First read your inbox: " : "", unread, unread == 1 ? "" : "s",

@@ -308,7 +308,6 @@ grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
     enum lock_mode m, double ttl, const char *reason, const char *token, uint64_t fence)
 {
 	struct grant *g = xcalloc(1, sizeof *g);
-	struct timeval tv;
 
 	g->lock = l;
 	g->mode = m;
@@ -320,10 +319,8 @@ grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
 	g->granted_ms = mono_ms();
 	if (ttl > 0) {
 		g->expires_ms = g->granted_ms + (uint64_t)(ttl * 1000);
-		g->ttl_ev = evtimer_new(base, grant_expire_cb, g);
-		tv.tv_sec = (time_t)ttl;
-		tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
-		evtimer_add(g->ttl_ev, &tv);
+		g->ttl_ev = timer_new(grant_expire_cb, g);
+		timer_in(g->ttl_ev, ttl);
 	} else {
 		g->session = s;
 		TAILQ_INSERT_TAIL(&s->grants, g, sentry);
@@ -368,10 +365,8 @@ static void
 pk_holder(struct fbuf *fb, const struct grant *g, int with_name)
 {
 	uint64_t now = mono_ms();
-	size_t n = 4 + (g->reason != NULL) + (g->expires_ms != 0) + (with_name != 0) +
-	    (!with_name);
 
-	pk_map(fb, n);
+	pk_map_open(fb);
 	if (with_name)
 		pk_kstr(fb, "name", g->lock->name);
 	pk_kstr(fb, "agent", g->agent);
@@ -383,8 +378,20 @@ pk_holder(struct fbuf *fb, const struct grant *g, int with_name)
 	if (g->expires_ms != 0)
 		pk_kdouble(fb, "expires_in_seconds",
 		    g->expires_ms > now ? (double)(g->expires_ms - now) / 1000.0 : 0.0);
-	if (g->reason != NULL)
-		pk_kstr(fb, "reason", g->reason);
+	pk_kstr_opt(fb, "reason", g->reason);
+	pk_map_close(fb);
+}
+
+/* A lock's holders, as holder descriptions. */
+static void
+pk_holders(struct fbuf *fb, struct lock *l)
+{
+	struct grant *g;
+
+	pk_array_open(fb);
+	TAILQ_FOREACH(g, &l->holders, lentry)
+		pk_holder(fb, g, 0);
+	pk_array_close(fb);
 }
 
 /* Collect blocking grants of a request, without duplicates. */
@@ -461,7 +468,7 @@ reply_granted(struct client *c, uint64_t id, struct lock **ls, size_t n, struct 
 	struct fbuf *fb = reply_begin(id);
 	char hint[160];
 
-	pk_map(fb, ttl > 0 ? 7 : 6);
+	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 1);
 	pk_kstr(fb, "token", g->token);
 	pk_kuint(fb, "fence", g->fence);
@@ -475,6 +482,7 @@ reply_granted(struct client *c, uint64_t id, struct lock **ls, size_t n, struct 
 		snprintf(hint, sizeof hint, "held until you call lock_release or your session "
 		    "ends");
 	pk_kstr(fb, "hint", hint);
+	pk_map_close(fb);
 	reply_end(c, fb);
 }
 
@@ -562,7 +570,6 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	struct waiter *w = arg;
 	struct blockers b;
 	struct fbuf *fb;
-	struct timeval tv = { LOCK_TICKET_GRACE_MS / 1000, 0 };
 	char hint[256];
 	size_t i, pos;
 
@@ -576,7 +583,7 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	pos = waiter_position(w);
 	blockers_of(w->locks, w->n, w->mode, &b);
 	fb = reply_begin(w->req_id);
-	pk_map(fb, 6);
+	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 0);
 	pk_names(fb, w->locks, w->n);
 	pk_str(fb, "holders");
@@ -588,11 +595,12 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	snprintf(hint, sizeof hint, "still queued (position %zu); call lock_acquire again "
 	    "with this ticket within %d s to keep your place", pos, LOCK_TICKET_GRACE_MS / 1000);
 	pk_kstr(fb, "hint", hint);
+	pk_map_close(fb);
 	reply_end(w->session->client, fb);
 	free(b.v);
 	w->active = 0;
 	w->req_id = 0;
-	evtimer_add(w->timer, &tv);
+	timer_in(w->timer, LOCK_TICKET_GRACE_MS / 1000.0);
 }
 
 /*
@@ -719,18 +727,8 @@ waiter_new(struct req *r, struct lock **ls, size_t n, enum lock_mode m, double t
 	}
 	nwaiting++;
 	TAILQ_INSERT_TAIL(&r->s->waiters, w, sentry);
-	w->timer = evtimer_new(base, waiter_timeout_cb, w);
+	w->timer = timer_new(waiter_timeout_cb, w);
 	return (w);
-}
-
-static void
-waiter_arm(struct waiter *w, double wait)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)wait;
-	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
-	evtimer_add(w->timer, &tv);
 }
 
 /* Find the session's parked waiter for this ticket and the same locks. */
@@ -742,7 +740,7 @@ waiter_by_ticket(struct session *s, const char *ticket, size_t tlen, struct lock
 	size_t i;
 
 	TAILQ_FOREACH(w, &s->waiters, sentry) {
-		if (w->active || strlen(w->ticket) != tlen || memcmp(w->ticket, ticket, tlen) != 0)
+		if (w->active || token_cmp(w->ticket, ticket, tlen) != 0)
 			continue;
 		if (w->n != n)
 			return (NULL);
@@ -765,7 +763,7 @@ reply_busy(struct req *r, struct lock **ls, size_t n, enum lock_mode m, const ch
 
 	blockers_of(ls, n, m, &b);
 	fb = reply_begin(r->id);
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 0);
 	pk_names(fb, ls, n);
 	pk_str(fb, "holders");
@@ -773,6 +771,7 @@ reply_busy(struct req *r, struct lock **ls, size_t n, enum lock_mode m, const ch
 	for (i = 0; i < b.n; i++)
 		pk_holder(fb, b.v[i], 1);
 	pk_kstr(fb, "hint", hint);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(b.v);
 }
@@ -818,117 +817,124 @@ lock_resolve_all(struct req *r, const msgpack_object *name, const msgpack_object
 	return (ls);
 }
 
-void
-op_lock_acquire(struct req *r)
+/* A ticket brings a timed-out waiter back in line where it was. */
+static void
+lock_acquire_again(struct req *r, struct waiter *w, enum lock_mode m, double wait)
 {
-	const msgpack_object *a_name = r->args[0], *a_names = r->args[1];
-	enum lock_mode m = LOCK_EXCLUSIVE;
-	struct waiter *w = NULL;
-	struct dl_walk d;
-	struct lock **ls;
-	struct grant *g;
-	const char *ticket = NULL;
-	char *reason = NULL, hint[256];
-	double wait = 0, ttl = 0;
-	size_t n, i, tlen = 0, len;
-	int ready = 1;
+	w->active = 1;
+	w->req_id = r->id;
+	w->mode = m;
+	evtimer_del(w->timer);
+	if (waiter_ready(w)) {
+		waiter_grant(w);
+		lock_pump_all();
+	} else if (wait > 0)
+		timer_in(w->timer, wait);
+	else
+		waiter_timeout_cb(-1, 0, w);
+}
 
-	if (r->args[2] != NULL && mp_streq(r->args[2], "shared"))
-		m = LOCK_SHARED;
-	if (r->args[3] != NULL)
-		mp_num(r->args[3], &wait);
-	if (wait > cfg.max_wait)
-		wait = cfg.max_wait;
-	if (r->args[4] != NULL)
-		mp_num(r->args[4], &ttl);
-	if (r->args[5] != NULL)
-		mp_str(r->args[5], &ticket, &tlen);
-	if (r->args[6] != NULL)
-		reason = mp_strdup(r->args[6]);
-	if ((ls = lock_resolve_all(r, a_name, a_names, &n)) == NULL) {
-		free(reason);
-		return;
-	}
-	if (ticket != NULL && (w = waiter_by_ticket(r->s, ticket, tlen, ls, n)) != NULL) {
-		/* back in line where it was */
-		w->active = 1;
-		w->req_id = r->id;
-		w->mode = m;
-		evtimer_del(w->timer);
-		if (waiter_ready(w)) {
-			waiter_grant(w);
-			lock_pump_all();
-		} else if (wait > 0)
-			waiter_arm(w, wait);
-		else
-			waiter_timeout_cb(-1, 0, w);
-		goto out;
-	}
+/* Can ls be granted in mode m at once: free, and nobody in line for them? */
+static int
+lock_free_now(struct lock **ls, size_t n, enum lock_mode m)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		if (!TAILQ_EMPTY(&ls[i]->queue) || !lock_free_for(ls[i], m) ||
 		    lock_queued_ahead(ls[i], m, UINT64_MAX))
-			ready = 0;
+			return (0);
 	}
-	if (ready) {
-		g = lock_grant_all(ls, n, r->s, m, ttl, reason);
-		reply_granted(r->c, r->id, ls, n, g, ttl);
-		goto out;
-	}
-	/* a request that does not wait can neither deadlock nor overfill a queue */
-	if (wait <= 0) {
-		snprintf(hint, sizeof hint, "held by someone else; call again with wait_seconds "
-		    "to wait in line instead of polling");
-		reply_busy(r, ls, n, m, hint);
-		goto gc;
-	}
+	return (1);
+}
+
+/*
+ * May r wait in line for ls?  Not past a full queue, nor when waiting
+ * would close a cycle of waits (answered with the cycle); 0 if it may.
+ */
+static int
+lock_refuse_wait(struct req *r, struct lock **ls, size_t n, enum lock_mode m)
+{
+	struct dl_walk d;
+	size_t i, len;
+	int refused;
+
 	for (i = 0; i < n; i++) {
 		if (ls[i]->nwaiters >= LOCK_WAITERS_MAX) {
 			reply_error(r->c, r->id, ERR_LIMIT, "name",
 			    "%s already has %d waiters; try again later", ls[i]->name,
 			    LOCK_WAITERS_MAX);
-			goto gc;
+			return (1);
 		}
 	}
 	memset(&d, 0, sizeof d);
 	d.origin = r->s;
-	if (dl_from(&d, ls, n, m, NULL, 0)) {
+	if ((refused = dl_from(&d, ls, n, m, NULL, 0))) {
 		/* the walk leaves "a holds x; a waits for y; b holds y; " */
 		len = strlen(d.path);
 		while (len > 0 && (d.path[len - 1] == ' ' || d.path[len - 1] == ';'))
 			d.path[--len] = '\0';
-		reply_error(r->c, r->id, ERR_DEADLOCK, a_name != NULL ? "name" : "names",
+		reply_error(r->c, r->id, ERR_DEADLOCK, arg_has(r, "name") ? "name" : "names",
 		    "waiting for %s would close a cycle: %s (you are %s); release what you "
 		    "hold first, or take every lock you need in one call with names",
 		    ls[0]->name, d.path, r->s->agent);
-		free(d.path);
-		free(d.seen);
-		goto gc;
 	}
 	free(d.path);
 	free(d.seen);
-	w = waiter_new(r, ls, n, m, ttl, reason);
-	waiter_arm(w, wait);
-	goto out;
-gc:
-	for (i = 0; i < n; i++)
-		lock_gc(ls[i]);
-out:
+	return (refused);
+}
+
+void
+op_lock_acquire(struct req *r)
+{
+	enum lock_mode m = mp_streq(arg_get(r, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
+	struct waiter *w;
+	struct lock **ls;
+	struct grant *g;
+	size_t n, i, tlen = 0;
+	const char *ticket = arg_str(r, "ticket", &tlen);
+	char *reason = arg_strdup(r, "reason");
+	double wait = arg_num(r, "wait_seconds"), ttl = arg_num(r, "ttl_seconds");
+
+	if (wait > cfg.max_wait)
+		wait = cfg.max_wait;
+	if ((ls = lock_resolve_all(r, arg_get(r, "name"), arg_get(r, "names"), &n)) == NULL) {
+		free(reason);
+		return;
+	}
+	if (ticket != NULL && (w = waiter_by_ticket(r->s, ticket, tlen, ls, n)) != NULL)
+		lock_acquire_again(r, w, m, wait);
+	else if (lock_free_now(ls, n, m)) {
+		g = lock_grant_all(ls, n, r->s, m, ttl, reason);
+		reply_granted(r->c, r->id, ls, n, g, ttl);
+	} else if (wait <= 0) {
+		/* a request that does not wait can neither deadlock nor overfill a queue */
+		reply_busy(r, ls, n, m, "held by someone else; call again with wait_seconds "
+		    "to wait in line instead of polling");
+		for (i = 0; i < n; i++)
+			lock_gc(ls[i]);
+	} else if (lock_refuse_wait(r, ls, n, m)) {
+		for (i = 0; i < n; i++)
+			lock_gc(ls[i]);
+	} else {
+		w = waiter_new(r, ls, n, m, ttl, reason);
+		timer_in(w->timer, wait);
+	}
 	free(ls);
 	free(reason);
 }
 
-/* Find the grant of l that the request may act on: by token or by session. */
+/* Find the grant of l that the request may act on: by its token or by session. */
 static struct grant *
-grant_for(struct req *r, struct lock *l, const msgpack_object *tok)
+grant_for(struct req *r, struct lock *l)
 {
 	struct grant *g;
-	const char *t;
 	size_t tlen;
+	const char *t = arg_str(r, "token", &tlen);
 
-	if (tok != NULL) {
-		mp_str(tok, &t, &tlen);
+	if (t != NULL) {
 		TAILQ_FOREACH(g, &l->holders, lentry) {
-			if (strlen(g->token) == tlen && memcmp(g->token, t, tlen) == 0)
+			if (token_cmp(g->token, t, tlen) == 0)
 				return (g);
 		}
 		return (NULL);
@@ -952,15 +958,14 @@ reply_not_yours(struct req *r, struct lock *l, int with_token)
 	    with_token ? " and that token is not its" : "");
 }
 
-/* Look up the lock named by a release or renew (*lp NULL: none); -1 answered. */
+/* Look up the lock a release, renew or break names (*lp NULL: none); -1 answered. */
 static int
-lock_named(struct req *r, const msgpack_object *name, struct lock **lp)
+lock_named(struct req *r, struct lock **lp)
 {
 	char *project, *canon, *path, *cause = NULL;
-	const char *s;
 	size_t len;
+	const char *s = arg_str(r, "name", &len);
 
-	mp_str(name, &s, &len);
 	if (lock_resolve(r->s, s, len, &project, &canon, &path, &cause) != 0) {
 		reply_error(r->c, r->id, ERR_INVALID, "name", "%s", cause);
 		free(cause);
@@ -980,24 +985,26 @@ op_lock_release(struct req *r)
 	struct lock *l;
 	struct grant *g;
 
-	if (lock_named(r, r->args[0], &l) != 0)
+	if (lock_named(r, &l) != 0)
 		return;
 	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
 		fb = reply_begin(r->id);
-		pk_map(fb, 2);
+		pk_map_open(fb);
 		pk_kbool(fb, "released", 0);
 		pk_kstr(fb, "hint", "nobody holds this lock; nothing to release");
+		pk_map_close(fb);
 		reply_end(r->c, fb);
 		return;
 	}
-	if ((g = grant_for(r, l, r->args[1])) == NULL) {
-		reply_not_yours(r, l, r->args[1] != NULL);
+	if ((g = grant_for(r, l)) == NULL) {
+		reply_not_yours(r, l, arg_has(r, "token"));
 		return;
 	}
 	grant_release(g, "released");
 	fb = reply_begin(r->id);
-	pk_map(fb, 1);
+	pk_map_open(fb);
 	pk_kbool(fb, "released", 1);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	lock_pump_all();
 }
@@ -1005,13 +1012,12 @@ op_lock_release(struct req *r)
 void
 op_lock_renew(struct req *r)
 {
-	struct timeval tv;
 	struct fbuf *fb;
 	struct lock *l;
 	struct grant *g;
-	double ttl = 0;
+	double ttl = arg_num(r, "ttl_seconds");
 
-	if (lock_named(r, r->args[0], &l) != 0)
+	if (lock_named(r, &l) != 0)
 		return;
 	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
 		reply_error(r->c, r->id, ERR_NOT_FOUND, "name",
@@ -1019,11 +1025,10 @@ op_lock_renew(struct req *r)
 		    "lock_acquire");
 		return;
 	}
-	if ((g = grant_for(r, l, r->args[1])) == NULL) {
-		reply_not_yours(r, l, r->args[1] != NULL);
+	if ((g = grant_for(r, l)) == NULL) {
+		reply_not_yours(r, l, arg_has(r, "token"));
 		return;
 	}
-	mp_num(r->args[2], &ttl);
 	if (g->session != NULL) {
 		TAILQ_REMOVE(&g->session->grants, g, sentry);
 		session_changed(g->session);
@@ -1031,17 +1036,16 @@ op_lock_renew(struct req *r)
 	}
 	store_mark(&lock_store_kind, l->key);
 	if (g->ttl_ev == NULL)
-		g->ttl_ev = evtimer_new(base, grant_expire_cb, g);
+		g->ttl_ev = timer_new(grant_expire_cb, g);
 	g->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
-	tv.tv_sec = (time_t)ttl;
-	tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
-	evtimer_add(g->ttl_ev, &tv);
+	timer_in(g->ttl_ev, ttl);
 	revision_next();
 	fb = reply_begin(r->id);
-	pk_map(fb, 3);
+	pk_map_open(fb);
 	pk_kbool(fb, "renewed", 1);
 	pk_kdouble(fb, "expires_in_seconds", ttl);
 	pk_kuint(fb, "fence", g->fence);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -1050,61 +1054,61 @@ op_lock_renew(struct req *r)
  * loses it, the broker log records who broke it, and each holder's
  * inbox says so, from the breaker; then the queue moves.
  */
+/* Take g away from its holder on behalf of breaker, logged and told in its inbox. */
+static void
+lock_break_grant(struct grant *g, const char *breaker, const char *reason)
+{
+	struct lock *l = g->lock;
+	char *subject, *body, why[96];
+
+	log_warnx("lock %s (project %s): %s broke the %s grant of %s (session %s, fence "
+	    "%llu)%s%s", l->name, l->project, breaker, mode_name(g->mode), g->agent,
+	    g->sid, (unsigned long long)g->fence, reason != NULL ? ": " : "",
+	    reason != NULL ? reason : "");
+	if (strcmp(g->agent, breaker) != 0) {
+		xasprintf(&subject, "your lock %s was broken by %s", l->name, breaker);
+		xasprintf(&body, "%s broke your %s lock %s (fence %llu)%s%s. It is no longer "
+		    "yours: stop what you were doing under it, and acquire it again "
+		    "before you go on.", breaker, mode_name(g->mode), l->name,
+		    (unsigned long long)g->fence, reason != NULL ? ". Reason: " : "",
+		    reason != NULL ? reason : "");
+		msg_notice(l->project, breaker, g->agent, subject, body);
+		free(subject);
+		free(body);
+	}
+	snprintf(why, sizeof why, "broken by %s", breaker);
+	grant_release(g, why);
+}
+
 void
 op_lock_break(struct req *r)
 {
 	struct grant *g;
 	struct fbuf *fb;
 	struct lock *l;
-	char *reason = r->args[1] != NULL ? mp_strdup(r->args[1]) : NULL;
-	char *subject, *body, why[96];
-	size_t n = 0;
+	char *reason;
+	int held;
 
-	if (lock_named(r, r->args[0], &l) != 0) {
-		free(reason);
+	if (lock_named(r, &l) != 0)
 		return;
-	}
+	held = l != NULL && !TAILQ_EMPTY(&l->holders);
 	fb = reply_begin(r->id);
-	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
-		pk_map(fb, 3);
-		pk_kbool(fb, "broken", 0);
-		pk_str(fb, "holders");
-		pk_array(fb, 0);
-		pk_kstr(fb, "hint", "nobody holds this lock; nothing to break");
-		reply_end(r->c, fb);
-		free(reason);
-		return;
-	}
-	TAILQ_FOREACH(g, &l->holders, lentry)
-		n++;
-	pk_map(fb, 3);
-	pk_kbool(fb, "broken", 1);
+	pk_map_open(fb);
+	pk_kbool(fb, "broken", held);
 	pk_str(fb, "holders");
-	pk_array(fb, n);
-	TAILQ_FOREACH(g, &l->holders, lentry)
-		pk_holder(fb, g, 0);
-	pk_kstr(fb, "hint", "the holders were told in their inbox; what they do under the "
-	    "lock is no longer protected");
+	if (held)
+		pk_holders(fb, l);
+	else
+		pk_array(fb, 0);
+	pk_kstr(fb, "hint", held ? "the holders were told in their inbox; what they do under "
+	    "the lock is no longer protected" : "nobody holds this lock; nothing to break");
+	pk_map_close(fb);
 	reply_end(r->c, fb);
-	snprintf(why, sizeof why, "broken by %s", r->s->agent);
-	while ((g = TAILQ_FIRST(&l->holders)) != NULL) {
-		log_warnx("lock %s (project %s): %s broke the %s grant of %s (session %s, fence "
-		    "%llu)%s%s", l->name, l->project, r->s->agent, mode_name(g->mode), g->agent,
-		    g->sid, (unsigned long long)g->fence, reason != NULL ? ": " : "",
-		    reason != NULL ? reason : "");
-		if (strcmp(g->agent, r->s->agent) != 0) {
-			xasprintf(&subject, "your lock %s was broken by %s", l->name, r->s->agent);
-			xasprintf(&body, "%s broke your %s lock %s (fence %llu)%s%s. It is no longer "
-			    "yours: stop what you were doing under it, and acquire it again "
-			    "before you go on.", r->s->agent, mode_name(g->mode), l->name,
-			    (unsigned long long)g->fence, reason != NULL ? ". Reason: " : "",
-			    reason != NULL ? reason : "");
-			msg_notice(l->project, r->s->agent, g->agent, subject, body);
-			free(subject);
-			free(body);
-		}
-		grant_release(g, why);
-	}
+	if (!held)
+		return;
+	reason = arg_strdup(r, "reason");
+	while ((g = TAILQ_FIRST(&l->holders)) != NULL)
+		lock_break_grant(g, r->s->agent, reason);
 	free(reason);
 	lock_pump_all();
 }
@@ -1118,68 +1122,63 @@ lock_mode_of(const struct lock *l)
 	return (g == NULL ? "free" : mode_name(g->mode));
 }
 
+/* One lock of lock_list: its holders and its queue. */
+static void
+pk_lock(struct fbuf *fb, struct lock *l)
+{
+	struct wlink *k;
+	uint64_t now = mono_ms();
+
+	pk_map_open(fb);
+	pk_kstr(fb, "name", l->name);
+	pk_kstr(fb, "mode", lock_mode_of(l));
+	pk_str(fb, "holders");
+	pk_holders(fb, l);
+	pk_str(fb, "waiters");
+	pk_array_open(fb);
+	TAILQ_FOREACH(k, &l->queue, entry) {
+		pk_map_open(fb);
+		pk_kstr(fb, "agent", k->w->session->agent);
+		pk_kstr(fb, "session", k->w->session->id);
+		pk_kstr(fb, "mode", mode_name(k->w->mode));
+		pk_kdouble(fb, "waited_seconds", (double)(now - k->w->since_ms) / 1000.0);
+		pk_kbool(fb, "active", k->w->active);
+		pk_map_close(fb);
+	}
+	pk_array_close(fb);
+	pk_map_close(fb);
+}
+
 void
 op_lock_list(struct req *r)
 {
-	const char *prefix = "";
-	size_t plen = 0, n = 0, nh;
+	size_t plen, n = 0;
+	const char *prefix = arg_str(r, "prefix", &plen);
 	struct lock *l, *tmp;
-	struct grant *g;
-	struct wlink *k;
 	struct fbuf *fb;
-	uint64_t now = mono_ms();
-	int pass;
 
-	if (r->args[0] != NULL)
-		mp_str(r->args[0], &prefix, &plen);
 	fb = reply_begin(r->id);
-	pk_map(fb, 2);
-	/* two passes: count, then pack */
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			pk_str(fb, "locks");
-			pk_array(fb, n);
-		}
-		HASH_ITER(hh, locks, l, tmp) {
-			if (strcmp(l->project, r->s->project) != 0 &&
-			    strcmp(l->project, GLOBAL_PROJECT) != 0)
-				continue;
-			if (strncmp(l->name, prefix, plen) != 0 ||
-			    (TAILQ_EMPTY(&l->holders) && TAILQ_EMPTY(&l->queue)))
-				continue;
-			if (pass == 0) {
-				n++;
-				continue;
-			}
-			pk_map(fb, 4);
-			pk_kstr(fb, "name", l->name);
-			pk_kstr(fb, "mode", lock_mode_of(l));
-			pk_str(fb, "holders");
-			nh = 0;
-			TAILQ_FOREACH(g, &l->holders, lentry)
-				nh++;
-			pk_array(fb, nh);
-			TAILQ_FOREACH(g, &l->holders, lentry)
-				pk_holder(fb, g, 0);
-			pk_str(fb, "waiters");
-			pk_array(fb, l->nwaiters);
-			TAILQ_FOREACH(k, &l->queue, entry) {
-				pk_map(fb, 5);
-				pk_kstr(fb, "agent", k->w->session->agent);
-				pk_kstr(fb, "session", k->w->session->id);
-				pk_kstr(fb, "mode", mode_name(k->w->mode));
-				pk_kdouble(fb, "waited_seconds",
-				    (double)(now - k->w->since_ms) / 1000.0);
-				pk_kbool(fb, "active", k->w->active);
-			}
-		}
+	pk_map_open(fb);
+	pk_str(fb, "locks");
+	pk_array_open(fb);
+	HASH_ITER(hh, locks, l, tmp) {
+		if (strcmp(l->project, r->s->project) != 0 &&
+		    strcmp(l->project, GLOBAL_PROJECT) != 0)
+			continue;
+		if (strncmp(l->name, prefix, plen) != 0 ||
+		    (TAILQ_EMPTY(&l->holders) && TAILQ_EMPTY(&l->queue)))
+			continue;
+		pk_lock(fb, l);
+		n++;
 	}
+	pk_array_close(fb);
 	pk_kuint(fb, "count", n);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
 /* The session ended: drop its waits and session-bound grants, wake queues. */
-void
+static void
 lock_session_closed(struct session *s)
 {
 	struct waiter *w;
@@ -1194,8 +1193,8 @@ lock_session_closed(struct session *s)
 	lock_pump_all();
 }
 
-/* A cancel frame: end the wait of that request. */
-void
+/* A cancel frame: end the wait of that request; 1 if it was a lock wait. */
+static int
 lock_cancel(struct session *s, uint64_t id)
 {
 	struct waiter *w;
@@ -1205,11 +1204,24 @@ lock_cancel(struct session *s, uint64_t id)
 			break;
 	}
 	if (w == NULL)
-		return;
+		return (0);
 	reply_error(s->client, id, ERR_CANCELLED, NULL, "wait cancelled");
 	waiter_unlink(w);
 	waiter_free(w);
 	lock_pump_all();
+	return (1);
+}
+
+/*
+ * Locks end with their session (the session-bound ones), waits can be
+ * cancelled, and a session holding grants keeps its row.
+ */
+void
+lock_init(void)
+{
+	session_on_close(lock_session_closed);
+	session_on_cancel(lock_cancel);
+	session_on_hold(lock_session_grants);
 }
 
 /* Locks held in a project (NULL: all). */
@@ -1257,27 +1269,22 @@ lock_session_grants(struct session *s)
 
 /* Row of a lock: its holders; 0 when nobody holds it. */
 static int
-lock_pack(const char *key, struct fbuf *fb)
+lock_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct lock *l;
 	struct grant *g;
-	uint64_t now = mono_ms();
-	int64_t wall = wall_ms();
-	size_t n = 0;
 
 	HASH_FIND_STR(locks, key, l);
 	if (l == NULL || TAILQ_EMPTY(&l->holders))
 		return (0);
-	TAILQ_FOREACH(g, &l->holders, lentry)
-		n++;
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kstr(fb, "project", l->project);
 	pk_kstr(fb, "name", l->name);
 	pk_kstr(fb, "path", l->path);
 	pk_str(fb, "holders");
-	pk_array(fb, n);
+	pk_array_open(fb);
 	TAILQ_FOREACH(g, &l->holders, lentry) {
-		pk_map(fb, 9);
+		pk_map_open(fb);
 		pk_kstr(fb, "sid", g->sid);
 		pk_kbool(fb, "bound", g->session != NULL);
 		pk_kstr(fb, "agent", g->agent);
@@ -1285,35 +1292,62 @@ lock_pack(const char *key, struct fbuf *fb)
 		pk_kstr(fb, "token", g->token);
 		pk_kuint(fb, "fence", g->fence);
 		pk_kstr(fb, "mode", mode_name(g->mode));
-		pk_kint(fb, "granted", wall - (int64_t)(now - g->granted_ms));
-		/* deadlines are persisted as wall-clock time and re-based at restore */
-		pk_kint(fb, "expires", g->expires_ms == 0 ? 0 :
-		    wall + ((int64_t)g->expires_ms - (int64_t)now));
+		/* times are stored as wall-clock time and re-based at restore */
+		pk_kint(fb, "granted", past_to_wall(g->granted_ms));
+		pk_kint(fb, "expires", deadline_to_wall(g->expires_ms));
+		pk_map_close(fb);
 	}
+	pk_array_close(fb);
+	pk_map_close(fb);
 	return (1);
 }
 
 /*
- * Rebuild a lock: detached grants with what is left of their TTL,
- * session-bound ones under their restored session (in its grace
- * period).  Expired or orphaned grants are dropped.
+ * Rebuild one grant of a stored lock: a detached one with what is left
+ * of its TTL, a session-bound one under its restored session (in its
+ * grace period).  Expired or orphaned grants are dropped.
  */
-static int
-lock_restore(const char *key, const msgpack_object *o, char **cause)
+static void
+lock_restore_grant(struct lock *l, const msgpack_object *h)
 {
-	const msgpack_object *hs = mp_get(o, "holders"), *h;
-	char *project, *name, *path, *agent, *reason, *sid, *token;
+	char *sid = mp_get_strdup(h, "sid"), *agent = mp_get_strdup(h, "agent");
+	char *token = mp_get_strdup(h, "token"), *reason = mp_get_strdup(h, "reason");
+	enum lock_mode m = mp_streq(mp_get(h, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
 	struct session *s;
 	struct grant *g;
-	struct lock *l;
-	int64_t fence, granted, expires, wall = wall_ms();
+	int64_t fence, expires;
 	int bound;
 	double ttl;
+
+	if (mp_int(mp_get(h, "fence"), &fence) != 0 ||
+	    mp_int(mp_get(h, "expires"), &expires) != 0 ||
+	    mp_bool(mp_get(h, "bound"), &bound) != 0)
+		goto out;
+	s = bound && sid != NULL ? session_find(sid) : NULL;
+	ttl = bound ? 0 : secs_left(deadline_from_wall(expires));
+	if (sid != NULL && agent != NULL && token != NULL && strlen(token) == TOKEN_LEN &&
+	    (bound ? s != NULL && s->client == NULL : ttl > 0)) {
+		g = grant_new(l, s, agent, sid, m, ttl, reason, token, (uint64_t)fence);
+		g->granted_ms = past_from_wall(mp_get_int(h, "granted", 0));
+	}
+out:
+	free(sid);
+	free(agent);
+	free(token);
+	free(reason);
+}
+
+/* Rebuild a lock and the grants of its row. */
+static int
+lock_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
+{
+	const msgpack_object *hs = mp_get(o, "holders");
+	char *project = mp_get_strdup(o, "project"), *name = mp_get_strdup(o, "name");
+	char *path = mp_get_strdup(o, "path");
+	struct lock *l;
 	uint32_t i;
 
-	project = mp_strdup(mp_get(o, "project"));
-	name = mp_strdup(mp_get(o, "name"));
-	path = mp_strdup(mp_get(o, "path"));
 	if (project == NULL || name == NULL || hs == NULL || hs->type != MSGPACK_OBJECT_ARRAY) {
 		free(project);
 		free(name);
@@ -1322,33 +1356,8 @@ lock_restore(const char *key, const msgpack_object *o, char **cause)
 		return (-1);
 	}
 	l = lock_get(project, name, path);
-	for (i = 0; i < hs->via.array.size; i++) {
-		h = &hs->via.array.ptr[i];
-		if (mp_int(mp_get(h, "fence"), &fence) != 0 ||
-		    mp_int(mp_get(h, "expires"), &expires) != 0 ||
-		    mp_bool(mp_get(h, "bound"), &bound) != 0)
-			continue;
-		if (mp_int(mp_get(h, "granted"), &granted) != 0)
-			granted = wall;
-		sid = mp_strdup(mp_get(h, "sid"));
-		agent = mp_strdup(mp_get(h, "agent"));
-		token = mp_strdup(mp_get(h, "token"));
-		reason = mp_strdup(mp_get(h, "reason"));
-		s = bound && sid != NULL ? session_find(sid) : NULL;
-		ttl = bound ? 0 : (double)(expires - wall) / 1000.0;
-		if (sid != NULL && agent != NULL && token != NULL && strlen(token) == 32 &&
-		    (bound ? s != NULL && s->client == NULL : ttl > 0)) {
-			g = grant_new(l, s, agent, sid, mp_streq(mp_get(h, "mode"), "shared") ?
-			    LOCK_SHARED : LOCK_EXCLUSIVE, ttl, reason, token, (uint64_t)fence);
-			if (wall > granted)
-				g->granted_ms -= (uint64_t)(wall - granted) < g->granted_ms ?
-				    (uint64_t)(wall - granted) : 0;
-		}
-		free(sid);
-		free(agent);
-		free(token);
-		free(reason);
-	}
+	for (i = 0; i < hs->via.array.size; i++)
+		lock_restore_grant(l, &hs->via.array.ptr[i]);
 	lock_gc(l);
 	return (0);
 }
@@ -1365,28 +1374,16 @@ lock_pack_session_names(struct fbuf *fb, struct session *s)
 {
 	struct grant *g;
 	struct lock *l, *tmp;
-	size_t n = 0;
-	int pass;
 
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 1)
-			pk_array(fb, n);
-		TAILQ_FOREACH(g, &s->grants, sentry) {
-			if (pass == 0)
-				n++;
-			else
-				pk_str(fb, g->lock->name);
-		}
-		/* detached grants this session took */
-		HASH_ITER(hh, locks, l, tmp) {
-			TAILQ_FOREACH(g, &l->holders, lentry) {
-				if (g->session != NULL || strcmp(g->sid, s->id) != 0)
-					continue;
-				if (pass == 0)
-					n++;
-				else
-					pk_str(fb, l->name);
-			}
+	pk_array_open(fb);
+	TAILQ_FOREACH(g, &s->grants, sentry)
+		pk_str(fb, g->lock->name);
+	/* detached grants this session took */
+	HASH_ITER(hh, locks, l, tmp) {
+		TAILQ_FOREACH(g, &l->holders, lentry) {
+			if (g->session == NULL && strcmp(g->sid, s->id) == 0)
+				pk_str(fb, l->name);
 		}
 	}
+	pk_array_close(fb);
 }

@@ -21,8 +21,6 @@
 
 #include "broker.h"
 
-void server_start(void);
-
 static void
 usage(FILE *fp)
 {
@@ -114,6 +112,23 @@ out:
 	return (rc);
 }
 
+/*
+ * Each module registers what it does when a session ends, is cancelled
+ * or is stored.  The order is the order of session teardown: blocking
+ * calls end, presence goes, locks are released (waiters granted), task
+ * claims start their leases; a cancel frame is offered to blocking calls
+ * and then to lock waits.
+ */
+static void
+modules_init(void)
+{
+	wait_init();
+	presence_init();
+	lock_init();
+	task_init();
+	msg_init();
+}
+
 static void
 signal_cb(evutil_socket_t sig, short events, void *arg)
 {
@@ -134,7 +149,7 @@ raise_fd_limit(void)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		log_warnx("cannot raise the open-file limit: %s", strerror(errno));
+		log_warn("cannot raise the open-file limit");
 	else
 		log_debug("open-file limit raised to %llu", (unsigned long long)rl.rlim_cur);
 }
@@ -201,12 +216,69 @@ ready(int fd, const char *cause)
 		return;
 	}
 	if (write(fd, msg, strlen(msg)) == -1)
-		log_warnx("readiness pipe: %s", strerror(errno));
+		log_warn("readiness pipe");
 	close(fd);
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for besides cfg. */
+struct main_opts {
+	const char *export_file, *import_file, *from;
+	int full_sync, replace;
+};
+
+/* Seconds from 0 to 3600 for option name; -1 (said why) when it is not. */
+static int
+main_seconds(const char *name, const char *arg, double *out)
+{
+	char *end;
+
+	*out = strtod(arg, &end);
+	if (*end != '\0' || !(*out >= 0 && *out <= 3600)) {
+		fprintf(stderr, "batond: --%s takes 0 to 3600 seconds\n", name);
+		return (-1);
+	}
+	return (0);
+}
+
+/* One option with an argument of its own kind; -1 (said why) when it is bad. */
+static int
+main_option(int ch, const char *arg)
+{
+	char *end;
+
+	switch (ch) {
+	case 'U':
+		if (strcmp(arg, "strict") == 0)
+			durability = DURABILITY_STRICT;
+		else if (strcmp(arg, "relaxed") == 0)
+			durability = DURABILITY_RELAXED;
+		else if (strcmp(arg, "none") == 0)
+			durability = DURABILITY_NONE;
+		else {
+			fprintf(stderr, "batond: --durability takes strict, relaxed or none\n");
+			return (-1);
+		}
+		return (0);
+	case 'G':
+		return (main_seconds("grace", arg, &cfg.grace));
+	case 'W':
+		return (main_seconds("max-wait", arg, &cfg.max_wait));
+	case 'M':
+		msg_retention = (size_t)strtoul(arg, &end, 10);
+		if (*end != '\0' || *arg < '0' || *arg > '9' || msg_retention < 1 ||
+		    msg_retention > 1000000) {
+			fprintf(stderr, "batond: --message-retention takes 1 to 1000000 "
+			    "messages\n");
+			return (-1);
+		}
+		return (0);
+	}
+	return (-1);
+}
+
+/* Parse the command line into cfg and o; -1 to go on, else the exit status. */
+static int
+main_options(int argc, char **argv, struct main_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
@@ -227,10 +299,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char sockbuf[PATH_MAX], statebuf[PATH_MAX], *logfile = NULL, *cause = NULL, *end;
-	const char *export_file = NULL, *import_file = NULL, *from = NULL;
-	struct event *sigterm, *sigint;
-	int ch, readyfd = -1, full_sync = 0, replace = 0;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -239,46 +308,15 @@ main(int argc, char **argv)
 		case 'S': cfg.socket = optarg; break;
 		case 'D': cfg.state_dir = optarg; break;
 		case 'R': cfg.allow_root = 1; break;
-		case 'F': full_sync = 1; break;
-		case 'U':
-			if (strcmp(optarg, "strict") == 0)
-				durability = DURABILITY_STRICT;
-			else if (strcmp(optarg, "relaxed") == 0)
-				durability = DURABILITY_RELAXED;
-			else if (strcmp(optarg, "none") == 0)
-				durability = DURABILITY_NONE;
-			else {
-				fprintf(stderr, "batond: --durability takes strict, relaxed or none\n");
+		case 'F': o->full_sync = 1; break;
+		case 'E': o->export_file = optarg; break;
+		case 'I': o->import_file = optarg; break;
+		case 'O': o->from = optarg; break;
+		case 'P': o->replace = 1; break;
+		case 'U': case 'G': case 'W': case 'M':
+			if (main_option(ch, optarg) != 0)
 				return (64);
-			}
 			break;
-		case 'G':
-			cfg.grace = strtod(optarg, &end);
-			if (*end != '\0' || !(cfg.grace >= 0 && cfg.grace <= 3600)) {
-				fprintf(stderr, "batond: --grace takes 0 to 3600 seconds\n");
-				return (64);
-			}
-			break;
-		case 'M':
-			msg_retention = (size_t)strtoul(optarg, &end, 10);
-			if (*end != '\0' || *optarg < '0' || *optarg > '9' || msg_retention < 1 ||
-			    msg_retention > 1000000) {
-				fprintf(stderr, "batond: --message-retention takes 1 to 1000000 "
-				    "messages\n");
-				return (64);
-			}
-			break;
-		case 'W':
-			cfg.max_wait = strtod(optarg, &end);
-			if (*end != '\0' || !(cfg.max_wait >= 0 && cfg.max_wait <= 3600)) {
-				fprintf(stderr, "batond: --max-wait takes 0 to 3600 seconds\n");
-				return (64);
-			}
-			break;
-		case 'E': export_file = optarg; break;
-		case 'I': import_file = optarg; break;
-		case 'O': from = optarg; break;
-		case 'P': replace = 1; break;
 		case 'V':
 			printf("batond %s (protocol %d)\n", BATON_VERSION, PROTO_VERSION);
 			return (0);
@@ -295,26 +333,85 @@ main(int argc, char **argv)
 		    argv[optind]);
 		return (64);
 	}
-	if ((export_file != NULL && import_file != NULL) || (from != NULL &&
-	    export_file == NULL) || (replace && import_file == NULL)) {
+	if ((o->export_file != NULL && o->import_file != NULL) || (o->from != NULL &&
+	    o->export_file == NULL) || (o->replace && o->import_file == NULL)) {
 		fprintf(stderr, "batond: --export [--from] and --import [--replace] go alone; "
 		    "try 'batond --help'\n");
 		return (64);
 	}
-	if (export_file != NULL || import_file != NULL)
-		return (offline(export_file, import_file, from, replace));
-	log_open("batond", NULL, cfg.verbose);
+	return (-1);
+}
+
+/* The default socket and state directory where none was given; made. */
+static int
+main_paths(char **cause)
+{
+	static char sockbuf[PATH_MAX], statebuf[PATH_MAX];
+
 	if (cfg.socket == NULL) {
-		if (path_socket(sockbuf, sizeof sockbuf, &cause) != 0)
-			goto fail;
+		if (path_socket(sockbuf, sizeof sockbuf, cause) != 0)
+			return (-1);
 		cfg.socket = sockbuf;
 	}
 	if (cfg.state_dir == NULL) {
-		if (path_state_dir(statebuf, sizeof statebuf, &cause) != 0)
-			goto fail;
+		if (path_state_dir(statebuf, sizeof statebuf, cause) != 0)
+			return (-1);
 		cfg.state_dir = statebuf;
 	}
-	if (mkdirs(cfg.state_dir, &cause) != 0)
+	return (mkdirs(cfg.state_dir, cause));
+}
+
+/* Listen, restore the state and start accepting; -1 with cause. */
+static int
+main_start(int full_sync, char **cause)
+{
+	if (server_listen(cfg.socket, cause) != 0)
+		return (-1);
+	ground_start();
+	modules_init();
+	if (store_open(cfg.state_dir, full_sync, cause) != 0)
+		goto fail;
+	store_start();
+	if (store_restore(cause) != 0)
+		goto fail;
+	dump_clean_snapshots(cfg.state_dir);
+	session_seed(revision);
+	server_start();
+	return (0);
+fail:
+	server_shutdown();
+	return (-1);
+}
+
+/* Serve until SIGTERM or SIGINT, then commit what is pending and stop. */
+static void
+main_loop(void)
+{
+	struct event *sigterm, *sigint;
+
+	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
+	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	event_base_dispatch(base);
+	/* commit (and answer) what is pending; the stop itself changes nothing */
+	store_close();
+	server_shutdown();
+	lock_shutdown();
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(base);
+}
+
+/* Run the broker (daemonized unless -f); the exit status. */
+static int
+main_serve(int full_sync)
+{
+	char *logfile = NULL, *cause = NULL;
+	int readyfd = -1;
+
+	log_open("batond", NULL, cfg.verbose);
+	if (main_paths(&cause) != 0)
 		goto fail;
 	if (!cfg.foreground) {
 		readyfd = daemonize();
@@ -324,44 +421,34 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, like a full disk */
 	raise_fd_limit();
-	if (server_listen(cfg.socket, &cause) != 0)
+	if (main_start(full_sync, &cause) != 0)
 		goto fail;
-	if ((base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	start_ms = mono_ms();
-	if (store_open(cfg.state_dir, full_sync, &cause) != 0)
-		goto fail_listening;
-	store_start();
-	if (store_restore(&cause) != 0)
-		goto fail_listening;
-	dump_clean_snapshots(cfg.state_dir);
-	session_seed(revision);
-	server_start();
-	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
-	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
 	log_info("listening on %s (version %s, pid %ld)", cfg.socket, BATON_VERSION,
 	    (long)getpid());
 	ready(readyfd, NULL);
-	event_base_dispatch(base);
-	/* commit (and answer) what is pending; the stop itself changes nothing */
-	store_close();
-	server_shutdown();
-	event_free(sigterm);
-	event_free(sigint);
-	event_base_free(base);
+	main_loop();
 	log_info("stopped");
 	log_close();
 	free(logfile);
 	return (0);
-
-fail_listening:
-	server_shutdown();
 fail:
 	if (readyfd != -1)
 		log_warnx("%s", cause);
 	ready(readyfd, cause);
 	free(cause);
 	return (1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_opts o;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	if ((rc = main_options(argc, argv, &o)) != -1)
+		return (rc);
+	if (o.export_file != NULL || o.import_file != NULL)
+		return (offline(o.export_file, o.import_file, o.from, o.replace));
+	return (main_serve(o.full_sync));
 }

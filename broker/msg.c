@@ -291,13 +291,20 @@ msg_unread(struct session *s)
 }
 
 /* A name or role changed in project: a blocked inbox may now have mail. */
-void
+static void
 msg_presence_changed(const char *project)
 {
 	struct mproject *p = mproject_find(project);
 
 	if (p != NULL)
 		wait_wake(p->wkey);
+}
+
+/* Mail addressed to a role or a name follows presence. */
+void
+msg_init(void)
+{
+	presence_on_change(msg_presence_changed);
 }
 
 /* --- message_send ----------------------------------------------------- */
@@ -347,7 +354,7 @@ op_message_send(struct req *r)
 
 	memset(&rc, 0, sizeof rc);
 	rc.m = m;
-	agent_foreach(p->name, msg_reach_add, &rc);
+	presence_foreach(p->name, msg_reach_add, &rc);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kuint(fb, "id", m->id);
@@ -682,7 +689,7 @@ op_message_ack(struct req *r)
 
 /* Row of a project's counters: the retention floor and the discussion numbers. */
 static int
-mproject_pack(const char *key, struct fbuf *fb)
+mproject_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct mproject *p = mproject_find(key);
 
@@ -696,7 +703,8 @@ mproject_pack(const char *key, struct fbuf *fb)
 }
 
 static int
-mproject_restore(const char *key, const msgpack_object *o, char **cause)
+mproject_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	struct mproject *p = mproject_ensure(key);
 	int64_t v;
@@ -718,7 +726,7 @@ const struct store_kind mproject_store_kind = {
 
 /* Row of one message; 0 once retention dropped it. */
 static int
-message_pack(const char *key, struct fbuf *fb)
+message_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct mproject *p;
 	struct message *m;
@@ -749,7 +757,8 @@ message_pack(const char *key, struct fbuf *fb)
 }
 
 static int
-message_restore(const char *key, const msgpack_object *o, char **cause)
+message_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	struct mproject *p;
 	struct message *m;
@@ -786,7 +795,7 @@ const struct store_kind message_store_kind = {
 
 /* Row of an agent name's read state. */
 static int
-mbox_pack(const char *key, struct fbuf *fb)
+mbox_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct mproject *p;
 	struct mbox *mb;
@@ -806,7 +815,8 @@ mbox_pack(const char *key, struct fbuf *fb)
 }
 
 static int
-mbox_restore(const char *key, const msgpack_object *o, char **cause)
+mbox_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	const msgpack_object *a = mp_get(o, "acked");
 	struct mproject *p;

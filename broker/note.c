@@ -141,15 +141,18 @@ note_new(const char *key, size_t nameoff)
 	return (n);
 }
 
-/* "project\nname" for a requested name; "global:" names are shared. */
+/*
+ * "project\nname" for the name in argument arg (key, or name for
+ * counters and events); "global:" names are shared.
+ */
 static char *
-note_resolve(struct session *s, const msgpack_object *o, size_t *nameoff)
+note_resolve(struct req *r, const char *arg, size_t *nameoff)
 {
-	const char *name;
 	size_t n;
+	const char *name = arg_str(r, arg, &n);
+	struct session *s = r->s;
 	char *key;
 
-	mp_str(o, &name, &n);
 	if (n >= 7 && strncmp(name, "global:", 7) == 0)
 		xasprintf(&key, "%s\n%.*s", GLOBAL_PROJECT, (int)n, name);
 	else
@@ -199,15 +202,6 @@ note_copy(const msgpack_object *o, unsigned char **out, size_t *len)
 	return (r == 0 ? 0 : -1);
 }
 
-/* Seconds until a deadline in mono_ms(), never negative. */
-static double
-note_left(uint64_t deadline)
-{
-	uint64_t now = mono_ms();
-
-	return (deadline > now ? (double)(deadline - now) / 1000.0 : 0.0);
-}
-
 static void
 note_arm_tomb_timer(void);
 
@@ -243,22 +237,16 @@ static void
 note_arm_tomb_timer(void)
 {
 	struct note *n = TAILQ_FIRST(&tombs);
-	struct timeval tv;
-	uint64_t due, now = mono_ms();
 
 	if (tomb_ev == NULL)
-		tomb_ev = evtimer_new(base, note_tomb_cb, NULL);
+		tomb_ev = timer_new(note_tomb_cb, NULL);
 	if (n == NULL) {
 		evtimer_del(tomb_ev);
 		return;
 	}
 	if (evtimer_pending(tomb_ev, NULL))
 		return; /* already set for an older (or the same) one */
-	due = n->dead_ms + NOTE_TOMB_KEEP_MS;
-	due = due > now ? due - now : 0;
-	tv.tv_sec = (time_t)(due / 1000);
-	tv.tv_usec = (suseconds_t)(due % 1000 * 1000);
-	evtimer_add(tomb_ev, &tv);
+	timer_at(tomb_ev, n->dead_ms + NOTE_TOMB_KEEP_MS);
 }
 
 /* Drop a live note's value and TTL (it is being deleted or overwritten). */
@@ -324,13 +312,11 @@ note_find(const char *key, struct note **tomb)
 static void
 pk_current(struct fbuf *fb, const struct note *n)
 {
-	pk_map(fb, 2);
+	pk_map_open(fb);
 	pk_str(fb, "value");
-	if (n != NULL)
-		pk_raw(fb, n->val, n->vlen);
-	else
-		pk_nil(fb);
+	pk_raw(fb, n != NULL ? n->val : NULL, n != NULL ? n->vlen : 0);
 	pk_kuint(fb, "version", n != NULL ? n->version : 0);
+	pk_map_close(fb);
 }
 
 /* Refuse a write that would pass the bounds on notes. */
@@ -356,14 +342,13 @@ note_check_limits(struct req *r, const struct note *old, size_t vlen)
 
 /*
  * Store value into the note under key (made or revived) at version (0:
- * a new revision, else the restored one); the note's version.
+ * a new revision, else the restored one), to expire at a mono_ms()
+ * deadline (0: never); the note's version.
  */
 static uint64_t
 note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t vlen,
-    const char *author, double ttl, uint64_t version)
+    const char *author, uint64_t expires, uint64_t version)
 {
-	struct timeval tv;
-
 	if (n == NULL)
 		n = note_new(key, nameoff);
 	else {
@@ -381,16 +366,34 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 	nnotes++;
 	note_bytes += vlen;
 	store_mark(&note_store_kind, n->key);
-	if (ttl > 0) {
-		n->ttl_ev = evtimer_new(base, note_expire_cb, n);
-		n->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
-		tv.tv_sec = (time_t)ttl;
-		tv.tv_usec = (suseconds_t)((ttl - (double)tv.tv_sec) * 1e6);
-		evtimer_add(n->ttl_ev, &tv);
+	if (expires != 0) {
+		n->ttl_ev = timer_new(note_expire_cb, n);
+		n->expires_ms = expires;
+		timer_at(n->ttl_ev, expires);
 	}
 	if (!restoring) /* nobody can wait yet, and a restore makes a million of them */
 		note_wake(n->key);
 	return (n->version);
+}
+
+/* Answer a note_set whose if_version is not the note's: what it holds now. */
+static void
+note_set_refused(struct req *r, const struct note *n)
+{
+	struct fbuf *fb = reply_begin(r->id);
+
+	pk_map_open(fb);
+	pk_kbool(fb, "written", 0);
+	pk_kuint(fb, "version", n != NULL ? n->version : 0);
+	pk_str(fb, "current");
+	pk_current(fb, n);
+	pk_kstr(fb, "hint", n == NULL ?
+	    "the note does not exist (if_version 0 writes only then); read it with "
+	    "note_get or write with if_version 0" :
+	    "someone else wrote it since: current holds its value and version; merge "
+	    "and retry note_set with if_version = current.version");
+	pk_map_close(fb);
+	reply_end(r->c, fb);
 }
 
 void
@@ -401,30 +404,18 @@ op_note_set(struct req *r)
 	unsigned char *val;
 	size_t vlen, nameoff;
 	uint64_t version, cur;
-	int64_t ifv = -1;
-	double ttl = 0;
+	double ttl = arg_num(r, "ttl_seconds");
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], &nameoff);
+	key = note_resolve(r, "key", &nameoff);
 	n = note_find(key, &tomb);
 	cur = n != NULL ? n->version : 0;
-	if (r->args[2] != NULL && mp_int(r->args[2], &ifv) == 0 && (uint64_t)ifv != cur) {
+	if (arg_has(r, "if_version") && (uint64_t)arg_int(r, "if_version") != cur) {
 		free(key);
-		fb = reply_begin(r->id);
-		pk_map(fb, 4);
-		pk_kbool(fb, "written", 0);
-		pk_kuint(fb, "version", cur);
-		pk_str(fb, "current");
-		pk_current(fb, n);
-		pk_kstr(fb, "hint", n == NULL ?
-		    "the note does not exist (if_version 0 writes only then); read it with "
-		    "note_get or write with if_version 0" :
-		    "someone else wrote it since: current holds its value and version; merge "
-		    "and retry note_set with if_version = current.version");
-		reply_end(r->c, fb);
+		note_set_refused(r, n);
 		return;
 	}
-	if (note_copy(r->args[1], &val, &vlen) != 0) {
+	if (note_copy(arg_get(r, "value"), &val, &vlen) != 0) {
 		free(key);
 		reply_error(r->c, r->id, ERR_INVALID, "value", "value cannot be stored");
 		return;
@@ -434,13 +425,13 @@ op_note_set(struct req *r)
 		free(val);
 		return;
 	}
-	if (r->args[3] != NULL)
-		mp_num(r->args[3], &ttl);
-	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent, ttl, 0);
+	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent,
+	    ttl > 0 ? mono_ms() + (uint64_t)(ttl * 1000) : 0, 0);
 	fb = reply_begin(r->id);
-	pk_map(fb, 2);
+	pk_map_open(fb);
 	pk_kbool(fb, "written", 1);
 	pk_kuint(fb, "version", version);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -451,21 +442,19 @@ op_note_get(struct req *r)
 	struct fbuf *fb;
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], NULL);
+	key = note_resolve(r, "key", NULL);
 	n = note_find(key, NULL);
 	free(key);
 	fb = reply_begin(r->id);
-	pk_map(fb, n != NULL && n->expires_ms != 0 ? 5 : 4);
+	pk_map_open(fb);
 	pk_kbool(fb, "found", n != NULL);
 	pk_str(fb, "value");
-	if (n != NULL)
-		pk_raw(fb, n->val, n->vlen);
-	else
-		pk_nil(fb);
+	pk_raw(fb, n != NULL ? n->val : NULL, n != NULL ? n->vlen : 0);
 	pk_kuint(fb, "version", n != NULL ? n->version : 0);
 	pk_kstr(fb, "author", n != NULL ? n->author : "");
 	if (n != NULL && n->expires_ms != 0)
-		pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+		pk_kdouble(fb, "expires_in_seconds", secs_left(n->expires_ms));
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -476,30 +465,28 @@ op_note_delete(struct req *r)
 	struct fbuf *fb;
 	const char *hint = NULL;
 	uint64_t version;
-	int64_t ifv;
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], NULL);
+	key = note_resolve(r, "key", NULL);
 	n = note_find(key, NULL);
 	free(key);
 	if (n == NULL)
 		hint = "no such note; nothing to delete";
-	else if (r->args[1] != NULL && mp_int(r->args[1], &ifv) == 0 &&
-	    (uint64_t)ifv != n->version)
+	else if (arg_has(r, "if_version") && (uint64_t)arg_int(r, "if_version") != n->version)
 		hint = "the note changed since the version you gave: read it again with "
 		    "note_get before deleting";
 	fb = reply_begin(r->id);
+	pk_map_open(fb);
 	if (hint != NULL) {
-		pk_map(fb, 3);
 		pk_kbool(fb, "deleted", 0);
 		pk_kuint(fb, "version", n != NULL ? n->version : 0);
 		pk_kstr(fb, "hint", hint);
 	} else {
 		version = note_kill(n);
-		pk_map(fb, 2);
 		pk_kbool(fb, "deleted", 1);
 		pk_kuint(fb, "version", version);
 	}
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -512,25 +499,21 @@ note_cmp(const void *a, const void *b)
 	return (strcmp(x->key + x->nameoff, y->key + y->nameoff));
 }
 
-void
-op_note_list(struct req *r)
+/*
+ * The live notes note_list shows the session (its project's and the
+ * global ones) under prefix, in key order; their number in *np.
+ */
+static struct note **
+note_collect(struct session *s, const char *prefix, size_t plen, size_t *np)
 {
 	struct note *n, *tmp, **v = NULL;
-	const char *prefix = "";
-	size_t plen = 0, len, nv = 0, cap = 0, i, gl = strlen(GLOBAL_PROJECT);
-	size_t pl = strlen(r->s->project);
-	int64_t limit = 100;
-	struct fbuf *fb;
+	size_t len, nv = 0, cap = 0, gl = strlen(GLOBAL_PROJECT), pl = strlen(s->project);
 
-	if (r->args[0] != NULL)
-		mp_str(r->args[0], &prefix, &plen);
-	if (r->args[1] != NULL)
-		mp_int(r->args[1], &limit);
 	HASH_ITER(hh, notes, n, tmp) {
 		if (n->val == NULL)
 			continue;
 		len = n->nameoff - 1; /* the project's length */
-		if (!(len == pl && memcmp(n->key, r->s->project, pl) == 0) &&
+		if (!(len == pl && memcmp(n->key, s->project, pl) == 0) &&
 		    !(len == gl && memcmp(n->key, GLOBAL_PROJECT, gl) == 0))
 			continue;
 		if (strncmp(n->key + n->nameoff, prefix, plen) != 0)
@@ -543,23 +526,39 @@ op_note_list(struct req *r)
 	}
 	if (nv > 0)
 		qsort(v, nv, sizeof *v, note_cmp);
+	*np = nv;
+	return (v);
+}
+
+void
+op_note_list(struct req *r)
+{
+	struct note *n, **v;
+	size_t plen, len, nv, i;
+	const char *prefix = arg_str(r, "prefix", &plen);
+	int64_t limit = arg_int(r, "limit");
+	struct fbuf *fb;
+
+	v = note_collect(r->s, prefix, plen, &nv);
 	fb = reply_begin(r->id);
-	pk_map(fb, 3);
+	pk_map_open(fb);
 	pk_str(fb, "notes");
 	len = nv < (size_t)limit ? nv : (size_t)limit;
 	pk_array(fb, len);
 	for (i = 0; i < len; i++) {
 		n = v[i];
-		pk_map(fb, n->expires_ms != 0 ? 5 : 4);
+		pk_map_open(fb);
 		pk_kstr(fb, "key", n->key + n->nameoff);
 		pk_kuint(fb, "version", n->version);
 		pk_kstr(fb, "author", n->author);
 		pk_kuint(fb, "size_bytes", n->vlen);
 		if (n->expires_ms != 0)
-			pk_kdouble(fb, "expires_in_seconds", note_left(n->expires_ms));
+			pk_kdouble(fb, "expires_in_seconds", secs_left(n->expires_ms));
+		pk_map_close(fb);
 	}
 	pk_kuint(fb, "count", len);
 	pk_kbool(fb, "truncated", nv > len);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(v);
 }
@@ -590,7 +589,7 @@ note_wait_reply(struct bwait *w, int changed)
 	int full = changed && n != NULL;
 
 	fb = reply_begin(w->req_id);
-	pk_map(fb, full ? 5 : 4);
+	pk_map_open(fb);
 	pk_kbool(fb, "changed", changed);
 	pk_kbool(fb, "found", n != NULL);
 	pk_kuint(fb, "version", n != NULL ? n->version : v);
@@ -604,6 +603,7 @@ note_wait_reply(struct bwait *w, int changed)
 	else
 		pk_kstr(fb, "hint", "no change yet; call note_wait again with the same "
 		    "after_version to keep waiting without missing a change");
+	pk_map_close(fb);
 	reply_end(w->s->client, fb);
 }
 
@@ -626,29 +626,23 @@ note_wait_timeout(struct bwait *w)
 }
 
 /*
- * Park a note_wait or event_wait (args key/name, after, wait_seconds) on
- * the kind's wait key; now(key) is the newest version anyone can have
- * seen, and a larger after is lowered to it so the next change wakes
- * the caller.
+ * Park a note_wait or event_wait on the kind's wait key, for the
+ * resolved key (taken over) past version after, for wait_seconds;
+ * now(key) is the newest version anyone can have seen, and a larger
+ * after is lowered to it so the next change wakes the caller.
  */
 static void
-note_park(struct req *r, const char *kind, uint64_t (*now)(const char *),
-    int (*ready)(struct bwait *), void (*on_timeout)(struct bwait *))
+note_park(struct req *r, const char *kind, char *key, uint64_t after,
+    uint64_t (*now)(const char *), int (*ready)(struct bwait *),
+    void (*on_timeout)(struct bwait *))
 {
 	struct bwait *w;
-	int64_t after = 0;
-	double secs = 30;
-	char *key, *wk;
+	char *wk;
 
-	key = note_resolve(r->s, r->args[0], NULL);
-	if (r->args[1] != NULL)
-		mp_int(r->args[1], &after);
-	if (r->args[2] != NULL)
-		mp_num(r->args[2], &secs);
-	if ((uint64_t)after > now(key))
-		after = (int64_t)now(key);
+	if (after > now(key))
+		after = now(key);
 	wk = note_wait_key(kind, key);
-	w = wait_add(r, wk, secs, ready, on_timeout, key, (uint64_t)after);
+	w = wait_add(r, wk, arg_num(r, "wait_seconds"), ready, on_timeout, key, after);
 	free(wk);
 	if (w == NULL)
 		free(key);
@@ -666,7 +660,8 @@ note_now(const char *key)
 void
 op_note_wait(struct req *r)
 {
-	note_park(r, "note", note_now, note_wait_ready, note_wait_timeout);
+	note_park(r, "note", note_resolve(r, "key", NULL), (uint64_t)arg_int(r, "after_version"),
+	    note_now, note_wait_ready, note_wait_timeout);
 }
 
 /*
@@ -697,7 +692,7 @@ tally_for(struct req *r, struct tallies *ts, int make, int *refused)
 	struct tally *t;
 	char *key;
 
-	key = note_resolve(r->s, r->args[0], NULL);
+	key = note_resolve(r, "name", NULL);
 	t = tally_get(ts, &key, make);
 	free(key);
 	*refused = t == NULL && make;
@@ -713,11 +708,9 @@ op_counter_incr(struct req *r)
 {
 	struct tally *c;
 	struct fbuf *fb;
-	int64_t by = 1, sum;
+	int64_t by = arg_int(r, "by"), sum;
 	int refused;
 
-	if (r->args[1] != NULL)
-		mp_int(r->args[1], &by);
 	if ((c = tally_for(r, &counters, by != 0, &refused)) == NULL && refused)
 		return;
 	if (c != NULL && __builtin_add_overflow(c->value, by, &sum)) {
@@ -732,8 +725,9 @@ op_counter_incr(struct req *r)
 		store_mark(&counter_store_kind, c->key);
 	}
 	fb = reply_begin(r->id);
-	pk_map(fb, 1);
+	pk_map_open(fb);
 	pk_kint(fb, "value", c != NULL ? c->value : 0);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
 
@@ -749,7 +743,7 @@ op_event_signal(struct req *r)
 
 	if ((e = tally_for(r, &evts, 1, &refused)) == NULL)
 		return;
-	if (r->args[1] != NULL && note_copy(r->args[1], &p, &plen) != 0) {
+	if (arg_has(r, "payload") && note_copy(arg_get(r, "payload"), &p, &plen) != 0) {
 		reply_error(r->c, r->id, ERR_INVALID, "payload", "payload cannot be stored");
 		return;
 	}
@@ -760,8 +754,9 @@ op_event_signal(struct req *r)
 	revision_next();
 	store_mark(&event_store_kind, e->key);
 	fb = reply_begin(r->id);
-	pk_map(fb, 1);
+	pk_map_open(fb);
 	pk_kint(fb, "generation", e->value);
+	pk_map_close(fb);
 	reply_end(r->c, fb);
 	wk = note_wait_key("event", e->key);
 	wait_wake(wk);
@@ -776,7 +771,7 @@ event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 	int with_payload = fired && e != NULL && e->payload != NULL;
 
 	fb = reply_begin(w->req_id);
-	pk_map(fb, 2 + (with_payload || !fired ? 1 : 0));
+	pk_map_open(fb);
 	pk_kbool(fb, "fired", fired);
 	pk_kint(fb, "generation", e != NULL ? e->value : 0);
 	if (with_payload) {
@@ -785,6 +780,7 @@ event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 	} else if (!fired)
 		pk_kstr(fb, "hint", "not signaled yet; call event_wait again with the same "
 		    "after to keep waiting without missing a signal");
+	pk_map_close(fb);
 	reply_end(w->s->client, fb);
 }
 
@@ -823,82 +819,87 @@ event_now(const char *key)
 void
 op_event_wait(struct req *r)
 {
-	note_park(r, "event", event_now, event_wait_ready, event_wait_timeout);
+	note_park(r, "event", note_resolve(r, "name", NULL), (uint64_t)arg_int(r, "after"),
+	    event_now, event_wait_ready, event_wait_timeout);
 }
 
 /* Row of a note, a tombstone or tomb_floor; 0 when it is gone. */
 static int
-note_pack(const char *key, struct fbuf *fb)
+note_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct note *n;
 
 	if (strcmp(key, NOTE_FLOOR_KEY) == 0) {
-		pk_map(fb, 1);
+		pk_map_open(fb);
 		pk_kuint(fb, "floor", tomb_floor);
+		pk_map_close(fb);
 		return (1);
 	}
 	HASH_FIND_STR(notes, key, n);
 	if (n == NULL)
 		return (0);
-	if (n->val == NULL) {
-		pk_map(fb, 2);
-		pk_kuint(fb, "version", n->version);
-		pk_kbool(fb, "dead", 1);
-		return (1);
-	}
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kuint(fb, "version", n->version);
-	pk_kstr(fb, "author", n->author);
-	pk_str(fb, "value");
-	pk_raw(fb, n->val, n->vlen);
-	/* deadlines are stored as wall-clock time and re-based at restore */
-	pk_kint(fb, "expires", n->expires_ms == 0 ? 0 :
-	    wall_ms() + (int64_t)(note_left(n->expires_ms) * 1000));
+	if (n->val == NULL)
+		pk_kbool(fb, "dead", 1);
+	else {
+		pk_kstr(fb, "author", n->author);
+		pk_str(fb, "value");
+		pk_raw(fb, n->val, n->vlen);
+		/* deadlines are stored as wall-clock time and re-based at restore */
+		pk_kint(fb, "expires", deadline_to_wall(n->expires_ms));
+	}
+	pk_map_close(fb);
 	return (1);
+}
+
+/* Rebuild a tombstone: kept NOTE_TOMB_KEEP_MS from now. */
+static void
+note_restore_tomb(const char *key, size_t nameoff, uint64_t version)
+{
+	struct note *n = note_new(key, nameoff);
+
+	n->version = version;
+	n->dead_ms = mono_ms();
+	TAILQ_INSERT_TAIL(&tombs, n, tentry);
+	ntombs++;
+	note_arm_tomb_timer();
 }
 
 /* Rebuild a note or tombstone from its row (or tomb_floor). */
 static int
-note_restore(const char *key, const msgpack_object *o, char **cause)
+note_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	const msgpack_object *v = mp_get(o, "value");
+	int64_t version = mp_get_int(o, "version", 0), floor;
+	const char *nl = strchr(key, '\n');
 	unsigned char *val;
-	struct note *n;
-	int64_t version, expires = 0, floor;
 	size_t vlen;
-	char *author, *nl;
-	int dead = 0;
+	char *author;
 
 	if (strcmp(key, NOTE_FLOOR_KEY) == 0) {
-		if (mp_int(mp_get(o, "floor"), &floor) == 0 && (uint64_t)floor > tomb_floor)
+		if ((floor = mp_get_int(o, "floor", 0)) > 0 && (uint64_t)floor > tomb_floor)
 			tomb_floor = (uint64_t)floor;
 		return (0);
 	}
-	if ((nl = strchr(key, '\n')) == NULL || mp_int(mp_get(o, "version"), &version) != 0 ||
-	    version <= 0) {
+	if (nl == NULL || version <= 0) {
 		xasprintf(cause, "note %s: bad row", key);
 		return (-1);
 	}
-	mp_bool(mp_get(o, "dead"), &dead);
-	if (dead) {
-		n = note_new(key, (size_t)(nl - key) + 1);
-		n->version = (uint64_t)version;
-		n->dead_ms = mono_ms(); /* kept NOTE_TOMB_KEEP_MS from now */
-		TAILQ_INSERT_TAIL(&tombs, n, tentry);
-		ntombs++;
-		note_arm_tomb_timer();
+	if (mp_get_bool(o, "dead", 0)) {
+		note_restore_tomb(key, (size_t)(nl - key) + 1, (uint64_t)version);
 		return (0);
 	}
 	if (v == NULL || note_copy(v, &val, &vlen) != 0) {
 		xasprintf(cause, "note %s: bad value", key);
 		return (-1);
 	}
-	mp_int(mp_get(o, "expires"), &expires);
-	author = mp_strdup(mp_get(o, "author"));
+	author = mp_get_strdup(o, "author");
 	/* one that expired while we were down goes at once, as a deletion */
 	note_store(xstrdup(key), (size_t)(nl - key) + 1, NULL, val, vlen,
-	    author != NULL ? author : "?", expires == 0 ? 0 : expires > wall_ms() ?
-	    (double)(expires - wall_ms()) / 1000.0 : 0.001, (uint64_t)version);
+	    author != NULL ? author : "?", deadline_from_wall(mp_get_int(o, "expires", 0)),
+	    (uint64_t)version);
 	free(author);
 	return (0);
 }
@@ -909,29 +910,33 @@ const struct store_kind note_store_kind = {
 	.restore = note_restore,
 };
 
-/* Row of a counter or an event: its value (generation), the latest payload. */
+/* Row of a counter or an event (kind->arg: its tallies): its value, the latest payload. */
 static int
-tally_pack(struct tallies *ts, const char *key, struct fbuf *fb)
+tally_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
+	struct tallies *ts = kind->arg;
 	struct tally *t;
 
 	HASH_FIND_STR(ts->head, key, t);
 	if (t == NULL)
 		return (0);
-	pk_map(fb, t->payload != NULL ? 2 : 1);
+	pk_map_open(fb);
 	pk_kint(fb, "value", t->value);
 	if (t->payload != NULL) {
 		pk_str(fb, "payload");
 		pk_raw(fb, t->payload, t->plen);
 	}
+	pk_map_close(fb);
 	return (1);
 }
 
 /* Rebuild a counter or an event from its row. */
 static int
-tally_restore(struct tallies *ts, const char *key, const msgpack_object *o, char **cause)
+tally_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	const msgpack_object *p = mp_get(o, "payload");
+	struct tallies *ts = kind->arg;
 	struct tally *t;
 	char *k = xstrdup(key);
 	int64_t value;
@@ -951,38 +956,16 @@ tally_restore(struct tallies *ts, const char *key, const msgpack_object *o, char
 	return (0);
 }
 
-static int
-counter_pack(const char *key, struct fbuf *fb)
-{
-	return (tally_pack(&counters, key, fb));
-}
-
-static int
-counter_restore(const char *key, const msgpack_object *o, char **cause)
-{
-	return (tally_restore(&counters, key, o, cause));
-}
-
-static int
-event_pack(const char *key, struct fbuf *fb)
-{
-	return (tally_pack(&evts, key, fb));
-}
-
-static int
-event_restore(const char *key, const msgpack_object *o, char **cause)
-{
-	return (tally_restore(&evts, key, o, cause));
-}
-
 const struct store_kind counter_store_kind = {
 	.name = "counter",
-	.pack = counter_pack,
-	.restore = counter_restore,
+	.pack = tally_pack,
+	.restore = tally_restore,
+	.arg = &counters,
 };
 
 const struct store_kind event_store_kind = {
 	.name = "event",
-	.pack = event_pack,
-	.restore = event_restore,
+	.pack = tally_pack,
+	.restore = tally_restore,
+	.arg = &evts,
 };

@@ -160,7 +160,7 @@ op_project_get(struct req *r)
 
 /* The project's row: its context and status; 0 until project_set was used. */
 static int
-project_pack(const char *key, struct fbuf *fb)
+project_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct project *p = project_find(key);
 	size_t i;
@@ -180,7 +180,8 @@ project_pack(const char *key, struct fbuf *fb)
 
 /* Rebuild a project's context from its row. */
 static int
-project_restore(const char *key, const msgpack_object *o, char **cause)
+project_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	struct project *p = project_ensure(key);
 	size_t i;

@@ -1,4 +1,13 @@
-/* Sessions: who is connected, under which name, in which project. */
+/*
+ * Sessions: who is connected, under which name, in which project.
+ *
+ * What a session holds belongs to the modules that hold it (locks,
+ * waits, presence, task claims); they register hooks here and session.c
+ * calls none of them by name: session_on_close (the session ended),
+ * session_on_cancel (a cancel frame for one of its requests) and
+ * session_on_hold (does it hold something that keeps its row in the
+ * store).  Hooks run in the order they were registered (main.c).
+ */
 #include "config.h"
 
 #include <stdio.h>
@@ -7,10 +16,10 @@
 
 #include "broker.h"
 
-#define AGENT_MAX 64
-#define ROLE_MAX 32
-#define PROJECT_MAX 4096
-#define LABEL_MAX 128
+/* Bounds on what a hello carries (agent and role: common.h, as agent_join) */
+#define SESSION_PROJECT_MAX 4096 /* a project: a path */
+#define SESSION_KIND_MAX 16      /* cli, mcp... */
+#define SESSION_LABEL_MAX 128    /* the client's name and version */
 
 /* Sessions per project, so that status does not walk every session. */
 struct pcount {
@@ -19,10 +28,76 @@ struct pcount {
 	UT_hash_handle hh;
 };
 
+/* One module's hooks; each registration fills one of them. */
+struct session_hook {
+	void (*closed)(struct session *);
+	int (*cancel)(struct session *, uint64_t);
+	size_t (*holds)(struct session *);
+};
+#define SESSION_HOOKS_MAX 16
+
 struct session_list sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static struct session_hook hooks[SESSION_HOOKS_MAX];
+static size_t nhooks;
 static struct session *sessions_by_id;
 static struct pcount *pcounts;
 static uint64_t session_seq;
+
+/* A new hook entry, at the end of the order. */
+static struct session_hook *
+session_hook_add(void)
+{
+	if (nhooks == SESSION_HOOKS_MAX)
+		fatalx("too many session hooks");
+	return (&hooks[nhooks++]);
+}
+
+/* Call fn with every session that closes, before it is freed. */
+void
+session_on_close(void (*fn)(struct session *))
+{
+	session_hook_add()->closed = fn;
+}
+
+/* Offer fn every cancel frame; it returns 1 when the request was its own. */
+void
+session_on_cancel(int (*fn)(struct session *, uint64_t))
+{
+	session_hook_add()->cancel = fn;
+}
+
+/* Ask fn what a session holds (non-zero keeps the session's row stored). */
+void
+session_on_hold(size_t (*fn)(struct session *))
+{
+	session_hook_add()->holds = fn;
+}
+
+/* A cancel frame for request id: the first module that had it answers; 1 if one did. */
+int
+session_cancel(struct session *s, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < nhooks; i++) {
+		if (hooks[i].cancel != NULL && hooks[i].cancel(s, id))
+			return (1);
+	}
+	return (0);
+}
+
+/* Does s hold anything a module keeps for it across a restart? */
+static int
+session_holds(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < nhooks; i++) {
+		if (hooks[i].holds != NULL && hooks[i].holds(s) > 0)
+			return (1);
+	}
+	return (0);
+}
 
 /* Enter s in the lists and in its project's count. */
 static void
@@ -86,42 +161,68 @@ session_field(const msgpack_object *hello, const char *key, size_t max, char **o
 	return (0);
 }
 
+/* A session holding nothing, not linked yet. */
+static struct session *
+session_new(void)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+
+	TAILQ_INIT(&s->grants);
+	TAILQ_INIT(&s->waiters);
+	TAILQ_INIT(&s->bwaits);
+	return (s);
+}
+
+/* Free a session's memory (it is unlinked, and holds nothing). */
+static void
+session_free(struct session *s)
+{
+	free(s->agent);
+	free(s->role);
+	free(s->project);
+	free(s->kind);
+	free(s->client_name);
+	free(s->client_version);
+	free(s);
+}
+
+/* What a hello or a row left out: the default project and kind, agent if NULL. */
+static void
+session_defaults(struct session *s, const char *agent)
+{
+	if (s->agent == NULL && agent != NULL)
+		s->agent = xstrdup(agent);
+	if (s->project == NULL)
+		s->project = xstrdup("default");
+	if (s->kind == NULL)
+		s->kind = xstrdup("cli");
+}
+
 /* Create the session a hello asks for. */
 struct session *
 session_create(struct client *c, const msgpack_object *hello, char **cause)
 {
 	const msgpack_object *client = mp_get(hello, "client");
-	struct session *s;
+	struct session *s = session_new();
 	int64_t pid;
 
-	s = xcalloc(1, sizeof *s);
-	TAILQ_INIT(&s->grants);
-	TAILQ_INIT(&s->waiters);
-	TAILQ_INIT(&s->bwaits);
-	if (session_field(hello, "agent", AGENT_MAX, &s->agent, cause) != 0 ||
-	    session_field(hello, "role", ROLE_MAX, &s->role, cause) != 0 ||
-	    session_field(hello, "project", PROJECT_MAX, &s->project, cause) != 0 ||
-	    session_field(hello, "kind", 16, &s->kind, cause) != 0 ||
+	if (session_field(hello, "agent", AGENT_NAME_MAX_LEN, &s->agent, cause) != 0 ||
+	    session_field(hello, "role", ROLE_MAX_LEN, &s->role, cause) != 0 ||
+	    session_field(hello, "project", SESSION_PROJECT_MAX, &s->project, cause) != 0 ||
+	    session_field(hello, "kind", SESSION_KIND_MAX, &s->kind, cause) != 0 ||
 	    (client != NULL &&
-		(session_field(client, "name", LABEL_MAX, &s->client_name, cause) != 0 ||
-		session_field(client, "version", LABEL_MAX, &s->client_version, cause) != 0))) {
-		free(s->agent);
-		free(s->role);
-		free(s->project);
-		free(s->kind);
-		free(s->client_name);
-		free(s);
+		(session_field(client, "name", SESSION_LABEL_MAX, &s->client_name, cause) != 0 ||
+		session_field(client, "version", SESSION_LABEL_MAX, &s->client_version,
+		cause) != 0))) {
+		session_free(s);
 		return (NULL);
 	}
 	s->pid = c->pid;
-	if (mp_int(mp_get(hello, "pid"), &pid) == 0 && pid > 0 && pid < INT32_MAX)
+	if ((pid = mp_get_int(hello, "pid", 0)) > 0 && pid < INT32_MAX)
 		s->pid = (pid_t)pid;
 	if (s->agent == NULL)
 		xasprintf(&s->agent, "cli-%ld", (long)s->pid);
-	if (s->project == NULL)
-		s->project = xstrdup("default");
-	if (s->kind == NULL)
-		s->kind = xstrdup("cli");
+	session_defaults(s, NULL);
 	session_seq++;
 	snprintf(s->id, sizeof s->id, "s%llu", (unsigned long long)session_seq);
 	random_hex(s->token, sizeof s->token);
@@ -154,26 +255,22 @@ session_count(const char *project)
 	return (pc != NULL ? pc->n : 0);
 }
 
-/* The connection ended: release what the session held, end its waits. */
+/* The connection ended: every module lets go of what the session held. */
 void
 session_close(struct session *s)
 {
+	size_t i;
+
 	log_info("session %s: closed", s->id);
 	if (s->grace_ev != NULL)
 		event_free(s->grace_ev);
-	wait_session_closed(s);
-	agent_session_closed(s);
-	lock_session_closed(s);
-	task_session_closed(s);
+	for (i = 0; i < nhooks; i++) {
+		if (hooks[i].closed != NULL)
+			hooks[i].closed(s);
+	}
 	session_unlink(s);
 	store_mark(&session_store_kind, s->id); /* gone: its row is deleted */
-	free(s->agent);
-	free(s->role);
-	free(s->project);
-	free(s->kind);
-	free(s->client_name);
-	free(s->client_version);
-	free(s);
+	session_free(s);
 }
 
 /*
@@ -215,8 +312,7 @@ session_reclaim(struct client *c, const char *token, size_t len)
 	struct session *s;
 
 	TAILQ_FOREACH(s, &sessions, entry) {
-		if (s->client == NULL && strlen(s->token) == len &&
-		    memcmp(s->token, token, len) == 0)
+		if (s->client == NULL && token_cmp(s->token, token, len) == 0)
 			break;
 	}
 	if (s == NULL)
@@ -233,13 +329,13 @@ session_reclaim(struct client *c, const char *token, size_t len)
 
 /* Row of a session that holds locks or task claims; 0 once it holds nothing. */
 static int
-session_pack(const char *id, struct fbuf *fb)
+session_pack(const struct store_kind *kind, const char *id, struct fbuf *fb)
 {
 	struct session *s = session_find(id);
 
-	if (s == NULL || (lock_session_grants(s) == 0 && task_session_claims(s) == 0))
+	if (s == NULL || !session_holds(s))
 		return (0);
-	pk_map(fb, 7);
+	pk_map_open(fb);
 	pk_kstr(fb, "token", s->token);
 	pk_kstr(fb, "agent", s->agent);
 	pk_kstr(fb, "role", s->role);
@@ -247,49 +343,38 @@ session_pack(const char *id, struct fbuf *fb)
 	pk_kstr(fb, "kind", s->kind);
 	pk_kstr(fb, "client", s->client_name);
 	pk_kint(fb, "pid", s->pid);
+	pk_map_close(fb);
 	return (1);
 }
 
 /* Bring a session back without a connection, for its owner to reclaim. */
 static int
-session_restore(const char *id, const msgpack_object *o, char **cause)
+session_restore(const struct store_kind *kind, const char *id, const msgpack_object *o,
+    char **cause)
 {
-	struct timeval tv;
 	struct session *s;
 	const char *tok;
 	size_t n;
-	int64_t pid = 0;
 
 	if (mp_str(mp_get(o, "token"), &tok, &n) != 0 || n != sizeof s->token - 1 ||
 	    strlen(id) >= sizeof s->id) {
 		xasprintf(cause, "session %s: bad row", id);
 		return (-1);
 	}
-	s = xcalloc(1, sizeof *s);
-	TAILQ_INIT(&s->grants);
-	TAILQ_INIT(&s->waiters);
-	TAILQ_INIT(&s->bwaits);
+	s = session_new();
 	snprintf(s->id, sizeof s->id, "%s", id);
 	memcpy(s->token, tok, n);
-	s->agent = mp_strdup(mp_get(o, "agent"));
-	s->role = mp_strdup(mp_get(o, "role"));
-	s->project = mp_strdup(mp_get(o, "project"));
-	s->kind = mp_strdup(mp_get(o, "kind"));
-	s->client_name = mp_strdup(mp_get(o, "client"));
-	if (s->agent == NULL)
-		s->agent = xstrdup("unknown");
-	if (s->project == NULL)
-		s->project = xstrdup("default");
-	if (s->kind == NULL)
-		s->kind = xstrdup("cli");
-	mp_int(mp_get(o, "pid"), &pid);
-	s->pid = (pid_t)pid;
+	s->agent = mp_get_strdup(o, "agent");
+	s->role = mp_get_strdup(o, "role");
+	s->project = mp_get_strdup(o, "project");
+	s->kind = mp_get_strdup(o, "kind");
+	s->client_name = mp_get_strdup(o, "client");
+	session_defaults(s, "unknown");
+	s->pid = (pid_t)mp_get_int(o, "pid", 0);
 	s->connected_ms = s->active_ms = mono_ms();
 	session_link(s);
-	s->grace_ev = evtimer_new(base, session_grace_cb, s);
-	tv.tv_sec = (time_t)cfg.grace;
-	tv.tv_usec = (suseconds_t)((cfg.grace - (double)tv.tv_sec) * 1e6);
-	evtimer_add(s->grace_ev, &tv);
+	s->grace_ev = timer_new(session_grace_cb, s);
+	timer_in(s->grace_ev, cfg.grace);
 	return (0);
 }
 

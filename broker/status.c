@@ -5,13 +5,14 @@
 
 #include "broker.h"
 
+/* status: what the broker holds, overall and in the caller's project. */
 void
 op_status(struct req *r)
 {
 	struct fbuf *fb = reply_begin(r->id);
 	const char *err = store_last_error();
 
-	pk_map(fb, 15 + (err != NULL));
+	pk_map_open(fb);
 	pk_kstr(fb, "version", BATON_VERSION);
 	pk_kint(fb, "protocol", PROTO_VERSION);
 	pk_kint(fb, "pid", getpid());
@@ -27,10 +28,10 @@ op_status(struct req *r)
 	pk_kstr(fb, "session", r->s->id);
 	pk_kstr(fb, "agent", r->s->agent);
 	pk_kstr(fb, "durability", durability_name());
-	if (err != NULL) {
-		pk_kstr(fb, "store_error", err);
-		/* read-only, and the one way to see why everything else waits */
+	pk_kstr_opt(fb, "store_error", err);
+	pk_map_close(fb);
+	if (err != NULL) /* read-only, and the one way to see why everything else waits */
 		reply_end_now(r->c, fb);
-	} else
+	else
 		reply_end(r->c, fb);
 }

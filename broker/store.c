@@ -18,7 +18,8 @@
  *
  * Revisions (fences, versions) come from a ceiling persisted ahead of
  * use: restarting at the stored ceiling never hands out a revision
- * twice, even after a crash in relaxed mode.
+ * twice, even after a crash in relaxed mode.  So the revision counter
+ * lives here, with the ceiling that keeps it honest.
  */
 #include "config.h"
 
@@ -57,6 +58,8 @@ static uint64_t ceiling;       /* revisions below it may be handed out */
 static uint64_t ceiling_saved; /* ... as stored in the database */
 static char *store_error;      /* last commit failure, for status */
 static uint64_t commits, rows_written;
+static void (*commit_hook)(void); /* client.c: release the frames held for a commit */
+uint64_t revision;                /* the global revision: last one handed out */
 
 /* Every kind of state, in restore order (sessions before what they hold). */
 static const struct store_kind *const kinds[] = {
@@ -305,15 +308,13 @@ store_start(void)
 static void
 store_schedule(void)
 {
-	struct timeval tv = { 0, STORE_RELAXED_MS * 1000 };
-
 	if (commit_pending || durability == DURABILITY_NONE || commit_ev == NULL)
 		return;
 	commit_pending = 1;
 	if (durability == DURABILITY_STRICT)
 		event_active(commit_ev, EV_TIMEOUT, 0);
 	else
-		event_add(commit_ev, &tv);
+		timer_in(commit_ev, STORE_RELAXED_MS / 1000.0);
 }
 
 /* Remember that kind/key changed; it is written at the next commit. */
@@ -345,8 +346,15 @@ store_mark(const struct store_kind *kind, const char *key)
 	store_schedule();
 }
 
-/* The revision ceiling must stay ahead of what was handed out. */
+/* Call fn after every commit (client.c sends the frames held for it). */
 void
+store_on_commit(void (*fn)(void))
+{
+	commit_hook = fn;
+}
+
+/* The revision ceiling must stay ahead of what was handed out. */
+static void
 store_revision_used(uint64_t rev)
 {
 	if (durability == DURABILITY_NONE || rev < ceiling)
@@ -358,6 +366,14 @@ store_revision_used(uint64_t rev)
 		event_del(commit_ev);
 		store_commit_cb(-1, 0, NULL);
 	}
+}
+
+/* Advance the global revision; every mutation calls this once. */
+uint64_t
+revision_next(void)
+{
+	store_revision_used(++revision);
+	return (revision);
 }
 
 /* Are frames to peers to be held until the pending commit? */
@@ -389,7 +405,7 @@ store_write(struct dirty *d, struct fbuf *fb)
 	int have, rc;
 
 	fbuf_init(fb);
-	have = d->kind->pack(key, fb);
+	have = d->kind->pack(d->kind, key, fb);
 	if (fb->err) {
 		log_warnx("store: cannot encode %s %s", d->kind->name, key);
 		fbuf_free(fb);
@@ -521,7 +537,6 @@ store_kind_at(size_t i)
 static void
 store_commit_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct timeval retry = { 1, 0 };
 	struct dirty *d, *tmp;
 	struct fbuf fb;
 	size_t n = 0;
@@ -556,7 +571,8 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 		free(store_error);
 		store_error = NULL;
 	}
-	server_release_held();
+	if (commit_hook != NULL)
+		commit_hook();
 	return;
 
 rollback:
@@ -571,7 +587,7 @@ fail:
 	free(store_error);
 	store_error = cause;
 	commit_pending = 1;
-	event_add(commit_ev, &retry);
+	timer_in(commit_ev, 1);
 }
 
 /* Load every kind's rows, in order; the broker starts only if all load. */
@@ -601,7 +617,7 @@ store_restore(char **cause)
 			    (size_t)sqlite3_column_bytes(st, 1), &u, &why) != 0) {
 				xasprintf(cause, "%s %s: %s", kinds[i]->name, key, why);
 				rc = -1;
-			} else if (kinds[i]->restore(key, &u.data, cause) != 0)
+			} else if (kinds[i]->restore(kinds[i], key, &u.data, cause) != 0)
 				rc = -1;
 			msgpack_unpacked_destroy(&u);
 			free(key);

@@ -54,7 +54,7 @@ taskrow_pk_history(struct fbuf *fb, const struct task *t)
 
 /* A task's row; 0 when there is no such task. */
 static int
-task_pack(const char *key, struct fbuf *fb)
+task_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 {
 	struct task *t;
 	size_t i;
@@ -202,7 +202,8 @@ taskrow_claim(struct task *t, const msgpack_object *o)
 
 /* Rebuild a task from its row. */
 static int
-task_restore(const char *key, const msgpack_object *o, char **cause)
+task_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
+    char **cause)
 {
 	const char *nl = strchr(key, '\n');
 	struct project *p;

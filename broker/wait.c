@@ -44,7 +44,6 @@ wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait 
 {
 	struct wait_key *k;
 	struct bwait *w;
-	struct timeval tv;
 
 	if (secs > cfg.max_wait)
 		secs = cfg.max_wait;
@@ -70,10 +69,8 @@ wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait 
 	TAILQ_INSERT_TAIL(&k->waiters, w, kentry);
 	TAILQ_INSERT_TAIL(&r->s->bwaits, w, sentry);
 	nblocked++;
-	w->timer = evtimer_new(base, wait_timer_cb, w);
-	tv.tv_sec = (time_t)secs;
-	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	evtimer_add(w->timer, &tv);
+	w->timer = timer_new(wait_timer_cb, w);
+	timer_in(w->timer, secs);
 	return (w);
 }
 
@@ -119,7 +116,7 @@ wait_wake(const char *key)
 }
 
 /* A cancel frame: answer "cancelled" and drop the waiter; 1 if found. */
-int
+static int
 wait_cancel(struct session *s, uint64_t id)
 {
 	struct bwait *w;
@@ -135,7 +132,7 @@ wait_cancel(struct session *s, uint64_t id)
 }
 
 /* The session is gone: drop its waiters without answering. */
-void
+static void
 wait_session_closed(struct session *s)
 {
 	struct bwait *w;
@@ -148,4 +145,12 @@ size_t
 wait_count(void)
 {
 	return (nblocked);
+}
+
+/* Blocking calls end with their session and can be cancelled. */
+void
+wait_init(void)
+{
+	session_on_close(wait_session_closed);
+	session_on_cancel(wait_cancel);
 }

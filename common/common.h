@@ -29,8 +29,8 @@
  * ones code outside the table needs too.
  */
 #define NAME_MAX_LEN 256   /* lock names, note keys: bytes */
-#define AGENT_NAME_MAX_LEN 64 /* agent names, as sessions carry them */
-#define ROLE_MAX_LEN 32    /* roles */
+#define AGENT_NAME_MAX_LEN 64 /* agent names (hello, agent_join) */
+#define ROLE_MAX_LEN 32    /* roles (hello, agent_join) */
 #define REASON_MAX_LEN 256 /* a lock's reason */
 #define TOKEN_MAX_LEN 64   /* tokens and tickets as sent */
 #define TOKEN_LEN 32       /* tokens and tickets the broker makes: hex characters */

@@ -222,8 +222,6 @@ static const struct op_result event_wait_results[] = {
 };
 
 /* Presence, messages and discussions (DESIGN §5.3, §5.4); bounds in baton(1). */
-#define AGENT_NAME_MAX 64     /* agent names, as sessions carry them */
-#define ROLE_LEN_MAX 32
 #define ADDR_MAX 70           /* an agent name, "role:ROLE" or "all" */
 #define MSG_BODY_MAX 65536
 #define MSG_SUBJECT_MAX 256
@@ -233,11 +231,11 @@ static const struct op_result event_wait_results[] = {
 #define MSG_ID_MAX 9007199254740991.0 /* 2^53 - 1 */
 
 static const struct op_arg agent_join_args[] = {
-	{ "name", ARG_STRING, 0, 1, AGENT_NAME_MAX, NULL, NULL,
+	{ "name", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL,
 	    "Your agent name, e.g. \"alice\" or \"impl-2\": others message you by it. "
 	    "Refused while another live session has joined under it. Without it you "
 	    "keep the name you connected with." },
-	{ "role", ARG_STRING, 0, 1, ROLE_LEN_MAX, NULL, NULL,
+	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL,
 	    "Your role: planner, implementer or reviewer (free text is accepted). "
 	    "Messages to \"role:ROLE\" reach everyone in that role." },
 	{ "ttl_seconds", ARG_NUMBER, 0, 1, 86400, NULL, NULL,
@@ -257,13 +255,13 @@ static const struct op_result agent_join_results[] = {
 };
 
 static const struct op_arg agent_list_args[] = {
-	{ "role", ARG_STRING, 0, 1, ROLE_LEN_MAX, NULL, NULL, "Only agents in this role." },
+	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL, "Only agents in this role." },
 };
 static const struct op_result agent_list_results[] = {
 	{ "agents", "array", 0,
 	    "present agents: {agent, role, session, pid, project, kind, client, "
-	    "connected_seconds, idle_seconds, locks [names held], tasks, connected, "
-	    "expires_in_seconds?}; connected:false for a TTL registration whose "
+	    "connected_seconds, idle_seconds, locks [names held], tasks [ids claimed], "
+	    "connected, expires_in_seconds?}; connected:false for a TTL registration whose "
 	    "connection has ended" },
 	{ "count", "integer", 0, "number of agents listed" },
 };

@@ -1,0 +1,427 @@
+/*
+ * One peer's I/O (tmux's server-client.c): reading its frames into one
+ * shared buffer (a buffer of its own only while a frame is partial),
+ * handing each whole frame to the dispatcher server.c registered,
+ * queueing replies, holding them for the commit in progress under
+ * strict durability, dropping a peer that stops reading, and freeing it
+ * (its session closes with it, except at a stop).
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "broker.h"
+
+#define CLIENT_READ_CHUNK 65536 /* bytes asked of the kernel per read */
+
+static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static TAILQ_HEAD(, client) held_clients = TAILQ_HEAD_INITIALIZER(held_clients);
+static size_t nclients;
+static int stopping; /* client_shutdown: sessions stay as they are */
+static void (*client_dispatch)(struct client *, const msgpack_object *);
+
+static void client_free(struct client *);
+static void client_free_cb(evutil_socket_t, short, void *);
+static void client_read_cb(evutil_socket_t, short, void *);
+static void client_write_cb(struct bufferevent *, void *);
+static void client_event_cb(struct bufferevent *, short, void *);
+static void client_release_held(void);
+
+/*
+ * Every whole frame a peer sends goes to dispatch; frames held for a
+ * commit leave when the store says it is done.
+ */
+void
+client_init(void (*dispatch)(struct client *, const msgpack_object *))
+{
+	client_dispatch = dispatch;
+	store_on_commit(client_release_held);
+}
+
+size_t
+client_count(void)
+{
+	return (nclients);
+}
+
+/* A peer accepted on fd, its credentials checked: watch it. */
+struct client *
+client_new(int fd, uid_t uid, pid_t pid)
+{
+	struct client *c = xcalloc(1, sizeof *c);
+
+	c->fd = fd;
+	c->uid = uid;
+	c->pid = pid;
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatalx("bufferevent_socket_new");
+	/*
+	 * Requests are read with our own event and buffer: the
+	 * bufferevent's reader asks the kernel for the readable size
+	 * (FIONREAD) before every read, a system call per request.
+	 */
+	bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
+	bufferevent_enable(c->bev, EV_WRITE);
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	if (c->rev == NULL || event_add(c->rev, NULL) != 0)
+		fatalx("cannot watch a client");
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	nclients++;
+	return (c);
+}
+
+/*
+ * Drop every peer without closing its session: a stop is a restart to
+ * come (see server_shutdown).
+ */
+void
+client_shutdown(void)
+{
+	struct client *c;
+
+	stopping = 1;
+	while ((c = TAILQ_FIRST(&clients)) != NULL)
+		client_free(c);
+}
+
+/* Stop reading; free the client once its queued output is flushed. */
+static void
+client_close_later(struct client *c)
+{
+	c->closing = 1;
+	event_del(c->rev);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->on_held_list &&
+	    c->free_ev == NULL) {
+		c->free_ev = timer_new(client_free_cb, c);
+		timer_in(c->free_ev, 0);
+	}
+}
+
+static void
+client_free_cb(evutil_socket_t fd, short events, void *arg)
+{
+	client_free(arg);
+}
+
+static void
+client_free(struct client *c)
+{
+	if (c->free_ev != NULL)
+		event_free(c->free_ev);
+	if (c->session != NULL && stopping)
+		c->session->client = NULL; /* kept as it is, see server_shutdown */
+	else if (c->session != NULL)
+		session_close(c->session);
+	c->session = NULL;
+	if (c->on_held_list)
+		TAILQ_REMOVE(&held_clients, c, held_entry);
+	if (c->held != NULL)
+		evbuffer_free(c->held);
+	TAILQ_REMOVE(&clients, c, entry);
+	nclients--;
+	event_free(c->rev);
+	free(c->rbuf);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/*
+ * Send bytes to a peer: straight to the socket when nothing is queued
+ * (saving the poller two changes per reply), the rest through the
+ * bufferevent, which writes it when the socket can take it.
+ */
+static void
+client_write(struct client *c, const void *data, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	ssize_t n = 0;
+
+	if (evbuffer_get_length(out) == 0) {
+		n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			n = 0; /* EAGAIN, or an error the bufferevent will report */
+	}
+	if ((size_t)n < len && evbuffer_add(out, (const char *)data + n, len - (size_t)n) != 0)
+		fatalx("evbuffer_add");
+}
+
+/*
+ * Queue a finished frame (held for the commit in progress unless now);
+ * a peer that stops reading is dropped.
+ */
+static void
+client_send_how(struct client *c, struct fbuf *fb, int now)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (fbuf_finish(fb) != 0) {
+		log_warnx("dropping an unencodable frame for session %s",
+		    c->session != NULL ? c->session->id : "-");
+		fbuf_free(fb);
+		return;
+	}
+	if (c->closing) {
+		fbuf_free(fb);
+		return;
+	}
+	if (store_holding() && !now) {
+		/* strict durability: nothing leaves before the commit */
+		if (c->held == NULL && (c->held = evbuffer_new()) == NULL)
+			fatalx("evbuffer_new");
+		if (!c->on_held_list) {
+			TAILQ_INSERT_TAIL(&held_clients, c, held_entry);
+			c->on_held_list = 1;
+		}
+		out = c->held;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    (c->held != NULL ? evbuffer_get_length(c->held) : 0) + fb->sb.size >
+	    CLIENT_OUT_LIMIT) {
+		log_warnx("session %s: output over %d bytes, disconnecting",
+		    c->session != NULL ? c->session->id : "-", CLIENT_OUT_LIMIT);
+		fbuf_free(fb);
+		evbuffer_drain(bufferevent_get_output(c->bev),
+		    evbuffer_get_length(bufferevent_get_output(c->bev)));
+		if (c->held != NULL)
+			evbuffer_drain(c->held, evbuffer_get_length(c->held));
+		client_close_later(c);
+		return;
+	}
+	if (out == bufferevent_get_output(c->bev))
+		client_write(c, fb->sb.data, fb->sb.size);
+	else if (evbuffer_add(out, fb->sb.data, fb->sb.size) != 0)
+		fatalx("evbuffer_add");
+	fbuf_free(fb);
+}
+
+/* Queue a finished frame; a peer that stops reading is dropped. */
+void
+client_send(struct client *c, struct fbuf *fb)
+{
+	client_send_how(c, fb, 0);
+}
+
+/* Send a finished frame at once, even while a commit is pending. */
+void
+client_send_now(struct client *c, struct fbuf *fb)
+{
+	client_send_how(c, fb, 1);
+}
+
+/* The commit is done: send every frame held for it, in order. */
+static void
+client_release_held(void)
+{
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&held_clients)) != NULL) {
+		TAILQ_REMOVE(&held_clients, c, held_entry);
+		c->on_held_list = 0;
+		client_write(c, evbuffer_pullup(c->held, -1), evbuffer_get_length(c->held));
+		evbuffer_drain(c->held, evbuffer_get_length(c->held));
+	}
+}
+
+/* Send an error frame and close once it is flushed. */
+void
+client_fail(struct client *c, const char *code, const char *message)
+{
+	struct fbuf fb;
+
+	log_info("session %s: %s: %s", c->session != NULL ? c->session->id : "-", code,
+	    message);
+	fbuf_init(&fb);
+	pk_map_open(&fb);
+	pk_kint(&fb, "t", FRAME_ERROR);
+	pk_kstr(&fb, "code", code);
+	pk_kstr(&fb, "message", message);
+	pk_map_close(&fb);
+	client_send(c, &fb);
+	client_close_later(c);
+}
+
+/*
+ * Begin a success reply: {t, id, ok, r: ...}.  The response map is open;
+ * the caller packs the value of r (one object), and reply_end closes it.
+ */
+struct fbuf *
+reply_begin(uint64_t id)
+{
+	struct fbuf *fb = xmalloc(sizeof *fb);
+
+	fbuf_init(fb);
+	pk_map_open(fb);
+	pk_kint(fb, "t", FRAME_RES);
+	pk_kuint(fb, "id", id);
+	pk_kbool(fb, "ok", 1);
+	pk_str(fb, "r");
+	return (fb);
+}
+
+/* Close the response map reply_begin opened and queue the reply. */
+void
+reply_end(struct client *c, struct fbuf *fb)
+{
+	pk_map_close(fb);
+	client_send(c, fb);
+	free(fb);
+}
+
+/*
+ * An answer that leaves at once, even while a commit is pending: for
+ * status while the database refuses writes, so that people can see why
+ * every other answer waits.
+ */
+void
+reply_end_now(struct client *c, struct fbuf *fb)
+{
+	pk_map_close(fb);
+	client_send_how(c, fb, 1);
+	free(fb);
+}
+
+/* Answer request id with an error: code, message and the argument at fault. */
+void
+reply_error(struct client *c, uint64_t id, const char *code, const char *field,
+    const char *fmt, ...)
+{
+	struct fbuf fb;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fbuf_init(&fb);
+	pk_map_open(&fb);
+	pk_kint(&fb, "t", FRAME_RES);
+	pk_kuint(&fb, "id", id);
+	pk_kbool(&fb, "ok", 0);
+	pk_str(&fb, "e");
+	pk_map_open(&fb);
+	pk_kstr(&fb, "code", code);
+	pk_kstr(&fb, "message", msg);
+	pk_kstr_opt(&fb, "field", field != NULL && *field != '\0' ? field : NULL);
+	pk_map_close(&fb);
+	pk_map_close(&fb);
+	client_send(c, &fb);
+}
+
+/*
+ * Decode and dispatch every whole frame in buf; keep a partial one in
+ * c->rbuf (buf may be the shared read buffer or c->rbuf itself).
+ */
+static void
+client_frames(struct client *c, unsigned char *buf, size_t len)
+{
+	msgpack_unpacked u;
+	const char *cause = NULL;
+	size_t off = 0;
+	ssize_t n;
+
+	while (!c->closing) {
+		if ((n = frame_length(buf + off, len - off, FRAME_MAX_DEFAULT, &cause)) < 0) {
+			client_fail(c, ERR_PROTOCOL, cause);
+			break;
+		}
+		if (n == 0 || len - off < (size_t)n + FRAME_HDR)
+			break;
+		msgpack_unpacked_init(&u);
+		if (frame_decode(buf + off + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
+			msgpack_unpacked_destroy(&u);
+			client_fail(c, ERR_PROTOCOL, cause);
+			break;
+		}
+		off += (size_t)n + FRAME_HDR;
+		client_dispatch(c, &u.data);
+		msgpack_unpacked_destroy(&u);
+	}
+	c->rlen = c->closing ? 0 : len - off;
+	if (c->rlen == 0) {
+		/* an idle session keeps no buffer (10 000 of them, DESIGN 9) */
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rsize = 0;
+		return;
+	}
+	if (buf != c->rbuf) {
+		c->rsize = c->rlen + CLIENT_READ_CHUNK;
+		c->rbuf = xmalloc(c->rsize);
+		memcpy(c->rbuf, buf + off, c->rlen);
+	} else if (off > 0)
+		memmove(c->rbuf, c->rbuf + off, c->rlen);
+}
+
+/*
+ * Bytes from a peer: read what is there (one call), then handle the
+ * frames.  Whole requests are read into one buffer shared by all
+ * clients; only a client with a partial frame has a buffer of its own.
+ */
+static void
+client_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	static unsigned char shared[CLIENT_READ_CHUNK];
+	struct client *c = arg;
+	unsigned char *buf;
+	const char *cause;
+	ssize_t n, want;
+	size_t room;
+
+	if (c->rlen == 0) {
+		buf = shared;
+		room = sizeof shared;
+	} else {
+		/* room for the frame announced, or a good chunk more */
+		want = frame_length(c->rbuf, c->rlen, FRAME_MAX_DEFAULT, &cause);
+		if (want > 0 && (size_t)want + FRAME_HDR > c->rlen + CLIENT_READ_CHUNK)
+			want += FRAME_HDR;
+		else
+			want = (ssize_t)(c->rlen + CLIENT_READ_CHUNK);
+		if (c->rsize < (size_t)want) {
+			c->rbuf = xreallocarray(c->rbuf, 1, (size_t)want);
+			c->rsize = (size_t)want;
+		}
+		buf = c->rbuf;
+		room = c->rsize - c->rlen;
+	}
+	n = recv(fd, buf + (buf == shared ? 0 : c->rlen), room, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_debug("session %s: disconnected%s%s",
+		    c->session != NULL ? c->session->id : "-", n == -1 ? ": " : "",
+		    n == -1 ? strerror(errno) : "");
+		client_free(c);
+		return;
+	}
+	client_frames(c, buf, (buf == shared ? 0 : c->rlen) + (size_t)n);
+}
+
+static void
+client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		client_free(c);
+}
+
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_debug("session %s: disconnected", c->session != NULL ? c->session->id : "-");
+		client_free(c);
+	}
+}
