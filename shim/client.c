@@ -38,6 +38,22 @@ client_env(const char *name)
 	return (v != NULL && *v != '\0' ? v : NULL);
 }
 
+/* op_error_set for a failed system call: the message, then ": " and strerror(errno). */
+static void printflike(3, 4)
+client_syserr(struct op_error *err, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	op_error_set(err, code, NULL, "%s: %s", msg, strerror(saved));
+	free(msg);
+	errno = saved;
+}
+
 /* Defaults from the environment: BATON_SOCKET, BATON_NO_AUTOSTART, BATON_AGENT... */
 void
 client_opts_default(struct client_opts *o)
@@ -118,38 +134,15 @@ project_default(void)
 	return (xstrdup(cwd));
 }
 
-/* The sysexits status for an error code (DESIGN §7). */
+/* The sysexits status for an error code (DESIGN §7), from the table in common/. */
 int
 exit_status_for(const char *code)
 {
-	static const struct {
-		const char *code;
-		int status;
-	} map[] = {
-		{ ERR_CONFLICT, EXIT_CONFLICT },
-		{ ERR_TIMEOUT, EXIT_CONFLICT },
-		{ ERR_DEADLOCK, EXIT_CONFLICT },
-		{ ERR_CANCELLED, EXIT_CONFLICT },
-		{ ERR_INVALID, EXIT_DATAERR },
-		{ ERR_UNKNOWN_OP, EXIT_DATAERR },
-		{ ERR_NOT_FOUND, EXIT_DATAERR },
-		{ ERR_LIMIT, EXIT_DATAERR },
-		{ ERR_CURSOR_EXPIRED, EXIT_DATAERR },
-		{ ERR_PERMISSION, EXIT_NOPERM },
-		{ ERR_UNAVAILABLE, EXIT_UNAVAILABLE },
-		{ ERR_PROTOCOL, EXIT_SOFTWARE },
-		{ ERR_VERSION, EXIT_SOFTWARE },
-		{ ERR_INTERNAL, EXIT_SOFTWARE },
-	};
-	size_t i;
+	const struct err_code *e;
 
-	if (code == NULL)
+	if (code == NULL || (e = err_code_find(code, strlen(code))) == NULL)
 		return (EXIT_SOFTWARE);
-	for (i = 0; i < nitems(map); i++) {
-		if (strcmp(map[i].code, code) == 0)
-			return (map[i].status);
-	}
-	return (EXIT_SOFTWARE);
+	return (e->exit_status);
 }
 
 /* Connect a new socket to path; the fd, or -1 with errno. */
@@ -335,8 +328,7 @@ client_spawn_broker(const char *sock, struct op_error *err)
 	sigaction(SIGCHLD, &osa, NULL);
 
 	if (status == -2)
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot start %s: fork: %s", broker,
-		    strerror(errno));
+		client_syserr(err, ERR_UNAVAILABLE, "cannot start %s: fork", broker);
 	else if (status == -1)
 		op_error_set(err, ERR_UNAVAILABLE, NULL, "%s did not start within %d s; "
 		    "see its log (batond.log in the state directory)", broker,
@@ -369,8 +361,8 @@ client_autostart(const char *sock, struct op_error *err)
 	xasprintf(&lockpath, "%s.start", sock);
 	lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lfd == -1 || client_flock(lfd, CLIENT_LOCK_TIMEOUT_MS) != 0) {
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot lock %s to start the broker: %s",
-		    lockpath, strerror(errno));
+		client_syserr(err, ERR_UNAVAILABLE, "cannot lock %s to start the broker",
+		    lockpath);
 		if (lfd != -1)
 			close(lfd);
 		free(lockpath);
@@ -380,8 +372,8 @@ client_autostart(const char *sock, struct op_error *err)
 	if ((fd = client_connect(sock)) == -1) {
 		r = client_spawn_broker(sock, err);
 		if ((fd = client_connect(sock)) == -1 && r == 0)
-			op_error_set(err, ERR_UNAVAILABLE, NULL, "started batond but cannot "
-			    "connect to %s: %s", sock, strerror(errno));
+			client_syserr(err, ERR_UNAVAILABLE, "started batond but cannot "
+			    "connect to %s", sock);
 	}
 	close(lfd); /* releases the flock */
 	return (fd);
@@ -405,8 +397,7 @@ client_reach(const char *sock, int autostart, struct op_error *err)
 	if (!missing && (fd = client_connect(sock)) != -1)
 		return (fd);
 	if (!missing && errno != ENOENT && errno != ECONNREFUSED) {
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to the broker on %s: %s",
-		    sock, strerror(errno));
+		client_syserr(err, ERR_UNAVAILABLE, "cannot connect to the broker on %s", sock);
 		return (-1);
 	}
 	if (autostart)
@@ -423,31 +414,26 @@ client_hello(struct conn *c, const struct client_opts *o, const char *project)
 {
 	struct fbuf fb;
 	char agent[32];
-	size_t n = 7;
 	int r;
 
-	if (o->role != NULL)
-		n++;
-	if (o->token != NULL)
-		n++;
 	if (o->agent == NULL)
 		snprintf(agent, sizeof agent, "cli-%ld", (long)getpid());
 	fbuf_init(&fb);
-	pk_map(&fb, n);
+	pk_map_open(&fb);
 	pk_kint(&fb, "t", FRAME_HELLO);
 	pk_kint(&fb, "v", PROTO_VERSION);
 	pk_kstr(&fb, "kind", o->kind != NULL ? o->kind : "cli");
 	pk_kstr(&fb, "agent", o->agent != NULL ? o->agent : agent);
-	if (o->role != NULL)
-		pk_kstr(&fb, "role", o->role);
+	pk_kstr_opt(&fb, "role", o->role);
 	pk_kstr(&fb, "project", project);
 	pk_kint(&fb, "pid", (int64_t)getpid());
 	pk_str(&fb, "client");
-	pk_map(&fb, 2);
+	pk_map_open(&fb);
 	pk_kstr(&fb, "name", o->client_name != NULL ? o->client_name : "baton");
 	pk_kstr(&fb, "version", o->client_version != NULL ? o->client_version : BATON_VERSION);
-	if (o->token != NULL)
-		pk_kstr(&fb, "token", o->token);
+	pk_map_close(&fb);
+	pk_kstr_opt(&fb, "token", o->token);
+	pk_map_close(&fb);
 	r = conn_send(c, &fb);
 	fbuf_free(&fb);
 	return (r);
@@ -457,17 +443,13 @@ client_hello(struct conn *c, const struct client_opts *o, const char *project)
 static const char *
 client_code(const msgpack_object *o, const char *dflt)
 {
-	static const char *codes[] = { ERR_INVALID, ERR_UNKNOWN_OP, ERR_NOT_FOUND,
-		ERR_CONFLICT, ERR_PERMISSION, ERR_DEADLOCK, ERR_TIMEOUT, ERR_CANCELLED,
-		ERR_LIMIT, ERR_PROTOCOL, ERR_VERSION, ERR_INTERNAL, ERR_UNAVAILABLE,
-		ERR_CURSOR_EXPIRED };
-	size_t i;
+	const struct err_code *e;
+	const char *s;
+	size_t n;
 
-	for (i = 0; i < nitems(codes); i++) {
-		if (mp_streq(o, codes[i]))
-			return (codes[i]);
-	}
-	return (dflt);
+	if (mp_str(o, &s, &n) != 0 || (e = err_code_find(s, n)) == NULL)
+		return (dflt);
+	return (e->code);
 }
 
 /* Turn an error frame {t:7, code, message} into err. */
@@ -566,8 +548,8 @@ conn_open(struct conn *c, const struct client_opts *o, struct op_error *err)
 	r = client_hello(c, o, project);
 	free(project);
 	if (r != 0) {
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot send hello to the broker "
-		    "on %s: %s", sock, strerror(errno));
+		client_syserr(err, ERR_UNAVAILABLE, "cannot send hello to the broker on %s",
+		    sock);
 		conn_close(c);
 		return (-1);
 	}
@@ -688,7 +670,7 @@ conn_read_frame(struct conn *c, msgpack_unpacked *out, int ms, struct op_error *
 		if ((r = poll(&pfd, 1, wait)) == -1) {
 			if (errno == EINTR)
 				continue;
-			op_error_set(err, ERR_INTERNAL, NULL, "poll: %s", strerror(errno));
+			client_syserr(err, ERR_INTERNAL, "poll");
 			return (-1);
 		}
 		if (r == 0) {
@@ -715,15 +697,25 @@ readit:
 	}
 }
 
-/* Pack a request's head {t:3, id, op, a: ...}; the caller packs the args value next. */
+/*
+ * Open a request {t:3, id, op, a: ...}: the caller packs the arguments
+ * (one map) next, then closes it with client_req_close.
+ */
 void
-client_pack_req(struct fbuf *fb, uint64_t id, const char *op)
+client_req_open(struct fbuf *fb, uint64_t id, const char *op)
 {
-	pk_map(fb, 4);
+	pk_map_open(fb);
 	pk_kint(fb, "t", FRAME_REQ);
 	pk_kuint(fb, "id", id);
 	pk_kstr(fb, "op", op);
 	pk_str(fb, "a");
+}
+
+/* Close the request client_req_open began. */
+void
+client_req_close(struct fbuf *fb)
+{
+	pk_map_close(fb);
 }
 
 /* Fill err from a failed response's e {code, message, field}. */
@@ -744,14 +736,16 @@ client_res_error(const msgpack_object *e, struct op_error *err)
 }
 
 /*
- * Call op with args (a map, or NULL for {}) and wait for its response,
- * skipping pushes.  On success *result points at r inside u, which the
- * caller owns (msgpack_unpacked_init before, _destroy after).
+ * Call op with args, len bytes of one packed map as they go on the wire
+ * (NULL: {}), and wait for its response, skipping pushes.  On success
+ * *result points at r inside u, which the caller owns
+ * (msgpack_unpacked_init before, _destroy after).
  */
 int
-conn_call(struct conn *c, const char *op, const msgpack_object *args, msgpack_unpacked *u,
+conn_call(struct conn *c, const char *op, const void *args, size_t len, msgpack_unpacked *u,
     const msgpack_object **result, struct op_error *err)
 {
+	static const unsigned char empty = 0x80; /* {} */
 	struct fbuf fb;
 	const msgpack_object *f, *e;
 	uint64_t id = ++c->next_id;
@@ -760,11 +754,12 @@ conn_call(struct conn *c, const char *op, const msgpack_object *args, msgpack_un
 
 	*result = NULL;
 	fbuf_init(&fb);
-	client_pack_req(&fb, id, op);
+	client_req_open(&fb, id, op);
 	if (args != NULL)
-		pk_object(&fb, args);
+		pk_raw(&fb, args, len);
 	else
-		pk_map(&fb, 0);
+		pk_raw(&fb, &empty, 1);
+	client_req_close(&fb);
 	r = conn_send(c, &fb);
 	fbuf_free(&fb);
 	if (r != 0) {
@@ -772,8 +767,7 @@ conn_call(struct conn *c, const char *op, const msgpack_object *args, msgpack_un
 			op_error_set(err, ERR_LIMIT, "arguments", "the request is larger than "
 			    "%d bytes", FRAME_MAX_DEFAULT);
 		else
-			op_error_set(err, ERR_UNAVAILABLE, NULL, "cannot send to the broker: %s",
-			    strerror(errno));
+			client_syserr(err, ERR_UNAVAILABLE, "cannot send to the broker");
 		return (-1);
 	}
 	for (;;) {

@@ -24,8 +24,23 @@
 
 #include "shim.h"
 
-#define ADMIN_EXPORT_USAGE "baton export [-o FILE] [-D STATE-DIR]"
-#define ADMIN_IMPORT_USAGE "baton import [--replace] [-D STATE-DIR] FILE"
+static int admin_export(const struct cmd_entry *, const struct client_opts *, int, char **);
+static int admin_import(const struct cmd_entry *, const struct client_opts *, int, char **);
+
+const struct cmd_entry cmd_export_entry = {
+	.name = "export",
+	.usage = "export [-o FILE] [-D STATE-DIR]",
+	.desc = "the whole state as JSON (stdout by default): from the running broker, else "
+	    "read from the state directory",
+	.exec = admin_export,
+};
+const struct cmd_entry cmd_import_entry = {
+	.name = "import",
+	.usage = "import [--replace] [-D STATE-DIR] FILE",
+	.desc = "build state.db from an export, with no broker running (--replace moves a "
+	    "state.db holding rows aside)",
+	.exec = admin_import,
+};
 
 /* Run batond with argv (argv[0] is set here); its exit status. */
 static int
@@ -45,18 +60,18 @@ admin_batond(char **argv)
 	signal(SIGCHLD, SIG_DFL);
 	fflush(stdout);
 	if ((pid = fork()) == -1) {
-		cli_err("cannot run %s: fork: %s", broker, strerror(errno));
+		cli_syserr("cannot run %s: fork", broker);
 		free(broker);
 		return (EXIT_SOFTWARE);
 	}
 	if (pid == 0) {
 		execv(broker, argv);
-		fprintf(stderr, "baton: cannot run %s: %s\n", broker, strerror(errno));
+		cli_syserr("cannot run %s", broker);
 		_exit(EXIT_UNAVAILABLE);
 	}
 	while (waitpid(pid, &status, 0) == -1) {
 		if (errno != EINTR) {
-			cli_err("waiting for %s: %s", broker, strerror(errno));
+			cli_syserr("waiting for %s", broker);
 			free(broker);
 			return (EXIT_SOFTWARE);
 		}
@@ -89,9 +104,9 @@ admin_connect(const struct client_opts *o, struct conn *c)
 	return (cli_fail(NULL, &err));
 }
 
-/* The options of export and import: -o FILE, -D DIR, --replace; 0 or a status. */
+/* The options of export and import: -o FILE, -D DIR, --replace; 0, -1 (help), or a status. */
 static int
-admin_options(int argc, char **argv, const char *usage, const char **out,
+admin_options(const struct cmd_entry *ce, int argc, char **argv, const char **out,
     const char **dir, int *replace)
 {
 	static const struct option longopts[] = {
@@ -108,7 +123,7 @@ admin_options(int argc, char **argv, const char *usage, const char **out,
 		switch (ch) {
 		case 'o':
 			if (out == NULL)
-				return (cli_usage_err("usage: %s", usage));
+				return (cli_usage_err("usage: baton %s", ce->usage));
 			*out = optarg;
 			break;
 		case 'D':
@@ -116,18 +131,18 @@ admin_options(int argc, char **argv, const char *usage, const char **out,
 			break;
 		case 'R':
 			if (replace == NULL)
-				return (cli_usage_err("usage: %s", usage));
+				return (cli_usage_err("usage: baton %s", ce->usage));
 			*replace = 1;
 			break;
 		case 'h':
-			printf("usage: %s\n", usage);
+			help_command(stdout, ce);
 			return (-1);
 		case ':':
-			return (cli_usage_err("%s needs a value; usage: %s", argv[optind - 1],
-			    usage));
+			return (cli_usage_err("%s needs a value; usage: baton %s", argv[optind - 1],
+			    ce->usage));
 		default:
-			return (cli_usage_err("unknown option '%s'; usage: %s", argv[optind - 1],
-			    usage));
+			return (cli_usage_err("unknown option '%s'; usage: baton %s",
+			    argv[optind - 1], ce->usage));
 		}
 	}
 	return (0);
@@ -145,7 +160,7 @@ admin_export_live(struct conn *c, const char *out)
 
 	memset(&err, 0, sizeof err);
 	msgpack_unpacked_init(&u);
-	if (conn_call(c, "state_export", NULL, &u, &r, &err) != 0)
+	if (conn_call(c, "state_export", NULL, 0, &u, &r, &err) != 0)
 		status = cli_fail("state_export", &err);
 	else if ((path = mp_strdup(mp_get(r, "path"))) == NULL) {
 		cli_err("state_export: the broker gave no snapshot path");
@@ -158,7 +173,7 @@ admin_export_live(struct conn *c, const char *out)
 		argv[5] = NULL;
 		status = admin_batond(argv);
 		if (unlink(path) != 0 && errno != ENOENT)
-			cli_err("cannot remove the snapshot %s: %s", path, strerror(errno));
+			cli_syserr("cannot remove the snapshot %s", path);
 	}
 	free(path);
 	msgpack_unpacked_destroy(&u);
@@ -166,19 +181,19 @@ admin_export_live(struct conn *c, const char *out)
 }
 
 /* baton export [-o FILE] [-D STATE-DIR]: the whole state as JSON (stdout by default). */
-int
-cmd_export(const struct client_opts *o, int argc, char **argv)
+static int
+admin_export(const struct cmd_entry *ce, const struct client_opts *o, int argc, char **argv)
 {
 	const char *out = "-", *dir = NULL;
 	struct conn c;
 	char *bargv[7];
 	int status, n = 1;
 
-	if ((status = admin_options(argc, argv, ADMIN_EXPORT_USAGE, &out, &dir, NULL)) != 0)
-		return (status == -1 ? 0 : status);
+	if ((status = admin_options(ce, argc, argv, &out, &dir, NULL)) != 0)
+		return (status == -1 ? cli_flush(0) : status);
 	if (optind != argc)
-		return (cli_usage_err("unexpected argument '%s'; usage: %s", argv[optind],
-		    ADMIN_EXPORT_USAGE));
+		return (cli_usage_err("unexpected argument '%s'; usage: baton %s", argv[optind],
+		    ce->usage));
 	/* -D names a state directory: read it, whatever broker runs on the socket */
 	if (dir == NULL) {
 		if ((status = admin_connect(o, &c)) == 1) {
@@ -200,26 +215,20 @@ cmd_export(const struct client_opts *o, int argc, char **argv)
 }
 
 /* baton import [--replace] [-D STATE-DIR] FILE: the state from an export. */
-int
-cmd_import(const struct client_opts *o, int argc, char **argv)
+static int
+admin_import(const struct cmd_entry *ce, const struct client_opts *o, int argc, char **argv)
 {
 	const char *dir = NULL;
-	char sock[PATH_MAX], *cause = NULL, *bargv[9];
+	char sock[PATH_MAX], *bargv[9];
 	struct conn c;
 	int status, replace = 0, n = 1;
 
-	if ((status = admin_options(argc, argv, ADMIN_IMPORT_USAGE, NULL, &dir,
-	    &replace)) != 0)
-		return (status == -1 ? 0 : status);
+	if ((status = admin_options(ce, argc, argv, NULL, &dir, &replace)) != 0)
+		return (status == -1 ? cli_flush(0) : status);
 	if (optind != argc - 1)
-		return (cli_usage_err("import takes one FILE; usage: %s", ADMIN_IMPORT_USAGE));
-	if (o->socket != NULL)
-		snprintf(sock, sizeof sock, "%s", o->socket);
-	else if (path_socket(sock, sizeof sock, &cause) != 0) {
-		cli_err("%s", cause);
-		free(cause);
+		return (cli_usage_err("import takes one FILE; usage: baton %s", ce->usage));
+	if (cli_socket(o, sock, sizeof sock) != 0)
 		return (EXIT_USAGE);
-	}
 	if ((status = admin_connect(o, &c)) == 1) {
 		conn_close(&c);
 		cli_err("a broker is running on %s: stop it first (it would write the state it "

@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,63 +20,84 @@
 
 #include "shim.h"
 
-#define LOCK_DEFAULT_TTL 600.0 /* baton acquire: a forgotten lock lapses after 10 min */
 #define LOCK_FOREVER 3600.0    /* one wait request when no -w is given; the broker caps it */
 #define LOCK_RECLAIM_SECONDS 30 /* how long baton lock tries to reach a restarted broker */
 
-struct lock_req {
-	char **names;
-	int nnames;
-	int shared;
-	int nonblock;
-	double timeout; /* -w; < 0: wait for ever */
-	double ttl;     /* 0: session-bound */
-	const char *reason;
-	int conflict_code;
-	int brk; /* --break: take the locks away from their holders */
-};
-
 static volatile sig_atomic_t lock_child_pid;
 
-static int lock_break(const struct client_opts *, char **, int, const char *);
+static int lock_exec(struct cmd_call *);
+static int acquire_exec(struct cmd_call *);
+static int release_exec(struct cmd_call *);
+static int lock_break(struct cmd_call *);
+static int locks_show(struct cmd_call *);
 
-/*
- * Pack the lock_acquire arguments of one attempt into fb and decode them
- * into u for conn_call; u points into fb, which the caller frees after.
- */
-static int
-lock_args(const struct lock_req *q, double wait, const char *ticket, struct fbuf *fbp,
-    msgpack_unpacked *u)
-{
-#define fb (*fbp)
-	size_t n = 3 + (q->ttl > 0) + (ticket != NULL) + (q->reason != NULL), off = 0;
-	int i, r;
+/* The options of lock and acquire; -w, -n, -E are baton's, not the operation's. */
+#define LOCK_OPTS                                              	{ "shared", 's', "mode", "shared" },                   	{ "exclusive", 'x', "mode", "exclusive" },             	{ "nonblock", 'n', NULL, "1" },                        	{ "no-wait", 0, NULL, "1" },                           	{ "wait", 'w', NULL, NULL },                           	{ "timeout", 0, NULL, NULL },                          	{ "conflict-exit-code", 'E', NULL, NULL },             	{ "reason", 0, "reason", NULL }
+static const struct cmd_opt lock_opts[] = {
+	LOCK_OPTS,
+	{ "break", 0, NULL, "1" },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt acquire_opts[] = {
+	LOCK_OPTS,
+	{ "ttl", 0, "ttl_seconds", NULL },
+	{ NULL, 0, NULL, NULL },
+};
 
-	fbuf_init(&fb);
-	pk_map(&fb, n);
-	if (q->nnames == 1)
-		pk_kstr(&fb, "name", q->names[0]);
-	else {
-		pk_str(&fb, "names");
-		pk_array(&fb, (size_t)q->nnames);
-		for (i = 0; i < q->nnames; i++)
-			pk_str(&fb, q->names[i]);
-	}
-	pk_kstr(&fb, "mode", q->shared ? "shared" : "exclusive");
-	pk_kdouble(&fb, "wait_seconds", wait);
-	if (q->ttl > 0)
-		pk_kdouble(&fb, "ttl_seconds", q->ttl);
-	if (ticket != NULL)
-		pk_kstr(&fb, "ticket", ticket);
-	if (q->reason != NULL)
-		pk_kstr(&fb, "reason", q->reason);
-	r = fb.err ? -1 : 0;
-	if (r == 0 && msgpack_unpack_next(u, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR,
-	    &off) != MSGPACK_UNPACK_SUCCESS)
-		r = -1;
-	return (r);
-#undef fb
-}
+static const struct cmd_sub lock_subs[] = {
+	{ .op = "lock_acquire",
+	    .usage = "lock [-s|-x] [-n | -w SECONDS] [-E CODE] [--reason TEXT] NAME... -- CMD...\n"
+	    "lock --break [--reason TEXT] NAME...",
+	    .desc = "run CMD holding the locks (like flock(1)); they go when CMD ends or "
+	    "baton dies; the exit status is CMD's. --break takes a forgotten lock away "
+	    "from its holders (they are told in their inbox)",
+	    .flags = CMD_STOP, .opts = lock_opts, .exec = lock_exec },
+};
+const struct cmd_entry cmd_lock_entry = {
+	.name = "lock", .subs = lock_subs, .nsubs = nitems(lock_subs), .exec = cmd_sub_main,
+};
+
+static const struct cmd_sub acquire_subs[] = {
+	{ .op = "lock_acquire",
+	    .usage = "acquire [-s|-x] [-n | -w SECONDS] [-E CODE] [--ttl SECONDS] "
+	    "[--reason TEXT] [--json] NAME...",
+	    .desc = "take detached locks (ttl default 600 s); prints the token",
+	    .flags = CMD_STOP | CMD_JSON, .opts = acquire_opts,
+	    .preset = { "ttl_seconds", "600" }, /* a forgotten lock lapses after 10 min */
+	    .exec = acquire_exec },
+};
+const struct cmd_entry cmd_acquire_entry = {
+	.name = "acquire", .subs = acquire_subs, .nsubs = nitems(acquire_subs),
+	.exec = cmd_sub_main,
+};
+
+static const struct cmd_sub release_subs[] = {
+	{ .op = "lock_release", .usage = "release NAME TOKEN",
+	    .desc = "release a lock taken with acquire; exit 1 when it was not held",
+	    .pos = { "name", "token" }, .npos = 2, .exec = release_exec },
+};
+const struct cmd_entry cmd_release_entry = {
+	.name = "release", .subs = release_subs, .nsubs = nitems(release_subs),
+	.exec = cmd_sub_main,
+};
+
+static const struct cmd_sub renew_subs[] = {
+	{ .op = "lock_renew", .usage = "renew NAME TOKEN SECONDS",
+	    .desc = "make a detached lock expire SECONDS from now",
+	    .pos = { "name", "token", "ttl_seconds" }, .npos = 3, .exec = cmd_call_op },
+};
+const struct cmd_entry cmd_renew_entry = {
+	.name = "renew", .subs = renew_subs, .nsubs = nitems(renew_subs), .exec = cmd_sub_main,
+};
+
+static const struct cmd_sub locks_subs[] = {
+	{ .op = "lock_list", .usage = "locks [--json] [PREFIX]",
+	    .desc = "who holds which lock, and who waits",
+	    .flags = CMD_JSON, .pos = { "prefix" }, .show = locks_show },
+};
+const struct cmd_entry cmd_locks_entry = {
+	.name = "locks", .subs = locks_subs, .nsubs = nitems(locks_subs), .exec = cmd_sub_main,
+};
 
 /* One line naming who holds what, from an acquired:false result. */
 static void
@@ -99,67 +119,94 @@ lock_describe_holders(const msgpack_object *r, char *buf, size_t len)
 	snprintf(buf, len, "the lock is taken or others are queued ahead");
 }
 
+/* What baton's own options of lock and acquire say. */
+struct lock_opts {
+	int nonblock;
+	double timeout; /* -w; < 0: wait for ever */
+	int conflict_code;
+};
+
+/* Read -n, -w and -E; 0 or a usage error. */
+static int
+lock_options(const struct cmd_call *cc, struct lock_opts *lo)
+{
+	const char *w = cmd_local(cc, "wait"), *e = cmd_local(cc, "conflict-exit-code");
+	char *end;
+	long code;
+
+	if (w == NULL)
+		w = cmd_local(cc, "timeout");
+	lo->nonblock = cmd_local(cc, "nonblock") != NULL || cmd_local(cc, "no-wait") != NULL;
+	lo->timeout = -1;
+	lo->conflict_code = 1;
+	if (w != NULL && cli_seconds("-w", w, 1e7, &lo->timeout) != 0)
+		return (EXIT_USAGE);
+	if (e != NULL) {
+		code = strtol(e, &end, 10);
+		if (*end != '\0' || end == e || code < 0 || code > 255)
+			return (cli_usage_err("-E takes an exit status from 0 to 255"));
+		lo->conflict_code = (int)code;
+	}
+	if (lo->nonblock && lo->timeout >= 0)
+		return (cli_usage_err("-n and -w do not go together"));
+	return (0);
+}
+
+/* The first n words are the lock names: name for one, names for several. */
+static void
+lock_names(struct cmd_call *cc, int n)
+{
+	if (n == 1)
+		cmd_set_str(cc, "name", cc->words[0]);
+	else
+		cmd_set_list(cc, "names", cc->words, (size_t)n);
+}
+
 /*
- * Acquire q's locks on c, waiting as q says (re-asking with the ticket
- * past the broker's cap).  0 acquired (*res holds the result), 1 not
+ * Acquire cc's locks, waiting as lo says (re-asking with the ticket
+ * past the broker's cap).  0 acquired (cc->r holds the result), 1 not
  * acquired (message printed), or an exit status.
  */
 static int
-lock_obtain(struct conn *c, const struct lock_req *q, msgpack_unpacked *res,
-    const msgpack_object **result)
+lock_obtain(struct cmd_call *cc, const struct lock_opts *lo)
 {
-	msgpack_unpacked args;
-	struct op_error err;
-	struct fbuf fb;
-	const msgpack_object *r;
 	char *ticket = NULL, who[512];
 	double start = mono_now(), left, wait;
-	int64_t pos = 0;
-	int acquired, status;
+	int status;
 
 	for (;;) {
-		if (q->nonblock)
+		if (lo->nonblock)
 			wait = 0;
-		else if (q->timeout >= 0) {
-			left = q->timeout - (mono_now() - start);
+		else if (lo->timeout >= 0) {
+			left = lo->timeout - (mono_now() - start);
 			wait = left > 0 ? left : 0;
 		} else
 			wait = LOCK_FOREVER;
-		msgpack_unpacked_init(&args);
-		if (lock_args(q, wait, ticket, &fb, &args) != 0) {
-			msgpack_unpacked_destroy(&args);
-			fbuf_free(&fb);
-			free(ticket);
-			cli_err("cannot encode the request");
-			return (EXIT_SOFTWARE);
+		cmd_set_num(cc, "wait_seconds", wait);
+		cmd_set_str(cc, "ticket", ticket);
+		if ((status = cmd_call_op(cc)) != 0) {
+			if (status == EXIT_CONFLICT)
+				status = lo->conflict_code;
+			break;
 		}
-		memset(&err, 0, sizeof err);
-		status = conn_call(c, "lock_acquire", &args.data, res, &r, &err);
-		msgpack_unpacked_destroy(&args);
-		fbuf_free(&fb);
-		if (status != 0) {
-			free(ticket);
-			status = cli_fail("lock_acquire", &err);
-			return (status == EXIT_CONFLICT ? q->conflict_code : status);
-		}
-		if (mp_bool(mp_get(r, "acquired"), &acquired) == 0 && acquired) {
-			free(ticket);
-			*result = r;
-			return (0);
-		}
+		if (cmd_result_bool(cc, "acquired"))
+			break;
+		cmd_set_str(cc, "ticket", NULL);
 		free(ticket);
-		ticket = mp_strdup(mp_get(r, "ticket"));
-		mp_int(mp_get(r, "queue_position"), &pos);
-		lock_describe_holders(r, who, sizeof who);
-		if (q->nonblock || (q->timeout >= 0 && mono_now() - start >= q->timeout)) {
-			free(ticket);
-			if (q->nonblock)
+		ticket = mp_get_strdup(cc->r, "ticket");
+		if (lo->nonblock || (lo->timeout >= 0 && mono_now() - start >= lo->timeout)) {
+			lock_describe_holders(cc->r, who, sizeof who);
+			if (lo->nonblock)
 				cli_err("%s", who);
 			else
-				cli_err("timed out after %g s: %s", q->timeout, who);
-			return (1);
+				cli_err("timed out after %g s: %s", lo->timeout, who);
+			status = 1;
+			break;
 		}
 	}
+	cmd_set_str(cc, "ticket", NULL);
+	free(ticket);
+	return (status);
 }
 
 /* Forward a signal sent to baton by another process to the child. */
@@ -230,7 +277,7 @@ lock_watch(struct conn *c, const struct client_opts *o, pid_t pid)
 		if (r == pid)
 			break;
 		if (r == -1 && errno != EINTR) {
-			cli_err("waitpid: %s", strerror(errno));
+			cli_syserr("waitpid");
 			status = -1;
 			break;
 		}
@@ -260,22 +307,20 @@ lock_watch(struct conn *c, const struct client_opts *o, pid_t pid)
 	return (status);
 }
 
-/* Run argv with the fence and token in its environment; its exit status. */
+/* Run argv holding cc's locks, the fence and token in its environment; its exit status. */
 static int
-lock_run(struct conn *c, const struct client_opts *o, char **argv, const msgpack_object *r)
+lock_run(struct cmd_call *cc, char **argv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct sigaction sa;
 	sigset_t block, saved;
 	char *token, fence[32];
-	int64_t f = 0;
 	int status;
 	size_t i;
 	pid_t pid;
 
-	mp_int(mp_get(r, "fence"), &f);
-	snprintf(fence, sizeof fence, "%lld", (long long)f);
-	token = mp_strdup(mp_get(r, "token"));
+	snprintf(fence, sizeof fence, "%lld", (long long)mp_get_int(cc->r, "fence", 0));
+	token = mp_get_strdup(cc->r, "token");
 	setenv("BATON_FENCE", fence, 1);
 	setenv("BATON_LOCK_TOKEN", token != NULL ? token : "", 1);
 	free(token);
@@ -296,7 +341,7 @@ lock_run(struct conn *c, const struct client_opts *o, char **argv, const msgpack
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		sigprocmask(SIG_SETMASK, &saved, NULL);
-		cli_err("cannot fork: %s", strerror(errno));
+		cli_syserr("cannot fork");
 		return (EXIT_SOFTWARE);
 	}
 	if (pid == 0) {
@@ -305,12 +350,12 @@ lock_run(struct conn *c, const struct client_opts *o, char **argv, const msgpack
 			signal(sigs[i], SIG_DFL);
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		execvp(argv[0], argv);
-		fprintf(stderr, "baton: cannot run %s: %s\n", argv[0], strerror(errno));
+		cli_syserr("cannot run %s", argv[0]);
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	lock_child_pid = pid;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
-	status = lock_watch(c, o, pid);
+	status = lock_watch(&cc->c, cc->o, pid);
 	if (status == -1)
 		return (EXIT_SOFTWARE);
 	lock_child_pid = 0;
@@ -321,249 +366,86 @@ lock_run(struct conn *c, const struct client_opts *o, char **argv, const msgpack
 	return (EXIT_SOFTWARE);
 }
 
-/* Parse a number of seconds for option opt (also used by cmd-state.c). */
-int
-lock_seconds(const char *opt, const char *s, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0 || v > max) {
-		cli_usage_err("%s takes seconds from 0 to %g, not '%s'", opt, max, s);
-		return (-1);
-	}
-	*out = v;
-	return (0);
-}
-
-/* Shared option parsing of lock and acquire; returns optind or -1. */
-static int
-lock_options(int argc, char **argv, struct lock_req *q, int detached, int *json)
-{
-	static const struct option longopts[] = {
-		{ "shared", no_argument, NULL, 's' },
-		{ "exclusive", no_argument, NULL, 'x' },
-		{ "nonblock", no_argument, NULL, 'n' },
-		{ "no-wait", no_argument, NULL, 'n' },
-		{ "wait", required_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "conflict-exit-code", required_argument, NULL, 'E' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "break", no_argument, NULL, 'B' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *end;
-	long code;
-	int ch;
-
-	q->timeout = -1;
-	q->conflict_code = 1;
-	q->ttl = detached ? LOCK_DEFAULT_TTL : 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+sxnw:E:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 's': q->shared = 1; break;
-		case 'x': q->shared = 0; break;
-		case 'n': q->nonblock = 1; break;
-		case 'r': q->reason = optarg; break;
-		case 'w':
-			if (lock_seconds("-w", optarg, 1e7, &q->timeout) != 0)
-				return (-1);
-			break;
-		case 't':
-			if (!detached) {
-				cli_usage_err("--ttl is for baton acquire; baton lock holds its "
-				    "locks while the command runs");
-				return (-1);
-			}
-			if (lock_seconds("--ttl", optarg, 86400, &q->ttl) != 0)
-				return (-1);
-			if (q->ttl < 1) {
-				cli_usage_err("--ttl takes 1 to 86400 seconds");
-				return (-1);
-			}
-			break;
-		case 'E':
-			code = strtol(optarg, &end, 10);
-			if (*end != '\0' || end == optarg || code < 0 || code > 255) {
-				cli_usage_err("-E takes an exit status from 0 to 255");
-				return (-1);
-			}
-			q->conflict_code = (int)code;
-			break;
-		case 'B':
-			if (detached) {
-				cli_usage_err("--break is for baton lock");
-				return (-1);
-			}
-			q->brk = 1;
-			break;
-		case 'j':
-			if (json == NULL) {
-				cli_usage_err("--json is for baton acquire");
-				return (-1);
-			}
-			*json = 1;
-			break;
-		default:
-			cli_usage_err("unknown option for baton %s", detached ? "acquire" : "lock");
-			return (-1);
-		}
-	}
-	if (q->nonblock && q->timeout >= 0) {
-		cli_usage_err("-n and -w do not go together");
-		return (-1);
-	}
-	return (optind);
-}
-
 /* baton lock [-s|-x] [-n | -w S] [-E CODE] [--reason R] NAME... -- COMMAND [ARGS...] */
-int
-cmd_lock(const struct client_opts *o, int argc, char **argv)
+static int
+lock_exec(struct cmd_call *cc)
 {
-	struct lock_req q;
-	struct op_error err;
-	struct conn c;
-	msgpack_unpacked res;
-	const msgpack_object *r;
-	int first, dash, i, status;
+	struct lock_opts lo;
+	int dash, i, status;
 
-	memset(&q, 0, sizeof q);
-	if ((first = lock_options(argc, argv, &q, 0, NULL)) < 0)
-		return (EXIT_USAGE);
-	if (q.brk) {
-		if (first >= argc)
-			return (cli_usage_err("usage: baton lock --break [--reason TEXT] NAME..."));
-		for (i = first; i < argc; i++) {
-			if (strcmp(argv[i], "--") == 0 || *argv[i] == '\0')
-				return (cli_usage_err("baton lock --break takes lock names only, "
-				    "no command"));
-		}
-		return (lock_break(o, argv + first, argc - first, q.reason));
-	}
-	for (dash = first; dash < argc && strcmp(argv[dash], "--") != 0; dash++)
+	if ((status = lock_options(cc, &lo)) != 0)
+		return (status);
+	if (cmd_local(cc, "break") != NULL)
+		return (lock_break(cc));
+	for (dash = 0; dash < cc->nwords && strcmp(cc->words[dash], "--") != 0; dash++)
 		;
-	if (dash == first)
+	if (dash == 0)
 		return (cli_usage_err("usage: baton lock [-s|-x] [-n | -w SECONDS] [-E CODE] "
 		    "NAME... -- COMMAND [ARGS...]"));
-	if (dash >= argc)
+	if (dash >= cc->nwords)
 		return (cli_usage_err("put -- between the lock names and the command: "
-		    "baton lock %s -- COMMAND", argv[first]));
-	if (dash + 1 >= argc)
+		    "baton lock %s -- COMMAND", cc->words[0]));
+	if (dash + 1 >= cc->nwords)
 		return (cli_usage_err("no command after --"));
-	q.names = argv + first;
-	q.nnames = dash - first;
-	for (i = 0; i < q.nnames; i++) {
-		if (*q.names[i] == '\0')
+	for (i = 0; i < dash; i++) {
+		if (*cc->words[i] == '\0')
 			return (cli_usage_err("empty lock name"));
 	}
-	memset(&err, 0, sizeof err);
-	if (conn_open(&c, o, &err) != 0) {
-		status = cli_fail("lock", &err);
-		return (status);
-	}
-	msgpack_unpacked_init(&res);
-	status = lock_obtain(&c, &q, &res, &r);
-	if (status == 1)
-		status = q.conflict_code;
-	else if (status == 0)
-		status = lock_run(&c, o, argv + dash + 1, r);
-	msgpack_unpacked_destroy(&res);
-	conn_close(&c); /* the session ends: its locks go */
-	return (status);
+	lock_names(cc, dash);
+	if ((status = lock_obtain(cc, &lo)) == 1)
+		return (lo.conflict_code);
+	if (status == 0)
+		status = lock_run(cc, cc->words + dash + 1); /* the words end with NULL */
+	return (status); /* then the session ends: its locks go */
 }
 
 /* baton acquire [-s|-x] [-n | -w S] [--ttl S] [--reason R] [--json] NAME... */
-int
-cmd_acquire(const struct client_opts *o, int argc, char **argv)
-{
-	struct lock_req q;
-	struct op_error err;
-	struct conn c;
-	msgpack_unpacked res;
-	const msgpack_object *r;
-	char *token;
-	int first, status, json = 0;
-
-	memset(&q, 0, sizeof q);
-	if ((first = lock_options(argc, argv, &q, 1, &json)) < 0)
-		return (EXIT_USAGE);
-	if (first >= argc)
-		return (cli_usage_err("usage: baton acquire [-s|-x] [-n | -w SECONDS] "
-		    "[--ttl SECONDS] NAME..."));
-	q.names = argv + first;
-	q.nnames = argc - first;
-	memset(&err, 0, sizeof err);
-	if (conn_open(&c, o, &err) != 0)
-		return (cli_fail("acquire", &err));
-	msgpack_unpacked_init(&res);
-	status = lock_obtain(&c, &q, &res, &r);
-	if (status == 1)
-		status = q.conflict_code;
-	else if (status == 0) {
-		if (json)
-			status = cli_print_json(r);
-		else {
-			token = mp_strdup(mp_get(r, "token"));
-			printf("%s\n", token != NULL ? token : "");
-			free(token);
-			status = fflush(stdout) == 0 ? 0 : EXIT_SOFTWARE;
-		}
-	}
-	msgpack_unpacked_destroy(&res);
-	conn_close(&c);
-	return (status);
-}
-
-/* Call op on a new connection with the args packed in fb (freed); the result in *u. */
 static int
-lock_call_args(const struct client_opts *o, const char *op, struct fbuf *fb,
-    msgpack_unpacked *u, const msgpack_object **r)
+acquire_exec(struct cmd_call *cc)
 {
-	struct op_error err;
-	struct conn c;
-	msgpack_unpacked args;
-	size_t off = 0;
+	struct lock_opts lo;
+	char *token;
 	int status;
 
-	msgpack_unpacked_init(&args);
-	if (fb->err || msgpack_unpack_next(&args, fb->sb.data + FRAME_HDR,
-	    fb->sb.size - FRAME_HDR, &off) != MSGPACK_UNPACK_SUCCESS) {
-		fbuf_free(fb);
-		msgpack_unpacked_destroy(&args);
-		cli_err("cannot encode the request");
-		return (EXIT_SOFTWARE);
-	}
-	memset(&err, 0, sizeof err);
-	if (conn_open(&c, o, &err) != 0)
-		status = cli_fail(op, &err);
-	else {
-		status = conn_call(&c, op, &args.data, u, r, &err) != 0 ? cli_fail(op, &err) : 0;
-		conn_close(&c);
-	}
-	msgpack_unpacked_destroy(&args);
-	fbuf_free(fb);
-	return (status);
+	if ((status = lock_options(cc, &lo)) != 0)
+		return (status);
+	if (cc->nwords == 0)
+		return (cli_usage_err("usage: baton acquire [-s|-x] [-n | -w SECONDS] "
+		    "[--ttl SECONDS] NAME..."));
+	lock_names(cc, cc->nwords);
+	if ((status = lock_obtain(cc, &lo)) == 1)
+		return (lo.conflict_code);
+	if (status != 0)
+		return (status);
+	if (cc->json)
+		return (cli_print_json(cc->r));
+	token = mp_get_strdup(cc->r, "token");
+	printf("%s\n", token != NULL ? token : "");
+	free(token);
+	return (cli_flush(0));
 }
 
-/* Call a release-like op with {name, token[, ttl_seconds]}; the result in *u. */
-static int
-lock_call_named(const struct client_opts *o, const char *op, const char *name,
-    const char *token, double ttl, msgpack_unpacked *u, const msgpack_object **r)
+/* One line per holder lock_break took name from. */
+static void
+lock_show_broken(const char *name, const msgpack_object *r)
 {
-	struct fbuf fb;
+	const msgpack_object *hs = mp_get(r, "holders"), *h;
+	const char *agent, *sid, *mode;
+	size_t al, sl, ml;
+	uint32_t k;
 
-	fbuf_init(&fb);
-	pk_map(&fb, ttl > 0 ? 3 : 2);
-	pk_kstr(&fb, "name", name);
-	pk_kstr(&fb, "token", token);
-	if (ttl > 0)
-		pk_kdouble(&fb, "ttl_seconds", ttl);
-	return (lock_call_args(o, op, &fb, u, r));
+	for (k = 0; hs != NULL && hs->type == MSGPACK_OBJECT_ARRAY && k < hs->via.array.size;
+	    k++) {
+		h = &hs->via.array.ptr[k];
+		agent = sid = mode = "?";
+		al = sl = ml = 1;
+		mp_str(mp_get(h, "agent"), &agent, &al);
+		mp_str(mp_get(h, "session"), &sid, &sl);
+		mp_str(mp_get(h, "mode"), &mode, &ml);
+		printf("broke %s: held by %.*s (session %.*s, %.*s, fence %lld)\n", name,
+		    (int)al, agent, (int)sl, sid, (int)ml, mode,
+		    (long long)mp_get_int(h, "fence", 0));
+	}
 }
 
 /*
@@ -572,90 +454,48 @@ lock_call_named(const struct client_opts *o, const char *op, const char *name,
  * the first worse status.
  */
 static int
-lock_break(const struct client_opts *o, char **names, int n, const char *reason)
+lock_break(struct cmd_call *cc)
 {
-	const msgpack_object *r, *hs, *h;
-	msgpack_unpacked u;
-	struct fbuf fb;
-	const char *agent, *sid, *mode;
-	size_t al, sl, ml;
-	int64_t fence;
-	uint32_t k;
-	int i, status = 0, st, broken;
+	struct cmd_call bc;
+	int i, status = 0, st;
 
-	for (i = 0; i < n && status <= 1; i++) {
-		fbuf_init(&fb);
-		pk_map(&fb, reason != NULL ? 2 : 1);
-		pk_kstr(&fb, "name", names[i]);
-		if (reason != NULL)
-			pk_kstr(&fb, "reason", reason);
-		msgpack_unpacked_init(&u);
-		st = lock_call_args(o, "lock_break", &fb, &u, &r);
-		if (st == 0 && (mp_bool(mp_get(r, "broken"), &broken) != 0 || !broken)) {
-			cli_err("%s: nobody holds it; nothing to break", names[i]);
+	if (cc->nwords == 0)
+		return (cli_usage_err("usage: baton lock --break [--reason TEXT] NAME..."));
+	for (i = 0; i < cc->nwords; i++) {
+		if (strcmp(cc->words[i], "--") == 0 || *cc->words[i] == '\0')
+			return (cli_usage_err("baton lock --break takes lock names only, "
+			    "no command"));
+	}
+	cmd_call_init(&bc, cc->o, "lock_break");
+	cmd_set_str(&bc, "reason", cmd_str(cc, "reason"));
+	for (i = 0; i < cc->nwords && status <= 1; i++) {
+		cmd_set_str(&bc, "name", cc->words[i]);
+		if ((st = cmd_call_op(&bc)) == 0 && !cmd_result_bool(&bc, "broken")) {
+			cli_err("%s: nobody holds it; nothing to break", cc->words[i]);
 			st = 1;
-		} else if (st == 0 && (hs = mp_get(r, "holders")) != NULL &&
-		    hs->type == MSGPACK_OBJECT_ARRAY) {
-			for (k = 0; k < hs->via.array.size; k++) {
-				h = &hs->via.array.ptr[k];
-				agent = sid = mode = "?";
-				al = sl = ml = 1;
-				fence = 0;
-				mp_str(mp_get(h, "agent"), &agent, &al);
-				mp_str(mp_get(h, "session"), &sid, &sl);
-				mp_str(mp_get(h, "mode"), &mode, &ml);
-				mp_int(mp_get(h, "fence"), &fence);
-				printf("broke %s: held by %.*s (session %.*s, %.*s, fence %lld)\n",
-				    names[i], (int)al, agent, (int)sl, sid, (int)ml, mode,
-				    (long long)fence);
-			}
-		}
-		msgpack_unpacked_destroy(&u);
+		} else if (st == 0)
+			lock_show_broken(cc->words[i], bc.r);
 		if (st > status)
 			status = st; /* past 1 (the broker is gone...), stop */
 	}
-	if (fflush(stdout) != 0 && status == 0)
-		status = EXIT_SOFTWARE;
-	return (status);
+	cmd_call_done(&bc);
+	return (cli_flush(status));
 }
 
-/* baton release NAME TOKEN */
-int
-cmd_release(const struct client_opts *o, int argc, char **argv)
+/* baton release NAME TOKEN: exit 1 when it was not held. */
+static int
+release_exec(struct cmd_call *cc)
 {
-	msgpack_unpacked u;
-	const msgpack_object *r;
-	int status, released = 0;
-
-	if (argc != 3)
-		return (cli_usage_err("usage: baton release NAME TOKEN"));
-	msgpack_unpacked_init(&u);
-	status = lock_call_named(o, "lock_release", argv[1], argv[2], 0, &u, &r);
-	if (status == 0 && (mp_bool(mp_get(r, "released"), &released) != 0 || !released)) {
-		cli_err("%s was not held (already released, or its ttl ran out)", argv[1]);
-		status = 1;
-	}
-	msgpack_unpacked_destroy(&u);
-	return (status);
-}
-
-/* baton renew NAME TOKEN SECONDS */
-int
-cmd_renew(const struct client_opts *o, int argc, char **argv)
-{
-	msgpack_unpacked u;
-	const msgpack_object *r;
-	double ttl;
 	int status;
 
-	if (argc != 4)
-		return (cli_usage_err("usage: baton renew NAME TOKEN SECONDS"));
-	if (lock_seconds("SECONDS", argv[3], 86400, &ttl) != 0 || ttl < 1)
-		return (EXIT_USAGE);
-	msgpack_unpacked_init(&u);
-	status = lock_call_named(o, "lock_renew", argv[1], argv[2], ttl, &u, &r);
-	msgpack_unpacked_destroy(&u);
-	return (status);
+	if ((status = cmd_call_op(cc)) != 0)
+		return (status);
+	if (!cmd_result_bool(cc, "released")) {
+		cli_err("%s was not held (already released, or its ttl ran out)",
+		    cmd_str(cc, "name"));
+		return (1);
+	}
+	return (0);
 }
 
 /* Age or expiry in seconds as a short human string. */
@@ -691,58 +531,21 @@ lock_row(const char *name, size_t nn, const msgpack_object *h, size_t nwait)
 	    (int)an, agent, age, exp, nwait, (int)rn, reason);
 }
 
-/* baton locks [--json] [PREFIX] */
-int
-cmd_locks(const struct client_opts *o, int argc, char **argv)
+/* show for `baton locks`: a table of holders and waiters. */
+static int
+locks_show(struct cmd_call *cc)
 {
-	const msgpack_object *r, *ls, *l, *hs, *ws;
-	struct op_error err;
-	struct conn c;
-	struct fbuf fb;
-	msgpack_unpacked args, u;
-	const char *prefix = "", *name;
-	size_t nn, off = 0, nwait;
+	const msgpack_object *ls, *l, *hs, *ws;
+	const char *prefix = cmd_str(cc, "prefix"), *name;
+	size_t nn, nwait;
 	uint32_t i, j;
-	int k, json = 0, status;
 
-	for (k = 1; k < argc; k++) {
-		if (strcmp(argv[k], "--json") == 0)
-			json = 1;
-		else if (argv[k][0] == '-')
-			return (cli_usage_err("usage: baton locks [--json] [PREFIX]"));
-		else
-			prefix = argv[k];
-	}
-	fbuf_init(&fb);
-	pk_map(&fb, 1);
-	pk_kstr(&fb, "prefix", prefix);
-	msgpack_unpacked_init(&args);
-	msgpack_unpacked_init(&u);
-	if (fb.err || msgpack_unpack_next(&args, fb.sb.data + FRAME_HDR,
-	    fb.sb.size - FRAME_HDR, &off) != MSGPACK_UNPACK_SUCCESS) {
-		status = EXIT_SOFTWARE;
-		goto out;
-	}
-	memset(&err, 0, sizeof err);
-	if (conn_open(&c, o, &err) != 0) {
-		status = cli_fail("locks", &err);
-		goto out;
-	}
-	if (conn_call(&c, "lock_list", &args.data, &u, &r, &err) != 0) {
-		status = cli_fail("lock_list", &err);
-		conn_close(&c);
-		goto out;
-	}
-	conn_close(&c);
-	if (json) {
-		status = cli_print_json(r);
-		goto out;
-	}
-	ls = mp_get(r, "locks");
+	if (prefix == NULL)
+		prefix = "";
+	ls = mp_get(cc->r, "locks");
 	if (ls == NULL || ls->type != MSGPACK_OBJECT_ARRAY || ls->via.array.size == 0) {
 		printf("no locks held%s%s\n", *prefix ? " under " : "", prefix);
-		status = 0;
-		goto out;
+		return (0);
 	}
 	printf("%-28s %-9s %-20s %7s %7s %7s  %s\n", "NAME", "MODE", "HOLDER", "AGE",
 	    "EXPIRES", "WAITERS", "REASON");
@@ -761,10 +564,5 @@ cmd_locks(const struct client_opts *o, int argc, char **argv)
 		for (j = 0; j < hs->via.array.size; j++)
 			lock_row(name, nn, &hs->via.array.ptr[j], nwait);
 	}
-	status = fflush(stdout) == 0 ? 0 : EXIT_SOFTWARE;
-out:
-	fbuf_free(&fb);
-	msgpack_unpacked_destroy(&args);
-	msgpack_unpacked_destroy(&u);
-	return (status);
+	return (0);
 }

@@ -1,77 +1,130 @@
 /*
  * Presence, messages and discussions for people and shells: `baton
  * agents`, `baton msg send|inbox|ack`, `baton discuss start|reply|
- * resolve|list|show`.  Each subcommand maps its positional arguments
- * and options onto one operation's arguments (typed from the operation
- * table) and prints a table or a few lines; --json prints the result.
+ * resolve|list|show`.  Each subcommand is an operation whose arguments
+ * its words and options give (cmd-sub.c); here are the tables, and how
+ * a result is shown to people: a table or a few lines.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
 
-#define MSG_STDIN_MAX (64 * 1024 + 1)
+static int msg_show_agents(struct cmd_call *);
+static int msg_show_sent(struct cmd_call *);
+static int msg_show_inbox(struct cmd_call *);
+static int msg_show_acked(struct cmd_call *);
+static int msg_show_disc_changed(struct cmd_call *);
+static int msg_show_disc_list(struct cmd_call *);
+static int msg_show_disc(struct cmd_call *);
 
-/* An option of a subcommand and the operation argument it sets. */
-struct msg_opt {
-	const char *flag;
-	const char *arg;
+static const struct cmd_opt agents_opts[] = {
+	{ "role", 0, "role", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt send_opts[] = {
+	{ "subject", 0, "subject", NULL },
+	{ "thread", 0, "thread", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt inbox_opts[] = {
+	{ "after", 0, "after", NULL },
+	{ "unread", 0, "unread_only", NULL },
+	{ "wait", 'w', "wait_seconds", NULL },
+	{ "limit", 0, "limit", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt ack_opts[] = {
+	{ "up-to", 0, "up_to", NULL },
+	{ "all", 0, "up_to", "9007199254740991" },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt start_opts[] = {
+	{ "waiting-on", 0, "waiting_on", NULL },
+	{ "category", 0, "category", NULL },
+	{ "priority", 0, "priority", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt reply_opts[] = {
+	{ "waiting-on", 0, "waiting_on", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt resolve_opts[] = {
+	{ "reasoning", 0, "reasoning", NULL },
+	{ "task", 0, "linked_task", NULL },
+	{ "token", 0, "token", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt list_opts[] = {
+	{ "status", 0, "status", NULL },
+	{ "waiting-on", 0, "waiting_on", NULL },
+	{ "limit", 0, "limit", NULL },
+	{ NULL, 0, NULL, NULL },
 };
 
-/* One subcommand: which operation, its positional arguments and options. */
-struct msg_sub {
-	const char *area, *name, *op;
-	const char *pos[3];
-	int npos_min, npos_max;
-	struct msg_opt opts[5];
-	const char *usage;
-	int (*show)(const msgpack_object *);
+static const struct cmd_sub agents_subs[] = {
+	{ .op = "agent_list", .usage = "agents [--role ROLE] [--json]",
+	    .desc = "who is present in the project, their roles and locks",
+	    .flags = CMD_JSON, .opts = agents_opts, .show = msg_show_agents },
+};
+const struct cmd_entry cmd_agents_entry = {
+	.name = "agents", .subs = agents_subs, .nsubs = nitems(agents_subs),
+	.exec = cmd_sub_main,
 };
 
-static int msg_show_agents(const msgpack_object *);
-static int msg_show_sent(const msgpack_object *);
-static int msg_show_inbox(const msgpack_object *);
-static int msg_show_acked(const msgpack_object *);
-static int msg_show_disc_changed(const msgpack_object *);
-static int msg_show_disc_list(const msgpack_object *);
-static int msg_show_disc(const msgpack_object *);
+static const struct cmd_sub msg_subs[] = {
+	{ .name = "send", .op = "message_send",
+	    .usage = "msg send TO BODY|- [--subject S] [--thread T] [--json]",
+	    .desc = "mail an agent, role:ROLE or all (- reads stdin)",
+	    .flags = CMD_JSON, .opts = send_opts, .pos = { "to", "body" }, .npos = 2,
+	    .stdin_arg = "body", .show = msg_show_sent },
+	{ .name = "inbox", .op = "message_inbox",
+	    .usage = "msg inbox [--after ID] [--unread] [-w SECONDS] [--limit N] [--json]",
+	    .desc = "your mail (--agent names you); the cursor goes to stderr; with -w, "
+	    "exit 1 when nothing came",
+	    .flags = CMD_JSON, .opts = inbox_opts, .show = msg_show_inbox },
+	{ .name = "ack", .op = "message_ack", .usage = "msg ack ID... | --up-to ID | --all [--json]",
+	    .desc = "mark messages read",
+	    .flags = CMD_JSON, .opts = ack_opts, .rest = "ids", .show = msg_show_acked },
+};
+const struct cmd_entry cmd_msg_entry = {
+	.name = "msg", .subs = msg_subs, .nsubs = nitems(msg_subs), .exec = cmd_sub_main,
+};
 
-static const struct msg_sub msg_subs[] = {
-	{ "agents", NULL, "agent_list", { NULL }, 0, 0, { { "--role", "role" } },
-	    "baton agents [--role ROLE] [--json]", msg_show_agents },
-	{ "msg", "send", "message_send", { "to", "body" }, 2, 2,
-	    { { "--subject", "subject" }, { "--thread", "thread" } },
-	    "baton msg send TO BODY|- [--subject S] [--thread T] [--json]", msg_show_sent },
-	{ "msg", "inbox", "message_inbox", { NULL }, 0, 0,
-	    { { "--after", "after" }, { "--unread", "unread_only" }, { "-w", "wait_seconds" },
-	    { "--wait", "wait_seconds" }, { "--limit", "limit" } },
-	    "baton msg inbox [--after ID] [--unread] [-w SECONDS] [--limit N] [--json]",
-	    msg_show_inbox },
-	{ "msg", "ack", "message_ack", { NULL }, 0, 1000, { { "--up-to", "up_to" } },
-	    "baton msg ack ID... | --up-to ID | --all [--json]", msg_show_acked },
-	{ "discuss", "start", "discussion_start", { "topic", "message" }, 2, 2,
-	    { { "--waiting-on", "waiting_on" }, { "--category", "category" },
-	    { "--priority", "priority" } },
-	    "baton discuss start TOPIC MESSAGE [--waiting-on WHO] [--category C] "
-	    "[--priority P] [--json]", msg_show_disc_changed },
-	{ "discuss", "reply", "discussion_reply", { "id", "message" }, 2, 2,
-	    { { "--waiting-on", "waiting_on" } },
-	    "baton discuss reply ID MESSAGE [--waiting-on WHO] [--json]", msg_show_disc_changed },
-	{ "discuss", "resolve", "discussion_resolve", { "id", "decision" }, 2, 2,
-	    { { "--reasoning", "reasoning" }, { "--task", "linked_task" }, { "--token", "token" } },
-	    "baton discuss resolve ID DECISION [--reasoning R] [--task T] [--token TOKEN] "
-	    "[--json]", msg_show_disc_changed },
-	{ "discuss", "list", "discussion_list", { NULL }, 0, 0,
-	    { { "--status", "status" }, { "--waiting-on", "waiting_on" }, { "--limit", "limit" } },
-	    "baton discuss list [--status open|resolved|all] [--waiting-on WHO] [--json]",
-	    msg_show_disc_list },
-	{ "discuss", "show", "discussion_get", { "id" }, 1, 1, { { NULL, NULL } },
-	    "baton discuss show ID [--json]", msg_show_disc },
+static const struct cmd_sub discuss_subs[] = {
+	{ .name = "start", .op = "discussion_start",
+	    .usage = "discuss start TOPIC MESSAGE [--waiting-on WHO] [--category C] "
+	    "[--priority P] [--json]",
+	    .desc = "open a discussion; prints its id and the token resolving it from "
+	    "another session needs",
+	    .flags = CMD_JSON, .opts = start_opts, .pos = { "topic", "message" }, .npos = 2,
+	    .show = msg_show_disc_changed },
+	{ .name = "reply", .op = "discussion_reply",
+	    .usage = "discuss reply ID MESSAGE [--waiting-on WHO] [--json]",
+	    .desc = "add to a discussion; exit 1 when it is resolved",
+	    .flags = CMD_JSON, .opts = reply_opts, .pos = { "id", "message" }, .npos = 2,
+	    .show = msg_show_disc_changed },
+	{ .name = "resolve", .op = "discussion_resolve",
+	    .usage = "discuss resolve ID DECISION [--reasoning R] [--task T] [--token TOKEN] "
+	    "[--json]",
+	    .desc = "record the decision",
+	    .flags = CMD_JSON, .opts = resolve_opts, .pos = { "id", "decision" }, .npos = 2,
+	    .show = msg_show_disc_changed },
+	{ .name = "list", .op = "discussion_list",
+	    .usage = "discuss list [--status open|resolved|all] [--waiting-on WHO] [--limit N] "
+	    "[--json]",
+	    .desc = "the discussions", .flags = CMD_JSON, .opts = list_opts,
+	    .show = msg_show_disc_list },
+	{ .name = "show", .op = "discussion_get", .usage = "discuss show ID [--json]",
+	    .desc = "a discussion's thread and resolution",
+	    .flags = CMD_JSON, .pos = { "id" }, .npos = 1, .show = msg_show_disc },
+};
+const struct cmd_entry cmd_discuss_entry = {
+	.name = "discuss", .subs = discuss_subs, .nsubs = nitems(discuss_subs),
+	.exec = cmd_sub_main,
 };
 
 /* A string field of r, or def. */
@@ -112,8 +165,9 @@ msg_array(const msgpack_object *r, const char *key)
 }
 
 static int
-msg_show_agents(const msgpack_object *r)
+msg_show_agents(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *as = msg_array(r, "agents"), *a, *ls;
 	char b[7][128], locks[256];
 	const char *name;
@@ -151,8 +205,9 @@ msg_show_agents(const msgpack_object *r)
 }
 
 static int
-msg_show_sent(const msgpack_object *r)
+msg_show_sent(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *rc = msg_array(r, "recipients");
 	char to[128];
 	int64_t id = 0;
@@ -173,8 +228,9 @@ msg_show_sent(const msgpack_object *r)
 }
 
 static int
-msg_show_inbox(const msgpack_object *r)
+msg_show_inbox(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *ms = msg_array(r, "messages"), *ds = msg_array(r, "discussions"), *m;
 	char b[5][256];
 	const char *body;
@@ -205,12 +261,16 @@ msg_show_inbox(const msgpack_object *r)
 	mp_int(mp_get(r, "unread"), &unread);
 	fprintf(stderr, "cursor %lld, %lld unread%s\n", (long long)cursor, (long long)unread,
 	    ms == NULL || ms->via.array.size == 0 ? ", no new messages" : "");
-	return (ms == NULL || ms->via.array.size == 0 ? -1 : 0);
+	/* an inbox that waited and got nothing: timed out */
+	if ((ms == NULL || ms->via.array.size == 0) && cmd_has(cc, "wait_seconds"))
+		return (EXIT_CONFLICT);
+	return (0);
 }
 
 static int
-msg_show_acked(const msgpack_object *r)
+msg_show_acked(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	int64_t acked = 0, unread = 0;
 
 	mp_int(mp_get(r, "acked"), &acked);
@@ -220,8 +280,9 @@ msg_show_acked(const msgpack_object *r)
 }
 
 static int
-msg_show_disc_changed(const msgpack_object *r)
+msg_show_disc_changed(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	char b[4][256];
 	int64_t n = 0;
 
@@ -241,8 +302,9 @@ msg_show_disc_changed(const msgpack_object *r)
 }
 
 static int
-msg_show_disc_list(const msgpack_object *r)
+msg_show_disc_list(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *ds = msg_array(r, "discussions"), *d;
 	char b[6][256];
 	int64_t n = 0;
@@ -285,8 +347,9 @@ msg_show_text(const msgpack_object *o, const char *key, const char *label)
 }
 
 static int
-msg_show_disc(const msgpack_object *r)
+msg_show_disc(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *rs = msg_array(r, "replies"), *e, *res = mp_get(r, "resolution");
 	char b[6][256];
 	uint32_t i;
@@ -317,195 +380,4 @@ msg_show_disc(const msgpack_object *r)
 		msg_show_text(res, "reasoning", "reasoning:");
 	}
 	return (0);
-}
-
-/* BODY "-": the message from stdin, or NULL (said why). */
-static char *
-msg_stdin(void)
-{
-	char *buf = xmalloc(MSG_STDIN_MAX + 1);
-	size_t n = fread(buf, 1, MSG_STDIN_MAX, stdin);
-
-	if (ferror(stdin) || n == MSG_STDIN_MAX) {
-		cli_err(ferror(stdin) ? "cannot read stdin" : "the message on stdin is larger "
-		    "than 64 KiB");
-		free(buf);
-		return (NULL);
-	}
-	buf[n] = '\0';
-	return (buf);
-}
-
-/* Set argument name of op in args from the text val, typed by the table. */
-static int
-msg_set(const struct op *op, cJSON *args, const char *name, const char *val)
-{
-	const struct op_arg *a = op_arg_find(op, name, strlen(name));
-	char *end;
-	double d;
-
-	if (a == NULL)
-		return (cli_usage_err("internal: %s has no argument %s", op->name, name));
-	cJSON_DeleteItemFromObjectCaseSensitive(args, name);
-	switch (a->type) {
-	case ARG_INT:
-	case ARG_NUMBER:
-		errno = 0;
-		d = strtod(val, &end);
-		if (errno != 0 || end == val || *end != '\0' || !isfinite(d) ||
-		    (a->type == ARG_INT && d != floor(d)))
-			return (cli_usage_err("%s takes %s, not '%s'", name, a->type == ARG_INT ?
-			    "a whole number" : "a number", val));
-		cJSON_AddNumberToObject(args, name, d);
-		break;
-	case ARG_BOOL:
-		cJSON_AddBoolToObject(args, name, 1);
-		break;
-	default:
-		cJSON_AddStringToObject(args, name, val);
-		break;
-	}
-	return (0);
-}
-
-/* Parse argv of sub into args; 0, or an exit status. *json set by --json. */
-static int
-msg_parse(const struct msg_sub *sub, const struct op *op, int argc, char **argv, cJSON *args,
-    int *json, cJSON **ids)
-{
-	const struct op_arg *a;
-	const struct msg_opt *o;
-	int i, npos = 0, r, opts = 1;
-
-	for (i = 1; i < argc; i++) {
-		if (opts && strcmp(argv[i], "--") == 0) {
-			opts = 0;
-			continue;
-		}
-		if (opts && strcmp(argv[i], "--json") == 0) {
-			*json = 1;
-			continue;
-		}
-		if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
-			if (strcmp(sub->op, "message_ack") == 0 && strcmp(argv[i], "--all") == 0) {
-				cJSON_AddNumberToObject(args, "up_to", 9007199254740991.0);
-				continue;
-			}
-			for (o = sub->opts; o->flag != NULL && strcmp(o->flag, argv[i]) != 0; o++)
-				;
-			if (o->flag == NULL)
-				return (cli_usage_err("unknown option '%s'; usage: %s", argv[i], sub->usage));
-			a = op_arg_find(op, o->arg, strlen(o->arg));
-			if (a != NULL && a->type == ARG_BOOL) {
-				cJSON_AddBoolToObject(args, o->arg, 1);
-				continue;
-			}
-			if (i + 1 >= argc)
-				return (cli_usage_err("%s needs a value; usage: %s", argv[i], sub->usage));
-			if ((r = msg_set(op, args, o->arg, argv[++i])) != 0)
-				return (r);
-			continue;
-		}
-		if (npos >= sub->npos_max)
-			return (cli_usage_err("too many arguments; usage: %s", sub->usage));
-		if (ids != NULL) {
-			/* message_ack IDs */
-			char *end;
-			double d = strtod(argv[i], &end);
-
-			if (end == argv[i] || *end != '\0' || d < 1 || d != floor(d))
-				return (cli_usage_err("'%s' is not a message id; usage: %s", argv[i],
-				    sub->usage));
-			if (*ids == NULL)
-				*ids = cJSON_AddArrayToObject(args, "ids");
-			cJSON_AddItemToArray(*ids, cJSON_CreateNumber(d));
-		} else if (strcmp(sub->pos[npos], "body") == 0 && strcmp(argv[i], "-") == 0) {
-			char *body = msg_stdin();
-
-			if (body == NULL)
-				return (EXIT_DATAERR);
-			cJSON_AddStringToObject(args, "body", body);
-			free(body);
-		} else
-			cJSON_AddStringToObject(args, sub->pos[npos], argv[i]);
-		npos++;
-	}
-	if (npos < sub->npos_min)
-		return (cli_usage_err("missing arguments; usage: %s", sub->usage));
-	return (0);
-}
-
-/* Validate args against the table, run the call, show the result. */
-static int
-msg_run(const struct client_opts *co, const struct msg_sub *sub, const struct op *op,
-    cJSON *args, int json)
-{
-	const msgpack_object *a, *vals[OP_MAX_ARGS], *r;
-	struct op_error err;
-	msgpack_sbuffer sb;
-	msgpack_unpacked u, res;
-	struct conn c;
-	int status;
-
-	memset(&err, 0, sizeof err);
-	msgpack_sbuffer_init(&sb);
-	msgpack_unpacked_init(&u);
-	msgpack_unpacked_init(&res);
-	if (json_args_to_msgpack(args, &sb, &u, &a, &err) != 0 ||
-	    op_validate(op, a, vals, &err) != 0) {
-		cli_err("%s: %s; usage: %s", op->name, err.message, sub->usage);
-		status = exit_status_for(err.code);
-	} else if (conn_open(&c, co, &err) != 0)
-		status = cli_fail(NULL, &err);
-	else {
-		if (conn_call(&c, op->name, a, &res, &r, &err) != 0)
-			status = cli_fail(op->name, &err);
-		else if (json)
-			status = cli_print_json(r);
-		else {
-			status = sub->show(r);
-			/* an inbox that waited and got nothing: timed out */
-			status = status == -1 ? (cJSON_HasObjectItem(args, "wait_seconds") ?
-			    EXIT_CONFLICT : 0) : status;
-			if (fflush(stdout) != 0)
-				status = EXIT_SOFTWARE;
-		}
-		conn_close(&c);
-	}
-	msgpack_unpacked_destroy(&res);
-	msgpack_unpacked_destroy(&u);
-	msgpack_sbuffer_destroy(&sb);
-	return (status);
-}
-
-/* baton agents | msg SUB | discuss SUB: find the subcommand and run it. */
-int
-cmd_msg(const struct client_opts *co, int argc, char **argv)
-{
-	const struct msg_sub *sub = NULL;
-	const struct op *op;
-	cJSON *args, *ids = NULL;
-	size_t i;
-	int json = 0, status, shift = strcmp(argv[0], "agents") == 0 ? 0 : 1;
-
-	for (i = 0; i < nitems(msg_subs); i++) {
-		if (strcmp(msg_subs[i].area, argv[0]) == 0 && (shift == 0 ||
-		    (argc > 1 && strcmp(msg_subs[i].name, argv[1]) == 0))) {
-			sub = &msg_subs[i];
-			break;
-		}
-	}
-	if (sub == NULL)
-		return (cli_usage_err("%s needs a subcommand: %s", argv[0],
-		    strcmp(argv[0], "msg") == 0 ? "send, inbox or ack" :
-		    "start, reply, resolve, list or show"));
-	if ((op = op_find(sub->op, strlen(sub->op))) == NULL)
-		return (cli_usage_err("this broker build has no %s", sub->op));
-	args = cJSON_CreateObject();
-	status = msg_parse(sub, op, argc - shift, argv + shift, args, &json,
-	    strcmp(sub->op, "message_ack") == 0 ? &ids : NULL);
-	if (status == 0)
-		status = msg_run(co, sub, op, args, json);
-	cJSON_Delete(args);
-	return (status);
 }

@@ -1,8 +1,8 @@
 /*
  * `baton task ...` and `baton project ...`: the task board for people
  * and scripts.  Each subcommand is a row of a table (its operation, its
- * options and positional arguments, how to show the result), so the
- * parsing is written once; --json prints the operation's result as is.
+ * options and positional arguments, how to show the result), run by
+ * cmd-sub.c; --json prints the operation's result as is.
  */
 #include "config.h"
 
@@ -12,136 +12,146 @@
 
 #include "shim.h"
 
-enum topt_kind {
-	TK_STR,   /* --opt VALUE: a string argument */
-	TK_NUM,   /* --opt SECONDS: a number */
-	TK_LIST,  /* --opt VALUE, repeatable: an array of strings */
-	TK_TRUE,  /* --flag: the argument is true */
-	TK_FALSE, /* --flag: the argument is false */
+static int task_show_task(struct cmd_call *);
+static int task_show_list(struct cmd_call *);
+static int task_show_claim(struct cmd_call *);
+static int task_show_approve(struct cmd_call *);
+static int task_show_project(struct cmd_call *);
+static int task_claim_exec(struct cmd_call *);
+
+static const struct cmd_opt create_opts[] = {
+	{ "description", 'd', "description", NULL },
+	{ "priority", 'p', "priority", NULL },
+	{ "complexity", 'c', "complexity", NULL },
+	{ "isolation", 0, "isolation", NULL },
+	{ "tag", 't', "tags", NULL },
+	{ "dep", 0, "depends_on", NULL },
+	{ "assignee", 'a', "assignee", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt list_opts[] = {
+	{ "status", 's', "status", NULL },
+	{ "owner", 'o', "owner", NULL },
+	{ "tag", 't', "tag", NULL },
+	{ "ready", 'r', "ready", NULL },
+	{ "limit", 'n', "limit", NULL },
+	{ "cursor", 0, "cursor", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt claim_opts[] = {
+	{ "wait", 'w', "wait_seconds", NULL },
+	{ "lease", 'l', "lease_seconds", NULL },
+	{ "token", 0, "token", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt token_opts[] = {
+	{ "token", 0, "token", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt approve_opts[] = {
+	{ "feedback", 'f', "feedback", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt release_opts[] = {
+	{ "token", 0, "token", NULL },
+	{ "reason", 0, "reason", NULL },
+	{ "block", 0, "requeue", "false" },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt update_opts[] = {
+	{ "title", 0, "title", NULL },
+	{ "description", 'd', "description", NULL },
+	{ "priority", 'p', "priority", NULL },
+	{ "tag", 't', "tags", NULL },
+	{ "dep", 0, "depends_on", NULL },
+	{ "assignee", 'a', "assignee", NULL },
+	{ "status", 's', "status", NULL },
+	{ "note", 0, "note", NULL },
+	{ "token", 0, "token", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt project_opts[] = {
+	{ "description", 'd', "description", NULL },
+	{ "end-state", 0, "end_state", NULL },
+	{ "tech-stack", 0, "tech_stack", NULL },
+	{ "constraints", 0, "constraints", NULL },
+	{ "acceptance", 0, "acceptance", NULL },
+	{ "tests", 0, "tests", NULL },
+	{ "plan", 0, "plan", NULL },
+	{ "status", 's', "status", NULL },
+	{ NULL, 0, NULL, NULL },
 };
 
-struct topt {
-	const char *name; /* long option, without "--" */
-	int ch;           /* short option, or 0 */
-	const char *arg;  /* operation argument it sets */
-	enum topt_kind kind;
+static const struct cmd_sub task_subs[] = {
+	{ .name = "list", .op = "task_list",
+	    .usage = "task [list] [--json] [-s STATUS] [-o AGENT] [-t TAG] [-r] [-n N]",
+	    .desc = "the task board: id, status, priority, assignee, title",
+	    .flags = CMD_JSON, .opts = list_opts, .show = task_show_list },
+	{ .name = "create", .op = "task_create",
+	    .usage = "task create [--json] [-c COMPLEXITY] [-p PRIORITY] [-d TEXT] [-t TAG]... "
+	    "[--dep ID]... [-a AGENT] [--isolation MODE] TITLE",
+	    .desc = "a new task (complexity medium unless -c)",
+	    .flags = CMD_JSON, .opts = create_opts, .pos = { "title" }, .npos = 1,
+	    .preset = { "complexity", "medium" }, .show = task_show_task },
+	{ .name = "get", .op = "task_get", .usage = "task get [--json] ID",
+	    .desc = "a task and its history",
+	    .flags = CMD_JSON, .pos = { "id" }, .npos = 1, .show = task_show_task },
+	{ .name = "claim", .op = "task_claim",
+	    .usage = "task claim [--json] [-w SECONDS] [-l LEASE] [--token T] [ID]",
+	    .desc = "take a task (the next ready one without ID); prints its id and token; "
+	    "exit 1 when none was claimed",
+	    .flags = CMD_JSON, .opts = claim_opts, .pos = { "id" },
+	    .preset = { "lease_seconds", "3600" }, /* CLI claims outlive baton: time to work */
+	    .exec = task_claim_exec, .show = task_show_claim },
+	{ .name = "submit", .op = "task_submit", .usage = "task submit [--json] [--token T] ID NOTES",
+	    .desc = "hand a claimed task in for review",
+	    .flags = CMD_JSON, .opts = token_opts, .pos = { "id", "notes" }, .npos = 2,
+	    .show = task_show_task },
+	{ .name = "approve", .op = "task_approve", .usage = "task approve [--json] [-f FEEDBACK] ID...",
+	    .desc = "mark reviewed tasks done",
+	    .flags = CMD_JSON, .opts = approve_opts, .pos = { "id" }, .npos = 1, .rest = "ids",
+	    .show = task_show_approve },
+	{ .name = "request-changes", .op = "task_request_changes",
+	    .usage = "task request-changes [--json] ID FEEDBACK",
+	    .desc = "send a reviewed task back to its claimant",
+	    .flags = CMD_JSON, .pos = { "id", "feedback" }, .npos = 2, .show = task_show_task },
+	{ .name = "release", .op = "task_release",
+	    .usage = "task release [--json] [--block] [--reason TEXT] [--token T] ID",
+	    .desc = "give a claimed task back (--block: it waits, blocked)",
+	    .flags = CMD_JSON, .opts = release_opts, .pos = { "id" }, .npos = 1,
+	    .show = task_show_task },
+	{ .name = "update", .op = "task_update",
+	    .usage = "task update [--json] [--title T] [-d TEXT] [-p PRIORITY] [-t TAG]... "
+	    "[--dep ID]... [-a AGENT] [-s STATUS] [--note TEXT] [--token T] ID",
+	    .desc = "change a task's fields or status",
+	    .flags = CMD_JSON, .opts = update_opts, .pos = { "id" }, .npos = 1,
+	    .show = task_show_task },
+};
+const struct cmd_entry cmd_task_entry = {
+	.name = "task",
+	.desc = "tasks through their status machine",
+	.subs = task_subs,
+	.nsubs = nitems(task_subs),
+	.dflt = "list",
+	.exec = cmd_sub_main,
 };
 
-struct tcmd {
-	const char *name;
-	const char *op;
-	const char *usage;
-	const struct topt *opts;
-	const char *pos[2]; /* operation arguments of the positional words, in order */
-	int npos_min;
-	int pos_list;       /* the words beyond the first go to "ids" (approve) */
-	int (*show)(const msgpack_object *);
+static const struct cmd_sub project_subs[] = {
+	{ .name = "get", .op = "project_get", .usage = "project [get] [--json]",
+	    .desc = "the project's context, plan and status",
+	    .flags = CMD_JSON, .show = task_show_project },
+	{ .name = "set", .op = "project_set",
+	    .usage = "project set [--json] [-d TEXT] [--end-state TEXT] [--tech-stack TEXT] "
+	    "[--constraints TEXT] [--acceptance TEXT] [--tests TEXT] [--plan TEXT] [-s STATUS]",
+	    .desc = "change them",
+	    .flags = CMD_JSON, .opts = project_opts, .show = task_show_project },
 };
-
-static int task_show_task(const msgpack_object *);
-static int task_show_list(const msgpack_object *);
-static int task_show_claim(const msgpack_object *);
-static int task_show_approve(const msgpack_object *);
-static int task_show_project(const msgpack_object *);
-
-static const struct topt create_opts[] = {
-	{ "description", 'd', "description", TK_STR },
-	{ "priority", 'p', "priority", TK_STR },
-	{ "complexity", 'c', "complexity", TK_STR },
-	{ "isolation", 0, "isolation", TK_STR },
-	{ "tag", 't', "tags", TK_LIST },
-	{ "dep", 0, "depends_on", TK_LIST },
-	{ "assignee", 'a', "assignee", TK_STR },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt list_opts[] = {
-	{ "status", 's', "status", TK_STR },
-	{ "owner", 'o', "owner", TK_STR },
-	{ "tag", 't', "tag", TK_STR },
-	{ "ready", 'r', "ready", TK_TRUE },
-	{ "limit", 'n', "limit", TK_NUM },
-	{ "cursor", 0, "cursor", TK_STR },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt claim_opts[] = {
-	{ "wait", 'w', "wait_seconds", TK_NUM },
-	{ "lease", 'l', "lease_seconds", TK_NUM },
-	{ "token", 0, "token", TK_STR },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt token_opts[] = {
-	{ "token", 0, "token", TK_STR },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt approve_opts[] = {
-	{ "feedback", 'f', "feedback", TK_STR },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt release_opts[] = {
-	{ "token", 0, "token", TK_STR },
-	{ "reason", 0, "reason", TK_STR },
-	{ "block", 0, "requeue", TK_FALSE },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt update_opts[] = {
-	{ "title", 0, "title", TK_STR },
-	{ "description", 'd', "description", TK_STR },
-	{ "priority", 'p', "priority", TK_STR },
-	{ "tag", 't', "tags", TK_LIST },
-	{ "dep", 0, "depends_on", TK_LIST },
-	{ "assignee", 'a', "assignee", TK_STR },
-	{ "status", 's', "status", TK_STR },
-	{ "note", 0, "note", TK_STR },
-	{ "token", 0, "token", TK_STR },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt no_opts[] = {
-	{ NULL, 0, NULL, 0 },
-};
-static const struct topt project_opts[] = {
-	{ "description", 'd', "description", TK_STR },
-	{ "end-state", 0, "end_state", TK_STR },
-	{ "tech-stack", 0, "tech_stack", TK_STR },
-	{ "constraints", 0, "constraints", TK_STR },
-	{ "acceptance", 0, "acceptance", TK_STR },
-	{ "tests", 0, "tests", TK_STR },
-	{ "plan", 0, "plan", TK_STR },
-	{ "status", 's', "status", TK_STR },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* CLI claims outlive the baton process: a lease long enough to work in. */
-#define TASK_CLI_LEASE "3600"
-
-static const struct tcmd task_cmds[] = {
-	{ "list", "task_list", "task list [--json] [-s STATUS] [-o AGENT] [-t TAG] [-r] [-n N]",
-	    list_opts, { NULL, NULL }, 0, 0, task_show_list },
-	{ "create", "task_create", "task create [--json] [-c COMPLEXITY] [-p PRIORITY] "
-	    "[-d TEXT] [-t TAG]... [--dep ID]... [-a AGENT] [--isolation MODE] TITLE",
-	    create_opts, { "title", NULL }, 1, 0, task_show_task },
-	{ "get", "task_get", "task get [--json] ID", no_opts, { "id", NULL }, 1, 0,
-	    task_show_task },
-	{ "claim", "task_claim", "task claim [--json] [-w SECONDS] [-l LEASE] [--token T] [ID]",
-	    claim_opts, { "id", NULL }, 0, 0, task_show_claim },
-	{ "submit", "task_submit", "task submit [--json] [--token T] ID NOTES", token_opts,
-	    { "id", "notes" }, 2, 0, task_show_task },
-	{ "approve", "task_approve", "task approve [--json] [-f FEEDBACK] ID...", approve_opts,
-	    { "id", NULL }, 1, 1, task_show_approve },
-	{ "request-changes", "task_request_changes", "task request-changes [--json] ID FEEDBACK",
-	    no_opts, { "id", "feedback" }, 2, 0, task_show_task },
-	{ "release", "task_release", "task release [--json] [--block] [--reason TEXT] "
-	    "[--token T] ID", release_opts, { "id", NULL }, 1, 0, task_show_task },
-	{ "update", "task_update", "task update [--json] [--title T] [-d TEXT] [-p PRIORITY] "
-	    "[-t TAG]... [--dep ID]... [-a AGENT] [-s STATUS] [--note TEXT] [--token T] ID",
-	    update_opts, { "id", NULL }, 1, 0, task_show_task },
-};
-
-static const struct tcmd project_cmds[] = {
-	{ "get", "project_get", "project get [--json]", no_opts, { NULL, NULL }, 0, 0,
-	    task_show_project },
-	{ "set", "project_set", "project set [--json] [-d TEXT] [--end-state TEXT] "
-	    "[--tech-stack TEXT] [--constraints TEXT] [--acceptance TEXT] [--tests TEXT] "
-	    "[--plan TEXT] [-s STATUS]", project_opts, { NULL, NULL }, 0, 0, task_show_project },
+const struct cmd_entry cmd_project_entry = {
+	.name = "project",
+	.subs = project_subs,
+	.nsubs = nitems(project_subs),
+	.dflt = "get",
+	.exec = cmd_sub_main,
 };
 
 /* A string field of r, or def. */
@@ -203,8 +213,9 @@ task_row(const msgpack_object *t)
 
 /* The whole task, for people: fields, then the history. */
 static int
-task_show_task(const msgpack_object *r)
+task_show_task(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *h = mp_get(r, "history"), *e;
 	const char *at, *who, *what, *note;
 	int na, nw, nwh, nn;
@@ -239,8 +250,9 @@ task_show_task(const msgpack_object *r)
 
 /* The table of task_list and the summary line. */
 static int
-task_show_list(const msgpack_object *r)
+task_show_list(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *ts = mp_get(r, "tasks"), *sum = mp_get(r, "summary");
 	int64_t total = 0, done = 0, pct = 0;
 	const char *ps;
@@ -266,8 +278,9 @@ task_show_list(const msgpack_object *r)
 
 /* A claim: the id and token on stdout; claimed:false is exit status 1. */
 static int
-task_show_claim(const msgpack_object *r)
+task_show_claim(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const char *id, *tok, *title;
 	int ni, nt, nti, claimed = 0;
 
@@ -286,8 +299,9 @@ task_show_claim(const msgpack_object *r)
 }
 
 static int
-task_show_approve(const msgpack_object *r)
+task_show_approve(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *a = mp_get(r, "approved");
 	const char *s;
 	size_t n;
@@ -302,8 +316,9 @@ task_show_approve(const msgpack_object *r)
 }
 
 static int
-task_show_project(const msgpack_object *r)
+task_show_project(struct cmd_call *cc)
 {
+	const msgpack_object *r = cc->r;
 	const msgpack_object *sum = mp_get(r, "summary");
 	int64_t total = 0, done = 0, pct = 0;
 
@@ -325,204 +340,13 @@ task_show_project(const msgpack_object *r)
 	return (0);
 }
 
-/* Find the option argv[*i] names (consuming its value); NULL when unknown. */
-static const struct topt *
-task_opt(const struct tcmd *tc, int argc, char **argv, int *i, const char **val)
-{
-	const struct topt *o;
-	const char *a = argv[*i], *eq;
-	size_t n;
-
-	*val = NULL;
-	for (o = tc->opts; o->name != NULL; o++) {
-		if (a[1] == '-') {
-			eq = strchr(a + 2, '=');
-			n = eq != NULL ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-			if (strlen(o->name) != n || strncmp(a + 2, o->name, n) != 0)
-				continue;
-			if (eq != NULL)
-				*val = eq + 1;
-		} else if (o->ch == 0 || a[1] != o->ch || a[2] != '\0')
-			continue;
-		if (o->kind == TK_TRUE || o->kind == TK_FALSE)
-			return (o);
-		if (*val == NULL) {
-			if (*i + 1 >= argc)
-				return (NULL);
-			*val = argv[++*i];
-		}
-		return (o);
-	}
-	return (NULL);
-}
-
-/* Add value to the JSON arguments as option o says; -1 on a bad number. */
+/* task claim: --json too is exit 1 when nothing was claimed, so a script can test it like flock -n. */
 static int
-task_add(cJSON *args, const struct topt *o, const char *val)
+task_claim_exec(struct cmd_call *cc)
 {
-	cJSON *arr;
-	char *end;
-	double d;
+	int status = cmd_call_show(cc);
 
-	switch (o->kind) {
-	case TK_STR:
-		cJSON_DeleteItemFromObjectCaseSensitive(args, o->arg);
-		cJSON_AddStringToObject(args, o->arg, val);
-		break;
-	case TK_NUM:
-		d = strtod(val, &end);
-		if (*val == '\0' || *end != '\0')
-			return (-1);
-		cJSON_DeleteItemFromObjectCaseSensitive(args, o->arg);
-		cJSON_AddNumberToObject(args, o->arg, d);
-		break;
-	case TK_LIST:
-		if ((arr = cJSON_GetObjectItemCaseSensitive(args, o->arg)) == NULL)
-			arr = cJSON_AddArrayToObject(args, o->arg);
-		cJSON_AddItemToArray(arr, cJSON_CreateString(val));
-		break;
-	case TK_TRUE:
-	case TK_FALSE:
-		cJSON_DeleteItemFromObjectCaseSensitive(args, o->arg);
-		cJSON_AddBoolToObject(args, o->arg, o->kind == TK_TRUE);
-		break;
-	}
-	return (0);
-}
-
-/* Parse one subcommand's words into JSON arguments; an exit status or -1 to go on. */
-static int
-task_parse(const struct tcmd *tc, int argc, char **argv, cJSON *args, int *json)
-{
-	const struct topt *o;
-	const char *val;
-	cJSON *ids = NULL;
-	int i, npos = 0, opts = 1;
-
-	for (i = 1; i < argc; i++) {
-		if (opts && strcmp(argv[i], "--") == 0) {
-			opts = 0;
-			continue;
-		}
-		if (opts && (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)) {
-			*json = 1;
-			continue;
-		}
-		if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
-			if ((o = task_opt(tc, argc, argv, &i, &val)) == NULL)
-				return (cli_usage_err("unknown option or missing value '%s'; usage: "
-				    "baton %s", argv[i], tc->usage));
-			if (task_add(args, o, val) != 0)
-				return (cli_usage_err("%s needs a number, not '%s'", argv[i - 1],
-				    val));
-			continue;
-		}
-		if (npos == 0 && tc->pos_list && argc - i > 1)
-			ids = cJSON_AddArrayToObject(args, "ids");
-		if (ids != NULL)
-			cJSON_AddItemToArray(ids, cJSON_CreateString(argv[i]));
-		else if (npos < 2 && tc->pos[npos] != NULL)
-			cJSON_AddStringToObject(args, tc->pos[npos], argv[i]);
-		else
-			return (cli_usage_err("too many arguments; usage: baton %s", tc->usage));
-		npos++;
-	}
-	if (npos < tc->npos_min)
-		return (cli_usage_err("missing arguments; usage: baton %s", tc->usage));
-	return (-1);
-}
-
-/* Run one subcommand of a table: parse, validate, call, show. */
-static int
-task_run(const struct client_opts *co, const struct tcmd *tc, int argc, char **argv)
-{
-	const msgpack_object *margs, *vals[OP_MAX_ARGS], *r;
-	const struct op *op = op_find(tc->op, strlen(tc->op));
-	struct op_error err;
-	msgpack_sbuffer sb;
-	msgpack_unpacked u, res;
-	struct conn c;
-	cJSON *args = cJSON_CreateObject();
-	int status, json = 0, claimed;
-
-	if (strcmp(tc->op, "task_create") == 0)
-		cJSON_AddStringToObject(args, "complexity", "medium");
-	if (strcmp(tc->op, "task_claim") == 0)
-		cJSON_AddNumberToObject(args, "lease_seconds", atof(TASK_CLI_LEASE));
-	if ((status = task_parse(tc, argc, argv, args, &json)) >= 0) {
-		cJSON_Delete(args);
-		return (status);
-	}
-	memset(&err, 0, sizeof err);
-	msgpack_sbuffer_init(&sb);
-	msgpack_unpacked_init(&u);
-	msgpack_unpacked_init(&res);
-	if (op == NULL || json_args_to_msgpack(args, &sb, &u, &margs, &err) != 0 ||
-	    op_validate(op, margs, vals, &err) != 0)
-		status = cli_fail(tc->op, &err);
-	else if (conn_open(&c, co, &err) != 0)
-		status = cli_fail(NULL, &err);
-	else {
-		if (conn_call(&c, tc->op, margs, &res, &r, &err) != 0)
-			status = cli_fail(tc->op, &err);
-		else if (json) {
-			status = cli_print_json(r);
-			/* a script can test `baton task claim --json` like flock -n */
-			if (status == 0 && strcmp(tc->op, "task_claim") == 0 &&
-			    mp_bool(mp_get(r, "claimed"), &claimed) == 0 && !claimed)
-				status = EXIT_CONFLICT;
-		} else {
-			status = tc->show(r);
-			if (fflush(stdout) != 0 && status == 0)
-				status = EXIT_SOFTWARE;
-		}
-		conn_close(&c);
-	}
-	msgpack_unpacked_destroy(&res);
-	msgpack_unpacked_destroy(&u);
-	msgpack_sbuffer_destroy(&sb);
-	cJSON_Delete(args);
+	if (status == 0 && cc->json && !cmd_result_bool(cc, "claimed"))
+		status = EXIT_CONFLICT;
 	return (status);
-}
-
-/* Dispatch `baton WHAT SUB ...` over a table of subcommands. */
-static int
-task_dispatch(const struct client_opts *co, const char *what, const struct tcmd *cmds,
-    size_t n, const char *def, int argc, char **argv)
-{
-	const char *sub = argc > 1 ? argv[1] : def;
-	size_t i;
-
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-		for (i = 0; i < n; i++)
-			printf("usage: baton %s\n", cmds[i].usage);
-		return (0);
-	}
-	for (i = 0; i < n; i++) {
-		if (strcmp(cmds[i].name, sub) == 0)
-			return (task_run(co, &cmds[i], argc > 1 ? argc - 1 : 1,
-			    argc > 1 ? argv + 1 : argv));
-	}
-	return (cli_usage_err("unknown %s subcommand '%s'", what, sub));
-}
-
-/* `baton task [SUBCOMMAND ...]`: list by default. */
-int
-cmd_task(const struct client_opts *co, int argc, char **argv)
-{
-	if (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "-h") != 0 &&
-	    strcmp(argv[1], "--help") != 0)
-		return (task_run(co, &task_cmds[0], argc, argv)); /* baton task --json */
-	return (task_dispatch(co, "task", task_cmds, nitems(task_cmds), "list", argc, argv));
-}
-
-/* `baton project [get|set ...]`: get by default. */
-int
-cmd_project(const struct client_opts *co, int argc, char **argv)
-{
-	if (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "-h") != 0 &&
-	    strcmp(argv[1], "--help") != 0)
-		return (task_run(co, &project_cmds[0], argc, argv));
-	return (task_dispatch(co, "project", project_cmds, nitems(project_cmds), "get", argc,
-	    argv));
 }

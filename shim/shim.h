@@ -1,6 +1,21 @@
-/* shim/: the `baton` client — CLI and the MCP stdio server. */
+/*
+ * shim/: the `baton` client — the CLI and the MCP stdio server.  One
+ * header, grouped by file.
+ *
+ * The CLI: cli.c holds the command table (one struct cmd_entry per
+ * command, defined in the cmd-*.c file that runs it); a command is
+ * either its own function or a list of subcommands (struct cmd_sub)
+ * that are operations with arguments, parsed, packed and called once
+ * in cmd-sub.c.  The MCP server: mcp.c reads JSON-RPC, mcp-tools.c
+ * answers from the operation table, mcp-broker.c forwards to the
+ * broker; client.c is the wire protocol both use.
+ */
 #ifndef BATON_SHIM_H
 #define BATON_SHIM_H
+
+#include <sys/queue.h>
+
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -42,55 +57,348 @@ void conn_close(struct conn *);
 int conn_send(struct conn *, struct fbuf *);
 int conn_send_bytes(struct conn *, const void *, size_t);
 int conn_read_frame(struct conn *, msgpack_unpacked *, int, struct op_error *);
-int conn_call(struct conn *, const char *, const msgpack_object *, msgpack_unpacked *,
+/* op, its arguments packed as one msgpack map (NULL: {}) and their length */
+int conn_call(struct conn *, const char *, const void *, size_t, msgpack_unpacked *,
     const msgpack_object **, struct op_error *);
-void client_pack_req(struct fbuf *, uint64_t, const char *);
+void client_req_open(struct fbuf *, uint64_t, const char *); /* then the args map */
+void client_req_close(struct fbuf *);
 char *project_default(void);
 int project_explicit(const struct client_opts *);
 int exit_status_for(const char *);
 
-/* cli.c */
+/*
+ * cli.c: the command table.  A command is an entry: its name, what
+ * follows "baton" in its synopsis (lines split by \n), what it does, and
+ * either its own exec or subcommands run by cmd_sub_main.
+ */
+struct cmd_sub;
+struct cmd_entry {
+	const char *name;
+	const char *usage; /* NULL: the subcommands' */
+	const char *desc;  /* for help; lower case, no final period */
+	const struct cmd_sub *subs;
+	size_t nsubs;
+	const char *dflt; /* the subcommand when none is named (task: list) */
+	int (*exec)(const struct cmd_entry *, const struct client_opts *, int, char **);
+};
 int cli_main(int, char **);
+const struct cmd_entry *cli_find(const char *);
+extern const struct cmd_entry *const cli_table[];
+extern const size_t cli_ncmds;
 void cli_err(const char *, ...) printflike(1, 2);
 int cli_usage_err(const char *, ...) printflike(1, 2);
+void cli_syserr(const char *, ...) printflike(1, 2); /* appends ": strerror(errno)" */
 int cli_fail(const char *, const struct op_error *);
+int cli_flush(int);
 int cli_print_json(const msgpack_object *);
 const char *cli_duration(const msgpack_object *, char *, size_t);
+const char *cli_field(const msgpack_object *, const char *, char *, size_t);
+char *cli_read_stdin(size_t, const char *);
+int cli_seconds(const char *, const char *, double, double *);
+int cli_socket(const struct client_opts *, char *, size_t);
+
+/* cmd-help.c: --help, `baton help [COMMAND [SUB] | OP]`, CMD --help */
+extern const struct cmd_entry cmd_help_entry;
+void help_usage(FILE *);
+void help_command(FILE *, const struct cmd_entry *);
+void help_sub(FILE *, const struct cmd_entry *, const struct cmd_sub *);
+
+/*
+ * cmd-sub.c: subcommands that are operations with arguments.  The words
+ * of the command line fill the arguments named in pos (and rest), the
+ * options set the arguments they name; types, bounds and defaults come
+ * from the operation table.  Packed once, validated with op_validate
+ * before a broker is contacted, sent as they are.
+ */
+#define CMD_JSON 0x01       /* takes --json (-j): print the result as JSON */
+#define CMD_JSON_VALUE 0x02 /* takes --json-value: the JSON argument's word is JSON text */
+#define CMD_STOP 0x04       /* options end at the first word; the words go to the exec */
+
+/*
+ * An option: it sets the operation's argument arg (typed by the table;
+ * a boolean takes no value) or, with arg NULL, is local: the exec reads
+ * it with cmd_local.  With value set it takes no word and sets value.
+ */
+struct cmd_opt {
+	const char *name; /* long option, without "--" */
+	int ch;           /* short option, or 0 */
+	const char *arg;
+	const char *value;
+};
+#define CMD_OPTS_MAX 16
+
+struct cmd_call;
+struct cmd_sub {
+	const char *name; /* the subcommand's word; NULL: the command itself */
+	const char *op;   /* the operation it runs */
+	const char *usage; /* what follows "baton ", lines split by \n */
+	const char *desc;
+	int flags;
+	const struct cmd_opt *opts; /* ends with a NULL name; NULL: none */
+	const char *pos[3]; /* the arguments the words fill, in order */
+	int npos;           /* words needed */
+	const char *rest;   /* when the words outnumber pos, all go to this list */
+	const char *stdin_arg; /* the word "-" for this argument reads stdin */
+	const char *preset[2]; /* an argument the CLI sets by default, and its value */
+	int (*exec)(struct cmd_call *); /* NULL: cmd_call_show */
+	int (*show)(struct cmd_call *); /* the result for people (else printed as JSON) */
+};
+
+/* What one argument was given. */
+struct cmd_val {
+	int set;
+	const char *text;  /* strings; JSON text or a string */
+	double num;        /* numbers and booleans */
+	const char **list; /* lists; for a JSON argument, whole numbers */
+	size_t n;
+};
+
+/* One subcommand being run: its arguments, its connection, the last result. */
+struct cmd_call {
+	const struct client_opts *o;
+	const struct cmd_entry *cmd;
+	const struct cmd_sub *sub; /* NULL for a call made up by an exec */
+	const struct op *op;
+	struct cmd_val v[OP_MAX_ARGS];
+	const char *local[CMD_OPTS_MAX]; /* local options, by their index in sub->opts */
+	int json, json_value;
+	char **words; /* CMD_STOP: the words after the options */
+	int nwords;
+	char *stdin_text;
+	struct conn c;
+	int open;
+	msgpack_unpacked u;
+	const msgpack_object *r; /* the last result, in u */
+};
+int cmd_sub_main(const struct cmd_entry *, const struct client_opts *, int, char **);
+void cmd_call_init(struct cmd_call *, const struct client_opts *, const char *);
+void cmd_call_done(struct cmd_call *);
+int cmd_call_op(struct cmd_call *);
+int cmd_call_show(struct cmd_call *);
+const char *cmd_local(const struct cmd_call *, const char *);
+int cmd_usage_err(const struct cmd_call *, const char *, ...) printflike(2, 3);
+void cmd_set_str(struct cmd_call *, const char *, const char *);
+void cmd_set_num(struct cmd_call *, const char *, double);
+void cmd_set_list(struct cmd_call *, const char *, char **, size_t);
+int cmd_has(const struct cmd_call *, const char *);
+const char *cmd_str(const struct cmd_call *, const char *);
+double cmd_num(const struct cmd_call *, const char *);
+int cmd_result_bool(const struct cmd_call *, const char *);
+
+/* cmd-call.c: `baton call OP [JSON]` and `baton status` */
+extern const struct cmd_entry cmd_call_entry;
+extern const struct cmd_entry cmd_status_entry;
 
 /* cmd-lock.c */
-int cmd_lock(const struct client_opts *, int, char **);
-int cmd_acquire(const struct client_opts *, int, char **);
-int cmd_release(const struct client_opts *, int, char **);
-int cmd_renew(const struct client_opts *, int, char **);
-int cmd_locks(const struct client_opts *, int, char **);
-int lock_seconds(const char *, const char *, double, double *);
+extern const struct cmd_entry cmd_lock_entry;
+extern const struct cmd_entry cmd_acquire_entry;
+extern const struct cmd_entry cmd_release_entry;
+extern const struct cmd_entry cmd_renew_entry;
+extern const struct cmd_entry cmd_locks_entry;
 
 /* cmd-state.c */
-int cmd_note(const struct client_opts *, int, char **);
-int cmd_counter(const struct client_opts *, int, char **);
-int cmd_event(const struct client_opts *, int, char **);
+extern const struct cmd_entry cmd_note_entry;
+extern const struct cmd_entry cmd_counter_entry;
+extern const struct cmd_entry cmd_event_entry;
 
 /* cmd-task.c */
-int cmd_task(const struct client_opts *, int, char **);
-int cmd_project(const struct client_opts *, int, char **);
+extern const struct cmd_entry cmd_task_entry;
+extern const struct cmd_entry cmd_project_entry;
 
 /* cmd-msg.c */
-int cmd_msg(const struct client_opts *, int, char **);
+extern const struct cmd_entry cmd_agents_entry;
+extern const struct cmd_entry cmd_msg_entry;
+extern const struct cmd_entry cmd_discuss_entry;
 
 /* cmd-admin.c */
-int cmd_export(const struct client_opts *, int, char **);
-int cmd_import(const struct client_opts *, int, char **);
+extern const struct cmd_entry cmd_export_entry;
+extern const struct cmd_entry cmd_import_entry;
 
-/* cmd-setup.c */
-int cmd_install(const struct client_opts *, int, char **);
-int cmd_uninstall(const struct client_opts *, int, char **);
-int cmd_init(const struct client_opts *, int, char **);
-int cmd_enable(const struct client_opts *, int, char **);
-int cmd_disable(const struct client_opts *, int, char **);
-int cmd_service(const struct client_opts *, int, char **);
+/*
+ * setup-file.c: the files set-up edits.  Every write goes to a temporary
+ * file in the same directory, is fsync'd and renamed over the original,
+ * after the original was copied to STATE/backup/.
+ */
+struct sbuf { /* a growing byte string, always NUL-terminated */
+	char *s;
+	size_t len, size;
+};
+struct text { /* a file's contents; exists is 0 for a missing file (len 0) */
+	char *s;
+	size_t len;
+	int exists;
+	mode_t mode;
+};
+/*
+ * What an edit decided besides the new text: remove the file (nothing
+ * else was in it), and for install what it created, recorded in
+ * STATE/installed/ so that uninstall takes out that much and no more.
+ */
+struct edit_out {
+	int gone;
+	const char *record; /* "file", "mcpServers", "entry" or NULL */
+};
+#define SETUP_ENV_MAX 32
+struct entry { /* what the MCP server entry says */
+	char *command;
+	const char *env[SETUP_ENV_MAX]; /* "NAME=value", pointing into environ */
+	size_t nenv;
+};
+typedef int setup_editor(const char *, const struct text *, const void *, struct sbuf *,
+    struct edit_out *);
+void sb_add(struct sbuf *, const char *, size_t);
+void sb_adds(struct sbuf *, const char *);
+void sb_addf(struct sbuf *, const char *, ...) printflike(2, 3);
+void sb_splice(struct sbuf *, const char *, size_t, size_t, size_t, const char *);
+int setup_read(const char *, struct text *);
+int setup_mkdirs(const char *, mode_t);
+int setup_write_file(const char *, const char *, size_t, mode_t);
+char *setup_state_file(const char *, const char *);
+int setup_commit(const char *, const struct text *, const char *, size_t, mode_t);
+int setup_edit(const char *, const char *, mode_t, int, const void *, setup_editor *);
+char *setup_self(void);
+char *setup_config_path(const char *, const char *, const char *);
+char *setup_project(const struct client_opts *);
+
+/* setup-json.c: the exact-span editor of Claude Code's JSON files */
+int js_install(const char *, const struct text *, const struct entry *, struct sbuf *,
+    struct edit_out *);
+int js_uninstall(const char *, const struct text *, const char *, struct sbuf *,
+    struct edit_out *);
+char *js_installed(const char *);
+
+/* setup-toml.c: marked blocks, and the exact-span editor of Codex's TOML */
+int blk_find(const char *, const char *, size_t, const char *, const char *, size_t *,
+    size_t *);
+void blk_append(struct sbuf *, const char *, size_t, const char *);
+void blk_cut(struct sbuf *, const char *, size_t, size_t, size_t);
+int toml_install(const char *, const struct text *, const struct entry *, struct sbuf *);
+int toml_uninstall(const char *, const struct text *, struct sbuf *);
+int toml_installed(const char *);
+
+/* cmd-setup.c: install, uninstall, init, enable, disable; the lines of status */
+extern const struct cmd_entry cmd_install_entry;
+extern const struct cmd_entry cmd_uninstall_entry;
+extern const struct cmd_entry cmd_init_entry;
+extern const struct cmd_entry cmd_enable_entry;
+extern const struct cmd_entry cmd_disable_entry;
 void setup_status(const struct client_opts *);
 
-/* mcp.c */
-int mcp_main(const struct client_opts *);
+/* cmd-service.c */
+extern const struct cmd_entry cmd_service_entry;
+
+/*
+ * guidance.c: the role guidance the shim shows (the MCP instructions and
+ * prompts, the block `baton init` writes), in one place.
+ */
+struct guidance_prompt {
+	const char *role, *desc;
+};
+extern const struct guidance_prompt guidance_prompts[];
+extern const size_t guidance_nprompts;
+char *guidance_instructions(const char *);
+char *guidance_init_block(void);
+
+/* mcp.c: the MCP stdio server (DESIGN §6) */
+#define RPC_PARSE_ERROR -32700 /* JSON-RPC 2.0 error codes */
+#define RPC_INVALID_REQUEST -32600
+#define RPC_METHOD_NOT_FOUND -32601
+#define RPC_INVALID_PARAMS -32602
+#define RPC_INTERNAL_ERROR -32603
+
+struct event;
+struct event_base;
+struct bufferevent;
+struct mcp;
+
+/* One tools/call forwarded to the broker and not answered yet. */
+struct mcp_call {
+	struct mcp *m;
+	uint64_t bid; /* broker request id */
+	cJSON *id;    /* JSON-RPC id, owned */
+	const struct op *op;
+	cJSON *progress_token; /* owned, or NULL */
+	struct event *progress;
+	int progress_n;
+	double started;
+	int cancelled; /* by the client: its answer is not sent */
+	char *prompt;  /* prompts/get of this role (a guide call), or NULL */
+	TAILQ_ENTRY(mcp_call) entry;
+};
+TAILQ_HEAD(mcp_calls, mcp_call);
+
+struct mcp {
+	struct event_base *base;
+	struct client_opts opts;
+	char *agent; /* name we connect with, owned */
+	char *role;  /* role from agent_join, owned, or NULL */
+	int joined;  /* agent_join succeeded: join again after a reconnect */
+	char *client_name, *client_version; /* from initialize, owned */
+	char *token; /* session token to reclaim after a reconnect */
+	int in_fd, out_fd;
+	struct bufferevent *in, *out;
+	int skipping; /* discarding the rest of an over-long line */
+	int eof;
+	int paused; /* stdin not read while stdout is backed up */
+	struct event *grace;
+	struct event *connect_soon;
+	int lost;     /* the broker went away: reconnect in the background */
+	int retry_ms; /* the next background attempt, backing off */
+
+	struct conn conn;
+	int connected;
+	struct bufferevent *bev; /* broker connection */
+	uint64_t next_bid;
+	struct mcp_calls calls;
+	size_t ncalls;
+
+	char *tools_json; /* tools/list result, built once */
+
+	/* DESIGN 2: without an explicit project, the client's first root */
+	int client_roots;   /* it offered roots in initialize */
+	int roots_pending;  /* roots/list sent, no answer yet */
+	char *root_project; /* owned; m->opts.project points at it */
+	struct event *roots_timer;
+	char **held; /* lines that came meanwhile, replayed in order */
+	size_t nheld;
+};
+extern const struct cmd_entry cmd_mcp_entry;
+void mcp_line(struct mcp *, const char *, size_t);
+void mcp_set_agent(struct mcp *, const char *);
+void mcp_maybe_exit(struct mcp *);
+
+/* mcp-reply.c: JSON-RPC results and errors on stdout */
+void mcp_write(struct mcp *, const cJSON *);
+cJSON *mcp_message(const cJSON *);
+void mcp_result(struct mcp *, const cJSON *, cJSON *);
+void mcp_error(struct mcp *, const cJSON *, int, const char *, const char *, ...)
+    printflike(5, 6);
+cJSON *mcp_text_result(const char *, int);
+void mcp_tool_error(struct mcp *, const cJSON *, const char *, ...) printflike(3, 4);
+
+/* mcp-tools.c: tools and prompts, from the operation table */
+const char *mcp_tools_json(struct mcp *);
+void mcp_tools_list(struct mcp *, const cJSON *);
+void mcp_tools_call(struct mcp *, const cJSON *, const cJSON *);
+void mcp_tool_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
+void mcp_prompts_list(struct mcp *, const cJSON *);
+void mcp_prompts_get(struct mcp *, const cJSON *, const cJSON *);
+void mcp_prompt_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
+
+/* mcp-broker.c: forwarding calls to the broker, reconnecting when it goes */
+int mcp_connect(struct mcp *, int, struct op_error *);
+void mcp_connect_soon_cb(int, short, void *);
+struct mcp_call *mcp_forward(struct mcp *, const cJSON *, const cJSON *, const struct op *,
+    const void *, size_t);
+void mcp_cancelled(struct mcp *, const cJSON *);
+void mcp_cancel_all(struct mcp *);
+void mcp_call_free(struct mcp *, struct mcp_call *);
+void mcp_joined(struct mcp *, const cJSON *);
+
+/* mcp-roots.c: the project from the client's first root (DESIGN §2) */
+void mcp_roots_ask(struct mcp *);
+void mcp_roots_answer(struct mcp *, const cJSON *, const cJSON *);
+void mcp_roots_done(struct mcp *);
+void mcp_roots_timeout_cb(int, short, void *);
 
 #endif /* BATON_SHIM_H */

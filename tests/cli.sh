@@ -25,6 +25,45 @@ like "$OUT" 'call' "baton --help lists the call command"
 baton_run help
 ok $RC "baton help exits 0"
 
+# every command of the table, as --help lists them: `baton help CMD`,
+# `baton CMD --help` and `baton CMD -h` exit 0 and print its usage
+baton_run --help
+cmds=$(printf '%s\n' "$OUT" | sed -n '/^Commands/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\).*/\1/p' |
+    sort -u)
+missing=
+for c in status call lock acquire release renew locks task project note counter event \
+    agents msg discuss mcp install uninstall init enable disable service export import help; do
+	printf '%s\n' "$cmds" | grep -qx -- "$c" || missing="$missing $c"
+done
+is "$missing" "" "baton --help lists every command"
+for c in $cmds; do
+	for form in "help $c" "$c --help" "$c -h"; do
+		# shellcheck disable=SC2086 # form is words
+		baton_run $form </dev/null
+		is "$RC:$(printf '%s\n' "$OUT" | head -n 1 | cut -d ' ' -f 1-3)" "0:usage: baton $c" \
+		    "baton $form exits 0 and prints the usage of $c"
+	done
+done
+baton_run note set --help
+is "$RC:$(printf '%s\n' "$OUT" | head -n 1 | cut -d ' ' -f 1-4)" "0:usage: baton note set" \
+    "baton note set --help prints the usage of the subcommand"
+baton_run help task claim
+is "$RC:$(printf '%s\n' "$OUT" | head -n 1 | cut -d ' ' -f 1-4)" "0:usage: baton task claim" \
+    "baton help task claim prints the usage of the subcommand"
+baton_run help lock_acquire
+ok $RC "baton help OP exits 0"
+like "$OUT" '^lock_acquire - ' "baton help OP shows the operation"
+like "$OUT" 'wait_seconds' "with its arguments"
+baton_run help no_such_thing
+is "$RC" 65 "baton help of an unknown name exits 65"
+test ! -e "$BATON_SOCKET"
+ok $? "help started no broker"
+
+baton_run lock --frobnicate x -- true
+is "$RC" 64 "an unknown option of a command exits 64"
+like "$ERR" 'frobnicate.*usage: baton lock' "the usage error names the option and shows the usage"
+is "$(lines "$ERR")" 1 "the usage error is one line on stderr"
+
 baton_run frobnicate
 is "$RC" 64 "an unknown command exits 64"
 like "$ERR" 'frobnicate' "the usage error names the command"

@@ -137,7 +137,7 @@ crash_call(const char *op, const char *json, msgpack_unpacked *u, const msgpack_
 		fprintf(stderr, "crash_client: %s\n", err.message);
 		exit(70);
 	}
-	rv = conn_call(&conn, op, args, u, r, &err);
+	rv = conn_call(&conn, op, sb.data, sb.size, u, r, &err);
 	msgpack_unpacked_destroy(&au);
 	msgpack_sbuffer_destroy(&sb);
 	cJSON_Delete(j);

@@ -55,7 +55,7 @@ conns_status(struct conn *c)
 
 	memset(&err, 0, sizeof err);
 	msgpack_unpacked_init(&u);
-	if (conn_call(c, "status", NULL, &u, &r, &err) != 0 ||
+	if (conn_call(c, "status", NULL, 0, &u, &r, &err) != 0 ||
 	    mp_int(mp_get(r, "pid"), &pid) != 0) {
 		fprintf(stderr, "bench_conns: status failed: %s\n", err.message);
 		exit(1);

@@ -97,7 +97,7 @@ lock_waiters(struct conn *c, const struct bench_args *list, struct op_error *err
 	int n = -1;
 
 	msgpack_unpacked_init(&u);
-	if (conn_call(c, "lock_list", list->o, &u, &r, err) == 0) {
+	if (bench_conn_call(c, "lock_list", list, &u, &r, err) == 0) {
 		ls = mp_get(r, "locks");
 		if (ls != NULL && ls->type == MSGPACK_OBJECT_ARRAY && ls->via.array.size == 1 &&
 		    (w = mp_get(&ls->via.array.ptr[0], "waiters")) != NULL &&
@@ -170,8 +170,9 @@ lock_wake(const char *sock, struct bench *b)
 		wait = &c[1 - turn];
 		id = ++wait->next_id;
 		fbuf_init(&fb);
-		client_pack_req(&fb, id, "lock_acquire");
+		client_req_open(&fb, id, "lock_acquire");
 		pk_object(&fb, aw.o);
+		client_req_close(&fb);
 		if (conn_send(wait, &fb) != 0) {
 			fbuf_free(&fb);
 			op_error_set(&err, ERR_UNAVAILABLE, NULL, "send: %s", strerror(errno));

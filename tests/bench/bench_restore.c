@@ -63,10 +63,12 @@ restore_pack(msgpack_sbuffer *out, uint64_t id, size_t i)
 	restore_key(key, sizeof key, i);
 	restore_value(val, sizeof val, i);
 	fbuf_init(&fb);
-	client_pack_req(&fb, id, "note_set");
-	pk_map(&fb, 2);
+	client_req_open(&fb, id, "note_set");
+	pk_map_open(&fb);
 	pk_kstr(&fb, "key", key);
 	pk_kstr(&fb, "value", val);
+	pk_map_close(&fb);
+	client_req_close(&fb);
 	rv = fbuf_finish(&fb) == 0 && msgpack_sbuffer_write(out, fb.sb.data, fb.sb.size) == 0 ?
 	    0 : -1;
 	fbuf_free(&fb);
@@ -206,7 +208,7 @@ restore_check_one(struct conn *c, size_t i, struct op_error *err)
 	restore_value(val, sizeof val, i);
 	bench_args(&a, "bench_restore", "{\"key\":\"%s\"}", key);
 	msgpack_unpacked_init(&u);
-	rv = conn_call(c, "note_get", a.o, &u, &r, err);
+	rv = bench_conn_call(c, "note_get", &a, &u, &r, err);
 	if (rv == 0 && !mp_streq(mp_get(r, "value"), val)) {
 		op_error_set(err, ERR_NOT_FOUND, NULL, "note %s is missing or changed", key);
 		rv = -1;

@@ -25,7 +25,7 @@ status_call(struct conn *c, struct op_error *err)
 	int rv;
 
 	msgpack_unpacked_init(&u);
-	rv = conn_call(c, "status", NULL, &u, &r, err);
+	rv = conn_call(c, "status", NULL, 0, &u, &r, err);
 	if (rv == 0 && mp_int(mp_get(r, "pid"), &pid) != 0) {
 		op_error_set(err, ERR_PROTOCOL, NULL, "status result without pid");
 		rv = -1;

@@ -108,6 +108,26 @@ bench_good(const msgpack_object *o, uint64_t *v)
 	return (1);
 }
 
+/* conn_call with a's object, packed again (bench_args_set may have changed it). */
+static inline int
+bench_conn_call(struct conn *c, const char *op, const struct bench_args *a,
+    msgpack_unpacked *u, const msgpack_object **r, struct op_error *err)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rv;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (msgpack_pack_object(&pk, *a->o) != 0) {
+		fprintf(stderr, "bench: cannot pack the arguments\n");
+		exit(1);
+	}
+	rv = conn_call(c, op, sb.data, sb.size, u, r, err);
+	msgpack_sbuffer_destroy(&sb);
+	return (rv);
+}
+
 /*
  * One call; its result must hold key as true or as a positive integer, and
  * vkey (when not NULL) as a positive integer, stored in *v.  0, or -1 with
@@ -123,7 +143,7 @@ bench_call(struct conn *c, const char *op, const struct bench_args *a, const cha
 	int rv;
 
 	msgpack_unpacked_init(&u);
-	rv = conn_call(c, op, a->o, &u, &r, err);
+	rv = bench_conn_call(c, op, a, &u, &r, err);
 	if (rv == 0 && !bench_good(mp_get(r, key), &n)) {
 		op_error_set(err, ERR_CONFLICT, NULL, "%s answered %s: neither true nor a "
 		    "positive integer", op, key);

@@ -1,0 +1,455 @@
+/*
+ * `baton mcp`'s connection to the broker: tools/call forwarded as req
+ * frames on one connection, where many calls may wait at once, told
+ * apart by the broker request id; their answers, cancels and progress;
+ * and when the broker goes away, the calls owed fail with a text that
+ * says what to do while a background reconnect reclaims the session
+ * (and its locks) with its token.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "shim.h"
+
+#define MCP_PROGRESS_SECONDS 5 /* keep-alive for waiting calls */
+#define MCP_BROKER_OUT_MAX (8 * 1024 * 1024)
+#define MCP_RETRY_FIRST_MS 50 /* reconnecting after the broker went away... */
+#define MCP_RETRY_MAX_MS 2000 /* ...backing off to this (grace is 10 s) */
+
+static void mcp_broker_lost(struct mcp *, const char *);
+
+/* Find a call by its broker request id. */
+static struct mcp_call *
+mcp_call_find_bid(struct mcp *m, uint64_t bid)
+{
+	struct mcp_call *c;
+
+	TAILQ_FOREACH(c, &m->calls, entry) {
+		if (c->bid == bid)
+			return (c);
+	}
+	return (NULL);
+}
+
+/* Forget a call (answered, failed or cancelled). */
+void
+mcp_call_free(struct mcp *m, struct mcp_call *c)
+{
+	TAILQ_REMOVE(&m->calls, c, entry);
+	m->ncalls--;
+	if (c->progress != NULL)
+		event_free(c->progress);
+	cJSON_Delete(c->id);
+	cJSON_Delete(c->progress_token);
+	free(c->prompt);
+	free(c);
+}
+
+/* Every few seconds of a wait, tell the client we are alive. */
+static void
+mcp_progress_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct mcp_call *c = arg;
+	cJSON *msg, *params;
+	char text[128];
+
+	c->progress_n++;
+	snprintf(text, sizeof text, "waiting (%s, %.0f s)...", c->op->name,
+	    mono_now() - c->started);
+	msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "jsonrpc", "2.0");
+	cJSON_AddStringToObject(msg, "method", "notifications/progress");
+	params = cJSON_AddObjectToObject(msg, "params");
+	cJSON_AddItemToObject(params, "progressToken", cJSON_Duplicate(c->progress_token, 1));
+	cJSON_AddNumberToObject(params, "progress", c->progress_n);
+	cJSON_AddStringToObject(params, "message", text);
+	mcp_write(c->m, msg);
+	cJSON_Delete(msg);
+}
+
+/* Write one finished frame to the broker; -1 if it cannot be queued. */
+static int
+mcp_broker_send(struct mcp *m, struct fbuf *fb)
+{
+	if (fbuf_finish(fb) != 0)
+		return (-1);
+	if (evbuffer_get_length(bufferevent_get_output(m->bev)) > MCP_BROKER_OUT_MAX)
+		return (-1); /* the broker stopped reading: do not buffer forever */
+	return (bufferevent_write(m->bev, fb->sb.data, fb->sb.size));
+}
+
+/* Ask the broker to end the wait of a call (it answers "cancelled"). */
+static void
+mcp_broker_cancel(struct mcp *m, struct mcp_call *c)
+{
+	struct fbuf fb;
+
+	fbuf_init(&fb);
+	pk_map_open(&fb);
+	pk_kint(&fb, "t", FRAME_CANCEL);
+	pk_kuint(&fb, "id", c->bid);
+	pk_map_close(&fb);
+	if (mcp_broker_send(m, &fb) != 0)
+		log_warnx("cannot send cancel for request %llu", (unsigned long long)c->bid);
+	fbuf_free(&fb);
+}
+
+/*
+ * agent_join answered: a reconnect must come back under the joined name
+ * and role, not the one this shim started with.
+ */
+void
+mcp_joined(struct mcp *m, const cJSON *r)
+{
+	const cJSON *agent = cJSON_GetObjectItemCaseSensitive(r, "agent");
+	const cJSON *role = cJSON_GetObjectItemCaseSensitive(r, "role");
+
+	if (!cJSON_IsString(agent))
+		return;
+	free(m->agent);
+	m->agent = xstrdup(agent->valuestring);
+	if (cJSON_IsString(role)) {
+		free(m->role);
+		m->role = xstrdup(role->valuestring);
+	}
+	m->joined = 1;
+}
+
+/* After a reconnect: join again as before (the answer is not awaited). */
+static void
+mcp_rejoin(struct mcp *m)
+{
+	struct fbuf fb;
+
+	fbuf_init(&fb);
+	client_req_open(&fb, ++m->next_bid, "agent_join");
+	pk_map_open(&fb);
+	pk_kstr(&fb, "name", m->agent);
+	pk_kstr_opt(&fb, "role", m->role);
+	pk_map_close(&fb);
+	client_req_close(&fb);
+	if (mcp_broker_send(m, &fb) != 0)
+		log_warnx("cannot join again as %s after the reconnect", m->agent);
+	fbuf_free(&fb);
+}
+
+/* Answer a call from the broker's res frame. */
+static void
+mcp_broker_res(struct mcp *m, const msgpack_object *f)
+{
+	struct mcp_call *c;
+	int64_t bid;
+
+	if (mp_int(mp_get(f, "id"), &bid) != 0 || bid < 0 ||
+	    (c = mcp_call_find_bid(m, (uint64_t)bid)) == NULL) {
+		log_debug("answer to an unknown request: ignored");
+		return;
+	}
+	if (c->cancelled) {
+		/* MCP: a cancelled request gets no response */
+		mcp_call_free(m, c);
+		return;
+	}
+	if (c->prompt != NULL)
+		mcp_prompt_answer(m, c, f);
+	else
+		mcp_tool_answer(m, c, f);
+	mcp_call_free(m, c);
+}
+
+/* Handle one decoded broker frame; -1 when the connection must go. */
+static int
+mcp_broker_frame(struct mcp *m, const msgpack_object *f, char *why, size_t whysize)
+{
+	char *msg;
+
+	switch (mp_frame_type(f)) {
+	case FRAME_RES:
+		mcp_broker_res(m, f);
+		return (0);
+	case FRAME_PUSH:
+		return (0); /* nothing subscribes yet */
+	case FRAME_ERROR:
+		msg = mp_strdup(mp_get(f, "message"));
+		snprintf(why, whysize, "the broker closed the connection: %s",
+		    msg != NULL ? msg : "no reason given");
+		free(msg);
+		return (-1);
+	default:
+		snprintf(why, whysize, "unexpected frame from the broker");
+		return (-1);
+	}
+}
+
+/* Bytes from the broker: decode every complete frame. */
+static void
+mcp_broker_read(struct bufferevent *bev, void *arg)
+{
+	struct mcp *m = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	msgpack_unpacked u;
+	const char *cause = NULL;
+	unsigned char *p;
+	char why[256];
+	ssize_t n;
+	size_t len;
+	int r;
+
+	for (;;) {
+		len = evbuffer_get_length(in);
+		if (len < FRAME_HDR)
+			return;
+		p = evbuffer_pullup(in, FRAME_HDR);
+		if ((n = frame_length(p, FRAME_HDR, FRAME_MAX_DEFAULT, &cause)) < 0) {
+			snprintf(why, sizeof why, "bad frame from the broker: %s", cause);
+			break;
+		}
+		if (len < FRAME_HDR + (size_t)n)
+			return;
+		p = evbuffer_pullup(in, FRAME_HDR + n);
+		msgpack_unpacked_init(&u);
+		if (frame_decode(p + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
+			msgpack_unpacked_destroy(&u);
+			snprintf(why, sizeof why, "bad frame from the broker: %s", cause);
+			break;
+		}
+		r = mcp_broker_frame(m, &u.data, why, sizeof why);
+		msgpack_unpacked_destroy(&u);
+		if (r != 0)
+			break;
+		evbuffer_drain(in, FRAME_HDR + (size_t)n);
+	}
+	mcp_broker_lost(m, why);
+}
+
+/* The broker connection closed or failed. */
+static void
+mcp_broker_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct mcp *m = arg;
+	char why[256];
+
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof why, "the broker closed the connection");
+	else
+		snprintf(why, sizeof why, "broker connection error: %s", strerror(errno));
+	mcp_broker_lost(m, why);
+}
+
+/*
+ * The connection is gone: every call still owed an answer fails with a
+ * text that says what to do, and the next call reconnects, reclaiming
+ * the session with its token.
+ */
+static void
+mcp_broker_lost(struct mcp *m, const char *why)
+{
+	struct mcp_call *c;
+
+	log_warnx("%s", why);
+	while ((c = TAILQ_FIRST(&m->calls)) != NULL) {
+		if (!c->cancelled)
+			mcp_tool_error(m, c->id, "%s: %s before answering %s. Call the tool "
+			    "again: baton reconnects (starting the broker if needed) and "
+			    "reclaims your session and its locks.", ERR_UNAVAILABLE, why,
+			    c->op->name);
+		mcp_call_free(m, c);
+	}
+	if (m->bev != NULL)
+		bufferevent_free(m->bev);
+	m->bev = NULL;
+	conn_close(&m->conn);
+	m->connected = 0;
+	if (!m->eof) {
+		struct timeval tv = tv_secs(MCP_RETRY_FIRST_MS / 1000.0);
+
+		m->lost = 1;
+		m->retry_ms = MCP_RETRY_FIRST_MS * 2;
+		evtimer_add(m->connect_soon, &tv);
+	}
+	mcp_maybe_exit(m);
+}
+
+/* Open the broker connection (starting the broker if allowed and may_start). */
+int
+mcp_connect(struct mcp *m, int may_start, struct op_error *err)
+{
+	struct client_opts o = m->opts;
+
+	if (m->connected)
+		return (0);
+	if (!may_start)
+		o.autostart = 0;
+	mcp_set_agent(m, m->client_name);
+	o.kind = "mcp";
+	o.agent = m->agent;
+	if (m->client_name != NULL) {
+		o.client_name = m->client_name;
+		o.client_version = m->client_version != NULL ? m->client_version : "";
+	}
+	o.token = m->token;
+	if (m->role != NULL)
+		o.role = m->role;
+	if (conn_open(&m->conn, &o, err) != 0)
+		return (-1);
+	if (set_nonblock(m->conn.fd) != 0 || set_cloexec(m->conn.fd) != 0) {
+		op_error_set(err, ERR_INTERNAL, NULL, "broker socket: %s", strerror(errno));
+		conn_close(&m->conn);
+		return (-1);
+	}
+	if ((m->bev = bufferevent_socket_new(m->base, m->conn.fd, 0)) == NULL)
+		fatalx("mcp: bufferevent_socket_new failed");
+	bufferevent_setcb(m->bev, mcp_broker_read, NULL, mcp_broker_event, m);
+	bufferevent_enable(m->bev, EV_READ | EV_WRITE);
+	m->connected = 1;
+	m->lost = 0;
+	evtimer_del(m->connect_soon);
+	free(m->token);
+	m->token = xstrdup(m->conn.token);
+	if (m->conn.agent != NULL && strcmp(m->conn.agent, m->agent) != 0) {
+		free(m->agent);
+		m->agent = xstrdup(m->conn.agent);
+	}
+	/* bytes that arrived with the welcome */
+	if (m->conn.rlen > 0) {
+		evbuffer_add(bufferevent_get_input(m->bev), m->conn.rbuf, m->conn.rlen);
+		m->conn.rlen = 0;
+		bufferevent_trigger(m->bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
+	}
+	log_info("session %s as %s in %s (broker %s)", m->conn.session,
+	    m->agent, m->conn.project != NULL ? m->conn.project : "?",
+	    m->conn.broker_version != NULL ? m->conn.broker_version : "?");
+	if (m->joined)
+		mcp_rejoin(m);
+	return (0);
+}
+
+/* Connect right after initialization so that others see this session. */
+void
+mcp_connect_soon_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct mcp *m = arg;
+	struct op_error err;
+	struct timeval tv = tv_secs(m->retry_ms / 1000.0);
+
+	if (m->eof || m->connected)
+		return;
+	/*
+	 * After a loss, come back by ourselves so that the session and its
+	 * locks are reclaimed within the broker's grace period even while
+	 * the agent makes no call; only a tool call starts a broker.
+	 */
+	if (mcp_connect(m, !m->lost, &err) == 0)
+		return;
+	if (!m->lost) {
+		log_warnx("%s (will retry at the next tool call)", err.message);
+		return;
+	}
+	evtimer_add(m->connect_soon, &tv);
+	if ((m->retry_ms *= 2) > MCP_RETRY_MAX_MS)
+		m->retry_ms = MCP_RETRY_MAX_MS;
+}
+
+/* A progress token of the request, if any. */
+static cJSON *
+mcp_progress_token(const cJSON *params)
+{
+	const cJSON *meta, *t;
+
+	meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+	t = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
+	if (!cJSON_IsString(t) && !cJSON_IsNumber(t))
+		return (NULL);
+	return (cJSON_Duplicate(t, 1));
+}
+
+/*
+ * Send a validated call to the broker, args its len bytes of packed
+ * arguments, and remember it until answered: the call, or NULL when it
+ * could not be sent (the client told why).
+ */
+struct mcp_call *
+mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op *op,
+    const void *args, size_t len)
+{
+	struct mcp_call *c;
+	struct op_error err;
+	struct fbuf fb;
+	struct timeval tv = tv_secs(MCP_PROGRESS_SECONDS);
+	int r;
+
+	if (!m->connected && mcp_connect(m, 1, &err) != 0) {
+		mcp_tool_error(m, id, "%s: %s. The baton broker could not be reached; "
+		    "check that `batond` can start (or run `baton status`), then call "
+		    "%s again.", err.code != NULL ? err.code : ERR_UNAVAILABLE,
+		    err.message, op->name);
+		return (NULL);
+	}
+	c = xcalloc(1, sizeof *c);
+	c->m = m;
+	c->bid = ++m->next_bid;
+	c->op = op;
+	c->started = mono_now();
+	fbuf_init(&fb);
+	client_req_open(&fb, c->bid, op->name);
+	pk_raw(&fb, args, len);
+	client_req_close(&fb);
+	r = mcp_broker_send(m, &fb);
+	fbuf_free(&fb);
+	if (r != 0) {
+		free(c);
+		mcp_tool_error(m, id, "%s: the request to %s is too large or the broker "
+		    "is not reading; try again with smaller arguments", ERR_LIMIT, op->name);
+		return (NULL);
+	}
+	c->id = cJSON_Duplicate(id, 1);
+	TAILQ_INSERT_TAIL(&m->calls, c, entry);
+	m->ncalls++;
+	if ((op->flags & OP_BLOCKS) && (c->progress_token = mcp_progress_token(params)) != NULL) {
+		c->progress = event_new(m->base, -1, EV_PERSIST, mcp_progress_cb, c);
+		if (c->progress == NULL || event_add(c->progress, &tv) != 0)
+			fatalx("mcp: cannot add a progress timer");
+	}
+	return (c);
+}
+
+/* notifications/cancelled: end the named call's wait; it gets no answer. */
+void
+mcp_cancelled(struct mcp *m, const cJSON *params)
+{
+	const cJSON *rid;
+	struct mcp_call *c;
+
+	rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
+	if (rid == NULL)
+		return;
+	TAILQ_FOREACH(c, &m->calls, entry) {
+		if (!c->cancelled && cJSON_Compare(c->id, rid, 1)) {
+			c->cancelled = 1;
+			if (c->progress != NULL)
+				event_del(c->progress);
+			mcp_broker_cancel(m, c);
+			return;
+		}
+	}
+}
+
+/* The client is gone: end the waits of every call, so what comes back quickly is sent. */
+void
+mcp_cancel_all(struct mcp *m)
+{
+	struct mcp_call *c;
+
+	TAILQ_FOREACH(c, &m->calls, entry) {
+		if (!c->cancelled)
+			mcp_broker_cancel(m, c);
+	}
+}
