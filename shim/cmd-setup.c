@@ -337,7 +337,7 @@ setup_md(const struct client_opts *o, enum md_action action)
 
 	if ((root = setup_project(o)) == NULL)
 		return (EXIT_USAGE);
-	text = guidance_init_block();
+	text = guide_rules(GUIDE_MARKDOWN, NULL);
 	sb_addf(&block, MD_BEGIN "\n%s" MD_END "\n", text);
 	free(text);
 	for (i = 0; i < nitems(setup_md_files); i++) {

@@ -318,16 +318,16 @@ mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
 void
 mcp_prompts_list(struct mcp *m, const cJSON *id)
 {
+	const struct guide_role *g;
 	cJSON *result, *list, *p;
-	size_t i;
 
 	result = cJSON_CreateObject();
 	list = cJSON_AddArrayToObject(result, "prompts");
-	for (i = 0; i < guidance_nprompts; i++) {
+	for (g = guide_roles; g->name != NULL; g++) {
 		p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "name", guidance_prompts[i].role);
-		cJSON_AddStringToObject(p, "title", guidance_prompts[i].role);
-		cJSON_AddStringToObject(p, "description", guidance_prompts[i].desc);
+		cJSON_AddStringToObject(p, "name", g->name);
+		cJSON_AddStringToObject(p, "title", g->name);
+		cJSON_AddStringToObject(p, "description", g->title);
 		cJSON_AddItemToArray(list, p);
 	}
 	mcp_result(m, id, result);
@@ -338,16 +338,14 @@ void
 mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
+	const struct guide_role *g = NULL;
 	struct mcp_call *c;
 	struct op_error err;
 	struct fbuf fb;
-	size_t i;
 
-	for (i = 0; cJSON_IsString(name) && i < guidance_nprompts; i++) {
-		if (strcmp(name->valuestring, guidance_prompts[i].role) == 0)
-			break;
-	}
-	if (!cJSON_IsString(name) || i == guidance_nprompts) {
+	if (cJSON_IsString(name))
+		g = guide_role_find(name->valuestring);
+	if (g == NULL) {
 		mcp_error(m, id, RPC_INVALID_PARAMS, "name", "unknown prompt: give one of "
 		    "planner, implementer, reviewer");
 		return;
@@ -360,14 +358,14 @@ mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
 	}
 	fbuf_init(&fb);
 	pk_map_open(&fb);
-	pk_kstr(&fb, "role", guidance_prompts[i].role);
+	pk_kstr(&fb, "role", g->name);
 	pk_map_close(&fb);
 	if (fb.err)
 		fatalx("mcp: cannot encode a guide call");
 	c = mcp_forward(m, id, NULL, &ops[OP_guide], fb.sb.data + FRAME_HDR,
 	    fb.sb.size - FRAME_HDR);
 	if (c != NULL)
-		c->prompt = xstrdup(guidance_prompts[i].role);
+		c->prompt = xstrdup(g->name);
 	fbuf_free(&fb);
 }
 

@@ -115,7 +115,7 @@ mcp_initialize(struct mcp *m, const cJSON *id, const cJSON *params)
 	server = cJSON_AddObjectToObject(result, "serverInfo");
 	cJSON_AddStringToObject(server, "name", "baton");
 	cJSON_AddStringToObject(server, "version", BATON_VERSION);
-	instr = guidance_instructions(m->agent);
+	instr = guide_rules(GUIDE_TEXT, m->agent);
 	cJSON_AddStringToObject(result, "instructions", instr);
 	free(instr);
 	mcp_result(m, id, result);

@@ -287,17 +287,6 @@ void setup_status(const struct client_opts *);
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;
 
-/*
- * guidance.c: the role guidance the shim shows (the MCP instructions and
- * prompts, the block `baton init` writes), in one place.
- */
-struct guidance_prompt {
-	const char *role, *desc;
-};
-extern const struct guidance_prompt guidance_prompts[];
-extern const size_t guidance_nprompts;
-char *guidance_instructions(const char *);
-char *guidance_init_block(void);
 
 /* mcp.c: the MCP stdio server (DESIGN §6) */
 #define RPC_PARSE_ERROR -32700 /* JSON-RPC 2.0 error codes */
