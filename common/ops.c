@@ -951,7 +951,7 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 			return (-1);
 		}
 		if ((double)n < a->min || (double)n > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must be %g to %g bytes long (got %zu)",
+			op_error_set(err, ERR_INVALID, a->name, "%s must be %.15g to %.15g bytes long (got %zu)",
 			    a->name, a->min, a->max, n);
 			return (-1);
 		}
@@ -965,7 +965,7 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		if (mp_int(v, &i) != 0)
 			break;
 		if ((double)i < a->min || (double)i > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must be from %g to %g",
+			op_error_set(err, ERR_INVALID, a->name, "%s must be from %.15g to %.15g",
 			    a->name, a->min, a->max);
 			return (-1);
 		}
@@ -974,7 +974,7 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		if (mp_num(v, &d) != 0)
 			break;
 		if (d < a->min || d > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must be from %g to %g",
+			op_error_set(err, ERR_INVALID, a->name, "%s must be from %.15g to %.15g",
 			    a->name, a->min, a->max);
 			return (-1);
 		}
@@ -987,7 +987,7 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		if (v->type != MSGPACK_OBJECT_ARRAY)
 			break;
 		if ((double)v->via.array.size < a->min || (double)v->via.array.size > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must hold %g to %g items",
+			op_error_set(err, ERR_INVALID, a->name, "%s must hold %.15g to %.15g items",
 			    a->name, a->min, a->max);
 			return (-1);
 		}
@@ -1004,7 +1004,7 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		return (0);
 	case ARG_JSON:
 		if (a->max > 0 && (double)op_encoded_size(v) > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s is larger than %g bytes",
+			op_error_set(err, ERR_INVALID, a->name, "%s is larger than %.15g bytes",
 			    a->name, a->max);
 			return (-1);
 		}
