@@ -214,6 +214,19 @@ static const struct hstep file_queue[] = {
 	{ 'd', "lock_release", "{'name':'file:docs/x.md'}", RELEASED, NULL },
 };
 
+/* A name given twice is refused, and the refusal frees nothing twice. */
+static const struct hstep twice[] = {
+	{ 'a', "lock_acquire", "{'names':['k','k']}", "ok=false e.code=invalid_argument "
+	    "e.field=names e.message~'k is named twice'", NULL },
+	{ 'a', "lock_acquire", "{'names':['k','j','k'],'wait_seconds':30}", "ok=false "
+	    "e.code=invalid_argument e.message~'k is named twice'", NULL },
+	{ 'b', "lock_acquire", "{'name':'k'}", GRANTED, NULL },
+	{ 'a', "lock_acquire", "{'names':['j','k','j']}", "ok=false e.code=invalid_argument "
+	    "e.message~'j is named twice'", NULL },
+	{ 'c', "lock_list", NULL, "r.count=1 r.locks.0.name=k r.locks.0.holders.0.agent=b", NULL },
+	{ 'b', "lock_release", "{'name':'k'}", RELEASED, NULL },
+};
+
 static const struct {
 	const char *name;
 	const struct hstep *steps;
@@ -231,6 +244,7 @@ static const struct {
 	{ "deadlock of three", deadlock3, nitems(deadlock3), 4 },
 	{ "deadlock through the queue", deadlock_queue, nitems(deadlock_queue), 3 },
 	{ "file queue", file_queue, nitems(file_queue), 4 },
+	{ "named twice", twice, nitems(twice), 3 },
 };
 
 /*
