@@ -109,7 +109,7 @@ task_in(struct hpeer *p, int from)
 {
 	static char id[16];
 	const msgpack_object *o;
-	char op[32], *sp, *tid;
+	char op[32], want[64], *sp, *tid;
 	size_t i;
 
 	o = h_call(p, "task_create", "{'title':'t','complexity':'simple'}");
@@ -127,11 +127,8 @@ task_in(struct hpeer *p, int from)
 		if (!h_check(o, "ok=true"))
 			return (NULL);
 	}
-	o = call_id(p, "task_get", "{'id':'%s'}", id);
-	if (!h_check(o, "ok=true") || !h_check(o, from == TODO ? "r.status=todo" :
-	    from == IN_PROGRESS ? "r.status=in_progress" : from == REVIEW ? "r.status=review" :
-	    from == DONE ? "r.status=done" : from == BLOCKED ? "r.status=blocked" :
-	    "r.status=cancelled"))
+	snprintf(want, sizeof want, "ok=true r.status=%s", status_names[from]);
+	if (!h_check(call_id(p, "task_get", "{'id':'%s'}", id), want))
 		return (NULL);
 	return (id);
 }
@@ -142,8 +139,6 @@ cell_want(int from, size_t k, char c, const char *id, char *want, size_t len)
 {
 	switch (c) {
 	case 'M':
-		snprintf(want, len, "ok=true");
-		break;
 	case 'S':
 		snprintf(want, len, "ok=true");
 		break;
