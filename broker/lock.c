@@ -806,7 +806,8 @@ lock_resolve_all(struct req *r, const msgpack_object *name, const msgpack_object
 			if (ls[j] == ls[i]) {
 				reply_error(r->c, r->id, ERR_INVALID, "names",
 				    "%s is named twice", ls[i]->name);
-				for (j = 0; j <= i; j++)
+				/* ls[i] is one of these: collect it once */
+				for (j = 0; j < i; j++)
 					lock_gc(ls[j]);
 				free(ls);
 				return (NULL);

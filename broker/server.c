@@ -247,11 +247,17 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 	}
 }
 
-/* Start accepting once the event base exists; frames come to server_frame. */
+/*
+ * Start accepting once the event base exists; frames come to server_frame.
+ * Without a listening socket (the unit tests, tests/broker_harness.c) the
+ * only peers are those handed to client_new.
+ */
 void
 server_start(void)
 {
 	client_init(server_frame);
+	if (listen_fd == -1)
+		return;
 	listen_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
 	if (listen_ev == NULL || event_add(listen_ev, NULL) != 0)
 		fatalx("cannot watch the listening socket");
