@@ -37,8 +37,7 @@ agent_name_bad(const char *name, size_t n)
  * absent; role NULL when absent); -1 when one is refused (answered).
  */
 static int
-agent_join_args(struct req *r, const char **name, size_t *nlen, const char **role,
-    size_t *rlen)
+agent_join_args(struct req *r, const char **name, size_t *nlen, const char **role, size_t *rlen)
 {
 	const char *why;
 	size_t i;
@@ -102,7 +101,8 @@ op_agent_join(struct req *r)
 	if (ttl > 0 && !presence_may_outlive(s)) {
 		reply_error(r->c, r->id, ERR_LIMIT, "ttl_seconds",
 		    "%d registrations outlive their connections already; join without "
-		    "ttl_seconds, or keep a connection open", PRESENCE_DETACHED_MAX);
+		    "ttl_seconds, or keep a connection open",
+		    PRESENCE_DETACHED_MAX);
 		return;
 	}
 	cname = xstrndup(name, nlen);
@@ -155,8 +155,10 @@ agent_pack_row(struct fbuf *fb, struct session *s, struct presence *p, uint64_t 
 	pk_kbool(fb, "joined", p != NULL);
 	if (ttl)
 		pk_kdouble(fb, "expires_in_seconds", (double)(p->expires_ms - now) / 1000.0);
-	pk_kstr(fb, "state", s == NULL ? "registered" : s->client == NULL ? "restoring" :
-	    "connected");
+	pk_kstr(fb, "state",
+	    s == NULL               ? "registered"
+		: s->client == NULL ? "restoring"
+				    : "connected");
 	pk_map_close(fb);
 }
 

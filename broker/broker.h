@@ -79,7 +79,7 @@ struct client {
 	struct evbuffer *held;   /* frames waiting for the commit in progress */
 	int on_held_list;
 	TAILQ_ENTRY(client) held_entry;
-	struct event *free_ev;   /* frees a closing client with nothing to flush */
+	struct event *free_ev; /* frees a closing client with nothing to flush */
 	TAILQ_ENTRY(client) entry;
 };
 
@@ -188,8 +188,8 @@ struct store_kind {
 	/* pack the row of key into fb; 0 when the object no longer exists (delete) */
 	int (*pack)(const struct store_kind *, const char *, struct fbuf *);
 	/* rebuild the object of key from its row at start-up; -1 with cause */
-	int (*restore)(const struct store_kind *, const char *, const msgpack_object *,
-	    char **);
+	int (
+	    *restore)(const struct store_kind *, const char *, const msgpack_object *, char **);
 	void *arg; /* the kind's data, for kinds that share pack and restore */
 };
 extern enum durability durability;
@@ -259,9 +259,9 @@ struct bwait {
 	struct session *s;
 	uint64_t req_id;
 	struct wait_key *k;
-	int (*ready)(struct bwait *);        /* answer and return 1 when it can */
-	void (*on_timeout)(struct bwait *);  /* answer when the deadline passes */
-	void (*free_arg)(void *);            /* frees arg, or NULL */
+	int (*ready)(struct bwait *);       /* answer and return 1 when it can */
+	void (*on_timeout)(struct bwait *); /* answer when the deadline passes */
+	void (*free_arg)(void *);           /* frees arg, or NULL */
 	void *arg;
 	uint64_t after;
 	struct event *timer;
@@ -279,8 +279,8 @@ size_t wait_count(void);
 
 /* presence.c: who is present in a project */
 #define PRESENCE_DETACHED_MAX 1024 /* TTL registrations that outlive their session */
-struct presence { /* a registration made by agent_join */
-	struct session *s; /* NULL once its connection ended (TTL registrations) */
+struct presence {                  /* a registration made by agent_join */
+	struct session *s;         /* NULL once its connection ended (TTL registrations) */
 	char sid[24];
 	char *project, *agent, *role, *kind, *client;
 	pid_t pid;

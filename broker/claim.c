@@ -138,7 +138,8 @@ claim_check(struct req *r, struct task *t, const char *tokarg)
 	}
 	reply_error(r->c, r->id, ERR_PERMISSION, tok != NULL ? "token" : "id",
 	    "%s is claimed by %s; only its claimant (that session, or the claim token "
-	    "task_claim returned) may do this", t->id, t->owner != NULL ? t->owner : "nobody");
+	    "task_claim returned) may do this",
+	    t->id, t->owner != NULL ? t->owner : "nobody");
 	return (0);
 }
 
@@ -217,7 +218,8 @@ claim_pick(struct project *p, struct session *s, int *changes)
 	return (best);
 }
 
-#define CLAIM_HINT_TAKEN "yours: do it, then task_submit {id, notes}; take file: locks " \
+#define CLAIM_HINT_TAKEN \
+	"yours: do it, then task_submit {id, notes}; take file: locks " \
 	"before editing shared files"
 
 /*
@@ -236,9 +238,9 @@ claim_try_num(struct session *s, uint64_t id, struct claim_wait *cw, int final)
 		changes = t->changes_pending;
 		t->changes_pending = 0;
 		task_changed(t);
-		claim_reply(s->client, id, p, t, 1, changes ?
-		    "changes were requested: read feedback, fix, then task_submit" :
-		    "already yours; task_submit when done");
+		claim_reply(s->client, id, p, t, 1,
+		    changes ? "changes were requested: read feedback, fix, then task_submit"
+			    : "already yours; task_submit when done");
 		return (1);
 	}
 	if (task_claimable_by(t, s)) {
@@ -249,12 +251,14 @@ claim_try_num(struct session *s, uint64_t id, struct claim_wait *cw, int final)
 	if (!final && t->status != TS_DONE && t->status != TS_CANCELLED &&
 	    t->status != TS_REVIEW)
 		return (0);
-	snprintf(hint, sizeof hint, "%s is %s%s%s; call task_claim with wait_seconds to "
-	    "wait for it, or without id for another task", t->id,
-	    task_status_names[t->status], t->token[0] != '\0' ? " by " : "",
-	    t->token[0] != '\0' ? t->owner : t->status == TS_TODO ?
-	    (task_deps_done(t) ? ", assigned to someone else" :
-	    ", waiting for its dependencies") : "");
+	snprintf(hint, sizeof hint,
+	    "%s is %s%s%s; call task_claim with wait_seconds to "
+	    "wait for it, or without id for another task",
+	    t->id, task_status_names[t->status], t->token[0] != '\0' ? " by " : "",
+	    t->token[0] != '\0'        ? t->owner
+		: t->status == TS_TODO ? (task_deps_done(t) ? ", assigned to someone else"
+							    : ", waiting for its dependencies")
+				       : "");
 	claim_reply(s->client, id, p, t, 0, hint);
 	return (1);
 }
@@ -283,7 +287,8 @@ claim_try(struct session *s, uint64_t id, struct claim_wait *cw, int final)
 		if (changes) {
 			t->changes_pending = 0;
 			task_changed(t);
-			claim_reply(s->client, id, p, t, 1, "changes were requested on your "
+			claim_reply(s->client, id, p, t, 1,
+			    "changes were requested on your "
 			    "task: read feedback, fix, then task_submit");
 		} else {
 			claim_take(t, s, cw->lease);
@@ -293,9 +298,10 @@ claim_try(struct session *s, uint64_t id, struct claim_wait *cw, int final)
 	}
 	if (!final)
 		return (0);
-	claim_reply(s->client, id, p, NULL, 0, p->ntasks == 0 ?
-	    "no tasks yet; call task_claim with wait_seconds to wait for the planner" :
-	    "no ready task now; call task_claim again with wait_seconds to wait for one");
+	claim_reply(s->client, id, p, NULL, 0,
+	    p->ntasks == 0
+		? "no tasks yet; call task_claim with wait_seconds to wait for the planner"
+		: "no ready task now; call task_claim again with wait_seconds to wait for one");
 	return (1);
 }
 
@@ -317,7 +323,8 @@ claim_reattach(struct req *r, struct project *p, struct task *t)
 {
 	if (t->token[0] == '\0') {
 		reply_error(r->c, r->id, ERR_CONFLICT, "token",
-		    "%s is %s and has no claim to take over", t->id, task_status_names[t->status]);
+		    "%s is %s and has no claim to take over", t->id,
+		    task_status_names[t->status]);
 		return;
 	}
 	if (!claim_check(r, t, "token"))
@@ -342,8 +349,9 @@ op_task_claim(struct req *r)
 		claim_reattach(r, p, t);
 		return;
 	}
-	if (t != NULL && (t->status == TS_DONE || t->status == TS_CANCELLED ||
-	    t->status == TS_REVIEW) && p->status != PS_COMPLETE && p->status != PS_STOPPED) {
+	if (t != NULL &&
+	    (t->status == TS_DONE || t->status == TS_CANCELLED || t->status == TS_REVIEW) &&
+	    p->status != PS_COMPLETE && p->status != PS_STOPPED) {
 		task_refuse(r, t, TS_IN_PROGRESS);
 		return;
 	}

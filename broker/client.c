@@ -184,7 +184,7 @@ client_send_how(struct client *c, struct fbuf *fb, int now)
 		out = c->held;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) +
-	    (c->held != NULL ? evbuffer_get_length(c->held) : 0) + fb->sb.size >
+		(c->held != NULL ? evbuffer_get_length(c->held) : 0) + fb->sb.size >
 	    CLIENT_OUT_LIMIT) {
 		log_warnx("session %s: output over %d bytes, disconnecting",
 		    c->session != NULL ? c->session->id : "-", CLIENT_OUT_LIMIT);
@@ -291,8 +291,8 @@ reply_end_now(struct client *c, struct fbuf *fb)
 
 /* Answer request id with an error: code, message and the argument at fault. */
 void
-reply_error(struct client *c, uint64_t id, const char *code, const char *field,
-    const char *fmt, ...)
+reply_error(struct client *c, uint64_t id, const char *code, const char *field, const char *fmt,
+    ...)
 {
 	struct fbuf fb;
 	char msg[512];
@@ -421,7 +421,8 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct client *c = arg;
 
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		log_debug("session %s: disconnected", c->session != NULL ? c->session->id : "-");
+		log_debug("session %s: disconnected",
+		    c->session != NULL ? c->session->id : "-");
 		client_free(c);
 	}
 }

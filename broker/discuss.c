@@ -13,8 +13,8 @@
 
 #include "msg.h"
 
-#define DISC_MAX 1000          /* discussions per project */
-#define DISC_REPLIES_MAX 100   /* messages in a thread: 100 x 8 KiB fits a frame */
+#define DISC_MAX 1000        /* discussions per project */
+#define DISC_REPLIES_MAX 100 /* messages in a thread: 100 x 8 KiB fits a frame */
 
 /* Does d wait on agent in role (itself, or its role)? */
 int
@@ -106,8 +106,10 @@ disc_find(struct req *r, struct mproject *p)
 		if (d->num == num)
 			return (d);
 	}
-	reply_error(r->c, r->id, ERR_NOT_FOUND, "id", "no discussion %.*s in this project; "
-	    "discussion_list shows them", (int)(n > 24 ? 24 : n), s);
+	reply_error(r->c, r->id, ERR_NOT_FOUND, "id",
+	    "no discussion %.*s in this project; "
+	    "discussion_list shows them",
+	    (int)(n > 24 ? 24 : n), s);
 	return (NULL);
 }
 
@@ -207,8 +209,10 @@ op_discussion_start(struct req *r)
 		return;
 	if (disc_room(p) != 0) {
 		free(waiting);
-		reply_error(r->c, r->id, ERR_LIMIT, NULL, "%d discussions are open in this "
-		    "project; resolve some before starting more", DISC_MAX);
+		reply_error(r->c, r->id, ERR_LIMIT, NULL,
+		    "%d discussions are open in this "
+		    "project; resolve some before starting more",
+		    DISC_MAX);
 		return;
 	}
 	d = xcalloc(1, sizeof *d);
@@ -230,11 +234,14 @@ op_discussion_start(struct req *r)
 	free(text);
 
 	snprintf(id, sizeof id, "D%u", d->num);
-	xasprintf(&hint, "%s%s. Follow it with message_inbox (replies are mailed to "
+	xasprintf(&hint,
+	    "%s%s. Follow it with message_inbox (replies are mailed to "
 	    "whoever the discussion waits on); resolve it with discussion_resolve id=%s "
 	    "(keep the token to do that from another session).",
-	    waiting != NULL ? "Started; waiting on " : "Started; nobody is asked yet (reply "
-	    "with waiting_on to ask someone)", waiting != NULL ? waiting : "", id);
+	    waiting != NULL ? "Started; waiting on "
+			    : "Started; nobody is asked yet (reply "
+			      "with waiting_on to ask someone)",
+	    waiting != NULL ? waiting : "", id);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kstr(fb, "id", id);
@@ -253,9 +260,10 @@ disc_closed(struct req *r, const struct disc *d, const char *doing)
 {
 	if (!d->resolved)
 		return (0);
-	reply_error(r->c, r->id, ERR_CONFLICT, "id", "D%u is resolved (by %s: %.120s%s); "
-	    "it cannot be %s: start a new discussion to reopen the topic", d->num,
-	    d->decided_by, d->decision, strlen(d->decision) > 120 ? "..." : "", doing);
+	reply_error(r->c, r->id, ERR_CONFLICT, "id",
+	    "D%u is resolved (by %s: %.120s%s); "
+	    "it cannot be %s: start a new discussion to reopen the topic",
+	    d->num, d->decided_by, d->decision, strlen(d->decision) > 120 ? "..." : "", doing);
 	return (1);
 }
 
@@ -292,9 +300,10 @@ op_discussion_reply(struct req *r)
 	if ((d = disc_find(r, p)) == NULL || disc_closed(r, d, "replied to"))
 		return;
 	if (d->nreplies >= DISC_REPLIES_MAX) {
-		reply_error(r->c, r->id, ERR_LIMIT, "id", "D%u has %d messages, the most a "
-		    "thread keeps; resolve it and start a new discussion", d->num,
-		    DISC_REPLIES_MAX);
+		reply_error(r->c, r->id, ERR_LIMIT, "id",
+		    "D%u has %d messages, the most a "
+		    "thread keeps; resolve it and start a new discussion",
+		    d->num, DISC_REPLIES_MAX);
 		return;
 	}
 	if (disc_next_waiting(r, d, &waiting) != 0)
@@ -313,9 +322,10 @@ op_discussion_reply(struct req *r)
 	pk_kstr(fb, "status", "open");
 	pk_kuint(fb, "replies", d->nreplies);
 	pk_kstr_opt(fb, "waiting_on", waiting);
-	pk_kstr(fb, "hint", waiting != NULL ? "the discussion now waits on waiting_on; its "
-	    "answer reaches your inbox when it is addressed to you" :
-	    "nobody is asked: pass waiting_on to ask someone, or resolve it");
+	pk_kstr(fb, "hint",
+	    waiting != NULL ? "the discussion now waits on waiting_on; its "
+			      "answer reaches your inbox when it is addressed to you"
+			    : "nobody is asked: pass waiting_on to ask someone, or resolve it");
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
@@ -334,8 +344,9 @@ disc_may_resolve(struct req *r, const struct disc *d)
 	reply_error(r->c, r->id, ERR_PERMISSION, tok != NULL ? "token" : NULL,
 	    "D%u was started by %s (session %s); resolving it needs the token "
 	    "discussion_start returned%s, or that session; ask %s to resolve it, or "
-	    "reply with your proposal", d->num, d->started_by, d->sid,
-	    tok != NULL ? " (this one does not match)" : "", d->started_by);
+	    "reply with your proposal",
+	    d->num, d->started_by, d->sid, tok != NULL ? " (this one does not match)" : "",
+	    d->started_by);
 	return (0);
 }
 
@@ -371,8 +382,10 @@ op_discussion_resolve(struct req *r)
 	pk_kstr(fb, "id", id);
 	pk_kstr(fb, "status", "resolved");
 	pk_kstr(fb, "decided_by", d->decided_by);
-	pk_kstr(fb, "hint", strcmp(d->started_by, s->agent) != 0 ?
-	    "resolved; whoever started it was told by message" : "resolved");
+	pk_kstr(fb, "hint",
+	    strcmp(d->started_by, s->agent) != 0
+		? "resolved; whoever started it was told by message"
+		: "resolved");
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
@@ -396,8 +409,8 @@ op_discussion_list(struct req *r)
 			break;
 		if ((strcmp(status, "open") == 0 && d->resolved) ||
 		    (strcmp(status, "resolved") == 0 && !d->resolved) ||
-		    (waiting != NULL && (d->waiting_on == NULL ||
-		    strcmp(d->waiting_on, waiting) != 0)))
+		    (waiting != NULL &&
+			(d->waiting_on == NULL || strcmp(d->waiting_on, waiting) != 0)))
 			continue;
 		disc_pack_summary(fb, d);
 		n++;
@@ -463,7 +476,8 @@ op_discussion_get(struct req *r)
 		pk_kstr(fb, "at", time_iso(d->resolved_ms, at, sizeof at));
 		pk_map_close(fb);
 	} else
-		pk_kstr(fb, "hint", "reply with discussion_reply; resolve with "
+		pk_kstr(fb, "hint",
+		    "reply with discussion_reply; resolve with "
 		    "discussion_resolve (needs the token from discussion_start or the "
 		    "session that started it)");
 	pk_map_close(fb);

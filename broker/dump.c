@@ -40,8 +40,8 @@
 
 /* Exit statuses of the offline modes (sysexits, as the CLI). */
 #define DUMP_OK 0
-#define DUMP_CONFLICT 1 /* a broker holds the database; state.db not empty */
-#define DUMP_DATAERR 65 /* bad file, damaged database, rows lost */
+#define DUMP_CONFLICT 1  /* a broker holds the database; state.db not empty */
+#define DUMP_DATAERR 65  /* bad file, damaged database, rows lost */
 #define DUMP_SOFTWARE 70 /* cannot write, out of memory */
 
 /* What an export could not read. */
@@ -60,8 +60,8 @@ dump_lost(struct dump_loss *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	xvasprintf(&clause, fmt, ap);
 	va_end(ap);
-	xasprintf(&all, "%s%s%s", l->what != NULL ? l->what : "",
-	    l->what != NULL ? "; " : "", clause);
+	xasprintf(&all, "%s%s%s", l->what != NULL ? l->what : "", l->what != NULL ? "; " : "",
+	    clause);
 	free(l->what);
 	free(clause);
 	l->what = all;
@@ -133,9 +133,12 @@ dump_scan(sqlite3 *h, FILE *fp, const char *kind, int desc, char **last, size_t 
 	size_t got = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(h, desc ? "SELECT key, data FROM objects WHERE kind = ?1 AND "
-	    "key > ?2 ORDER BY key DESC" : "SELECT key, data FROM objects WHERE kind = ?1 "
-	    "ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(h,
+		desc ? "SELECT key, data FROM objects WHERE kind = ?1 AND "
+		       "key > ?2 ORDER BY key DESC"
+		     : "SELECT key, data FROM objects WHERE kind = ?1 "
+		       "ORDER BY key",
+		-1, &st, NULL) != SQLITE_OK) {
 		*err = xstrdup(sqlite3_errmsg(h));
 		return (0);
 	}
@@ -145,8 +148,8 @@ dump_scan(sqlite3 *h, FILE *fp, const char *kind, int desc, char **last, size_t 
 		    SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (dump_row(fp, kind, sqlite3_column_blob(st, 0),
-		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
-		    (size_t)sqlite3_column_bytes(st, 1), *n, l) != 0)
+			(size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
+			(size_t)sqlite3_column_bytes(st, 1), *n, l) != 0)
 			continue;
 		(*n)++;
 		got++;
@@ -178,8 +181,10 @@ dump_kind(sqlite3 *h, FILE *fp, const char *kind, size_t *n, struct dump_loss *l
 	if (err != NULL) {
 		back = dump_scan(h, fp, kind, 1, &last, &lastlen, n, l, &err2);
 		l->kinds++;
-		dump_lost(l, "%s rows: read %zu from the start and %zu from the end, the "
-		    "rest not: %s", kind, fwd, back, err);
+		dump_lost(l,
+		    "%s rows: read %zu from the start and %zu from the end, the "
+		    "rest not: %s",
+		    kind, fwd, back, err);
 	}
 	free(last);
 	free(err);
@@ -194,7 +199,7 @@ dump_unknown_kinds(sqlite3 *h, struct dump_loss *l)
 	const char *kind;
 
 	if (sqlite3_prepare_v2(h, "SELECT kind, count(*) FROM objects GROUP BY kind", -1, &st,
-	    NULL) != SQLITE_OK)
+		NULL) != SQLITE_OK)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		kind = (const char *)sqlite3_column_text(st, 0);
@@ -210,8 +215,8 @@ dump_unknown_kinds(sqlite3 *h, struct dump_loss *l)
 
 /* Open dbpath read-only and check it is a state database; 0 or a status. */
 static int
-dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev,
-    struct dump_loss *l, char **cause)
+dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev, struct dump_loss *l,
+    char **cause)
 {
 	char *c = NULL;
 	int rc;
@@ -233,8 +238,10 @@ dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev,
 		rc = sqlite3_errcode(*h);
 		free(c);
 		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-			xasprintf(cause, "%s is in use by a running batond; `baton export` asks "
-			    "the broker for a snapshot instead", dbpath);
+			xasprintf(cause,
+			    "%s is in use by a running batond; `baton export` asks "
+			    "the broker for a snapshot instead",
+			    dbpath);
 			return (DUMP_CONFLICT);
 		}
 		xasprintf(cause, "%s cannot be read at all: %s; nothing to export", dbpath,
@@ -242,14 +249,19 @@ dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev,
 		return (DUMP_DATAERR);
 	}
 	if (*schema == 0 || *schema > store_schema_version()) {
-		xasprintf(cause, *schema == 0 ? "%s is not a baton state database" :
-		    "%s has schema %d, newer than this batond's; export it with the newer "
-		    "batond", dbpath, *schema);
+		xasprintf(cause,
+		    *schema == 0 ? "%s is not a baton state database"
+				 : "%s has schema %d, newer than this batond's; export it with "
+				   "the newer "
+				   "batond",
+		    dbpath, *schema);
 		return (DUMP_DATAERR);
 	}
 	if (store_meta_get(*h, "revision_ceiling", rev, &c) != 0) {
-		dump_lost(l, "the revision ceiling (%s): after import, choose a revision "
-		    "above every fence handed out", c);
+		dump_lost(l,
+		    "the revision ceiling (%s): after import, choose a revision "
+		    "above every fence handed out",
+		    c);
 		l->kinds++;
 		free(c);
 	}
@@ -334,9 +346,10 @@ dump_export(const char *dbpath, const char *out, char **cause)
 		return (DUMP_SOFTWARE);
 	}
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	fprintf(fp, "{\"baton_state\":%d,\"schema\":%d,\"revision\":%llu,"
-	    "\"exported_at\":\"%s\",\"rows\":[", DUMP_FORMAT, schema,
-	    (unsigned long long)rev, when);
+	fprintf(fp,
+	    "{\"baton_state\":%d,\"schema\":%d,\"revision\":%llu,"
+	    "\"exported_at\":\"%s\",\"rows\":[",
+	    DUMP_FORMAT, schema, (unsigned long long)rev, when);
 	for (i = 0; (k = store_kind_at(i)) != NULL; i++)
 		dump_kind(h, fp, k->name, &n, &l);
 	dump_unknown_kinds(h, &l);
@@ -348,8 +361,10 @@ dump_export(const char *dbpath, const char *out, char **cause)
 	}
 	if (l.what == NULL)
 		return (DUMP_OK);
-	xasprintf(cause, "%s is damaged: exported %zu rows; could not read %zu rows and %zu "
-	    "kinds fully (%s)", dbpath, n, l.rows, l.kinds, l.what);
+	xasprintf(cause,
+	    "%s is damaged: exported %zu rows; could not read %zu rows and %zu "
+	    "kinds fully (%s)",
+	    dbpath, n, l.rows, l.kinds, l.what);
 	free(l.what);
 	return (DUMP_DATAERR);
 }
@@ -431,9 +446,9 @@ dump_key(const cJSON *j, const char **why)
 		return (NULL);
 	fbuf_init(&fb);
 	msgpack_unpacked_init(&u);
-	if (json_pack_exact(&fb, j, &p) == 0 && frame_decode(fb.sb.data + FRAME_HDR,
-	    fb.sb.size - FRAME_HDR, &u, &p) == 0 && mp_str(&u.data, &p, &len) == 0 &&
-	    len > 0 && memchr(p, '\0', len) == NULL)
+	if (json_pack_exact(&fb, j, &p) == 0 &&
+	    frame_decode(fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &u, &p) == 0 &&
+	    mp_str(&u.data, &p, &len) == 0 && len > 0 && memchr(p, '\0', len) == NULL)
 		key = xstrndup(p, len);
 	msgpack_unpacked_destroy(&u);
 	fbuf_free(&fb);
@@ -464,8 +479,7 @@ dump_item(const cJSON *j, size_t i, struct dump_item *it, char **cause)
 		why = "data must be an object";
 	else if (json_pack_exact(&it->fb, data, &why) != 0)
 		why = why != NULL ? why : "data cannot be encoded";
-	else if (frame_check(it->fb.sb.data + FRAME_HDR, it->fb.sb.size - FRAME_HDR,
-	    &why) != 0)
+	else if (frame_check(it->fb.sb.data + FRAME_HDR, it->fb.sb.size - FRAME_HDR, &why) != 0)
 		;
 	else {
 		it->row.key = it->key;
@@ -519,9 +533,11 @@ dump_duplicates(const struct dump_item *items, size_t n, char **cause)
 			cJSON *kj = dump_key_json(items[i].key, strlen(items[i].key));
 			char *ks = kj != NULL ? cJSON_PrintUnformatted(kj) : NULL;
 
-			xasprintf(cause, "row %zu (%s %s) repeats row %zu: each kind and key "
-			    "may appear once", i + 1, items[i].row.kind->name,
-			    ks != NULL ? ks : "?", (size_t)(sn->it - items) + 1);
+			xasprintf(cause,
+			    "row %zu (%s %s) repeats row %zu: each kind and key "
+			    "may appear once",
+			    i + 1, items[i].row.kind->name, ks != NULL ? ks : "?",
+			    (size_t)(sn->it - items) + 1);
 			cJSON_free(ks);
 			cJSON_Delete(kj);
 			free(id);
@@ -560,8 +576,10 @@ dump_items(const cJSON *top, const char *path, size_t *n, uint64_t *rev, char **
 	}
 	if (!cJSON_IsNumber(schema) || schema->valuedouble < 1 ||
 	    schema->valuedouble > store_schema_version()) {
-		xasprintf(cause, "%s: schema must be 1 to %d (a newer batond's export needs that "
-		    "batond)", path, store_schema_version());
+		xasprintf(cause,
+		    "%s: schema must be 1 to %d (a newer batond's export needs that "
+		    "batond)",
+		    path, store_schema_version());
 		return (NULL);
 	}
 	if (!cJSON_IsNumber(r) || !(r->valuedouble >= 0 && r->valuedouble < 9e15)) {
@@ -691,8 +709,7 @@ dump_backup_name(const char *dbpath)
  * store_restore, so that a row batond could not start on is refused now.
  */
 static int
-dump_build(const char *newpath, struct dump_item *items, size_t n, uint64_t floor,
-    char **cause)
+dump_build(const char *newpath, struct dump_item *items, size_t n, uint64_t floor, char **cause)
 {
 	struct store_row *rows;
 	size_t i;
@@ -724,8 +741,8 @@ dump_build(const char *newpath, struct dump_item *items, size_t n, uint64_t floo
 
 /* Put newpath in place of dbpath, the old one moved to *backup or removed. */
 static int
-dump_swap(const char *dbpath, const char *newpath, int old, uint64_t oldrows,
-    char **backup, char **cause)
+dump_swap(const char *dbpath, const char *newpath, int old, uint64_t oldrows, char **backup,
+    char **cause)
 {
 	*backup = NULL;
 	if (old == 0 && oldrows > 0) {
@@ -740,7 +757,8 @@ dump_swap(const char *dbpath, const char *newpath, int old, uint64_t oldrows,
 		return (DUMP_SOFTWARE);
 	}
 	if (dump_move_db(newpath, dbpath) != 0) {
-		xasprintf(cause, "cannot rename %s to %s: %s", newpath, dbpath, strerror(errno));
+		xasprintf(cause, "cannot rename %s to %s: %s", newpath, dbpath,
+		    strerror(errno));
 		return (DUMP_SOFTWARE);
 	}
 	return (DUMP_OK);
@@ -797,26 +815,32 @@ dump_import(const char *dir, const char *sock, const char *file, int replace, ch
 	}
 	xasprintf(&dbpath, "%s/state.db", dir);
 	xasprintf(&newpath, "%s/state.db.importing", dir);
-	if (dump_lock_socket(sock, &lockfd) != 0 || (old = dump_old_db(dbpath, &oldrows,
-	    &oldceil)) == 1) {
-		xasprintf(cause, "a batond is running on %s: stop it first (it would go on "
-		    "with its own state)", lockfd == -1 && sock != NULL ? sock : dbpath);
+	if (dump_lock_socket(sock, &lockfd) != 0 ||
+	    (old = dump_old_db(dbpath, &oldrows, &oldceil)) == 1) {
+		xasprintf(cause,
+		    "a batond is running on %s: stop it first (it would go on "
+		    "with its own state)",
+		    lockfd == -1 && sock != NULL ? sock : dbpath);
 		rc = DUMP_CONFLICT;
 		goto out;
 	}
 	if (old == 0 && oldrows > 0 && !replace) {
 		if (oldrows == UINT64_MAX)
-			xasprintf(cause, "%s exists and cannot be read; add --replace to move it "
-			    "aside and import", dbpath);
+			xasprintf(cause,
+			    "%s exists and cannot be read; add --replace to move it "
+			    "aside and import",
+			    dbpath);
 		else
-			xasprintf(cause, "%s already holds %llu rows; add --replace to move it "
-			    "aside and import", dbpath, (unsigned long long)oldrows);
+			xasprintf(cause,
+			    "%s already holds %llu rows; add --replace to move it "
+			    "aside and import",
+			    dbpath, (unsigned long long)oldrows);
 		rc = DUMP_CONFLICT;
 		goto out;
 	}
 	if ((rc = dump_build(newpath, items, n, rev > oldceil ? rev : oldceil, cause)) !=
-	    DUMP_OK || (rc = dump_swap(dbpath, newpath, old, oldrows, &backup, cause)) !=
-	    DUMP_OK)
+		DUMP_OK ||
+	    (rc = dump_swap(dbpath, newpath, old, oldrows, &backup, cause)) != DUMP_OK)
 		goto out;
 	if (backup != NULL)
 		fprintf(stderr, "batond: the previous state.db is now %s\n", backup);
@@ -849,8 +873,10 @@ op_state_export(struct req *r)
 	int fd;
 
 	if (durability == DURABILITY_NONE) {
-		reply_error(r->c, r->id, ERR_UNAVAILABLE, NULL, "this broker keeps no database "
-		    "(--durability none): its state lives only in memory and cannot be exported");
+		reply_error(r->c, r->id, ERR_UNAVAILABLE, NULL,
+		    "this broker keeps no database "
+		    "(--durability none): its state lives only in memory and cannot be "
+		    "exported");
 		return;
 	}
 	if (realpath(cfg.state_dir, dir) == NULL) {
@@ -878,7 +904,8 @@ op_state_export(struct req *r)
 	pk_kstr(fb, "path", path);
 	pk_kuint(fb, "revision", revision);
 	pk_kuint(fb, "rows", rows);
-	pk_kstr(fb, "hint", "a snapshot of the state database: convert it with `batond --from "
+	pk_kstr(fb, "hint",
+	    "a snapshot of the state database: convert it with `batond --from "
 	    "PATH --export FILE` and remove it (baton export does both)");
 	pk_map_close(fb);
 	reply_end(r->c, fb);
@@ -904,9 +931,11 @@ dump_clean_snapshots(const char *dir)
 			continue;
 		for (i = 7; i < 7 + 16 && isxdigit((unsigned char)e->d_name[i]); i++)
 			;
-		if (i != 7 + 16 || (strcmp(e->d_name + i, ".db") != 0 &&
-		    strcmp(e->d_name + i, ".db-wal") != 0 && strcmp(e->d_name + i, ".db-shm") != 0 &&
-		    strcmp(e->d_name + i, ".db-journal") != 0))
+		if (i != 7 + 16 ||
+		    (strcmp(e->d_name + i, ".db") != 0 &&
+			strcmp(e->d_name + i, ".db-wal") != 0 &&
+			strcmp(e->d_name + i, ".db-shm") != 0 &&
+			strcmp(e->d_name + i, ".db-journal") != 0))
 			continue;
 		xasprintf(&path, "%s/%s", dir, e->d_name);
 		if (unlink(path) == 0)

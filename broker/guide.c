@@ -17,8 +17,7 @@
 #define GUIDE_NAMES_MAX 5 /* other agents named in agent_join's hint */
 
 /* Append a formatted line to a growing text. */
-static void printflike(2, 3)
-guide_add(char **text, const char *fmt, ...)
+static void printflike(2, 3) guide_add(char **text, const char *fmt, ...)
 {
 	char *line, *joined;
 	va_list ap;
@@ -89,13 +88,17 @@ guide_facts(char **text, const struct guide_role *g, const struct project *p,
 	size_t i;
 
 	if (strcmp(g->name, "planner") == 0 && (state & GUIDE_WORKING)) {
-		guide_add(text, "Tasks: %zu todo (%zu ready), %zu in progress, %zu in review, "
-		    "%zu done, %zu blocked.", c->n[TS_TODO], c->ready, c->n[TS_IN_PROGRESS],
-		    c->n[TS_REVIEW], c->n[TS_DONE], c->n[TS_BLOCKED]);
+		guide_add(text,
+		    "Tasks: %zu todo (%zu ready), %zu in progress, %zu in review, "
+		    "%zu done, %zu blocked.",
+		    c->n[TS_TODO], c->ready, c->n[TS_IN_PROGRESS], c->n[TS_REVIEW],
+		    c->n[TS_DONE], c->n[TS_BLOCKED]);
 		if (state & GUIDE_IN_REVIEW)
-			guide_add(text, "In review: %s.", guide_ids(p, TS_REVIEW, ids, sizeof ids));
+			guide_add(text, "In review: %s.",
+			    guide_ids(p, TS_REVIEW, ids, sizeof ids));
 		if (state & GUIDE_BLOCKED)
-			guide_add(text, "Blocked: %s.", guide_ids(p, TS_BLOCKED, ids, sizeof ids));
+			guide_add(text, "Blocked: %s.",
+			    guide_ids(p, TS_BLOCKED, ids, sizeof ids));
 	} else if (strcmp(g->name, "implementer") == 0) {
 		for (i = 0; i < p->ntasks; i++) {
 			if (p->tasks[i] != NULL && p->tasks[i]->claim_s == s &&
@@ -103,7 +106,8 @@ guide_facts(char **text, const struct guide_role *g, const struct project *p,
 				guide_add(text, "You hold %s (%s).", p->tasks[i]->id,
 				    p->tasks[i]->title);
 		}
-		guide_add(text, "%zu task%s ready now.", c->ready, c->ready == 1 ? " is" : "s are");
+		guide_add(text, "%zu task%s ready now.", c->ready,
+		    c->ready == 1 ? " is" : "s are");
 	} else if (strcmp(g->name, "reviewer") == 0) {
 		if (state & GUIDE_IN_REVIEW)
 			guide_add(text, "%zu task%s wait%s for review: %s.", c->n[TS_REVIEW],
@@ -158,8 +162,9 @@ guide_others_add(const char *agent, const char *role, void *arg)
 	if (strcmp(agent, h->self) == 0 || strstr(h->names, agent) != NULL)
 		return;
 	if (h->n++ < GUIDE_NAMES_MAX && len < sizeof h->names - 1)
-		snprintf(h->names + len, sizeof h->names - len, "%s%s%s%s%s", len > 0 ? ", " : "",
-		    agent, role != NULL ? " (" : "", role != NULL ? role : "", role != NULL ? ")" : "");
+		snprintf(h->names + len, sizeof h->names - len, "%s%s%s%s%s",
+		    len > 0 ? ", " : "", agent, role != NULL ? " (" : "",
+		    role != NULL ? role : "", role != NULL ? ")" : "");
 }
 
 /*
@@ -177,12 +182,14 @@ guide_join_hint(struct session *s)
 	memset(&h, 0, sizeof h);
 	h.self = s->agent;
 	presence_foreach(s->project, guide_others_add, &h);
-	xasprintf(&text, "%s%zu unread message%s, %zu discussion%s waiting on you%s. "
+	xasprintf(&text,
+	    "%s%zu unread message%s, %zu discussion%s waiting on you%s. "
 	    "%zu other agent%s present%s%s%s. %s",
-	    unread + waiting > 0 ? "First read your inbox: " : "", unread, unread == 1 ? "" : "s",
-	    waiting, waiting == 1 ? "" : "s", unread + waiting > 0 ? " (message_inbox)" : "",
-	    h.n, h.n == 1 ? "" : "s", h.n > 0 ? ": " : "", h.names,
-	    h.n > GUIDE_NAMES_MAX ? ", ..." : "", guide_role(s->role)->summary);
+	    unread + waiting > 0 ? "First read your inbox: " : "", unread,
+	    unread == 1 ? "" : "s", waiting, waiting == 1 ? "" : "s",
+	    unread + waiting > 0 ? " (message_inbox)" : "", h.n, h.n == 1 ? "" : "s",
+	    h.n > 0 ? ": " : "", h.names, h.n > GUIDE_NAMES_MAX ? ", ..." : "",
+	    guide_role(s->role)->summary);
 	return (text);
 }
 

@@ -17,7 +17,7 @@
 
 #include "broker.h"
 
-#define LOCK_WAITERS_MAX 1024   /* waiters per lock */
+#define LOCK_WAITERS_MAX 1024      /* waiters per lock */
 #define LOCK_TICKET_GRACE_MS 15000 /* a timed-out waiter keeps its place this long */
 
 struct wlink {
@@ -56,7 +56,7 @@ struct waiter {
 	struct session *session;
 	uint64_t req_id;
 	uint64_t seq; /* arrival order across all queues */
-	int active; /* 0: timed out, parked with a ticket */
+	int active;   /* 0: timed out, parked with a ticket */
 	enum lock_mode mode;
 	double ttl;
 	char *reason;
@@ -244,7 +244,8 @@ lock_queued_ahead(struct lock *l, enum lock_mode m, uint64_t seq)
 		if (o == l || TAILQ_EMPTY(&o->queue) || !lock_overlaps(l, o))
 			continue;
 		TAILQ_FOREACH(k, &o->queue, entry) {
-			if (k->w->seq < seq && (m == LOCK_EXCLUSIVE || k->w->mode == LOCK_EXCLUSIVE))
+			if (k->w->seq < seq &&
+			    (m == LOCK_EXCLUSIVE || k->w->mode == LOCK_EXCLUSIVE))
 				return (1);
 		}
 	}
@@ -476,10 +477,13 @@ reply_granted(struct client *c, uint64_t id, struct lock **ls, size_t n, struct 
 	pk_names(fb, ls, n);
 	if (ttl > 0) {
 		pk_kdouble(fb, "expires_in_seconds", ttl);
-		snprintf(hint, sizeof hint, "held until released or %g s from now (renew with "
-		    "lock_renew); release with lock_release and this token", ttl);
+		snprintf(hint, sizeof hint,
+		    "held until released or %g s from now (renew with "
+		    "lock_renew); release with lock_release and this token",
+		    ttl);
 	} else
-		snprintf(hint, sizeof hint, "held until you call lock_release or your session "
+		snprintf(hint, sizeof hint,
+		    "held until you call lock_release or your session "
 		    "ends");
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
@@ -552,8 +556,8 @@ lock_pump_all(void)
 
 	for (i = 0; i < wake_len; i++) {
 		l = wake_list[i];
-		while ((k = TAILQ_FIRST(&l->queue)) != NULL && k->w->active &&
-		    waiter_ready(k->w))
+		while (
+		    (k = TAILQ_FIRST(&l->queue)) != NULL && k->w->active && waiter_ready(k->w))
 			waiter_grant(k->w); /* may append to wake_list */
 	}
 	for (i = 0; i < wake_len; i++)
@@ -592,8 +596,10 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 		pk_holder(fb, b.v[i], 1);
 	pk_kuint(fb, "queue_position", pos);
 	pk_kstr(fb, "ticket", w->ticket);
-	snprintf(hint, sizeof hint, "still queued (position %zu); call lock_acquire again "
-	    "with this ticket within %d s to keep your place", pos, LOCK_TICKET_GRACE_MS / 1000);
+	snprintf(hint, sizeof hint,
+	    "still queued (position %zu); call lock_acquire again "
+	    "with this ticket within %d s to keep your place",
+	    pos, LOCK_TICKET_GRACE_MS / 1000);
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
 	reply_end(w->session->client, fb);
@@ -665,8 +671,9 @@ dl_from(struct dl_walk *d, struct lock **ls, size_t n, enum lock_mode m,
 				break;
 			if (dl_visit(d, k->w->session, depth)) {
 				char *p;
-				xasprintf(&p, "%s is queued ahead for %s; %s", k->w->session->agent,
-				    ls[i]->name, d->path != NULL ? d->path : "");
+				xasprintf(&p, "%s is queued ahead for %s; %s",
+				    k->w->session->agent, ls[i]->name,
+				    d->path != NULL ? d->path : "");
 				free(d->path);
 				d->path = p;
 				found = 1;
@@ -733,8 +740,7 @@ waiter_new(struct req *r, struct lock **ls, size_t n, enum lock_mode m, double t
 
 /* Find the session's parked waiter for this ticket and the same locks. */
 static struct waiter *
-waiter_by_ticket(struct session *s, const char *ticket, size_t tlen, struct lock **ls,
-    size_t n)
+waiter_by_ticket(struct session *s, const char *ticket, size_t tlen, struct lock **ls, size_t n)
 {
 	struct waiter *w;
 	size_t i;
@@ -888,7 +894,8 @@ lock_refuse_wait(struct req *r, struct lock **ls, size_t n, enum lock_mode m)
 void
 op_lock_acquire(struct req *r)
 {
-	enum lock_mode m = mp_streq(arg_get(r, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
+	enum lock_mode m =
+	    mp_streq(arg_get(r, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
 	struct waiter *w;
 	struct lock **ls;
 	struct grant *g;
@@ -910,7 +917,8 @@ op_lock_acquire(struct req *r)
 		reply_granted(r->c, r->id, ls, n, g, ttl);
 	} else if (wait <= 0) {
 		/* a request that does not wait can neither deadlock nor overfill a queue */
-		reply_busy(r, ls, n, m, "held by someone else; call again with wait_seconds "
+		reply_busy(r, ls, n, m,
+		    "held by someone else; call again with wait_seconds "
 		    "to wait in line instead of polling");
 		for (i = 0; i < n; i++)
 			lock_gc(ls[i]);
@@ -955,7 +963,8 @@ reply_not_yours(struct req *r, struct lock *l, int with_token)
 
 	reply_error(r->c, r->id, ERR_PERMISSION, with_token ? "token" : "name",
 	    "lock %s is held by %s (session %s, %s)%s; only its holder, with its token, "
-	    "can release or renew it", l->name, g->agent, g->sid, mode_name(g->mode),
+	    "can release or renew it",
+	    l->name, g->agent, g->sid, mode_name(g->mode),
 	    with_token ? " and that token is not its" : "");
 }
 
@@ -1063,16 +1072,18 @@ lock_break_grant(struct grant *g, const char *breaker, const char *reason)
 	char *subject, *body, why[96];
 
 	log_warnx("lock %s (project %s): %s broke the %s grant of %s (session %s, fence "
-	    "%llu)%s%s", l->name, l->project, breaker, mode_name(g->mode), g->agent,
-	    g->sid, (unsigned long long)g->fence, reason != NULL ? ": " : "",
+		  "%llu)%s%s",
+	    l->name, l->project, breaker, mode_name(g->mode), g->agent, g->sid,
+	    (unsigned long long)g->fence, reason != NULL ? ": " : "",
 	    reason != NULL ? reason : "");
 	if (strcmp(g->agent, breaker) != 0) {
 		xasprintf(&subject, "your lock %s was broken by %s", l->name, breaker);
-		xasprintf(&body, "%s broke your %s lock %s (fence %llu)%s%s. It is no longer "
+		xasprintf(&body,
+		    "%s broke your %s lock %s (fence %llu)%s%s. It is no longer "
 		    "yours: stop what you were doing under it, and acquire it again "
-		    "before you go on.", breaker, mode_name(g->mode), l->name,
-		    (unsigned long long)g->fence, reason != NULL ? ". Reason: " : "",
-		    reason != NULL ? reason : "");
+		    "before you go on.",
+		    breaker, mode_name(g->mode), l->name, (unsigned long long)g->fence,
+		    reason != NULL ? ". Reason: " : "", reason != NULL ? reason : "");
 		msg_notice(l->project, breaker, g->agent, subject, body);
 		free(subject);
 		free(body);
@@ -1101,8 +1112,10 @@ op_lock_break(struct req *r)
 		pk_holders(fb, l);
 	else
 		pk_array(fb, 0);
-	pk_kstr(fb, "hint", held ? "the holders were told in their inbox; what they do under "
-	    "the lock is no longer protected" : "nobody holds this lock; nothing to break");
+	pk_kstr(fb, "hint",
+	    held ? "the holders were told in their inbox; what they do under "
+		   "the lock is no longer protected"
+		 : "nobody holds this lock; nothing to break");
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 	if (!held)

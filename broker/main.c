@@ -25,15 +25,18 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: batond [-fv] [-S socket] [-D state-dir] [--max-wait seconds] [--allow-root]\n"
+	    "usage: batond [-fv] [-S socket] [-D state-dir] [--max-wait seconds] "
+	    "[--allow-root]\n"
 	    "       batond [-D state-dir] --export FILE|- [--from DBFILE]\n"
 	    "       batond [-S socket] [-D state-dir] --import FILE [--replace]\n"
 	    "       batond --version\n"
 	    "  -f, --foreground   stay in the foreground and log to stderr\n"
 	    "  -v, --verbose      log more (-vv: debug)\n"
-	    "  -S, --socket PATH  listen here (default $BATON_SOCKET, /run/user/UID/baton/sock\n"
+	    "  -S, --socket PATH  listen here (default $BATON_SOCKET, "
+	    "/run/user/UID/baton/sock\n"
 	    "                     or /tmp/baton-UID/sock)\n"
-	    "  -D, --state-dir D  state and log (default $BATON_STATE_DIR or ~/.local/state/baton)\n"
+	    "  -D, --state-dir D  state and log (default $BATON_STATE_DIR or "
+	    "~/.local/state/baton)\n"
 	    "  --max-wait S       cap on wait_seconds of blocking calls (default 50)\n"
 	    "  --durability M     strict (default): acknowledge only what is committed;\n"
 	    "                     relaxed: commit every 50 ms; none: keep no file\n"
@@ -175,7 +178,7 @@ daemonize(void)
 		close(fds[1]);
 		while (got < sizeof buf - 1 &&
 		    ((n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0 ||
-		    (n == -1 && errno == EINTR)))
+			(n == -1 && errno == EINTR)))
 			if (n > 0)
 				got += (size_t)n;
 		buf[got] = '\0';
@@ -259,15 +262,14 @@ main_option(int ch, const char *arg)
 			return (-1);
 		}
 		return (0);
-	case 'G':
-		return (main_seconds("grace", arg, &cfg.grace));
-	case 'W':
-		return (main_seconds("max-wait", arg, &cfg.max_wait));
+	case 'G': return (main_seconds("grace", arg, &cfg.grace));
+	case 'W': return (main_seconds("max-wait", arg, &cfg.max_wait));
 	case 'M':
 		msg_retention = (size_t)strtoul(arg, &end, 10);
 		if (*end != '\0' || *arg < '0' || *arg > '9' || msg_retention < 1 ||
 		    msg_retention > 1000000) {
-			fprintf(stderr, "batond: --message-retention takes 1 to 1000000 "
+			fprintf(stderr,
+			    "batond: --message-retention takes 1 to 1000000 "
 			    "messages\n");
 			return (-1);
 		}
@@ -313,19 +315,18 @@ main_options(int argc, char **argv, struct main_opts *o)
 		case 'I': o->import_file = optarg; break;
 		case 'O': o->from = optarg; break;
 		case 'P': o->replace = 1; break;
-		case 'U': case 'G': case 'W': case 'M':
+		case 'U':
+		case 'G':
+		case 'W':
+		case 'M':
 			if (main_option(ch, optarg) != 0)
 				return (64);
 			break;
 		case 'V':
 			printf("batond %s (protocol %d)\n", BATON_VERSION, PROTO_VERSION);
 			return (0);
-		case 'h':
-			usage(stdout);
-			return (0);
-		default:
-			usage(stderr);
-			return (64);
+		case 'h': usage(stdout); return (0);
+		default: usage(stderr); return (64);
 		}
 	}
 	if (optind != argc) {
@@ -333,9 +334,11 @@ main_options(int argc, char **argv, struct main_opts *o)
 		    argv[optind]);
 		return (64);
 	}
-	if ((o->export_file != NULL && o->import_file != NULL) || (o->from != NULL &&
-	    o->export_file == NULL) || (o->replace && o->import_file == NULL)) {
-		fprintf(stderr, "batond: --export [--from] and --import [--replace] go alone; "
+	if ((o->export_file != NULL && o->import_file != NULL) ||
+	    (o->from != NULL && o->export_file == NULL) ||
+	    (o->replace && o->import_file == NULL)) {
+		fprintf(stderr,
+		    "batond: --export [--from] and --import [--replace] go alone; "
 		    "try 'batond --help'\n");
 		return (64);
 	}

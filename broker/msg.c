@@ -25,8 +25,8 @@
 #define MSG_BYTES_MAX (64 * 1024 * 1024) /* bytes retained per project */
 #define MSG_PAGE_BYTES (512 * 1024)      /* inbox page, well under a frame */
 #define MSG_ACK_IDS_MAX 1000
-#define MBOX_MAX 4096          /* names with read state, per project */
-#define INBOX_DISC_MAX 20      /* discussions listed in an inbox */
+#define MBOX_MAX 4096     /* names with read state, per project */
+#define INBOX_DISC_MAX 20 /* discussions listed in an inbox */
 
 size_t msg_retention = 10000;
 
@@ -156,8 +156,10 @@ msg_addr_arg(struct req *r, const char *name, char **out)
 	if ((s = arg_str(r, name, &n)) == NULL)
 		return (0);
 	if ((why = msg_addr_bad(s, n)) != NULL) {
-		reply_error(r->c, r->id, ERR_INVALID, name, "%s must be an agent name, "
-		    "role:ROLE or all: %s", name, why);
+		reply_error(r->c, r->id, ERR_INVALID, name,
+		    "%s must be an agent name, "
+		    "role:ROLE or all: %s",
+		    name, why);
 		return (-1);
 	}
 	*out = n > 0 ? xstrndup(s, n) : NULL;
@@ -197,8 +199,8 @@ msg_keep(struct mproject *p, struct message *m)
 
 /* Keep a new message; drop the oldest past the retention bounds. */
 struct message *
-msg_post(struct mproject *p, uint64_t id, const char *from, const char *to,
-    const char *subject, const char *body, const char *thread)
+msg_post(struct mproject *p, uint64_t id, const char *from, const char *to, const char *subject,
+    const char *body, const char *thread)
 {
 	struct message *m = xcalloc(1, sizeof *m), *old;
 
@@ -364,7 +366,8 @@ op_message_send(struct req *r)
 	for (i = 0; i < rc.n; i++)
 		pk_str(fb, rc.names[i]);
 	if (rc.n == 0)
-		pk_kstr(fb, "hint", "nobody it reaches is present now; it waits in the "
+		pk_kstr(fb, "hint",
+		    "nobody it reaches is present now; it waits in the "
 		    "mailbox and is read when an agent by that name (or in that role) "
 		    "calls message_inbox");
 	pk_map_close(fb);
@@ -413,14 +416,17 @@ inbox_hint(size_t n, int more, size_t ndisc, size_t unread, int unread_only)
 
 	xasprintf(&hint, "%s%s%s",
 	    ndisc > 0 ? "Discussions wait on you: answer with discussion_reply (or "
-	    "discussion_get for the thread). " : "",
-	    more ? "More mail is waiting: call message_inbox again now with after=cursor. " :
-	    n > 0 ? "Next: message_inbox with after=cursor and wait_seconds to wait for "
-	    "more; message_ack up_to=cursor marks these read. " :
-	    "No new mail: call message_inbox with after=cursor and wait_seconds (e.g. 30) "
-	    "to wait for the next message. ",
-	    unread > 0 && !unread_only && n == 0 ?
-	    "Some older mail is unread: call with unread_only=true and no after." : "");
+			"discussion_get for the thread). "
+		      : "",
+	    more ? "More mail is waiting: call message_inbox again now with after=cursor. "
+		: n > 0 ? "Next: message_inbox with after=cursor and wait_seconds to wait for "
+			  "more; message_ack up_to=cursor marks these read. "
+			: "No new mail: call message_inbox with after=cursor and wait_seconds "
+			  "(e.g. 30) "
+			  "to wait for the next message. ",
+	    unread > 0 && !unread_only && n == 0
+		? "Some older mail is unread: call with unread_only=true and no after."
+		: "");
 	if ((len = strlen(hint)) > 0 && hint[len - 1] == ' ')
 		hint[len - 1] = '\0';
 	return (hint);
@@ -656,8 +662,10 @@ op_message_ack(struct req *r)
 	}
 	if ((mb = mbox_get(p, s->agent)) == NULL) {
 		free(ids);
-		reply_error(r->c, r->id, ERR_LIMIT, NULL, "%d agent names have read state in "
-		    "this project already; use fewer names", MBOX_MAX);
+		reply_error(r->c, r->id, ERR_LIMIT, NULL,
+		    "%d agent names have read state in "
+		    "this project already; use fewer names",
+		    MBOX_MAX);
 		return;
 	}
 	/* one pass over the retained messages, the sorted ids alongside */
@@ -830,7 +838,8 @@ mbox_restore(const struct store_kind *kind, const char *key, const msgpack_objec
 		return (-1);
 	}
 	mb->acked_upto = (uint64_t)mp_get_int(o, "upto", 0);
-	for (i = 0; a != NULL && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size; i++) {
+	for (i = 0; a != NULL && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size;
+	     i++) {
 		if (mp_int(&a->via.array.ptr[i], &v) == 0 && v > 0)
 			mbox_mark(mb, (uint64_t)v);
 	}

@@ -20,8 +20,8 @@ struct message {
 /* Read state of one agent name. */
 struct mbox {
 	char *agent;
-	uint64_t acked_upto;  /* everything up to here is read */
-	uint64_t *acked;      /* and these above it, sorted */
+	uint64_t acked_upto; /* everything up to here is read */
+	uint64_t *acked;     /* and these above it, sorted */
 	size_t nacked, cap;
 	UT_hash_handle hh;
 };
@@ -66,8 +66,8 @@ struct mproject *mproject_of_key(const char *, const char **, int);
 void msg_mark(const struct store_kind *, const struct mproject *, int, unsigned long long);
 int msg_addr_match(const char *, const char *, const char *);
 int msg_addr_arg(struct req *, const char *, char **);
-struct message *msg_post(struct mproject *, uint64_t, const char *, const char *,
-    const char *, const char *, const char *);
+struct message *msg_post(struct mproject *, uint64_t, const char *, const char *, const char *,
+    const char *, const char *);
 
 /* discuss.c */
 int disc_waits_on(const struct disc *, const char *, const char *);

@@ -38,17 +38,17 @@
 
 #include "broker.h"
 
-#define NOTES_MAX 1000000                    /* live notes, all projects */
-#define NOTE_BYTES_MAX (256 * 1024 * 1024)   /* their values together */
-#define NOTE_TOMBS_MAX 100000                /* remembered deletions */
-#define NOTE_TOMB_KEEP_MS (15 * 60 * 1000)   /* how long a deletion is remembered */
+#define NOTES_MAX 1000000                  /* live notes, all projects */
+#define NOTE_BYTES_MAX (256 * 1024 * 1024) /* their values together */
+#define NOTE_TOMBS_MAX 100000              /* remembered deletions */
+#define NOTE_TOMB_KEEP_MS (15 * 60 * 1000) /* how long a deletion is remembered */
 #define COUNTERS_MAX 100000
 #define EVENTS_MAX 100000
-#define NOTE_FLOOR_KEY "\n"               /* store row of tomb_floor */
+#define NOTE_FLOOR_KEY "\n" /* store row of tomb_floor */
 
 struct note {
-	char *key;    /* project '\n' name: the hash key, in this allocation */
-	size_t nameoff; /* where the name starts in key */
+	char *key;          /* project '\n' name: the hash key, in this allocation */
+	size_t nameoff;     /* where the name starts in key */
 	unsigned char *val; /* msgpack; NULL in a tombstone */
 	size_t vlen;
 	const char *author;  /* interned: note_author_get */
@@ -202,8 +202,7 @@ note_copy(const msgpack_object *o, unsigned char **out, size_t *len)
 	return (r == 0 ? 0 : -1);
 }
 
-static void
-note_arm_tomb_timer(void);
+static void note_arm_tomb_timer(void);
 
 /* Forget the oldest tombstone; deletions up to its revision now count as tomb_floor. */
 static void
@@ -387,11 +386,12 @@ note_set_refused(struct req *r, const struct note *n)
 	pk_kuint(fb, "version", n != NULL ? n->version : 0);
 	pk_str(fb, "current");
 	pk_current(fb, n);
-	pk_kstr(fb, "hint", n == NULL ?
-	    "the note does not exist (if_version 0 writes only then); read it with "
-	    "note_get or write with if_version 0" :
-	    "someone else wrote it since: current holds its value and version; merge "
-	    "and retry note_set with if_version = current.version");
+	pk_kstr(fb, "hint",
+	    n == NULL
+		? "the note does not exist (if_version 0 writes only then); read it with "
+		  "note_get or write with if_version 0"
+		: "someone else wrote it since: current holds its value and version; merge "
+		  "and retry note_set with if_version = current.version");
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 }
@@ -474,7 +474,7 @@ op_note_delete(struct req *r)
 		hint = "no such note; nothing to delete";
 	else if (arg_has(r, "if_version") && (uint64_t)arg_int(r, "if_version") != n->version)
 		hint = "the note changed since the version you gave: read it again with "
-		    "note_get before deleting";
+		       "note_get before deleting";
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	if (hint != NULL) {
@@ -598,10 +598,12 @@ note_wait_reply(struct bwait *w, int changed)
 		pk_raw(fb, n->val, n->vlen);
 		pk_kstr(fb, "author", n->author);
 	} else if (changed)
-		pk_kstr(fb, "hint", "the note was deleted (or expired); call note_wait with "
+		pk_kstr(fb, "hint",
+		    "the note was deleted (or expired); call note_wait with "
 		    "after_version = version to wait for it to be written again");
 	else
-		pk_kstr(fb, "hint", "no change yet; call note_wait again with the same "
+		pk_kstr(fb, "hint",
+		    "no change yet; call note_wait again with the same "
 		    "after_version to keep waiting without missing a change");
 	pk_map_close(fb);
 	reply_end(w->s->client, fb);
@@ -660,8 +662,9 @@ note_now(const char *key)
 void
 op_note_wait(struct req *r)
 {
-	note_park(r, "note", note_resolve(r, "key", NULL), (uint64_t)arg_int(r, "after_version"),
-	    note_now, note_wait_ready, note_wait_timeout);
+	note_park(r, "note", note_resolve(r, "key", NULL),
+	    (uint64_t)arg_int(r, "after_version"), note_now, note_wait_ready,
+	    note_wait_timeout);
 }
 
 /*
@@ -778,7 +781,8 @@ event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 		pk_str(fb, "payload");
 		pk_raw(fb, e->payload, e->plen);
 	} else if (!fired)
-		pk_kstr(fb, "hint", "not signaled yet; call event_wait again with the same "
+		pk_kstr(fb, "hint",
+		    "not signaled yet; call event_wait again with the same "
 		    "after to keep waiting without missing a signal");
 	pk_map_close(fb);
 	reply_end(w->s->client, fb);

@@ -16,8 +16,8 @@
 
 const char *const project_status_names[PS_COUNT] = { "planning", "ready", "in_progress",
 	"complete", "stopped" };
-const char *const project_field_names[PF_COUNT] = { "description", "end_state",
-	"tech_stack", "constraints", "acceptance", "tests", "plan" };
+const char *const project_field_names[PF_COUNT] = { "description", "end_state", "tech_stack",
+	"constraints", "acceptance", "tests", "plan" };
 
 static struct project *projects;
 
@@ -143,7 +143,8 @@ op_project_set(struct req *r)
 		snprintf(hint, sizeof hint, "%s: %zu waiting task_claim calls were answered",
 		    project_status_names[to], waiting - wait_count());
 	} else if (p->fields[PF_PLAN] == NULL)
-		snprintf(hint, sizeof hint, "next: write the plan (project_set {plan}) and create "
+		snprintf(hint, sizeof hint,
+		    "next: write the plan (project_set {plan}) and create "
 		    "tasks with task_create");
 	else if (p->ntasks == 0)
 		snprintf(hint, sizeof hint, "next: create tasks with task_create");

@@ -28,16 +28,11 @@ static const char *
 task_move_op(int from, int to)
 {
 	switch (to) {
-	case TS_IN_PROGRESS:
-		return (from == TS_REVIEW ? "task_request_changes" : "task_claim");
-	case TS_REVIEW:
-		return ("task_submit");
-	case TS_DONE:
-		return ("task_approve");
-	case TS_TODO:
-		return (from == TS_IN_PROGRESS ? "task_release" : "task_update");
-	default:
-		return ("task_update");
+	case TS_IN_PROGRESS: return (from == TS_REVIEW ? "task_request_changes" : "task_claim");
+	case TS_REVIEW: return ("task_submit");
+	case TS_DONE: return ("task_approve");
+	case TS_TODO: return (from == TS_IN_PROGRESS ? "task_release" : "task_update");
+	default: return ("task_update");
 	}
 }
 
@@ -100,10 +95,10 @@ task_move(struct req *r, struct task *t, int to, const char *note, const char *t
 		if (from == TS_TODO) {
 			if (!task_claimable_by(t, r->s)) {
 				reply_error(r->c, r->id, ERR_CONFLICT, "status",
-				    "%s cannot be claimed: %s", t->id, t->assignee != NULL &&
-				    strcmp(t->assignee, r->s->agent) != 0 ?
-				    "it is assigned to someone else" :
-				    "a dependency is not done yet");
+				    "%s cannot be claimed: %s", t->id,
+				    t->assignee != NULL && strcmp(t->assignee, r->s->agent) != 0
+					? "it is assigned to someone else"
+					: "a dependency is not done yet");
 				return (-1);
 			}
 			claim_take(t, r->s, lease);
@@ -188,8 +183,8 @@ op_task_release(struct req *r)
 	int requeue = arg_bool(r, "requeue");
 
 	task_simple_move(r, requeue ? TS_TODO : TS_BLOCKED, "reason", "token",
-	    requeue ? "back in todo for anyone to claim" :
-	    "blocked: task_update {status:\"todo\"} puts it back in the queue");
+	    requeue ? "back in todo for anyone to claim"
+		    : "blocked: task_update {status:\"todo\"} puts it back in the queue");
 }
 
 /*
@@ -217,7 +212,8 @@ task_approve_list(struct req *r, struct project *p, size_t *n)
 		for (j = 0; j < i && ts[j] != ts[i]; j++)
 			;
 		if (j < i) {
-			reply_error(r->c, r->id, ERR_INVALID, "ids", "%s is listed twice", ts[i]->id);
+			reply_error(r->c, r->id, ERR_INVALID, "ids", "%s is listed twice",
+			    ts[i]->id);
 			goto fail;
 		}
 	}
@@ -246,7 +242,8 @@ op_task_approve(struct req *r)
 	free(feedback);
 	task_counts(p, &c);
 	if (task_all_done(p, &c))
-		snprintf(hint, sizeof hint, "every task is done: project_set {status:\"complete\"} "
+		snprintf(hint, sizeof hint,
+		    "every task is done: project_set {status:\"complete\"} "
 		    "ends the implementers' waits");
 	else
 		snprintf(hint, sizeof hint, "%zu in review, %zu ready, %zu in progress",

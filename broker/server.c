@@ -306,7 +306,8 @@ server_hello(struct client *c, const msgpack_object *f)
 	if (mp_int(mp_get(f, "v"), &v) != 0 || v != PROTO_VERSION) {
 		snprintf(msg, sizeof msg,
 		    "protocol version mismatch: broker speaks %d; restart batond or "
-		    "update baton so both come from one build", PROTO_VERSION);
+		    "update baton so both come from one build",
+		    PROTO_VERSION);
 		client_fail(c, ERR_VERSION, msg);
 		return;
 	}
@@ -385,9 +386,7 @@ server_frame(struct client *c, const msgpack_object *f)
 		return;
 	}
 	switch (mp_frame_type(f)) {
-	case FRAME_REQ:
-		server_request(c, f);
-		break;
+	case FRAME_REQ: server_request(c, f); break;
 	case FRAME_CANCEL:
 		if (mp_int(mp_get(f, "id"), &id) != 0 || id < 0) {
 			client_fail(c, ERR_PROTOCOL, "cancel without a valid id");
@@ -395,8 +394,6 @@ server_frame(struct client *c, const msgpack_object *f)
 		}
 		session_cancel(c->session, (uint64_t)id);
 		break;
-	default:
-		client_fail(c, ERR_PROTOCOL, "unexpected frame type");
-		break;
+	default: client_fail(c, ERR_PROTOCOL, "unexpected frame type"); break;
 	}
 }

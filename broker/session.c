@@ -212,8 +212,8 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 	    session_field(hello, "kind", SESSION_KIND_MAX, &s->kind, cause) != 0 ||
 	    (client != NULL &&
 		(session_field(client, "name", SESSION_LABEL_MAX, &s->client_name, cause) != 0 ||
-		session_field(client, "version", SESSION_LABEL_MAX, &s->client_version,
-		cause) != 0))) {
+		    session_field(client, "version", SESSION_LABEL_MAX, &s->client_version,
+			cause) != 0))) {
 		session_free(s);
 		return (NULL);
 	}
@@ -297,8 +297,8 @@ session_grace_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct session *s = arg;
 
-	log_warnx("session %s (%s): not reclaimed within %g s; releasing what it held",
-	    s->id, s->agent, cfg.grace);
+	log_warnx("session %s (%s): not reclaimed within %g s; releasing what it held", s->id,
+	    s->agent, cfg.grace);
 	session_close(s);
 }
 

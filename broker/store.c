@@ -38,7 +38,8 @@
 
 #define STORE_RELAXED_MS 50
 #define STORE_CEILING_STEP 65536
-#define STORE_RECOVER_HINT "To recover: with no batond running, `baton export -o " \
+#define STORE_RECOVER_HINT \
+	"To recover: with no batond running, `baton export -o " \
 	"state.json` saves every row that can still be read; move the file away (batond " \
 	"then starts empty) and `baton import state.json` loads the rows back"
 
@@ -150,8 +151,10 @@ store_schema(sqlite3 *h, char **cause)
 	if (store_user_version(h, &version, cause) != 0)
 		return (-1);
 	if (version > STORE_SCHEMA) {
-		xasprintf(cause, "state.db has schema %d, newer than this batond (%d); run the "
-		    "newer batond, or move state.db away to start empty", version, STORE_SCHEMA);
+		xasprintf(cause,
+		    "state.db has schema %d, newer than this batond (%d); run the "
+		    "newer batond, or move state.db away to start empty",
+		    version, STORE_SCHEMA);
 		return (-1);
 	}
 	if (version == STORE_SCHEMA)
@@ -232,8 +235,10 @@ store_open_file(const char *path, int full_sync, char **cause)
 	/* create it 0600 ourselves: sqlite would honour the umask */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
-		xasprintf(cause, "cannot open %s: %s (check the state directory's permissions "
-		    "and free space)", path, strerror(errno));
+		xasprintf(cause,
+		    "cannot open %s: %s (check the state directory's permissions "
+		    "and free space)",
+		    path, strerror(errno));
 		return (-1);
 	}
 	fchmod(fd, 0600);
@@ -254,24 +259,33 @@ store_open_file(const char *path, int full_sync, char **cause)
 	if (store_exec(db, "PRAGMA locking_mode=EXCLUSIVE", cause) != 0 ||
 	    store_exec(db, "PRAGMA journal_mode=WAL", cause) != 0 ||
 	    store_exec(db, full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-	    cause) != 0 || store_check(db, cause) != 0 || store_schema(db, cause) != 0 ||
+		cause) != 0 ||
+	    store_check(db, cause) != 0 || store_schema(db, cause) != 0 ||
 	    store_exec(db, "BEGIN EXCLUSIVE; COMMIT", cause) != 0) {
 		c = *cause;
 		if (sqlite3_errcode(db) == SQLITE_BUSY || sqlite3_errcode(db) == SQLITE_LOCKED)
-			xasprintf(cause, "%s is in use by another batond; give each broker its "
-			    "own state directory (-D or BATON_STATE_DIR)", path);
+			xasprintf(cause,
+			    "%s is in use by another batond; give each broker its "
+			    "own state directory (-D or BATON_STATE_DIR)",
+			    path);
 		else
-			xasprintf(cause, "%s is not usable: %s; batond will not start on a "
-			    "database it cannot trust. %s", path, c, STORE_RECOVER_HINT);
+			xasprintf(cause,
+			    "%s is not usable: %s; batond will not start on a "
+			    "database it cannot trust. %s",
+			    path, c, STORE_RECOVER_HINT);
 		free(c);
 		return (-1);
 	}
-	if (store_prepare(db, "INSERT INTO objects(kind, key, data) VALUES(?, ?, ?) "
-	    "ON CONFLICT(kind, key) DO UPDATE SET data = excluded.data", &st_put, cause) != 0 ||
+	if (store_prepare(db,
+		"INSERT INTO objects(kind, key, data) VALUES(?, ?, ?) "
+		"ON CONFLICT(kind, key) DO UPDATE SET data = excluded.data",
+		&st_put, cause) != 0 ||
 	    store_prepare(db, "DELETE FROM objects WHERE kind = ? AND key = ?", &st_del,
-	    cause) != 0 ||
-	    store_prepare(db, "INSERT INTO meta(name, value) VALUES(?, ?) "
-	    "ON CONFLICT(name) DO UPDATE SET value = excluded.value", &st_meta, cause) != 0)
+		cause) != 0 ||
+	    store_prepare(db,
+		"INSERT INTO meta(name, value) VALUES(?, ?) "
+		"ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+		&st_meta, cause) != 0)
 		return (-1);
 	if (store_meta_get(db, "revision_ceiling", &ceiling_saved, cause) != 0)
 		return (-1);
@@ -441,7 +455,8 @@ store_write_rows(const struct store_row *rows, size_t n, uint64_t floor, char **
 	if (store_exec(db, "BEGIN", cause) != 0)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		if (store_put(rows[i].kind->name, rows[i].key, rows[i].data, rows[i].len) != 0) {
+		if (store_put(rows[i].kind->name, rows[i].key, rows[i].data, rows[i].len) !=
+		    0) {
 			xasprintf(cause, "writing %s %s: %s", rows[i].kind->name, rows[i].key,
 			    sqlite3_errmsg(db));
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -492,7 +507,8 @@ store_snapshot(const char *path, uint64_t *rows, char **cause)
 	int rc;
 
 	if (db == NULL) {
-		xasprintf(cause, "this broker keeps no database (--durability none): its state "
+		xasprintf(cause,
+		    "this broker keeps no database (--durability none): its state "
 		    "lives only in memory and cannot be exported");
 		return (-1);
 	}
@@ -614,7 +630,7 @@ store_restore(char **cause)
 			    (size_t)sqlite3_column_bytes(st, 0));
 			msgpack_unpacked_init(&u);
 			if (frame_decode(sqlite3_column_blob(st, 1),
-			    (size_t)sqlite3_column_bytes(st, 1), &u, &why) != 0) {
+				(size_t)sqlite3_column_bytes(st, 1), &u, &why) != 0) {
 				xasprintf(cause, "%s %s: %s", kinds[i]->name, key, why);
 				rc = -1;
 			} else if (kinds[i]->restore(kinds[i], key, &u.data, cause) != 0)
@@ -627,9 +643,10 @@ store_restore(char **cause)
 		}
 		if (rc != SQLITE_DONE) {
 			if (rc != -1)
-				xasprintf(cause, "reading %s rows: %s; batond will not start on a "
-				    "database it cannot trust. %s", kinds[i]->name,
-				    sqlite3_errmsg(db), STORE_RECOVER_HINT);
+				xasprintf(cause,
+				    "reading %s rows: %s; batond will not start on a "
+				    "database it cannot trust. %s",
+				    kinds[i]->name, sqlite3_errmsg(db), STORE_RECOVER_HINT);
 			sqlite3_finalize(st);
 			restoring = 0;
 			return (-1);

@@ -17,7 +17,7 @@
 
 #include "task.h"
 
-#define TASK_TAG_MAX 64       /* bytes per tag */
+#define TASK_TAG_MAX 64        /* bytes per tag */
 #define TASK_HIST_NOTE_MAX 512 /* bytes of a note kept in the history */
 
 const char *const task_status_names[TS_COUNT] = { "todo", "in_progress", "review", "done",
@@ -117,8 +117,8 @@ task_find(struct req *r, struct project *p, const msgpack_object *o, const char 
 		n = 0;
 	if ((t = task_by_num(p, task_parse_id(s, n))) == NULL)
 		reply_error(r->c, r->id, ERR_NOT_FOUND, field,
-		    "no task '%.*s' in this project; task_list shows the ids", (int)(n > 16 ? 16 : n),
-		    s);
+		    "no task '%.*s' in this project; task_list shows the ids",
+		    (int)(n > 16 ? 16 : n), s);
 	return (t);
 }
 
@@ -317,8 +317,8 @@ task_pk_fields(struct fbuf *fb, const struct task *t, int full)
 	pk_kbool(fb, "claim_live", t->claim_s != NULL);
 	if (t->lease_ev != NULL) {
 		now = mono_ms();
-		pk_kdouble(fb, "lease_expires_in_seconds", t->lease_end_ms > now ?
-		    (double)(t->lease_end_ms - now) / 1000.0 : 0.0);
+		pk_kdouble(fb, "lease_expires_in_seconds",
+		    t->lease_end_ms > now ? (double)(t->lease_end_ms - now) / 1000.0 : 0.0);
 	} else
 		pk_kstr(fb, "lease_expires_in_seconds", NULL);
 	pk_kbool(fb, "changes_requested", t->changes_pending);
@@ -411,7 +411,8 @@ task_deps_cycle(struct req *r, struct project *p, unsigned self, const unsigned 
 		if (task_reaches(p, deps[j], self, seen)) {
 			reply_error(r->c, r->id, ERR_INVALID, "depends_on",
 			    "T%u already depends on T%u (directly or through others): that "
-			    "would be a cycle", deps[j], self);
+			    "would be a cycle",
+			    deps[j], self);
 			free(seen);
 			return (1);
 		}
@@ -445,9 +446,10 @@ task_parse_deps(struct req *r, struct project *p, unsigned self, const msgpack_o
 		num = task_parse_id(s, n);
 		if (task_by_num(p, num) == NULL || num == self) {
 			reply_error(r->c, r->id, ERR_INVALID, "depends_on",
-			    "depends_on[%u]: %s '%.*s'", i, num == self && num != 0 ?
-			    "a task cannot depend on itself:" : "no such task", (int)(n > 16 ? 16 : n),
-			    s);
+			    "depends_on[%u]: %s '%.*s'", i,
+			    num == self && num != 0 ? "a task cannot depend on itself:"
+						    : "no such task",
+			    (int)(n > 16 ? 16 : n), s);
 			goto fail;
 		}
 		for (j = 0; j < *ndeps && (*deps)[j] != num; j++)
@@ -495,7 +497,7 @@ op_task_create(struct req *r)
 	if (task_parse_tags(r, arg_get(r, "tags"), &tags, &ntags) != 0)
 		return;
 	if (task_parse_deps(r, p, (unsigned)p->ntasks + 1, arg_get(r, "depends_on"), &deps,
-	    &ndeps) != 0) {
+		&ndeps) != 0) {
 		task_free_tags(tags, ntags);
 		return;
 	}
@@ -505,8 +507,8 @@ op_task_create(struct req *r)
 	snprintf(t->id, sizeof t->id, "T%u", t->num);
 	t->title = arg_text(r, "title");
 	t->description = arg_text(r, "description");
-	t->priority = task_arg_choice(r, "priority", task_priority_names,
-	    nitems(task_priority_names), 1);
+	t->priority =
+	    task_arg_choice(r, "priority", task_priority_names, nitems(task_priority_names), 1);
 	t->complexity = task_arg_choice(r, "complexity", task_complexity_names,
 	    nitems(task_complexity_names), 1);
 	t->isolation = task_arg_choice(r, "isolation", task_isolation_names,
@@ -523,8 +525,8 @@ op_task_create(struct req *r)
 	task_hist(t, r->s, "created", -1, TS_TODO, NULL);
 	task_touch(t);
 	project_wake(p);
-	snprintf(hint, sizeof hint, "%s created%s; implementers get it with task_claim",
-	    t->id, task_ready(t) ? " and ready" : ", ready once its dependencies are done");
+	snprintf(hint, sizeof hint, "%s created%s; implementers get it with task_claim", t->id,
+	    task_ready(t) ? " and ready" : ", ready once its dependencies are done");
 	task_reply(r, t, hint);
 }
 
@@ -562,7 +564,7 @@ task_list_match(const struct task_filter *f, const struct task *t)
 			if (t->status == TS_DONE || t->status == TS_CANCELLED)
 				return (0);
 		} else if (task_name_index(task_status_names, TS_COUNT, f->status,
-		    f->nstatus) != (int)t->status)
+			       f->nstatus) != (int)t->status)
 			return (0);
 	}
 	if (f->owner != NULL && !task_streq(t->owner, f->owner, f->nowner) &&
@@ -622,8 +624,11 @@ op_task_list(struct req *r)
 	if (more)
 		pk_kstr(fb, "next_cursor", hits[nhits - 1]->id);
 	project_pk_summary(fb, p);
-	pk_kstr(fb, "hint", p->ntasks == 0 ? "no tasks yet: a planner creates them with "
-	    "task_create" : more ? "more tasks: call again with cursor = next_cursor" : NULL);
+	pk_kstr(fb, "hint",
+	    p->ntasks == 0 ? "no tasks yet: a planner creates them with "
+			     "task_create"
+		: more     ? "more tasks: call again with cursor = next_cursor"
+			   : NULL);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(hits);
@@ -635,8 +640,8 @@ static const char *const task_update_fields[] = { "title", "description", "prior
 
 /* Apply task_update's field changes (checked already); 1 when any was given. */
 static int
-task_update_fields_set(struct req *r, struct task *t, char **tags, size_t ntags,
-    unsigned *deps, size_t ndeps)
+task_update_fields_set(struct req *r, struct task *t, char **tags, size_t ntags, unsigned *deps,
+    size_t ndeps)
 {
 	size_t i;
 

@@ -11,24 +11,45 @@
 
 #include "broker.h"
 
-#define TASKS_MAX 1000        /* tasks per project */
+#define TASKS_MAX 1000          /* tasks per project */
 #define TASK_LEASE_DEFAULT 30.0 /* as task_claim's lease_seconds default */
-#define TASK_HISTORY_MAX 100  /* entries per task; the oldest after "created" go */
+#define TASK_HISTORY_MAX 100    /* entries per task; the oldest after "created" go */
 
-enum task_status { TS_TODO, TS_IN_PROGRESS, TS_REVIEW, TS_DONE, TS_BLOCKED, TS_CANCELLED,
-	TS_COUNT };
+enum task_status {
+	TS_TODO,
+	TS_IN_PROGRESS,
+	TS_REVIEW,
+	TS_DONE,
+	TS_BLOCKED,
+	TS_CANCELLED,
+	TS_COUNT
+};
 extern const char *const task_status_names[TS_COUNT];
 extern const char *const task_priority_names[4];
 extern const char *const task_complexity_names[4];
 extern const char *const task_isolation_names[2];
 
-enum project_status { PS_PLANNING, PS_READY, PS_IN_PROGRESS, PS_COMPLETE, PS_STOPPED,
-	PS_COUNT };
+enum project_status {
+	PS_PLANNING,
+	PS_READY,
+	PS_IN_PROGRESS,
+	PS_COMPLETE,
+	PS_STOPPED,
+	PS_COUNT
+};
 extern const char *const project_status_names[PS_COUNT];
 
 /* The project's context fields: project_set's arguments and the row's keys. */
-enum project_field { PF_DESCRIPTION, PF_END_STATE, PF_TECH_STACK, PF_CONSTRAINTS,
-	PF_ACCEPTANCE, PF_TESTS, PF_PLAN, PF_COUNT };
+enum project_field {
+	PF_DESCRIPTION,
+	PF_END_STATE,
+	PF_TECH_STACK,
+	PF_CONSTRAINTS,
+	PF_ACCEPTANCE,
+	PF_TESTS,
+	PF_PLAN,
+	PF_COUNT
+};
 extern const char *const project_field_names[PF_COUNT];
 
 /* One entry of a task's history. */
@@ -56,7 +77,7 @@ struct task {
 	struct session *claim_s; /* NULL: the claimant's session ended */
 	double lease;
 	struct event *lease_ev;
-	uint64_t lease_end_ms;   /* mono_ms, while lease_ev runs */
+	uint64_t lease_end_ms; /* mono_ms, while lease_ev runs */
 	int changes_pending;
 	char *notes, *feedback, *reviewer;
 	int64_t reviewed_at, created_at, updated_at;
@@ -96,8 +117,7 @@ int task_arg_choice(struct req *, const char *, const char *const *, size_t, int
 int task_row_choice(const msgpack_object *, const char *, const char *const *, size_t, int);
 unsigned task_parse_id(const char *, size_t);
 struct task *task_by_num(struct project *, unsigned);
-struct task *task_find(struct req *, struct project *, const msgpack_object *,
-    const char *);
+struct task *task_find(struct req *, struct project *, const msgpack_object *, const char *);
 int task_deps_done(const struct task *);
 int task_ready(const struct task *);
 int task_claimable_by(const struct task *, const struct session *);

@@ -124,7 +124,8 @@ taskrow_history(struct task *t, const msgpack_object *a)
 
 	t->hist = xreallocarray(NULL, TASK_HISTORY_MAX, sizeof *t->hist);
 	for (i = 0; a != NULL && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size &&
-	    t->nhist < TASK_HISTORY_MAX; i++) {
+	     t->nhist < TASK_HISTORY_MAX;
+	     i++) {
 		e = &a->via.array.ptr[i];
 		h = &t->hist[t->nhist++];
 		h->at = mp_get_int(e, "at", 0);
@@ -231,15 +232,15 @@ task_restore(const struct store_kind *kind, const char *key, const msgpack_objec
 	t->description = mp_get_strdup(o, "description");
 	t->assignee = mp_get_strdup(o, "assignee");
 	t->owner = mp_get_strdup(o, "owner");
-	t->priority = task_row_choice(o, "priority", task_priority_names,
-	    nitems(task_priority_names), 1);
+	t->priority =
+	    task_row_choice(o, "priority", task_priority_names, nitems(task_priority_names), 1);
 	t->complexity = task_row_choice(o, "complexity", task_complexity_names,
 	    nitems(task_complexity_names), 1);
 	t->isolation = task_row_choice(o, "isolation", task_isolation_names,
 	    nitems(task_isolation_names), 0);
 	taskrow_lists(t, o);
-	t->status = (enum task_status)task_row_choice(o, "status", task_status_names,
-	    TS_COUNT, TS_TODO);
+	t->status = (enum task_status)task_row_choice(o, "status", task_status_names, TS_COUNT,
+	    TS_TODO);
 	t->lease = mp_get_num(o, "lease", TASK_LEASE_DEFAULT);
 	t->changes_pending = mp_get_bool(o, "changes_pending", 0);
 	t->notes = mp_get_strdup(o, "notes");

@@ -28,13 +28,13 @@
  * The operation table holds the bounds of each argument; these are the
  * ones code outside the table needs too.
  */
-#define NAME_MAX_LEN 256   /* lock names, note keys: bytes */
+#define NAME_MAX_LEN 256      /* lock names, note keys: bytes */
 #define AGENT_NAME_MAX_LEN 64 /* agent names (hello, agent_join) */
-#define ROLE_MAX_LEN 32    /* roles (hello, agent_join) */
-#define REASON_MAX_LEN 256 /* a lock's reason */
-#define TOKEN_MAX_LEN 64   /* tokens and tickets as sent */
-#define TOKEN_LEN 32       /* tokens and tickets the broker makes: hex characters */
-#define TIME_ISO_LEN 32    /* room for time_iso() */
+#define ROLE_MAX_LEN 32       /* roles (hello, agent_join) */
+#define REASON_MAX_LEN 256    /* a lock's reason */
+#define TOKEN_MAX_LEN 64      /* tokens and tickets as sent */
+#define TOKEN_LEN 32          /* tokens and tickets the broker makes: hex characters */
+#define TIME_ISO_LEN 32       /* room for time_iso() */
 
 /* util.c */
 void *xmalloc(size_t);
@@ -82,10 +82,10 @@ extern int log_level;
  * element, and fbuf_finish() stops the program on a frame built with a
  * container still open.
  */
-struct fbuf_level { /* one open container */
-	size_t off;        /* where its header starts in sb */
-	uint64_t items;    /* objects packed into it (keys and values for a map) */
-	uint64_t left;     /* objects still owed, for a counted container */
+struct fbuf_level {     /* one open container */
+	size_t off;     /* where its header starts in sb */
+	uint64_t items; /* objects packed into it (keys and values for a map) */
+	uint64_t left;  /* objects still owed, for a counted container */
 	unsigned char map, fixed;
 };
 struct fbuf {
@@ -98,13 +98,13 @@ struct fbuf {
 void fbuf_init(struct fbuf *); /* reserves the 4-byte header */
 void fbuf_free(struct fbuf *);
 int fbuf_finish(struct fbuf *); /* writes the header; -1 if err or too big */
-void fbuf_item(struct fbuf *); /* the caller packs one object through fb->pk itself */
+void fbuf_item(struct fbuf *);  /* the caller packs one object through fb->pk itself */
 void pk_map_open(struct fbuf *);
 void pk_map_close(struct fbuf *);
 void pk_array_open(struct fbuf *);
 void pk_array_close(struct fbuf *);
-void pk_array(struct fbuf *, size_t); /* exactly n elements follow */
-void pk_map(struct fbuf *, size_t);   /* deprecated: hand-counted, going away */
+void pk_array(struct fbuf *, size_t);             /* exactly n elements follow */
+void pk_map(struct fbuf *, size_t);               /* deprecated: hand-counted, going away */
 void pk_raw(struct fbuf *, const void *, size_t); /* one packed object; NULL: nil */
 void pk_str(struct fbuf *, const char *);
 void pk_strn(struct fbuf *, const char *, size_t);
@@ -154,9 +154,9 @@ char *mp_get_strdup(const msgpack_object *, const char *); /* NULL when absent *
 
 /* ops.c: the operation table (DESIGN §4) */
 enum arg_type {
-	ARG_STRING,  /* UTF-8 string; min/max bound its byte length */
-	ARG_INT,     /* integer; min/max bound its value */
-	ARG_NUMBER,  /* integer or float; min/max bound its value */
+	ARG_STRING, /* UTF-8 string; min/max bound its byte length */
+	ARG_INT,    /* integer; min/max bound its value */
+	ARG_NUMBER, /* integer or float; min/max bound its value */
 	ARG_BOOL,
 	ARG_STRINGS, /* array of strings; min/max bound the count */
 	ARG_JSON,    /* any JSON value; max bounds its encoded size */
@@ -192,49 +192,49 @@ struct op_result {
 
 /* Every operation, once.  Adding one: a line here, an entry in ops.c, a handler. */
 #define BATON_OPS(X) \
-	X(status)        \
-	X(lock_acquire)  \
-	X(lock_release)  \
-	X(lock_renew)    \
-	X(lock_list)     \
-	X(lock_break)    \
-	X(note_set)      \
-	X(note_get)      \
-	X(note_delete)   \
-	X(note_list)     \
-	X(note_wait)     \
-	X(counter_incr)  \
-	X(event_signal)  \
-	X(event_wait)    \
-	X(agent_join)    \
-	X(agent_list)    \
-	X(message_send)  \
+	X(status) \
+	X(lock_acquire) \
+	X(lock_release) \
+	X(lock_renew) \
+	X(lock_list) \
+	X(lock_break) \
+	X(note_set) \
+	X(note_get) \
+	X(note_delete) \
+	X(note_list) \
+	X(note_wait) \
+	X(counter_incr) \
+	X(event_signal) \
+	X(event_wait) \
+	X(agent_join) \
+	X(agent_list) \
+	X(message_send) \
 	X(message_inbox) \
-	X(message_ack)   \
+	X(message_ack) \
 	X(discussion_start) \
 	X(discussion_reply) \
 	X(discussion_resolve) \
 	X(discussion_list) \
 	X(discussion_get) \
-	X(task_create)    \
-	X(task_get)       \
-	X(task_list)      \
-	X(task_update)    \
-	X(task_claim)     \
-	X(task_submit)    \
-	X(task_approve)   \
+	X(task_create) \
+	X(task_get) \
+	X(task_list) \
+	X(task_update) \
+	X(task_claim) \
+	X(task_submit) \
+	X(task_approve) \
 	X(task_request_changes) \
-	X(task_release)   \
-	X(project_set)    \
-	X(project_get)    \
-	X(guide)          \
+	X(task_release) \
+	X(project_set) \
+	X(project_get) \
+	X(guide) \
 	X(state_export)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,
 	BATON_OPS(OP_ENUM)
 #undef OP_ENUM
-	OP_COUNT
+	    OP_COUNT
 };
 
 struct op {
@@ -250,8 +250,8 @@ struct op {
 };
 
 struct op_error {
-	const char *code;  /* ERR_* */
-	char field[64];    /* argument at fault, or "" */
+	const char *code; /* ERR_* */
+	char field[64];   /* argument at fault, or "" */
 	char message[256];
 };
 
@@ -310,7 +310,7 @@ extern const struct guide_role guide_roles[]; /* planner, implementer, reviewer 
 extern const struct guide_role guide_no_role;
 extern const char guide_over[]; /* every role, once the project is complete or stopped */
 const struct guide_role *guide_role_find(const char *); /* NULL when not a role */
-const struct guide_role *guide_role(const char *); /* guide_no_role when not a role */
+const struct guide_role *guide_role(const char *);      /* guide_no_role when not a role */
 int guide_step_applies(const struct guide_step *, unsigned);
 char *guide_rules(enum guide_format, const char *); /* format, agent name or NULL */
 

@@ -83,10 +83,11 @@ file_normalize(const char *root, const char *path, size_t n, char **out, char **
 		rootlen = strlen(root);
 		while (rootlen > 1 && root[rootlen - 1] == '/')
 			rootlen--;
-		if (strncmp(res, root, rootlen) == 0 && (res[rootlen] == '\0' ||
-		    res[rootlen] == '/' || rootlen == 1)) {
-			p = res[rootlen] == '\0' ? xstrdup(".") :
-			    xstrdup(res + rootlen + (rootlen == 1 ? 0 : 1));
+		if (strncmp(res, root, rootlen) == 0 &&
+		    (res[rootlen] == '\0' || res[rootlen] == '/' || rootlen == 1)) {
+			p = res[rootlen] == '\0'
+			    ? xstrdup(".")
+			    : xstrdup(res + rootlen + (rootlen == 1 ? 0 : 1));
 			free(res);
 			res = p;
 		}
@@ -107,7 +108,7 @@ file_split(char *s, char **segs)
 	if (s[0] == '/')
 		segs[n++] = (char *)"/";
 	for (p = strtok_r(s, "/", &save); p != NULL && n < SEGS_MAX;
-	    p = strtok_r(NULL, "/", &save))
+	     p = strtok_r(NULL, "/", &save))
 		segs[n++] = p;
 	return (n);
 }
@@ -162,9 +163,11 @@ file_ov(char **a, size_t na, size_t i, char **b, size_t nb, size_t j, unsigned c
 	if (i == na || j == nb)
 		r = 1;
 	else if (strcmp(a[i], "**") == 0)
-		r = file_ov(a, na, i + 1, b, nb, j, memo) || file_ov(a, na, i, b, nb, j + 1, memo);
+		r = file_ov(a, na, i + 1, b, nb, j, memo) ||
+		    file_ov(a, na, i, b, nb, j + 1, memo);
 	else if (strcmp(b[j], "**") == 0)
-		r = file_ov(a, na, i, b, nb, j + 1, memo) || file_ov(a, na, i + 1, b, nb, j, memo);
+		r = file_ov(a, na, i, b, nb, j + 1, memo) ||
+		    file_ov(a, na, i + 1, b, nb, j, memo);
 	else if ((strcmp(a[i], "/") == 0) != (strcmp(b[j], "/") == 0))
 		r = 0;
 	else

@@ -54,9 +54,9 @@ fbuf_finish(struct fbuf *fb)
 	return (0);
 }
 
-#define PK(fb, call)              \
-	do {                      \
-		if ((call) != 0)  \
+#define PK(fb, call) \
+	do { \
+		if ((call) != 0) \
 			(fb)->err = 1; \
 	} while (0)
 
@@ -128,8 +128,16 @@ fbuf_open(struct fbuf *fb, int map)
 	PK(fb, msgpack_sbuffer_write(&fb->sb, (const char *)hdr, sizeof hdr));
 }
 
-void pk_map_open(struct fbuf *fb) { fbuf_open(fb, 1); }
-void pk_array_open(struct fbuf *fb) { fbuf_open(fb, 0); }
+void
+pk_map_open(struct fbuf *fb)
+{
+	fbuf_open(fb, 1);
+}
+void
+pk_array_open(struct fbuf *fb)
+{
+	fbuf_open(fb, 0);
+}
 
 /*
  * Close the innermost container opened without a count: write its count
@@ -182,13 +190,41 @@ pop:
 		fb->depth--;
 }
 
-void pk_map_close(struct fbuf *fb) { fbuf_close(fb, 1); }
-void pk_array_close(struct fbuf *fb) { fbuf_close(fb, 0); }
+void
+pk_map_close(struct fbuf *fb)
+{
+	fbuf_close(fb, 1);
+}
+void
+pk_array_close(struct fbuf *fb)
+{
+	fbuf_close(fb, 0);
+}
 
-void pk_int(struct fbuf *fb, int64_t v) { fbuf_item(fb); PK(fb, msgpack_pack_int64(&fb->pk, v)); }
-void pk_uint(struct fbuf *fb, uint64_t v) { fbuf_item(fb); PK(fb, msgpack_pack_uint64(&fb->pk, v)); }
-void pk_double(struct fbuf *fb, double v) { fbuf_item(fb); PK(fb, msgpack_pack_double(&fb->pk, v)); }
-void pk_nil(struct fbuf *fb) { fbuf_item(fb); PK(fb, msgpack_pack_nil(&fb->pk)); }
+void
+pk_int(struct fbuf *fb, int64_t v)
+{
+	fbuf_item(fb);
+	PK(fb, msgpack_pack_int64(&fb->pk, v));
+}
+void
+pk_uint(struct fbuf *fb, uint64_t v)
+{
+	fbuf_item(fb);
+	PK(fb, msgpack_pack_uint64(&fb->pk, v));
+}
+void
+pk_double(struct fbuf *fb, double v)
+{
+	fbuf_item(fb);
+	PK(fb, msgpack_pack_double(&fb->pk, v));
+}
+void
+pk_nil(struct fbuf *fb)
+{
+	fbuf_item(fb);
+	PK(fb, msgpack_pack_nil(&fb->pk));
+}
 
 void
 pk_object(struct fbuf *fb, const msgpack_object *o)
@@ -233,11 +269,36 @@ pk_raw(struct fbuf *fb, const void *data, size_t len)
 	PK(fb, msgpack_sbuffer_write(&fb->sb, data, len));
 }
 
-void pk_kstr(struct fbuf *fb, const char *k, const char *v) { pk_str(fb, k); pk_str(fb, v); }
-void pk_kint(struct fbuf *fb, const char *k, int64_t v) { pk_str(fb, k); pk_int(fb, v); }
-void pk_kuint(struct fbuf *fb, const char *k, uint64_t v) { pk_str(fb, k); pk_uint(fb, v); }
-void pk_kdouble(struct fbuf *fb, const char *k, double v) { pk_str(fb, k); pk_double(fb, v); }
-void pk_kbool(struct fbuf *fb, const char *k, int v) { pk_str(fb, k); pk_bool(fb, v); }
+void
+pk_kstr(struct fbuf *fb, const char *k, const char *v)
+{
+	pk_str(fb, k);
+	pk_str(fb, v);
+}
+void
+pk_kint(struct fbuf *fb, const char *k, int64_t v)
+{
+	pk_str(fb, k);
+	pk_int(fb, v);
+}
+void
+pk_kuint(struct fbuf *fb, const char *k, uint64_t v)
+{
+	pk_str(fb, k);
+	pk_uint(fb, v);
+}
+void
+pk_kdouble(struct fbuf *fb, const char *k, double v)
+{
+	pk_str(fb, k);
+	pk_double(fb, v);
+}
+void
+pk_kbool(struct fbuf *fb, const char *k, int v)
+{
+	pk_str(fb, k);
+	pk_bool(fb, v);
+}
 
 /* Optional entries: nothing at all when absent (a NULL string). */
 void
@@ -311,15 +372,27 @@ frame_header(const unsigned char *p, size_t left, size_t *hdr, uint64_t *body,
 	switch (c) {
 	case 0xca: *body = 4; return (0);
 	case 0xcb: *body = 8; return (0);
-	case 0xcc: case 0xd0: *body = 1; return (0);
-	case 0xcd: case 0xd1: *body = 2; return (0);
-	case 0xce: case 0xd2: *body = 4; return (0);
-	case 0xcf: case 0xd3: *body = 8; return (0);
-	case 0xc4: case 0xd9: w = 1; break;
-	case 0xc5: case 0xda: case 0xdc: case 0xde: w = 2; break;
-	case 0xc6: case 0xdb: case 0xdd: case 0xdf: w = 4; break;
+	case 0xcc:
+	case 0xd0: *body = 1; return (0);
+	case 0xcd:
+	case 0xd1: *body = 2; return (0);
+	case 0xce:
+	case 0xd2: *body = 4; return (0);
+	case 0xcf:
+	case 0xd3: *body = 8; return (0);
+	case 0xc4:
+	case 0xd9: w = 1; break;
+	case 0xc5:
+	case 0xda:
+	case 0xdc:
+	case 0xde: w = 2; break;
+	case 0xc6:
+	case 0xdb:
+	case 0xdd:
+	case 0xdf: w = 4; break;
 	default:
-		*cause = (c == 0xc1) ? "invalid msgpack byte 0xc1" : "msgpack ext types are not accepted";
+		*cause = (c == 0xc1) ? "invalid msgpack byte 0xc1"
+				     : "msgpack ext types are not accepted";
 		return (-1);
 	}
 	if (left < 1 + w) {
@@ -404,8 +477,7 @@ frame_decode(const void *buf, size_t len, msgpack_unpacked *out, const char **ca
 
 	if (frame_check(buf, len, cause) != 0)
 		return (-1);
-	if (msgpack_unpack_next(out, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len) {
+	if (msgpack_unpack_next(out, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
 		*cause = "malformed msgpack";
 		return (-1);
 	}

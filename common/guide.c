@@ -23,30 +23,38 @@
 #define GUIDE_ROLES_TEXT "planner, implementer or reviewer"
 
 static const struct guide_step guide_planner_steps[] = {
-	{ GUIDE_NO_CONTEXT, "1. The project has no context yet. Ask the user what to build: "
+	{ GUIDE_NO_CONTEXT,
+	    "1. The project has no context yet. Ask the user what to build: "
 	    "the goal, what done looks like, tech stack, constraints, acceptance criteria "
 	    "and how to test. Record it with project_set {description, end_state, "
 	    "tech_stack, constraints, acceptance, tests}." },
-	{ GUIDE_NO_CONTEXT, "2. Then write the implementation plan: project_set {plan, "
+	{ GUIDE_NO_CONTEXT,
+	    "2. Then write the implementation plan: project_set {plan, "
 	    "status:\"ready\"}." },
 	{ GUIDE_NO_CONTEXT, "3. Then create the tasks with task_create." },
-	{ GUIDE_NO_PLAN, "1. Context is recorded. Write the implementation plan and save "
+	{ GUIDE_NO_PLAN,
+	    "1. Context is recorded. Write the implementation plan and save "
 	    "it: project_set {plan, status:\"ready\"}." },
 	{ GUIDE_NO_PLAN, "2. Then create the tasks with task_create." },
-	{ GUIDE_NO_TASKS, "1. The plan is recorded. Break it into tasks an agent can finish "
+	{ GUIDE_NO_TASKS,
+	    "1. The plan is recorded. Break it into tasks an agent can finish "
 	    "alone: task_create {title, description (with acceptance), complexity, "
 	    "priority, depends_on} for each." },
 	{ GUIDE_NO_TASKS, "2. Then project_set {status:\"in_progress\"} and monitor." },
 	{ GUIDE_WORKING, "Monitor the work:" },
-	{ GUIDE_WORKING | GUIDE_IN_REVIEW, "- Review the tasks in review: task_get, then "
+	{ GUIDE_WORKING | GUIDE_IN_REVIEW,
+	    "- Review the tasks in review: task_get, then "
 	    "task_approve {id} or task_request_changes {id, feedback}." },
-	{ GUIDE_WORKING | GUIDE_BLOCKED, "- Resolve the blocked tasks and task_update "
+	{ GUIDE_WORKING | GUIDE_BLOCKED,
+	    "- Resolve the blocked tasks and task_update "
 	    "{status:\"todo\"}, or cancel them." },
 	{ GUIDE_WORKING, "- Answer questions: message_inbox {wait_seconds} waits for mail." },
-	{ GUIDE_WORKING | GUIDE_ALL_DONE, "- Every task is done: check the acceptance "
+	{ GUIDE_WORKING | GUIDE_ALL_DONE,
+	    "- Every task is done: check the acceptance "
 	    "criteria, then project_set {status:\"complete\"}; that releases the "
 	    "implementers." },
-	{ GUIDE_WORKING | GUIDE_NOT_DONE, "- When every task is done, project_set "
+	{ GUIDE_WORKING | GUIDE_NOT_DONE,
+	    "- When every task is done, project_set "
 	    "{status:\"complete\"} releases the implementers waiting in task_claim." },
 	{ 0, NULL }
 };
@@ -54,31 +62,39 @@ static const struct guide_step guide_planner_steps[] = {
 static const struct guide_step guide_implementer_steps[] = {
 	{ GUIDE_HOLDS, "Finish what you hold first: task_submit {id, notes} when it is done." },
 	{ 0, "Loop until the project is complete or stopped:" },
-	{ 0, "1. task_claim {wait_seconds: 50}: waits until a task is ready; no polling. "
+	{ 0,
+	    "1. task_claim {wait_seconds: 50}: waits until a task is ready; no polling. "
 	    "claimed:false with project_status complete or stopped: stop. claimed:false "
 	    "otherwise: call it again." },
-	{ 0, "2. Read the task (description, feedback). Take lock_acquire "
+	{ 0,
+	    "2. Read the task (description, feedback). Take lock_acquire "
 	    "{name:\"file:PATH\"} before editing shared files; release them after." },
 	{ 0, "3. Do the work and run the tests." },
-	{ 0, "4. task_submit {id, notes: what you did and how you tested it}. If you cannot "
+	{ 0,
+	    "4. task_submit {id, notes: what you did and how you tested it}. If you cannot "
 	    "finish: task_release {id, reason}." },
-	{ 0, "5. Back to 1. A task with changes requested comes back through task_claim "
+	{ 0,
+	    "5. Back to 1. A task with changes requested comes back through task_claim "
 	    "with the reviewer's feedback." },
 	{ 0, NULL }
 };
 
 static const struct guide_step guide_reviewer_steps[] = {
-	{ 0, "1. task_list {status:\"review\"}, then task_get {id} for the notes and "
+	{ 0,
+	    "1. task_list {status:\"review\"}, then task_get {id} for the notes and "
 	    "history." },
-	{ 0, "2. Check the change against the description and the project's acceptance "
+	{ 0,
+	    "2. Check the change against the description and the project's acceptance "
 	    "criteria (project_get); run the tests." },
-	{ 0, "3. task_approve {id} (or {ids} for a batch), or task_request_changes {id, "
+	{ 0,
+	    "3. task_approve {id} (or {ids} for a batch), or task_request_changes {id, "
 	    "feedback} saying exactly what to fix." },
 	{ 0, NULL }
 };
 
 static const struct guide_step guide_none_steps[] = {
-	{ 0, "Join with a role (agent_join {role: " GUIDE_ROLES_TEXT "}) to get its next "
+	{ 0,
+	    "Join with a role (agent_join {role: " GUIDE_ROLES_TEXT "}) to get its next "
 	    "steps; guide {role} shows them for any role." },
 	{ 0, NULL }
 };
@@ -88,11 +104,13 @@ const struct guide_role guide_roles[] = {
 	{ "planner", "Plan the project: gather context, write the plan, create tasks, review",
 	    "As planner: record the project's context and plan (project_set), split the "
 	    "work into tasks (task_create), see that they are reviewed, and set the "
-	    "project complete at the end.", guide_planner_steps },
+	    "project complete at the end.",
+	    guide_planner_steps },
 	{ "implementer", "Implement: claim a task, do it, submit it, loop until complete",
 	    "As implementer: take tasks with task_claim (wait_seconds waits for one), "
 	    "lock_acquire file:PATH before editing shared files, hand each in with "
-	    "task_submit, and loop until the project is complete.", guide_implementer_steps },
+	    "task_submit, and loop until the project is complete.",
+	    guide_implementer_steps },
 	{ "reviewer", "Review submitted tasks: approve or request changes",
 	    "As reviewer: check the tasks in review against the acceptance criteria, then "
 	    "task_approve them or task_request_changes with feedback.",
@@ -101,12 +119,10 @@ const struct guide_role guide_roles[] = {
 };
 
 /* A session without one of the roles. */
-const struct guide_role guide_no_role = {
-	"none", "Work without a role",
+const struct guide_role guide_no_role = { "none", "Work without a role",
 	"Read mail with message_inbox (wait_seconds to wait), write with message_send, "
 	"and lock_acquire before touching shared things; a role gives next steps.",
-	guide_none_steps
-};
+	guide_none_steps };
 
 /* For every role once the project is complete or stopped. */
 const char guide_over[] = "There is nothing more to do; project_get shows its context.";
@@ -227,11 +243,13 @@ guide_rules(enum guide_format fmt, const char *agent)
 
 	if (fmt == GUIDE_MARKDOWN)
 		head = "## Working alongside other agents (baton)\n\n"
-		    "Other agents work in this repository at the same time. Coordinate through the\n"
-		    "tools of the `baton` MCP server (from a shell: `baton call TOOL '{...}'`):\n\n";
+		       "Other agents work in this repository at the same time. Coordinate "
+		       "through the\n"
+		       "tools of the `baton` MCP server (from a shell: `baton call TOOL "
+		       "'{...}'`):\n\n";
 	else
 		head = "baton coordinates the agents and scripts working in this repository. "
-		    "Key rules:\n";
+		       "Key rules:\n";
 	guide_cats(&t, &len, head);
 	for (i = 0; i < nitems(guide_rule_texts); i++) {
 		if (fmt == GUIDE_MARKDOWN)

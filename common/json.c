@@ -111,9 +111,11 @@ json_pack_hex(msgpack_packer *pk, const cJSON *v, int bin, struct jmode *m)
 		buf[i] = (char)(hi << 4 | lo);
 	}
 	if (bin)
-		rc = msgpack_pack_bin(pk, n / 2) != 0 || msgpack_pack_bin_body(pk, buf, n / 2) != 0;
+		rc = msgpack_pack_bin(pk, n / 2) != 0 ||
+		    msgpack_pack_bin_body(pk, buf, n / 2) != 0;
 	else
-		rc = msgpack_pack_str(pk, n / 2) != 0 || msgpack_pack_str_body(pk, buf, n / 2) != 0;
+		rc = msgpack_pack_str(pk, n / 2) != 0 ||
+		    msgpack_pack_str_body(pk, buf, n / 2) != 0;
 	free(buf);
 	return (rc ? -1 : 0);
 }
@@ -139,7 +141,8 @@ json_pack_pairs(msgpack_packer *pk, const cJSON *v, struct jmode *m)
 	if (msgpack_pack_map(pk, n) != 0)
 		return (-1);
 	for (c = v->child; c != NULL; c = c->next) {
-		if (json_pack_pk(pk, c->child, m) != 0 || json_pack_pk(pk, c->child->next, m) != 0)
+		if (json_pack_pk(pk, c->child, m) != 0 ||
+		    json_pack_pk(pk, c->child->next, m) != 0)
 			return (-1);
 	}
 	return (0);
@@ -173,7 +176,7 @@ json_pack_tagged(msgpack_packer *pk, const cJSON *t, struct jmode *m)
 	if (strcmp(t->string, "$map") == 0)
 		return (json_pack_pairs(pk, t, m));
 	m->why = "unknown tag: an object with one member named \"$...\" must be "
-	    "$int, $float, $str, $bin or $map";
+		 "$int, $float, $str, $bin or $map";
 	return (-1);
 }
 
@@ -214,7 +217,8 @@ json_pack_pk(msgpack_packer *pk, const cJSON *j, struct jmode *m)
 		n = 0;
 		for (c = j->child; c != NULL; c = c->next)
 			n++;
-		if ((cJSON_IsArray(j) ? msgpack_pack_array(pk, n) : msgpack_pack_map(pk, n)) != 0)
+		if ((cJSON_IsArray(j) ? msgpack_pack_array(pk, n) : msgpack_pack_map(pk, n)) !=
+		    0)
 			return (-1);
 		for (c = j->child; c != NULL; c = c->next) {
 			if (cJSON_IsObject(j)) {
@@ -418,7 +422,8 @@ json_plain_map(const msgpack_object *o)
 
 	for (i = 0; i < o->via.map.size; i++) {
 		k = &o->via.map.ptr[i].key;
-		if (k->type != MSGPACK_OBJECT_STR || !json_utf8(k->via.str.ptr, k->via.str.size))
+		if (k->type != MSGPACK_OBJECT_STR ||
+		    !json_utf8(k->via.str.ptr, k->via.str.size))
 			return (0);
 		/* {"$...": v} would be read back as a tag */
 		if (o->via.map.size == 1 && k->via.str.size > 0 && k->via.str.ptr[0] == '$')
@@ -467,19 +472,18 @@ json_key(const msgpack_object *k)
 
 	switch (k->type) {
 	case MSGPACK_OBJECT_STR: /* an empty string's ptr may be NULL */
-		return (k->via.str.size == 0 ? xstrdup("") :
-		    xstrndup(k->via.str.ptr, k->via.str.size));
+		return (k->via.str.size == 0 ? xstrdup("")
+					     : xstrndup(k->via.str.ptr, k->via.str.size));
 	case MSGPACK_OBJECT_BIN:
-		return (k->via.bin.size == 0 ? xstrdup("") :
-		    xstrndup(k->via.bin.ptr, k->via.bin.size));
+		return (k->via.bin.size == 0 ? xstrdup("")
+					     : xstrndup(k->via.bin.ptr, k->via.bin.size));
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		xasprintf(&s, "%llu", (unsigned long long)k->via.u64);
 		return (s);
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
 		xasprintf(&s, "%lld", (long long)k->via.i64);
 		return (s);
-	default:
-		return (NULL);
+	default: return (NULL);
 	}
 }
 
@@ -518,10 +522,8 @@ json_from_mp(const msgpack_object *o, int exact)
 	uint32_t i;
 
 	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return (cJSON_CreateNull());
-	case MSGPACK_OBJECT_BOOLEAN:
-		return (cJSON_CreateBool(o->via.boolean));
+	case MSGPACK_OBJECT_NIL: return (cJSON_CreateNull());
+	case MSGPACK_OBJECT_BOOLEAN: return (cJSON_CreateBool(o->via.boolean));
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		if (exact)
 			return (json_exact_number(o));
@@ -532,7 +534,7 @@ json_from_mp(const msgpack_object *o, int exact)
 		if (exact)
 			return (json_exact_number(o));
 		if (o->via.i64 <= -(int64_t)JSON_EXACT_PRINT)
-			return (json_bigint((uint64_t)-(o->via.i64 + 1) + 1, 1));
+			return (json_bigint((uint64_t) - (o->via.i64 + 1) + 1, 1));
 		return (cJSON_CreateNumber((double)o->via.i64));
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
@@ -633,8 +635,8 @@ json_args_to_msgpack(const cJSON *json, msgpack_sbuffer *sbuf, msgpack_unpacked 
 	}
 	/* the args sit one level down in the request frame, whose depth is bounded */
 	if (json != NULL && json_depth(json) > FRAME_MAX_DEPTH - 1) {
-		op_error_set(err, ERR_INVALID, "arguments", "arguments nest deeper than %d levels",
-		    FRAME_MAX_DEPTH - 1);
+		op_error_set(err, ERR_INVALID, "arguments",
+		    "arguments nest deeper than %d levels", FRAME_MAX_DEPTH - 1);
 		return (-1);
 	}
 	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);

@@ -88,20 +88,15 @@ mp_num(const msgpack_object *o, double *v)
 	if (o == NULL)
 		return (-1);
 	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		*v = (double)o->via.u64;
-		return (0);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		*v = (double)o->via.i64;
-		return (0);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: *v = (double)o->via.u64; return (0);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: *v = (double)o->via.i64; return (0);
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
 		if (!isfinite(o->via.f64))
 			return (-1);
 		*v = o->via.f64;
 		return (0);
-	default:
-		return (-1);
+	default: return (-1);
 	}
 }
 

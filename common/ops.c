@@ -13,17 +13,18 @@
 
 #include "common.h"
 
-
 static const struct op_result status_results[] = {
 	{ "version", "string", 0, "broker version" },
 	{ "protocol", "integer", 0, "wire protocol version" },
 	{ "pid", "integer", 0, "broker process id" },
 	{ "uptime_seconds", "number", 0, "seconds since the broker started" },
-	{ "revision", "integer", 0, "global revision: advances on every change, never goes back" },
+	{ "revision", "integer", 0,
+	    "global revision: advances on every change, never goes back" },
 	{ "sessions", "integer", 0, "connected sessions, all projects" },
 	{ "locks", "integer", 0, "locks held, all projects" },
 	{ "waiters", "integer", 0, "lock requests waiting, all projects" },
-	{ "blocked", "integer", 0, "other calls waiting (note_wait, event_wait...), all projects" },
+	{ "blocked", "integer", 0,
+	    "other calls waiting (note_wait, event_wait...), all projects" },
 	{ "project", "string", 0, "your project namespace" },
 	{ "project_sessions", "integer", 0, "sessions in your project" },
 	{ "project_locks", "integer", 0, "locks held in your project" },
@@ -60,8 +61,10 @@ static const struct op_result lock_acquire_results[] = {
 	{ "mode", "string", 1, "exclusive or shared" },
 	{ "names", "array", 1, "the lock names granted or asked for" },
 	{ "expires_in_seconds", "number", 1, "seconds until a detached lock expires" },
-	{ "holders", "array", 1, "who holds it now (agent, session, mode, reason), when not acquired" },
-	{ "queue_position", "integer", 1, "your place in line (1 = next) after a timed-out wait" },
+	{ "holders", "array", 1,
+	    "who holds it now (agent, session, mode, reason), when not acquired" },
+	{ "queue_position", "integer", 1,
+	    "your place in line (1 = next) after a timed-out wait" },
 	{ "ticket", "string", 1, "pass back as ticket to keep your place in line" },
 	{ "hint", "string", 1, "what to do next" },
 };
@@ -114,8 +117,8 @@ static const struct op_result lock_break_results[] = {
 };
 
 /* Notes, counters and events (DESIGN §5.2); bounds documented in baton(1). */
-#define NOTE_VALUE_MAX 65536     /* encoded bytes of a note value */
-#define EVENT_PAYLOAD_MAX 16384  /* encoded bytes of an event payload */
+#define NOTE_VALUE_MAX 65536           /* encoded bytes of a note value */
+#define EVENT_PAYLOAD_MAX 16384        /* encoded bytes of an event payload */
 #define VERSION_MAX 9007199254740991.0 /* 2^53 - 1: exact in every JSON client */
 
 static const struct op_arg note_set_args[] = {
@@ -131,9 +134,12 @@ static const struct op_arg note_set_args[] = {
 	    "the note stays until deleted." },
 };
 static const struct op_result note_set_results[] = {
-	{ "written", "boolean", 0, "true when the value was stored; false when if_version did not match" },
-	{ "version", "integer", 0, "the new version when written, else the current one (0: absent)" },
-	{ "current", "object", 1, "when not written: the current {value, version} (value null when absent)" },
+	{ "written", "boolean", 0,
+	    "true when the value was stored; false when if_version did not match" },
+	{ "version", "integer", 0,
+	    "the new version when written, else the current one (0: absent)" },
+	{ "current", "object", 1,
+	    "when not written: the current {value, version} (value null when absent)" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -143,7 +149,8 @@ static const struct op_arg note_get_args[] = {
 static const struct op_result note_get_results[] = {
 	{ "found", "boolean", 0, "true when the note exists" },
 	{ "value", "any", 0, "its value (null when absent)" },
-	{ "version", "integer", 0, "revision of its last write (0 when absent); pass to if_version or note_wait" },
+	{ "version", "integer", 0,
+	    "revision of its last write (0 when absent); pass to if_version or note_wait" },
 	{ "author", "string", 0, "agent that wrote it (empty when absent)" },
 	{ "expires_in_seconds", "number", 1, "seconds until it expires, when it has a TTL" },
 };
@@ -155,7 +162,8 @@ static const struct op_arg note_delete_args[] = {
 };
 static const struct op_result note_delete_results[] = {
 	{ "deleted", "boolean", 0, "true when the note existed (at if_version) and is gone" },
-	{ "version", "integer", 0, "revision of the deletion, else the current version (0: absent)" },
+	{ "version", "integer", 0,
+	    "revision of the deletion, else the current version (0: absent)" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -180,9 +188,11 @@ static const struct op_arg note_wait_args[] = {
 	    "How long to wait; capped by the broker (50 s by default)." },
 };
 static const struct op_result note_wait_results[] = {
-	{ "changed", "boolean", 0, "true when the note was written or deleted after after_version" },
+	{ "changed", "boolean", 0,
+	    "true when the note was written or deleted after after_version" },
 	{ "found", "boolean", 0, "true when the note exists now" },
-	{ "version", "integer", 0, "its version now (of the deletion when deleted); pass it as after_version next" },
+	{ "version", "integer", 0,
+	    "its version now (of the deletion when deleted); pass it as after_version next" },
 	{ "value", "any", 1, "its value, when changed and found" },
 	{ "author", "string", 1, "who wrote it, when changed and found" },
 	{ "hint", "string", 1, "what to do next" },
@@ -191,10 +201,12 @@ static const struct op_result note_wait_results[] = {
 static const struct op_arg counter_incr_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
 	    "Counter name, e.g. \"migration\"; a new counter starts at 0." },
-	{ "by", ARG_INT, 0, -VERSION_MAX, VERSION_MAX, "1", NULL, "Amount to add (negative subtracts; 0 reads)." },
+	{ "by", ARG_INT, 0, -VERSION_MAX, VERSION_MAX, "1", NULL,
+	    "Amount to add (negative subtracts; 0 reads)." },
 };
 static const struct op_result counter_incr_results[] = {
-	{ "value", "integer", 0, "the counter after the addition; unique to this call when by is not 0" },
+	{ "value", "integer", 0,
+	    "the counter after the addition; unique to this call when by is not 0" },
 };
 
 static const struct op_arg event_signal_args[] = {
@@ -203,7 +215,8 @@ static const struct op_arg event_signal_args[] = {
 	    "Optional JSON value handed to the waiters of this generation." },
 };
 static const struct op_result event_signal_results[] = {
-	{ "generation", "integer", 0, "the event's new generation (1 at the first signal; never reset)" },
+	{ "generation", "integer", 0,
+	    "the event's new generation (1 at the first signal; never reset)" },
 };
 
 static const struct op_arg event_wait_args[] = {
@@ -216,17 +229,18 @@ static const struct op_arg event_wait_args[] = {
 };
 static const struct op_result event_wait_results[] = {
 	{ "fired", "boolean", 0, "true when the generation is past after" },
-	{ "generation", "integer", 0, "the event's generation now; pass it as after next time" },
+	{ "generation", "integer", 0,
+	    "the event's generation now; pass it as after next time" },
 	{ "payload", "any", 1, "payload of the latest signal, when fired and it had one" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
 /* Presence, messages and discussions (DESIGN §5.3, §5.4); bounds in baton(1). */
-#define ADDR_MAX 70           /* an agent name, "role:ROLE" or "all" */
+#define ADDR_MAX 70 /* an agent name, "role:ROLE" or "all" */
 #define MSG_BODY_MAX 65536
 #define MSG_SUBJECT_MAX 256
 #define MSG_THREAD_MAX 128
-#define DISC_TEXT_MAX 8192    /* a discussion message, decision or reasoning */
+#define DISC_TEXT_MAX 8192 /* a discussion message, decision or reasoning */
 #define DISC_TOPIC_MAX 256
 #define MSG_ID_MAX 9007199254740991.0 /* 2^53 - 1 */
 
@@ -247,11 +261,13 @@ static const struct op_result agent_join_results[] = {
 	{ "agent", "string", 0, "your agent name now" },
 	{ "role", "string", 1, "your role now" },
 	{ "project", "string", 0, "your project namespace" },
-	{ "expires_in_seconds", "number", 1, "when ttl_seconds was given: seconds your presence outlives you" },
+	{ "expires_in_seconds", "number", 1,
+	    "when ttl_seconds was given: seconds your presence outlives you" },
 	{ "unread", "integer", 0, "unread messages in your mailbox" },
 	{ "hint", "string", 0, "what to do next in your role" },
 	{ "next_steps", "string", 0,
-	    "your role's next steps from the live project state (as guide and the MCP prompts)" },
+	    "your role's next steps from the live project state (as guide and the MCP "
+	    "prompts)" },
 };
 
 static const struct op_arg agent_list_args[] = {
@@ -354,10 +370,12 @@ static const struct op_result discussion_reply_results[] = {
 
 static const struct op_arg discussion_resolve_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
-	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, "What was decided." },
+	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL,
+	    "What was decided." },
 	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL,
 	    "Why it was decided, for whoever reads it later." },
-	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL, "A task the decision leads to, e.g. \"T7\"." },
+	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL,
+	    "A task the decision leads to, e.g. \"T7\"." },
 	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
 	    "Token from discussion_start; not needed from the session that started it." },
 };
@@ -369,7 +387,8 @@ static const struct op_result discussion_resolve_results[] = {
 };
 
 static const struct op_arg discussion_list_args[] = {
-	{ "status", ARG_STRING, 0, 0, 16, "\"open\"", "open|resolved|all", "Which discussions." },
+	{ "status", ARG_STRING, 0, 0, 16, "\"open\"", "open|resolved|all",
+	    "Which discussions." },
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
 	    "Only those waiting on this agent name or \"role:ROLE\"." },
 	{ "limit", ARG_INT, 0, 1, 500, "100", NULL, "At most this many, newest first." },
@@ -394,7 +413,8 @@ static const struct op_result discussion_get_results[] = {
 	{ "started_by", "string", 0, "agent that started it" },
 	{ "started_at", "string", 0, "ISO 8601 UTC" },
 	{ "replies", "array", 0, "the thread, oldest first: {who, at, text, waiting_on?}" },
-	{ "resolution", "object", 1, "{decision, reasoning?, decided_by, linked_task?, at} once resolved" },
+	{ "resolution", "object", 1,
+	    "{decision, reasoning?, decided_by, linked_task?, at} once resolved" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -424,8 +444,7 @@ static const struct op_arg task_create_args[] = {
 	    "Labels for task_list {tag} (each at most 64 bytes)." },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
 	    "Ids of tasks (\"T1\") that must be done before this one is ready." },
-	{ "assignee", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "Only this agent may claim it." },
+	{ "assignee", ARG_STRING, 0, 1, 64, NULL, NULL, "Only this agent may claim it." },
 };
 static const struct op_result task_fields_results[] = {
 	{ "id", "string", 0, "short task id, T1, T2... per project" },
@@ -495,7 +514,8 @@ static const struct op_arg task_update_args[] = {
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
 	    "New dependencies (replace); a cycle is refused." },
 	{ "assignee", ARG_STRING, 0, 0, 64, NULL, NULL, "New assignee; \"\" for anyone." },
-	{ "status", ARG_STRING, 0, 0, 16, NULL, "todo|in_progress|review|done|blocked|cancelled",
+	{ "status", ARG_STRING, 0, 0, 16, NULL,
+	    "todo|in_progress|review|done|blocked|cancelled",
 	    "Move it through the status machine; a forbidden move is refused with the "
 	    "allowed ones." },
 	{ "note", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
@@ -521,7 +541,8 @@ static const struct op_arg task_claim_args[] = {
 static const struct op_result task_claim_results[] = {
 	{ "claimed", "boolean", 0, "true when the task is yours" },
 	{ "id", "string", 1, "the task's id" },
-	{ "token", "string", 1, "claim token: lets another session of yours submit or release" },
+	{ "token", "string", 1,
+	    "claim token: lets another session of yours submit or release" },
 	{ "lease_seconds", "number", 1, "how long the claim outlives your session" },
 	{ "task", "object", 1, "the task, with description, feedback and history" },
 	{ "owner", "string", 1, "who holds it, when someone else does" },
@@ -570,7 +591,8 @@ static const struct op_arg task_release_args[] = {
 static const struct op_arg project_set_args[] = {
 	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What the project is." },
 	{ "end_state", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What done looks like." },
-	{ "tech_stack", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Languages, libraries, tools." },
+	{ "tech_stack", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "Languages, libraries, tools." },
 	{ "constraints", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Rules to respect." },
 	{ "acceptance", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Acceptance criteria." },
 	{ "tests", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "How to test it." },
@@ -596,7 +618,6 @@ static const struct op_result project_fields_results[] = {
 };
 #define project_set_results project_fields_results
 
-
 static const struct op_arg guide_args[] = {
 	{ "role", ARG_STRING, 0, 0, 16, NULL, "planner|implementer|reviewer",
 	    "Role to guide; default: your session's role." },
@@ -608,25 +629,33 @@ static const struct op_result guide_results[] = {
 };
 
 static const struct op_result state_export_results[] = {
-	{ "path", "string", 0, "the snapshot: a SQLite database, 0600, in the state directory" },
+	{ "path", "string", 0,
+	    "the snapshot: a SQLite database, 0600, in the state directory" },
 	{ "revision", "integer", 0, "the broker's revision when the snapshot was taken" },
 	{ "rows", "integer", 0, "how many rows the snapshot holds" },
 	{ "hint", "string", 0, "what to do with it" },
 };
 
-#define OPDEF(n, ...) [OP_##n] = { .name = #n, .args = n##_args,          \
-	.nargs = nitems(n##_args), .results = n##_results,                \
-	.nresults = nitems(n##_results), __VA_ARGS__ }
+#define OPDEF(n, ...) \
+	[OP_##n] = { .name = #n, \
+		.args = n##_args, \
+		.nargs = nitems(n##_args), \
+		.results = n##_results, \
+		.nresults = nitems(n##_results), \
+		__VA_ARGS__ }
 
 const struct op ops[OP_COUNT] = {
-	[OP_status] = { .name = "status", .args = NULL, .nargs = 0,
-	    .results = status_results, .nresults = nitems(status_results),
+	[OP_status] = { .name = "status",
+	    .args = NULL,
+	    .nargs = 0,
+	    .results = status_results,
+	    .nresults = nitems(status_results),
 	    .title = "Broker status",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Show the baton broker's state: version, uptime, sessions and locks, "
 		    "overall and in your project, and who you are (session, agent)." },
-	OPDEF(lock_acquire, .title = "Acquire a lock",
-	    .flags = OP_MUTATES | OP_BLOCKS, .one_of = "name|names",
+	OPDEF(lock_acquire, .title = "Acquire a lock", .flags = OP_MUTATES | OP_BLOCKS,
+	    .one_of = "name|names",
 	    .desc = "Take a named lock before touching something shared: editing files "
 		    "(name \"file:PATH\"), running npm install, migrations or the test "
 		    "database. Returns acquired:true with a token and a fence; keep the "
@@ -639,14 +668,12 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "Release a lock you hold, by name, with the token lock_acquire "
 		    "returned (not needed from the session that took it). Another "
 		    "agent's lock cannot be released: the error says who holds it."),
-	OPDEF(lock_renew, .title = "Renew a detached lock",
-	    .flags = OP_MUTATES | OP_IDEMPOTENT,
+	OPDEF(lock_renew, .title = "Renew a detached lock", .flags = OP_MUTATES | OP_IDEMPOTENT,
 	    .desc = "Extend a lock taken with ttl_seconds before it expires: it will expire "
 		    "ttl_seconds from now. Needs the token (or the session that took it). "
 		    "A session-bound lock needs no renewal; renewing it detaches it with "
 		    "this lifetime."),
-	OPDEF(lock_list, .title = "List locks",
-	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	OPDEF(lock_list, .title = "List locks", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "List the locks held in your project: holders (agent, mode, age, "
 		    "expiry, reason) and waiters in order. Use before editing shared "
 		    "files to see who is working where."),
@@ -656,8 +683,7 @@ const struct op ops[OP_COUNT] = {
 		    "it (baton lock --break NAME). Every holder loses it, the broker log "
 		    "records who broke it and each holder's inbox says so; waiters are "
 		    "granted in order."),
-	OPDEF(note_set, .title = "Write a note",
-	    .flags = OP_MUTATES,
+	OPDEF(note_set, .title = "Write a note", .flags = OP_MUTATES,
 	    .desc = "Store a value (a string or any JSON) under a key for other agents: "
 		    "URLs, decisions, build results. Returns the note's new version. For a "
 		    "safe update pass if_version (the version you read; 0 = only if absent): "
@@ -665,8 +691,7 @@ const struct op ops[OP_COUNT] = {
 		    "value and version instead of overwriting, so re-read and retry. "
 		    "ttl_seconds makes it expire. Keys live in your project; \"global:\" "
 		    "keys are shared by all projects."),
-	OPDEF(note_get, .title = "Read a note",
-	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	OPDEF(note_get, .title = "Read a note", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Read a note: found, value, version and author. An absent note gives "
 		    "found:false and version 0. Keep the version for note_set if_version "
 		    "or note_wait after_version."),
@@ -674,30 +699,25 @@ const struct op ops[OP_COUNT] = {
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_IDEMPOTENT,
 	    .desc = "Delete a note (only at if_version when given). Wakes note_wait "
 		    "callers watching the key."),
-	OPDEF(note_list, .title = "List notes",
-	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	OPDEF(note_list, .title = "List notes", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "List notes by key prefix, in key order: key, version, author, size "
 		    "and expiry (not the values; read them with note_get)."),
-	OPDEF(note_wait, .title = "Wait for a note to change",
-	    .flags = OP_READONLY | OP_BLOCKS,
+	OPDEF(note_wait, .title = "Wait for a note to change", .flags = OP_READONLY | OP_BLOCKS,
 	    .desc = "Wait until the note is written or deleted after after_version, instead "
 		    "of polling. Returns at once when it already was (a change between two "
 		    "calls is never missed), else when it changes or after wait_seconds "
 		    "(changed:false). Loop with after_version = the version returned. "
 		    "after_version 0 waits until the note exists."),
-	OPDEF(counter_incr, .title = "Increment a counter",
-	    .flags = OP_MUTATES,
+	OPDEF(counter_incr, .title = "Increment a counter", .flags = OP_MUTATES,
 	    .desc = "Atomically add to a named counter and get the new value: "
 		    "collision-free numbers under any concurrency (migration 0042, port "
 		    "offsets, build ids). by defaults to 1; by:0 reads the value. Counters "
 		    "start at 0 and never expire."),
-	OPDEF(event_signal, .title = "Signal an event",
-	    .flags = OP_MUTATES,
+	OPDEF(event_signal, .title = "Signal an event", .flags = OP_MUTATES,
 	    .desc = "Signal a named event: its generation goes up by one and every "
 		    "event_wait caller wakes up, with the optional payload. Use for "
 		    "\"build finished\", \"schema migrated\", \"ready for review\"."),
-	OPDEF(event_wait, .title = "Wait for an event",
-	    .flags = OP_READONLY | OP_BLOCKS,
+	OPDEF(event_wait, .title = "Wait for an event", .flags = OP_READONLY | OP_BLOCKS,
 	    .desc = "Wait until an event's generation is past after (the generation you "
 		    "last saw; 0 = it has ever been signaled). Returns at once when it "
 		    "already is, so a signal between two calls is never missed; else when "
@@ -712,14 +732,12 @@ const struct op ops[OP_COUNT] = {
 		    "another. Your presence ends when your connection closes; with "
 		    "ttl_seconds it outlives the connection until the TTL lapses (join "
 		    "again to renew)."),
-	OPDEF(agent_list, .title = "List agents present",
-	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	OPDEF(agent_list, .title = "List agents present", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Who is present in your project: every connected session and TTL "
 		    "registration, with agent name, role, pid, client, how long connected "
 		    "and idle, and the locks each holds. Use it to find whom to message "
 		    "or wait for."),
-	OPDEF(message_send, .title = "Send a message",
-	    .flags = OP_MUTATES,
+	OPDEF(message_send, .title = "Send a message", .flags = OP_MUTATES,
 	    .desc = "Send a message to an agent by name, to \"role:ROLE\" (every agent in "
 		    "that role, e.g. role:reviewer) or to \"all\" (the project). Mail is "
 		    "kept in the recipient's mailbox even when nobody by that name is "
@@ -734,28 +752,25 @@ const struct op ops[OP_COUNT] = {
 		    "polling. Without after you get everything retained. unread_only "
 		    "skips what message_ack marked read. Error cursor_expired: your "
 		    "cursor fell out of retention; call again without after."),
-	OPDEF(message_ack, .title = "Mark messages read",
-	    .flags = OP_MUTATES | OP_IDEMPOTENT, .one_of = "ids|up_to",
+	OPDEF(message_ack, .title = "Mark messages read", .flags = OP_MUTATES | OP_IDEMPOTENT,
+	    .one_of = "ids|up_to",
 	    .desc = "Mark messages read for your agent name (read state belongs to the "
 		    "name and outlives sessions): give ids, or up_to (e.g. the inbox "
 		    "cursor) for everything up to it. message_inbox unread_only then "
 		    "skips them."),
-	OPDEF(discussion_start, .title = "Start a discussion",
-	    .flags = OP_MUTATES,
+	OPDEF(discussion_start, .title = "Start a discussion", .flags = OP_MUTATES,
 	    .desc = "Open a discussion (D1, D2...) to ask a question or settle a decision: "
 		    "a topic, an opening message and waiting_on (the agent or role:ROLE "
 		    "who must answer; their inbox lists it and their waiting "
 		    "message_inbox wakes up). Replies form a thread; discussion_resolve "
 		    "records the decision. Keep the token to resolve it from another "
 		    "session."),
-	OPDEF(discussion_reply, .title = "Reply to a discussion",
-	    .flags = OP_MUTATES,
+	OPDEF(discussion_reply, .title = "Reply to a discussion", .flags = OP_MUTATES,
 	    .desc = "Add a reply to an open discussion. waiting_on names who must answer "
 		    "next; without it, a reply from the one waited on hands it back to "
 		    "whoever started it. A resolved discussion takes no replies: start a "
 		    "new one."),
-	OPDEF(discussion_resolve, .title = "Resolve a discussion",
-	    .flags = OP_MUTATES,
+	OPDEF(discussion_resolve, .title = "Resolve a discussion", .flags = OP_MUTATES,
 	    .desc = "Close a discussion with a decision (and reasoning, a linked task); "
 		    "your agent name is recorded as decided_by and whoever started it is "
 		    "told. Needs the token from discussion_start, or the session that "
@@ -770,24 +785,20 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "A discussion with its whole thread (who, when, what) and its "
 		    "resolution (decision, reasoning, decided_by, linked task) once "
 		    "resolved."),
-	OPDEF(task_create, .title = "Create a task",
-	    .flags = OP_MUTATES,
+	OPDEF(task_create, .title = "Create a task", .flags = OP_MUTATES,
 	    .desc = "Add a task to your project's plan; returns its short id (T1, T2...). "
 		    "Give a title, a description with acceptance, a complexity, and "
 		    "depends_on for tasks that must be done first (it is ready only then). "
 		    "Implementers get tasks with task_claim; the status machine is "
 		    "todo -> in_progress -> review -> done."),
-	OPDEF(task_get, .title = "Show a task",
-	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	OPDEF(task_get, .title = "Show a task", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "One task with its description, review notes and feedback, and its "
 		    "full history (who, when, what)."),
-	OPDEF(task_list, .title = "List tasks",
-	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	OPDEF(task_list, .title = "List tasks", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "List your project's tasks (filter by status, owner, tag, ready) with a "
 		    "summary: counts per status, percent done, project status. Pages with "
 		    "limit and next_cursor."),
-	OPDEF(task_update, .title = "Update a task",
-	    .flags = OP_MUTATES,
+	OPDEF(task_update, .title = "Update a task", .flags = OP_MUTATES,
 	    .desc = "Change a task's title, description, priority, tags, dependencies or "
 		    "assignee, or move its status. Status moves are enforced: todo -> "
 		    "in_progress (claim) -> review (submit) -> done (approve); review -> "
@@ -802,18 +813,16 @@ const struct op ops[OP_COUNT] = {
 		    "instead of polling. claimed:false with project_status complete or "
 		    "stopped means stop working. The claim holds while your session lives; "
 		    "submit with task_submit when done."),
-	OPDEF(task_submit, .title = "Submit a task for review",
-	    .flags = OP_MUTATES,
+	OPDEF(task_submit, .title = "Submit a task for review", .flags = OP_MUTATES,
 	    .desc = "Hand your claimed task in for review (in_progress -> review) with notes: "
 		    "what you did and how you tested it. Only the claimant (its session or "
 		    "claim token) may submit. Then call task_claim for the next task."),
-	OPDEF(task_approve, .title = "Approve reviewed tasks",
-	    .flags = OP_MUTATES, .one_of = "id|ids",
+	OPDEF(task_approve, .title = "Approve reviewed tasks", .flags = OP_MUTATES,
+	    .one_of = "id|ids",
 	    .desc = "Approve tasks in review (review -> done), one or a batch; records who "
 		    "and when. Tasks that depend on them become ready and waiting claims "
 		    "wake."),
-	OPDEF(task_request_changes, .title = "Request changes on a task",
-	    .flags = OP_MUTATES,
+	OPDEF(task_request_changes, .title = "Request changes on a task", .flags = OP_MUTATES,
 	    .desc = "Send a task in review back to its claimant (review -> in_progress) with "
 		    "feedback; the claimant's task_claim returns it with the feedback."),
 	OPDEF(task_release, .title = "Release a claimed task",
@@ -821,29 +830,34 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "Give up a task you claimed: back to todo for anyone (requeue, default) "
 		    "or blocked (requeue:false), with a reason. Only the claimant (session "
 		    "or claim token) may release."),
-	OPDEF(project_set, .title = "Set the project context and status",
-	    .flags = OP_MUTATES,
+	OPDEF(project_set, .title = "Set the project context and status", .flags = OP_MUTATES,
 	    .desc = "Record the project's context: description, end_state, tech_stack, "
 		    "constraints, acceptance, tests, plan, and its status (planning -> ready "
 		    "-> in_progress -> complete | stopped). Only the fields given change. "
 		    "Status complete or stopped ends every waiting task_claim at once."),
-	[OP_project_get] = { .name = "project_get", .args = NULL, .nargs = 0,
-	    .results = project_fields_results, .nresults = nitems(project_fields_results),
+	[OP_project_get] = { .name = "project_get",
+	    .args = NULL,
+	    .nargs = 0,
+	    .results = project_fields_results,
+	    .nresults = nitems(project_fields_results),
 	    .title = "Show the project context and status",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "The project's context (description, end state, tech stack, "
 		    "constraints, acceptance, tests, plan), status and task summary." },
-	OPDEF(guide, .title = "What to do next in a role",
-	    .flags = OP_READONLY | OP_IDEMPOTENT,
+	OPDEF(guide, .title = "What to do next in a role", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Next steps for a planner, implementer or reviewer, built from the live "
 		    "project state. agent_join returns the same text."),
-	[OP_state_export] = { .name = "state_export", .args = NULL, .nargs = 0,
-	    .results = state_export_results, .nresults = nitems(state_export_results),
+	[OP_state_export] = { .name = "state_export",
+	    .args = NULL,
+	    .nargs = 0,
+	    .results = state_export_results,
+	    .nresults = nitems(state_export_results),
 	    .title = "Snapshot the state for export",
 	    .flags = OP_READONLY | OP_ADMIN,
-	    .desc = "For the user, not agents (baton export): commit what is pending and copy "
-		    "the state database to a new file in the state directory, for `batond "
-		    "--from PATH --export FILE` to write as JSON. The caller removes the file." },
+	    .desc =
+		"For the user, not agents (baton export): commit what is pending and copy "
+		"the state database to a new file in the state directory, for `batond "
+		"--from PATH --export FILE` to write as JSON. The caller removes the file." },
 };
 
 const struct op *
@@ -864,16 +878,14 @@ op_arg_find(const struct op *op, const char *name, size_t len)
 	size_t i;
 
 	for (i = 0; i < op->nargs; i++) {
-		if (strlen(op->args[i].name) == len &&
-		    memcmp(op->args[i].name, name, len) == 0)
+		if (strlen(op->args[i].name) == len && memcmp(op->args[i].name, name, len) == 0)
 			return (&op->args[i]);
 	}
 	return (NULL);
 }
 
 void
-op_error_set(struct op_error *err, const char *code, const char *field,
-    const char *fmt, ...)
+op_error_set(struct op_error *err, const char *code, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -947,17 +959,19 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		if (mp_str(v, &s, &n) != 0)
 			break;
 		if (memchr(s, '\0', n) != NULL) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must not contain NUL bytes", a->name);
+			op_error_set(err, ERR_INVALID, a->name, "%s must not contain NUL bytes",
+			    a->name);
 			return (-1);
 		}
 		if ((double)n < a->min || (double)n > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must be %.15g to %.15g bytes long (got %zu)",
-			    a->name, a->min, a->max, n);
+			op_error_set(err, ERR_INVALID, a->name,
+			    "%s must be %.15g to %.15g bytes long (got %zu)", a->name, a->min,
+			    a->max, n);
 			return (-1);
 		}
 		if (a->choices != NULL && !op_choice(a->choices, s, n)) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must be one of %s",
-			    a->name, a->choices);
+			op_error_set(err, ERR_INVALID, a->name, "%s must be one of %s", a->name,
+			    a->choices);
 			return (-1);
 		}
 		return (0);
@@ -965,8 +979,8 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		if (mp_int(v, &i) != 0)
 			break;
 		if ((double)i < a->min || (double)i > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must be from %.15g to %.15g",
-			    a->name, a->min, a->max);
+			op_error_set(err, ERR_INVALID, a->name,
+			    "%s must be from %.15g to %.15g", a->name, a->min, a->max);
 			return (-1);
 		}
 		return (0);
@@ -974,8 +988,8 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		if (mp_num(v, &d) != 0)
 			break;
 		if (d < a->min || d > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must be from %.15g to %.15g",
-			    a->name, a->min, a->max);
+			op_error_set(err, ERR_INVALID, a->name,
+			    "%s must be from %.15g to %.15g", a->name, a->min, a->max);
 			return (-1);
 		}
 		return (0);
@@ -987,8 +1001,8 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		if (v->type != MSGPACK_OBJECT_ARRAY)
 			break;
 		if ((double)v->via.array.size < a->min || (double)v->via.array.size > a->max) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must hold %.15g to %.15g items",
-			    a->name, a->min, a->max);
+			op_error_set(err, ERR_INVALID, a->name,
+			    "%s must hold %.15g to %.15g items", a->name, a->min, a->max);
 			return (-1);
 		}
 		for (k = 0; k < v->via.array.size; k++) {
@@ -1010,13 +1024,14 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		}
 		return (0);
 	}
-	op_error_set(err, ERR_INVALID, a->name, "%s must be %s", a->name, op_type_name(a->type));
+	op_error_set(err, ERR_INVALID, a->name, "%s must be %s", a->name,
+	    op_type_name(a->type));
 	return (-1);
 }
 
 int
-op_validate(const struct op *op, const msgpack_object *args,
-    const msgpack_object **out, struct op_error *err)
+op_validate(const struct op *op, const msgpack_object *args, const msgpack_object **out,
+    struct op_error *err)
 {
 	const msgpack_object *k, *v;
 	const struct op_arg *a;
@@ -1028,14 +1043,16 @@ op_validate(const struct op *op, const msgpack_object *args,
 		out[i] = NULL;
 	if (args != NULL && args->type != MSGPACK_OBJECT_NIL) {
 		if (args->type != MSGPACK_OBJECT_MAP) {
-			op_error_set(err, ERR_INVALID, "arguments", "arguments must be an object");
+			op_error_set(err, ERR_INVALID, "arguments",
+			    "arguments must be an object");
 			return (-1);
 		}
 		for (j = 0; j < args->via.map.size; j++) {
 			k = &args->via.map.ptr[j].key;
 			v = &args->via.map.ptr[j].val;
 			if (mp_str(k, &s, &n) != 0) {
-				op_error_set(err, ERR_INVALID, "arguments", "argument names must be strings");
+				op_error_set(err, ERR_INVALID, "arguments",
+				    "argument names must be strings");
 				return (-1);
 			}
 			if ((a = op_arg_find(op, s, n)) == NULL) {
@@ -1046,7 +1063,8 @@ op_validate(const struct op *op, const msgpack_object *args,
 			}
 			idx = (size_t)(a - op->args);
 			if (seen & ((uint32_t)1 << idx)) {
-				op_error_set(err, ERR_INVALID, a->name, "%s given twice", a->name);
+				op_error_set(err, ERR_INVALID, a->name, "%s given twice",
+				    a->name);
 				return (-1);
 			}
 			seen |= (uint32_t)1 << idx;
@@ -1075,9 +1093,11 @@ op_validate(const struct op *op, const msgpack_object *args,
 		}
 		if (given != 1) {
 			bar = strchr(op->one_of, '|');
-			op_error_set(err, ERR_INVALID, "", "give exactly one of %s", op->one_of);
+			op_error_set(err, ERR_INVALID, "", "give exactly one of %s",
+			    op->one_of);
 			snprintf(err->field, sizeof err->field, "%.*s",
-			    (int)(bar != NULL ? bar - op->one_of : (ptrdiff_t)strlen(op->one_of)),
+			    (int)(bar != NULL ? bar - op->one_of
+					      : (ptrdiff_t)strlen(op->one_of)),
 			    op->one_of);
 			return (-1);
 		}

@@ -59,27 +59,27 @@ enum frame_type {
 #define ERR_PROTOCOL "protocol" /* malformed frame or hello */
 #define ERR_VERSION "version"   /* protocol version mismatch */
 #define ERR_INTERNAL "internal"
-#define ERR_UNAVAILABLE "unavailable" /* broker not reachable (client side) */
+#define ERR_UNAVAILABLE "unavailable"       /* broker not reachable (client side) */
 #define ERR_CURSOR_EXPIRED "cursor_expired" /* inbox cursor older than retention */
 
 /*
  * Every code once, with the sysexits(3) status the CLI exits with for it
  * (DESIGN 7); err_codes[] in common/util.c is built from this list.
  */
-#define BATON_ERRORS(X)          \
-	X(ERR_INVALID, 65)       \
-	X(ERR_UNKNOWN_OP, 65)    \
-	X(ERR_NOT_FOUND, 65)     \
-	X(ERR_CONFLICT, 1)       \
-	X(ERR_PERMISSION, 77)    \
-	X(ERR_DEADLOCK, 1)       \
-	X(ERR_TIMEOUT, 1)        \
-	X(ERR_CANCELLED, 1)      \
-	X(ERR_LIMIT, 65)         \
-	X(ERR_PROTOCOL, 70)      \
-	X(ERR_VERSION, 70)       \
-	X(ERR_INTERNAL, 70)      \
-	X(ERR_UNAVAILABLE, 69)   \
+#define BATON_ERRORS(X) \
+	X(ERR_INVALID, 65) \
+	X(ERR_UNKNOWN_OP, 65) \
+	X(ERR_NOT_FOUND, 65) \
+	X(ERR_CONFLICT, 1) \
+	X(ERR_PERMISSION, 77) \
+	X(ERR_DEADLOCK, 1) \
+	X(ERR_TIMEOUT, 1) \
+	X(ERR_CANCELLED, 1) \
+	X(ERR_LIMIT, 65) \
+	X(ERR_PROTOCOL, 70) \
+	X(ERR_VERSION, 70) \
+	X(ERR_INTERNAL, 70) \
+	X(ERR_UNAVAILABLE, 69) \
 	X(ERR_CURSOR_EXPIRED, 65)
 
 #endif /* BATON_PROTO_H */

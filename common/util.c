@@ -284,7 +284,7 @@ const struct err_code err_codes[] = {
 #define ERR_ROW(code, status) { code, status },
 	BATON_ERRORS(ERR_ROW)
 #undef ERR_ROW
-	{ NULL, 0 }
+	    { NULL, 0 }
 };
 
 /* The table's entry for a code a peer sent (length-counted), or NULL. */

@@ -60,8 +60,7 @@ cli_find(const char *name)
 }
 
 /* One line on stderr: "baton: " and the message. */
-void printflike(1, 2)
-cli_err(const char *fmt, ...)
+void printflike(1, 2) cli_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -73,8 +72,7 @@ cli_err(const char *fmt, ...)
 }
 
 /* cli_err for a failed system call: the message, then ": " and strerror(errno). */
-void printflike(1, 2)
-cli_syserr(const char *fmt, ...)
+void printflike(1, 2) cli_syserr(const char *fmt, ...)
 {
 	va_list ap;
 	int saved = errno;
@@ -88,8 +86,7 @@ cli_syserr(const char *fmt, ...)
 }
 
 /* A usage error: say what is wrong and where help is; exit status 64. */
-int printflike(1, 2)
-cli_usage_err(const char *fmt, ...)
+int printflike(1, 2) cli_usage_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -272,21 +269,11 @@ cli_globals(int argc, char **argv, struct client_opts *o, int *status)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:S:hV", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'S':
-			o->socket = optarg;
-			break;
-		case OPT_NO_AUTOSTART:
-			o->autostart = 0;
-			break;
-		case OPT_AGENT:
-			o->agent = optarg;
-			break;
-		case OPT_ROLE:
-			o->role = optarg;
-			break;
-		case OPT_PROJECT:
-			o->project = optarg;
-			break;
+		case 'S': o->socket = optarg; break;
+		case OPT_NO_AUTOSTART: o->autostart = 0; break;
+		case OPT_AGENT: o->agent = optarg; break;
+		case OPT_ROLE: o->role = optarg; break;
+		case OPT_PROJECT: o->project = optarg; break;
 		case 'h':
 			help_usage(stdout);
 			*status = cli_flush(0);
@@ -296,13 +283,15 @@ cli_globals(int argc, char **argv, struct client_opts *o, int *status)
 			*status = cli_flush(0);
 			return (-1);
 		case ':':
-			*status = cli_usage_err("option '%s' needs an argument", argv[optind - 1]);
+			*status =
+			    cli_usage_err("option '%s' needs an argument", argv[optind - 1]);
 			return (-1);
 		default:
 			if (optopt != 0)
 				*status = cli_usage_err("unknown option '-%c'", optopt);
 			else
-				*status = cli_usage_err("unknown option '%s'", argv[optind - 1]);
+				*status =
+				    cli_usage_err("unknown option '%s'", argv[optind - 1]);
 			return (-1);
 		}
 	}

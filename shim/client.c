@@ -24,8 +24,8 @@
 
 #include "shim.h"
 
-#define CLIENT_START_TIMEOUT_MS 5000  /* batond must be listening by then */
-#define CLIENT_LOCK_TIMEOUT_MS 10000  /* another client starting the broker */
+#define CLIENT_START_TIMEOUT_MS 5000 /* batond must be listening by then */
+#define CLIENT_LOCK_TIMEOUT_MS 10000 /* another client starting the broker */
 #define CLIENT_WELCOME_TIMEOUT_MS 10000
 #define CLIENT_READ_CHUNK 65536
 
@@ -40,7 +40,7 @@ client_env(const char *name)
 
 /* op_error_set for a failed system call: the message, then ": " and strerror(errno). */
 static void printflike(3, 4)
-client_syserr(struct op_error *err, const char *code, const char *fmt, ...)
+    client_syserr(struct op_error *err, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -279,13 +279,17 @@ client_spawn_broker(const char *sock, struct op_error *err)
 	int status, null;
 
 	if ((broker = client_find_broker()) == NULL) {
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "no broker on %s and batond not found "
-		    "next to baton, in $BATON_BROKER or on PATH; install batond", sock);
+		op_error_set(err, ERR_UNAVAILABLE, NULL,
+		    "no broker on %s and batond not found "
+		    "next to baton, in $BATON_BROKER or on PATH; install batond",
+		    sock);
 		return (-1);
 	}
 	if (!client_executable(broker)) {
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "no broker on %s and %s is not an "
-		    "executable file; fix $BATON_BROKER or install batond", sock, broker);
+		op_error_set(err, ERR_UNAVAILABLE, NULL,
+		    "no broker on %s and %s is not an "
+		    "executable file; fix $BATON_BROKER or install batond",
+		    sock, broker);
 		free(broker);
 		return (-1);
 	}
@@ -302,9 +306,7 @@ client_spawn_broker(const char *sock, struct op_error *err)
 	argv[2] = (char *)sock;
 	argv[3] = NULL;
 	switch ((pid = fork())) {
-	case -1:
-		status = -2;
-		break;
+	case -1: status = -2; break;
 	case 0:
 		sigprocmask(SIG_SETMASK, &oset, NULL);
 		if ((null = open("/dev/null", O_RDWR)) != -1) {
@@ -330,13 +332,15 @@ client_spawn_broker(const char *sock, struct op_error *err)
 	if (status == -2)
 		client_syserr(err, ERR_UNAVAILABLE, "cannot start %s: fork", broker);
 	else if (status == -1)
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "%s did not start within %d s; "
-		    "see its log (batond.log in the state directory)", broker,
-		    CLIENT_START_TIMEOUT_MS / 1000);
+		op_error_set(err, ERR_UNAVAILABLE, NULL,
+		    "%s did not start within %d s; "
+		    "see its log (batond.log in the state directory)",
+		    broker, CLIENT_START_TIMEOUT_MS / 1000);
 	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "could not start the broker "
-		    "(%s exited with %s %d); run `batond -f -S %s` to see why", broker,
-		    WIFEXITED(status) ? "status" : "signal",
+		op_error_set(err, ERR_UNAVAILABLE, NULL,
+		    "could not start the broker "
+		    "(%s exited with %s %d); run `batond -f -S %s` to see why",
+		    broker, WIFEXITED(status) ? "status" : "signal",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), sock);
 	free(broker);
 	return (status == 0 ? 0 : -1);
@@ -372,8 +376,10 @@ client_autostart(const char *sock, struct op_error *err)
 	if ((fd = client_connect(sock)) == -1) {
 		r = client_spawn_broker(sock, err);
 		if ((fd = client_connect(sock)) == -1 && r == 0)
-			client_syserr(err, ERR_UNAVAILABLE, "started batond but cannot "
-			    "connect to %s", sock);
+			client_syserr(err, ERR_UNAVAILABLE,
+			    "started batond but cannot "
+			    "connect to %s",
+			    sock);
 	}
 	close(lfd); /* releases the flock */
 	return (fd);
@@ -402,9 +408,13 @@ client_reach(const char *sock, int autostart, struct op_error *err)
 	}
 	if (autostart)
 		return (client_autostart(sock, err));
-	op_error_set(err, ERR_UNAVAILABLE, NULL, "no broker on %s (%s); start it with `batond` "
-	    "or drop --no-autostart", sock, missing ? "no socket directory" :
-	    errno == ENOENT ? "no socket" : "connection refused");
+	op_error_set(err, ERR_UNAVAILABLE, NULL,
+	    "no broker on %s (%s); start it with `batond` "
+	    "or drop --no-autostart",
+	    sock,
+	    missing               ? "no socket directory"
+		: errno == ENOENT ? "no socket"
+				  : "connection refused");
 	return (-1);
 }
 
@@ -479,25 +489,25 @@ client_welcome(struct conn *c, struct op_error *err)
 	msgpack_unpacked_init(&u);
 	if (conn_read_frame(c, &u, CLIENT_WELCOME_TIMEOUT_MS, err) != 0) {
 		if (strcmp(err->code, ERR_TIMEOUT) == 0)
-			op_error_set(err, ERR_UNAVAILABLE, NULL, "the broker accepted the "
+			op_error_set(err, ERR_UNAVAILABLE, NULL,
+			    "the broker accepted the "
 			    "connection but did not answer hello within %d s; restart it",
 			    CLIENT_WELCOME_TIMEOUT_MS / 1000);
 		goto out;
 	}
 	f = &u.data;
 	switch (mp_frame_type(f)) {
-	case FRAME_WELCOME:
-		break;
-	case FRAME_ERROR:
-		client_error_frame(f, err);
-		goto out;
+	case FRAME_WELCOME: break;
+	case FRAME_ERROR: client_error_frame(f, err); goto out;
 	default:
-		op_error_set(err, ERR_PROTOCOL, NULL, "the broker answered hello with "
+		op_error_set(err, ERR_PROTOCOL, NULL,
+		    "the broker answered hello with "
 		    "an unexpected frame");
 		goto out;
 	}
 	if (mp_int(mp_get(f, "v"), &v) != 0 || v != PROTO_VERSION) {
-		op_error_set(err, ERR_VERSION, NULL, "the broker speaks protocol %lld, this "
+		op_error_set(err, ERR_VERSION, NULL,
+		    "the broker speaks protocol %lld, this "
 		    "baton %d; restart the broker (`batond`) from the same installation",
 		    (long long)v, PROTO_VERSION);
 		goto out;
@@ -647,7 +657,8 @@ conn_read_frame(struct conn *c, msgpack_unpacked *out, int ms, struct op_error *
 	for (;;) {
 		len = frame_length(c->rbuf, c->rlen, FRAME_MAX_DEFAULT, &cause);
 		if (len < 0) {
-			op_error_set(err, ERR_PROTOCOL, NULL, "bad frame from the broker: %s", cause);
+			op_error_set(err, ERR_PROTOCOL, NULL, "bad frame from the broker: %s",
+			    cause);
 			return (-1);
 		}
 		if (len > 0 && c->rlen >= FRAME_HDR + (size_t)len)
@@ -674,11 +685,13 @@ conn_read_frame(struct conn *c, msgpack_unpacked *out, int ms, struct op_error *
 			return (-1);
 		}
 		if (r == 0) {
-			op_error_set(err, ERR_TIMEOUT, NULL, "the broker did not answer within "
-			    "%d ms", ms);
+			op_error_set(err, ERR_TIMEOUT, NULL,
+			    "the broker did not answer within "
+			    "%d ms",
+			    ms);
 			return (-1);
 		}
-readit:
+	readit:
 		n = read(c->fd, c->rbuf + c->rlen, c->rsize - c->rlen);
 		if (n == -1 && errno == EAGAIN) {
 			polled = 1; /* a non-blocking socket: wait in poll */
@@ -688,7 +701,8 @@ readit:
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			op_error_set(err, ERR_UNAVAILABLE, NULL, "the broker closed the "
+			op_error_set(err, ERR_UNAVAILABLE, NULL,
+			    "the broker closed the "
 			    "connection%s%s; run the command again (it restarts the broker)",
 			    n == -1 ? ": " : "", n == -1 ? strerror(errno) : "");
 			return (-1);
@@ -764,8 +778,10 @@ conn_call(struct conn *c, const char *op, const void *args, size_t len, msgpack_
 	fbuf_free(&fb);
 	if (r != 0) {
 		if (errno == EMSGSIZE)
-			op_error_set(err, ERR_LIMIT, "arguments", "the request is larger than "
-			    "%d bytes", FRAME_MAX_DEFAULT);
+			op_error_set(err, ERR_LIMIT, "arguments",
+			    "the request is larger than "
+			    "%d bytes",
+			    FRAME_MAX_DEFAULT);
 		else
 			client_syserr(err, ERR_UNAVAILABLE, "cannot send to the broker");
 		return (-1);
@@ -775,13 +791,9 @@ conn_call(struct conn *c, const char *op, const void *args, size_t len, msgpack_
 			return (-1);
 		f = &u->data;
 		switch (mp_frame_type(f)) {
-		case FRAME_ERROR:
-			client_error_frame(f, err);
-			return (-1);
-		case FRAME_RES:
-			break;
-		default:
-			continue; /* pushes and stray frames */
+		case FRAME_ERROR: client_error_frame(f, err); return (-1);
+		case FRAME_RES: break;
+		default: continue; /* pushes and stray frames */
 		}
 		if (mp_int(mp_get(f, "id"), &rid) != 0 || (uint64_t)rid != id)
 			continue;

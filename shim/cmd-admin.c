@@ -31,14 +31,14 @@ const struct cmd_entry cmd_export_entry = {
 	.name = "export",
 	.usage = "export [-o FILE] [-D STATE-DIR]",
 	.desc = "the whole state as JSON (stdout by default): from the running broker, else "
-	    "read from the state directory",
+		"read from the state directory",
 	.exec = admin_export,
 };
 const struct cmd_entry cmd_import_entry = {
 	.name = "import",
 	.usage = "import [--replace] [-D STATE-DIR] FILE",
 	.desc = "build state.db from an export, with no broker running (--replace moves a "
-	    "state.db holding rows aside)",
+		"state.db holding rows aside)",
 	.exec = admin_import,
 };
 
@@ -52,7 +52,7 @@ admin_batond(char **argv)
 
 	if ((broker = client_find_broker()) == NULL) {
 		cli_err("batond not found next to baton, in $BATON_BROKER or on PATH; "
-		    "install batond");
+			"install batond");
 		return (EXIT_UNAVAILABLE);
 	}
 	argv[0] = (char *)"batond";
@@ -126,20 +126,16 @@ admin_options(const struct cmd_entry *ce, int argc, char **argv, const char **ou
 				return (cli_usage_err("usage: baton %s", ce->usage));
 			*out = optarg;
 			break;
-		case 'D':
-			*dir = optarg;
-			break;
+		case 'D': *dir = optarg; break;
 		case 'R':
 			if (replace == NULL)
 				return (cli_usage_err("usage: baton %s", ce->usage));
 			*replace = 1;
 			break;
-		case 'h':
-			help_command(stdout, ce);
-			return (-1);
+		case 'h': help_command(stdout, ce); return (-1);
 		case ':':
-			return (cli_usage_err("%s needs a value; usage: baton %s", argv[optind - 1],
-			    ce->usage));
+			return (cli_usage_err("%s needs a value; usage: baton %s",
+			    argv[optind - 1], ce->usage));
 		default:
 			return (cli_usage_err("unknown option '%s'; usage: baton %s",
 			    argv[optind - 1], ce->usage));
@@ -232,7 +228,8 @@ admin_import(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 	if ((status = admin_connect(o, &c)) == 1) {
 		conn_close(&c);
 		cli_err("a broker is running on %s: stop it first (it would write the state it "
-		    "holds over the import)", sock);
+			"holds over the import)",
+		    sock);
 		return (EXIT_CONFLICT);
 	}
 	if (status != 0)

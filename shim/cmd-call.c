@@ -22,14 +22,16 @@ const struct cmd_entry cmd_call_entry = {
 	.name = "call",
 	.usage = "call OP [JSON]",
 	.desc = "run operation OP with a JSON object of arguments (default {}; - reads it "
-	    "from stdin); prints the result as one JSON line",
+		"from stdin); prints the result as one JSON line",
 	.exec = call_exec,
 };
 
 static const struct cmd_sub status_subs[] = {
-	{ .op = "status", .usage = "status [--json]",
+	{ .op = "status",
+	    .usage = "status [--json]",
 	    .desc = "the broker, your project and your session",
-	    .flags = CMD_JSON, .show = status_show },
+	    .flags = CMD_JSON,
+	    .show = status_show },
 };
 const struct cmd_entry cmd_status_entry = {
 	.name = "status",
@@ -53,15 +55,17 @@ status_show(struct cmd_call *cc)
 	}
 	printf("broker    batond %s (protocol %s), pid %s, up %s\n",
 	    cli_field(r, "version", a, sizeof a), cli_field(r, "protocol", b, sizeof b),
-	    cli_field(r, "pid", c, sizeof c), cli_duration(mp_get(r, "uptime_seconds"), d, sizeof d));
+	    cli_field(r, "pid", c, sizeof c),
+	    cli_duration(mp_get(r, "uptime_seconds"), d, sizeof d));
 	printf("socket    %s\n", sock);
-	printf("state     %s%s\n", mp_get(r, "durability") != NULL ? "durability " :
-	    "none (in memory)", mp_get(r, "durability") != NULL ?
-	    cli_field(r, "durability", a, sizeof a) : "");
+	printf("state     %s%s\n",
+	    mp_get(r, "durability") != NULL ? "durability " : "none (in memory)",
+	    mp_get(r, "durability") != NULL ? cli_field(r, "durability", a, sizeof a) : "");
 	if (mp_get(r, "store_error") != NULL)
 		printf("          NOT SAVING: %s (answers to changes wait until it can)\n",
 		    cli_field(r, "store_error", a, sizeof a));
-	printf("sessions  %s connected, %s in this project\n", cli_field(r, "sessions", a, sizeof a),
+	printf("sessions  %s connected, %s in this project\n",
+	    cli_field(r, "sessions", a, sizeof a),
 	    cli_field(r, "project_sessions", b, sizeof b));
 	printf("locks     %s held, %s in this project; %s waiting; revision %s\n",
 	    cli_field(r, "locks", a, sizeof a), cli_field(r, "project_locks", b, sizeof b),
@@ -104,10 +108,12 @@ call_parse_json(const char *text)
 	}
 	if (*at == '\0')
 		cli_err("invalid JSON at line %d column %d: unexpected end; give one object, "
-		    "e.g. '{\"name\":\"x\"}'", line, col);
+			"e.g. '{\"name\":\"x\"}'",
+		    line, col);
 	else
 		cli_err("invalid JSON at line %d column %d near '%.16s'; give one object, "
-		    "e.g. '{\"name\":\"x\"}'", line, col, at);
+			"e.g. '{\"name\":\"x\"}'",
+		    line, col, at);
 	return (NULL);
 }
 

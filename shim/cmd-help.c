@@ -21,7 +21,7 @@ const struct cmd_entry cmd_help_entry = {
 	.name = "help",
 	.usage = "help [COMMAND [SUBCOMMAND] | OP]",
 	.desc = "this text; a command's usage; or the arguments and results of an "
-	    "operation",
+		"operation",
 	.exec = help_exec,
 };
 
@@ -97,8 +97,7 @@ help_synopsis(FILE *fp, const char *usage, const char *first, const char *next)
 static void
 help_block(FILE *fp, const char *usage, const char *desc)
 {
-	if (desc != NULL && strchr(usage, '\n') == NULL &&
-	    strlen(usage) <= HELP_COL - 4) {
+	if (desc != NULL && strchr(usage, '\n') == NULL && strlen(usage) <= HELP_COL - 4) {
 		fprintf(fp, "  %-*s", HELP_COL - 2, usage);
 		help_wrap(fp, desc, HELP_COL, HELP_COL);
 		return;
@@ -135,24 +134,26 @@ help_usage(FILE *fp)
 	size_t i;
 
 	fputs("usage: baton [-S socket] [--no-autostart] [--agent NAME] [--role ROLE]\n"
-	    "             [--project DIR] COMMAND [ARGS...]\n"
-	    "\n"
-	    "Commands ('baton help COMMAND' or 'baton COMMAND --help' for one):\n", fp);
+	      "             [--project DIR] COMMAND [ARGS...]\n"
+	      "\n"
+	      "Commands ('baton help COMMAND' or 'baton COMMAND --help' for one):\n",
+	    fp);
 	help_commands(fp);
 	fputs("\n"
-	    "Options:\n"
-	    "  -S, --socket PATH   broker socket (default $BATON_SOCKET, else\n"
-	    "                      /run/user/UID/baton/sock or /tmp/baton-UID/sock)\n"
-	    "      --no-autostart  fail instead of starting batond (BATON_NO_AUTOSTART=1)\n"
-	    "      --agent NAME    agent name (default $BATON_AGENT, else cli-PID)\n"
-	    "      --role ROLE     role: planner, implementer, reviewer... ($BATON_ROLE)\n"
-	    "      --project DIR   project namespace (default $BATON_PROJECT,\n"
-	    "                      $CLAUDE_PROJECT_DIR, an MCP client's first root,\n"
-	    "                      the git top-level, the cwd)\n"
-	    "  -h, --help          this text\n"
-	    "  -V, --version       the version\n"
-	    "\n"
-	    "Operations, also MCP tools (baton help OP shows arguments and results):\n", fp);
+	      "Options:\n"
+	      "  -S, --socket PATH   broker socket (default $BATON_SOCKET, else\n"
+	      "                      /run/user/UID/baton/sock or /tmp/baton-UID/sock)\n"
+	      "      --no-autostart  fail instead of starting batond (BATON_NO_AUTOSTART=1)\n"
+	      "      --agent NAME    agent name (default $BATON_AGENT, else cli-PID)\n"
+	      "      --role ROLE     role: planner, implementer, reviewer... ($BATON_ROLE)\n"
+	      "      --project DIR   project namespace (default $BATON_PROJECT,\n"
+	      "                      $CLAUDE_PROJECT_DIR, an MCP client's first root,\n"
+	      "                      the git top-level, the cwd)\n"
+	      "  -h, --help          this text\n"
+	      "  -V, --version       the version\n"
+	      "\n"
+	      "Operations, also MCP tools (baton help OP shows arguments and results):\n",
+	    fp);
 	for (i = 0; i < OP_COUNT; i++) {
 		if (!(ops[i].flags & OP_ADMIN))
 			fprintf(fp, "  %-18s  %s\n", ops[i].name, ops[i].title);
@@ -163,7 +164,8 @@ help_usage(FILE *fp)
 			fprintf(fp, "  %-18s  %s\n", ops[i].name, ops[i].title);
 	}
 	fputs("\nExit status: 0 ok; 1 conflict or timeout; 64 usage; 65 bad data;\n"
-	    "69 broker unavailable; 70 internal error; 77 permission denied.\n", fp);
+	      "69 broker unavailable; 70 internal error; 77 permission denied.\n",
+	    fp);
 }
 
 /* The operations a command's subcommands run, and where their arguments are told. */
@@ -235,7 +237,8 @@ help_command(FILE *fp, const struct cmd_entry *ce)
 		help_wrap(fp, sub->desc != NULL ? sub->desc : sub->usage, width + 4, width + 4);
 	}
 	if (ce->dflt != NULL)
-		fprintf(fp, "\n'baton %s' alone is 'baton %s %s'.\n", ce->name, ce->name, ce->dflt);
+		fprintf(fp, "\n'baton %s' alone is 'baton %s %s'.\n", ce->name, ce->name,
+		    ce->dflt);
 	help_ops(fp, ce, NULL);
 }
 
@@ -266,7 +269,8 @@ help_arg_summary(const struct op_arg *a, char *buf, size_t len)
 	switch (a->type) {
 	case ARG_STRING:
 		if (a->choices == NULL)
-			n += (size_t)snprintf(buf + n, len - n, ", %g to %g bytes", a->min, a->max);
+			n += (size_t)snprintf(buf + n, len - n, ", %g to %g bytes", a->min,
+			    a->max);
 		break;
 	case ARG_INT:
 	case ARG_NUMBER:
@@ -279,8 +283,7 @@ help_arg_summary(const struct op_arg *a, char *buf, size_t len)
 		if (a->max > 0)
 			n += (size_t)snprintf(buf + n, len - n, ", at most %g bytes", a->max);
 		break;
-	case ARG_BOOL:
-		break;
+	case ARG_BOOL: break;
 	}
 	if (n < len && a->choices != NULL)
 		n += (size_t)snprintf(buf + n, len - n, ", one of %s", a->choices);
@@ -300,15 +303,16 @@ help_example(FILE *fp, const struct op *op)
 	for (i = 0; i < op->nargs; i++) {
 		a = &op->args[i];
 		len = strlen(a->name);
-		want = (a->flags & ARG_REQUIRED) || (op->one_of != NULL &&
-		    strncmp(op->one_of, a->name, len) == 0 &&
-		    (op->one_of[len] == '|' || op->one_of[len] == '\0'));
+		want = (a->flags & ARG_REQUIRED) ||
+		    (op->one_of != NULL && strncmp(op->one_of, a->name, len) == 0 &&
+			(op->one_of[len] == '|' || op->one_of[len] == '\0'));
 		if (!want)
 			continue;
 		fprintf(fp, "%s\"%s\":", n++ > 0 ? "," : "", a->name);
 		switch (a->type) {
 		case ARG_STRING: fputs("\"...\"", fp); break;
-		case ARG_INT: case ARG_NUMBER: fputs("1", fp); break;
+		case ARG_INT:
+		case ARG_NUMBER: fputs("1", fp); break;
 		case ARG_BOOL: fputs("true", fp); break;
 		case ARG_STRINGS: fputs("[\"...\"]", fp); break;
 		case ARG_JSON: fputs("{}", fp); break;
@@ -373,7 +377,8 @@ help_exec(const struct cmd_entry *self, const struct client_opts *o, int argc, c
 	size_t k;
 
 	if (argc > 3)
-		return (cli_usage_err("help takes a command (and a subcommand) or an operation"));
+		return (
+		    cli_usage_err("help takes a command (and a subcommand) or an operation"));
 	if (argc < 2) {
 		help_usage(stdout);
 		return (cli_flush(0));
@@ -386,7 +391,8 @@ help_exec(const struct cmd_entry *self, const struct client_opts *o, int argc, c
 	}
 	if (argc == 3) {
 		for (k = 0; ce != NULL && k < ce->nsubs; k++) {
-			if (ce->subs[k].name != NULL && strcmp(ce->subs[k].name, argv[2]) == 0) {
+			if (ce->subs[k].name != NULL &&
+			    strcmp(ce->subs[k].name, argv[2]) == 0) {
 				help_sub(stdout, ce, &ce->subs[k]);
 				return (cli_flush(0));
 			}

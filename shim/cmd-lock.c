@@ -20,7 +20,7 @@
 
 #include "shim.h"
 
-#define LOCK_FOREVER 3600.0    /* one wait request when no -w is given; the broker caps it */
+#define LOCK_FOREVER 3600.0     /* one wait request when no -w is given; the broker caps it */
 #define LOCK_RECLAIM_SECONDS 30 /* how long baton lock tries to reach a restarted broker */
 
 static volatile sig_atomic_t lock_child_pid;
@@ -32,7 +32,14 @@ static int lock_break(struct cmd_call *);
 static int locks_show(struct cmd_call *);
 
 /* The options of lock and acquire; -w, -n, -E are baton's, not the operation's. */
-#define LOCK_OPTS                                              	{ "shared", 's', "mode", "shared" },                   	{ "exclusive", 'x', "mode", "exclusive" },             	{ "nonblock", 'n', NULL, "1" },                        	{ "no-wait", 0, NULL, "1" },                           	{ "wait", 'w', NULL, NULL },                           	{ "timeout", 0, NULL, NULL },                          	{ "conflict-exit-code", 'E', NULL, NULL },             	{ "reason", 0, "reason", NULL }
+#define LOCK_OPTS \
+	{ "shared", 's', "mode", "shared" }, { "exclusive", 'x', "mode", "exclusive" }, \
+	    { "nonblock", 'n', NULL, "1" }, { "no-wait", 0, NULL, "1" }, \
+	    { "wait", 'w', NULL, NULL }, { "timeout", 0, NULL, NULL }, \
+	    { "conflict-exit-code", 'E', NULL, NULL }, \
+	{ \
+		"reason", 0, "reason", NULL \
+	}
 static const struct cmd_opt lock_opts[] = {
 	LOCK_OPTS,
 	{ "break", 0, NULL, "1" },
@@ -46,57 +53,83 @@ static const struct cmd_opt acquire_opts[] = {
 
 static const struct cmd_sub lock_subs[] = {
 	{ .op = "lock_acquire",
-	    .usage = "lock [-s|-x] [-n | -w SECONDS] [-E CODE] [--reason TEXT] NAME... -- CMD...\n"
-	    "lock --break [--reason TEXT] NAME...",
+	    .usage =
+		"lock [-s|-x] [-n | -w SECONDS] [-E CODE] [--reason TEXT] NAME... -- CMD...\n"
+		"lock --break [--reason TEXT] NAME...",
 	    .desc = "run CMD holding the locks (like flock(1)); they go when CMD ends or "
-	    "baton dies; the exit status is CMD's. --break takes a forgotten lock away "
-	    "from its holders (they are told in their inbox)",
-	    .flags = CMD_STOP, .opts = lock_opts, .exec = lock_exec },
+		    "baton dies; the exit status is CMD's. --break takes a forgotten lock away "
+		    "from its holders (they are told in their inbox)",
+	    .flags = CMD_STOP,
+	    .opts = lock_opts,
+	    .exec = lock_exec },
 };
 const struct cmd_entry cmd_lock_entry = {
-	.name = "lock", .subs = lock_subs, .nsubs = nitems(lock_subs), .exec = cmd_sub_main,
+	.name = "lock",
+	.subs = lock_subs,
+	.nsubs = nitems(lock_subs),
+	.exec = cmd_sub_main,
 };
 
 static const struct cmd_sub acquire_subs[] = {
 	{ .op = "lock_acquire",
 	    .usage = "acquire [-s|-x] [-n | -w SECONDS] [-E CODE] [--ttl SECONDS] "
-	    "[--reason TEXT] [--json] NAME...",
+		     "[--reason TEXT] [--json] NAME...",
 	    .desc = "take detached locks (ttl default 600 s); prints the token",
-	    .flags = CMD_STOP | CMD_JSON, .opts = acquire_opts,
+	    .flags = CMD_STOP | CMD_JSON,
+	    .opts = acquire_opts,
 	    .preset = { "ttl_seconds", "600" }, /* a forgotten lock lapses after 10 min */
 	    .exec = acquire_exec },
 };
 const struct cmd_entry cmd_acquire_entry = {
-	.name = "acquire", .subs = acquire_subs, .nsubs = nitems(acquire_subs),
+	.name = "acquire",
+	.subs = acquire_subs,
+	.nsubs = nitems(acquire_subs),
 	.exec = cmd_sub_main,
 };
 
 static const struct cmd_sub release_subs[] = {
-	{ .op = "lock_release", .usage = "release NAME TOKEN",
+	{ .op = "lock_release",
+	    .usage = "release NAME TOKEN",
 	    .desc = "release a lock taken with acquire; exit 1 when it was not held",
-	    .pos = { "name", "token" }, .npos = 2, .exec = release_exec },
+	    .pos = { "name", "token" },
+	    .npos = 2,
+	    .exec = release_exec },
 };
 const struct cmd_entry cmd_release_entry = {
-	.name = "release", .subs = release_subs, .nsubs = nitems(release_subs),
+	.name = "release",
+	.subs = release_subs,
+	.nsubs = nitems(release_subs),
 	.exec = cmd_sub_main,
 };
 
 static const struct cmd_sub renew_subs[] = {
-	{ .op = "lock_renew", .usage = "renew NAME TOKEN SECONDS",
+	{ .op = "lock_renew",
+	    .usage = "renew NAME TOKEN SECONDS",
 	    .desc = "make a detached lock expire SECONDS from now",
-	    .pos = { "name", "token", "ttl_seconds" }, .npos = 3, .exec = cmd_call_op },
+	    .pos = { "name", "token", "ttl_seconds" },
+	    .npos = 3,
+	    .exec = cmd_call_op },
 };
 const struct cmd_entry cmd_renew_entry = {
-	.name = "renew", .subs = renew_subs, .nsubs = nitems(renew_subs), .exec = cmd_sub_main,
+	.name = "renew",
+	.subs = renew_subs,
+	.nsubs = nitems(renew_subs),
+	.exec = cmd_sub_main,
 };
 
 static const struct cmd_sub locks_subs[] = {
-	{ .op = "lock_list", .usage = "locks [--json] [PREFIX]",
+	{ .op = "lock_list",
+	    .usage = "locks [--json] [PREFIX]",
 	    .desc = "who holds which lock, and who waits",
-	    .flags = CMD_JSON, .pos = { "prefix" }, .show = locks_show },
+	    .flags = CMD_JSON,
+	    .pos = { "prefix" },
+	    .show = locks_show },
 };
 const struct cmd_entry cmd_locks_entry = {
-	.name = "locks", .subs = locks_subs, .nsubs = nitems(locks_subs), .exec = cmd_sub_main,
+	.name = "locks",
+	.subs = locks_subs,
+	.nsubs = nitems(locks_subs),
+	.exec = cmd_sub_main,
 };
 
 /* One line naming who holds what, from an acquired:false result. */
@@ -112,8 +145,8 @@ lock_describe_holders(const msgpack_object *r, char *buf, size_t len)
 		mp_str(mp_get(e, "agent"), &agent, &an);
 		mp_str(mp_get(e, "name"), &name, &nn);
 		mp_str(mp_get(e, "mode"), &mode, &mn);
-		snprintf(buf, len, "%.*s is held by %.*s (%.*s)%s", (int)nn, name, (int)an, agent,
-		    (int)mn, mode, h->via.array.size > 1 ? " and others" : "");
+		snprintf(buf, len, "%.*s is held by %.*s (%.*s)%s", (int)nn, name, (int)an,
+		    agent, (int)mn, mode, h->via.array.size > 1 ? " and others" : "");
 		return;
 	}
 	snprintf(buf, len, "the lock is taken or others are queued ahead");
@@ -240,20 +273,24 @@ lock_reclaim(struct conn *c, const struct client_opts *o)
 		memset(&err, 0, sizeof err);
 		if (conn_open(&nc, &ro, &err) == 0) {
 			if (nc.reclaimed == 0)
-				cli_err("warning: the broker restarted and did not give the locks "
-				    "back (grace period over?); the command goes on without them");
+				cli_err(
+				    "warning: the broker restarted and did not give the locks "
+				    "back (grace period over?); the command goes on without "
+				    "them");
 			*c = nc;
 			free(token);
 			return;
 		}
 		ts.tv_sec = (time_t)delay;
 		ts.tv_nsec = (long)((delay - (double)ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL); /* backoff between reconnects: there is no event to wait for */
+		nanosleep(&ts,
+		    NULL); /* backoff between reconnects: there is no event to wait for */
 		if (delay < 1)
 			delay *= 2;
 	}
 	cli_err("warning: cannot reach the broker again after %d s; the command goes on "
-	    "without its locks", LOCK_RECLAIM_SECONDS);
+		"without its locks",
+	    LOCK_RECLAIM_SECONDS);
 	free(token);
 }
 
@@ -381,10 +418,11 @@ lock_exec(struct cmd_call *cc)
 		;
 	if (dash == 0)
 		return (cli_usage_err("usage: baton lock [-s|-x] [-n | -w SECONDS] [-E CODE] "
-		    "NAME... -- COMMAND [ARGS...]"));
+				      "NAME... -- COMMAND [ARGS...]"));
 	if (dash >= cc->nwords)
 		return (cli_usage_err("put -- between the lock names and the command: "
-		    "baton lock %s -- COMMAND", cc->words[0]));
+				      "baton lock %s -- COMMAND",
+		    cc->words[0]));
 	if (dash + 1 >= cc->nwords)
 		return (cli_usage_err("no command after --"));
 	for (i = 0; i < dash; i++) {
@@ -411,7 +449,7 @@ acquire_exec(struct cmd_call *cc)
 		return (status);
 	if (cc->nwords == 0)
 		return (cli_usage_err("usage: baton acquire [-s|-x] [-n | -w SECONDS] "
-		    "[--ttl SECONDS] NAME..."));
+				      "[--ttl SECONDS] NAME..."));
 	lock_names(cc, cc->nwords);
 	if ((status = lock_obtain(cc, &lo)) == 1)
 		return (lo.conflict_code);
@@ -435,7 +473,7 @@ lock_show_broken(const char *name, const msgpack_object *r)
 	uint32_t k;
 
 	for (k = 0; hs != NULL && hs->type == MSGPACK_OBJECT_ARRAY && k < hs->via.array.size;
-	    k++) {
+	     k++) {
 		h = &hs->via.array.ptr[k];
 		agent = sid = mode = "?";
 		al = sl = ml = 1;
@@ -464,7 +502,7 @@ lock_break(struct cmd_call *cc)
 	for (i = 0; i < cc->nwords; i++) {
 		if (strcmp(cc->words[i], "--") == 0 || *cc->words[i] == '\0')
 			return (cli_usage_err("baton lock --break takes lock names only, "
-			    "no command"));
+					      "no command"));
 	}
 	cmd_call_init(&bc, cc->o, "lock_break");
 	cmd_set_str(&bc, "reason", cmd_str(cc, "reason"));
@@ -547,8 +585,8 @@ locks_show(struct cmd_call *cc)
 		printf("no locks held%s%s\n", *prefix ? " under " : "", prefix);
 		return (0);
 	}
-	printf("%-28s %-9s %-20s %7s %7s %7s  %s\n", "NAME", "MODE", "HOLDER", "AGE",
-	    "EXPIRES", "WAITERS", "REASON");
+	printf("%-28s %-9s %-20s %7s %7s %7s  %s\n", "NAME", "MODE", "HOLDER", "AGE", "EXPIRES",
+	    "WAITERS", "REASON");
 	for (i = 0; i < ls->via.array.size; i++) {
 		l = &ls->via.array.ptr[i];
 		if (mp_str(mp_get(l, "name"), &name, &nn) != 0)
@@ -557,8 +595,8 @@ locks_show(struct cmd_call *cc)
 		ws = mp_get(l, "waiters");
 		nwait = ws != NULL && ws->type == MSGPACK_OBJECT_ARRAY ? ws->via.array.size : 0;
 		if (hs == NULL || hs->type != MSGPACK_OBJECT_ARRAY || hs->via.array.size == 0) {
-			printf("%-28.*s %-9s %-20s %7s %7s %7zu\n", (int)nn, name, "free", "-", "-",
-			    "-", nwait);
+			printf("%-28.*s %-9s %-20s %7s %7s %7zu\n", (int)nn, name, "free", "-",
+			    "-", "-", nwait);
 			continue;
 		}
 		for (j = 0; j < hs->via.array.size; j++)

@@ -66,64 +66,107 @@ static const struct cmd_opt list_opts[] = {
 };
 
 static const struct cmd_sub agents_subs[] = {
-	{ .op = "agent_list", .usage = "agents [--role ROLE] [--json]",
+	{ .op = "agent_list",
+	    .usage = "agents [--role ROLE] [--json]",
 	    .desc = "who is present in the project, their roles and locks",
-	    .flags = CMD_JSON, .opts = agents_opts, .show = msg_show_agents },
+	    .flags = CMD_JSON,
+	    .opts = agents_opts,
+	    .show = msg_show_agents },
 };
 const struct cmd_entry cmd_agents_entry = {
-	.name = "agents", .subs = agents_subs, .nsubs = nitems(agents_subs),
+	.name = "agents",
+	.subs = agents_subs,
+	.nsubs = nitems(agents_subs),
 	.exec = cmd_sub_main,
 };
 
 static const struct cmd_sub msg_subs[] = {
-	{ .name = "send", .op = "message_send",
+	{ .name = "send",
+	    .op = "message_send",
 	    .usage = "msg send TO BODY|- [--subject S] [--thread T] [--json]",
 	    .desc = "mail an agent, role:ROLE or all (- reads stdin)",
-	    .flags = CMD_JSON, .opts = send_opts, .pos = { "to", "body" }, .npos = 2,
-	    .stdin_arg = "body", .show = msg_show_sent },
-	{ .name = "inbox", .op = "message_inbox",
+	    .flags = CMD_JSON,
+	    .opts = send_opts,
+	    .pos = { "to", "body" },
+	    .npos = 2,
+	    .stdin_arg = "body",
+	    .show = msg_show_sent },
+	{ .name = "inbox",
+	    .op = "message_inbox",
 	    .usage = "msg inbox [--after ID] [--unread] [-w SECONDS] [--limit N] [--json]",
 	    .desc = "your mail (--agent names you); the cursor goes to stderr; with -w, "
-	    "exit 1 when nothing came",
-	    .flags = CMD_JSON, .opts = inbox_opts, .show = msg_show_inbox },
-	{ .name = "ack", .op = "message_ack", .usage = "msg ack ID... | --up-to ID | --all [--json]",
+		    "exit 1 when nothing came",
+	    .flags = CMD_JSON,
+	    .opts = inbox_opts,
+	    .show = msg_show_inbox },
+	{ .name = "ack",
+	    .op = "message_ack",
+	    .usage = "msg ack ID... | --up-to ID | --all [--json]",
 	    .desc = "mark messages read",
-	    .flags = CMD_JSON, .opts = ack_opts, .rest = "ids", .show = msg_show_acked },
+	    .flags = CMD_JSON,
+	    .opts = ack_opts,
+	    .rest = "ids",
+	    .show = msg_show_acked },
 };
 const struct cmd_entry cmd_msg_entry = {
-	.name = "msg", .subs = msg_subs, .nsubs = nitems(msg_subs), .exec = cmd_sub_main,
+	.name = "msg",
+	.subs = msg_subs,
+	.nsubs = nitems(msg_subs),
+	.exec = cmd_sub_main,
 };
 
 static const struct cmd_sub discuss_subs[] = {
-	{ .name = "start", .op = "discussion_start",
+	{ .name = "start",
+	    .op = "discussion_start",
 	    .usage = "discuss start TOPIC MESSAGE [--waiting-on WHO] [--category C] "
-	    "[--priority P] [--json]",
+		     "[--priority P] [--json]",
 	    .desc = "open a discussion; prints its id and the token resolving it from "
-	    "another session needs",
-	    .flags = CMD_JSON, .opts = start_opts, .pos = { "topic", "message" }, .npos = 2,
+		    "another session needs",
+	    .flags = CMD_JSON,
+	    .opts = start_opts,
+	    .pos = { "topic", "message" },
+	    .npos = 2,
 	    .show = msg_show_disc_changed },
-	{ .name = "reply", .op = "discussion_reply",
+	{ .name = "reply",
+	    .op = "discussion_reply",
 	    .usage = "discuss reply ID MESSAGE [--waiting-on WHO] [--json]",
 	    .desc = "add to a discussion; exit 1 when it is resolved",
-	    .flags = CMD_JSON, .opts = reply_opts, .pos = { "id", "message" }, .npos = 2,
+	    .flags = CMD_JSON,
+	    .opts = reply_opts,
+	    .pos = { "id", "message" },
+	    .npos = 2,
 	    .show = msg_show_disc_changed },
-	{ .name = "resolve", .op = "discussion_resolve",
+	{ .name = "resolve",
+	    .op = "discussion_resolve",
 	    .usage = "discuss resolve ID DECISION [--reasoning R] [--task T] [--token TOKEN] "
-	    "[--json]",
+		     "[--json]",
 	    .desc = "record the decision",
-	    .flags = CMD_JSON, .opts = resolve_opts, .pos = { "id", "decision" }, .npos = 2,
+	    .flags = CMD_JSON,
+	    .opts = resolve_opts,
+	    .pos = { "id", "decision" },
+	    .npos = 2,
 	    .show = msg_show_disc_changed },
-	{ .name = "list", .op = "discussion_list",
+	{ .name = "list",
+	    .op = "discussion_list",
 	    .usage = "discuss list [--status open|resolved|all] [--waiting-on WHO] [--limit N] "
-	    "[--json]",
-	    .desc = "the discussions", .flags = CMD_JSON, .opts = list_opts,
+		     "[--json]",
+	    .desc = "the discussions",
+	    .flags = CMD_JSON,
+	    .opts = list_opts,
 	    .show = msg_show_disc_list },
-	{ .name = "show", .op = "discussion_get", .usage = "discuss show ID [--json]",
+	{ .name = "show",
+	    .op = "discussion_get",
+	    .usage = "discuss show ID [--json]",
 	    .desc = "a discussion's thread and resolution",
-	    .flags = CMD_JSON, .pos = { "id" }, .npos = 1, .show = msg_show_disc },
+	    .flags = CMD_JSON,
+	    .pos = { "id" },
+	    .npos = 1,
+	    .show = msg_show_disc },
 };
 const struct cmd_entry cmd_discuss_entry = {
-	.name = "discuss", .subs = discuss_subs, .nsubs = nitems(discuss_subs),
+	.name = "discuss",
+	.subs = discuss_subs,
+	.nsubs = nitems(discuss_subs),
 	.exec = cmd_sub_main,
 };
 
@@ -148,7 +191,8 @@ msg_indent(const char *text, const char *indent)
 
 	while (*p != '\0') {
 		nl = strchr(p, '\n');
-		printf("%s%.*s\n", indent, (int)(nl != NULL ? nl - p : (ptrdiff_t)strlen(p)), p);
+		printf("%s%.*s\n", indent, (int)(nl != NULL ? nl - p : (ptrdiff_t)strlen(p)),
+		    p);
 		if (nl == NULL)
 			break;
 		p = nl + 1;
@@ -179,8 +223,8 @@ msg_show_agents(struct cmd_call *cc)
 		printf("nobody is present in this project\n");
 		return (0);
 	}
-	printf("%-20s %-12s %-7s %7s %-6s %-10s %8s %8s  %s\n", "AGENT", "ROLE", "SESSION", "PID",
-	    "KIND", "STATE", "UP", "IDLE", "LOCKS");
+	printf("%-20s %-12s %-7s %7s %-6s %-10s %8s %8s  %s\n", "AGENT", "ROLE", "SESSION",
+	    "PID", "KIND", "STATE", "UP", "IDLE", "LOCKS");
 	for (i = 0; i < as->via.array.size; i++) {
 		a = &as->via.array.ptr[i];
 		locks[0] = '\0';
@@ -189,17 +233,20 @@ msg_show_agents(struct cmd_call *cc)
 				len = strlen(locks);
 				if (mp_str(&ls->via.array.ptr[j], &name, &nlen) == 0 &&
 				    len < sizeof locks - 1)
-					snprintf(locks + len, sizeof locks - len, "%s%.*s", j > 0 ? "," : "",
-					    (int)nlen, name);
+					snprintf(locks + len, sizeof locks - len, "%s%.*s",
+					    j > 0 ? "," : "", (int)nlen, name);
 			}
 		}
 		mp_int(mp_get(a, "pid"), &pid);
 		printf("%-20s %-12s %-7s %7lld %-6s %-10s %8s %8s  %s\n",
-		    msg_str(a, "agent", "?", b[0], sizeof b[0]), msg_str(a, "role", "-", b[1], sizeof b[1]),
+		    msg_str(a, "agent", "?", b[0], sizeof b[0]),
+		    msg_str(a, "role", "-", b[1], sizeof b[1]),
 		    msg_str(a, "session", "-", b[2], sizeof b[2]), (long long)pid,
-		    msg_str(a, "kind", "-", b[3], sizeof b[3]), msg_str(a, "state", "-", b[4], sizeof b[4]),
+		    msg_str(a, "kind", "-", b[3], sizeof b[3]),
+		    msg_str(a, "state", "-", b[4], sizeof b[4]),
 		    cli_duration(mp_get(a, "connected_seconds"), b[5], sizeof b[5]),
-		    cli_duration(mp_get(a, "idle_seconds"), b[6], sizeof b[6]), locks[0] ? locks : "-");
+		    cli_duration(mp_get(a, "idle_seconds"), b[6], sizeof b[6]),
+		    locks[0] ? locks : "-");
 	}
 	return (0);
 }
@@ -231,7 +278,8 @@ static int
 msg_show_inbox(struct cmd_call *cc)
 {
 	const msgpack_object *r = cc->r;
-	const msgpack_object *ms = msg_array(r, "messages"), *ds = msg_array(r, "discussions"), *m;
+	const msgpack_object *ms = msg_array(r, "messages"), *ds = msg_array(r, "discussions"),
+			     *m;
 	char b[5][256];
 	const char *body;
 	size_t blen;
@@ -241,9 +289,12 @@ msg_show_inbox(struct cmd_call *cc)
 	for (i = 0; ms != NULL && i < ms->via.array.size; i++) {
 		m = &ms->via.array.ptr[i];
 		mp_int(mp_get(m, "id"), &id);
-		printf("[%lld] %s %s -> %s%s%s\n", (long long)id, msg_str(m, "at", "?", b[0], sizeof b[0]),
-		    msg_str(m, "from", "?", b[1], sizeof b[1]), msg_str(m, "to", "?", b[2], sizeof b[2]),
-		    mp_get(m, "subject") != NULL ? ": " : "", msg_str(m, "subject", "", b[3], sizeof b[3]));
+		printf("[%lld] %s %s -> %s%s%s\n", (long long)id,
+		    msg_str(m, "at", "?", b[0], sizeof b[0]),
+		    msg_str(m, "from", "?", b[1], sizeof b[1]),
+		    msg_str(m, "to", "?", b[2], sizeof b[2]),
+		    mp_get(m, "subject") != NULL ? ": " : "",
+		    msg_str(m, "subject", "", b[3], sizeof b[3]));
 		if (mp_str(mp_get(m, "body"), &body, &blen) == 0) {
 			char *t = xstrndup(body, blen);
 
@@ -253,7 +304,8 @@ msg_show_inbox(struct cmd_call *cc)
 	}
 	for (i = 0; ds != NULL && i < ds->via.array.size; i++) {
 		m = &ds->via.array.ptr[i];
-		printf("%s waits on you: %s (started by %s)\n", msg_str(m, "id", "?", b[0], sizeof b[0]),
+		printf("%s waits on you: %s (started by %s)\n",
+		    msg_str(m, "id", "?", b[0], sizeof b[0]),
 		    msg_str(m, "topic", "?", b[1], sizeof b[1]),
 		    msg_str(m, "started_by", "?", b[2], sizeof b[2]));
 	}
@@ -319,7 +371,8 @@ msg_show_disc_list(struct cmd_call *cc)
 	for (i = 0; i < ds->via.array.size; i++) {
 		d = &ds->via.array.ptr[i];
 		mp_int(mp_get(d, "replies"), &n);
-		printf("%-5s %-9s %-8s %-16s %-16s %7lld  %s\n", msg_str(d, "id", "?", b[0], sizeof b[0]),
+		printf("%-5s %-9s %-8s %-16s %-16s %7lld  %s\n",
+		    msg_str(d, "id", "?", b[0], sizeof b[0]),
 		    msg_str(d, "status", "?", b[1], sizeof b[1]),
 		    msg_str(d, "priority", "-", b[2], sizeof b[2]),
 		    msg_str(d, "waiting_on", "-", b[3], sizeof b[3]),
@@ -357,7 +410,8 @@ msg_show_disc(struct cmd_call *cc)
 	printf("%s: %s\n", msg_str(r, "id", "?", b[0], sizeof b[0]),
 	    msg_str(r, "topic", "", b[1], sizeof b[1]));
 	printf("status %s, priority %s, category %s, started by %s at %s\n",
-	    msg_str(r, "status", "?", b[0], sizeof b[0]), msg_str(r, "priority", "-", b[1], sizeof b[1]),
+	    msg_str(r, "status", "?", b[0], sizeof b[0]),
+	    msg_str(r, "priority", "-", b[1], sizeof b[1]),
 	    msg_str(r, "category", "-", b[2], sizeof b[2]),
 	    msg_str(r, "started_by", "?", b[3], sizeof b[3]),
 	    msg_str(r, "started_at", "?", b[4], sizeof b[4]));
@@ -372,7 +426,8 @@ msg_show_disc(struct cmd_call *cc)
 		msg_show_text(e, "text", NULL);
 	}
 	if (res != NULL && res->type == MSGPACK_OBJECT_MAP) {
-		printf("\nresolved by %s at %s%s%s\n", msg_str(res, "decided_by", "?", b[0], sizeof b[0]),
+		printf("\nresolved by %s at %s%s%s\n",
+		    msg_str(res, "decided_by", "?", b[0], sizeof b[0]),
 		    msg_str(res, "at", "?", b[1], sizeof b[1]),
 		    mp_get(res, "linked_task") != NULL ? ", task " : "",
 		    msg_str(res, "linked_task", "", b[2], sizeof b[2]));

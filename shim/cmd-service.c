@@ -88,15 +88,17 @@ setup_units(struct sbuf *sock, struct sbuf *svc, const char *path)
 	const char *state = getenv("BATON_STATE_DIR");
 	char *batond = setup_batond();
 
-	sb_adds(sock, UNIT_MARK "; `baton service uninstall` removes it.\n"
-	    "[Unit]\n"
-	    "Description=baton coordination broker (socket)\n"
-	    "Documentation=man:batond(8) man:baton(1)\n"
-	    "\n"
-	    "[Socket]\n"
-	    "ListenStream=");
+	sb_adds(sock,
+	    UNIT_MARK "; `baton service uninstall` removes it.\n"
+		      "[Unit]\n"
+		      "Description=baton coordination broker (socket)\n"
+		      "Documentation=man:batond(8) man:baton(1)\n"
+		      "\n"
+		      "[Socket]\n"
+		      "ListenStream=");
 	setup_unit_quote(sock, path, 0);
-	sb_adds(sock, "\n"
+	sb_adds(sock,
+	    "\n"
 	    "SocketMode=0600\n"
 	    "DirectoryMode=0700\n"
 	    "RemoveOnStop=yes\n"
@@ -104,15 +106,16 @@ setup_units(struct sbuf *sock, struct sbuf *svc, const char *path)
 	    "[Install]\n"
 	    "WantedBy=sockets.target\n");
 
-	sb_adds(svc, UNIT_MARK "; `baton service uninstall` removes it.\n"
-	    "[Unit]\n"
-	    "Description=baton coordination broker\n"
-	    "Documentation=man:batond(8)\n"
-	    "Requires=baton.socket\n"
-	    "After=baton.socket\n"
-	    "\n"
-	    "[Service]\n"
-	    "ExecStart=");
+	sb_adds(svc,
+	    UNIT_MARK "; `baton service uninstall` removes it.\n"
+		      "[Unit]\n"
+		      "Description=baton coordination broker\n"
+		      "Documentation=man:batond(8)\n"
+		      "Requires=baton.socket\n"
+		      "After=baton.socket\n"
+		      "\n"
+		      "[Service]\n"
+		      "ExecStart=");
 	setup_unit_quote(svc, batond, 1);
 	sb_adds(svc, " -f -S ");
 	setup_unit_quote(svc, path, 1);
@@ -136,11 +139,12 @@ setup_unit(const char *path, const struct sbuf *data)
 	if (t.exists && strncmp(t.s, UNIT_MARK, strlen(UNIT_MARK)) != 0) {
 		cli_err("%s was not written by baton; move it away first", path);
 		r = EXIT_DATAERR;
-	} else if (data == NULL ? !t.exists :
-	    t.exists && t.len == data->len && memcmp(t.s, data->s, t.len) == 0)
+	} else if (data == NULL
+		? !t.exists
+		: t.exists && t.len == data->len && memcmp(t.s, data->s, t.len) == 0)
 		printf("%s: %s\n", path, data == NULL ? "not there" : "already up to date");
 	else if ((r = setup_commit(path, &t, data != NULL ? data->s : NULL,
-	    data != NULL ? data->len : 0, 0644)) == 0)
+		      data != NULL ? data->len : 0, 0644)) == 0)
 		printf("%s: %s\n", path, data == NULL ? "removed" : "written");
 done:
 	free(t.s);
@@ -173,13 +177,14 @@ service_exec(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 		goto done;
 	if (install)
 		printf("Socket activation is set up for %s.  Turn it on with:\n"
-		    "  systemctl --user daemon-reload\n"
-		    "  systemctl --user enable --now baton.socket\n"
-		    "(stop a broker that runs now first: baton status shows its pid).\n", buf);
+		       "  systemctl --user daemon-reload\n"
+		       "  systemctl --user enable --now baton.socket\n"
+		       "(stop a broker that runs now first: baton status shows its pid).\n",
+		    buf);
 	else
 		printf("If it was on, turn it off with:\n"
-		    "  systemctl --user disable --now baton.socket baton.service\n"
-		    "  systemctl --user daemon-reload\n");
+		       "  systemctl --user disable --now baton.socket baton.service\n"
+		       "  systemctl --user daemon-reload\n");
 done:
 	free(sock.s);
 	free(svc.s);

@@ -30,7 +30,7 @@ const struct cmd_entry cmd_install_entry = {
 	.name = "install",
 	.usage = "install [--claude] [--codex] [--all] [--scope project|user]",
 	.desc = "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "
-	    "--scope user) and to Codex (~/.codex/config.toml); default: both agents",
+		"--scope user) and to Codex (~/.codex/config.toml); default: both agents",
 	.exec = setup_install_exec,
 };
 const struct cmd_entry cmd_uninstall_entry = {
@@ -43,7 +43,7 @@ const struct cmd_entry cmd_init_entry = {
 	.name = "init",
 	.usage = "init [--force]",
 	.desc = "write the coordination instructions into CLAUDE.md and AGENTS.md "
-	    "(--force: refresh them)",
+		"(--force: refresh them)",
 	.exec = setup_md_exec,
 };
 const struct cmd_entry cmd_disable_entry = {
@@ -75,7 +75,7 @@ static void
 setup_entry(struct entry *e, const struct client_opts *o)
 {
 	static const char *const skip[] = { "BATON_AGENT=", "BATON_ROLE=", "BATON_PROJECT=",
-	    "BATON_FENCE=", "BATON_LOCK_TOKEN=" };
+		"BATON_FENCE=", "BATON_LOCK_TOKEN=" };
 	static char sockvar[PATH_MAX + 16];
 	char **ep;
 	size_t i;
@@ -134,15 +134,15 @@ setup_claude_project(const struct client_opts *o)
 
 /* setup_edit adapters. */
 static int
-edit_js_install(const char *path, const struct text *t, const void *e,
-    struct sbuf *out, struct edit_out *eo)
+edit_js_install(const char *path, const struct text *t, const void *e, struct sbuf *out,
+    struct edit_out *eo)
 {
 	return (js_install(path, t, e, out, eo));
 }
 
 static int
-edit_js_uninstall(const char *path, const struct text *t, const void *e,
-    struct sbuf *out, struct edit_out *eo)
+edit_js_uninstall(const char *path, const struct text *t, const void *e, struct sbuf *out,
+    struct edit_out *eo)
 {
 	char *rec = setup_state_file("installed", path);
 	struct text r;
@@ -160,15 +160,15 @@ edit_js_uninstall(const char *path, const struct text *t, const void *e,
 }
 
 static int
-edit_toml_install(const char *path, const struct text *t, const void *e,
-    struct sbuf *out, struct edit_out *eo)
+edit_toml_install(const char *path, const struct text *t, const void *e, struct sbuf *out,
+    struct edit_out *eo)
 {
 	return (toml_install(path, t, e, out));
 }
 
 static int
-edit_toml_uninstall(const char *path, const struct text *t, const void *e,
-    struct sbuf *out, struct edit_out *eo)
+edit_toml_uninstall(const char *path, const struct text *t, const void *e, struct sbuf *out,
+    struct edit_out *eo)
 {
 	int r = toml_uninstall(path, t, out);
 
@@ -199,14 +199,15 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 		case 'a': tg->claude = tg->codex = 1; break;
 		case 's':
 			if (strcmp(optarg, "project") != 0 && strcmp(optarg, "user") != 0) {
-				*status = cli_usage_err("%s: --scope is project or user", argv[0]);
+				*status =
+				    cli_usage_err("%s: --scope is project or user", argv[0]);
 				return (-1);
 			}
 			tg->scope = optarg;
 			break;
 		default:
-			*status = cli_usage_err("%s: unknown option '%s'", argv[0],
-			    argv[optind - 1]);
+			*status =
+			    cli_usage_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
 			return (-1);
 		}
 	}
@@ -236,21 +237,21 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 		if ((path = setup_claude_project(o)) == NULL)
 			status = EXIT_USAGE;
 		else if ((r = setup_edit("claude (project)", path, 0644, install, &e,
-		    install ? edit_js_install : edit_js_uninstall)) != 0)
+			      install ? edit_js_install : edit_js_uninstall)) != 0)
 			status = r;
 		free(path);
 	}
 	if (tg.claude && user) {
 		path = setup_claude_user();
 		if ((r = setup_edit("claude (user)", path, 0600, install, &e,
-		    install ? edit_js_install : edit_js_uninstall)) != 0)
+			 install ? edit_js_install : edit_js_uninstall)) != 0)
 			status = r;
 		free(path);
 	}
 	if (tg.codex) {
 		path = setup_codex_config();
 		if ((r = setup_edit("codex", path, 0600, install, &e,
-		    install ? edit_toml_install : edit_toml_uninstall)) != 0)
+			 install ? edit_toml_install : edit_toml_uninstall)) != 0)
 			status = r;
 		free(path);
 	}
@@ -275,8 +276,8 @@ enum md_action { MD_INIT, MD_FORCE, MD_DISABLE, MD_ENABLE };
 
 struct md_edit {
 	enum md_action action;
-	const char *block;  /* the text to write, markers included */
-	const char *saved;  /* STATE/disabled/... file for disable and enable */
+	const char *block; /* the text to write, markers included */
+	const char *saved; /* STATE/disabled/... file for disable and enable */
 };
 
 /* The markdown editor for init, disable and enable. */
@@ -295,8 +296,9 @@ edit_md(const char *path, const struct text *t, const void *arg, struct sbuf *ou
 	case MD_INIT:
 	case MD_FORCE:
 		if (r == 1) {
-			if (m->action == MD_INIT || (b - a == strlen(m->block) &&
-			    memcmp(t->s + a, m->block, b - a) == 0))
+			if (m->action == MD_INIT ||
+			    (b - a == strlen(m->block) &&
+				memcmp(t->s + a, m->block, b - a) == 0))
 				return (0);
 			sb_splice(out, t->s, t->len, a, b, m->block);
 			return (1);
@@ -350,8 +352,8 @@ setup_md(const struct client_opts *o, enum md_action action)
 		if ((action == MD_DISABLE || action == MD_ENABLE) && m.saved == NULL)
 			r = EXIT_SOFTWARE;
 		else
-			r = setup_edit("instructions", path, 0644,
-			    action != MD_DISABLE, &m, edit_md);
+			r = setup_edit("instructions", path, 0644, action != MD_DISABLE, &m,
+			    edit_md);
 		if (r == 0 && action == MD_ENABLE)
 			unlink(m.saved);
 		if (r != 0)
@@ -408,8 +410,9 @@ setup_status_agents(const msgpack_object *r, const char *self)
 	int64_t pid;
 
 	fputs("agents    ", stdout);
-	for (i = 0; list != NULL && list->type == MSGPACK_OBJECT_ARRAY &&
-	    i < list->via.array.size; i++) {
+	for (i = 0;
+	     list != NULL && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
+	     i++) {
 		a = &list->via.array.ptr[i];
 		if (mp_streq(mp_get(a, "agent"), self) ||
 		    (mp_int(mp_get(a, "pid"), &pid) == 0 && pid == (int64_t)getpid()))
@@ -437,7 +440,7 @@ setup_status_tasks(const msgpack_object *r)
 
 	fputs("tasks     ", stdout);
 	for (i = 0; sum != NULL && sum->type == MSGPACK_OBJECT_MAP && i < sum->via.map.size;
-	    i++) {
+	     i++) {
 		k = &sum->via.map.ptr[i].key;
 		if (mp_str(k, &s, &n) != 0 || mp_int(&sum->via.map.ptr[i].val, &v) != 0 ||
 		    v == 0 || mp_streq(k, "total") || mp_streq(k, "ready") ||

@@ -54,44 +54,71 @@ static const struct cmd_opt event_wait_opts[] = {
 };
 
 static const struct cmd_sub note_subs[] = {
-	{ .name = "set", .op = "note_set",
-	    .usage = "note set KEY VALUE [--json-value] [--if-version N] [--ttl SECONDS] [--json]",
+	{ .name = "set",
+	    .op = "note_set",
+	    .usage =
+		"note set KEY VALUE [--json-value] [--if-version N] [--ttl SECONDS] [--json]",
 	    .desc = "write a note (VALUE is a string unless --json-value); prints its "
-	    "version; exit 1 if --if-version mismatched",
-	    .flags = CMD_JSON | CMD_JSON_VALUE, .opts = note_set_opts,
-	    .pos = { "key", "value" }, .npos = 2, .exec = note_set_exec },
-	{ .name = "get", .op = "note_get", .usage = "note get KEY [--json]",
+		    "version; exit 1 if --if-version mismatched",
+	    .flags = CMD_JSON | CMD_JSON_VALUE,
+	    .opts = note_set_opts,
+	    .pos = { "key", "value" },
+	    .npos = 2,
+	    .exec = note_set_exec },
+	{ .name = "get",
+	    .op = "note_get",
+	    .usage = "note get KEY [--json]",
 	    .desc = "print a note's value; exit 1 when absent",
-	    .flags = CMD_JSON, .pos = { "key" }, .npos = 1, .exec = note_get_exec },
-	{ .name = "delete", .op = "note_delete",
+	    .flags = CMD_JSON,
+	    .pos = { "key" },
+	    .npos = 1,
+	    .exec = note_get_exec },
+	{ .name = "delete",
+	    .op = "note_delete",
 	    .usage = "note delete KEY [--if-version N] [--json]",
 	    .desc = "delete a note; exit 1 when there was none or --if-version mismatched",
-	    .flags = CMD_JSON, .opts = note_delete_opts, .pos = { "key" }, .npos = 1,
+	    .flags = CMD_JSON,
+	    .opts = note_delete_opts,
+	    .pos = { "key" },
+	    .npos = 1,
 	    .exec = note_delete_exec },
-	{ .name = "list", .op = "note_list", .usage = "note list [PREFIX] [--limit N] [--json]",
+	{ .name = "list",
+	    .op = "note_list",
+	    .usage = "note list [PREFIX] [--limit N] [--json]",
 	    .desc = "the notes: key, version, author, size, expiry",
-	    .flags = CMD_JSON, .opts = note_list_opts, .pos = { "prefix" },
+	    .flags = CMD_JSON,
+	    .opts = note_list_opts,
+	    .pos = { "prefix" },
 	    .show = note_list_show },
-	{ .name = "wait", .op = "note_wait",
+	{ .name = "wait",
+	    .op = "note_wait",
 	    .usage = "note wait KEY [--after VERSION] [-w SECONDS] [--json]",
 	    .desc = "wait until KEY is written or deleted past VERSION (default 0: until it "
-	    "exists); prints the value; exit 1 on timeout",
-	    .flags = CMD_JSON, .opts = note_wait_opts, .pos = { "key" }, .npos = 1,
+		    "exists); prints the value; exit 1 on timeout",
+	    .flags = CMD_JSON,
+	    .opts = note_wait_opts,
+	    .pos = { "key" },
+	    .npos = 1,
 	    .exec = note_wait_exec },
 };
 const struct cmd_entry cmd_note_entry = {
 	.name = "note",
 	.desc = "notes the agents of a project share; a value or payload that starts with - "
-	    "goes after --",
+		"goes after --",
 	.subs = note_subs,
 	.nsubs = nitems(note_subs),
 	.exec = cmd_sub_main,
 };
 
 static const struct cmd_sub counter_subs[] = {
-	{ .name = "incr", .op = "counter_incr", .usage = "counter incr NAME [--by N] [--json]",
+	{ .name = "incr",
+	    .op = "counter_incr",
+	    .usage = "counter incr NAME [--by N] [--json]",
 	    .desc = "add atomically (default 1, 0 reads); prints the value",
-	    .flags = CMD_JSON, .opts = counter_opts, .pos = { "name" }, .npos = 1,
+	    .flags = CMD_JSON,
+	    .opts = counter_opts,
+	    .pos = { "name" },
+	    .npos = 1,
 	    .show = counter_show },
 };
 const struct cmd_entry cmd_counter_entry = {
@@ -102,16 +129,23 @@ const struct cmd_entry cmd_counter_entry = {
 };
 
 static const struct cmd_sub event_subs[] = {
-	{ .name = "signal", .op = "event_signal",
+	{ .name = "signal",
+	    .op = "event_signal",
 	    .usage = "event signal NAME [PAYLOAD] [--json-value] [--json]",
 	    .desc = "wake every waiter; prints the new generation",
-	    .flags = CMD_JSON | CMD_JSON_VALUE, .pos = { "name", "payload" }, .npos = 1,
+	    .flags = CMD_JSON | CMD_JSON_VALUE,
+	    .pos = { "name", "payload" },
+	    .npos = 1,
 	    .show = event_signal_show },
-	{ .name = "wait", .op = "event_wait",
+	{ .name = "wait",
+	    .op = "event_wait",
 	    .usage = "event wait NAME [--after GENERATION] [-w SECONDS] [--json]",
 	    .desc = "wait until signaled past GENERATION (default 0); prints the "
-	    "generation; exit 1 on timeout",
-	    .flags = CMD_JSON, .opts = event_wait_opts, .pos = { "name" }, .npos = 1,
+		    "generation; exit 1 on timeout",
+	    .flags = CMD_JSON,
+	    .opts = event_wait_opts,
+	    .pos = { "name" },
+	    .npos = 1,
 	    .exec = event_wait_exec },
 };
 const struct cmd_entry cmd_event_entry = {
@@ -328,7 +362,8 @@ event_wait_exec(struct cmd_call *cc)
 	if ((status = state_wait(cc, "fired", &total)) == -1) {
 		if (cc->json)
 			cli_print_json(cc->r);
-		cli_err("timed out after %g s: %s was not signaled", total, cmd_str(cc, "name"));
+		cli_err("timed out after %g s: %s was not signaled", total,
+		    cmd_str(cc, "name"));
 		return (EXIT_CONFLICT);
 	}
 	if (status != 0)

@@ -85,8 +85,7 @@ cmd_call_done(struct cmd_call *cc)
 }
 
 /* A usage error in cc's command line, with the subcommand's usage; exit status 64. */
-int printflike(2, 3)
-cmd_usage_err(const struct cmd_call *cc, const char *fmt, ...)
+int printflike(2, 3) cmd_usage_err(const struct cmd_call *cc, const char *fmt, ...)
 {
 	const char *usage = cc->sub != NULL ? cc->sub->usage : cc->op->name;
 	va_list ap;
@@ -213,17 +212,13 @@ cmd_set_text(struct cmd_call *cc, const char *name, const char *text, const char
 			return (cmd_usage_err(cc, "%s takes %s, not '%s'", label,
 			    a->type == ARG_INT ? "a whole number" : "a number", text));
 		break;
-	case ARG_BOOL:
-		v->num = strcmp(text, "false") != 0;
-		break;
+	case ARG_BOOL: v->num = strcmp(text, "false") != 0; break;
 	case ARG_STRINGS:
 		v->list = xreallocarray(v->list, v->n + 1, sizeof *v->list);
 		v->list[v->n++] = text;
 		break;
 	case ARG_STRING:
-	case ARG_JSON:
-		v->text = text;
-		break;
+	case ARG_JSON: v->text = text; break;
 	}
 	v->set = 1;
 	return (0);
@@ -273,7 +268,8 @@ cmd_set_words(struct cmd_call *cc, char **w, int n)
 	for (i = 0; i < n; i++) {
 		if (sub->stdin_arg != NULL && strcmp(sub->pos[i], sub->stdin_arg) == 0 &&
 		    strcmp(w[i], "-") == 0) {
-			if ((cc->stdin_text = cli_read_stdin(CMD_STDIN_MAX, "the text")) == NULL)
+			if ((cc->stdin_text = cli_read_stdin(CMD_STDIN_MAX, "the text")) ==
+			    NULL)
 				return (EXIT_DATAERR);
 			w[i] = cc->stdin_text;
 		}
@@ -305,7 +301,8 @@ cmd_opt_apply(struct cmd_call *cc, const struct cmd_opt *co, const char *val, co
 		val = co->value != NULL ? co->value : "true";
 	if (co->arg == NULL) {
 		if (co - cc->sub->opts >= CMD_OPTS_MAX)
-			fatalx("cmd: %s has more than %d options", cc->sub->usage, CMD_OPTS_MAX);
+			fatalx("cmd: %s has more than %d options", cc->sub->usage,
+			    CMD_OPTS_MAX);
 		cc->local[co - cc->sub->opts] = val;
 		return (0);
 	}
@@ -394,8 +391,8 @@ cmd_parse(struct cmd_call *cc, int argc, char **argv)
 	char **w;
 	int i, n = 0, opts = 1, r = 0;
 
-	if (sub->preset[0] != NULL && (r = cmd_set_text(cc, sub->preset[0], sub->preset[1],
-	    sub->preset[0])) != 0)
+	if (sub->preset[0] != NULL &&
+	    (r = cmd_set_text(cc, sub->preset[0], sub->preset[1], sub->preset[0])) != 0)
 		return (r);
 	w = xcalloc((size_t)argc, sizeof *w);
 	for (i = 1; i < argc && r == 0; i++) {
@@ -448,7 +445,8 @@ cmd_pack_json(const struct cmd_call *cc, const struct cmd_val *v, struct fbuf *f
 	}
 	if ((j = cJSON_ParseWithOpts(v->text, NULL, 1)) == NULL) {
 		cli_err("invalid JSON value '%.40s'; quote strings (\"text\") or drop "
-		    "--json-value", v->text);
+			"--json-value",
+		    v->text);
 		return (-1);
 	}
 	r = json_pack(fb, j);
@@ -472,15 +470,9 @@ cmd_pack(const struct cmd_call *cc, struct fbuf *fb)
 			continue;
 		pk_str(fb, a->name);
 		switch (a->type) {
-		case ARG_INT:
-			pk_int(fb, (int64_t)v->num);
-			break;
-		case ARG_NUMBER:
-			pk_double(fb, v->num);
-			break;
-		case ARG_BOOL:
-			pk_bool(fb, v->num != 0);
-			break;
+		case ARG_INT: pk_int(fb, (int64_t)v->num); break;
+		case ARG_NUMBER: pk_double(fb, v->num); break;
+		case ARG_BOOL: pk_bool(fb, v->num != 0); break;
 		case ARG_STRINGS:
 			pk_array(fb, v->n);
 			for (k = 0; k < v->n; k++)
@@ -490,9 +482,7 @@ cmd_pack(const struct cmd_call *cc, struct fbuf *fb)
 			if (cmd_pack_json(cc, v, fb) != 0)
 				return (-1);
 			break;
-		case ARG_STRING:
-			pk_str(fb, v->text);
-			break;
+		case ARG_STRING: pk_str(fb, v->text); break;
 		}
 	}
 	pk_map_close(fb);
@@ -578,7 +568,10 @@ cmd_sub_names(const struct cmd_entry *ce)
 	size_t k;
 
 	for (k = 0; k < ce->nsubs; k++) {
-		xasprintf(&t, "%s%s%s", s, k == 0 ? "" : k + 1 == ce->nsubs ? " or " : ", ",
+		xasprintf(&t, "%s%s%s", s,
+		    k == 0                   ? ""
+			: k + 1 == ce->nsubs ? " or "
+					     : ", ",
 		    ce->subs[k].name);
 		free(s);
 		s = t;

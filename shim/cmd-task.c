@@ -83,48 +83,88 @@ static const struct cmd_opt project_opts[] = {
 };
 
 static const struct cmd_sub task_subs[] = {
-	{ .name = "list", .op = "task_list",
+	{ .name = "list",
+	    .op = "task_list",
 	    .usage = "task [list] [--json] [-s STATUS] [-o AGENT] [-t TAG] [-r] [-n N]",
 	    .desc = "the task board: id, status, priority, assignee, title",
-	    .flags = CMD_JSON, .opts = list_opts, .show = task_show_list },
-	{ .name = "create", .op = "task_create",
+	    .flags = CMD_JSON,
+	    .opts = list_opts,
+	    .show = task_show_list },
+	{ .name = "create",
+	    .op = "task_create",
 	    .usage = "task create [--json] [-c COMPLEXITY] [-p PRIORITY] [-d TEXT] [-t TAG]... "
-	    "[--dep ID]... [-a AGENT] [--isolation MODE] TITLE",
+		     "[--dep ID]... [-a AGENT] [--isolation MODE] TITLE",
 	    .desc = "a new task (complexity medium unless -c)",
-	    .flags = CMD_JSON, .opts = create_opts, .pos = { "title" }, .npos = 1,
-	    .preset = { "complexity", "medium" }, .show = task_show_task },
-	{ .name = "get", .op = "task_get", .usage = "task get [--json] ID",
+	    .flags = CMD_JSON,
+	    .opts = create_opts,
+	    .pos = { "title" },
+	    .npos = 1,
+	    .preset = { "complexity", "medium" },
+	    .show = task_show_task },
+	{ .name = "get",
+	    .op = "task_get",
+	    .usage = "task get [--json] ID",
 	    .desc = "a task and its history",
-	    .flags = CMD_JSON, .pos = { "id" }, .npos = 1, .show = task_show_task },
-	{ .name = "claim", .op = "task_claim",
+	    .flags = CMD_JSON,
+	    .pos = { "id" },
+	    .npos = 1,
+	    .show = task_show_task },
+	{ .name = "claim",
+	    .op = "task_claim",
 	    .usage = "task claim [--json] [-w SECONDS] [-l LEASE] [--token T] [ID]",
 	    .desc = "take a task (the next ready one without ID); prints its id and token; "
-	    "exit 1 when none was claimed",
-	    .flags = CMD_JSON, .opts = claim_opts, .pos = { "id" },
+		    "exit 1 when none was claimed",
+	    .flags = CMD_JSON,
+	    .opts = claim_opts,
+	    .pos = { "id" },
 	    .preset = { "lease_seconds", "3600" }, /* CLI claims outlive baton: time to work */
-	    .exec = task_claim_exec, .show = task_show_claim },
-	{ .name = "submit", .op = "task_submit", .usage = "task submit [--json] [--token T] ID NOTES",
+	    .exec = task_claim_exec,
+	    .show = task_show_claim },
+	{ .name = "submit",
+	    .op = "task_submit",
+	    .usage = "task submit [--json] [--token T] ID NOTES",
 	    .desc = "hand a claimed task in for review",
-	    .flags = CMD_JSON, .opts = token_opts, .pos = { "id", "notes" }, .npos = 2,
+	    .flags = CMD_JSON,
+	    .opts = token_opts,
+	    .pos = { "id", "notes" },
+	    .npos = 2,
 	    .show = task_show_task },
-	{ .name = "approve", .op = "task_approve", .usage = "task approve [--json] [-f FEEDBACK] ID...",
+	{ .name = "approve",
+	    .op = "task_approve",
+	    .usage = "task approve [--json] [-f FEEDBACK] ID...",
 	    .desc = "mark reviewed tasks done",
-	    .flags = CMD_JSON, .opts = approve_opts, .pos = { "id" }, .npos = 1, .rest = "ids",
+	    .flags = CMD_JSON,
+	    .opts = approve_opts,
+	    .pos = { "id" },
+	    .npos = 1,
+	    .rest = "ids",
 	    .show = task_show_approve },
-	{ .name = "request-changes", .op = "task_request_changes",
+	{ .name = "request-changes",
+	    .op = "task_request_changes",
 	    .usage = "task request-changes [--json] ID FEEDBACK",
 	    .desc = "send a reviewed task back to its claimant",
-	    .flags = CMD_JSON, .pos = { "id", "feedback" }, .npos = 2, .show = task_show_task },
-	{ .name = "release", .op = "task_release",
+	    .flags = CMD_JSON,
+	    .pos = { "id", "feedback" },
+	    .npos = 2,
+	    .show = task_show_task },
+	{ .name = "release",
+	    .op = "task_release",
 	    .usage = "task release [--json] [--block] [--reason TEXT] [--token T] ID",
 	    .desc = "give a claimed task back (--block: it waits, blocked)",
-	    .flags = CMD_JSON, .opts = release_opts, .pos = { "id" }, .npos = 1,
+	    .flags = CMD_JSON,
+	    .opts = release_opts,
+	    .pos = { "id" },
+	    .npos = 1,
 	    .show = task_show_task },
-	{ .name = "update", .op = "task_update",
+	{ .name = "update",
+	    .op = "task_update",
 	    .usage = "task update [--json] [--title T] [-d TEXT] [-p PRIORITY] [-t TAG]... "
-	    "[--dep ID]... [-a AGENT] [-s STATUS] [--note TEXT] [--token T] ID",
+		     "[--dep ID]... [-a AGENT] [-s STATUS] [--note TEXT] [--token T] ID",
 	    .desc = "change a task's fields or status",
-	    .flags = CMD_JSON, .opts = update_opts, .pos = { "id" }, .npos = 1,
+	    .flags = CMD_JSON,
+	    .opts = update_opts,
+	    .pos = { "id" },
+	    .npos = 1,
 	    .show = task_show_task },
 };
 const struct cmd_entry cmd_task_entry = {
@@ -137,14 +177,21 @@ const struct cmd_entry cmd_task_entry = {
 };
 
 static const struct cmd_sub project_subs[] = {
-	{ .name = "get", .op = "project_get", .usage = "project [get] [--json]",
+	{ .name = "get",
+	    .op = "project_get",
+	    .usage = "project [get] [--json]",
 	    .desc = "the project's context, plan and status",
-	    .flags = CMD_JSON, .show = task_show_project },
-	{ .name = "set", .op = "project_set",
+	    .flags = CMD_JSON,
+	    .show = task_show_project },
+	{ .name = "set",
+	    .op = "project_set",
 	    .usage = "project set [--json] [-d TEXT] [--end-state TEXT] [--tech-stack TEXT] "
-	    "[--constraints TEXT] [--acceptance TEXT] [--tests TEXT] [--plan TEXT] [-s STATUS]",
+		     "[--constraints TEXT] [--acceptance TEXT] [--tests TEXT] [--plan TEXT] "
+		     "[-s STATUS]",
 	    .desc = "change them",
-	    .flags = CMD_JSON, .opts = project_opts, .show = task_show_project },
+	    .flags = CMD_JSON,
+	    .opts = project_opts,
+	    .show = task_show_project },
 };
 const struct cmd_entry cmd_project_entry = {
 	.name = "project",
@@ -241,7 +288,8 @@ task_show_task(struct cmd_call *cc)
 			who = task_str(e, "actor", "?", &nw);
 			what = task_str(e, "action", "?", &nwh);
 			note = task_str(e, "note", "", &nn);
-			printf("  %.*s  %-18.*s %-17.*s %.*s\n", na, at, nw, who, nwh, what, nn, note);
+			printf("  %.*s  %-18.*s %-17.*s %.*s\n", na, at, nw, who, nwh, what, nn,
+			    note);
 		}
 	}
 	task_hint(r);
@@ -307,7 +355,8 @@ task_show_approve(struct cmd_call *cc)
 	size_t n;
 	uint32_t i;
 
-	for (i = 0; a != NULL && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size; i++) {
+	for (i = 0; a != NULL && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size;
+	     i++) {
 		if (mp_str(&a->via.array.ptr[i], &s, &n) == 0)
 			printf("%.*s done\n", (int)n, s);
 	}

@@ -172,20 +172,15 @@ mcp_broker_frame(struct mcp *m, const msgpack_object *f, char *why, size_t whysi
 	char *msg;
 
 	switch (mp_frame_type(f)) {
-	case FRAME_RES:
-		mcp_broker_res(m, f);
-		return (0);
-	case FRAME_PUSH:
-		return (0); /* nothing subscribes yet */
+	case FRAME_RES: mcp_broker_res(m, f); return (0);
+	case FRAME_PUSH: return (0); /* nothing subscribes yet */
 	case FRAME_ERROR:
 		msg = mp_strdup(mp_get(f, "message"));
 		snprintf(why, whysize, "the broker closed the connection: %s",
 		    msg != NULL ? msg : "no reason given");
 		free(msg);
 		return (-1);
-	default:
-		snprintf(why, whysize, "unexpected frame from the broker");
-		return (-1);
+	default: snprintf(why, whysize, "unexpected frame from the broker"); return (-1);
 	}
 }
 
@@ -257,10 +252,11 @@ mcp_broker_lost(struct mcp *m, const char *why)
 	log_warnx("%s", why);
 	while ((c = TAILQ_FIRST(&m->calls)) != NULL) {
 		if (!c->cancelled)
-			mcp_tool_error(m, c->id, "%s: %s before answering %s. Call the tool "
+			mcp_tool_error(m, c->id,
+			    "%s: %s before answering %s. Call the tool "
 			    "again: baton reconnects (starting the broker if needed) and "
-			    "reclaims your session and its locks.", ERR_UNAVAILABLE, why,
-			    c->op->name);
+			    "reclaims your session and its locks.",
+			    ERR_UNAVAILABLE, why, c->op->name);
 		mcp_call_free(m, c);
 	}
 	if (m->bev != NULL)
@@ -324,8 +320,8 @@ mcp_connect(struct mcp *m, int may_start, struct op_error *err)
 		m->conn.rlen = 0;
 		bufferevent_trigger(m->bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
 	}
-	log_info("session %s as %s in %s (broker %s)", m->conn.session,
-	    m->agent, m->conn.project != NULL ? m->conn.project : "?",
+	log_info("session %s as %s in %s (broker %s)", m->conn.session, m->agent,
+	    m->conn.project != NULL ? m->conn.project : "?",
 	    m->conn.broker_version != NULL ? m->conn.broker_version : "?");
 	if (m->joined)
 		mcp_rejoin(m);
@@ -387,10 +383,11 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 	int r;
 
 	if (!m->connected && mcp_connect(m, 1, &err) != 0) {
-		mcp_tool_error(m, id, "%s: %s. The baton broker could not be reached; "
+		mcp_tool_error(m, id,
+		    "%s: %s. The baton broker could not be reached; "
 		    "check that `batond` can start (or run `baton status`), then call "
-		    "%s again.", err.code != NULL ? err.code : ERR_UNAVAILABLE,
-		    err.message, op->name);
+		    "%s again.",
+		    err.code != NULL ? err.code : ERR_UNAVAILABLE, err.message, op->name);
 		return (NULL);
 	}
 	c = xcalloc(1, sizeof *c);
@@ -406,14 +403,17 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 	fbuf_free(&fb);
 	if (r != 0) {
 		free(c);
-		mcp_tool_error(m, id, "%s: the request to %s is too large or the broker "
-		    "is not reading; try again with smaller arguments", ERR_LIMIT, op->name);
+		mcp_tool_error(m, id,
+		    "%s: the request to %s is too large or the broker "
+		    "is not reading; try again with smaller arguments",
+		    ERR_LIMIT, op->name);
 		return (NULL);
 	}
 	c->id = cJSON_Duplicate(id, 1);
 	TAILQ_INSERT_TAIL(&m->calls, c, entry);
 	m->ncalls++;
-	if ((op->flags & OP_BLOCKS) && (c->progress_token = mcp_progress_token(params)) != NULL) {
+	if ((op->flags & OP_BLOCKS) &&
+	    (c->progress_token = mcp_progress_token(params)) != NULL) {
 		c->progress = event_new(m->base, -1, EV_PERSIST, mcp_progress_cb, c);
 		if (c->progress == NULL || event_add(c->progress, &tv) != 0)
 			fatalx("mcp: cannot add a progress timer");

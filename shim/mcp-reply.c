@@ -58,8 +58,7 @@ mcp_result(struct mcp *m, const cJSON *id, cJSON *result)
 
 /* Send an error; field, when not empty, goes into error.data. */
 void printflike(5, 6)
-mcp_error(struct mcp *m, const cJSON *id, int code, const char *field,
-    const char *fmt, ...)
+    mcp_error(struct mcp *m, const cJSON *id, int code, const char *field, const char *fmt, ...)
 {
 	cJSON *msg, *err, *data;
 	char *text;
@@ -98,8 +97,7 @@ mcp_text_result(const char *text, int is_error)
 }
 
 /* A tools/call result that failed: text only (no structuredContent, see below). */
-void printflike(3, 4)
-mcp_tool_error(struct mcp *m, const cJSON *id, const char *fmt, ...)
+void printflike(3, 4) mcp_tool_error(struct mcp *m, const cJSON *id, const char *fmt, ...)
 {
 	char *text;
 	va_list ap;

@@ -59,8 +59,7 @@ mcp_root_dir(const char *uri)
 	o = path = xmalloc(strlen(p) + 1);
 	for (; *p != '\0' && *p != '?' && *p != '#'; p++) {
 		if (*p == '%' && (hi = mcp_hex_digit(p[1])) >= 0 &&
-		    (lo = mcp_hex_digit(p[2])) >= 0 &&
-		    (hi != 0 || lo != 0)) {
+		    (lo = mcp_hex_digit(p[2])) >= 0 && (hi != 0 || lo != 0)) {
 			*o++ = (char)(hi << 4 | lo);
 			p += 2;
 		} else if (*p == '%') {
@@ -126,7 +125,8 @@ mcp_roots_answer(struct mcp *m, const cJSON *id, const cJSON *result)
 	const cJSON *roots = cJSON_GetObjectItemCaseSensitive(result, "roots"), *r, *uri;
 	char *dir = NULL;
 
-	if (!m->roots_pending || !cJSON_IsString(id) || strcmp(id->valuestring, MCP_ROOTS_ID) != 0)
+	if (!m->roots_pending || !cJSON_IsString(id) ||
+	    strcmp(id->valuestring, MCP_ROOTS_ID) != 0)
 		return;
 
 	cJSON_ArrayForEach(r, roots) {

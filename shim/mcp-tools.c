@@ -40,9 +40,7 @@ mcp_arg_schema(const struct op_arg *a)
 		cJSON_AddNumberToObject(s, "minimum", a->min);
 		cJSON_AddNumberToObject(s, "maximum", a->max);
 		break;
-	case ARG_BOOL:
-		cJSON_AddStringToObject(s, "type", "boolean");
-		break;
+	case ARG_BOOL: cJSON_AddStringToObject(s, "type", "boolean"); break;
 	case ARG_STRINGS:
 		cJSON_AddStringToObject(s, "type", "array");
 		items = cJSON_AddObjectToObject(s, "items");
@@ -53,8 +51,7 @@ mcp_arg_schema(const struct op_arg *a)
 		if (a->max > 0)
 			cJSON_AddNumberToObject(s, "maxItems", a->max);
 		break;
-	case ARG_JSON:
-		break; /* any JSON value */
+	case ARG_JSON: break; /* any JSON value */
 	}
 	if (a->type == ARG_JSON && a->max > 0)
 		xasprintf(&desc, "%s (At most %.0f bytes.)", a->desc, a->max);
@@ -179,7 +176,8 @@ mcp_tools_json(struct mcp *m)
 		ann = cJSON_AddObjectToObject(t, "annotations");
 		cJSON_AddStringToObject(ann, "title", op->title != NULL ? op->title : op->name);
 		cJSON_AddBoolToObject(ann, "readOnlyHint", (op->flags & OP_READONLY) != 0);
-		cJSON_AddBoolToObject(ann, "destructiveHint", (op->flags & OP_DESTRUCTIVE) != 0);
+		cJSON_AddBoolToObject(ann, "destructiveHint",
+		    (op->flags & OP_DESTRUCTIVE) != 0);
 		cJSON_AddBoolToObject(ann, "idempotentHint", (op->flags & OP_IDEMPOTENT) != 0);
 		cJSON_AddBoolToObject(ann, "openWorldHint", 0);
 		cJSON_AddItemToArray(tools, t);
@@ -288,7 +286,8 @@ mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
 
 	name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	if (!cJSON_IsString(name)) {
-		mcp_error(m, id, RPC_INVALID_PARAMS, "name", "tools/call needs params.name, "
+		mcp_error(m, id, RPC_INVALID_PARAMS, "name",
+		    "tools/call needs params.name, "
 		    "the tool's name (see tools/list)");
 		return;
 	}
@@ -346,14 +345,17 @@ mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
 	if (cJSON_IsString(name))
 		g = guide_role_find(name->valuestring);
 	if (g == NULL) {
-		mcp_error(m, id, RPC_INVALID_PARAMS, "name", "unknown prompt: give one of "
+		mcp_error(m, id, RPC_INVALID_PARAMS, "name",
+		    "unknown prompt: give one of "
 		    "planner, implementer, reviewer");
 		return;
 	}
 	memset(&err, 0, sizeof err);
 	if (!m->connected && mcp_connect(m, 1, &err) != 0) {
-		mcp_error(m, id, RPC_INTERNAL_ERROR, NULL, "%s: the baton broker could not be "
-		    "reached: %s", ERR_UNAVAILABLE, err.message);
+		mcp_error(m, id, RPC_INTERNAL_ERROR, NULL,
+		    "%s: the baton broker could not be "
+		    "reached: %s",
+		    ERR_UNAVAILABLE, err.message);
 		return;
 	}
 	fbuf_init(&fb);

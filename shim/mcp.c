@@ -26,9 +26,9 @@
 
 #include "shim.h"
 
-#define MCP_LINE_MAX (4 * 1024 * 1024) /* one JSON-RPC message, bytes */
-#define MCP_EOF_GRACE_SECONDS 2         /* answers still owed at stdin EOF */
-#define MCP_HELD_MAX 1024               /* messages held until the project is known */
+#define MCP_LINE_MAX (4 * 1024 * 1024)     /* one JSON-RPC message, bytes */
+#define MCP_EOF_GRACE_SECONDS 2            /* answers still owed at stdin EOF */
+#define MCP_HELD_MAX 1024                  /* messages held until the project is known */
 #define MCP_STDOUT_HIGH (16 * 1024 * 1024) /* stop reading until the client reads */
 
 static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, char **);
@@ -42,7 +42,10 @@ const struct cmd_entry cmd_mcp_entry = {
 
 /* Protocol versions we speak, newest first. */
 static const char *const mcp_versions[] = {
-	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05",
+	"2025-11-25",
+	"2025-06-18",
+	"2025-03-26",
+	"2024-11-05",
 };
 
 /* The agent name: --agent/BATON_AGENT, else clientInfo.name-XXXX (DESIGN §2). */
@@ -61,8 +64,8 @@ mcp_set_agent(struct mcp *m, const char *client)
 	/* Names are labels others type: keep them short and plain. */
 	for (i = 0; client != NULL && client[i] != '\0' && n < sizeof base - 1; i++) {
 		char c = client[i];
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '_' || c == '.')
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.')
 			base[n++] = c;
 		else if (c >= 'A' && c <= 'Z')
 			base[n++] = (char)(c - 'A' + 'a');
@@ -100,8 +103,10 @@ mcp_initialize(struct mcp *m, const cJSON *id, const cJSON *params)
 			m->client_version = xstrdup(ver->valuestring);
 	}
 	mcp_set_agent(m, m->client_name);
-	m->client_roots = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(params, "capabilities"), "roots"));
+	m->client_roots = cJSON_IsObject(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params,
+						 "capabilities"),
+		"roots"));
 	log_info("initialize from %s %s, protocol %s, agent %s",
 	    m->client_name != NULL ? m->client_name : "?",
 	    m->client_version != NULL ? m->client_version : "?", version, m->agent);
@@ -138,7 +143,8 @@ mcp_request(struct mcp *m, const cJSON *id, const char *method, const cJSON *par
 	else if (strcmp(method, "prompts/get") == 0)
 		mcp_prompts_get(m, id, params);
 	else
-		mcp_error(m, id, RPC_METHOD_NOT_FOUND, NULL, "method not found: %.100s", method);
+		mcp_error(m, id, RPC_METHOD_NOT_FOUND, NULL, "method not found: %.100s",
+		    method);
 }
 
 /* Dispatch a notification (no id): never answered. */
@@ -173,12 +179,14 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 	if (i == len)
 		return; /* blank line */
 	if ((msg = cJSON_ParseWithLength(line, len)) == NULL) {
-		mcp_error(m, NULL, RPC_PARSE_ERROR, NULL, "parse error: the line is not "
+		mcp_error(m, NULL, RPC_PARSE_ERROR, NULL,
+		    "parse error: the line is not "
 		    "valid JSON");
 		return;
 	}
 	if (cJSON_IsArray(msg)) {
-		mcp_error(m, NULL, RPC_INVALID_REQUEST, NULL, "invalid request: batches are "
+		mcp_error(m, NULL, RPC_INVALID_REQUEST, NULL,
+		    "invalid request: batches are "
 		    "not supported; send one message per line");
 		goto out;
 	}
@@ -191,17 +199,20 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 	jsonrpc = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
 	params = cJSON_GetObjectItemCaseSensitive(msg, "params");
 	if (id != NULL && !cJSON_IsString(id) && !cJSON_IsNumber(id)) {
-		mcp_error(m, NULL, RPC_INVALID_REQUEST, "id", "invalid request: id must be "
+		mcp_error(m, NULL, RPC_INVALID_REQUEST, "id",
+		    "invalid request: id must be "
 		    "a string or a number");
 		goto out;
 	}
 	if (!cJSON_IsString(jsonrpc) || strcmp(jsonrpc->valuestring, "2.0") != 0) {
-		mcp_error(m, id, RPC_INVALID_REQUEST, "jsonrpc", "invalid request: jsonrpc "
+		mcp_error(m, id, RPC_INVALID_REQUEST, "jsonrpc",
+		    "invalid request: jsonrpc "
 		    "must be \"2.0\"");
 		goto out;
 	}
-	if (method == NULL && id != NULL && (cJSON_GetObjectItemCaseSensitive(msg, "result") != NULL ||
-	    cJSON_GetObjectItemCaseSensitive(msg, "error") != NULL)) {
+	if (method == NULL && id != NULL &&
+	    (cJSON_GetObjectItemCaseSensitive(msg, "result") != NULL ||
+		cJSON_GetObjectItemCaseSensitive(msg, "error") != NULL)) {
 		/* a response: only roots/list is ours */
 		mcp_roots_answer(m, id, cJSON_GetObjectItemCaseSensitive(msg, "result"));
 		goto out;
@@ -214,13 +225,15 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		goto out;
 	}
 	if (!cJSON_IsString(method)) {
-		mcp_error(m, id, RPC_INVALID_REQUEST, "method", "invalid request: method "
+		mcp_error(m, id, RPC_INVALID_REQUEST, "method",
+		    "invalid request: method "
 		    "must be a string");
 		goto out;
 	}
 	if (params != NULL && !cJSON_IsObject(params)) {
 		if (id != NULL)
-			mcp_error(m, id, RPC_INVALID_PARAMS, "params", "invalid params: params "
+			mcp_error(m, id, RPC_INVALID_PARAMS, "params",
+			    "invalid params: params "
 			    "must be an object");
 		goto out;
 	}
@@ -256,7 +269,8 @@ mcp_stdin_read(struct bufferevent *bev, void *arg)
 				return;
 			/* no newline in sight: reject now, skip to the next one */
 			if (!m->skipping)
-				mcp_error(m, NULL, RPC_PARSE_ERROR, NULL, "parse error: message "
+				mcp_error(m, NULL, RPC_PARSE_ERROR, NULL,
+				    "parse error: message "
 				    "longer than %d bytes; send at most %d bytes per line",
 				    MCP_LINE_MAX, MCP_LINE_MAX);
 			m->skipping = 1;
@@ -265,8 +279,10 @@ mcp_stdin_read(struct bufferevent *bev, void *arg)
 		}
 		if (m->skipping || (size_t)eol.pos > MCP_LINE_MAX) {
 			if (!m->skipping)
-				mcp_error(m, NULL, RPC_PARSE_ERROR, NULL, "parse error: message "
-				    "longer than %d bytes", MCP_LINE_MAX);
+				mcp_error(m, NULL, RPC_PARSE_ERROR, NULL,
+				    "parse error: message "
+				    "longer than %d bytes",
+				    MCP_LINE_MAX);
 			m->skipping = 0;
 			evbuffer_drain(in, (size_t)eol.pos + n);
 			continue;
@@ -355,7 +371,8 @@ mcp_stdout_event(struct bufferevent *bev, short what, void *arg)
 	struct mcp *m = arg;
 
 	log_info("stdout closed: exiting");
-	evbuffer_drain(bufferevent_get_output(bev), evbuffer_get_length(bufferevent_get_output(bev)));
+	evbuffer_drain(bufferevent_get_output(bev),
+	    evbuffer_get_length(bufferevent_get_output(bev)));
 	event_base_loopexit(m->base, NULL);
 }
 

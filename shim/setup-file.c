@@ -43,8 +43,7 @@ sb_adds(struct sbuf *b, const char *s)
 }
 
 /* Append formatted text. */
-void printflike(2, 3)
-sb_addf(struct sbuf *b, const char *fmt, ...)
+void printflike(2, 3) sb_addf(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -114,7 +113,7 @@ setup_read(const char *path, struct text *t)
 	t->s = xmalloc((size_t)sb.st_size + 1);
 	while (t->len < (size_t)sb.st_size &&
 	    ((n = read(fd, t->s + t->len, (size_t)sb.st_size - t->len)) > 0 ||
-	    (n == -1 && errno == EINTR)))
+		(n == -1 && errno == EINTR)))
 		if (n > 0)
 			t->len += (size_t)n;
 	close(fd);
@@ -165,8 +164,8 @@ setup_write_file(const char *path, const char *data, size_t len, mode_t mode)
 		free(tmp);
 		return (setup_errno_status(e));
 	}
-	while (off < len && ((n = write(fd, data + off, len - off)) > 0 ||
-	    (n == -1 && errno == EINTR)))
+	while (off < len &&
+	    ((n = write(fd, data + off, len - off)) > 0 || (n == -1 && errno == EINTR)))
 		if (n > 0)
 			off += (size_t)n;
 	if (off < len || fchmod(fd, mode) == -1 || fsync(fd) == -1 || close(fd) == -1 ||

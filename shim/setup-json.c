@@ -88,8 +88,8 @@ js_find(const char *s, size_t len, size_t obj, const char *key, struct jmember *
 			m->next_key = k;
 			found = 2;
 		}
-		if (found == 0 && key != NULL && k + klen + 1 < len && strncmp(s + k + 1, key, klen) == 0 &&
-		    s[k + klen + 1] == '"') {
+		if (found == 0 && key != NULL && k + klen + 1 < len &&
+		    strncmp(s + k + 1, key, klen) == 0 && s[k + klen + 1] == '"') {
 			m->key = k;
 			m->val = v;
 			m->end = e;
@@ -204,7 +204,8 @@ js_check(const char *path, const struct text *t)
 	ok = cJSON_IsObject(j);
 	cJSON_Delete(j);
 	if (!ok) {
-		cli_err("%s is not a JSON object; fix it or move it away, then run again", path);
+		cli_err("%s is not a JSON object; fix it or move it away, then run again",
+		    path);
 		return (-1);
 	}
 	return (0);
@@ -379,8 +380,10 @@ js_installed(const char *path)
 		return (NULL);
 	}
 	j = cJSON_ParseWithLength(t.s, t.len);
-	cmd = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(j, "mcpServers"), "baton"), "command");
+	cmd = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "mcpServers"),
+		"baton"),
+	    "command");
 	if (cJSON_IsString(cmd))
 		r = xstrdup(cmd->valuestring);
 	cJSON_Delete(j);

@@ -54,8 +54,8 @@ blk_find(const char *path, const char *s, size_t len, const char *begin, const c
 			*b = blk_eol(s, len, i);
 			return (1);
 		}
-	cli_err("%s has a '%s' line without its '%s' line; add or remove it by hand",
-	    path, begin, end);
+	cli_err("%s has a '%s' line without its '%s' line; add or remove it by hand", path,
+	    begin, end);
 	return (-1);
 }
 
@@ -104,15 +104,17 @@ toml_render(struct sbuf *b, const struct entry *e)
 	const char *eq;
 	size_t k;
 
-	sb_adds(b, TOML_BEGIN " (written by `baton install`; `baton uninstall` removes it)\n"
-	    "[mcp_servers.baton]\ncommand = ");
+	sb_adds(b,
+	    TOML_BEGIN " (written by `baton install`; `baton uninstall` removes it)\n"
+		       "[mcp_servers.baton]\ncommand = ");
 	toml_quote(b, e->command, strlen(e->command));
 	sb_adds(b, "\nargs = [\"mcp\"]\n");
 	if (e->nenv > 0) {
 		sb_adds(b, "env = { ");
 		for (k = 0; k < e->nenv; k++) {
 			eq = strchr(e->env[k], '=');
-			sb_addf(b, "%s%.*s = ", k > 0 ? ", " : "", (int)(eq - e->env[k]), e->env[k]);
+			sb_addf(b, "%s%.*s = ", k > 0 ? ", " : "", (int)(eq - e->env[k]),
+			    e->env[k]);
 			toml_quote(b, eq + 1, strlen(eq + 1));
 		}
 		sb_adds(b, " }\n");
@@ -236,8 +238,7 @@ toml_find_plain(const char *s, size_t len, size_t *a, size_t *b)
  * -1 malformed.  A table the user wrote by hand is replaced.
  */
 int
-toml_install(const char *path, const struct text *t, const struct entry *e,
-    struct sbuf *out)
+toml_install(const char *path, const struct text *t, const struct entry *e, struct sbuf *out)
 {
 	struct sbuf blk = { NULL, 0, 0 }, cur = { NULL, 0, 0 };
 	size_t a, b;

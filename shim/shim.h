@@ -45,7 +45,7 @@ struct conn {
 	char *session, *token, *agent, *project, *broker_version;
 	uint64_t next_id;
 	int64_t reclaimed; /* session-bound holdings given back by the welcome */
-	char *rbuf; /* bytes read, not yet decoded */
+	char *rbuf;        /* bytes read, not yet decoded */
 	size_t rlen, rsize;
 };
 
@@ -129,17 +129,17 @@ struct cmd_opt {
 
 struct cmd_call;
 struct cmd_sub {
-	const char *name; /* the subcommand's word; NULL: the command itself */
-	const char *op;   /* the operation it runs */
+	const char *name;  /* the subcommand's word; NULL: the command itself */
+	const char *op;    /* the operation it runs */
 	const char *usage; /* what follows "baton ", lines split by \n */
 	const char *desc;
 	int flags;
-	const struct cmd_opt *opts; /* ends with a NULL name; NULL: none */
-	const char *pos[3]; /* the arguments the words fill, in order */
-	int npos;           /* words needed */
-	const char *rest;   /* when the words outnumber pos, all go to this list */
-	const char *stdin_arg; /* the word "-" for this argument reads stdin */
-	const char *preset[2]; /* an argument the CLI sets by default, and its value */
+	const struct cmd_opt *opts;     /* ends with a NULL name; NULL: none */
+	const char *pos[3];             /* the arguments the words fill, in order */
+	int npos;                       /* words needed */
+	const char *rest;               /* when the words outnumber pos, all go to this list */
+	const char *stdin_arg;          /* the word "-" for this argument reads stdin */
+	const char *preset[2];          /* an argument the CLI sets by default, and its value */
 	int (*exec)(struct cmd_call *); /* NULL: cmd_call_show */
 	int (*show)(struct cmd_call *); /* the result for people (else printed as JSON) */
 };
@@ -287,7 +287,6 @@ void setup_status(const struct client_opts *);
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;
 
-
 /* mcp.c: the MCP stdio server (DESIGN §6) */
 #define RPC_PARSE_ERROR -32700 /* JSON-RPC 2.0 error codes */
 #define RPC_INVALID_REQUEST -32600
@@ -323,7 +322,7 @@ struct mcp {
 	char *role;  /* role from agent_join, owned, or NULL */
 	int joined;  /* agent_join succeeded: join again after a reconnect */
 	char *client_name, *client_version; /* from initialize, owned */
-	char *token; /* session token to reclaim after a reconnect */
+	char *token;                        /* session token to reclaim after a reconnect */
 	int in_fd, out_fd;
 	struct bufferevent *in, *out;
 	int skipping; /* discarding the rest of an over-long line */

@@ -44,8 +44,7 @@ static struct event *guard; /* ends a blocking loop pass at a wait's deadline */
 static int failures;        /* harness errors h_stop reports */
 
 /* A mistake in a test itself (not in the broker): stop at once. */
-static __dead void printflike(1, 2)
-h_bug(const char *fmt, ...)
+static __dead void printflike(1, 2) h_bug(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -433,10 +432,8 @@ h_equal(const msgpack_object *o, const char *v)
 	if (o == NULL)
 		return (0);
 	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return (strcmp(v, "null") == 0);
-	case MSGPACK_OBJECT_BOOLEAN:
-		return (strcmp(v, o->via.boolean ? "true" : "false") == 0);
+	case MSGPACK_OBJECT_NIL: return (strcmp(v, "null") == 0);
+	case MSGPACK_OBJECT_BOOLEAN: return (strcmp(v, o->via.boolean ? "true" : "false") == 0);
 	case MSGPACK_OBJECT_STR:
 		mp_str(o, &s, &n);
 		return (strlen(v) == n && memcmp(v, s, n) == 0);
@@ -446,8 +443,7 @@ h_equal(const msgpack_object *o, const char *v)
 	case MSGPACK_OBJECT_FLOAT64:
 		want = strtod(v, &end);
 		return (*v != '\0' && *end == '\0' && mp_num(o, &have) == 0 && have == want);
-	default:
-		return (0);
+	default: return (0);
 	}
 }
 
@@ -610,19 +606,19 @@ h_term_holds(const msgpack_object *o, char *term, const msgpack_object **seen)
 	*opc = '\0';
 	*seen = x = h_path(o, term);
 	switch (op) {
-	case '=':
-		return (h_equal(x, v));
+	case '=': return (h_equal(x, v));
 	case '~':
-		return (x != NULL && mp_str(x, &s, &n) == 0 && memmem(s, n, v, strlen(v)) != NULL);
+		return (
+		    x != NULL && mp_str(x, &s, &n) == 0 && memmem(s, n, v, strlen(v)) != NULL);
 	case '#':
 		if (x == NULL)
 			return (0);
-		n = x->type == MSGPACK_OBJECT_ARRAY ? x->via.array.size :
-		    x->type == MSGPACK_OBJECT_MAP ? x->via.map.size :
-		    x->type == MSGPACK_OBJECT_STR ? x->via.str.size : (size_t)-1;
+		n = x->type == MSGPACK_OBJECT_ARRAY ? x->via.array.size
+		    : x->type == MSGPACK_OBJECT_MAP ? x->via.map.size
+		    : x->type == MSGPACK_OBJECT_STR ? x->via.str.size
+						    : (size_t)-1;
 		return (n == strtoul(v, NULL, 10));
-	default: /* '!' */
-		return (x == NULL || x->type == MSGPACK_OBJECT_NIL);
+	default: /* '!' */ return (x == NULL || x->type == MSGPACK_OBJECT_NIL);
 	}
 }
 
@@ -790,9 +786,11 @@ h_step_wakes(struct hscript *sc, const struct hstep *st)
 			continue;
 		for (k = 0; (f = h_stray_frame(sc->peers[i])) != NULL; k++) {
 			f->taken = 1;
-			checks = st->wakes != NULL ? h_wake_checks(st->wakes, (char)('a' + i), k) :
-			    NULL;
-			if (checks == NULL || f->type != FRAME_RES || h_unwait(sc, i, f->id) != 0) {
+			checks = st->wakes != NULL
+			    ? h_wake_checks(st->wakes, (char)('a' + i), k)
+			    : NULL;
+			if (checks == NULL || f->type != FRAME_RES ||
+			    h_unwait(sc, i, f->id) != 0) {
 				diag("%c got a frame nobody expected: %s", (int)('a' + i),
 				    h_json(&f->u.data));
 				holds = 0;

@@ -54,8 +54,7 @@ crash_now(void)
 }
 
 /* Append one line to the log with a single write (O_APPEND). */
-static void printflike(1, 2)
-crash_log(const char *fmt, ...)
+static void printflike(1, 2) crash_log(const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -326,7 +325,8 @@ main(int argc, char **argv)
 			if ((v = crash_note_version(nkey)) < 0)
 				continue;
 			if (v < my_acked)
-				crash_log("BAD note %s is at version %lld below the acknowledged %lld",
+				crash_log("BAD note %s is at version %lld below the "
+					  "acknowledged %lld",
 				    nkey, (long long)v, (long long)my_acked);
 			my_base = v;
 			if ((rc = crash_holding(&f)) < 0)
@@ -368,12 +368,14 @@ main(int argc, char **argv)
 		if ((rc = crash_cas("crash.note", &shared_base, value)) < 0)
 			continue;
 		if (rc == 1)
-			crash_log("N %lld %lld %s", (long long)v, (long long)shared_base, value);
+			crash_log("N %lld %lld %s", (long long)v, (long long)shared_base,
+			    value);
 		v = my_base;
 		if ((rc = crash_cas(nkey, &my_base, value)) < 0)
 			continue;
 		if (rc == 0 && my_base < my_acked)
-			crash_log("BAD note %s refused at version %lld below the acknowledged %lld",
+			crash_log("BAD note %s refused at version %lld below the acknowledged "
+				  "%lld",
 			    nkey, (long long)my_base, (long long)my_acked);
 		if (rc == 1) {
 			crash_log("M %lld", (long long)my_base);
@@ -385,13 +387,13 @@ main(int argc, char **argv)
 			continue; /* timed out in line: try again next cycle */
 		holding = 1;
 		crash_log("G %lld %lld", (long long)fence, crash_now());
-inside:
+	inside:
 		if ((v = crash_incr("crash.shared")) < 0)
 			continue;
 		crash_log("C %lld", (long long)v);
 		crash_log("R %lld %lld", (long long)fence, crash_now());
 		releasing = 1;
-release:
+	release:
 		if (crash_release() < 0)
 			continue; /* whether it went through is checked on reconnect */
 		holding = releasing = 0;

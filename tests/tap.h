@@ -30,8 +30,7 @@ plan(int n)
 }
 
 /* Print a diagnostic line that TAP consumers show but do not count. */
-static inline void __attribute__((format(printf, 1, 2)))
-diag(const char *fmt, ...)
+static inline void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -44,8 +43,7 @@ diag(const char *fmt, ...)
 }
 
 /* Record one test; returns cond so callers can add detail on failure. */
-static inline int __attribute__((format(printf, 2, 3)))
-ok(int cond, const char *fmt, ...)
+static inline int __attribute__((format(printf, 2, 3))) ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
 

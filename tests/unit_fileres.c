@@ -75,13 +75,14 @@ main(void)
 	for (i = 0; i < nitems(norm_cases); i++) {
 		out = cause = NULL;
 		if (file_normalize(norm_cases[i].root, norm_cases[i].path,
-		    strlen(norm_cases[i].path), &out, &cause) != 0) {
-			ok(0, "normalize %s in %s: %s", norm_cases[i].path, norm_cases[i].root, cause);
+			strlen(norm_cases[i].path), &out, &cause) != 0) {
+			ok(0, "normalize %s in %s: %s", norm_cases[i].path, norm_cases[i].root,
+			    cause);
 			free(cause);
 			continue;
 		}
 		if (!ok(strcmp(out, norm_cases[i].want) == 0, "normalize %s in %s -> %s",
-		    norm_cases[i].path, norm_cases[i].root, norm_cases[i].want))
+			norm_cases[i].path, norm_cases[i].root, norm_cases[i].want))
 			diag("got %s", out);
 		free(out);
 	}
@@ -92,10 +93,12 @@ main(void)
 	ok(file_normalize("/p", "a\0b", 3, &out, &cause) != 0, "NUL byte refused");
 	free(cause);
 	for (i = 0; i < nitems(overlap_cases); i++) {
-		ok(file_overlap(overlap_cases[i].a, overlap_cases[i].b) == overlap_cases[i].want,
+		ok(file_overlap(overlap_cases[i].a, overlap_cases[i].b) ==
+			overlap_cases[i].want,
 		    "%s ~ %s: %s", overlap_cases[i].a, overlap_cases[i].b,
 		    overlap_cases[i].want ? "overlap" : "disjoint");
-		ok(file_overlap(overlap_cases[i].b, overlap_cases[i].a) == overlap_cases[i].want,
+		ok(file_overlap(overlap_cases[i].b, overlap_cases[i].a) ==
+			overlap_cases[i].want,
 		    "%s ~ %s (swapped)", overlap_cases[i].b, overlap_cases[i].a);
 	}
 	{
@@ -109,7 +112,8 @@ main(void)
 		}
 		strcat(big, "x");
 		strcat(big2, "y");
-		ok(file_overlap(big, big2) == 1, "40 x ** against 40 x * terminates (x may hold y)");
+		ok(file_overlap(big, big2) == 1,
+		    "40 x ** against 40 x * terminates (x may hold y)");
 	}
 	return (done_testing());
 }

@@ -221,7 +221,8 @@ test_roundtrip(void)
 	build_req(&fb);
 	ok(fbuf_finish(&fb) == 0, "fbuf_finish accepts a request frame");
 	ok(frame_length(fb.sb.data, fb.sb.size, FRAME_MAX_DEFAULT, &cause) ==
-	    (ssize_t)(fb.sb.size - FRAME_HDR), "header holds the payload length");
+		(ssize_t)(fb.sb.size - FRAME_HDR),
+	    "header holds the payload length");
 	msgpack_unpacked_init(&u);
 	ok(frame_decode(fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &u, &cause) == 0,
 	    "request frame decodes");
@@ -231,8 +232,9 @@ test_roundtrip(void)
 	a = mp_get(&u.data, "a");
 	names = mp_get(a, "names");
 	ok(names != NULL && names->type == MSGPACK_OBJECT_ARRAY && names->via.array.size == 2 &&
-	    mp_str(&names->via.array.ptr[1], &s, &n) == 0 && n == 12 &&
-	    memcmp(s, "file:src/a.c", n) == 0, "nested array of strings reads back");
+		mp_str(&names->via.array.ptr[1], &s, &n) == 0 && n == 12 &&
+		memcmp(s, "file:src/a.c", n) == 0,
+	    "nested array of strings reads back");
 	ok(mp_num(mp_get(a, "wait_seconds"), &d) == 0 && d == 2.5, "double reads back");
 	ok(mp_bool(mp_get(a, "x"), &b) == 0 && b == 1, "bool reads back");
 	msgpack_unpacked_destroy(&u);
@@ -367,7 +369,7 @@ test_check_table(void)
 		const char *name;
 		const unsigned char *p;
 		size_t len;
-		int check; /* frame_check result */
+		int check;  /* frame_check result */
 		int decode; /* frame_decode result */
 	} t[] = {
 		{ "empty map", P("\x80"), 0, 0 },
@@ -380,16 +382,24 @@ test_check_table(void)
 		{ "array16 of 65535 in 3 bytes", P("\xdc\xff\xff"), -1, -1 },
 		{ "map16 of 65535 in 3 bytes", P("\xde\xff\xff"), -1, -1 },
 		{ "str8 of 255 in 2 bytes", P("\xd9\xff"), -1, -1 },
-		{ "bin8 of 3 with 2 bytes", P("\xc4\x03" "ab"), -1, -1 },
+		{ "bin8 of 3 with 2 bytes",
+		    P("\xc4\x03"
+		      "ab"),
+		    -1, -1 },
 		{ "map32 header cut short", P("\xdf\x00\x00"), -1, -1 },
-		{ "map of 1 inside a map32 of 2^31", P("\xdf\x80\x00\x00\x00\x81\x01\x02"), -1, -1 },
-		{ "fixarray of 15 with 14 elements", P("\x9f\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e"), -1, -1 },
+		{ "map of 1 inside a map32 of 2^31", P("\xdf\x80\x00\x00\x00\x81\x01\x02"), -1,
+		    -1 },
+		{ "fixarray of 15 with 14 elements",
+		    P("\x9f\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e"), -1, -1 },
 		{ "fixmap with a key and no value", P("\x81\xa1k"), -1, -1 },
 		{ "map with a value cut short", P("\x81\xa1k\xcd\x01"), -1, -1 },
 		{ "uint64 cut short", P("\x81\xa1k\xcf\x00\x00\x00"), -1, -1 },
 		{ "float64 cut short", P("\x81\xa1k\xcb\x00"), -1, -1 },
 		{ "fixext1", P("\xd4\x01\x00"), -1, -1 },
-		{ "fixext16 inside a map", P("\x81\xa1k\xd8\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), -1, -1 },
+		{ "fixext16 inside a map",
+		    P("\x81\xa1k\xd8\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+		      "\x00\x00\x00"),
+		    -1, -1 },
 		{ "ext8", P("\xc7\x01\x01\x00"), -1, -1 },
 		{ "ext32", P("\xc9\x00\x00\x00\x01\x01\x00"), -1, -1 },
 		{ "0xc1 (never used)", P("\xc1"), -1, -1 },
@@ -397,15 +407,23 @@ test_check_table(void)
 		{ "trailing byte after a map", P("\x80\x00"), -1, -1 },
 		{ "two maps in one frame", P("\x81\xa1t\x03\x81\xa1t\x03"), -1, -1 },
 		{ "top-level array", P("\x92\x01\x02"), 0, -1 },
-		{ "top-level string", P("\xa3" "abc"), 0, -1 },
+		{ "top-level string",
+		    P("\xa3"
+		      "abc"),
+		    0, -1 },
 		{ "top-level nil", P("\xc0"), 0, -1 },
 		{ "top-level int", P("\x2a"), 0, -1 },
 		{ "top-level empty array", P("\x90"), 0, -1 },
 		{ "map with every scalar type",
-		    P("\x89\x00\xc0\x01\xc2\x02\xc3\x03\xff\x04\xd3\x80\x00\x00\x00\x00\x00\x00\x00"
+		    P("\x89\x00\xc0\x01\xc2\x02\xc3\x03\xff\x04\xd3\x80\x00\x00\x00\x00\x00\x00"
+		      "\x00"
 		      "\x05\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\x06\xca\x3f\xc0\x00\x00"
-		      "\x07\xc4\x02\x00\x01\x08\xd9\x01z"), 0, 0 },
-		{ "map with empty containers", P("\x82\xa1" "a\x90\xa1m\x80"), 0, 0 },
+		      "\x07\xc4\x02\x00\x01\x08\xd9\x01z"),
+		    0, 0 },
+		{ "map with empty containers",
+		    P("\x82\xa1"
+		      "a\x90\xa1m\x80"),
+		    0, 0 },
 		{ "str16 of 3", P("\x81\xa1k\xda\x00\x03xyz"), 0, 0 },
 		{ "non-string map keys", P("\x82\x01\x02\x90\x03"), 0, 0 },
 	};
@@ -489,13 +507,15 @@ test_depth(void)
 		r = frame_decode(p, len, &u, &cause);
 		if (t[i].want == 0) {
 			/* msgpack-c agrees: the whole tree is there */
-			for (o = &u.data, d = 0; r == 0 && o != NULL && o->type == MSGPACK_OBJECT_MAP; d++)
+			for (o = &u.data, d = 0;
+			     r == 0 && o != NULL && o->type == MSGPACK_OBJECT_MAP; d++)
 				o = mp_get(o, "k");
 			ok(r == 0 && d == t[i].depth && o != NULL,
 			    "frame_decode yields all %zu levels", t[i].depth);
 		} else
 			ok(r == -1 && cause != NULL && strstr(cause, "deep") != NULL,
-			    "frame_decode refuses %zu levels: %s", t[i].depth, cause ? cause : "");
+			    "frame_decode refuses %zu levels: %s", t[i].depth,
+			    cause ? cause : "");
 		msgpack_unpacked_destroy(&u);
 		free(p);
 	}
@@ -600,9 +620,7 @@ test_accessors(void)
 			r = mp_int(o, &iv);
 			d = (double)iv;
 			break;
-		case NUM:
-			r = mp_num(o, &d);
-			break;
+		case NUM: r = mp_num(o, &d); break;
 		case STR:
 			s = NULL;
 			n = 0;
@@ -621,19 +639,22 @@ test_accessors(void)
 	s = NULL;
 	dup = NULL;
 	ok(mp_str(mp_get(&u.data, "empty"), &s, &n) == 0 && s != NULL && n == 0 &&
-	    (dup = mp_strdup(mp_get(&u.data, "empty"))) != NULL && *dup == '\0',
+		(dup = mp_strdup(mp_get(&u.data, "empty"))) != NULL && *dup == '\0',
 	    "an empty string reads as \"\", never NULL (msgpack-c leaves its ptr NULL)");
 	free(dup);
 	ok(mp_streq(mp_get(&u.data, "empty"), ""), "mp_streq matches an empty string");
-	ok(mp_int(mp_get(&u.data, "min"), &iv) == 0 && iv == INT64_MIN, "mp_int reads INT64_MIN exactly");
-	ok(mp_int(mp_get(&u.data, "max"), &iv) == 0 && iv == INT64_MAX, "mp_int reads INT64_MAX exactly");
+	ok(mp_int(mp_get(&u.data, "min"), &iv) == 0 && iv == INT64_MIN,
+	    "mp_int reads INT64_MIN exactly");
+	ok(mp_int(mp_get(&u.data, "max"), &iv) == 0 && iv == INT64_MAX,
+	    "mp_int reads INT64_MAX exactly");
 	dup = mp_strdup(mp_get(&u.data, "s"));
 	ok(dup != NULL && strcmp(dup, "abc") == 0, "mp_strdup copies and terminates");
 	free(dup);
 	ok(mp_strdup(mp_get(&u.data, "neg")) == NULL, "mp_strdup of an integer is NULL");
 	ok(mp_streq(mp_get(&u.data, "s"), "abc") && !mp_streq(mp_get(&u.data, "s"), "ab") &&
-	    !mp_streq(mp_get(&u.data, "s"), "abcd") && !mp_streq(mp_get(&u.data, "neg"), "abc") &&
-	    !mp_streq(NULL, "abc"), "mp_streq compares whole strings only");
+		!mp_streq(mp_get(&u.data, "s"), "abcd") &&
+		!mp_streq(mp_get(&u.data, "neg"), "abc") && !mp_streq(NULL, "abc"),
+	    "mp_streq compares whole strings only");
 	ok(!mp_streq(mp_get(&u.data, "nul"), "a"), "mp_streq does not stop at an embedded NUL");
 	ok(mp_get(mp_get(&u.data, "a"), "s") == NULL && mp_get(NULL, "s") == NULL,
 	    "mp_get of a non-map is NULL");
@@ -659,7 +680,10 @@ test_frame_type(void)
 		{ "t:8", P("\x81\xa1t\x08"), -1 },
 		{ "t:-1", P("\x81\xa1t\xff"), -1 },
 		{ "t:2^32+3", P("\x81\xa1t\xcf\x00\x00\x00\x01\x00\x00\x00\x03"), -1 },
-		{ "t:\"3\"", P("\x81\xa1t\xa1" "3"), -1 },
+		{ "t:\"3\"",
+		    P("\x81\xa1t\xa1"
+		      "3"),
+		    -1 },
 		{ "t:nil", P("\x81\xa1t\xc0"), -1 },
 	};
 	msgpack_unpacked u;
@@ -669,7 +693,8 @@ test_frame_type(void)
 
 	for (i = 0; i < nitems(t); i++) {
 		msgpack_unpacked_init(&u);
-		r = frame_decode(t[i].p, t[i].len, &u, &cause) == 0 ? mp_frame_type(&u.data) : -2;
+		r = frame_decode(t[i].p, t[i].len, &u, &cause) == 0 ? mp_frame_type(&u.data)
+								    : -2;
 		ok(r == t[i].want, "mp_frame_type of {%s} is %d", t[i].name, t[i].want);
 		msgpack_unpacked_destroy(&u);
 	}
@@ -695,7 +720,8 @@ test_fbuf_finish(void)
 	fbuf_init(&fb);
 	pk_strn(&fb, big, n);
 	ok(fbuf_finish(&fb) == 0 && fb.sb.size == FRAME_HDR + FRAME_MAX_DEFAULT &&
-	    frame_length(fb.sb.data, fb.sb.size, FRAME_MAX_DEFAULT, &cause) == FRAME_MAX_DEFAULT,
+		frame_length(fb.sb.data, fb.sb.size, FRAME_MAX_DEFAULT, &cause) ==
+		    FRAME_MAX_DEFAULT,
 	    "fbuf_finish accepts a payload of exactly the maximum");
 	fbuf_free(&fb);
 
@@ -739,9 +765,7 @@ test_mutations(void)
 			seed = seed * 1103515245 + 12345;
 			pos = (seed >> 8) % len;
 			switch ((seed >> 4) % 3) {
-			case 0:
-				p[pos] = (unsigned char)(seed >> 16);
-				break;
+			case 0: p[pos] = (unsigned char)(seed >> 16); break;
 			case 1:
 				memmove(p + pos, p + pos + 1, len - pos - 1);
 				len--;
@@ -824,7 +848,8 @@ test_self_counting(void)
 		fbuf_free(&a);
 		fbuf_free(&b);
 	}
-	ok(same == nitems(sizes), "self-counted maps of 0..65536 entries, nested, encode "
+	ok(same == nitems(sizes),
+	    "self-counted maps of 0..65536 entries, nested, encode "
 	    "byte for byte as counted ones");
 
 	/* a counted array closes itself: what follows goes to its parent */

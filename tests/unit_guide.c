@@ -74,8 +74,8 @@ unknown_name(const char *text, char *buf, size_t len)
 			p++;
 			continue;
 		}
-		for (w = p; islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_';
-		    p++)
+		for (w = p;
+		     islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_'; p++)
 			;
 		n = (size_t)(p - w);
 		if (memchr(w, '_', n) != NULL && !table_has(w, n)) {
@@ -102,7 +102,8 @@ some_step(const struct guide_role *g, unsigned state)
 static void
 test_rules(void)
 {
-	char *text = guide_rules(GUIDE_TEXT, "agent-1"), *md = guide_rules(GUIDE_MARKDOWN, NULL);
+	char *text = guide_rules(GUIDE_TEXT, "agent-1"),
+	     *md = guide_rules(GUIDE_MARKDOWN, NULL);
 	char buf[64];
 	const char *bad;
 
@@ -110,7 +111,8 @@ test_rules(void)
 	    MCP_TEXT_MAX, strlen(text));
 	ok(strchr(text, '`') == NULL, "the instructions carry no markdown marks");
 	ok(strstr(text, "lock_acquire") != NULL && strstr(text, "lock_release") != NULL &&
-	    strstr(text, "task_claim") != NULL, "the instructions explain locks and tasks");
+		strstr(text, "task_claim") != NULL,
+	    "the instructions explain locks and tasks");
 	ok(strstr(text, "as agent-1.") != NULL && text[strlen(text) - 1] != '\n',
 	    "the instructions end with the reader's name, no newline");
 	ok(strstr(md, "\n- Before editing a file") != NULL && md[strlen(md) - 1] == '\n',
@@ -146,8 +148,9 @@ test_roles(void)
 		/* a planner's stage, and any other state on top of it */
 		for (stage = GUIDE_NO_CONTEXT; stage <= GUIDE_WORKING; stage <<= 1) {
 			for (rest = 0; rest < 0x200; rest += GUIDE_IN_REVIEW)
-				always &= some_step(g, stage | rest |
-				    ((rest & GUIDE_ALL_DONE) ? 0 : GUIDE_NOT_DONE));
+				always &= some_step(g,
+				    stage | rest |
+					((rest & GUIDE_ALL_DONE) ? 0 : GUIDE_NOT_DONE));
 		}
 	}
 	ok(n == 3, "three roles: planner, implementer, reviewer");
@@ -155,9 +158,10 @@ test_roles(void)
 	    bad != NULL ? ": not " : "", bad != NULL ? bad : "");
 	ok(always, "every role has something to do in every state");
 	ok(guide_role(NULL) == &guide_no_role && guide_role("tester") == &guide_no_role &&
-	    guide_role_find("none") == NULL, "no role, or another one, gets the general text");
+		guide_role_find("none") == NULL,
+	    "no role, or another one, gets the general text");
 	ok(unknown_name(guide_no_role.steps[0].text, buf, sizeof buf) == NULL &&
-	    unknown_name(guide_over, buf, sizeof buf) == NULL,
+		unknown_name(guide_over, buf, sizeof buf) == NULL,
 	    "the texts for no role and for a finished project name only the table's names");
 }
 

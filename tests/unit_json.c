@@ -33,7 +33,8 @@ static const struct {
 	{ "-9007199254740992", "-9007199254740992" },
 	{ "\"\"", "\"\"" },
 	{ "{\"\":\"\"}", "{\"\":\"\"}" },
-	{ "\"h\\u00e9llo \\u2603 \\ud83d\\ude00\"", "\"h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\"" },
+	{ "\"h\\u00e9llo \\u2603 \\ud83d\\ude00\"",
+	    "\"h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\"" },
 	{ "\"caf\xc3\xa9\"", "\"caf\xc3\xa9\"" },
 	{ "\"quote \\\" backslash \\\\ newline \\n tab \\t\"",
 	    "\"quote \\\" backslash \\\\ newline \\n tab \\t\"" },
@@ -77,7 +78,8 @@ pack_text(const char *text, struct fbuf *fb, msgpack_unpacked *u)
 	if (r != 0)
 		return (-1);
 	if (msgpack_unpack_next(u, fb->sb.data + FRAME_HDR, fb->sb.size - FRAME_HDR, &off) !=
-	    MSGPACK_UNPACK_SUCCESS || off != fb->sb.size - FRAME_HDR)
+		MSGPACK_UNPACK_SUCCESS ||
+	    off != fb->sb.size - FRAME_HDR)
 		return (-1);
 	return (0);
 }
@@ -111,7 +113,7 @@ test_round_trips(void)
 	for (i = 0; i < nitems(round_trips); i++) {
 		s = round_trip(round_trips[i].in);
 		if (!ok(s != NULL && strcmp(s, round_trips[i].out) == 0, "round trip %s",
-		    round_trips[i].in))
+			round_trips[i].in))
 			diag("got %s, want %s", s != NULL ? s : "(null)", round_trips[i].out);
 		free(s);
 	}
@@ -129,8 +131,8 @@ test_number_types(void)
 		fbuf_init(&fb);
 		msgpack_unpacked_init(&u);
 		r = pack_text(num_types[i].in, &fb, &u);
-		if (!ok(r == 0 && u.data.type == num_types[i].type, "%s packs as msgpack type %d",
-		    num_types[i].in, (int)num_types[i].type))
+		if (!ok(r == 0 && u.data.type == num_types[i].type,
+			"%s packs as msgpack type %d", num_types[i].in, (int)num_types[i].type))
 			diag("got type %d", r == 0 ? (int)u.data.type : -1);
 		msgpack_unpacked_destroy(&u);
 		fbuf_free(&fb);
@@ -167,9 +169,11 @@ test_from_msgpack_oddities(void)
 		s = cJSON_PrintUnformatted(j);
 		cJSON_Delete(j);
 	}
-	if (!ok(s != NULL && strcmp(s, "{\"bin\":\"raw\",\"7\":\"seven\",\"nan\":null,"
-	    "\"u64\":18446744073709551615,\"i64\":-9223372036854775808}") == 0,
-	    "bin as string, integer key as text, NaN as null, 64-bit ints exact"))
+	if (!ok(s != NULL &&
+		    strcmp(s,
+			"{\"bin\":\"raw\",\"7\":\"seven\",\"nan\":null,"
+			"\"u64\":18446744073709551615,\"i64\":-9223372036854775808}") == 0,
+		"bin as string, integer key as text, NaN as null, 64-bit ints exact"))
 		diag("got %s", s != NULL ? s : "(null)");
 	free(s);
 	msgpack_unpacked_destroy(&u);
@@ -191,7 +195,8 @@ test_args(void)
 		{ "[]", 0, "arguments" },
 		{ "\"name\"", 0, "arguments" },
 		{ "null", 0, "arguments" },
-		{ "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+		{ "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+		  "]]]]]]]]]]]]}",
 		    0, "arguments" },
 	};
 	const msgpack_object *obj;
@@ -210,10 +215,11 @@ test_args(void)
 		r = json_args_to_msgpack(j, &sb, &u, &obj, &err);
 		if (cases[i].ok)
 			ok(r == 0 && obj != NULL && obj->type == MSGPACK_OBJECT_MAP,
-			    "args %s become a map", cases[i].in != NULL ? cases[i].in : "(none)");
+			    "args %s become a map",
+			    cases[i].in != NULL ? cases[i].in : "(none)");
 		else if (!ok(r == -1 && strcmp(err.field, cases[i].field) == 0 &&
-		    strcmp(err.code, ERR_INVALID) == 0, "args %.20s rejected, field %s",
-		    cases[i].in, cases[i].field))
+				 strcmp(err.code, ERR_INVALID) == 0,
+			     "args %.20s rejected, field %s", cases[i].in, cases[i].field))
 			diag("r %d field '%s' message '%s'", r, err.field, err.message);
 		msgpack_unpacked_destroy(&u);
 		msgpack_sbuffer_destroy(&sb);
@@ -239,7 +245,8 @@ test_args_validate(void)
 	memset(&err, 0, sizeof err);
 	r = json_args_to_msgpack(j, &sb, &u, &obj, &err);
 	ok(r == 0 && op != NULL && op_validate(op, obj, vals, &err) == -1 &&
-	    strcmp(err.field, "mode") == 0, "op_validate on converted args names the field (mode)");
+		strcmp(err.field, "mode") == 0,
+	    "op_validate on converted args names the field (mode)");
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);
 	cJSON_Delete(j);
@@ -295,8 +302,9 @@ exact_round_trip(const char *text, const char **why)
 		return (NULL);
 	fbuf_init(&fb);
 	msgpack_unpacked_init(&u);
-	if (json_pack_exact(&fb, j, why) == 0 && msgpack_unpack_next(&u, fb.sb.data + FRAME_HDR,
-	    fb.sb.size - FRAME_HDR, &off) == MSGPACK_UNPACK_SUCCESS &&
+	if (json_pack_exact(&fb, j, why) == 0 &&
+	    msgpack_unpack_next(&u, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &off) ==
+		MSGPACK_UNPACK_SUCCESS &&
 	    (back = json_from_msgpack_exact(&u.data)) != NULL) {
 		s = cJSON_PrintUnformatted(back);
 		cJSON_Delete(back);
@@ -316,8 +324,8 @@ test_exact(void)
 
 	for (i = 0; i < nitems(exact_round_trips); i++) {
 		s = exact_round_trip(exact_round_trips[i], &why);
-		if (!ok(s != NULL && strcmp(s, exact_round_trips[i]) == 0, "exact round trip %s",
-		    exact_round_trips[i]))
+		if (!ok(s != NULL && strcmp(s, exact_round_trips[i]) == 0,
+			"exact round trip %s", exact_round_trips[i]))
 			diag("got %s", s != NULL ? s : why != NULL ? why : "(null)");
 		free(s);
 	}

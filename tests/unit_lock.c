@@ -30,11 +30,14 @@ static const struct hstep fifo[] = {
 	{ 'a', "lock_acquire", X, GRANTED " r.mode=exclusive r.names.0=x r.token#32", NULL },
 	{ 'b', "lock_acquire", XW, NULL, NULL },
 	{ 'c', "lock_acquire", XW, NULL, NULL },
-	{ 'd', "lock_acquire", X, BUSY " r.holders#1 r.holders.0.agent=a r.holders.0.name=x", NULL },
+	{ 'd', "lock_acquire", X, BUSY " r.holders#1 r.holders.0.agent=a r.holders.0.name=x",
+	    NULL },
 	{ 'd', "lock_acquire", XW, NULL, NULL },
-	{ 'e', "lock_list", NULL, "r.count=1 r.locks[name=x].holders.0.agent=a "
+	{ 'e', "lock_list", NULL,
+	    "r.count=1 r.locks[name=x].holders.0.agent=a "
 	    "r.locks[name=x].waiters#3 r.locks[name=x].waiters.0.agent=b "
-	    "r.locks[name=x].waiters.1.agent=c r.locks[name=x].waiters.2.agent=d", NULL },
+	    "r.locks[name=x].waiters.1.agent=c r.locks[name=x].waiters.2.agent=d",
+	    NULL },
 	{ 'a', "lock_release", X, RELEASED, "b: " GRANTED " r.names.0=x" },
 	{ 'b', "lock_release", X, RELEASED, "c: " GRANTED },
 	{ 'c', "lock_release", X, RELEASED, "d: " GRANTED },
@@ -69,9 +72,11 @@ static const struct hstep shared_batch[] = {
 	{ 'e', "lock_acquire", XSW, NULL, NULL },
 	{ 'a', "lock_release", X, RELEASED,
 	    "b: " GRANTED " r.mode=shared | c: " GRANTED " r.mode=shared" },
-	{ 'f', "lock_list", NULL, "r.locks[name=x].mode=shared r.locks[name=x].holders#2 "
+	{ 'f', "lock_list", NULL,
+	    "r.locks[name=x].mode=shared r.locks[name=x].holders#2 "
 	    "r.locks[name=x].waiters#2 r.locks[name=x].waiters.0.agent=d "
-	    "r.locks[name=x].waiters.1.agent=e", NULL },
+	    "r.locks[name=x].waiters.1.agent=e",
+	    NULL },
 	{ 'b', "lock_release", X, RELEASED, NULL },
 	{ 'c', "lock_release", X, RELEASED, "d: " GRANTED " r.mode=exclusive" },
 	{ 'd', "lock_release", X, RELEASED, "e: " GRANTED " r.mode=shared" },
@@ -86,18 +91,24 @@ static const struct hstep shared_batch[] = {
 static const struct hstep all_or_nothing[] = {
 	{ 'a', "lock_acquire", "{'name':'y'}", GRANTED, NULL },
 	{ 'b', "lock_acquire", "{'names':['x','y'],'wait_seconds':30}", NULL, NULL },
-	{ 'c', "lock_list", NULL, "r.locks[name=x].holders#0 r.locks[name=x].waiters.0.agent=b "
-	    "r.locks[name=y].holders.0.agent=a r.locks[name=y].waiters.0.agent=b", NULL },
+	{ 'c', "lock_list", NULL,
+	    "r.locks[name=x].holders#0 r.locks[name=x].waiters.0.agent=b "
+	    "r.locks[name=y].holders.0.agent=a r.locks[name=y].waiters.0.agent=b",
+	    NULL },
 	{ 'c', "lock_acquire", X, BUSY, NULL },
 	{ 'c', "lock_acquire", XW, NULL, NULL },
 	{ 'a', "lock_release", "{'name':'y'}", RELEASED,
 	    "b: " GRANTED " r.names#2 r.names.0=x r.names.1=y" },
-	{ 'd', "lock_acquire", "{'names':['z','x']}", BUSY " r.names#2 r.holders#1 "
-	    "r.holders.0.agent=b r.holders.0.name=x", NULL },
+	{ 'd', "lock_acquire", "{'names':['z','x']}",
+	    BUSY " r.names#2 r.holders#1 "
+		 "r.holders.0.agent=b r.holders.0.name=x",
+	    NULL },
 	{ 'e', "lock_acquire", "{'name':'z'}", GRANTED, NULL },
 	{ 'b', "lock_release", X, RELEASED, "c: " GRANTED },
-	{ 'd', "lock_list", NULL, "r.count=3 r.locks[name=y].holders.0.agent=b "
-	    "r.locks[name=x].holders.0.agent=c r.locks[name=z].holders.0.agent=e", NULL },
+	{ 'd', "lock_list", NULL,
+	    "r.count=3 r.locks[name=y].holders.0.agent=b "
+	    "r.locks[name=x].holders.0.agent=c r.locks[name=z].holders.0.agent=e",
+	    NULL },
 	{ 'b', "lock_release", "{'name':'y'}", RELEASED, NULL },
 	{ 'c', "lock_release", X, RELEASED, NULL },
 	{ 'e', "lock_release", "{'name':'z'}", RELEASED, NULL },
@@ -109,7 +120,8 @@ static const struct hstep leave_cancel[] = {
 	{ 'b', "lock_acquire", XW, NULL, NULL },
 	{ 'c', "lock_acquire", XW, NULL, NULL },
 	{ 'b', H_CANCEL, NULL, "ok=false e.code=cancelled", NULL },
-	{ 'd', "lock_list", NULL, "r.locks[name=x].waiters#1 r.locks[name=x].waiters.0.agent=c", NULL },
+	{ 'd', "lock_list", NULL, "r.locks[name=x].waiters#1 r.locks[name=x].waiters.0.agent=c",
+	    NULL },
 	{ 'a', "lock_release", X, RELEASED, "c: " GRANTED },
 	{ 'c', "lock_release", X, RELEASED, NULL },
 };
@@ -120,9 +132,11 @@ static const struct hstep leave_close[] = {
 	{ 'b', "lock_acquire", XW, NULL, NULL },
 	{ 'c', "lock_acquire", XW, NULL, NULL },
 	{ 'b', H_CLOSE, NULL, NULL, NULL },
-	{ 'd', "lock_list", NULL, "r.locks[name=x].waiters#1 r.locks[name=x].waiters.0.agent=c", NULL },
+	{ 'd', "lock_list", NULL, "r.locks[name=x].waiters#1 r.locks[name=x].waiters.0.agent=c",
+	    NULL },
 	{ 'a', H_CLOSE, NULL, NULL, "c: " GRANTED },
-	{ 'd', "lock_list", NULL, "r.locks[name=x].holders.0.agent=c r.locks[name=x].waiters#0", NULL },
+	{ 'd', "lock_list", NULL, "r.locks[name=x].holders.0.agent=c r.locks[name=x].waiters#0",
+	    NULL },
 	{ 'c', "lock_release", X, RELEASED, NULL },
 };
 
@@ -148,9 +162,11 @@ static const struct hstep deadlock2[] = {
 	{ 'a', "lock_acquire", X, GRANTED, NULL },
 	{ 'b', "lock_acquire", "{'name':'y'}", GRANTED, NULL },
 	{ 'a', "lock_acquire", "{'name':'y','wait_seconds':30}", NULL, NULL },
-	{ 'b', "lock_acquire", XW, "ok=false e.code=deadlock e.field=name "
+	{ 'b', "lock_acquire", XW,
+	    "ok=false e.code=deadlock e.field=name "
 	    "e.message~'waiting for x would close a cycle: a holds x; a waits for y; b holds y "
-	    "(you are b)'", NULL },
+	    "(you are b)'",
+	    NULL },
 	{ 'c', "lock_list", NULL, "r.locks[name=x].waiters#0 r.locks[name=y].waiters#1", NULL },
 	{ 'b', "lock_release", "{'name':'y'}", RELEASED, "a: " GRANTED " r.names.0=y" },
 	{ 'a', "lock_release", X, RELEASED, NULL },
@@ -166,7 +182,8 @@ static const struct hstep deadlock3[] = {
 	{ 'b', "lock_acquire", "{'name':'z','wait_seconds':30}", NULL, NULL },
 	{ 'c', "lock_acquire", "{'names':['w','x'],'wait_seconds':30}",
 	    "ok=false e.code=deadlock e.field=names e.message~'a holds x; a waits for y; "
-	    "b holds y; b waits for z; c holds z (you are c)'", NULL },
+	    "b holds y; b waits for z; c holds z (you are c)'",
+	    NULL },
 	/* a chain that closes no cycle waits */
 	{ 'd', "lock_acquire", XW, NULL, NULL },
 	{ 'c', H_CLOSE, NULL, NULL, "b: " GRANTED " r.names.0=z" },
@@ -185,9 +202,11 @@ static const struct hstep deadlock_queue[] = {
 	{ 'b', "lock_acquire", "{'name':'l'}", GRANTED, NULL },
 	{ 'c', "lock_acquire", "{'names':['m','s'],'wait_seconds':30}", NULL, NULL },
 	{ 'b', "lock_acquire", "{'name':'m','wait_seconds':30}", NULL, NULL },
-	{ 'a', "lock_acquire", "{'name':'l','wait_seconds':30}", "ok=false e.code=deadlock "
+	{ 'a', "lock_acquire", "{'name':'l','wait_seconds':30}",
+	    "ok=false e.code=deadlock "
 	    "e.message~'b holds l; b waits for m; c is queued ahead for m; c waits for m,...; "
-	    "a holds s (you are a)'", NULL },
+	    "a holds s (you are a)'",
+	    NULL },
 	{ 'a', "lock_release", "{'name':'s'}", RELEASED, "c: " GRANTED " r.names#2" },
 	{ 'c', "lock_release", "{'name':'m'}", RELEASED, "b: " GRANTED " r.names.0=m" },
 	{ 'c', "lock_release", "{'name':'s'}", RELEASED, NULL },
@@ -201,9 +220,11 @@ static const struct hstep deadlock_queue[] = {
  * file lets the directory go, then the file.
  */
 static const struct hstep file_queue[] = {
-	{ 'a', "lock_acquire", "{'name':'file:src/a.c'}", GRANTED " r.names.0=file:src/a.c", NULL },
+	{ 'a', "lock_acquire", "{'name':'file:src/a.c'}", GRANTED " r.names.0=file:src/a.c",
+	    NULL },
 	{ 'b', "lock_acquire", "{'name':'file:./src/','wait_seconds':30}", NULL, NULL },
-	{ 'c', "lock_acquire", "{'name':'file:/p/src/b.c'}", BUSY " r.names.0=file:src/b.c", NULL },
+	{ 'c', "lock_acquire", "{'name':'file:/p/src/b.c'}", BUSY " r.names.0=file:src/b.c",
+	    NULL },
 	{ 'c', "lock_acquire", "{'name':'file:src/b.c','wait_seconds':30}", NULL, NULL },
 	{ 'd', "lock_acquire", "{'name':'file:docs/x.md'}", GRANTED, NULL },
 	{ 'a', "lock_release", "{'name':'file:src/a.c'}", RELEASED,
@@ -216,14 +237,21 @@ static const struct hstep file_queue[] = {
 
 /* A name given twice is refused, and the refusal frees nothing twice. */
 static const struct hstep twice[] = {
-	{ 'a', "lock_acquire", "{'names':['k','k']}", "ok=false e.code=invalid_argument "
-	    "e.field=names e.message~'k is named twice'", NULL },
-	{ 'a', "lock_acquire", "{'names':['k','j','k'],'wait_seconds':30}", "ok=false "
-	    "e.code=invalid_argument e.message~'k is named twice'", NULL },
+	{ 'a', "lock_acquire", "{'names':['k','k']}",
+	    "ok=false e.code=invalid_argument "
+	    "e.field=names e.message~'k is named twice'",
+	    NULL },
+	{ 'a', "lock_acquire", "{'names':['k','j','k'],'wait_seconds':30}",
+	    "ok=false "
+	    "e.code=invalid_argument e.message~'k is named twice'",
+	    NULL },
 	{ 'b', "lock_acquire", "{'name':'k'}", GRANTED, NULL },
-	{ 'a', "lock_acquire", "{'names':['j','k','j']}", "ok=false e.code=invalid_argument "
-	    "e.message~'j is named twice'", NULL },
-	{ 'c', "lock_list", NULL, "r.count=1 r.locks.0.name=k r.locks.0.holders.0.agent=b", NULL },
+	{ 'a', "lock_acquire", "{'names':['j','k','j']}",
+	    "ok=false e.code=invalid_argument "
+	    "e.message~'j is named twice'",
+	    NULL },
+	{ 'c', "lock_list", NULL, "r.count=1 r.locks.0.name=k r.locks.0.holders.0.agent=b",
+	    NULL },
 	{ 'b', "lock_release", "{'name':'k'}", RELEASED, NULL },
 };
 
@@ -282,14 +310,16 @@ run_script(size_t k)
 	size_t i;
 
 	if (!ok(h_script_open(&sc, "/p", scripts[k].peers) == 0, "%s: %zu peers connect",
-	    scripts[k].name, scripts[k].peers))
+		scripts[k].name, scripts[k].peers))
 		return;
 	for (i = 0; i < scripts[k].n; i++)
 		ok(h_step(&sc, &scripts[k].steps[i]), "%s %zu: %s", scripts[k].name, i + 1,
 		    h_step_text(&scripts[k].steps[i]));
 	ok(h_script_close(&sc) == 0 && lock_count(NULL) == 0 && lock_waiter_count() == 0 &&
-	    wait_count() == 0, "%s: nothing held or waiting once its peers are gone (locks %zu, "
-	    "waiters %zu)", scripts[k].name, lock_count(NULL), lock_waiter_count());
+		wait_count() == 0,
+	    "%s: nothing held or waiting once its peers are gone (locks %zu, "
+	    "waiters %zu)",
+	    scripts[k].name, lock_count(NULL), lock_waiter_count());
 }
 
 /* One overlap case: a holds, b asks without waiting. */
@@ -307,8 +337,10 @@ run_overlap(struct hpeer *a, struct hpeer *b, size_t k)
 	    overlaps[k].asked_mode != NULL ? overlaps[k].asked_mode : "exclusive");
 	rb = h_call(b, "lock_acquire", args);
 	if (overlaps[k].conflict)
-		snprintf(want, sizeof want, BUSY " r.holders#1 r.holders.0.agent=a "
-		    "r.holders.0.name=%s", canon != NULL ? canon : "?");
+		snprintf(want, sizeof want,
+		    BUSY " r.holders#1 r.holders.0.agent=a "
+			 "r.holders.0.name=%s",
+		    canon != NULL ? canon : "?");
 	else
 		snprintf(want, sizeof want, GRANTED);
 	ok(h_check(ra, GRANTED) && h_check(rb, want), "%s held%s, %s asked%s: %s",
@@ -336,10 +368,14 @@ own_grant(void)
 
 	tok = h_strdup(h_call(a, "lock_acquire", X), "r.token");
 	snprintf(want, sizeof want, GRANTED " r.token=%s", tok != NULL ? tok : "?");
-	todo(h_check(h_call(a, "lock_acquire", X), want), "answered acquired:false, naming you "
-	    "as the holder", "re-acquiring a lock you hold returns your grant");
-	todo(h_check(h_call(a, "lock_acquire", XW), want), "answered deadlock: 'a holds x (you "
-	    "are a)'", "re-acquiring it with wait_seconds is no deadlock with yourself");
+	todo(h_check(h_call(a, "lock_acquire", X), want),
+	    "answered acquired:false, naming you "
+	    "as the holder",
+	    "re-acquiring a lock you hold returns your grant");
+	todo(h_check(h_call(a, "lock_acquire", XW), want),
+	    "answered deadlock: 'a holds x (you "
+	    "are a)'",
+	    "re-acquiring it with wait_seconds is no deadlock with yourself");
 	free(tok);
 	h_close(a);
 	a = h_connect("a", "/p");
@@ -347,8 +383,10 @@ own_grant(void)
 	tok = h_strdup(o, "r.token");
 	snprintf(args, sizeof args, "{'name':'y','token':'%s'}", tok != NULL ? tok : "?");
 	todo(h_check(h_call(a, "lock_release", args), RELEASED) &&
-	    h_check(h_call(a, "lock_list", NULL), "r.count=0"), "only the name given is "
-	    "released", "releasing by token frees every name of the grant");
+		h_check(h_call(a, "lock_list", NULL), "r.count=0"),
+	    "only the name given is "
+	    "released",
+	    "releasing by token frees every name of the grant");
 	free(tok);
 	h_close(a);
 }

@@ -18,8 +18,8 @@ enum cas_state { ABSENT, LIVE, DEAD };
 enum cas_if { IF_NONE, IF_ZERO, IF_CUR, IF_PREV };
 static const char *const state_names[] = { "never written", "written twice",
 	"written then deleted" };
-static const char *const if_names[] = { "no if_version", "if_version 0",
-	"the current version", "the version before" };
+static const char *const if_names[] = { "no if_version", "if_version 0", "the current version",
+	"the version before" };
 
 /*
  * note_set with if_version against a note in each state.  The current
@@ -55,8 +55,7 @@ version_of(const msgpack_object *o)
 
 /* Bring note key to state; its current and previous versions. */
 static int
-cas_setup(struct hpeer *a, const char *key, enum cas_state state, int64_t *cur,
-    int64_t *prev)
+cas_setup(struct hpeer *a, const char *key, enum cas_state state, int64_t *cur, int64_t *prev)
 {
 	char args[256];
 
@@ -92,19 +91,22 @@ run_cas(struct hpeer *a, size_t k)
 	if (cas[k].ifv == IF_NONE)
 		snprintf(args, sizeof args, "{'key':'%s','value':{'v':[1,2]}}", key);
 	else
-		snprintf(args, sizeof args, "{'key':'%s','value':{'v':[1,2]},'if_version':%" PRId64
-		    "}", key, ifv);
+		snprintf(args, sizeof args,
+		    "{'key':'%s','value':{'v':[1,2]},'if_version':%" PRId64 "}", key, ifv);
 	o = h_call(a, "note_set", args);
 	v = version_of(o);
 	if (cas[k].written)
 		holds = h_check(o, "ok=true r.written=true r.current!") && v > cur;
 	else if (cas[k].state == LIVE) {
-		snprintf(want, sizeof want, "ok=true r.written=false r.version=%" PRId64
-		    " r.current.version=%" PRId64 " r.current.value=second "
-		    "r.hint~'someone else wrote it'", cur, cur);
+		snprintf(want, sizeof want,
+		    "ok=true r.written=false r.version=%" PRId64 " r.current.version=%" PRId64
+		    " r.current.value=second "
+		    "r.hint~'someone else wrote it'",
+		    cur, cur);
 		holds = h_check(o, want);
 	} else
-		holds = h_check(o, "ok=true r.written=false r.version=0 r.current.version=0 "
+		holds = h_check(o,
+		    "ok=true r.written=false r.version=0 r.current.version=0 "
 		    "r.current.value=null r.hint~'does not exist'");
 	/* and the note is what the answer says */
 	snprintf(args, sizeof args, "{'key':'%s'}", key);
@@ -112,13 +114,15 @@ run_cas(struct hpeer *a, size_t k)
 	if (cas[k].written)
 		snprintf(want, sizeof want, "r.found=true r.value.v.1=2 r.version=%" PRId64, v);
 	else if (cas[k].state == LIVE)
-		snprintf(want, sizeof want, "r.found=true r.value=second r.version=%" PRId64, cur);
+		snprintf(want, sizeof want, "r.found=true r.value=second r.version=%" PRId64,
+		    cur);
 	else
 		snprintf(want, sizeof want, "r.found=false r.value=null r.version=0");
 	holds = h_check(o, want) && holds;
 	ok(holds, "note_set on a note %s with %s: %s", state_names[cas[k].state],
-	    if_names[cas[k].ifv], cas[k].written ? "written, with a newer version" :
-	    "refused with the current version and value, and nothing changes");
+	    if_names[cas[k].ifv],
+	    cas[k].written ? "written, with a newer version"
+			   : "refused with the current version and value, and nothing changes");
 }
 
 /* Send a note_wait of key past version after; its id (the reply must not be there yet). */
@@ -128,8 +132,8 @@ wait_past(struct hpeer *b, const char *key, int64_t after, int *parked)
 	char args[256];
 	uint64_t id;
 
-	snprintf(args, sizeof args, "{'key':'%s','after_version':%" PRId64 ",'wait_seconds':30}",
-	    key, after);
+	snprintf(args, sizeof args,
+	    "{'key':'%s','after_version':%" PRId64 ",'wait_seconds':30}", key, after);
 	id = h_send(b, "note_wait", args);
 	*parked = h_settle(b) == 0 && h_take(b, id) == NULL;
 	return (id);
@@ -154,26 +158,34 @@ tombstones(struct hpeer *a, struct hpeer *b)
 	o = h_call(a, "note_delete", "{'key':'t'}");
 	d = version_of(o);
 	ok(parked && h_check(o, "ok=true r.deleted=true") && d > v,
-	    "note_delete answers deleted:true with the delete's version (%" PRId64 " > %"
-	    PRId64 ")", d, v);
-	snprintf(want, sizeof want, "ok=true r.changed=true r.found=false r.version=%" PRId64
-	    " r.hint~'deleted'", d);
-	ok(h_check(h_take(b, id), want), "a note_wait parked before the delete is woken by it, "
+	    "note_delete answers deleted:true with the delete's version (%" PRId64 " > %" PRId64
+	    ")",
+	    d, v);
+	snprintf(want, sizeof want,
+	    "ok=true r.changed=true r.found=false r.version=%" PRId64 " r.hint~'deleted'", d);
+	ok(h_check(h_take(b, id), want),
+	    "a note_wait parked before the delete is woken by it, "
 	    "with the tombstone's version");
 	snprintf(args, sizeof args, "{'key':'t','after_version':%" PRId64 ",'wait_seconds':30}",
 	    v);
-	snprintf(want, sizeof want, "ok=true r.changed=true r.found=false r.version=%" PRId64, d);
-	ok(h_check(h_call(b, "note_wait", args), want), "a note_wait begun after the delete, "
+	snprintf(want, sizeof want, "ok=true r.changed=true r.found=false r.version=%" PRId64,
+	    d);
+	ok(h_check(h_call(b, "note_wait", args), want),
+	    "a note_wait begun after the delete, "
 	    "past the version before it, is answered at once");
 	ok(h_check(h_call(a, "note_get", "{'key':'t'}"), "r.found=false r.version=0") &&
-	    h_check(h_call(a, "note_delete", "{'key':'t'}"), "r.deleted=false r.version=0 "
-	    "r.hint~'no such note'"), "a deleted note reads as absent (version 0), and deleting "
+		h_check(h_call(a, "note_delete", "{'key':'t'}"),
+		    "r.deleted=false r.version=0 "
+		    "r.hint~'no such note'"),
+	    "a deleted note reads as absent (version 0), and deleting "
 	    "it again deletes nothing");
 	id = wait_past(b, "t", d, &parked);
 	o = h_call(a, "note_set", "{'key':'t','value':'again','if_version':0}");
 	w = version_of(o);
-	snprintf(want, sizeof want, "ok=true r.changed=true r.found=true r.value=again "
-	    "r.author=a r.version=%" PRId64, w);
+	snprintf(want, sizeof want,
+	    "ok=true r.changed=true r.found=true r.value=again "
+	    "r.author=a r.version=%" PRId64,
+	    w);
 	ok(parked && h_check(o, "r.written=true") && w > d && h_check(h_take(b, id), want),
 	    "a note_wait past the tombstone's version waits, and the next write (if_version 0) "
 	    "wakes it with the value");

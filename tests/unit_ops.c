@@ -202,8 +202,9 @@ req_make(struct req *r, const char *args)
 		}
 	}
 	msgpack_unpacked_init(&r->u);
-	if (fbuf_finish(&r->fb) != 0 || frame_decode(r->fb.sb.data + FRAME_HDR,
-	    r->fb.sb.size - FRAME_HDR, &r->u, &cause) != 0) {
+	if (fbuf_finish(&r->fb) != 0 ||
+	    frame_decode(r->fb.sb.data + FRAME_HDR, r->fb.sb.size - FRAME_HDR, &r->u, &cause) !=
+		0) {
 		fprintf(stderr, "unit_ops: cannot build %s: %s\n", args, cause);
 		abort();
 	}
@@ -246,15 +247,19 @@ static const struct op_result every_results[] = {
 	{ "ok", "boolean", 0, "always" },
 };
 static const struct op every_op = {
-	.name = "every", .title = "Every type", .desc = "test", .args = every_args,
-	.nargs = nitems(every_args), .results = every_results,
+	.name = "every",
+	.title = "Every type",
+	.desc = "test",
+	.args = every_args,
+	.nargs = nitems(every_args),
+	.results = every_results,
 	.nresults = nitems(every_results),
 };
 
 /* Cases on the real table (by op name) and on every_op (op NULL). */
 static const struct {
 	const char *op;
-	const char *args; /* NULL: no arguments at all */
+	const char *args;  /* NULL: no arguments at all */
 	const char *field; /* NULL: valid */
 } cases[] = {
 	/* no arguments */
@@ -330,12 +335,16 @@ static const struct {
 	{ "lock_acquire", "{'names':['n'*257]}", "names" },
 	{ "lock_acquire", "{'names':'a'}", "names" },
 	{ "lock_acquire", "{'names':{'a':'b'}}", "names" },
-	{ "lock_acquire", "{'names':['1','2','3','4','5','6','7','8','9','10','11','12','13',"
+	{ "lock_acquire",
+	    "{'names':['1','2','3','4','5','6','7','8','9','10','11','12','13',"
 	    "'14','15','16','17','18','19','20','21','22','23','24','25','26','27','28','29',"
-	    "'30','31','32']}", NULL },
-	{ "lock_acquire", "{'names':['1','2','3','4','5','6','7','8','9','10','11','12','13',"
+	    "'30','31','32']}",
+	    NULL },
+	{ "lock_acquire",
+	    "{'names':['1','2','3','4','5','6','7','8','9','10','11','12','13',"
 	    "'14','15','16','17','18','19','20','21','22','23','24','25','26','27','28','29',"
-	    "'30','31','32','33']}", "names" },
+	    "'30','31','32','33']}",
+	    "names" },
 	/* required and one_of */
 	{ "lock_release", "{'name':'x'}", NULL },
 	{ "lock_release", "{'name':'x','token':'t'}", NULL },
@@ -402,7 +411,8 @@ test_cases(void)
 	int rv, good;
 
 	for (i = 0; i < nitems(cases); i++) {
-		op = cases[i].op != NULL ? op_find(cases[i].op, strlen(cases[i].op)) : &every_op;
+		op =
+		    cases[i].op != NULL ? op_find(cases[i].op, strlen(cases[i].op)) : &every_op;
 		if (op == NULL) {
 			ok(0, "operation %s exists", cases[i].op);
 			continue;
@@ -411,7 +421,8 @@ test_cases(void)
 		if (cases[i].field == NULL)
 			good = rv == 0;
 		else
-			good = rv == -1 && err.code != NULL && strcmp(err.code, ERR_INVALID) == 0 &&
+			good = rv == -1 && err.code != NULL &&
+			    strcmp(err.code, ERR_INVALID) == 0 &&
 			    strcmp(err.field, cases[i].field) == 0 && err.message[0] != '\0';
 		ok(good, "%s %s: %s%s", op->name, cases[i].args ? cases[i].args : "(none)",
 		    cases[i].field ? "refused, field " : "accepted",
@@ -443,21 +454,24 @@ test_out(void)
 		return;
 	req_make(&r, "{'wait_seconds':1.5,'names':null,'name':'db'}");
 	ok(op_validate(op, r.args, out, &err) == 0 && mp_streq(out[name - op->args], "db") &&
-	    out[mode - op->args] == NULL && out[names - op->args] == NULL &&
-	    mp_num(out[wait - op->args], &d) == 0 && d == 1.5,
+		out[mode - op->args] == NULL && out[names - op->args] == NULL &&
+		mp_num(out[wait - op->args], &d) == 0 && d == 1.5,
 	    "op_validate points out[] at each given argument, NULL for absent and null");
 	req_free(&r);
 
 	req_make(&r, "{'r':'a','j':null}");
 	ok(op_validate(&every_op, r.args, out, &err) == 0 && out[5] != NULL &&
-	    out[5]->type == MSGPACK_OBJECT_NIL, "a null JSON value is a value, not absent");
+		out[5]->type == MSGPACK_OBJECT_NIL,
+	    "a null JSON value is a value, not absent");
 	req_free(&r);
 
 	ok(op_arg_find(op, "nam", 3) == NULL && op_arg_find(op, "namex", 5) == NULL &&
-	    op_arg_find(op, "name", 3) == NULL, "op_arg_find matches whole names only");
+		op_arg_find(op, "name", 3) == NULL,
+	    "op_arg_find matches whole names only");
 	ok(op_find("status", 6) == &ops[OP_status] && op_find("statu", 5) == NULL &&
-	    op_find("Status", 6) == NULL && op_find("status ", 7) == NULL &&
-	    op_find("", 0) == NULL, "op_find matches whole names only");
+		op_find("Status", 6) == NULL && op_find("status ", 7) == NULL &&
+		op_find("", 0) == NULL,
+	    "op_find matches whole names only");
 }
 
 /* Every argument of every operation, given the wrong type, is refused by name. */
@@ -490,21 +504,25 @@ test_wrong_types(void)
 				if (t[k].type != a->type)
 					continue;
 				for (w = 0; w < nitems(t[k].wrong); w++) {
-					snprintf(args, sizeof args, "{'%s':%s}", a->name, t[k].wrong[w]);
+					snprintf(args, sizeof args, "{'%s':%s}", a->name,
+					    t[k].wrong[w]);
 					n++;
 					if (validate(op, args, out, &err) != -1 ||
 					    strcmp(err.field, a->name) != 0) {
 						if (bad++ == 0)
-							diag("%s %s: field '%s'", op->name, args, err.field);
+							diag("%s %s: field '%s'", op->name,
+							    args, err.field);
 					}
 				}
 			}
 		}
-		ok(bad == 0, "%s: %zu wrong-type values refused naming the argument", op->name, n);
+		ok(bad == 0, "%s: %zu wrong-type values refused naming the argument", op->name,
+		    n);
 
 		snprintf(args, sizeof args, "{'no_such_argument':1}");
-		ok(validate(op, args, out, &err) == -1 && strcmp(err.field, "no_such_argument") == 0 &&
-		    strstr(err.message, "no_such_argument") != NULL,
+		ok(validate(op, args, out, &err) == -1 &&
+			strcmp(err.field, "no_such_argument") == 0 &&
+			strstr(err.message, "no_such_argument") != NULL,
 		    "%s: an unknown argument is refused by name", op->name);
 
 		/* the first required argument is the one named when none is given */
@@ -512,8 +530,9 @@ test_wrong_types(void)
 			if (!(op->args[j].flags & ARG_REQUIRED))
 				continue;
 			ok(validate(op, "{}", out, &err) == -1 &&
-			    strcmp(err.field, op->args[j].name) == 0,
-			    "%s: missing required %s is refused by name", op->name, op->args[j].name);
+				strcmp(err.field, op->args[j].name) == 0,
+			    "%s: missing required %s is refused by name", op->name,
+			    op->args[j].name);
 			break;
 		}
 	}
@@ -531,8 +550,8 @@ test_long_names(void)
 	name[300] = '\0';
 	snprintf(args, sizeof args, "{'%s':1}", name);
 	ok(validate(&ops[OP_status], args, out, &err) == -1 &&
-	    strlen(err.field) == sizeof err.field - 1 && strncmp(err.field, name, 10) == 0 &&
-	    strlen(err.message) < sizeof err.message,
+		strlen(err.field) == sizeof err.field - 1 &&
+		strncmp(err.field, name, 10) == 0 && strlen(err.message) < sizeof err.message,
 	    "a 300-byte unknown argument name is cut to fit the error");
 }
 
@@ -545,8 +564,8 @@ test_table(void)
 		BATON_OPS(OP_NAME)
 #undef OP_NAME
 	};
-	static const char *types[] = { "string", "integer", "number", "boolean", "array", "object",
-	    "any" };
+	static const char *types[] = { "string", "integer", "number", "boolean", "array",
+		"object", "any" };
 	const msgpack_object *out[OP_MAX_ARGS];
 	struct op_error err;
 	const struct op *op;
@@ -593,8 +612,10 @@ test_table(void)
 				}
 			}
 		}
-		ok(bad == 0, "%s: every argument has a unique name, a description, sane bounds "
-		    "and a valid default", op->name);
+		ok(bad == 0,
+		    "%s: every argument has a unique name, a description, sane bounds "
+		    "and a valid default",
+		    op->name);
 		bad = 0;
 		for (j = 0; j < op->nresults; j++) {
 			res = &op->results[j];

@@ -20,11 +20,11 @@ static const char *const status_names[NSTATUS] = { "todo", "in_progress", "revie
 /* What a refusal from each status lists as allowed (DESIGN §5.5). */
 static const char *const allowed[NSTATUS] = {
 	[TODO] = "allowed: in_progress (task_claim), blocked (task_update), cancelled "
-	    "(task_update)",
+		 "(task_update)",
 	[IN_PROGRESS] = "allowed: todo (task_release), review (task_submit), blocked "
-	    "(task_update), cancelled (task_update)",
+			"(task_update), cancelled (task_update)",
 	[REVIEW] = "allowed: in_progress (task_request_changes), done (task_approve), blocked "
-	    "(task_update), cancelled (task_update)",
+		   "(task_update), cancelled (task_update)",
 	[DONE] = "done is final",
 	[BLOCKED] = "allowed: todo (task_update), cancelled (task_update)",
 	[CANCELLED] = "cancelled is final",
@@ -41,7 +41,8 @@ static const struct {
 	{ "task_request_changes", "task_request_changes", "{'id':'%s','feedback':'again'}",
 	    IN_PROGRESS },
 	{ "task_release", "task_release", "{'id':'%s'}", TODO },
-	{ "task_release requeue:false", "task_release", "{'id':'%s','requeue':false}", BLOCKED },
+	{ "task_release requeue:false", "task_release", "{'id':'%s','requeue':false}",
+	    BLOCKED },
 	{ "task_update todo", "task_update", "{'id':'%s','status':'todo'}", TODO },
 	{ "task_update in_progress", "task_update", "{'id':'%s','status':'in_progress'}",
 	    IN_PROGRESS },
@@ -65,12 +66,12 @@ static const struct {
  */
 static const char *const grid[NSTATUS] = {
 	/*                 cl su ap rc rl rb ut ui ur ud ub uc */
-	[TODO] =          "M  R  R  T  R  M  S  M  R  R  M  M",
-	[IN_PROGRESS] =   "S  M  R  R  M  M  M  S  M  R  M  M",
-	[REVIEW] =        "R  R  M  M  R  M  R  M  S  M  M  M",
-	[DONE] =          "R  R  R  R  R  R  R  R  R  S  R  R",
-	[BLOCKED] =       "N  R  R  R  M  R  M  R  R  R  S  M",
-	[CANCELLED] =     "R  R  R  R  R  R  R  R  R  R  R  S",
+	[TODO] = "M  R  R  T  R  M  S  M  R  R  M  M",
+	[IN_PROGRESS] = "S  M  R  R  M  M  M  S  M  R  M  M",
+	[REVIEW] = "R  R  M  M  R  M  R  M  S  M  M  M",
+	[DONE] = "R  R  R  R  R  R  R  R  R  S  R  R",
+	[BLOCKED] = "N  R  R  R  M  R  M  R  R  R  S  M",
+	[CANCELLED] = "R  R  R  R  R  R  R  R  R  R  R  S",
 };
 
 /* The way to each status from todo, by the task's claimant. */
@@ -139,17 +140,16 @@ cell_want(int from, size_t k, char c, const char *id, char *want, size_t len)
 {
 	switch (c) {
 	case 'M':
-	case 'S':
-		snprintf(want, len, "ok=true");
-		break;
+	case 'S': snprintf(want, len, "ok=true"); break;
 	case 'N':
 		snprintf(want, len, "ok=true r.claimed=false r.id=%s r.hint~'is %s'", id,
 		    status_names[from]);
 		break;
 	default: /* R, T */
-		snprintf(want, len, "ok=false e.code=conflict e.field=status "
-		    "e.message~'%s is %s and cannot move to %s' e.message~'%s'", id,
-		    status_names[from], status_names[mops[k].to], allowed[from]);
+		snprintf(want, len,
+		    "ok=false e.code=conflict e.field=status "
+		    "e.message~'%s is %s and cannot move to %s' e.message~'%s'",
+		    id, status_names[from], status_names[mops[k].to], allowed[from]);
 		break;
 	}
 }
@@ -182,12 +182,16 @@ run_cell(struct hpeer *p, int from, size_t k)
 		holds = 0;
 	}
 	snprintf(what, sizeof what, "%s from %s: %s%s", mops[k].name, status_names[from],
-	    c == 'M' ? "moves to " : c == 'S' ? "succeeds, nothing changes" :
-	    c == 'N' ? "claimed:false, nothing changes" : "refused naming the allowed moves",
+	    c == 'M'       ? "moves to "
+		: c == 'S' ? "succeeds, nothing changes"
+		: c == 'N' ? "claimed:false, nothing changes"
+			   : "refused naming the allowed moves",
 	    c == 'M' ? status_names[mops[k].to] : "");
 	if (c == 'T')
-		todo(holds, "it moves: task_request_changes on a todo task claims it for the "
-		    "caller", "%s", what);
+		todo(holds,
+		    "it moves: task_request_changes on a todo task claims it for the "
+		    "caller",
+		    "%s", what);
 	else
 		ok(holds, "%s", what);
 }
@@ -210,8 +214,10 @@ claim_race(void)
 	rc = h_reply(c, ic);
 	nb = mp_get_bool(h_path(rb, "r"), "claimed", 0);
 	nc = mp_get_bool(h_path(rc, "r"), "claimed", 0);
-	ok(nb + nc == 1 && h_check(nb ? rc : rb, nb ? "r.claimed=false r.owner=b" :
-	    "r.claimed=false r.owner=c"), "two claims of T1 sent together: one wins, the other "
+	ok(nb + nc == 1 &&
+		h_check(nb ? rc : rb,
+		    nb ? "r.claimed=false r.owner=b" : "r.claimed=false r.owner=c"),
+	    "two claims of T1 sent together: one wins, the other "
 	    "is told who holds it");
 	/* three claimers, one ready task left: one gets T2, nobody gets T1 again */
 	ib = h_send(b, "task_claim", NULL);
@@ -221,7 +227,7 @@ claim_race(void)
 	nb = mp_get_bool(h_path(rb, "r"), "claimed", 0);
 	nc = mp_get_bool(h_path(rc, "r"), "claimed", 0);
 	ok(nb + nc == 1 && h_check(nb ? rb : rc, "r.id=T2 r.task.status=in_progress") &&
-	    h_check(nb ? rc : rb, "r.claimed=false r.hint~'no ready task'"),
+		h_check(nb ? rc : rb, "r.claimed=false r.hint~'no ready task'"),
 	    "two claims without id, one ready task: one gets T2, the other claimed:false");
 	h_close(a);
 	h_close(b);
@@ -233,26 +239,39 @@ claim_race(void)
  * it becomes ready: T2 waits for T1 to be done (review is not enough).
  */
 static const struct hstep deps[] = {
-	{ 'a', "task_create", "{'title':'base','complexity':'simple'}", "ok=true r.id=T1 "
-	    "r.ready=true", NULL },
-	{ 'a', "task_create", "{'title':'top','complexity':'simple','depends_on':['T1'],"
-	    "'priority':'urgent'}", "ok=true r.id=T2 r.ready=false r.depends_on.0=T1 "
-	    "r.hint~'ready once its dependencies are done'", NULL },
-	{ 'b', "task_claim", "{'id':'T2'}", "ok=true r.claimed=false r.id=T2 "
-	    "r.hint~'waiting for its dependencies'", NULL },
-	{ 'b', "task_update", "{'id':'T2','status':'in_progress'}", "ok=false e.code=conflict "
-	    "e.message~'a dependency is not done yet'", NULL },
+	{ 'a', "task_create", "{'title':'base','complexity':'simple'}",
+	    "ok=true r.id=T1 "
+	    "r.ready=true",
+	    NULL },
+	{ 'a', "task_create",
+	    "{'title':'top','complexity':'simple','depends_on':['T1'],"
+	    "'priority':'urgent'}",
+	    "ok=true r.id=T2 r.ready=false r.depends_on.0=T1 "
+	    "r.hint~'ready once its dependencies are done'",
+	    NULL },
+	{ 'b', "task_claim", "{'id':'T2'}",
+	    "ok=true r.claimed=false r.id=T2 "
+	    "r.hint~'waiting for its dependencies'",
+	    NULL },
+	{ 'b', "task_update", "{'id':'T2','status':'in_progress'}",
+	    "ok=false e.code=conflict "
+	    "e.message~'a dependency is not done yet'",
+	    NULL },
 	{ 'b', "task_claim", NULL, "ok=true r.claimed=true r.id=T1", NULL },
 	{ 'c', "task_claim", "{'wait_seconds':30}", NULL, NULL },
 	{ 'd', "task_claim", "{'id':'T2','wait_seconds':30}", NULL, NULL },
 	{ 'b', "task_submit", "{'id':'T1','notes':'n'}", "ok=true r.status=review", NULL },
-	{ 'a', "task_update", "{'id':'T1','depends_on':['T2']}", "ok=false "
-	    "e.code=invalid_argument e.field=depends_on e.message~'cycle'", NULL },
+	{ 'a', "task_update", "{'id':'T1','depends_on':['T2']}",
+	    "ok=false "
+	    "e.code=invalid_argument e.field=depends_on e.message~'cycle'",
+	    NULL },
 	{ 'a', "task_approve", "{'id':'T1'}", "ok=true r.approved.0=T1",
 	    "c: ok=true r.claimed=true r.id=T2 r.task.owner=c" },
 	{ 'd', H_CANCEL, NULL, "ok=false e.code=cancelled", NULL },
-	{ 'a', "task_list", "{'status':'in_progress'}", "r.count=1 r.tasks.0.id=T2 "
-	    "r.tasks.0.owner=c r.summary.done=1", NULL },
+	{ 'a', "task_list", "{'status':'in_progress'}",
+	    "r.count=1 r.tasks.0.id=T2 "
+	    "r.tasks.0.owner=c r.summary.done=1",
+	    NULL },
 };
 
 /*
@@ -333,9 +352,11 @@ main(void)
 	lw.e = sc.peers['e' - 'a'];
 	lw.o = NULL;
 	holds = h_until(lease_answered, &lw, "e's claim of T2 after c's lease") == 0 &&
-	    h_check(lw.o, "ok=true r.claimed=true r.id=T2 r.task.owner=e "
-	    "r.task.history[action=lease_expired].actor=baton");
-	ok(holds, "waits: c's lease of 1 s runs out and e's waiting claim takes T2 (after %.1f s)",
+	    h_check(lw.o,
+		"ok=true r.claimed=true r.id=T2 r.task.owner=e "
+		"r.task.history[action=lease_expired].actor=baton");
+	ok(holds,
+	    "waits: c's lease of 1 s runs out and e's waiting claim takes T2 (after %.1f s)",
 	    (double)(mono_ms() - t0) / 1000.0);
 	ok(h_script_close(&sc) == 0 && wait_count() == 0, "waits: nothing left waiting");
 	ok(h_stop() == 0, "the broker stops cleanly");

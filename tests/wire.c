@@ -59,12 +59,12 @@
 struct wire {
 	int fd;
 	int timeout_ms;
-	int closed;     /* the broker closed (EOF or reset) */
-	int nframes;    /* frames received */
-	int errframe;   /* an error frame arrived */
-	int notok;      /* a result with ok:false arrived */
-	int nres;       /* results received */
-	size_t chunk;   /* WIRE_CHUNK: send this many bytes at a time */
+	int closed;   /* the broker closed (EOF or reset) */
+	int nframes;  /* frames received */
+	int errframe; /* an error frame arrived */
+	int notok;    /* a result with ok:false arrived */
+	int nres;     /* results received */
+	size_t chunk; /* WIRE_CHUNK: send this many bytes at a time */
 	unsigned char *buf;
 	size_t len, size;
 };
@@ -98,28 +98,16 @@ wire_json(FILE *f, const msgpack_object *o)
 	uint32_t i;
 
 	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		fputs("null", f);
-		break;
-	case MSGPACK_OBJECT_BOOLEAN:
-		fputs(o->via.boolean ? "true" : "false", f);
-		break;
+	case MSGPACK_OBJECT_NIL: fputs("null", f); break;
+	case MSGPACK_OBJECT_BOOLEAN: fputs(o->via.boolean ? "true" : "false", f); break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		fprintf(f, "%llu", (unsigned long long)o->via.u64);
 		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		fprintf(f, "%lld", (long long)o->via.i64);
-		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%lld", (long long)o->via.i64); break;
 	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		fprintf(f, "%.17g", o->via.f64);
-		break;
-	case MSGPACK_OBJECT_STR:
-		wire_json_str(f, o->via.str.ptr, o->via.str.size);
-		break;
-	case MSGPACK_OBJECT_BIN:
-		fputs("\"<bin>\"", f);
-		break;
+	case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.17g", o->via.f64); break;
+	case MSGPACK_OBJECT_STR: wire_json_str(f, o->via.str.ptr, o->via.str.size); break;
+	case MSGPACK_OBJECT_BIN: fputs("\"<bin>\"", f); break;
 	case MSGPACK_OBJECT_ARRAY:
 		fputc('[', f);
 		for (i = 0; i < o->via.array.size; i++) {
@@ -144,9 +132,7 @@ wire_json(FILE *f, const msgpack_object *o)
 		}
 		fputc('}', f);
 		break;
-	default:
-		fputs("\"<ext>\"", f);
-		break;
+	default: fputs("\"<ext>\"", f); break;
 	}
 }
 
@@ -339,7 +325,8 @@ wire_unhex(const char *hex, unsigned char **out, size_t *outlen)
 			free(*out);
 			return (-1);
 		}
-		d = isdigit((unsigned char)*p) ? *p - '0' : tolower((unsigned char)*p) - 'a' + 10;
+		d = isdigit((unsigned char)*p) ? *p - '0'
+					       : tolower((unsigned char)*p) - 'a' + 10;
 		if (hi == -1)
 			hi = d;
 		else {
@@ -555,8 +542,10 @@ main(int argc, char **argv)
 			shutdown(w->fd, SHUT_WR);
 		wire_wait(w, 0);
 		printf("%s\n", w->closed ? "closed" : "open");
-		return (w->errframe ? W_ERRFRAME : w->closed && w->nframes == 0 ? W_CLOSED_EMPTY :
-		    w->closed ? W_CLOSED : W_SUCCESS);
+		return (w->errframe                    ? W_ERRFRAME
+			: w->closed && w->nframes == 0 ? W_CLOSED_EMPTY
+			: w->closed                    ? W_CLOSED
+						       : W_SUCCESS);
 	}
 
 	if (strcmp(mode, "hello-version") == 0) {

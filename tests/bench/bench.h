@@ -18,9 +18,9 @@
 
 struct bench {
 	const char *name;
-	double seconds;  /* run this long, or */
-	size_t count;    /* this many round trips (when set) */
-	double *lat;     /* microseconds per round trip */
+	double seconds; /* run this long, or */
+	size_t count;   /* this many round trips (when set) */
+	double *lat;    /* microseconds per round trip */
 	size_t n, size;
 	double start, total;
 };
@@ -57,15 +57,9 @@ bench_option(struct bench *b, int ch, const char **sock, int *clients)
 			return (0);
 		*clients = atoi(optarg);
 		return (1);
-	case 'n':
-		b->count = strtoul(optarg, NULL, 10);
-		return (1);
-	case 'S':
-		*sock = optarg;
-		return (1);
-	case 't':
-		b->seconds = strtod(optarg, NULL);
-		return (1);
+	case 'n': b->count = strtoul(optarg, NULL, 10); return (1);
+	case 'S': *sock = optarg; return (1);
+	case 't': b->seconds = strtod(optarg, NULL); return (1);
 	}
 	return (0);
 }
@@ -116,7 +110,8 @@ bench_report(struct bench *b)
 	for (i = 0; i < b->n; i++)
 		sum += b->lat[i];
 	qsort(b->lat, b->n, sizeof *b->lat, bench_cmp);
-	printf("%s: %zu round trips in %.2f s: %.0f/s  mean %.1f us  p50 %.1f us  p99 %.1f us\n",
+	printf("%s: %zu round trips in %.2f s: %.0f/s  mean %.1f us  p50 %.1f us  p99 %.1f "
+	       "us\n",
 	    b->name, b->n, b->total, (double)b->n / b->total, sum / (double)b->n,
 	    b->lat[b->n / 2], b->lat[(b->n * 99) / 100]);
 	fflush(stdout);

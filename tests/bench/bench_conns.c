@@ -120,7 +120,8 @@ main(int argc, char **argv)
 	rss1 = conns_rss_kib(pid);
 	printf("# %d idle sessions opened in %.2f s (%.0f/s)\n", n, opened, n / opened);
 	if (rss0 > 0 && rss1 > 0)
-		printf("idle sessions: %d; broker RSS %.1f -> %.1f MiB: %.0f bytes per session\n",
+		printf("idle sessions: %d; broker RSS %.1f -> %.1f MiB: %.0f bytes per "
+		       "session\n",
 		    n, rss0 / 1024.0, rss1 / 1024.0, (double)(rss1 - rss0) * 1024.0 / n);
 	for (i = 0; i < BENCH_WARMUP; i++)
 		conns_status(&probe);

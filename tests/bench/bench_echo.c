@@ -68,7 +68,8 @@ echo_serve(int lfd)
 		len += (size_t)n;
 		off = 0;
 		for (;;) {
-			flen = frame_length(buf + off, len - off, sizeof buf - FRAME_HDR, &cause);
+			flen =
+			    frame_length(buf + off, len - off, sizeof buf - FRAME_HDR, &cause);
 			if (flen < 0)
 				_exit(1);
 			if (flen == 0 || len - off < FRAME_HDR + (size_t)flen)
@@ -134,12 +135,8 @@ main(int argc, char **argv)
 	bench_init(&b, "echo");
 	while ((ch = getopt(argc, argv, "n:t:")) != -1) {
 		switch (ch) {
-		case 'n':
-			b.count = strtoul(optarg, NULL, 10);
-			break;
-		case 't':
-			b.seconds = strtod(optarg, NULL);
-			break;
+		case 'n': b.count = strtoul(optarg, NULL, 10); break;
+		case 't': b.seconds = strtod(optarg, NULL); break;
 		default:
 			fprintf(stderr, "usage: bench_echo [-t SECONDS | -n COUNT]\n");
 			return (64);

@@ -23,15 +23,14 @@
 #include "bench.h"
 #include "client.h"
 
-#define LOCK_WAKE_WAIT 30        /* wait_seconds of the waiter, far beyond a sample */
+#define LOCK_WAKE_WAIT 30 /* wait_seconds of the waiter, far beyond a sample */
 
 /*
  * One client of a throughput run: acquire and release its own lock until
  * the run is over, recording every call.
  */
 static void
-lock_client(int i, const struct bench *b, struct bench_shared *sh, int ready, int go,
-    void *arg)
+lock_client(int i, const struct bench *b, struct bench_shared *sh, int ready, int go, void *arg)
 {
 	struct bench_args a;
 	struct op_error err;
@@ -181,7 +180,8 @@ lock_wake(const char *sock, struct bench *b)
 		fbuf_free(&fb);
 		for (tries = 0; lock_waiters(hold, &list, &err) != 1; tries++) {
 			if (tries > 10000) {
-				op_error_set(&err, ERR_TIMEOUT, NULL, "the waiter never queued");
+				op_error_set(&err, ERR_TIMEOUT, NULL,
+				    "the waiter never queued");
 				goto fail;
 			}
 		}
@@ -224,11 +224,8 @@ main(int argc, char **argv)
 		if (bench_option(&b, ch, &sock, &clients))
 			continue;
 		switch (ch) {
-		case 'w':
-			wake = 1;
-			break;
-		default:
-			goto usage;
+		case 'w': wake = 1; break;
+		default: goto usage;
 		}
 	}
 	if (sock == NULL || clients < 1 || clients > BENCH_CLIENTS_MAX)
@@ -244,6 +241,7 @@ main(int argc, char **argv)
 	}
 	return (lock_throughput(sock, &b, clients));
 usage:
-	fprintf(stderr, "usage: bench_lock -S SOCKET [-t SECONDS | -n COUNT] [-c CLIENTS] [-w]\n");
+	fprintf(stderr,
+	    "usage: bench_lock -S SOCKET [-t SECONDS | -n COUNT] [-c CLIENTS] [-w]\n");
 	return (64);
 }

@@ -69,13 +69,13 @@ mcp_spawn(struct mcp_child *m, const char *baton, const char *sock)
 
 /* Send one line and read lines until the answer to id; exits on failure. */
 static void
-mcp_rpc(struct mcp_child *m, long id, const char *method, const char *params,
-    const char *must)
+mcp_rpc(struct mcp_child *m, long id, const char *method, const char *params, const char *must)
 {
 	char want[32];
 
 	if (fprintf(m->in, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"%s\",\"params\":%s}\n",
-	    id, method, params) < 0 || fflush(m->in) != 0) {
+		id, method, params) < 0 ||
+	    fflush(m->in) != 0) {
 		perror("bench_mcp: write");
 		exit(1);
 	}
@@ -87,7 +87,8 @@ mcp_rpc(struct mcp_child *m, long id, const char *method, const char *params,
 		}
 		if (strstr(m->line, want) == NULL)
 			continue; /* a notification */
-		if (strstr(m->line, must) == NULL || strstr(m->line, "\"isError\":true") != NULL) {
+		if (strstr(m->line, must) == NULL ||
+		    strstr(m->line, "\"isError\":true") != NULL) {
 			fprintf(stderr, "bench_mcp: unexpected answer: %s", m->line);
 			exit(1);
 		}
@@ -110,11 +111,8 @@ main(int argc, char **argv)
 		if (bench_option(&b, ch, &sock, NULL))
 			continue;
 		switch (ch) {
-		case 'b':
-			baton = optarg;
-			break;
-		default:
-			goto usage;
+		case 'b': baton = optarg; break;
+		default: goto usage;
 		}
 	}
 	if (sock == NULL || baton == NULL)
@@ -122,7 +120,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&m, 0, sizeof m);
 	mcp_spawn(&m, baton, sock);
-	mcp_rpc(&m, ++id, "initialize", "{\"protocolVersion\":\"2025-06-18\","
+	mcp_rpc(&m, ++id, "initialize",
+	    "{\"protocolVersion\":\"2025-06-18\","
 	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"bench_mcp\",\"version\":\"1\"}}",
 	    "\"protocolVersion\"");
 	fprintf(m.in, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");

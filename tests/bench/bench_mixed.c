@@ -28,8 +28,15 @@
 
 #define MIXED_WARMUP 40 /* cycles before the clock starts */
 
-enum { MIXED_COUNTER, MIXED_NOTE, MIXED_ACQUIRE, MIXED_RELEASE, MIXED_EVENT, MIXED_MSG,
-	MIXED_STEPS };
+enum {
+	MIXED_COUNTER,
+	MIXED_NOTE,
+	MIXED_ACQUIRE,
+	MIXED_RELEASE,
+	MIXED_EVENT,
+	MIXED_MSG,
+	MIXED_STEPS
+};
 
 /* One call of the cycle: what must be true or a positive integer in the answer. */
 struct mixed_step {
@@ -51,7 +58,8 @@ mixed_steps(struct conn *c, struct mixed_step *st, const char *name, struct op_e
 	bench_args_free(&first);
 	if (i != 0)
 		return (-1);
-	st[MIXED_COUNTER] = (struct mixed_step){ "counter_incr", .key = "value", .vkey = "value" };
+	st[MIXED_COUNTER] =
+	    (struct mixed_step){ "counter_incr", .key = "value", .vkey = "value" };
 	bench_args(&st[MIXED_COUNTER].a, "bench_mixed", "{\"name\":\"bench-mixed\"}");
 	st[MIXED_NOTE].op = "note_set";
 	st[MIXED_NOTE].key = "written";
@@ -156,11 +164,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(name, sizeof name, "mixed%d", clients);
 	b.name = name;
-	if (bench_clients(&b, "bench_mixed", clients, mixed_client, (void *)(uintptr_t)sock) != 0)
+	if (bench_clients(&b, "bench_mixed", clients, mixed_client, (void *)(uintptr_t)sock) !=
+	    0)
 		return (1);
 	printf("# %d client%s, each cycling counter_incr, note_set if_version, lock_acquire, "
-	    "lock_release, event_signal, message_send; a call is a round trip\n", clients,
-	    clients > 1 ? "s" : "");
+	       "lock_release, event_signal, message_send; a call is a round trip\n",
+	    clients, clients > 1 ? "s" : "");
 	bench_report(&b);
 	return (0);
 usage:

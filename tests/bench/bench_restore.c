@@ -28,8 +28,8 @@
 #include "bench.h"
 #include "client.h"
 
-#define RESTORE_WINDOW 1024   /* requests in flight */
-#define RESTORE_GROUP 128     /* requests per write */
+#define RESTORE_WINDOW 1024 /* requests in flight */
+#define RESTORE_GROUP 128   /* requests per write */
 #define RESTORE_RBUF (1 << 20)
 #define RESTORE_TIMEOUT 30000 /* ms without an answer before giving up */
 #define RESTORE_CHECKS 1000
@@ -69,8 +69,9 @@ restore_pack(msgpack_sbuffer *out, uint64_t id, size_t i)
 	pk_kstr(&fb, "value", val);
 	pk_map_close(&fb);
 	client_req_close(&fb);
-	rv = fbuf_finish(&fb) == 0 && msgpack_sbuffer_write(out, fb.sb.data, fb.sb.size) == 0 ?
-	    0 : -1;
+	rv = fbuf_finish(&fb) == 0 && msgpack_sbuffer_write(out, fb.sb.data, fb.sb.size) == 0
+	    ? 0
+	    : -1;
 	fbuf_free(&fb);
 	return (rv);
 }
@@ -90,7 +91,8 @@ restore_answer(const msgpack_object *f, struct op_error *err)
 	}
 	if (mp_bool(mp_get(f, "ok"), &ok) != 0 || !ok || (r = mp_get(f, "r")) == NULL ||
 	    mp_bool(mp_get(r, "written"), &yes) != 0 || !yes) {
-		op_error_set(err, ERR_CONFLICT, NULL, "a note_set was not written (the broker "
+		op_error_set(err, ERR_CONFLICT, NULL,
+		    "a note_set was not written (the broker "
 		    "holds at most 1000000 notes: start from an empty state directory)");
 		return (-1);
 	}
@@ -108,7 +110,8 @@ restore_read(struct conn *c, struct restore_in *in, struct op_error *err)
 	int r;
 
 	for (;;) {
-		len = frame_length(in->buf + in->off, in->len - in->off, FRAME_MAX_DEFAULT, &cause);
+		len = frame_length(in->buf + in->off, in->len - in->off, FRAME_MAX_DEFAULT,
+		    &cause);
 		if (len < 0) {
 			op_error_set(err, ERR_PROTOCOL, NULL, "bad frame: %s", cause);
 			return (-1);
@@ -116,7 +119,7 @@ restore_read(struct conn *c, struct restore_in *in, struct op_error *err)
 		if (len > 0 && in->len - in->off >= FRAME_HDR + (size_t)len) {
 			msgpack_unpacked_init(&u);
 			if (frame_decode(in->buf + in->off + FRAME_HDR, (size_t)len, &u,
-			    &cause) != 0) {
+				&cause) != 0) {
 				op_error_set(err, ERR_PROTOCOL, NULL, "bad frame: %s", cause);
 				r = -1;
 			} else
@@ -143,7 +146,8 @@ restore_read(struct conn *c, struct restore_in *in, struct op_error *err)
 		if ((n = read(c->fd, in->buf + in->len, RESTORE_RBUF - in->len)) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
-			op_error_set(err, ERR_UNAVAILABLE, NULL, "the broker closed the connection");
+			op_error_set(err, ERR_UNAVAILABLE, NULL,
+			    "the broker closed the connection");
 			return (-1);
 		}
 		in->len += (size_t)n;
@@ -169,13 +173,15 @@ restore_fill(struct conn *c, size_t count, size_t window)
 	while (done < count) {
 		while (sent < count && sent - done < window) {
 			out.size = 0;
-			for (k = 0; k < RESTORE_GROUP && sent < count && sent - done < window; k++)
+			for (k = 0; k < RESTORE_GROUP && sent < count && sent - done < window;
+			     k++)
 				if (restore_pack(&out, ++c->next_id, sent++) != 0) {
 					op_error_set(&err, ERR_INTERNAL, NULL, "cannot pack");
 					goto fail;
 				}
 			if (conn_send_bytes(c, out.data, out.size) != 0) {
-				op_error_set(&err, ERR_UNAVAILABLE, NULL, "send: %s", strerror(errno));
+				op_error_set(&err, ERR_UNAVAILABLE, NULL, "send: %s",
+				    strerror(errno));
 				goto fail;
 			}
 		}
@@ -227,8 +233,11 @@ restore_check(struct conn *c, size_t count)
 
 	memset(&err, 0, sizeof err);
 	for (k = 0; k <= RESTORE_CHECKS + 1 && k < count; k++, n++) {
-		if (restore_check_one(c, k == 0 ? 0 : k > RESTORE_CHECKS ? count - 1 :
-		    k * (count / (RESTORE_CHECKS + 1)), &err) != 0) {
+		if (restore_check_one(c,
+			k == 0                   ? 0
+			    : k > RESTORE_CHECKS ? count - 1
+						 : k * (count / (RESTORE_CHECKS + 1)),
+			&err) != 0) {
 			fprintf(stderr, "bench_restore: check: %s\n", err.message);
 			return (1);
 		}
@@ -247,17 +256,10 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "n:S:w:")) != -1) {
 		switch (ch) {
-		case 'n':
-			count = strtoul(optarg, NULL, 10);
-			break;
-		case 'S':
-			sock = optarg;
-			break;
-		case 'w':
-			window = strtoul(optarg, NULL, 10);
-			break;
-		default:
-			goto usage;
+		case 'n': count = strtoul(optarg, NULL, 10); break;
+		case 'S': sock = optarg; break;
+		case 'w': window = strtoul(optarg, NULL, 10); break;
+		default: goto usage;
 		}
 	}
 	if (sock == NULL || count == 0 || window == 0 || optind != argc - 1)

@@ -51,17 +51,12 @@ main(int argc, char **argv)
 	o.client_name = "bench_status";
 	while ((ch = getopt(argc, argv, "n:S:t:")) != -1) {
 		switch (ch) {
-		case 'n':
-			b.count = strtoul(optarg, NULL, 10);
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 't':
-			b.seconds = strtod(optarg, NULL);
-			break;
+		case 'n': b.count = strtoul(optarg, NULL, 10); break;
+		case 'S': o.socket = optarg; break;
+		case 't': b.seconds = strtod(optarg, NULL); break;
 		default:
-			fprintf(stderr, "usage: bench_status -S SOCKET [-t SECONDS | -n COUNT]\n");
+			fprintf(stderr,
+			    "usage: bench_status -S SOCKET [-t SECONDS | -n COUNT]\n");
 			return (64);
 		}
 	}

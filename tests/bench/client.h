@@ -44,7 +44,7 @@ bench_connect(struct conn *c, const char *prog, const char *sock, const char *ag
 
 /* Build an arguments object from JSON text (a printf format); exits on bad text. */
 static inline void printflike(3, 4)
-bench_args(struct bench_args *a, const char *prog, const char *fmt, ...)
+    bench_args(struct bench_args *a, const char *prog, const char *fmt, ...)
 {
 	struct op_error err;
 	va_list ap;
@@ -110,8 +110,8 @@ bench_good(const msgpack_object *o, uint64_t *v)
 
 /* conn_call with a's object, packed again (bench_args_set may have changed it). */
 static inline int
-bench_conn_call(struct conn *c, const char *op, const struct bench_args *a,
-    msgpack_unpacked *u, const msgpack_object **r, struct op_error *err)
+bench_conn_call(struct conn *c, const char *op, const struct bench_args *a, msgpack_unpacked *u,
+    const msgpack_object **r, struct op_error *err)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -145,8 +145,10 @@ bench_call(struct conn *c, const char *op, const struct bench_args *a, const cha
 	msgpack_unpacked_init(&u);
 	rv = bench_conn_call(c, op, a, &u, &r, err);
 	if (rv == 0 && !bench_good(mp_get(r, key), &n)) {
-		op_error_set(err, ERR_CONFLICT, NULL, "%s answered %s: neither true nor a "
-		    "positive integer", op, key);
+		op_error_set(err, ERR_CONFLICT, NULL,
+		    "%s answered %s: neither true nor a "
+		    "positive integer",
+		    op, key);
 		rv = -1;
 	} else if (rv == 0 && vkey != NULL && !bench_good(mp_get(r, vkey), v)) {
 		op_error_set(err, ERR_CONFLICT, NULL, "%s answered no positive %s", op, vkey);

@@ -101,7 +101,8 @@ fuzz_payload(const uint8_t *data, size_t len)
 		abort();
 	if (checked == 0) {
 		msgpack_unpacked_init(&u);
-		if (msgpack_unpack_next(&u, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+		if (msgpack_unpack_next(&u, (const char *)p, len, &off) !=
+			MSGPACK_UNPACK_SUCCESS ||
 		    off != len)
 			abort(); /* frame_check and msgpack-c disagree */
 		msgpack_unpacked_destroy(&u);
@@ -219,7 +220,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_seed_req(dir, "Fnames", "lock_acquire", 3, fuzz_args_names);
 	fuzz_seed_req(dir, "Frelease", "lock_release", 4, fuzz_args_release);
 	/* two frames back to back, the second cut short */
-	fuzz_seed_write(dir, "stream", "\0\0\0\x04\x81\xa1t\x05\0\0\0\x09\x82\xa1t\x03\xa2id", 19);
+	fuzz_seed_write(dir, "stream", "\0\0\0\x04\x81\xa1t\x05\0\0\0\x09\x82\xa1t\x03\xa2id",
+	    19);
 	return (0);
 }
 

@@ -28,7 +28,7 @@ fuzz_validate(const struct op *op, const msgpack_object *args)
 	memset(&err, 0, sizeof err);
 	if (op_validate(op, args, out, &err) != 0 &&
 	    (err.code == NULL || memchr(err.field, '\0', sizeof err.field) == NULL ||
-	    memchr(err.message, '\0', sizeof err.message) == NULL))
+		memchr(err.message, '\0', sizeof err.message) == NULL))
 		abort();
 }
 
@@ -83,7 +83,8 @@ fuzz_roundtrip(const cJSON *msg)
 	fbuf_init(&fb);
 	if (json_pack(&fb, msg) == 0 && fbuf_finish(&fb) == 0) {
 		msgpack_unpacked_init(&u);
-		if (frame_decode(fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &u, &cause) == 0) {
+		if (frame_decode(fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &u, &cause) ==
+		    0) {
 			if ((back = json_from_msgpack(&u.data)) == NULL)
 				abort();
 			if ((text = cJSON_PrintUnformatted(back)) != NULL)
