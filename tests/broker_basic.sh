@@ -9,12 +9,16 @@ broker_dir
 
 # --- start-up and status ---------------------------------------------
 
-start_broker
+# (fd 9 open: the daemon must not keep its starter's descriptors)
+start_broker 9>"$TEST_DIR/starter-fd"
 ok $? "batond returns 0 once listening"
 test -S "$BATON_SOCKET"
-ok $? "the socket exists when batond returns"
+ok $? "the socket exists when batond returns" "$(ls -l "$SOCK_DIR" 2>&1)"
 like "$BROKER_PID" '^[0-9]+$' "the broker answers status over the wire with its pid"
 [ -z "$BROKER_PID" ] && bail_out "no broker to test"
+# a pipe or fifo it kept open would never reach end-of-file for its reader
+is "$(ls -l "/proc/$BROKER_PID/fd" | grep starter-fd)" "" \
+    "the daemon keeps none of its starter's descriptors"
 
 baton_run status --json
 ok $RC "baton status --json exits 0"
