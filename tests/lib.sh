@@ -23,8 +23,9 @@ unset BATON_SOCKET BATON_STATE_DIR BATON_PROJECT BATON_AGENT BATON_ROLE \
 _tap_n=0
 _tap_failed=0
 _tap_planned=
-# What the last command run through a helper (baton_run, wire_run, ...)
-# printed: the next assertion shows it if it fails, then forgets it.
+# What the last command run through a helper (baton_run, wire_run...)
+# printed: the first assertion to fail after it shows it, naming the
+# command (the checks that follow a command are usually about it).
 _saw=
 
 # plan N: announce how many tests follow.
@@ -38,7 +39,6 @@ plan() {
 pass() {
 	_tap_n=$((_tap_n + 1))
 	echo "ok $_tap_n - $1"
-	_saw=
 }
 fail() {
 	_tap_n=$((_tap_n + 1))
@@ -60,23 +60,26 @@ ok() {
 	fi
 }
 
-# is GOT EXPECTED NAME: string equality, with a diagnostic on failure.
+# is GOT EXPECTED NAME [WHAT]: string equality; a failure prints both
+# values and WHAT (more of what the test saw, such as a command's output).
 is() {
 	if [ "$1" = "$2" ]; then
 		pass "$3"
 	else
 		fail "$3" "  got:      '$1'
-  expected: '$2'"
+  expected: '$2'${4+
+  saw:      $4}"
 	fi
 }
 
-# like GOT ERE NAME: GOT matches the extended regular expression.
+# like GOT ERE NAME [WHAT]: GOT matches the extended regular expression.
 like() {
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
 		pass "$3"
 	else
 		fail "$3" "  got:          '$1'
-  expected ERE: '$2'"
+  expected ERE: '$2'${4+
+  saw:          $4}"
 	fi
 }
 
@@ -226,7 +229,10 @@ broker_pid() {
 
 # broker_alive: the broker answers a status request with its pid.
 broker_alive() {
-	[ -n "$BROKER_PID" ] && [ "$(broker_pid)" = "$BROKER_PID" ]
+	_ba_pid=$(broker_pid)
+	[ -n "$BROKER_PID" ] && [ "$_ba_pid" = "$BROKER_PID" ] && return 0
+	_saw="status over the wire answered pid '$_ba_pid'; the broker started was '$BROKER_PID'"
+	return 1
 }
 
 # stop_broker: SIGTERM, then wait (bounded) until it is gone.
@@ -251,7 +257,7 @@ wire_run() {
 	    jq -c 'select(.t == 7)' 2>/dev/null | head -n 1)
 	WIRE_RES=$(printf '%s\n' "$WIRE_OUT" | sed -n 's/^frame //p' |
 	    jq -c 'select(.t == 4)' 2>/dev/null | head -n 1)
-	_saw="wire $* exited $WIRE_RC, printing:
+	_saw="last command: wire $(printf "%.200s" "$*") exited $WIRE_RC, printing:
 $(printf '%s\n' "$WIRE_OUT" | head -n 20)"
 }
 
@@ -324,7 +330,7 @@ baton_run() {
 	RC=$?
 	OUT=$(cat "$TEST_DIR/out")
 	ERR=$(cat "$TEST_DIR/err")
-	_saw="baton $* exited $RC
+	_saw="last command: baton $(printf "%.200s" "$*") exited $RC
 stdout: $(head -c 2000 "$TEST_DIR/out")
 stderr: $(head -c 2000 "$TEST_DIR/err")"
 }
