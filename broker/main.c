@@ -159,7 +159,9 @@ raise_fd_limit(void)
 
 /*
  * Detach: fork, setsid, fork again.  The first parent waits on the pipe
- * for "ok" (exit 0) or an error line (printed, exit 1).
+ * for "ok" (exit 0) or an error line (printed, exit 1).  The daemon keeps
+ * no descriptor of its starter but stdio (made /dev/null): one it kept
+ * open (a pipe, a fifo) would never reach end-of-file for its reader.
  */
 static int
 daemonize(void)
@@ -195,6 +197,13 @@ daemonize(void)
 		fatal("fork");
 	if (pid != 0)
 		_exit(0);
+	/* the readiness pipe becomes fd 3; everything above it goes */
+	if (fds[1] != 3) {
+		if (dup3(fds[1], 3, O_CLOEXEC) == -1)
+			fatal("dup3");
+		close(fds[1]);
+	}
+	closefrom(4);
 	if ((nullfd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(nullfd, STDIN_FILENO);
 		dup2(nullfd, STDOUT_FILENO);
@@ -204,7 +213,7 @@ daemonize(void)
 	}
 	if (chdir("/") == -1)
 		fatal("chdir");
-	return (fds[1]);
+	return (3);
 }
 
 /* Report readiness (or why not) to whoever waits on the pipe. */

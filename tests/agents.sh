@@ -58,7 +58,8 @@ like "$CL_OUT" "^baton: $SELF mcp - ✔ Connected" \
 "$BATON" uninstall --claude >/dev/null
 "$BATON" install --claude --scope user >/dev/null
 test ! -e "$P/.mcp.json" && jq -e '.mcpServers.baton' "$HOME/.claude.json" >/dev/null
-ok $? "--scope user writes ~/.claude.json, not .mcp.json"
+ok $? "--scope user writes ~/.claude.json, not .mcp.json" \
+    "$(ls -l "$P"; cat "$HOME/.claude.json")"
 claude_list
 like "$CL_OUT" "^baton: $SELF mcp - ✔ Connected" \
     "claude mcp list: baton (user ~/.claude.json) is Connected"
@@ -71,11 +72,11 @@ is "$(printf '%s\n' "$CL_OUT" | grep -c '^baton:')" 0 "after uninstall claude li
 # --- Codex ----------------------------------------------------------------
 
 timeout 60 "$CODEX" mcp list >"$TEST_DIR/codex.out" 2>"$TEST_DIR/codex.err"
-ok $? "codex mcp list exits 0"
+ok $? "codex mcp list exits 0" "$(cat "$TEST_DIR/codex.out" "$TEST_DIR/codex.err")"
 like "$(grep '^baton ' "$TEST_DIR/codex.out")" "^baton +$SELF +mcp " \
     "codex mcp list: baton runs this binary with mcp"
 timeout 60 "$CODEX" mcp get baton --json >"$TEST_DIR/get.json" 2>"$TEST_DIR/codex.err"
-ok $? "codex mcp get baton --json exits 0"
+ok $? "codex mcp get baton --json exits 0" "$(cat "$TEST_DIR/get.json" "$TEST_DIR/codex.err")"
 is "$(jq -c '[.transport.type, .transport.command, .transport.args, .enabled]' "$TEST_DIR/get.json")" \
     "[\"stdio\",\"$SELF\",[\"mcp\"],true]" "codex mcp get: stdio, this binary, args [\"mcp\"], enabled"
 is "$(jq -r '.transport.env.BATON_SOCKET' "$TEST_DIR/get.json")" "$BATON_SOCKET" \
@@ -91,7 +92,7 @@ exec 9>"$TEST_DIR/as.in"
 printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"baton-tests","version":"1"}}}' \
     '{"jsonrpc":"2.0","method":"initialized"}' >&9
 wait_for "grep -q '\"id\":1' '$TEST_DIR/as.out'" 60
-ok $? "codex app-server answers initialize"
+ok $? "codex app-server answers initialize" "$(tail -c 2000 "$TEST_DIR/as.err")"
 # the first answer may come while servers still start: ask again, bounded
 tools=
 for id in 2 3 4 5 6; do
@@ -100,7 +101,7 @@ for id in 2 3 4 5 6; do
 	tools=$(grep "\"id\":$id," "$TEST_DIR/as.out" | jq -r \
 	    '.result.data[]? | select(.name == "baton") | .tools // {} | keys[]' 2>/dev/null)
 	[ -n "$tools" ] && break
-	wait_for false 2
+	sleep 2 # nothing tells us when its servers are up: ask again later
 done
 exec 9>&-
 wait_for "! kill -0 $AS 2>/dev/null" 20 || kill "$AS" 2>/dev/null

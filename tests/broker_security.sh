@@ -41,8 +41,7 @@ for mode in 750 705 770 777; do
 	if [ "$BAD_RC" -ne 0 ] && [ ! -e "$TEST_DIR/d$mode/sock" ]; then
 		pass "batond refuses a socket directory with mode $mode"
 	else
-		fail "batond refuses a socket directory with mode $mode"
-		diag "exit $BAD_RC, stderr: $BAD_ERR"
+		fail "batond refuses a socket directory with mode $mode" "exit $BAD_RC, stderr: $BAD_ERR"
 	fi
 done
 like "$BAD_ERR" "d777.*(mode|700)|(mode|700).*d777" "the refusal names the directory and its mode"
@@ -54,8 +53,7 @@ bad_start "$TEST_DIR/link/sock"
 if [ "$BAD_RC" -ne 0 ] && [ ! -e "$TEST_DIR/real/sock" ]; then
 	pass "batond refuses a socket directory that is a symlink"
 else
-	fail "batond refuses a socket directory that is a symlink"
-	diag "exit $BAD_RC, stderr: $BAD_ERR"
+	fail "batond refuses a socket directory that is a symlink" "exit $BAD_RC, stderr: $BAD_ERR"
 fi
 like "$BAD_ERR" "link" "the symlink refusal names the path"
 
@@ -63,13 +61,12 @@ like "$BAD_ERR" "link" "the symlink refusal names the path"
 
 bad_start "$BATON_SOCKET"
 isnt_zero=$BAD_RC
-[ "$isnt_zero" -ne 0 ]
-ok $? "a second batond on a live socket exits non-zero"
+cmp_ok "$isnt_zero" -ne 0 "a second batond on a live socket exits non-zero"
 like "$BAD_ERR" "already running" "it says a broker is already running"
 broker_alive
 ok $? "the first broker still answers"
 test -S "$BATON_SOCKET"
-ok $? "the first broker's socket is still there"
+ok $? "the first broker's socket is still there" "$(ls -l "$SOCK_DIR" 2>&1)"
 
 # --- another uid -----------------------------------------------------
 
@@ -116,12 +113,12 @@ kill -KILL "$old"
 wait_for "! kill -0 $old 2>/dev/null" 10
 ok $? "the broker is gone after SIGKILL"
 test -S "$BATON_SOCKET"
-ok $? "SIGKILL left a stale socket behind"
+ok $? "SIGKILL left a stale socket behind" "$(ls -l "$SOCK_DIR" 2>&1)"
 start_broker
 ok $? "batond starts over a stale socket"
 like "$BROKER_PID" '^[0-9]+$' "the new broker answers on the same path"
 [ "$BROKER_PID" != "$old" ]
-ok $? "it is a new process"
+ok $? "it is a new process" "pid '$BROKER_PID', the old one '$old'"
 is "$(stat -c %a "$BATON_SOCKET")" 600 "the replacement socket is 0600"
 
 # The CLI's auto-start replaces a stale socket too.
@@ -136,7 +133,8 @@ ok $RC "baton status auto-starts a broker over a stale socket"
 BROKER_PID=$(broker_pid)
 [ -n "$BROKER_PID" ] && [ "$BROKER_PID" != "$old" ] &&
     [ "$(printf '%s' "$OUT" | json .pid)" = "$BROKER_PID" ]
-ok $? "the auto-started broker is a new process and answers"
+ok $? "the auto-started broker is a new process and answers" \
+    "pid '$BROKER_PID', the old one '$old'; baton status said: $OUT"
 stop_broker
 
 # --- concurrent auto-start gives one broker --------------------------

@@ -79,7 +79,7 @@ is "$RC" 69 "--no-autostart with no broker exits 69"
 is "$(lines "$ERR")" 1 "the unavailable error is one line on stderr"
 is "$OUT" "" "nothing on stdout when the broker is unavailable"
 test ! -e "$BATON_SOCKET"
-ok $? "--no-autostart started no broker"
+ok $? "--no-autostart started no broker" "$(ls -l "$BATON_SOCKET" 2>&1)"
 
 BATON_NO_AUTOSTART=1 baton_run call status
 is "$RC" 69 "BATON_NO_AUTOSTART=1 with no broker exits 69"

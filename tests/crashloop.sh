@@ -48,7 +48,8 @@ while [ $r -le $RESTARTS ]; do
 done
 target=$(($(acked) + 100))
 wait_for '[ "$(acked)" -ge "$target" ]' 30
-ok $? "the clients keep working after $RESTARTS restarts"
+ok $? "the clients keep working after $RESTARTS restarts" \
+    "$(acked) answers, want $target; $(cat "$D"/err.* | head -n 5)"
 : >"$D/stop"
 failed=0
 for p in $pids; do
@@ -59,8 +60,8 @@ grep -h '^BAD' "$D"/log.* | head -n 5 | while read -r line; do diag "$line"; don
 cat "$D"/err.* | head -n 5 | while read -r line; do diag "$line"; done
 
 reconnects=$(grep -h '^X' "$D"/log.* | wc -l)
-[ "$reconnects" -ge $((CLIENTS * RESTARTS / 2)) ]
-ok $? "the clients did reconnect across the restarts ($reconnects reconnects)"
+cmp_ok "$reconnects" -ge $((CLIENTS * RESTARTS / 2)) \
+    "the clients did reconnect across the restarts ($reconnects reconnects)"
 diag "$(grep -h '^X reclaimed' "$D"/log.* | wc -l) reconnects reclaimed a session holding the lock"
 
 # per_client TAG OP ARG PREFIX EXTRA FIELD: for each client i, OP {ARG:
@@ -84,7 +85,8 @@ is "$dups" "" "no value of the shared counter was returned twice ($n acknowledge
 final=$("$BATON" call counter_incr '{"name":"crash.shared","by":0}' | json .value)
 max=$(tail -n 1 "$D/c.values")
 [ -n "$max" ] && [ "$final" -ge "$max" ]
-ok $? "the shared counter ($final) is at least every acknowledged value (max $max)"
+ok $? "the shared counter ($final) is at least every acknowledged value (max $max)" \
+    "final '$final', max acknowledged '$max'"
 lost=$(per_client P counter_incr name crash.c. '"by":0,' value)
 is "$lost" "" "every client's own counter holds its last acknowledged value"
 
@@ -99,7 +101,8 @@ last=$(sort -k3,3n "$D/n.lines" | tail -n 1)
 got=$("$BATON" call note_get '{"key":"crash.note"}')
 gv=$(printf '%s' "$got" | json .version)
 [ -n "$last" ] && [ "$gv" -ge "$(echo "$last" | awk '{ print $3 }')" ]
-ok $? "the shared note's version ($gv) is at least the last acknowledged one"
+ok $? "the shared note's version ($gv) is at least the last acknowledged one" \
+    "note_get: $got; last acknowledged write (N base version value): $last"
 if [ "$gv" = "$(echo "$last" | awk '{ print $3 }')" ]; then
 	is "$(printf '%s' "$got" | json .value)" "$(echo "$last" | awk '{ print $4 }')" \
 	    "and at that version it holds the acknowledged value"
@@ -117,8 +120,7 @@ for f in "$D"/log.*; do
 		END { if (s != "") print s, e, f0, c }' "$f"
 done | sort -n >"$D/intervals"
 n=$(wc -l <"$D/intervals")
-[ "$n" -ge 20 ]
-ok $? "the clients took the lock many times ($n grants)"
+cmp_ok "$n" -ge 20 "the clients took the lock many times ($n grants)"
 is "$(awk '$2 == "-" { print; exit }' "$D/intervals")" "" "every grant has its release"
 overlap=$(awk '
 	NR > 1 && $1 <= pe { print "client " $4 " fence " $3 " from " $1 " inside client " pc " fence " pf " until " pe; exit }

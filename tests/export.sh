@@ -92,15 +92,14 @@ is "$("$BATON" counter incr big --by 0)" "$BIG" "the counter above 2^53 is back 
 is "$("$BATON" event wait built -w 1)" 1 "the event's generation is back"
 is "$("$BATON" locks --json db | json '.locks[0].holders[0].reason')" backup \
     "the TTL lock is held again"
-"$BATON" release db "$(cat "$D/token")"
-ok $? "its token still releases it"
+baton_run release db "$(cat "$D/token")"
+ok "$RC" "its token still releases it"
 is "$("$BATON" task get --json T1 | json .title)" parser "the task is back"
 is "$("$BATON" --agent alice msg inbox --json | json '.messages[0].body')" "build the parser" \
     "the message is in alice's inbox"
 is "$("$BATON" discuss show --json D1 | json .topic)" "which db" "the discussion is back"
 f=$("$BATON" lock -n after -- sh -c 'echo $BATON_FENCE')
-[ "$f" -gt "$REV" ]
-ok $? "a new fence ($f) is above the exported revision ($REV)"
+cmp_ok "$f" -gt "$REV" "a new fence ($f) is above the exported revision ($REV)"
 
 # --- refusals ---
 baton_run import -D "$S2" "$D/live.json"
@@ -113,7 +112,7 @@ baton_run import --replace -D "$S2" "$D/live.json"
 is "$RC" 0 "with --replace it imports"
 bak=$(ls "$S2" | grep '^state.db.bak-[0-9T]*$')
 [ -n "$bak" ] && [ -s "$S2/$bak" ]
-ok $? "the previous state.db is kept as $bak"
+ok $? "the previous state.db is kept as $bak" "$(ls -l "$S2")"
 like "$ERR" "previous state.db is now .*$bak" "and the user is told where"
 
 # badfile NAME TEXT PATTERN: importing TEXT fails with one line matching PATTERN, exit 65
@@ -141,7 +140,7 @@ badfile "a row the broker would not load" \
     '{"baton_state":1,"schema":1,"revision":5,"rows":[{"kind":"note","key":"nonewline","data":{"version":1}}]}' \
     'would not load.*note nonewline: bad row'
 [ ! -e "$D/state3/state.db" ] && [ ! -e "$D/state3/state.db.importing" ]
-ok $? "a refused import leaves no database behind"
+ok $? "a refused import leaves no database behind" "$(ls -l "$D/state3" 2>&1)"
 
 # --- a damaged state.db: batond refuses, export salvages ---
 BATON_STATE_DIR=$D/state4
@@ -150,7 +149,8 @@ mkdir -m 700 "$BATON_STATE_DIR"
 : >"$BATON_STATE_DIR/export-notes.txt"
 start_broker || bail_out "batond did not start"
 [ ! -e "$BATON_STATE_DIR/export-0123456789abcdef.db" ] && [ -e "$BATON_STATE_DIR/export-notes.txt" ]
-ok $? "a start removes snapshots left by an export that died, and nothing else"
+ok $? "a start removes snapshots left by an export that died, and nothing else" \
+    "$(ls -l "$BATON_STATE_DIR")"
 i=0
 pad=$(printf '%0400d' 0)
 while [ $i -lt 300 ]; do
@@ -173,8 +173,7 @@ is "$RC" 65 "baton export salvages what it can and exits 65"
 like "$ERR" "damaged: exported [0-9]+ rows; could not read [0-9]+ rows and [0-9]+ kinds fully" \
     "and says what it could not read"
 n=$(json '.rows | length' <"$D/salvage.json")
-[ "${n:-0}" -gt 0 ]
-ok $? "the salvaged export holds the $n rows that could be read"
+cmp_ok "${n:-0}" -gt 0 "the salvaged export holds the $n rows that could be read"
 mv "$BATON_STATE_DIR/state.db" "$D/damaged.db"
 baton_run import "$D/salvage.json"
 is "$RC" 0 "the salvaged rows import"

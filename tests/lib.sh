@@ -23,6 +23,10 @@ unset BATON_SOCKET BATON_STATE_DIR BATON_PROJECT BATON_AGENT BATON_ROLE \
 _tap_n=0
 _tap_failed=0
 _tap_planned=
+# What the last command run through a helper (baton_run, wire_run...)
+# printed: the first assertion to fail after it shows it, naming the
+# command (the checks that follow a command are usually about it).
+_saw=
 
 # plan N: announce how many tests follow.
 plan() {
@@ -30,7 +34,8 @@ plan() {
 	echo "1..$1"
 }
 
-# pass NAME / fail NAME: record one result.
+# pass NAME / fail NAME [WHAT]: record one result.  A failure prints
+# WHAT (what the test saw) and what the last helper-run command printed.
 pass() {
 	_tap_n=$((_tap_n + 1))
 	echo "ok $_tap_n - $1"
@@ -39,32 +44,63 @@ fail() {
 	_tap_n=$((_tap_n + 1))
 	_tap_failed=$((_tap_failed + 1))
 	echo "not ok $_tap_n - $1"
+	[ $# -lt 2 ] || diag "$2"
+	[ -z "$_saw" ] || diag "$_saw"
+	_saw=
 }
 
-# ok STATUS NAME: passes when STATUS (usually $?) is 0.
+# ok STATUS NAME [WHAT]: passes when STATUS (usually $?) is 0; a failure
+# prints the status and WHAT, the values the check looked at.
 ok() {
-	if [ "$1" -eq 0 ]; then pass "$2"; else fail "$2"; fi
+	if [ "$1" -eq 0 ] 2>/dev/null; then
+		pass "$2"
+	else
+		fail "$2" "  status:   '$1'${3+
+  saw:      $3}"
+	fi
 }
 
-# is GOT EXPECTED NAME: string equality, with a diagnostic on failure.
+# is GOT EXPECTED NAME [WHAT]: string equality; a failure prints both
+# values and WHAT (more of what the test saw, such as a command's output).
 is() {
 	if [ "$1" = "$2" ]; then
 		pass "$3"
 	else
-		fail "$3"
-		diag "  got:      '$1'"
-		diag "  expected: '$2'"
+		fail "$3" "  got:      '$1'
+  expected: '$2'${4+
+  saw:      $4}"
 	fi
 }
 
-# like GOT ERE NAME: GOT matches the extended regular expression.
+# like GOT ERE NAME [WHAT]: GOT matches the extended regular expression.
 like() {
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
 		pass "$3"
 	else
-		fail "$3"
-		diag "  got:          '$1'"
-		diag "  expected ERE: '$2'"
+		fail "$3" "  got:          '$1'
+  expected ERE: '$2'${4+
+  saw:          $4}"
+	fi
+}
+
+# cmp_ok GOT OP EXPECTED NAME: the integer comparison [ GOT OP EXPECTED ]
+# (-lt -le -eq -ne -ge -gt) holds.
+cmp_ok() {
+	if [ "$1" "$2" "$3" ] 2>/dev/null; then
+		pass "$4"
+	else
+		fail "$4" "  got:      '$1'
+  expected: $2 '$3'"
+	fi
+}
+
+# same_file GOT EXPECTED NAME: the two files are identical; a failure
+# prints how they differ (at most 60 lines of diff -u).
+same_file() {
+	if cmp -s "$2" "$1"; then
+		pass "$3"
+	else
+		fail "$3" "$(diff -u "$2" "$1" 2>&1 | head -n 60)"
 	fi
 }
 
@@ -74,9 +110,10 @@ skip() {
 	echo "ok $_tap_n - $1 # SKIP $2"
 }
 
-# diag TEXT: a comment line (shown in the .log file).
+# diag TEXT: comment lines (shown in the .log file), one "# " per line
+# so that no line of a multi-line value breaks the TAP stream.
 diag() {
-	printf '# %s\n' "$*"
+	printf '%s\n' "$*" | sed 's/^/# /'
 }
 
 # bail_out REASON: stop the whole test run.
@@ -104,19 +141,21 @@ now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
 
-# wait_for CMD TIMEOUT: run CMD (eval'd) until it succeeds, at most
-# TIMEOUT seconds; for conditions nothing notifies us of (a process
-# gone that is not our child).
+# wait_for CMD TIMEOUT: run CMD (eval'd) until it succeeds, for at most
+# TIMEOUT seconds of wall-clock time (however long each try takes on a
+# busy machine); for conditions nothing notifies us of (a process gone
+# that is not our child).  On a timeout it says what it waited for.
 wait_for() {
-	_wf_left=$(($2 * 20))
-	while [ "$_wf_left" -gt 0 ]; do
-		if eval "$1"; then
-			return 0
+	_wf_end=$(($(now_ms) + $2 * 1000))
+	while ! eval "$1"; do
+		if [ "$(now_ms)" -ge "$_wf_end" ]; then
+			eval "$1" && return 0
+			diag "waited $2 s in vain for: $1"
+			return 1
 		fi
 		sleep 0.05
-		_wf_left=$((_wf_left - 1))
 	done
-	eval "$1"
+	return 0
 }
 
 # --- a private broker ------------------------------------------------
@@ -175,6 +214,7 @@ start_broker() {
 	BROKER_PID=
 	if [ "$_sb_rc" -eq 0 ]; then
 		BROKER_PID=$(broker_pid)
+		[ -n "$BROKER_PID" ] || diag "batond started but does not answer status"
 	else
 		diag "batond exited $_sb_rc: $(cat "$TEST_DIR/batond.err")"
 	fi
@@ -189,7 +229,10 @@ broker_pid() {
 
 # broker_alive: the broker answers a status request with its pid.
 broker_alive() {
-	[ -n "$BROKER_PID" ] && [ "$(broker_pid)" = "$BROKER_PID" ]
+	_ba_pid=$(broker_pid)
+	[ -n "$BROKER_PID" ] && [ "$_ba_pid" = "$BROKER_PID" ] && return 0
+	_saw="status over the wire answered pid '$_ba_pid'; the broker started was '$BROKER_PID'"
+	return 1
 }
 
 # stop_broker: SIGTERM, then wait (bounded) until it is gone.
@@ -214,6 +257,8 @@ wire_run() {
 	    jq -c 'select(.t == 7)' 2>/dev/null | head -n 1)
 	WIRE_RES=$(printf '%s\n' "$WIRE_OUT" | sed -n 's/^frame //p' |
 	    jq -c 'select(.t == 4)' 2>/dev/null | head -n 1)
+	_saw="last command: wire $(printf "%.200s" "$*") exited $WIRE_RC, printing:
+$(printf '%s\n' "$WIRE_OUT" | head -n 20)"
 }
 
 # wire_closed: the last wire_run ended with the broker closing.
@@ -230,7 +275,9 @@ hold_start() {
 	shift
 	rm -f "$TEST_DIR/hold$_hs.in" "$TEST_DIR/hold$_hs.out"
 	mkfifo "$TEST_DIR/hold$_hs.in" "$TEST_DIR/hold$_hs.out"
-	"$WIRE" "$BATON_SOCKET" "$@" <"$TEST_DIR/hold$_hs.in" >"$TEST_DIR/hold$_hs.out" &
+	# (none of the other slots' descriptors: see mcp_start)
+	"$WIRE" "$BATON_SOCKET" "$@" <"$TEST_DIR/hold$_hs.in" >"$TEST_DIR/hold$_hs.out" \
+	    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- &
 	HOLD_PID=$!
 	eval "HOLD_PID_$_hs=$HOLD_PID"
 	_bg_pids="$_bg_pids $HOLD_PID"
@@ -283,6 +330,9 @@ baton_run() {
 	RC=$?
 	OUT=$(cat "$TEST_DIR/out")
 	ERR=$(cat "$TEST_DIR/err")
+	_saw="last command: baton $(printf "%.200s" "$*") exited $RC
+stdout: $(head -c 2000 "$TEST_DIR/out")
+stderr: $(head -c 2000 "$TEST_DIR/err")"
 }
 
 # lines TEXT: how many lines TEXT has (0 for empty).
@@ -294,13 +344,15 @@ lines() {
 
 # mcp_start SLOT AGENT: a `baton mcp` session (SLOT 1 or 2) fed through a
 # fifo on fd 3 or 4, initialized; sets MCP_PID_SLOT.  Its answers go to
-# $TEST_DIR/mcpSLOT.out; closing the fd (exec 3>&-) ends it.
+# $TEST_DIR/mcpSLOT.out; closing the fd (exec 3>&-) ends it.  The session
+# gets none of the descriptors of the other slots (3-8): a writer it kept
+# open would stop the other slot's fifo from ever reaching end-of-file.
 mcp_start() {
 	rm -f "$TEST_DIR/mcp$1.in"
 	mkfifo "$TEST_DIR/mcp$1.in"
 	: >"$TEST_DIR/mcp$1.out" # a slot used before: no stale answers to find
 	BATON_AGENT=$2 "$BATON" mcp <"$TEST_DIR/mcp$1.in" >"$TEST_DIR/mcp$1.out" \
-	    2>"$TEST_DIR/mcp$1.err" &
+	    2>"$TEST_DIR/mcp$1.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- &
 	eval "MCP_PID_$1=\$!"
 	_bg_pids="$_bg_pids $!"
 	if [ "$1" = 1 ]; then exec 3>"$TEST_DIR/mcp1.in"; else exec 4>"$TEST_DIR/mcp2.in"; fi
@@ -319,7 +371,11 @@ mcp_call() {
 }
 
 # mcp_result SLOT ID: the structuredContent of answer ID, once it came.
+# Used in $(...), so when the answer does not come it says so on stderr
+# (which make check keeps in the test's log).
 mcp_result() {
-	wait_for "grep -q '\"id\":$2,' '$TEST_DIR/mcp$1.out'" 10
+	wait_for "grep -q '\"id\":$2,' '$TEST_DIR/mcp$1.out'" 10 >&2 ||
+	    diag "no answer $2 from baton mcp $1; it wrote: $(tail -n 5 "$TEST_DIR/mcp$1.out")
+its stderr: $(tail -n 5 "$TEST_DIR/mcp$1.err")" >&2
 	grep "\"id\":$2," "$TEST_DIR/mcp$1.out" | jq -c .result.structuredContent 2>/dev/null
 }

@@ -64,8 +64,8 @@ BATON_AGENT=B "$BATON" lock fifo -- sh -c "echo B >>'$D/order'; read _ <'$D/B'" 
 wait_for '[ "$(waiters fifo)" = 1 ]' 10
 BATON_AGENT=C "$BATON" lock fifo -- sh -c "echo C >>'$D/order'; read _ <'$D/C'" &
 wait_for '[ "$(waiters fifo)" = 2 ]' 10
-BATON_AGENT=D "$BATON" lock -n fifo -- true
-is $? 1 "a newcomer with -n does not overtake the queue"
+BATON_AGENT=D baton_run lock -n fifo -- true
+is "$RC" 1 "a newcomer with -n does not overtake the queue"
 is "$("$BATON" locks --json fifo | json '[.locks[0].waiters[].agent] | join(",")')" "B,C" \
     "lock_list shows the waiters in order"
 open_gate A
@@ -103,7 +103,10 @@ wait
 # (typically a few ms; the bound is loose because the time includes the
 # heir's fork and exec on a machine that may be busy, and it still tells
 # "at once" from any timeout, the shortest of which is seconds)
-BATON_AGENT=victim "$BATON" lock k -- sleep 300 &
+# (the victim's command notes its pid, to be ended by pid: pkill -f
+# "sleep 300" also ended the victims of other runs of this test on the
+# machine, whose heirs were then granted before any SIGKILL)
+BATON_AGENT=victim "$BATON" lock k -- sh -c "echo \$\$ >'$D/victim.pid'; exec sleep 300" &
 victim=$!
 wait_for '[ "$(holder k)" = victim ]' 10
 BATON_AGENT=heir "$BATON" lock k -- sh -c "date +%s%N >'$D/granted'" &
@@ -115,9 +118,8 @@ wait $heir
 t1=$(cat "$D/granted")
 ms=$(((t1 - t0) / 1000000))
 diag "SIGKILL to grant: $ms ms"
-[ "$ms" -lt 1000 ]
-ok $? "the waiter is granted at once after the holder's SIGKILL ($ms ms, bound 1 s)"
-pkill -f "sleep 300" 2>/dev/null
+cmp_ok "$ms" -lt 1000 "the waiter is granted at once after the holder's SIGKILL ($ms ms, bound 1 s)"
+kill "$(cat "$D/victim.pid")" 2>/dev/null
 
 # --- detached locks: TTL, renew, tokens ---
 # t0 before the grant: the TTL runs from the grant, which cannot come earlier
@@ -132,21 +134,21 @@ ok $? "it expires at its TTL and a waiter gets it"
 el=$(($(now_ms) - t0))
 diag "TTL 1 s expired after $el ms"
 [ "$el" -ge 1000 ] && [ "$el" -lt 2500 ]
-ok $? "not before its TTL, not long after ($el ms)"
+ok $? "not before its TTL, not long after ($el ms)" "'$el'; want 1000 <= ms < 2500"
 tok=$("$BATON" acquire --ttl 1 renew)
 "$BATON" renew renew "$tok" 30
 ok $? "baton renew extends a detached lock"
-"$BATON" acquire -w 1.5 --ttl 5 renew >/dev/null 2>&1
-is $? 1 "a renewed lock is still held past its first TTL"
-"$BATON" release renew wrongwrongwrongwrongwrongwrong12 2>"$D/err"
-is $? 77 "releasing with the wrong token is refused (77)"
-like "$(cat "$D/err")" "held by" "the refusal names the holder"
-"$BATON" call lock_release '{"name":"renew"}' >/dev/null 2>&1
-is $? 77 "another session without the token cannot release it"
-"$BATON" release renew "$tok"
-ok $? "the token releases it"
-"$BATON" release renew "$tok" 2>/dev/null
-is $? 1 "releasing it twice says it was not held (exit 1)"
+baton_run acquire -w 1.5 --ttl 5 renew
+is "$RC" 1 "a renewed lock is still held past its first TTL"
+baton_run release renew wrongwrongwrongwrongwrongwrong12
+is "$RC" 77 "releasing with the wrong token is refused (77)"
+like "$ERR" "held by" "the refusal names the holder"
+baton_run call lock_release '{"name":"renew"}'
+is "$RC" 77 "another session without the token cannot release it"
+baton_run release renew "$tok"
+ok "$RC" "the token releases it"
+baton_run release renew "$tok"
+is "$RC" 1 "releasing it twice says it was not held (exit 1)"
 
 # fences strictly increase
 prev=0
@@ -162,17 +164,17 @@ like "$t" '^[0-9a-f]{32}$' "the command gets BATON_LOCK_TOKEN"
 
 # --- file reservations ---
 tok=$("$BATON" acquire --ttl 60 --reason "refactor" file:src)
-"$BATON" acquire -n file:src/a.c 2>"$D/err"
-is $? 1 "file:src held: file:src/a.c conflicts"
-like "$(cat "$D/err")" "file:src" "the conflict names the held reservation"
-"$BATON" acquire -n "file:./src/../src/b.c" >/dev/null 2>&1
-is $? 1 "file:./src/../src/b.c is normalized and conflicts too"
-"$BATON" acquire -n "file:$BATON_PROJECT/src/c.c" >/dev/null 2>&1
-is $? 1 "the absolute path in the project is the same name"
+baton_run acquire -n file:src/a.c
+is "$RC" 1 "file:src held: file:src/a.c conflicts"
+like "$ERR" "file:src" "the conflict names the held reservation"
+baton_run acquire -n "file:./src/../src/b.c"
+is "$RC" 1 "file:./src/../src/b.c is normalized and conflicts too"
+baton_run acquire -n "file:$BATON_PROJECT/src/c.c"
+is "$RC" 1 "the absolute path in the project is the same name"
 "$BATON" release file:src "$tok"
 tok=$("$BATON" acquire --ttl 60 'file:src/**/*.c')
-"$BATON" acquire -n file:src/x/y.c >/dev/null 2>&1
-is $? 1 "file:src/**/*.c conflicts with file:src/x/y.c"
+baton_run acquire -n file:src/x/y.c
+is "$RC" 1 "file:src/**/*.c conflicts with file:src/x/y.c"
 t2=$("$BATON" acquire -n --ttl 60 file:docs/a.md)
 ok $? "file:src/**/*.c does not conflict with file:docs/a.md"
 "$BATON" call lock_acquire '{"name":"file:src/x/y.c"}' | json '.holders[0].name' >"$D/h"
@@ -185,8 +187,8 @@ tok=$("$BATON" acquire --ttl 60 file:lib/x.c)
 gate dirw
 BATON_AGENT=dirwaiter "$BATON" lock file:lib -- sh -c "read _ <'$D/dirw'" &
 wait_for '[ "$(waiters file:lib)" = 1 ]' 10
-"$BATON" acquire -n --ttl 60 file:lib/a.c >/dev/null 2>&1
-is $? 1 "a newcomer for file:lib/a.c does not overtake a queued file:lib"
+baton_run acquire -n --ttl 60 file:lib/a.c
+is "$RC" 1 "a newcomer for file:lib/a.c does not overtake a queued file:lib"
 "$BATON" release file:lib/x.c "$tok"
 wait_for '[ "$(holder file:lib)" = dirwaiter ]' 10
 is "$(holder file:lib)" dirwaiter "the directory waiter is granted when the file is released"
@@ -195,30 +197,30 @@ wait
 
 # --- several names: all or nothing ---
 tok=$("$BATON" acquire --ttl 60 m2)
-"$BATON" acquire -n m1 m2 >/dev/null 2>&1
-is $? 1 "names [m1, m2] with m2 held is refused"
-"$BATON" acquire -n --ttl 60 m1 >/dev/null
-ok $? "and m1 was not taken by the refused request"
+baton_run acquire -n m1 m2
+is "$RC" 1 "names [m1, m2] with m2 held is refused"
+baton_run acquire -n --ttl 60 m1
+ok "$RC" "and m1 was not taken by the refused request"
 
 # --- flock(1) exit statuses ---
 tok=$("$BATON" acquire --ttl 60 held)
-"$BATON" lock -n held -- true 2>/dev/null
-is $? 1 "-n on a held lock exits 1"
-"$BATON" lock -n -E 9 held -- true 2>/dev/null
-is $? 9 "-E 9 exits 9"
+baton_run lock -n held -- true
+is "$RC" 1 "-n on a held lock exits 1"
+baton_run lock -n -E 9 held -- true
+is "$RC" 9 "-E 9 exits 9"
 t0=$(now_ms)
 "$BATON" lock -w 0.2 held -- true 2>/dev/null
 rc=$?
 el=$(($(now_ms) - t0))
 is $rc 1 "-w 0.2 times out with 1"
 [ "$el" -ge 180 ] && [ "$el" -lt 1000 ]
-ok $? "-w 0.2 times out in about 0.2 s ($el ms)"
-"$BATON" lock -n free -- sh -c 'exit 7'
-is $? 7 "the command's exit status is baton's"
-"$BATON" lock -n free -- /nonexistent/cmd 2>/dev/null
-is $? 127 "a command that does not exist exits 127"
-"$BATON" lock free true 2>"$D/err"
-is $? 64 "a missing -- is a usage error (64)"
+ok $? "-w 0.2 times out in about 0.2 s ($el ms)" "'$el'; want 180 <= ms < 1000"
+baton_run lock -n free -- sh -c 'exit 7'
+is "$RC" 7 "the command's exit status is baton's"
+baton_run lock -n free -- /nonexistent/cmd
+is "$RC" 127 "a command that does not exist exits 127"
+baton_run lock free true
+is "$RC" 64 "a missing -- is a usage error (64)"
 
 # --- a Makefile under make -j4: critical sections never overlap ---
 mkdir -p "$D/mk"
@@ -234,7 +236,7 @@ sort -n "$D/mk/log" | awk '
 	$2 == "start" { if (open) bad = 1; open = 1 }
 	$2 == "end" { open = 0 }
 	END { exit bad }'
-ok $? "their critical sections never overlap"
+ok $? "their critical sections never overlap" "$(sort -n "$D/mk/log")"
 is "$(grep -c start "$D/mk/log")" 4 "all four ran"
 
 # --- baton lock --break: the user takes a forgotten lock away ---
@@ -243,25 +245,26 @@ tok=$(BATON_AGENT=forgetful "$BATON" acquire --ttl 600 --reason "long job" stuck
 BATON_AGENT=next "$BATON" lock -w 10 stuck -- echo granted >"$D/brk.out" 2>&1 &
 brk_waiter=$!
 wait_for '[ "$("$BATON" locks --json stuck | json ".locks[0].waiters | length")" = 1 ]' 10
-out=$(BATON_AGENT=the-user "$BATON" lock --break --reason "stale since yesterday" stuck)
-is $? 0 "baton lock --break NAME exits 0 when someone held it"
+BATON_AGENT=the-user baton_run lock --break --reason "stale since yesterday" stuck
+out=$OUT
+is "$RC" 0 "baton lock --break NAME exits 0 when someone held it"
 like "$out" "broke stuck: held by forgetful \(session .*, exclusive, fence [0-9]+\)" \
     "and says whose lock it broke, with its fence"
 wait "$brk_waiter"
 is "$?:$(cat "$D/brk.out")" "0:granted" "the waiter in line is granted at once"
-"$BATON" release stuck "$tok" 2>/dev/null
-is $? 1 "the old token no longer releases anything"
+baton_run release stuck "$tok"
+is "$RC" 1 "the old token no longer releases anything"
 inbox=$(BATON_AGENT=forgetful "$BATON" msg inbox --json)
 is "$(printf '%s' "$inbox" | json '.messages[0].from')" the-user "the holder's inbox says who broke it"
 like "$(printf '%s' "$inbox" | json '.messages[0].subject + " " + .messages[0].body')" \
     "your lock stuck was broken by the-user.*Reason: stale since yesterday" \
     "with the lock and the reason"
-"$BATON" lock --break stuck 2>"$D/err"
-is $? 1 "breaking a lock nobody holds exits 1"
-like "$(cat "$D/err")" "stuck: nobody holds it" "and says so"
-"$BATON" lock --break stuck -- true 2>/dev/null
-is $? 64 "--break with a command is a usage error"
-"$BATON" acquire --break stuck 2>/dev/null
-is $? 64 "--break is not an acquire option"
+baton_run lock --break stuck
+is "$RC" 1 "breaking a lock nobody holds exits 1"
+like "$ERR" "stuck: nobody holds it" "and says so"
+baton_run lock --break stuck -- true
+is "$RC" 64 "--break with a command is a usage error"
+baton_run acquire --break stuck
+is "$RC" 64 "--break is not an acquire option"
 
 done_testing

@@ -54,17 +54,18 @@ is "$(json '.messages[0].body' <"$D/imp1.out")/$(json '.messages[0].body' <"$D/i
     "build the parser/build the parser" "both blocked implementer inboxes receive it"
 is "$(json '.messages[0].subject' <"$D/imp1.out")" parser "subject and from are kept"
 kill -0 $plan 2>/dev/null && [ ! -s "$D/plan.out" ]
-ok $? "the planner's blocked inbox does not wake for role:implementer"
+ok $? "the planner's blocked inbox does not wake for role:implementer" \
+    "its output: $(cat "$D/plan.out" "$D/plan.out.err")"
 
 # --- presence ends at once when a process is SIGKILLed ---
 present plan
-ok $? "the planner is present while its process lives"
+ok $? "the planner is present while its process lives" "$(agents_json)"
 t0=$(now_ms)
 kill -9 $plan
 wait_for '! present plan' 10
 t1=$(now_ms)
 ! present plan
-ok $? "SIGKILL: the planner's presence is gone ($((t1 - t0)) ms, polled every 50 ms)"
+ok $? "SIGKILL: the planner's presence is gone ($((t1 - t0)) ms, polled every 50 ms)" "$(agents_json)"
 diag "presence gone $((t1 - t0)) ms after SIGKILL"
 
 # --- a blocked inbox wakes within 100 ms of the send ---
@@ -82,24 +83,27 @@ at=$(date -d "$(json '.messages[0].at' <"$D/lat.out")" +%s%N)
 ms=$(((t1 - at) / 1000000))
 diag "send -> blocked inbox answered: $ms ms after the broker took the message," \
     "$(((t1 - t0) / 1000000)) ms after the sender started"
-[ "$ms" -lt 100 ]
-ok $? "a blocked message_inbox wakes within 100 ms of message_send ($ms ms)"
+cmp_ok "$ms" -lt 100 "a blocked message_inbox wakes within 100 ms of message_send ($ms ms)"
 is "$(json '.messages[0].body' <"$D/lat.out")" ping "and returns the message"
 
 # --- TTL registrations outlive the connection, then lapse ---
-"$BATON" call agent_join '{"name":"ttl1","role":"reviewer","ttl_seconds":1}' >/dev/null
+# t0 before the join: the TTL runs from the join, which cannot come
+# earlier (taken after the CLI's exit, t0 was late by as long as a busy
+# machine took to run it and `date`, which the bound had to guess)
 t0=$(now_ms)
+"$BATON" call agent_join '{"name":"ttl1","role":"reviewer","ttl_seconds":1}' >/dev/null
 is "$(agents_json | json '[.agents[] | select(.agent == "ttl1") | "\(.connected):\(.role)"] | join(" ")')" \
     "false:reviewer" "a TTL registration stays listed after its CLI exited (connected:false)"
 wait_for '! present ttl1' 10
 t1=$(now_ms)
-[ $((t1 - t0)) -ge 800 ] && ! present ttl1
-ok $? "it lapses after its TTL ($((t1 - t0)) ms for 1 s)"
+[ $((t1 - t0)) -ge 900 ] && ! present ttl1
+ok $? "it lapses after its TTL ($((t1 - t0)) ms for 1 s)" "want >= 900 ms; agents: $(agents_json)"
 "$BATON" call agent_join '{"name":"ttl2","ttl_seconds":2}' >/dev/null
 "$BATON" call agent_join '{"name":"ttl2","ttl_seconds":60}' >/dev/null
 e=$(agents_json | json '[.agents[] | select(.agent == "ttl2") | .expires_in_seconds] | .[0] | floor')
 [ "$e" -ge 50 ] && [ "$(agents_json | json '[.agents[] | select(.agent == "ttl2")] | length')" = 1 ]
-ok $? "joining again under the name renews the registration (expires in ${e}s, listed once)"
+ok $? "joining again under the name renews the registration (expires in ${e}s, listed once)" \
+    "$(agents_json)"
 baton_run call agent_join '{"name":"all"}'
 is "$RC" 65 "\"all\" cannot be an agent name (exit 65)"
 
@@ -134,9 +138,8 @@ cat "$D"/sent.* | sort -n >"$D/sent"
 is "$(lines "$(cat "$D/got")")" 200 "200 messages read in $pages pages of 7 with after=cursor"
 is "$(sort -n "$D/got" | uniq | wc -l | tr -d ' ')" 200 "no message is repeated"
 sort -n -c "$D/got" 2>/dev/null
-ok $? "ids come in increasing order"
-cmp -s "$D/sent" "$D/got"
-ok $? "exactly the ids the senders got back, none skipped (nor the 40 to others)"
+ok $? "ids come in increasing order" "$(sort -n -c "$D/got" 2>&1)"
+same_file "$D/got" "$D/sent" "exactly the ids the senders got back, none skipped (nor the 40 to others)"
 
 # --- read state: ack, unread_only ---
 r=$(BATON_AGENT=reader "$BATON" call message_ack "{\"up_to\":$cursor}")

@@ -48,13 +48,11 @@ json_round() {
 	    "$(jq -S -c '.mcpServers // {}' "$FIX/$_f")" "$_f ($2): every other server is unchanged"
 	cp "$_dst" "$TEST_DIR/once"
 	baton_run install $_args
-	cmp -s "$_dst" "$TEST_DIR/once"
-	ok $? "$_f ($2): a second install changes nothing"
+	same_file "$_dst" "$TEST_DIR/once" "$_f ($2): a second install changes nothing"
 	like "$OUT" 'already' "$_f ($2): and says so"
 	baton_run uninstall $_args
 	ok $RC "$_f ($2): uninstall exits 0"
-	cmp -s "$_dst" "$FIX/$_f"
-	ok $? "$_f ($2): install then uninstall leaves the file byte-identical"
+	same_file "$_dst" "$FIX/$_f" "$_f ($2): install then uninstall leaves the file byte-identical"
 	rm -f "$_dst"
 }
 
@@ -69,7 +67,7 @@ json_round claude-user-empty-servers.json user
 cp "$FIX/mcp-tabs.json" "$P/.mcp.json"
 "$BATON" install --claude >/dev/null
 grep -q "$(printf '^\t\t"baton": {$')" "$P/.mcp.json"
-ok $? "a tab-indented file gets a tab-indented entry"
+ok $? "a tab-indented file gets a tab-indented entry" "$(cat -A "$P/.mcp.json" | head -n 20)"
 "$BATON" uninstall --claude >/dev/null
 cp "$FIX/mcp-compact.json" "$P/.mcp.json"
 "$BATON" install --claude >/dev/null
@@ -89,7 +87,7 @@ is "$(jq -r '.mcpServers.baton.env | has("BATON_PROJECT")' "$P/.mcp.json")" fals
     "BATON_PROJECT (one session's namespace) is not written"
 baton_run uninstall --claude
 test ! -e "$P/.mcp.json"
-ok $? "uninstall removes the .mcp.json that install created"
+ok $? "uninstall removes the .mcp.json that install created" "$(cat "$P/.mcp.json" 2>&1)"
 baton_run uninstall --claude
 ok $RC "uninstall when not installed exits 0"
 
@@ -101,18 +99,16 @@ cp "$TEST_DIR/old.json" "$P/.mcp.json"
 baton_run install --claude
 is "$(jq -r '.mcpServers.baton.command' "$P/.mcp.json")" "$SELF" "install updates an entry that runs another baton"
 "$BATON" uninstall --claude >/dev/null
-cmp -s "$P/.mcp.json" "$FIX/mcp-project.json"
-ok $? "and uninstall still restores the original"
+same_file "$P/.mcp.json" "$FIX/mcp-project.json" "and uninstall still restores the original"
 ls "$BATON_STATE_DIR/backup/" | grep -q 'mcp.json'
-ok $? "the original was backed up in STATE/backup/"
+ok $? "the original was backed up in STATE/backup/" "$(ls -l "$BATON_STATE_DIR/backup/" 2>&1)"
 
 # a broken file is refused and left alone
 printf '{"mcpServers": {,}\n' >"$P/.mcp.json"
 cp "$P/.mcp.json" "$TEST_DIR/bad"
 baton_run install --claude
 is "$RC" 65 "install refuses a .mcp.json that is not JSON (exit 65)"
-cmp -s "$P/.mcp.json" "$TEST_DIR/bad"
-ok $? "and does not touch it"
+same_file "$P/.mcp.json" "$TEST_DIR/bad" "and does not touch it"
 is "$(lines "$ERR")" 1 "with one line on stderr"
 rm -f "$P/.mcp.json"
 
@@ -122,10 +118,10 @@ cp "$FIX/claude-user.json" "$HOME/dotfiles/claude.json"
 ln -s dotfiles/claude.json "$HOME/.claude.json"
 "$BATON" install --claude --scope user >/dev/null
 test -L "$HOME/.claude.json" && jq -e '.mcpServers.baton' "$HOME/dotfiles/claude.json" >/dev/null
-ok $? "a symlinked ~/.claude.json stays a link; its target gets the entry"
+ok $? "a symlinked ~/.claude.json stays a link; its target gets the entry" \
+    "$(ls -l "$HOME/.claude.json"; cat "$HOME/dotfiles/claude.json")"
 "$BATON" uninstall --claude --scope user >/dev/null
-cmp -s "$HOME/dotfiles/claude.json" "$FIX/claude-user.json"
-ok $? "and uninstall restores the target"
+same_file "$HOME/dotfiles/claude.json" "$FIX/claude-user.json" "and uninstall restores the target"
 rm -f "$HOME/.claude.json"
 
 # --- Codex: TOML ----------------------------------------------------------
@@ -145,11 +141,9 @@ for f in codex.toml codex-notrail.toml; do
 	esac
 	cp "$CX" "$TEST_DIR/once"
 	"$BATON" install --codex >/dev/null
-	cmp -s "$CX" "$TEST_DIR/once"
-	ok $? "$f: a second install changes nothing"
+	same_file "$CX" "$TEST_DIR/once" "$f: a second install changes nothing"
 	baton_run uninstall --codex
-	cmp -s "$CX" "$FIX/$f"
-	ok $? "$f: install then uninstall leaves it byte-identical (comments too)"
+	same_file "$CX" "$FIX/$f" "$f: install then uninstall leaves it byte-identical (comments too)"
 done
 is "$(printf '%s' "$ERR" | grep -c 'by hand')" 0 "a [mcp_servers.baton] line inside a string is not taken for a table"
 
@@ -165,7 +159,7 @@ rm -f "$CX"
 baton_run install --codex
 "$BATON" uninstall --codex >/dev/null
 test ! -e "$CX"
-ok $? "a config.toml that install created is removed by uninstall"
+ok $? "a config.toml that install created is removed by uninstall" "$(cat "$CX" 2>&1)"
 
 # --all, default both
 cp "$FIX/codex.toml" "$CX"
@@ -173,10 +167,11 @@ cp "$FIX/mcp-project.json" "$P/.mcp.json"
 baton_run install
 ok $RC "install with no agent named sets up both"
 grep -q 'mcp_servers.baton' "$CX" && jq -e '.mcpServers.baton' "$P/.mcp.json" >/dev/null
-ok $? "both files have the entry"
+ok $? "both files have the entry" "$(cat "$CX" "$P/.mcp.json")"
 baton_run uninstall --all
 cmp -s "$CX" "$FIX/codex.toml" && cmp -s "$P/.mcp.json" "$FIX/mcp-project.json"
-ok $? "uninstall --all restores both"
+ok $? "uninstall --all restores both" \
+    "$(diff -u "$FIX/codex.toml" "$CX"; diff -u "$FIX/mcp-project.json" "$P/.mcp.json")"
 baton_run install --scope team
 is "$RC" 64 "an unknown --scope is a usage error"
 
@@ -187,13 +182,13 @@ baton_run init
 ok $RC "init exits 0"
 for f in CLAUDE.md AGENTS.md; do
 	grep -q '^<!-- baton:begin -->$' "$P/$f" && grep -q '^<!-- baton:end -->$' "$P/$f"
-	ok $? "init writes the block between markers into $f"
-	head -c "$(wc -c <"$FIX/$f")" "$P/$f" | cmp -s - "$FIX/$f"
-	ok $? "the text of $f before the block is untouched"
+	ok $? "init writes the block between markers into $f" "$(cat "$P/$f")"
+	head -c "$(wc -c <"$FIX/$f")" "$P/$f" >"$TEST_DIR/head"
+	same_file "$TEST_DIR/head" "$FIX/$f" "the text of $f before the block is untouched"
 done
 grep -q 'lock_acquire' "$P/CLAUDE.md" && grep -q 'file:PATH' "$P/CLAUDE.md" &&
     grep -q 'wait_seconds' "$P/CLAUDE.md"
-ok $? "the instructions say how to reserve files and wait"
+ok $? "the instructions say how to reserve files and wait" "$(cat "$P/CLAUDE.md")"
 ops=$("$BATON" --help | sed -n '/^Operations/,/^$/p' | awk 'NR > 1 { print $1 }')
 unknown=
 for t in $(grep -o '`[a-z]*_[a-z_]*`' "$P/CLAUDE.md" | tr -d '`' | sort -u); do
@@ -205,7 +200,8 @@ cp "$P/CLAUDE.md" "$TEST_DIR/c1"
 cp "$P/AGENTS.md" "$TEST_DIR/a1"
 baton_run init
 cmp -s "$P/CLAUDE.md" "$TEST_DIR/c1" && cmp -s "$P/AGENTS.md" "$TEST_DIR/a1"
-ok $? "a second init changes nothing"
+ok $? "a second init changes nothing" \
+    "$(diff -u "$TEST_DIR/c1" "$P/CLAUDE.md"; diff -u "$TEST_DIR/a1" "$P/AGENTS.md")"
 
 # --force refreshes only the block
 sed 's/^- Before editing a file.*/- (edited by hand)/' "$P/CLAUDE.md" >"$TEST_DIR/c2"
@@ -213,47 +209,42 @@ printf 'Appended after the block by a person.\n' >>"$TEST_DIR/c2"
 cp "$TEST_DIR/c2" "$P/CLAUDE.md"
 baton_run init
 grep -q 'edited by hand' "$P/CLAUDE.md"
-ok $? "init without --force keeps an edited block"
+ok $? "init without --force keeps an edited block" "$(cat "$P/CLAUDE.md")"
 baton_run init --force
 ok $RC "init --force exits 0"
-{ cat "$TEST_DIR/c1"; printf 'Appended after the block by a person.\n'; } | cmp -s - "$P/CLAUDE.md"
-ok $? "init --force restores the block and keeps the text after it"
+{ cat "$TEST_DIR/c1"; printf 'Appended after the block by a person.\n'; } >"$TEST_DIR/want"
+same_file "$P/CLAUDE.md" "$TEST_DIR/want" "init --force restores the block and keeps the text after it"
 
 # disable / enable
 printf 'Appended after the block by a person.\n' >"$TEST_DIR/tail"
 baton_run disable
 ok $RC "disable exits 0"
-{ cat "$FIX/CLAUDE.md"; cat "$TEST_DIR/tail"; } | cmp -s - "$P/CLAUDE.md"
-ok $? "disable removes the block from CLAUDE.md and nothing else"
-cmp -s "$P/AGENTS.md" "$FIX/AGENTS.md"
-ok $? "disable leaves AGENTS.md byte-identical to before init (no final newline)"
+{ cat "$FIX/CLAUDE.md"; cat "$TEST_DIR/tail"; } >"$TEST_DIR/want"
+same_file "$P/CLAUDE.md" "$TEST_DIR/want" "disable removes the block from CLAUDE.md and nothing else"
+same_file "$P/AGENTS.md" "$FIX/AGENTS.md" "disable leaves AGENTS.md byte-identical to before init (no final newline)"
 baton_run disable
 ok $RC "a second disable exits 0"
-cmp -s "$P/AGENTS.md" "$FIX/AGENTS.md"
-ok $? "and changes nothing"
+same_file "$P/AGENTS.md" "$FIX/AGENTS.md" "and changes nothing"
 baton_run enable
 ok $RC "enable exits 0"
-cmp -s "$P/AGENTS.md" "$TEST_DIR/a1"
-ok $? "enable puts the block back"
+same_file "$P/AGENTS.md" "$TEST_DIR/a1" "enable puts the block back"
 baton_run enable
-cmp -s "$P/AGENTS.md" "$TEST_DIR/a1"
-ok $? "a second enable changes nothing"
+same_file "$P/AGENTS.md" "$TEST_DIR/a1" "a second enable changes nothing"
 # a block a person edited comes back as it was
 sed 's/^- Before editing a file.*/- (our own rule)/' "$TEST_DIR/a1" >"$P/AGENTS.md"
 cp "$P/AGENTS.md" "$TEST_DIR/a3"
 "$BATON" disable >/dev/null
 "$BATON" enable >/dev/null
-cmp -s "$P/AGENTS.md" "$TEST_DIR/a3"
-ok $? "disable then enable restores an edited block as it was"
+same_file "$P/AGENTS.md" "$TEST_DIR/a3" "disable then enable restores an edited block as it was"
 
 # a fresh project: init creates the files, disable removes them again
 rm -f "$P/CLAUDE.md" "$P/AGENTS.md"
 "$BATON" init >/dev/null
 test -s "$P/CLAUDE.md" && test -s "$P/AGENTS.md"
-ok $? "init creates CLAUDE.md and AGENTS.md when missing"
+ok $? "init creates CLAUDE.md and AGENTS.md when missing" "$(ls -l "$P")"
 "$BATON" disable >/dev/null
 test ! -e "$P/CLAUDE.md" && test ! -e "$P/AGENTS.md"
-ok $? "disable removes files that held only the block"
+ok $? "disable removes files that held only the block" "$(ls -l "$P")"
 printf 'x\n<!-- baton:begin -->\nno end\n' >"$P/CLAUDE.md"
 baton_run init
 is "$RC" 65 "init refuses a begin marker without an end marker"
@@ -291,7 +282,7 @@ UD=$HOME/.config/systemd/user
 baton_run service install
 ok $RC "service install exits 0"
 grep -qx "ListenStream=$BATON_SOCKET" "$UD/baton.socket"
-ok $? "baton.socket listens on the socket path"
+ok $? "baton.socket listens on the socket path" "$(cat "$UD/baton.socket")"
 like "$(grep '^ExecStart=' "$UD/baton.service")" "batond\" -f -S \"$BATON_SOCKET\" -D \"$BATON_STATE_DIR\"" \
     "baton.service runs batond -f on the same socket and state"
 like "$OUT" 'systemctl --user enable --now baton.socket' "it prints how to turn it on"
@@ -303,12 +294,11 @@ else
 fi
 cp "$UD/baton.socket" "$TEST_DIR/s1"
 baton_run service install
-cmp -s "$UD/baton.socket" "$TEST_DIR/s1"
-ok $? "a second service install changes nothing"
+same_file "$UD/baton.socket" "$TEST_DIR/s1" "a second service install changes nothing"
 baton_run service uninstall
 ok $RC "service uninstall exits 0"
 test ! -e "$UD/baton.socket" && test ! -e "$UD/baton.service"
-ok $? "service uninstall removes both units"
+ok $? "service uninstall removes both units" "$(ls -l "$UD")"
 printf '[Unit]\n' >"$UD/baton.service"
 baton_run service install
 is "$RC" 65 "service install will not overwrite a unit baton did not write"
@@ -333,7 +323,7 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	stop_broker
 	ok $? "the activated batond stops on SIGTERM"
 	test -S "$BATON_SOCKET"
-	ok $? "and leaves the socket it did not create in place"
+	ok $? "and leaves the socket it did not create in place" "$(ls -l "$SOCK_DIR")"
 	baton_run --no-autostart status
 	is "$RC" 69 "nothing answers there afterwards"
 else

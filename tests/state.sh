@@ -58,11 +58,11 @@ is "$(printf '%s' "$winner" | json .version)" "$won" "note get shows the winning
 wagent=$(printf '%s' "$winner" | json .author)
 is "agent ${wagent#cas}" "$(printf '%s' "$winner" | json .value)" \
     "the value stored is the winner's own, and its author is recorded"
-"$BATON" note set owner "late" --if-version "$won" >/dev/null
-ok $? "a compare-and-set at the current version is written"
-"$BATON" note set owner "stale" --if-version "$won" 2>"$D/err"
-is "$?" 1 "a compare-and-set at an old version exits 1"
-like "$(cat "$D/err")" "owner is at version [0-9]+, not $won; not written" \
+baton_run note set owner "late" --if-version "$won"
+ok "$RC" "a compare-and-set at the current version is written"
+baton_run note set owner "stale" --if-version "$won"
+is "$RC" 1 "a compare-and-set at an old version exits 1"
+like "$ERR" "owner is at version [0-9]+, not $won; not written" \
     "and says which version the note is at"
 
 # --- values round trip ---
@@ -79,15 +79,15 @@ is "$("$BATON" note get ns --json | json '.value | type')" string \
 "$BATON" note set e '' >/dev/null
 is "$("$BATON" note get e --json | json '[.found, .value] | @json')" '[true,""]' \
     "an empty string is a value: found, not absent"
-"$BATON" note get nothing-here 2>"$D/err"
-is "$?" 1 "note get of an absent key exits 1"
-like "$(cat "$D/err")" "no note nothing-here" "and says there is no such note"
+baton_run note get nothing-here
+is "$RC" 1 "note get of an absent key exits 1"
+like "$ERR" "no note nothing-here" "and says there is no such note"
 is "$("$BATON" note get nothing-here --json | json '[.found, .version] | @json')" '[false,0]' \
     "an absent note is found:false, version 0"
 
 # --- namespaces ---
-BATON_PROJECT=$D/other "$BATON" note get s >/dev/null 2>&1
-is "$?" 1 "a note is invisible from another project"
+BATON_PROJECT=$D/other baton_run note get s
+is "$RC" 1 "a note is invisible from another project"
 BATON_PROJECT=$D/other "$BATON" note set global:url http://x >/dev/null
 is "$("$BATON" note get global:url)" http://x "a global: note is shared by all projects"
 
@@ -104,35 +104,32 @@ ms=$(($(cat "$D/w1.t") - t0))
 diag "note set to note wait's exit: $ms ms"
 is "$(json '[.changed, .value, .version] | @json' <"$D/w1")" "[true,\"second\",$v2]" \
     "a write wakes a waiting note wait with the new value and version"
-[ "$ms" -lt 500 ]
-ok $? "promptly ($ms ms from the write to the waiter's exit)"
+cmp_ok "$ms" -lt 500 "promptly ($ms ms from the write to the waiter's exit)"
 t0=$(now_ms)
 out=$("$BATON" note wait s --after "$v" -w 20)
 t1=$(now_ms)
 is "$out" second "a note wait started after the write returns the value at once"
-[ $((t1 - t0)) -lt 2000 ]
-ok $? "without waiting ($((t1 - t0)) ms)"
-"$BATON" note wait s --after "$v2" -w 0.3 2>"$D/err"
-is "$?" 1 "a note wait that times out exits 1"
-like "$(cat "$D/err")" "timed out" "and says it timed out"
+cmp_ok $((t1 - t0)) -lt 2000 "without waiting ($((t1 - t0)) ms)"
+baton_run note wait s --after "$v2" -w 0.3
+is "$RC" 1 "a note wait that times out exits 1"
+like "$ERR" "timed out" "and says it timed out"
 is "$("$BATON" note wait s --after "$v2" -w 0 --json 2>/dev/null | json .changed)" false \
     "--json on a timeout shows changed:false"
 
 ( "$BATON" note wait s --after "$v2" -w 20 --json >"$D/w2"; echo $? >"$D/w2.rc" ) &
 wait_for '[ "$(blocked)" = 1 ]' 10
-"$BATON" note delete s
-ok $? "note delete exits 0 when it deletes"
+baton_run note delete s
+ok "$RC" "note delete exits 0 when it deletes"
 wait
 is "$(json '[.changed, .found] | @json' <"$D/w2")" "[true,false]" "a delete wakes note wait (found:false)"
 dv=$(json .version <"$D/w2")
-[ "$dv" -gt "$v2" ]
-ok $? "the deletion has its own, later version ($dv)"
+cmp_ok "$dv" -gt "$v2" "the deletion has its own, later version ($dv)"
 is "$("$BATON" note wait s --after "$v2" -w 5 --json | json '[.changed, .found, .version] | @json')" \
     "[true,false,$dv]" "a delete between two waits is not missed"
-"$BATON" note wait s --after "$dv" -w 0.2 2>/dev/null
-is "$?" 1 "after the deletion's version, note wait waits again"
-"$BATON" note delete s 2>"$D/err"
-is "$?" 1 "deleting an absent note exits 1"
+baton_run note wait s --after "$dv" -w 0.2
+is "$RC" 1 "after the deletion's version, note wait waits again"
+baton_run note delete s
+is "$RC" 1 "deleting an absent note exits 1"
 
 # a note wait for a note that does not exist yet (after 0)
 ( "$BATON" note wait later -w 20 >"$D/w3"; echo $? >"$D/w3.rc" ) &
@@ -151,9 +148,9 @@ t1=$(now_ms)
 is "$(printf '%s' "$out" | json '[.changed, .found] | @json')" "[true,false]" \
     "a TTL note disappears and wakes its waiters"
 [ $((t1 - t0)) -ge 900 ] && [ $((t1 - t0)) -lt 3000 ]
-ok $? "after its TTL ($((t1 - t0)) ms for --ttl 1)"
-"$BATON" note get temp >/dev/null 2>&1
-is "$?" 1 "the expired note is gone"
+ok $? "after its TTL ($((t1 - t0)) ms for --ttl 1)" "want 900 <= ms < 3000"
+baton_run note get temp
+is "$RC" 1 "the expired note is gone"
 
 # --- note list ---
 for k in list/b list/a list/c; do "$BATON" note set $k x >/dev/null; done
@@ -169,8 +166,7 @@ is "$g" 1 "the first signal is generation 1"
 t0=$(now_ms)
 is "$("$BATON" event wait built -w 10)" 1 "a signal before event wait (after 0) returns at once"
 t1=$(now_ms)
-[ $((t1 - t0)) -lt 2000 ]
-ok $? "without waiting ($((t1 - t0)) ms)"
+cmp_ok $((t1 - t0)) -lt 2000 "without waiting ($((t1 - t0)) ms)"
 "$BATON" event signal built '{"sha":"abc"}' --json-value >/dev/null
 out=$("$BATON" event wait built --after 1 -w 10 --json)
 is "$(printf '%s' "$out" | json '[.fired, .generation, .payload.sha] | @json')" '[true,2,"abc"]' \
@@ -182,28 +178,28 @@ wait_for '[ "$(blocked)" = 2 ]' 10
 wait
 is "$(cat "$D/e1")/$(cat "$D/e2")/$(cat "$D/e1.rc")$(cat "$D/e2.rc")" "3/3/00" \
     "a signal wakes every waiter"
-"$BATON" event wait built --after 3 -w 0.2 2>/dev/null
-is "$?" 1 "event wait exits 1 on timeout"
-"$BATON" event wait never -w 0.2 2>/dev/null
-is "$?" 1 "an event never signaled times out"
+baton_run event wait built --after 3 -w 0.2
+is "$RC" 1 "event wait exits 1 on timeout"
+baton_run event wait never -w 0.2
+is "$RC" 1 "an event never signaled times out"
 
 # --- bad input and bounds ---
-"$BATON" note set x '{bad' --json-value 2>"$D/err"
-is "$?" 65 "an invalid --json-value is bad data (65)"
-"$BATON" note set x 2>/dev/null
-is "$?" 64 "note set without a value is a usage error (64)"
-"$BATON" note get x --frobnicate 2>/dev/null
-is "$?" 64 "an unknown option is a usage error (64)"
-"$BATON" counter incr c --by nope 2>/dev/null
-is "$?" 64 "--by takes a number"
+baton_run note set x '{bad' --json-value
+is "$RC" 65 "an invalid --json-value is bad data (65)"
+baton_run note set x
+is "$RC" 64 "note set without a value is a usage error (64)"
+baton_run note get x --frobnicate
+is "$RC" 64 "an unknown option is a usage error (64)"
+baton_run counter incr c --by nope
+is "$RC" 64 "--by takes a number"
 head -c 70000 /dev/zero | tr '\0' a >"$D/big"
-"$BATON" note set big "$(cat "$D/big")" 2>"$D/err"
-is "$?" 65 "a value over 64 KiB is refused (65)"
-like "$(cat "$D/err")" "value is larger than 65536 bytes" "naming the value and the bound"
-"$BATON" note set "$(head -c 257 /dev/zero | tr '\0' k)" v 2>/dev/null
-is "$?" 65 "a key over 256 bytes is refused"
-"$BATON" --no-autostart -S "$D/none/sock" note get x 2>/dev/null
-is "$?" 69 "no broker: 69"
+baton_run note set big "$(cat "$D/big")"
+is "$RC" 65 "a value over 64 KiB is refused (65)"
+like "$ERR" "value is larger than 65536 bytes" "naming the value and the bound"
+baton_run note set "$(head -c 257 /dev/zero | tr '\0' k)" v
+is "$RC" 65 "a key over 256 bytes is refused"
+baton_run --no-autostart -S "$D/none/sock" note get x
+is "$RC" 69 "no broker: 69"
 
 broker_alive
 ok $? "the broker survived all of it"
@@ -226,7 +222,7 @@ is "$("$BATON" event wait built --after $((ev - 1)) -w 5 --json | jq -c '[.gener
     "[$ev,\"payload\"]" "an event keeps its generation and payload"
 is "$("$BATON" note wait doomed --after "$gv" -w 5 --json | json '[.changed, .found] | @json')" \
     "[true,false]" "a deletion before the crash still wakes a note wait"
-"$BATON" note get short >/dev/null 2>&1
-is "$?" 1 "a note whose TTL passed while the broker was down is gone"
+baton_run note get short
+is "$RC" 1 "a note whose TTL passed while the broker was down is gone"
 stop_broker
 done_testing

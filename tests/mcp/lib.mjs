@@ -36,6 +36,13 @@ export function is(got, want, what) {
   return ok(got === want, what, `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
 }
 
+// A numeric comparison (op one of < <= > >=) that prints both sides on failure.
+export function cmpOk(got, op, want, what) {
+  const f = { '<': (a, b) => a < b, '<=': (a, b) => a <= b, '>': (a, b) => a > b, '>=': (a, b) => a >= b }[op];
+  if (f === undefined) throw new Error(`cmpOk: unknown operator ${op}`);
+  return ok(typeof got === 'number' && f(got, want), what, `got ${JSON.stringify(got)}, want ${op} ${want}`);
+}
+
 export function diag(s) {
   for (const l of String(s).split('\n')) console.log(`# ${l}`);
 }

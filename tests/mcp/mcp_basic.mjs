@@ -53,7 +53,7 @@ await main(async () => {
   res = await raw.next((m) => m.error && m.error.code === -32700 && /longer/.test(m.error.message),
     'over-long line');
   res = await raw.request(++id, 'ping');
-  ok(res.result !== undefined, 'a line over 4 MiB gets -32700 saying so, and the server goes on');
+  ok(res.result !== undefined, 'a line over 4 MiB gets -32700 saying so, and the server goes on', res);
 
   raw.send({ id: ++id, method: 'ping' });
   res = await raw.next((m) => m.id === id, 'missing jsonrpc');
@@ -88,14 +88,14 @@ await main(async () => {
   // ---- the SDK client ----
   const a = await sdkClient(sdk, b, 'mcp-test-a');
   ok(a.getServerVersion() && a.getServerVersion().name === 'baton',
-    'the SDK client connects and sees serverInfo baton');
+    'the SDK client connects and sees serverInfo baton', a.getServerVersion());
   ok(typeof a.getInstructions() === 'string' && a.getInstructions().length > 0,
-    'the SDK client receives the instructions');
+    'the SDK client receives the instructions', a.getInstructions());
 
   const { tools } = await withTimeout(a.listTools(), 5000, 'tools/list');
   const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
   for (const name of ['status', 'lock_acquire', 'lock_release', 'lock_list'])
-    ok(byName[name] !== undefined, `tools/list has ${name}`);
+    ok(byName[name] !== undefined, `tools/list has ${name}`, Object.keys(byName));
   let bad = tools.filter((t) => !(t.inputSchema && t.inputSchema.type === 'object' &&
     t.inputSchema.additionalProperties === false && t.outputSchema &&
     t.outputSchema.type === 'object' && t.outputSchema.properties));
@@ -113,8 +113,10 @@ await main(async () => {
     bad.map((t) => t.name));
   ok(byName.status.annotations.readOnlyHint === true && byName.lock_list.annotations.readOnlyHint === true &&
     byName.lock_acquire.annotations.readOnlyHint === false,
-    'status and lock_list are read-only, lock_acquire is not');
-  ok(byName.lock_release.annotations.destructiveHint === true, 'lock_release is destructive');
+    'status and lock_list are read-only, lock_acquire is not',
+    ['status', 'lock_list', 'lock_acquire'].map((n) => [n, byName[n].annotations]));
+  ok(byName.lock_release.annotations.destructiveHint === true, 'lock_release is destructive',
+    byName.lock_release.annotations);
   const la = byName.lock_acquire.inputSchema.properties;
   ok(la.mode && la.mode.type === 'string' && JSON.stringify(la.mode.enum) === '["exclusive","shared"]' &&
     la.mode.default === 'exclusive', 'lock_acquire mode: string enum with its default', la.mode);
@@ -123,8 +125,8 @@ await main(async () => {
   ok(la.names && la.names.type === 'array' && la.names.items && la.names.items.type === 'string',
     'lock_acquire names: array of strings', la.names);
   ok(JSON.stringify(byName.lock_release.inputSchema.required) === '["name"]',
-    'lock_release requires name');
-  ok(byName.lock_break === undefined, 'lock_break, the user\'s, is not offered to agents');
+    'lock_release requires name', byName.lock_release.inputSchema);
+  ok(byName.lock_break === undefined, 'lock_break, the user\'s, is not offered to agents', byName.lock_break);
   let brk = null;
   try {
     await withTimeout(a.callTool({ name: 'lock_break', arguments: { name: 'x' } }), 10000, 'lock_break');
@@ -140,7 +142,7 @@ await main(async () => {
   ok(!res.isError && Number.isInteger(st.pid) && st.pid > 0, 'status returns the broker pid', res);
   if (st.pid) b.pids.add(st.pid);
   ok(JSON.stringify(JSON.parse(textOf(res))) === JSON.stringify(st),
-    'the text content is the same JSON as structuredContent');
+    'the text content is the same JSON as structuredContent', res);
   let errs = schemaErrors(byName.status.outputSchema, st);
   ok(errs.length === 0, 'status structuredContent matches its outputSchema', errs);
   is(fdTarget(st.pid, 1), '/dev/null', 'the autostarted broker has stdout on /dev/null');
@@ -187,7 +189,7 @@ await main(async () => {
   // ---- stdout hygiene and EOF on the raw server ----
   res = await raw.request(++id, 'tools/call', { name: 'status', arguments: {} }, 10000);
   ok(res.result && res.result.structuredContent && res.result.structuredContent.pid === st.pid,
-    'the raw client reaches the same broker');
+    'the raw client reaches the same broker', { res, want_pid: st.pid });
   raw.closeStdin();
   let exit = null;
   try { exit = await raw.waitExit(5000); } catch (e) { diag(e.message); }

@@ -30,7 +30,7 @@ await main(async () => {
   ok(z && z.waiters && z.waiters.length === 1 && !settled,
     'while its lock_acquire waits, the same client runs lock_list and sees itself waiting', res);
   res = await withTimeout(a.callTool({ name: 'lock_release', arguments: { name: 'z' } }), 10000, 'release z');
-  ok(res.structuredContent && res.structuredContent.released === true, 'a releases z');
+  ok(res.structuredContent && res.structuredContent.released === true, 'a releases z', res);
   res = await withTimeout(waiting, 10000, 'the wait ends with the grant');
   ok(!res.isError && res.structuredContent && res.structuredContent.acquired === true,
     "the waiting call is answered acquired:true once z is released", res);
@@ -52,7 +52,7 @@ await main(async () => {
   const z2 = res.result && (res.result.structuredContent.locks || []).find((l) => l.name === 'z');
   ok(z2 && z2.waiters && z2.waiters.length === 0,
     'notifications/cancelled ends the wait (no waiter left on z)', res);
-  ok(!raw.lines.some((l) => JSON.parse(l).id === 'w1'), 'the cancelled call gets no response');
+  ok(!raw.lines.some((l) => JSON.parse(l).id === 'w1'), 'the cancelled call gets no response', raw.lines);
 
   // a joins under a name and role of its own: a reconnect must keep them
   res = await withTimeout(a.callTool({ name: 'agent_join', arguments: { name: 'joined-a', role: 'reviewer' } }),

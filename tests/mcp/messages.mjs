@@ -6,7 +6,7 @@
 // (measured), a discussion waking the inbox of the agent it waits on,
 // and errors (cursor_expired, a reply to a resolved discussion).
 import {
-  main, ok, is, diag, loadSdk, privateBroker, sdkClient, textOf, withTimeout, callChecked,
+  main, ok, is, cmpOk, diag, loadSdk, privateBroker, sdkClient, textOf, withTimeout, callChecked,
 } from './lib.mjs';
 
 const TOOLS = ['agent_join', 'agent_list', 'message_send', 'message_inbox', 'message_ack',
@@ -28,8 +28,10 @@ await main(async () => {
   ok(TOOLS.every((n) => byName[n] && byName[n].outputSchema), 'every presence/message/discussion tool is listed with an outputSchema',
     TOOLS.filter((n) => !byName[n]));
   ok(['message_inbox', 'agent_list', 'discussion_list', 'discussion_get'].every((n) => byName[n].annotations.readOnlyHint === true),
-    'message_inbox (a wait) and the lists are read-only');
-  ok(TOOLS.every((n) => byName[n].description.length < 2048), 'descriptions stay under 2048 characters');
+    'message_inbox (a wait) and the lists are read-only',
+    ['message_inbox', 'agent_list', 'discussion_list', 'discussion_get'].map((n) => [n, byName[n].annotations]));
+  ok(TOOLS.every((n) => byName[n].description.length < 2048), 'descriptions stay under 2048 characters',
+    TOOLS.map((n) => [n, byName[n].description.length]));
   const pid = (await plan.callTool({ name: 'status', arguments: {} })).structuredContent.pid;
   if (Number.isInteger(pid)) b.pids.add(pid);
 
@@ -63,7 +65,7 @@ await main(async () => {
   let settled = false;
   waiting.then(() => { settled = true; });
   r = await call(alice, 'agent_list', {}, 'alice lists while her inbox waits');
-  ok(!settled, 'while message_inbox waits, the same client still runs other calls');
+  ok(!settled, 'while message_inbox waits, the same client still runs other calls', r);
   const t0 = performance.now();
   r = await call(plan, 'message_send', { to: 'alice', body: 'take T1', subject: 'work', thread: 'T1' }, 'send to alice');
   ok(Number.isInteger(r.id) && r.to === 'alice' && r.recipients.includes('alice'), 'message_send gives id, to and recipients', r);
@@ -74,7 +76,7 @@ await main(async () => {
     got.messages[0].subject === 'work' && got.messages[0].thread === 'T1' &&
     /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(got.messages[0].at),
   `the blocked inbox of another client wakes with the message (${ms.toFixed(1)} ms): id, from, subject, thread, ISO at`, got);
-  ok(ms < 1000, 'woken well within a second');
+  cmpOk(ms, '<', 1000, 'woken well within a second');
   const cursor = got.cursor;
 
   // ---- role addressing ----

@@ -50,7 +50,7 @@ await main(async () => {
 
   // the CLI in that directory shares the namespace
   const r = await withTimeout(a.callTool({ name: 'lock_acquire', arguments: { name: 'db' } }), 10000, 'acquire');
-  ok(r.structuredContent && r.structuredContent.acquired === true, 'the agent takes lock db');
+  ok(r.structuredContent && r.structuredContent.acquired === true, 'the agent takes lock db', r);
   const cli = spawnSync(BATON, ['--no-autostart', 'locks', '--json'], { cwd: root, env, encoding: 'utf8', timeout: 10000 });
   let listed = null;
   try { listed = JSON.parse(cli.stdout); } catch { /* checked below */ }
@@ -87,7 +87,7 @@ await main(async () => {
   ok(ans.result && ans.result.structuredContent && ans.result.structuredContent.project !== rootReal &&
     ms >= 2500, `a tool call sent before the answer is answered after the roots wait (${ms} ms)`, ans);
   const pong = await raw.request(3, 'ping', {}, 2000);
-  ok(pong.result !== undefined, 'and the session works on');
+  ok(pong.result !== undefined, 'and the session works on', pong);
   raw.closeStdin();
   await raw.waitExit();
 

@@ -4,7 +4,7 @@
 // the tools) and the same JSON as text, a blocked note_wait and
 // event_wait in one client woken by another client, bounds as errors.
 import {
-  main, ok, is, diag, loadSdk, privateBroker, sdkClient, textOf, withTimeout, callChecked,
+  main, ok, is, cmpOk, diag, loadSdk, privateBroker, sdkClient, textOf, withTimeout, callChecked,
 } from './lib.mjs';
 
 const TOOLS = ['note_set', 'note_get', 'note_delete', 'note_list', 'note_wait',
@@ -22,9 +22,11 @@ await main(async () => {
   ok(TOOLS.every((n) => byName[n] && byName[n].outputSchema), 'every note/counter/event tool is listed with an outputSchema',
     TOOLS.filter((n) => !byName[n]));
   ok(['note_wait', 'event_wait', 'note_get', 'note_list'].every((n) => byName[n].annotations.readOnlyHint === true),
-    'note_get, note_list and the waits are read-only (clients run them in parallel)');
+    'note_get, note_list and the waits are read-only (clients run them in parallel)',
+    ['note_wait', 'event_wait', 'note_get', 'note_list'].map((n) => [n, byName[n].annotations]));
   ok(['note_set', 'note_delete', 'counter_incr', 'event_signal'].every((n) => byName[n].annotations.readOnlyHint === false),
-    'the writers are not read-only');
+    'the writers are not read-only',
+    ['note_set', 'note_delete', 'counter_incr', 'event_signal'].map((n) => [n, byName[n].annotations]));
   ok(!('type' in byName.note_get.outputSchema.properties.value),
     'note_get value may be any JSON value (no type in the schema)', byName.note_get.outputSchema);
   const pid = (await a.callTool({ name: 'status', arguments: {} })).structuredContent.pid;
@@ -70,16 +72,18 @@ await main(async () => {
     'note_wait returns at once when the version is already past after_version', r);
 
   // a blocked note_wait in a, woken by c's note_set
+  let seen; // the last status.blocked, for the diagnostics
   const blocked = async (n) => {
     for (let i = 0; i < 200; i++) {
       const st = (await c.callTool({ name: 'status', arguments: {} })).structuredContent;
+      seen = st.blocked;
       if (st.blocked === n) return true;
       await new Promise((res) => setTimeout(res, 25));
     }
     return false;
   };
   let waiting = call(a, 'note_wait', { key: 'api/url', after_version: v1, wait_seconds: 30 }, 'blocked wait', 20000);
-  ok(await blocked(1), 'note_wait blocks while the note does not change');
+  ok(await blocked(1), 'note_wait blocks while the note does not change', { blocked: seen });
   let t0 = Date.now();
   r = await call(c, 'note_set', { key: 'api/url', value: 'http://localhost:9090' }, 'the write');
   const v2 = r.version;
@@ -88,10 +92,10 @@ await main(async () => {
   diag(`note_set in one client to note_wait answered in the other: ${ms} ms`);
   ok(r.changed === true && r.found === true && r.value === 'http://localhost:9090' && r.version === v2 &&
     /^state-c/.test(r.author), "a blocked note_wait in one client is woken by another client's note_set", r);
-  ok(ms < 1000, `promptly (${ms} ms)`);
+  cmpOk(ms, '<', 1000, `promptly (${ms} ms)`);
 
   waiting = call(a, 'note_wait', { key: 'api/url', after_version: v2, wait_seconds: 30 }, 'wait for delete', 20000);
-  ok(await blocked(1), 'a second note_wait blocks');
+  ok(await blocked(1), 'a second note_wait blocks', { blocked: seen });
   r = await call(c, 'note_delete', { key: 'api/url' }, 'delete');
   ok(r.deleted === true && r.version > v2, 'note_delete deletes at a new version', r);
   const dv = r.version;
@@ -128,7 +132,7 @@ await main(async () => {
   ok(r.fired === true && r.generation === 1 && r.payload && r.payload.sha === 'abc',
     'event_wait after a signal returns at once with the payload', r);
   waiting = call(c, 'event_wait', { name: 'built', after: 1, wait_seconds: 30 }, 'blocked event wait', 20000);
-  ok(await blocked(1), 'event_wait blocks until the next signal');
+  ok(await blocked(1), 'event_wait blocks until the next signal', { blocked: seen });
   t0 = Date.now();
   await call(a, 'event_signal', { name: 'built' }, 'signal again');
   r = await waiting;
