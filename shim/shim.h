@@ -27,6 +27,7 @@
 #define EXIT_DATAERR 65
 #define EXIT_UNAVAILABLE 69
 #define EXIT_SOFTWARE 70
+#define EXIT_TEMPFAIL 75 /* baton lock: the lock was lost while the command ran */
 #define EXIT_NOPERM 77
 
 struct client_opts {
