@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -648,20 +647,17 @@ release_exec(struct cmd_call *cc)
 	return (0);
 }
 
-/* Age or expiry in seconds as a short human string. */
+/* Age or expiry as cli_duration writes it; "-" when there is none. */
 static void
 lock_secs(const msgpack_object *v, char *buf, size_t len)
 {
+	const char *s;
 	double d;
 
 	if (mp_num(v, &d) != 0)
 		snprintf(buf, len, "-");
-	else if (d < 60)
-		snprintf(buf, len, "%.0fs", d);
-	else if (d < 3600)
-		snprintf(buf, len, "%.0fm%02.0fs", floor(d / 60), fmod(d, 60));
-	else
-		snprintf(buf, len, "%.0fh%02.0fm", floor(d / 3600), fmod(floor(d / 60), 60));
+	else if ((s = cli_duration(v, buf, len)) != buf)
+		snprintf(buf, len, "%s", s);
 }
 
 /* Print one holder row of the locks table. */
