@@ -186,23 +186,31 @@ broker_find(const struct client_opts *o, struct broker *b, struct op_error *err)
 	return (status);
 }
 
-/* Has process pid (pinned by pidfd when not -1) ended?  Waits at most ms. */
+/*
+ * Has process pid (pinned by pidfd when not -1) ended?  Waits at most
+ * ms.  With status, pid is our child, reaped into *status.
+ */
 static int
-broker_gone(pid_t pid, int pidfd, int ms)
+broker_gone(pid_t pid, int pidfd, int ms, int *status)
 {
 	struct pollfd pfd = { pidfd, POLLIN, 0 };
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	uint64_t end = mono_ms() + (uint64_t)ms;
+	uint64_t end = mono_ms() + (uint64_t)ms, now;
 
-	if (pidfd != -1)
-		return (poll(&pfd, 1, ms) == 1);
-	/* without a pidfd (kernels before 5.3) look every 50 ms: nothing notifies us */
-	while (kill(pid, 0) == 0 || errno != ESRCH) {
-		if (mono_ms() >= end)
+	for (;;) {
+		if (status != NULL ? waitpid(pid, status, WNOHANG) == pid
+				   : kill(pid, 0) == -1 && errno == ESRCH)
+			return (1);
+		if (status == NULL && pidfd != -1 && poll(&pfd, 1, 0) == 1)
+			return (1); /* ended; a zombie until its parent reaps it */
+		if ((now = mono_ms()) >= end)
 			return (0);
-		nanosleep(&ts, NULL);
+		/* without a pidfd (kernels before 5.3) look every 50 ms: nothing notifies us */
+		if (pidfd != -1)
+			poll(&pfd, 1, (int)(end - now));
+		else
+			nanosleep(&ts, NULL);
 	}
-	return (1);
 }
 
 /* SIGTERM to the broker b, and wait until it has exited; 0 or an exit status. */
@@ -219,7 +227,7 @@ broker_stop(const char *sock, struct broker *b)
 		cli_syserr("cannot stop batond (pid %ld) on %s", (long)b->pid, sock);
 		return (errno == EPERM ? EXIT_NOPERM : EXIT_SOFTWARE);
 	}
-	if (!broker_gone(b->pid, b->pidfd, BROKER_STOP_MS)) {
+	if (!broker_gone(b->pid, b->pidfd, BROKER_STOP_MS, NULL)) {
 		cli_err("batond (pid %ld) on %s did not stop within %d s; see batond.log in "
 			"its "
 			"state directory",
@@ -238,7 +246,7 @@ static int
 broker_spawn(const struct broker *b)
 {
 	char *argv[BROKER_ARGS_MAX + 2], *path;
-	int status, pidfd, null, ready;
+	int status = 0, pidfd, null, ready;
 	size_t i;
 	pid_t pid;
 
@@ -260,25 +268,25 @@ broker_spawn(const struct broker *b)
 		if ((null = open("/dev/null", O_RDWR)) != -1) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
 		}
 		execv(path, argv);
 		fprintf(stderr, "baton: cannot run %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	ready = broker_gone(pid, pidfd, BROKER_START_MS);
+	ready = broker_gone(pid, pidfd, BROKER_START_MS, &status);
 	if (pidfd != -1)
 		close(pidfd);
 	if (!ready) {
 		kill(pid, SIGTERM); /* batond stops cleanly on it */
+		waitpid(pid, NULL, 0);
 		cli_err("%s did not start within %d s", path, BROKER_START_MS / 1000);
-	}
-	if (waitpid(pid, &status, 0) != pid || !ready || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		if (ready)
-			cli_err("%s did not start; run it with -f and the same options to see "
-				"why",
-			    path);
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		cli_err("%s did not start; run it with -f and the same options to see why",
+		    path);
+	if (!ready || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		free(path);
 		return (EXIT_UNAVAILABLE);
 	}

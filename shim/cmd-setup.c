@@ -562,7 +562,7 @@ void
 setup_status(const struct client_opts *o)
 {
 	FILE *fp = stdout;
-	char *self = setup_self(), *p, *root;
+	char *self = setup_self(), *p, *root, *real;
 	struct stat sb;
 	int n = 0, dir;
 
@@ -570,6 +570,11 @@ setup_status(const struct client_opts *o)
 
 	root = o->project != NULL ? xstrdup(o->project) : project_default();
 	dir = stat(root, &sb) == 0 && S_ISDIR(sb.st_mode);
+	/* the real path, as install and init write it */
+	if (dir && o->project != NULL && (real = setup_project(o)) != NULL) {
+		free(root);
+		root = real;
+	}
 	fputs("claude    ", fp);
 	if (dir) {
 		p = setup_claude_project(root);

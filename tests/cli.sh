@@ -32,7 +32,8 @@ cmds=$(printf '%s\n' "$OUT" | sed -n '/^Commands/,/^$/p' | sed -n 's/^  \([a-z][
     sort -u)
 missing=
 for c in status call lock acquire release renew locks task project note counter event \
-    agents msg discuss mcp install uninstall init enable disable service export import help; do
+    agents msg discuss mcp install uninstall init enable disable service stop restart export \
+    import help; do
 	printf '%s\n' "$cmds" | grep -qx -- "$c" || missing="$missing $c"
 done
 is "$missing" "" "baton --help lists every command"
