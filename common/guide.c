@@ -245,8 +245,11 @@ guide_rules(enum guide_format fmt, const char *agent)
 		head = "## Working alongside other agents (baton)\n\n"
 		       "Other agents work in this repository at the same time. Coordinate "
 		       "through the\n"
-		       "tools of the `baton` MCP server (from a shell: `baton call TOOL "
-		       "'{...}'`):\n\n";
+		       "tools of the `baton` MCP server. From a shell, `baton call TOOL "
+		       "'{...}'` runs one tool,\n"
+		       "but a lock taken that way is released as soon as the command "
+		       "returns: run a shell\n"
+		       "command under a lock with `baton lock NAME -- COMMAND`.\n\n";
 	else
 		head = "baton coordinates the agents and scripts working in this repository. "
 		       "Key rules:\n";

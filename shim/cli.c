@@ -40,6 +40,8 @@ const struct cmd_entry *const cli_table[] = {
 	&cmd_disable_entry,
 	&cmd_enable_entry,
 	&cmd_service_entry,
+	&cmd_stop_entry,
+	&cmd_restart_entry,
 	&cmd_export_entry,
 	&cmd_import_entry,
 	&cmd_help_entry,

@@ -227,8 +227,8 @@ admin_import(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 		return (EXIT_USAGE);
 	if ((status = admin_connect(o, &c)) == 1) {
 		conn_close(&c);
-		cli_err("a broker is running on %s: stop it first (it would write the state it "
-			"holds over the import)",
+		cli_err("a broker is running on %s: stop it first with baton stop (it would "
+			"write the state it holds over the import)",
 		    sock);
 		return (EXIT_CONFLICT);
 	}

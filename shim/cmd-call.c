@@ -45,7 +45,8 @@ static int
 status_show(struct cmd_call *cc)
 {
 	const msgpack_object *r = cc->r;
-	char a[PATH_MAX], b[64], c[64], d[64], sock[PATH_MAX], *cause;
+	char a[PATH_MAX], b[64], c[64], d[64], sock[PATH_MAX], *cause, *version;
+	int64_t pid;
 
 	if (cc->o->socket != NULL)
 		snprintf(sock, sizeof sock, "%s", cc->o->socket);
@@ -57,6 +58,11 @@ status_show(struct cmd_call *cc)
 	    cli_field(r, "version", a, sizeof a), cli_field(r, "protocol", b, sizeof b),
 	    cli_field(r, "pid", c, sizeof c),
 	    cli_duration(mp_get(r, "uptime_seconds"), d, sizeof d));
+	if (mp_int(mp_get(r, "pid"), &pid) == 0 && pid > 1) {
+		version = mp_strdup(mp_get(r, "version"));
+		broker_status_warnings((pid_t)pid, version);
+		free(version);
+	}
 	printf("socket    %s\n", sock);
 	printf("state     %s%s\n",
 	    mp_get(r, "durability") != NULL ? "durability " : "none (in memory)",

@@ -164,7 +164,8 @@ help_usage(FILE *fp)
 			fprintf(fp, "  %-18s  %s\n", ops[i].name, ops[i].title);
 	}
 	fputs("\nExit status: 0 ok; 1 conflict or timeout; 64 usage; 65 bad data;\n"
-	      "69 broker unavailable; 70 internal error; 77 permission denied.\n",
+	      "69 broker unavailable; 70 internal error; 75 baton lock lost its lock;\n"
+	      "77 permission denied.\n",
 	    fp);
 }
 

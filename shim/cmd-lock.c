@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,8 @@
 
 #define LOCK_FOREVER 3600.0     /* one wait request when no -w is given; the broker caps it */
 #define LOCK_RECLAIM_SECONDS 30 /* how long baton lock tries to reach a restarted broker */
+#define LOCK_KILL_AFTER 10.0    /* from SIGTERM to SIGKILL for a command that lost its lock */
+#define LOCK_KILL_AFTER_MAX 3600.0
 
 static volatile sig_atomic_t lock_child_pid;
 
@@ -43,6 +44,8 @@ static int locks_show(struct cmd_call *);
 static const struct cmd_opt lock_opts[] = {
 	LOCK_OPTS,
 	{ "break", 0, NULL, "1" },
+	{ "keep-going", 0, NULL, "1" },
+	{ "kill-after", 0, NULL, NULL },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct cmd_opt acquire_opts[] = {
@@ -53,12 +56,15 @@ static const struct cmd_opt acquire_opts[] = {
 
 static const struct cmd_sub lock_subs[] = {
 	{ .op = "lock_acquire",
-	    .usage =
-		"lock [-s|-x] [-n | -w SECONDS] [-E CODE] [--reason TEXT] NAME... -- CMD...\n"
-		"lock --break [--reason TEXT] NAME...",
+	    .usage = "lock [-s|-x] [-n | -w SECONDS] [-E CODE] [--reason TEXT] "
+		     "[--keep-going | --kill-after SECONDS] NAME... -- CMD...\n"
+		     "lock --break [--reason TEXT] NAME...",
 	    .desc = "run CMD holding the locks (like flock(1)); they go when CMD ends or "
-		    "baton dies; the exit status is CMD's. --break takes a forgotten lock away "
-		    "from its holders (they are told in their inbox)",
+		    "baton dies; the exit status is CMD's. A lock lost while CMD runs (the "
+		    "broker restarted and its grace passed) stops CMD: SIGTERM, SIGKILL "
+		    "--kill-after seconds later (default 10), exit status 75; --keep-going "
+		    "lets CMD run on unprotected. --break takes a forgotten lock away from its "
+		    "holders (they are told in their inbox)",
 	    .flags = CMD_STOP,
 	    .opts = lock_opts,
 	    .exec = lock_exec },
@@ -251,12 +257,15 @@ lock_forward(int sig, siginfo_t *si, void *ctx)
 		kill((pid_t)lock_child_pid, sig);
 }
 
+/* What became of the locks of a running command when the broker went away. */
+enum lock_fate { LOCK_KEPT, LOCK_LOST, LOCK_UNREACHABLE };
+
 /*
  * The broker went away while the command runs: reconnect with the
  * session token (auto-starting a broker that restores its state) and
  * reclaim the session's locks within the broker's grace period.
  */
-static void
+static enum lock_fate
 lock_reclaim(struct conn *c, const struct client_opts *o)
 {
 	struct client_opts ro = *o;
@@ -272,14 +281,9 @@ lock_reclaim(struct conn *c, const struct client_opts *o)
 	while (mono_now() - start < LOCK_RECLAIM_SECONDS) {
 		memset(&err, 0, sizeof err);
 		if (conn_open(&nc, &ro, &err) == 0) {
-			if (nc.reclaimed == 0)
-				cli_err(
-				    "warning: the broker restarted and did not give the locks "
-				    "back (grace period over?); the command goes on without "
-				    "them");
 			*c = nc;
 			free(token);
-			return;
+			return (nc.reclaimed == 0 ? LOCK_LOST : LOCK_KEPT);
 		}
 		ts.tv_sec = (time_t)delay;
 		ts.tv_nsec = (long)((delay - (double)ts.tv_sec) * 1e9);
@@ -288,79 +292,133 @@ lock_reclaim(struct conn *c, const struct client_opts *o)
 		if (delay < 1)
 			delay *= 2;
 	}
-	cli_err("warning: cannot reach the broker again after %d s; the command goes on "
-		"without its locks",
-	    LOCK_RECLAIM_SECONDS);
 	free(token);
+	return (LOCK_UNREACHABLE);
+}
+
+/* How a running command is watched, and what happened. */
+struct lock_child {
+	pid_t pid;
+	int pidfd;         /* -1 without pidfd_open (old kernels) */
+	int keep_going;    /* --keep-going: a lost lock does not stop the command */
+	int lost;          /* the locks were lost (said once) */
+	double kill_after; /* seconds from SIGTERM to SIGKILL */
+	double killed_at;  /* mono_now() of the SIGTERM; 0: not sent */
+	int killed_hard;   /* SIGKILL sent */
+	char *names;       /* the lock names, for messages */
+	const char *cmd;   /* the command, for messages */
+};
+
+/* The locks are gone: say so, and stop the command unless --keep-going. */
+static void
+lock_lost(struct lock_child *lc, enum lock_fate fate)
+{
+	char why[128];
+
+	if (lc->lost++ > 0)
+		return; /* said and done at the first loss; later sessions held nothing */
+	if (fate == LOCK_LOST)
+		snprintf(why, sizeof why, "%s",
+		    "the broker restarted and its grace period had passed");
+	else
+		snprintf(why, sizeof why, "the broker could not be reached again within %d s",
+		    LOCK_RECLAIM_SECONDS);
+	if (lc->keep_going) {
+		cli_err("warning: lost the lock on %s (%s); --keep-going: %s runs on "
+			"without it",
+		    lc->names, why, lc->cmd);
+		return;
+	}
+	cli_err("lost the lock on %s (%s); stopping %s: SIGTERM, SIGKILL after %g s", lc->names,
+	    why, lc->cmd, lc->kill_after);
+	kill(lc->pid, SIGTERM);
+	lc->killed_at = mono_now();
+}
+
+/* Milliseconds poll may sleep: until SIGKILL is due, or 100 ms without a pidfd. */
+static int
+lock_poll_ms(const struct lock_child *lc)
+{
+	double left;
+	int ms = lc->pidfd != -1 ? -1 : 100;
+
+	if (lc->killed_at > 0 && !lc->killed_hard) {
+		left = lc->killed_at + lc->kill_after - mono_now();
+		if (left < 0)
+			left = 0;
+		if (ms == -1 || left * 1000 < ms)
+			ms = (int)(left * 1000) + 1;
+	}
+	return (ms);
 }
 
 /*
  * Wait for the child while watching the broker connection: its end (a
- * broker restart) is answered by a reclaim, so the locks survive it.
- * The child's wait status, or -1.
+ * broker restart) is answered by a reclaim, so the locks survive it; a
+ * lock that does not survive stops the command (lock_lost).  The
+ * child's wait status, or -1.
  */
 static int
-lock_watch(struct conn *c, const struct client_opts *o, pid_t pid)
+lock_watch(struct conn *c, const struct client_opts *o, struct lock_child *lc)
 {
 	struct pollfd pfd[2];
 	msgpack_unpacked u;
 	struct op_error err;
-	int status, pidfd, n;
+	enum lock_fate fate;
+	int status, n;
 	pid_t r;
 
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	lc->pidfd = (int)syscall(SYS_pidfd_open, lc->pid, 0);
 	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
+		r = waitpid(lc->pid, &status, WNOHANG);
+		if (r == lc->pid)
 			break;
 		if (r == -1 && errno != EINTR) {
 			cli_syserr("waitpid");
 			status = -1;
 			break;
 		}
+		if (lc->killed_at > 0 && !lc->killed_hard &&
+		    mono_now() >= lc->killed_at + lc->kill_after) {
+			kill(lc->pid, SIGKILL);
+			lc->killed_hard = 1;
+		}
 		n = 0;
 		if (c->fd != -1) {
 			pfd[n].fd = c->fd;
 			pfd[n++].events = POLLIN;
 		}
-		if (pidfd != -1) {
-			pfd[n].fd = pidfd;
+		if (lc->pidfd != -1) {
+			pfd[n].fd = lc->pidfd;
 			pfd[n++].events = POLLIN;
 		}
-		/* without a pidfd (old kernels) look at the child every 100 ms */
-		if (poll(pfd, (nfds_t)n, pidfd != -1 ? -1 : 100) <= 0)
+		if (poll(pfd, (nfds_t)n, lock_poll_ms(lc)) <= 0)
 			continue;
 		if (c->fd != -1 && pfd[0].revents != 0) {
 			msgpack_unpacked_init(&u);
 			memset(&err, 0, sizeof err);
 			if (conn_read_frame(c, &u, 0, &err) != 0 &&
-			    strcmp(err.code, ERR_TIMEOUT) != 0)
-				lock_reclaim(c, o);
+			    strcmp(err.code, ERR_TIMEOUT) != 0 &&
+			    (fate = lock_reclaim(c, o)) != LOCK_KEPT)
+				lock_lost(lc, fate);
 			msgpack_unpacked_destroy(&u);
 		}
 	}
-	if (pidfd != -1)
-		close(pidfd);
+	if (lc->pidfd != -1)
+		close(lc->pidfd);
 	return (status);
 }
 
-/* Run argv holding cc's locks, the fence and token in its environment; its exit status. */
-static int
-lock_run(struct cmd_call *cc, char **argv)
+/* Start argv with the signals that baton forwards set up; its pid, or -1. */
+static pid_t
+lock_spawn(char **argv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct sigaction sa;
 	sigset_t block, saved;
-	char *token, fence[32];
-	int status;
 	size_t i;
 	pid_t pid;
 
-	snprintf(fence, sizeof fence, "%lld", (long long)mp_get_int(cc->r, "fence", 0));
-	token = mp_get_strdup(cc->r, "token");
-	setenv("BATON_FENCE", fence, 1);
-	setenv("BATON_LOCK_TOKEN", token != NULL ? token : "", 1);
-	free(token);
 	/*
 	 * Handlers go in before the fork with the signals blocked, so none is
 	 * lost or kills baton (and with it the locks) in between.
@@ -379,7 +437,7 @@ lock_run(struct cmd_call *cc, char **argv)
 	if ((pid = fork()) == -1) {
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		cli_syserr("cannot fork");
-		return (EXIT_SOFTWARE);
+		return (-1);
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
@@ -392,10 +450,34 @@ lock_run(struct cmd_call *cc, char **argv)
 	}
 	lock_child_pid = pid;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
-	status = lock_watch(&cc->c, cc->o, pid);
+	return (pid);
+}
+
+/*
+ * Run argv holding cc's locks, the fence and token in its environment;
+ * its exit status, or 75 when the locks were lost and the command
+ * stopped.
+ */
+static int
+lock_run(struct cmd_call *cc, char **argv, struct lock_child *lc)
+{
+	char *token, fence[32];
+	int status;
+
+	snprintf(fence, sizeof fence, "%lld", (long long)mp_get_int(cc->r, "fence", 0));
+	token = mp_get_strdup(cc->r, "token");
+	setenv("BATON_FENCE", fence, 1);
+	setenv("BATON_LOCK_TOKEN", token != NULL ? token : "", 1);
+	free(token);
+	lc->cmd = argv[0];
+	if ((lc->pid = lock_spawn(argv)) == -1)
+		return (EXIT_SOFTWARE);
+	status = lock_watch(&cc->c, cc->o, lc);
+	lock_child_pid = 0;
 	if (status == -1)
 		return (EXIT_SOFTWARE);
-	lock_child_pid = 0;
+	if (lc->killed_at > 0)
+		return (EXIT_TEMPFAIL);
 	if (WIFEXITED(status))
 		return (WEXITSTATUS(status));
 	if (WIFSIGNALED(status))
@@ -403,14 +485,35 @@ lock_run(struct cmd_call *cc, char **argv)
 	return (EXIT_SOFTWARE);
 }
 
+/* --keep-going and --kill-after into lc; 0 or a usage error. */
+static int
+lock_child_options(const struct cmd_call *cc, struct lock_child *lc)
+{
+	const char *ka = cmd_local(cc, "kill-after");
+
+	memset(lc, 0, sizeof *lc);
+	lc->pidfd = -1;
+	lc->keep_going = cmd_local(cc, "keep-going") != NULL;
+	lc->kill_after = LOCK_KILL_AFTER;
+	if (ka != NULL &&
+	    cli_seconds("--kill-after", ka, LOCK_KILL_AFTER_MAX, &lc->kill_after) != 0)
+		return (EXIT_USAGE);
+	if (ka != NULL && lc->keep_going)
+		return (cli_usage_err("--keep-going and --kill-after do not go together"));
+	return (0);
+}
+
 /* baton lock [-s|-x] [-n | -w S] [-E CODE] [--reason R] NAME... -- COMMAND [ARGS...] */
 static int
 lock_exec(struct cmd_call *cc)
 {
 	struct lock_opts lo;
+	struct lock_child lc;
+	char *prev;
 	int dash, i, status;
 
-	if ((status = lock_options(cc, &lo)) != 0)
+	if ((status = lock_options(cc, &lo)) != 0 ||
+	    (status = lock_child_options(cc, &lc)) != 0)
 		return (status);
 	if (cmd_local(cc, "break") != NULL)
 		return (lock_break(cc));
@@ -432,8 +535,16 @@ lock_exec(struct cmd_call *cc)
 	lock_names(cc, dash);
 	if ((status = lock_obtain(cc, &lo)) == 1)
 		return (lo.conflict_code);
-	if (status == 0)
-		status = lock_run(cc, cc->words + dash + 1); /* the words end with NULL */
+	if (status == 0) {
+		lc.names = xstrdup(cc->words[0]);
+		for (i = 1; i < dash; i++) {
+			prev = lc.names;
+			xasprintf(&lc.names, "%s %s", prev, cc->words[i]);
+			free(prev);
+		}
+		status = lock_run(cc, cc->words + dash + 1, &lc); /* the words end with NULL */
+		free(lc.names);
+	}
 	return (status); /* then the session ends: its locks go */
 }
 
@@ -536,20 +647,17 @@ release_exec(struct cmd_call *cc)
 	return (0);
 }
 
-/* Age or expiry in seconds as a short human string. */
+/* Age or expiry as cli_duration writes it; "-" when there is none. */
 static void
 lock_secs(const msgpack_object *v, char *buf, size_t len)
 {
+	const char *s;
 	double d;
 
 	if (mp_num(v, &d) != 0)
 		snprintf(buf, len, "-");
-	else if (d < 60)
-		snprintf(buf, len, "%.0fs", d);
-	else if (d < 3600)
-		snprintf(buf, len, "%.0fm%02.0fs", floor(d / 60), fmod(d, 60));
-	else
-		snprintf(buf, len, "%.0fh%02.0fm", floor(d / 3600), fmod(floor(d / 60), 60));
+	else if ((s = cli_duration(v, buf, len)) != buf)
+		snprintf(buf, len, "%s", s);
 }
 
 /* Print one holder row of the locks table. */

@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -119,16 +121,13 @@ setup_codex_config(void)
 	return (setup_config_path("CODEX_HOME", "config.toml", ".codex/config.toml"));
 }
 
-/* The project's .mcp.json. */
+/* The .mcp.json of the project at root. */
 static char *
-setup_claude_project(const struct client_opts *o)
+setup_claude_project(const char *root)
 {
-	char *root, *p;
+	char *p;
 
-	if ((root = setup_project(o)) == NULL)
-		return (NULL);
 	xasprintf(&p, "%s/.mcp.json", root);
-	free(root);
 	return (p);
 }
 
@@ -222,7 +221,7 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 {
 	struct targets tg;
 	struct entry e;
-	char *path;
+	char *path, *root;
 	int status = 0, r, i, proj, user;
 
 	if ((i = setup_targets(argc, argv, &tg, &status)) == -1)
@@ -234,12 +233,16 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 	user = tg.scope != NULL ? strcmp(tg.scope, "user") == 0 : !install;
 	setup_entry(&e, o);
 	if (tg.claude && proj) {
-		if ((path = setup_claude_project(o)) == NULL)
+		if ((root = setup_project(o)) == NULL)
 			status = EXIT_USAGE;
-		else if ((r = setup_edit("claude (project)", path, 0644, install, &e,
-			      install ? edit_js_install : edit_js_uninstall)) != 0)
-			status = r;
-		free(path);
+		else {
+			path = setup_claude_project(root);
+			if ((r = setup_edit("claude (project)", path, 0644, install, &e,
+				 install ? edit_js_install : edit_js_uninstall)) != 0)
+				status = r;
+			free(path);
+			free(root);
+		}
 	}
 	if (tg.claude && user) {
 		path = setup_claude_user();
@@ -271,8 +274,8 @@ setup_install_exec(const struct cmd_entry *ce, const struct client_opts *o, int 
 
 static const char *const setup_md_files[] = { "CLAUDE.md", "AGENTS.md" };
 
-/* What a markdown edit does. */
-enum md_action { MD_INIT, MD_FORCE, MD_DISABLE, MD_ENABLE };
+/* What a markdown edit does; MD_UNDUP takes a block out of a CLAUDE.md that imports AGENTS.md. */
+enum md_action { MD_INIT, MD_FORCE, MD_DISABLE, MD_ENABLE, MD_UNDUP };
 
 struct md_edit {
 	enum md_action action;
@@ -306,9 +309,11 @@ edit_md(const char *path, const struct text *t, const void *arg, struct sbuf *ou
 		blk_append(out, t->s, t->len, m->block);
 		return (1);
 	case MD_DISABLE:
+	case MD_UNDUP:
 		if (r == 0)
 			return (0);
-		if (setup_write_file(m->saved, t->s + a, b - a, 0600) != 0)
+		if (m->action == MD_DISABLE &&
+		    setup_write_file(m->saved, t->s + a, b - a, 0600) != 0)
 			return (-1);
 		blk_cut(out, t->s, t->len, a, b);
 		eo->gone = out->len == 0;
@@ -327,6 +332,41 @@ edit_md(const char *path, const struct text *t, const void *arg, struct sbuf *ou
 	return (-1);
 }
 
+/*
+ * Does the project's CLAUDE.md bring in AGENTS.md, so that a block in
+ * both would be read twice: an import (`@AGENTS.md` as a word of its own,
+ * as Claude Code reads them), or CLAUDE.md a link to AGENTS.md?  *held
+ * says whether it holds a block nonetheless (an init from before).
+ */
+static int
+setup_md_imports(const char *root, int *held)
+{
+	char *claude, *agents, rc[PATH_MAX], ra[PATH_MAX];
+	const char *p, *w;
+	struct text t;
+	size_t a, b, n;
+	int imports = 0;
+
+	*held = 0;
+	xasprintf(&claude, "%s/CLAUDE.md", root);
+	xasprintf(&agents, "%s/AGENTS.md", root);
+	if (realpath(claude, rc) != NULL && realpath(agents, ra) != NULL && strcmp(rc, ra) == 0)
+		imports = 1; /* one file: nothing to add twice */
+	else if (setup_read(claude, &t) == 0) {
+		for (p = t.s; !imports && *p != '\0'; p = w + n) {
+			w = p + strspn(p, " \t\r\n");
+			n = strcspn(w, " \t\r\n");
+			imports = (n == 10 && strncmp(w, "@AGENTS.md", n) == 0) ||
+			    (n == 12 && strncmp(w, "@./AGENTS.md", n) == 0);
+		}
+		*held = imports && blk_find(claude, t.s, t.len, MD_BEGIN, MD_END, &a, &b) == 1;
+		free(t.s);
+	}
+	free(claude);
+	free(agents);
+	return (imports);
+}
+
 /* Run one markdown action on CLAUDE.md and AGENTS.md of the project. */
 static int
 setup_md(const struct client_opts *o, enum md_action action)
@@ -335,25 +375,36 @@ setup_md(const struct client_opts *o, enum md_action action)
 	struct md_edit m;
 	char *root, *path, *text;
 	size_t i;
-	int r, status = 0;
+	int r, status = 0, imports, held;
 
 	if ((root = setup_project(o)) == NULL)
 		return (EXIT_USAGE);
 	text = guide_rules(GUIDE_MARKDOWN, NULL);
 	sb_addf(&block, MD_BEGIN "\n%s" MD_END "\n", text);
 	free(text);
+	imports = action != MD_DISABLE && setup_md_imports(root, &held);
 	for (i = 0; i < nitems(setup_md_files); i++) {
 		xasprintf(&path, "%s/%s", root, setup_md_files[i]);
 		memset(&m, 0, sizeof m);
 		m.action = action;
 		m.block = block.s;
+		if (imports && i == 0) {
+			printf("instructions: %s brings in AGENTS.md; they go into AGENTS.md "
+			       "only\n",
+			    path);
+			if (!held) {
+				free(path);
+				continue;
+			}
+			m.action = MD_UNDUP; /* and the copy an earlier init wrote goes */
+		}
 		if (action == MD_DISABLE || action == MD_ENABLE)
 			m.saved = setup_state_file("disabled", path);
 		if ((action == MD_DISABLE || action == MD_ENABLE) && m.saved == NULL)
 			r = EXIT_SOFTWARE;
 		else
-			r = setup_edit("instructions", path, 0644, action != MD_DISABLE, &m,
-			    edit_md);
+			r = setup_edit("instructions", path, 0644,
+			    m.action != MD_DISABLE && m.action != MD_UNDUP, &m, edit_md);
 		if (r == 0 && action == MD_ENABLE)
 			unlink(m.saved);
 		if (r != 0)
@@ -476,22 +527,60 @@ setup_status_project(const struct client_opts *o)
 	conn_close(&c);
 }
 
-/* The set-up lines of `baton status`: which agents have baton, instructions. */
+/* The init line of `baton status`: which of the project's files hold the instructions. */
+static void
+setup_status_init(FILE *fp, const char *root)
+{
+	struct text t;
+	char *p;
+	size_t a, b, i;
+	int have = 0, held;
+
+	fputs("init      ", fp);
+	for (i = 0; i < nitems(setup_md_files); i++) {
+		xasprintf(&p, "%s/%s", root, setup_md_files[i]);
+		if (setup_read(p, &t) == 0 &&
+		    blk_find(p, t.s, t.len, MD_BEGIN, MD_END, &a, &b) == 1)
+			fprintf(fp, "%s%s", have++ > 0 ? ", " : "instructions in ",
+			    setup_md_files[i]);
+		free(t.s);
+		free(p);
+	}
+	if (have == 0)
+		fputs("no instructions in CLAUDE.md, AGENTS.md (baton init)", fp);
+	if (setup_md_imports(root, &held))
+		fputs(" (CLAUDE.md brings in AGENTS.md)", fp);
+	fputs("\n", fp);
+}
+
+/*
+ * The set-up lines of `baton status`: which agents have baton,
+ * instructions.  A project that is not a directory (--project /nonexistent:
+ * a namespace needs none) has no files to look at, and says so once.
+ */
 void
 setup_status(const struct client_opts *o)
 {
 	FILE *fp = stdout;
-	char *self = setup_self(), *p, *root;
-	struct text t;
-	size_t a, b, i;
-	int n = 0, have = 0;
+	char *self = setup_self(), *p, *root, *real;
+	struct stat sb;
+	int n = 0, dir;
 
 	setup_status_project(o);
 
+	root = o->project != NULL ? xstrdup(o->project) : project_default();
+	dir = stat(root, &sb) == 0 && S_ISDIR(sb.st_mode);
+	/* the real path, as install and init write it */
+	if (dir && o->project != NULL && (real = setup_project(o)) != NULL) {
+		free(root);
+		root = real;
+	}
 	fputs("claude    ", fp);
-	if ((p = setup_claude_project(o)) != NULL)
+	if (dir) {
+		p = setup_claude_project(root);
 		setup_status_json(fp, p, "project", self, &n);
-	free(p);
+		free(p);
+	}
 	p = setup_claude_user();
 	setup_status_json(fp, p, "user", self, &n);
 	free(p);
@@ -500,19 +589,13 @@ setup_status(const struct client_opts *o)
 	fprintf(fp, "codex     %s%s\n", toml_installed(p) ? p : "not set up",
 	    toml_installed(p) ? "" : " (baton install --codex)");
 	free(p);
-	fputs("init      ", fp);
-	if ((root = setup_project(o)) != NULL) {
-		for (i = 0; i < nitems(setup_md_files); i++) {
-			xasprintf(&p, "%s/%s", root, setup_md_files[i]);
-			if (setup_read(p, &t) == 0 &&
-			    blk_find(p, t.s, t.len, MD_BEGIN, MD_END, &a, &b) == 1)
-				fprintf(fp, "%s%s", have++ > 0 ? ", " : "instructions in ",
-				    setup_md_files[i]);
-			free(t.s);
-			free(p);
-		}
-	}
-	fputs(have > 0 ? "\n" : "no instructions in CLAUDE.md, AGENTS.md (baton init)\n", fp);
+	if (dir)
+		setup_status_init(fp, root);
+	else
+		fprintf(fp,
+		    "init      the project %s is not a directory: install and init need "
+		    "one\n",
+		    root);
 	free(root);
 	free(self);
 }

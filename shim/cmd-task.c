@@ -318,8 +318,8 @@ task_show_list(struct cmd_call *cc)
 	mp_int(mp_get(sum, "done"), &done);
 	mp_int(mp_get(sum, "percent_done"), &pct);
 	ps = task_str(sum, "project_status", "?", &n);
-	printf("%lld tasks, %lld done (%lld%%); project %.*s\n", (long long)total,
-	    (long long)done, (long long)pct, n, ps);
+	printf("%lld task%s, %lld done (%lld%%); project %.*s\n", (long long)total,
+	    total == 1 ? "" : "s", (long long)done, (long long)pct, n, ps);
 	task_hint(r);
 	return (0);
 }

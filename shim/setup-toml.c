@@ -70,11 +70,15 @@ blk_append(struct sbuf *out, const char *s, size_t len, const char *block)
 	sb_adds(out, block);
 }
 
-/* Remove the block [a, b) and the newline before it that blk_append added. */
+/*
+ * Remove the block [a, b) and the newline before it that blk_append
+ * added: at the end of the text, or after a blank line; a block between
+ * two lines leaves them two lines.
+ */
 void
 blk_cut(struct sbuf *out, const char *s, size_t len, size_t a, size_t b)
 {
-	if (a > 0 && s[a - 1] == '\n')
+	if (a > 0 && s[a - 1] == '\n' && (b == len || (a > 1 && s[a - 2] == '\n')))
 		a--;
 	sb_splice(out, s, len, a, b, "");
 }

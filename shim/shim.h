@@ -27,6 +27,7 @@
 #define EXIT_DATAERR 65
 #define EXIT_UNAVAILABLE 69
 #define EXIT_SOFTWARE 70
+#define EXIT_TEMPFAIL 75 /* baton lock: the lock was lost while the command ran */
 #define EXIT_NOPERM 77
 
 struct client_opts {
@@ -286,6 +287,11 @@ void setup_status(const struct client_opts *);
 
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;
+
+/* cmd-broker.c: baton stop, baton restart; what status says of the broker's program */
+extern const struct cmd_entry cmd_stop_entry;
+extern const struct cmd_entry cmd_restart_entry;
+void broker_status_warnings(pid_t, const char *);
 
 /* mcp.c: the MCP stdio server (DESIGN §6) */
 #define RPC_PARSE_ERROR -32700 /* JSON-RPC 2.0 error codes */

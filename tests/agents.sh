@@ -69,6 +69,17 @@ like "$(cat "$TEST_DIR/get.out")" 'Scope: User' "claude mcp get baton: user scop
 claude_list
 is "$(printf '%s\n' "$CL_OUT" | grep -c '^baton:')" 0 "after uninstall claude lists no baton"
 
+# the entries the README gives for adding baton by hand: baton sees them
+for scope in project user; do
+	timeout 60 "$CLAUDE" mcp add --scope $scope baton -- "$SELF" mcp >/dev/null 2>&1
+	baton_run status
+	like "$(printf '%s\n' "$OUT" | grep '^claude ')" "\\($scope\\)" \
+	    "baton status sees the entry of claude mcp add --scope $scope"
+	"$BATON" uninstall --claude >/dev/null
+	claude_list
+	is "$(printf '%s\n' "$CL_OUT" | grep -c '^baton:')" 0 "and baton uninstall takes it out"
+done
+
 # --- Codex ----------------------------------------------------------------
 
 timeout 60 "$CODEX" mcp list >"$TEST_DIR/codex.out" 2>"$TEST_DIR/codex.err"

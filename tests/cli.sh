@@ -32,7 +32,8 @@ cmds=$(printf '%s\n' "$OUT" | sed -n '/^Commands/,/^$/p' | sed -n 's/^  \([a-z][
     sort -u)
 missing=
 for c in status call lock acquire release renew locks task project note counter event \
-    agents msg discuss mcp install uninstall init enable disable service export import help; do
+    agents msg discuss mcp install uninstall init enable disable service stop restart export \
+    import help; do
 	printf '%s\n' "$cmds" | grep -qx -- "$c" || missing="$missing $c"
 done
 is "$missing" "" "baton --help lists every command"
@@ -158,6 +159,23 @@ is "$(printf '%s' "$OUT" | json .project)" "$TEST_DIR/elsewhere" "--project sets
 baton_run status
 ok $RC "human status exits 0"
 like "$OUT" '.' "human status prints something"
+
+# a project that is no directory is a namespace all the same: status says
+# once that install and init need one
+baton_run --project /nonexistent/baton-test status
+is "$RC:$ERR" "0:" "status with --project of no directory: exit 0, nothing on stderr"
+is "$(printf '%s\n' "$OUT" | grep -c 'nonexistent/baton-test is not a directory')" 1 \
+    "it says once that the project is not a directory"
+
+# times for people: no 60 in the seconds (a lock of 600 s expires in 9m 59s, not 9m60s)
+tok=$("$BATON" acquire --ttl 600 ten-minutes)
+baton_run locks ten-minutes
+like "$(printf '%s\n' "$OUT" | awk '$1 == "ten-minutes" { print $5, $6 }')" '^9m 5[0-9]s$' \
+    "baton locks shows an expiry of 599.x s as 9m 5Xs"
+"$BATON" release ten-minutes "$tok"
+baton_run task create "the only task"
+baton_run task
+like "$OUT" '^1 task, 0 done' "one task is 1 task, not 1 tasks"
 
 stop_broker
 done_testing

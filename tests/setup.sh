@@ -250,6 +250,31 @@ baton_run init
 is "$RC" 65 "init refuses a begin marker without an end marker"
 rm -f "$P/CLAUDE.md" "$P/AGENTS.md"
 
+# a CLAUDE.md that imports AGENTS.md (Claude Code reads both): the block once
+printf '@AGENTS.md\n' >"$P/CLAUDE.md"
+baton_run init
+ok $RC "init with a CLAUDE.md that is only @AGENTS.md exits 0"
+is "$(cat "$P/CLAUDE.md")" "@AGENTS.md" "it leaves that CLAUDE.md as it was"
+is "$(grep -c '^<!-- baton:begin -->$' "$P/AGENTS.md")" 1 "and writes the block into AGENTS.md once"
+like "$OUT" "CLAUDE.md brings in AGENTS.md; they go into AGENTS.md only" "and says why"
+# the copy an init before this one wrote goes; a link to AGENTS.md is one file
+cp "$P/AGENTS.md" "$TEST_DIR/a4"
+{ printf '@AGENTS.md\n\n'; sed -n '/^<!-- baton:begin -->$/,$p' "$P/AGENTS.md"; } >"$P/CLAUDE.md"
+"$BATON" init >/dev/null
+is "$(cat "$P/CLAUDE.md")" "@AGENTS.md" "init takes a second copy out of a CLAUDE.md that imports AGENTS.md"
+rm -f "$P/CLAUDE.md"
+ln -s AGENTS.md "$P/CLAUDE.md"
+"$BATON" init --force >/dev/null
+test -L "$P/CLAUDE.md" && cmp -s "$P/AGENTS.md" "$TEST_DIR/a4"
+ok $? "init keeps a CLAUDE.md that links to AGENTS.md a link, and the block once"
+rm -f "$P/CLAUDE.md" "$P/AGENTS.md"
+
+# the block does not offer baton call for locks: its session, and the lock, end with it
+"$BATON" init >/dev/null
+like "$(tr '\n' ' ' <"$P/AGENTS.md")" 'lock taken that way is released as soon as the command returns: run a shell command under a lock with `baton lock NAME -- COMMAND`' \
+    "the block says a lock from baton call ends with the command, and what to use instead"
+rm -f "$P/CLAUDE.md" "$P/AGENTS.md"
+
 # --- status ---------------------------------------------------------------
 
 cp "$FIX/codex.toml" "$CX"
@@ -261,6 +286,12 @@ ok $RC "status exits 0"
 like "$OUT" "claude +$P/.mcp.json \\(project\\)" "status shows Claude Code's project entry"
 like "$OUT" "codex +$CX" "status shows Codex's config"
 like "$OUT" 'instructions in CLAUDE.md, AGENTS.md' "status shows the instructions"
+cp "$P/CLAUDE.md" "$TEST_DIR/c5"
+printf '@AGENTS.md\n' >"$P/CLAUDE.md"
+baton_run status
+like "$OUT" '^init +instructions in AGENTS.md \(CLAUDE.md brings in AGENTS.md\)' \
+    "status says where the instructions are, and that CLAUDE.md imports AGENTS.md"
+cp "$TEST_DIR/c5" "$P/CLAUDE.md"
 like "$OUT" '^state +(durability [a-z]+|none \(in memory\))' "status shows the durability"
 if "$BATON" help task_create >/dev/null 2>&1 && "$BATON" help agent_list >/dev/null 2>&1; then
 	"$BATON" call task_create '{"title":"t","complexity":"simple"}' >/dev/null
