@@ -17,58 +17,39 @@
 
 #include "shim.h"
 
-/* JSON Schema for one argument of the table. */
+/*
+ * JSON Schema for one argument of the table.  Every token of tools/list
+ * is paid by every agent on every turn, so the schema says what a model
+ * can use to call right (type, choices, default, what it means) and no
+ * more: bounds stay in the table, op_validate() enforces them and its
+ * error names them.
+ */
 static cJSON *
 mcp_arg_schema(const struct op_arg *a)
 {
-	cJSON *s, *items, *e, *def;
+	static const char *const types[] = {
+		[ARG_STRING] = "string",
+		[ARG_INT] = "integer",
+		[ARG_NUMBER] = "number",
+		[ARG_BOOL] = "boolean",
+		[ARG_STRINGS] = "array",
+	};
+	cJSON *s, *e, *def;
 	const char *p, *bar;
-	char *desc;
+	char *word;
 
 	s = cJSON_CreateObject();
-	switch (a->type) {
-	case ARG_STRING:
-		cJSON_AddStringToObject(s, "type", "string");
-		if (a->min > 0)
-			cJSON_AddNumberToObject(s, "minLength", a->min);
-		if (a->max > 0)
-			cJSON_AddNumberToObject(s, "maxLength", a->max);
-		break;
-	case ARG_INT:
-	case ARG_NUMBER:
-		cJSON_AddStringToObject(s, "type", a->type == ARG_INT ? "integer" : "number");
-		cJSON_AddNumberToObject(s, "minimum", a->min);
-		cJSON_AddNumberToObject(s, "maximum", a->max);
-		break;
-	case ARG_BOOL: cJSON_AddStringToObject(s, "type", "boolean"); break;
-	case ARG_STRINGS:
-		cJSON_AddStringToObject(s, "type", "array");
-		items = cJSON_AddObjectToObject(s, "items");
-		cJSON_AddStringToObject(items, "type", "string");
-		cJSON_AddNumberToObject(items, "minLength", 1);
-		if (a->min > 0)
-			cJSON_AddNumberToObject(s, "minItems", a->min);
-		if (a->max > 0)
-			cJSON_AddNumberToObject(s, "maxItems", a->max);
-		break;
-	case ARG_JSON: break; /* any JSON value */
-	}
-	if (a->type == ARG_JSON && a->max > 0)
-		xasprintf(&desc, "%s (At most %.0f bytes.)", a->desc, a->max);
-	else
-		desc = xstrdup(a->desc);
-	cJSON_AddStringToObject(s, "description", desc);
-	free(desc);
+	if (a->type != ARG_JSON) /* ARG_JSON: any JSON value */
+		cJSON_AddStringToObject(s, "type", types[a->type]);
+	if (a->type == ARG_STRINGS)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "items"), "type", "string");
 	if (a->choices != NULL) {
 		e = cJSON_AddArrayToObject(s, "enum");
 		for (p = a->choices; p != NULL; p = bar != NULL ? bar + 1 : NULL) {
 			bar = strchr(p, '|');
-			if (bar != NULL) {
-				desc = xstrndup(p, (size_t)(bar - p));
-				cJSON_AddItemToArray(e, cJSON_CreateString(desc));
-				free(desc);
-			} else
-				cJSON_AddItemToArray(e, cJSON_CreateString(p));
+			word = bar != NULL ? xstrndup(p, (size_t)(bar - p)) : xstrdup(p);
+			cJSON_AddItemToArray(e, cJSON_CreateString(word));
+			free(word);
 		}
 	}
 	if (a->def != NULL) {
@@ -76,6 +57,8 @@ mcp_arg_schema(const struct op_arg *a)
 			fatalx("ops.c: default of %s is not JSON: %s", a->name, a->def);
 		cJSON_AddItemToObject(s, "default", def);
 	}
+	if (a->desc != NULL) /* else its name and type say it all */
+		cJSON_AddStringToObject(s, "description", a->desc);
 	return (s);
 }
 
@@ -100,34 +83,55 @@ mcp_input_schema(const struct op *op)
 	/*
 	 * one_of stays in the description: several clients (and the model
 	 * APIs behind them) reject oneOf/anyOf at the top of an input schema.
+	 * No additionalProperties: an unknown argument is refused with the
+	 * closest known name, which says more to a model than a schema.
 	 */
-	cJSON_AddBoolToObject(s, "additionalProperties", 0);
 	return (s);
 }
 
-/* outputSchema of an operation: what structuredContent holds. */
+/*
+ * outputSchema of an operation: the names of what structuredContent
+ * holds, which is what a model reads before it calls (their types
+ * would cost 3 500 characters of a 22 000-character list).  What a
+ * field is, and whether it is always there, is in `baton help OP`; an
+ * answer that asks something of the agent says it in its hint.
+ */
 static cJSON *
 mcp_output_schema(const struct op *op)
 {
-	cJSON *s, *props, *p, *req = NULL;
+	cJSON *s, *props;
 	size_t i;
 
 	s = cJSON_CreateObject();
 	cJSON_AddStringToObject(s, "type", "object");
 	props = cJSON_AddObjectToObject(s, "properties");
-	for (i = 0; i < op->nresults; i++) {
-		p = cJSON_AddObjectToObject(props, op->results[i].name);
-		/* "any": a note value or event payload, any JSON value */
-		if (strcmp(op->results[i].type, "any") != 0)
-			cJSON_AddStringToObject(p, "type", op->results[i].type);
-		cJSON_AddStringToObject(p, "description", op->results[i].desc);
-		if (!op->results[i].optional) {
-			if (req == NULL)
-				req = cJSON_AddArrayToObject(s, "required");
-			cJSON_AddItemToArray(req, cJSON_CreateString(op->results[i].name));
-		}
-	}
+	for (i = 0; i < op->nresults; i++)
+		cJSON_AddObjectToObject(props, op->results[i].name);
 	return (s);
+}
+
+/*
+ * The tool's annotations.  Unset hints take the MCP defaults (readOnly
+ * false, destructive true, idempotent false, openWorld true): a
+ * read-only tool says so and nothing else that only matters for tools
+ * that write; a tool that writes says whether it destroys what another
+ * agent relies on and whether repeating it changes more.
+ */
+static cJSON *
+mcp_annotations(const struct op *op)
+{
+	cJSON *ann = cJSON_CreateObject();
+
+	if (op->flags & OP_READONLY)
+		cJSON_AddBoolToObject(ann, "readOnlyHint", 1);
+	else {
+		cJSON_AddBoolToObject(ann, "destructiveHint",
+		    (op->flags & OP_DESTRUCTIVE) != 0);
+		if (op->flags & OP_IDEMPOTENT)
+			cJSON_AddBoolToObject(ann, "idempotentHint", 1);
+	}
+	cJSON_AddBoolToObject(ann, "openWorldHint", 0);
+	return (ann);
 }
 
 /* The tool's description: the table's, plus what the schema cannot say. */
@@ -148,43 +152,42 @@ mcp_tool_desc(const struct op *op)
 	return (desc);
 }
 
-/* The tools/list result, generated from ops[] once. */
+/* One tool of tools/list. */
+static cJSON *
+mcp_tool(const struct op *op)
+{
+	cJSON *t;
+	char *desc;
+
+	t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "name", op->name);
+	cJSON_AddStringToObject(t, "title", op->title != NULL ? op->title : op->name);
+	desc = mcp_tool_desc(op);
+	cJSON_AddStringToObject(t, "description", desc);
+	free(desc);
+	cJSON_AddItemToObject(t, "inputSchema", mcp_input_schema(op));
+	cJSON_AddItemToObject(t, "outputSchema", mcp_output_schema(op));
+	cJSON_AddItemToObject(t, "annotations", mcp_annotations(op));
+	return (t);
+}
+
+/* The tools array of tools/list, the tools of the profile, generated once. */
 const char *
 mcp_tools_json(struct mcp *m)
 {
-	const struct op *op;
-	cJSON *result, *tools, *t, *ann;
-	char *desc;
+	cJSON *tools;
 	size_t i;
 
 	if (m->tools_json != NULL)
 		return (m->tools_json);
-	result = cJSON_CreateObject();
-	tools = cJSON_AddArrayToObject(result, "tools");
+	tools = cJSON_CreateArray();
 	for (i = 0; i < OP_COUNT; i++) {
-		op = &ops[i];
-		if (op->flags & OP_ADMIN)
-			continue; /* the user's, from the CLI */
-		t = cJSON_CreateObject();
-		cJSON_AddStringToObject(t, "name", op->name);
-		cJSON_AddStringToObject(t, "title", op->title != NULL ? op->title : op->name);
-		desc = mcp_tool_desc(op);
-		cJSON_AddStringToObject(t, "description", desc);
-		free(desc);
-		cJSON_AddItemToObject(t, "inputSchema", mcp_input_schema(op));
-		cJSON_AddItemToObject(t, "outputSchema", mcp_output_schema(op));
-		ann = cJSON_AddObjectToObject(t, "annotations");
-		cJSON_AddStringToObject(ann, "title", op->title != NULL ? op->title : op->name);
-		cJSON_AddBoolToObject(ann, "readOnlyHint", (op->flags & OP_READONLY) != 0);
-		cJSON_AddBoolToObject(ann, "destructiveHint",
-		    (op->flags & OP_DESTRUCTIVE) != 0);
-		cJSON_AddBoolToObject(ann, "idempotentHint", (op->flags & OP_IDEMPOTENT) != 0);
-		cJSON_AddBoolToObject(ann, "openWorldHint", 0);
-		cJSON_AddItemToArray(tools, t);
+		if (mcp_offered(m, &ops[i]))
+			cJSON_AddItemToArray(tools, mcp_tool(&ops[i]));
 	}
-	if ((m->tools_json = cJSON_PrintUnformatted(result)) == NULL)
+	if ((m->tools_json = cJSON_PrintUnformatted(tools)) == NULL)
 		fatalx("mcp: cannot print tools/list");
-	cJSON_Delete(result);
+	cJSON_Delete(tools);
 	return (m->tools_json);
 }
 
@@ -202,7 +205,7 @@ mcp_tools_list(struct mcp *m, const cJSON *id)
 	cJSON_Delete(msg);
 	n = strlen(head);
 	head[n - 1] = '\0'; /* drop the closing brace */
-	xasprintf(&s, "%s,\"result\":%s}\n", head, mcp_tools_json(m));
+	xasprintf(&s, "%s,\"result\":{\"tools\":%s}}\n", head, mcp_tools_json(m));
 	if (bufferevent_write(m->out, s, strlen(s)) != 0)
 		fatalx("mcp: cannot queue output");
 	free(s);
@@ -210,26 +213,28 @@ mcp_tools_list(struct mcp *m, const cJSON *id)
 }
 
 /*
- * Drop the broker's top-level nulls: an absent optional field is not
- * null.  Fields of type "any" (a note's value, an event's payload) keep
- * theirs: there null is a value.
+ * Keep what the tool's outputSchema declares: the broker may say more
+ * (a task-changing call answers the whole task; the CLI prints it), but
+ * an agent pays for every token it reads.  Top-level nulls go too: an
+ * absent optional field is not null, but for fields of type "any" (a
+ * note's value, an event's payload) null is a value.
  */
 static void
-mcp_drop_nulls(cJSON *r, const struct op *op)
+mcp_project(cJSON *r, const struct op *op)
 {
 	cJSON *c, *next;
 	size_t i;
 
 	for (c = r->child; c != NULL; c = next) {
 		next = c->next;
-		if (!cJSON_IsNull(c))
-			continue;
 		for (i = 0; i < op->nresults; i++) {
 			if (strcmp(op->results[i].name, c->string) == 0)
 				break;
 		}
-		if (i == op->nresults || strcmp(op->results[i].type, "any") != 0)
+		if (i == op->nresults ||
+		    (cJSON_IsNull(c) && strcmp(op->results[i].type, "any") != 0)) {
 			cJSON_Delete(cJSON_DetachItemViaPointer(r, c));
+		}
 	}
 }
 
@@ -262,7 +267,7 @@ mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 		    c->op->name);
 		return;
 	}
-	mcp_drop_nulls(r, c->op);
+	mcp_project(r, c->op);
 	if (c->op == &ops[OP_agent_join])
 		mcp_joined(m, r);
 	if ((text = cJSON_PrintUnformatted(r)) == NULL)
@@ -295,6 +300,14 @@ mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
 	    (op->flags & OP_ADMIN)) {
 		mcp_error(m, id, RPC_INVALID_PARAMS, "name", "unknown tool: %.100s",
 		    name->valuestring);
+		return;
+	}
+	if (!mcp_offered(m, op)) {
+		mcp_error(m, id, RPC_INVALID_PARAMS, "name",
+		    "tool %s is not offered by this baton mcp: its profile is '%.100s' "
+		    "(baton mcp --tools, BATON_TOOLS); the user can add it with "
+		    "baton install --tools",
+		    op->name, m->profile);
 		return;
 	}
 	arguments = cJSON_GetObjectItemCaseSensitive(params, "arguments");

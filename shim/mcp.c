@@ -35,8 +35,10 @@ static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, c
 
 const struct cmd_entry cmd_mcp_entry = {
 	.name = "mcp",
-	.usage = "mcp",
-	.desc = "serve MCP over stdio (for agent clients)",
+	.usage = "mcp [--tools core|planner|reviewer|full|NAME,...]",
+	.desc = "serve MCP over stdio (for agent clients) with the tools of a profile "
+		"(--tools, else BATON_TOOLS, else full); a comma-separated list may mix "
+		"profiles and tool names. The profiles:",
 	.exec = mcp_exec,
 };
 
@@ -414,6 +416,34 @@ mcp_flush(struct mcp *m)
 	}
 }
 
+/* `baton mcp [--tools SPEC]`: the profile; -1 with *status on a usage error. */
+static int
+mcp_args(struct mcp *m, int argc, char **argv, int *status)
+{
+	const char *spec = getenv("BATON_TOOLS");
+	char *cause;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tools") == 0 && i + 1 < argc)
+			spec = argv[++i];
+		else if (strncmp(argv[i], "--tools=", 8) == 0)
+			spec = argv[i] + 8;
+		else {
+			*status = cli_usage_err("mcp: unknown argument '%s' (mcp takes --tools "
+						"PROFILE only)",
+			    argv[i]);
+			return (-1);
+		}
+	}
+	if (mcp_profile_parse(m, spec, &cause) != 0) {
+		*status = cli_usage_err("mcp: %s", cause);
+		free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
 /* `baton mcp`: serve until stdin closes and nothing is owed. */
 static int
 mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, char **argv)
@@ -421,10 +451,11 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	struct event_config *cfg;
 	struct mcp m;
 	struct mcp_call *c;
+	int status;
 
-	if (argc > 1)
-		return (cli_usage_err("mcp takes no arguments"));
 	memset(&m, 0, sizeof m);
+	if (mcp_args(&m, argc, argv, &status) != 0)
+		return (status);
 	m.opts = *opts;
 	m.opts.kind = "mcp";
 	m.conn.fd = -1;
@@ -475,6 +506,7 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	free(m.root_project);
 	event_base_free(m.base);
 	free(m.tools_json);
+	free(m.profile);
 	free(m.agent);
 	free(m.role);
 	free(m.client_name);

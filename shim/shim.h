@@ -340,7 +340,9 @@ struct mcp {
 	struct mcp_calls calls;
 	size_t ncalls;
 
-	char *tools_json; /* tools/list result, built once */
+	unsigned char offer[OP_COUNT]; /* the tools of the profile, by operation */
+	char *profile;                 /* --tools/BATON_TOOLS as given, owned */
+	char *tools_json;              /* the tools array of tools/list, built once */
 
 	/* DESIGN 2: without an explicit project, the client's first root */
 	int client_roots;   /* it offered roots in initialize */
@@ -382,6 +384,11 @@ void mcp_cancelled(struct mcp *, const cJSON *);
 void mcp_cancel_all(struct mcp *);
 void mcp_call_free(struct mcp *, struct mcp_call *);
 void mcp_joined(struct mcp *, const cJSON *);
+
+/* mcp-profile.c: which tools are offered (--tools, BATON_TOOLS) */
+int mcp_profile_parse(struct mcp *, const char *, char **);
+int mcp_offered(const struct mcp *, const struct op *);
+void mcp_profile_help(FILE *);
 
 /* mcp-roots.c: the project from the client's first root (DESIGN §2) */
 void mcp_roots_ask(struct mcp *);

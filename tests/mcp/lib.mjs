@@ -158,10 +158,10 @@ async function closeAll() {
 }
 
 // Spawn `baton mcp` and connect an SDK client to it.
-export async function sdkClient(sdk, b, name, { extraEnv = {} } = {}) {
+export async function sdkClient(sdk, b, name, { extraEnv = {}, args = [] } = {}) {
   const transport = new sdk.StdioClientTransport({
     command: BATON,
-    args: ['mcp'],
+    args: ['mcp', ...args],
     env: { ...b.env, ...extraEnv }, // the SDK's default env would drop BATON_*
     stderr: 'inherit',
   });

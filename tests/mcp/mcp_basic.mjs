@@ -97,29 +97,39 @@ await main(async () => {
   for (const name of ['status', 'lock_acquire', 'lock_release', 'lock_list'])
     ok(byName[name] !== undefined, `tools/list has ${name}`);
   let bad = tools.filter((t) => !(t.inputSchema && t.inputSchema.type === 'object' &&
-    t.inputSchema.additionalProperties === false && t.outputSchema &&
-    t.outputSchema.type === 'object' && t.outputSchema.properties));
+    t.inputSchema.properties && t.outputSchema && t.outputSchema.type === 'object' &&
+    t.outputSchema.properties));
   ok(bad.length === 0, `all ${tools.length} tools have an object inputSchema and outputSchema`,
     bad.map((t) => t.name));
-  bad = tools.filter((t) => !(t.annotations && typeof t.annotations.readOnlyHint === 'boolean' &&
-    typeof t.annotations.destructiveHint === 'boolean' &&
-    typeof t.annotations.idempotentHint === 'boolean' && typeof t.title === 'string'));
-  ok(bad.length === 0, 'every tool has a title and readOnly/destructive/idempotent hints',
-    bad.map((t) => t.name));
-  bad = tools.filter((t) => typeof t.description !== 'string' || t.description.length === 0 ||
+  // Hints: a read-only tool says only that; a writer says whether it destroys
+  // (the MCP default is true) and never has a title twice.
+  bad = tools.filter((t) => !(t.annotations && typeof t.title === 'string' && t.annotations.title === undefined &&
+    t.annotations.openWorldHint === false &&
+    (t.annotations.readOnlyHint === true ? t.annotations.destructiveHint === undefined
+      : typeof t.annotations.destructiveHint === 'boolean')));
+  ok(bad.length === 0, 'every tool has one title and hints: read-only, or whether it destroys',
+    bad.map((t) => [t.name, t.annotations]));
+  bad = tools.filter((t) => typeof t.description !== 'string' || t.description.length < 20 ||
     t.description.length >= LIMIT ||
-    Object.values(t.inputSchema.properties || {}).some((p) => !p.description || p.description.length >= LIMIT));
-  ok(bad.length === 0, `every tool and argument is described in under ${LIMIT} characters`,
+    Object.values(t.inputSchema.properties || {}).some((p) => p.description !== undefined && p.description.length >= LIMIT));
+  ok(bad.length === 0, `every tool is described in under ${LIMIT} characters, and so is each argument described`,
     bad.map((t) => t.name));
   ok(byName.status.annotations.readOnlyHint === true && byName.lock_list.annotations.readOnlyHint === true &&
-    byName.lock_acquire.annotations.readOnlyHint === false,
+    byName.lock_acquire.annotations.readOnlyHint === undefined,
     'status and lock_list are read-only, lock_acquire is not');
-  ok(byName.lock_release.annotations.destructiveHint === true, 'lock_release is destructive');
+  ok(byName.lock_release.annotations.destructiveHint === false && byName.task_release.annotations.destructiveHint === false,
+    'releasing your own lock or task is not destructive', [byName.lock_release.annotations, byName.task_release.annotations]);
+  ok(byName.note_set.annotations.destructiveHint === true && byName.note_delete.annotations.destructiveHint === true &&
+    byName.note_set.annotations.idempotentHint === undefined,
+    'note_set (it overwrites) and note_delete are destructive; note_set is not idempotent');
+  ok(byName.lock_acquire.annotations.destructiveHint === false && byName.message_send.annotations.destructiveHint === false,
+    'lock_acquire and message_send only add');
   const la = byName.lock_acquire.inputSchema.properties;
   ok(la.mode && la.mode.type === 'string' && JSON.stringify(la.mode.enum) === '["exclusive","shared"]' &&
     la.mode.default === 'exclusive', 'lock_acquire mode: string enum with its default', la.mode);
-  ok(la.wait_seconds && la.wait_seconds.type === 'number' && la.wait_seconds.minimum === 0 &&
-    typeof la.wait_seconds.maximum === 'number', 'lock_acquire wait_seconds: number with bounds', la.wait_seconds);
+  ok(la.wait_seconds && la.wait_seconds.type === 'number' && la.wait_seconds.default === 0 &&
+    la.wait_seconds.minimum === undefined && la.wait_seconds.maximum === undefined,
+    'lock_acquire wait_seconds: a number with its default, without bounds the model cannot use', la.wait_seconds);
   ok(la.names && la.names.type === 'array' && la.names.items && la.names.items.type === 'string',
     'lock_acquire names: array of strings', la.names);
   ok(JSON.stringify(byName.lock_release.inputSchema.required) === '["name"]',

@@ -23,7 +23,7 @@ await main(async () => {
     TOOLS.filter((n) => !byName[n]));
   ok(['note_wait', 'event_wait', 'note_get', 'note_list'].every((n) => byName[n].annotations.readOnlyHint === true),
     'note_get, note_list and the waits are read-only (clients run them in parallel)');
-  ok(['note_set', 'note_delete', 'counter_incr', 'event_signal'].every((n) => byName[n].annotations.readOnlyHint === false),
+  ok(['note_set', 'note_delete', 'counter_incr', 'event_signal'].every((n) => byName[n].annotations.readOnlyHint !== true),
     'the writers are not read-only');
   ok(!('type' in byName.note_get.outputSchema.properties.value),
     'note_get value may be any JSON value (no type in the schema)', byName.note_get.outputSchema);
