@@ -191,25 +191,16 @@ mcp_tools_json(struct mcp *m)
 	return (m->tools_json);
 }
 
-/* Send the cached tools/list result without re-encoding it. */
+/* tools/list: the tools of the profile, generated once, sent as they are. */
 void
-mcp_tools_list(struct mcp *m, const cJSON *id)
+mcp_tools_list(struct mcp *m, const struct mcp_req *req)
 {
-	cJSON *msg;
-	char *head, *s;
-	size_t n;
+	cJSON *result = cJSON_CreateObject();
 
-	msg = mcp_message(id);
-	if ((head = cJSON_PrintUnformatted(msg)) == NULL)
-		fatalx("mcp: cannot print a JSON message");
-	cJSON_Delete(msg);
-	n = strlen(head);
-	head[n - 1] = '\0'; /* drop the closing brace */
-	xasprintf(&s, "%s,\"result\":{\"tools\":%s}}\n", head, mcp_tools_json(m));
-	if (bufferevent_write(m->out, s, strlen(s)) != 0)
-		fatalx("mcp: cannot queue output");
-	free(s);
-	free(head);
+	cJSON_AddItemToObject(result, "tools", cJSON_CreateRaw(mcp_tools_json(m)));
+	if (req->rev >= MCP_REV_MODERN)
+		mcp_cacheable(result);
+	mcp_result(m, req->id, req->rev, result);
 }
 
 /*
@@ -238,9 +229,12 @@ mcp_project(cJSON *r, const struct op *op)
 	}
 }
 
-/* The broker's answer f to tools/call c: the result as text and structuredContent, or an error. */
-void
-mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
+/*
+ * The CallToolResult of the broker's answer f to the call c: the result
+ * as text and structuredContent, or isError with a text that says why.
+ */
+cJSON *
+mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
 {
 	const msgpack_object *e;
 	cJSON *r, *result;
@@ -254,37 +248,142 @@ mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 			msg = xstrdup("the operation failed");
 		/* "code: message", unless the message already starts so */
 		if (strncmp(msg, code, strlen(code)) == 0 && msg[strlen(code)] == ':')
-			mcp_tool_error(m, c->id, "%s", msg);
+			text = xstrdup(msg);
 		else
-			mcp_tool_error(m, c->id, "%s: %s", code, msg);
+			xasprintf(&text, "%s: %s", code, msg);
+		result = mcp_text_result(text, 1);
+		free(text);
 		free(code);
 		free(msg);
-		return;
+		return (result);
 	}
 	e = mp_get(f, "r");
 	if (e == NULL || e->type != MSGPACK_OBJECT_MAP || (r = json_from_msgpack(e)) == NULL) {
-		mcp_tool_error(m, c->id, "internal: the broker's answer to %s is not an object",
+		xasprintf(&text, "internal: the broker's answer to %s is not an object",
 		    c->op->name);
-		return;
+		result = mcp_text_result(text, 1);
+		free(text);
+		return (result);
 	}
 	mcp_project(r, c->op);
 	if (c->op == &ops[OP_agent_join])
-		mcp_joined(m, r);
+		mcp_joined(c->m, r);
 	if ((text = cJSON_PrintUnformatted(r)) == NULL)
 		fatalx("mcp: cannot print a result");
 	result = mcp_text_result(text, 0);
 	cJSON_AddItemToObject(result, "structuredContent", r);
-	mcp_result(m, c->id, result);
+	free(text);
+	return (result);
+}
+
+/* The broker's answer f to tools/call c, to the client. */
+void
+mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
+{
+	mcp_result(m, c->id, c->rev, mcp_tool_result(c, f));
+}
+
+#define MCP_NAME_MAX 64 /* longer names are not compared */
+
+/* Edit distance of a and b, names of arguments. */
+static size_t
+mcp_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, up;
+	size_t row[MCP_NAME_MAX + 1];
+
+	if (la > MCP_NAME_MAX || lb > MCP_NAME_MAX)
+		return (SIZE_MAX);
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			cur = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < cur)
+				cur = row[j] + 1;
+			if (row[j - 1] + 1 < cur)
+				cur = row[j - 1] + 1;
+			row[j] = cur;
+			prev = up;
+		}
+	}
+	return (row[lb]);
+}
+
+/*
+ * The argument of op closest to an unknown name, or NULL when none is
+ * close: a word of the name that is an argument ("task_id": id), else
+ * the fewest edits, at most a third of the longer name.
+ */
+static const char *
+mcp_closest_arg(const struct op *op, const char *name)
+{
+	const char *best = NULL, *a;
+	size_t i, d, n, bestd = SIZE_MAX, len = strlen(name);
+
+	for (i = 0; i < op->nargs; i++) {
+		a = op->args[i].name;
+		n = strlen(a);
+		if (n < len &&
+		    ((name[len - n - 1] == '_' && strcmp(name + len - n, a) == 0) ||
+			(name[n] == '_' && strncmp(name, a, n) == 0)))
+			return (a);
+		d = mcp_distance(name, a);
+		if (d < bestd && d * 3 <= (n > len ? n : len)) {
+			bestd = d;
+			best = a;
+		}
+	}
+	return (best);
+}
+
+/*
+ * Invalid arguments: from 2025-11-25 on a tool result with isError the
+ * model can act on (the field, what was expected, for an unknown name
+ * the closest known one), before it JSON-RPC -32602.
+ */
+static void
+mcp_args_error(struct mcp *m, const struct mcp_req *req, const struct op *op,
+    const struct op_error *err)
+{
+	const char *near = NULL;
+	char *text, list[OP_MAX_ARGS * (MCP_NAME_MAX + 2)];
+	size_t i, n = 0;
+	int unknown = err->field[0] != '\0' && strcmp(err->field, "arguments") != 0 &&
+	    op_arg_find(op, err->field, strlen(err->field)) == NULL;
+
+	if (unknown)
+		near = mcp_closest_arg(op, err->field);
+	if (unknown && near != NULL)
+		xasprintf(&text,
+		    "invalid arguments for %s: unknown argument %s; did you mean %s?", op->name,
+		    err->field, near);
+	else if (unknown) {
+		list[0] = '\0';
+		for (i = 0; i < op->nargs && n < sizeof list; i++)
+			n += (size_t)snprintf(list + n, sizeof list - n, "%s%s",
+			    i > 0 ? ", " : "", op->args[i].name);
+		xasprintf(&text, "invalid arguments for %s: unknown argument %s; it takes %s",
+		    op->name, err->field, op->nargs > 0 ? list : "none");
+	} else
+		xasprintf(&text, "invalid arguments for %s: %s", op->name, err->message);
+	if (req->rev >= MCP_REV_2025_11_25)
+		mcp_result(m, req->id, req->rev, mcp_text_result(text, 1));
+	else
+		mcp_error(m, req->id, RPC_INVALID_PARAMS, err->field, "%s", text);
 	free(text);
 }
 
-/* tools/call: validate from the table, then forward. */
+/* tools/call: validate from the table, then forward (or run as a task). */
 void
-mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
+mcp_tools_call(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 {
 	const msgpack_object *args, *vals[OP_MAX_ARGS];
 	const struct op *op;
-	const cJSON *name, *arguments;
+	const cJSON *name, *arguments, *id = req->id;
 	struct op_error err;
 	msgpack_sbuffer sb;
 	msgpack_unpacked u;
@@ -318,17 +417,18 @@ mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
 	msgpack_unpacked_init(&u);
 	if (json_args_to_msgpack(arguments, &sb, &u, &args, &err) != 0 ||
 	    op_validate(op, args, vals, &err) != 0)
-		mcp_error(m, id, RPC_INVALID_PARAMS, err.field, "invalid arguments for %s: %s",
-		    op->name, err.message);
+		mcp_args_error(m, req, op, &err);
+	else if (req->tasks && mcp_task_wanted(m, op, vals))
+		mcp_task_start(m, req, op, vals, sb.data, sb.size);
 	else
-		mcp_forward(m, id, params, op, sb.data, sb.size); /* packed once, sent as is */
+		mcp_forward(m, req, params, op, sb.data, sb.size); /* packed once, sent as is */
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);
 }
 
 /* prompts/list: one prompt per role, without arguments. */
 void
-mcp_prompts_list(struct mcp *m, const cJSON *id)
+mcp_prompts_list(struct mcp *m, const struct mcp_req *req)
 {
 	const struct guide_role *g;
 	cJSON *result, *list, *p;
@@ -342,13 +442,16 @@ mcp_prompts_list(struct mcp *m, const cJSON *id)
 		cJSON_AddStringToObject(p, "description", g->title);
 		cJSON_AddItemToArray(list, p);
 	}
-	mcp_result(m, id, result);
+	if (req->rev >= MCP_REV_MODERN)
+		mcp_cacheable(result);
+	mcp_result(m, req->id, req->rev, result);
 }
 
 /* prompts/get: ask the broker for the role's next steps (answered in mcp_prompt_answer). */
 void
-mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
+mcp_prompts_get(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 {
+	const cJSON *id = req->id;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	const struct guide_role *g = NULL;
 	struct mcp_call *c;
@@ -377,7 +480,7 @@ mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
 	pk_map_close(&fb);
 	if (fb.err)
 		fatalx("mcp: cannot encode a guide call");
-	c = mcp_forward(m, id, NULL, &ops[OP_guide], fb.sb.data + FRAME_HDR,
+	c = mcp_forward(m, req, NULL, &ops[OP_guide], fb.sb.data + FRAME_HDR,
 	    fb.sb.size - FRAME_HDR);
 	if (c != NULL)
 		c->prompt = xstrdup(g->name);
@@ -411,7 +514,7 @@ mcp_prompt_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 	cJSON_AddStringToObject(content, "type", "text");
 	cJSON_AddStringToObject(content, "text", text);
 	cJSON_AddItemToArray(msgs, msg);
-	mcp_result(m, c->id, result);
+	mcp_result(m, c->id, c->rev, result);
 	free(desc);
 	free(text);
 }

@@ -70,20 +70,52 @@ await main(async () => {
   ok(res.error && res.error.code === -32602 && /unknown tool: no_such_tool/.test(res.error.message),
     'an unknown tool gets -32602 "unknown tool: no_such_tool"', res);
 
+  // Argument errors: JSON-RPC -32602 before 2025-11-25 ...
+  res = await raw.request(++id, 'initialize',
+    { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-test', version: '0' } });
+  is(res.result && res.result.protocolVersion, '2025-06-18', 'initialize 2025-06-18 again');
   res = await raw.request(++id, 'tools/call',
     { name: 'lock_acquire', arguments: { name: 'x', mode: 'sideways' } });
   ok(res.error && res.error.code === -32602 && /mode/.test(res.error.message) &&
     res.error.data && res.error.data.field === 'mode',
-    'a bad argument (mode:"sideways") gets -32602 naming the field', res);
+    '2025-06-18: a bad argument (mode:"sideways") gets -32602 naming the field', res);
 
   res = await raw.request(++id, 'tools/call',
     { name: 'lock_acquire', arguments: { name: 'x', colour: 'red' } });
   ok(res.error && res.error.code === -32602 && /colour/.test(res.error.message),
-    'an unknown argument gets -32602 naming it', res);
+    '2025-06-18: an unknown argument gets -32602 naming it', res);
 
   res = await raw.request(++id, 'tools/call', { name: 'lock_release', arguments: {} });
   ok(res.error && res.error.code === -32602 && res.error.data && res.error.data.field === 'name',
-    'a missing required argument gets -32602 naming it', res);
+    '2025-06-18: a missing required argument gets -32602 naming it', res);
+
+  res = await raw.request(++id, 'tools/call', { name: 'task_get', arguments: { task_id: 'T1' } });
+  ok(res.error && res.error.code === -32602 && /unknown argument task_id; did you mean id\?/.test(res.error.message),
+    '2025-06-18: an unknown argument close to a known one says which', res);
+
+  // ... and isError tool results the model can act on from 2025-11-25 on
+  res = await raw.request(++id, 'initialize',
+    { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw-test', version: '0' } });
+  is(res.result && res.result.protocolVersion, '2025-11-25', 'initialize 2025-11-25 again');
+  res = await raw.request(++id, 'tools/call', { name: 'task_get', arguments: { task_id: 'T1' } });
+  ok(res.result && res.result.isError === true && res.error === undefined &&
+    textOf(res.result) === 'invalid arguments for task_get: unknown argument task_id; did you mean id?',
+  '2025-11-25: task_id for id is an isError result: "unknown argument task_id; did you mean id?"', res);
+  res = await raw.request(++id, 'tools/call',
+    { name: 'lock_acquire', arguments: { name: 'x', mode: 'sideways' } });
+  ok(res.result && res.result.isError === true && /mode must be one of exclusive\|shared/.test(textOf(res.result)),
+    '2025-11-25: a bad value is an isError result naming the field and what it takes', res);
+  res = await raw.request(++id, 'tools/call', { name: 'lock_acquire', arguments: { name: 'x', wait_second: 3 } });
+  ok(res.result && res.result.isError === true && /did you mean wait_seconds\?/.test(textOf(res.result)),
+    '2025-11-25: a misspelt argument (wait_second) gets "did you mean wait_seconds?"', res);
+  res = await raw.request(++id, 'tools/call', { name: 'lock_acquire', arguments: { name: 'x', zzzzzzzzzzzz: 3 } });
+  ok(res.result && res.result.isError === true && /unknown argument zzzzzzzzzzzz; it takes name, names, mode/.test(textOf(res.result)),
+    '2025-11-25: an argument close to none lists the ones the tool takes', res);
+  res = await raw.request(++id, 'tools/call', { name: 'lock_release', arguments: {} });
+  ok(res.result && res.result.isError === true && /name is required/.test(textOf(res.result)),
+    '2025-11-25: a missing required argument is an isError result naming it', res);
+  res = await raw.request(++id, 'tools/call', { name: 'no_such_tool', arguments: {} });
+  ok(res.error && res.error.code === -32602, '2025-11-25: an unknown tool stays a protocol error', res);
 
   // ---- the SDK client ----
   const a = await sdkClient(sdk, b, 'mcp-test-a');
