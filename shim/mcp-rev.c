@@ -74,16 +74,28 @@ mcp_client_info(struct mcp *m, const cJSON *info)
 		m->client_version = xstrdup(ver->valuestring);
 }
 
-/* What we can do, for initialize (legacy) and server/discover (modern). */
+/*
+ * What we can do, for initialize and server/discover: waits as tasks,
+ * 2025-11-25's experimental ones or the 2026-07-28 extension.
+ */
 static cJSON *
-mcp_capabilities(int modern)
+mcp_capabilities(enum mcp_rev rev)
 {
-	cJSON *caps = cJSON_CreateObject();
+	cJSON *caps = cJSON_CreateObject(), *tasks;
 
 	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", 0);
 	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "prompts"), "listChanged", 0);
-	if (modern)
+	if (rev >= MCP_REV_MODERN)
 		cJSON_AddObjectToObject(cJSON_AddObjectToObject(caps, "extensions"), EXT_TASKS);
+	else if (rev == MCP_REV_2025_11_25) {
+		tasks = cJSON_AddObjectToObject(caps, "tasks");
+		cJSON_AddObjectToObject(tasks, "list");
+		cJSON_AddObjectToObject(tasks, "cancel");
+		cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(tasks,
+								    "requests"),
+					    "tools"),
+		    "call");
+	}
 	return (caps);
 }
 
@@ -132,7 +144,7 @@ mcp_initialize(struct mcp *m, const cJSON *id, const cJSON *params)
 
 	result = cJSON_CreateObject();
 	cJSON_AddStringToObject(result, "protocolVersion", mcp_revs[i].name);
-	cJSON_AddItemToObject(result, "capabilities", mcp_capabilities(0));
+	cJSON_AddItemToObject(result, "capabilities", mcp_capabilities(m->rev));
 	cJSON_AddItemToObject(result, "serverInfo", mcp_server_info());
 	mcp_add_instructions(m, result);
 	mcp_result(m, id, m->rev, result);
@@ -145,7 +157,7 @@ mcp_discover(struct mcp *m, const struct mcp_req *req)
 	cJSON *result = cJSON_CreateObject();
 
 	cJSON_AddItemToObject(result, "supportedVersions", mcp_rev_list());
-	cJSON_AddItemToObject(result, "capabilities", mcp_capabilities(1));
+	cJSON_AddItemToObject(result, "capabilities", mcp_capabilities(MCP_REV_MODERN));
 	cJSON_AddItemToObject(result, "serverInfo", mcp_server_info());
 	mcp_add_instructions(m, result);
 	mcp_cacheable(result);

@@ -15,6 +15,12 @@
  * it was cancelled, is given back (a cancelled lock wait holds nothing).
  * Bounded: MCP_TASKS_MAX tasks per process (past that a wait runs as an
  * ordinary call), each kept MCP_TASK_KEEP seconds once settled.
+ *
+ * The same tasks serve the experimental tasks of 2025-11-25 (SEP-1686),
+ * which a client asks for with params.task on the tools/call: the
+ * answer is always {task}, tasks/get reports it, tasks/result blocks
+ * until it settles and answers the CallToolResult, tasks/list lists them
+ * and tasks/cancel answers the task.
  */
 #include "config.h"
 
@@ -33,6 +39,7 @@
 #define RPC_MISSING_CAPABILITY -32021
 #define MCP_STR_(x) #x
 #define MCP_STR(x) MCP_STR_(x)
+#define MCP_TASK_RESULT_WAITERS 4 /* tasks/result calls held per task (2025-11-25) */
 
 /* TASK_ASKING: the first call, without a wait; the client has no handle yet */
 enum mcp_task_status { TASK_WORKING, TASK_COMPLETED, TASK_CANCELLED, TASK_ASKING };
@@ -56,6 +63,9 @@ struct mcp_task {
 	int fetched;           /* a tasks/get returned its result */
 	cJSON *req_id;         /* TASK_ASKING: the tools/call to answer, owned */
 	enum mcp_rev rev;
+	int v1; /* 2025-11-25's experimental tasks: asked for, {task} */
+	cJSON *waiters[MCP_TASK_RESULT_WAITERS]; /* 2025-11-25 tasks/result ids, owned */
+	size_t nwaiters;
 	struct event *timer; /* idle, unfetched, or time to go */
 	TAILQ_ENTRY(mcp_task) entry;
 };
@@ -74,6 +84,7 @@ static const struct {
 
 static void mcp_task_send(struct mcp *, struct mcp_task *);
 static void mcp_task_settle(struct mcp *, struct mcp_task *, cJSON *, const char *);
+static void mcp_task_results(struct mcp *, struct mcp_task *);
 
 /* The field of op's result that is true (or a non-empty list) when the wait got something. */
 static const char *
@@ -88,11 +99,35 @@ mcp_task_got_field(const struct op *op)
 	return (NULL);
 }
 
-/* Should this call run as a task (its request declared the extension)? */
+/* Can op run as a task (it waits)? */
 int
-mcp_task_wanted(struct mcp *m, const struct op *op, const msgpack_object **vals)
+mcp_task_op(const struct op *op)
 {
-	if (mcp_task_got_field(op) == NULL || m->ntasks >= MCP_TASKS_MAX)
+	return (mcp_task_got_field(op) != NULL);
+}
+
+/*
+ * Should this call run as a task?  0: no; 1: a 2026-07-28 request that
+ * declared the extension and waits; 2: a 2025-11-25 request that asked
+ * for one (params.task); -1: it asked and there is no room (answered).
+ */
+int
+mcp_task_wanted(struct mcp *m, const struct mcp_req *req, const struct op *op,
+    const msgpack_object **vals, const cJSON *params)
+{
+	if (mcp_task_got_field(op) == NULL)
+		return (0);
+	if (req->rev == MCP_REV_2025_11_25 &&
+	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(params, "task"))) {
+		if (m->ntasks < MCP_TASKS_MAX)
+			return (2);
+		mcp_error(m, req->id, RPC_INTERNAL_ERROR, "task",
+		    "%s: at most %d tasks per baton mcp; wait for one to end, or call %s "
+		    "without task",
+		    ERR_LIMIT, MCP_TASKS_MAX, op->name);
+		return (-1);
+	}
+	if (!req->tasks || req->rev < MCP_REV_MODERN || m->ntasks >= MCP_TASKS_MAX)
 		return (0);
 	return (op_arg_num(op, vals, "wait_seconds") > 0);
 }
@@ -118,6 +153,8 @@ mcp_task_free(struct mcp *m, struct mcp_task *t)
 	TAILQ_REMOVE(&m->tasks, t, entry);
 	m->ntasks--;
 	event_free(t->timer);
+	while (t->nwaiters > 0)
+		cJSON_Delete(t->waiters[--t->nwaiters]);
 	cJSON_Delete(t->req_id);
 	cJSON_Delete(t->result);
 	free(t->ticket);
@@ -200,28 +237,32 @@ mcp_task_give_back(struct mcp *m, const struct op *op, const cJSON *sc)
 }
 
 /*
- * The task's timer: a working task nobody polls is cancelled; a result
- * nobody fetched gives back what it got; a settled task goes.
+ * The task's timer: a working task nobody polls (nor waits on with
+ * tasks/result) is cancelled; a result nobody fetched gives back what it
+ * got; a settled task goes.
  */
 static void
 mcp_task_timeout(evutil_socket_t fd, short events, void *arg)
 {
+	static const char idle[] = "cancelled: no tasks/get for " MCP_STR(MCP_TASK_IDLE) " s";
+	static const char unfetched[] = "cancelled: its result was not fetched within " MCP_STR(
+	    MCP_TASK_IDLE) " s, and what it got was given back";
 	struct mcp_task *t = arg;
 	struct mcp *m = t->m;
 	cJSON *sc;
 
+	if (t->status == TASK_WORKING && t->nwaiters > 0) {
+		mcp_task_timer(t, MCP_TASK_IDLE); /* a tasks/result waits on it */
+		return;
+	}
 	if (t->status == TASK_WORKING) {
 		if (t->call != NULL)
 			mcp_call_cancel(m, t->call);
-		mcp_task_set(t, TASK_CANCELLED,
-		    "cancelled: no tasks/get for " MCP_STR(MCP_TASK_IDLE) " s");
+		mcp_task_set(t, TASK_CANCELLED, idle);
 	} else if (t->status == TASK_COMPLETED && !t->fetched) {
 		sc = cJSON_GetObjectItemCaseSensitive(t->result, "structuredContent");
 		mcp_task_give_back(m, t->op, sc);
-		mcp_task_set(t, TASK_CANCELLED,
-		    "cancelled: its result was not fetched within " MCP_STR(
-			MCP_TASK_IDLE) " s, "
-				       "and what it got was given back");
+		mcp_task_set(t, TASK_CANCELLED, unfetched);
 		t->fetched = 1;
 	} else {
 		mcp_task_free(m, t);
@@ -237,7 +278,7 @@ mcp_task_timeout(evutil_socket_t fd, short events, void *arg)
  */
 void
 mcp_task_start(struct mcp *m, const struct mcp_req *req, const struct op *op,
-    const msgpack_object **vals, const void *args, size_t len)
+    const msgpack_object **vals, const void *args, size_t len, int v1)
 {
 	struct mcp_task *t;
 
@@ -251,12 +292,29 @@ mcp_task_start(struct mcp *m, const struct mcp_req *req, const struct op *op,
 	t->wait = op_arg_num(op, vals, "wait_seconds");
 	t->req_id = cJSON_Duplicate(req->id, 1);
 	t->rev = req->rev;
+	t->v1 = v1;
 	if ((t->timer = evtimer_new(m->base, mcp_task_timeout, t)) == NULL)
 		fatalx("mcp: cannot add a task timer");
 	TAILQ_INSERT_TAIL(&m->tasks, t, entry);
 	m->ntasks++;
 	mcp_task_set(t, TASK_ASKING, NULL);
 	mcp_task_send(m, t);
+}
+
+/* Send the tools/call its task handle: {task} (2025-11-25) or resultType "task". */
+static void
+mcp_task_created(struct mcp *m, struct mcp_task *t)
+{
+	cJSON *r;
+
+	if (t->v1) {
+		r = cJSON_CreateObject();
+		cJSON_AddItemToObject(r, "task", mcp_task_json(t, NULL));
+	} else
+		r = mcp_task_json(t, "task");
+	mcp_result(m, t->req_id, t->rev, r);
+	cJSON_Delete(t->req_id);
+	t->req_id = NULL;
 }
 
 /* The first answer got nothing: the task waits; its client gets the handle. */
@@ -268,9 +326,7 @@ mcp_task_wait(struct mcp *m, struct mcp_task *t)
 	mcp_task_set(t, TASK_WORKING, "waiting");
 	mcp_task_timer(t, MCP_TASK_IDLE);
 	mcp_task_send(m, t);
-	mcp_result(m, t->req_id, t->rev, mcp_task_json(t, "task"));
-	cJSON_Delete(t->req_id);
-	t->req_id = NULL;
+	mcp_task_created(m, t);
 	log_info("task %.8s: %s, waiting up to %.0f s", t->id, t->op->name, t->wait);
 }
 
@@ -375,14 +431,21 @@ mcp_task_again(struct mcp_task *t, const msgpack_object *r)
 static void
 mcp_task_settle(struct mcp *m, struct mcp_task *t, cJSON *result, const char *message)
 {
-	if (t->status == TASK_ASKING) {
+	int asking = t->status == TASK_ASKING;
+
+	if (asking && !t->v1) {
 		mcp_result(m, t->req_id, t->rev, result);
 		mcp_task_free(m, t);
 		return;
 	}
 	t->result = result;
+	if (asking)
+		t->created = wall_ms();
 	mcp_task_set(t, TASK_COMPLETED, message);
 	mcp_task_timer(t, MCP_TASK_IDLE);
+	if (asking)
+		mcp_task_created(m, t); /* 2025-11-25: a task was asked for; it is done */
+	mcp_task_results(m, t);
 }
 
 /* The broker answered a task's call: settle it, wait, or ask again. */
@@ -446,7 +509,21 @@ mcp_task_json(struct mcp_task *t, const char *type)
 {
 	char created[TIME_ISO_LEN], updated[TIME_ISO_LEN];
 	cJSON *o = cJSON_CreateObject(), *r;
+	double ttl = (t->wait + MCP_TASK_IDLE + MCP_TASK_KEEP) * 1000;
 
+	if (t->v1) { /* 2025-11-25's Task */
+		cJSON_AddStringToObject(o, "taskId", t->id);
+		cJSON_AddStringToObject(o, "status", mcp_task_status_names[t->status]);
+		if (t->message != NULL)
+			cJSON_AddStringToObject(o, "statusMessage", t->message);
+		cJSON_AddStringToObject(o, "createdAt",
+		    time_iso(t->created, created, sizeof created));
+		cJSON_AddStringToObject(o, "lastUpdatedAt",
+		    time_iso(t->updated, updated, sizeof updated));
+		cJSON_AddNumberToObject(o, "ttl", ttl);
+		cJSON_AddNumberToObject(o, "pollInterval", MCP_TASK_POLL_MS);
+		return (o);
+	}
 	cJSON_AddStringToObject(o, "resultType", type);
 	cJSON_AddStringToObject(o, "taskId", t->id);
 	cJSON_AddStringToObject(o, "status", mcp_task_status_names[t->status]);
@@ -455,7 +532,7 @@ mcp_task_json(struct mcp_task *t, const char *type)
 	cJSON_AddStringToObject(o, "createdAt", time_iso(t->created, created, sizeof created));
 	cJSON_AddStringToObject(o, "lastUpdatedAt",
 	    time_iso(t->updated, updated, sizeof updated));
-	cJSON_AddNumberToObject(o, "ttlMs", (t->wait + MCP_TASK_IDLE + MCP_TASK_KEEP) * 1000);
+	cJSON_AddNumberToObject(o, "ttlMs", ttl);
 	cJSON_AddNumberToObject(o, "pollIntervalMs", MCP_TASK_POLL_MS);
 	if (t->status == TASK_COMPLETED && strcmp(type, "complete") == 0) {
 		/* the tools/call result as it would have been: of its kind too */
@@ -474,11 +551,78 @@ mcp_tasks_get(struct mcp *m, const struct mcp_req *req, struct mcp_task *t)
 {
 	if (t->status == TASK_WORKING)
 		mcp_task_timer(t, MCP_TASK_IDLE);
-	else if (!t->fetched) {
+	else if (!t->fetched && !t->v1) { /* 2025-11-25 fetches with tasks/result */
 		t->fetched = 1;
 		mcp_task_timer(t, MCP_TASK_KEEP);
 	}
 	mcp_result(m, req->id, req->rev, mcp_task_json(t, "complete"));
+}
+
+/*
+ * Answer a 2025-11-25 tasks/result of a settled task: its CallToolResult,
+ * tied to the task, or an error when it was cancelled.
+ */
+static void
+mcp_task_result_send(struct mcp *m, struct mcp_task *t, const cJSON *id)
+{
+	cJSON *r, *meta, *rel;
+
+	if (t->status != TASK_COMPLETED) {
+		mcp_error(m, id, RPC_INVALID_PARAMS, "taskId", "task %s was cancelled: %s",
+		    t->id, t->message != NULL ? t->message : "no result");
+		return;
+	}
+	t->fetched = 1;
+	mcp_task_timer(t, MCP_TASK_KEEP);
+	r = cJSON_Duplicate(t->result, 1);
+	meta = cJSON_AddObjectToObject(r, "_meta");
+	rel = cJSON_AddObjectToObject(meta, "io.modelcontextprotocol/related-task");
+	cJSON_AddStringToObject(rel, "taskId", t->id);
+	mcp_result(m, id, t->rev, r);
+}
+
+/* The task settled: answer the tasks/result calls that wait on it. */
+static void
+mcp_task_results(struct mcp *m, struct mcp_task *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nwaiters; i++) {
+		mcp_task_result_send(m, t, t->waiters[i]);
+		cJSON_Delete(t->waiters[i]);
+	}
+	t->nwaiters = 0;
+}
+
+/* tasks/result (2025-11-25): the result now, or when the task settles. */
+static void
+mcp_tasks_result(struct mcp *m, const struct mcp_req *req, struct mcp_task *t)
+{
+	if (t->status != TASK_WORKING) {
+		mcp_task_result_send(m, t, req->id);
+		return;
+	}
+	if (t->nwaiters == MCP_TASK_RESULT_WAITERS) {
+		mcp_error(m, req->id, RPC_INTERNAL_ERROR, "taskId",
+		    "%s: at most %d tasks/result calls wait on one task", ERR_LIMIT,
+		    MCP_TASK_RESULT_WAITERS);
+		return;
+	}
+	t->waiters[t->nwaiters++] = cJSON_Duplicate(req->id, 1);
+}
+
+/* tasks/list (2025-11-25): the tasks a client may still ask about. */
+static void
+mcp_tasks_list(struct mcp *m, const struct mcp_req *req)
+{
+	struct mcp_task *t;
+	cJSON *r = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(r, "tasks");
+
+	TAILQ_FOREACH(t, &m->tasks, entry) {
+		if (t->v1 && t->status != TASK_ASKING)
+			cJSON_AddItemToArray(list, mcp_task_json(t, NULL));
+	}
+	mcp_result(m, req->id, req->rev, r);
 }
 
 /* tasks/cancel: end the wait; what it got and nobody fetched is given back. */
@@ -498,7 +642,8 @@ mcp_tasks_cancel(struct mcp *m, const struct mcp_req *req, struct mcp_task *t)
 		t->fetched = 1;
 		mcp_task_timer(t, MCP_TASK_KEEP);
 	}
-	mcp_result(m, req->id, req->rev, cJSON_CreateObject());
+	mcp_task_results(m, t);
+	mcp_result(m, req->id, req->rev, t->v1 ? mcp_task_json(t, NULL) : cJSON_CreateObject());
 }
 
 /* tasks/get, tasks/update, tasks/cancel of a client that declared the extension. */
@@ -510,13 +655,20 @@ mcp_tasks_request(struct mcp *m, const struct mcp_req *req, const char *method,
 	struct mcp_task *t;
 	cJSON *data;
 
+	int v1 = req->rev == MCP_REV_2025_11_25;
+
 	if (strcmp(method, "tasks/get") != 0 && strcmp(method, "tasks/cancel") != 0 &&
-	    strcmp(method, "tasks/update") != 0) {
+	    strcmp(method, v1 ? "tasks/result" : "tasks/update") != 0 &&
+	    (!v1 || strcmp(method, "tasks/list") != 0)) {
 		mcp_error(m, req->id, RPC_METHOD_NOT_FOUND, NULL, "method not found: %.100s",
 		    method);
 		return;
 	}
-	if (!req->tasks) {
+	if (v1 && strcmp(method, "tasks/list") == 0) {
+		mcp_tasks_list(m, req);
+		return;
+	}
+	if (!req->tasks && !v1) {
 		data = cJSON_CreateObject();
 		cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(data,
 								    "requiredCapabilities"),
@@ -544,6 +696,8 @@ mcp_tasks_request(struct mcp *m, const struct mcp_req *req, const char *method,
 	}
 	if (strcmp(method, "tasks/get") == 0)
 		mcp_tasks_get(m, req, t);
+	else if (strcmp(method, "tasks/result") == 0)
+		mcp_tasks_result(m, req, t);
 	else if (strcmp(method, "tasks/cancel") == 0)
 		mcp_tasks_cancel(m, req, t);
 	else

@@ -168,6 +168,10 @@ mcp_tool(const struct op *op)
 	cJSON_AddItemToObject(t, "inputSchema", mcp_input_schema(op));
 	cJSON_AddItemToObject(t, "outputSchema", mcp_output_schema(op));
 	cJSON_AddItemToObject(t, "annotations", mcp_annotations(op));
+	/* 2025-11-25: a client may ask for a task (2026-07-28: the server decides) */
+	if (mcp_task_op(op))
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(t, "execution"), "taskSupport",
+		    "optional");
 	return (t);
 }
 
@@ -387,6 +391,7 @@ mcp_tools_call(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 	struct op_error err;
 	msgpack_sbuffer sb;
 	msgpack_unpacked u;
+	int task;
 
 	name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	if (!cJSON_IsString(name)) {
@@ -418,9 +423,9 @@ mcp_tools_call(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 	if (json_args_to_msgpack(arguments, &sb, &u, &args, &err) != 0 ||
 	    op_validate(op, args, vals, &err) != 0)
 		mcp_args_error(m, req, op, &err);
-	else if (req->tasks && mcp_task_wanted(m, op, vals))
-		mcp_task_start(m, req, op, vals, sb.data, sb.size);
-	else
+	else if ((task = mcp_task_wanted(m, req, op, vals, params)) > 0)
+		mcp_task_start(m, req, op, vals, sb.data, sb.size, task == 2);
+	else if (task == 0)
 		mcp_forward(m, req, params, op, sb.data, sb.size); /* packed once, sent as is */
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);

@@ -430,9 +430,11 @@ int mcp_offered(const struct mcp *, const struct op *);
 void mcp_profile_help(FILE *);
 
 /* mcp-task.c: waits as tasks (the io.modelcontextprotocol/tasks extension) */
-int mcp_task_wanted(struct mcp *, const struct op *, const msgpack_object **);
+int mcp_task_op(const struct op *);
+int mcp_task_wanted(struct mcp *, const struct mcp_req *, const struct op *,
+    const msgpack_object **, const cJSON *);
 void mcp_task_start(struct mcp *, const struct mcp_req *, const struct op *,
-    const msgpack_object **, const void *, size_t);
+    const msgpack_object **, const void *, size_t, int);
 void mcp_task_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
 void mcp_task_lost(struct mcp *, struct mcp_call *, const char *);
 void mcp_tasks_request(struct mcp *, const struct mcp_req *, const char *, const cJSON *);

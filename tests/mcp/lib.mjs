@@ -227,14 +227,14 @@ async function closeAll() {
 }
 
 // Spawn `baton mcp` and connect an SDK client to it.
-export async function sdkClient(sdk, b, name, { extraEnv = {}, args = [] } = {}) {
+export async function sdkClient(sdk, b, name, { extraEnv = {}, args = [], capabilities = {} } = {}) {
   const transport = new sdk.StdioClientTransport({
     command: BATON,
     args: ['mcp', ...args],
     env: { ...b.env, ...extraEnv }, // the SDK's default env would drop BATON_*
     stderr: 'inherit',
   });
-  const client = new sdk.Client({ name, version: '1.0.0' }, { capabilities: {} });
+  const client = new sdk.Client({ name, version: '1.0.0' }, { capabilities });
   await withTimeout(client.connect(transport), 10000, `${name}: connect`);
   closers.push(client);
   return client;
