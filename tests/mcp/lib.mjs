@@ -270,6 +270,22 @@ export function schemaErrors(schema, value) {
   return errs;
 }
 
+// The agents holding lock name and how many wait for it, through client c.
+export async function lockState(c, name) {
+  const res = await withTimeout(c.callTool({ name: 'lock_list', arguments: { prefix: name } }), 10000, 'lock_list');
+  const l = ((res.structuredContent && res.structuredContent.locks) || []).find((x) => x.name === name);
+  return { holders: l ? l.holders.map((h) => h.agent) : [], waiters: l ? l.waiters.length : 0 };
+}
+
+// Wait until f() holds, polling every 20 ms, at most ms.
+export async function until(f, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 // ---- a raw JSON-RPC driver ----
 // Spawns `baton mcp` with pipes, records every stdout line, and waits for
 // answers by id.

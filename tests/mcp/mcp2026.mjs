@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import {
   main, ok, is, loadSdk, loadSdk2, privateBroker, sdkClient, sdk2Client, rawServer, textOf,
-  withTimeout, diag, brokerPid,
+  withTimeout, diag, brokerPid, lockState, until,
 } from './lib.mjs';
 
 const META = {
@@ -23,22 +23,6 @@ const TASKS_META = {
   ...META,
   'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
 };
-
-// The holders of lock name in lock_list, through client c (1.x).
-async function lockState(c, name) {
-  const res = await withTimeout(c.callTool({ name: 'lock_list', arguments: { prefix: name } }), 10000, 'lock_list');
-  const l = ((res.structuredContent && res.structuredContent.locks) || []).find((x) => x.name === name);
-  return { holders: l ? l.holders.map((h) => h.agent) : [], waiters: l ? l.waiters.length : 0 };
-}
-
-// Wait until f() holds, polling every 20 ms, at most ms.
-async function until(f, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 await main(async () => {
   const sdk = await loadSdk();

@@ -5,24 +5,8 @@
 // tasks/result), a cancelled one that holds nothing, a free lock (a task
 // completed at once), tasks/list.
 import {
-  main, ok, is, loadSdk, privateBroker, sdkClient, withTimeout,
+  main, ok, is, loadSdk, privateBroker, sdkClient, withTimeout, lockState, until,
 } from './lib.mjs';
-
-// The holders and waiters of lock name, through client c.
-async function lockState(c, name) {
-  const res = await withTimeout(c.callTool({ name: 'lock_list', arguments: { prefix: name } }), 10000, 'lock_list');
-  const l = ((res.structuredContent && res.structuredContent.locks) || []).find((x) => x.name === name);
-  return { holders: l ? l.holders.map((h) => h.agent) : [], waiters: l ? l.waiters.length : 0 };
-}
-
-// Wait until f() holds, polling every 20 ms, at most ms.
-async function until(f, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 // Drive callToolStream to its end; the messages it yielded.
 async function drain(stream, seen) {
