@@ -469,7 +469,11 @@ mcp_args(struct mcp *m, int argc, char **argv, int *status)
 			spec = argv[++i];
 		else if (strncmp(argv[i], "--tools=", 8) == 0)
 			spec = argv[i] + 8;
-		else {
+		else if (strcmp(argv[i], "--tools") == 0) {
+			*status = cli_usage_err("mcp: --tools needs a profile: core, planner, "
+						"reviewer, full or tool names");
+			return (-1);
+		} else {
 			*status = cli_usage_err("mcp: unknown argument '%s' (mcp takes --tools "
 						"PROFILE only)",
 			    argv[i]);

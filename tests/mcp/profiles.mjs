@@ -70,13 +70,15 @@ await main(async () => {
     `${Math.round(p.tokens)} tokens`, p.tools.map((t) => t.name));
 
   // bad profiles: a usage error before any protocol
-  for (const [what, args, env] of [
-    ['--tools nosuch', ['mcp', '--tools', 'nosuch'], {}],
-    ['BATON_TOOLS=core,lock_break', ['mcp'], { BATON_TOOLS: 'core,lock_break' }],
+  for (const [what, args, env, want] of [
+    ['--tools nosuch', ['mcp', '--tools', 'nosuch'], {}, /unknown profile or tool 'nosuch'/],
+    ['BATON_TOOLS=core,lock_break', ['mcp'], { BATON_TOOLS: 'core,lock_break' },
+      /unknown profile or tool 'lock_break'/],
+    ['--tools without a profile', ['mcp', '--tools'], {}, /--tools needs a profile/],
   ]) {
     const r = spawnSync(BATON, args, { env: { ...b.env, ...env }, input: '', encoding: 'utf8', timeout: 5000 });
-    ok(r.status === 64 && /unknown profile or tool '(nosuch|lock_break)'/.test(r.stderr) && r.stdout === '',
-      `${what}: exit 64 naming the bad word, nothing on stdout`, { status: r.status, stderr: r.stderr });
+    ok(r.status === 64 && want.test(r.stderr) && r.stdout === '',
+      `${what}: exit 64 saying what is wrong, nothing on stdout`, { status: r.status, stderr: r.stderr });
   }
   const help = spawnSync(BATON, ['help', 'mcp'], { encoding: 'utf8' });
   ok(help.status === 0 && /--tools/.test(help.stdout) && /core/.test(help.stdout) && /reviewer/.test(help.stdout),
