@@ -160,6 +160,11 @@ await main(async () => {
   await new Promise((res) => setTimeout(res, 1000)); // three times the broker's cap
   let g = await raw3.request('g1', 'tasks/get', { taskId: tid, _meta: TASKS_META });
   is(g.result && g.result.status, 'working', 'past the broker\'s cap the task still waits (asked again with its ticket)');
+  const ll = await withTimeout(h3.callTool({ name: 'lock_list', arguments: { prefix: 'tw' } }), 5000, 'lock_list tw');
+  const ws = (ll.structuredContent.locks[0] || {}).waiters || [];
+  ok(ws.length === 2 && /^raw-2026-/.test(ws[0].agent) && ws[0].active === true && ws[0].waited_seconds >= 0.9 &&
+    /^second3-/.test(ws[1].agent), 'it is first in line, waiting since it began (three broker caps ago), ' +
+    'ahead of the client that came after', ws);
   await withTimeout(h3.callTool({ name: 'lock_release', arguments: { name: 'tw' } }), 10000, 'release tw');
   await withTimeout(until(async () => {
     g = await raw3.request(`g${Date.now()}`, 'tasks/get', { taskId: tid, _meta: TASKS_META });
