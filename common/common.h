@@ -182,7 +182,7 @@ struct op_result {
 };
 
 #define OP_READONLY 0x01    /* changes nothing (MCP readOnlyHint) */
-#define OP_DESTRUCTIVE 0x02 /* may take something away (destructiveHint) */
+#define OP_DESTRUCTIVE 0x02 /* overwrites or takes what others use */
 #define OP_IDEMPOTENT 0x04  /* repeating it changes nothing more */
 #define OP_BLOCKS 0x08      /* may wait (wait_seconds) */
 #define OP_MUTATES 0x10     /* advances the revision */

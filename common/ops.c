@@ -36,23 +36,17 @@ static const struct op_result status_results[] = {
 
 static const struct op_arg lock_acquire_args[] = {
 	{ "name", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL,
-	    "Lock name, e.g. \"npm\", \"db\", or a file reservation \"file:src/app.c\". "
-	    "Give name or names, not both." },
+	    "Lock name: \"npm\", \"db\", or a file \"file:src/app.c\"." },
 	{ "names", ARG_STRINGS, 0, 1, 32, NULL, NULL,
-	    "Several lock names granted all together or not at all." },
-	{ "mode", ARG_STRING, 0, 0, 16, "\"exclusive\"", "exclusive|shared",
-	    "exclusive (one holder) or shared (any number of shared holders)." },
+	    "Several locks, granted all together or none." },
+	{ "mode", ARG_STRING, 0, 0, 16, "\"exclusive\"", "exclusive|shared", NULL },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
-	    "How long to wait in line when the lock is held; 0 returns at once. "
-	    "Capped by the broker (50 s by default)." },
+	    "Wait in line this long (the broker caps it, 50 s by default)." },
 	{ "ttl_seconds", ARG_NUMBER, 0, 1, 86400, NULL, NULL,
-	    "Detach the lock from your session: it outlives a disconnect and expires "
-	    "after this many seconds unless renewed. Without it the lock is released "
-	    "when your session ends." },
+	    "Detach it: it outlives your session and expires unless renewed." },
 	{ "ticket", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
-	    "Ticket from a timed-out wait: keeps your place in the queue." },
-	{ "reason", ARG_STRING, 0, 0, REASON_MAX_LEN, NULL, NULL,
-	    "Why you hold it, shown to others in lock_list and conflicts." },
+	    "From a timed-out wait: keeps your place in line." },
+	{ "reason", ARG_STRING, 0, 0, REASON_MAX_LEN, NULL, NULL, "Why, shown to others." },
 };
 static const struct op_result lock_acquire_results[] = {
 	{ "acquired", "boolean", 0, "true when you now hold the lock(s)" },
@@ -70,10 +64,8 @@ static const struct op_result lock_acquire_results[] = {
 };
 
 static const struct op_arg lock_release_args[] = {
-	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
-	    "Name of the lock to release." },
-	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
-	    "Token from lock_acquire; optional from the session that took it." },
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL, "From lock_acquire." },
 };
 static const struct op_result lock_release_results[] = {
 	{ "released", "boolean", 0, "true when the lock was yours and is now free" },
@@ -81,12 +73,10 @@ static const struct op_result lock_release_results[] = {
 };
 
 static const struct op_arg lock_renew_args[] = {
-	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
-	    "Name of the detached lock to renew." },
-	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
-	    "Token from lock_acquire; optional from the session that took it." },
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL, "From lock_acquire." },
 	{ "ttl_seconds", ARG_NUMBER, ARG_REQUIRED, 1, 86400, NULL, NULL,
-	    "New lifetime in seconds, counted from now." },
+	    "New lifetime from now." },
 };
 static const struct op_result lock_renew_results[] = {
 	{ "renewed", "boolean", 0, "true when the lock is yours and now expires later" },
@@ -95,8 +85,7 @@ static const struct op_result lock_renew_results[] = {
 };
 
 static const struct op_arg lock_list_args[] = {
-	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
-	    "Only locks whose name starts with this." },
+	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL, "Only names starting so." },
 };
 static const struct op_result lock_list_results[] = {
 	{ "locks", "array", 0,
@@ -123,15 +112,13 @@ static const struct op_result lock_break_results[] = {
 
 static const struct op_arg note_set_args[] = {
 	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
-	    "Note key, e.g. \"api/base_url\"; \"global:\" keys are shared by all projects." },
+	    "e.g. \"api/base_url\"." },
 	{ "value", ARG_JSON, ARG_REQUIRED, 0, NOTE_VALUE_MAX, NULL, NULL,
-	    "The value: a string or any JSON value." },
+	    "A string or any JSON." },
 	{ "if_version", ARG_INT, 0, 0, VERSION_MAX, NULL, NULL,
-	    "Compare-and-set: write only if the note's version is this one; 0 means "
-	    "\"only if it does not exist\"." },
+	    "Write only at this version (0: only if absent)." },
 	{ "ttl_seconds", ARG_NUMBER, 0, 1, 2592000, NULL, NULL,
-	    "Delete the note this many seconds from now (at most 30 days); without it "
-	    "the note stays until deleted." },
+	    "Delete it after this long (at most 30 days)." },
 };
 static const struct op_result note_set_results[] = {
 	{ "written", "boolean", 0,
@@ -144,7 +131,7 @@ static const struct op_result note_set_results[] = {
 };
 
 static const struct op_arg note_get_args[] = {
-	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Note key." },
+	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
 };
 static const struct op_result note_get_results[] = {
 	{ "found", "boolean", 0, "true when the note exists" },
@@ -156,9 +143,9 @@ static const struct op_result note_get_results[] = {
 };
 
 static const struct op_arg note_delete_args[] = {
-	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Note key." },
+	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
 	{ "if_version", ARG_INT, 0, 1, VERSION_MAX, NULL, NULL,
-	    "Delete only if the note's version is this one." },
+	    "Delete only at this version." },
 };
 static const struct op_result note_delete_results[] = {
 	{ "deleted", "boolean", 0, "true when the note existed (at if_version) and is gone" },
@@ -168,9 +155,8 @@ static const struct op_result note_delete_results[] = {
 };
 
 static const struct op_arg note_list_args[] = {
-	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
-	    "Only notes whose key starts with this." },
-	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, "At most this many notes, in key order." },
+	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL, "Only keys starting so." },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
 };
 static const struct op_result note_list_results[] = {
 	{ "notes", "array", 0,
@@ -180,12 +166,10 @@ static const struct op_result note_list_results[] = {
 };
 
 static const struct op_arg note_wait_args[] = {
-	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Note key to watch." },
-	{ "after_version", ARG_INT, 0, 0, VERSION_MAX, "0", NULL,
-	    "The version you last saw (0: none); returns as soon as the note's version "
-	    "(or its deletion) is past it." },
+	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "after_version", ARG_INT, 0, 0, VERSION_MAX, "0", NULL, "The version you last saw." },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL,
-	    "How long to wait; capped by the broker (50 s by default)." },
+	    "Capped by the broker (50 s by default)." },
 };
 static const struct op_result note_wait_results[] = {
 	{ "changed", "boolean", 0,
@@ -200,9 +184,8 @@ static const struct op_result note_wait_results[] = {
 
 static const struct op_arg counter_incr_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
-	    "Counter name, e.g. \"migration\"; a new counter starts at 0." },
-	{ "by", ARG_INT, 0, -VERSION_MAX, VERSION_MAX, "1", NULL,
-	    "Amount to add (negative subtracts; 0 reads)." },
+	    "e.g. \"migration\"; starts at 0." },
+	{ "by", ARG_INT, 0, -VERSION_MAX, VERSION_MAX, "1", NULL, NULL },
 };
 static const struct op_result counter_incr_results[] = {
 	{ "value", "integer", 0,
@@ -210,9 +193,9 @@ static const struct op_result counter_incr_results[] = {
 };
 
 static const struct op_arg event_signal_args[] = {
-	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Event name." },
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
 	{ "payload", ARG_JSON, 0, 0, EVENT_PAYLOAD_MAX, NULL, NULL,
-	    "Optional JSON value handed to the waiters of this generation." },
+	    "Any JSON, handed to the waiters." },
 };
 static const struct op_result event_signal_results[] = {
 	{ "generation", "integer", 0,
@@ -220,12 +203,10 @@ static const struct op_result event_signal_results[] = {
 };
 
 static const struct op_arg event_wait_args[] = {
-	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "Event name." },
-	{ "after", ARG_INT, 0, 0, VERSION_MAX, "0", NULL,
-	    "The generation you last saw (0: none); returns as soon as the event's "
-	    "generation is past it." },
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "after", ARG_INT, 0, 0, VERSION_MAX, "0", NULL, "The generation you last saw." },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL,
-	    "How long to wait; capped by the broker (50 s by default)." },
+	    "Capped by the broker (50 s by default)." },
 };
 static const struct op_result event_wait_results[] = {
 	{ "fired", "boolean", 0, "true when the generation is past after" },
@@ -246,15 +227,11 @@ static const struct op_result event_wait_results[] = {
 
 static const struct op_arg agent_join_args[] = {
 	{ "name", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL,
-	    "Your agent name, e.g. \"alice\" or \"impl-2\": others message you by it. "
-	    "Refused while another live session has joined under it. Without it you "
-	    "keep the name you connected with." },
+	    "e.g. \"alice\"; default: the name you connected with." },
 	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL,
-	    "Your role: planner, implementer or reviewer (free text is accepted). "
-	    "Messages to \"role:ROLE\" reach everyone in that role." },
+	    "planner, implementer or reviewer; \"role:ROLE\" messages reach it." },
 	{ "ttl_seconds", ARG_NUMBER, 0, 1, 86400, NULL, NULL,
-	    "Keep your presence this many seconds after your connection ends (for "
-	    "clients without a lasting connection); join again to renew it." },
+	    "Stay present this long after your connection ends." },
 };
 static const struct op_result agent_join_results[] = {
 	{ "session", "string", 0, "your session id" },
@@ -271,7 +248,7 @@ static const struct op_result agent_join_results[] = {
 };
 
 static const struct op_arg agent_list_args[] = {
-	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL, "Only agents in this role." },
+	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL, NULL },
 };
 static const struct op_result agent_list_results[] = {
 	{ "agents", "array", 0,
@@ -284,12 +261,11 @@ static const struct op_result agent_list_results[] = {
 
 static const struct op_arg message_send_args[] = {
 	{ "to", ARG_STRING, ARG_REQUIRED, 1, ADDR_MAX, NULL, NULL,
-	    "An agent name, \"role:ROLE\" (everyone in that role, e.g. role:implementer) "
-	    "or \"all\" (everyone in the project)." },
-	{ "body", ARG_STRING, ARG_REQUIRED, 1, MSG_BODY_MAX, NULL, NULL, "The message text." },
-	{ "subject", ARG_STRING, 0, 0, MSG_SUBJECT_MAX, NULL, NULL, "A short subject line." },
+	    "Agent name, \"role:ROLE\" or \"all\"." },
+	{ "body", ARG_STRING, ARG_REQUIRED, 1, MSG_BODY_MAX, NULL, NULL, NULL },
+	{ "subject", ARG_STRING, 0, 0, MSG_SUBJECT_MAX, NULL, NULL, NULL },
 	{ "thread", ARG_STRING, 0, 0, MSG_THREAD_MAX, NULL, NULL,
-	    "A thread label to group messages, e.g. a task id \"T4\"." },
+	    "A label grouping messages, e.g. \"T4\"." },
 };
 static const struct op_result message_send_results[] = {
 	{ "id", "integer", 0, "the message id (ids only increase)" },
@@ -300,14 +276,11 @@ static const struct op_result message_send_results[] = {
 
 static const struct op_arg message_inbox_args[] = {
 	{ "after", ARG_INT, 0, 0, MSG_ID_MAX, NULL, NULL,
-	    "Cursor: only messages with a larger id. Pass the cursor of your last "
-	    "call; omit it to read everything retained." },
-	{ "unread_only", ARG_BOOL, 0, 0, 0, "false", NULL,
-	    "Only messages not yet marked read with message_ack." },
+	    "The cursor of your last call; omit to read all retained." },
+	{ "unread_only", ARG_BOOL, 0, 0, 0, "false", NULL, NULL },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
-	    "When nothing is there, wait this long for a message instead of polling; "
-	    "capped by the broker (50 s by default)." },
-	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, "At most this many messages." },
+	    "Wait this long for mail (the broker caps it, 50 s by default)." },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
 };
 static const struct op_result message_inbox_results[] = {
 	{ "messages", "array", 0,
@@ -322,10 +295,8 @@ static const struct op_result message_inbox_results[] = {
 };
 
 static const struct op_arg message_ack_args[] = {
-	{ "ids", ARG_JSON, 0, 0, 16384, NULL, NULL,
-	    "Message ids to mark read: an array of up to 1000 integers." },
-	{ "up_to", ARG_INT, 0, 0, MSG_ID_MAX, NULL, NULL,
-	    "Mark read every message up to this id (e.g. the inbox cursor)." },
+	{ "ids", ARG_JSON, 0, 0, 16384, NULL, NULL, "Message ids (up to 1000)." },
+	{ "up_to", ARG_INT, 0, 0, MSG_ID_MAX, NULL, NULL, "Every message up to this id." },
 };
 static const struct op_result message_ack_results[] = {
 	{ "acked", "integer", 0, "messages newly marked read" },
@@ -336,14 +307,11 @@ static const struct op_arg discussion_start_args[] = {
 	{ "topic", ARG_STRING, ARG_REQUIRED, 1, DISC_TOPIC_MAX, NULL, NULL,
 	    "What is to be decided, in one line." },
 	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL,
-	    "The opening message: the question, the options, what you need." },
+	    "The question, the options, what you need." },
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
-	    "Who must answer: an agent name or \"role:ROLE\". Their inbox lists the "
-	    "discussion and a blocked message_inbox wakes up." },
-	{ "category", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "e.g. question, design, blocker, review." },
-	{ "priority", ARG_STRING, 0, 0, 16, "\"normal\"", "low|normal|high|urgent",
-	    "How urgent an answer is." },
+	    "Agent name or \"role:ROLE\"." },
+	{ "category", ARG_STRING, 0, 1, 64, NULL, NULL, "e.g. question, design, blocker." },
+	{ "priority", ARG_STRING, 0, 0, 16, "\"normal\"", "low|normal|high|urgent", NULL },
 };
 static const struct op_result discussion_start_results[] = {
 	{ "id", "string", 0, "discussion id, D1, D2... per project" },
@@ -354,11 +322,10 @@ static const struct op_result discussion_start_results[] = {
 };
 
 static const struct op_arg discussion_reply_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
-	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, "Your reply." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "e.g. \"D3\"." },
+	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, NULL },
 	{ "waiting_on", ARG_STRING, 0, 0, ADDR_MAX, NULL, NULL,
-	    "Who must answer next (\"\" clears it). Without it, a reply from the one "
-	    "waited on hands the discussion back to whoever started it." },
+	    "Who answers next (\"\" clears)." },
 };
 static const struct op_result discussion_reply_results[] = {
 	{ "id", "string", 0, "discussion id" },
@@ -369,15 +336,12 @@ static const struct op_result discussion_reply_results[] = {
 };
 
 static const struct op_arg discussion_resolve_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
-	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL,
-	    "What was decided." },
-	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL,
-	    "Why it was decided, for whoever reads it later." },
-	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "A task the decision leads to, e.g. \"T7\"." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "e.g. \"D3\"." },
+	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, NULL },
+	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL, NULL },
+	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL, "e.g. \"T7\"." },
 	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
-	    "Token from discussion_start; not needed from the session that started it." },
+	    "From discussion_start, from another session." },
 };
 static const struct op_result discussion_resolve_results[] = {
 	{ "id", "string", 0, "discussion id" },
@@ -387,11 +351,10 @@ static const struct op_result discussion_resolve_results[] = {
 };
 
 static const struct op_arg discussion_list_args[] = {
-	{ "status", ARG_STRING, 0, 0, 16, "\"open\"", "open|resolved|all",
-	    "Which discussions." },
+	{ "status", ARG_STRING, 0, 0, 16, "\"open\"", "open|resolved|all", NULL },
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
-	    "Only those waiting on this agent name or \"role:ROLE\"." },
-	{ "limit", ARG_INT, 0, 1, 500, "100", NULL, "At most this many, newest first." },
+	    "Agent name or \"role:ROLE\"." },
+	{ "limit", ARG_INT, 0, 1, 500, "100", NULL, NULL },
 };
 static const struct op_result discussion_list_results[] = {
 	{ "discussions", "array", 0,
@@ -401,7 +364,7 @@ static const struct op_result discussion_list_results[] = {
 };
 
 static const struct op_arg discussion_get_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "e.g. \"D3\"." },
 };
 static const struct op_result discussion_get_results[] = {
 	{ "id", "string", 0, "discussion id" },
@@ -430,20 +393,18 @@ static const struct op_result discussion_get_results[] = {
 
 static const struct op_arg task_create_args[] = {
 	{ "title", ARG_STRING, ARG_REQUIRED, 1, TASK_TITLE_MAX, NULL, NULL,
-	    "Short imperative title, e.g. \"Add the /login endpoint\"." },
+	    "Short and imperative." },
 	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
-	    "What to do and how to know it is done: files, acceptance, tests." },
-	{ "priority", ARG_STRING, 0, 0, 16, "\"medium\"", "low|medium|high|urgent",
-	    "Higher priority is claimed first." },
+	    "What to do; files, acceptance, tests." },
+	{ "priority", ARG_STRING, 0, 0, 16, "\"medium\"", "low|medium|high|urgent", NULL },
 	{ "complexity", ARG_STRING, ARG_REQUIRED, 0, 16, NULL, "simple|medium|complex|critical",
-	    "How hard it is; critical work deserves the most careful review." },
+	    "critical gets the most careful review." },
 	{ "isolation", ARG_STRING, 0, 0, 16, "\"shared\"", "shared|worktree",
-	    "shared: work in the common checkout (take file: locks); worktree: in a git "
-	    "worktree of its own." },
-	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL,
-	    "Labels for task_list {tag} (each at most 64 bytes)." },
+	    "shared: the common checkout (take file: locks); worktree: a git "
+	    "worktree." },
+	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, NULL },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
-	    "Ids of tasks (\"T1\") that must be done before this one is ready." },
+	    "Task ids to be done first." },
 	{ "assignee", ARG_STRING, 0, 1, 64, NULL, NULL, "Only this agent may claim it." },
 };
 static const struct op_result task_fields_results[] = {
@@ -474,25 +435,34 @@ static const struct op_result task_fields_results[] = {
 	{ "history_dropped", "integer", 0, "oldest entries dropped past the history bound" },
 	{ "hint", "string", 1, "what to do next" },
 };
-#define task_create_results task_fields_results
+/*
+ * What a tool that changes a task answers through MCP: the task's id,
+ * where it stands and what to do next (task_get shows the whole task;
+ * the CLI's --json still prints it all).
+ */
+static const struct op_result task_change_results[] = {
+	{ "id", "string", 0, "the task's id" },
+	{ "status", "string", 0, "todo, in_progress, review, done, blocked or cancelled" },
+	{ "ready", "boolean", 0, "todo with every dependency done: claimable now" },
+	{ "hint", "string", 1, "what to do next" },
+};
+#define task_create_results task_change_results
 
 static const struct op_arg task_get_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id, e.g. \"T3\"." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "e.g. \"T3\"." },
 };
 #define task_get_results task_fields_results
 
 static const struct op_arg task_list_args[] = {
 	{ "status", ARG_STRING, 0, 0, 16, NULL,
 	    "todo|in_progress|review|done|blocked|cancelled|open",
-	    "Only tasks in this status; open = not done or cancelled." },
-	{ "owner", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "Only tasks this agent claimed or is assigned." },
-	{ "tag", ARG_STRING, 0, 1, 64, NULL, NULL, "Only tasks with this tag." },
-	{ "ready", ARG_BOOL, 0, 0, 0, NULL, NULL,
-	    "true: only tasks claimable now (todo, dependencies done)." },
-	{ "limit", ARG_INT, 0, 1, TASK_LIST_MAX, "50", NULL, "At most this many tasks." },
+	    "open = not done or cancelled." },
+	{ "owner", ARG_STRING, 0, 1, 64, NULL, NULL, NULL },
+	{ "tag", ARG_STRING, 0, 1, 64, NULL, NULL, NULL },
+	{ "ready", ARG_BOOL, 0, 0, 0, NULL, NULL, "Only claimable now." },
+	{ "limit", ARG_INT, 0, 1, TASK_LIST_MAX, "50", NULL, NULL },
 	{ "cursor", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL,
-	    "next_cursor of the previous page: continue after that task." },
+	    "next_cursor of the last page." },
 };
 static const struct op_result task_list_results[] = {
 	{ "tasks", "array", 0,
@@ -506,37 +476,29 @@ static const struct op_result task_list_results[] = {
 };
 
 static const struct op_arg task_update_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id." },
-	{ "title", ARG_STRING, 0, 1, TASK_TITLE_MAX, NULL, NULL, "New title." },
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "New description." },
-	{ "priority", ARG_STRING, 0, 0, 16, NULL, "low|medium|high|urgent", "New priority." },
-	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, "New tags (replace)." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
+	{ "title", ARG_STRING, 0, 1, TASK_TITLE_MAX, NULL, NULL, NULL },
+	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "priority", ARG_STRING, 0, 0, 16, NULL, "low|medium|high|urgent", NULL },
+	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, "Replace the tags." },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
-	    "New dependencies (replace); a cycle is refused." },
-	{ "assignee", ARG_STRING, 0, 0, 64, NULL, NULL, "New assignee; \"\" for anyone." },
+	    "Replace them; a cycle is refused." },
+	{ "assignee", ARG_STRING, 0, 0, 64, NULL, NULL, "\"\" for anyone." },
 	{ "status", ARG_STRING, 0, 0, 16, NULL,
-	    "todo|in_progress|review|done|blocked|cancelled",
-	    "Move it through the status machine; a forbidden move is refused with the "
-	    "allowed ones." },
-	{ "note", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
-	    "Why: kept in the history (notes for review, feedback for done/in_progress)." },
-	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "Claim token, for moves only the claimant may make from another session." },
+	    "todo|in_progress|review|done|blocked|cancelled", NULL },
+	{ "note", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Why, kept in the history." },
+	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL, "Claim token, from another session." },
 };
-#define task_update_results task_fields_results
+#define task_update_results task_change_results
 
 static const struct op_arg task_claim_args[] = {
-	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL,
-	    "Task to claim; without it, the best ready task (dependencies done, highest "
-	    "priority, oldest first)." },
+	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "Default: the best ready task." },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
-	    "Wait this long for a task to become ready instead of returning claimed:false. "
-	    "Capped by the broker (50 s by default)." },
+	    "Wait this long for one (the broker caps it, 50 s by default)." },
 	{ "lease_seconds", ARG_NUMBER, 0, 1, 86400, "30", NULL,
-	    "If your session ends, the task goes back to todo after this many seconds. "
-	    "While your session lives the claim holds: no heartbeat." },
+	    "If your session ends, back to todo after this long." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "Claim token of an earlier claim: take it over from a session that ended." },
+	    "An earlier claim's token: take it over." },
 };
 static const struct op_result task_claim_results[] = {
 	{ "claimed", "boolean", 0, "true when the task is yours" },
@@ -551,19 +513,17 @@ static const struct op_result task_claim_results[] = {
 };
 
 static const struct op_arg task_submit_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
 	{ "notes", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
-	    "What you did, how you tested it, anything the reviewer must know." },
-	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "Claim token; not needed from the session that claimed it." },
+	    "What you did and how you tested it." },
+	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL, "Claim token, from another session." },
 };
-#define task_submit_results task_fields_results
+#define task_submit_results task_change_results
 
 static const struct op_arg task_approve_args[] = {
-	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "Task in review to approve." },
-	{ "ids", ARG_STRINGS, 0, 1, TASK_APPROVE_MAX, NULL, NULL,
-	    "Several tasks in review: all approved, or none when one cannot be." },
-	{ "feedback", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Review comments." },
+	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, NULL },
+	{ "ids", ARG_STRINGS, 0, 1, TASK_APPROVE_MAX, NULL, NULL, "All approved, or none." },
+	{ "feedback", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
 };
 static const struct op_result task_approve_results[] = {
 	{ "approved", "array", 0, "ids now done" },
@@ -572,33 +532,30 @@ static const struct op_result task_approve_results[] = {
 };
 
 static const struct op_arg task_request_changes_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task in review." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
 	{ "feedback", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
-	    "What to change; the claimant's task_claim returns it." },
+	    "What to change." },
 };
-#define task_request_changes_results task_fields_results
+#define task_request_changes_results task_change_results
 
 static const struct op_arg task_release_args[] = {
-	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task you claimed." },
-	{ "requeue", ARG_BOOL, 0, 0, 0, "true", NULL,
-	    "true: back to todo for anyone; false: blocked until someone unblocks it." },
-	{ "reason", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Why, kept in the history." },
-	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
-	    "Claim token; not needed from the session that claimed it." },
+	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
+	{ "requeue", ARG_BOOL, 0, 0, 0, "true", NULL, "false: blocked instead of todo." },
+	{ "reason", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL, "Claim token, from another session." },
 };
-#define task_release_results task_fields_results
+#define task_release_results task_change_results
 
 static const struct op_arg project_set_args[] = {
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What the project is." },
+	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
 	{ "end_state", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What done looks like." },
-	{ "tech_stack", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
-	    "Languages, libraries, tools." },
-	{ "constraints", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Rules to respect." },
-	{ "acceptance", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Acceptance criteria." },
+	{ "tech_stack", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "constraints", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "acceptance", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
 	{ "tests", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "How to test it." },
-	{ "plan", ARG_STRING, 0, 0, TASK_PLAN_MAX, NULL, NULL, "The implementation plan." },
+	{ "plan", ARG_STRING, 0, 0, TASK_PLAN_MAX, NULL, NULL, NULL },
 	{ "status", ARG_STRING, 0, 0, 16, NULL, "planning|ready|in_progress|complete|stopped",
-	    "complete or stopped ends every waiting task_claim at once." },
+	    NULL },
 };
 static const struct op_result project_fields_results[] = {
 	{ "project", "string", 0, "the project namespace" },
@@ -616,11 +573,16 @@ static const struct op_result project_fields_results[] = {
 	{ "summary", "object", 0, "tasks: total, per status counts, ready, percent_done" },
 	{ "hint", "string", 1, "what to do next" },
 };
-#define project_set_results project_fields_results
+static const struct op_result project_set_results[] = {
+	{ "project", "string", 0, "the project namespace" },
+	{ "status", "string", 0, "planning, ready, in_progress, complete or stopped" },
+	{ "version", "integer", 0, "revision of the last change" },
+	{ "hint", "string", 1, "what to do next" },
+};
 
 static const struct op_arg guide_args[] = {
 	{ "role", ARG_STRING, 0, 0, 16, NULL, "planner|implementer|reviewer",
-	    "Role to guide; default: your session's role." },
+	    "Default: your session's role." },
 };
 static const struct op_result guide_results[] = {
 	{ "role", "string", 0, "the role guided" },
@@ -652,189 +614,127 @@ const struct op ops[OP_COUNT] = {
 	    .nresults = nitems(status_results),
 	    .title = "Broker status",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "Show the baton broker's state: version, uptime, sessions and locks, "
-		    "overall and in your project, and who you are (session, agent)." },
+	    .desc = "Check the broker: version, uptime, sessions and locks overall and in "
+		    "your project, and who you are." },
 	OPDEF(lock_acquire, .title = "Acquire a lock", .flags = OP_MUTATES | OP_BLOCKS,
 	    .one_of = "name|names",
-	    .desc = "Take a named lock before touching something shared: editing files "
-		    "(name \"file:PATH\"), running npm install, migrations or the test "
-		    "database. Returns acquired:true with a token and a fence; keep the "
-		    "token and call lock_release when done. A lock taken without "
-		    "ttl_seconds is released automatically when your session ends. "
-		    "When someone else holds it you get acquired:false and the holders; "
-		    "pass wait_seconds to wait in line instead of polling."),
-	OPDEF(lock_release, .title = "Release a lock",
-	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_IDEMPOTENT,
-	    .desc = "Release a lock you hold, by name, with the token lock_acquire "
-		    "returned (not needed from the session that took it). Another "
-		    "agent's lock cannot be released: the error says who holds it."),
+	    .desc = "Before touching something shared (a file: name \"file:PATH\"; npm "
+		    "install, a migration, the test database), take its lock; lock_release "
+		    "it when done. Without ttl_seconds it goes when your session ends. If "
+		    "held: acquired:false and the holders; wait_seconds waits in line."),
+	OPDEF(lock_release, .title = "Release a lock", .flags = OP_MUTATES | OP_IDEMPOTENT,
+	    .desc = "Release a lock you hold when done (the token only from another "
+		    "session). Another agent's lock is refused, naming the holder."),
 	OPDEF(lock_renew, .title = "Renew a detached lock", .flags = OP_MUTATES | OP_IDEMPOTENT,
-	    .desc = "Extend a lock taken with ttl_seconds before it expires: it will expire "
-		    "ttl_seconds from now. Needs the token (or the session that took it). "
-		    "A session-bound lock needs no renewal; renewing it detaches it with "
-		    "this lifetime."),
+	    .desc = "Keep a lock taken with ttl_seconds: it expires ttl_seconds from now."),
 	OPDEF(lock_list, .title = "List locks", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "List the locks held in your project: holders (agent, mode, age, "
-		    "expiry, reason) and waiters in order. Use before editing shared "
-		    "files to see who is working where."),
+	    .desc = "See who holds which lock in your project (holders, age, reason, "
+		    "waiters), e.g. before editing shared files."),
 	OPDEF(lock_break, .title = "Break a lock",
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN,
 	    .desc = "For the user, not agents: take a lock away from holders that forgot "
 		    "it (baton lock --break NAME). Every holder loses it, the broker log "
 		    "records who broke it and each holder's inbox says so; waiters are "
 		    "granted in order."),
-	OPDEF(note_set, .title = "Write a note", .flags = OP_MUTATES,
-	    .desc = "Store a value (a string or any JSON) under a key for other agents: "
-		    "URLs, decisions, build results. Returns the note's new version. For a "
-		    "safe update pass if_version (the version you read; 0 = only if absent): "
-		    "when someone wrote in between you get written:false and the current "
-		    "value and version instead of overwriting, so re-read and retry. "
-		    "ttl_seconds makes it expire. Keys live in your project; \"global:\" "
+	OPDEF(note_set, .title = "Write a note", .flags = OP_MUTATES | OP_DESTRUCTIVE,
+	    .desc = "Share a value (any JSON) under a key: URLs, decisions, build results. "
+		    "if_version (the version you read; 0: only if absent) makes it safe: a "
+		    "write in between gives written:false and the current value. \"global:\" "
 		    "keys are shared by all projects."),
 	OPDEF(note_get, .title = "Read a note", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "Read a note: found, value, version and author. An absent note gives "
-		    "found:false and version 0. Keep the version for note_set if_version "
-		    "or note_wait after_version."),
+	    .desc = "Read a note: value, version (0 when absent) and author. Keep the "
+		    "version for if_version or note_wait."),
 	OPDEF(note_delete, .title = "Delete a note",
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_IDEMPOTENT,
-	    .desc = "Delete a note (only at if_version when given). Wakes note_wait "
-		    "callers watching the key."),
+	    .desc = "Delete a note (only at if_version when given); note_wait callers wake."),
 	OPDEF(note_list, .title = "List notes", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "List notes by key prefix, in key order: key, version, author, size "
-		    "and expiry (not the values; read them with note_get)."),
+	    .desc = "Find notes by key prefix: keys, versions, authors, sizes (not values)."),
 	OPDEF(note_wait, .title = "Wait for a note to change", .flags = OP_READONLY | OP_BLOCKS,
-	    .desc = "Wait until the note is written or deleted after after_version, instead "
-		    "of polling. Returns at once when it already was (a change between two "
-		    "calls is never missed), else when it changes or after wait_seconds "
-		    "(changed:false). Loop with after_version = the version returned. "
-		    "after_version 0 waits until the note exists."),
+	    .desc = "Wait for a note to change after after_version instead of polling (at "
+		    "once if it already did). Loop with after_version = the version "
+		    "returned; 0 waits until it exists."),
 	OPDEF(counter_incr, .title = "Increment a counter", .flags = OP_MUTATES,
-	    .desc = "Atomically add to a named counter and get the new value: "
-		    "collision-free numbers under any concurrency (migration 0042, port "
-		    "offsets, build ids). by defaults to 1; by:0 reads the value. Counters "
-		    "start at 0 and never expire."),
+	    .desc = "Get a number unique under any concurrency (migration 0042, a port, a "
+		    "build id): adds by (default 1; 0 reads), returns the value."),
 	OPDEF(event_signal, .title = "Signal an event", .flags = OP_MUTATES,
-	    .desc = "Signal a named event: its generation goes up by one and every "
-		    "event_wait caller wakes up, with the optional payload. Use for "
-		    "\"build finished\", \"schema migrated\", \"ready for review\"."),
+	    .desc = "Tell waiters something happened (\"build finished\"): the generation goes "
+		    "up and every event_wait wakes with the payload."),
 	OPDEF(event_wait, .title = "Wait for an event", .flags = OP_READONLY | OP_BLOCKS,
-	    .desc = "Wait until an event's generation is past after (the generation you "
-		    "last saw; 0 = it has ever been signaled). Returns at once when it "
-		    "already is, so a signal between two calls is never missed; else when "
-		    "signaled or after wait_seconds (fired:false). Loop with after = the "
-		    "generation returned."),
+	    .desc = "Wait for an event instead of polling: returns when its generation is "
+		    "past after (at once if it is, so no signal is missed). Loop with after "
+		    "= the generation returned."),
 	OPDEF(agent_join, .title = "Join as an agent with a role",
 	    .flags = OP_MUTATES | OP_IDEMPOTENT,
-	    .desc = "Say who you are: your agent name (others message you by it) and "
-		    "role (planner, implementer or reviewer). Call it first. Returns what "
-		    "to do next in that role and your unread mail. A name another live "
-		    "session has joined under is refused (conflict, naming it): pick "
-		    "another. Your presence ends when your connection closes; with "
-		    "ttl_seconds it outlives the connection until the TTL lapses (join "
-		    "again to renew)."),
+	    .desc = "Call first: your name (others message you by it) and role (planner, "
+		    "implementer or reviewer). Returns your next steps and unread mail. A "
+		    "name held by another live session is refused."),
 	OPDEF(agent_list, .title = "List agents present", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "Who is present in your project: every connected session and TTL "
-		    "registration, with agent name, role, pid, client, how long connected "
-		    "and idle, and the locks each holds. Use it to find whom to message "
-		    "or wait for."),
+	    .desc = "See who is in your project (name, role, idle time, locks, tasks): whom "
+		    "to message or wait for."),
 	OPDEF(message_send, .title = "Send a message", .flags = OP_MUTATES,
-	    .desc = "Send a message to an agent by name, to \"role:ROLE\" (every agent in "
-		    "that role, e.g. role:reviewer) or to \"all\" (the project). Mail is "
-		    "kept in the recipient's mailbox even when nobody by that name is "
-		    "present; recipients lists who is present now. Bodies up to 64 KiB; "
-		    "the last 10 000 messages per project are retained."),
+	    .desc = "Message an agent by name, \"role:ROLE\" or \"all\"; kept in the mailbox "
+		    "even while nobody by that name is present."),
 	OPDEF(message_inbox, .title = "Read your inbox (can wait for mail)",
 	    .flags = OP_READONLY | OP_BLOCKS,
-	    .desc = "Read messages addressed to you (your name, role:YOUR_ROLE, or all), "
-		    "oldest first, and the open discussions waiting on you. Loop: call "
-		    "with after = the cursor you got last (nothing is skipped or "
-		    "repeated) and wait_seconds to block until mail arrives instead of "
-		    "polling. Without after you get everything retained. unread_only "
-		    "skips what message_ack marked read. Error cursor_expired: your "
-		    "cursor fell out of retention; call again without after."),
+	    .desc = "Read your mail (to your name, your role or all), oldest first, and "
+		    "discussions waiting on you. Loop with after = the cursor returned; "
+		    "wait_seconds blocks until mail comes."),
 	OPDEF(message_ack, .title = "Mark messages read", .flags = OP_MUTATES | OP_IDEMPOTENT,
 	    .one_of = "ids|up_to",
-	    .desc = "Mark messages read for your agent name (read state belongs to the "
-		    "name and outlives sessions): give ids, or up_to (e.g. the inbox "
-		    "cursor) for everything up to it. message_inbox unread_only then "
+	    .desc = "Mark messages read for your name (ids, or up_to an id) so unread_only "
 		    "skips them."),
 	OPDEF(discussion_start, .title = "Start a discussion", .flags = OP_MUTATES,
-	    .desc = "Open a discussion (D1, D2...) to ask a question or settle a decision: "
-		    "a topic, an opening message and waiting_on (the agent or role:ROLE "
-		    "who must answer; their inbox lists it and their waiting "
-		    "message_inbox wakes up). Replies form a thread; discussion_resolve "
-		    "records the decision. Keep the token to resolve it from another "
-		    "session."),
+	    .desc = "Ask a question or settle a decision: a topic, a message and waiting_on "
+		    "(who must answer; it shows in their inbox). Replies form a thread; "
+		    "discussion_resolve records the decision."),
 	OPDEF(discussion_reply, .title = "Reply to a discussion", .flags = OP_MUTATES,
-	    .desc = "Add a reply to an open discussion. waiting_on names who must answer "
-		    "next; without it, a reply from the one waited on hands it back to "
-		    "whoever started it. A resolved discussion takes no replies: start a "
-		    "new one."),
+	    .desc = "Answer in an open discussion; waiting_on names who must answer next "
+		    "(else it goes back to whoever started it)."),
 	OPDEF(discussion_resolve, .title = "Resolve a discussion", .flags = OP_MUTATES,
-	    .desc = "Close a discussion with a decision (and reasoning, a linked task); "
-		    "your agent name is recorded as decided_by and whoever started it is "
-		    "told. Needs the token from discussion_start, or the session that "
-		    "started it."),
+	    .desc = "Close a discussion with its decision; the starter is told. Needs the "
+		    "starting session or its token."),
 	OPDEF(discussion_list, .title = "List discussions",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "List discussions in your project, newest first: open (default), "
-		    "resolved or all, optionally only those waiting on an agent or "
-		    "role:ROLE. discussion_get shows a whole thread."),
+	    .desc = "Find discussions: open (default), resolved or all, optionally those "
+		    "waiting on someone."),
 	OPDEF(discussion_get, .title = "Show a discussion",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "A discussion with its whole thread (who, when, what) and its "
-		    "resolution (decision, reasoning, decided_by, linked task) once "
-		    "resolved."),
+	    .desc = "Read a whole discussion: its thread and, once resolved, the decision."),
 	OPDEF(task_create, .title = "Create a task", .flags = OP_MUTATES,
-	    .desc = "Add a task to your project's plan; returns its short id (T1, T2...). "
-		    "Give a title, a description with acceptance, a complexity, and "
-		    "depends_on for tasks that must be done first (it is ready only then). "
-		    "Implementers get tasks with task_claim; the status machine is "
-		    "todo -> in_progress -> review -> done."),
+	    .desc = "Plan work: a task with a title, description (acceptance), complexity "
+		    "and depends_on (ready once those are done); implementers take it with "
+		    "task_claim."),
 	OPDEF(task_get, .title = "Show a task", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "One task with its description, review notes and feedback, and its "
-		    "full history (who, when, what)."),
+	    .desc = "Read one task: description, notes, feedback and history."),
 	OPDEF(task_list, .title = "List tasks", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "List your project's tasks (filter by status, owner, tag, ready) with a "
-		    "summary: counts per status, percent done, project status. Pages with "
-		    "limit and next_cursor."),
-	OPDEF(task_update, .title = "Update a task", .flags = OP_MUTATES,
-	    .desc = "Change a task's title, description, priority, tags, dependencies or "
-		    "assignee, or move its status. Status moves are enforced: todo -> "
-		    "in_progress (claim) -> review (submit) -> done (approve); review -> "
-		    "in_progress (changes requested); in_progress -> todo (release); any "
-		    "open task -> blocked or cancelled; blocked -> todo. A forbidden move is "
-		    "an error listing the allowed ones. Submit and release need the claimant."),
+	    .desc = "See the plan: tasks by status, owner, tag or ready, with counts and "
+		    "percent done."),
+	OPDEF(task_update, .title = "Update a task", .flags = OP_MUTATES | OP_DESTRUCTIVE,
+	    .desc = "Change a task's fields or status. Moves: todo>in_progress>review>done, "
+		    "review>in_progress, in_progress>todo, open>blocked|cancelled, "
+		    "blocked>todo; a forbidden one names the allowed."),
 	OPDEF(task_claim, .title = "Claim a task (can wait for one)",
 	    .flags = OP_MUTATES | OP_BLOCKS,
-	    .desc = "Take a task to work on: atomic, one winner. Without id you get the best "
-		    "ready task (dependencies done, highest priority, oldest first), or a "
-		    "task of yours with changes requested. Pass wait_seconds to wait for one "
-		    "instead of polling. claimed:false with project_status complete or "
-		    "stopped means stop working. The claim holds while your session lives; "
-		    "submit with task_submit when done."),
+	    .desc = "Take the next ready task (or id) to work on: one winner; a task of "
+		    "yours with changes requested comes first. wait_seconds waits for one. "
+		    "claimed:false with project_status complete or stopped: stop."),
 	OPDEF(task_submit, .title = "Submit a task for review", .flags = OP_MUTATES,
-	    .desc = "Hand your claimed task in for review (in_progress -> review) with notes: "
-		    "what you did and how you tested it. Only the claimant (its session or "
-		    "claim token) may submit. Then call task_claim for the next task."),
+	    .desc = "Hand your claimed task in for review with notes (what you did, how you "
+		    "tested it); then task_claim the next."),
 	OPDEF(task_approve, .title = "Approve reviewed tasks", .flags = OP_MUTATES,
 	    .one_of = "id|ids",
-	    .desc = "Approve tasks in review (review -> done), one or a batch; records who "
-		    "and when. Tasks that depend on them become ready and waiting claims "
-		    "wake."),
+	    .desc = "Approve tasks in review (one or a batch): done; tasks depending on them "
+		    "become ready."),
 	OPDEF(task_request_changes, .title = "Request changes on a task", .flags = OP_MUTATES,
-	    .desc = "Send a task in review back to its claimant (review -> in_progress) with "
-		    "feedback; the claimant's task_claim returns it with the feedback."),
-	OPDEF(task_release, .title = "Release a claimed task",
+	    .desc = "Send a task in review back to its claimant with feedback."),
+	OPDEF(task_release, .title = "Release a claimed task", .flags = OP_MUTATES,
+	    .desc = "Give up a task you claimed: back to todo (default) or blocked, with a "
+		    "reason."),
+	OPDEF(project_set, .title = "Set the project context and status",
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE,
-	    .desc = "Give up a task you claimed: back to todo for anyone (requeue, default) "
-		    "or blocked (requeue:false), with a reason. Only the claimant (session "
-		    "or claim token) may release."),
-	OPDEF(project_set, .title = "Set the project context and status", .flags = OP_MUTATES,
-	    .desc = "Record the project's context: description, end_state, tech_stack, "
-		    "constraints, acceptance, tests, plan, and its status (planning -> ready "
-		    "-> in_progress -> complete | stopped). Only the fields given change. "
-		    "Status complete or stopped ends every waiting task_claim at once."),
+	    .desc = "Record the project's context (description, end_state, tech_stack, "
+		    "constraints, acceptance, tests, plan) and status; only given fields "
+		    "change. complete or stopped ends waiting claims."),
 	[OP_project_get] = { .name = "project_get",
 	    .args = NULL,
 	    .nargs = 0,
@@ -842,11 +742,10 @@ const struct op ops[OP_COUNT] = {
 	    .nresults = nitems(project_fields_results),
 	    .title = "Show the project context and status",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "The project's context (description, end state, tech stack, "
-		    "constraints, acceptance, tests, plan), status and task summary." },
+	    .desc = "Read the project's context, status and task summary." },
 	OPDEF(guide, .title = "What to do next in a role", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "Next steps for a planner, implementer or reviewer, built from the live "
-		    "project state. agent_join returns the same text."),
+	    .desc = "Ask what to do next as planner, implementer or reviewer, from the live "
+		    "state."),
 	[OP_state_export] = { .name = "state_export",
 	    .args = NULL,
 	    .nargs = 0,

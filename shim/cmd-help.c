@@ -215,6 +215,8 @@ help_command(FILE *fp, const struct cmd_entry *ce)
 		help_synopsis(fp, ce->usage, "usage: baton ", "       baton ");
 		fputc('\n', fp);
 		help_wrap(fp, ce->desc, 0, 0);
+		if (ce == &cmd_mcp_entry)
+			mcp_profile_help(fp);
 		return;
 	}
 	if (ce->nsubs == 1) {

@@ -30,9 +30,12 @@ static int setup_md_exec(const struct cmd_entry *, const struct client_opts *, i
 
 const struct cmd_entry cmd_install_entry = {
 	.name = "install",
-	.usage = "install [--claude] [--codex] [--all] [--scope project|user]",
+	.usage =
+	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE]",
 	.desc = "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "
-		"--scope user) and to Codex (~/.codex/config.toml); default: both agents",
+		"--scope user) and to Codex (~/.codex/config.toml); default: both agents; "
+		"--tools writes BATON_TOOLS (core, planner, reviewer, full or tool names, "
+		"see baton help mcp) into the entry",
 	.exec = setup_install_exec,
 };
 const struct cmd_entry cmd_uninstall_entry = {
@@ -65,6 +68,7 @@ const struct cmd_entry cmd_enable_entry = {
 struct targets {
 	int claude, codex;
 	const char *scope; /* "project", "user" or NULL for the command's default */
+	const char *tools; /* install --tools: the entry's BATON_TOOLS, or NULL */
 };
 
 /*
@@ -74,7 +78,7 @@ struct targets {
  * left out: every session would share them.
  */
 static void
-setup_entry(struct entry *e, const struct client_opts *o)
+setup_entry(struct entry *e, const struct client_opts *o, const char *tools, char **toolsvar)
 {
 	static const char *const skip[] = { "BATON_AGENT=", "BATON_ROLE=", "BATON_PROJECT=",
 		"BATON_FENCE=", "BATON_LOCK_TOKEN=" };
@@ -85,7 +89,7 @@ setup_entry(struct entry *e, const struct client_opts *o)
 
 	memset(e, 0, sizeof *e);
 	e->command = setup_self();
-	for (ep = environ; *ep != NULL && e->nenv < SETUP_ENV_MAX - 1; ep++) {
+	for (ep = environ; *ep != NULL && e->nenv < SETUP_ENV_MAX - 2; ep++) {
 		if (strncmp(*ep, "BATON_", 6) != 0 || strchr(*ep, '=') == NULL ||
 		    strchr(*ep, '=')[1] == '\0')
 			continue;
@@ -94,6 +98,8 @@ setup_entry(struct entry *e, const struct client_opts *o)
 				break;
 		if (i < nitems(skip))
 			continue;
+		if (tools != NULL && strncmp(*ep, "BATON_TOOLS=", 12) == 0)
+			continue; /* --tools wins, below */
 		if (strncmp(*ep, "BATON_SOCKET=", 13) == 0) {
 			if (o->socket != NULL)
 				continue; /* -S wins, below */
@@ -105,6 +111,27 @@ setup_entry(struct entry *e, const struct client_opts *o)
 		snprintf(sockvar, sizeof sockvar, "BATON_SOCKET=%s", o->socket);
 		e->env[e->nenv++] = sockvar;
 	}
+	if (tools != NULL && e->nenv < SETUP_ENV_MAX) {
+		xasprintf(toolsvar, "BATON_TOOLS=%s", tools);
+		e->env[e->nenv++] = *toolsvar;
+	}
+}
+
+/* install --tools: a profile baton mcp takes, else a usage error in *status. */
+static int
+setup_tools_check(const char *tools, int *status)
+{
+	struct mcp m;
+	char *cause;
+
+	memset(&m, 0, sizeof m);
+	if (mcp_profile_parse(&m, tools, &cause) == 0) {
+		free(m.profile);
+		return (0);
+	}
+	*status = cli_usage_err("install: %s", cause);
+	free(cause);
+	return (-1);
 }
 
 /* ~/.claude.json, or $CLAUDE_CONFIG_DIR/.claude.json as Claude Code reads it. */
@@ -184,6 +211,7 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 		{ "codex", no_argument, NULL, 'x' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "scope", required_argument, NULL, 's' },
+		{ "tools", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -204,6 +232,7 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 			}
 			tg->scope = optarg;
 			break;
+		case 't': tg->tools = optarg; break;
 		default:
 			*status =
 			    cli_usage_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
@@ -221,17 +250,19 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 {
 	struct targets tg;
 	struct entry e;
-	char *path, *root;
+	char *path, *root, *tools = NULL;
 	int status = 0, r, i, proj, user;
 
 	if ((i = setup_targets(argc, argv, &tg, &status)) == -1)
 		return (status);
 	if (i < argc)
 		return (cli_usage_err("%s takes options only", argv[0]));
+	if (tg.tools != NULL && (!install || setup_tools_check(tg.tools, &status) != 0))
+		return (install ? status : cli_usage_err("uninstall takes no --tools"));
 	/* install defaults to the project; uninstall to both scopes */
 	proj = tg.scope == NULL || strcmp(tg.scope, "project") == 0;
 	user = tg.scope != NULL ? strcmp(tg.scope, "user") == 0 : !install;
-	setup_entry(&e, o);
+	setup_entry(&e, o, tg.tools, &tools);
 	if (tg.claude && proj) {
 		if ((root = setup_project(o)) == NULL)
 			status = EXIT_USAGE;
@@ -259,6 +290,7 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 		free(path);
 	}
 	free(e.command);
+	free(tools);
 	if (status == 0 && install)
 		printf("check with: claude mcp list; codex mcp list\n");
 	return (cli_flush(status));

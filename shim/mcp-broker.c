@@ -153,8 +153,12 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 		log_debug("answer to an unknown request: ignored");
 		return;
 	}
-	if (c->cancelled) {
-		/* MCP: a cancelled request gets no response */
+	if (c->task != NULL) {
+		mcp_task_answer(m, c, f); /* frees c */
+		return;
+	}
+	if (c->cancelled || c->id == NULL) {
+		/* MCP: a cancelled request gets no response; ours need none */
 		mcp_call_free(m, c);
 		return;
 	}
@@ -251,8 +255,12 @@ mcp_broker_lost(struct mcp *m, const char *why)
 
 	log_warnx("%s", why);
 	while ((c = TAILQ_FIRST(&m->calls)) != NULL) {
-		if (!c->cancelled)
-			mcp_tool_error(m, c->id,
+		if (c->task != NULL) {
+			mcp_task_lost(m, c, why); /* frees c */
+			continue;
+		}
+		if (!c->cancelled && c->id != NULL)
+			mcp_tool_error(m, c->id, c->rev,
 			    "%s: %s before answering %s. Call the tool "
 			    "again: baton reconnects (starting the broker if needed) and "
 			    "reclaims your session and its locks.",
@@ -368,26 +376,22 @@ mcp_progress_token(const cJSON *params)
 }
 
 /*
- * Send a validated call to the broker, args its len bytes of packed
- * arguments, and remember it until answered: the call, or NULL when it
- * could not be sent (the client told why).
+ * Send a validated call of op to the broker, args its len bytes of
+ * packed arguments, and remember it until answered: the call (its
+ * JSON-RPC id unset: the caller sets what it is for), or NULL with err.
  */
 struct mcp_call *
-mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op *op,
-    const void *args, size_t len)
+mcp_call_send(struct mcp *m, const struct op *op, const void *args, size_t len,
+    struct op_error *err)
 {
 	struct mcp_call *c;
-	struct op_error err;
 	struct fbuf fb;
-	struct timeval tv = tv_secs(MCP_PROGRESS_SECONDS);
 	int r;
 
-	if (!m->connected && mcp_connect(m, 1, &err) != 0) {
-		mcp_tool_error(m, id,
-		    "%s: %s. The baton broker could not be reached; "
-		    "check that `batond` can start (or run `baton status`), then call "
-		    "%s again.",
-		    err.code != NULL ? err.code : ERR_UNAVAILABLE, err.message, op->name);
+	memset(err, 0, sizeof *err);
+	if (!m->connected && mcp_connect(m, 1, err) != 0) {
+		if (err->code == NULL)
+			err->code = ERR_UNAVAILABLE;
 		return (NULL);
 	}
 	c = xcalloc(1, sizeof *c);
@@ -403,15 +407,43 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 	fbuf_free(&fb);
 	if (r != 0) {
 		free(c);
-		mcp_tool_error(m, id,
-		    "%s: the request to %s is too large or the broker "
-		    "is not reading; try again with smaller arguments",
-		    ERR_LIMIT, op->name);
+		op_error_set(err, ERR_LIMIT, NULL,
+		    "the request to %s is too large or the broker is not reading; try again "
+		    "with smaller arguments",
+		    op->name);
 		return (NULL);
 	}
-	c->id = cJSON_Duplicate(id, 1);
 	TAILQ_INSERT_TAIL(&m->calls, c, entry);
 	m->ncalls++;
+	return (c);
+}
+
+/*
+ * Send a tools/call (or prompts/get) to the broker and remember it until
+ * answered: the call, or NULL when it could not be sent (the client was
+ * told why).
+ */
+struct mcp_call *
+mcp_forward(struct mcp *m, const struct mcp_req *req, const cJSON *params, const struct op *op,
+    const void *args, size_t len)
+{
+	struct mcp_call *c;
+	struct op_error err;
+	struct timeval tv = tv_secs(MCP_PROGRESS_SECONDS);
+
+	if ((c = mcp_call_send(m, op, args, len, &err)) == NULL) {
+		if (strcmp(err.code, ERR_LIMIT) == 0)
+			mcp_tool_error(m, req->id, req->rev, "%s: %s", err.code, err.message);
+		else
+			mcp_tool_error(m, req->id, req->rev,
+			    "%s: %s. The baton broker could not be reached; check that "
+			    "`batond` "
+			    "can start (or run `baton status`), then call %s again.",
+			    err.code, err.message, op->name);
+		return (NULL);
+	}
+	c->id = cJSON_Duplicate(req->id, 1);
+	c->rev = req->rev;
 	if ((op->flags & OP_BLOCKS) &&
 	    (c->progress_token = mcp_progress_token(params)) != NULL) {
 		c->progress = event_new(m->base, -1, EV_PERSIST, mcp_progress_cb, c);
@@ -419,6 +451,16 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 			fatalx("mcp: cannot add a progress timer");
 	}
 	return (c);
+}
+
+/* Ask the broker to end the wait of a call (it answers "cancelled" or what it got). */
+void
+mcp_call_cancel(struct mcp *m, struct mcp_call *c)
+{
+	c->cancelled = 1;
+	if (c->progress != NULL)
+		event_del(c->progress);
+	mcp_broker_cancel(m, c);
 }
 
 /* notifications/cancelled: end the named call's wait; it gets no answer. */
@@ -432,11 +474,9 @@ mcp_cancelled(struct mcp *m, const cJSON *params)
 	if (rid == NULL)
 		return;
 	TAILQ_FOREACH(c, &m->calls, entry) {
-		if (!c->cancelled && cJSON_Compare(c->id, rid, 1)) {
-			c->cancelled = 1;
-			if (c->progress != NULL)
-				event_del(c->progress);
-			mcp_broker_cancel(m, c);
+		if (!c->cancelled && c->id != NULL && c->task == NULL &&
+		    mcp_id_equal(c->id, rid)) {
+			mcp_call_cancel(m, c);
 			return;
 		}
 	}

@@ -44,14 +44,41 @@ mcp_message(const cJSON *id)
 	return (msg);
 }
 
-/* Send a result; takes ownership of result. */
+/*
+ * Send a result of revision rev; takes ownership of result.  From
+ * 2026-07-28 every result says its kind (resultType) and who answers.
+ */
 void
-mcp_result(struct mcp *m, const cJSON *id, cJSON *result)
+mcp_result(struct mcp *m, const cJSON *id, enum mcp_rev rev, cJSON *result)
 {
-	cJSON *msg;
+	cJSON *msg, *meta;
 
+	if (rev >= MCP_REV_MODERN) {
+		if (cJSON_GetObjectItemCaseSensitive(result, "resultType") == NULL)
+			cJSON_AddStringToObject(result, "resultType", "complete");
+		if ((meta = cJSON_GetObjectItemCaseSensitive(result, "_meta")) == NULL)
+			meta = cJSON_AddObjectToObject(result, "_meta");
+		cJSON_AddItemToObject(meta, "io.modelcontextprotocol/serverInfo",
+		    mcp_server_info());
+	}
 	msg = mcp_message(id);
 	cJSON_AddItemToObject(msg, "result", result);
+	mcp_write(m, msg);
+	cJSON_Delete(msg);
+}
+
+/* Send an error with data (owned, or NULL). */
+static void
+mcp_error_send(struct mcp *m, const cJSON *id, int code, cJSON *data, const char *text)
+{
+	cJSON *msg, *err;
+
+	msg = mcp_message(id);
+	err = cJSON_AddObjectToObject(msg, "error");
+	cJSON_AddNumberToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", text);
+	if (data != NULL)
+		cJSON_AddItemToObject(err, "data", data);
 	mcp_write(m, msg);
 	cJSON_Delete(msg);
 }
@@ -60,23 +87,32 @@ mcp_result(struct mcp *m, const cJSON *id, cJSON *result)
 void printflike(5, 6)
     mcp_error(struct mcp *m, const cJSON *id, int code, const char *field, const char *fmt, ...)
 {
-	cJSON *msg, *err, *data;
+	cJSON *data = NULL;
 	char *text;
 	va_list ap;
 
 	va_start(ap, fmt);
 	xvasprintf(&text, fmt, ap);
 	va_end(ap);
-	msg = mcp_message(id);
-	err = cJSON_AddObjectToObject(msg, "error");
-	cJSON_AddNumberToObject(err, "code", code);
-	cJSON_AddStringToObject(err, "message", text);
 	if (field != NULL && *field != '\0') {
-		data = cJSON_AddObjectToObject(err, "data");
+		data = cJSON_CreateObject();
 		cJSON_AddStringToObject(data, "field", field);
 	}
-	mcp_write(m, msg);
-	cJSON_Delete(msg);
+	mcp_error_send(m, id, code, data, text);
+	free(text);
+}
+
+/* Send an error with a data object of its own (owned). */
+void printflike(5, 6)
+    mcp_error_data(struct mcp *m, const cJSON *id, int code, cJSON *data, const char *fmt, ...)
+{
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	xvasprintf(&text, fmt, ap);
+	va_end(ap);
+	mcp_error_send(m, id, code, data, text);
 	free(text);
 }
 
@@ -97,7 +133,8 @@ mcp_text_result(const char *text, int is_error)
 }
 
 /* A tools/call result that failed: text only (no structuredContent, see below). */
-void printflike(3, 4) mcp_tool_error(struct mcp *m, const cJSON *id, const char *fmt, ...)
+void printflike(4, 5)
+    mcp_tool_error(struct mcp *m, const cJSON *id, enum mcp_rev rev, const char *fmt, ...)
 {
 	char *text;
 	va_list ap;
@@ -109,6 +146,6 @@ void printflike(3, 4) mcp_tool_error(struct mcp *m, const cJSON *id, const char 
 	 * An error object would not match the tool's outputSchema, and
 	 * clients validate structuredContent whenever it is present.
 	 */
-	mcp_result(m, id, mcp_text_result(text, 1));
+	mcp_result(m, id, rev, mcp_text_result(text, 1));
 	free(text);
 }

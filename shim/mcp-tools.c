@@ -17,58 +17,39 @@
 
 #include "shim.h"
 
-/* JSON Schema for one argument of the table. */
+/*
+ * JSON Schema for one argument of the table.  Every token of tools/list
+ * is paid by every agent on every turn, so the schema says what a model
+ * can use to call right (type, choices, default, what it means) and no
+ * more: bounds stay in the table, op_validate() enforces them and its
+ * error names them.
+ */
 static cJSON *
 mcp_arg_schema(const struct op_arg *a)
 {
-	cJSON *s, *items, *e, *def;
+	static const char *const types[] = {
+		[ARG_STRING] = "string",
+		[ARG_INT] = "integer",
+		[ARG_NUMBER] = "number",
+		[ARG_BOOL] = "boolean",
+		[ARG_STRINGS] = "array",
+	};
+	cJSON *s, *e, *def;
 	const char *p, *bar;
-	char *desc;
+	char *word;
 
 	s = cJSON_CreateObject();
-	switch (a->type) {
-	case ARG_STRING:
-		cJSON_AddStringToObject(s, "type", "string");
-		if (a->min > 0)
-			cJSON_AddNumberToObject(s, "minLength", a->min);
-		if (a->max > 0)
-			cJSON_AddNumberToObject(s, "maxLength", a->max);
-		break;
-	case ARG_INT:
-	case ARG_NUMBER:
-		cJSON_AddStringToObject(s, "type", a->type == ARG_INT ? "integer" : "number");
-		cJSON_AddNumberToObject(s, "minimum", a->min);
-		cJSON_AddNumberToObject(s, "maximum", a->max);
-		break;
-	case ARG_BOOL: cJSON_AddStringToObject(s, "type", "boolean"); break;
-	case ARG_STRINGS:
-		cJSON_AddStringToObject(s, "type", "array");
-		items = cJSON_AddObjectToObject(s, "items");
-		cJSON_AddStringToObject(items, "type", "string");
-		cJSON_AddNumberToObject(items, "minLength", 1);
-		if (a->min > 0)
-			cJSON_AddNumberToObject(s, "minItems", a->min);
-		if (a->max > 0)
-			cJSON_AddNumberToObject(s, "maxItems", a->max);
-		break;
-	case ARG_JSON: break; /* any JSON value */
-	}
-	if (a->type == ARG_JSON && a->max > 0)
-		xasprintf(&desc, "%s (At most %.0f bytes.)", a->desc, a->max);
-	else
-		desc = xstrdup(a->desc);
-	cJSON_AddStringToObject(s, "description", desc);
-	free(desc);
+	if (a->type != ARG_JSON) /* ARG_JSON: any JSON value */
+		cJSON_AddStringToObject(s, "type", types[a->type]);
+	if (a->type == ARG_STRINGS)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "items"), "type", "string");
 	if (a->choices != NULL) {
 		e = cJSON_AddArrayToObject(s, "enum");
 		for (p = a->choices; p != NULL; p = bar != NULL ? bar + 1 : NULL) {
 			bar = strchr(p, '|');
-			if (bar != NULL) {
-				desc = xstrndup(p, (size_t)(bar - p));
-				cJSON_AddItemToArray(e, cJSON_CreateString(desc));
-				free(desc);
-			} else
-				cJSON_AddItemToArray(e, cJSON_CreateString(p));
+			word = bar != NULL ? xstrndup(p, (size_t)(bar - p)) : xstrdup(p);
+			cJSON_AddItemToArray(e, cJSON_CreateString(word));
+			free(word);
 		}
 	}
 	if (a->def != NULL) {
@@ -76,6 +57,8 @@ mcp_arg_schema(const struct op_arg *a)
 			fatalx("ops.c: default of %s is not JSON: %s", a->name, a->def);
 		cJSON_AddItemToObject(s, "default", def);
 	}
+	if (a->desc != NULL) /* else its name and type say it all */
+		cJSON_AddStringToObject(s, "description", a->desc);
 	return (s);
 }
 
@@ -100,34 +83,55 @@ mcp_input_schema(const struct op *op)
 	/*
 	 * one_of stays in the description: several clients (and the model
 	 * APIs behind them) reject oneOf/anyOf at the top of an input schema.
+	 * No additionalProperties: an unknown argument is refused with the
+	 * closest known name, which says more to a model than a schema.
 	 */
-	cJSON_AddBoolToObject(s, "additionalProperties", 0);
 	return (s);
 }
 
-/* outputSchema of an operation: what structuredContent holds. */
+/*
+ * outputSchema of an operation: the names of what structuredContent
+ * holds, which is what a model reads before it calls (their types
+ * would cost 3 500 characters of a 22 000-character list).  What a
+ * field is, and whether it is always there, is in `baton help OP`; an
+ * answer that asks something of the agent says it in its hint.
+ */
 static cJSON *
 mcp_output_schema(const struct op *op)
 {
-	cJSON *s, *props, *p, *req = NULL;
+	cJSON *s, *props;
 	size_t i;
 
 	s = cJSON_CreateObject();
 	cJSON_AddStringToObject(s, "type", "object");
 	props = cJSON_AddObjectToObject(s, "properties");
-	for (i = 0; i < op->nresults; i++) {
-		p = cJSON_AddObjectToObject(props, op->results[i].name);
-		/* "any": a note value or event payload, any JSON value */
-		if (strcmp(op->results[i].type, "any") != 0)
-			cJSON_AddStringToObject(p, "type", op->results[i].type);
-		cJSON_AddStringToObject(p, "description", op->results[i].desc);
-		if (!op->results[i].optional) {
-			if (req == NULL)
-				req = cJSON_AddArrayToObject(s, "required");
-			cJSON_AddItemToArray(req, cJSON_CreateString(op->results[i].name));
-		}
-	}
+	for (i = 0; i < op->nresults; i++)
+		cJSON_AddObjectToObject(props, op->results[i].name);
 	return (s);
+}
+
+/*
+ * The tool's annotations.  Unset hints take the MCP defaults (readOnly
+ * false, destructive true, idempotent false, openWorld true): a
+ * read-only tool says so and nothing else that only matters for tools
+ * that write; a tool that writes says whether it destroys what another
+ * agent relies on and whether repeating it changes more.
+ */
+static cJSON *
+mcp_annotations(const struct op *op)
+{
+	cJSON *ann = cJSON_CreateObject();
+
+	if (op->flags & OP_READONLY)
+		cJSON_AddBoolToObject(ann, "readOnlyHint", 1);
+	else {
+		cJSON_AddBoolToObject(ann, "destructiveHint",
+		    (op->flags & OP_DESTRUCTIVE) != 0);
+		if (op->flags & OP_IDEMPOTENT)
+			cJSON_AddBoolToObject(ann, "idempotentHint", 1);
+	}
+	cJSON_AddBoolToObject(ann, "openWorldHint", 0);
+	return (ann);
 }
 
 /* The tool's description: the table's, plus what the schema cannot say. */
@@ -148,94 +152,93 @@ mcp_tool_desc(const struct op *op)
 	return (desc);
 }
 
-/* The tools/list result, generated from ops[] once. */
+/* One tool of tools/list. */
+static cJSON *
+mcp_tool(const struct op *op)
+{
+	cJSON *t;
+	char *desc;
+
+	t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "name", op->name);
+	cJSON_AddStringToObject(t, "title", op->title != NULL ? op->title : op->name);
+	desc = mcp_tool_desc(op);
+	cJSON_AddStringToObject(t, "description", desc);
+	free(desc);
+	cJSON_AddItemToObject(t, "inputSchema", mcp_input_schema(op));
+	cJSON_AddItemToObject(t, "outputSchema", mcp_output_schema(op));
+	cJSON_AddItemToObject(t, "annotations", mcp_annotations(op));
+	/* 2025-11-25: a client may ask for a task (2026-07-28: the server decides) */
+	if (mcp_task_op(op))
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(t, "execution"), "taskSupport",
+		    "optional");
+	return (t);
+}
+
+/* The tools array of tools/list, the tools of the profile, generated once. */
 const char *
 mcp_tools_json(struct mcp *m)
 {
-	const struct op *op;
-	cJSON *result, *tools, *t, *ann;
-	char *desc;
+	cJSON *tools;
 	size_t i;
 
 	if (m->tools_json != NULL)
 		return (m->tools_json);
-	result = cJSON_CreateObject();
-	tools = cJSON_AddArrayToObject(result, "tools");
+	tools = cJSON_CreateArray();
 	for (i = 0; i < OP_COUNT; i++) {
-		op = &ops[i];
-		if (op->flags & OP_ADMIN)
-			continue; /* the user's, from the CLI */
-		t = cJSON_CreateObject();
-		cJSON_AddStringToObject(t, "name", op->name);
-		cJSON_AddStringToObject(t, "title", op->title != NULL ? op->title : op->name);
-		desc = mcp_tool_desc(op);
-		cJSON_AddStringToObject(t, "description", desc);
-		free(desc);
-		cJSON_AddItemToObject(t, "inputSchema", mcp_input_schema(op));
-		cJSON_AddItemToObject(t, "outputSchema", mcp_output_schema(op));
-		ann = cJSON_AddObjectToObject(t, "annotations");
-		cJSON_AddStringToObject(ann, "title", op->title != NULL ? op->title : op->name);
-		cJSON_AddBoolToObject(ann, "readOnlyHint", (op->flags & OP_READONLY) != 0);
-		cJSON_AddBoolToObject(ann, "destructiveHint",
-		    (op->flags & OP_DESTRUCTIVE) != 0);
-		cJSON_AddBoolToObject(ann, "idempotentHint", (op->flags & OP_IDEMPOTENT) != 0);
-		cJSON_AddBoolToObject(ann, "openWorldHint", 0);
-		cJSON_AddItemToArray(tools, t);
+		if (mcp_offered(m, &ops[i]))
+			cJSON_AddItemToArray(tools, mcp_tool(&ops[i]));
 	}
-	if ((m->tools_json = cJSON_PrintUnformatted(result)) == NULL)
+	if ((m->tools_json = cJSON_PrintUnformatted(tools)) == NULL)
 		fatalx("mcp: cannot print tools/list");
-	cJSON_Delete(result);
+	cJSON_Delete(tools);
 	return (m->tools_json);
 }
 
-/* Send the cached tools/list result without re-encoding it. */
+/* tools/list: the tools of the profile, generated once, sent as they are. */
 void
-mcp_tools_list(struct mcp *m, const cJSON *id)
+mcp_tools_list(struct mcp *m, const struct mcp_req *req)
 {
-	cJSON *msg;
-	char *head, *s;
-	size_t n;
+	cJSON *result = cJSON_CreateObject();
 
-	msg = mcp_message(id);
-	if ((head = cJSON_PrintUnformatted(msg)) == NULL)
-		fatalx("mcp: cannot print a JSON message");
-	cJSON_Delete(msg);
-	n = strlen(head);
-	head[n - 1] = '\0'; /* drop the closing brace */
-	xasprintf(&s, "%s,\"result\":%s}\n", head, mcp_tools_json(m));
-	if (bufferevent_write(m->out, s, strlen(s)) != 0)
-		fatalx("mcp: cannot queue output");
-	free(s);
-	free(head);
+	cJSON_AddItemToObject(result, "tools", cJSON_CreateRaw(mcp_tools_json(m)));
+	if (req->rev >= MCP_REV_MODERN)
+		mcp_cacheable(result);
+	mcp_result(m, req->id, req->rev, result);
 }
 
 /*
- * Drop the broker's top-level nulls: an absent optional field is not
- * null.  Fields of type "any" (a note's value, an event's payload) keep
- * theirs: there null is a value.
+ * Keep what the tool's outputSchema declares: the broker may say more
+ * (a task-changing call answers the whole task; the CLI prints it), but
+ * an agent pays for every token it reads.  Top-level nulls go too: an
+ * absent optional field is not null, but for fields of type "any" (a
+ * note's value, an event's payload) null is a value.
  */
 static void
-mcp_drop_nulls(cJSON *r, const struct op *op)
+mcp_project(cJSON *r, const struct op *op)
 {
 	cJSON *c, *next;
 	size_t i;
 
 	for (c = r->child; c != NULL; c = next) {
 		next = c->next;
-		if (!cJSON_IsNull(c))
-			continue;
 		for (i = 0; i < op->nresults; i++) {
 			if (strcmp(op->results[i].name, c->string) == 0)
 				break;
 		}
-		if (i == op->nresults || strcmp(op->results[i].type, "any") != 0)
+		if (i == op->nresults ||
+		    (cJSON_IsNull(c) && strcmp(op->results[i].type, "any") != 0)) {
 			cJSON_Delete(cJSON_DetachItemViaPointer(r, c));
+		}
 	}
 }
 
-/* The broker's answer f to tools/call c: the result as text and structuredContent, or an error. */
-void
-mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
+/*
+ * The CallToolResult of the broker's answer f to the call c: the result
+ * as text and structuredContent, or isError with a text that says why.
+ */
+cJSON *
+mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
 {
 	const msgpack_object *e;
 	cJSON *r, *result;
@@ -249,40 +252,146 @@ mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 			msg = xstrdup("the operation failed");
 		/* "code: message", unless the message already starts so */
 		if (strncmp(msg, code, strlen(code)) == 0 && msg[strlen(code)] == ':')
-			mcp_tool_error(m, c->id, "%s", msg);
+			text = xstrdup(msg);
 		else
-			mcp_tool_error(m, c->id, "%s: %s", code, msg);
+			xasprintf(&text, "%s: %s", code, msg);
+		result = mcp_text_result(text, 1);
+		free(text);
 		free(code);
 		free(msg);
-		return;
+		return (result);
 	}
 	e = mp_get(f, "r");
 	if (e == NULL || e->type != MSGPACK_OBJECT_MAP || (r = json_from_msgpack(e)) == NULL) {
-		mcp_tool_error(m, c->id, "internal: the broker's answer to %s is not an object",
+		xasprintf(&text, "internal: the broker's answer to %s is not an object",
 		    c->op->name);
-		return;
+		result = mcp_text_result(text, 1);
+		free(text);
+		return (result);
 	}
-	mcp_drop_nulls(r, c->op);
+	mcp_project(r, c->op);
 	if (c->op == &ops[OP_agent_join])
-		mcp_joined(m, r);
+		mcp_joined(c->m, r);
 	if ((text = cJSON_PrintUnformatted(r)) == NULL)
 		fatalx("mcp: cannot print a result");
 	result = mcp_text_result(text, 0);
 	cJSON_AddItemToObject(result, "structuredContent", r);
-	mcp_result(m, c->id, result);
+	free(text);
+	return (result);
+}
+
+/* The broker's answer f to tools/call c, to the client. */
+void
+mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
+{
+	mcp_result(m, c->id, c->rev, mcp_tool_result(c, f));
+}
+
+#define MCP_NAME_MAX 64 /* longer names are not compared */
+
+/* Edit distance of a and b, names of arguments. */
+static size_t
+mcp_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, up;
+	size_t row[MCP_NAME_MAX + 1];
+
+	if (la > MCP_NAME_MAX || lb > MCP_NAME_MAX)
+		return (SIZE_MAX);
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			cur = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < cur)
+				cur = row[j] + 1;
+			if (row[j - 1] + 1 < cur)
+				cur = row[j - 1] + 1;
+			row[j] = cur;
+			prev = up;
+		}
+	}
+	return (row[lb]);
+}
+
+/*
+ * The argument of op closest to an unknown name, or NULL when none is
+ * close: a word of the name that is an argument ("task_id": id), else
+ * the fewest edits, at most a third of the longer name.
+ */
+static const char *
+mcp_closest_arg(const struct op *op, const char *name)
+{
+	const char *best = NULL, *a;
+	size_t i, d, n, bestd = SIZE_MAX, len = strlen(name);
+
+	for (i = 0; i < op->nargs; i++) {
+		a = op->args[i].name;
+		n = strlen(a);
+		if (n < len &&
+		    ((name[len - n - 1] == '_' && strcmp(name + len - n, a) == 0) ||
+			(name[n] == '_' && strncmp(name, a, n) == 0)))
+			return (a);
+		d = mcp_distance(name, a);
+		if (d < bestd && d * 3 <= (n > len ? n : len)) {
+			bestd = d;
+			best = a;
+		}
+	}
+	return (best);
+}
+
+/*
+ * Invalid arguments: from 2025-11-25 on a tool result with isError the
+ * model can act on (the field, what was expected, for an unknown name
+ * the closest known one), before it JSON-RPC -32602.
+ */
+static void
+mcp_args_error(struct mcp *m, const struct mcp_req *req, const struct op *op,
+    const struct op_error *err)
+{
+	const char *near = NULL;
+	char *text, list[OP_MAX_ARGS * (MCP_NAME_MAX + 2)];
+	size_t i, n = 0;
+	int unknown = err->field[0] != '\0' && strcmp(err->field, "arguments") != 0 &&
+	    op_arg_find(op, err->field, strlen(err->field)) == NULL;
+
+	if (unknown)
+		near = mcp_closest_arg(op, err->field);
+	if (unknown && near != NULL)
+		xasprintf(&text,
+		    "invalid arguments for %s: unknown argument %s; did you mean %s?", op->name,
+		    err->field, near);
+	else if (unknown) {
+		list[0] = '\0';
+		for (i = 0; i < op->nargs && n < sizeof list; i++)
+			n += (size_t)snprintf(list + n, sizeof list - n, "%s%s",
+			    i > 0 ? ", " : "", op->args[i].name);
+		xasprintf(&text, "invalid arguments for %s: unknown argument %s; it takes %s",
+		    op->name, err->field, op->nargs > 0 ? list : "none");
+	} else
+		xasprintf(&text, "invalid arguments for %s: %s", op->name, err->message);
+	if (req->rev >= MCP_REV_2025_11_25)
+		mcp_result(m, req->id, req->rev, mcp_text_result(text, 1));
+	else
+		mcp_error(m, req->id, RPC_INVALID_PARAMS, err->field, "%s", text);
 	free(text);
 }
 
-/* tools/call: validate from the table, then forward. */
+/* tools/call: validate from the table, then forward (or run as a task). */
 void
-mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
+mcp_tools_call(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 {
 	const msgpack_object *args, *vals[OP_MAX_ARGS];
 	const struct op *op;
-	const cJSON *name, *arguments;
+	const cJSON *name, *arguments, *id = req->id;
 	struct op_error err;
 	msgpack_sbuffer sb;
 	msgpack_unpacked u;
+	int task;
 
 	name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	if (!cJSON_IsString(name)) {
@@ -297,6 +406,14 @@ mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
 		    name->valuestring);
 		return;
 	}
+	if (!mcp_offered(m, op)) {
+		mcp_error(m, id, RPC_INVALID_PARAMS, "name",
+		    "tool %s is not offered by this baton mcp: its profile is '%.100s' "
+		    "(baton mcp --tools, BATON_TOOLS); the user can add it with "
+		    "baton install --tools",
+		    op->name, m->profile);
+		return;
+	}
 	arguments = cJSON_GetObjectItemCaseSensitive(params, "arguments");
 	if (cJSON_IsNull(arguments))
 		arguments = NULL;
@@ -305,17 +422,18 @@ mcp_tools_call(struct mcp *m, const cJSON *id, const cJSON *params)
 	msgpack_unpacked_init(&u);
 	if (json_args_to_msgpack(arguments, &sb, &u, &args, &err) != 0 ||
 	    op_validate(op, args, vals, &err) != 0)
-		mcp_error(m, id, RPC_INVALID_PARAMS, err.field, "invalid arguments for %s: %s",
-		    op->name, err.message);
-	else
-		mcp_forward(m, id, params, op, sb.data, sb.size); /* packed once, sent as is */
+		mcp_args_error(m, req, op, &err);
+	else if ((task = mcp_task_wanted(m, req, op, vals, params)) > 0)
+		mcp_task_start(m, req, op, vals, sb.data, sb.size, task == 2);
+	else if (task == 0)
+		mcp_forward(m, req, params, op, sb.data, sb.size); /* packed once, sent as is */
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);
 }
 
 /* prompts/list: one prompt per role, without arguments. */
 void
-mcp_prompts_list(struct mcp *m, const cJSON *id)
+mcp_prompts_list(struct mcp *m, const struct mcp_req *req)
 {
 	const struct guide_role *g;
 	cJSON *result, *list, *p;
@@ -329,13 +447,16 @@ mcp_prompts_list(struct mcp *m, const cJSON *id)
 		cJSON_AddStringToObject(p, "description", g->title);
 		cJSON_AddItemToArray(list, p);
 	}
-	mcp_result(m, id, result);
+	if (req->rev >= MCP_REV_MODERN)
+		mcp_cacheable(result);
+	mcp_result(m, req->id, req->rev, result);
 }
 
 /* prompts/get: ask the broker for the role's next steps (answered in mcp_prompt_answer). */
 void
-mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
+mcp_prompts_get(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 {
+	const cJSON *id = req->id;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	const struct guide_role *g = NULL;
 	struct mcp_call *c;
@@ -364,7 +485,7 @@ mcp_prompts_get(struct mcp *m, const cJSON *id, const cJSON *params)
 	pk_map_close(&fb);
 	if (fb.err)
 		fatalx("mcp: cannot encode a guide call");
-	c = mcp_forward(m, id, NULL, &ops[OP_guide], fb.sb.data + FRAME_HDR,
+	c = mcp_forward(m, req, NULL, &ops[OP_guide], fb.sb.data + FRAME_HDR,
 	    fb.sb.size - FRAME_HDR);
 	if (c != NULL)
 		c->prompt = xstrdup(g->name);
@@ -398,7 +519,7 @@ mcp_prompt_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 	cJSON_AddStringToObject(content, "type", "text");
 	cJSON_AddStringToObject(content, "text", text);
 	cJSON_AddItemToArray(msgs, msg);
-	mcp_result(m, c->id, result);
+	mcp_result(m, c->id, c->rev, result);
 	free(desc);
 	free(text);
 }

@@ -35,17 +35,11 @@ static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, c
 
 const struct cmd_entry cmd_mcp_entry = {
 	.name = "mcp",
-	.usage = "mcp",
-	.desc = "serve MCP over stdio (for agent clients)",
+	.usage = "mcp [--tools core|planner|reviewer|full|NAME,...]",
+	.desc = "serve MCP over stdio (for agent clients) with the tools of a profile "
+		"(--tools, else BATON_TOOLS, else full); a comma-separated list may mix "
+		"profiles and tool names. The profiles:",
 	.exec = mcp_exec,
-};
-
-/* Protocol versions we speak, newest first. */
-static const char *const mcp_versions[] = {
-	"2025-11-25",
-	"2025-06-18",
-	"2025-03-26",
-	"2024-11-05",
 };
 
 /* The agent name: --agent/BATON_AGENT, else clientInfo.name-XXXX (DESIGN §2). */
@@ -79,69 +73,33 @@ mcp_set_agent(struct mcp *m, const char *client)
 	xasprintf(&m->agent, "%s-%s", n > 0 ? base : "mcp", hex);
 }
 
-/* initialize: negotiate the version, name ourselves, give instructions. */
-static void
-mcp_initialize(struct mcp *m, const cJSON *id, const cJSON *params)
-{
-	const cJSON *v, *info, *name, *ver;
-	const char *version = mcp_versions[0];
-	cJSON *result, *caps, *tools, *server;
-	char *instr;
-	size_t i;
-
-	v = cJSON_GetObjectItemCaseSensitive(params, "protocolVersion");
-	for (i = 0; cJSON_IsString(v) && i < nitems(mcp_versions); i++) {
-		if (strcmp(v->valuestring, mcp_versions[i]) == 0)
-			version = mcp_versions[i];
-	}
-	info = cJSON_GetObjectItemCaseSensitive(params, "clientInfo");
-	name = cJSON_GetObjectItemCaseSensitive(info, "name");
-	ver = cJSON_GetObjectItemCaseSensitive(info, "version");
-	if (cJSON_IsString(name) && m->client_name == NULL) {
-		m->client_name = xstrdup(name->valuestring);
-		if (cJSON_IsString(ver))
-			m->client_version = xstrdup(ver->valuestring);
-	}
-	mcp_set_agent(m, m->client_name);
-	m->client_roots = cJSON_IsObject(
-	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params,
-						 "capabilities"),
-		"roots"));
-	log_info("initialize from %s %s, protocol %s, agent %s",
-	    m->client_name != NULL ? m->client_name : "?",
-	    m->client_version != NULL ? m->client_version : "?", version, m->agent);
-
-	result = cJSON_CreateObject();
-	cJSON_AddStringToObject(result, "protocolVersion", version);
-	caps = cJSON_AddObjectToObject(result, "capabilities");
-	tools = cJSON_AddObjectToObject(caps, "tools");
-	cJSON_AddBoolToObject(tools, "listChanged", 0);
-	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "prompts"), "listChanged", 0);
-	server = cJSON_AddObjectToObject(result, "serverInfo");
-	cJSON_AddStringToObject(server, "name", "baton");
-	cJSON_AddStringToObject(server, "version", BATON_VERSION);
-	instr = guide_rules(GUIDE_TEXT, m->agent);
-	cJSON_AddStringToObject(result, "instructions", instr);
-	free(instr);
-	mcp_result(m, id, result);
-}
-
-/* Dispatch a request (it has an id). */
+/* Dispatch a request (it has an id), in the revision it follows. */
 static void
 mcp_request(struct mcp *m, const cJSON *id, const char *method, const cJSON *params)
 {
-	if (strcmp(method, "initialize") == 0)
+	struct mcp_req req;
+
+	if (strcmp(method, "initialize") == 0) {
 		mcp_initialize(m, id, params);
-	else if (strcmp(method, "ping") == 0)
-		mcp_result(m, id, cJSON_CreateObject());
+		return;
+	}
+	if (mcp_request_rev(m, id, params, &req) != 0)
+		return;
+	if (strcmp(method, "server/discover") == 0) {
+		req.rev = MCP_REV_MODERN;
+		mcp_discover(m, &req);
+	} else if (strcmp(method, "ping") == 0)
+		mcp_result(m, id, req.rev, cJSON_CreateObject());
 	else if (strcmp(method, "tools/list") == 0)
-		mcp_tools_list(m, id);
+		mcp_tools_list(m, &req);
 	else if (strcmp(method, "tools/call") == 0)
-		mcp_tools_call(m, id, params);
+		mcp_tools_call(m, &req, params);
 	else if (strcmp(method, "prompts/list") == 0)
-		mcp_prompts_list(m, id);
+		mcp_prompts_list(m, &req);
 	else if (strcmp(method, "prompts/get") == 0)
-		mcp_prompts_get(m, id, params);
+		mcp_prompts_get(m, &req, params);
+	else if (strncmp(method, "tasks/", 6) == 0)
+		mcp_tasks_request(m, &req, method, params);
 	else
 		mcp_error(m, id, RPC_METHOD_NOT_FOUND, NULL, "method not found: %.100s",
 		    method);
@@ -164,6 +122,88 @@ mcp_notification(struct mcp *m, const char *method, const cJSON *params)
 			event_add(m->connect_soon, &tv);
 	} else
 		log_debug("notification %s ignored", method);
+}
+
+/*
+ * The text of the top-level member key of the JSON object in s (len
+ * bytes, valid JSON) when it is a number, else NULL; *n its length.
+ */
+static const char *
+mcp_number_text(const char *s, size_t len, const char *key, size_t *n)
+{
+	size_t i, k0 = 0, j;
+	int depth = 0, str = 0, esc = 0, want_key = 0, is_key = 0, match = 0;
+
+	for (i = 0; i < len; i++) {
+		if (str) {
+			if (esc)
+				esc = 0;
+			else if (s[i] == '\\')
+				esc = 1;
+			else if (s[i] == '"') {
+				str = 0;
+				match = is_key && i - k0 == strlen(key) &&
+				    memcmp(s + k0, key, i - k0) == 0;
+			}
+			continue;
+		}
+		switch (s[i]) {
+		case '"':
+			str = 1;
+			is_key = want_key;
+			want_key = 0;
+			k0 = i + 1;
+			break;
+		case '{':
+		case '[': want_key = ++depth == 1 && s[i] == '{'; break;
+		case '}':
+		case ']': depth--; break;
+		case ',': want_key = depth == 1; break;
+		case ':':
+			if (depth != 1 || !match)
+				break;
+			for (j = i + 1; j < len && strchr(" \t\r\n", s[j]) != NULL; j++)
+				;
+			for (i = j; i < len && strchr(",} \t\r\n", s[i]) == NULL; i++)
+				;
+			*n = i - j;
+			return (s[j] == '-' || (s[j] >= '0' && s[j] <= '9') ? s + j : NULL);
+		}
+	}
+	return (NULL);
+}
+
+/*
+ * A number id as the client wrote it: a double would answer
+ * 9007199254740993 as 9.00719925474099e+15.  The id of msg becomes a
+ * raw item of its text, echoed byte for byte; returns it.
+ */
+static const cJSON *
+mcp_raw_id(cJSON *msg, const char *line, size_t len)
+{
+	const char *t;
+	cJSON *raw;
+	char *text;
+	size_t n;
+
+	if ((t = mcp_number_text(line, len, "id", &n)) == NULL || n == 0 || n > 64)
+		return (cJSON_GetObjectItemCaseSensitive(msg, "id"));
+	text = xstrndup(t, n);
+	raw = cJSON_CreateRaw(text);
+	free(text);
+	cJSON_ReplaceItemInObjectCaseSensitive(msg, "id", raw);
+	return (raw);
+}
+
+/* Do two JSON-RPC ids name the same request (a raw id is a number's text)? */
+int
+mcp_id_equal(const cJSON *a, const cJSON *b)
+{
+	if (cJSON_IsRaw(a) && cJSON_IsNumber(b))
+		return (strtod(a->valuestring, NULL) == b->valuedouble);
+	if (cJSON_IsNumber(a) && cJSON_IsRaw(b))
+		return (mcp_id_equal(b, a));
+	return (cJSON_Compare(a, b, 1));
 }
 
 /* One line of stdin: a JSON-RPC message. */
@@ -217,6 +257,8 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		mcp_roots_answer(m, id, cJSON_GetObjectItemCaseSensitive(msg, "result"));
 		goto out;
 	}
+	if (cJSON_IsNumber(id))
+		id = mcp_raw_id(msg, line, len);
 	if (m->roots_pending && m->nheld < MCP_HELD_MAX && cJSON_IsString(method) &&
 	    strcmp(method->valuestring, "ping") != 0) {
 		/* tool calls wait for the project: the client's answer comes first */
@@ -414,6 +456,38 @@ mcp_flush(struct mcp *m)
 	}
 }
 
+/* `baton mcp [--tools SPEC]`: the profile; -1 with *status on a usage error. */
+static int
+mcp_args(struct mcp *m, int argc, char **argv, int *status)
+{
+	const char *spec = getenv("BATON_TOOLS");
+	char *cause;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tools") == 0 && i + 1 < argc)
+			spec = argv[++i];
+		else if (strncmp(argv[i], "--tools=", 8) == 0)
+			spec = argv[i] + 8;
+		else if (strcmp(argv[i], "--tools") == 0) {
+			*status = cli_usage_err("mcp: --tools needs a profile: core, planner, "
+						"reviewer, full or tool names");
+			return (-1);
+		} else {
+			*status = cli_usage_err("mcp: unknown argument '%s' (mcp takes --tools "
+						"PROFILE only)",
+			    argv[i]);
+			return (-1);
+		}
+	}
+	if (mcp_profile_parse(m, spec, &cause) != 0) {
+		*status = cli_usage_err("mcp: %s", cause);
+		free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
 /* `baton mcp`: serve until stdin closes and nothing is owed. */
 static int
 mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, char **argv)
@@ -421,14 +495,16 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	struct event_config *cfg;
 	struct mcp m;
 	struct mcp_call *c;
+	int status;
 
-	if (argc > 1)
-		return (cli_usage_err("mcp takes no arguments"));
 	memset(&m, 0, sizeof m);
+	if (mcp_args(&m, argc, argv, &status) != 0)
+		return (status);
 	m.opts = *opts;
 	m.opts.kind = "mcp";
 	m.conn.fd = -1;
 	TAILQ_INIT(&m.calls);
+	TAILQ_INIT(&m.tasks);
 	signal(SIGPIPE, SIG_IGN);
 	if (mcp_take_stdio(&m) != 0)
 		return (EXIT_SOFTWARE);
@@ -459,6 +535,7 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	event_base_dispatch(m.base);
 
 	mcp_flush(&m);
+	mcp_tasks_free(&m);
 	while ((c = TAILQ_FIRST(&m.calls)) != NULL)
 		mcp_call_free(&m, c);
 	if (m.bev != NULL)
@@ -475,6 +552,7 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	free(m.root_project);
 	event_base_free(m.base);
 	free(m.tools_json);
+	free(m.profile);
 	free(m.agent);
 	free(m.role);
 	free(m.client_name);

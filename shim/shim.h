@@ -304,19 +304,39 @@ struct event;
 struct event_base;
 struct bufferevent;
 struct mcp;
+struct mcp_task;
+
+/* Protocol revisions, oldest first: a request behaves as its revision says. */
+enum mcp_rev {
+	MCP_REV_2024_11_05,
+	MCP_REV_2025_03_26,
+	MCP_REV_2025_06_18,
+	MCP_REV_2025_11_25, /* argument errors are isError tool results from here on */
+	MCP_REV_2026_07_28, /* stateless: each request carries its _meta */
+};
+#define MCP_REV_MODERN MCP_REV_2026_07_28
+
+/* What a request says besides its method and params. */
+struct mcp_req {
+	const cJSON *id;
+	enum mcp_rev rev;
+	int tasks; /* it declared the io.modelcontextprotocol/tasks extension */
+};
 
 /* One tools/call forwarded to the broker and not answered yet. */
 struct mcp_call {
 	struct mcp *m;
 	uint64_t bid; /* broker request id */
 	cJSON *id;    /* JSON-RPC id, owned */
+	enum mcp_rev rev;
 	const struct op *op;
 	cJSON *progress_token; /* owned, or NULL */
 	struct event *progress;
 	int progress_n;
 	double started;
-	int cancelled; /* by the client: its answer is not sent */
-	char *prompt;  /* prompts/get of this role (a guide call), or NULL */
+	int cancelled;         /* by the client: its answer is not sent */
+	char *prompt;          /* prompts/get of this role (a guide call), or NULL */
+	struct mcp_task *task; /* the task it runs for, or NULL */
 	TAILQ_ENTRY(mcp_call) entry;
 };
 TAILQ_HEAD(mcp_calls, mcp_call);
@@ -327,7 +347,9 @@ struct mcp {
 	char *agent; /* name we connect with, owned */
 	char *role;  /* role from agent_join, owned, or NULL */
 	int joined;  /* agent_join succeeded: join again after a reconnect */
-	char *client_name, *client_version; /* from initialize, owned */
+	char *client_name, *client_version; /* from initialize or _meta, owned */
+	enum mcp_rev rev;                   /* from initialize (before it: 2024-11-05) */
+	int modern_seen;                    /* a 2026-07-28 request came */
 	char *token;                        /* session token to reclaim after a reconnect */
 	int in_fd, out_fd;
 	struct bufferevent *in, *out;
@@ -345,8 +367,12 @@ struct mcp {
 	uint64_t next_bid;
 	struct mcp_calls calls;
 	size_t ncalls;
+	TAILQ_HEAD(, mcp_task) tasks; /* waits run as tasks (mcp-task.c) */
+	size_t ntasks;
 
-	char *tools_json; /* tools/list result, built once */
+	unsigned char offer[OP_COUNT]; /* the tools of the profile, by operation */
+	char *profile;                 /* --tools/BATON_TOOLS as given, owned */
+	char *tools_json;              /* the tools array of tools/list, built once */
 
 	/* DESIGN 2: without an explicit project, the client's first root */
 	int client_roots;   /* it offered roots in initialize */
@@ -359,35 +385,67 @@ struct mcp {
 extern const struct cmd_entry cmd_mcp_entry;
 void mcp_line(struct mcp *, const char *, size_t);
 void mcp_set_agent(struct mcp *, const char *);
+int mcp_id_equal(const cJSON *, const cJSON *);
 void mcp_maybe_exit(struct mcp *);
 
 /* mcp-reply.c: JSON-RPC results and errors on stdout */
 void mcp_write(struct mcp *, const cJSON *);
 cJSON *mcp_message(const cJSON *);
-void mcp_result(struct mcp *, const cJSON *, cJSON *);
+void mcp_result(struct mcp *, const cJSON *, enum mcp_rev, cJSON *);
 void mcp_error(struct mcp *, const cJSON *, int, const char *, const char *, ...)
     printflike(5, 6);
+void mcp_error_data(struct mcp *, const cJSON *, int, cJSON *, const char *, ...)
+    printflike(5, 6);
 cJSON *mcp_text_result(const char *, int);
-void mcp_tool_error(struct mcp *, const cJSON *, const char *, ...) printflike(3, 4);
+void mcp_tool_error(struct mcp *, const cJSON *, enum mcp_rev, const char *, ...)
+    printflike(4, 5);
+
+/* mcp-rev.c: the revisions, initialize, server/discover, per-request _meta */
+void mcp_initialize(struct mcp *, const cJSON *, const cJSON *);
+void mcp_discover(struct mcp *, const struct mcp_req *);
+int mcp_request_rev(struct mcp *, const cJSON *, const cJSON *, struct mcp_req *);
+cJSON *mcp_server_info(void);
+void mcp_cacheable(cJSON *);
 
 /* mcp-tools.c: tools and prompts, from the operation table */
 const char *mcp_tools_json(struct mcp *);
-void mcp_tools_list(struct mcp *, const cJSON *);
-void mcp_tools_call(struct mcp *, const cJSON *, const cJSON *);
+void mcp_tools_list(struct mcp *, const struct mcp_req *);
+void mcp_tools_call(struct mcp *, const struct mcp_req *, const cJSON *);
 void mcp_tool_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
-void mcp_prompts_list(struct mcp *, const cJSON *);
-void mcp_prompts_get(struct mcp *, const cJSON *, const cJSON *);
+cJSON *mcp_tool_result(struct mcp_call *, const msgpack_object *);
+void mcp_prompts_list(struct mcp *, const struct mcp_req *);
+void mcp_prompts_get(struct mcp *, const struct mcp_req *, const cJSON *);
 void mcp_prompt_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
 
 /* mcp-broker.c: forwarding calls to the broker, reconnecting when it goes */
 int mcp_connect(struct mcp *, int, struct op_error *);
 void mcp_connect_soon_cb(int, short, void *);
-struct mcp_call *mcp_forward(struct mcp *, const cJSON *, const cJSON *, const struct op *,
-    const void *, size_t);
+struct mcp_call *mcp_forward(struct mcp *, const struct mcp_req *, const cJSON *,
+    const struct op *, const void *, size_t);
+struct mcp_call *mcp_call_send(struct mcp *, const struct op *, const void *, size_t,
+    struct op_error *);
+void mcp_call_cancel(struct mcp *, struct mcp_call *);
 void mcp_cancelled(struct mcp *, const cJSON *);
 void mcp_cancel_all(struct mcp *);
 void mcp_call_free(struct mcp *, struct mcp_call *);
 void mcp_joined(struct mcp *, const cJSON *);
+
+/* mcp-profile.c: which tools are offered (--tools, BATON_TOOLS) */
+int mcp_profile_parse(struct mcp *, const char *, char **);
+int mcp_offered(const struct mcp *, const struct op *);
+void mcp_profile_help(FILE *);
+
+/* mcp-task.c: waits as tasks (the io.modelcontextprotocol/tasks extension) */
+int mcp_task_op(const struct op *);
+int mcp_task_wanted(struct mcp *, const struct mcp_req *, const struct op *,
+    const msgpack_object **, const cJSON *);
+void mcp_task_start(struct mcp *, const struct mcp_req *, const struct op *,
+    const msgpack_object **, const void *, size_t, int);
+void mcp_task_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
+void mcp_task_lost(struct mcp *, struct mcp_call *, const char *);
+void mcp_tasks_request(struct mcp *, const struct mcp_req *, const char *, const cJSON *);
+cJSON *mcp_task_json(struct mcp_task *, const char *);
+void mcp_tasks_free(struct mcp *);
 
 /* mcp-roots.c: the project from the client's first root (DESIGN §2) */
 void mcp_roots_ask(struct mcp *);

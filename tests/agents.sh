@@ -1,7 +1,9 @@
 #!/bin/sh
 # `baton install` checked with the agents' own CLIs, pinned in tests/agents
 # (@anthropic-ai/claude-code, @openai/codex): after install, Claude Code
-# starts baton and lists its tools (`claude mcp list` says Connected),
+# starts baton and lists its tools (`claude mcp list` says Connected;
+# `claude -p` offers its model every tool of the profile as
+# mcp__baton__*, and only those of core after install --tools core),
 # Codex reads the right command and args (`codex mcp list/get`), and
 # Codex's app-server starts it and returns its tools.  Offline, without
 # a login, HOME a scratch directory.
@@ -54,6 +56,36 @@ like "$CL_OUT" "^baton: $SELF mcp - ✔ Connected" \
     "claude mcp list: baton (project .mcp.json) is Connected"
 [ -n "$(printf '%s\n' "$CL_OUT" | grep '^baton:' | grep Connected)" ] ||
     diag "claude mcp list said: $CL_OUT"
+
+# claude_tools: the mcp__baton__* tools the real `claude -p` offers its
+# model with this project's .mcp.json, one per line.  Offline and without
+# a login the prompt fails, but the init message, written first, lists
+# the tools; MCP_CONNECTION_NONBLOCKING=false waits for baton to connect.
+claude_tools() {
+	MCP_CONNECTION_NONBLOCKING=false timeout 120 "$CLAUDE" -p --mcp-config "$P/.mcp.json" \
+	    --strict-mcp-config --output-format stream-json --verbose hi \
+	    >"$TEST_DIR/claude-p.out" 2>&1
+	head -n 1 "$TEST_DIR/claude-p.out" | jq -r '.tools[]? | select(startswith("mcp__baton__"))' |
+	    sed 's/^mcp__baton__//' | sort
+}
+
+ops=$("$BATON" --help | sed -n '/^Operations/,/^$/p' | awk 'NR > 1 && NF { print $1 }' |
+    grep -vx 'lock_break' | grep -vx 'state_export' | sort)
+CT=$(claude_tools)
+is "$CT" "$ops" "claude -p --mcp-config lists every agent tool of full as mcp__baton__*"
+[ -n "$CT" ] || diag "claude -p said: $(head -c 2000 "$TEST_DIR/claude-p.out")"
+
+baton_run install --claude --tools core
+ok $RC "baton install --claude --tools core exits 0"
+is "$(jq -r '.mcpServers.baton.env.BATON_TOOLS' "$P/.mcp.json")" core \
+    "install --tools core writes BATON_TOOLS=core into the entry"
+core="agent_join discussion_get discussion_reply discussion_start lock_acquire lock_list lock_release
+message_inbox message_send task_claim task_release task_submit"
+is "$(claude_tools | tr '\n' ' ')" "$(printf '%s\n' $core | sort | tr '\n' ' ')" \
+    "claude -p then lists the core profile's tools, and no other"
+baton_run install --claude --tools nosuch
+is "$RC" 64 "install --tools with an unknown profile is a usage error"
+like "$ERR" "unknown profile or tool 'nosuch'" "naming the bad word"
 
 "$BATON" uninstall --claude >/dev/null
 "$BATON" install --claude --scope user >/dev/null

@@ -4,11 +4,16 @@
  * JSON-RPC line each way, to set against bench_status's direct broker
  * call in the same run.  The answer is checked (a structuredContent
  * with the broker's pid), so a figure never comes from failed calls.
+ * With -L it prints instead what tools/list costs: the bytes of its
+ * compact result (and chars/4, the tokens every agent pays each turn)
+ * for the profile -p (BATON_TOOLS; default full).
  *
- *	bench_mcp -S SOCKET -b BATON [-t SECONDS | -n COUNT]
+ *	bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]
  */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -29,9 +34,9 @@ struct mcp_child {
 	size_t size;
 };
 
-/* Start `baton mcp` on sock with pipes for stdin and stdout. */
+/* Start `baton mcp` on sock with pipes for stdin and stdout (profile: BATON_TOOLS or NULL). */
 static void
-mcp_spawn(struct mcp_child *m, const char *baton, const char *sock)
+mcp_spawn(struct mcp_child *m, const char *baton, const char *sock, const char *profile)
 {
 	int in[2], out[2];
 
@@ -53,6 +58,8 @@ mcp_spawn(struct mcp_child *m, const char *baton, const char *sock)
 		setenv("BATON_SOCKET", sock, 1);
 		setenv("BATON_NO_AUTOSTART", "1", 1);
 		setenv("BATON_AGENT", "bench-mcp", 1);
+		if (profile != NULL)
+			setenv("BATON_TOOLS", profile, 1);
 		execl(baton, baton, "mcp", (char *)NULL);
 		perror(baton);
 		_exit(127);
@@ -96,10 +103,37 @@ mcp_rpc(struct mcp_child *m, long id, const char *method, const char *params, co
 	}
 }
 
+/* A timeval in microseconds. */
+static double
+tv_us(const struct timeval *tv)
+{
+	return (tv->tv_sec * 1e6 + tv->tv_usec);
+}
+
+/* The bytes of the last answer's result (its line less the envelope). */
+static size_t
+mcp_result_bytes(const struct mcp_child *m)
+{
+	const char *r = strstr(m->line, "\"result\":");
+	size_t n;
+
+	if (r == NULL)
+		return (0);
+	r += strlen("\"result\":");
+	n = strlen(r);
+	while (n > 0 && (r[n - 1] == '\n' || r[n - 1] == '}'))
+		n--;
+	return (n + 1); /* the result's own closing brace */
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *sock = NULL, *baton = NULL;
+	const char *sock = NULL, *baton = NULL, *profile = NULL;
+	struct rusage ru;
+	size_t bytes;
+	long calls = BENCH_WARMUP;
+	int list = 0;
 	struct mcp_child m;
 	struct bench b;
 	double t0, t1;
@@ -107,11 +141,13 @@ main(int argc, char **argv)
 	int ch, i, status;
 
 	bench_init(&b, "mcp-status");
-	while ((ch = getopt(argc, argv, "b:n:S:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:Ln:p:S:t:")) != -1) {
 		if (bench_option(&b, ch, &sock, NULL))
 			continue;
 		switch (ch) {
 		case 'b': baton = optarg; break;
+		case 'L': list = 1; break;
+		case 'p': profile = optarg; break;
 		default: goto usage;
 		}
 	}
@@ -119,12 +155,23 @@ main(int argc, char **argv)
 		goto usage;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&m, 0, sizeof m);
-	mcp_spawn(&m, baton, sock);
+	mcp_spawn(&m, baton, sock, profile);
 	mcp_rpc(&m, ++id, "initialize",
 	    "{\"protocolVersion\":\"2025-06-18\","
 	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"bench_mcp\",\"version\":\"1\"}}",
 	    "\"protocolVersion\"");
 	fprintf(m.in, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
+	if (list) {
+		mcp_rpc(&m, ++id, "tools/list", "{}", "\"tools\"");
+		bytes = mcp_result_bytes(&m);
+		printf("tools/list %s: %zu bytes, %zu tokens (chars/4)\n",
+		    profile != NULL ? profile : "full", bytes, (bytes + 3) / 4);
+		fclose(m.in);
+		waitpid(m.pid, &status, 0);
+		fclose(m.out);
+		free(m.line);
+		return (0);
+	}
 	for (i = 0; i < BENCH_WARMUP; i++)
 		mcp_rpc(&m, ++id, "tools/call", "{\"name\":\"status\",\"arguments\":{}}",
 		    "\"structuredContent\"");
@@ -135,6 +182,7 @@ main(int argc, char **argv)
 		    "\"structuredContent\"");
 		t1 = bench_now();
 		bench_add(&b, (t1 - t0) * 1e6);
+		calls++;
 	}
 	b.total = t1 - b.start;
 	fclose(m.in); /* EOF: baton mcp exits */
@@ -144,8 +192,16 @@ main(int argc, char **argv)
 	free(m.line);
 	printf("# tools/call status through baton mcp (JSON-RPC over pipes)\n");
 	bench_report(&b);
+	/* CPU time does not vary with the load of the machine as latency does */
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && calls > 0)
+		printf("baton mcp CPU: %.1f us per call (user %.1f, system %.1f) over %ld "
+		       "calls\n",
+		    (tv_us(&ru.ru_utime) + tv_us(&ru.ru_stime)) / (double)calls,
+		    tv_us(&ru.ru_utime) / (double)calls, tv_us(&ru.ru_stime) / (double)calls,
+		    calls);
 	return (0);
 usage:
-	fprintf(stderr, "usage: bench_mcp -S SOCKET -b BATON [-t SECONDS | -n COUNT]\n");
+	fprintf(stderr,
+	    "usage: bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]\n");
 	return (64);
 }

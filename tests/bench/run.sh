@@ -9,15 +9,18 @@
 # as ratios to none; and the restore of 1 000 000 notes: a broker is
 # filled, stopped with SIGTERM, and a fresh daemonizing batond on its
 # state directory is timed until it answers, with the restored broker's
-# memory per note; tools/call through `baton mcp` against a direct call
-# (the shim's overhead); and 10 000 idle sessions: their memory in the
+# memory per note; the bytes of tools/list per profile and tools/call
+# through `baton mcp` against a direct call (the shim's overhead; with
+# BENCH_BATON_BEFORE=PATH also another build's, in the same run); and
+# 10 000 idle sessions: their memory in the
 # broker and status round trips while they are connected (DESIGN 8-9).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
 #	                       BENCH_MIXED_SECONDS (default 4) per durability,
 #	                       BENCH_RUNS (default 200) of baton lock and flock,
-#	                       BENCH_NOTES (default 1000000) to restore
+#	                       BENCH_NOTES (default 1000000) to restore,
+#	                       BENCH_BATON_BEFORE: a baton to compare baton mcp with
 set -u
 
 builddir=${1:?usage: run.sh BUILDDIR}
@@ -216,13 +219,28 @@ kill "$pid4" 2>/dev/null
 wait "$pid4" 2>/dev/null
 pid4=
 
-# ---- baton mcp: what the shim adds to a call ----
-mcp_out=$("$mcp_bin" -S "$sock" -b "$baton" -t 4) || { echo "run.sh: bench_mcp failed" >&2; exit 1; }
-st_out=$("$status_bin" -S "$sock" -t 4) || { echo "run.sh: bench_status failed" >&2; exit 1; }
-printf '%s\n' "$mcp_out" "$st_out"
-awk -v m="$(field "$mcp_out" p50)" -v s="$(field "$st_out" p50)" 'BEGIN {
-	printf "MCP tools/call status: p50 %.1f us  direct status p50 %.1f us  shim overhead %.1f us per call (goal <= 30)\n", m, s, m - s
-}'
+# ---- baton mcp: what tools/list costs, what the shim adds to a call ----
+for p in full core planner reviewer; do
+	"$mcp_bin" -S "$sock" -b "$baton" -p "$p" -L || { echo "run.sh: bench_mcp -L failed" >&2; exit 1; }
+done
+# mcp_overhead BATON LABEL: tools/call status through that baton mcp against
+# a direct call, both measured now
+mcp_overhead() {
+	mcp_out=$("$mcp_bin" -S "$sock" -b "$1" -t 4) || { echo "run.sh: bench_mcp failed" >&2; return 1; }
+	st_out=$("$status_bin" -S "$sock" -t 4) || { echo "run.sh: bench_status failed" >&2; return 1; }
+	printf '%s\n' "$mcp_out" "$st_out"
+	awk -v m="$(field "$mcp_out" p50)" -v s="$(field "$st_out" p50)" -v l="$2" \
+	    -v c="$(printf '%s\n' "$mcp_out" | awk '/^baton mcp CPU:/ { print $4 }')" 'BEGIN {
+		printf "MCP tools/call status%s: p50 %.1f us  direct status p50 %.1f us  shim overhead %.1f us per call (goal <= 30); baton mcp CPU %.1f us per call\n", l, m, s, m - s, c
+	}'
+}
+mcp_overhead "$baton" "" || exit 1
+# BENCH_BATON_BEFORE: another build's baton (e.g. of main), measured in the same run
+if [ -n "${BENCH_BATON_BEFORE:-}" ]; then
+	"$mcp_bin" -S "$sock" -b "$BENCH_BATON_BEFORE" -L | sed 's/^/before: /' || exit 1
+	mcp_overhead "$BENCH_BATON_BEFORE" " (before: $BENCH_BATON_BEFORE)" || exit 1
+	mcp_overhead "$baton" " (this build, again)" || exit 1
+fi
 
 # ---- 10 000 idle sessions on one broker ----
 conns_out=$("$conns_bin" -S "$sock" -c 10000 -t 4) || { echo "run.sh: bench_conns failed" >&2; exit 1; }

@@ -105,6 +105,75 @@ export async function loadSdk() {
   return { Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, types };
 }
 
+// The 2.x client (@modelcontextprotocol/client, 2026-07-28) and the tasks
+// extension's requester (@modelcontextprotocol/ext-tasks), pinned beside it.
+export async function loadSdk2() {
+  const base = 'tests/mcp/node_modules/@modelcontextprotocol';
+  const dirs = [join(TOP_SRCDIR, base), join(TOP_BUILDDIR, base)];
+  const dir = dirs.find((d) => existsSync(join(d, 'client/dist/index.mjs')) &&
+    existsSync(join(d, 'ext-tasks/dist/client/index.js')));
+  if (!dir)
+    bailOut('@modelcontextprotocol/client 2.x is not installed: run ./bootstrap, or `npm ci` in tests/mcp');
+  const url = (f) => pathToFileURL(join(dir, f)).href;
+  const client = await import(url('client/dist/index.mjs'));
+  const stdio = await import(url('client/dist/stdio.mjs'));
+  const tasks = await import(url('ext-tasks/dist/client/index.js'));
+  return { Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, tasks };
+}
+
+// A transport around the 2.x stdio transport that also sends requests of
+// its own on the same pipe (ids "raw-N") and hands their answers back:
+// the host's raw dispatch that ext-tasks needs for task wire shapes the
+// SDK's codec does not know (resultType "task", tasks/*).
+export class RawTap {
+  constructor(inner) {
+    this.inner = inner;
+    this.pending = new Map();
+    this.n = 0;
+    inner.onmessage = (msg, extra) => {
+      const p = msg && typeof msg.id === 'string' && !('method' in msg) && this.pending.get(msg.id);
+      if (p) {
+        this.pending.delete(msg.id);
+        p(msg);
+      } else if (this.onmessage) {
+        this.onmessage(msg, extra);
+      }
+    };
+    inner.onclose = () => { if (this.onclose) this.onclose(); };
+    inner.onerror = (e) => { if (this.onerror) this.onerror(e); };
+  }
+  start() { return this.inner.start(); }
+  send(msg, opts) { return this.inner.send(msg, opts); }
+  close() { return this.inner.close(); }
+  setProtocolVersion(v) { if (this.inner.setProtocolVersion) this.inner.setProtocolVersion(v); }
+  get pid() { return this.inner.pid; }
+  // ext-tasks' rawDispatch: one request, its answer as {kind, result|error}
+  dispatch(request) {
+    const id = `raw-${++this.n}`;
+    return new Promise((resolve) => {
+      this.pending.set(id, (msg) => resolve('error' in msg ? { kind: 'error', error: msg.error }
+        : { kind: 'result', result: msg.result }));
+      this.inner.send({ ...request, jsonrpc: '2.0', id });
+    });
+  }
+}
+
+// Spawn `baton mcp` and connect a 2.x client pinned to 2026-07-28.
+export async function sdk2Client(sdk2, b, name, { extraEnv = {}, args = [], capabilities = {} } = {}) {
+  const inner = new sdk2.StdioClientTransport({
+    command: BATON,
+    args: ['mcp', ...args],
+    env: { ...b.env, ...extraEnv },
+    stderr: 'inherit',
+  });
+  const tap = new RawTap(inner);
+  const client = new sdk2.Client({ name, version: '2.0.0' },
+    { capabilities, versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  await withTimeout(client.connect(tap), 10000, `${name}: connect (2026-07-28)`);
+  closers.push(client);
+  return { client, tap };
+}
+
 // ---- a private broker ----
 // A fresh socket directory (0700) and state directory; the broker itself is
 // started by the first `baton` that needs it and killed at the end.
@@ -165,14 +234,14 @@ async function closeAll() {
 }
 
 // Spawn `baton mcp` and connect an SDK client to it.
-export async function sdkClient(sdk, b, name, { extraEnv = {} } = {}) {
+export async function sdkClient(sdk, b, name, { extraEnv = {}, args = [], capabilities = {} } = {}) {
   const transport = new sdk.StdioClientTransport({
     command: BATON,
-    args: ['mcp'],
+    args: ['mcp', ...args],
     env: { ...b.env, ...extraEnv }, // the SDK's default env would drop BATON_*
     stderr: 'inherit',
   });
-  const client = new sdk.Client({ name, version: '1.0.0' }, { capabilities: {} });
+  const client = new sdk.Client({ name, version: '1.0.0' }, { capabilities });
   await withTimeout(client.connect(transport), 10000, `${name}: connect`);
   closers.push(client);
   return client;
@@ -208,11 +277,27 @@ export function schemaErrors(schema, value) {
   return errs;
 }
 
+// The agents holding lock name and how many wait for it, through client c.
+export async function lockState(c, name) {
+  const res = await withTimeout(c.callTool({ name: 'lock_list', arguments: { prefix: name } }), 10000, 'lock_list');
+  const l = ((res.structuredContent && res.structuredContent.locks) || []).find((x) => x.name === name);
+  return { holders: l ? l.holders.map((h) => h.agent) : [], waiters: l ? l.waiters.length : 0 };
+}
+
+// Wait until f() holds, polling every 20 ms, at most ms.
+export async function until(f, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 // ---- a raw JSON-RPC driver ----
 // Spawns `baton mcp` with pipes, records every stdout line, and waits for
 // answers by id.
-export function rawServer(b) {
-  const child = spawn(BATON, ['mcp'], { env: b.env, stdio: ['pipe', 'pipe', 'inherit'] });
+export function rawServer(b, { args = [] } = {}) {
+  const child = spawn(BATON, ['mcp', ...args], { env: b.env, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = [];
   const waiters = [];
   let buf = '';

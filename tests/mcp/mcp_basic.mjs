@@ -70,20 +70,52 @@ await main(async () => {
   ok(res.error && res.error.code === -32602 && /unknown tool: no_such_tool/.test(res.error.message),
     'an unknown tool gets -32602 "unknown tool: no_such_tool"', res);
 
+  // Argument errors: JSON-RPC -32602 before 2025-11-25 ...
+  res = await raw.request(++id, 'initialize',
+    { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-test', version: '0' } });
+  is(res.result && res.result.protocolVersion, '2025-06-18', 'initialize 2025-06-18 again');
   res = await raw.request(++id, 'tools/call',
     { name: 'lock_acquire', arguments: { name: 'x', mode: 'sideways' } });
   ok(res.error && res.error.code === -32602 && /mode/.test(res.error.message) &&
     res.error.data && res.error.data.field === 'mode',
-    'a bad argument (mode:"sideways") gets -32602 naming the field', res);
+    '2025-06-18: a bad argument (mode:"sideways") gets -32602 naming the field', res);
 
   res = await raw.request(++id, 'tools/call',
     { name: 'lock_acquire', arguments: { name: 'x', colour: 'red' } });
   ok(res.error && res.error.code === -32602 && /colour/.test(res.error.message),
-    'an unknown argument gets -32602 naming it', res);
+    '2025-06-18: an unknown argument gets -32602 naming it', res);
 
   res = await raw.request(++id, 'tools/call', { name: 'lock_release', arguments: {} });
   ok(res.error && res.error.code === -32602 && res.error.data && res.error.data.field === 'name',
-    'a missing required argument gets -32602 naming it', res);
+    '2025-06-18: a missing required argument gets -32602 naming it', res);
+
+  res = await raw.request(++id, 'tools/call', { name: 'task_get', arguments: { task_id: 'T1' } });
+  ok(res.error && res.error.code === -32602 && /unknown argument task_id; did you mean id\?/.test(res.error.message),
+    '2025-06-18: an unknown argument close to a known one says which', res);
+
+  // ... and isError tool results the model can act on from 2025-11-25 on
+  res = await raw.request(++id, 'initialize',
+    { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw-test', version: '0' } });
+  is(res.result && res.result.protocolVersion, '2025-11-25', 'initialize 2025-11-25 again');
+  res = await raw.request(++id, 'tools/call', { name: 'task_get', arguments: { task_id: 'T1' } });
+  ok(res.result && res.result.isError === true && res.error === undefined &&
+    textOf(res.result) === 'invalid arguments for task_get: unknown argument task_id; did you mean id?',
+  '2025-11-25: task_id for id is an isError result: "unknown argument task_id; did you mean id?"', res);
+  res = await raw.request(++id, 'tools/call',
+    { name: 'lock_acquire', arguments: { name: 'x', mode: 'sideways' } });
+  ok(res.result && res.result.isError === true && /mode must be one of exclusive\|shared/.test(textOf(res.result)),
+    '2025-11-25: a bad value is an isError result naming the field and what it takes', res);
+  res = await raw.request(++id, 'tools/call', { name: 'lock_acquire', arguments: { name: 'x', wait_second: 3 } });
+  ok(res.result && res.result.isError === true && /did you mean wait_seconds\?/.test(textOf(res.result)),
+    '2025-11-25: a misspelt argument (wait_second) gets "did you mean wait_seconds?"', res);
+  res = await raw.request(++id, 'tools/call', { name: 'lock_acquire', arguments: { name: 'x', zzzzzzzzzzzz: 3 } });
+  ok(res.result && res.result.isError === true && /unknown argument zzzzzzzzzzzz; it takes name, names, mode/.test(textOf(res.result)),
+    '2025-11-25: an argument close to none lists the ones the tool takes', res);
+  res = await raw.request(++id, 'tools/call', { name: 'lock_release', arguments: {} });
+  ok(res.result && res.result.isError === true && /name is required/.test(textOf(res.result)),
+    '2025-11-25: a missing required argument is an isError result naming it', res);
+  res = await raw.request(++id, 'tools/call', { name: 'no_such_tool', arguments: {} });
+  ok(res.error && res.error.code === -32602, '2025-11-25: an unknown tool stays a protocol error', res);
 
   // ---- the SDK client ----
   const a = await sdkClient(sdk, b, 'mcp-test-a');
@@ -97,31 +129,42 @@ await main(async () => {
   for (const name of ['status', 'lock_acquire', 'lock_release', 'lock_list'])
     ok(byName[name] !== undefined, `tools/list has ${name}`, Object.keys(byName));
   let bad = tools.filter((t) => !(t.inputSchema && t.inputSchema.type === 'object' &&
-    t.inputSchema.additionalProperties === false && t.outputSchema &&
-    t.outputSchema.type === 'object' && t.outputSchema.properties));
+    t.inputSchema.properties && t.outputSchema && t.outputSchema.type === 'object' &&
+    t.outputSchema.properties));
   ok(bad.length === 0, `all ${tools.length} tools have an object inputSchema and outputSchema`,
     bad.map((t) => t.name));
-  bad = tools.filter((t) => !(t.annotations && typeof t.annotations.readOnlyHint === 'boolean' &&
-    typeof t.annotations.destructiveHint === 'boolean' &&
-    typeof t.annotations.idempotentHint === 'boolean' && typeof t.title === 'string'));
-  ok(bad.length === 0, 'every tool has a title and readOnly/destructive/idempotent hints',
-    bad.map((t) => t.name));
-  bad = tools.filter((t) => typeof t.description !== 'string' || t.description.length === 0 ||
+  // Hints: a read-only tool says only that; a writer says whether it destroys
+  // (the MCP default is true) and never has a title twice.
+  bad = tools.filter((t) => !(t.annotations && typeof t.title === 'string' && t.annotations.title === undefined &&
+    t.annotations.openWorldHint === false &&
+    (t.annotations.readOnlyHint === true ? t.annotations.destructiveHint === undefined
+      : typeof t.annotations.destructiveHint === 'boolean')));
+  ok(bad.length === 0, 'every tool has one title and hints: read-only, or whether it destroys',
+    bad.map((t) => [t.name, t.annotations]));
+  bad = tools.filter((t) => typeof t.description !== 'string' || t.description.length < 20 ||
     t.description.length >= LIMIT ||
-    Object.values(t.inputSchema.properties || {}).some((p) => !p.description || p.description.length >= LIMIT));
-  ok(bad.length === 0, `every tool and argument is described in under ${LIMIT} characters`,
+    Object.values(t.inputSchema.properties || {}).some((p) => p.description !== undefined && p.description.length >= LIMIT));
+  ok(bad.length === 0, `every tool is described in under ${LIMIT} characters, and so is each argument described`,
     bad.map((t) => t.name));
   ok(byName.status.annotations.readOnlyHint === true && byName.lock_list.annotations.readOnlyHint === true &&
-    byName.lock_acquire.annotations.readOnlyHint === false,
+    byName.lock_acquire.annotations.readOnlyHint === undefined,
     'status and lock_list are read-only, lock_acquire is not',
     ['status', 'lock_list', 'lock_acquire'].map((n) => [n, byName[n].annotations]));
-  ok(byName.lock_release.annotations.destructiveHint === true, 'lock_release is destructive',
-    byName.lock_release.annotations);
+  ok(byName.lock_release.annotations.destructiveHint === false && byName.task_release.annotations.destructiveHint === false,
+    'releasing your own lock or task is not destructive', [byName.lock_release.annotations, byName.task_release.annotations]);
+  ok(byName.note_set.annotations.destructiveHint === true && byName.note_delete.annotations.destructiveHint === true &&
+    byName.note_set.annotations.idempotentHint === undefined,
+    'note_set (it overwrites) and note_delete are destructive; note_set is not idempotent',
+    [byName.note_set.annotations, byName.note_delete.annotations]);
+  ok(byName.lock_acquire.annotations.destructiveHint === false && byName.message_send.annotations.destructiveHint === false,
+    'lock_acquire and message_send only add',
+    [byName.lock_acquire.annotations, byName.message_send.annotations]);
   const la = byName.lock_acquire.inputSchema.properties;
   ok(la.mode && la.mode.type === 'string' && JSON.stringify(la.mode.enum) === '["exclusive","shared"]' &&
     la.mode.default === 'exclusive', 'lock_acquire mode: string enum with its default', la.mode);
-  ok(la.wait_seconds && la.wait_seconds.type === 'number' && la.wait_seconds.minimum === 0 &&
-    typeof la.wait_seconds.maximum === 'number', 'lock_acquire wait_seconds: number with bounds', la.wait_seconds);
+  ok(la.wait_seconds && la.wait_seconds.type === 'number' && la.wait_seconds.default === 0 &&
+    la.wait_seconds.minimum === undefined && la.wait_seconds.maximum === undefined,
+    'lock_acquire wait_seconds: a number with its default, without bounds the model cannot use', la.wait_seconds);
   ok(la.names && la.names.type === 'array' && la.names.items && la.names.items.type === 'string',
     'lock_acquire names: array of strings', la.names);
   ok(JSON.stringify(byName.lock_release.inputSchema.required) === '["name"]',

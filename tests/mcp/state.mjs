@@ -24,7 +24,7 @@ await main(async () => {
   ok(['note_wait', 'event_wait', 'note_get', 'note_list'].every((n) => byName[n].annotations.readOnlyHint === true),
     'note_get, note_list and the waits are read-only (clients run them in parallel)',
     ['note_wait', 'event_wait', 'note_get', 'note_list'].map((n) => [n, byName[n].annotations]));
-  ok(['note_set', 'note_delete', 'counter_incr', 'event_signal'].every((n) => byName[n].annotations.readOnlyHint === false),
+  ok(['note_set', 'note_delete', 'counter_incr', 'event_signal'].every((n) => byName[n].annotations.readOnlyHint !== true),
     'the writers are not read-only',
     ['note_set', 'note_delete', 'counter_incr', 'event_signal'].map((n) => [n, byName[n].annotations]));
   ok(!('type' in byName.note_get.outputSchema.properties.value),
@@ -142,15 +142,11 @@ await main(async () => {
   r = await call(c, 'event_wait', { name: 'built', after: 2, wait_seconds: 0.2 }, 'event timeout');
   ok(r.fired === false && r.generation === 2 && typeof r.hint === 'string', 'event_wait times out with fired:false', r);
 
-  // ---- bounds: invalid params name the field ----
-  let err = null;
-  try {
-    await a.callTool({ name: 'note_set', arguments: { key: 'big', value: 'x'.repeat(70000) } });
-  } catch (e) { err = e; }
-  ok(err && err.code === -32602 && /value/.test(err.message), 'a value over 64 KiB is refused naming value', err && err.message);
-  err = null;
-  try {
-    await a.callTool({ name: 'note_get', arguments: { key: '' } });
-  } catch (e) { err = e; }
-  ok(err && err.code === -32602 && /key/.test(err.message), 'an empty key is refused naming key', err && err.message);
+  // ---- bounds: invalid arguments name the field (2025-11-25: an isError result) ----
+  let res = await a.callTool({ name: 'note_set', arguments: { key: 'big', value: 'x'.repeat(70000) } });
+  ok(res.isError === true && /value is larger than 65536 bytes/.test(textOf(res) || ''),
+    'a value over 64 KiB is refused naming value and the bound', res.content);
+  res = await a.callTool({ name: 'note_get', arguments: { key: '' } });
+  ok(res.isError === true && /key must be 1 to 256 bytes long \(got 0\)/.test(textOf(res) || ''),
+    'an empty key is refused naming key and its bounds', res.content);
 }, { timeoutMs: 90000 });
