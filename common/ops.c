@@ -1011,48 +1011,76 @@ op_validate(const struct op *op, const msgpack_object *args, const msgpack_objec
  * stops, so any test of the handler finds it).  Absent arguments read as
  * the table's default, else 0, false or NULL.
  */
-static const struct op_arg *
+/*
+ * Handlers look arguments up on every request, by names that are string
+ * literals: remember where each (operation, name) pair was found, keyed
+ * by the literal's address, with its numeric default parsed once.  A
+ * slot taken by another pair is looked up again and taken over.
+ */
+struct op_arg_memo {
+	const struct op *op;
+	const char *name;
+	const struct op_arg *a;
+	double def; /* the table's default as a number, or 0 */
+};
+static struct op_arg_memo op_arg_memos[256];
+
+static const struct op_arg_memo *
 op_arg_named(const struct op *op, const char *name)
 {
-	const struct op_arg *a = op_arg_find(op, name, strlen(name));
+	struct op_arg_memo *m;
+	size_t i, h;
 
-	if (a == NULL)
+	h = (((uintptr_t)name >> 2) ^ ((uintptr_t)op >> 5)) & (nitems(op_arg_memos) - 1);
+	m = &op_arg_memos[h];
+	/* the strcmp keeps a reused buffer from hitting a stale slot */
+	if (m->op == op && m->name == name && strcmp(m->a->name, name) == 0)
+		return (m);
+	for (i = 0; i < op->nargs; i++) {
+		if (strcmp(op->args[i].name, name) == 0)
+			break;
+	}
+	if (i == op->nargs)
 		fatalx("operation %s has no argument %s", op->name, name);
-	return (a);
+	m->op = op;
+	m->name = name;
+	m->a = &op->args[i];
+	m->def = m->a->def != NULL ? strtod(m->a->def, NULL) : 0;
+	return (m);
 }
 
 const msgpack_object *
 op_arg_value(const struct op *op, const msgpack_object *const *vals, const char *name)
 {
-	return (vals[op_arg_named(op, name) - op->args]);
+	return (vals[op_arg_named(op, name)->a - op->args]);
 }
 
 double
 op_arg_num(const struct op *op, const msgpack_object *const *vals, const char *name)
 {
-	const struct op_arg *a = op_arg_named(op, name);
+	const struct op_arg_memo *m = op_arg_named(op, name);
 	double d;
 
-	if (mp_num(vals[a - op->args], &d) == 0)
+	if (mp_num(vals[m->a - op->args], &d) == 0)
 		return (d);
-	return (a->def != NULL ? strtod(a->def, NULL) : 0);
+	return (m->def);
 }
 
 int64_t
 op_arg_int(const struct op *op, const msgpack_object *const *vals, const char *name)
 {
-	const struct op_arg *a = op_arg_named(op, name);
+	const struct op_arg_memo *m = op_arg_named(op, name);
 	int64_t i;
 
-	if (mp_int(vals[a - op->args], &i) == 0)
+	if (mp_int(vals[m->a - op->args], &i) == 0)
 		return (i);
-	return (a->def != NULL ? strtoll(a->def, NULL, 10) : 0);
+	return ((int64_t)m->def);
 }
 
 int
 op_arg_bool(const struct op *op, const msgpack_object *const *vals, const char *name)
 {
-	const struct op_arg *a = op_arg_named(op, name);
+	const struct op_arg *a = op_arg_named(op, name)->a;
 	int b;
 
 	if (mp_bool(vals[a - op->args], &b) == 0)
@@ -1068,7 +1096,7 @@ const char *
 op_arg_str(const struct op *op, const msgpack_object *const *vals, const char *name,
     size_t *len)
 {
-	const struct op_arg *a = op_arg_named(op, name);
+	const struct op_arg *a = op_arg_named(op, name)->a;
 	const char *s;
 	size_t n;
 
