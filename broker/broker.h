@@ -83,12 +83,21 @@ struct client {
 	TAILQ_ENTRY(client) entry;
 };
 
+/* A process above a client, as its hello names it (proto.h). */
+struct ancestor {
+	pid_t pid;
+	uint64_t start; /* clock ticks after boot: a reused pid differs */
+};
+
 /* A connected agent or script: identity and what it holds. */
 struct session {
 	char id[24];
 	char token[33];
 	char *agent, *role, *project, *kind;
 	char *client_name, *client_version;
+	char *agent_session;       /* the agent CLI's session id, or NULL */
+	struct ancestor *ancestry; /* parent first, up to init */
+	size_t nancestry;
 	pid_t pid;
 	uint64_t connected_ms, active_ms;
 	struct client *client;
