@@ -38,7 +38,8 @@ struct client_opts {
 	const char *role;    /* NULL: none */
 	const char *project; /* NULL: project_default() */
 	const char *client_name, *client_version;
-	const char *token; /* session token to reclaim, or NULL */
+	const char *token;         /* session token to reclaim, or NULL */
+	const char *agent_session; /* the agent CLI's own session id, or NULL */
 };
 
 struct conn {
