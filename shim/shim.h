@@ -286,6 +286,9 @@ extern const struct cmd_entry cmd_enable_entry;
 extern const struct cmd_entry cmd_disable_entry;
 void setup_status(const struct client_opts *);
 
+/* cmd-hook.c: baton hook EVENT, the agent CLIs' hooks */
+extern const struct cmd_entry cmd_hook_entry;
+
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;
 
