@@ -25,12 +25,16 @@
  *   note.c      notes, counters, events
  *   task.c      tasks: task.c the task itself, review.c the status
  *               machine and review, claim.c claims and leases, taskrow.c
- *               its store kind, project.c the project context; they
- *               share task.h
+ *               its store kind, project.c the project context,
+ *               tasknews.c what is news to an agent; they share task.h
  *   guide.c     the live role guidance from common/guide.c's texts
  *   agent.c     agent_join and agent_list: read presence, messages,
  *               tasks and locks
  *   status.c    the status operation
+ *   notice.c    what baton hook told each agent: news told once (reads
+ *               messages and tasks)
+ *   hook.c      baton hook's operations: which agent session a hook
+ *               acts as, the reservations in an edit's way, the news
  *   dump.c      the state as JSON (batond --export, --import, state_export)
  *   server.c    listen, accept, the hello, dispatch to every handler
  *   main.c      options and start-up: calls each module's init (which
@@ -83,12 +87,21 @@ struct client {
 	TAILQ_ENTRY(client) entry;
 };
 
+/* A process above a client, as its hello names it (proto.h). */
+struct ancestor {
+	pid_t pid;
+	uint64_t start; /* clock ticks after boot: a reused pid differs */
+};
+
 /* A connected agent or script: identity and what it holds. */
 struct session {
 	char id[24];
 	char token[33];
 	char *agent, *role, *project, *kind;
 	char *client_name, *client_version;
+	char *agent_session;       /* the agent CLI's session id, or NULL */
+	struct ancestor *ancestry; /* parent first, up to init */
+	size_t nancestry;
 	pid_t pid;
 	uint64_t connected_ms, active_ms;
 	struct client *client;
@@ -202,6 +215,7 @@ extern const struct store_kind note_store_kind, counter_store_kind, event_store_
 extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
+extern const struct store_kind notice_store_kind;
 int store_open(const char *, int, char **);
 struct sqlite3;
 struct store_row { /* one row for store_write_rows */
@@ -303,6 +317,14 @@ extern size_t msg_retention;
 size_t msg_unread(struct session *);
 void msg_init(void);
 uint64_t msg_notice(const char *, const char *, const char *, const char *, const char *);
+struct msg_view { /* a message, as msg_foreach_new shows it */
+	uint64_t id;
+	const char *from, *to, *subject, *body, *thread;
+	int64_t at_ms;
+};
+void msg_foreach_new(const char *, const char *, const char *, uint64_t,
+    int (*)(const struct msg_view *, void *), void *);
+const char *msg_news_key(const char *);
 
 /* discuss.c: discussions */
 size_t msg_waiting_on(struct session *);
@@ -310,6 +332,17 @@ size_t msg_waiting_on(struct session *);
 /* task.c, claim.c, taskrow.c, project.c: tasks and the project (task.h: what they share) */
 void task_init(void);
 void task_pack_session_ids(struct fbuf *, struct session *);
+struct task_view {        /* a task that is news to an agent (tasknews.c) */
+	const char *kind; /* "review": it may review it; "changes": requested on its own */
+	const char *id, *title;
+	unsigned num;
+	const char *who,
+	    *text;        /* who submitted it and the notes, or who asked and the feedback */
+	int64_t since_ms; /* wall ms it entered that state: tells a new one apart */
+};
+void task_foreach_news(const char *, const char *, const char *,
+    void (*)(const struct task_view *, void *), void *);
+const char *task_news_key(const char *);
 
 /* guide.c: the live role guidance (the texts are common/guide.c's) */
 char *guide_next_steps(struct session *, const char *);
@@ -322,6 +355,20 @@ size_t lock_count(const char *);
 size_t lock_waiter_count(void);
 void lock_shutdown(void);
 void lock_pack_session_names(struct fbuf *, struct session *);
+struct lock_holding { /* a grant in an agent's way, for baton hook */
+	const char *name, *agent, *sid, *reason, *mode;
+	double age_seconds;
+	double expires_in_seconds; /* 0: bound to its session */
+};
+int lock_edit_blockers(struct session *, const char *, size_t, int (*)(const char *, void *),
+    void *, void (*)(const struct lock_holding *, void *), void *, char **);
+int lock_edit_reserve(struct session *, const char *, size_t, int (*)(const char *, void *),
+    void *, const char *, char **, char **);
+
+/* notice.c: what baton hook told each agent */
+int notice_pending(struct session *);
+int notice_recent(struct session *, double);
+size_t notice_pack_news(struct fbuf *, struct session *);
 
 /* dump.c: the whole state as JSON (batond --export, --import) */
 int dump_export(const char *, const char *, char **);

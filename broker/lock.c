@@ -354,10 +354,27 @@ grant_release(struct grant *g, const char *why)
 	lock_freed(l);
 }
 
+/*
+ * A detached grant's TTL ran out: it is released and, like a broken
+ * lock, its holder's inbox says so (a lost lock is news baton hook
+ * brings to the agent).
+ */
 static void
 grant_expire_cb(evutil_socket_t fd, short events, void *arg)
 {
-	grant_release(arg, "ttl expired");
+	struct grant *g = arg;
+	char *subject, *body;
+
+	xasprintf(&subject, "your lock %s expired", g->lock->name);
+	xasprintf(&body,
+	    "Your %s lock %s (fence %llu) reached the end of its ttl_seconds and was "
+	    "released: it is no longer yours. Acquire it again before you go on, and "
+	    "renew a detached lock (lock_renew) before it expires.",
+	    mode_name(g->mode), g->lock->name, (unsigned long long)g->fence);
+	msg_notice(g->lock->project, "baton", g->agent, subject, body);
+	free(subject);
+	free(body);
+	grant_release(g, "ttl expired");
 	lock_pump_all();
 }
 
@@ -1400,4 +1417,110 @@ lock_pack_session_names(struct fbuf *fb, struct session *s)
 		}
 	}
 	pk_array_close(fb);
+}
+
+/*
+ * What baton hook asks of file reservations (hook.c): who keeps an agent
+ * from editing a path, and a reservation taken on its first edit.  own
+ * says which grants (by session id) are the agent's: its own are never
+ * in its way.
+ */
+struct lock_edit {
+	int (*own)(const char *, void *);
+	void *own_arg;
+	void (*fn)(const struct lock_holding *, void *);
+	void *arg;
+	size_t others, mine;
+};
+
+static int
+lock_edit_visit(struct grant *g, void *arg)
+{
+	struct lock_edit *e = arg;
+	struct lock_holding h;
+	uint64_t now = mono_ms();
+
+	if (e->own(g->sid, e->own_arg)) {
+		e->mine++;
+		return (0);
+	}
+	e->others++;
+	if (e->fn == NULL)
+		return (0);
+	memset(&h, 0, sizeof h);
+	h.name = g->lock->name;
+	h.agent = g->agent;
+	h.sid = g->sid;
+	h.reason = g->reason;
+	h.mode = mode_name(g->mode);
+	h.age_seconds = (double)(now - g->granted_ms) / 1000.0;
+	if (g->expires_ms != 0)
+		h.expires_in_seconds =
+		    g->expires_ms > now ? (double)(g->expires_ms - now) / 1000.0 : 0.0;
+	e->fn(&h, e->arg);
+	return (0);
+}
+
+/* The lock of "file:path" in s's project (made if need be: lock_gc it); NULL with cause. */
+static struct lock *
+lock_edit_lock(struct session *s, const char *path, size_t n, char **cause)
+{
+	char *name, *project, *canon, *norm;
+	int r;
+
+	xasprintf(&name, "file:%.*s", (int)n, path);
+	r = lock_resolve(s, name, strlen(name), &project, &canon, &norm, cause);
+	free(name);
+	return (r == 0 ? lock_get(project, canon, norm) : NULL);
+}
+
+/*
+ * The grants that keep the agent of session s from editing path (any
+ * mode: an edit needs the file to itself), other than its own; fn gets
+ * each.  The number of them, or -1 with cause for a bad path.
+ */
+int
+lock_edit_blockers(struct session *s, const char *path, size_t n,
+    int (*own)(const char *, void *), void *own_arg,
+    void (*fn)(const struct lock_holding *, void *), void *arg, char **cause)
+{
+	struct lock_edit e = { own, own_arg, fn, arg, 0, 0 };
+	struct lock *l;
+
+	if ((l = lock_edit_lock(s, path, n, cause)) == NULL)
+		return (-1);
+	lock_blockers(l, LOCK_EXCLUSIVE, lock_edit_visit, &e);
+	lock_gc(l);
+	return ((int)e.others);
+}
+
+/*
+ * Reserve path for session s on its first edit: an exclusive,
+ * session-bound "file:" lock, unless one of the agent's own grants
+ * covers it already.  Never barges: nothing is taken while another holds
+ * an overlapping reservation or waits for one.  1 when the agent now
+ * holds it (*name: the lock, malloc'd, NULL when it held it already),
+ * 0 when not, -1 with cause for a bad path.
+ */
+int
+lock_edit_reserve(struct session *s, const char *path, size_t n,
+    int (*own)(const char *, void *), void *own_arg, const char *reason, char **name,
+    char **cause)
+{
+	struct lock_edit e = { own, own_arg, NULL, NULL, 0, 0 };
+	struct lock *l;
+
+	*name = NULL;
+	if ((l = lock_edit_lock(s, path, n, cause)) == NULL)
+		return (-1);
+	lock_blockers(l, LOCK_EXCLUSIVE, lock_edit_visit, &e);
+	if (e.others > 0 || (e.mine == 0 && !lock_free_now(&l, 1, LOCK_EXCLUSIVE))) {
+		lock_gc(l);
+		return (0);
+	}
+	if (e.mine == 0) {
+		lock_grant_all(&l, 1, s, LOCK_EXCLUSIVE, 0, reason);
+		*name = xstrdup(l->name);
+	}
+	return (1);
 }

@@ -407,6 +407,45 @@ msg_first_after(struct mproject *p, uint64_t after)
 	return (first);
 }
 
+/*
+ * Unread mail for agent in role with an id above after, oldest first,
+ * for baton hook's news (notice.c); fn gets each until it returns
+ * non-zero.
+ */
+void
+msg_foreach_new(const char *project, const char *agent, const char *role, uint64_t after,
+    int (*fn)(const struct msg_view *, void *), void *arg)
+{
+	struct mproject *p = mproject_find(project);
+	struct mbox *mb;
+	struct message *m;
+	struct msg_view v;
+
+	if (p == NULL)
+		return;
+	mb = mbox_find(p, agent);
+	for (m = msg_first_after(p, after); m != NULL; m = TAILQ_NEXT(m, entry)) {
+		if (!msg_for(m, agent, role) || mbox_read(mb, m->id))
+			continue;
+		v.id = m->id;
+		v.from = m->from;
+		v.to = m->to;
+		v.subject = m->subject;
+		v.body = m->body;
+		v.thread = m->thread;
+		v.at_ms = m->at_ms;
+		if (fn(&v, arg))
+			break;
+	}
+}
+
+/* The wait key that wakes on new mail in project (msg_foreach_new's news). */
+const char *
+msg_news_key(const char *project)
+{
+	return (mproject_ensure(project)->wkey);
+}
+
 /* What an inbox answer says to do next (malloc'd). */
 static char *
 inbox_hint(size_t n, int more, size_t ndisc, size_t unread, int unread_only)

@@ -161,6 +161,43 @@ session_field(const msgpack_object *hello, const char *key, size_t max, char **o
 	return (0);
 }
 
+/*
+ * The hello's ancestry: [[pid, start], ...], parent first (proto.h);
+ * absent is none, anything malformed is refused.
+ */
+static int
+session_ancestry(struct session *s, const msgpack_object *o, char **cause)
+{
+	const msgpack_object *e;
+	int64_t pid, start;
+	uint32_t i;
+
+	if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+		return (0);
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > HELLO_ANCESTRY_MAX) {
+		xasprintf(cause, "hello: ancestry must be an array of at most %d [pid, start]",
+		    HELLO_ANCESTRY_MAX);
+		return (-1);
+	}
+	if (o->via.array.size == 0)
+		return (0);
+	s->ancestry = xreallocarray(NULL, o->via.array.size, sizeof *s->ancestry);
+	for (i = 0; i < o->via.array.size; i++) {
+		e = &o->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+		    mp_int(&e->via.array.ptr[0], &pid) != 0 ||
+		    mp_int(&e->via.array.ptr[1], &start) != 0 || pid <= 0 || pid >= INT32_MAX ||
+		    start < 0) {
+			xasprintf(cause, "hello: ancestry[%u] must be [pid, start]", i);
+			return (-1);
+		}
+		s->ancestry[i].pid = (pid_t)pid;
+		s->ancestry[i].start = (uint64_t)start;
+	}
+	s->nancestry = o->via.array.size;
+	return (0);
+}
+
 /* A session holding nothing, not linked yet. */
 static struct session *
 session_new(void)
@@ -183,6 +220,8 @@ session_free(struct session *s)
 	free(s->kind);
 	free(s->client_name);
 	free(s->client_version);
+	free(s->agent_session);
+	free(s->ancestry);
 	free(s);
 }
 
@@ -213,7 +252,10 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 	    (client != NULL &&
 		(session_field(client, "name", SESSION_LABEL_MAX, &s->client_name, cause) != 0 ||
 		    session_field(client, "version", SESSION_LABEL_MAX, &s->client_version,
-			cause) != 0))) {
+			cause) != 0)) ||
+	    session_field(hello, "agent_session", HELLO_AGENT_SESSION_MAX, &s->agent_session,
+		cause) != 0 ||
+	    session_ancestry(s, mp_get(hello, "ancestry"), cause) != 0) {
 		session_free(s);
 		return (NULL);
 	}
@@ -332,6 +374,7 @@ static int
 session_pack(const struct store_kind *kind, const char *id, struct fbuf *fb)
 {
 	struct session *s = session_find(id);
+	size_t i;
 
 	if (s == NULL || !session_holds(s))
 		return (0);
@@ -343,6 +386,14 @@ session_pack(const struct store_kind *kind, const char *id, struct fbuf *fb)
 	pk_kstr(fb, "kind", s->kind);
 	pk_kstr(fb, "client", s->client_name);
 	pk_kint(fb, "pid", s->pid);
+	pk_kstr_opt(fb, "agent_session", s->agent_session);
+	pk_str(fb, "ancestry");
+	pk_array(fb, s->nancestry);
+	for (i = 0; i < s->nancestry; i++) {
+		pk_array(fb, 2);
+		pk_int(fb, s->ancestry[i].pid);
+		pk_uint(fb, s->ancestry[i].start);
+	}
 	pk_map_close(fb);
 	return (1);
 }
@@ -369,6 +420,11 @@ session_restore(const struct store_kind *kind, const char *id, const msgpack_obj
 	s->project = mp_get_strdup(o, "project");
 	s->kind = mp_get_strdup(o, "kind");
 	s->client_name = mp_get_strdup(o, "client");
+	s->agent_session = mp_get_strdup(o, "agent_session");
+	if (session_ancestry(s, mp_get(o, "ancestry"), cause) != 0) {
+		session_free(s);
+		return (-1);
+	}
 	session_defaults(s, "unknown");
 	s->pid = (pid_t)mp_get_int(o, "pid", 0);
 	s->connected_ms = s->active_ms = mono_ms();

@@ -76,6 +76,7 @@ static const struct store_kind *const kinds[] = {
 	&mbox_store_kind,
 	&discussion_store_kind,
 	&presence_store_kind,
+	&notice_store_kind,
 };
 
 /*

@@ -228,7 +228,9 @@ struct op_result {
 	X(project_set) \
 	X(project_get) \
 	X(guide) \
-	X(state_export)
+	X(state_export) \
+	X(hook_edit) \
+	X(hook_news)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

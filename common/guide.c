@@ -213,9 +213,9 @@ guide_cat_rule(char **t, size_t *len, const char *rule, enum guide_format fmt)
 			guide_cat(t, len, p, 1);
 			continue;
 		}
-		/* the operations that wait, each a name of its own */
+		/* the operations that wait, each a name of its own (agents' tools only) */
 		for (i = 0; i < OP_COUNT; i++) {
-			if (!(ops[i].flags & OP_BLOCKS))
+			if (!(ops[i].flags & OP_BLOCKS) || (ops[i].flags & OP_ADMIN))
 				continue;
 			if (*len > 0 && (*t)[*len - 1] != ' ')
 				guide_cats(t, len, ", ");

@@ -598,6 +598,57 @@ static const struct op_result state_export_results[] = {
 	{ "hint", "string", 0, "what to do with it" },
 };
 
+static const struct op_arg hook_edit_args[] = {
+	{ "paths", ARG_STRINGS, ARG_REQUIRED, 1, 64, NULL, NULL,
+	    "The files the edit touches: absolute, or relative to the project." },
+	{ "reserve", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "When nothing is in the way, reserve each path for the agent (an exclusive "
+	    "file: lock bound to its session), unless it holds one covering it." },
+};
+static const struct op_result hook_edit_results[] = {
+	{ "matched", "boolean", 0, "whether baton could tell which agent session the hook is" },
+	{ "agent", "string", 1, "the agent the hook acts as" },
+	{ "session", "string", 1, "its session" },
+	{ "role", "string", 1, "its role" },
+	{ "project", "string", 1, "its project" },
+	{ "matched_by", "string", 1, "\"session id\" or \"process\"" },
+	{ "unmatched", "string", 1, "why no session matched" },
+	{ "blockers", "array", 0,
+	    "another agent's reservations in the way: path, name, agent, session, mode, "
+	    "age_seconds, expires_in_seconds, reason" },
+	{ "allowed", "boolean", 0, "true when nothing is in the way" },
+	{ "reserved", "array", 1, "the file: locks taken for the agent (reserve)" },
+};
+
+static const struct op_arg hook_news_args[] = {
+	{ "prime", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "Also who the agent is: its locks, tasks, unread mail, discussions waiting "
+	    "on it and what to do next (session start, resume, compaction)." },
+	{ "interval_seconds", ARG_NUMBER, 0, 0, 86400, "0", NULL,
+	    "Nothing when the agent was told news less than this long ago." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
+	    "Wait until there is news, up to this long (capped by the broker)." },
+};
+static const struct op_result hook_news_results[] = {
+	{ "matched", "boolean", 0, "whether baton could tell which agent session the hook is" },
+	{ "agent", "string", 1, "the agent the hook acts as" },
+	{ "session", "string", 1, "its session" },
+	{ "role", "string", 1, "its role" },
+	{ "project", "string", 1, "its project" },
+	{ "matched_by", "string", 1, "\"session id\" or \"process\"" },
+	{ "unmatched", "string", 1, "why no session matched" },
+	{ "locks", "array", 1, "prime: the locks it holds" },
+	{ "tasks", "array", 1, "prime: the tasks it holds" },
+	{ "unread", "integer", 1, "prime: unread messages" },
+	{ "waiting", "integer", 1, "prime: open discussions waiting on it" },
+	{ "hint", "string", 1, "prime: its mail, who else is here, its role" },
+	{ "next_steps", "string", 1, "prime: what to do next in its role" },
+	{ "news", "array", 0,
+	    "what is new since the last notice, each told once: kind (message, review, "
+	    "changes), id, from, subject, text" },
+	{ "more", "boolean", 0, "more news than one notice holds: the rest comes next time" },
+};
+
 #define OPDEF(n, ...) \
 	[OP_##n] = { .name = #n, \
 		.args = n##_args, \
@@ -757,6 +808,19 @@ const struct op ops[OP_COUNT] = {
 		"For the user, not agents (baton export): commit what is pending and copy "
 		"the state database to a new file in the state directory, for `batond "
 		"--from PATH --export FILE` to write as JSON. The caller removes the file." },
+	OPDEF(hook_edit, .title = "Check an edit against reservations (baton hook)",
+	    .flags = OP_MUTATES | OP_ADMIN,
+	    .desc = "For baton hook, not agents: acting as the agent's own session (found "
+		    "by the agent CLI's session id, else by the agent process the hook and "
+		    "its baton mcp share), say which of another agent's file: reservations "
+		    "cover the paths an edit touches; with reserve, reserve the free paths "
+		    "for the agent."),
+	OPDEF(hook_news, .title = "What is new for the agent (baton hook)",
+	    .flags = OP_MUTATES | OP_BLOCKS | OP_ADMIN,
+	    .desc = "For baton hook, not agents: acting as the agent's own session, what "
+		    "is new for it since the last notice (unread mail, tasks it may review, "
+		    "changes requested on its tasks), each told once; prime adds who it is "
+		    "and what it holds; wait_seconds waits for news."),
 };
 
 const struct op *

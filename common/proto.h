@@ -7,8 +7,13 @@
  * nowhere else.
  *
  *   hello   client -> broker, first frame
- *           {t:1, v:PROTO_VERSION, kind:"cli"|"mcp", agent, role, project,
- *            pid, client:{name, version}, token?}
+ *           {t:1, v:PROTO_VERSION, kind:"cli"|"mcp"|"hook", agent, role, project,
+ *            pid, client:{name, version}, token?, agent_session?,
+ *            ancestry:[[pid, start], ...]}
+ *           agent_session: the agent CLI's session id (Claude Code's
+ *           CLAUDE_CODE_SESSION_ID); ancestry: the client's parent, its
+ *           parent... up to init, each with its start time in clock
+ *           ticks (/proc/PID/stat), at most HELLO_ANCESTRY_MAX
  *   welcome broker -> client, answer to hello
  *           {t:2, v, version, session, token, agent, project, reclaimed}
  *   req     client -> broker
@@ -35,6 +40,8 @@
 #define FRAME_HDR 4
 #define FRAME_MAX_DEFAULT (1024 * 1024) /* hard payload limit, bytes */
 #define FRAME_MAX_DEPTH 32              /* nesting of arrays and maps */
+#define HELLO_ANCESTRY_MAX 64           /* ancestors a hello carries */
+#define HELLO_AGENT_SESSION_MAX 128     /* bytes of an agent CLI's session id */
 
 enum frame_type {
 	FRAME_HELLO = 1,

@@ -70,6 +70,8 @@ client_opts_default(struct client_opts *o)
 	o->project = client_env("BATON_PROJECT");
 	o->client_name = "baton";
 	o->client_version = BATON_VERSION;
+	/* Claude Code starts MCP servers with its session id; hooks get it on stdin */
+	o->agent_session = client_env("CLAUDE_CODE_SESSION_ID");
 }
 
 /* An absolute, malloc'd form of path: resolved when it exists, else joined to the cwd. */
@@ -418,6 +420,65 @@ client_reach(const char *sock, int autostart, struct op_error *err)
 	return (-1);
 }
 
+/*
+ * A process's parent and its start time (clock ticks after boot, which
+ * tells a reused pid apart), from /proc/PID/stat; -1 when it is gone or
+ * hidden.  The command name is in parentheses and may hold anything, so
+ * the fields are counted from its last ')'.
+ */
+static int
+client_proc_stat(pid_t pid, pid_t *ppid, uint64_t *start)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st;
+	long pp;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1,
+		" %*c %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+		"%*s %*s %*s %*s %llu",
+		&pp, &st) != 2)
+		return (-1);
+	*ppid = (pid_t)pp;
+	*start = st;
+	return (0);
+}
+
+/*
+ * Pack the client's ancestry: [pid, start time] of its parent, the
+ * parent's parent and so on up to init (at most HELLO_ANCESTRY_MAX), so
+ * that the broker can tell which agent process a hook and a `baton mcp`
+ * share (baton hook acts as that session).
+ */
+static void
+client_pk_ancestry(struct fbuf *fb)
+{
+	pid_t pid = getppid(), ppid;
+	uint64_t start;
+	int n = 0;
+
+	pk_str(fb, "ancestry");
+	pk_array_open(fb);
+	while (
+	    pid > 0 && n++ < HELLO_ANCESTRY_MAX && client_proc_stat(pid, &ppid, &start) == 0) {
+		pk_array(fb, 2);
+		pk_int(fb, pid);
+		pk_uint(fb, start);
+		pid = ppid;
+	}
+	pk_array_close(fb);
+}
+
 /* Send the hello frame (see proto.h). */
 static int
 client_hello(struct conn *c, const struct client_opts *o, const char *project)
@@ -443,6 +504,8 @@ client_hello(struct conn *c, const struct client_opts *o, const char *project)
 	pk_kstr(&fb, "version", o->client_version != NULL ? o->client_version : BATON_VERSION);
 	pk_map_close(&fb);
 	pk_kstr_opt(&fb, "token", o->token);
+	pk_kstr_opt(&fb, "agent_session", o->agent_session);
+	client_pk_ancestry(&fb);
 	pk_map_close(&fb);
 	r = conn_send(c, &fb);
 	fbuf_free(&fb);

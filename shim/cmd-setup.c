@@ -31,17 +31,20 @@ static int setup_md_exec(const struct cmd_entry *, const struct client_opts *, i
 const struct cmd_entry cmd_install_entry = {
 	.name = "install",
 	.usage =
-	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE]",
+	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE]\n"
+	    "        [--hooks [--reserve-on-edit] [--strict] [--stop]]",
 	.desc = "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "
 		"--scope user) and to Codex (~/.codex/config.toml); default: both agents; "
 		"--tools writes BATON_TOOLS (core, planner, reviewer, full or tool names, "
-		"see baton help mcp) into the entry",
+		"see baton help mcp) into the entry; "
+		"--hooks also adds baton hook to .claude/settings.json (or "
+		"~/.claude/settings.json) and ~/.codex/hooks.json",
 	.exec = setup_install_exec,
 };
 const struct cmd_entry cmd_uninstall_entry = {
 	.name = "uninstall",
-	.usage = "uninstall [--claude] [--codex] [--all] [--scope project|user]",
-	.desc = "take out exactly what install added",
+	.usage = "uninstall [--claude] [--codex] [--all] [--scope project|user] [--hooks]",
+	.desc = "take out exactly what install added (--hooks: the hooks only)",
 	.exec = setup_install_exec,
 };
 const struct cmd_entry cmd_init_entry = {
@@ -69,6 +72,8 @@ struct targets {
 	int claude, codex;
 	const char *scope; /* "project", "user" or NULL for the command's default */
 	const char *tools; /* install --tools: the entry's BATON_TOOLS, or NULL */
+	int hooks;         /* --hooks: baton hook's entries (setup-hooks.c) */
+	int reserve, strict, stop;
 };
 
 /*
@@ -202,6 +207,93 @@ edit_toml_uninstall(const char *path, const struct text *t, const void *e, struc
 	return (r);
 }
 
+/* Claude Code's settings: the project's .claude/settings.json, or the user's. */
+static char *
+setup_claude_settings(const char *root)
+{
+	char *p;
+
+	if (root == NULL)
+		return (setup_config_path("CLAUDE_CONFIG_DIR", "settings.json",
+		    ".claude/settings.json"));
+	xasprintf(&p, "%s/.claude/settings.json", root);
+	return (p);
+}
+
+/* Codex's hooks file: $CODEX_HOME/hooks.json or ~/.codex/hooks.json. */
+static char *
+setup_codex_hooks(void)
+{
+	return (setup_config_path("CODEX_HOME", "hooks.json", ".codex/hooks.json"));
+}
+
+static int
+edit_hooks_install(const char *path, const struct text *t, const void *hs, struct sbuf *out,
+    struct edit_out *eo)
+{
+	return (hooks_install(path, t, hs, out, eo));
+}
+
+static int
+edit_hooks_uninstall(const char *path, const struct text *t, const void *hs, struct sbuf *out,
+    struct edit_out *eo)
+{
+	char *rec = setup_state_file("installed", path);
+	struct text r;
+	int status;
+
+	if (rec == NULL || setup_read(rec, &r) != 0 || !r.exists) {
+		free(r.s);
+		r.s = xstrdup("");
+	}
+	status = hooks_uninstall(path, t, r.s, out, eo);
+	free(r.s);
+	free(rec);
+	return (status);
+}
+
+/* baton hook's entries for the agents of tg, in or out; the exit status. */
+static int
+setup_hooks(const struct client_opts *o, const struct targets *tg, int install, int proj,
+    int user)
+{
+	struct hook_set hs = { NULL, 0, tg->reserve, tg->strict, tg->stop };
+	char *path, *root;
+	int status = 0, r;
+
+	hs.self = setup_self();
+	hs.claude = 1;
+	if (tg->claude && proj && (root = setup_project(o)) != NULL) {
+		path = setup_claude_settings(root);
+		if ((r = setup_edit("claude hooks (project)", path, 0644, install, &hs,
+			 install ? edit_hooks_install : edit_hooks_uninstall)) != 0)
+			status = r;
+		free(path);
+		free(root);
+	} else if (tg->claude && proj)
+		status = EXIT_USAGE;
+	if (tg->claude && user) {
+		path = setup_claude_settings(NULL);
+		if ((r = setup_edit("claude hooks (user)", path, 0600, install, &hs,
+			 install ? edit_hooks_install : edit_hooks_uninstall)) != 0)
+			status = r;
+		free(path);
+	}
+	hs.claude = 0;
+	if (tg->codex) {
+		path = setup_codex_hooks();
+		if ((r = setup_edit("codex hooks", path, 0600, install, &hs,
+			 install ? edit_hooks_install : edit_hooks_uninstall)) != 0)
+			status = r;
+		free(path);
+	}
+	if (status == 0 && install && tg->codex)
+		printf("codex asks you to trust new hooks before it runs them: review them "
+		       "with /hooks in codex\n");
+	free((char *)hs.self);
+	return (status);
+}
+
 /* Options of install and uninstall; the index of the first operand, or -1 with *status. */
 static int
 setup_targets(int argc, char **argv, struct targets *tg, int *status)
@@ -212,6 +304,10 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 		{ "all", no_argument, NULL, 'a' },
 		{ "scope", required_argument, NULL, 's' },
 		{ "tools", required_argument, NULL, 't' },
+		{ "hooks", no_argument, NULL, 'H' },
+		{ "reserve-on-edit", no_argument, NULL, 'R' },
+		{ "strict", no_argument, NULL, 'S' },
+		{ "stop", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -224,6 +320,10 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 		case 'c': tg->claude = 1; break;
 		case 'x': tg->codex = 1; break;
 		case 'a': tg->claude = tg->codex = 1; break;
+		case 'H': tg->hooks = 1; break;
+		case 'R': tg->reserve = tg->hooks = 1; break;
+		case 'S': tg->strict = tg->hooks = 1; break;
+		case 'T': tg->stop = tg->hooks = 1; break;
 		case 's':
 			if (strcmp(optarg, "project") != 0 && strcmp(optarg, "user") != 0) {
 				*status =
@@ -262,6 +362,8 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 	/* install defaults to the project; uninstall to both scopes */
 	proj = tg.scope == NULL || strcmp(tg.scope, "project") == 0;
 	user = tg.scope != NULL ? strcmp(tg.scope, "user") == 0 : !install;
+	if (tg.hooks && !install) /* uninstall --hooks: the hooks only */
+		return (cli_flush(setup_hooks(o, &tg, 0, proj, user)));
 	setup_entry(&e, o, tg.tools, &tools);
 	if (tg.claude && proj) {
 		if ((root = setup_project(o)) == NULL)
@@ -291,6 +393,8 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 	}
 	free(e.command);
 	free(tools);
+	if (tg.hooks && (r = setup_hooks(o, &tg, 1, proj, user)) != 0)
+		status = r;
 	if (status == 0 && install)
 		printf("check with: claude mcp list; codex mcp list\n");
 	return (cli_flush(status));
@@ -585,6 +689,29 @@ setup_status_init(FILE *fp, const char *root)
 	fputs("\n", fp);
 }
 
+/* Where baton hook is installed, for status: files and events. */
+static void
+setup_status_hooks(FILE *fp, const char *root)
+{
+	struct sbuf ev = { NULL, 0, 0 };
+	char *paths[3];
+	size_t i, n = 0;
+
+	paths[0] = root != NULL ? setup_claude_settings(root) : NULL;
+	paths[1] = setup_claude_settings(NULL);
+	paths[2] = setup_codex_hooks();
+	fputs("hooks     ", fp);
+	for (i = 0; i < nitems(paths); i++) {
+		if (paths[i] != NULL && hooks_installed(paths[i], &ev) > 0) {
+			fprintf(fp, "%s%s (%s)", n++ > 0 ? ", " : "", paths[i], ev.s);
+			ev.len = 0;
+		}
+		free(paths[i]);
+	}
+	fputs(n > 0 ? "\n" : "not set up (baton install --hooks)\n", fp);
+	free(ev.s);
+}
+
 /*
  * The set-up lines of `baton status`: which agents have baton,
  * instructions.  A project that is not a directory (--project /nonexistent:
@@ -621,6 +748,7 @@ setup_status(const struct client_opts *o)
 	fprintf(fp, "codex     %s%s\n", toml_installed(p) ? p : "not set up",
 	    toml_installed(p) ? "" : " (baton install --codex)");
 	free(p);
+	setup_status_hooks(fp, dir ? root : NULL);
 	if (dir)
 		setup_status_init(fp, root);
 	else

@@ -14,16 +14,8 @@
 
 #include "shim.h"
 
-/* A member of a JSON object, as byte offsets into the text. */
-struct jmember {
-	size_t key;      /* the key's opening quote */
-	size_t val, end; /* the value is [val, end) */
-	size_t prev_end; /* end of the previous member's value, or just after '{' */
-	size_t next_key; /* the next member's key, or 0 when this one is last */
-};
-
 /* The first non-blank offset at or after i. */
-static size_t
+size_t
 js_ws(const char *s, size_t len, size_t i)
 {
 	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
@@ -42,7 +34,7 @@ js_string(const char *s, size_t len, size_t i)
 }
 
 /* Just past the value that starts at i (the text was validated by cJSON first). */
-static size_t
+size_t
 js_value(const char *s, size_t len, size_t i)
 {
 	int depth = 0;
@@ -69,7 +61,7 @@ js_value(const char *s, size_t len, size_t i)
  * Look for key (NULL: none) in the object whose '{' is at obj: 1 and *m when found.
  * *close is the offset of its '}', *count its number of members.
  */
-static int
+int
 js_find(const char *s, size_t len, size_t obj, const char *key, struct jmember *m,
     size_t *close, size_t *count)
 {
@@ -107,7 +99,7 @@ js_find(const char *s, size_t len, size_t obj, const char *key, struct jmember *
 }
 
 /* The blanks that start the line holding offset i, malloc'd. */
-static char *
+char *
 js_line_indent(const char *s, size_t i)
 {
 	size_t a = i, b;
@@ -123,13 +115,13 @@ js_line_indent(const char *s, size_t i)
  * How members of the object at obj are indented: NULL when it is
  * written on one line.  An empty object gets its line's indent + unit.
  */
-static char *
+char *
 js_member_indent(const char *s, size_t len, size_t obj, const char *unit)
 {
 	size_t first = js_ws(s, len, obj + 1);
 	char *outer, *ind;
 
-	if (s[first] == '}') {
+	if (s[first] == '}' || s[first] == ']') {
 		outer = js_line_indent(s, obj);
 		if (unit == NULL && first == obj + 1 && obj > 0) {
 			free(outer);
@@ -192,7 +184,7 @@ js_render(struct sbuf *b, const struct entry *e, const char *ind, const char *un
 }
 
 /* Parse text as JSON and check that it is an object; 0, or a message said and -1. */
-static int
+int
 js_check(const char *path, const struct text *t)
 {
 	cJSON *j;
@@ -218,6 +210,39 @@ js_unit(const char *s, size_t len, size_t top)
 	return (js_member_indent(s, len, top, NULL));
 }
 
+/*
+ * Append text (a member "key": value, or an array element, laid out for
+ * indent ind; NULL: one line) to the container at obj, whose closing
+ * bracket is at close and which holds count items, in its layout.
+ */
+void
+js_append(struct sbuf *out, const char *s, size_t len, size_t obj, size_t close, size_t count,
+    const char *ind, const char *text)
+{
+	struct sbuf ins = { NULL, 0, 0 };
+	size_t last = close;
+	char *outer;
+
+	if (count > 0)
+		sb_addf(&ins, ",%s%s", ind != NULL ? "\n" : "", ind != NULL ? ind : "");
+	else if (ind != NULL)
+		sb_addf(&ins, "\n%s", ind);
+	sb_adds(&ins, text);
+	if (count == 0) {
+		outer = js_line_indent(s, obj);
+		if (ind != NULL)
+			sb_addf(&ins, "\n%s", outer);
+		free(outer);
+		sb_splice(out, s, len, obj + 1, close, ins.s);
+	} else {
+		/* after the last value: uninstall takes exactly this back out */
+		while (last > obj && strchr(" \t\r\n", s[last - 1]) != NULL)
+			last--;
+		sb_splice(out, s, len, last, last, ins.s);
+	}
+	free(ins.s);
+}
+
 /* Add member "key": value at the end of the object at obj, in its layout. */
 static void
 js_add_member(struct sbuf *out, const char *s, size_t len, size_t obj, const char *key,
@@ -226,14 +251,10 @@ js_add_member(struct sbuf *out, const char *s, size_t len, size_t obj, const cha
 	struct jmember m;
 	struct sbuf ins = { NULL, 0, 0 };
 	size_t close, count;
-	char *ind, *outer;
+	char *ind;
 
 	js_find(s, len, obj, NULL, &m, &close, &count);
 	ind = js_member_indent(s, len, obj, unit);
-	if (count > 0)
-		sb_addf(&ins, ",%s%s", ind != NULL ? "\n" : "", ind != NULL ? ind : "");
-	else if (ind != NULL)
-		sb_addf(&ins, "\n%s", ind);
 	sb_addf(&ins, "\"%s\":%s", key, ind != NULL ? " " : "");
 	if (nested) {
 		/* {"baton": V} laid out one level deeper */
@@ -248,20 +269,7 @@ js_add_member(struct sbuf *out, const char *s, size_t len, size_t obj, const cha
 		free(ind2);
 	} else
 		js_render(&ins, e, ind, unit);
-	if (count == 0) {
-		outer = js_line_indent(s, obj);
-		if (ind != NULL)
-			sb_addf(&ins, "\n%s", outer);
-		free(outer);
-		sb_splice(out, s, len, obj + 1, close, ins.s);
-	} else {
-		/* after the last value: uninstall takes exactly this back out */
-		size_t last = close;
-
-		while (last > obj && strchr(" \t\r\n", s[last - 1]) != NULL)
-			last--;
-		sb_splice(out, s, len, last, last, ins.s);
-	}
+	js_append(out, s, len, obj, close, count, ind, ins.s);
 	free(ins.s);
 	free(ind);
 }
@@ -317,7 +325,7 @@ js_install(const char *path, const struct text *t, const struct entry *e, struct
 }
 
 /* Remove member m from the object at obj (close is its '}'). */
-static void
+void
 js_remove_member(struct sbuf *out, const char *s, size_t len, size_t obj, size_t close,
     const struct jmember *m, size_t count)
 {

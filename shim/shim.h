@@ -38,7 +38,8 @@ struct client_opts {
 	const char *role;    /* NULL: none */
 	const char *project; /* NULL: project_default() */
 	const char *client_name, *client_version;
-	const char *token; /* session token to reclaim, or NULL */
+	const char *token;         /* session token to reclaim, or NULL */
+	const char *agent_session; /* the agent CLI's own session id, or NULL */
 };
 
 struct conn {
@@ -262,6 +263,22 @@ char *setup_config_path(const char *, const char *, const char *);
 char *setup_project(const struct client_opts *);
 
 /* setup-json.c: the exact-span editor of Claude Code's JSON files */
+struct jmember {         /* a member of a JSON object, as byte offsets into the text */
+	size_t key;      /* the key's opening quote */
+	size_t val, end; /* the value is [val, end) */
+	size_t prev_end; /* end of the previous member's value, or just after '{' */
+	size_t next_key; /* the next member's key, or 0 when this one is last */
+};
+size_t js_ws(const char *, size_t, size_t);
+size_t js_value(const char *, size_t, size_t);
+int js_find(const char *, size_t, size_t, const char *, struct jmember *, size_t *, size_t *);
+char *js_line_indent(const char *, size_t);
+char *js_member_indent(const char *, size_t, size_t, const char *);
+int js_check(const char *, const struct text *);
+void js_remove_member(struct sbuf *, const char *, size_t, size_t, size_t,
+    const struct jmember *, size_t);
+void js_append(struct sbuf *, const char *, size_t, size_t, size_t, size_t, const char *,
+    const char *);
 int js_install(const char *, const struct text *, const struct entry *, struct sbuf *,
     struct edit_out *);
 int js_uninstall(const char *, const struct text *, const char *, struct sbuf *,
@@ -277,6 +294,18 @@ int toml_install(const char *, const struct text *, const struct entry *, struct
 int toml_uninstall(const char *, const struct text *, struct sbuf *);
 int toml_installed(const char *);
 
+/* setup-hooks.c: baton hook's entries in Claude Code's settings and Codex's hooks.json */
+struct hook_set {
+	const char *self; /* this baton, absolute */
+	int claude;       /* for Claude Code (else Codex) */
+	int reserve, strict, stop;
+};
+int hooks_install(const char *, const struct text *, const struct hook_set *, struct sbuf *,
+    struct edit_out *);
+int hooks_uninstall(const char *, const struct text *, const char *, struct sbuf *,
+    struct edit_out *);
+size_t hooks_installed(const char *, struct sbuf *);
+
 /* cmd-setup.c: install, uninstall, init, enable, disable; the lines of status */
 extern const struct cmd_entry cmd_install_entry;
 extern const struct cmd_entry cmd_uninstall_entry;
@@ -284,6 +313,9 @@ extern const struct cmd_entry cmd_init_entry;
 extern const struct cmd_entry cmd_enable_entry;
 extern const struct cmd_entry cmd_disable_entry;
 void setup_status(const struct client_opts *);
+
+/* cmd-hook.c: baton hook EVENT, the agent CLIs' hooks */
+extern const struct cmd_entry cmd_hook_entry;
 
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;
