@@ -228,7 +228,11 @@ struct op_result {
 	X(project_set) \
 	X(project_get) \
 	X(guide) \
-	X(state_export)
+	X(state_export) \
+	X(log_list) \
+	X(log_wait) \
+	X(log_append) \
+	X(log_subscribe)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

@@ -33,6 +33,7 @@ const struct cmd_entry *const cli_table[] = {
 	&cmd_agents_entry,
 	&cmd_msg_entry,
 	&cmd_discuss_entry,
+	&cmd_log_entry,
 	&cmd_mcp_entry,
 	&cmd_install_entry,
 	&cmd_uninstall_entry,

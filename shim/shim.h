@@ -284,6 +284,9 @@ extern const struct cmd_entry cmd_enable_entry;
 extern const struct cmd_entry cmd_disable_entry;
 void setup_status(const struct client_opts *);
 
+/* cmd-log.c: `baton log` */
+extern const struct cmd_entry cmd_log_entry;
+
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;
 
