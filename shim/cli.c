@@ -35,6 +35,7 @@ const struct cmd_entry *const cli_table[] = {
 	&cmd_discuss_entry,
 	&cmd_log_entry,
 	&cmd_dashboard_entry,
+	&cmd_top_entry,
 	&cmd_mcp_entry,
 	&cmd_install_entry,
 	&cmd_uninstall_entry,

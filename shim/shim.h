@@ -343,6 +343,9 @@ struct dash {
 	double retry_s;
 };
 extern const struct cmd_entry cmd_dashboard_entry;
+
+/* top.c: `baton top` */
+extern const struct cmd_entry cmd_top_entry;
 struct conn *dash_conn(struct dash *, const char *, struct op_error *);
 void dash_conn_failed(struct dash *, const char *);
 void dash_http_start(struct dash *);

@@ -161,7 +161,7 @@ function btn(label, action, data, cls) {
     ` data-focus="${esc(action + ':' + Object.values(data).join(':'))}"${dis}>${esc(label)}</button>`;
 }
 
-function agentsOf(snap) { return (snap.agents || []).filter((a) => a.kind !== 'dashboard'); }
+function agentsOf(snap) { return (snap.agents || []).filter((a) => a.kind !== 'dashboard' && a.kind !== 'top'); }
 
 function renderNeeds(snap) {
   const needs = snap.needs || [];
