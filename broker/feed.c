@@ -39,6 +39,8 @@
 #define FEED_SUMMARY_MAX 200        /* bytes of a summary line */
 #define FEED_PENDING_MAX 64         /* entries of one request before they go out */
 #define FEED_PUSH_HIGH (256 * 1024) /* unread bytes before a subscriber stalls */
+#define FEED_BATCH_BYTES 65536      /* entries in one push frame, at most */
+#define FEED_GAP_MS 2               /* between two pushes to a subscriber, at least */
 #define FEED_SUBS_MAX 64            /* subscriptions */
 #define FEED_PRUNE_BATCH 256        /* stored rows pruned at once */
 #define FEED_WAIT_KEY "\001feed"    /* wait.c key of log_wait callers */
@@ -68,10 +70,11 @@ struct feed_pend {
 /* A live subscriber: a session's cursor into the ring. */
 struct feed_sub {
 	struct session *s;
-	char *project;   /* NULL: every project */
-	uint64_t cursor; /* the newest entry it was sent or passed over */
-	int stalled;     /* stopped getting pushes: catch up from the ring */
-	int resync;      /* lost entries: to be told when it can take a frame */
+	char *project;      /* NULL: every project */
+	uint64_t cursor;    /* the newest entry it was sent or passed over */
+	int stalled;        /* stopped getting pushes: catch up from the ring */
+	uint64_t pushed_ms; /* its last push */
+	int resync;         /* lost entries: to be told when it can take a frame */
 	struct evbuffer_cb_entry *cbe;
 	TAILQ_ENTRY(feed_sub) entry;
 };
@@ -93,7 +96,7 @@ static uint64_t saved_rev;    /* the newest entry stored */
 static uint64_t unsaved_rev;  /* ... being stored by the commit in progress */
 static uint64_t pruned_saved; /* stored rows at or below it are deleted */
 static size_t pruned_since;   /* entries pruned since the last delete */
-static struct event *age_ev, *kick_ev, *flush_ev;
+static struct event *age_ev, *kick_ev, *flush_ev, *gap_ev;
 static TAILQ_HEAD(, feed_sub) subs = TAILQ_HEAD_INITIALIZER(subs);
 static size_t nsubs;
 static sqlite3_stmt *st_ins, *st_prune;
@@ -467,21 +470,15 @@ feed_unread(const struct feed_sub *sub)
 	    (c->held != NULL ? evbuffer_get_length(c->held) : 0));
 }
 
-/* Push one entry to a subscriber: {t:6, kind:"log", e:{entry}}. */
+/* Close a frame of entries and queue it to the subscriber; *unread grows. */
 static void
-feed_send(struct feed_sub *sub, const struct feed_entry *e)
+feed_send_batch(struct feed_sub *sub, struct fbuf *fb, size_t *unread)
 {
-	struct fbuf fb;
-
-	fbuf_init(&fb);
-	pk_map_open(&fb);
-	pk_kint(&fb, "t", FRAME_PUSH);
-	pk_kstr(&fb, "kind", "log");
-	pk_str(&fb, "e");
-	pk_raw(&fb, e->data, e->len);
-	pk_map_close(&fb);
-	client_send(sub->s->client, &fb);
-	sub->cursor = e->rev;
+	pk_array_close(fb);
+	pk_map_close(fb);
+	*unread += fb->sb.size;
+	client_send(sub->s->client, fb);
+	sub->pushed_ms = mono_ms();
 }
 
 /* The oldest revision retained (0: none). */
@@ -516,12 +513,17 @@ feed_send_resync(struct feed_sub *sub)
 	sub->resync = 0;
 }
 
-/* Send a subscriber what it has not had, as far as its connection takes it. */
+/*
+ * Send a subscriber what it has not had, as far as its connection takes
+ * it, in frames {t:6, kind:"log", entries:[...]} of at most
+ * FEED_BATCH_BYTES: one write and one wake-up for many entries.
+ */
 static void
 feed_catch_up(struct feed_sub *sub)
 {
 	struct feed_entry *e;
-	size_t i;
+	struct fbuf fb;
+	size_t i, n = 0, unread;
 
 	if (sub->resync || sub->cursor < lost_rev) {
 		if (feed_unread(sub) >= FEED_PUSH_HIGH) {
@@ -530,48 +532,81 @@ feed_catch_up(struct feed_sub *sub)
 		}
 		feed_send_resync(sub);
 	}
+	unread = feed_unread(sub);
 	for (i = feed_after(sub->cursor); i < ring_n; i++) {
 		e = feed_at(i);
 		if (!feed_visible(sub->project, e)) {
-			sub->cursor = e->rev;
+			sub->cursor = e->rev; /* an open batch is always sent */
 			continue;
 		}
-		if (feed_unread(sub) >= FEED_PUSH_HIGH) {
+		if (n > 0 && fb.sb.size + e->len > FEED_BATCH_BYTES) {
+			feed_send_batch(sub, &fb, &unread);
+			n = 0;
+		}
+		if (n == 0 && unread >= FEED_PUSH_HIGH) {
 			sub->stalled = 1;
 			return;
 		}
-		feed_send(sub, e);
+		if (n++ == 0) {
+			fbuf_init(&fb);
+			pk_map_open(&fb);
+			pk_kint(&fb, "t", FRAME_PUSH);
+			pk_kstr(&fb, "kind", "log");
+			pk_str(&fb, "entries");
+			pk_array_open(&fb);
+		}
+		pk_raw(&fb, e->data, e->len);
+		sub->cursor = e->rev;
 	}
+	if (n > 0)
+		feed_send_batch(sub, &fb, &unread);
 	sub->stalled = 0;
 }
 
-/* A new entry: to every subscriber that sees it and keeps up. */
+/*
+ * Catch a subscriber up now, unless it had a push less than FEED_GAP_MS
+ * ago; then what it has not had goes with whatever follows when the gap
+ * is over.  A change after a quiet while shows at once; a stream of
+ * changes costs each subscriber a write and a wake-up per gap, not per
+ * change.
+ */
+static void
+feed_catch_up_gap(struct feed_sub *sub, uint64_t now)
+{
+	if (now >= sub->pushed_ms + FEED_GAP_MS) {
+		feed_catch_up(sub);
+		return;
+	}
+	sub->stalled = 1;
+	if (!evtimer_pending(gap_ev, NULL))
+		timer_in(gap_ev, (double)(sub->pushed_ms + FEED_GAP_MS - now) / 1000.0);
+}
+
+/* A new entry: to every subscriber that sees it (see feed_catch_up_gap). */
 static void
 feed_push(const struct feed_entry *e)
 {
 	struct feed_sub *sub;
+	uint64_t now = mono_ms();
 
 	TAILQ_FOREACH(sub, &subs, entry) {
-		if (sub->stalled)
-			feed_catch_up(sub);
-		else if (!feed_visible(sub->project, e))
+		if (!sub->stalled && !feed_visible(sub->project, e))
 			sub->cursor = e->rev;
-		else if (feed_unread(sub) >= FEED_PUSH_HIGH)
-			sub->stalled = 1;
 		else
-			feed_send(sub, e);
+			feed_catch_up_gap(sub, now);
 	}
 }
 
-/* Catch up every stalled subscriber (their connections drained). */
+/* Catch up every stalled subscriber (connections drained, a gap over). */
 static void
 feed_kick_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct feed_sub *sub;
+	uint64_t now = mono_ms();
 
 	TAILQ_FOREACH(sub, &subs, entry) {
 		if (sub->stalled)
-			feed_catch_up(sub);
+			feed_catch_up_gap(sub, now);
 	}
 }
 
@@ -1089,6 +1124,7 @@ feed_init(void)
 	ring_cap = feed_max;
 	ring = ring_cap > 0 ? xcalloc(ring_cap, sizeof *ring) : NULL;
 	age_ev = timer_new(feed_age_cb, NULL);
+	gap_ev = timer_new(feed_kick_cb, NULL);
 	if ((kick_ev = event_new(base, -1, 0, feed_kick_cb, NULL)) == NULL ||
 	    (flush_ev = event_new(base, -1, 0, feed_flush_cb, NULL)) == NULL)
 		fatalx("cannot create the feed event");

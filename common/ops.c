@@ -939,8 +939,8 @@ const struct op ops[OP_COUNT] = {
 	OPDEF(log_subscribe, .title = "Subscribe to the audit log",
 	    .flags = OP_READONLY | OP_ADMIN,
 	    .desc = "For live clients (baton dashboard, baton top): every new entry of your "
-		    "project (or all_projects) is pushed as a frame {t: 6, kind: \"log\", e: "
-		    "entry}; a subscriber that falls out of retention gets {kind: "
+		    "project (or all_projects) is pushed in frames {t: 6, kind: \"log\", "
+		    "entries: [...]}; a subscriber that falls out of retention gets {kind: "
 		    "\"resync\"} and must reload the state. Ends with the session."),
 };
 

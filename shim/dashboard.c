@@ -8,8 +8,8 @@
  * used closed first), for snapshots and the operator's actions, made as
  * the operator (agent "operator" unless --agent says otherwise); and one
  * subscribed to every project's audit log, whose entries go to the
- * pages' event streams and into a ring that streams resume from
- * (Last-Event-ID = revision).  When the broker goes away the pages are
+ * pages' event streams; a stream that resumes (Last-Event-ID =
+ * revision) gets what it missed from the broker's log_list.  When the broker goes away the pages are
  * told and the feed reconnects, backing off; on its return it resumes
  * after the newest entry seen, or tells the pages to reload.
  */
@@ -176,16 +176,55 @@ dash_sse_wants(const struct dash_sse *e, const char *entry_project)
 	    strcmp(entry_project, "global") == 0);
 }
 
+/* An entry of the feed, as JSON when a stream first needs it (none may). */
+struct dash_entry {
+	uint64_t rev;
+	const msgpack_object *o;
+	char project[4100];
+	char *json;
+};
+
+static const char *
+dash_entry_json(struct dash_entry *de)
+{
+	cJSON *j;
+
+	if (de->json == NULL && (j = json_from_msgpack(de->o)) != NULL) {
+		de->json = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+	}
+	return (de->json != NULL ? de->json : "{}");
+}
+
 /* Send one entry to a stream that shows it. */
 static void
-dash_sse_entry(struct dash_sse *e, const struct dash_entry *de)
+dash_sse_entry(struct dash_sse *e, struct dash_entry *de)
 {
 	if (de->rev <= e->sent)
 		return;
 	e->sent = de->rev;
 	if (dash_sse_wants(e, de->project))
 		dash_sse_write(e, "id: %llu\nevent: log\ndata: %s\n\n",
-		    (unsigned long long)de->rev, de->json);
+		    (unsigned long long)de->rev, dash_entry_json(de));
+}
+
+/* Read entry o: its revision and project; 0, or -1 when it has none. */
+static int
+dash_entry_read(struct dash_entry *de, const msgpack_object *o)
+{
+	const char *p;
+	size_t n;
+	int64_t rev;
+
+	de->json = NULL;
+	if (mp_int(mp_get(o, "rev"), &rev) != 0 || rev <= 0 ||
+	    mp_str(mp_get(o, "project"), &p, &n) != 0 || n >= sizeof de->project)
+		return (-1);
+	de->rev = (uint64_t)rev;
+	de->o = o;
+	memcpy(de->project, p, n);
+	de->project[n] = '\0';
+	return (0);
 }
 
 /* Tell every stream something: event name and JSON data. */
@@ -213,9 +252,60 @@ dash_sse_closed(struct evhttp_connection *evcon, void *arg)
 }
 
 /*
+ * What a stream missed after revision after: the broker's log_list, sent
+ * as events; a resync when the broker no longer has it all.
+ */
+static void
+dash_sse_replay(struct dash *d, struct dash_sse *e, uint64_t after)
+{
+	const msgpack_object *r, *es;
+	struct dash_entry de;
+	struct op_error err;
+	msgpack_unpacked u;
+	struct conn *c;
+	struct fbuf fb;
+	uint32_t i;
+	int ok = 0;
+
+	memset(&err, 0, sizeof err);
+	if ((c = dash_conn(d, e->project != NULL ? e->project : d->project, &err)) == NULL) {
+		dash_sse_write(e, "event: resync\ndata: {}\n\n");
+		e->sent = d->rev;
+		return;
+	}
+	fbuf_init(&fb);
+	pk_map_open(&fb);
+	pk_kuint(&fb, "after", after);
+	pk_kint(&fb, "limit", 1000);
+	pk_kbool(&fb, "all_projects", e->project == NULL);
+	pk_map_close(&fb);
+	msgpack_unpacked_init(&u);
+	if (!fb.err &&
+	    conn_call(c, "log_list", fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &u, &r,
+		&err) == 0 &&
+	    !mp_get_bool(r, "missed", 0) && !mp_get_bool(r, "more", 0)) {
+		ok = 1;
+		es = mp_get(r, "entries");
+		for (i = 0; es != NULL && i < es->via.array.size; i++) {
+			if (dash_entry_read(&de, &es->via.array.ptr[i]) == 0)
+				dash_sse_entry(e, &de);
+			free(de.json);
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	fbuf_free(&fb);
+	if (!ok) {
+		if (err.code != NULL && strcmp(err.code, ERR_UNAVAILABLE) == 0)
+			dash_conn_failed(d, e->project != NULL ? e->project : d->project);
+		dash_sse_write(e, "event: resync\ndata: {}\n\n");
+		e->sent = d->rev;
+	}
+}
+
+/*
  * A page's event stream for project (NULL: all), resuming after revision
- * after: the entries since come from the ring, or a resync when the ring
- * no longer has them all.  0, or -1 when too many are open.
+ * after (what it missed comes from the broker's log).  0, or -1 when too
+ * many are open.
  */
 int
 dash_sse_open(struct dash *d, struct evhttp_request *req, const char *project, uint64_t after)
@@ -223,7 +313,6 @@ dash_sse_open(struct dash *d, struct evhttp_request *req, const char *project, u
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct dash_sse *e;
-	size_t i;
 
 	if (d->nsse == DASH_SSE_MAX)
 		return (-1);
@@ -243,13 +332,8 @@ dash_sse_open(struct dash *d, struct evhttp_request *req, const char *project, u
 	evhttp_send_reply_start(req, 200, "OK");
 	dash_sse_write(e, "retry: 1000\nevent: broker\ndata: {\"connected\":%s}\n\n",
 	    d->watching ? "true" : "false");
-	if (after < d->from) {
-		dash_sse_write(e, "event: resync\ndata: {}\n\n");
-		e->sent = d->rev;
-		return (0);
-	}
-	for (i = 0; i < d->rn; i++)
-		dash_sse_entry(e, &d->ring[(d->rhead + i) % DASH_RING]);
+	if (after < d->rev)
+		dash_sse_replay(d, e, after);
 	return (0);
 }
 
@@ -267,38 +351,29 @@ dash_ping_cb(evutil_socket_t fd, short events, void *arg)
 
 /* ---- the feed ---- */
 
-/* Keep an entry in the ring and send it to the streams that show it. */
+/*
+ * A push of entries, oldest first: to the streams that show them (as
+ * JSON only when one does, so a dashboard nobody looks at costs little).
+ */
 static void
-dash_entry(struct dash *d, const msgpack_object *eo)
+dash_entries(struct dash *d, const msgpack_object *es)
 {
-	struct dash_entry *de;
 	struct dash_sse *e, *next;
-	cJSON *j;
-	int64_t rev;
+	struct dash_entry de;
+	uint32_t i;
 
-	if (mp_int(mp_get(eo, "rev"), &rev) != 0 || (uint64_t)rev <= d->rev ||
-	    (j = json_from_msgpack(eo)) == NULL)
-		return;
-	if (d->rn == DASH_RING) {
-		de = &d->ring[d->rhead];
-		d->from = de->rev;
-		free(de->project);
-		free(de->json);
-		d->rhead = (d->rhead + 1) % DASH_RING;
-		d->rn--;
-	}
-	de = &d->ring[(d->rhead + d->rn++) % DASH_RING];
-	de->rev = (uint64_t)rev;
-	de->project = mp_get_strdup(eo, "project");
-	if (de->project == NULL)
-		de->project = xstrdup("");
-	de->json = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	d->rev = (uint64_t)rev;
-	dash_know(d, de->project);
-	for (e = TAILQ_FIRST(&d->sse); e != NULL; e = next) {
-		next = TAILQ_NEXT(e, entry);
-		dash_sse_entry(e, de);
+	for (i = 0; es != NULL && es->type == MSGPACK_OBJECT_ARRAY && i < es->via.array.size;
+	     i++) {
+		if (dash_entry_read(&de, &es->via.array.ptr[i]) != 0 || de.rev <= d->rev)
+			continue;
+		d->rev = de.rev;
+		if (d->nknown == 0 || strcmp(d->known[d->nknown - 1], de.project) != 0)
+			dash_know(d, de.project);
+		for (e = TAILQ_FIRST(&d->sse); e != NULL; e = next) {
+			next = TAILQ_NEXT(e, entry);
+			dash_sse_entry(e, &de);
+		}
+		free(de.json);
 	}
 }
 
@@ -311,9 +386,9 @@ dash_subscribed(struct dash *d, const msgpack_object *r)
 	uint32_t i;
 
 	if (d->rev == 0) /* the first subscription: the feed starts now */
-		d->rev = d->from = (uint64_t)mp_get_int(r, "revision", 0);
+		d->rev = (uint64_t)mp_get_int(r, "revision", 0);
 	else if (mp_get_bool(r, "missed", 0)) {
-		d->from = d->rev = (uint64_t)mp_get_int(r, "revision", 0);
+		d->rev = (uint64_t)mp_get_int(r, "revision", 0);
 		dash_sse_all(d, "resync", "{}");
 	}
 	for (i = 0; ps != NULL && ps->type == MSGPACK_OBJECT_ARRAY && i < ps->via.array.size;
@@ -338,9 +413,9 @@ dash_feed_frame(struct dash *d, const msgpack_object *f)
 		break;
 	case FRAME_PUSH:
 		if (mp_streq(kind, "log"))
-			dash_entry(d, mp_get(f, "e"));
+			dash_entries(d, mp_get(f, "entries"));
 		else if (mp_streq(kind, "resync")) {
-			d->from = d->rev = (uint64_t)mp_get_int(f, "revision", (int64_t)d->rev);
+			d->rev = (uint64_t)mp_get_int(f, "revision", (int64_t)d->rev);
 			dash_sse_all(d, "resync", "{}");
 		}
 		break;
@@ -532,10 +607,6 @@ dash_free(struct dash *d)
 	for (i = 0; i < DASH_PROJECTS_MAX; i++) {
 		dash_proj_close(&d->projs[i]);
 		free(d->projs[i].name);
-	}
-	for (i = 0; i < d->rn; i++) {
-		free(d->ring[(d->rhead + i) % DASH_RING].project);
-		free(d->ring[(d->rhead + i) % DASH_RING].json);
 	}
 	for (i = 0; i < d->nknown; i++)
 		free(d->known[i]);

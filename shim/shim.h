@@ -299,7 +299,6 @@ cJSON *view_action(struct conn *, const cJSON *, const struct view_opts *, struc
 
 /* dashboard.c, dash-http.c, dash-assets.c: `baton dashboard` */
 #define DASH_PROJECTS_MAX 16 /* projects with a connection open at once */
-#define DASH_RING 4096       /* entries kept for event streams that resume */
 struct evhttp;
 struct evhttp_request;
 struct dash_sse;
@@ -308,11 +307,6 @@ struct dash_proj { /* a project's connection, opened when first shown */
 	struct conn c;
 	int open;
 	uint64_t used; /* for closing the least recently used */
-};
-struct dash_entry { /* an entry of the feed, as the page gets it */
-	uint64_t rev;
-	char *project;
-	char *json;
 };
 struct dash {
 	struct event_base *base;
@@ -331,10 +325,7 @@ struct dash {
 	struct conn watch;
 	struct bufferevent *wbev;
 	int watching;
-	uint64_t rev;  /* the newest entry seen */
-	uint64_t from; /* every entry after it is in the ring */
-	struct dash_entry ring[DASH_RING];
-	size_t rhead, rn;
+	uint64_t rev; /* the newest entry seen */
 	char **known; /* projects seen */
 	size_t nknown;
 	TAILQ_HEAD(, dash_sse) sse;

@@ -80,6 +80,17 @@ fc_frame(int fd, msgpack_unpacked *u, int ms)
 	}
 }
 
+/* A push of entries: a line "log REV" each. */
+static void
+fc_entries(const msgpack_object *es)
+{
+	uint32_t i;
+
+	for (i = 0; es != NULL && es->type == MSGPACK_OBJECT_ARRAY && i < es->via.array.size;
+	     i++)
+		printf("log %lld\n", (long long)mp_get_int(&es->via.array.ptr[i], "rev", -1));
+}
+
 /* Connect and say hello; the descriptor. */
 static int
 fc_connect(const char *path)
@@ -156,8 +167,7 @@ main(int argc, char **argv)
 		}
 		if (mp_frame_type(&u.data) == FRAME_PUSH &&
 		    mp_streq(mp_get(&u.data, "kind"), "log"))
-			printf("log %lld\n",
-			    (long long)mp_get_int(mp_get(&u.data, "e"), "rev", -1));
+			fc_entries(mp_get(&u.data, "entries"));
 		else if (mp_frame_type(&u.data) == FRAME_PUSH)
 			printf("resync %lld %lld\n",
 			    (long long)mp_get_int(&u.data, "after", -1),
