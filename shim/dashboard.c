@@ -44,6 +44,7 @@ struct dash_sse {
 	struct evhttp_request *req;
 	char *project; /* NULL: every project */
 	uint64_t sent; /* the newest revision sent or passed over */
+	int dead;      /* stopped reading: to be closed */
 	TAILQ_ENTRY(dash_sse) entry;
 };
 
@@ -142,6 +143,33 @@ dash_conn_failed(struct dash *d, const char *project)
 
 /* ---- event streams ---- */
 
+/* Take a stream out of the list and free it (not its request). */
+static void
+dash_sse_forget(struct dash_sse *e)
+{
+	TAILQ_REMOVE(&e->d->sse, e, entry);
+	e->d->nsse--;
+	free(e->project);
+	free(e);
+}
+
+/* Close the streams that stopped reading, with their connections. */
+static void
+dash_sse_reap(struct dash *d)
+{
+	struct evhttp_connection *evcon;
+	struct dash_sse *e, *next;
+
+	for (e = TAILQ_FIRST(&d->sse); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
+		if (!e->dead || (evcon = evhttp_request_get_connection(e->req)) == NULL)
+			continue;
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+		dash_sse_forget(e);
+		evhttp_connection_free(evcon); /* and the request */
+	}
+}
+
 /* Write to one stream; a stream that stopped reading is closed (it resumes). */
 static int dash_sse_write(struct dash_sse *e, const char *fmt, ...) printflike(2, 3);
 
@@ -153,9 +181,12 @@ dash_sse_write(struct dash_sse *e, const char *fmt, ...)
 	struct evbuffer *b;
 	va_list ap;
 
+	if (evcon == NULL || e->dead)
+		return (-1); /* the page went; the close callback frees it */
 	if (bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) > DASH_SSE_OUT_MAX) {
-		evhttp_send_reply_end(e->req);
+		/* it stopped reading: dropped by dash_sse_reap (it resumes) */
+		e->dead = 1;
 		return (-1);
 	}
 	if ((b = evbuffer_new()) == NULL)
@@ -237,18 +268,21 @@ dash_sse_all(struct dash *d, const char *event, const char *data)
 		next = TAILQ_NEXT(e, entry);
 		dash_sse_write(e, "event: %s\ndata: %s\n\n", event, data);
 	}
+	dash_sse_reap(d);
 }
 
-/* The page went away (or its stream was ended): forget the stream. */
+/*
+ * The page went away: forget the stream.  A reply never ended is left to
+ * us by evhttp when its connection fails (it no longer has one): free it.
+ */
 static void
 dash_sse_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct dash_sse *e = arg;
 
-	TAILQ_REMOVE(&e->d->sse, e, entry);
-	e->d->nsse--;
-	free(e->project);
-	free(e);
+	if (evhttp_request_get_connection(e->req) == NULL)
+		evhttp_request_free(e->req);
+	dash_sse_forget(e);
 }
 
 /*
@@ -347,6 +381,7 @@ dash_ping_cb(evutil_socket_t fd, short events, void *arg)
 		next = TAILQ_NEXT(e, entry);
 		dash_sse_write(e, ": ping\n\n");
 	}
+	dash_sse_reap(d);
 }
 
 /* ---- the feed ---- */
@@ -375,6 +410,7 @@ dash_entries(struct dash *d, const msgpack_object *es)
 		}
 		free(de.json);
 	}
+	dash_sse_reap(d);
 }
 
 /* The answer to log_subscribe: where the feed starts, the projects. */

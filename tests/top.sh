@@ -57,7 +57,8 @@ id=$("$BATON" --agent planner task create --json "Add the login endpoint" | json
 ctok=$("$BATON" --agent impl task claim --json "$id" | json .token)
 "$BATON" --agent impl task submit --token "$ctok" "$id" "done, tests pass" >/dev/null 2>&1
 tm send-keys -t top 4
-wait_for 'shows "$id"' 5
+# (it may show in progress first: wait for it under "review")
+wait_for 'screen | grep -A1 "^review" | grep -qF "$id"' 10
 ok $? "key 4 shows the task in review" "$(screen)"
 tm send-keys -t top a
 wait_for 'shows "approve $id"' 5
