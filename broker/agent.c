@@ -116,6 +116,8 @@ op_agent_join(struct req *r)
 		return;
 	}
 	presence_join(s, cname, role != NULL ? xstrndup(role, rlen) : NULL, ttl);
+	feed_record(s, "agent_join", "agent", s->project, s->agent, "joined%s%s",
+	    s->role != NULL ? " as " : "", s->role != NULL ? s->role : "");
 	log_info("session %s: joined as %s (%s)", s->id, s->agent,
 	    s->role != NULL ? s->role : "no role");
 	agent_join_reply(r, ttl);

@@ -17,6 +17,9 @@
  *               held for the commit in progress; frees the peer and
  *               closes its session
  *   wait.c      blocking calls parked on a key until it changes
+ *   feed.c      the audit log of every change (modules call feed_record
+ *               where they change state) and its live subscribers;
+ *               server.c tells it where a request begins and ends
  *   presence.c  who is present in a project; a change is told to the
  *               function given to presence_on_change (msg.c's)
  *   msg.c       messages (reads presence); discuss.c discussions; the
@@ -210,6 +213,15 @@ extern int restoring;
 extern uint64_t revision;
 uint64_t revision_next(void);
 void store_on_commit(void (*)(void));
+struct sqlite3;
+struct store_writer { /* a table of one's own, written in every commit */
+	int (*write)(struct sqlite3 *, char **); /* in the transaction; -1 rolls back */
+	void (*done)(void);                      /* the transaction committed */
+	void (*closing)(void);                   /* finalize statements: the database closes */
+};
+void store_on_flush(const struct store_writer *);
+struct sqlite3 *store_db(void);
+void store_touch(void);
 extern const struct store_kind session_store_kind, lock_store_kind;
 extern const struct store_kind note_store_kind, counter_store_kind, event_store_kind;
 extern const struct store_kind project_store_kind, task_store_kind;
@@ -290,6 +302,20 @@ void wait_end(struct bwait *);
 void wait_wake(const char *);
 void wait_init(void);
 size_t wait_count(void);
+
+/* feed.c: the audit log and its subscribers */
+#define FEED_MAX_DEFAULT 50000         /* entries retained (batond --log-max) */
+#define FEED_AGE_DEFAULT (7 * 86400.0) /* seconds an entry is retained (--log-age) */
+extern size_t feed_max;
+extern double feed_age;
+void feed_init(void);
+int feed_restore(char **);
+void feed_request(const struct req *);
+void feed_record(const struct session *, const char *, const char *, const char *, const char *,
+    const char *, ...) printflike(6, 7);
+void feed_record_pkey(const struct session *, const char *, const char *, const char *,
+    const char *, ...) printflike(5, 6);
+size_t feed_bytes(size_t *);
 
 /* presence.c: who is present in a project */
 #define PRESENCE_DETACHED_MAX 1024 /* TTL registrations that outlive their session */

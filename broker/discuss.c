@@ -234,6 +234,8 @@ op_discussion_start(struct req *r)
 	free(text);
 
 	snprintf(id, sizeof id, "D%u", d->num);
+	feed_record(r->s, "discussion_start", "discussion", p->name, id, "started: %s%s%s",
+	    d->topic, waiting != NULL ? "; waiting on " : "", waiting != NULL ? waiting : "");
 	xasprintf(&hint,
 	    "%s%s. Follow it with message_inbox (replies are mailed to "
 	    "whoever the discussion waits on); resolve it with discussion_resolve id=%s "
@@ -316,6 +318,8 @@ op_discussion_reply(struct req *r)
 	free(text);
 
 	snprintf(id, sizeof id, "D%u", d->num);
+	feed_record(r->s, "discussion_reply", "discussion", p->name, id, "replied%s%s",
+	    waiting != NULL ? "; waiting on " : "", waiting != NULL ? waiting : "");
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kstr(fb, "id", id);
@@ -377,6 +381,8 @@ op_discussion_resolve(struct req *r)
 	free(body);
 
 	snprintf(id, sizeof id, "D%u", d->num);
+	feed_record(s, "discussion_resolve", "discussion", p->name, id, "resolved: %s",
+	    d->decision);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kstr(fb, "id", id);

@@ -374,6 +374,8 @@ grant_expire_cb(evutil_socket_t fd, short events, void *arg)
 	msg_notice(g->lock->project, "baton", g->agent, subject, body);
 	free(subject);
 	free(body);
+	feed_record(NULL, "expired", "lock", g->lock->project, g->lock->name,
+	    "%s's lock expired (ttl ran out)", g->agent);
 	grant_release(g, "ttl expired");
 	lock_pump_all();
 }
@@ -520,6 +522,10 @@ lock_grant_all(struct lock **ls, size_t n, struct session *s, enum lock_mode m, 
 	random_hex(token, sizeof token);
 	for (i = 0; i < n; i++)
 		g = grant_new(ls[i], s, s->agent, s->id, m, ttl, reason, token, fence);
+	feed_record(s, "lock_acquire", "lock", ls[0]->project, ls[0]->name,
+	    "granted %s%s, fence %llu%s%s", mode_name(m), n > 1 ? " with other names" : "",
+	    (unsigned long long)fence, reason != NULL ? ": " : "",
+	    reason != NULL ? reason : "");
 	log_info("lock %s%s: granted to %s (%s, fence %llu)", ls[0]->name, n > 1 ? ",..." : "",
 	    s->agent, mode_name(m), (unsigned long long)fence);
 	return (g);
@@ -1027,6 +1033,8 @@ op_lock_release(struct req *r)
 		reply_not_yours(r, l, arg_has(r, "token"));
 		return;
 	}
+	feed_record(r->s, "lock_release", "lock", l->project, l->name, "released by %s",
+	    g->agent);
 	grant_release(g, "released");
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
@@ -1067,6 +1075,7 @@ op_lock_renew(struct req *r)
 	g->expires_ms = mono_ms() + (uint64_t)(ttl * 1000);
 	timer_in(g->ttl_ev, ttl);
 	revision_next();
+	feed_record(r->s, "lock_renew", "lock", l->project, l->name, "renewed for %g s", ttl);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kbool(fb, "renewed", 1);
@@ -1138,6 +1147,9 @@ op_lock_break(struct req *r)
 	if (!held)
 		return;
 	reason = arg_strdup(r, "reason");
+	feed_record(r->s, "lock_break", "lock", l->project, l->name, "broken from %s%s%s",
+	    TAILQ_FIRST(&l->holders)->agent, reason != NULL ? ": " : "",
+	    reason != NULL ? reason : "");
 	while ((g = TAILQ_FIRST(&l->holders)) != NULL)
 		lock_break_grant(g, r->s->agent, reason);
 	free(reason);
@@ -1219,8 +1231,11 @@ lock_session_closed(struct session *s)
 		waiter_unlink(w);
 		waiter_free(w);
 	}
-	while ((g = TAILQ_FIRST(&s->grants)) != NULL)
+	while ((g = TAILQ_FIRST(&s->grants)) != NULL) {
+		feed_record(s, "session_end", "lock", g->lock->project, g->lock->name,
+		    "released: %s's session ended", g->agent);
 		grant_release(g, "session ended");
+	}
 	lock_pump_all();
 }
 

@@ -44,6 +44,8 @@ usage(FILE *fp)
 	    "  --grace S          seconds restored sessions have to reclaim (default 10)\n"
 	    "  --message-retention N\n"
 	    "                     messages kept per project (default 10000)\n"
+	    "  --log-max N        audit log entries kept (default 50000; 0: no log)\n"
+	    "  --log-age S        seconds an audit log entry is kept (default 604800)\n"
 	    "  --allow-root       also accept peers running as root\n"
 	    "  --export FILE      write the state (state.db, or DBFILE with --from) as JSON\n"
 	    "                     to FILE (- for stdout) and exit; no broker may hold it\n"
@@ -125,6 +127,7 @@ out:
 static void
 modules_init(void)
 {
+	feed_init();
 	wait_init();
 	presence_init();
 	lock_init();
@@ -283,6 +286,20 @@ main_option(int ch, const char *arg)
 			return (-1);
 		}
 		return (0);
+	case 'L':
+		feed_max = (size_t)strtoul(arg, &end, 10);
+		if (*end != '\0' || *arg < '0' || *arg > '9' || feed_max > 10000000) {
+			fprintf(stderr, "batond: --log-max takes 0 to 10000000 entries\n");
+			return (-1);
+		}
+		return (0);
+	case 'A':
+		feed_age = strtod(arg, &end);
+		if (*end != '\0' || !(feed_age >= 1 && feed_age <= 3650 * 86400.0)) {
+			fprintf(stderr, "batond: --log-age takes 1 to 315360000 seconds\n");
+			return (-1);
+		}
+		return (0);
 	}
 	return (-1);
 }
@@ -302,6 +319,8 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "fsync", no_argument, NULL, 'F' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "message-retention", required_argument, NULL, 'M' },
+		{ "log-max", required_argument, NULL, 'L' },
+		{ "log-age", required_argument, NULL, 'A' },
 		{ "export", required_argument, NULL, 'E' },
 		{ "import", required_argument, NULL, 'I' },
 		{ "from", required_argument, NULL, 'O' },
@@ -328,6 +347,8 @@ main_options(int argc, char **argv, struct main_opts *o)
 		case 'G':
 		case 'W':
 		case 'M':
+		case 'L':
+		case 'A':
 			if (main_option(ch, optarg) != 0)
 				return (64);
 			break;
@@ -384,7 +405,7 @@ main_start(int full_sync, char **cause)
 	if (store_open(cfg.state_dir, full_sync, cause) != 0)
 		goto fail;
 	store_start();
-	if (store_restore(cause) != 0)
+	if (store_restore(cause) != 0 || feed_restore(cause) != 0)
 		goto fail;
 	dump_clean_snapshots(cfg.state_dir);
 	session_seed(revision);

@@ -349,6 +349,8 @@ op_message_send(struct req *r)
 	subject = arg_text(r, "subject");
 	thread = arg_text(r, "thread");
 	m = msg_post(p, revision_next(), r->s->agent, to, subject, body, thread);
+	feed_record(r->s, "message_send", "message", p->name, to, "#%llu %s",
+	    (unsigned long long)m->id, subject != NULL ? subject : body);
 	free(to);
 	free(body);
 	free(subject);
@@ -724,6 +726,8 @@ op_message_ack(struct req *r)
 	mbox_changed(p, mb);
 	free(ids);
 	revision_next();
+	feed_record(r->s, "message_ack", "message", p->name, s->agent, "%zu marked read",
+	    acked);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kuint(fb, "acked", acked);

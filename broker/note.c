@@ -292,6 +292,7 @@ note_expire_cb(evutil_socket_t fd, short events, void *arg)
 	struct note *n = arg;
 
 	log_debug("note %s expired", n->key + n->nameoff);
+	feed_record_pkey(NULL, "expired", "note", n->key, "expired (ttl ran out)");
 	note_kill(n);
 }
 
@@ -425,6 +426,8 @@ op_note_set(struct req *r)
 		free(val);
 		return;
 	}
+	feed_record_pkey(r->s, "note_set", "note", key, "written (%zu bytes%s)", vlen,
+	    ttl > 0 ? ", with a ttl" : "");
 	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent,
 	    ttl > 0 ? mono_ms() + (uint64_t)(ttl * 1000) : 0, 0);
 	fb = reply_begin(r->id);
@@ -482,6 +485,7 @@ op_note_delete(struct req *r)
 		pk_kuint(fb, "version", n != NULL ? n->version : 0);
 		pk_kstr(fb, "hint", hint);
 	} else {
+		feed_record_pkey(r->s, "note_delete", "note", n->key, "deleted");
 		version = note_kill(n);
 		pk_kbool(fb, "deleted", 1);
 		pk_kuint(fb, "version", version);
@@ -725,6 +729,8 @@ op_counter_incr(struct req *r)
 	if (c != NULL && by != 0) {
 		c->value = sum;
 		revision_next();
+		feed_record_pkey(r->s, "counter_incr", "counter", c->key, "%+lld: %lld",
+		    (long long)by, (long long)sum);
 		store_mark(&counter_store_kind, c->key);
 	}
 	fb = reply_begin(r->id);
@@ -755,6 +761,8 @@ op_event_signal(struct req *r)
 	e->plen = plen;
 	e->value++;
 	revision_next();
+	feed_record_pkey(r->s, "event_signal", "event", e->key, "signaled, generation %lld",
+	    (long long)e->value);
 	store_mark(&event_store_kind, e->key);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);

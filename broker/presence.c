@@ -124,6 +124,8 @@ presence_ttl_cb(evutil_socket_t fd, short events, void *arg)
 	if (p->s != NULL)
 		return;
 	log_info("agent %s: registration expired", p->agent);
+	feed_record(NULL, "expired", "agent", p->project, p->agent,
+	    "registration expired (ttl ran out)");
 	presence_tell(p->project);
 	presence_free(p);
 	revision_next();
@@ -137,6 +139,7 @@ presence_session_closed(struct session *s)
 
 	if ((p = presence_of_session(s)) == NULL)
 		return;
+	feed_record(s, "session_end", "agent", p->project, p->agent, "left (session ended)");
 	if (p->expires_ms == 0 || p->expires_ms <= mono_ms()) {
 		presence_free(p);
 		return;

@@ -137,6 +137,8 @@ op_project_set(struct req *r)
 	p->updated_at = wall_ms();
 	p->version = revision_next();
 	store_mark(&project_store_kind, p->name);
+	feed_record(r->s, "project_set", "project", p->name, p->name, "context set; status %s",
+	    project_status_names[p->status]);
 	if (to == PS_COMPLETE || to == PS_STOPPED) {
 		waiting = wait_count();
 		project_wake(p);

@@ -372,7 +372,9 @@ server_request(struct client *c, const msgpack_object *f)
 	req.id = (uint64_t)id;
 	req.op = op;
 	c->session->active_ms = mono_ms();
+	feed_request(&req);
 	handlers[op - ops](&req);
+	feed_request(NULL);
 }
 
 /* Handle one decoded frame. */

@@ -60,7 +60,8 @@ static uint64_t ceiling_saved; /* ... as stored in the database */
 static char *store_error;      /* last commit failure, for status */
 static uint64_t commits, rows_written;
 static void (*commit_hook)(void); /* client.c: release the frames held for a commit */
-uint64_t revision;                /* the global revision: last one handed out */
+static const struct store_writer *flush_hook; /* feed.c: rows of its own table */
+uint64_t revision;                            /* the global revision: last one handed out */
 
 /* Every kind of state, in restore order (sessions before what they hold). */
 static const struct store_kind *const kinds[] = {
@@ -320,8 +321,8 @@ store_start(void)
 }
 
 /* Schedule the commit of this loop iteration's changes. */
-static void
-store_schedule(void)
+void
+store_touch(void)
 {
 	if (commit_pending || durability == DURABILITY_NONE || commit_ev == NULL)
 		return;
@@ -358,7 +359,21 @@ store_mark(const struct store_kind *kind, const char *key)
 		d->kind = kind;
 		HASH_ADD_KEYPTR(hh, dirty, d->id, klen + 1, d);
 	}
-	store_schedule();
+	store_touch();
+}
+
+/* Write a table of one's own in every commit (feed.c: the audit log). */
+void
+store_on_flush(const struct store_writer *hook)
+{
+	flush_hook = hook;
+}
+
+/* The database, for a module with a table of its own (NULL: none kept). */
+struct sqlite3 *
+store_db(void)
+{
+	return (db);
 }
 
 /* Call fn after every commit (client.c sends the frames held for it). */
@@ -375,7 +390,7 @@ store_revision_used(uint64_t rev)
 	if (durability == DURABILITY_NONE || rev < ceiling)
 		return;
 	ceiling = rev + STORE_CEILING_STEP;
-	store_schedule();
+	store_touch();
 	if (durability == DURABILITY_RELAXED && commit_pending) {
 		/* relaxed acknowledges before commit: persist the new ceiling now */
 		event_del(commit_ev);
@@ -573,8 +588,12 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 		xasprintf(&cause, "writing the revision: %s", sqlite3_errmsg(db));
 		goto rollback;
 	}
+	if (flush_hook != NULL && flush_hook->write(db, &cause) != 0)
+		goto rollback;
 	if (store_exec(db, "COMMIT", &cause) != 0)
 		goto rollback;
+	if (flush_hook != NULL)
+		flush_hook->done();
 	ceiling_saved = ceiling;
 	HASH_ITER(hh, dirty, d, tmp) {
 		HASH_DEL(dirty, d);
@@ -676,6 +695,8 @@ store_close(void)
 	sqlite3_finalize(st_put);
 	sqlite3_finalize(st_del);
 	sqlite3_finalize(st_meta);
+	if (flush_hook != NULL)
+		flush_hook->closing();
 	if (commit_ev != NULL)
 		event_free(commit_ev);
 	commit_ev = NULL;

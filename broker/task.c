@@ -197,6 +197,8 @@ task_hist(struct task *t, const struct session *s, const char *action, int from,
 	if (t->hist == NULL)
 		t->hist = xreallocarray(NULL, TASK_HISTORY_MAX, sizeof *t->hist);
 	h = &t->hist[t->nhist++];
+	feed_record(s, action, "task", t->p->name, t->id, "%s%s%s: %s", action,
+	    to >= 0 ? " -> " : "", to >= 0 ? task_status_names[to] : "", t->title);
 	h->at = wall_ms();
 	h->actor = xstrdup(s != NULL ? s->agent : "baton");
 	h->sid = s != NULL ? xstrdup(s->id) : NULL;

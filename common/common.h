@@ -230,7 +230,11 @@ struct op_result {
 	X(guide) \
 	X(state_export) \
 	X(hook_edit) \
-	X(hook_news)
+	X(hook_news) \
+	X(log_list) \
+	X(log_wait) \
+	X(log_append) \
+	X(log_subscribe)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

@@ -649,6 +649,68 @@ static const struct op_result hook_news_results[] = {
 	{ "more", "boolean", 0, "more news than one notice holds: the rest comes next time" },
 };
 
+/* The audit log (DESIGN 11); bounds in baton(1) LOG. */
+#define LOG_EVENT_MAX 200 /* bytes of a log_append event */
+#define LOG_DATA_MAX 8192 /* encoded bytes of its data */
+#define LOG_KINDS "lock, note, counter, event, agent, message, discussion, task, project, log"
+
+/* the filters log_list and log_wait share; self-explanatory names, no descriptions (MCP budget) */
+#define LOG_FILTER_ARGS \
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL }, \
+	    { "kinds", ARG_STRINGS, 0, 1, 16, NULL, NULL, "Any of: " LOG_KINDS "." }, \
+	    { "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, NULL }, \
+	    { "object", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL, \
+		    "A lock or note name, a task id..." }, \
+	{ \
+		"all_projects", ARG_BOOL, 0, 0, 0, "false", NULL, NULL \
+	}
+static const struct op_arg log_list_args[] = {
+	{ "after", ARG_INT, 0, 0, VERSION_MAX, NULL, NULL,
+	    "Entries past this revision (a cursor); without it, the newest." },
+	LOG_FILTER_ARGS,
+};
+static const struct op_result log_list_results[] = {
+	{ "entries", "array",
+	    0, "oldest first: {rev, at, project, agent, session?, op, kind, key, summary, data?}" },
+	{ "count", "integer", 0, "entries listed" },
+	{ "cursor", "integer", 0, "pass as after next time" },
+	{ "more", "boolean", 0, "more entries past this page" },
+	{ "missed", "boolean", 0, "entries after `after` were dropped by retention" },
+	{ "oldest", "integer", 0, "oldest revision kept" },
+	{ "hint", "string", 1, "what to do next" },
+};
+static const struct op_arg log_wait_args[] = {
+	{ "after", ARG_INT, 0, 0, VERSION_MAX, NULL, NULL,
+	    "Wait for an entry past this revision (default: now)." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL, NULL },
+	LOG_FILTER_ARGS,
+};
+#define log_wait_results log_list_results
+static const struct op_arg log_append_args[] = {
+	{ "event", ARG_STRING, ARG_REQUIRED, 1, LOG_EVENT_MAX, NULL, NULL,
+	    "One line, e.g. \"tests green on T4\"." },
+	{ "data", ARG_JSON, 0, 0, LOG_DATA_MAX, NULL, NULL, NULL },
+};
+static const struct op_result log_append_results[] = {
+	{ "revision", "integer", 0, "the entry's revision" },
+};
+static const struct op_arg log_subscribe_args[] = {
+	{ "after", ARG_INT, 0, 0, VERSION_MAX, NULL, NULL,
+	    "Push the retained entries after this revision first; without it, only new ones." },
+	{ "all_projects", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "Every project's changes, not only your project's (and the global namespace's)." },
+};
+static const struct op_result log_subscribe_results[] = {
+	{ "subscribed", "boolean", 0, "true: push frames follow" },
+	{ "revision", "integer", 0, "the newest entry's revision" },
+	{ "oldest", "integer", 0, "the oldest entry's revision (0: none)" },
+	{ "missed", "boolean", 0,
+	    "true when entries after `after` were dropped: reload the state" },
+	{ "projects", "array", 0,
+	    "projects with sessions or retained entries: {project, sessions, revision}" },
+	{ "hint", "string", 0, "what to do next" },
+};
+
 #define OPDEF(n, ...) \
 	[OP_##n] = { .name = #n, \
 		.args = n##_args, \
@@ -821,6 +883,24 @@ const struct op ops[OP_COUNT] = {
 		    "is new for it since the last notice (unread mail, tasks it may review, "
 		    "changes requested on its tasks), each told once; prime adds who it is "
 		    "and what it holds; wait_seconds waits for news."),
+	OPDEF(log_list, .title = "Read the audit log",
+	    .flags = OP_READONLY | OP_IDEMPOTENT | OP_ADMIN,
+	    .desc = "What changed in your project, oldest first: each change with its "
+		    "revision, time, agent, operation, object and a summary. Page with "
+		    "after = cursor."),
+	OPDEF(log_wait, .title = "Wait for audit log entries",
+	    .flags = OP_READONLY | OP_BLOCKS | OP_ADMIN,
+	    .desc = "Wait for the next entries past after instead of polling; answers as "
+		    "log_list. Loop with after = cursor."),
+	OPDEF(log_append, .title = "Add an event to the audit log", .flags = OP_MUTATES,
+	    .desc = "Record an event of your own in the project's audit log, with optional "
+		    "JSON data; people see it in baton log and the dashboard."),
+	OPDEF(log_subscribe, .title = "Subscribe to the audit log",
+	    .flags = OP_READONLY | OP_ADMIN,
+	    .desc = "For live clients (baton dashboard, baton top): every new entry of your "
+		    "project (or all_projects) is pushed in frames {t: 6, kind: \"log\", "
+		    "entries: [...]}; a subscriber that falls out of retention gets {kind: "
+		    "\"resync\"} and must reload the state. Ends with the session."),
 };
 
 const struct op *

@@ -33,6 +33,9 @@ const struct cmd_entry *const cli_table[] = {
 	&cmd_agents_entry,
 	&cmd_msg_entry,
 	&cmd_discuss_entry,
+	&cmd_log_entry,
+	&cmd_dashboard_entry,
+	&cmd_top_entry,
 	&cmd_mcp_entry,
 	&cmd_hook_entry,
 	&cmd_install_entry,
@@ -99,6 +102,17 @@ int printflike(1, 2) cli_usage_err(const char *fmt, ...)
 	va_end(ap);
 	fputs("; try 'baton --help'\n", stderr);
 	return (EXIT_USAGE);
+}
+
+/* A command's option getopt_long refused (ch ':' or '?'): a usage error. */
+int
+cli_opt_err(const struct cmd_entry *ce, int ch, char **argv)
+{
+	if (ch == ':')
+		return (cli_usage_err("%s needs a value; usage: baton %s", argv[optind - 1],
+		    ce->usage));
+	return (
+	    cli_usage_err("unknown option '%s'; usage: baton %s", argv[optind - 1], ce->usage));
 }
 
 /* Flush stdout and report a failed write (a full disk, a closed pipe). */

@@ -133,12 +133,7 @@ admin_options(const struct cmd_entry *ce, int argc, char **argv, const char **ou
 			*replace = 1;
 			break;
 		case 'h': help_command(stdout, ce); return (-1);
-		case ':':
-			return (cli_usage_err("%s needs a value; usage: baton %s",
-			    argv[optind - 1], ce->usage));
-		default:
-			return (cli_usage_err("unknown option '%s'; usage: baton %s",
-			    argv[optind - 1], ce->usage));
+		default: return (cli_opt_err(ce, ch, argv));
 		}
 	}
 	return (0);

@@ -89,7 +89,8 @@ extern const struct cmd_entry *const cli_table[];
 extern const size_t cli_ncmds;
 void cli_err(const char *, ...) printflike(1, 2);
 int cli_usage_err(const char *, ...) printflike(1, 2);
-void cli_syserr(const char *, ...) printflike(1, 2); /* appends ": strerror(errno)" */
+int cli_opt_err(const struct cmd_entry *, int, char **); /* getopt_long's ':' or '?' */
+void cli_syserr(const char *, ...) printflike(1, 2);     /* appends ": strerror(errno)" */
 int cli_fail(const char *, const struct op_error *);
 int cli_flush(int);
 int cli_print_json(const msgpack_object *);
@@ -316,6 +317,70 @@ void setup_status(const struct client_opts *);
 
 /* cmd-hook.c: baton hook EVENT, the agent CLIs' hooks */
 extern const struct cmd_entry cmd_hook_entry;
+
+/* cmd-log.c: `baton log` */
+extern const struct cmd_entry cmd_log_entry;
+
+/* view.c: one project's state for people (baton dashboard, baton top) */
+struct view_opts {
+	const char *operator; /* the agent name the operator acts as */
+	double wait_warn;     /* seconds a lock wait lasts before it needs the operator */
+	int timeout_ms;       /* for the broker's answers */
+};
+cJSON *view_snapshot(struct conn *, const struct view_opts *, struct op_error *);
+cJSON *view_action(struct conn *, const cJSON *, const struct view_opts *, struct op_error *);
+
+/* dashboard.c, dash-http.c, dash-assets.c: `baton dashboard` */
+#define DASH_PROJECTS_MAX 16 /* projects with a connection open at once */
+struct evhttp;
+struct evhttp_request;
+struct dash_sse;
+struct dash_proj { /* a project's connection, opened when first shown */
+	char *name;
+	struct conn c;
+	int open;
+	uint64_t used; /* for closing the least recently used */
+};
+struct dash {
+	struct event_base *base;
+	struct evhttp *http;
+	struct client_opts opts;
+	struct view_opts vo;
+	int port;
+	int read_only;
+	char token[TOKEN_LEN + 1];  /* in the printed URL */
+	char cookie[TOKEN_LEN + 1]; /* what the token is exchanged for */
+	char csrf[TOKEN_LEN + 1];   /* every action carries it */
+	char *project;              /* shown first */
+	struct dash_proj projs[DASH_PROJECTS_MAX];
+	uint64_t uses;
+	/* the feed: one connection subscribed to every project */
+	struct conn watch;
+	struct bufferevent *wbev;
+	int watching;
+	uint64_t rev; /* the newest entry seen */
+	char **known; /* projects seen */
+	size_t nknown;
+	TAILQ_HEAD(, dash_sse) sse;
+	size_t nsse;
+	struct event *retry_ev, *ping_ev;
+	double retry_s;
+};
+extern const struct cmd_entry cmd_dashboard_entry;
+
+/* top.c: `baton top` */
+extern const struct cmd_entry cmd_top_entry;
+struct conn *dash_conn(struct dash *, const char *, struct op_error *);
+void dash_conn_failed(struct dash *, const char *);
+void dash_http_start(struct dash *);
+int dash_sse_open(struct dash *, struct evhttp_request *, const char *, uint64_t);
+void dash_projects_json(struct dash *, cJSON *);
+struct dash_asset {
+	const char *path, *type;
+	const unsigned char *data;
+	size_t len;
+};
+const struct dash_asset *dash_asset_find(const char *);
 
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;

@@ -23,6 +23,7 @@
 /* One frame a peer received. */
 struct hframe {
 	msgpack_unpacked u;
+	unsigned char *bytes; /* the payload u's strings point into: the frame's own */
 	int type;
 	uint64_t id; /* res frames */
 	int taken;
@@ -72,6 +73,7 @@ h_start(void)
 {
 	durability = DURABILITY_NONE;
 	ground_start();
+	feed_init();
 	wait_init();
 	presence_init();
 	lock_init();
@@ -91,6 +93,7 @@ h_peer_free(struct hpeer *p)
 
 	for (i = 0; i < p->nframes; i++) {
 		msgpack_unpacked_destroy(&p->frames[i]->u);
+		free(p->frames[i]->bytes);
 		free(p->frames[i]);
 	}
 	free(p->frames);
@@ -143,7 +146,10 @@ h_parse(struct hpeer *p)
 	    p->len - off >= (size_t)n + FRAME_HDR) {
 		f = xcalloc(1, sizeof *f);
 		msgpack_unpacked_init(&f->u);
-		if (frame_decode(p->buf + off + FRAME_HDR, (size_t)n, &f->u, &cause) != 0)
+		/* decoded strings point into the bytes: the peer's buffer is reused */
+		f->bytes = xmalloc((size_t)n);
+		memcpy(f->bytes, p->buf + off + FRAME_HDR, (size_t)n);
+		if (frame_decode(f->bytes, (size_t)n, &f->u, &cause) != 0)
 			h_bug("the broker sent a frame that does not decode: %s", cause);
 		f->type = mp_frame_type(&f->u.data);
 		if (mp_int(mp_get(&f->u.data, "id"), &v) == 0)
@@ -416,6 +422,18 @@ h_stray(struct hpeer *p)
 	struct hframe *f = h_stray_frame(p);
 
 	return (f != NULL ? &f->u.data : NULL);
+}
+
+/* Take the first frame nobody took (a push), after reading what is there. */
+const msgpack_object *
+h_take_stray(struct hpeer *p)
+{
+	struct hframe *f = h_stray_frame(p);
+
+	if (f == NULL)
+		return (NULL);
+	f->taken = 1;
+	return (&f->u.data);
 }
 
 /* ---- the check language ---- */

@@ -63,6 +63,8 @@ const msgpack_object *h_take(struct hpeer *, uint64_t);
 int h_settle(struct hpeer *);
 /* Read what is there; the first frame nobody took, or NULL. */
 const msgpack_object *h_stray(struct hpeer *);
+/* The same, taken: the next call returns the frame after it (pushes, in order). */
+const msgpack_object *h_take_stray(struct hpeer *);
 
 /* Run the event loop until fn(arg) holds (up to H_TIMEOUT); 0 if it did. */
 int h_until(int (*)(void *), void *, const char *);

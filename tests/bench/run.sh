@@ -12,8 +12,10 @@
 # memory per note; the bytes of tools/list per profile and tools/call
 # through `baton mcp` against a direct call (the shim's overhead; with
 # BENCH_BATON_BEFORE=PATH also another build's, in the same run); and
-# 10 000 idle sessions: their memory in the
-# broker and status round trips while they are connected (DESIGN 8-9).
+# 10 000 idle sessions: their memory in the broker and status round trips
+# while they are connected (DESIGN 8-9); lock round trips with 5 `baton
+# dashboard` processes subscribed to the audit log against none, and the
+# time from a change to its Server-Sent Event at a dashboard page (DESIGN 11).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
@@ -33,13 +35,14 @@ mixed_bin=$builddir/tests/bench/bench_mixed
 restore_bin=$builddir/tests/bench/bench_restore
 conns_bin=$builddir/tests/bench/bench_conns
 mcp_bin=$builddir/tests/bench/bench_mcp
+sse_bin=$builddir/tests/bench/bench_sse
 baton=$builddir/baton
 runs=${BENCH_RUNS:-200}
 msecs=${BENCH_MIXED_SECONDS:-4}
 notes=${BENCH_NOTES:-1000000}
 
 for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$mixed_bin" "$restore_bin" \
-    "$conns_bin" "$mcp_bin" "$baton"; do
+    "$conns_bin" "$mcp_bin" "$sse_bin" "$baton"; do
 	if [ ! -x "$f" ]; then
 		echo "run.sh: $f is missing: run make bench" >&2
 		exit 1
@@ -218,6 +221,62 @@ awk -v n="$notes" -v k="${rss:-0}" 'BEGIN {
 kill "$pid4" 2>/dev/null
 wait "$pid4" 2>/dev/null
 pid4=
+
+# ---- the feed: lock round trips with 5 dashboards subscribed, a change to its event ----
+# Twice each, alternating (none, five, none, five), so that the load of the
+# machine falls on both alike; rates as sums, p50s as means.
+dpids=
+dash_start() {
+	i=0
+	while [ $i -lt 5 ]; do
+		BATON_SOCKET=$sock "$baton" --no-autostart dashboard -p 0 >"$dir/dash$i.out" 2>&1 &
+		dpids="$dpids $!"
+		i=$((i + 1))
+	done
+	tries=0
+	until [ "$(cat "$dir"/dash*.out 2>/dev/null | grep -c '^baton dashboard: http')" = 5 ]; do
+		tries=$((tries + 1))
+		if [ "$tries" -ge 100 ]; then
+			dash_stop
+			echo "run.sh: the dashboards did not start:" >&2
+			cat "$dir"/dash*.out >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+dash_stop() {
+	for p in $dpids; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	dpids=
+	rm -f "$dir"/dash*.out
+}
+feed_lock() {
+	"$lock_bin" -S "$sock" -t "$secs" | sed 's/^lock:/lock-feed-'"$1"':/' ||
+		{ dash_stop; echo "run.sh: bench_lock failed" >&2; exit 1; }
+}
+f0a=$(feed_lock none)
+dash_start
+f5a=$(feed_lock five)
+dash_stop
+f0b=$(feed_lock none)
+dash_start
+f5b=$(feed_lock five)
+url=$(sed -n 's/^baton dashboard: \([^ ]*\).*/\1/p' "$dir/dash0.out")
+sse_out=$("$sse_bin" -S "$sock" -u "$url" -t 4) || { dash_stop; echo "run.sh: bench_sse failed" >&2; exit 1; }
+dash_stop
+printf '%s\n' "$f0a" "$f5a" "$f0b" "$f5b" "$sse_out" | grep -v '^#'
+# the numbers of a result line, whatever its name
+frate() { printf '%s\n' "$1" | awk '/round trips in/ { for (i = 1; i <= NF; i++) if ($i ~ /\/s$/) { sub(/\/s$/, "", $i); print $i } }'; }
+fp50() { printf '%s\n' "$1" | awk '/round trips in/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }'; }
+awk -v a="$(frate "$f0a")" -v b="$(frate "$f0b")" -v c="$(frate "$f5a")" -v d="$(frate "$f5b")" \
+    -v pa="$(fp50 "$f0a")" -v pb="$(fp50 "$f0b")" -v pc="$(fp50 "$f5a")" -v pd="$(fp50 "$f5b")" \
+    -v s50="$(field "$sse_out" p50)" -v ep50="$(field "$echo_out" p50)" 'BEGIN {
+	printf "lock acquire+release with 5 dashboards subscribed: %d/s, without: %d/s  ratio %.2f (goal >= 0.9); p50 %.1f us vs %.1f us  ratio %.2f\n", (c + d) / 2, (a + b) / 2, (a + b > 0 ? (c + d) / (a + b) : 0), (pc + pd) / 2, (pa + pb) / 2, (pc + pd > 0 ? (pa + pb) / (pc + pd) : 0)
+	printf "a change to its event at a dashboard page: p50 %.1f us = %.1f echo round trips (a change every 10 ms)\n", s50, (ep50 > 0 ? s50 / ep50 : 0)
+}'
 
 # ---- baton mcp: what tools/list costs, what the shim adds to a call ----
 for p in full core planner reviewer; do

@@ -136,7 +136,6 @@ await main(async () => {
   // Hints: a read-only tool says only that; a writer says whether it destroys
   // (the MCP default is true) and never has a title twice.
   bad = tools.filter((t) => !(t.annotations && typeof t.title === 'string' && t.annotations.title === undefined &&
-    t.annotations.openWorldHint === false &&
     (t.annotations.readOnlyHint === true ? t.annotations.destructiveHint === undefined
       : typeof t.annotations.destructiveHint === 'boolean')));
   ok(bad.length === 0, 'every tool has one title and hints: read-only, or whether it destroys',
