@@ -23,6 +23,7 @@
 /* One frame a peer received. */
 struct hframe {
 	msgpack_unpacked u;
+	unsigned char *raw; /* its bytes: u's strings point into them, not the peer's buffer */
 	int type;
 	uint64_t id; /* res frames */
 	int taken;
@@ -91,6 +92,7 @@ h_peer_free(struct hpeer *p)
 
 	for (i = 0; i < p->nframes; i++) {
 		msgpack_unpacked_destroy(&p->frames[i]->u);
+		free(p->frames[i]->raw);
 		free(p->frames[i]);
 	}
 	free(p->frames);
@@ -143,7 +145,9 @@ h_parse(struct hpeer *p)
 	    p->len - off >= (size_t)n + FRAME_HDR) {
 		f = xcalloc(1, sizeof *f);
 		msgpack_unpacked_init(&f->u);
-		if (frame_decode(p->buf + off + FRAME_HDR, (size_t)n, &f->u, &cause) != 0)
+		f->raw = xmalloc((size_t)n);
+		memcpy(f->raw, p->buf + off + FRAME_HDR, (size_t)n);
+		if (frame_decode(f->raw, (size_t)n, &f->u, &cause) != 0)
 			h_bug("the broker sent a frame that does not decode: %s", cause);
 		f->type = mp_frame_type(&f->u.data);
 		if (mp_int(mp_get(&f->u.data, "id"), &v) == 0)
