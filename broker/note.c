@@ -593,6 +593,7 @@ note_wait_reply(struct bwait *w, int changed)
 	pk_kbool(fb, "changed", changed);
 	pk_kbool(fb, "found", n != NULL);
 	pk_kuint(fb, "version", n != NULL ? n->version : v);
+	pk_kdouble(fb, "wait_cap_seconds", w->cap);
 	if (full) {
 		pk_str(fb, "value");
 		pk_raw(fb, n->val, n->vlen);
@@ -777,6 +778,7 @@ event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 	pk_map_open(fb);
 	pk_kbool(fb, "fired", fired);
 	pk_kint(fb, "generation", e != NULL ? e->value : 0);
+	pk_kdouble(fb, "wait_cap_seconds", w->cap);
 	if (with_payload) {
 		pk_str(fb, "payload");
 		pk_raw(fb, e->payload, e->plen);

@@ -38,19 +38,19 @@ static const struct op_arg lock_acquire_args[] = {
 	{ "name", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL,
 	    "Lock name, e.g. \"npm\", \"db\", or a file reservation \"file:src/app.c\". "
 	    "Give name or names, not both." },
-	{ "names", ARG_STRINGS, 0, 1, 32, NULL, NULL,
+	{ "names", ARG_STRINGS, 0, 1, LOCK_NAMES_MAX, NULL, NULL,
 	    "Several lock names granted all together or not at all." },
 	{ "mode", ARG_STRING, 0, 0, 16, "\"exclusive\"", "exclusive|shared",
 	    "exclusive (one holder) or shared (any number of shared holders)." },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
 	    "How long to wait in line when the lock is held; 0 returns at once. "
-	    "Capped by the broker (50 s by default)." },
+	    "Capped by the broker: 50 s, 10 min when you send a progress token." },
 	{ "ttl_seconds", ARG_NUMBER, 0, 1, 86400, NULL, NULL,
 	    "Detach the lock from your session: it outlives a disconnect and expires "
 	    "after this many seconds unless renewed. Without it the lock is released "
 	    "when your session ends." },
 	{ "ticket", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
-	    "Ticket from a timed-out wait: keeps your place in the queue." },
+	    "Ticket from a timed-out wait: keeps your place in line (60 s)." },
 	{ "reason", ARG_STRING, 0, 0, REASON_MAX_LEN, NULL, NULL,
 	    "Why you hold it, shown to others in lock_list and conflicts." },
 };
@@ -60,23 +60,29 @@ static const struct op_result lock_acquire_results[] = {
 	{ "fence", "integer", 1, "fencing token: strictly increases with every grant" },
 	{ "mode", "string", 1, "exclusive or shared" },
 	{ "names", "array", 1, "the lock names granted or asked for" },
+	{ "held", "array", 1, "names you held already: your grant stands (same token)" },
 	{ "expires_in_seconds", "number", 1, "seconds until a detached lock expires" },
 	{ "holders", "array", 1,
 	    "who holds it now (agent, session, mode, reason), when not acquired" },
 	{ "queue_position", "integer", 1,
 	    "your place in line (1 = next) after a timed-out wait" },
 	{ "ticket", "string", 1, "pass back as ticket to keep your place in line" },
+	{ "queued_ahead", "integer", 1, "nobody holds it but this many wait in line first" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
 static const struct op_arg lock_release_args[] = {
-	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
-	    "Name of the lock to release." },
+	{ "name", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL, "Name of a lock to release." },
+	{ "names", ARG_STRINGS, 0, 1, LOCK_NAMES_MAX, NULL, NULL,
+	    "Several locks of yours to release." },
 	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
-	    "Token from lock_acquire; optional from the session that took it." },
+	    "Token from lock_acquire: releases every name of that grant. Optional from "
+	    "the session that took it." },
 };
 static const struct op_result lock_release_results[] = {
-	{ "released", "boolean", 0, "true when the lock was yours and is now free" },
+	{ "released", "boolean", 0, "true when something of yours was released" },
+	{ "names", "array", 0, "the names released" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -97,12 +103,18 @@ static const struct op_result lock_renew_results[] = {
 static const struct op_arg lock_list_args[] = {
 	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
 	    "Only locks whose name starts with this." },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, "At most this many locks." },
+	{ "after", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL,
+	    "cursor of the previous page: the locks named after it." },
 };
 static const struct op_result lock_list_results[] = {
 	{ "locks", "array", 0,
-	    "held locks: name, mode, holders [{agent, session, mode, age_seconds, "
+	    "by name: name, mode, holders [{agent, session, mode, age_seconds, "
 	    "expires_in_seconds, reason}], waiters in order" },
 	{ "count", "integer", 0, "number of locks listed" },
+	{ "more", "boolean", 0, "more locks past this page" },
+	{ "cursor", "string", 1, "pass as after for the next page" },
+	{ "hint", "string", 1, "what to do next" },
 };
 static const struct op_arg lock_break_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
@@ -195,6 +207,7 @@ static const struct op_result note_wait_results[] = {
 	    "its version now (of the deletion when deleted); pass it as after_version next" },
 	{ "value", "any", 1, "its value, when changed and found" },
 	{ "author", "string", 1, "who wrote it, when changed and found" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -232,6 +245,7 @@ static const struct op_result event_wait_results[] = {
 	{ "generation", "integer", 0,
 	    "the event's generation now; pass it as after next time" },
 	{ "payload", "any", 1, "payload of the latest signal, when fired and it had one" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -315,6 +329,7 @@ static const struct op_result message_inbox_results[] = {
 	{ "cursor", "integer", 0, "pass as after next time: nothing is skipped or repeated" },
 	{ "more", "boolean", 0, "true when more messages are waiting past this page" },
 	{ "unread", "integer", 0, "unread messages in your mailbox" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "discussions", "array", 0,
 	    "open discussions waiting on you: {id, topic, started_by, category, "
 	    "priority, replies, updated_at}" },
@@ -662,21 +677,23 @@ const struct op ops[OP_COUNT] = {
 		    "token and call lock_release when done. A lock taken without "
 		    "ttl_seconds is released automatically when your session ends. "
 		    "When someone else holds it you get acquired:false and the holders; "
-		    "pass wait_seconds to wait in line instead of polling."),
+		    "pass wait_seconds to wait in line instead of polling. Asking for a "
+		    "lock you hold returns your grant."),
 	OPDEF(lock_release, .title = "Release a lock",
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_IDEMPOTENT,
-	    .desc = "Release a lock you hold, by name, with the token lock_acquire "
-		    "returned (not needed from the session that took it). Another "
-		    "agent's lock cannot be released: the error says who holds it."),
+	    .desc = "Release locks you hold: the token lock_acquire returned frees every "
+		    "name of that grant; name or names without a token free those of "
+		    "your session. Another agent's lock cannot be released: the error "
+		    "says who holds it."),
 	OPDEF(lock_renew, .title = "Renew a detached lock", .flags = OP_MUTATES | OP_IDEMPOTENT,
 	    .desc = "Extend a lock taken with ttl_seconds before it expires: it will expire "
 		    "ttl_seconds from now. Needs the token (or the session that took it). "
 		    "A session-bound lock needs no renewal; renewing it detaches it with "
 		    "this lifetime."),
 	OPDEF(lock_list, .title = "List locks", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "List the locks held in your project: holders (agent, mode, age, "
-		    "expiry, reason) and waiters in order. Use before editing shared "
-		    "files to see who is working where."),
+	    .desc = "List the locks held in your project, by name: holders (agent, mode, "
+		    "age, expiry, reason) and waiters in order. Pages: limit, and after = "
+		    "cursor while more is true."),
 	OPDEF(lock_break, .title = "Break a lock",
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN,
 	    .desc = "For the user, not agents: take a lock away from holders that forgot "

@@ -380,6 +380,7 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 	struct op_error err;
 	struct fbuf fb;
 	struct timeval tv = tv_secs(MCP_PROGRESS_SECONDS);
+	cJSON *ptok;
 	int r;
 
 	if (!m->connected && mcp_connect(m, 1, &err) != 0) {
@@ -390,6 +391,7 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 		    err.code != NULL ? err.code : ERR_UNAVAILABLE, err.message, op->name);
 		return (NULL);
 	}
+	ptok = (op->flags & OP_BLOCKS) ? mcp_progress_token(params) : NULL;
 	c = xcalloc(1, sizeof *c);
 	c->m = m;
 	c->bid = ++m->next_bid;
@@ -398,11 +400,14 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 	fbuf_init(&fb);
 	client_req_open(&fb, c->bid, op->name);
 	pk_raw(&fb, args, len);
+	if (ptok != NULL)
+		pk_kbool(&fb, "p", 1); /* progress keeps the call alive: the longer cap */
 	client_req_close(&fb);
 	r = mcp_broker_send(m, &fb);
 	fbuf_free(&fb);
 	if (r != 0) {
 		free(c);
+		cJSON_Delete(ptok);
 		mcp_tool_error(m, id,
 		    "%s: the request to %s is too large or the broker "
 		    "is not reading; try again with smaller arguments",
@@ -412,8 +417,7 @@ mcp_forward(struct mcp *m, const cJSON *id, const cJSON *params, const struct op
 	c->id = cJSON_Duplicate(id, 1);
 	TAILQ_INSERT_TAIL(&m->calls, c, entry);
 	m->ncalls++;
-	if ((op->flags & OP_BLOCKS) &&
-	    (c->progress_token = mcp_progress_token(params)) != NULL) {
+	if ((c->progress_token = ptok) != NULL) {
 		c->progress = event_new(m->base, -1, EV_PERSIST, mcp_progress_cb, c);
 		if (c->progress == NULL || event_add(c->progress, &tv) != 0)
 			fatalx("mcp: cannot add a progress timer");

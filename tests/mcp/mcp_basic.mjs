@@ -81,7 +81,7 @@ await main(async () => {
   ok(res.error && res.error.code === -32602 && /colour/.test(res.error.message),
     'an unknown argument gets -32602 naming it', res);
 
-  res = await raw.request(++id, 'tools/call', { name: 'lock_release', arguments: {} });
+  res = await raw.request(++id, 'tools/call', { name: 'lock_renew', arguments: { ttl_seconds: 5 } });
   ok(res.error && res.error.code === -32602 && res.error.data && res.error.data.field === 'name',
     'a missing required argument gets -32602 naming it', res);
 
@@ -122,8 +122,8 @@ await main(async () => {
     typeof la.wait_seconds.maximum === 'number', 'lock_acquire wait_seconds: number with bounds', la.wait_seconds);
   ok(la.names && la.names.type === 'array' && la.names.items && la.names.items.type === 'string',
     'lock_acquire names: array of strings', la.names);
-  ok(JSON.stringify(byName.lock_release.inputSchema.required) === '["name"]',
-    'lock_release requires name');
+  ok(JSON.stringify(byName.lock_renew.inputSchema.required) === '["name","ttl_seconds"]',
+    'lock_renew requires name and ttl_seconds');
   ok(byName.lock_break === undefined, 'lock_break, the user\'s, is not offered to agents');
   let brk = null;
   try {
