@@ -735,6 +735,23 @@ op_counter_incr(struct req *r)
 	reply_end(r->c, fb);
 }
 
+/* Signal e with payload p (plen bytes of msgpack, taken over; NULL: none). */
+static void
+event_bump(struct tally *e, unsigned char *p, size_t plen)
+{
+	char *wk;
+
+	free(e->payload);
+	e->payload = p;
+	e->plen = plen;
+	e->value++;
+	revision_next();
+	store_mark(&event_store_kind, e->key);
+	wk = note_wait_key("event", e->key);
+	wait_wake(wk);
+	free(wk);
+}
+
 void
 op_event_signal(struct req *r)
 {
@@ -742,7 +759,6 @@ op_event_signal(struct req *r)
 	struct fbuf *fb;
 	unsigned char *p = NULL;
 	size_t plen = 0;
-	char *wk;
 	int refused;
 
 	if ((e = tally_for(r, &evts, 1, &refused)) == NULL)
@@ -751,20 +767,36 @@ op_event_signal(struct req *r)
 		reply_error(r->c, r->id, ERR_INVALID, "payload", "payload cannot be stored");
 		return;
 	}
-	free(e->payload);
-	e->payload = p;
-	e->plen = plen;
-	e->value++;
-	revision_next();
-	store_mark(&event_store_kind, e->key);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
-	pk_kint(fb, "generation", e->value);
+	pk_kint(fb, "generation", e->value + 1);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
-	wk = note_wait_key("event", e->key);
-	wait_wake(wk);
-	free(wk);
+	event_bump(e, p, plen);
+}
+
+/*
+ * The broker signals event name of project itself (task.c: a task in
+ * review...), with payload (plen bytes of msgpack, copied; NULL: none).
+ * Past the bound on events nothing is signaled, as for a peer.
+ */
+void
+event_fire(const char *project, const char *name, const void *payload, size_t plen)
+{
+	struct tally *e;
+	unsigned char *p = NULL;
+	char *key;
+
+	xasprintf(&key, "%s\n%s", project, name);
+	e = tally_get(&evts, &key, 1);
+	free(key);
+	if (e == NULL)
+		return;
+	if (payload != NULL) {
+		p = xmalloc(plen);
+		memcpy(p, payload, plen);
+	}
+	event_bump(e, p, plen);
 }
 
 /* Answer an event_wait: fired or timed out, with the generation now. */
@@ -825,8 +857,11 @@ event_now(const char *key)
 void
 op_event_wait(struct req *r)
 {
-	note_park(r, "event", note_resolve(r, "name", NULL), (uint64_t)arg_int(r, "after"),
-	    event_now, event_wait_ready, event_wait_timeout);
+	/* next: past the generation now (note_park lowers the largest after to it) */
+	uint64_t after = arg_bool(r, "next") ? UINT64_MAX : (uint64_t)arg_int(r, "after");
+
+	note_park(r, "event", note_resolve(r, "name", NULL), after, event_now, event_wait_ready,
+	    event_wait_timeout);
 }
 
 /* Row of a note, a tombstone or tomb_floor; 0 when it is gone. */

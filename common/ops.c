@@ -237,6 +237,9 @@ static const struct op_arg event_wait_args[] = {
 	{ "after", ARG_INT, 0, 0, VERSION_MAX, "0", NULL,
 	    "The generation you last saw (0: none); returns as soon as the event's "
 	    "generation is past it." },
+	{ "next", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "true: wait for the next signal after this call starts (after = the "
+	    "generation now)." },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL,
 	    "How long to wait; capped by the broker (50 s by default)." },
 };
@@ -739,7 +742,7 @@ const struct op ops[OP_COUNT] = {
 		    "last saw; 0 = it has ever been signaled). Returns at once when it "
 		    "already is, so a signal between two calls is never missed; else when "
 		    "signaled or after wait_seconds (fired:false). Loop with after = the "
-		    "generation returned."),
+		    "generation returned; next:true waits for the next signal only."),
 	OPDEF(agent_join, .title = "Join as an agent with a role",
 	    .flags = OP_MUTATES | OP_IDEMPOTENT,
 	    .desc = "Say who you are: your agent name (others message you by it) and "
