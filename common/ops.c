@@ -410,12 +410,16 @@ static const struct op_arg discussion_list_args[] = {
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
 	    "Only those waiting on this agent name or \"role:ROLE\"." },
 	{ "limit", ARG_INT, 0, 1, 500, "100", NULL, "At most this many, newest first." },
+	{ "after", ARG_STRING, 0, 1, 24, NULL, NULL,
+	    "cursor of the previous page: the older discussions after it." },
 };
 static const struct op_result discussion_list_results[] = {
 	{ "discussions", "array", 0,
 	    "newest first: {id, topic, status, waiting_on?, category?, priority, started_by, "
 	    "replies, updated_at, decision?}" },
 	{ "count", "integer", 0, "number listed" },
+	{ "more", "boolean", 0, "more discussions past this page" },
+	{ "cursor", "string", 1, "pass as after for the next page" },
 };
 
 static const struct op_arg discussion_get_args[] = {
