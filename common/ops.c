@@ -465,7 +465,11 @@ static const struct op_arg task_create_args[] = {
 	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL,
 	    "Labels for task_list {tag} (each at most 64 bytes)." },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
-	    "Ids of tasks (\"T1\") that must be done before this one is ready." },
+	    "Ids of tasks (\"T1\") that must be done (or cancelled) before this one is "
+	    "ready." },
+	{ "files", ARG_STRINGS, 0, 0, LOCK_NAMES_MAX, NULL, NULL,
+	    "Paths, directories or globs it changes, as file: locks take them: its claim "
+	    "reserves them for the claimant." },
 	{ "assignee", ARG_STRING, 0, 1, 64, NULL, NULL, "Only this agent may claim it." },
 };
 static const struct op_result task_fields_results[] = {
@@ -477,6 +481,7 @@ static const struct op_result task_fields_results[] = {
 	{ "isolation", "string", 0, "shared or worktree" },
 	{ "tags", "array", 0, "labels" },
 	{ "depends_on", "array", 0, "ids that must be done first" },
+	{ "files", "array", 0, "normalized paths its claim reserves" },
 	{ "assignee", "string", 1, "the only agent that may claim it" },
 	{ "owner", "string", 1, "agent that claimed it last" },
 	{ "ready", "boolean", 0, "todo with every dependency done: claimable now" },
@@ -491,6 +496,8 @@ static const struct op_result task_fields_results[] = {
 	{ "lease_expires_in_seconds", "number", 1,
 	    "the claimant's session is gone: back to todo in this many seconds" },
 	{ "changes_requested", "boolean", 0, "changes were requested and not submitted yet" },
+	{ "files_reserved", "boolean", 0, "its files are reserved for its claimant now" },
+	{ "review_taken_by", "string", 1, "the reviewer reviewing it now" },
 	{ "version", "integer", 0, "revision of the last change" },
 	{ "history", "array", 0, "every change: {at, actor, session, action, from, to, note}" },
 	{ "history_dropped", "integer", 0, "oldest entries dropped past the history bound" },
@@ -513,15 +520,16 @@ static const struct op_arg task_list_args[] = {
 	{ "ready", ARG_BOOL, 0, 0, 0, NULL, NULL,
 	    "true: only tasks claimable now (todo, dependencies done)." },
 	{ "limit", ARG_INT, 0, 1, TASK_LIST_MAX, "50", NULL, "At most this many tasks." },
-	{ "cursor", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL,
-	    "next_cursor of the previous page: continue after that task." },
+	{ "after", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL,
+	    "cursor of the previous page: the tasks after that one." },
 };
 static const struct op_result task_list_results[] = {
 	{ "tasks", "array", 0,
 	    "oldest first: {id, title, status, priority, complexity, isolation, tags, "
-	    "depends_on, assignee, owner, ready, updated_at}" },
+	    "depends_on, files, assignee, owner, ready, updated_at}" },
 	{ "count", "integer", 0, "tasks in this page" },
-	{ "next_cursor", "string", 1, "pass as cursor for the next page" },
+	{ "more", "boolean", 0, "more tasks past this page" },
+	{ "cursor", "string", 1, "pass as after for the next page" },
 	{ "summary", "object", 0,
 	    "whole project: total, per status counts, ready, percent_done, project_status" },
 	{ "hint", "string", 1, "what to do next" },
@@ -535,6 +543,8 @@ static const struct op_arg task_update_args[] = {
 	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, "New tags (replace)." },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
 	    "New dependencies (replace); a cycle is refused." },
+	{ "files", ARG_STRINGS, 0, 0, LOCK_NAMES_MAX, NULL, NULL,
+	    "New files (replace); not while it is in progress." },
 	{ "assignee", ARG_STRING, 0, 0, 64, NULL, NULL, "New assignee; \"\" for anyone." },
 	{ "status", ARG_STRING, 0, 0, 16, NULL,
 	    "todo|in_progress|review|done|blocked|cancelled",
@@ -559,15 +569,20 @@ static const struct op_arg task_claim_args[] = {
 	    "While your session lives the claim holds: no heartbeat." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
 	    "Claim token of an earlier claim: take it over from a session that ended." },
+	{ "review", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "true: take a task in review to review (one reviewer each), not one to do." },
 };
 static const struct op_result task_claim_results[] = {
-	{ "claimed", "boolean", 0, "true when the task is yours" },
+	{ "claimed", "boolean", 0, "true when the task (or its review) is yours" },
+	{ "review", "boolean", 1, "true when what you got is a review" },
 	{ "id", "string", 1, "the task's id" },
 	{ "token", "string", 1,
 	    "claim token: lets another session of yours submit or release" },
 	{ "lease_seconds", "number", 1, "how long the claim outlives your session" },
 	{ "task", "object", 1, "the task, with description, feedback and history" },
 	{ "owner", "string", 1, "who holds it, when someone else does" },
+	{ "holders", "array", 1, "who holds its files, when they keep you from it" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "project_status", "string", 0, "planning, ready, in_progress, complete or stopped" },
 	{ "hint", "string", 0, "what to do next" },
 };
@@ -590,6 +605,7 @@ static const struct op_arg task_approve_args[] = {
 static const struct op_result task_approve_results[] = {
 	{ "approved", "array", 0, "ids now done" },
 	{ "summary", "object", 0, "project: total, per status counts, percent_done..." },
+	{ "all_done", "boolean", 0, "every task is done or cancelled (planners are told)" },
 	{ "hint", "string", 0, "what to do next" },
 };
 
@@ -621,6 +637,8 @@ static const struct op_arg project_set_args[] = {
 	{ "plan", ARG_STRING, 0, 0, TASK_PLAN_MAX, NULL, NULL, "The implementation plan." },
 	{ "status", ARG_STRING, 0, 0, 16, NULL, "planning|ready|in_progress|complete|stopped",
 	    "complete or stopped ends every waiting task_claim at once." },
+	{ "self_review", ARG_BOOL, 0, 0, 0, NULL, NULL,
+	    "true: a task's claimant may approve it too (off by default)." },
 };
 static const struct op_result project_fields_results[] = {
 	{ "project", "string", 0, "the project namespace" },
@@ -632,6 +650,7 @@ static const struct op_result project_fields_results[] = {
 	{ "acceptance", "string", 1, "acceptance criteria" },
 	{ "tests", "string", 1, "how to test it" },
 	{ "plan", "string", 1, "the implementation plan" },
+	{ "self_review", "boolean", 0, "a claimant may review its own task" },
 	{ "updated_by", "string", 1, "agent of the last change" },
 	{ "updated_at", "string", 1, "ISO 8601 UTC" },
 	{ "version", "integer", 0, "revision of the last change" },
@@ -811,17 +830,18 @@ const struct op ops[OP_COUNT] = {
 		    "resolved."),
 	OPDEF(task_create, .title = "Create a task", .flags = OP_MUTATES,
 	    .desc = "Add a task to your project's plan; returns its short id (T1, T2...). "
-		    "Give a title, a description with acceptance, a complexity, and "
-		    "depends_on for tasks that must be done first (it is ready only then). "
-		    "Implementers get tasks with task_claim; the status machine is "
-		    "todo -> in_progress -> review -> done."),
+		    "Give a title, a description with acceptance, a complexity, the files "
+		    "it changes (its claim reserves them) and depends_on for tasks that "
+		    "must be done first (it is ready only then). Implementers get tasks "
+		    "with task_claim; the status machine is todo -> in_progress -> review "
+		    "-> done."),
 	OPDEF(task_get, .title = "Show a task", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "One task with its description, review notes and feedback, and its "
 		    "full history (who, when, what)."),
 	OPDEF(task_list, .title = "List tasks", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "List your project's tasks (filter by status, owner, tag, ready) with a "
-		    "summary: counts per status, percent done, project status. Pages with "
-		    "limit and next_cursor."),
+		    "summary: counts per status, percent done, project status. Pages: "
+		    "limit, and after = cursor while more is true."),
 	OPDEF(task_update, .title = "Update a task", .flags = OP_MUTATES,
 	    .desc = "Change a task's title, description, priority, tags, dependencies or "
 		    "assignee, or move its status. Status moves are enforced: todo -> "
@@ -831,24 +851,31 @@ const struct op ops[OP_COUNT] = {
 		    "an error listing the allowed ones. Submit and release need the claimant."),
 	OPDEF(task_claim, .title = "Claim a task (can wait for one)",
 	    .flags = OP_MUTATES | OP_BLOCKS,
-	    .desc = "Take a task to work on: atomic, one winner. Without id you get the best "
-		    "ready task (dependencies done, highest priority, oldest first), or a "
-		    "task of yours with changes requested. Pass wait_seconds to wait for one "
-		    "instead of polling. claimed:false with project_status complete or "
-		    "stopped means stop working. The claim holds while your session lives; "
-		    "submit with task_submit when done."),
+	    .desc = "Take a task to work on: atomic, one winner, its files reserved for "
+		    "you. Without id you get the best ready task (dependencies done, files "
+		    "free, highest priority, oldest first), or a task of yours with changes "
+		    "requested. Pass wait_seconds to wait for one instead of polling. "
+		    "review:true takes a task in review to review instead (reviewers). "
+		    "claimed:false with project_status complete or stopped means stop "
+		    "working. The claim holds while your session lives; submit with "
+		    "task_submit when done."),
 	OPDEF(task_submit, .title = "Submit a task for review", .flags = OP_MUTATES,
 	    .desc = "Hand your claimed task in for review (in_progress -> review) with notes: "
 		    "what you did and how you tested it. Only the claimant (its session or "
-		    "claim token) may submit. Then call task_claim for the next task."),
+		    "claim token) may submit. Its files are released and the reviewers are "
+		    "told (inbox). Then call task_claim for the next task."),
 	OPDEF(task_approve, .title = "Approve reviewed tasks", .flags = OP_MUTATES,
 	    .one_of = "id|ids",
 	    .desc = "Approve tasks in review (review -> done), one or a batch; records who "
-		    "and when. Tasks that depend on them become ready and waiting claims "
-		    "wake."),
+		    "and when. A review is by someone other than the task's claimant "
+		    "(unless the project allows self-review). Tasks that depend on them "
+		    "become ready and waiting claims wake; after the last one the planners "
+		    "are told."),
 	OPDEF(task_request_changes, .title = "Request changes on a task", .flags = OP_MUTATES,
 	    .desc = "Send a task in review back to its claimant (review -> in_progress) with "
-		    "feedback; the claimant's task_claim returns it with the feedback."),
+		    "feedback; the claimant is told (inbox) and its task_claim returns it "
+		    "with the feedback. Only for tasks in review, by someone other than "
+		    "their claimant."),
 	OPDEF(task_release, .title = "Release a claimed task",
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE,
 	    .desc = "Give up a task you claimed: back to todo for anyone (requeue, default) "
@@ -857,8 +884,9 @@ const struct op ops[OP_COUNT] = {
 	OPDEF(project_set, .title = "Set the project context and status", .flags = OP_MUTATES,
 	    .desc = "Record the project's context: description, end_state, tech_stack, "
 		    "constraints, acceptance, tests, plan, and its status (planning -> ready "
-		    "-> in_progress -> complete | stopped). Only the fields given change. "
-		    "Status complete or stopped ends every waiting task_claim at once."),
+		    "-> in_progress -> complete | stopped; the first claim moves it to "
+		    "in_progress), and self_review. Only the fields given change. Status "
+		    "complete or stopped ends every waiting task_claim at once."),
 	[OP_project_get] = { .name = "project_get",
 	    .args = NULL,
 	    .nargs = 0,
