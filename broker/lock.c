@@ -1276,10 +1276,11 @@ op_lock_release(struct req *r)
 			? "no lock is held with this token (released already, or expired)"
 			: "nobody holds this lock; nothing to release");
 	pk_map_close(fb);
-	reply_end(r->c, fb);
+	/* released before the answer leaves: it waits for their commit */
 	for (i = 0; i < b.n; i++)
 		grant_release(b.v[i], "released");
 	free(b.v);
+	reply_end(r->c, fb);
 	lock_pump_all();
 }
 
@@ -1388,13 +1389,14 @@ op_lock_break(struct req *r)
 		   "the lock is no longer protected"
 		 : "nobody holds this lock; nothing to break");
 	pk_map_close(fb);
+	if (held) {
+		/* broken before the answer leaves: it waits for their commit */
+		reason = arg_strdup(r, "reason");
+		while ((g = TAILQ_FIRST(&l->holders)) != NULL)
+			lock_break_grant(g, r->s->agent, reason);
+		free(reason);
+	}
 	reply_end(r->c, fb);
-	if (!held)
-		return;
-	reason = arg_strdup(r, "reason");
-	while ((g = TAILQ_FIRST(&l->holders)) != NULL)
-		lock_break_grant(g, r->s->agent, reason);
-	free(reason);
 	lock_pump_all();
 }
 

@@ -767,12 +767,12 @@ op_event_signal(struct req *r)
 		reply_error(r->c, r->id, ERR_INVALID, "payload", "payload cannot be stored");
 		return;
 	}
+	event_bump(e, p, plen); /* before the answer, which waits for its commit */
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
-	pk_kint(fb, "generation", e->value + 1);
+	pk_kint(fb, "generation", e->value);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
-	event_bump(e, p, plen);
 }
 
 /*

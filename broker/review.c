@@ -476,6 +476,8 @@ op_task_approve(struct req *r)
 	else
 		snprintf(hint, sizeof hint, "%zu in review, %zu ready, %zu in progress",
 		    c.n[TS_REVIEW], c.ready, c.n[TS_IN_PROGRESS]);
+	if (all)
+		review_tell_all_done(ts[n - 1], r->s);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "approved");
@@ -487,7 +489,5 @@ op_task_approve(struct req *r)
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
-	if (all)
-		review_tell_all_done(ts[n - 1], r->s);
 	free(ts);
 }
