@@ -616,17 +616,40 @@ waiter_grant(struct waiter *w)
 }
 
 /*
+ * The projects of the file reservations on the wake list (each once
+ * in a row), copied: what lock_on_file_freed's function is told.
+ */
+static char **
+lock_freed_projects(size_t *np)
+{
+	char **v = NULL;
+	size_t i;
+
+	*np = 0;
+	for (i = 0; i < wake_len && file_freed_fn != NULL; i++) {
+		if (wake_list[i]->path == NULL ||
+		    (*np > 0 && strcmp(v[*np - 1], wake_list[i]->project) == 0))
+			continue;
+		v = xreallocarray(v, *np + 1, sizeof *v);
+		v[(*np)++] = xstrdup(wake_list[i]->project);
+	}
+	return (v);
+}
+
+/*
  * Let every woken lock grant its waiters that may go, in this loop
  * iteration: in line order, past the parked ones, up to the first
- * present waiter that must still wait.  Then tell whoever asked
- * (lock_on_file_freed) which projects' file reservations moved.
+ * present waiter that must still wait.  Then, once the wake list is
+ * done with, tell whoever asked (lock_on_file_freed) which projects'
+ * file reservations moved: what it does may take or free locks itself.
  */
 void
 lock_pump_all(void)
 {
 	struct wlink *k;
 	struct lock *l;
-	size_t i;
+	char **projects;
+	size_t i, np;
 
 	for (i = 0; i < wake_len; i++) {
 		l = wake_list[i];
@@ -642,14 +665,17 @@ lock_pump_all(void)
 			k = TAILQ_FIRST(&l->queue);
 		}
 	}
+	projects = lock_freed_projects(&np);
 	for (i = 0; i < wake_len; i++)
 		wake_list[i]->pumping = 0;
-	for (i = 0; i < wake_len; i++) {
-		if (wake_list[i]->path != NULL && file_freed_fn != NULL)
-			file_freed_fn(wake_list[i]->project);
+	for (i = 0; i < wake_len; i++)
 		lock_gc(wake_list[i]);
-	}
 	wake_len = 0;
+	for (i = 0; i < np; i++) {
+		file_freed_fn(projects[i]);
+		free(projects[i]);
+	}
+	free(projects);
 }
 
 /* Tell fn (the task claims) the project of every file reservation that moved. */

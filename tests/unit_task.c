@@ -377,6 +377,28 @@ static const struct hstep review[] = {
 	{ 'a', "project_get", NULL, "r.status=in_progress r.summary.done=2", NULL },
 };
 
+/*
+ * Two tasks with the very same file: the second claim waits and takes
+ * the file the moment the first is submitted (the lock released is the
+ * one the claim takes again: it must not be freed under the release).
+ */
+static const struct hstep same_file[] = {
+	{ 'a', "task_create", "{'title':'one','complexity':'simple','files':['src/a.c']}",
+	    "ok=true", NULL },
+	{ 'a', "task_create", "{'title':'two','complexity':'simple','files':['./src/a.c']}",
+	    "ok=true r.files.0=src/a.c", NULL },
+	{ 'b', "task_claim", "{'id':'T1'}", "r.claimed=true", NULL },
+	{ 'c', "task_claim", "{'id':'T2','wait_seconds':30}", NULL, NULL },
+	{ 'd', "lock_acquire", "{'name':'file:src/b.c'}", "ok=true r.acquired=true", NULL },
+	{ 'b', "task_submit", "{'id':'T1','notes':'n'}", "ok=true",
+	    "c: r.claimed=true r.id=T2 r.task.files_reserved=true" },
+	{ 'd', "lock_release", "{'name':'file:src/b.c'}", "ok=true r.released=true", NULL },
+	{ 'a', "lock_list", NULL,
+	    "r.count=1 r.locks.0.name=file:src/a.c r.locks.0.holders.0.agent=c", NULL },
+	{ 'c', "task_release", "{'id':'T2'}", "ok=true r.status=todo", NULL },
+	{ 'a', "lock_list", NULL, "r.count=0", NULL },
+};
+
 /* Self-review is refused unless the project allows it. */
 static const struct hstep self_review[] = {
 	{ 'a', "task_create", "{'title':'mine','complexity':'simple'}", "ok=true", NULL },
@@ -484,6 +506,8 @@ main(void)
 	run_script("review", "/review", review, nitems(review), 5, &sc);
 	ok(h_script_close(&sc) == 0 && wait_count() == 0 && lock_count(NULL) == 0,
 	    "review: nothing left waiting or held");
+	run_script("same file", "/same", same_file, nitems(same_file), 4, &sc);
+	ok(h_script_close(&sc) == 0 && lock_count(NULL) == 0, "same file: nothing left held");
 	run_script("self-review", "/self", self_review, nitems(self_review), 1, &sc);
 	ok(h_script_close(&sc) == 0, "self-review: closed");
 	run_script("cancelled dependency", "/cancel", cancelled_dep, nitems(cancelled_dep), 2,
