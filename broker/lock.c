@@ -714,7 +714,8 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 		pk_holder(fb, b.v[i], 1);
 	pk_kuint(fb, "queue_position", pos);
 	pk_kstr(fb, "ticket", w->ticket);
-	pk_kdouble(fb, "wait_cap_seconds", w->cap);
+	if (w->cap > 0)
+		pk_kdouble(fb, "wait_cap_seconds", w->cap);
 	snprintf(hint, sizeof hint,
 	    "still queued (position %zu); call lock_acquire again "
 	    "with this ticket within %g s to keep your place",

@@ -49,6 +49,15 @@ pk_lock(struct fbuf *fb, struct lock *l)
 	pk_map_close(fb);
 }
 
+/* Does name sort after the cursor (alen bytes, as strcmp orders names)? */
+static int
+lock_name_after(const char *name, const char *after, size_t alen)
+{
+	int c = strncmp(name, after, alen);
+
+	return (c > 0 || (c == 0 && strlen(name) > alen));
+}
+
 static int
 lock_name_cmp(const void *a, const void *b)
 {
@@ -77,9 +86,8 @@ lock_list_select(struct session *s, const char *prefix, size_t plen, const char 
 		if (strncmp(l->name, prefix, plen) != 0 ||
 		    (TAILQ_EMPTY(&l->holders) && TAILQ_EMPTY(&l->queue)))
 			continue;
-		if (after != NULL && strncmp(l->name, after, alen) <= 0 &&
-		    (strncmp(l->name, after, alen) < 0 || strlen(l->name) <= alen))
-			continue; /* not past the cursor */
+		if (after != NULL && !lock_name_after(l->name, after, alen))
+			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xreallocarray(v, cap, sizeof *v);
