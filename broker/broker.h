@@ -24,7 +24,10 @@
  *               function given to presence_on_change (msg.c's)
  *   msg.c       messages (reads presence); discuss.c discussions; the
  *               two share msg.h
- *   lock.c      locks (tells a broken lock's holders through msg_notice)
+ *   lock.c      locks: grants, queues, acquire and release (tells a
+ *               broken lock's holders through msg_notice); lockrow.c
+ *               their rows and lock_list, lockhold.c the reservations
+ *               task claims hold; they share lock.h
  *   note.c      notes, counters, events
  *   task.c      tasks: task.c the task itself, review.c the status
  *               machine and review, claim.c claims and leases, taskrow.c
@@ -121,6 +124,7 @@ struct req {
 	struct client *c;
 	struct session *s;
 	uint64_t id;
+	int progress; /* the client keeps a long wait alive (req key "p") */
 	const struct op *op;
 	const msgpack_object *vals[OP_MAX_ARGS]; /* op_validate's: read with arg_*() */
 };
@@ -181,7 +185,9 @@ struct broker_config {
 	const char *socket;
 	const char *state_dir;
 	int allow_root;
-	double max_wait; /* cap on wait_seconds */
+	double max_wait;          /* cap on wait_seconds */
+	double max_wait_progress; /* the cap when the client sends progress */
+	double ticket_grace;      /* seconds a timed-out lock waiter keeps its place */
 	int foreground;
 	int verbose;
 	double grace; /* seconds a restored session may take to reclaim */
@@ -290,6 +296,7 @@ struct bwait {
 	void (*free_arg)(void *);           /* frees arg, or NULL */
 	void *arg;
 	uint64_t after;
+	double cap; /* the cap on its wait (wait_cap), told in its answer */
 	struct event *timer;
 	TAILQ_ENTRY(bwait) kentry;
 	TAILQ_ENTRY(bwait) sentry;
@@ -301,6 +308,7 @@ struct bwait *wait_add(struct req *, const char *, double, int (*)(struct bwait 
 void wait_end(struct bwait *);
 void wait_wake(const char *);
 void wait_init(void);
+double wait_cap(const struct req *);
 size_t wait_count(void);
 
 /* feed.c: the audit log and its subscribers */
@@ -342,7 +350,8 @@ void presence_foreach(const char *, void (*)(const char *, const char *, void *)
 extern size_t msg_retention;
 size_t msg_unread(struct session *);
 void msg_init(void);
-uint64_t msg_notice(const char *, const char *, const char *, const char *, const char *);
+uint64_t msg_notice(const char *, const char *, const char *, const char *, const char *,
+    const char *);
 struct msg_view { /* a message, as msg_foreach_new shows it */
 	uint64_t id;
 	const char *from, *to, *subject, *body, *thread;
@@ -354,6 +363,9 @@ const char *msg_news_key(const char *);
 
 /* discuss.c: discussions */
 size_t msg_waiting_on(struct session *);
+
+/* note.c: notes, counters, events */
+void event_fire(const char *, const char *, const void *, size_t);
 
 /* task.c, claim.c, taskrow.c, project.c: tasks and the project (task.h: what they share) */
 void task_init(void);
@@ -374,7 +386,7 @@ const char *task_news_key(const char *);
 char *guide_next_steps(struct session *, const char *);
 char *guide_join_hint(struct session *);
 
-/* lock.c */
+/* lock.c, lockrow.c, lockhold.c (lock.h: what they share) */
 void lock_init(void);
 size_t lock_session_grants(struct session *);
 size_t lock_count(const char *);
@@ -395,6 +407,12 @@ int lock_edit_reserve(struct session *, const char *, size_t, int (*)(const char
 int notice_pending(struct session *);
 int notice_recent(struct session *, double);
 size_t notice_pack_news(struct fbuf *, struct session *);
+void lock_on_file_freed(void (*)(const char *));
+int lock_hold_free(const char *, const char *, char *const *, size_t, struct fbuf *);
+void lock_hold(const char *, const char *, const char *, char *const *, size_t, const char *,
+    char *);
+void lock_hold_drop(const char *);
+void lock_hold_rebind(const char *, const char *, const char *);
 
 /* dump.c: the whole state as JSON (batond --export, --import) */
 int dump_export(const char *, const char *, char **);

@@ -13,8 +13,9 @@
 
 #include "msg.h"
 
-#define DISC_MAX 1000        /* discussions per project */
-#define DISC_REPLIES_MAX 100 /* messages in a thread: 100 x 8 KiB fits a frame */
+#define DISC_MAX 1000                /* discussions per project */
+#define DISC_REPLIES_MAX 100         /* messages in a thread: 100 x 8 KiB fits a frame */
+#define DISC_LIST_BYTES (512 * 1024) /* a discussion_list page, well under a frame */
 
 /* Does d wait on agent in role (itself, or its role)? */
 int
@@ -84,24 +85,33 @@ disc_pk_waiting(struct fbuf *fb, struct mproject *p, const char *agent, const ch
 	return (n);
 }
 
-/* The discussion argument "id" ("D3", "d3" or "3") names; NULL (answered) when none. */
+/* The number of a discussion id ("D3", "d3" or "3") of n bytes; 0 when it is none. */
+static unsigned
+disc_num(const char *s, size_t n)
+{
+	unsigned long num = 0;
+	size_t i;
+
+	i = n > 0 && (s[0] == 'D' || s[0] == 'd') ? 1 : 0;
+	for (; i < n && num < 1000000000UL; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (0);
+		num = num * 10 + (unsigned long)(s[i] - '0');
+	}
+	return ((unsigned)num);
+}
+
+/* The discussion argument "id" names; NULL (answered) when none. */
 static struct disc *
 disc_find(struct req *r, struct mproject *p)
 {
 	struct disc *d;
 	const char *s;
-	size_t n, i;
-	unsigned long num = 0;
+	size_t n;
+	unsigned num;
 
 	s = arg_str(r, "id", &n);
-	i = n > 0 && (s[0] == 'D' || s[0] == 'd') ? 1 : 0;
-	for (; i < n && num < 1000000000UL; i++) {
-		if (s[i] < '0' || s[i] > '9') {
-			num = 0;
-			break;
-		}
-		num = num * 10 + (unsigned long)(s[i] - '0');
-	}
+	num = disc_num(s, n);
 	TAILQ_FOREACH(d, &p->discs, entry) {
 		if (d->num == num)
 			return (d);
@@ -396,33 +406,62 @@ op_discussion_resolve(struct req *r)
 	reply_end(r->c, fb);
 }
 
+/* Does d pass discussion_list's filters (status "open", "resolved" or "all", waiting on)? */
+static int
+disc_list_match(const struct disc *d, const char *status, const char *waiting)
+{
+	if ((strcmp(status, "open") == 0 && d->resolved) ||
+	    (strcmp(status, "resolved") == 0 && !d->resolved))
+		return (0);
+	return (
+	    waiting == NULL || (d->waiting_on != NULL && strcmp(d->waiting_on, waiting) == 0));
+}
+
 void
 op_discussion_list(struct req *r)
 {
 	struct mproject *p = mproject_ensure(r->s->project);
-	struct disc *d;
+	struct disc *d, *last = NULL;
 	struct fbuf *fb;
 	char *status = arg_strdup(r, "status"); /* "open" when absent */
 	char *waiting = arg_strdup(r, "waiting_on");
-	size_t n = 0, limit = (size_t)arg_int(r, "limit");
+	char id[16];
+	const char *after;
+	size_t n = 0, alen, limit = (size_t)arg_int(r, "limit");
+	unsigned before = 0;
+	int more = 0;
 
+	if ((after = arg_str(r, "after", &alen)) != NULL &&
+	    (before = disc_num(after, alen)) == 0) {
+		reply_error(r->c, r->id, ERR_INVALID, "after",
+		    "after must be the cursor of a discussion_list page, an id like \"D12\"");
+		free(status);
+		free(waiting);
+		return;
+	}
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "discussions");
 	pk_array_open(fb);
 	TAILQ_FOREACH_REVERSE(d, &p->discs, dlist, entry) {
-		if (n == limit)
-			break;
-		if ((strcmp(status, "open") == 0 && d->resolved) ||
-		    (strcmp(status, "resolved") == 0 && !d->resolved) ||
-		    (waiting != NULL &&
-			(d->waiting_on == NULL || strcmp(d->waiting_on, waiting) != 0)))
+		if ((before != 0 && d->num >= before) || !disc_list_match(d, status, waiting))
 			continue;
+		/* a page ends at limit discussions, or once it is half a frame */
+		if (n == limit || (n > 0 && fb->sb.size > DISC_LIST_BYTES)) {
+			more = 1;
+			break;
+		}
 		disc_pack_summary(fb, d);
+		last = d;
 		n++;
 	}
 	pk_array_close(fb);
 	pk_kuint(fb, "count", n);
+	pk_kbool(fb, "more", more);
+	if (last != NULL) {
+		snprintf(id, sizeof id, "D%u", last->num);
+		pk_kstr(fb, "cursor", id);
+	}
 	pk_map_close(fb);
 	free(status);
 	free(waiting);

@@ -13,7 +13,12 @@
 
 #include "broker.h"
 
-struct broker_config cfg = { .max_wait = 50.0, .grace = 10.0 };
+struct broker_config cfg = {
+	.max_wait = 50.0,
+	.max_wait_progress = 600.0,
+	.ticket_grace = 60.0,
+	.grace = 10.0,
+};
 struct event_base *base;
 uint64_t start_ms;
 

@@ -8,6 +8,18 @@
  * waiters stand in the same order in every queue they share: waiters
  * can never wait for each other in a cycle, only through what sessions
  * already hold, and that is what the deadlock check walks.
+ *
+ * A wait that times out leaves its waiter in line, parked, with a
+ * ticket that keeps its place for cfg.ticket_grace seconds.  A parked
+ * waiter is between two calls: the waiters behind it are served while
+ * it is away (a free lock never sits idle for it), and when it comes
+ * back with its ticket it is ahead of everyone still in line.
+ *
+ * A session's own grants never stand in its way: asking again for what
+ * it holds returns the grant it has (same token, same fence).  The
+ * grants of one acquire share their token (struct gset), and releasing
+ * by that token frees them all.  Listings and the checkpoint rows are
+ * lockrow.c's, the reservations of task claims lockhold.c's.
  */
 #include "config.h"
 
@@ -15,71 +27,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "lock.h"
 
-#define LOCK_WAITERS_MAX 1024      /* waiters per lock */
-#define LOCK_TICKET_GRACE_MS 15000 /* a timed-out waiter keeps its place this long */
+#define LOCK_WAITERS_MAX 1024 /* waiters per lock */
 
-struct wlink {
-	struct waiter *w;
-	TAILQ_ENTRY(wlink) entry;
-};
-
-struct lock {
-	char *key;     /* project '\n' name: the hash key */
-	char *project; /* namespace */
-	char *name;    /* as shown; file reservations normalized */
-	char *path;    /* file reservations: the normalized path, else NULL */
-	TAILQ_HEAD(, grant) holders;
-	TAILQ_HEAD(, wlink) queue;
-	size_t nwaiters;
-	int pumping; /* on the wake list */
-	UT_hash_handle hh;
-	TAILQ_ENTRY(lock) fentry; /* file reservations, for overlap checks */
-};
-
-struct grant {
-	struct lock *lock;
-	struct session *session; /* NULL when detached */
-	char sid[24];
-	char *agent, *reason;
-	char token[33];
-	uint64_t fence;
-	enum lock_mode mode;
-	uint64_t granted_ms, expires_ms; /* expires_ms 0: session-bound */
-	struct event *ttl_ev;
-	TAILQ_ENTRY(grant) lentry;
-	TAILQ_ENTRY(grant) sentry;
-};
-
-struct waiter {
-	struct session *session;
-	uint64_t req_id;
-	uint64_t seq; /* arrival order across all queues */
-	int active;   /* 0: timed out, parked with a ticket */
-	enum lock_mode mode;
-	double ttl;
-	char *reason;
-	char ticket[33];
-	uint64_t since_ms;
-	size_t n;
-	struct lock **locks;
-	struct wlink *links;
-	struct event *timer;
-	TAILQ_ENTRY(waiter) sentry;
-};
-
-static struct lock *locks;
+struct lock *locks;
 static TAILQ_HEAD(, lock) file_locks = TAILQ_HEAD_INITIALIZER(file_locks);
+static struct gset *gsets;
 static size_t nwaiting;
 static uint64_t waiter_seq;
 static struct lock **wake_list;
 static size_t wake_len, wake_cap;
+static void (*file_freed_fn)(const char *);
 
-static void lock_pump_all(void);
-static void waiter_free(struct waiter *);
-
-static const char *
+const char *
 mode_name(enum lock_mode m)
 {
 	return (m == LOCK_SHARED ? "shared" : "exclusive");
@@ -116,7 +77,7 @@ lock_resolve(struct session *s, const char *name, size_t n, char **project, char
 	return (0);
 }
 
-static struct lock *
+struct lock *
 lock_find(const char *project, const char *name)
 {
 	struct lock *l;
@@ -129,7 +90,7 @@ lock_find(const char *project, const char *name)
 }
 
 /* Find or make the lock for a resolved name; takes ownership of the strings. */
-static struct lock *
+struct lock *
 lock_get(char *project, char *name, char *path)
 {
 	struct lock *l;
@@ -154,7 +115,7 @@ lock_get(char *project, char *name, char *path)
 }
 
 /* Forget a lock nobody holds or waits for. */
-static void
+void
 lock_gc(struct lock *l)
 {
 	if (!TAILQ_EMPTY(&l->holders) || !TAILQ_EMPTY(&l->queue) || l->pumping)
@@ -169,10 +130,12 @@ lock_gc(struct lock *l)
 	free(l);
 }
 
-/* Does grant g stand in the way of taking l in mode m? */
+/* Does grant g stand in the way of taking l in mode m, for session self? */
 static int
-grant_blocks(const struct grant *g, enum lock_mode m)
+grant_blocks(const struct grant *g, enum lock_mode m, const char *self)
 {
+	if (self != NULL && strcmp(g->sid, self) == 0)
+		return (0); /* one's own grants never stand in one's way */
 	return (m == LOCK_EXCLUSIVE || g->mode == LOCK_EXCLUSIVE);
 }
 
@@ -188,18 +151,20 @@ lock_overlaps(const struct lock *l, const struct lock *other)
 }
 
 /*
- * Call fn for every grant that keeps l from being taken in mode m:
- * its own holders and, for file reservations, holders of overlapping
- * ones.  Stops and returns 1 when fn returns non-zero.
+ * Call fn for every grant that keeps session self (its id; NULL:
+ * nobody) from taking l in mode m: its holders and, for file
+ * reservations, holders of overlapping ones.  Stops and returns 1 when
+ * fn returns non-zero.
  */
 static int
-lock_blockers(struct lock *l, enum lock_mode m, int (*fn)(struct grant *, void *), void *arg)
+lock_blockers(struct lock *l, enum lock_mode m, const char *self,
+    int (*fn)(struct grant *, void *), void *arg)
 {
 	struct grant *g;
 	struct lock *o;
 
 	TAILQ_FOREACH(g, &l->holders, lentry) {
-		if (grant_blocks(g, m) && fn(g, arg))
+		if (grant_blocks(g, m, self) && fn(g, arg))
 			return (1);
 	}
 	if (l->path == NULL)
@@ -208,7 +173,7 @@ lock_blockers(struct lock *l, enum lock_mode m, int (*fn)(struct grant *, void *
 		if (o == l || !lock_overlaps(l, o))
 			continue;
 		TAILQ_FOREACH(g, &o->holders, lentry) {
-			if (grant_blocks(g, m) && fn(g, arg))
+			if (grant_blocks(g, m, self) && fn(g, arg))
 				return (1);
 		}
 	}
@@ -222,21 +187,29 @@ blocker_any(struct grant *g, void *arg)
 }
 
 static int
-lock_free_for(struct lock *l, enum lock_mode m)
+lock_free_for(struct lock *l, enum lock_mode m, const char *self)
 {
-	return (!lock_blockers(l, m, blocker_any, NULL));
+	return (!lock_blockers(l, m, self, blocker_any, NULL));
+}
+
+/* Do two requests in modes m and o exclude each other? */
+static int
+modes_conflict(enum lock_mode m, enum lock_mode o)
+{
+	return (m == LOCK_EXCLUSIVE || o == LOCK_EXCLUSIVE);
 }
 
 /*
- * Is a conflicting request that arrived before seq queued on a file
- * reservation overlapping l (not l itself: its own queue order covers
- * that)?  Such a waiter is ahead in line: nobody may overtake it.
+ * How many requests present in line (not parked) before seq, in a mode
+ * that excludes m, stand on file reservations overlapping l (not l
+ * itself: its own queue order covers that)?  Nobody may overtake them.
  */
-static int
+static size_t
 lock_queued_ahead(struct lock *l, enum lock_mode m, uint64_t seq)
 {
 	struct wlink *k;
 	struct lock *o;
+	size_t n = 0;
 
 	if (l->path == NULL)
 		return (0);
@@ -244,26 +217,47 @@ lock_queued_ahead(struct lock *l, enum lock_mode m, uint64_t seq)
 		if (o == l || TAILQ_EMPTY(&o->queue) || !lock_overlaps(l, o))
 			continue;
 		TAILQ_FOREACH(k, &o->queue, entry) {
-			if (k->w->seq < seq &&
-			    (m == LOCK_EXCLUSIVE || k->w->mode == LOCK_EXCLUSIVE))
-				return (1);
+			if (k->w->active && k->w->seq < seq && modes_conflict(m, k->w->mode))
+				n++;
 		}
 	}
-	return (0);
+	return (n);
 }
 
-/* Can waiter w be granted now: first in line everywhere, nothing blocking? */
+/* Requests present in l's own line (parked ones are away). */
+static size_t
+lock_present(const struct lock *l)
+{
+	struct wlink *k;
+	size_t n = 0;
+
+	TAILQ_FOREACH(k, &l->queue, entry) {
+		if (k->w->active)
+			n++;
+	}
+	return (n);
+}
+
+/*
+ * Can waiter w be granted now: nobody present ahead of it in any of its
+ * queues (parked waiters are away: they do not hold the line), nothing
+ * held in its way?
+ */
 static int
 waiter_ready(struct waiter *w)
 {
+	struct wlink *k;
 	size_t i;
 
 	for (i = 0; i < w->n; i++) {
-		if (TAILQ_FIRST(&w->locks[i]->queue) != &w->links[i])
+		for (k = TAILQ_FIRST(&w->locks[i]->queue); k != &w->links[i];
+		     k = TAILQ_NEXT(k, entry)) {
+			if (k->w->active)
+				return (0);
+		}
+		if (!lock_free_for(w->locks[i], w->mode, w->session->id))
 			return (0);
-		if (!lock_free_for(w->locks[i], w->mode))
-			return (0);
-		if (lock_queued_ahead(w->locks[i], w->mode, w->seq))
+		if (lock_queued_ahead(w->locks[i], w->mode, w->seq) > 0)
 			return (0);
 	}
 	return (1);
@@ -283,7 +277,7 @@ lock_wake(struct lock *l)
 	wake_list[wake_len++] = l;
 }
 
-/* A lock lost a holder: its queue, and overlapping reservations, may move. */
+/* A lock lost a holder or a waiter: its queue, and overlapping reservations, may move. */
 static void
 lock_freed(struct lock *l)
 {
@@ -298,13 +292,42 @@ lock_freed(struct lock *l)
 	}
 }
 
+/* The set of grants with this token (len bytes), or NULL. */
+struct gset *
+gset_find(const char *token, size_t len)
+{
+	struct gset *set;
+
+	if (len != TOKEN_LEN)
+		return (NULL);
+	HASH_FIND(hh, gsets, token, len, set);
+	if (set != NULL && token_cmp(set->token, token, len) != 0)
+		return (NULL);
+	return (set);
+}
+
+/* The set of token, made on first use. */
+static struct gset *
+gset_get(const char *token)
+{
+	struct gset *set = gset_find(token, strlen(token));
+
+	if (set != NULL)
+		return (set);
+	set = xcalloc(1, sizeof *set);
+	snprintf(set->token, sizeof set->token, "%s", token);
+	TAILQ_INIT(&set->grants);
+	HASH_ADD(hh, gsets, token, TOKEN_LEN, set);
+	return (set);
+}
+
 static void grant_expire_cb(evutil_socket_t, short, void *);
 
 /*
- * Give lock l to session s, or detached (expiring after ttl seconds) in
- * the name of agent/sid.
+ * Give lock l to session s; or detached, expiring after ttl seconds, in
+ * the name of agent/sid; or, with neither, held for a task's claim.
  */
-static struct grant *
+struct grant *
 grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
     enum lock_mode m, double ttl, const char *reason, const char *token, uint64_t fence)
 {
@@ -316,24 +339,26 @@ grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
 	g->agent = xstrdup(agent);
 	g->reason = reason != NULL ? xstrdup(reason) : NULL;
 	snprintf(g->sid, sizeof g->sid, "%s", sid);
-	snprintf(g->token, sizeof g->token, "%s", token);
+	g->set = gset_get(token);
+	TAILQ_INSERT_TAIL(&g->set->grants, g, gentry);
 	g->granted_ms = mono_ms();
 	if (ttl > 0) {
 		g->expires_ms = g->granted_ms + (uint64_t)(ttl * 1000);
 		g->ttl_ev = timer_new(grant_expire_cb, g);
 		timer_in(g->ttl_ev, ttl);
-	} else {
+	} else if (s != NULL) {
 		g->session = s;
 		TAILQ_INSERT_TAIL(&s->grants, g, sentry);
 		session_changed(s);
-	}
+	} else
+		g->held = 1;
 	TAILQ_INSERT_TAIL(&l->holders, g, lentry);
 	store_mark(&lock_store_kind, l->key);
 	return (g);
 }
 
 /* Take a grant away and let the queue move. */
-static void
+void
 grant_release(struct grant *g, const char *why)
 {
 	struct lock *l = g->lock;
@@ -343,6 +368,11 @@ grant_release(struct grant *g, const char *why)
 	if (g->session != NULL) {
 		TAILQ_REMOVE(&g->session->grants, g, sentry);
 		session_changed(g->session);
+	}
+	TAILQ_REMOVE(&g->set->grants, g, gentry);
+	if (TAILQ_EMPTY(&g->set->grants)) {
+		HASH_DEL(gsets, g->set);
+		free(g->set);
 	}
 	store_mark(&lock_store_kind, l->key);
 	if (g->ttl_ev != NULL)
@@ -371,7 +401,7 @@ grant_expire_cb(evutil_socket_t fd, short events, void *arg)
 	    "released: it is no longer yours. Acquire it again before you go on, and "
 	    "renew a detached lock (lock_renew) before it expires.",
 	    mode_name(g->mode), g->lock->name, (unsigned long long)g->fence);
-	msg_notice(g->lock->project, "baton", g->agent, subject, body);
+	msg_notice(g->lock->project, "baton", g->agent, subject, body, NULL);
 	free(subject);
 	free(body);
 	feed_record(NULL, "expired", "lock", g->lock->project, g->lock->name,
@@ -381,7 +411,7 @@ grant_expire_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /* Pack a grant as a holder description. */
-static void
+void
 pk_holder(struct fbuf *fb, const struct grant *g, int with_name)
 {
 	uint64_t now = mono_ms();
@@ -403,7 +433,7 @@ pk_holder(struct fbuf *fb, const struct grant *g, int with_name)
 }
 
 /* A lock's holders, as holder descriptions. */
-static void
+void
 pk_holders(struct fbuf *fb, struct lock *l)
 {
 	struct grant *g;
@@ -413,12 +443,6 @@ pk_holders(struct fbuf *fb, struct lock *l)
 		pk_holder(fb, g, 0);
 	pk_array_close(fb);
 }
-
-/* Collect blocking grants of a request, without duplicates. */
-struct blockers {
-	struct grant **v;
-	size_t n, cap;
-};
 
 static int
 blocker_collect(struct grant *g, void *arg)
@@ -438,14 +462,15 @@ blocker_collect(struct grant *g, void *arg)
 	return (0);
 }
 
-static void
-blockers_of(struct lock **ls, size_t n, enum lock_mode m, struct blockers *b)
+/* The grants that keep session self (its id) from taking ls in mode m. */
+void
+blockers_of(struct lock **ls, size_t n, enum lock_mode m, const char *self, struct blockers *b)
 {
 	size_t i;
 
 	memset(b, 0, sizeof *b);
 	for (i = 0; i < n; i++)
-		lock_blockers(ls[i], m, blocker_collect, b);
+		lock_blockers(ls[i], m, self, blocker_collect, b);
 }
 
 /* Position of w in the longest of its queues (1 = next). */
@@ -468,42 +493,72 @@ waiter_position(const struct waiter *w)
 	return (best);
 }
 
-/* Pack the names of a request. */
+/* Pack the names of a request: those asked for now and those held already. */
 static void
-pk_names(struct fbuf *fb, struct lock **ls, size_t n)
+pk_names(struct fbuf *fb, struct lock **ls, size_t n, char *const *held, size_t nheld)
 {
 	size_t i;
 
 	pk_str(fb, "names");
-	pk_array(fb, n);
+	pk_array(fb, n + nheld);
+	for (i = 0; i < nheld; i++)
+		pk_str(fb, held[i]);
 	for (i = 0; i < n; i++)
 		pk_str(fb, ls[i]->name);
+	if (nheld == 0)
+		return;
+	pk_str(fb, "held");
+	pk_array(fb, nheld);
+	for (i = 0; i < nheld; i++)
+		pk_str(fb, held[i]);
 }
 
-/* Answer a successful acquire. */
+/* What a grant's answer says: the names and whether the call waited. */
+struct granted {
+	struct lock **ls; /* granted now */
+	size_t n;
+	char **held; /* the caller's already */
+	size_t nheld;
+	double cap; /* the cap on the wait; 0: the call did not ask to wait */
+};
+
+/* Answer a successful acquire with grant g (a new one, or the caller's). */
 static void
-reply_granted(struct client *c, uint64_t id, struct lock **ls, size_t n, struct grant *g,
-    double ttl)
+reply_granted(struct client *c, uint64_t id, const struct granted *a, const struct grant *g)
 {
 	struct fbuf *fb = reply_begin(id);
-	char hint[160];
+	uint64_t now = mono_ms();
+	double left = 0;
+	char hint[256];
 
+	if (g->expires_ms != 0)
+		left = g->expires_ms > now ? (double)(g->expires_ms - now) / 1000.0 : 0.0;
 	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 1);
-	pk_kstr(fb, "token", g->token);
+	pk_kstr(fb, "token", g->set->token);
 	pk_kuint(fb, "fence", g->fence);
 	pk_kstr(fb, "mode", mode_name(g->mode));
-	pk_names(fb, ls, n);
-	if (ttl > 0) {
-		pk_kdouble(fb, "expires_in_seconds", ttl);
+	pk_names(fb, a->ls, a->n, a->held, a->nheld);
+	if (g->expires_ms != 0)
+		pk_kdouble(fb, "expires_in_seconds", left);
+	if (a->cap > 0)
+		pk_kdouble(fb, "wait_cap_seconds", a->cap);
+	if (a->n == 0)
 		snprintf(hint, sizeof hint,
-		    "held until released or %g s from now (renew with "
-		    "lock_renew); release with lock_release and this token",
-		    ttl);
-	} else
+		    "already yours: this is the grant you hold (same token and fence)%s%s",
+		    g->reason != NULL ? ", for " : "", g->reason != NULL ? g->reason : "");
+	else if (g->expires_ms != 0)
 		snprintf(hint, sizeof hint,
-		    "held until you call lock_release or your session "
-		    "ends");
+		    "held until released or %g s from now (renew with lock_renew); "
+		    "lock_release with this token frees every name of this grant",
+		    left);
+	else
+		snprintf(hint, sizeof hint,
+		    "held until you call lock_release (this token frees every name of this "
+		    "grant) or your session ends%s",
+		    a->nheld > 0 ? "; the names in held were yours already, under their "
+				   "own grant"
+				 : "");
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
 	reply_end(c, fb);
@@ -515,7 +570,7 @@ lock_grant_all(struct lock **ls, size_t n, struct session *s, enum lock_mode m, 
     const char *reason)
 {
 	struct grant *g = NULL;
-	char token[33];
+	char token[TOKEN_LEN + 1];
 	uint64_t fence = revision_next();
 	size_t i;
 
@@ -547,47 +602,110 @@ waiter_unlink(struct waiter *w)
 }
 
 static void
+waiter_free_held(struct waiter *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->nheld; i++)
+		free(w->held[i]);
+	free(w->held);
+	w->held = NULL;
+	w->nheld = 0;
+}
+
+static void
 waiter_free(struct waiter *w)
 {
 	if (w->timer != NULL)
 		event_free(w->timer);
+	waiter_free_held(w);
 	free(w->reason);
 	free(w->locks);
 	free(w->links);
 	free(w);
 }
 
-/* Grant a waiter that reached the head of all its queues. */
+/* Grant a waiter that nobody present is ahead of any more. */
 static void
 waiter_grant(struct waiter *w)
 {
+	struct granted a = { w->locks, w->n, w->held, w->nheld, w->cap };
 	struct grant *g;
 
 	waiter_unlink(w);
 	g = lock_grant_all(w->locks, w->n, w->session, w->mode, w->ttl, w->reason);
-	reply_granted(w->session->client, w->req_id, w->locks, w->n, g, w->ttl);
+	reply_granted(w->session->client, w->req_id, &a, g);
 	waiter_free(w);
 }
 
-/* Let every woken lock grant its head waiters, in this loop iteration. */
-static void
+/*
+ * The projects of the file reservations on the wake list (each once
+ * in a row), copied: what lock_on_file_freed's function is told.
+ */
+static char **
+lock_freed_projects(size_t *np)
+{
+	char **v = NULL;
+	size_t i;
+
+	*np = 0;
+	for (i = 0; i < wake_len && file_freed_fn != NULL; i++) {
+		if (wake_list[i]->path == NULL ||
+		    (*np > 0 && strcmp(v[*np - 1], wake_list[i]->project) == 0))
+			continue;
+		v = xreallocarray(v, *np + 1, sizeof *v);
+		v[(*np)++] = xstrdup(wake_list[i]->project);
+	}
+	return (v);
+}
+
+/*
+ * Let every woken lock grant its waiters that may go, in this loop
+ * iteration: in line order, past the parked ones, up to the first
+ * present waiter that must still wait.  Then, once the wake list is
+ * done with, tell whoever asked (lock_on_file_freed) which projects'
+ * file reservations moved: what it does may take or free locks itself.
+ */
+void
 lock_pump_all(void)
 {
 	struct wlink *k;
 	struct lock *l;
-	size_t i;
+	char **projects;
+	size_t i, np;
 
 	for (i = 0; i < wake_len; i++) {
 		l = wake_list[i];
-		while (
-		    (k = TAILQ_FIRST(&l->queue)) != NULL && k->w->active && waiter_ready(k->w))
+		k = TAILQ_FIRST(&l->queue);
+		while (k != NULL) {
+			if (!k->w->active) {
+				k = TAILQ_NEXT(k, entry);
+				continue;
+			}
+			if (!waiter_ready(k->w))
+				break;
 			waiter_grant(k->w); /* may append to wake_list */
+			k = TAILQ_FIRST(&l->queue);
+		}
 	}
+	projects = lock_freed_projects(&np);
 	for (i = 0; i < wake_len; i++)
 		wake_list[i]->pumping = 0;
 	for (i = 0; i < wake_len; i++)
 		lock_gc(wake_list[i]);
 	wake_len = 0;
+	for (i = 0; i < np; i++) {
+		file_freed_fn(projects[i]);
+		free(projects[i]);
+	}
+	free(projects);
+}
+
+/* Tell fn (the task claims) the project of every file reservation that moved. */
+void
+lock_on_file_freed(void (*fn)(const char *))
+{
+	file_freed_fn = fn;
 }
 
 /* Answer a wait that timed out: place in line and a ticket to keep it. */
@@ -608,34 +726,41 @@ waiter_timeout_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	pos = waiter_position(w);
-	blockers_of(w->locks, w->n, w->mode, &b);
+	blockers_of(w->locks, w->n, w->mode, w->session->id, &b);
 	fb = reply_begin(w->req_id);
 	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 0);
-	pk_names(fb, w->locks, w->n);
+	pk_names(fb, w->locks, w->n, w->held, w->nheld);
 	pk_str(fb, "holders");
 	pk_array(fb, b.n);
 	for (i = 0; i < b.n; i++)
 		pk_holder(fb, b.v[i], 1);
 	pk_kuint(fb, "queue_position", pos);
 	pk_kstr(fb, "ticket", w->ticket);
+	if (w->cap > 0)
+		pk_kdouble(fb, "wait_cap_seconds", w->cap);
 	snprintf(hint, sizeof hint,
 	    "still queued (position %zu); call lock_acquire again "
-	    "with this ticket within %d s to keep your place",
-	    pos, LOCK_TICKET_GRACE_MS / 1000);
+	    "with this ticket within %g s to keep your place",
+	    pos, cfg.ticket_grace);
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
 	reply_end(w->session->client, fb);
 	free(b.v);
+	/* parked: those behind it go while it is away, it keeps its place */
 	w->active = 0;
 	w->req_id = 0;
-	timer_in(w->timer, LOCK_TICKET_GRACE_MS / 1000.0);
+	timer_in(w->timer, cfg.ticket_grace);
+	for (i = 0; i < w->n; i++)
+		lock_freed(w->locks[i]);
+	lock_pump_all();
 }
 
 /*
  * Would session s waiting for ls close a cycle?  Walks from the
- * sessions that block the request (holders, and waiters ahead in line)
- * through what they wait for.  On a cycle fills path and returns 1.
+ * sessions that block the request (holders, and waiters present ahead
+ * in line) through what they wait for.  On a cycle fills path and
+ * returns 1.
  */
 struct dl_walk {
 	struct session *origin;
@@ -664,26 +789,34 @@ dl_seen(struct dl_walk *d, struct session *s)
 	return (0);
 }
 
-/* Is origin reachable from the sessions blocking w's request? */
+/* Prepend a step ("who verb what more; ") to the cycle's description. */
+static void
+dl_step(struct dl_walk *d, const char *who, const char *verb, const char *what,
+    const char *more)
+{
+	char *p;
+
+	xasprintf(&p, "%s %s %s%s; %s", who, verb, what, more, d->path != NULL ? d->path : "");
+	free(d->path);
+	d->path = p;
+}
+
+/* Is origin reachable from the sessions blocking a request of session who? */
 static int
 dl_from(struct dl_walk *d, struct lock **ls, size_t n, enum lock_mode m,
-    const struct waiter *self, int depth)
+    const struct waiter *self, struct session *who, int depth)
 {
 	struct blockers b;
 	struct wlink *k;
 	size_t i;
 	int found = 0;
 
-	blockers_of(ls, n, m, &b);
+	blockers_of(ls, n, m, who->id, &b);
 	for (i = 0; i < b.n && !found; i++) {
 		if (b.v[i]->session == NULL)
 			continue;
 		if (dl_visit(d, b.v[i]->session, depth)) {
-			char *p;
-			xasprintf(&p, "%s holds %s; %s", b.v[i]->agent, b.v[i]->lock->name,
-			    d->path != NULL ? d->path : "");
-			free(d->path);
-			d->path = p;
+			dl_step(d, b.v[i]->agent, "holds", b.v[i]->lock->name, "");
 			found = 1;
 		}
 	}
@@ -692,13 +825,11 @@ dl_from(struct dl_walk *d, struct lock **ls, size_t n, enum lock_mode m,
 		TAILQ_FOREACH(k, &ls[i]->queue, entry) {
 			if (k->w == self)
 				break;
+			if (!k->w->active || k->w->session == who)
+				continue;
 			if (dl_visit(d, k->w->session, depth)) {
-				char *p;
-				xasprintf(&p, "%s is queued ahead for %s; %s",
-				    k->w->session->agent, ls[i]->name,
-				    d->path != NULL ? d->path : "");
-				free(d->path);
-				d->path = p;
+				dl_step(d, k->w->session->agent, "is queued ahead for",
+				    ls[i]->name, "");
 				found = 1;
 				break;
 			}
@@ -717,22 +848,34 @@ dl_visit(struct dl_walk *d, struct session *s, int depth)
 	if (depth > 64 || dl_seen(d, s))
 		return (0);
 	TAILQ_FOREACH(w, &s->waiters, sentry) {
-		if (w->active && dl_from(d, w->locks, w->n, w->mode, w, depth + 1)) {
-			char *p;
-			xasprintf(&p, "%s waits for %s%s; %s", s->agent, w->locks[0]->name,
-			    w->n > 1 ? ",..." : "", d->path);
-			free(d->path);
-			d->path = p;
+		if (w->active && dl_from(d, w->locks, w->n, w->mode, w, s, depth + 1)) {
+			dl_step(d, s->agent, "waits for", w->locks[0]->name,
+			    w->n > 1 ? ",..." : "");
 			return (1);
 		}
 	}
 	return (0);
 }
 
+/* Copy the names held already into w (they are told when it is granted). */
+static void
+waiter_set_held(struct waiter *w, char *const *held, size_t nheld)
+{
+	size_t i;
+
+	waiter_free_held(w);
+	if (nheld == 0)
+		return;
+	w->held = xreallocarray(NULL, nheld, sizeof *w->held);
+	for (i = 0; i < nheld; i++)
+		w->held[i] = xstrdup(held[i]);
+	w->nheld = nheld;
+}
+
 /* Put a new waiter in line behind everyone already queued. */
 static struct waiter *
 waiter_new(struct req *r, struct lock **ls, size_t n, enum lock_mode m, double ttl,
-    const char *reason)
+    const char *reason, const struct granted *a)
 {
 	struct waiter *w = xcalloc(1, sizeof *w);
 	size_t i;
@@ -743,11 +886,13 @@ waiter_new(struct req *r, struct lock **ls, size_t n, enum lock_mode m, double t
 	w->active = 1;
 	w->mode = m;
 	w->ttl = ttl;
+	w->cap = a->cap;
 	w->reason = reason != NULL ? xstrdup(reason) : NULL;
 	w->since_ms = mono_ms();
 	w->n = n;
 	w->locks = xreallocarray(NULL, n, sizeof *w->locks);
 	w->links = xcalloc(n, sizeof *w->links);
+	waiter_set_held(w, a->held, a->nheld);
 	random_hex(w->ticket, sizeof w->ticket);
 	for (i = 0; i < n; i++) {
 		w->locks[i] = ls[i];
@@ -782,23 +927,52 @@ waiter_by_ticket(struct session *s, const char *ticket, size_t tlen, struct lock
 	return (NULL);
 }
 
-/* Answer "not acquired" at once, naming who is in the way. */
+/* Requests present in line for ls ahead of a newcomer, in a mode that excludes m. */
+static size_t
+lock_line_ahead(struct lock **ls, size_t n, enum lock_mode m)
+{
+	size_t i, ahead = 0;
+
+	for (i = 0; i < n; i++)
+		ahead += lock_present(ls[i]) + lock_queued_ahead(ls[i], m, UINT64_MAX);
+	return (ahead);
+}
+
+/*
+ * Answer "not acquired" at once, naming who is in the way: the holders,
+ * or when nobody holds what was asked for, the requests in line ahead.
+ */
 static void
-reply_busy(struct req *r, struct lock **ls, size_t n, enum lock_mode m, const char *hint)
+reply_busy(struct req *r, struct lock **ls, size_t n, enum lock_mode m, const struct granted *a)
 {
 	struct blockers b;
 	struct fbuf *fb;
-	size_t i;
+	size_t i, ahead = 0;
+	char hint[256];
 
-	blockers_of(ls, n, m, &b);
+	blockers_of(ls, n, m, r->s->id, &b);
+	if (b.n == 0)
+		ahead = lock_line_ahead(ls, n, m);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kbool(fb, "acquired", 0);
-	pk_names(fb, ls, n);
+	pk_names(fb, ls, n, a->held, a->nheld);
 	pk_str(fb, "holders");
 	pk_array(fb, b.n);
 	for (i = 0; i < b.n; i++)
 		pk_holder(fb, b.v[i], 1);
+	if (b.n > 0)
+		snprintf(hint, sizeof hint,
+		    "held by someone else (see holders); call again with wait_seconds to wait "
+		    "in line instead of polling");
+	else {
+		pk_kuint(fb, "queued_ahead", ahead);
+		snprintf(hint, sizeof hint,
+		    "nobody holds it, but %zu request%s already wait%s in line for it and "
+		    "nobody overtakes them; call again with wait_seconds to take your place "
+		    "in line",
+		    ahead, ahead == 1 ? "" : "s", ahead == 1 ? "s" : "");
+	}
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
@@ -834,7 +1008,9 @@ lock_resolve_all(struct req *r, const msgpack_object *name, const msgpack_object
 		for (j = 0; j < i; j++) {
 			if (ls[j] == ls[i]) {
 				reply_error(r->c, r->id, ERR_INVALID, "names",
-				    "%s is named twice", ls[i]->name);
+				    "%s is named twice (names[%zu] and names[%zu] are the same "
+				    "lock once normalized); name each lock once",
+				    ls[i]->name, j, i);
 				/* ls[i] is one of these: collect it once */
 				for (j = 0; j < i; j++)
 					lock_gc(ls[j]);
@@ -847,13 +1023,63 @@ lock_resolve_all(struct req *r, const msgpack_object *name, const msgpack_object
 	return (ls);
 }
 
+/* The grant session sid holds on l, or NULL. */
+static struct grant *
+grant_of(struct lock *l, const char *sid)
+{
+	struct grant *g;
+
+	TAILQ_FOREACH(g, &l->holders, lentry) {
+		if (strcmp(g->sid, sid) == 0)
+			return (g);
+	}
+	return (NULL);
+}
+
+/*
+ * Split the n locks of ls: those the caller holds already go to held
+ * (their names; valid while the locks live) with one of their grants in
+ * *mine, the others to want (*nwant).  A lock held shared asked for
+ * exclusive is refused (answered, -1): it would wait for the caller.
+ */
+static int
+lock_split_mine(struct req *r, struct lock **ls, size_t n, enum lock_mode m, struct lock **want,
+    size_t *nwant, struct granted *a, struct grant **mine)
+{
+	struct grant *g;
+	size_t i;
+
+	*nwant = 0;
+	*mine = NULL;
+	for (i = 0; i < n; i++) {
+		if ((g = grant_of(ls[i], r->s->id)) == NULL) {
+			want[(*nwant)++] = ls[i];
+			continue;
+		}
+		if (g->mode == LOCK_SHARED && m == LOCK_EXCLUSIVE) {
+			reply_error(r->c, r->id, ERR_CONFLICT,
+			    arg_has(r, "name") ? "name" : "names",
+			    "you hold %s shared; a lock is not upgraded in place (that would "
+			    "wait for yourself): release it, then acquire it exclusive",
+			    ls[i]->name);
+			return (-1);
+		}
+		a->held[a->nheld++] = ls[i]->name;
+		*mine = g;
+	}
+	return (0);
+}
+
 /* A ticket brings a timed-out waiter back in line where it was. */
 static void
-lock_acquire_again(struct req *r, struct waiter *w, enum lock_mode m, double wait)
+lock_acquire_again(struct req *r, struct waiter *w, enum lock_mode m, double wait,
+    const struct granted *a)
 {
 	w->active = 1;
 	w->req_id = r->id;
 	w->mode = m;
+	w->cap = a->cap;
+	waiter_set_held(w, a->held, a->nheld);
 	evtimer_del(w->timer);
 	if (waiter_ready(w)) {
 		waiter_grant(w);
@@ -864,15 +1090,18 @@ lock_acquire_again(struct req *r, struct waiter *w, enum lock_mode m, double wai
 		waiter_timeout_cb(-1, 0, w);
 }
 
-/* Can ls be granted in mode m at once: free, and nobody in line for them? */
-static int
-lock_free_now(struct lock **ls, size_t n, enum lock_mode m)
+/*
+ * Can session self (its id) take ls in mode m at once: nothing held in
+ * its way, and nobody present in line for them?
+ */
+int
+lock_free_now(struct lock **ls, size_t n, enum lock_mode m, const char *self)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (!TAILQ_EMPTY(&ls[i]->queue) || !lock_free_for(ls[i], m) ||
-		    lock_queued_ahead(ls[i], m, UINT64_MAX))
+		if (lock_present(ls[i]) > 0 || !lock_free_for(ls[i], m, self) ||
+		    lock_queued_ahead(ls[i], m, UINT64_MAX) > 0)
 			return (0);
 	}
 	return (1);
@@ -899,7 +1128,7 @@ lock_refuse_wait(struct req *r, struct lock **ls, size_t n, enum lock_mode m)
 	}
 	memset(&d, 0, sizeof d);
 	d.origin = r->s;
-	if ((refused = dl_from(&d, ls, n, m, NULL, 0))) {
+	if ((refused = dl_from(&d, ls, n, m, NULL, r->s, 0))) {
 		/* the walk leaves "a holds x; a waits for y; b holds y; " */
 		len = strlen(d.path);
 		while (len > 0 && (d.path[len - 1] == ' ' || d.path[len - 1] == ';'))
@@ -919,44 +1148,51 @@ op_lock_acquire(struct req *r)
 {
 	enum lock_mode m =
 	    mp_streq(arg_get(r, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
+	struct granted a;
 	struct waiter *w;
-	struct lock **ls;
-	struct grant *g;
-	size_t n, i, tlen = 0;
+	struct lock **ls, *want[LOCK_NAMES_MAX];
+	struct grant *g, *mine;
+	char *held[LOCK_NAMES_MAX];
+	size_t all, n, i, tlen = 0;
 	const char *ticket = arg_str(r, "ticket", &tlen);
 	char *reason = arg_strdup(r, "reason");
 	double wait = arg_num(r, "wait_seconds"), ttl = arg_num(r, "ttl_seconds");
 
-	if (wait > cfg.max_wait)
-		wait = cfg.max_wait;
-	if ((ls = lock_resolve_all(r, arg_get(r, "name"), arg_get(r, "names"), &n)) == NULL) {
+	memset(&a, 0, sizeof a);
+	a.held = held;
+	if (wait > 0 && wait > (a.cap = wait_cap(r)))
+		wait = a.cap;
+	if ((ls = lock_resolve_all(r, arg_get(r, "name"), arg_get(r, "names"), &all)) == NULL) {
 		free(reason);
 		return;
 	}
-	if (ticket != NULL && (w = waiter_by_ticket(r->s, ticket, tlen, ls, n)) != NULL)
-		lock_acquire_again(r, w, m, wait);
-	else if (lock_free_now(ls, n, m)) {
-		g = lock_grant_all(ls, n, r->s, m, ttl, reason);
-		reply_granted(r->c, r->id, ls, n, g, ttl);
-	} else if (wait <= 0) {
+	if (lock_split_mine(r, ls, all, m, want, &n, &a, &mine) != 0)
+		goto out;
+	a.ls = want;
+	a.n = n;
+	if (n == 0)
+		reply_granted(r->c, r->id, &a, mine);
+	else if (ticket != NULL && (w = waiter_by_ticket(r->s, ticket, tlen, want, n)) != NULL)
+		lock_acquire_again(r, w, m, wait, &a);
+	else if (lock_free_now(want, n, m, r->s->id)) {
+		g = lock_grant_all(want, n, r->s, m, ttl, reason);
+		reply_granted(r->c, r->id, &a, g);
+	} else if (wait <= 0)
 		/* a request that does not wait can neither deadlock nor overfill a queue */
-		reply_busy(r, ls, n, m,
-		    "held by someone else; call again with wait_seconds "
-		    "to wait in line instead of polling");
-		for (i = 0; i < n; i++)
-			lock_gc(ls[i]);
-	} else if (lock_refuse_wait(r, ls, n, m)) {
-		for (i = 0; i < n; i++)
-			lock_gc(ls[i]);
-	} else {
-		w = waiter_new(r, ls, n, m, ttl, reason);
+		reply_busy(r, want, n, m, &a);
+	else if (!lock_refuse_wait(r, want, n, m)) {
+		w = waiter_new(r, want, n, m, ttl, reason, &a);
 		timer_in(w->timer, wait);
 	}
+out:
+	/* the names are distinct locks (lock_resolve_all): each collected once */
+	for (i = 0; i < all; i++)
+		lock_gc(ls[i]);
 	free(ls);
 	free(reason);
 }
 
-/* Find the grant of l that the request may act on: by its token or by session. */
+/* The grant of l the request may act on: by its token, or the caller's own. */
 static struct grant *
 grant_for(struct req *r, struct lock *l)
 {
@@ -964,15 +1200,10 @@ grant_for(struct req *r, struct lock *l)
 	size_t tlen;
 	const char *t = arg_str(r, "token", &tlen);
 
-	if (t != NULL) {
-		TAILQ_FOREACH(g, &l->holders, lentry) {
-			if (token_cmp(g->token, t, tlen) == 0)
-				return (g);
-		}
-		return (NULL);
-	}
+	if (t == NULL)
+		return (grant_of(l, r->s->id));
 	TAILQ_FOREACH(g, &l->holders, lentry) {
-		if (g->session == r->s)
+		if (token_cmp(g->set->token, t, tlen) == 0)
 			return (g);
 	}
 	return (NULL);
@@ -991,16 +1222,14 @@ reply_not_yours(struct req *r, struct lock *l, int with_token)
 	    with_token ? " and that token is not its" : "");
 }
 
-/* Look up the lock a release, renew or break names (*lp NULL: none); -1 answered. */
+/* Look up the lock a name (len bytes) names (*lp NULL: none); -1 answered. */
 static int
-lock_named(struct req *r, struct lock **lp)
+lock_named(struct req *r, const char *field, const char *s, size_t len, struct lock **lp)
 {
 	char *project, *canon, *path, *cause = NULL;
-	size_t len;
-	const char *s = arg_str(r, "name", &len);
 
 	if (lock_resolve(r->s, s, len, &project, &canon, &path, &cause) != 0) {
-		reply_error(r->c, r->id, ERR_INVALID, "name", "%s", cause);
+		reply_error(r->c, r->id, ERR_INVALID, field, "%s", cause);
 		free(cause);
 		return (-1);
 	}
@@ -1011,35 +1240,99 @@ lock_named(struct req *r, struct lock **lp)
 	return (0);
 }
 
+/* The lock argument "name" names; -1 answered. */
+static int
+lock_named_arg(struct req *r, struct lock **lp)
+{
+	size_t len;
+	const char *s = arg_str(r, "name", &len);
+
+	return (lock_named(r, "name", s, len, lp));
+}
+
+/*
+ * The grants a lock_release lets go, into b: with a token, every grant
+ * of that token (each lock named must be one of them, or held by
+ * nobody); without, the caller's own grant of each lock named.  -1 when
+ * answered (a bad name, or a lock named that is someone else's).
+ */
+static int
+release_collect(struct req *r, struct blockers *b)
+{
+	const msgpack_object *one = arg_get(r, "name"), *names = arg_get(r, "names");
+	size_t tlen = 0, n, i, len;
+	const char *t = arg_str(r, "token", &tlen), *s;
+	struct gset *set = t != NULL ? gset_find(t, tlen) : NULL;
+	struct lock *l;
+	struct grant *g;
+	size_t found = 0;
+
+	memset(b, 0, sizeof *b);
+	n = one != NULL ? 1 : names != NULL ? names->via.array.size : 0;
+	for (i = 0; i < n; i++) {
+		mp_str(one != NULL ? one : &names->via.array.ptr[i], &s, &len);
+		if (lock_named(r, one != NULL ? "name" : "names", s, len, &l) != 0)
+			goto fail;
+		if (l == NULL || TAILQ_EMPTY(&l->holders))
+			continue;
+		if ((g = grant_for(r, l)) == NULL) {
+			reply_not_yours(r, l, t != NULL);
+			goto fail;
+		}
+		found++;
+		if (set == NULL)
+			blocker_collect(g, b);
+	}
+	/* a token frees its whole grant, unless every lock named is free already */
+	if (set != NULL && (n == 0 || found > 0)) {
+		TAILQ_FOREACH(g, &set->grants, gentry)
+			blocker_collect(g, b);
+	}
+	return (0);
+fail:
+	free(b->v);
+	return (-1);
+}
+
 void
 op_lock_release(struct req *r)
 {
+	struct blockers b;
 	struct fbuf *fb;
-	struct lock *l;
-	struct grant *g;
+	size_t i;
 
-	if (lock_named(r, &l) != 0)
-		return;
-	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
-		fb = reply_begin(r->id);
-		pk_map_open(fb);
-		pk_kbool(fb, "released", 0);
-		pk_kstr(fb, "hint", "nobody holds this lock; nothing to release");
-		pk_map_close(fb);
-		reply_end(r->c, fb);
+	if (!arg_has(r, "name") && !arg_has(r, "names") && !arg_has(r, "token")) {
+		reply_error(r->c, r->id, ERR_INVALID, "name",
+		    "lock_release needs name, names or token: the token frees every name of "
+		    "its grant, names without a token free those of yours");
 		return;
 	}
-	if ((g = grant_for(r, l)) == NULL) {
-		reply_not_yours(r, l, arg_has(r, "token"));
+	if (arg_has(r, "name") && arg_has(r, "names")) {
+		reply_error(r->c, r->id, ERR_INVALID, "names", "give name or names, not both");
 		return;
 	}
-	feed_record(r->s, "lock_release", "lock", l->project, l->name, "released by %s",
-	    g->agent);
-	grant_release(g, "released");
+	if (release_collect(r, &b) != 0)
+		return;
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
-	pk_kbool(fb, "released", 1);
+	pk_kbool(fb, "released", b.n > 0);
+	pk_str(fb, "names");
+	pk_array(fb, b.n);
+	for (i = 0; i < b.n; i++)
+		pk_str(fb, b.v[i]->lock->name);
+	if (b.n == 0)
+		pk_kstr(fb, "hint",
+		    arg_has(r, "token") && !arg_has(r, "name") && !arg_has(r, "names")
+			? "no lock is held with this token (released already, or expired)"
+			: "nobody holds this lock; nothing to release");
 	pk_map_close(fb);
+	/* released before the answer leaves: it waits for their commit */
+	for (i = 0; i < b.n; i++) {
+		feed_record(r->s, "lock_release", "lock", b.v[i]->lock->project,
+		    b.v[i]->lock->name, "released by %s", b.v[i]->agent);
+		grant_release(b.v[i], "released");
+	}
+	free(b.v);
 	reply_end(r->c, fb);
 	lock_pump_all();
 }
@@ -1052,7 +1345,7 @@ op_lock_renew(struct req *r)
 	struct grant *g;
 	double ttl = arg_num(r, "ttl_seconds");
 
-	if (lock_named(r, &l) != 0)
+	if (lock_named_arg(r, &l) != 0)
 		return;
 	if (l == NULL || TAILQ_EMPTY(&l->holders)) {
 		reply_error(r->c, r->id, ERR_NOT_FOUND, "name",
@@ -1062,6 +1355,13 @@ op_lock_renew(struct req *r)
 	}
 	if ((g = grant_for(r, l)) == NULL) {
 		reply_not_yours(r, l, arg_has(r, "token"));
+		return;
+	}
+	if (g->held) {
+		reply_error(r->c, r->id, ERR_CONFLICT, "name",
+		    "%s is reserved for a task's claim (%s): it lasts until the task is "
+		    "submitted or released, and needs no renewal",
+		    l->name, g->reason != NULL ? g->reason : "a task");
 		return;
 	}
 	if (g->session != NULL) {
@@ -1110,7 +1410,7 @@ lock_break_grant(struct grant *g, const char *breaker, const char *reason)
 		    "before you go on.",
 		    breaker, mode_name(g->mode), l->name, (unsigned long long)g->fence,
 		    reason != NULL ? ". Reason: " : "", reason != NULL ? reason : "");
-		msg_notice(l->project, breaker, g->agent, subject, body);
+		msg_notice(l->project, breaker, g->agent, subject, body, NULL);
 		free(subject);
 		free(body);
 	}
@@ -1127,7 +1427,7 @@ op_lock_break(struct req *r)
 	char *reason;
 	int held;
 
-	if (lock_named(r, &l) != 0)
+	if (lock_named_arg(r, &l) != 0)
 		return;
 	held = l != NULL && !TAILQ_EMPTY(&l->holders);
 	fb = reply_begin(r->id);
@@ -1143,81 +1443,18 @@ op_lock_break(struct req *r)
 		   "the lock is no longer protected"
 		 : "nobody holds this lock; nothing to break");
 	pk_map_close(fb);
+	if (held) {
+		/* broken before the answer leaves: it waits for their commit */
+		reason = arg_strdup(r, "reason");
+		feed_record(r->s, "lock_break", "lock", l->project, l->name,
+		    "broken from %s%s%s", TAILQ_FIRST(&l->holders)->agent,
+		    reason != NULL ? ": " : "", reason != NULL ? reason : "");
+		while ((g = TAILQ_FIRST(&l->holders)) != NULL)
+			lock_break_grant(g, r->s->agent, reason);
+		free(reason);
+	}
 	reply_end(r->c, fb);
-	if (!held)
-		return;
-	reason = arg_strdup(r, "reason");
-	feed_record(r->s, "lock_break", "lock", l->project, l->name, "broken from %s%s%s",
-	    TAILQ_FIRST(&l->holders)->agent, reason != NULL ? ": " : "",
-	    reason != NULL ? reason : "");
-	while ((g = TAILQ_FIRST(&l->holders)) != NULL)
-		lock_break_grant(g, r->s->agent, reason);
-	free(reason);
 	lock_pump_all();
-}
-
-/* Mode of a lock's holders, for listings. */
-static const char *
-lock_mode_of(const struct lock *l)
-{
-	const struct grant *g = TAILQ_FIRST(&l->holders);
-
-	return (g == NULL ? "free" : mode_name(g->mode));
-}
-
-/* One lock of lock_list: its holders and its queue. */
-static void
-pk_lock(struct fbuf *fb, struct lock *l)
-{
-	struct wlink *k;
-	uint64_t now = mono_ms();
-
-	pk_map_open(fb);
-	pk_kstr(fb, "name", l->name);
-	pk_kstr(fb, "mode", lock_mode_of(l));
-	pk_str(fb, "holders");
-	pk_holders(fb, l);
-	pk_str(fb, "waiters");
-	pk_array_open(fb);
-	TAILQ_FOREACH(k, &l->queue, entry) {
-		pk_map_open(fb);
-		pk_kstr(fb, "agent", k->w->session->agent);
-		pk_kstr(fb, "session", k->w->session->id);
-		pk_kstr(fb, "mode", mode_name(k->w->mode));
-		pk_kdouble(fb, "waited_seconds", (double)(now - k->w->since_ms) / 1000.0);
-		pk_kbool(fb, "active", k->w->active);
-		pk_map_close(fb);
-	}
-	pk_array_close(fb);
-	pk_map_close(fb);
-}
-
-void
-op_lock_list(struct req *r)
-{
-	size_t plen, n = 0;
-	const char *prefix = arg_str(r, "prefix", &plen);
-	struct lock *l, *tmp;
-	struct fbuf *fb;
-
-	fb = reply_begin(r->id);
-	pk_map_open(fb);
-	pk_str(fb, "locks");
-	pk_array_open(fb);
-	HASH_ITER(hh, locks, l, tmp) {
-		if (strcmp(l->project, r->s->project) != 0 &&
-		    strcmp(l->project, GLOBAL_PROJECT) != 0)
-			continue;
-		if (strncmp(l->name, prefix, plen) != 0 ||
-		    (TAILQ_EMPTY(&l->holders) && TAILQ_EMPTY(&l->queue)))
-			continue;
-		pk_lock(fb, l);
-		n++;
-	}
-	pk_array_close(fb);
-	pk_kuint(fb, "count", n);
-	pk_map_close(fb);
-	reply_end(r->c, fb);
 }
 
 /* The session ended: drop its waits and session-bound grants, wake queues. */
@@ -1270,21 +1507,6 @@ lock_init(void)
 	session_on_hold(lock_session_grants);
 }
 
-/* Locks held in a project (NULL: all). */
-size_t
-lock_count(const char *project)
-{
-	struct lock *l, *tmp;
-	size_t n = 0;
-
-	HASH_ITER(hh, locks, l, tmp) {
-		if (!TAILQ_EMPTY(&l->holders) &&
-		    (project == NULL || strcmp(l->project, project) == 0))
-			n++;
-	}
-	return (n);
-}
-
 size_t
 lock_waiter_count(void)
 {
@@ -1295,7 +1517,6 @@ lock_waiter_count(void)
 void
 lock_shutdown(void)
 {
-	/* grants stay: the database has them for the next broker (DESIGN 8) */
 	free(wake_list);
 	wake_list = NULL;
 	wake_cap = 0;
@@ -1312,128 +1533,6 @@ lock_session_grants(struct session *s)
 		n++;
 	return (n);
 }
-
-/* Row of a lock: its holders; 0 when nobody holds it. */
-static int
-lock_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
-{
-	struct lock *l;
-	struct grant *g;
-
-	HASH_FIND_STR(locks, key, l);
-	if (l == NULL || TAILQ_EMPTY(&l->holders))
-		return (0);
-	pk_map_open(fb);
-	pk_kstr(fb, "project", l->project);
-	pk_kstr(fb, "name", l->name);
-	pk_kstr(fb, "path", l->path);
-	pk_str(fb, "holders");
-	pk_array_open(fb);
-	TAILQ_FOREACH(g, &l->holders, lentry) {
-		pk_map_open(fb);
-		pk_kstr(fb, "sid", g->sid);
-		pk_kbool(fb, "bound", g->session != NULL);
-		pk_kstr(fb, "agent", g->agent);
-		pk_kstr(fb, "reason", g->reason);
-		pk_kstr(fb, "token", g->token);
-		pk_kuint(fb, "fence", g->fence);
-		pk_kstr(fb, "mode", mode_name(g->mode));
-		/* times are stored as wall-clock time and re-based at restore */
-		pk_kint(fb, "granted", past_to_wall(g->granted_ms));
-		pk_kint(fb, "expires", deadline_to_wall(g->expires_ms));
-		pk_map_close(fb);
-	}
-	pk_array_close(fb);
-	pk_map_close(fb);
-	return (1);
-}
-
-/*
- * Rebuild one grant of a stored lock: a detached one with what is left
- * of its TTL, a session-bound one under its restored session (in its
- * grace period).  Expired or orphaned grants are dropped.
- */
-static void
-lock_restore_grant(struct lock *l, const msgpack_object *h)
-{
-	char *sid = mp_get_strdup(h, "sid"), *agent = mp_get_strdup(h, "agent");
-	char *token = mp_get_strdup(h, "token"), *reason = mp_get_strdup(h, "reason");
-	enum lock_mode m = mp_streq(mp_get(h, "mode"), "shared") ? LOCK_SHARED : LOCK_EXCLUSIVE;
-	struct session *s;
-	struct grant *g;
-	int64_t fence, expires;
-	int bound;
-	double ttl;
-
-	if (mp_int(mp_get(h, "fence"), &fence) != 0 ||
-	    mp_int(mp_get(h, "expires"), &expires) != 0 ||
-	    mp_bool(mp_get(h, "bound"), &bound) != 0)
-		goto out;
-	s = bound && sid != NULL ? session_find(sid) : NULL;
-	ttl = bound ? 0 : secs_left(deadline_from_wall(expires));
-	if (sid != NULL && agent != NULL && token != NULL && strlen(token) == TOKEN_LEN &&
-	    (bound ? s != NULL && s->client == NULL : ttl > 0)) {
-		g = grant_new(l, s, agent, sid, m, ttl, reason, token, (uint64_t)fence);
-		g->granted_ms = past_from_wall(mp_get_int(h, "granted", 0));
-	}
-out:
-	free(sid);
-	free(agent);
-	free(token);
-	free(reason);
-}
-
-/* Rebuild a lock and the grants of its row. */
-static int
-lock_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
-    char **cause)
-{
-	const msgpack_object *hs = mp_get(o, "holders");
-	char *project = mp_get_strdup(o, "project"), *name = mp_get_strdup(o, "name");
-	char *path = mp_get_strdup(o, "path");
-	struct lock *l;
-	uint32_t i;
-
-	if (project == NULL || name == NULL || hs == NULL || hs->type != MSGPACK_OBJECT_ARRAY) {
-		free(project);
-		free(name);
-		free(path);
-		xasprintf(cause, "lock %s: bad row", key);
-		return (-1);
-	}
-	l = lock_get(project, name, path);
-	for (i = 0; i < hs->via.array.size; i++)
-		lock_restore_grant(l, &hs->via.array.ptr[i]);
-	lock_gc(l);
-	return (0);
-}
-
-const struct store_kind lock_store_kind = {
-	.name = "lock",
-	.pack = lock_pack,
-	.restore = lock_restore,
-};
-
-/* The names of the locks a session holds, as an array (for agent_list). */
-void
-lock_pack_session_names(struct fbuf *fb, struct session *s)
-{
-	struct grant *g;
-	struct lock *l, *tmp;
-
-	pk_array_open(fb);
-	TAILQ_FOREACH(g, &s->grants, sentry)
-		pk_str(fb, g->lock->name);
-	/* detached grants this session took */
-	HASH_ITER(hh, locks, l, tmp) {
-		TAILQ_FOREACH(g, &l->holders, lentry) {
-			if (g->session == NULL && strcmp(g->sid, s->id) == 0)
-				pk_str(fb, l->name);
-		}
-	}
-	pk_array_close(fb);
-}
-
 /*
  * What baton hook asks of file reservations (hook.c): who keeps an agent
  * from editing a path, and a reservation taken on its first edit.  own
@@ -1504,7 +1603,7 @@ lock_edit_blockers(struct session *s, const char *path, size_t n,
 
 	if ((l = lock_edit_lock(s, path, n, cause)) == NULL)
 		return (-1);
-	lock_blockers(l, LOCK_EXCLUSIVE, lock_edit_visit, &e);
+	lock_blockers(l, LOCK_EXCLUSIVE, NULL, lock_edit_visit, &e);
 	lock_gc(l);
 	return ((int)e.others);
 }
@@ -1528,8 +1627,8 @@ lock_edit_reserve(struct session *s, const char *path, size_t n,
 	*name = NULL;
 	if ((l = lock_edit_lock(s, path, n, cause)) == NULL)
 		return (-1);
-	lock_blockers(l, LOCK_EXCLUSIVE, lock_edit_visit, &e);
-	if (e.others > 0 || (e.mine == 0 && !lock_free_now(&l, 1, LOCK_EXCLUSIVE))) {
+	lock_blockers(l, LOCK_EXCLUSIVE, NULL, lock_edit_visit, &e);
+	if (e.others > 0 || (e.mine == 0 && !lock_free_now(&l, 1, LOCK_EXCLUSIVE, NULL))) {
 		lock_gc(l);
 		return (0);
 	}

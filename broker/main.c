@@ -38,6 +38,10 @@ usage(FILE *fp)
 	    "  -D, --state-dir D  state and log (default $BATON_STATE_DIR or "
 	    "~/.local/state/baton)\n"
 	    "  --max-wait S       cap on wait_seconds of blocking calls (default 50)\n"
+	    "  --max-wait-progress S\n"
+	    "                     the cap for MCP calls that send progress (default 600)\n"
+	    "  --ticket-grace S   seconds a timed-out lock waiter keeps its place (default "
+	    "60)\n"
 	    "  --durability M     strict (default): acknowledge only what is committed;\n"
 	    "                     relaxed: commit every 50 ms; none: keep no file\n"
 	    "  --fsync            fsync every commit (survives power loss; slower)\n"
@@ -276,6 +280,8 @@ main_option(int ch, const char *arg)
 		return (0);
 	case 'G': return (main_seconds("grace", arg, &cfg.grace));
 	case 'W': return (main_seconds("max-wait", arg, &cfg.max_wait));
+	case 'L': return (main_seconds("max-wait-progress", arg, &cfg.max_wait_progress));
+	case 'K': return (main_seconds("ticket-grace", arg, &cfg.ticket_grace));
 	case 'M':
 		msg_retention = (size_t)strtoul(arg, &end, 10);
 		if (*end != '\0' || *arg < '0' || *arg > '9' || msg_retention < 1 ||
@@ -286,7 +292,7 @@ main_option(int ch, const char *arg)
 			return (-1);
 		}
 		return (0);
-	case 'L':
+	case 'X':
 		feed_max = (size_t)strtoul(arg, &end, 10);
 		if (*end != '\0' || *arg < '0' || *arg > '9' || feed_max > 10000000) {
 			fprintf(stderr, "batond: --log-max takes 0 to 10000000 entries\n");
@@ -314,12 +320,14 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "max-wait", required_argument, NULL, 'W' },
+		{ "max-wait-progress", required_argument, NULL, 'L' },
+		{ "ticket-grace", required_argument, NULL, 'K' },
 		{ "allow-root", no_argument, NULL, 'R' },
 		{ "durability", required_argument, NULL, 'U' },
 		{ "fsync", no_argument, NULL, 'F' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "message-retention", required_argument, NULL, 'M' },
-		{ "log-max", required_argument, NULL, 'L' },
+		{ "log-max", required_argument, NULL, 'X' },
 		{ "log-age", required_argument, NULL, 'A' },
 		{ "export", required_argument, NULL, 'E' },
 		{ "import", required_argument, NULL, 'I' },
@@ -346,8 +354,10 @@ main_options(int argc, char **argv, struct main_opts *o)
 		case 'U':
 		case 'G':
 		case 'W':
-		case 'M':
 		case 'L':
+		case 'K':
+		case 'M':
+		case 'X':
 		case 'A':
 			if (main_option(ch, optarg) != 0)
 				return (64);

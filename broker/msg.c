@@ -35,6 +35,7 @@ struct inbox_q {
 	struct mproject *p;
 	int unread_only;
 	int64_t limit;
+	double cap; /* the cap on its wait; 0: it does not wait */
 };
 
 static struct mproject *mprojects;
@@ -227,14 +228,17 @@ msg_post(struct mproject *p, uint64_t id, const char *from, const char *to, cons
 	return (m);
 }
 
-/* Mail from the broker on someone's behalf (a broken lock...); returns its id. */
+/*
+ * Mail from the broker on someone's behalf (a broken lock, a task to
+ * review...), in thread (NULL: none); returns its id.
+ */
 uint64_t
 msg_notice(const char *project, const char *from, const char *to, const char *subject,
-    const char *body)
+    const char *body, const char *thread)
 {
 	struct mproject *p = mproject_ensure(project);
 
-	return (msg_post(p, revision_next(), from, to, subject, body, NULL)->id);
+	return (msg_post(p, revision_next(), from, to, subject, body, thread)->id);
 }
 
 static struct mbox *
@@ -513,6 +517,8 @@ inbox_answer(struct session *s, uint64_t req_id, struct inbox_q *q, uint64_t aft
 	pk_kuint(fb, "cursor", more ? page[n - 1]->id : revision > after ? revision : after);
 	pk_kbool(fb, "more", more);
 	pk_kuint(fb, "unread", unread);
+	if (q->cap > 0)
+		pk_kdouble(fb, "wait_cap_seconds", q->cap);
 	pk_str(fb, "discussions");
 	ndisc = disc_pk_waiting(fb, p, s->agent, s->role, INBOX_DISC_MAX);
 	hint = inbox_hint(n, more, ndisc, unread, q->unread_only);
@@ -573,6 +579,8 @@ op_message_inbox(struct req *r)
 	q->p = p;
 	q->unread_only = arg_bool(r, "unread_only");
 	q->limit = arg_int(r, "limit");
+	if (wait > 0)
+		q->cap = wait_cap(r);
 	if (wait <= 0) {
 		inbox_answer(r->s, r->id, q, (uint64_t)after, 1);
 		free(q);

@@ -597,6 +597,7 @@ note_wait_reply(struct bwait *w, int changed)
 	pk_kbool(fb, "changed", changed);
 	pk_kbool(fb, "found", n != NULL);
 	pk_kuint(fb, "version", n != NULL ? n->version : v);
+	pk_kdouble(fb, "wait_cap_seconds", w->cap);
 	if (full) {
 		pk_str(fb, "value");
 		pk_raw(fb, n->val, n->vlen);
@@ -740,6 +741,23 @@ op_counter_incr(struct req *r)
 	reply_end(r->c, fb);
 }
 
+/* Signal e with payload p (plen bytes of msgpack, taken over; NULL: none). */
+static void
+event_bump(struct tally *e, unsigned char *p, size_t plen)
+{
+	char *wk;
+
+	free(e->payload);
+	e->payload = p;
+	e->plen = plen;
+	e->value++;
+	revision_next();
+	store_mark(&event_store_kind, e->key);
+	wk = note_wait_key("event", e->key);
+	wait_wake(wk);
+	free(wk);
+}
+
 void
 op_event_signal(struct req *r)
 {
@@ -747,7 +765,6 @@ op_event_signal(struct req *r)
 	struct fbuf *fb;
 	unsigned char *p = NULL;
 	size_t plen = 0;
-	char *wk;
 	int refused;
 
 	if ((e = tally_for(r, &evts, 1, &refused)) == NULL)
@@ -756,22 +773,38 @@ op_event_signal(struct req *r)
 		reply_error(r->c, r->id, ERR_INVALID, "payload", "payload cannot be stored");
 		return;
 	}
-	free(e->payload);
-	e->payload = p;
-	e->plen = plen;
-	e->value++;
-	revision_next();
+	event_bump(e, p, plen); /* before the answer, which waits for its commit */
 	feed_record_pkey(r->s, "event_signal", "event", e->key, "signaled, generation %lld",
 	    (long long)e->value);
-	store_mark(&event_store_kind, e->key);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kint(fb, "generation", e->value);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
-	wk = note_wait_key("event", e->key);
-	wait_wake(wk);
-	free(wk);
+}
+
+/*
+ * The broker signals event name of project itself (task.c: a task in
+ * review...), with payload (plen bytes of msgpack, copied; NULL: none).
+ * Past the bound on events nothing is signaled, as for a peer.
+ */
+void
+event_fire(const char *project, const char *name, const void *payload, size_t plen)
+{
+	struct tally *e;
+	unsigned char *p = NULL;
+	char *key;
+
+	xasprintf(&key, "%s\n%s", project, name);
+	e = tally_get(&evts, &key, 1);
+	free(key);
+	if (e == NULL)
+		return;
+	if (payload != NULL) {
+		p = xmalloc(plen);
+		memcpy(p, payload, plen);
+	}
+	event_bump(e, p, plen);
 }
 
 /* Answer an event_wait: fired or timed out, with the generation now. */
@@ -785,6 +818,7 @@ event_wait_reply(struct bwait *w, const struct tally *e, int fired)
 	pk_map_open(fb);
 	pk_kbool(fb, "fired", fired);
 	pk_kint(fb, "generation", e != NULL ? e->value : 0);
+	pk_kdouble(fb, "wait_cap_seconds", w->cap);
 	if (with_payload) {
 		pk_str(fb, "payload");
 		pk_raw(fb, e->payload, e->plen);
@@ -831,8 +865,11 @@ event_now(const char *key)
 void
 op_event_wait(struct req *r)
 {
-	note_park(r, "event", note_resolve(r, "name", NULL), (uint64_t)arg_int(r, "after"),
-	    event_now, event_wait_ready, event_wait_timeout);
+	/* next: past the generation now (note_park lowers the largest after to it) */
+	uint64_t after = arg_bool(r, "next") ? UINT64_MAX : (uint64_t)arg_int(r, "after");
+
+	note_park(r, "event", note_resolve(r, "name", NULL), after, event_now, event_wait_ready,
+	    event_wait_timeout);
 }
 
 /* Row of a note, a tombstone or tomb_floor; 0 when it is gone. */

@@ -53,6 +53,30 @@ project_wake(struct project *p)
 	wait_wake(p->wkey);
 }
 
+/* Record a change of the project's context or status by agent. */
+static void
+project_changed(struct project *p, const char *agent)
+{
+	free(p->updated_by);
+	p->updated_by = xstrdup(agent);
+	p->updated_at = wall_ms();
+	p->version = revision_next();
+	store_mark(&project_store_kind, p->name);
+}
+
+/*
+ * The first claim: a project planning or ready is in progress now (one
+ * complete or stopped stays so).
+ */
+void
+project_work_started(struct project *p, const struct session *s)
+{
+	if (p->status != PS_PLANNING && p->status != PS_READY)
+		return;
+	p->status = PS_IN_PROGRESS;
+	project_changed(p, s->agent);
+}
+
 /* The project's task summary under key "summary". */
 void
 project_pk_summary(struct fbuf *fb, const struct project *p)
@@ -85,6 +109,7 @@ project_reply(struct req *r, struct project *p, const char *hint)
 	pk_kstr(fb, "status", project_status_names[p->status]);
 	for (i = 0; i < PF_COUNT; i++)
 		pk_kstr(fb, project_field_names[i], p->fields[i]);
+	pk_kbool(fb, "self_review", p->self_review);
 	pk_kstr(fb, "updated_by", p->updated_by);
 	task_pk_iso(fb, "updated_at", p->updated_at);
 	pk_kuint(fb, "version", p->version);
@@ -132,11 +157,9 @@ op_project_set(struct req *r)
 	hint[0] = '\0';
 	if (to >= 0)
 		p->status = (enum project_status)to;
-	free(p->updated_by);
-	p->updated_by = xstrdup(r->s->agent);
-	p->updated_at = wall_ms();
-	p->version = revision_next();
-	store_mark(&project_store_kind, p->name);
+	if (arg_has(r, "self_review"))
+		p->self_review = arg_bool(r, "self_review");
+	project_changed(p, r->s->agent);
 	feed_record(r->s, "project_set", "project", p->name, p->name, "context set; status %s",
 	    project_status_names[p->status]);
 	if (to == PS_COMPLETE || to == PS_STOPPED) {
@@ -174,6 +197,7 @@ project_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 	pk_kstr(fb, "status", project_status_names[p->status]);
 	for (i = 0; i < PF_COUNT; i++)
 		pk_kstr(fb, project_field_names[i], p->fields[i]);
+	pk_kbool(fb, "self_review", p->self_review);
 	pk_kstr(fb, "updated_by", p->updated_by);
 	pk_kint(fb, "updated_at", p->updated_at);
 	pk_kuint(fb, "version", p->version);
@@ -196,6 +220,7 @@ project_restore(const struct store_kind *kind, const char *key, const msgpack_ob
 		free(p->fields[i]);
 		p->fields[i] = mp_get_strdup(o, project_field_names[i]);
 	}
+	p->self_review = mp_get_bool(o, "self_review", 0);
 	free(p->updated_by);
 	p->updated_by = mp_get_strdup(o, "updated_by");
 	p->updated_at = mp_get_int(o, "updated_at", 0);

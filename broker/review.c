@@ -1,8 +1,17 @@
 /*
  * The task status machine (DESIGN §5.5) and the moves through it that
  * are not a claim: submit, the review (approve, request changes), and
- * release.  Every move is checked against the machine and against who
- * may make it, and recorded in the task's history.
+ * release.  Every move is checked against the machine, against the
+ * statuses its operation starts from, and against who may make it, and
+ * recorded in the task's history.
+ *
+ * A review is by someone else: the session that claimed or submitted a
+ * task, or an agent of its claimant's name, may not approve it or send
+ * it back unless the project allows self-review.  The review wakes
+ * people: a submit is told to the project's reviewers (else planners,
+ * else the task's creator), changes requested to the claimant, the
+ * last task done to the planners, each with an inbox message (which
+ * wakes a waiting message_inbox) and an event for scripts.
  */
 #include "config.h"
 
@@ -23,6 +32,31 @@ static const unsigned allowed[TS_COUNT] = {
 	[TS_CANCELLED] = 0,
 };
 
+/* The operations that move a task from one status only, and that status. */
+static const struct {
+	const char *op;
+	int from;
+} op_from[] = {
+	{ "task_claim", TS_TODO },
+	{ "task_submit", TS_IN_PROGRESS },
+	{ "task_approve", TS_REVIEW },
+	{ "task_request_changes", TS_REVIEW },
+	{ "task_release", TS_IN_PROGRESS },
+};
+
+/* The status op moves tasks from, or -1 for any the machine allows (task_update). */
+static int
+task_op_from(const char *op)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(op_from); i++) {
+		if (strcmp(op_from[i].op, op) == 0)
+			return (op_from[i].from);
+	}
+	return (-1);
+}
+
 /* The operation that makes the move from -> to. */
 static const char *
 task_move_op(int from, int to)
@@ -36,15 +70,20 @@ task_move_op(int from, int to)
 	}
 }
 
-/* Refuse a forbidden move with the allowed ones; always returns -1. */
+/*
+ * Refuse a forbidden move with the allowed ones; always returns -1.  A
+ * move the machine allows but not by the operation asked (task_release
+ * of a blocked task) says which status that operation takes.
+ */
 int
 task_refuse(struct req *r, const struct task *t, int to)
 {
-	char list[256];
+	const char *op = r->op->name;
+	char list[256], by[128];
 	size_t len = 0;
-	int i;
+	int i, from = task_op_from(op);
 
-	list[0] = '\0';
+	list[0] = by[0] = '\0';
 	for (i = 0; i < TS_COUNT; i++) {
 		if (!(allowed[t->status] & B(i)))
 			continue;
@@ -53,6 +92,9 @@ task_refuse(struct req *r, const struct task *t, int to)
 		if (len >= sizeof list)
 			break;
 	}
+	if (from >= 0 && from != (int)t->status)
+		snprintf(by, sizeof by, " with %s, which moves a task in %s", op,
+		    task_status_names[from]);
 	if (allowed[t->status] == 0)
 		reply_error(r->c, r->id, ERR_CONFLICT, "status",
 		    "%s is %s and cannot move to %s: %s is final", t->id,
@@ -60,9 +102,43 @@ task_refuse(struct req *r, const struct task *t, int to)
 		    task_status_names[t->status]);
 	else
 		reply_error(r->c, r->id, ERR_CONFLICT, "status",
-		    "%s is %s and cannot move to %s; allowed: %s", t->id,
-		    task_status_names[t->status], task_status_names[to], list);
+		    "%s is %s and cannot move to %s%s; allowed: %s", t->id,
+		    task_status_names[t->status], task_status_names[to], by, list);
 	return (-1);
+}
+
+/* Did session s do t: it claimed or submitted it, or it bears its claimant's name? */
+int
+review_is_own(const struct task *t, const struct session *s)
+{
+	return ((t->owner_sid[0] != '\0' && strcmp(t->owner_sid, s->id) == 0) ||
+	    (t->owner != NULL && strcmp(t->owner, s->agent) == 0));
+}
+
+/*
+ * May the caller review t (approve it or request changes)?  Not its own
+ * work unless the project allows self-review, nor a review another live
+ * reviewer took.  0 if it may; -1 after replying.
+ */
+static int
+review_check(struct req *r, const struct task *t)
+{
+	if (!t->p->self_review && review_is_own(t, r->s)) {
+		reply_error(r->c, r->id, ERR_PERMISSION, "id",
+		    "%s was done by %s: a review is by someone else (another session and "
+		    "agent); a reviewer or planner reviews it (message_send to role:reviewer), "
+		    "or the project allows it with project_set {self_review: true}",
+		    t->id, t->owner != NULL ? t->owner : "you");
+		return (-1);
+	}
+	if (t->review_s != NULL && t->review_s != r->s) {
+		reply_error(r->c, r->id, ERR_CONFLICT, "id",
+		    "%s is being reviewed by %s, who took its review with task_claim {review: "
+		    "true}; leave it to them",
+		    t->id, t->review_s->agent);
+		return (-1);
+	}
+	return (0);
 }
 
 /* A reviewer's verdict on t: feedback, who and when. */
@@ -74,52 +150,191 @@ task_reviewed(struct task *t, const struct session *s, const char *note)
 	free(t->reviewer);
 	t->reviewer = xstrdup(s->agent);
 	t->reviewed_at = wall_ms();
+	claim_review_drop(t);
+}
+
+/* ---- telling people ---- */
+
+/* Whether reviewers and planners are present (presence_foreach). */
+struct review_who {
+	int reviewer, planner;
+};
+
+static void
+review_who_add(const char *agent, const char *role, void *arg)
+{
+	struct review_who *w = arg;
+
+	if (role != NULL && strcmp(role, "reviewer") == 0)
+		w->reviewer = 1;
+	if (role != NULL && strcmp(role, "planner") == 0)
+		w->planner = 1;
+}
+
+/*
+ * Who hears of t's review (reviewers, or with none present planners,
+ * or with neither its creator) or, with planners_first, of the end of
+ * the work (planners, else its creator).
+ */
+static const char *
+review_addressee(const struct task *t, int planners_first)
+{
+	struct review_who w = { 0, 0 };
+
+	presence_foreach(t->p->name, review_who_add, &w);
+	if (w.reviewer && !planners_first)
+		return ("role:reviewer");
+	if (w.planner)
+		return ("role:planner");
+	return (task_creator(t));
+}
+
+/* Tell to in t's project (an inbox message in t's thread) and signal event. */
+static void
+review_tell(const struct task *t, const char *from, const char *to, const char *event,
+    const char *subject, const char *body)
+{
+	struct fbuf fb;
+
+	msg_notice(t->p->name, from, to, subject, body, t->id);
+	fbuf_init(&fb);
+	pk_map_open(&fb);
+	pk_kstr(&fb, "id", t->id);
+	pk_kstr(&fb, "title", t->title);
+	pk_kstr(&fb, "by", from);
+	pk_kstr(&fb, "to", to);
+	pk_map_close(&fb);
+	if (!fb.err)
+		event_fire(t->p->name, event, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR);
+	fbuf_free(&fb);
+}
+
+/* t was submitted by s: its reviewers hear of it. */
+static void
+review_tell_submitted(const struct task *t, const struct session *s)
+{
+	char *subject, *body;
+
+	xasprintf(&subject, "%s is ready for review: %s", t->id, t->title);
+	xasprintf(&body,
+	    "%s submitted %s (%s) for review.%s%s\nReview it: task_get {id: \"%s\"}, then "
+	    "task_approve {id: \"%s\"} or task_request_changes {id: \"%s\", feedback}. "
+	    "task_claim {review: true, wait_seconds} takes the next task to review.",
+	    s->agent, t->id, t->title, t->notes != NULL ? " Notes: " : "",
+	    t->notes != NULL ? t->notes : "", t->id, t->id, t->id);
+	review_tell(t, s->agent, review_addressee(t, 0), "task:review", subject, body);
+	free(subject);
+	free(body);
+}
+
+/* s requested changes on t: its claimant hears of it. */
+static void
+review_tell_changes(const struct task *t, const struct session *s)
+{
+	char *subject, *body;
+
+	xasprintf(&subject, "changes requested on %s: %s", t->id, t->title);
+	xasprintf(&body,
+	    "%s asks for changes on %s (%s): %s\ntask_claim returns it to you with this "
+	    "feedback; fix it, then task_submit {id: \"%s\", notes}.",
+	    s->agent, t->id, t->title, t->feedback != NULL ? t->feedback : "(no feedback)",
+	    t->id);
+	review_tell(t, s->agent, t->owner != NULL ? t->owner : task_creator(t), "task:changes",
+	    subject, body);
+	free(subject);
+	free(body);
+}
+
+/* s approved t, the last open task: the planners hear the work is done. */
+static void
+review_tell_all_done(const struct task *t, const struct session *s)
+{
+	char *body;
+
+	xasprintf(&body,
+	    "%s approved %s, the last open task: every task of the project is done or "
+	    "cancelled. Check the acceptance criteria (project_get), then project_set "
+	    "{status: \"complete\"}: that ends the implementers' waits.",
+	    s->agent, t->id);
+	review_tell(t, s->agent, review_addressee(t, 1), "task:all_done", "every task is done",
+	    body);
+	free(body);
+}
+
+/* ---- moves ---- */
+
+/* review -> in_progress: the feedback goes back to the claimant, files taken again. */
+static void
+task_changes(struct req *r, struct task *t, const char *note)
+{
+	task_reviewed(t, r->s, note);
+	t->changes_pending = 1;
+	t->changes_requested = 1;
+	if (t->claim_s == NULL && t->token[0] != '\0')
+		claim_orphan(t);
+	if (claim_files_free(t, t->owner_sid, NULL))
+		claim_files_take(t);
+	task_hist(t, r->s, "changes_requested", TS_REVIEW, TS_IN_PROGRESS, note);
+}
+
+/* todo -> in_progress by task_update: a claim, when t is claimable with its files. */
+static int
+task_claim_move(struct req *r, struct task *t, double lease)
+{
+	if (!task_claimable_by(t, r->s)) {
+		reply_error(r->c, r->id, ERR_CONFLICT, "status", "%s cannot be claimed: %s",
+		    t->id,
+		    t->assignee != NULL && strcmp(t->assignee, r->s->agent) != 0
+			? "it is assigned to someone else"
+			: "a dependency is not done yet");
+		return (-1);
+	}
+	if (!claim_files_free(t, r->s->id, NULL)) {
+		reply_error(r->c, r->id, ERR_CONFLICT, "status",
+		    "%s cannot be claimed now: others hold or wait for its files (lock_list "
+		    "shows who); task_claim {id: \"%s\", wait_seconds} waits for them",
+		    t->id, t->id);
+		return (-1);
+	}
+	claim_take(t, r->s, lease);
+	return (0);
 }
 
 /*
  * Move t to status to, as the caller, with note (notes, feedback or a
- * reason).  Checks the machine and who may make the move; tokarg names
- * the argument with the claim token (NULL: the operation has none).
- * 0 done; -1 after replying the error.
+ * reason).  Checks the machine, the status the operation starts from
+ * and who may make the move; tokarg names the argument with the claim
+ * token (NULL: the operation has none).  0 done; -1 after replying.
  */
 int
 task_move(struct req *r, struct task *t, int to, const char *note, const char *tokarg,
     double lease)
 {
-	int from = (int)t->status;
+	int from = (int)t->status, opfrom = task_op_from(r->op->name);
 
-	if (!(allowed[from] & B(to)))
+	if (!(allowed[from] & B(to)) || (opfrom >= 0 && opfrom != from))
 		return (task_refuse(r, t, to));
 	switch (to) {
 	case TS_IN_PROGRESS:
-		if (from == TS_TODO) {
-			if (!task_claimable_by(t, r->s)) {
-				reply_error(r->c, r->id, ERR_CONFLICT, "status",
-				    "%s cannot be claimed: %s", t->id,
-				    t->assignee != NULL && strcmp(t->assignee, r->s->agent) != 0
-					? "it is assigned to someone else"
-					: "a dependency is not done yet");
-				return (-1);
-			}
-			claim_take(t, r->s, lease);
-			return (0);
-		}
-		/* review -> in_progress: changes requested, back to the claimant */
-		task_reviewed(t, r->s, note);
-		t->changes_pending = 1;
-		if (t->claim_s == NULL && t->token[0] != '\0')
-			claim_orphan(t);
-		task_hist(t, r->s, "changes_requested", from, to, note);
+		if (from == TS_TODO)
+			return (task_claim_move(r, t, lease));
+		if (review_check(r, t) != 0)
+			return (-1);
+		task_changes(r, t, note);
 		break;
 	case TS_REVIEW:
 		if (!claim_check(r, t, tokarg))
 			return (-1);
 		free(t->notes);
 		t->notes = note != NULL ? xstrdup(note) : NULL;
-		t->changes_pending = 0;
+		t->changes_pending = t->changes_requested = 0;
+		snprintf(t->owner_sid, sizeof t->owner_sid, "%s", r->s->id);
+		claim_files_drop(t);
 		task_hist(t, r->s, "submitted", from, to, note);
 		break;
 	case TS_DONE:
+		if (review_check(r, t) != 0)
+			return (-1);
 		task_reviewed(t, r->s, note);
 		claim_drop(t);
 		task_hist(t, r->s, "approved", from, to, note);
@@ -134,12 +349,17 @@ task_move(struct req *r, struct task *t, int to, const char *note, const char *t
 	case TS_BLOCKED:
 	case TS_CANCELLED:
 		claim_drop(t);
+		claim_review_drop(t);
 		task_hist(t, r->s, to == TS_BLOCKED ? "blocked" : "cancelled", from, to, note);
 		break;
 	}
 	t->status = (enum task_status)to;
 	task_touch(t);
 	project_wake(t->p);
+	if (to == TS_REVIEW)
+		review_tell_submitted(t, r->s);
+	else if (to == TS_IN_PROGRESS)
+		review_tell_changes(t, r->s);
 	return (0);
 }
 
@@ -166,15 +386,18 @@ void
 op_task_submit(struct req *r)
 {
 	task_simple_move(r, TS_REVIEW, "notes", "token",
-	    "in review; call task_claim for your next task (it also returns this one if "
-	    "changes are requested)");
+	    "in review: the reviewers were told (inbox and event task:review). Call "
+	    "task_claim {wait_seconds} for your next task; it also returns this one if "
+	    "changes are requested");
 }
 
 void
 op_task_request_changes(struct req *r)
 {
 	task_simple_move(r, TS_IN_PROGRESS, "feedback", NULL,
-	    "back to its claimant with your feedback");
+	    "back to its claimant with your feedback (told in their inbox); their "
+	    "task_claim returns it. task_claim {review: true, wait_seconds} takes your next "
+	    "review");
 }
 
 void
@@ -188,8 +411,9 @@ op_task_release(struct req *r)
 }
 
 /*
- * The tasks task_approve names ("ids", or "id"), all in review and none
- * twice: a fresh array of *n, or NULL after replying.
+ * The tasks task_approve names ("ids", or "id"), all in review, none
+ * twice, each one the caller may review: a fresh array of *n, or NULL
+ * after replying.
  */
 static struct task **
 task_approve_list(struct req *r, struct project *p, size_t *n)
@@ -209,6 +433,8 @@ task_approve_list(struct req *r, struct project *p, size_t *n)
 			task_refuse(r, ts[i], TS_DONE);
 			goto fail;
 		}
+		if (review_check(r, ts[i]) != 0)
+			goto fail;
 		for (j = 0; j < i && ts[j] != ts[i]; j++)
 			;
 		if (j < i) {
@@ -230,8 +456,9 @@ op_task_approve(struct req *r)
 	struct task_counts c;
 	struct task **ts;
 	struct fbuf *fb;
-	char *feedback, hint[160];
+	char *feedback, hint[200];
 	size_t n, i;
+	int all;
 
 	/* all or none: every task is checked before any is approved */
 	if ((ts = task_approve_list(r, p, &n)) == NULL)
@@ -241,13 +468,16 @@ op_task_approve(struct req *r)
 		task_move(r, ts[i], TS_DONE, feedback, NULL, 0);
 	free(feedback);
 	task_counts(p, &c);
-	if (task_all_done(p, &c))
+	if ((all = task_all_done(p, &c)))
 		snprintf(hint, sizeof hint,
-		    "every task is done: project_set {status:\"complete\"} "
-		    "ends the implementers' waits");
+		    "every task is done (the planners were told): check the acceptance "
+		    "criteria, then project_set {status:\"complete\"} ends the implementers' "
+		    "waits");
 	else
 		snprintf(hint, sizeof hint, "%zu in review, %zu ready, %zu in progress",
 		    c.n[TS_REVIEW], c.ready, c.n[TS_IN_PROGRESS]);
+	if (all)
+		review_tell_all_done(ts[n - 1], r->s);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "approved");
@@ -255,6 +485,7 @@ op_task_approve(struct req *r)
 	for (i = 0; i < n; i++)
 		pk_str(fb, ts[i]->id);
 	project_pk_summary(fb, p);
+	pk_kbool(fb, "all_done", all);
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
 	reply_end(r->c, fb);

@@ -370,6 +370,7 @@ server_request(struct client *c, const msgpack_object *f)
 	req.c = c;
 	req.s = c->session;
 	req.id = (uint64_t)id;
+	req.progress = mp_get_bool(f, "p", 0);
 	req.op = op;
 	c->session->active_ms = mono_ms();
 	feed_request(&req);

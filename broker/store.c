@@ -308,6 +308,15 @@ store_open(const char *dir, int full_sync, char **cause)
 	xasprintf(&path, "%s/state.db", dir);
 	rc = store_open_file(path, full_sync, cause);
 	free(path);
+	if (rc != 0 && db != NULL) {
+		/* a broker that cannot start lets the file go before it says why */
+		sqlite3_finalize(st_put);
+		sqlite3_finalize(st_del);
+		sqlite3_finalize(st_meta);
+		st_put = st_del = st_meta = NULL;
+		sqlite3_close(db);
+		db = NULL;
+	}
 	return (rc);
 }
 

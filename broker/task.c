@@ -17,8 +17,9 @@
 
 #include "task.h"
 
-#define TASK_TAG_MAX 64        /* bytes per tag */
-#define TASK_HIST_NOTE_MAX 512 /* bytes of a note kept in the history */
+#define TASK_TAG_MAX 64              /* bytes per tag */
+#define TASK_HIST_NOTE_MAX 512       /* bytes of a note kept in the history */
+#define TASK_LIST_BYTES (512 * 1024) /* a task_list page, well under a frame */
 
 const char *const task_status_names[TS_COUNT] = { "todo", "in_progress", "review", "done",
 	"blocked", "cancelled" };
@@ -122,7 +123,11 @@ task_find(struct req *r, struct project *p, const msgpack_object *o, const char 
 	return (t);
 }
 
-/* Are all of t's dependencies done? */
+/*
+ * Are all of t's dependencies resolved: done, or cancelled (a task
+ * cancelled is no longer waited for; cancel or re-plan its dependents
+ * when they needed it)?
+ */
 int
 task_deps_done(const struct task *t)
 {
@@ -131,7 +136,7 @@ task_deps_done(const struct task *t)
 
 	for (i = 0; i < t->ndeps; i++) {
 		d = task_by_num(t->p, t->deps[i]);
-		if (d == NULL || d->status != TS_DONE)
+		if (d == NULL || (d->status != TS_DONE && d->status != TS_CANCELLED))
 			return (0);
 	}
 	return (1);
@@ -171,6 +176,13 @@ int
 task_all_done(const struct project *p, const struct task_counts *c)
 {
 	return (c->n[TS_DONE] + c->n[TS_CANCELLED] == p->ntasks);
+}
+
+/* Who created t (its history keeps "created" first). */
+const char *
+task_creator(const struct task *t)
+{
+	return (t->nhist > 0 ? t->hist[0].actor : "baton");
 }
 
 /* ---- history and changes ---- */
@@ -304,6 +316,7 @@ task_pk_fields(struct fbuf *fb, const struct task *t, int full)
 	pk_kstr(fb, "isolation", task_isolation_names[t->isolation]);
 	task_pk_strings(fb, "tags", t->tags, t->ntags);
 	task_pk_deps(fb, t);
+	task_pk_strings(fb, "files", t->files, t->nfiles);
 	pk_kstr(fb, "assignee", t->assignee);
 	pk_kstr(fb, "owner", t->owner);
 	pk_kbool(fb, "ready", task_ready(t));
@@ -323,7 +336,9 @@ task_pk_fields(struct fbuf *fb, const struct task *t, int full)
 		    t->lease_end_ms > now ? (double)(t->lease_end_ms - now) / 1000.0 : 0.0);
 	} else
 		pk_kstr(fb, "lease_expires_in_seconds", NULL);
-	pk_kbool(fb, "changes_requested", t->changes_pending);
+	pk_kbool(fb, "changes_requested", t->changes_requested);
+	pk_kbool(fb, "files_reserved", t->ftoken[0] != '\0');
+	pk_kstr(fb, "review_taken_by", t->review_s != NULL ? t->review_s->agent : NULL);
 	pk_kuint(fb, "version", t->version);
 	task_pk_history(fb, t);
 	pk_kuint(fb, "history_dropped", t->hist_dropped);
@@ -370,13 +385,57 @@ task_parse_tags(struct req *r, const msgpack_object *o, char ***tags, size_t *nt
 }
 
 static void
-task_free_tags(char **tags, size_t n)
+task_free_strings(char **tags, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		free(tags[i]);
 	free(tags);
+}
+
+/*
+ * Parse files (an array of paths, directories or globs as "file:" lock
+ * names take them, with or without "file:", or NULL) for project p:
+ * normalized as those names are, each once.  -1 after replying.
+ */
+static int
+task_parse_files(struct req *r, struct project *p, const msgpack_object *o, char ***files,
+    size_t *nfiles)
+{
+	char *norm, *cause = NULL;
+	const char *s;
+	size_t n, j;
+	uint32_t i;
+
+	*files = NULL;
+	*nfiles = 0;
+	if (o == NULL)
+		return (0);
+	*files = xreallocarray(NULL, o->via.array.size + 1, sizeof **files);
+	for (i = 0; i < o->via.array.size; i++) {
+		mp_str(&o->via.array.ptr[i], &s, &n);
+		if (n >= 5 && memcmp(s, "file:", 5) == 0) {
+			s += 5;
+			n -= 5;
+		}
+		if (file_normalize(p->name, s, n, &norm, &cause) != 0) {
+			reply_error(r->c, r->id, ERR_INVALID, "files", "files[%u]: %s", i,
+			    cause);
+			free(cause);
+			task_free_strings(*files, *nfiles);
+			*files = NULL;
+			*nfiles = 0;
+			return (-1);
+		}
+		for (j = 0; j < *nfiles && strcmp((*files)[j], norm) != 0; j++)
+			;
+		if (j < *nfiles)
+			free(norm);
+		else
+			(*files)[(*nfiles)++] = norm;
+	}
+	return (0);
 }
 
 /* Can task num reach target by following dependencies (a cycle if it is t)? */
@@ -487,9 +546,9 @@ op_task_create(struct req *r)
 {
 	struct project *p = project_ensure(r->s->project);
 	struct task *t;
-	char **tags, hint[256];
+	char **tags, **files, hint[256];
 	unsigned *deps;
-	size_t ntags, ndeps;
+	size_t ntags, ndeps, nfiles;
 
 	if (p->ntasks >= TASKS_MAX) {
 		reply_error(r->c, r->id, ERR_LIMIT, "title",
@@ -498,9 +557,14 @@ op_task_create(struct req *r)
 	}
 	if (task_parse_tags(r, arg_get(r, "tags"), &tags, &ntags) != 0)
 		return;
+	if (task_parse_files(r, p, arg_get(r, "files"), &files, &nfiles) != 0) {
+		task_free_strings(tags, ntags);
+		return;
+	}
 	if (task_parse_deps(r, p, (unsigned)p->ntasks + 1, arg_get(r, "depends_on"), &deps,
 		&ndeps) != 0) {
-		task_free_tags(tags, ntags);
+		task_free_strings(tags, ntags);
+		task_free_strings(files, nfiles);
 		return;
 	}
 	t = xcalloc(1, sizeof *t);
@@ -519,6 +583,8 @@ op_task_create(struct req *r)
 	t->ntags = ntags;
 	t->deps = deps;
 	t->ndeps = ndeps;
+	t->files = files;
+	t->nfiles = nfiles;
 	t->assignee = arg_text(r, "assignee");
 	t->status = TS_TODO;
 	t->lease = TASK_LEASE_DEFAULT;
@@ -527,8 +593,9 @@ op_task_create(struct req *r)
 	task_hist(t, r->s, "created", -1, TS_TODO, NULL);
 	task_touch(t);
 	project_wake(p);
-	snprintf(hint, sizeof hint, "%s created%s; implementers get it with task_claim", t->id,
-	    task_ready(t) ? " and ready" : ", ready once its dependencies are done");
+	snprintf(hint, sizeof hint, "%s created%s; implementers get it with task_claim%s",
+	    t->id, task_ready(t) ? " and ready" : ", ready once its dependencies are done",
+	    t->nfiles > 0 ? ", which reserves its files for them" : "");
 	task_reply(r, t, hint);
 }
 
@@ -588,62 +655,78 @@ op_task_list(struct req *r)
 {
 	struct project *p = project_ensure(r->s->project);
 	struct task_filter f;
-	struct task **hits;
+	struct task *last = NULL;
 	struct fbuf *fb;
 	const char *s;
-	size_t n, nhits = 0, i, start = 0, limit = (size_t)arg_int(r, "limit");
+	size_t n, shown = 0, i, start = 0, limit = (size_t)arg_int(r, "limit");
 	int more = 0;
 
-	if ((s = arg_str(r, "cursor", &n)) != NULL && (start = task_parse_id(s, n)) == 0) {
-		reply_error(r->c, r->id, ERR_INVALID, "cursor",
-		    "cursor must be a next_cursor from task_list, like \"T20\"");
+	if ((s = arg_str(r, "after", &n)) != NULL && (start = task_parse_id(s, n)) == 0) {
+		reply_error(r->c, r->id, ERR_INVALID, "after",
+		    "after must be the cursor of a task_list page, a task id like \"T20\"");
 		return;
 	}
 	f.status = arg_str(r, "status", &f.nstatus);
 	f.owner = arg_str(r, "owner", &f.nowner);
 	f.tag = arg_str(r, "tag", &f.ntag);
 	f.ready = arg_has(r, "ready") ? arg_bool(r, "ready") : -1;
-	hits = xreallocarray(NULL, limit, sizeof *hits);
-	for (i = start; i < p->ntasks; i++) {
-		if (p->tasks[i] == NULL || !task_list_match(&f, p->tasks[i]))
-			continue;
-		if (nhits == limit) {
-			more = 1;
-			break;
-		}
-		hits[nhits++] = p->tasks[i];
-	}
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "tasks");
-	pk_array(fb, nhits);
-	for (i = 0; i < nhits; i++) {
+	pk_array_open(fb);
+	for (i = start; i < p->ntasks; i++) {
+		if (p->tasks[i] == NULL || !task_list_match(&f, p->tasks[i]))
+			continue;
+		/* a page ends at limit tasks, or once it is half a frame */
+		if (shown == limit || (shown > 0 && fb->sb.size > TASK_LIST_BYTES)) {
+			more = 1;
+			break;
+		}
 		pk_map_open(fb);
-		task_pk_fields(fb, hits[i], 0);
+		task_pk_fields(fb, p->tasks[i], 0);
 		pk_map_close(fb);
+		last = p->tasks[i];
+		shown++;
 	}
-	pk_kuint(fb, "count", nhits);
-	if (more)
-		pk_kstr(fb, "next_cursor", hits[nhits - 1]->id);
+	pk_array_close(fb);
+	pk_kuint(fb, "count", shown);
+	pk_kbool(fb, "more", more);
+	if (last != NULL)
+		pk_kstr(fb, "cursor", last->id);
 	project_pk_summary(fb, p);
 	pk_kstr(fb, "hint",
 	    p->ntasks == 0 ? "no tasks yet: a planner creates them with "
 			     "task_create"
-		: more     ? "more tasks: call again with cursor = next_cursor"
+		: more     ? "more tasks: call task_list again with after = cursor"
 			   : NULL);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
-	free(hits);
 }
 
 /* The fields task_update changes besides the status. */
 static const char *const task_update_fields[] = { "title", "description", "priority", "tags",
-	"depends_on", "assignee" };
+	"depends_on", "assignee", "files" };
 
-/* Apply task_update's field changes (checked already); 1 when any was given. */
+/* What task_update parses before it changes anything. */
+struct task_update_args {
+	char **tags, **files;
+	size_t ntags, nfiles;
+	unsigned *deps;
+	size_t ndeps;
+};
+
+static void
+task_update_args_free(struct task_update_args *u)
+{
+	task_free_strings(u->tags, u->ntags);
+	task_free_strings(u->files, u->nfiles);
+	free(u->deps);
+	memset(u, 0, sizeof *u);
+}
+
+/* Apply task_update's field changes (checked already, taken over); 1 when any was given. */
 static int
-task_update_fields_set(struct req *r, struct task *t, char **tags, size_t ntags, unsigned *deps,
-    size_t ndeps)
+task_update_fields_set(struct req *r, struct task *t, struct task_update_args *u)
 {
 	size_t i;
 
@@ -654,14 +737,24 @@ task_update_fields_set(struct req *r, struct task *t, char **tags, size_t ntags,
 	t->priority = task_arg_choice(r, "priority", task_priority_names,
 	    nitems(task_priority_names), t->priority);
 	if (arg_has(r, "tags")) {
-		task_free_tags(t->tags, t->ntags);
-		t->tags = tags;
-		t->ntags = ntags;
+		task_free_strings(t->tags, t->ntags);
+		t->tags = u->tags;
+		t->ntags = u->ntags;
+		u->tags = NULL;
+		u->ntags = 0;
 	}
 	if (arg_has(r, "depends_on")) {
 		free(t->deps);
-		t->deps = deps;
-		t->ndeps = ndeps;
+		t->deps = u->deps;
+		t->ndeps = u->ndeps;
+		u->deps = NULL;
+	}
+	if (arg_has(r, "files")) {
+		task_free_strings(t->files, t->nfiles);
+		t->files = u->files;
+		t->nfiles = u->nfiles;
+		u->files = NULL;
+		u->nfiles = 0;
 	}
 	if (arg_has(r, "assignee"))
 		task_set_text(r, "assignee", &t->assignee);
@@ -672,42 +765,62 @@ task_update_fields_set(struct req *r, struct task *t, char **tags, size_t ntags,
 	return (0);
 }
 
+/* Parse what task_update changes besides the status; -1 after replying. */
+static int
+task_update_parse(struct req *r, struct project *p, struct task *t, struct task_update_args *u)
+{
+	memset(u, 0, sizeof *u);
+	if (arg_has(r, "files") &&
+	    (t->status == TS_IN_PROGRESS ||
+		task_arg_choice(r, "status", task_status_names, TS_COUNT, -1) ==
+		    TS_IN_PROGRESS)) {
+		reply_error(r->c, r->id, ERR_CONFLICT, "files",
+		    "%s is in progress (claimed by %s), with its files reserved: they change "
+		    "when it is back in todo (task_release), or its claimant takes more with "
+		    "lock_acquire",
+		    t->id, t->owner != NULL ? t->owner : "someone");
+		return (-1);
+	}
+	if (task_parse_tags(r, arg_get(r, "tags"), &u->tags, &u->ntags) != 0 ||
+	    task_parse_files(r, p, arg_get(r, "files"), &u->files, &u->nfiles) != 0 ||
+	    task_parse_deps(r, p, t->num, arg_get(r, "depends_on"), &u->deps, &u->ndeps) != 0) {
+		task_update_args_free(u);
+		return (-1);
+	}
+	return (0);
+}
+
 void
 op_task_update(struct req *r)
 {
 	struct project *p = project_ensure(r->s->project);
+	struct task_update_args u;
 	struct task *t;
-	char **tags = NULL, *note;
-	unsigned *deps = NULL;
-	size_t ntags = 0, ndeps = 0;
+	char *note;
 	int to, changed = 0;
 
 	if ((t = task_find(r, p, arg_get(r, "id"), "id")) == NULL)
 		return;
-	if (task_parse_tags(r, arg_get(r, "tags"), &tags, &ntags) != 0)
+	if (task_update_parse(r, p, t, &u) != 0)
 		return;
-	if (task_parse_deps(r, p, t->num, arg_get(r, "depends_on"), &deps, &ndeps) != 0) {
-		task_free_tags(tags, ntags);
-		return;
-	}
 	note = arg_text(r, "note");
 	/* the status move first: when it is refused, nothing else changes */
 	to = task_arg_choice(r, "status", task_status_names, TS_COUNT, -1);
 	if (to >= 0 && to != (int)t->status) {
 		if (task_move(r, t, to, note, "token", TASK_LEASE_DEFAULT) != 0) {
-			task_free_tags(tags, ntags);
-			free(deps);
+			task_update_args_free(&u);
 			free(note);
 			return;
 		}
 		changed = 1;
 	}
-	if (task_update_fields_set(r, t, tags, ntags, deps, ndeps)) {
+	if (task_update_fields_set(r, t, &u)) {
 		task_hist(t, r->s, "updated", -1, -1, note);
 		task_touch(t);
 		project_wake(p); /* new dependencies or assignee may make it claimable */
 		changed = 1;
 	}
+	task_update_args_free(&u);
 	free(note);
 	task_reply(r, t, changed ? NULL : "nothing changed");
 }

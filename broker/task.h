@@ -11,9 +11,10 @@
 
 #include "broker.h"
 
-#define TASKS_MAX 1000          /* tasks per project */
-#define TASK_LEASE_DEFAULT 30.0 /* as task_claim's lease_seconds default */
-#define TASK_HISTORY_MAX 100    /* entries per task; the oldest after "created" go */
+#define TASKS_MAX 1000                /* tasks per project */
+#define TASK_LEASE_DEFAULT 30.0       /* as task_claim's lease_seconds default */
+#define TASK_HISTORY_MAX 100          /* entries per task; the oldest after "created" go */
+#define TASK_FILES_MAX LOCK_NAMES_MAX /* files of a task */
 
 enum task_status {
 	TS_TODO,
@@ -71,21 +72,28 @@ struct task {
 	size_t ntags;
 	unsigned *deps;
 	size_t ndeps;
+	char **files; /* normalized paths (fileres.c) its claim reserves */
+	size_t nfiles;
 	enum task_status status;
 	/* the claim, while in_progress or review: token[0] != '\0' */
 	char token[TOKEN_LEN + 1];
-	struct session *claim_s; /* NULL: the claimant's session ended */
+	struct session *claim_s;    /* NULL: the claimant's session ended */
+	char owner_sid[24];         /* the session that claimed or submitted it last */
+	char ftoken[TOKEN_LEN + 1]; /* the reservation of its files, while held */
 	double lease;
 	struct event *lease_ev;
-	uint64_t lease_end_ms; /* mono_ms, while lease_ev runs */
-	int changes_pending;
+	uint64_t lease_end_ms;    /* mono_ms, while lease_ev runs */
+	int changes_pending;      /* requested and not yet handed back by task_claim */
+	int changes_requested;    /* requested and not submitted again yet */
+	struct session *review_s; /* the reviewer that took its review (task_claim review) */
 	char *notes, *feedback, *reviewer;
 	int64_t reviewed_at, created_at, updated_at;
 	uint64_t version;
 	struct hist *hist;
 	size_t nhist, hist_dropped;
-	int on_claims;
+	int on_claims, on_reviews;
 	TAILQ_ENTRY(task) centry;
+	TAILQ_ENTRY(task) rentry;
 };
 
 /*
@@ -97,6 +105,7 @@ struct project {
 	char *wkey; /* wait key of claims in this project */
 	char *fields[PF_COUNT];
 	enum project_status status;
+	int self_review; /* a task's claimant may review it (off by default) */
 	struct task **tasks;
 	size_t ntasks, cap;
 	char *updated_by;
@@ -128,11 +137,13 @@ void task_changed(const struct task *);
 void task_touch(struct task *);
 void task_pk_iso(struct fbuf *, const char *, int64_t);
 void task_pk_fields(struct fbuf *, const struct task *, int);
+const char *task_creator(const struct task *);
 void task_reply(struct req *, const struct task *, const char *);
 
 /* review.c */
 int task_refuse(struct req *, const struct task *, int);
 int task_move(struct req *, struct task *, int, const char *, const char *, double);
+int review_is_own(const struct task *, const struct session *);
 
 /* taskrow.c: task_store_kind */
 
@@ -140,14 +151,19 @@ int task_move(struct req *, struct task *, int, const char *, const char *, doub
 void claim_bind(struct task *, struct session *);
 void claim_drop(struct task *);
 void claim_orphan(struct task *);
+int claim_files_free(const struct task *, const char *, struct fbuf *);
+void claim_files_take(struct task *);
+void claim_files_drop(struct task *);
 void claim_take(struct task *, struct session *, double);
 int claim_check(struct req *, struct task *, const char *);
 void claim_restore(struct task *, const char *, int64_t);
+void claim_review_drop(struct task *);
 
 /* project.c */
 struct project *project_ensure(const char *);
 struct project *project_find(const char *);
 void project_wake(struct project *);
 void project_pk_summary(struct fbuf *, const struct project *);
+void project_work_started(struct project *, const struct session *);
 
 #endif /* BATON_TASK_H */

@@ -77,12 +77,19 @@ task_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 	pk_array(fb, t->ndeps);
 	for (i = 0; i < t->ndeps; i++)
 		pk_uint(fb, t->deps[i]);
+	pk_str(fb, "files");
+	pk_array(fb, t->nfiles);
+	for (i = 0; i < t->nfiles; i++)
+		pk_str(fb, t->files[i]);
 	pk_kstr(fb, "status", task_status_names[t->status]);
 	pk_kstr(fb, "token", t->token[0] != '\0' ? t->token : NULL);
+	pk_kstr(fb, "ftoken", t->ftoken[0] != '\0' ? t->ftoken : NULL);
+	pk_kstr(fb, "owner_sid", t->owner_sid[0] != '\0' ? t->owner_sid : NULL);
 	pk_kstr(fb, "sid", t->claim_s != NULL ? t->claim_s->id : NULL);
 	pk_kdouble(fb, "lease", t->lease);
 	pk_kint(fb, "lease_end", deadline_to_wall(t->lease_ev != NULL ? t->lease_end_ms : 0));
 	pk_kbool(fb, "changes_pending", t->changes_pending);
+	pk_kbool(fb, "changes_requested", t->changes_requested);
 	pk_kstr(fb, "notes", t->notes);
 	pk_kstr(fb, "feedback", t->feedback);
 	pk_kstr(fb, "reviewer", t->reviewer);
@@ -138,23 +145,37 @@ taskrow_history(struct task *t, const msgpack_object *a)
 	}
 }
 
-/* The tags and dependencies of a task from its row (bad entries are skipped). */
+/* The strings of a row's array under key into a fresh array (bad entries skipped). */
+static char **
+taskrow_strings(const msgpack_object *o, const char *key, size_t *np)
+{
+	const msgpack_object *a = mp_get(o, key);
+	const char *s;
+	char **v;
+	size_t n;
+	uint32_t i;
+
+	*np = 0;
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY)
+		return (NULL);
+	v = xreallocarray(NULL, a->via.array.size + 1, sizeof *v);
+	for (i = 0; i < a->via.array.size; i++) {
+		if (mp_str(&a->via.array.ptr[i], &s, &n) == 0)
+			v[(*np)++] = xstrndup(s, n);
+	}
+	return (v);
+}
+
+/* The tags, files and dependencies of a task from its row (bad entries are skipped). */
 static void
 taskrow_lists(struct task *t, const msgpack_object *o)
 {
 	const msgpack_object *a;
-	const char *s;
-	size_t n;
 	int64_t d;
 	uint32_t i;
 
-	if ((a = mp_get(o, "tags")) != NULL && a->type == MSGPACK_OBJECT_ARRAY) {
-		t->tags = xreallocarray(NULL, a->via.array.size + 1, sizeof *t->tags);
-		for (i = 0; i < a->via.array.size; i++) {
-			if (mp_str(&a->via.array.ptr[i], &s, &n) == 0)
-				t->tags[t->ntags++] = xstrndup(s, n);
-		}
-	}
+	t->tags = taskrow_strings(o, "tags", &t->ntags);
+	t->files = taskrow_strings(o, "files", &t->nfiles);
 	if ((a = mp_get(o, "deps")) != NULL && a->type == MSGPACK_OBJECT_ARRAY) {
 		t->deps = xreallocarray(NULL, a->via.array.size + 1, sizeof *t->deps);
 		for (i = 0; i < a->via.array.size; i++) {
@@ -183,7 +204,24 @@ taskrow_place(struct project *p, struct task *t)
 	p->tasks[t->num - 1] = t;
 }
 
-/* Give a restored task in progress or in review its claim back. */
+/* A token of a row into buf (TOKEN_LEN + 1 bytes); 0 when it holds one. */
+static int
+taskrow_token(const msgpack_object *o, const char *key, char *buf)
+{
+	const char *s;
+	size_t n;
+
+	if (mp_str(mp_get(o, key), &s, &n) != 0 || n != TOKEN_LEN)
+		return (-1);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return (0);
+}
+
+/*
+ * Give a restored task in progress or in review its claim back, and the
+ * token of its files' reservation (lockrow.c restores the grants).
+ */
 static void
 taskrow_claim(struct task *t, const msgpack_object *o)
 {
@@ -191,11 +229,16 @@ taskrow_claim(struct task *t, const msgpack_object *o)
 	size_t n;
 	char *sid;
 
-	if (mp_str(mp_get(o, "token"), &s, &n) != 0 || n != sizeof t->token - 1 ||
-	    (t->status != TS_IN_PROGRESS && t->status != TS_REVIEW))
+	if (mp_str(mp_get(o, "owner_sid"), &s, &n) == 0 && n < sizeof t->owner_sid) {
+		memcpy(t->owner_sid, s, n);
+		t->owner_sid[n] = '\0';
+	}
+	if (t->status != TS_IN_PROGRESS && t->status != TS_REVIEW)
 		return;
-	memcpy(t->token, s, n);
-	t->token[n] = '\0';
+	if (t->status == TS_IN_PROGRESS)
+		taskrow_token(o, "ftoken", t->ftoken);
+	if (taskrow_token(o, "token", t->token) != 0)
+		return;
 	sid = mp_get_strdup(o, "sid");
 	claim_restore(t, sid, mp_get_int(o, "lease_end", 0));
 	free(sid);
@@ -243,6 +286,7 @@ task_restore(const struct store_kind *kind, const char *key, const msgpack_objec
 	    TS_TODO);
 	t->lease = mp_get_num(o, "lease", TASK_LEASE_DEFAULT);
 	t->changes_pending = mp_get_bool(o, "changes_pending", 0);
+	t->changes_requested = mp_get_bool(o, "changes_requested", 0);
 	t->notes = mp_get_strdup(o, "notes");
 	t->feedback = mp_get_strdup(o, "feedback");
 	t->reviewer = mp_get_strdup(o, "reviewer");

@@ -33,6 +33,17 @@ wait_timer_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
+ * The cap on a wait of r: --max-wait, or --max-wait-progress when its
+ * client keeps the call alive with progress notifications (an MCP
+ * client that sent a progress token).
+ */
+double
+wait_cap(const struct req *r)
+{
+	return (r->progress ? cfg.max_wait_progress : cfg.max_wait);
+}
+
+/*
  * Park request r on key for at most secs (capped by --max-wait).
  * ready(w) answers and returns 1 when it can; on_timeout(w) answers when
  * the deadline passes.  Returns the waiter (its arg/after are the
@@ -45,11 +56,12 @@ wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait 
 	struct wait_key *k;
 	struct bwait *w;
 
-	if (secs > cfg.max_wait)
-		secs = cfg.max_wait;
+	if (secs > wait_cap(r))
+		secs = wait_cap(r);
 	w = xcalloc(1, sizeof *w);
 	w->s = r->s;
 	w->req_id = r->id;
+	w->cap = wait_cap(r);
 	w->ready = ready;
 	w->on_timeout = on_timeout;
 	w->arg = arg;

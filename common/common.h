@@ -32,6 +32,7 @@
 #define AGENT_NAME_MAX_LEN 64 /* agent names (hello, agent_join) */
 #define ROLE_MAX_LEN 32       /* roles (hello, agent_join) */
 #define REASON_MAX_LEN 256    /* a lock's reason */
+#define LOCK_NAMES_MAX 32     /* names in one lock request, files of a task */
 #define TOKEN_MAX_LEN 64      /* tokens and tickets as sent */
 #define TOKEN_LEN 32          /* tokens and tickets the broker makes: hex characters */
 #define TIME_ISO_LEN 32       /* room for time_iso() */

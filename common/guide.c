@@ -22,6 +22,12 @@
 
 #define GUIDE_ROLES_TEXT "planner, implementer or reviewer"
 
+/* How every role ends, and how the user turns baton off: one text for all. */
+#define GUIDE_STOP \
+	"Stop when the project is complete or stopped (task_claim says so in " \
+	"project_status). If the user asks you to stop using baton, stop calling its tools " \
+	"(they turn it off with baton disable)."
+
 static const struct guide_step guide_planner_steps[] = {
 	{ GUIDE_NO_CONTEXT,
 	    "1. The project has no context yet. Ask the user what to build: "
@@ -39,58 +45,62 @@ static const struct guide_step guide_planner_steps[] = {
 	{ GUIDE_NO_TASKS,
 	    "1. The plan is recorded. Break it into tasks an agent can finish "
 	    "alone: task_create {title, description (with acceptance), complexity, "
-	    "priority, depends_on} for each." },
-	{ GUIDE_NO_TASKS, "2. Then project_set {status:\"in_progress\"} and monitor." },
-	{ GUIDE_WORKING, "Monitor the work:" },
+	    "priority, files (what it changes: its claim reserves them), depends_on}." },
+	{ GUIDE_NO_TASKS,
+	    "2. Implementers take them with task_claim; the first claim "
+	    "moves the project to in_progress." },
+	{ GUIDE_WORKING,
+	    "Follow the work without polling: message_inbox {after: cursor, wait_seconds: "
+	    "50} wakes you for questions, for submitted tasks when no reviewer is "
+	    "present, and when the last task is done." },
 	{ GUIDE_WORKING | GUIDE_IN_REVIEW,
-	    "- Review the tasks in review: task_get, then "
-	    "task_approve {id} or task_request_changes {id, feedback}." },
+	    "- Tasks wait for review: a reviewer takes them; with none present, review "
+	    "them: task_claim {review: true}, then task_approve {id} or "
+	    "task_request_changes {id, feedback}." },
 	{ GUIDE_WORKING | GUIDE_BLOCKED,
 	    "- Resolve the blocked tasks and task_update "
 	    "{status:\"todo\"}, or cancel them." },
-	{ GUIDE_WORKING, "- Answer questions: message_inbox {wait_seconds} waits for mail." },
 	{ GUIDE_WORKING | GUIDE_ALL_DONE,
 	    "- Every task is done: check the acceptance "
 	    "criteria, then project_set {status:\"complete\"}; that releases the "
 	    "implementers." },
 	{ GUIDE_WORKING | GUIDE_NOT_DONE,
-	    "- When every task is done, project_set "
+	    "- When every task is done you are told; then project_set "
 	    "{status:\"complete\"} releases the implementers waiting in task_claim." },
-	{ 0, NULL }
+	{ 0, GUIDE_STOP }, { 0, NULL }
 };
 
 static const struct guide_step guide_implementer_steps[] = {
 	{ GUIDE_HOLDS, "Finish what you hold first: task_submit {id, notes} when it is done." },
-	{ 0, "Loop until the project is complete or stopped:" },
+	{ 0, "Loop:" },
 	{ 0,
-	    "1. task_claim {wait_seconds: 50}: waits until a task is ready; no polling. "
-	    "claimed:false with project_status complete or stopped: stop. claimed:false "
-	    "otherwise: call it again." },
+	    "1. task_claim {wait_seconds: 50}: waits until a task is ready and reserves its "
+	    "files for you; no polling. claimed:false: call it again." },
 	{ 0,
-	    "2. Read the task (description, feedback). Take lock_acquire "
-	    "{name:\"file:PATH\"} before editing shared files; release them after." },
+	    "2. Read the task (description, files, feedback) and work in its files. Any "
+	    "other shared file: lock_acquire {name:\"file:PATH\"} first." },
 	{ 0, "3. Do the work and run the tests." },
 	{ 0,
-	    "4. task_submit {id, notes: what you did and how you tested it}. If you cannot "
-	    "finish: task_release {id, reason}." },
+	    "4. task_submit {id, notes: what you did and how you tested it}: its files are "
+	    "released and the reviewer is told. If you cannot finish: task_release {id, "
+	    "reason}." },
 	{ 0,
-	    "5. Back to 1. A task with changes requested comes back through task_claim "
-	    "with the reviewer's feedback." },
-	{ 0, NULL }
+	    "5. Back to 1. Requested changes come back through task_claim with the "
+	    "reviewer's feedback." },
+	{ 0, GUIDE_STOP }, { 0, NULL }
 };
 
-static const struct guide_step guide_reviewer_steps[] = {
+static const struct guide_step guide_reviewer_steps[] = { { 0, "Loop:" },
 	{ 0,
-	    "1. task_list {status:\"review\"}, then task_get {id} for the notes and "
-	    "history." },
+	    "1. task_claim {review: true, wait_seconds: 50}: waits until a task is "
+	    "submitted and makes its review yours (one reviewer per task); no polling." },
 	{ 0,
-	    "2. Check the change against the description and the project's acceptance "
-	    "criteria (project_get); run the tests." },
+	    "2. Read its notes and history (task_get), check it against the description and "
+	    "the acceptance criteria (project_get), run the tests." },
 	{ 0,
-	    "3. task_approve {id} (or {ids} for a batch), or task_request_changes {id, "
-	    "feedback} saying exactly what to fix." },
-	{ 0, NULL }
-};
+	    "3. task_approve {id}, or task_request_changes {id, feedback} saying exactly "
+	    "what to fix. Nobody reviews their own task." },
+	{ 0, "4. Back to 1." }, { 0, GUIDE_STOP }, { 0, NULL } };
 
 static const struct guide_step guide_none_steps[] = {
 	{ 0,
@@ -103,17 +113,18 @@ static const struct guide_step guide_none_steps[] = {
 const struct guide_role guide_roles[] = {
 	{ "planner", "Plan the project: gather context, write the plan, create tasks, review",
 	    "As planner: record the project's context and plan (project_set), split the "
-	    "work into tasks (task_create), see that they are reviewed, and set the "
-	    "project complete at the end.",
+	    "work into tasks with their files and dependencies (task_create), see that they "
+	    "are reviewed, and set the project complete at the end.",
 	    guide_planner_steps },
 	{ "implementer", "Implement: claim a task, do it, submit it, loop until complete",
-	    "As implementer: take tasks with task_claim (wait_seconds waits for one), "
-	    "lock_acquire file:PATH before editing shared files, hand each in with "
-	    "task_submit, and loop until the project is complete.",
+	    "As implementer: take tasks with task_claim (it waits for one and reserves its "
+	    "files for you), work in those files, hand each in with task_submit, and loop "
+	    "until the project is complete.",
 	    guide_implementer_steps },
 	{ "reviewer", "Review submitted tasks: approve or request changes",
-	    "As reviewer: check the tasks in review against the acceptance criteria, then "
-	    "task_approve them or task_request_changes with feedback.",
+	    "As reviewer: take each submitted task with task_claim {review: true} (it waits "
+	    "for one), check it against the acceptance criteria, then task_approve it or "
+	    "task_request_changes with feedback.",
 	    guide_reviewer_steps },
 	{ NULL, NULL, NULL, NULL }
 };
@@ -166,21 +177,24 @@ static const char *const guide_rule_texts[] = {
 	"do next in that role.",
 	"Before editing a file others may edit, reserve it: `lock_acquire` "
 	"`{\"name\": \"file:PATH\"}` (PATH from the repository root; `file:DIR/` covers a "
-	"directory). Before a shared command (`npm install`, migrations, the test "
-	"database), lock it by name (`\"npm\"`, `\"db\"`); in a shell, "
-	"`baton lock npm -- npm ci`.",
-	"Keep the `token` `lock_acquire` returns and call `lock_release` `{name, token}` as "
-	"soon as you are done. Locks taken without `ttl_seconds` are released when your "
-	"session ends.",
+	"directory); `task_claim` does it for the files of your task. Before a shared "
+	"command (`npm install`, migrations, the test database), lock it by name "
+	"(`\"npm\"`, `\"db\"`); in a shell, `baton lock npm -- npm ci`.",
+	"Keep the `token` `lock_acquire` returns: `lock_release` `{token}` frees every name "
+	"of that grant as soon as you are done. Locks taken without `ttl_seconds` are "
+	"released when your session ends; asking again for a lock you hold returns it.",
 	"Never poll: %W take `wait_seconds` and return as soon as something happens. "
 	"`acquired: false` means someone else holds the lock (see `holders`): wait in "
 	"line with `wait_seconds`, and do not edit anyway; a wait that times out returns "
 	"a `ticket` that keeps your place.",
-	"Take work with `task_claim` (it can wait for a task with `wait_seconds`) and hand "
-	"it in with `task_submit`.",
+	"Take work with `task_claim` (it waits for a task and reserves its files) and hand "
+	"it in with `task_submit`; reviewers take reviews with `task_claim` "
+	"`{\"review\": true}`. Nobody reviews their own task.",
 	"Ask and answer other agents with `message_send`; read yours with `message_inbox`.",
 	"`lock_list` shows who works where; `status` shows your session. Results carry a "
 	"`hint` field when you have something to do next.",
+	"Stop when `task_claim` says the project is complete or stopped. If the user asks "
+	"you to stop using baton, stop calling its tools (`baton disable` turns it off).",
 };
 
 /* Append n bytes of s to the growing text t (length *len). */

@@ -37,11 +37,11 @@ static const struct op_result status_results[] = {
 static const struct op_arg lock_acquire_args[] = {
 	{ "name", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL,
 	    "Lock name: \"npm\", \"db\", or a file \"file:src/app.c\"." },
-	{ "names", ARG_STRINGS, 0, 1, 32, NULL, NULL,
+	{ "names", ARG_STRINGS, 0, 1, LOCK_NAMES_MAX, NULL, NULL,
 	    "Several locks, granted all together or none." },
 	{ "mode", ARG_STRING, 0, 0, 16, "\"exclusive\"", "exclusive|shared", NULL },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
-	    "Wait in line this long (the broker caps it, 50 s by default)." },
+	    "Wait in line this long (capped, 50 s by default)." },
 	{ "ttl_seconds", ARG_NUMBER, 0, 1, 86400, NULL, NULL,
 	    "Detach it: it outlives your session and expires unless renewed." },
 	{ "ticket", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
@@ -54,21 +54,27 @@ static const struct op_result lock_acquire_results[] = {
 	{ "fence", "integer", 1, "fencing token: strictly increases with every grant" },
 	{ "mode", "string", 1, "exclusive or shared" },
 	{ "names", "array", 1, "the lock names granted or asked for" },
+	{ "held", "array", 1, "names you held already: your grant stands (same token)" },
 	{ "expires_in_seconds", "number", 1, "seconds until a detached lock expires" },
 	{ "holders", "array", 1,
 	    "who holds it now (agent, session, mode, reason), when not acquired" },
 	{ "queue_position", "integer", 1,
 	    "your place in line (1 = next) after a timed-out wait" },
 	{ "ticket", "string", 1, "pass back as ticket to keep your place in line" },
+	{ "queued_ahead", "integer", 1, "nobody holds it but this many wait in line first" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
 static const struct op_arg lock_release_args[] = {
-	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
-	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL, "From lock_acquire." },
+	{ "name", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "names", ARG_STRINGS, 0, 1, LOCK_NAMES_MAX, NULL, NULL, "Several of yours." },
+	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
+	    "From lock_acquire: frees every name of its grant." },
 };
 static const struct op_result lock_release_results[] = {
-	{ "released", "boolean", 0, "true when the lock was yours and is now free" },
+	{ "released", "boolean", 0, "true when something of yours was released" },
+	{ "names", "array", 0, "the names released" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -86,12 +92,17 @@ static const struct op_result lock_renew_results[] = {
 
 static const struct op_arg lock_list_args[] = {
 	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL, "Only names starting so." },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
+	{ "after", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL, "cursor of the last page." },
 };
 static const struct op_result lock_list_results[] = {
 	{ "locks", "array", 0,
-	    "held locks: name, mode, holders [{agent, session, mode, age_seconds, "
+	    "by name: name, mode, holders [{agent, session, mode, age_seconds, "
 	    "expires_in_seconds, reason}], waiters in order" },
 	{ "count", "integer", 0, "number of locks listed" },
+	{ "more", "boolean", 0, "more locks past this page" },
+	{ "cursor", "string", 1, "pass as after for the next page" },
+	{ "hint", "string", 1, "what to do next" },
 };
 static const struct op_arg lock_break_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
@@ -168,8 +179,7 @@ static const struct op_result note_list_results[] = {
 static const struct op_arg note_wait_args[] = {
 	{ "key", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
 	{ "after_version", ARG_INT, 0, 0, VERSION_MAX, "0", NULL, "The version you last saw." },
-	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL,
-	    "Capped by the broker (50 s by default)." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL, "Capped, 50 s by default." },
 };
 static const struct op_result note_wait_results[] = {
 	{ "changed", "boolean", 0,
@@ -179,6 +189,7 @@ static const struct op_result note_wait_results[] = {
 	    "its version now (of the deletion when deleted); pass it as after_version next" },
 	{ "value", "any", 1, "its value, when changed and found" },
 	{ "author", "string", 1, "who wrote it, when changed and found" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -205,14 +216,15 @@ static const struct op_result event_signal_results[] = {
 static const struct op_arg event_wait_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
 	{ "after", ARG_INT, 0, 0, VERSION_MAX, "0", NULL, "The generation you last saw." },
-	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL,
-	    "Capped by the broker (50 s by default)." },
+	{ "next", ARG_BOOL, 0, 0, 0, "false", NULL, "Only a signal after this call." },
+	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "30", NULL, "Capped, 50 s by default." },
 };
 static const struct op_result event_wait_results[] = {
 	{ "fired", "boolean", 0, "true when the generation is past after" },
 	{ "generation", "integer", 0,
 	    "the event's generation now; pass it as after next time" },
 	{ "payload", "any", 1, "payload of the latest signal, when fired and it had one" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "hint", "string", 1, "what to do next" },
 };
 
@@ -279,7 +291,7 @@ static const struct op_arg message_inbox_args[] = {
 	    "The cursor of your last call; omit to read all retained." },
 	{ "unread_only", ARG_BOOL, 0, 0, 0, "false", NULL, NULL },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
-	    "Wait this long for mail (the broker caps it, 50 s by default)." },
+	    "Wait this long for mail (capped, 50 s by default)." },
 	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
 };
 static const struct op_result message_inbox_results[] = {
@@ -288,6 +300,7 @@ static const struct op_result message_inbox_results[] = {
 	{ "cursor", "integer", 0, "pass as after next time: nothing is skipped or repeated" },
 	{ "more", "boolean", 0, "true when more messages are waiting past this page" },
 	{ "unread", "integer", 0, "unread messages in your mailbox" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "discussions", "array", 0,
 	    "open discussions waiting on you: {id, topic, started_by, category, "
 	    "priority, replies, updated_at}" },
@@ -355,12 +368,15 @@ static const struct op_arg discussion_list_args[] = {
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
 	    "Agent name or \"role:ROLE\"." },
 	{ "limit", ARG_INT, 0, 1, 500, "100", NULL, NULL },
+	{ "after", ARG_STRING, 0, 1, 24, NULL, NULL, "cursor of the last page." },
 };
 static const struct op_result discussion_list_results[] = {
 	{ "discussions", "array", 0,
 	    "newest first: {id, topic, status, waiting_on?, category?, priority, started_by, "
 	    "replies, updated_at, decision?}" },
 	{ "count", "integer", 0, "number listed" },
+	{ "more", "boolean", 0, "more discussions past this page" },
+	{ "cursor", "string", 1, "pass as after for the next page" },
 };
 
 static const struct op_arg discussion_get_args[] = {
@@ -400,11 +416,12 @@ static const struct op_arg task_create_args[] = {
 	{ "complexity", ARG_STRING, ARG_REQUIRED, 0, 16, NULL, "simple|medium|complex|critical",
 	    "critical gets the most careful review." },
 	{ "isolation", ARG_STRING, 0, 0, 16, "\"shared\"", "shared|worktree",
-	    "shared: the common checkout (take file: locks); worktree: a git "
-	    "worktree." },
+	    "worktree: a git worktree of its own." },
 	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, NULL },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
 	    "Task ids to be done first." },
+	{ "files", ARG_STRINGS, 0, 0, LOCK_NAMES_MAX, NULL, NULL,
+	    "Paths, directories or globs it changes: its claim reserves them." },
 	{ "assignee", ARG_STRING, 0, 1, 64, NULL, NULL, "Only this agent may claim it." },
 };
 static const struct op_result task_fields_results[] = {
@@ -416,6 +433,7 @@ static const struct op_result task_fields_results[] = {
 	{ "isolation", "string", 0, "shared or worktree" },
 	{ "tags", "array", 0, "labels" },
 	{ "depends_on", "array", 0, "ids that must be done first" },
+	{ "files", "array", 0, "normalized paths its claim reserves" },
 	{ "assignee", "string", 1, "the only agent that may claim it" },
 	{ "owner", "string", 1, "agent that claimed it last" },
 	{ "ready", "boolean", 0, "todo with every dependency done: claimable now" },
@@ -430,6 +448,8 @@ static const struct op_result task_fields_results[] = {
 	{ "lease_expires_in_seconds", "number", 1,
 	    "the claimant's session is gone: back to todo in this many seconds" },
 	{ "changes_requested", "boolean", 0, "changes were requested and not submitted yet" },
+	{ "files_reserved", "boolean", 0, "its files are reserved for its claimant now" },
+	{ "review_taken_by", "string", 1, "the reviewer reviewing it now" },
 	{ "version", "integer", 0, "revision of the last change" },
 	{ "history", "array", 0, "every change: {at, actor, session, action, from, to, note}" },
 	{ "history_dropped", "integer", 0, "oldest entries dropped past the history bound" },
@@ -461,15 +481,15 @@ static const struct op_arg task_list_args[] = {
 	{ "tag", ARG_STRING, 0, 1, 64, NULL, NULL, NULL },
 	{ "ready", ARG_BOOL, 0, 0, 0, NULL, NULL, "Only claimable now." },
 	{ "limit", ARG_INT, 0, 1, TASK_LIST_MAX, "50", NULL, NULL },
-	{ "cursor", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL,
-	    "next_cursor of the last page." },
+	{ "after", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "cursor of the last page." },
 };
 static const struct op_result task_list_results[] = {
 	{ "tasks", "array", 0,
 	    "oldest first: {id, title, status, priority, complexity, isolation, tags, "
-	    "depends_on, assignee, owner, ready, updated_at}" },
+	    "depends_on, files, assignee, owner, ready, updated_at}" },
 	{ "count", "integer", 0, "tasks in this page" },
-	{ "next_cursor", "string", 1, "pass as cursor for the next page" },
+	{ "more", "boolean", 0, "more tasks past this page" },
+	{ "cursor", "string", 1, "pass as after for the next page" },
 	{ "summary", "object", 0,
 	    "whole project: total, per status counts, ready, percent_done, project_status" },
 	{ "hint", "string", 1, "what to do next" },
@@ -483,6 +503,7 @@ static const struct op_arg task_update_args[] = {
 	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, "Replace the tags." },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
 	    "Replace them; a cycle is refused." },
+	{ "files", ARG_STRINGS, 0, 0, LOCK_NAMES_MAX, NULL, NULL, "Replace them." },
 	{ "assignee", ARG_STRING, 0, 0, 64, NULL, NULL, "\"\" for anyone." },
 	{ "status", ARG_STRING, 0, 0, 16, NULL,
 	    "todo|in_progress|review|done|blocked|cancelled", NULL },
@@ -494,20 +515,25 @@ static const struct op_arg task_update_args[] = {
 static const struct op_arg task_claim_args[] = {
 	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "Default: the best ready task." },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
-	    "Wait this long for one (the broker caps it, 50 s by default)." },
+	    "Wait this long for one (capped, 50 s by default)." },
 	{ "lease_seconds", ARG_NUMBER, 0, 1, 86400, "30", NULL,
 	    "If your session ends, back to todo after this long." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
 	    "An earlier claim's token: take it over." },
+	{ "review", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "true: take a task in review to review." },
 };
 static const struct op_result task_claim_results[] = {
-	{ "claimed", "boolean", 0, "true when the task is yours" },
+	{ "claimed", "boolean", 0, "true when the task (or its review) is yours" },
+	{ "review", "boolean", 1, "true when what you got is a review" },
 	{ "id", "string", 1, "the task's id" },
 	{ "token", "string", 1,
 	    "claim token: lets another session of yours submit or release" },
 	{ "lease_seconds", "number", 1, "how long the claim outlives your session" },
 	{ "task", "object", 1, "the task, with description, feedback and history" },
 	{ "owner", "string", 1, "who holds it, when someone else does" },
+	{ "holders", "array", 1, "who holds its files, when they keep you from it" },
+	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
 	{ "project_status", "string", 0, "planning, ready, in_progress, complete or stopped" },
 	{ "hint", "string", 0, "what to do next" },
 };
@@ -528,6 +554,7 @@ static const struct op_arg task_approve_args[] = {
 static const struct op_result task_approve_results[] = {
 	{ "approved", "array", 0, "ids now done" },
 	{ "summary", "object", 0, "project: total, per status counts, percent_done..." },
+	{ "all_done", "boolean", 0, "every task is done or cancelled (planners are told)" },
 	{ "hint", "string", 0, "what to do next" },
 };
 
@@ -556,6 +583,8 @@ static const struct op_arg project_set_args[] = {
 	{ "plan", ARG_STRING, 0, 0, TASK_PLAN_MAX, NULL, NULL, NULL },
 	{ "status", ARG_STRING, 0, 0, 16, NULL, "planning|ready|in_progress|complete|stopped",
 	    NULL },
+	{ "self_review", ARG_BOOL, 0, 0, 0, NULL, NULL,
+	    "true: a claimant may approve its own task." },
 };
 static const struct op_result project_fields_results[] = {
 	{ "project", "string", 0, "the project namespace" },
@@ -567,6 +596,7 @@ static const struct op_result project_fields_results[] = {
 	{ "acceptance", "string", 1, "acceptance criteria" },
 	{ "tests", "string", 1, "how to test it" },
 	{ "plan", "string", 1, "the implementation plan" },
+	{ "self_review", "boolean", 0, "a claimant may review its own task" },
 	{ "updated_by", "string", 1, "agent of the last change" },
 	{ "updated_at", "string", 1, "ISO 8601 UTC" },
 	{ "version", "integer", 0, "revision of the last change" },
@@ -734,15 +764,17 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "Before touching something shared (a file: name \"file:PATH\"; npm "
 		    "install, a migration, the test database), take its lock; lock_release "
 		    "it when done. Without ttl_seconds it goes when your session ends. If "
-		    "held: acquired:false and the holders; wait_seconds waits in line."),
+		    "held: acquired:false and the holders; wait_seconds waits in line. "
+		    "Asking again for a lock you hold returns your grant."),
 	OPDEF(lock_release, .title = "Release a lock", .flags = OP_MUTATES | OP_IDEMPOTENT,
-	    .desc = "Release a lock you hold when done (the token only from another "
-		    "session). Another agent's lock is refused, naming the holder."),
+	    .desc = "Release your locks when done: the token frees every name of its grant, "
+		    "name or names free yours. Another agent's lock is refused, naming the "
+		    "holder."),
 	OPDEF(lock_renew, .title = "Renew a detached lock", .flags = OP_MUTATES | OP_IDEMPOTENT,
 	    .desc = "Keep a lock taken with ttl_seconds: it expires ttl_seconds from now."),
 	OPDEF(lock_list, .title = "List locks", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "See who holds which lock in your project (holders, age, reason, "
-		    "waiters), e.g. before editing shared files."),
+		    "waiters), e.g. before editing shared files. Page with after = cursor."),
 	OPDEF(lock_break, .title = "Break a lock",
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN,
 	    .desc = "For the user, not agents: take a lock away from holders that forgot "
@@ -750,10 +782,9 @@ const struct op ops[OP_COUNT] = {
 		    "records who broke it and each holder's inbox says so; waiters are "
 		    "granted in order."),
 	OPDEF(note_set, .title = "Write a note", .flags = OP_MUTATES | OP_DESTRUCTIVE,
-	    .desc = "Share a value (any JSON) under a key: URLs, decisions, build results. "
-		    "if_version (the version you read; 0: only if absent) makes it safe: a "
-		    "write in between gives written:false and the current value. \"global:\" "
-		    "keys are shared by all projects."),
+	    .desc = "Share a value (any JSON) under a key. if_version (the version you "
+		    "read; 0: only if absent) makes it safe: a write in between gives "
+		    "written:false and the current value. \"global:\" keys span projects."),
 	OPDEF(note_get, .title = "Read a note", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Read a note: value, version (0 when absent) and author. Keep the "
 		    "version for if_version or note_wait."),
@@ -773,9 +804,9 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "Tell waiters something happened (\"build finished\"): the generation goes "
 		    "up and every event_wait wakes with the payload."),
 	OPDEF(event_wait, .title = "Wait for an event", .flags = OP_READONLY | OP_BLOCKS,
-	    .desc = "Wait for an event instead of polling: returns when its generation is "
-		    "past after (at once if it is, so no signal is missed). Loop with after "
-		    "= the generation returned."),
+	    .desc = "Wait for an event instead of polling: returns once its generation is "
+		    "past after (at once if it is: no signal is missed). Loop with after = "
+		    "the generation returned."),
 	OPDEF(agent_join, .title = "Join as an agent with a role",
 	    .flags = OP_MUTATES | OP_IDEMPOTENT,
 	    .desc = "Call first: your name (others message you by it) and role (planner, "
@@ -814,32 +845,35 @@ const struct op ops[OP_COUNT] = {
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Read a whole discussion: its thread and, once resolved, the decision."),
 	OPDEF(task_create, .title = "Create a task", .flags = OP_MUTATES,
-	    .desc = "Plan work: a task with a title, description (acceptance), complexity "
-		    "and depends_on (ready once those are done); implementers take it with "
-		    "task_claim."),
+	    .desc = "Plan work: a task with a title, description (acceptance), complexity, "
+		    "files (its claim reserves them) and depends_on (ready once those are "
+		    "done); implementers take it with task_claim."),
 	OPDEF(task_get, .title = "Show a task", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "Read one task: description, notes, feedback and history."),
 	OPDEF(task_list, .title = "List tasks", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "See the plan: tasks by status, owner, tag or ready, with counts and "
-		    "percent done."),
+		    "percent done. Page with after = cursor."),
 	OPDEF(task_update, .title = "Update a task", .flags = OP_MUTATES | OP_DESTRUCTIVE,
 	    .desc = "Change a task's fields or status. Moves: todo>in_progress>review>done, "
 		    "review>in_progress, in_progress>todo, open>blocked|cancelled, "
 		    "blocked>todo; a forbidden one names the allowed."),
 	OPDEF(task_claim, .title = "Claim a task (can wait for one)",
 	    .flags = OP_MUTATES | OP_BLOCKS,
-	    .desc = "Take the next ready task (or id) to work on: one winner; a task of "
-		    "yours with changes requested comes first. wait_seconds waits for one. "
+	    .desc = "Take the next ready task (or id) to work on: one winner, its files "
+		    "reserved for you; a task of yours with changes requested comes first. "
+		    "wait_seconds waits for one; review:true takes one to review. "
 		    "claimed:false with project_status complete or stopped: stop."),
 	OPDEF(task_submit, .title = "Submit a task for review", .flags = OP_MUTATES,
 	    .desc = "Hand your claimed task in for review with notes (what you did, how you "
-		    "tested it); then task_claim the next."),
+		    "tested it): its files are released, the reviewers told; then "
+		    "task_claim the next."),
 	OPDEF(task_approve, .title = "Approve reviewed tasks", .flags = OP_MUTATES,
 	    .one_of = "id|ids",
-	    .desc = "Approve tasks in review (one or a batch): done; tasks depending on them "
-		    "become ready."),
+	    .desc = "Approve tasks in review (one or a batch), by someone other than the "
+		    "claimant: done; tasks depending on them become ready."),
 	OPDEF(task_request_changes, .title = "Request changes on a task", .flags = OP_MUTATES,
-	    .desc = "Send a task in review back to its claimant with feedback."),
+	    .desc = "Send a task in review back to its claimant with feedback; they are "
+		    "told."),
 	OPDEF(task_release, .title = "Release a claimed task", .flags = OP_MUTATES,
 	    .desc = "Give up a task you claimed: back to todo (default) or blocked, with a "
 		    "reason."),

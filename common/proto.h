@@ -17,7 +17,9 @@
  *   welcome broker -> client, answer to hello
  *           {t:2, v, version, session, token, agent, project, reclaimed}
  *   req     client -> broker
- *           {t:3, id, op, a:{args}}
+ *           {t:3, id, op, a:{args}, p?}
+ *           p:true: the client keeps a long wait alive (MCP progress),
+ *           so its wait_seconds may go to --max-wait-progress
  *   res     broker -> client
  *           {t:4, id, ok:true, r:{result}} or
  *           {t:4, id, ok:false, e:{code, message, field?}}

@@ -123,11 +123,17 @@ const struct cmd_entry cmd_renew_entry = {
 	.exec = cmd_sub_main,
 };
 
+static const struct cmd_opt locks_opts[] = {
+	{ "limit", 'n', "limit", NULL },
+	{ "after", 0, "after", NULL },
+	{ NULL, 0, NULL, NULL },
+};
 static const struct cmd_sub locks_subs[] = {
 	{ .op = "lock_list",
-	    .usage = "locks [--json] [PREFIX]",
-	    .desc = "who holds which lock, and who waits",
+	    .usage = "locks [--json] [-n N] [--after NAME] [PREFIX]",
+	    .desc = "who holds which lock, and who waits (by name, N a page, default 100)",
 	    .flags = CMD_JSON,
+	    .opts = locks_opts,
 	    .pos = { "prefix" },
 	    .show = locks_show },
 };
@@ -710,5 +716,7 @@ locks_show(struct cmd_call *cc)
 		for (j = 0; j < hs->via.array.size; j++)
 			lock_row(name, nn, &hs->via.array.ptr[j], nwait);
 	}
+	if (cmd_result_bool(cc, "more") && mp_str(mp_get(cc->r, "cursor"), &name, &nn) == 0)
+		cli_err("more locks: baton locks --after '%.*s'", (int)nn, name);
 	return (0);
 }

@@ -49,6 +49,7 @@ static const struct cmd_opt counter_opts[] = {
 };
 static const struct cmd_opt event_wait_opts[] = {
 	{ "after", 0, "after", NULL },
+	{ "next", 'n', "next", NULL },
 	{ "wait", 'w', NULL, NULL },
 	{ NULL, 0, NULL, NULL },
 };
@@ -139,9 +140,10 @@ static const struct cmd_sub event_subs[] = {
 	    .show = event_signal_show },
 	{ .name = "wait",
 	    .op = "event_wait",
-	    .usage = "event wait NAME [--after GENERATION] [-w SECONDS] [--json]",
-	    .desc = "wait until signaled past GENERATION (default 0); prints the "
-		    "generation; exit 1 on timeout",
+	    .usage = "event wait NAME [--after GENERATION | -n] [-w SECONDS] [--json]",
+	    .desc = "wait until signaled past GENERATION (default 0), or with -n (--next) "
+		    "for the next signal after it starts; prints the generation; exit 1 on "
+		    "timeout",
 	    .flags = CMD_JSON,
 	    .opts = event_wait_opts,
 	    .pos = { "name" },
@@ -308,6 +310,11 @@ state_wait(struct cmd_call *cc, const char *done_field, double *total)
 			return (status);
 		if (cmd_result_bool(cc, done_field))
 			return (0);
+		if (op_arg_find(cc->op, "next", 4) != NULL && cmd_has(cc, "next")) {
+			/* asked again past the cap: the next signal after the first call */
+			cmd_set_num(cc, "after", (double)mp_get_int(cc->r, "generation", 0));
+			cmd_set_num(cc, "next", 0);
+		}
 		if (*total >= 0 && mono_now() - start >= *total)
 			return (-1);
 	}

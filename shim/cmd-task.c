@@ -26,6 +26,7 @@ static const struct cmd_opt create_opts[] = {
 	{ "isolation", 0, "isolation", NULL },
 	{ "tag", 't', "tags", NULL },
 	{ "dep", 0, "depends_on", NULL },
+	{ "file", 'F', "files", NULL },
 	{ "assignee", 'a', "assignee", NULL },
 	{ NULL, 0, NULL, NULL },
 };
@@ -35,13 +36,14 @@ static const struct cmd_opt list_opts[] = {
 	{ "tag", 't', "tag", NULL },
 	{ "ready", 'r', "ready", NULL },
 	{ "limit", 'n', "limit", NULL },
-	{ "cursor", 0, "cursor", NULL },
+	{ "after", 0, "after", NULL },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct cmd_opt claim_opts[] = {
 	{ "wait", 'w', "wait_seconds", NULL },
 	{ "lease", 'l', "lease_seconds", NULL },
 	{ "token", 0, "token", NULL },
+	{ "review", 'r', "review", NULL },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct cmd_opt token_opts[] = {
@@ -64,6 +66,7 @@ static const struct cmd_opt update_opts[] = {
 	{ "priority", 'p', "priority", NULL },
 	{ "tag", 't', "tags", NULL },
 	{ "dep", 0, "depends_on", NULL },
+	{ "file", 'F', "files", NULL },
 	{ "assignee", 'a', "assignee", NULL },
 	{ "status", 's', "status", NULL },
 	{ "note", 0, "note", NULL },
@@ -79,13 +82,16 @@ static const struct cmd_opt project_opts[] = {
 	{ "tests", 0, "tests", NULL },
 	{ "plan", 0, "plan", NULL },
 	{ "status", 's', "status", NULL },
+	{ "self-review", 0, "self_review", NULL },
+	{ "no-self-review", 0, "self_review", "false" },
 	{ NULL, 0, NULL, NULL },
 };
 
 static const struct cmd_sub task_subs[] = {
 	{ .name = "list",
 	    .op = "task_list",
-	    .usage = "task [list] [--json] [-s STATUS] [-o AGENT] [-t TAG] [-r] [-n N]",
+	    .usage = "task [list] [--json] [-s STATUS] [-o AGENT] [-t TAG] [-r] [-n N] "
+		     "[--after ID]",
 	    .desc = "the task board: id, status, priority, assignee, title",
 	    .flags = CMD_JSON,
 	    .opts = list_opts,
@@ -93,7 +99,7 @@ static const struct cmd_sub task_subs[] = {
 	{ .name = "create",
 	    .op = "task_create",
 	    .usage = "task create [--json] [-c COMPLEXITY] [-p PRIORITY] [-d TEXT] [-t TAG]... "
-		     "[--dep ID]... [-a AGENT] [--isolation MODE] TITLE",
+		     "[--dep ID]... [-F FILE]... [-a AGENT] [--isolation MODE] TITLE",
 	    .desc = "a new task (complexity medium unless -c)",
 	    .flags = CMD_JSON,
 	    .opts = create_opts,
@@ -111,9 +117,10 @@ static const struct cmd_sub task_subs[] = {
 	    .show = task_show_task },
 	{ .name = "claim",
 	    .op = "task_claim",
-	    .usage = "task claim [--json] [-w SECONDS] [-l LEASE] [--token T] [ID]",
-	    .desc = "take a task (the next ready one without ID); prints its id and token; "
-		    "exit 1 when none was claimed",
+	    .usage = "task claim [--json] [-r] [-w SECONDS] [-l LEASE] [--token T] [ID]",
+	    .desc = "take a task (the next ready one without ID), its files reserved; prints "
+		    "its id and token; -r takes a review instead; exit 1 when none was "
+		    "claimed",
 	    .flags = CMD_JSON,
 	    .opts = claim_opts,
 	    .pos = { "id" },
@@ -158,8 +165,10 @@ static const struct cmd_sub task_subs[] = {
 	    .show = task_show_task },
 	{ .name = "update",
 	    .op = "task_update",
-	    .usage = "task update [--json] [--title T] [-d TEXT] [-p PRIORITY] [-t TAG]... "
-		     "[--dep ID]... [-a AGENT] [-s STATUS] [--note TEXT] [--token T] ID",
+	    .usage =
+		"task update [--json] [--title T] [-d TEXT] [-p PRIORITY] [-t TAG]... "
+		"[--dep ID]... [-F FILE]... [-a AGENT] [-s STATUS] [--note TEXT] [--token T] "
+		"ID",
 	    .desc = "change a task's fields or status",
 	    .flags = CMD_JSON,
 	    .opts = update_opts,
@@ -187,7 +196,7 @@ static const struct cmd_sub project_subs[] = {
 	    .op = "project_set",
 	    .usage = "project set [--json] [-d TEXT] [--end-state TEXT] [--tech-stack TEXT] "
 		     "[--constraints TEXT] [--acceptance TEXT] [--tests TEXT] [--plan TEXT] "
-		     "[-s STATUS]",
+		     "[-s STATUS] [--self-review | --no-self-review]",
 	    .desc = "change them",
 	    .flags = CMD_JSON,
 	    .opts = project_opts,
@@ -226,6 +235,25 @@ task_line(const msgpack_object *r, const char *label, const char *key)
 	s = task_str(r, key, "", &n);
 	if (n > 0)
 		printf("%-12s %.*s\n", label, n, s);
+}
+
+/* Print "label  a, b, c" when r's array under key has strings. */
+static void
+task_strings(const msgpack_object *r, const char *label, const char *key)
+{
+	const msgpack_object *a = mp_get(r, key);
+	const char *s;
+	size_t n;
+	uint32_t i;
+
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size == 0)
+		return;
+	printf("%-12s ", label);
+	for (i = 0; i < a->via.array.size; i++) {
+		if (mp_str(&a->via.array.ptr[i], &s, &n) == 0)
+			printf("%s%.*s", i > 0 ? ", " : "", (int)n, s);
+	}
+	printf("\n");
 }
 
 /* The hint, if any, on stderr so stdout stays data. */
@@ -276,6 +304,8 @@ task_show_task(struct cmd_call *cc)
 	task_line(r, "isolation", "isolation");
 	task_line(r, "assignee", "assignee");
 	task_line(r, "owner", "owner");
+	task_strings(r, "files", "files");
+	task_strings(r, "depends on", "depends_on");
 	task_line(r, "reviewer", "reviewer");
 	task_line(r, "description", "description");
 	task_line(r, "notes", "notes");

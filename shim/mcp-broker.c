@@ -381,7 +381,7 @@ mcp_progress_token(const cJSON *params)
  * JSON-RPC id unset: the caller sets what it is for), or NULL with err.
  */
 struct mcp_call *
-mcp_call_send(struct mcp *m, const struct op *op, const void *args, size_t len,
+mcp_call_send(struct mcp *m, const struct op *op, const void *args, size_t len, int progress,
     struct op_error *err)
 {
 	struct mcp_call *c;
@@ -402,6 +402,8 @@ mcp_call_send(struct mcp *m, const struct op *op, const void *args, size_t len,
 	fbuf_init(&fb);
 	client_req_open(&fb, c->bid, op->name);
 	pk_raw(&fb, args, len);
+	if (progress)
+		pk_kbool(&fb, "p", 1); /* progress keeps the call alive: the longer cap */
 	client_req_close(&fb);
 	r = mcp_broker_send(m, &fb);
 	fbuf_free(&fb);
@@ -430,8 +432,10 @@ mcp_forward(struct mcp *m, const struct mcp_req *req, const cJSON *params, const
 	struct mcp_call *c;
 	struct op_error err;
 	struct timeval tv = tv_secs(MCP_PROGRESS_SECONDS);
+	cJSON *ptok = (op->flags & OP_BLOCKS) ? mcp_progress_token(params) : NULL;
 
-	if ((c = mcp_call_send(m, op, args, len, &err)) == NULL) {
+	if ((c = mcp_call_send(m, op, args, len, ptok != NULL, &err)) == NULL) {
+		cJSON_Delete(ptok);
 		if (strcmp(err.code, ERR_LIMIT) == 0)
 			mcp_tool_error(m, req->id, req->rev, "%s: %s", err.code, err.message);
 		else
@@ -444,8 +448,7 @@ mcp_forward(struct mcp *m, const struct mcp_req *req, const cJSON *params, const
 	}
 	c->id = cJSON_Duplicate(req->id, 1);
 	c->rev = req->rev;
-	if ((op->flags & OP_BLOCKS) &&
-	    (c->progress_token = mcp_progress_token(params)) != NULL) {
+	if ((c->progress_token = ptok) != NULL) {
 		c->progress = event_new(m->base, -1, EV_PERSIST, mcp_progress_cb, c);
 		if (c->progress == NULL || event_add(c->progress, &tv) != 0)
 			fatalx("mcp: cannot add a progress timer");

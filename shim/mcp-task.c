@@ -190,7 +190,8 @@ mcp_task_call(struct mcp *m, enum op_id op, struct fbuf *fb)
 
 	if (fb->err)
 		fatalx("mcp: cannot encode a give-back call");
-	c = mcp_call_send(m, &ops[op], fb->sb.data + FRAME_HDR, fb->sb.size - FRAME_HDR, &err);
+	c = mcp_call_send(m, &ops[op], fb->sb.data + FRAME_HDR, fb->sb.size - FRAME_HDR, 0,
+	    &err);
 	if (c == NULL)
 		log_warnx("cannot give back what a task got (%s): %s", ops[op].name,
 		    err.message);
@@ -373,7 +374,8 @@ mcp_task_send(struct mcp *m, struct mcp_task *t)
 	mcp_task_pack(t, &fb);
 	if (fb.err)
 		fatalx("mcp: cannot encode a task's call");
-	t->call = mcp_call_send(m, t->op, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, &err);
+	t->call =
+	    mcp_call_send(m, t->op, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, 0, &err);
 	fbuf_free(&fb);
 	if (t->call != NULL) {
 		t->call->task = t;

@@ -519,8 +519,8 @@ int mcp_connect(struct mcp *, int, struct op_error *);
 void mcp_connect_soon_cb(int, short, void *);
 struct mcp_call *mcp_forward(struct mcp *, const struct mcp_req *, const cJSON *,
     const struct op *, const void *, size_t);
-struct mcp_call *mcp_call_send(struct mcp *, const struct op *, const void *, size_t,
-    struct op_error *);
+struct mcp_call *mcp_call_send(struct mcp *, const struct op *, const void *, size_t, int,
+    struct op_error *); /* progress: the client sent a progress token */
 void mcp_call_cancel(struct mcp *, struct mcp_call *);
 void mcp_cancelled(struct mcp *, const cJSON *);
 void mcp_cancel_all(struct mcp *);

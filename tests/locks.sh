@@ -267,4 +267,36 @@ is "$RC" 64 "--break with a command is a usage error"
 baton_run acquire --break stuck
 is "$RC" 64 "--break is not an acquire option"
 
+# --- a lock named twice (issue 12): refused, and the broker goes on ---
+"$BATON" lock twice twice -- true 2>"$D/err"
+is $? 65 "baton lock x x -- true: a name given twice is refused (65)"
+like "$(cat "$D/err")" "twice is named twice" "the error says which name"
+"$BATON" lock file:src/t.c file:./src/t.c -- true 2>"$D/err"
+is $? 65 "two spellings of one file (file:src/t.c file:./src/t.c) are refused too"
+like "$(cat "$D/err")" "file:src/t.c is named twice" "naming the normalized file"
+"$BATON" call lock_acquire '{"names":["file:src/t.c","file:src/./t.c"]}' >/dev/null 2>&1
+is $? 65 "lock_acquire {names} with one file twice is refused"
+is "$(broker_pid)" "$BROKER_PID" "the broker lives on (it used to free such a lock twice and die)"
+"$BATON" lock -n twice -- true
+ok $? "and serves that lock"
+
+# --- a token releases every name of its grant ---
+tok=$("$BATON" acquire --ttl 60 grant1 grant2 grant3)
+"$BATON" release grant2 "$tok"
+ok $? "baton release NAME TOKEN releases a grant of three names"
+is "$("$BATON" locks --json grant | json .count)" 0 "all three go: the token frees the whole grant"
+tok=$("$BATON" acquire --ttl 60 grant1 grant2)
+is "$("$BATON" call lock_release "{\"token\":\"$tok\"}" | json '.names | length')" 2 \
+    "lock_release {token} alone frees them too"
+
+# --- lock_list pages ---
+tok=$("$BATON" acquire --ttl 60 page1 page2 page3 page4 page5)
+baton_run locks -n 2 page
+is "$(printf '%s\n' "$OUT" | grep -c '^page')" 2 "baton locks -n 2: a page of two"
+like "$ERR" "more locks: baton locks --after 'page2'" "and how to get the next page"
+is "$("$BATON" locks --json -n 2 --after page2 page | json '[.locks[].name] | join(",")')" \
+    "page3,page4" "--after the cursor: the next two, in name order"
+is "$("$BATON" locks --json --after page4 page | json '(.more | tostring) + ":" + .cursor')" \
+    "false:page5" "the last page says there is no more"
+
 done_testing

@@ -203,6 +203,18 @@ head -c 65537 /dev/zero | tr '\0' a >"$D/big"
 baton_run call message_send "{\"to\":\"x\",\"body\":\"$(cat "$D/big")\"}"
 is "$RC" 65 "a body over 64 KiB is refused (exit 65)"
 
+# --- discussion_list pages (issue 12 item 3: 500 decisions of 8 KiB passed a frame) ---
+for t in one two three; do
+	"$BATON" call discussion_start "{\"topic\":\"page $t\",\"message\":\"m\"}" >/dev/null
+done
+p1=$("$BATON" call discussion_list '{"status":"all","limit":2}')
+is "$(printf '%s' "$p1" | json '([.discussions[].topic] | join(",")) + ":" + (.more | tostring)')" \
+    "page three,page two:true" "discussion_list {limit: 2}: the two newest, and more"
+p2=$("$BATON" call discussion_list "{\"status\":\"all\",\"limit\":2,\"after\":\"$(printf '%s' "$p1" | json .cursor)\"}")
+is "$(printf '%s' "$p2" | json '.discussions[0].topic')" "page one" "after = cursor: the older ones"
+baton_run call discussion_list '{"after":"x"}'
+is "$RC" 65 "a cursor that is no discussion id is refused"
+
 stop_broker
 ok $? "batond stops on SIGTERM"
 done_testing

@@ -269,5 +269,52 @@ like "$("$BATON" call guide '{"role":"planner"}' | json .next_steps)" "task_crea
 like "$("$BATON" call guide '{"role":"implementer"}' | json .next_steps)" "task_claim" \
     "the implementer is told to claim, work, submit"
 
+# --- tasks carry their files (issue 13) ---
+in_project files
+baton_run task create -c simple -F src/a.c -F file:./src/b.c "first"
+is "$RC:$(tget T1 '.files | join(",")')" "0:src/a.c,src/b.c" \
+    "task create -F: the task carries its files, normalized"
+"$BATON" task create -c simple -F src "second" >/dev/null 2>&1
+like "$("$BATON" task get T1)" "files +src/a.c, src/b.c" "task get shows the files"
+set -- $(BATON_AGENT=impl1 "$BATON" task claim --json T1 | json '.id + " " + .token')
+tok1=$2
+is "$("$BATON" locks --json file: | json '[.locks[] | .holders[0].agent + "/" + .holders[0].reason] | join(",")')" \
+    "impl1/task T1,impl1/task T1" "the claim reserves T1's files for its claimant"
+baton_run task update -F src/c.c T1
+is "$RC" 1 "the files of a task in progress do not change under its claimant"
+BATON_AGENT=impl2 baton_run task claim --json T2
+is "$RC:$(printf '%s' "$OUT" | json '.holders[0].agent')" "1:impl1" \
+    "a claim of T2 (files src) is refused while T1 holds src/a.c, naming the holder"
+BATON_AGENT=impl2 "$BATON" task claim --json -w 20 T2 >"$D/second" 2>&1 &
+spid=$!
+wait_for '[ "$(blocked)" = 1 ]' 10
+is "$(blocked)" 1 "with -w the second implementer waits for the files"
+BATON_AGENT=impl1 "$BATON" task submit --token "$tok1" T1 "done" >/dev/null 2>&1
+wait "$spid"
+is "$(json .id <"$D/second"):$(json .task.files_reserved <"$D/second")" "T2:true" \
+    "T1 submitted: its files are released and the waiting claim of T2 is granted"
+is "$("$BATON" locks --json file: | json '[.locks[].name] | join(",")')" "file:src" \
+    "T2 holds src now, T1 nothing"
+
+# --- the review: a reviewer blocks for the next review, a review is by someone else ---
+BATON_AGENT=rev "$BATON" task claim --json -r -w 20 >"$D/rev" 2>&1 &
+rpid=$!
+wait "$rpid"
+is "$(json .id <"$D/rev"):$(json .review <"$D/rev")" "T1:true" \
+    "task claim -r takes the review of the task in review"
+BATON_AGENT=impl1 baton_run task approve T1
+is "$RC" 77 "its implementer cannot approve it (permission, 77)"
+like "$ERR" "a review is by someone else" "the error says why"
+BATON_AGENT=rev baton_run task approve T1
+is "$RC" 0 "the reviewer approves it"
+BATON_AGENT=rev baton_run task request-changes T1 "no"
+is "$RC" 1 "request-changes on a done task is refused"
+"$BATON" task create -c simple "third" >/dev/null 2>&1
+"$BATON" task update -s blocked T3 >/dev/null 2>&1
+baton_run task release T3
+like "$ERR" "T3 is blocked and cannot move to todo with task_release, which moves a task in in_progress" \
+    "task_release of a blocked task is refused: it takes a task in progress (it used to unblock it)"
+is "$(tget T3 .status)" blocked "and the task stays blocked"
+
 stop_broker
 done_testing

@@ -85,8 +85,7 @@ static const struct row rows[] = {
 	    { { 'a', "task_create", "{'title':'seven','complexity':'simple'}" },
 		{ 'b', "task_claim", "{'id':'$id'}" } },
 	    'b', "{'id':'$id','reason':'later'}", "task", "$id" },
-	{ "project_set", { { 0 } }, 'a', "{'description':'d','status':'ready'}", "project",
-	    PROJECT },
+	{ "project_set", { { 0 } }, 'a', "{'description':'d'}", "project", PROJECT },
 	{ "log_append", { { 0 } }, 'a', "{'event':'tests green','data':[1,2]}", "log",
 	    "tests green" },
 };

@@ -235,12 +235,23 @@ static const struct hstep file_queue[] = {
 	{ 'd', "lock_release", "{'name':'file:docs/x.md'}", RELEASED, NULL },
 };
 
-/* A name given twice is refused, and the refusal frees nothing twice. */
+/*
+ * A name given twice is refused, also when two spellings are one lock
+ * once normalized, and the refusal frees nothing twice (issue 12: the
+ * broker freed such a lock twice and died).
+ */
 static const struct hstep twice[] = {
 	{ 'a', "lock_acquire", "{'names':['k','k']}",
 	    "ok=false e.code=invalid_argument "
 	    "e.field=names e.message~'k is named twice'",
 	    NULL },
+	{ 'a', "lock_acquire", "{'names':['file:src/a.c','file:./src/a.c']}",
+	    "ok=false e.code=invalid_argument e.message~'file:src/a.c is named twice'", NULL },
+	{ 'a', "lock_acquire",
+	    "{'names':['file:src/a.c','file:src/x/../a.c'],'wait_seconds':30}",
+	    "ok=false e.code=invalid_argument e.message~'file:src/a.c is named twice'", NULL },
+	{ 'a', "lock_acquire", "{'names':['file:src/a.c','file:/p/src/a.c','j']}",
+	    "ok=false e.code=invalid_argument e.message~'named twice'", NULL },
 	{ 'a', "lock_acquire", "{'names':['k','j','k'],'wait_seconds':30}",
 	    "ok=false "
 	    "e.code=invalid_argument e.message~'k is named twice'",
@@ -253,6 +264,69 @@ static const struct hstep twice[] = {
 	{ 'c', "lock_list", NULL, "r.count=1 r.locks.0.name=k r.locks.0.holders.0.agent=b",
 	    NULL },
 	{ 'b', "lock_release", "{'name':'k'}", RELEASED, NULL },
+};
+
+/*
+ * A lock you hold is yours when you ask again (DESIGN §5.1): the grant
+ * you have comes back, never a conflict or a deadlock with yourself;
+ * names you hold are left in their grant and the others granted anew;
+ * a shared lock is not upgraded in place.
+ */
+static const struct hstep again[] = {
+	{ 'a', "lock_acquire", X, GRANTED, NULL },
+	{ 'a', "lock_acquire", X,
+	    GRANTED " r.held#1 r.held.0=x r.names.0=x r.hint~'already yours'", NULL },
+	{ 'b', "lock_acquire", XW, NULL, NULL },
+	{ 'a', "lock_acquire", XW, GRANTED " r.held.0=x", NULL },
+	{ 'a', "lock_acquire", XSW, GRANTED " r.held.0=x r.mode=exclusive", NULL },
+	{ 'a', "lock_acquire", "{'names':['x','y']}",
+	    GRANTED " r.names#2 r.held#1 r.held.0=x r.names.1=y", NULL },
+	{ 'c', "lock_list", NULL,
+	    "r.count=2 r.locks[name=x].holders#1 r.locks[name=x].waiters.0.agent=b "
+	    "r.locks[name=y].holders.0.agent=a",
+	    NULL },
+	{ 'c', "lock_acquire", "{'name':'z','mode':'shared'}", GRANTED, NULL },
+	{ 'c', "lock_acquire", "{'name':'z'}",
+	    "ok=false e.code=conflict e.message~'you hold z shared' e.message~'not upgraded'",
+	    NULL },
+	{ 'a', "lock_release", X, RELEASED " r.names#1 r.names.0=x", "b: " GRANTED },
+	{ 'a', "lock_release", "{'name':'y'}", RELEASED, NULL },
+	{ 'b', "lock_release", X, RELEASED, NULL },
+	{ 'c', "lock_release", "{'name':'z'}", RELEASED, NULL },
+};
+
+/*
+ * A lock nobody holds but someone waits for in line is not given to a
+ * newcomer, and the answer says so (not "held by someone else" with no
+ * holder).
+ */
+static const struct hstep line_ahead[] = {
+	{ 'a', "lock_acquire", "{'name':'y'}", GRANTED, NULL },
+	{ 'b', "lock_acquire", "{'names':['x','y'],'wait_seconds':30}", NULL, NULL },
+	{ 'c', "lock_acquire", X,
+	    BUSY " r.holders#0 r.queued_ahead=1 r.hint~'nobody holds it, but 1 request "
+		 "already waits in line'",
+	    NULL },
+	{ 'a', "lock_release", "{'name':'y'}", RELEASED, "b: " GRANTED " r.names#2" },
+	{ 'c', "lock_acquire", X, BUSY " r.holders#1 r.holders.0.agent=b r.queued_ahead!",
+	    NULL },
+	{ 'b', "lock_release", "{'names':['x','y']}", RELEASED " r.names#2", NULL },
+};
+
+/* lock_release: a token frees its whole grant; names free those of the caller. */
+static const struct hstep release_many[] = {
+	{ 'a', "lock_acquire", "{'names':['p','q','r']}", GRANTED, NULL },
+	{ 'a', "lock_release", "{'names':['p','q']}", RELEASED " r.names#2", NULL },
+	{ 'b', "lock_list", NULL, "r.count=1 r.locks.0.name=r", NULL },
+	{ 'b', "lock_release", "{'name':'r'}",
+	    "ok=false e.code=permission e.message~'held by a'", NULL },
+	{ 'b', "lock_release", "{'names':['s','r']}", "ok=false e.code=permission", NULL },
+	{ 'a', "lock_release", NULL, "ok=false e.code=invalid_argument e.field=name", NULL },
+	{ 'a', "lock_release", "{'name':'r','names':['r']}",
+	    "ok=false e.code=invalid_argument e.field=names", NULL },
+	{ 'a', "lock_release", "{'name':'r'}", RELEASED, NULL },
+	{ 'a', "lock_release", "{'name':'r'}", "ok=true r.released=false r.hint~'nobody holds'",
+	    NULL },
 };
 
 static const struct {
@@ -273,6 +347,9 @@ static const struct {
 	{ "deadlock through the queue", deadlock_queue, nitems(deadlock_queue), 3 },
 	{ "file queue", file_queue, nitems(file_queue), 4 },
 	{ "named twice", twice, nitems(twice), 3 },
+	{ "asked again", again, nitems(again), 3 },
+	{ "in line ahead", line_ahead, nitems(line_ahead), 3 },
+	{ "release many", release_many, nitems(release_many), 2 },
 };
 
 /*
@@ -353,11 +430,9 @@ run_overlap(struct hpeer *a, struct hpeer *b, size_t k)
 }
 
 /*
- * DESIGN §5.1: re-acquiring a lock you hold returns your grant (never a
- * conflict or a deadlock with yourself), and releasing by token frees
- * every name of that grant.  The broker does neither yet (TAP TODO):
- * the first is answered as if someone else held the lock, the second
- * frees the one name given.
+ * DESIGN §5.1: re-acquiring a lock you hold returns your grant (the
+ * same token and fence, never a conflict or a deadlock with yourself),
+ * and releasing by token frees every name of that grant.
  */
 static void
 own_grant(void)
@@ -365,16 +440,16 @@ own_grant(void)
 	struct hpeer *a = h_connect("a", "/p");
 	const msgpack_object *o;
 	char args[128], want[128], *tok;
+	int64_t fence;
 
-	tok = h_strdup(h_call(a, "lock_acquire", X), "r.token");
-	snprintf(want, sizeof want, GRANTED " r.token=%s", tok != NULL ? tok : "?");
-	todo(h_check(h_call(a, "lock_acquire", X), want),
-	    "answered acquired:false, naming you "
-	    "as the holder",
-	    "re-acquiring a lock you hold returns your grant");
-	todo(h_check(h_call(a, "lock_acquire", XW), want),
-	    "answered deadlock: 'a holds x (you "
-	    "are a)'",
+	o = h_call(a, "lock_acquire", X);
+	tok = h_strdup(o, "r.token");
+	fence = h_int(o, "r.fence", -1);
+	snprintf(want, sizeof want, GRANTED " r.token=%s r.fence=%lld", tok != NULL ? tok : "?",
+	    (long long)fence);
+	ok(h_check(h_call(a, "lock_acquire", X), want),
+	    "re-acquiring a lock you hold returns your grant: the same token and fence");
+	ok(h_check(h_call(a, "lock_acquire", XW), want),
 	    "re-acquiring it with wait_seconds is no deadlock with yourself");
 	free(tok);
 	h_close(a);
@@ -382,12 +457,140 @@ own_grant(void)
 	o = h_call(a, "lock_acquire", "{'names':['y','z']}");
 	tok = h_strdup(o, "r.token");
 	snprintf(args, sizeof args, "{'name':'y','token':'%s'}", tok != NULL ? tok : "?");
-	todo(h_check(h_call(a, "lock_release", args), RELEASED) &&
+	ok(h_check(h_call(a, "lock_release", args), RELEASED " r.names#2") &&
 		h_check(h_call(a, "lock_list", NULL), "r.count=0"),
-	    "only the name given is "
-	    "released",
-	    "releasing by token frees every name of the grant");
+	    "releasing with the token frees every name of the grant");
+	o = h_call(a, "lock_acquire", "{'names':['y','z'],'ttl_seconds':60}");
 	free(tok);
+	tok = h_strdup(o, "r.token");
+	h_close(a);
+	a = h_connect("b", "/p");
+	snprintf(args, sizeof args, "{'token':'%s'}", tok != NULL ? tok : "?");
+	ok(h_check(h_call(a, "lock_release", args), RELEASED " r.names#2") &&
+		h_check(h_call(a, "lock_list", NULL), "r.count=0"),
+	    "a token alone, from another session, frees the detached grant's every name");
+	ok(h_check(h_call(a, "lock_release", args),
+	       "ok=true r.released=false r.hint~'no lock is held with this token'"),
+	    "a token whose grant is gone frees nothing, and says so");
+	free(tok);
+	h_close(a);
+}
+
+/* The reply to id of p once it comes (up to H_TIMEOUT), or NULL; as h_reply. */
+static const msgpack_object *
+reply_of(struct hpeer *p, uint64_t id)
+{
+	return (h_reply(p, id));
+}
+
+/*
+ * A waiter between two calls (its wait timed out, it holds a ticket)
+ * does not hold the line: the free lock goes to the present waiter
+ * behind it at once, and when it comes back with its ticket it is ahead
+ * of everyone still waiting (DESIGN §5.1, issue 13).
+ */
+static void
+parked_waiter(void)
+{
+	struct hpeer *a = h_connect("a", "/park"), *b = h_connect("b", "/park");
+	struct hpeer *c = h_connect("c", "/park"), *d = h_connect("d", "/park");
+	const msgpack_object *o;
+	uint64_t ib, ic, id;
+	char args[128], *ticket;
+
+	h_call(a, "lock_acquire", X);
+	o = h_call(b, "lock_acquire", "{'name':'x','wait_seconds':0.05}");
+	ticket = h_strdup(o, "r.ticket");
+	ok(h_check(o,
+	       BUSY " r.queue_position=1 r.ticket#32 r.wait_cap_seconds=50 "
+		    "r.hint~'within 60 s'"),
+	    "a wait that times out answers its place and a ticket kept 60 s");
+	ic = h_send(c, "lock_acquire", XW);
+	h_settle(c);
+	ok(h_take(c, ic) == NULL, "c waits behind the parked b");
+	h_call(a, "lock_release", X);
+	h_settle(c);
+	o = h_take(c, ic);
+	ok(o != NULL && h_check(o, GRANTED),
+	    "a releases: c, present, is granted at once while b is between calls");
+	snprintf(args, sizeof args, "{'name':'x','wait_seconds':30,'ticket':'%s'}",
+	    ticket != NULL ? ticket : "?");
+	ib = h_send(b, "lock_acquire", args);
+	id = h_send(d, "lock_acquire", XW);
+	h_settle(d);
+	ok(h_check(h_call(a, "lock_list", NULL),
+	       "r.locks[name=x].holders.0.agent=c r.locks[name=x].waiters.0.agent=b "
+	       "r.locks[name=x].waiters.1.agent=d"),
+	    "b comes back with its ticket ahead of d, who came while b was away");
+	h_call(c, "lock_release", X);
+	ok(h_check(reply_of(b, ib), GRANTED) && h_take(d, id) == NULL,
+	    "c releases: b is granted, d still waits");
+	h_call(b, "lock_release", X);
+	ok(h_check(reply_of(d, id), GRANTED), "b releases: d is granted");
+	h_call(d, "lock_release", X);
+	/* a parked waiter alone in line: a newcomer takes the free lock */
+	h_call(a, "lock_acquire", X);
+	free(ticket);
+	o = h_call(b, "lock_acquire", "{'name':'x','wait_seconds':0.05}");
+	ticket = h_strdup(o, "r.ticket");
+	h_call(a, "lock_release", X);
+	ok(h_check(h_call(c, "lock_acquire", X), GRANTED),
+	    "a free lock with only a parked waiter in line goes to a newcomer");
+	h_call(c, "lock_release", X);
+	free(ticket);
+	h_close(a);
+	h_close(b);
+	h_close(c);
+	h_close(d);
+}
+
+/* What ticket_expired waits for: the parked waiter gone from the line. */
+static int
+line_empty(void *arg)
+{
+	return (lock_waiter_count() == 0);
+}
+
+/* A ticket that is not used within the grace (--ticket-grace) lets its place go. */
+static void
+ticket_expired(void)
+{
+	struct hpeer *a = h_connect("a", "/grace"), *b = h_connect("b", "/grace");
+	const msgpack_object *o;
+	double saved = cfg.ticket_grace;
+	uint64_t t0;
+
+	cfg.ticket_grace = 0.2;
+	h_call(a, "lock_acquire", X);
+	o = h_call(b, "lock_acquire", "{'name':'x','wait_seconds':0.05}");
+	ok(h_check(o, BUSY " r.hint~'within 0.2 s'"), "the ticket's grace is told (0.2 s)");
+	t0 = mono_ms();
+	ok(h_until(line_empty, NULL, "the ticket's place lapses") == 0 && mono_ms() - t0 >= 150,
+	    "the parked waiter leaves the line when its grace runs out (%llu ms)",
+	    (unsigned long long)(mono_ms() - t0));
+	cfg.ticket_grace = saved;
+	h_close(a);
+	h_close(b);
+}
+
+/* lock_list pages by name: limit, after = cursor, more. */
+static void
+list_pages(void)
+{
+	struct hpeer *a = h_connect("a", "/pages");
+
+	h_call(a, "lock_acquire", "{'names':['e','b','d','a','c']}");
+	ok(h_check(h_call(a, "lock_list", "{'limit':2}"),
+	       "r.count=2 r.locks.0.name=a r.locks.1.name=b r.more=true r.cursor=b"),
+	    "lock_list {limit:2}: a, b and more, cursor b");
+	ok(h_check(h_call(a, "lock_list", "{'limit':2,'after':'b'}"),
+	       "r.count=2 r.locks.0.name=c r.locks.1.name=d r.more=true r.cursor=d"),
+	    "after b: c, d");
+	ok(h_check(h_call(a, "lock_list", "{'limit':2,'after':'d'}"),
+	       "r.count=1 r.locks.0.name=e r.more=false r.cursor=e"),
+	    "after d: e, and no more");
+	ok(h_check(h_call(a, "lock_list", "{'after':'e'}"), "r.count=0 r.more=false r.cursor!"),
+	    "after the last: nothing");
 	h_close(a);
 }
 
@@ -402,6 +605,9 @@ main(void)
 	for (k = 0; k < nitems(overlaps); k++)
 		run_overlap(h_connect("a", "/p"), h_connect("b", "/p"), k);
 	own_grant();
+	parked_waiter();
+	ticket_expired();
+	list_pages();
 	ok(h_stop() == 0, "the broker stops cleanly");
 	return (done_testing());
 }

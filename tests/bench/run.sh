@@ -15,7 +15,9 @@
 # 10 000 idle sessions: their memory in the broker and status round trips
 # while they are connected (DESIGN 8-9); lock round trips with 5 `baton
 # dashboard` processes subscribed to the audit log against none, and the
-# time from a change to its Server-Sent Event at a dashboard page (DESIGN 11).
+# time from a change to its Server-Sent Event at a dashboard page (DESIGN 11);
+# and the review workflow: claim -> submit -> approve cycles with 8
+# implementers and one reviewer, all blocking (issue 13).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
@@ -36,13 +38,14 @@ restore_bin=$builddir/tests/bench/bench_restore
 conns_bin=$builddir/tests/bench/bench_conns
 mcp_bin=$builddir/tests/bench/bench_mcp
 sse_bin=$builddir/tests/bench/bench_sse
+review_bin=$builddir/tests/bench/bench_review
 baton=$builddir/baton
 runs=${BENCH_RUNS:-200}
 msecs=${BENCH_MIXED_SECONDS:-4}
 notes=${BENCH_NOTES:-1000000}
 
 for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$mixed_bin" "$restore_bin" \
-    "$conns_bin" "$mcp_bin" "$sse_bin" "$baton"; do
+    "$conns_bin" "$mcp_bin" "$sse_bin" "$review_bin" "$baton"; do
 	if [ ! -x "$f" ]; then
 		echo "run.sh: $f is missing: run make bench" >&2
 		exit 1
@@ -306,4 +309,12 @@ conns_out=$("$conns_bin" -S "$sock" -c 10000 -t 4) || { echo "run.sh: bench_conn
 printf '%s\n' "$conns_out"
 awk -v i="$(field "$conns_out" p50)" -v s="$(field "$st_out" p50)" 'BEGIN {
 	printf "status p50 with 10000 idle sessions connected: %.1f us, %.2fx the p50 without them\n", i, (s > 0 ? i / s : 0)
+}'
+
+# ---- the review workflow: 8 implementers and a reviewer, all blocking ----
+review_out=$("$review_bin" -S "$sock" -c 8 -n 1000 -r 3) ||
+	{ echo "run.sh: bench_review failed" >&2; exit 1; }
+printf '%s\n' "$review_out"
+awk -v r="$(rate "$review_out")" -v p="$(field "$review_out" p50)" 'BEGIN {
+	printf "review workflow, 8 implementers + 1 reviewer, strict: %d claim->submit->approve cycles/s (p50 %.1f us between approvals)\n", r, p
 }'

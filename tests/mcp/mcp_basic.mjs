@@ -85,7 +85,7 @@ await main(async () => {
   ok(res.error && res.error.code === -32602 && /colour/.test(res.error.message),
     '2025-06-18: an unknown argument gets -32602 naming it', res);
 
-  res = await raw.request(++id, 'tools/call', { name: 'lock_release', arguments: {} });
+  res = await raw.request(++id, 'tools/call', { name: 'lock_renew', arguments: { ttl_seconds: 5 } });
   ok(res.error && res.error.code === -32602 && res.error.data && res.error.data.field === 'name',
     '2025-06-18: a missing required argument gets -32602 naming it', res);
 
@@ -111,7 +111,7 @@ await main(async () => {
   res = await raw.request(++id, 'tools/call', { name: 'lock_acquire', arguments: { name: 'x', zzzzzzzzzzzz: 3 } });
   ok(res.result && res.result.isError === true && /unknown argument zzzzzzzzzzzz; it takes name, names, mode/.test(textOf(res.result)),
     '2025-11-25: an argument close to none lists the ones the tool takes', res);
-  res = await raw.request(++id, 'tools/call', { name: 'lock_release', arguments: {} });
+  res = await raw.request(++id, 'tools/call', { name: 'lock_renew', arguments: { ttl_seconds: 5 } });
   ok(res.result && res.result.isError === true && /name is required/.test(textOf(res.result)),
     '2025-11-25: a missing required argument is an isError result naming it', res);
   res = await raw.request(++id, 'tools/call', { name: 'no_such_tool', arguments: {} });
@@ -166,8 +166,8 @@ await main(async () => {
     'lock_acquire wait_seconds: a number with its default, without bounds the model cannot use', la.wait_seconds);
   ok(la.names && la.names.type === 'array' && la.names.items && la.names.items.type === 'string',
     'lock_acquire names: array of strings', la.names);
-  ok(JSON.stringify(byName.lock_release.inputSchema.required) === '["name"]',
-    'lock_release requires name', byName.lock_release.inputSchema);
+  ok(JSON.stringify(byName.lock_renew.inputSchema.required) === '["name","ttl_seconds"]',
+    'lock_renew requires name and ttl_seconds', byName.lock_renew.inputSchema);
   ok(byName.lock_break === undefined, 'lock_break, the user\'s, is not offered to agents', byName.lock_break);
   let brk = null;
   try {
