@@ -79,7 +79,8 @@ struct client {
 	struct evbuffer *held;   /* frames waiting for the commit in progress */
 	int on_held_list;
 	TAILQ_ENTRY(client) held_entry;
-	struct event *free_ev; /* frees a closing client with nothing to flush */
+	struct event *
+	    free_ev; /* frees a closing client: once flushed, or at the latest after a linger */
 	TAILQ_ENTRY(client) entry;
 };
 

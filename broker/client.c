@@ -21,6 +21,7 @@
 #include "broker.h"
 
 #define CLIENT_READ_CHUNK 65536 /* bytes asked of the kernel per read */
+#define CLIENT_LINGER 5         /* seconds a dropped peer has to take its last frames */
 
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static TAILQ_HEAD(, client) held_clients = TAILQ_HEAD_INITIALIZER(held_clients);
@@ -93,17 +94,33 @@ client_shutdown(void)
 		client_free(c);
 }
 
-/* Stop reading; free the client once its queued output is flushed. */
+/*
+ * A closing client is freed as soon as nothing is held or queued for it
+ * any more: every path that empties its output comes through here.
+ */
+static void
+client_flushed(struct client *c)
+{
+	if (c->closing && !c->on_held_list &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		timer_in(c->free_ev, 0);
+}
+
+/*
+ * Stop reading; free the client once its queued output is flushed, or
+ * after CLIENT_LINGER seconds when the peer does not take it.  Its EOF
+ * is not read any more, so this timer is what frees it.
+ */
 static void
 client_close_later(struct client *c)
 {
+	if (c->closing)
+		return;
 	c->closing = 1;
 	event_del(c->rev);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->on_held_list &&
-	    c->free_ev == NULL) {
-		c->free_ev = timer_new(client_free_cb, c);
-		timer_in(c->free_ev, 0);
-	}
+	c->free_ev = timer_new(client_free_cb, c);
+	timer_in(c->free_ev, CLIENT_LINGER);
+	client_flushed(c);
 }
 
 static void
@@ -228,6 +245,7 @@ client_release_held(void)
 		c->on_held_list = 0;
 		client_write(c, evbuffer_pullup(c->held, -1), evbuffer_get_length(c->held));
 		evbuffer_drain(c->held, evbuffer_get_length(c->held));
+		client_flushed(c);
 	}
 }
 
@@ -409,10 +427,7 @@ client_read_cb(evutil_socket_t fd, short events, void *arg)
 static void
 client_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct client *c = arg;
-
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		client_free(c);
+	client_flushed(arg);
 }
 
 static void

@@ -15,6 +15,13 @@
  *   wire SOCKET hold                hello, then stay until stdin closes
  *   wire SOCKET acquire NAME        hello, lock_acquire NAME, then stay
  *                                   until stdin closes
+ *   wire SOCKET call-raw HEX OP [K=V ...]
+ *                                   hello, then one request and these
+ *                                   bytes in a single write; read until
+ *                                   the broker closes
+ *   wire SOCKET call-raw-close HEX OP [K=V ...]
+ *                                   the same, but close at once without
+ *                                   reading an answer
  *
  * Every frame received is printed as one line "frame JSON"; the hold
  * modes print "holding" once they are set up; the last line is "closed"
@@ -274,9 +281,10 @@ wire_request(struct wire *w, const char *op, int argc, char **argv)
 	return (wire_pipeline(w, 1, op, argc, argv));
 }
 
-/* Send n requests for op, ids 1 to n, in a single write. */
+/* Send n requests for op, ids 1 to n, and then tail (tlen bytes), in a single write. */
 static int
-wire_pipeline(struct wire *w, int n, const char *op, int argc, char **argv)
+wire_pipeline_tail(struct wire *w, int n, const char *op, int argc, char **argv,
+    const unsigned char *tail, size_t tlen)
 {
 	struct fbuf fb;
 	char *all = NULL;
@@ -304,9 +312,19 @@ wire_pipeline(struct wire *w, int n, const char *op, int argc, char **argv)
 		len += fb.sb.size;
 		fbuf_free(&fb);
 	}
-	r = wire_send(w, all, len);
+	all = xreallocarray(all, 1, len + tlen);
+	if (tlen > 0)
+		memcpy(all + len, tail, tlen);
+	r = wire_send(w, all, len + tlen);
 	free(all);
 	return (r);
+}
+
+/* Send n requests for op, ids 1 to n, in a single write. */
+static int
+wire_pipeline(struct wire *w, int n, const char *op, int argc, char **argv)
+{
+	return (wire_pipeline_tail(w, n, op, argc, argv, NULL, 0));
 }
 
 /* Decode HEX (spaces allowed) into a new buffer; -1 on a bad digit. */
@@ -501,7 +519,8 @@ wire_usage(void)
 	fprintf(stderr,
 	    "usage: wire SOCKET hello | hello-version N | raw HEX | raw-eof HEX |\n"
 	    "            hello-raw HEX | call OP [K=V ...] | pipeline N OP [K=V ...] |\n"
-	    "            hold | acquire NAME\n");
+	    "            hold | acquire NAME |\n"
+	    "            call-raw HEX OP [K=V ...] | call-raw-close HEX OP [K=V ...]\n");
 	exit(W_USAGE);
 }
 
@@ -580,6 +599,18 @@ main(int argc, char **argv)
 		while (w->nres < atoi(argv[3]) && wire_wait(w, FRAME_RES) == FRAME_RES)
 			;
 		wanted = w->nres == atoi(argv[3]);
+	} else if (strcmp(mode, "call-raw") == 0 || strcmp(mode, "call-raw-close") == 0) {
+		if (argc < 5 || wire_unhex(argv[3], &bytes, &nbytes) != 0)
+			wire_usage();
+		rc = wire_pipeline_tail(w, 1, argv[4], argc - 5, argv + 5, bytes, nbytes);
+		free(bytes);
+		if (rc != 0)
+			return (W_SYS);
+		if (strcmp(mode, "call-raw-close") == 0) {
+			close(w->fd);
+			return (W_SUCCESS);
+		}
+		wire_wait(w, 0);
 	} else if (strcmp(mode, "call") == 0) {
 		if (argc < 4)
 			wire_usage();
