@@ -267,6 +267,12 @@ client_fail(struct client *c, const char *code, const char *message)
 	client_close_later(c);
 }
 
+/* A reply being built: the frame, and the request it answers. */
+struct reply {
+	struct fbuf fb; /* first: reply_begin hands out &fb */
+	uint64_t id;
+};
+
 /*
  * Begin a success reply: {t, id, ok, r: ...}.  The response map is open;
  * the caller packs the value of r (one object), and reply_end closes it.
@@ -274,8 +280,10 @@ client_fail(struct client *c, const char *code, const char *message)
 struct fbuf *
 reply_begin(uint64_t id)
 {
-	struct fbuf *fb = xmalloc(sizeof *fb);
+	struct reply *rp = xmalloc(sizeof *rp);
+	struct fbuf *fb = &rp->fb;
 
+	rp->id = id;
 	fbuf_init(fb);
 	pk_map_open(fb);
 	pk_kint(fb, "t", FRAME_RES);
@@ -285,13 +293,42 @@ reply_begin(uint64_t id)
 	return (fb);
 }
 
+/*
+ * Close the response map reply_begin opened and queue the reply; a reply
+ * that cannot go as one frame is answered with an error saying why, never
+ * dropped: the caller waits for exactly one answer.
+ */
+static void
+reply_finish(struct client *c, struct fbuf *fb, int now)
+{
+	struct reply *rp = (struct reply *)fb;
+	size_t len;
+
+	pk_map_close(fb);
+	len = fb->sb.size - FRAME_HDR;
+	if (!fb->err && len <= FRAME_MAX_DEFAULT) {
+		client_send_how(c, fb, now);
+		free(rp);
+		return;
+	}
+	fbuf_free(fb);
+	if (fb->err)
+		reply_error(c, rp->id, ERR_INTERNAL, NULL,
+		    "the answer could not be encoded (nested too deep, or out of memory)");
+	else
+		reply_error(c, rp->id, ERR_LIMIT, NULL,
+		    "the answer is %zu bytes, over the frame limit of %d bytes (%d MiB): ask "
+		    "for less (a smaller limit, then after = the last item to page; or a "
+		    "narrower prefix)",
+		    len, FRAME_MAX_DEFAULT, FRAME_MAX_DEFAULT >> 20);
+	free(rp);
+}
+
 /* Close the response map reply_begin opened and queue the reply. */
 void
 reply_end(struct client *c, struct fbuf *fb)
 {
-	pk_map_close(fb);
-	client_send(c, fb);
-	free(fb);
+	reply_finish(c, fb, 0);
 }
 
 /*
@@ -302,9 +339,7 @@ reply_end(struct client *c, struct fbuf *fb)
 void
 reply_end_now(struct client *c, struct fbuf *fb)
 {
-	pk_map_close(fb);
-	client_send_how(c, fb, 1);
-	free(fb);
+	reply_finish(c, fb, 1);
 }
 
 /* Answer request id with an error: code, message and the argument at fault. */
