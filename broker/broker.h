@@ -254,6 +254,16 @@ void reply_end(struct client *, struct fbuf *);
 void reply_end_now(struct client *, struct fbuf *);
 void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
     printflike(5, 6);
+/*
+ * A paged list stops adding items once its reply has passed this size,
+ * and says more: far enough under the frame limit for the item after.
+ */
+#define REPLY_PAGE_BYTES (FRAME_MAX_DEFAULT / 2)
+static inline int
+reply_full(const struct fbuf *fb)
+{
+	return (fb->sb.size > REPLY_PAGE_BYTES);
+}
 
 /* A blocking call parked until its key changes (wait.c). */
 struct bwait {

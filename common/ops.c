@@ -171,12 +171,15 @@ static const struct op_arg note_list_args[] = {
 	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
 	    "Only notes whose key starts with this." },
 	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, "At most this many notes, in key order." },
+	{ "after", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL,
+	    "Only keys after this one: the last key of the previous page." },
 };
 static const struct op_result note_list_results[] = {
 	{ "notes", "array", 0,
 	    "notes in key order: key, version, author, size_bytes, expires_in_seconds" },
 	{ "count", "integer", 0, "number of notes listed" },
-	{ "truncated", "boolean", 0, "true when more notes match than limit" },
+	{ "more", "boolean", 0,
+	    "true when more notes match: call again with after = the last key listed" },
 };
 
 static const struct op_arg note_wait_args[] = {
@@ -272,14 +275,21 @@ static const struct op_result agent_join_results[] = {
 
 static const struct op_arg agent_list_args[] = {
 	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL, "Only agents in this role." },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL,
+	    "At most this many agents, in session order." },
+	{ "after", ARG_STRING, 0, 0, 24, "\"\"", NULL,
+	    "Only sessions after this one: the last session of the previous page." },
 };
 static const struct op_result agent_list_results[] = {
 	{ "agents", "array", 0,
-	    "present agents: {agent, role, session, pid, project, kind, client, "
-	    "connected_seconds, idle_seconds, locks [names held], tasks [ids claimed], "
-	    "connected, expires_in_seconds?}; connected:false for a TTL registration whose "
-	    "connection has ended" },
+	    "present agents, in session order: {agent, role, session, pid, project, kind, "
+	    "client, connected_seconds, idle_seconds, locks [names held], tasks [ids "
+	    "claimed], connected, expires_in_seconds?}; connected:false for a TTL "
+	    "registration whose connection has ended" },
 	{ "count", "integer", 0, "number of agents listed" },
+	{ "more", "boolean", 0,
+	    "true when more agents are present: call again with after = the last session "
+	    "listed" },
 };
 
 static const struct op_arg message_send_args[] = {
@@ -701,7 +711,9 @@ const struct op ops[OP_COUNT] = {
 		    "callers watching the key."),
 	OPDEF(note_list, .title = "List notes", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "List notes by key prefix, in key order: key, version, author, size "
-		    "and expiry (not the values; read them with note_get)."),
+		    "and expiry (not the values; read them with note_get). Paged: limit "
+		    "(default 100) per call; when more is true, call again with after = "
+		    "the last key."),
 	OPDEF(note_wait, .title = "Wait for a note to change", .flags = OP_READONLY | OP_BLOCKS,
 	    .desc = "Wait until the note is written or deleted after after_version, instead "
 		    "of polling. Returns at once when it already was (a change between two "
@@ -736,7 +748,8 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "Who is present in your project: every connected session and TTL "
 		    "registration, with agent name, role, pid, client, how long connected "
 		    "and idle, and the locks each holds. Use it to find whom to message "
-		    "or wait for."),
+		    "or wait for. Paged: limit (default 100) per call; when more is true, "
+		    "call again with after = the last session."),
 	OPDEF(message_send, .title = "Send a message", .flags = OP_MUTATES,
 	    .desc = "Send a message to an agent by name, to \"role:ROLE\" (every agent in "
 		    "that role, e.g. role:reviewer) or to \"all\" (the project). Mail is "

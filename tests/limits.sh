@@ -32,5 +32,54 @@ fi
 exec 3>&-
 wait_for '[ "$("$BATON" status --json | json .locks)" = 0 ]' 10
 
+# --- agent_list is paged: 10 001 sessions ---
+hold_start 1 conns 10001 || bail_out "10 001 sessions could not be opened"
+baton_run call agent_list '{}'
+is "$RC/$(printf '%s' "$OUT" | json '.count')/$(printf '%s' "$OUT" | json '.more')" 0/100/true \
+    "agent_list with 10 001 sessions: a first page of 100 (the default), more: true"
+after=
+pages=0
+: >"$D/agents"
+while [ $pages -lt 20 ]; do
+	OUT=$("$BATON" call agent_list "{\"limit\":1000,\"after\":\"$after\"}") || break
+	pages=$((pages + 1))
+	printf '%s' "$OUT" | json '.agents[] | select(.client == "wire") | .session' >>"$D/agents"
+	[ "$(printf '%s' "$OUT" | json .more)" = true ] || break
+	after=$(printf '%s' "$OUT" | json '.agents[-1].session')
+done
+is "$(sort -u "$D/agents" | wc -l | tr -d ' ')/$pages" 10001/11 \
+    "paging with limit 1000 and after = the last session lists each of them once, in 11 pages"
+is "$(tr -d s <"$D/agents" | sort -nc 2>&1 && echo sorted)" sorted "in session order"
+baton_run call agent_list '{"after":"T5"}'
+like "$RC:$ERR" "^65:.*after.*session id" "an after that is no session id is refused, naming the field"
+hold_stop 1
+wait_for '[ "$("$BATON" status --json | json .sessions)" = 1 ]' 20
+
+# --- note_list is paged ---
+i=0
+while [ $i -lt 250 ]; do
+	printf '{"key":"page/%03d","value":%d}\n' $i $i
+	i=$((i + 1))
+done | while IFS= read -r args; do "$BATON" call note_set "$args" >/dev/null || exit 1; done
+ok $? "set-up: 250 notes under page/"
+"$BATON" call note_set '{"key":"other","value":1}' >/dev/null
+after=
+: >"$D/notes"
+shape=
+while :; do
+	OUT=$("$BATON" call note_list "{\"prefix\":\"page/\",\"after\":\"$after\"}") || break
+	shape="$shape $(printf '%s' "$OUT" | json '"\(.count):\(.more)"')"
+	printf '%s' "$OUT" | json '.notes[].key' >>"$D/notes"
+	[ "$(printf '%s' "$OUT" | json .more)" = true ] || break
+	after=$(printf '%s' "$OUT" | json '.notes[-1].key')
+done
+is "$shape" " 100:true 100:true 50:false" "note_list pages of 100 (the default): more until the last"
+is "$(sort -u "$D/notes" | wc -l | tr -d ' ')" 250 "the pages hold every note under the prefix once"
+is "$(sort -c "$D/notes" 2>&1 && echo sorted)" sorted "in key order"
+baton_run note list page/ --limit 2 --after page/200
+is "$(printf '%s' "$OUT" | awk 'NR > 1 { print $1 }' | paste -sd' ' -)/$ERR" \
+    "page/201 page/202/baton: more notes match: the next page is note list page/ --after 'page/202'" \
+    "baton note list --limit --after shows a page and says how to get the next"
+
 stop_broker
 done_testing

@@ -15,6 +15,10 @@
  *   wire SOCKET hold                hello, then stay until stdin closes
  *   wire SOCKET acquire NAME        hello, lock_acquire NAME, then stay
  *                                   until stdin closes
+ *   wire SOCKET conns N             N sessions (this one and N - 1 more),
+ *                                   each a connection that said hello and
+ *                                   got its welcome; stay until stdin
+ *                                   closes
  *   wire SOCKET call-raw HEX OP [K=V ...]
  *                                   hello, then one request and these
  *                                   bytes in a single write; read until
@@ -40,6 +44,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -72,6 +77,7 @@ struct wire {
 	int notok;    /* a result with ok:false arrived */
 	int nres;     /* results received */
 	size_t chunk; /* WIRE_CHUNK: send this many bytes at a time */
+	int quiet;    /* print no frames (the extra sessions of conns) */
 	unsigned char *buf;
 	size_t len, size;
 };
@@ -387,10 +393,12 @@ wire_take_frame(struct wire *w)
 		msgpack_unpacked_destroy(&u);
 		return (-1);
 	}
-	fputs("frame ", stdout);
-	wire_json(stdout, &u.data);
-	fputc('\n', stdout);
-	fflush(stdout);
+	if (!w->quiet) {
+		fputs("frame ", stdout);
+		wire_json(stdout, &u.data);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
 	w->nframes++;
 	type = mp_frame_type(&u.data);
 	if (type == FRAME_ERROR)
@@ -495,6 +503,46 @@ wire_hold(struct wire *w)
 	}
 }
 
+/*
+ * Open n more sessions besides w's, one after the other (each waits for its
+ * welcome), then hold them all until stdin closes.  0, or -1 when one
+ * could not be opened (said why).
+ */
+static int
+wire_conns(const char *path, struct wire *w, int n)
+{
+	struct rlimit rl;
+	struct wire *ws;
+	int i, rc = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	ws = xcalloc((size_t)n, sizeof *ws);
+	for (i = 0; i < n && rc == 0; i++) {
+		ws[i].timeout_ms = w->timeout_ms;
+		ws[i].quiet = 1;
+		if ((ws[i].fd = wire_connect(path)) == -1 ||
+		    wire_hello(&ws[i], PROTO_VERSION) != 0 ||
+		    wire_wait(&ws[i], FRAME_WELCOME) != FRAME_WELCOME) {
+			fprintf(stderr, "wire: session %d of %d was not opened\n", i + 1, n);
+			rc = -1;
+		}
+		free(ws[i].buf); /* 10 000 idle sessions keep no buffer */
+		ws[i].buf = NULL;
+		ws[i].len = ws[i].size = 0;
+	}
+	if (rc == 0)
+		wire_hold(w);
+	for (i = 0; i < n; i++) {
+		if (ws[i].fd > 0)
+			close(ws[i].fd);
+	}
+	free(ws);
+	return (rc);
+}
+
 /* The exit status that sums up what happened (see the top of the file). */
 static int
 wire_status(const struct wire *w, int wanted)
@@ -519,7 +567,7 @@ wire_usage(void)
 	fprintf(stderr,
 	    "usage: wire SOCKET hello | hello-version N | raw HEX | raw-eof HEX |\n"
 	    "            hello-raw HEX | call OP [K=V ...] | pipeline N OP [K=V ...] |\n"
-	    "            hold | acquire NAME |\n"
+	    "            hold | acquire NAME | conns N |\n"
 	    "            call-raw HEX OP [K=V ...] | call-raw-close HEX OP [K=V ...]\n");
 	exit(W_USAGE);
 }
@@ -619,6 +667,11 @@ main(int argc, char **argv)
 		wanted = wire_wait(w, FRAME_RES) == FRAME_RES;
 	} else if (strcmp(mode, "hold") == 0) {
 		wire_hold(w);
+	} else if (strcmp(mode, "conns") == 0) {
+		if (argc != 4 || atoi(argv[3]) < 1)
+			wire_usage();
+		if (wire_conns(argv[1], w, atoi(argv[3]) - 1) != 0)
+			return (W_SYS);
 	} else if (strcmp(mode, "acquire") == 0) {
 		if (argc != 4)
 			wire_usage();
