@@ -21,6 +21,8 @@ status_field() {
 
 for mode in strict relaxed none; do
 	start_broker --durability $mode || bail_out "batond did not start"
+	# the descriptors with no session left but maybe the one asking
+	wait_for '[ "$(status_field sessions)" = 1 ]' 10
 	fd0=$(nfds)
 	# A request and an empty frame (a protocol error) in one write; half
 	# the peers close at once, half read until the broker closes them.
@@ -52,7 +54,8 @@ for mode in strict relaxed none; do
 	is "$(status_field locks)/$(status_field sessions)" 0/1 \
 	    "$mode: no lock and no session of theirs is left"
 	wait_for '[ "$(nfds)" -le "$fd0" ]' 10
-	is "$(nfds)" "$fd0" "$mode: the broker's descriptors are back to $fd0"
+	[ "$(nfds)" -le "$fd0" ]
+	ok $? "$mode: the broker's descriptors are back to $fd0 at most ($(nfds))"
 	stop_broker
 	rm -f "$D"/read*.out
 done
