@@ -54,7 +54,6 @@
 
 #include "common.h"
 
-#define CLIENT_OUT_LIMIT (8 * 1024 * 1024) /* queued output before a peer is dropped */
 #define GLOBAL_PROJECT "global"
 
 enum lock_mode { LOCK_EXCLUSIVE, LOCK_SHARED };
@@ -76,6 +75,9 @@ struct client {
 	size_t rlen, rsize;
 	struct session *session; /* NULL until hello */
 	int closing;             /* flush what is queued, then free */
+	int paused;              /* its answers pile up: its requests wait */
+	int backlog;             /* rbuf holds requests read before a pause */
+	struct event *frame_ev;  /* rbuf's incomplete frame must be whole by then */
 	struct evbuffer *held;   /* frames waiting for the commit in progress */
 	int on_held_list;
 	TAILQ_ENTRY(client) held_entry;
@@ -96,6 +98,7 @@ struct session {
 	TAILQ_HEAD(, grant) grants;   /* session-bound lock grants */
 	TAILQ_HEAD(, waiter) waiters; /* lock waits in progress */
 	TAILQ_HEAD(, bwait) bwaits;   /* other blocking calls in progress */
+	unsigned nparked;             /* blocking calls waiting: wait_session_full */
 	struct event *grace_ev;       /* restored and not reclaimed yet */
 	UT_hash_handle hh;            /* sessions by id */
 	TAILQ_ENTRY(session) entry;
@@ -169,7 +172,10 @@ struct broker_config {
 	double max_wait; /* cap on wait_seconds */
 	int foreground;
 	int verbose;
-	double grace; /* seconds a restored session may take to reclaim */
+	double grace;         /* seconds a restored session may take to reclaim */
+	size_t output_limit;  /* queued output past which a peer is dropped */
+	size_t frame_budget;  /* read buffers of all peers together */
+	double frame_timeout; /* seconds a frame may take to arrive whole */
 };
 extern struct broker_config cfg;
 extern struct event_base *base;
@@ -249,6 +255,7 @@ size_t client_count(void);
 void client_send(struct client *, struct fbuf *);
 void client_send_now(struct client *, struct fbuf *);
 void client_fail(struct client *, const char *, const char *);
+void client_memory(size_t *, size_t *);
 struct fbuf *reply_begin(uint64_t);
 void reply_end(struct client *, struct fbuf *);
 void reply_end_now(struct client *, struct fbuf *);
@@ -284,6 +291,7 @@ struct bwait {
 struct bwait *wait_add(struct req *, const char *, double, int (*)(struct bwait *),
     void (*)(struct bwait *), void *, uint64_t);
 void wait_end(struct bwait *);
+int wait_session_full(const struct session *);
 void wait_wake(const char *);
 void wait_init(void);
 size_t wait_count(void);

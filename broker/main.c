@@ -21,6 +21,11 @@
 
 #include "broker.h"
 
+/* Bounds of the byte options: a peer's output must hold a frame or two. */
+#define MAIN_OUTPUT_MIN (2 * (size_t)FRAME_MAX_DEFAULT)
+#define MAIN_BUDGET_MIN (2 * (size_t)FRAME_MAX_DEFAULT)
+#define MAIN_BYTES_MAX ((size_t)64 << 30)
+
 static void
 usage(FILE *fp)
 {
@@ -44,6 +49,10 @@ usage(FILE *fp)
 	    "  --grace S          seconds restored sessions have to reclaim (default 10)\n"
 	    "  --message-retention N\n"
 	    "                     messages kept per project (default 10000)\n"
+	    "  --output-limit B   output queued for one peer before it is dropped\n"
+	    "                     (default 8M; K, M, G: KiB, MiB, GiB)\n"
+	    "  --frame-budget B   buffers for incomplete frames, all peers (default 64M)\n"
+	    "  --frame-timeout S  seconds a frame may take to arrive whole (default 30)\n"
 	    "  --allow-root       also accept peers running as root\n"
 	    "  --export FILE      write the state (state.db, or DBFILE with --from) as JSON\n"
 	    "                     to FILE (- for stdout) and exit; no broker may hold it\n"
@@ -243,6 +252,35 @@ main_seconds(const char *name, const char *arg, double *out)
 	return (0);
 }
 
+/*
+ * Bytes from min to max for option name, with an optional K, M or G
+ * (KiB, MiB, GiB); -1 (said why) when they are not.
+ */
+static int
+main_bytes(const char *name, const char *arg, size_t min, size_t max, size_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end == 'K' || *end == 'M' || *end == 'G') {
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+		end += strcmp(end + 1, "iB") == 0 ? 3 : 1;
+	}
+	if (errno != 0 || *end != '\0' || *arg < '0' || *arg > '9' || v > (max >> shift) ||
+	    (v << shift) < min) {
+		fprintf(stderr,
+		    "batond: --%s takes %zuM to %zuG bytes (a number, then K, M or G for "
+		    "KiB, MiB or GiB)\n",
+		    name, min >> 20, max >> 30);
+		return (-1);
+	}
+	*out = (size_t)(v << shift);
+	return (0);
+}
+
 /* One option with an argument of its own kind; -1 (said why) when it is bad. */
 static int
 main_option(int ch, const char *arg)
@@ -264,6 +302,20 @@ main_option(int ch, const char *arg)
 		return (0);
 	case 'G': return (main_seconds("grace", arg, &cfg.grace));
 	case 'W': return (main_seconds("max-wait", arg, &cfg.max_wait));
+	case 'L':
+		return (main_bytes("output-limit", arg, MAIN_OUTPUT_MIN, MAIN_BYTES_MAX,
+		    &cfg.output_limit));
+	case 'B':
+		return (main_bytes("frame-budget", arg, MAIN_BUDGET_MIN, MAIN_BYTES_MAX,
+		    &cfg.frame_budget));
+	case 'T':
+		if (main_seconds("frame-timeout", arg, &cfg.frame_timeout) != 0)
+			return (-1);
+		if (cfg.frame_timeout < 1) {
+			fprintf(stderr, "batond: --frame-timeout takes 1 to 3600 seconds\n");
+			return (-1);
+		}
+		return (0);
 	case 'M':
 		msg_retention = (size_t)strtoul(arg, &end, 10);
 		if (*end != '\0' || *arg < '0' || *arg > '9' || msg_retention < 1 ||
@@ -293,6 +345,9 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "fsync", no_argument, NULL, 'F' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "message-retention", required_argument, NULL, 'M' },
+		{ "output-limit", required_argument, NULL, 'L' },
+		{ "frame-budget", required_argument, NULL, 'B' },
+		{ "frame-timeout", required_argument, NULL, 'T' },
 		{ "export", required_argument, NULL, 'E' },
 		{ "import", required_argument, NULL, 'I' },
 		{ "from", required_argument, NULL, 'O' },
@@ -319,6 +374,9 @@ main_options(int argc, char **argv, struct main_opts *o)
 		case 'G':
 		case 'W':
 		case 'M':
+		case 'L':
+		case 'B':
+		case 'T':
 			if (main_option(ch, optarg) != 0)
 				return (64);
 			break;

@@ -25,6 +25,8 @@ static const struct op_result status_results[] = {
 	{ "waiters", "integer", 0, "lock requests waiting, all projects" },
 	{ "blocked", "integer", 0,
 	    "other calls waiting (note_wait, event_wait...), all projects" },
+	{ "output_bytes", "integer", 0, "answers queued for peers that have not taken them" },
+	{ "input_bytes", "integer", 0, "buffered incomplete frames (batond --frame-budget)" },
 	{ "project", "string", 0, "your project namespace" },
 	{ "project_sessions", "integer", 0, "sessions in your project" },
 	{ "project_locks", "integer", 0, "locks held in your project" },

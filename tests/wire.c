@@ -19,6 +19,14 @@
  *                                   each a connection that said hello and
  *                                   got its welcome; stay until stdin
  *                                   closes
+ *   wire SOCKET flood N OP [K=V ...]
+ *                                   hello, then N requests (as many as
+ *                                   the socket takes within WIRE_TIMEOUT),
+ *                                   then stay until stdin closes without
+ *                                   ever reading an answer
+ *   wire SOCKET partial N           hello, then the header of an N-byte
+ *                                   frame and all of it but the last
+ *                                   byte; stay until stdin closes
  *   wire SOCKET call-raw HEX OP [K=V ...]
  *                                   hello, then one request and these
  *                                   bytes in a single write; read until
@@ -287,15 +295,15 @@ wire_request(struct wire *w, const char *op, int argc, char **argv)
 	return (wire_pipeline(w, 1, op, argc, argv));
 }
 
-/* Send n requests for op, ids 1 to n, and then tail (tlen bytes), in a single write. */
-static int
-wire_pipeline_tail(struct wire *w, int n, const char *op, int argc, char **argv,
-    const unsigned char *tail, size_t tlen)
+/* n requests for op, ids 1 to n, then tail (tlen bytes), in one buffer; NULL on failure. */
+static char *
+wire_requests(int n, const char *op, int argc, char **argv, const unsigned char *tail,
+    size_t tlen, size_t *lenp)
 {
 	struct fbuf fb;
 	char *all = NULL;
 	size_t len = 0;
-	int i, k, r;
+	int i, k;
 
 	for (k = 1; k <= n; k++) {
 		fbuf_init(&fb);
@@ -311,7 +319,7 @@ wire_pipeline_tail(struct wire *w, int n, const char *op, int argc, char **argv,
 			fprintf(stderr, "wire: cannot encode a frame\n");
 			fbuf_free(&fb);
 			free(all);
-			return (-1);
+			return (NULL);
 		}
 		all = xreallocarray(all, 1, len + fb.sb.size);
 		memcpy(all + len, fb.sb.data, fb.sb.size);
@@ -321,7 +329,22 @@ wire_pipeline_tail(struct wire *w, int n, const char *op, int argc, char **argv,
 	all = xreallocarray(all, 1, len + tlen);
 	if (tlen > 0)
 		memcpy(all + len, tail, tlen);
-	r = wire_send(w, all, len + tlen);
+	*lenp = len + tlen;
+	return (all);
+}
+
+/* Send n requests for op, ids 1 to n, and then tail (tlen bytes), in a single write. */
+static int
+wire_pipeline_tail(struct wire *w, int n, const char *op, int argc, char **argv,
+    const unsigned char *tail, size_t tlen)
+{
+	size_t len;
+	char *all;
+	int r;
+
+	if ((all = wire_requests(n, op, argc, argv, tail, tlen, &len)) == NULL)
+		return (-1);
+	r = wire_send(w, all, len);
 	free(all);
 	return (r);
 }
@@ -503,6 +526,72 @@ wire_hold(struct wire *w)
 	}
 }
 
+/* Stay until stdin closes, reading nothing from the broker. */
+static void
+wire_deaf(void)
+{
+	struct pollfd pfd;
+	char b[512];
+
+	printf("holding\n");
+	fflush(stdout);
+	pfd.fd = STDIN_FILENO;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, -1) != -1 || errno == EINTR) {
+		if (pfd.revents != 0 && read(STDIN_FILENO, b, sizeof b) <= 0)
+			return;
+	}
+}
+
+/*
+ * Send n requests for op without reading an answer: as much of them as
+ * the socket takes, waiting at most WIRE_TIMEOUT for room each time it
+ * is full.  Prints how many bytes went.
+ */
+static int
+wire_flood(struct wire *w, int n, const char *op, int argc, char **argv)
+{
+	struct pollfd pfd;
+	size_t off = 0, len;
+	char *all;
+	ssize_t r;
+
+	if ((all = wire_requests(n, op, argc, argv, NULL, 0, &len)) == NULL)
+		return (-1);
+	while (off < len) {
+		r = send(w->fd, all + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r == -1 && errno != EAGAIN && errno != EINTR)
+			break;
+		pfd.fd = w->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, w->timeout_ms) == 0)
+			break; /* the broker stopped reading us */
+	}
+	printf("sent %zu of %zu bytes\n", off, len);
+	free(all);
+	return (0);
+}
+
+/* Send the header of an n-byte frame and n - 1 bytes of it. */
+static int
+wire_partial(struct wire *w, uint32_t n)
+{
+	unsigned char *p = xcalloc(1, (size_t)n + FRAME_HDR);
+	int rc;
+
+	p[0] = (unsigned char)(n >> 24);
+	p[1] = (unsigned char)(n >> 16);
+	p[2] = (unsigned char)(n >> 8);
+	p[3] = (unsigned char)n;
+	rc = wire_send(w, p, (size_t)n + FRAME_HDR - 1);
+	free(p);
+	return (rc);
+}
+
 /*
  * Open n more sessions besides w's, one after the other (each waits for its
  * welcome), then hold them all until stdin closes.  0, or -1 when one
@@ -568,6 +657,7 @@ wire_usage(void)
 	    "usage: wire SOCKET hello | hello-version N | raw HEX | raw-eof HEX |\n"
 	    "            hello-raw HEX | call OP [K=V ...] | pipeline N OP [K=V ...] |\n"
 	    "            hold | acquire NAME | conns N |\n"
+	    "            flood N OP [K=V ...] | partial N |\n"
 	    "            call-raw HEX OP [K=V ...] | call-raw-close HEX OP [K=V ...]\n");
 	exit(W_USAGE);
 }
@@ -666,6 +756,19 @@ main(int argc, char **argv)
 			return (W_SYS);
 		wanted = wire_wait(w, FRAME_RES) == FRAME_RES;
 	} else if (strcmp(mode, "hold") == 0) {
+		wire_hold(w);
+	} else if (strcmp(mode, "flood") == 0) {
+		if (argc < 5 || atoi(argv[3]) < 1)
+			wire_usage();
+		if (wire_flood(w, atoi(argv[3]), argv[4], argc - 5, argv + 5) != 0)
+			return (W_SYS);
+		wire_deaf();
+		return (W_SUCCESS);
+	} else if (strcmp(mode, "partial") == 0) {
+		if (argc != 4 || atoi(argv[3]) < 1)
+			wire_usage();
+		if (wire_partial(w, (uint32_t)atoi(argv[3])) != 0)
+			return (W_SYS);
 		wire_hold(w);
 	} else if (strcmp(mode, "conns") == 0) {
 		if (argc != 4 || atoi(argv[3]) < 1)
