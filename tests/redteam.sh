@@ -56,6 +56,18 @@ for mode in strict relaxed none; do
 	wait_for '[ "$(nfds)" -le "$fd0" ]' 10
 	[ "$(nfds)" -le "$fd0" ]
 	ok $? "$mode: the broker's descriptors are back to $fd0 at most ($(nfds))"
+	# a peer dropped (an empty frame) while 400 KB of answers wait for it
+	# and it reads none: it is freed once it has had CLIENT_LINGER (5 s)
+	mkfifo "$D/deaf.in"
+	exec 9<>"$D/deaf.in"
+	WIRE_TAIL=00000000 "$WIRE" "$BATON_SOCKET" flood 1000 status <"$D/deaf.in" \
+	    >"$D/deaf.out" 2>&1 &
+	_bg_pids="$_bg_pids $!"
+	wait_for "grep -qx holding '$D/deaf.out'" 10
+	wait_for '[ "$(status_field sessions)" = 1 ]' 10
+	is "$(status_field sessions)" 1 "$mode: a dropped peer that reads nothing is freed all the same"
+	exec 9>&-
+	rm -f "$D/deaf.in"
 	stop_broker
 	rm -f "$D"/read*.out
 done

@@ -20,10 +20,11 @@
  *                                   got its welcome; stay until stdin
  *                                   closes
  *   wire SOCKET flood N OP [K=V ...]
- *                                   hello, then N requests (as many as
- *                                   the socket takes within WIRE_TIMEOUT),
- *                                   then stay until stdin closes without
- *                                   ever reading an answer
+ *                                   hello, then N requests and the bytes
+ *                                   of WIRE_TAIL (hex), as many as the
+ *                                   socket takes within WIRE_TIMEOUT; then
+ *                                   stay until stdin closes without ever
+ *                                   reading an answer
  *   wire SOCKET partial N           hello, then the header of an N-byte
  *                                   frame and all of it but the last
  *                                   byte; stay until stdin closes
@@ -552,11 +553,17 @@ static int
 wire_flood(struct wire *w, int n, const char *op, int argc, char **argv)
 {
 	struct pollfd pfd;
-	size_t off = 0, len;
+	const char *hex = getenv("WIRE_TAIL");
+	unsigned char *tail = NULL;
+	size_t off = 0, len, tlen = 0;
 	char *all;
 	ssize_t r;
 
-	if ((all = wire_requests(n, op, argc, argv, NULL, 0, &len)) == NULL)
+	if (hex != NULL && wire_unhex(hex, &tail, &tlen) != 0)
+		return (-1);
+	all = wire_requests(n, op, argc, argv, tail, tlen, &len);
+	free(tail);
+	if (all == NULL)
 		return (-1);
 	while (off < len) {
 		r = send(w->fd, all + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
