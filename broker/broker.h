@@ -346,6 +346,8 @@ void lock_pack_session_names(struct fbuf *, struct session *);
 int dump_export(const char *, const char *, char **);
 int dump_import(const char *, const char *, const char *, int, char **);
 void dump_clean_snapshots(const char *);
+void dump_init(void);
+void dump_shutdown(void);
 
 /* server.c: listen, accept, dispatch */
 int server_listen(const char *, char **);

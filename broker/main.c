@@ -139,6 +139,7 @@ modules_init(void)
 	lock_init();
 	task_init();
 	msg_init();
+	dump_init();
 }
 
 static void
@@ -458,6 +459,7 @@ main_loop(void)
 	/* commit (and answer) what is pending; the stop itself changes nothing */
 	store_close();
 	server_shutdown();
+	dump_shutdown();
 	lock_shutdown();
 	event_free(sigterm);
 	event_free(sigint);

@@ -642,7 +642,8 @@ static const struct op_result guide_results[] = {
 
 static const struct op_result state_export_results[] = {
 	{ "path", "string", 0,
-	    "the snapshot: a SQLite database, 0600, in the state directory" },
+	    "the snapshot: a SQLite database, 0600, in the state directory, removed when "
+	    "your connection closes" },
 	{ "revision", "integer", 0, "the broker's revision when the snapshot was taken" },
 	{ "rows", "integer", 0, "how many rows the snapshot holds" },
 	{ "hint", "string", 0, "what to do with it" },
@@ -869,10 +870,11 @@ const struct op ops[OP_COUNT] = {
 	    .nresults = nitems(state_export_results),
 	    .title = "Snapshot the state for export",
 	    .flags = OP_READONLY | OP_ADMIN,
-	    .desc =
-		"For the user, not agents (baton export): commit what is pending and copy "
-		"the state database to a new file in the state directory, for `batond "
-		"--from PATH --export FILE` to write as JSON. The caller removes the file." },
+	    .desc = "For the user, not agents (baton export): commit what is pending and copy "
+		    "the state database to a new file in the state directory, for `batond "
+		    "--from PATH --export FILE` to write as JSON. One snapshot at a time (a "
+		    "conflict while another session's exists); it is removed when the "
+		    "connection that asked for it closes." },
 };
 
 const struct op *

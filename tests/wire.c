@@ -15,6 +15,9 @@
  *   wire SOCKET hold                hello, then stay until stdin closes
  *   wire SOCKET acquire NAME        hello, lock_acquire NAME, then stay
  *                                   until stdin closes
+ *   wire SOCKET call-hold OP [K=V ...]
+ *                                   hello, one request, its answer, then
+ *                                   stay until stdin closes
  *   wire SOCKET conns N             N sessions (this one and N - 1 more),
  *                                   each a connection that said hello and
  *                                   got its welcome; stay until stdin
@@ -663,7 +666,7 @@ wire_usage(void)
 	fprintf(stderr,
 	    "usage: wire SOCKET hello | hello-version N | raw HEX | raw-eof HEX |\n"
 	    "            hello-raw HEX | call OP [K=V ...] | pipeline N OP [K=V ...] |\n"
-	    "            hold | acquire NAME | conns N |\n"
+	    "            hold | acquire NAME | call-hold OP [K=V ...] | conns N |\n"
 	    "            flood N OP [K=V ...] | partial N |\n"
 	    "            call-raw HEX OP [K=V ...] | call-raw-close HEX OP [K=V ...]\n");
 	exit(W_USAGE);
@@ -782,12 +785,17 @@ main(int argc, char **argv)
 			wire_usage();
 		if (wire_conns(argv[1], w, atoi(argv[3]) - 1) != 0)
 			return (W_SYS);
-	} else if (strcmp(mode, "acquire") == 0) {
-		if (argc != 4)
+	} else if (strcmp(mode, "acquire") == 0 || strcmp(mode, "call-hold") == 0) {
+		if (strcmp(mode, "acquire") == 0) {
+			if (argc != 4)
+				wire_usage();
+			xasprintf(&name, "name=%s", argv[3]);
+			rc = wire_request(w, "lock_acquire", 1, &name);
+			free(name);
+		} else if (argc < 4)
 			wire_usage();
-		xasprintf(&name, "name=%s", argv[3]);
-		rc = wire_request(w, "lock_acquire", 1, &name);
-		free(name);
+		else
+			rc = wire_request(w, argv[3], argc - 4, argv + 4);
 		if (rc != 0)
 			return (W_SYS);
 		if (wire_wait(w, FRAME_RES) != FRAME_RES) {
