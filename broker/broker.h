@@ -209,7 +209,8 @@ extern const struct store_kind note_store_kind, counter_store_kind, event_store_
 extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
-int store_open(const char *, int, char **);
+int store_open(const char *, int, int, char **);
+int store_mark_read(const char *, uint64_t *, uint64_t *, char **);
 struct sqlite3;
 struct store_row { /* one row for store_write_rows */
 	const struct store_kind *kind;

@@ -802,7 +802,7 @@ int
 dump_import(const char *dir, const char *sock, const char *file, int replace, char **cause)
 {
 	struct dump_item *items = NULL;
-	uint64_t rev = 0, oldrows, oldceil;
+	uint64_t rev = 0, oldrows, oldceil, markceil, markrev;
 	char *dbpath = NULL, *newpath = NULL, *backup = NULL;
 	cJSON *top = NULL;
 	size_t n = 0;
@@ -838,8 +838,16 @@ dump_import(const char *dir, const char *sock, const char *file, int replace, ch
 		rc = DUMP_CONFLICT;
 		goto out;
 	}
-	if ((rc = dump_build(newpath, items, n, rev > oldceil ? rev : oldceil, cause)) !=
-		DUMP_OK ||
+	/* fences never go back: above the file, the database replaced and the mark */
+	if (store_mark_read(dir, &markceil, &markrev, cause) == -1) {
+		rc = DUMP_DATAERR;
+		goto out;
+	}
+	if (oldceil > rev)
+		rev = oldceil;
+	if (markceil > rev)
+		rev = markceil;
+	if ((rc = dump_build(newpath, items, n, rev, cause)) != DUMP_OK ||
 	    (rc = dump_swap(dbpath, newpath, old, oldrows, &backup, cause)) != DUMP_OK)
 		goto out;
 	if (backup != NULL)

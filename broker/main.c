@@ -54,6 +54,8 @@ usage(FILE *fp)
 	    "  --frame-budget B   buffers for incomplete frames, all peers (default 64M)\n"
 	    "  --frame-timeout S  seconds a frame may take to arrive whole (default 30)\n"
 	    "  --allow-root       also accept peers running as root\n"
+	    "  --accept-state     start on a state.db that is missing or behind what\n"
+	    "                     state.revision recorded (revisions go on above it)\n"
 	    "  --export FILE      write the state (state.db, or DBFILE with --from) as JSON\n"
 	    "                     to FILE (- for stdout) and exit; no broker may hold it\n"
 	    "  --import FILE      build state.db from such a file and exit; no broker may\n"
@@ -174,7 +176,7 @@ raise_fd_limit(void)
 static int
 daemonize(void)
 {
-	char buf[512];
+	char buf[4096];
 	ssize_t n;
 	size_t got = 0;
 	int fds[2], status, nullfd;
@@ -236,7 +238,7 @@ ready(int fd, const char *cause)
 /* What the command line asks for besides cfg. */
 struct main_opts {
 	const char *export_file, *import_file, *from;
-	int full_sync, replace;
+	int full_sync, replace, accept;
 };
 
 /* Seconds from 0 to 3600 for option name; -1 (said why) when it is not. */
@@ -342,6 +344,7 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "max-wait", required_argument, NULL, 'W' },
 		{ "allow-root", no_argument, NULL, 'R' },
+		{ "accept-state", no_argument, NULL, 'A' },
 		{ "durability", required_argument, NULL, 'U' },
 		{ "fsync", no_argument, NULL, 'F' },
 		{ "grace", required_argument, NULL, 'G' },
@@ -367,6 +370,7 @@ main_options(int argc, char **argv, struct main_opts *o)
 		case 'D': cfg.state_dir = optarg; break;
 		case 'R': cfg.allow_root = 1; break;
 		case 'F': o->full_sync = 1; break;
+		case 'A': o->accept = 1; break;
 		case 'E': o->export_file = optarg; break;
 		case 'I': o->import_file = optarg; break;
 		case 'O': o->from = optarg; break;
@@ -425,13 +429,13 @@ main_paths(char **cause)
 
 /* Listen, restore the state and start accepting; -1 with cause. */
 static int
-main_start(int full_sync, char **cause)
+main_start(const struct main_opts *o, char **cause)
 {
 	if (server_listen(cfg.socket, cause) != 0)
 		return (-1);
 	ground_start();
 	modules_init();
-	if (store_open(cfg.state_dir, full_sync, cause) != 0)
+	if (store_open(cfg.state_dir, o->full_sync, o->accept, cause) != 0)
 		goto fail;
 	store_start();
 	if (store_restore(cause) != 0)
@@ -468,7 +472,7 @@ main_loop(void)
 
 /* Run the broker (daemonized unless -f); the exit status. */
 static int
-main_serve(int full_sync)
+main_serve(const struct main_opts *o)
 {
 	char *logfile = NULL, *cause = NULL;
 	int readyfd = -1;
@@ -484,7 +488,7 @@ main_serve(int full_sync)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, like a full disk */
 	raise_fd_limit();
-	if (main_start(full_sync, &cause) != 0)
+	if (main_start(o, &cause) != 0)
 		goto fail;
 	log_info("listening on %s (version %s, pid %ld)", cfg.socket, BATON_VERSION,
 	    (long)getpid());
@@ -513,5 +517,5 @@ main(int argc, char **argv)
 		return (rc);
 	if (o.export_file != NULL || o.import_file != NULL)
 		return (offline(o.export_file, o.import_file, o.from, o.replace));
-	return (main_serve(o.full_sync));
+	return (main_serve(&o));
 }
