@@ -231,6 +231,7 @@ int store_restore(char **);
 void store_mark(const struct store_kind *, const char *);
 int store_holding(void);
 void store_close(void);
+void store_forget(void);
 const char *durability_name(void);
 const char *store_last_error(void);
 

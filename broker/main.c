@@ -445,6 +445,7 @@ main_start(const struct main_opts *o, char **cause)
 	server_start();
 	return (0);
 fail:
+	store_forget();
 	server_shutdown();
 	return (-1);
 }

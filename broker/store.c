@@ -407,8 +407,12 @@ store_record(char **cause)
 	return (0);
 }
 
-/* Close the database without writing anything more. */
-static void
+/*
+ * Close the database without writing anything more: refused, or the
+ * start-up failed (before whoever started batond hears why, so that a
+ * start right after does not find the database still locked).
+ */
+void
 store_forget(void)
 {
 	sqlite3_finalize(st_put);
