@@ -173,35 +173,114 @@ agent_wanted(const char *project, const char *role, const char *rproject, const 
 	return (role == NULL || (rrole != NULL && strcmp(role, rrole) == 0));
 }
 
+/* One row agent_list may show: a session, or a registration that outlived its own. */
+struct agent_row {
+	uint64_t seq; /* of the session id: rows are listed in this order */
+	struct session *s;
+	struct presence *p; /* for a registration only; a session's is looked up when shown */
+};
+
+/* The number in a session id ("s42": 42), 0 when it is not one. */
+static uint64_t
+agent_seq(const char *id, size_t len)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len < 2 || len > 21 || id[0] != 's')
+		return (0);
+	for (i = 1; i < len; i++) {
+		if (id[i] < '0' || id[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return (0);
+		v = v * 10 + (uint64_t)(id[i] - '0');
+	}
+	return (v);
+}
+
+static int
+agent_row_cmp(const void *a, const void *b)
+{
+	const struct agent_row *x = a, *y = b;
+
+	return (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* Add a row past after to v (its length in *n, its room in *cap). */
+static void
+agent_row_add(struct agent_row **v, size_t *n, size_t *cap, const char *id, uint64_t after,
+    struct session *s, struct presence *p)
+{
+	uint64_t seq = agent_seq(id, strlen(id));
+
+	if (seq <= after)
+		return;
+	if (*n == *cap) {
+		*cap = *cap == 0 ? 64 : *cap * 2;
+		*v = xreallocarray(*v, *cap, sizeof **v);
+	}
+	(*v)[*n].seq = seq;
+	(*v)[*n].s = s;
+	(*v)[*n].p = p;
+	(*n)++;
+}
+
+/*
+ * The rows agent_list shows r's session, after the session after, in
+ * session order; their number in *np.
+ */
+static struct agent_row *
+agent_collect(struct req *r, const char *role, uint64_t after, size_t *np)
+{
+	struct agent_row *v = NULL;
+	struct session *s;
+	struct presence *p;
+	size_t n = 0, cap = 0;
+
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (agent_wanted(r->s->project, role, s->project, s->role))
+			agent_row_add(&v, &n, &cap, s->id, after, s, NULL);
+	}
+	TAILQ_FOREACH(p, &presences, entry) {
+		if (p->s == NULL && agent_wanted(r->s->project, role, p->project, p->role))
+			agent_row_add(&v, &n, &cap, p->sid, after, NULL, p);
+	}
+	if (n > 0)
+		qsort(v, n, sizeof *v, agent_row_cmp);
+	*np = n;
+	return (v);
+}
+
 void
 op_agent_list(struct req *r)
 {
+	struct agent_row *v, *row;
 	struct fbuf *fb;
-	struct session *s;
-	struct presence *p;
-	uint64_t now = mono_ms();
+	uint64_t now = mono_ms(), after = 0;
 	char *role = arg_strdup(r, "role");
-	size_t n = 0;
+	size_t n, i, alen, limit = (size_t)arg_int(r, "limit");
+	const char *a = arg_str(r, "after", &alen);
 
+	if (alen > 0 && (after = agent_seq(a, alen)) == 0) {
+		reply_error(r->c, r->id, ERR_INVALID, "after",
+		    "after takes a session id as agent_list lists them (s42)");
+		free(role);
+		return;
+	}
+	v = agent_collect(r, role, after, &n);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "agents");
 	pk_array_open(fb);
-	TAILQ_FOREACH(s, &sessions, entry) {
-		if (agent_wanted(r->s->project, role, s->project, s->role)) {
-			agent_pack_row(fb, s, presence_of_session(s), now);
-			n++;
-		}
-	}
-	TAILQ_FOREACH(p, &presences, entry) {
-		if (p->s == NULL && agent_wanted(r->s->project, role, p->project, p->role)) {
-			agent_pack_row(fb, NULL, p, now);
-			n++;
-		}
+	for (i = 0; i < n && i < limit && !reply_full(fb); i++) {
+		row = &v[i];
+		agent_pack_row(fb, row->s,
+		    row->s != NULL ? presence_of_session(row->s) : row->p, now);
 	}
 	pk_array_close(fb);
-	pk_kuint(fb, "count", n);
+	pk_kuint(fb, "count", i);
+	pk_kbool(fb, "more", n > i);
 	pk_map_close(fb);
+	free(v);
 	free(role);
 	reply_end(r->c, fb);
 }

@@ -64,7 +64,6 @@
 
 #include "common.h"
 
-#define CLIENT_OUT_LIMIT (8 * 1024 * 1024) /* queued output before a peer is dropped */
 #define GLOBAL_PROJECT "global"
 
 enum lock_mode { LOCK_EXCLUSIVE, LOCK_SHARED };
@@ -86,10 +85,14 @@ struct client {
 	size_t rlen, rsize;
 	struct session *session; /* NULL until hello */
 	int closing;             /* flush what is queued, then free */
+	int paused;              /* its answers pile up: its requests wait */
+	int backlog;             /* rbuf holds requests read before a pause */
+	struct event *frame_ev;  /* rbuf's incomplete frame must be whole by then */
 	struct evbuffer *held;   /* frames waiting for the commit in progress */
 	int on_held_list;
 	TAILQ_ENTRY(client) held_entry;
-	struct event *free_ev; /* frees a closing client with nothing to flush */
+	struct event *
+	    free_ev; /* frees a closing client: once flushed, or at the latest after a linger */
 	TAILQ_ENTRY(client) entry;
 };
 
@@ -114,6 +117,7 @@ struct session {
 	TAILQ_HEAD(, grant) grants;   /* session-bound lock grants */
 	TAILQ_HEAD(, waiter) waiters; /* lock waits in progress */
 	TAILQ_HEAD(, bwait) bwaits;   /* other blocking calls in progress */
+	unsigned nparked;             /* blocking calls waiting: wait_session_full */
 	struct event *grace_ev;       /* restored and not reclaimed yet */
 	UT_hash_handle hh;            /* sessions by id */
 	TAILQ_ENTRY(session) entry;
@@ -190,7 +194,10 @@ struct broker_config {
 	double ticket_grace;      /* seconds a timed-out lock waiter keeps its place */
 	int foreground;
 	int verbose;
-	double grace; /* seconds a restored session may take to reclaim */
+	double grace;         /* seconds a restored session may take to reclaim */
+	size_t output_limit;  /* queued output past which a peer is dropped */
+	size_t frame_budget;  /* read buffers of all peers together */
+	double frame_timeout; /* seconds a frame may take to arrive whole */
 };
 extern struct broker_config cfg;
 extern struct event_base *base;
@@ -234,7 +241,8 @@ extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
 extern const struct store_kind notice_store_kind;
-int store_open(const char *, int, char **);
+int store_open(const char *, int, int, char **);
+int store_mark_read(const char *, uint64_t *, uint64_t *, char **);
 struct sqlite3;
 struct store_row { /* one row for store_write_rows */
 	const struct store_kind *kind;
@@ -255,6 +263,7 @@ int store_restore(char **);
 void store_mark(const struct store_kind *, const char *);
 int store_holding(void);
 void store_close(void);
+void store_forget(void);
 const char *durability_name(void);
 const char *store_last_error(void);
 
@@ -280,11 +289,22 @@ size_t client_count(void);
 void client_send(struct client *, struct fbuf *);
 void client_send_now(struct client *, struct fbuf *);
 void client_fail(struct client *, const char *, const char *);
+void client_memory(size_t *, size_t *);
 struct fbuf *reply_begin(uint64_t);
 void reply_end(struct client *, struct fbuf *);
 void reply_end_now(struct client *, struct fbuf *);
 void reply_error(struct client *, uint64_t, const char *, const char *, const char *, ...)
     printflike(5, 6);
+/*
+ * A paged list stops adding items once its reply has passed this size,
+ * and says more: far enough under the frame limit for the item after.
+ */
+#define REPLY_PAGE_BYTES (FRAME_MAX_DEFAULT / 2)
+static inline int
+reply_full(const struct fbuf *fb)
+{
+	return (fb->sb.size > REPLY_PAGE_BYTES);
+}
 
 /* A blocking call parked until its key changes (wait.c). */
 struct bwait {
@@ -306,6 +326,7 @@ struct bwait {
 struct bwait *wait_add(struct req *, const char *, double, int (*)(struct bwait *),
     void (*)(struct bwait *), void *, uint64_t);
 void wait_end(struct bwait *);
+int wait_session_full(const struct session *);
 void wait_wake(const char *);
 void wait_init(void);
 double wait_cap(const struct req *);
@@ -418,6 +439,8 @@ void lock_hold_rebind(const char *, const char *, const char *);
 int dump_export(const char *, const char *, char **);
 int dump_import(const char *, const char *, const char *, int, char **);
 void dump_clean_snapshots(const char *);
+void dump_init(void);
+void dump_shutdown(void);
 
 /* server.c: listen, accept, dispatch */
 int server_listen(const char *, char **);

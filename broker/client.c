@@ -3,8 +3,17 @@
  * shared buffer (a buffer of its own only while a frame is partial),
  * handing each whole frame to the dispatcher server.c registered,
  * queueing replies, holding them for the commit in progress under
- * strict durability, dropping a peer that stops reading, and freeing it
- * (its session closes with it, except at a stop).
+ * strict durability, and freeing it (its session closes with it, except
+ * at a stop).
+ *
+ * Memory is bounded per peer and in all (batond(8), LIMITS): a peer
+ * whose answers pile up (CLIENT_OUT_PAUSE) is not read until it takes
+ * them, so a peer that stops reading costs that much, not what it asks
+ * for; one whose queued output still passes --output-limit (answers to
+ * its waits, which come without a request) is dropped.  The buffers of
+ * incomplete frames share --frame-budget, and a frame must arrive whole
+ * within --frame-timeout.  After a burst, the memory let go is given
+ * back to the system.
  */
 #include "config.h"
 
@@ -16,15 +25,28 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <event2/buffer.h>
 
 #include "broker.h"
 
-#define CLIENT_READ_CHUNK 65536 /* bytes asked of the kernel per read */
+#define CLIENT_READ_CHUNK 65536         /* bytes asked of the kernel per read */
+#define CLIENT_LINGER 5                 /* seconds a dropped peer has to take its last frames */
+#define CLIENT_OUT_PAUSE (256 * 1024)   /* queued output past which a peer is not read */
+#define CLIENT_TRIM_BYTES (1024 * 1024) /* let go of this much, and memory is trimmed */
 
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static TAILQ_HEAD(, client) held_clients = TAILQ_HEAD_INITIALIZER(held_clients);
 static size_t nclients;
+static size_t input_bytes; /* the read buffers of all peers: --frame-budget */
+static size_t let_go;      /* bytes freed since the last trim */
+static struct event *trim_ev;
+static const char client_budget_msg[] =
+    "incomplete frames of all peers would pass --frame-budget (batond(8)): send "
+    "smaller frames, or try again later";
 static int stopping; /* client_shutdown: sessions stay as they are */
 static void (*client_dispatch)(struct client *, const msgpack_object *);
 
@@ -34,6 +56,7 @@ static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(struct bufferevent *, void *);
 static void client_event_cb(struct bufferevent *, short, void *);
 static void client_release_held(void);
+static void client_resume(struct client *);
 
 /*
  * Every whole frame a peer sends goes to dispatch; frames held for a
@@ -50,6 +73,73 @@ size_t
 client_count(void)
 {
 	return (nclients);
+}
+
+/* What is queued for c: its output, and what is held for the commit. */
+static size_t
+client_queued(struct client *c)
+{
+	return (evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    (c->held != NULL ? evbuffer_get_length(c->held) : 0));
+}
+
+/* What every peer's buffers hold: queued output, and input not handled yet. */
+void
+client_memory(size_t *output, size_t *input)
+{
+	struct client *c;
+
+	*output = 0;
+	TAILQ_FOREACH(c, &clients, entry)
+		*output += client_queued(c);
+	*input = input_bytes;
+}
+
+static void
+client_trim_cb(evutil_socket_t fd, short events, void *arg)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	let_go = 0;
+}
+
+/*
+ * A buffer of n bytes was let go: once a burst has let go of
+ * CLIENT_TRIM_BYTES, give the free memory back to the system a second
+ * later (at most once a second; malloc keeps it otherwise).
+ */
+static void
+client_let_go(size_t n)
+{
+	let_go += n;
+	if (let_go < CLIENT_TRIM_BYTES || base == NULL)
+		return;
+	if (trim_ev == NULL)
+		trim_ev = timer_new(client_trim_cb, NULL);
+	if (!evtimer_pending(trim_ev, NULL))
+		timer_in(trim_ev, 1);
+}
+
+/*
+ * Make c's read buffer size bytes (0: none), within --frame-budget for
+ * all peers together; -1 when that would pass it (the buffer is as it was).
+ */
+static int
+client_rbuf_size(struct client *c, size_t size)
+{
+	if (size > c->rsize && input_bytes - c->rsize + size > cfg.frame_budget)
+		return (-1);
+	input_bytes = input_bytes - c->rsize + size;
+	if (size < c->rsize)
+		client_let_go(c->rsize - size);
+	if (size == 0) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+	} else
+		c->rbuf = xreallocarray(c->rbuf, 1, size);
+	c->rsize = size;
+	return (0);
 }
 
 /* A peer accepted on fd, its credentials checked: watch it. */
@@ -70,6 +160,7 @@ client_new(int fd, uid_t uid, pid_t pid)
 	 * (FIONREAD) before every read, a system call per request.
 	 */
 	bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_OUT_PAUSE / 2, 0);
 	bufferevent_enable(c->bev, EV_WRITE);
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	if (c->rev == NULL || event_add(c->rev, NULL) != 0)
@@ -93,17 +184,33 @@ client_shutdown(void)
 		client_free(c);
 }
 
-/* Stop reading; free the client once its queued output is flushed. */
+/*
+ * A closing client is freed as soon as nothing is held or queued for it
+ * any more: every path that empties its output comes through here.
+ */
+static void
+client_flushed(struct client *c)
+{
+	if (c->closing && !c->on_held_list &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		timer_in(c->free_ev, 0);
+}
+
+/*
+ * Stop reading; free the client once its queued output is flushed, or
+ * after CLIENT_LINGER seconds when the peer does not take it.  Its EOF
+ * is not read any more, so this timer is what frees it.
+ */
 static void
 client_close_later(struct client *c)
 {
+	if (c->closing)
+		return;
 	c->closing = 1;
 	event_del(c->rev);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->on_held_list &&
-	    c->free_ev == NULL) {
-		c->free_ev = timer_new(client_free_cb, c);
-		timer_in(c->free_ev, 0);
-	}
+	c->free_ev = timer_new(client_free_cb, c);
+	timer_in(c->free_ev, CLIENT_LINGER);
+	client_flushed(c);
 }
 
 static void
@@ -117,6 +224,10 @@ client_free(struct client *c)
 {
 	if (c->free_ev != NULL)
 		event_free(c->free_ev);
+	if (c->frame_ev != NULL)
+		event_free(c->frame_ev);
+	client_let_go(client_queued(c));
+	client_rbuf_size(c, 0);
 	if (c->session != NULL && stopping)
 		c->session->client = NULL; /* kept as it is, see server_shutdown */
 	else if (c->session != NULL)
@@ -129,7 +240,6 @@ client_free(struct client *c)
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
 	event_free(c->rev);
-	free(c->rbuf);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -183,11 +293,10 @@ client_send_how(struct client *c, struct fbuf *fb, int now)
 		}
 		out = c->held;
 	}
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) +
-		(c->held != NULL ? evbuffer_get_length(c->held) : 0) + fb->sb.size >
-	    CLIENT_OUT_LIMIT) {
-		log_warnx("session %s: output over %d bytes, disconnecting",
-		    c->session != NULL ? c->session->id : "-", CLIENT_OUT_LIMIT);
+	if (client_queued(c) + fb->sb.size > cfg.output_limit) {
+		log_warnx("session %s: output over %zu bytes, disconnecting",
+		    c->session != NULL ? c->session->id : "-", cfg.output_limit);
+		client_let_go(client_queued(c) + fb->sb.size);
 		fbuf_free(fb);
 		evbuffer_drain(bufferevent_get_output(c->bev),
 		    evbuffer_get_length(bufferevent_get_output(c->bev)));
@@ -200,10 +309,12 @@ client_send_how(struct client *c, struct fbuf *fb, int now)
 		client_write(c, fb->sb.data, fb->sb.size);
 	else if (evbuffer_add(out, fb->sb.data, fb->sb.size) != 0)
 		fatalx("evbuffer_add");
+	if (fb->sb.size >= CLIENT_OUT_PAUSE)
+		client_let_go(fb->sb.size); /* a big answer's buffer */
 	fbuf_free(fb);
 }
 
-/* Queue a finished frame; a peer that stops reading is dropped. */
+/* Queue a finished frame; a peer whose output passes its limit is dropped. */
 void
 client_send(struct client *c, struct fbuf *fb)
 {
@@ -228,6 +339,8 @@ client_release_held(void)
 		c->on_held_list = 0;
 		client_write(c, evbuffer_pullup(c->held, -1), evbuffer_get_length(c->held));
 		evbuffer_drain(c->held, evbuffer_get_length(c->held));
+		client_flushed(c);
+		client_resume(c);
 	}
 }
 
@@ -249,6 +362,12 @@ client_fail(struct client *c, const char *code, const char *message)
 	client_close_later(c);
 }
 
+/* A reply being built: the frame, and the request it answers. */
+struct reply {
+	struct fbuf fb; /* first: reply_begin hands out &fb */
+	uint64_t id;
+};
+
 /*
  * Begin a success reply: {t, id, ok, r: ...}.  The response map is open;
  * the caller packs the value of r (one object), and reply_end closes it.
@@ -256,8 +375,10 @@ client_fail(struct client *c, const char *code, const char *message)
 struct fbuf *
 reply_begin(uint64_t id)
 {
-	struct fbuf *fb = xmalloc(sizeof *fb);
+	struct reply *rp = xmalloc(sizeof *rp);
+	struct fbuf *fb = &rp->fb;
 
+	rp->id = id;
 	fbuf_init(fb);
 	pk_map_open(fb);
 	pk_kint(fb, "t", FRAME_RES);
@@ -267,13 +388,42 @@ reply_begin(uint64_t id)
 	return (fb);
 }
 
+/*
+ * Close the response map reply_begin opened and queue the reply; a reply
+ * that cannot go as one frame is answered with an error saying why, never
+ * dropped: the caller waits for exactly one answer.
+ */
+static void
+reply_finish(struct client *c, struct fbuf *fb, int now)
+{
+	struct reply *rp = (struct reply *)fb;
+	size_t len;
+
+	pk_map_close(fb);
+	len = fb->sb.size - FRAME_HDR;
+	if (!fb->err && len <= FRAME_MAX_DEFAULT) {
+		client_send_how(c, fb, now);
+		free(rp);
+		return;
+	}
+	fbuf_free(fb);
+	if (fb->err)
+		reply_error(c, rp->id, ERR_INTERNAL, NULL,
+		    "the answer could not be encoded (nested too deep, or out of memory)");
+	else
+		reply_error(c, rp->id, ERR_LIMIT, NULL,
+		    "the answer is %zu bytes, over the frame limit of %d bytes (%d MiB): ask "
+		    "for less (a smaller limit, then after = the last item to page; or a "
+		    "narrower prefix)",
+		    len, FRAME_MAX_DEFAULT, FRAME_MAX_DEFAULT >> 20);
+	free(rp);
+}
+
 /* Close the response map reply_begin opened and queue the reply. */
 void
 reply_end(struct client *c, struct fbuf *fb)
 {
-	pk_map_close(fb);
-	client_send(c, fb);
-	free(fb);
+	reply_finish(c, fb, 0);
 }
 
 /*
@@ -284,9 +434,7 @@ reply_end(struct client *c, struct fbuf *fb)
 void
 reply_end_now(struct client *c, struct fbuf *fb)
 {
-	pk_map_close(fb);
-	client_send_how(c, fb, 1);
-	free(fb);
+	reply_finish(c, fb, 1);
 }
 
 /* Answer request id with an error: code, message and the argument at fault. */
@@ -317,8 +465,87 @@ reply_error(struct client *c, uint64_t id, const char *code, const char *field, 
 }
 
 /*
- * Decode and dispatch every whole frame in buf; keep a partial one in
- * c->rbuf (buf may be the shared read buffer or c->rbuf itself).
+ * A frame of c's has been incomplete for --frame-timeout: a peer that
+ * stops in the middle of a frame would keep its buffer for ever.
+ */
+static void
+client_frame_timeout_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct client *c = arg;
+	char msg[160];
+
+	snprintf(msg, sizeof msg,
+	    "frame incomplete for %g s: a frame must arrive whole within --frame-timeout "
+	    "(batond(8))",
+	    cfg.frame_timeout);
+	client_fail(c, ERR_PROTOCOL, msg);
+}
+
+/*
+ * c's queued output passed CLIENT_OUT_PAUSE: read no more of its
+ * requests until it takes its answers (client_resume).
+ */
+static void
+client_pause(struct client *c)
+{
+	c->paused = 1;
+	event_del(c->rev);
+}
+
+/*
+ * c took enough of its answers: read its requests again, first those
+ * already buffered (the read callback runs them, in this loop pass).
+ */
+static void
+client_resume(struct client *c)
+{
+	if (!c->paused || c->closing || client_queued(c) > CLIENT_OUT_PAUSE / 2)
+		return;
+	c->paused = 0;
+	c->backlog = c->rlen > 0;
+	client_let_go(CLIENT_OUT_PAUSE);
+	if (event_add(c->rev, NULL) != 0)
+		fatalx("cannot watch a client");
+	event_active(c->rev, EV_READ, 1);
+}
+
+/*
+ * Keep what client_frames did not handle, buf from off to len: an
+ * incomplete frame, with room to read the rest, or the requests of a
+ * paused peer.  buf is c->rbuf or, when c had nothing buffered, the
+ * shared read buffer.  Arms the frame deadline anew when a frame
+ * completed (progress), else leaves it running.
+ */
+static void
+client_keep(struct client *c, unsigned char *buf, size_t off, size_t len, int progress)
+{
+	size_t rest = len - off;
+
+	if (buf == c->rbuf)
+		memmove(c->rbuf, c->rbuf + off, rest);
+	else if (client_rbuf_size(c, c->paused ? rest : rest + CLIENT_READ_CHUNK) == 0)
+		memcpy(c->rbuf, buf + off, rest);
+	else {
+		c->rlen = 0;
+		client_fail(c, ERR_LIMIT, client_budget_msg);
+		return;
+	}
+	c->rlen = rest;
+	if (c->paused) {
+		if (c->frame_ev != NULL)
+			event_del(c->frame_ev); /* we do not read it: not the peer's delay */
+		return;
+	}
+	if (c->frame_ev == NULL)
+		c->frame_ev = timer_new(client_frame_timeout_cb, c);
+	if (progress || !evtimer_pending(c->frame_ev, NULL))
+		timer_in(c->frame_ev, cfg.frame_timeout);
+}
+
+/*
+ * Decode and dispatch every whole frame in buf; keep the rest in c->rbuf
+ * (buf may be the shared read buffer or c->rbuf itself).  A peer whose
+ * answers pile up is paused before its next frame.
  */
 static void
 client_frames(struct client *c, unsigned char *buf, size_t len)
@@ -329,6 +556,10 @@ client_frames(struct client *c, unsigned char *buf, size_t len)
 	ssize_t n;
 
 	while (!c->closing) {
+		if (client_queued(c) > CLIENT_OUT_PAUSE) {
+			client_pause(c);
+			break;
+		}
 		if ((n = frame_length(buf + off, len - off, FRAME_MAX_DEFAULT, &cause)) < 0) {
 			client_fail(c, ERR_PROTOCOL, cause);
 			break;
@@ -345,20 +576,15 @@ client_frames(struct client *c, unsigned char *buf, size_t len)
 		client_dispatch(c, &u.data);
 		msgpack_unpacked_destroy(&u);
 	}
-	c->rlen = c->closing ? 0 : len - off;
-	if (c->rlen == 0) {
-		/* an idle session keeps no buffer (10 000 of them, DESIGN 9) */
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rsize = 0;
+	if (!c->closing && len > off) {
+		client_keep(c, buf, off, len, off > 0);
 		return;
 	}
-	if (buf != c->rbuf) {
-		c->rsize = c->rlen + CLIENT_READ_CHUNK;
-		c->rbuf = xmalloc(c->rsize);
-		memcpy(c->rbuf, buf + off, c->rlen);
-	} else if (off > 0)
-		memmove(c->rbuf, c->rbuf + off, c->rlen);
+	/* an idle session keeps no buffer (10 000 of them, DESIGN 9) */
+	c->rlen = 0;
+	client_rbuf_size(c, 0);
+	if (c->frame_ev != NULL)
+		event_del(c->frame_ev);
 }
 
 /*
@@ -376,6 +602,12 @@ client_read_cb(evutil_socket_t fd, short events, void *arg)
 	ssize_t n, want;
 	size_t room;
 
+	if (c->rlen > 0 && c->backlog) {
+		/* resumed: first the requests read before the pause */
+		c->backlog = 0;
+		client_frames(c, c->rbuf, c->rlen);
+		return;
+	}
 	if (c->rlen == 0) {
 		buf = shared;
 		room = sizeof shared;
@@ -386,9 +618,9 @@ client_read_cb(evutil_socket_t fd, short events, void *arg)
 			want += FRAME_HDR;
 		else
 			want = (ssize_t)(c->rlen + CLIENT_READ_CHUNK);
-		if (c->rsize < (size_t)want) {
-			c->rbuf = xreallocarray(c->rbuf, 1, (size_t)want);
-			c->rsize = (size_t)want;
+		if (c->rsize < (size_t)want && client_rbuf_size(c, (size_t)want) != 0) {
+			client_fail(c, ERR_LIMIT, client_budget_msg);
+			return;
 		}
 		buf = c->rbuf;
 		room = c->rsize - c->rlen;
@@ -406,13 +638,12 @@ client_read_cb(evutil_socket_t fd, short events, void *arg)
 	client_frames(c, buf, (buf == shared ? 0 : c->rlen) + (size_t)n);
 }
 
+/* The output went under the low watermark (CLIENT_OUT_PAUSE / 2). */
 static void
 client_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct client *c = arg;
-
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		client_free(c);
+	client_flushed(arg);
+	client_resume(arg);
 }
 
 static void

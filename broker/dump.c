@@ -802,7 +802,7 @@ int
 dump_import(const char *dir, const char *sock, const char *file, int replace, char **cause)
 {
 	struct dump_item *items = NULL;
-	uint64_t rev = 0, oldrows, oldceil;
+	uint64_t rev = 0, oldrows, oldceil, markceil, markrev;
 	char *dbpath = NULL, *newpath = NULL, *backup = NULL;
 	cJSON *top = NULL;
 	size_t n = 0;
@@ -838,8 +838,16 @@ dump_import(const char *dir, const char *sock, const char *file, int replace, ch
 		rc = DUMP_CONFLICT;
 		goto out;
 	}
-	if ((rc = dump_build(newpath, items, n, rev > oldceil ? rev : oldceil, cause)) !=
-		DUMP_OK ||
+	/* fences never go back: above the file, the database replaced and the mark */
+	if (store_mark_read(dir, &markceil, &markrev, cause) == -1) {
+		rc = DUMP_DATAERR;
+		goto out;
+	}
+	if (oldceil > rev)
+		rev = oldceil;
+	if (markceil > rev)
+		rev = markceil;
+	if ((rc = dump_build(newpath, items, n, rev, cause)) != DUMP_OK ||
 	    (rc = dump_swap(dbpath, newpath, old, oldrows, &backup, cause)) != DUMP_OK)
 		goto out;
 	if (backup != NULL)
@@ -860,34 +868,66 @@ out:
 }
 
 /*
- * state_export: commit what is pending and copy the database (VACUUM
- * INTO) to a new 0600 file in the state directory, named here, never by
- * the peer; `baton export` converts it with `batond --from` and removes it.
+ * The one snapshot state_export made that is still there, and the session
+ * it is for: each is a full copy of the database, so there is one at a
+ * time, removed when that session ends (or asks for another).
  */
+static char *snap_path;
+static struct session *snap_owner;
+
+/* Remove the snapshot, if there is one. */
+static void
+dump_snapshot_remove(void)
+{
+	if (snap_path == NULL)
+		return;
+	if (unlink(snap_path) == 0)
+		log_info("state_export: removed %s", snap_path);
+	else if (errno != ENOENT)
+		log_warn("state_export: cannot remove %s", snap_path);
+	free(snap_path);
+	snap_path = NULL;
+	snap_owner = NULL;
+}
+
+/* A session ended: its snapshot, converted or not, goes with it. */
+static void
+dump_session_closed(struct session *s)
+{
+	if (s == snap_owner)
+		dump_snapshot_remove();
+}
+
+/* Snapshots end with the session that asked for them. */
 void
-op_state_export(struct req *r)
+dump_init(void)
+{
+	session_on_close(dump_session_closed);
+}
+
+/* The broker stops: no snapshot outlives it. */
+void
+dump_shutdown(void)
+{
+	dump_snapshot_remove();
+}
+
+/* Make the snapshot for r in a new file in the state directory: its path, or NULL (answered). */
+static char *
+dump_snapshot(struct req *r, uint64_t *rows)
 {
 	char rnd[17], dir[PATH_MAX], *path, *cause = NULL;
-	struct fbuf *fb;
-	uint64_t rows;
 	int fd;
 
-	if (durability == DURABILITY_NONE) {
-		reply_error(r->c, r->id, ERR_UNAVAILABLE, NULL,
-		    "this broker keeps no database "
-		    "(--durability none): its state lives only in memory and cannot be "
-		    "exported");
-		return;
-	}
 	if (realpath(cfg.state_dir, dir) == NULL) {
 		reply_error(r->c, r->id, ERR_INTERNAL, NULL, "state directory %s: %s",
 		    cfg.state_dir, strerror(errno));
-		return;
+		return (NULL);
 	}
 	random_hex(rnd, sizeof rnd);
 	xasprintf(&path, "%s/export-%s.db", dir, rnd);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || close(fd) != 0 || store_snapshot(path, &rows, &cause) != 0) {
+	if (fd == -1 || close(fd) != 0 || store_snapshot(path, rows, &cause) != 0) {
 		if (cause == NULL)
 			xasprintf(&cause, "cannot create %s: %s", path, strerror(errno));
 		if (fd != -1)
@@ -896,8 +936,43 @@ op_state_export(struct req *r)
 		reply_error(r->c, r->id, ERR_INTERNAL, NULL, "%s", cause);
 		free(cause);
 		free(path);
+		return (NULL);
+	}
+	return (path);
+}
+
+/*
+ * state_export: commit what is pending and copy the database (VACUUM
+ * INTO) to a new 0600 file in the state directory, named here, never by
+ * the peer; `baton export` converts it with `batond --from`, removes it
+ * and disconnects, and the broker removes it then if it is still there.
+ */
+void
+op_state_export(struct req *r)
+{
+	struct fbuf *fb;
+	uint64_t rows;
+	char *path;
+
+	if (durability == DURABILITY_NONE) {
+		reply_error(r->c, r->id, ERR_UNAVAILABLE, NULL,
+		    "this broker keeps no database "
+		    "(--durability none): its state lives only in memory and cannot be "
+		    "exported");
 		return;
 	}
+	if (snap_owner != NULL && snap_owner != r->s) {
+		reply_error(r->c, r->id, ERR_CONFLICT, NULL,
+		    "an export is in progress (session %s, %s): one snapshot at a time; try "
+		    "again when it is done",
+		    snap_owner->id, snap_owner->agent);
+		return;
+	}
+	dump_snapshot_remove(); /* the caller's previous one */
+	if ((path = dump_snapshot(r, &rows)) == NULL)
+		return;
+	snap_path = path;
+	snap_owner = r->s;
 	log_info("state_export: %llu rows to %s", (unsigned long long)rows, path);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
@@ -905,11 +980,11 @@ op_state_export(struct req *r)
 	pk_kuint(fb, "revision", revision);
 	pk_kuint(fb, "rows", rows);
 	pk_kstr(fb, "hint",
-	    "a snapshot of the state database: convert it with `batond --from "
-	    "PATH --export FILE` and remove it (baton export does both)");
+	    "a snapshot of the state database, removed when this connection closes: "
+	    "convert it first with `batond --from PATH --export FILE` (baton export does "
+	    "both)");
 	pk_map_close(fb);
 	reply_end(r->c, fb);
-	free(path);
 }
 
 /*

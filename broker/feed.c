@@ -379,9 +379,10 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 			free(data);
 			return;
 		}
-		if (npend == FEED_PENDING_MAX)
-			feed_flush();
 	}
+	/* a session that ends records each of its locks: outside a request too */
+	if (npend == FEED_PENDING_MAX)
+		feed_flush();
 	pe = &pend[npend++];
 	pe->s = in_request ? s : NULL; /* only a request's entries are merged */
 	pe->sid = s != NULL ? xstrdup(s->id) : NULL;

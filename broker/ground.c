@@ -18,6 +18,9 @@ struct broker_config cfg = {
 	.max_wait_progress = 600.0,
 	.ticket_grace = 60.0,
 	.grace = 10.0,
+	.output_limit = 8 * 1024 * 1024,
+	.frame_budget = 64 * 1024 * 1024,
+	.frame_timeout = 30.0,
 };
 struct event_base *base;
 uint64_t start_ms;

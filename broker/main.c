@@ -21,6 +21,11 @@
 
 #include "broker.h"
 
+/* Bounds of the byte options: a peer's output must hold a frame or two. */
+#define MAIN_OUTPUT_MIN (2 * (size_t)FRAME_MAX_DEFAULT)
+#define MAIN_BUDGET_MIN (2 * (size_t)FRAME_MAX_DEFAULT)
+#define MAIN_BYTES_MAX ((size_t)64 << 30)
+
 static void
 usage(FILE *fp)
 {
@@ -50,7 +55,13 @@ usage(FILE *fp)
 	    "                     messages kept per project (default 10000)\n"
 	    "  --log-max N        audit log entries kept (default 50000; 0: no log)\n"
 	    "  --log-age S        seconds an audit log entry is kept (default 604800)\n"
+	    "  --output-limit B   output queued for one peer before it is dropped\n"
+	    "                     (default 8M; K, M, G: KiB, MiB, GiB)\n"
+	    "  --frame-budget B   buffers for incomplete frames, all peers (default 64M)\n"
+	    "  --frame-timeout S  seconds a frame may take to arrive whole (default 30)\n"
 	    "  --allow-root       also accept peers running as root\n"
+	    "  --accept-state     start on a state.db that is missing or behind what\n"
+	    "                     state.revision recorded (revisions go on above it)\n"
 	    "  --export FILE      write the state (state.db, or DBFILE with --from) as JSON\n"
 	    "                     to FILE (- for stdout) and exit; no broker may hold it\n"
 	    "  --import FILE      build state.db from such a file and exit; no broker may\n"
@@ -137,6 +148,7 @@ modules_init(void)
 	lock_init();
 	task_init();
 	msg_init();
+	dump_init();
 }
 
 static void
@@ -173,7 +185,7 @@ raise_fd_limit(void)
 static int
 daemonize(void)
 {
-	char buf[512];
+	char buf[4096];
 	ssize_t n;
 	size_t got = 0;
 	int fds[2], status, nullfd;
@@ -242,7 +254,7 @@ ready(int fd, const char *cause)
 /* What the command line asks for besides cfg. */
 struct main_opts {
 	const char *export_file, *import_file, *from;
-	int full_sync, replace;
+	int full_sync, replace, accept;
 };
 
 /* Seconds from 0 to 3600 for option name; -1 (said why) when it is not. */
@@ -259,6 +271,58 @@ main_seconds(const char *name, const char *arg, double *out)
 	return (0);
 }
 
+/*
+ * Bytes from min to max for option name, with an optional K, M or G
+ * (KiB, MiB, GiB); -1 (said why) when they are not.
+ */
+static int
+main_bytes(const char *name, const char *arg, size_t min, size_t max, size_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end == 'K' || *end == 'M' || *end == 'G') {
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+		end += strcmp(end + 1, "iB") == 0 ? 3 : 1;
+	}
+	if (errno != 0 || *end != '\0' || *arg < '0' || *arg > '9' || v > (max >> shift) ||
+	    (v << shift) < min) {
+		fprintf(stderr,
+		    "batond: --%s takes %zuM to %zuG bytes (a number, then K, M or G for "
+		    "KiB, MiB or GiB)\n",
+		    name, min >> 20, max >> 30);
+		return (-1);
+	}
+	*out = (size_t)(v << shift);
+	return (0);
+}
+
+/* batond's long options have no letters: codes past every character */
+enum {
+	OPT_MAX_WAIT = 256,
+	OPT_MAX_WAIT_PROGRESS,
+	OPT_TICKET_GRACE,
+	OPT_ALLOW_ROOT,
+	OPT_ACCEPT_STATE,
+	OPT_DURABILITY,
+	OPT_FSYNC,
+	OPT_GRACE,
+	OPT_MESSAGE_RETENTION,
+	OPT_LOG_MAX,
+	OPT_LOG_AGE,
+	OPT_OUTPUT_LIMIT,
+	OPT_FRAME_BUDGET,
+	OPT_FRAME_TIMEOUT,
+	OPT_EXPORT,
+	OPT_IMPORT,
+	OPT_FROM,
+	OPT_REPLACE,
+	OPT_VERSION,
+};
+
 /* One option with an argument of its own kind; -1 (said why) when it is bad. */
 static int
 main_option(int ch, const char *arg)
@@ -266,7 +330,7 @@ main_option(int ch, const char *arg)
 	char *end;
 
 	switch (ch) {
-	case 'U':
+	case OPT_DURABILITY:
 		if (strcmp(arg, "strict") == 0)
 			durability = DURABILITY_STRICT;
 		else if (strcmp(arg, "relaxed") == 0)
@@ -278,11 +342,26 @@ main_option(int ch, const char *arg)
 			return (-1);
 		}
 		return (0);
-	case 'G': return (main_seconds("grace", arg, &cfg.grace));
-	case 'W': return (main_seconds("max-wait", arg, &cfg.max_wait));
-	case 'L': return (main_seconds("max-wait-progress", arg, &cfg.max_wait_progress));
-	case 'K': return (main_seconds("ticket-grace", arg, &cfg.ticket_grace));
-	case 'M':
+	case OPT_GRACE: return (main_seconds("grace", arg, &cfg.grace));
+	case OPT_MAX_WAIT: return (main_seconds("max-wait", arg, &cfg.max_wait));
+	case OPT_MAX_WAIT_PROGRESS:
+		return (main_seconds("max-wait-progress", arg, &cfg.max_wait_progress));
+	case OPT_TICKET_GRACE: return (main_seconds("ticket-grace", arg, &cfg.ticket_grace));
+	case OPT_OUTPUT_LIMIT:
+		return (main_bytes("output-limit", arg, MAIN_OUTPUT_MIN, MAIN_BYTES_MAX,
+		    &cfg.output_limit));
+	case OPT_FRAME_BUDGET:
+		return (main_bytes("frame-budget", arg, MAIN_BUDGET_MIN, MAIN_BYTES_MAX,
+		    &cfg.frame_budget));
+	case OPT_FRAME_TIMEOUT:
+		if (main_seconds("frame-timeout", arg, &cfg.frame_timeout) != 0)
+			return (-1);
+		if (cfg.frame_timeout < 1) {
+			fprintf(stderr, "batond: --frame-timeout takes 1 to 3600 seconds\n");
+			return (-1);
+		}
+		return (0);
+	case OPT_MESSAGE_RETENTION:
 		msg_retention = (size_t)strtoul(arg, &end, 10);
 		if (*end != '\0' || *arg < '0' || *arg > '9' || msg_retention < 1 ||
 		    msg_retention > 1000000) {
@@ -292,14 +371,14 @@ main_option(int ch, const char *arg)
 			return (-1);
 		}
 		return (0);
-	case 'X':
+	case OPT_LOG_MAX:
 		feed_max = (size_t)strtoul(arg, &end, 10);
 		if (*end != '\0' || *arg < '0' || *arg > '9' || feed_max > 10000000) {
 			fprintf(stderr, "batond: --log-max takes 0 to 10000000 entries\n");
 			return (-1);
 		}
 		return (0);
-	case 'A':
+	case OPT_LOG_AGE:
 		feed_age = strtod(arg, &end);
 		if (*end != '\0' || !(feed_age >= 1 && feed_age <= 3650 * 86400.0)) {
 			fprintf(stderr, "batond: --log-age takes 1 to 315360000 seconds\n");
@@ -319,21 +398,25 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "state-dir", required_argument, NULL, 'D' },
-		{ "max-wait", required_argument, NULL, 'W' },
-		{ "max-wait-progress", required_argument, NULL, 'L' },
-		{ "ticket-grace", required_argument, NULL, 'K' },
-		{ "allow-root", no_argument, NULL, 'R' },
-		{ "durability", required_argument, NULL, 'U' },
-		{ "fsync", no_argument, NULL, 'F' },
-		{ "grace", required_argument, NULL, 'G' },
-		{ "message-retention", required_argument, NULL, 'M' },
-		{ "log-max", required_argument, NULL, 'X' },
-		{ "log-age", required_argument, NULL, 'A' },
-		{ "export", required_argument, NULL, 'E' },
-		{ "import", required_argument, NULL, 'I' },
-		{ "from", required_argument, NULL, 'O' },
-		{ "replace", no_argument, NULL, 'P' },
-		{ "version", no_argument, NULL, 'V' },
+		{ "max-wait", required_argument, NULL, OPT_MAX_WAIT },
+		{ "max-wait-progress", required_argument, NULL, OPT_MAX_WAIT_PROGRESS },
+		{ "ticket-grace", required_argument, NULL, OPT_TICKET_GRACE },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+		{ "accept-state", no_argument, NULL, OPT_ACCEPT_STATE },
+		{ "durability", required_argument, NULL, OPT_DURABILITY },
+		{ "fsync", no_argument, NULL, OPT_FSYNC },
+		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "message-retention", required_argument, NULL, OPT_MESSAGE_RETENTION },
+		{ "log-max", required_argument, NULL, OPT_LOG_MAX },
+		{ "log-age", required_argument, NULL, OPT_LOG_AGE },
+		{ "output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT },
+		{ "frame-budget", required_argument, NULL, OPT_FRAME_BUDGET },
+		{ "frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT },
+		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "import", required_argument, NULL, OPT_IMPORT },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -345,24 +428,28 @@ main_options(int argc, char **argv, struct main_opts *o)
 		case 'v': cfg.verbose++; break;
 		case 'S': cfg.socket = optarg; break;
 		case 'D': cfg.state_dir = optarg; break;
-		case 'R': cfg.allow_root = 1; break;
-		case 'F': o->full_sync = 1; break;
-		case 'E': o->export_file = optarg; break;
-		case 'I': o->import_file = optarg; break;
-		case 'O': o->from = optarg; break;
-		case 'P': o->replace = 1; break;
-		case 'U':
-		case 'G':
-		case 'W':
-		case 'L':
-		case 'K':
-		case 'M':
-		case 'X':
-		case 'A':
+		case OPT_ALLOW_ROOT: cfg.allow_root = 1; break;
+		case OPT_FSYNC: o->full_sync = 1; break;
+		case OPT_ACCEPT_STATE: o->accept = 1; break;
+		case OPT_EXPORT: o->export_file = optarg; break;
+		case OPT_IMPORT: o->import_file = optarg; break;
+		case OPT_FROM: o->from = optarg; break;
+		case OPT_REPLACE: o->replace = 1; break;
+		case OPT_DURABILITY:
+		case OPT_GRACE:
+		case OPT_MAX_WAIT:
+		case OPT_MAX_WAIT_PROGRESS:
+		case OPT_TICKET_GRACE:
+		case OPT_MESSAGE_RETENTION:
+		case OPT_LOG_MAX:
+		case OPT_LOG_AGE:
+		case OPT_OUTPUT_LIMIT:
+		case OPT_FRAME_BUDGET:
+		case OPT_FRAME_TIMEOUT:
 			if (main_option(ch, optarg) != 0)
 				return (64);
 			break;
-		case 'V':
+		case OPT_VERSION:
 			printf("batond %s (protocol %d)\n", BATON_VERSION, PROTO_VERSION);
 			return (0);
 		case 'h': usage(stdout); return (0);
@@ -406,13 +493,13 @@ main_paths(char **cause)
 
 /* Listen, restore the state and start accepting; -1 with cause. */
 static int
-main_start(int full_sync, char **cause)
+main_start(const struct main_opts *o, char **cause)
 {
 	if (server_listen(cfg.socket, cause) != 0)
 		return (-1);
 	ground_start();
 	modules_init();
-	if (store_open(cfg.state_dir, full_sync, cause) != 0)
+	if (store_open(cfg.state_dir, o->full_sync, o->accept, cause) != 0)
 		goto fail;
 	store_start();
 	if (store_restore(cause) != 0 || feed_restore(cause) != 0)
@@ -422,6 +509,7 @@ main_start(int full_sync, char **cause)
 	server_start();
 	return (0);
 fail:
+	store_forget();
 	server_shutdown();
 	return (-1);
 }
@@ -440,6 +528,7 @@ main_loop(void)
 	/* commit (and answer) what is pending; the stop itself changes nothing */
 	store_close();
 	server_shutdown();
+	dump_shutdown();
 	lock_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
@@ -448,7 +537,7 @@ main_loop(void)
 
 /* Run the broker (daemonized unless -f); the exit status. */
 static int
-main_serve(int full_sync)
+main_serve(const struct main_opts *o)
 {
 	char *logfile = NULL, *cause = NULL;
 	int readyfd = -1;
@@ -464,7 +553,7 @@ main_serve(int full_sync)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, like a full disk */
 	raise_fd_limit();
-	if (main_start(full_sync, &cause) != 0)
+	if (main_start(o, &cause) != 0)
 		goto fail;
 	log_info("listening on %s (version %s, pid %ld)", cfg.socket, BATON_VERSION,
 	    (long)getpid());
@@ -493,5 +582,5 @@ main(int argc, char **argv)
 		return (rc);
 	if (o.export_file != NULL || o.import_file != NULL)
 		return (offline(o.export_file, o.import_file, o.from, o.replace));
-	return (main_serve(o.full_sync));
+	return (main_serve(&o));
 }

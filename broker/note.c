@@ -503,15 +503,30 @@ note_cmp(const void *a, const void *b)
 	return (strcmp(x->key + x->nameoff, y->key + y->nameoff));
 }
 
+/* How the name compares with after (alen bytes, not NUL-terminated), as strcmp. */
+static int
+note_after(const char *name, const char *after, size_t alen)
+{
+	size_t nlen = strlen(name);
+	int c = memcmp(name, after, nlen < alen ? nlen : alen);
+
+	if (c != 0)
+		return (c);
+	return (nlen < alen ? -1 : nlen > alen ? 1 : 0);
+}
+
 /*
  * The live notes note_list shows the session (its project's and the
- * global ones) under prefix, in key order; their number in *np.
+ * global ones) under prefix and after the key after, in key order; their
+ * number in *np.
  */
 static struct note **
-note_collect(struct session *s, const char *prefix, size_t plen, size_t *np)
+note_collect(struct session *s, const char *prefix, size_t plen, const char *after, size_t alen,
+    size_t *np)
 {
 	struct note *n, *tmp, **v = NULL;
 	size_t len, nv = 0, cap = 0, gl = strlen(GLOBAL_PROJECT), pl = strlen(s->project);
+	const char *name;
 
 	HASH_ITER(hh, notes, n, tmp) {
 		if (n->val == NULL)
@@ -520,7 +535,9 @@ note_collect(struct session *s, const char *prefix, size_t plen, size_t *np)
 		if (!(len == pl && memcmp(n->key, s->project, pl) == 0) &&
 		    !(len == gl && memcmp(n->key, GLOBAL_PROJECT, gl) == 0))
 			continue;
-		if (strncmp(n->key + n->nameoff, prefix, plen) != 0)
+		name = n->key + n->nameoff;
+		if (strncmp(name, prefix, plen) != 0 ||
+		    (alen > 0 && note_after(name, after, alen) <= 0))
 			continue;
 		if (nv == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
@@ -538,18 +555,17 @@ void
 op_note_list(struct req *r)
 {
 	struct note *n, **v;
-	size_t plen, len, nv, i;
-	const char *prefix = arg_str(r, "prefix", &plen);
-	int64_t limit = arg_int(r, "limit");
+	size_t plen, alen, nv, i;
+	const char *prefix = arg_str(r, "prefix", &plen), *after = arg_str(r, "after", &alen);
+	size_t limit = (size_t)arg_int(r, "limit");
 	struct fbuf *fb;
 
-	v = note_collect(r->s, prefix, plen, &nv);
+	v = note_collect(r->s, prefix, plen, after, alen, &nv);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "notes");
-	len = nv < (size_t)limit ? nv : (size_t)limit;
-	pk_array(fb, len);
-	for (i = 0; i < len; i++) {
+	pk_array_open(fb);
+	for (i = 0; i < nv && i < limit && !reply_full(fb); i++) {
 		n = v[i];
 		pk_map_open(fb);
 		pk_kstr(fb, "key", n->key + n->nameoff);
@@ -560,8 +576,9 @@ op_note_list(struct req *r)
 			pk_kdouble(fb, "expires_in_seconds", secs_left(n->expires_ms));
 		pk_map_close(fb);
 	}
-	pk_kuint(fb, "count", len);
-	pk_kbool(fb, "truncated", nv > len);
+	pk_array_close(fb);
+	pk_kuint(fb, "count", i);
+	pk_kbool(fb, "more", nv > i);
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(v);

@@ -11,7 +11,9 @@ op_status(struct req *r)
 {
 	struct fbuf *fb = reply_begin(r->id);
 	const char *err = store_last_error();
+	size_t out, in;
 
+	client_memory(&out, &in);
 	pk_map_open(fb);
 	pk_kstr(fb, "version", BATON_VERSION);
 	pk_kint(fb, "protocol", PROTO_VERSION);
@@ -22,6 +24,8 @@ op_status(struct req *r)
 	pk_kuint(fb, "locks", lock_count(NULL));
 	pk_kuint(fb, "waiters", lock_waiter_count());
 	pk_kuint(fb, "blocked", wait_count());
+	pk_kuint(fb, "output_bytes", out);
+	pk_kuint(fb, "input_bytes", in);
 	pk_kstr(fb, "project", r->s->project);
 	pk_kuint(fb, "project_sessions", session_count(r->s->project));
 	pk_kuint(fb, "project_locks", lock_count(r->s->project));

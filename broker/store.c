@@ -20,10 +20,19 @@
  * use: restarting at the stored ceiling never hands out a revision
  * twice, even after a crash in relaxed mode.  So the revision counter
  * lives here, with the ceiling that keeps it honest.
+ *
+ * A database that lost what it held (emptied, replaced by an older copy,
+ * gone) would restart the revisions lower, and its state silently older.
+ * So the ceiling, and the revision when it was written, are also kept
+ * beside the database in STATE/state.revision (STORE_MARK), rewritten
+ * after each commit that raises the ceiling and at a stop, and always
+ * after the database: a database whose figures are below the mark's is
+ * refused (--accept-state goes on from it, above the mark).
  */
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,10 +47,11 @@
 
 #define STORE_RELAXED_MS 50
 #define STORE_CEILING_STEP 65536
+#define STORE_MARK "state.revision" /* the revision record beside state.db */
 #define STORE_RECOVER_HINT \
 	"To recover: with no batond running, `baton export -o " \
-	"state.json` saves every row that can still be read; move the file away (batond " \
-	"then starts empty) and `baton import state.json` loads the rows back"
+	"state.json` saves every row that can still be read; move the file away and " \
+	"`baton import state.json` loads the rows back"
 
 struct dirty {
 	char *id; /* kind index byte + key */
@@ -57,6 +67,9 @@ static struct event *commit_ev;
 static int commit_pending;
 static uint64_t ceiling;       /* revisions below it may be handed out */
 static uint64_t ceiling_saved; /* ... as stored in the database */
+static uint64_t recorded;      /* the revision stored with it (and in the mark) */
+static char *mark_path;        /* STATE/STORE_MARK: store_open's only */
+static int mark_sync;          /* --fsync: the mark too */
 static char *store_error;      /* last commit failure, for status */
 static uint64_t commits, rows_written;
 static void (*commit_hook)(void); /* client.c: release the frames held for a commit */
@@ -201,6 +214,7 @@ store_meta_get(sqlite3 *h, const char *name, uint64_t *v, char **cause)
 }
 
 static void store_commit_cb(evutil_socket_t, short, void *);
+static int store_put_revision(uint64_t, uint64_t, char **);
 
 /* Does quick_check find h sound?  0, or -1 with what it found. */
 static int
@@ -221,6 +235,14 @@ store_check(sqlite3 *h, char **cause)
 	xasprintf(cause, "integrity check: %s", what != NULL ? what : sqlite3_errmsg(h));
 	sqlite3_finalize(st);
 	return (-1);
+}
+
+/* Is a SQLite error one of the file's surroundings (permissions, room), not its content? */
+static int
+store_cannot_write(int code)
+{
+	return (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM ||
+	    code == SQLITE_FULL);
 }
 
 /*
@@ -270,6 +292,13 @@ store_open_file(const char *path, int full_sync, char **cause)
 			    "%s is in use by another batond; give each broker its "
 			    "own state directory (-D or BATON_STATE_DIR)",
 			    path);
+		else if (store_cannot_write(sqlite3_errcode(db)))
+			xasprintf(cause,
+			    "cannot write %s: %s; nothing is wrong with the database, but "
+			    "batond must write it and its WAL file beside it: make the file "
+			    "and its directory writable by you and give the disk room, or "
+			    "use another state directory (-D or BATON_STATE_DIR)",
+			    path, c);
 		else
 			xasprintf(cause,
 			    "%s is not usable: %s; batond will not start on a "
@@ -289,35 +318,217 @@ store_open_file(const char *path, int full_sync, char **cause)
 		"ON CONFLICT(name) DO UPDATE SET value = excluded.value",
 		&st_meta, cause) != 0)
 		return (-1);
-	if (store_meta_get(db, "revision_ceiling", &ceiling_saved, cause) != 0)
+	if (store_meta_get(db, "revision_ceiling", &ceiling_saved, cause) != 0 ||
+	    store_meta_get(db, "revision_recorded", &recorded, cause) != 0)
 		return (-1);
 	revision = ceiling_saved;
 	ceiling = ceiling_saved;
 	return (0);
 }
 
-/* Open dir/state.db (see store_open_file), unless nothing is kept. */
+/*
+ * Read the mark in dir: 0 with its figures, 1 when there is none, -1
+ * (cause) when it cannot be read.
+ */
 int
-store_open(const char *dir, int full_sync, char **cause)
+store_mark_read(const char *dir, uint64_t *ceil, uint64_t *rev, char **cause)
 {
+	unsigned long long c, r;
+	char *path, buf[128];
+	ssize_t n;
+	int fd;
+
+	*ceil = *rev = 0;
+	xasprintf(&path, "%s/" STORE_MARK, dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 && errno == ENOENT) {
+		free(path);
+		return (1);
+	}
+	n = fd == -1 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd != -1)
+		close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	if (n < 0 ||
+	    sscanf(buf, "baton revision mark\nceiling %llu\nrevision %llu\n", &c, &r) != 2) {
+		xasprintf(cause,
+		    "cannot read %s (%s): it records the revision this state directory "
+		    "reached; if state.db is the right database, remove it",
+		    path, n < 0 ? strerror(errno) : "not a revision mark");
+		free(path);
+		return (-1);
+	}
+	free(path);
+	*ceil = c;
+	*rev = r;
+	return (0);
+}
+
+/*
+ * Write the database's figures to the mark, atomically (a new file
+ * renamed over it); a mark that cannot be written is logged, not fatal:
+ * it only ever lags the database.
+ */
+static void
+store_mark_write(void)
+{
+	char *tmp, buf[128];
+	int fd, n, ok;
+
+	if (mark_path == NULL)
+		return;
+	xasprintf(&tmp, "%s.tmp", mark_path);
+	n = snprintf(buf, sizeof buf, "baton revision mark\nceiling %llu\nrevision %llu\n",
+	    (unsigned long long)ceiling_saved, (unsigned long long)recorded);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	ok = fd != -1 && write(fd, buf, (size_t)n) == n && (!mark_sync || fsync(fd) == 0);
+	if (fd != -1 && close(fd) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, mark_path) != 0) {
+		log_warn("store: cannot write %s", mark_path);
+		unlink(tmp);
+	}
+	free(tmp);
+}
+
+/* Store the ceiling and the revision now as recorded, in a transaction of their own. */
+static int
+store_record(char **cause)
+{
+	if (store_exec(db, "BEGIN", cause) != 0)
+		return (-1);
+	if (store_put_revision(ceiling, revision, cause) != 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return (-1);
+	}
+	if (store_exec(db, "COMMIT", cause) != 0)
+		return (-1);
+	ceiling_saved = ceiling;
+	recorded = revision;
+	store_mark_write();
+	return (0);
+}
+
+/*
+ * Close the database without writing anything more: refused, or the
+ * start-up failed (before whoever started batond hears why, so that a
+ * start right after does not find the database still locked).
+ */
+void
+store_forget(void)
+{
+	sqlite3_finalize(st_put);
+	sqlite3_finalize(st_del);
+	sqlite3_finalize(st_meta);
+	st_put = st_del = st_meta = NULL;
+	sqlite3_close(db);
+	db = NULL;
+}
+
+/*
+ * The database at path holds less than the mark in dir recorded (cr,
+ * rr): why batond will not start on it, with both figures and what to do.
+ */
+static void
+store_behind(const char *dir, const char *path, int missing, uint64_t cr, uint64_t rr,
+    char **cause)
+{
+	char *what;
+
+	if (missing)
+		xasprintf(&what, "%s is missing", path);
+	else
+		xasprintf(&what, "%s holds revision %llu (ceiling %llu)", path,
+		    (unsigned long long)recorded, (unsigned long long)ceiling_saved);
+	xasprintf(cause,
+	    "%s, behind what this state directory recorded in " STORE_MARK ": revision "
+	    "%llu (ceiling %llu). It was emptied, replaced or restored from an older copy; "
+	    "starting on it would lose state and reuse fences, so nothing was changed. "
+	    "Recover with no batond running: put the right state.db back, or `baton import "
+	    "--replace FILE` from an export; or go on from it as it is (revisions above "
+	    "%llu): `batond -D %s --accept-state`",
+	    what, (unsigned long long)rr, (unsigned long long)cr, (unsigned long long)cr, dir);
+	free(what);
+}
+
+/*
+ * Can batond create files in dir?  Said plainly, before SQLite says it
+ * in its own words.
+ */
+static int
+store_dir_writable(const char *dir, char **cause)
+{
+	struct statvfs sv;
+
+	if (statvfs(dir, &sv) == 0 && (sv.f_flag & ST_RDONLY)) {
+		xasprintf(cause,
+		    "the state directory %s is on a read-only file system: batond writes "
+		    "state.db and its WAL file there; remount it read-write or use another "
+		    "state directory (-D or BATON_STATE_DIR)",
+		    dir);
+		return (-1);
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		xasprintf(cause,
+		    "the state directory %s is not writable by you (%s): batond writes "
+		    "state.db and its WAL file there; make it writable (chmod u+rwx %s) or "
+		    "use another state directory (-D or BATON_STATE_DIR)",
+		    dir, strerror(errno), dir);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Open dir/state.db (see store_open_file), unless nothing is kept, and
+ * hold it to the mark beside it: a database missing, emptied or behind
+ * is refused, unless accept (then the revisions go on above the mark).
+ */
+int
+store_open(const char *dir, int full_sync, int accept, char **cause)
+{
+	struct stat sb;
+	uint64_t cr, rr;
 	char *path;
-	int rc;
+	int mark, missing, empty;
 
 	if (durability == DURABILITY_NONE)
 		return (0);
+	if (store_dir_writable(dir, cause) != 0 ||
+	    (mark = store_mark_read(dir, &cr, &rr, cause)) == -1)
+		return (-1);
 	xasprintf(&path, "%s/state.db", dir);
-	rc = store_open_file(path, full_sync, cause);
-	free(path);
-	if (rc != 0 && db != NULL) {
-		/* a broker that cannot start lets the file go before it says why */
-		sqlite3_finalize(st_put);
-		sqlite3_finalize(st_del);
-		sqlite3_finalize(st_meta);
-		st_put = st_del = st_meta = NULL;
-		sqlite3_close(db);
-		db = NULL;
+	missing = lstat(path, &sb) != 0 && errno == ENOENT;
+	empty = missing || (S_ISREG(sb.st_mode) && sb.st_size == 0);
+	if (mark == 0 && empty && (cr > 0 || rr > 0) && !accept) {
+		recorded = ceiling_saved = 0;
+		store_behind(dir, path, missing, cr, rr, cause);
+		free(path);
+		return (-1);
 	}
-	return (rc);
+	if (store_open_file(path, full_sync, cause) != 0) {
+		free(path);
+		return (-1);
+	}
+	if (mark == 0 && (ceiling_saved < cr || recorded < rr) && !accept) {
+		store_behind(dir, path, 0, cr, rr, cause);
+		store_forget(); /* refused */
+		free(path);
+		return (-1);
+	}
+	free(path);
+	xasprintf(&mark_path, "%s/" STORE_MARK, dir);
+	mark_sync = full_sync;
+	if (mark == 0 && (ceiling_saved < cr || recorded < rr)) {
+		log_warnx("store: starting on a state.db behind %s (--accept-state): revisions "
+			  "go on above %llu",
+		    mark_path, (unsigned long long)cr);
+		revision = ceiling = cr > ceiling_saved ? cr : ceiling_saved;
+		return (store_record(cause));
+	}
+	if (mark == 1)
+		store_mark_write();
+	return (0);
 }
 
 /* Start committing: the commit event exists once the event base does. */
@@ -466,6 +677,20 @@ store_put_meta(const char *name, uint64_t v)
 }
 
 /*
+ * Put the ceiling and the revision recorded with it, in the transaction
+ * open; -1 with cause (the caller rolls back).
+ */
+static int
+store_put_revision(uint64_t ceil, uint64_t rec, char **cause)
+{
+	if (store_put_meta("revision_ceiling", ceil) == 0 &&
+	    store_put_meta("revision_recorded", rec) == 0)
+		return (0);
+	xasprintf(cause, "writing the revision: %s", sqlite3_errmsg(db));
+	return (-1);
+}
+
+/*
  * Write rows into the database store_open_file opened, in one
  * transaction with a revision ceiling a step above floor, so that no
  * revision at or below floor is handed out again (batond --import);
@@ -488,8 +713,7 @@ store_write_rows(const struct store_row *rows, size_t n, uint64_t floor, char **
 			return (-1);
 		}
 	}
-	if (store_put_meta("revision_ceiling", ceil) != 0) {
-		xasprintf(cause, "writing the revision: %s", sqlite3_errmsg(db));
+	if (store_put_revision(ceil, ceil, cause) != 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return (-1);
 	}
@@ -497,7 +721,7 @@ store_write_rows(const struct store_row *rows, size_t n, uint64_t floor, char **
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return (-1);
 	}
-	ceiling = ceiling_saved = revision = ceil;
+	ceiling = ceiling_saved = revision = recorded = ceil;
 	return (0);
 }
 
@@ -582,6 +806,7 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 	struct fbuf fb;
 	size_t n = 0;
 	char *cause = NULL;
+	int raised;
 
 	commit_pending = 0;
 	if (store_exec(db, "BEGIN", &cause) != 0)
@@ -593,17 +818,20 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 		}
 		n++;
 	}
-	if (ceiling != ceiling_saved && store_put_meta("revision_ceiling", ceiling) != 0) {
-		xasprintf(&cause, "writing the revision: %s", sqlite3_errmsg(db));
+	raised = ceiling != ceiling_saved;
+	if (raised && store_put_revision(ceiling, revision, &cause) != 0)
 		goto rollback;
-	}
 	if (flush_hook != NULL && flush_hook->write(db, &cause) != 0)
 		goto rollback;
 	if (store_exec(db, "COMMIT", &cause) != 0)
 		goto rollback;
 	if (flush_hook != NULL)
 		flush_hook->done();
-	ceiling_saved = ceiling;
+	if (raised) {
+		ceiling_saved = ceiling;
+		recorded = revision;
+		store_mark_write(); /* after the database: the mark never leads it */
+	}
 	HASH_ITER(hh, dirty, d, tmp) {
 		HASH_DEL(dirty, d);
 		free(d->id);
@@ -698,19 +926,19 @@ store_close(void)
 	if (store_flush(&cause) != 0) {
 		log_warnx("store: closing with changes not written: %s", cause);
 		free(cause);
+	} else if (revision > recorded && store_record(&cause) != 0) {
+		log_warnx("store: cannot record revision %llu at the stop: %s",
+		    (unsigned long long)revision, cause);
+		free(cause);
 	}
-	if (commit_ev != NULL)
-		event_del(commit_ev);
-	sqlite3_finalize(st_put);
-	sqlite3_finalize(st_del);
-	sqlite3_finalize(st_meta);
-	if (flush_hook != NULL)
-		flush_hook->closing();
 	if (commit_ev != NULL)
 		event_free(commit_ev);
 	commit_ev = NULL;
-	sqlite3_close(db);
-	db = NULL;
+	if (flush_hook != NULL)
+		flush_hook->closing(); /* its statements go before the database closes */
+	store_forget();
+	free(mark_path);
+	mark_path = NULL;
 }
 
 const char *

@@ -14,6 +14,8 @@
 
 #include "broker.h"
 
+#define WAIT_SESSION_MAX 256 /* calls one session may have waiting */
+
 struct wait_key {
 	char *key;
 	TAILQ_HEAD(, bwait) waiters;
@@ -44,10 +46,22 @@ wait_cap(const struct req *r)
 }
 
 /*
+ * Has s as many calls waiting as it may have (WAIT_SESSION_MAX)?  Each
+ * costs the broker a timer and the state of the call, and a peer could
+ * park them by the hundred thousand on one connection.
+ */
+int
+wait_session_full(const struct session *s)
+{
+	return (s->nparked >= WAIT_SESSION_MAX);
+}
+
+/*
  * Park request r on key for at most secs (capped by --max-wait).
  * ready(w) answers and returns 1 when it can; on_timeout(w) answers when
  * the deadline passes.  Returns the waiter (its arg/after are the
- * caller's), or NULL when the request was answered at once by ready().
+ * caller's), or NULL when the request was answered at once: by ready(),
+ * or with an error when the session has WAIT_SESSION_MAX calls waiting.
  */
 struct bwait *
 wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait *),
@@ -70,6 +84,14 @@ wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait 
 		free(w);
 		return (NULL);
 	}
+	if (wait_session_full(r->s)) {
+		reply_error(r->c, r->id, ERR_LIMIT, NULL,
+		    "this session has %d calls waiting, the limit (batond(8)): let one end or "
+		    "cancel it before you start another, or use another connection",
+		    WAIT_SESSION_MAX);
+		free(w);
+		return (NULL);
+	}
 	HASH_FIND_STR(wait_keys, key, k);
 	if (k == NULL) {
 		k = xcalloc(1, sizeof *k);
@@ -80,6 +102,7 @@ wait_add(struct req *r, const char *key, double secs, int (*ready)(struct bwait 
 	w->k = k;
 	TAILQ_INSERT_TAIL(&k->waiters, w, kentry);
 	TAILQ_INSERT_TAIL(&r->s->bwaits, w, sentry);
+	r->s->nparked++;
 	nblocked++;
 	w->timer = timer_new(wait_timer_cb, w);
 	timer_in(w->timer, secs);
@@ -94,6 +117,7 @@ wait_end(struct bwait *w)
 
 	TAILQ_REMOVE(&k->waiters, w, kentry);
 	TAILQ_REMOVE(&w->s->bwaits, w, sentry);
+	w->s->nparked--;
 	if (TAILQ_EMPTY(&k->waiters)) {
 		HASH_DEL(wait_keys, k);
 		free(k->key);

@@ -25,6 +25,8 @@ static const struct op_result status_results[] = {
 	{ "waiters", "integer", 0, "lock requests waiting, all projects" },
 	{ "blocked", "integer", 0,
 	    "other calls waiting (note_wait, event_wait...), all projects" },
+	{ "output_bytes", "integer", 0, "answers queued for peers that have not taken them" },
+	{ "input_bytes", "integer", 0, "buffered incomplete frames (batond --frame-budget)" },
 	{ "project", "string", 0, "your project namespace" },
 	{ "project_sessions", "integer", 0, "sessions in your project" },
 	{ "project_locks", "integer", 0, "locks held in your project" },
@@ -93,7 +95,7 @@ static const struct op_result lock_renew_results[] = {
 static const struct op_arg lock_list_args[] = {
 	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL, "Only names starting so." },
 	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
-	{ "after", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL, "cursor of the last page." },
+	{ "after", ARG_STRING, 0, 1, NAME_MAX_LEN, NULL, NULL, NULL },
 };
 static const struct op_result lock_list_results[] = {
 	{ "locks", "array", 0,
@@ -168,12 +170,14 @@ static const struct op_result note_delete_results[] = {
 static const struct op_arg note_list_args[] = {
 	{ "prefix", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL, "Only keys starting so." },
 	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
+	{ "after", ARG_STRING, 0, 0, NAME_MAX_LEN, "\"\"", NULL, NULL },
 };
 static const struct op_result note_list_results[] = {
 	{ "notes", "array", 0,
 	    "notes in key order: key, version, author, size_bytes, expires_in_seconds" },
 	{ "count", "integer", 0, "number of notes listed" },
-	{ "truncated", "boolean", 0, "true when more notes match than limit" },
+	{ "more", "boolean", 0,
+	    "true when more notes match: call again with after = the last key listed" },
 };
 
 static const struct op_arg note_wait_args[] = {
@@ -261,14 +265,19 @@ static const struct op_result agent_join_results[] = {
 
 static const struct op_arg agent_list_args[] = {
 	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL, NULL },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
+	{ "after", ARG_STRING, 0, 0, 24, "\"\"", NULL, NULL },
 };
 static const struct op_result agent_list_results[] = {
 	{ "agents", "array", 0,
-	    "present agents: {agent, role, session, pid, project, kind, client, "
-	    "connected_seconds, idle_seconds, locks [names held], tasks [ids claimed], "
-	    "connected, expires_in_seconds?}; connected:false for a TTL registration whose "
-	    "connection has ended" },
+	    "present agents, in session order: {agent, role, session, pid, project, kind, "
+	    "client, connected_seconds, idle_seconds, locks [names held], tasks [ids "
+	    "claimed], connected, expires_in_seconds?}; connected:false for a TTL "
+	    "registration whose connection has ended" },
 	{ "count", "integer", 0, "number of agents listed" },
+	{ "more", "boolean", 0,
+	    "true when more agents are present: call again with after = the last session "
+	    "listed" },
 };
 
 static const struct op_arg message_send_args[] = {
@@ -288,7 +297,7 @@ static const struct op_result message_send_results[] = {
 
 static const struct op_arg message_inbox_args[] = {
 	{ "after", ARG_INT, 0, 0, MSG_ID_MAX, NULL, NULL,
-	    "The cursor of your last call; omit to read all retained." },
+	    "Your last cursor; omit for all retained." },
 	{ "unread_only", ARG_BOOL, 0, 0, 0, "false", NULL, NULL },
 	{ "wait_seconds", ARG_NUMBER, 0, 0, 3600, "0", NULL,
 	    "Wait this long for mail (capped, 50 s by default)." },
@@ -368,7 +377,7 @@ static const struct op_arg discussion_list_args[] = {
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
 	    "Agent name or \"role:ROLE\"." },
 	{ "limit", ARG_INT, 0, 1, 500, "100", NULL, NULL },
-	{ "after", ARG_STRING, 0, 1, 24, NULL, NULL, "cursor of the last page." },
+	{ "after", ARG_STRING, 0, 1, 24, NULL, NULL, NULL },
 };
 static const struct op_result discussion_list_results[] = {
 	{ "discussions", "array", 0,
@@ -481,7 +490,7 @@ static const struct op_arg task_list_args[] = {
 	{ "tag", ARG_STRING, 0, 1, 64, NULL, NULL, NULL },
 	{ "ready", ARG_BOOL, 0, 0, 0, NULL, NULL, "Only claimable now." },
 	{ "limit", ARG_INT, 0, 1, TASK_LIST_MAX, "50", NULL, NULL },
-	{ "after", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "cursor of the last page." },
+	{ "after", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, NULL },
 };
 static const struct op_result task_list_results[] = {
 	{ "tasks", "array", 0,
@@ -622,7 +631,8 @@ static const struct op_result guide_results[] = {
 
 static const struct op_result state_export_results[] = {
 	{ "path", "string", 0,
-	    "the snapshot: a SQLite database, 0600, in the state directory" },
+	    "the snapshot: a SQLite database, 0600, in the state directory, removed when "
+	    "your connection closes" },
 	{ "revision", "integer", 0, "the broker's revision when the snapshot was taken" },
 	{ "rows", "integer", 0, "how many rows the snapshot holds" },
 	{ "hint", "string", 0, "what to do with it" },
@@ -792,14 +802,15 @@ const struct op ops[OP_COUNT] = {
 	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_IDEMPOTENT,
 	    .desc = "Delete a note (only at if_version when given); note_wait callers wake."),
 	OPDEF(note_list, .title = "List notes", .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "Find notes by key prefix: keys, versions, authors, sizes (not values)."),
+	    .desc = "Find notes by key prefix: keys, versions, authors, sizes (not values). "
+		    "Page with after = the last key."),
 	OPDEF(note_wait, .title = "Wait for a note to change", .flags = OP_READONLY | OP_BLOCKS,
 	    .desc = "Wait for a note to change after after_version instead of polling (at "
 		    "once if it already did). Loop with after_version = the version "
 		    "returned; 0 waits until it exists."),
 	OPDEF(counter_incr, .title = "Increment a counter", .flags = OP_MUTATES,
-	    .desc = "Get a number unique under any concurrency (migration 0042, a port, a "
-		    "build id): adds by (default 1; 0 reads), returns the value."),
+	    .desc = "Get a number unique under any concurrency (migration 0042, a port): "
+		    "adds by (default 1; 0 reads), returns the value."),
 	OPDEF(event_signal, .title = "Signal an event", .flags = OP_MUTATES,
 	    .desc = "Tell waiters something happened (\"build finished\"): the generation goes "
 		    "up and every event_wait wakes with the payload."),
@@ -810,11 +821,10 @@ const struct op ops[OP_COUNT] = {
 	OPDEF(agent_join, .title = "Join as an agent with a role",
 	    .flags = OP_MUTATES | OP_IDEMPOTENT,
 	    .desc = "Call first: your name (others message you by it) and role (planner, "
-		    "implementer or reviewer). Returns your next steps and unread mail. A "
-		    "name held by another live session is refused."),
+		    "implementer or reviewer). Returns your next steps and unread mail."),
 	OPDEF(agent_list, .title = "List agents present", .flags = OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "See who is in your project (name, role, idle time, locks, tasks): whom "
-		    "to message or wait for."),
+		    "to message or wait for. Page with after = the last session."),
 	OPDEF(message_send, .title = "Send a message", .flags = OP_MUTATES,
 	    .desc = "Message an agent by name, \"role:ROLE\" or \"all\"; kept in the mailbox "
 		    "even while nobody by that name is present."),
@@ -829,8 +839,8 @@ const struct op ops[OP_COUNT] = {
 		    "skips them."),
 	OPDEF(discussion_start, .title = "Start a discussion", .flags = OP_MUTATES,
 	    .desc = "Ask a question or settle a decision: a topic, a message and waiting_on "
-		    "(who must answer; it shows in their inbox). Replies form a thread; "
-		    "discussion_resolve records the decision."),
+		    "(who must answer; in their inbox). discussion_resolve records the "
+		    "decision."),
 	OPDEF(discussion_reply, .title = "Reply to a discussion", .flags = OP_MUTATES,
 	    .desc = "Answer in an open discussion; waiting_on names who must answer next "
 		    "(else it goes back to whoever started it)."),
@@ -900,10 +910,11 @@ const struct op ops[OP_COUNT] = {
 	    .nresults = nitems(state_export_results),
 	    .title = "Snapshot the state for export",
 	    .flags = OP_READONLY | OP_ADMIN,
-	    .desc =
-		"For the user, not agents (baton export): commit what is pending and copy "
-		"the state database to a new file in the state directory, for `batond "
-		"--from PATH --export FILE` to write as JSON. The caller removes the file." },
+	    .desc = "For the user, not agents (baton export): commit what is pending and copy "
+		    "the state database to a new file in the state directory, for `batond "
+		    "--from PATH --export FILE` to write as JSON. One snapshot at a time (a "
+		    "conflict while another session's exists); it is removed when the "
+		    "connection that asked for it closes." },
 	OPDEF(hook_edit, .title = "Check an edit against reservations (baton hook)",
 	    .flags = OP_MUTATES | OP_ADMIN,
 	    .desc = "For baton hook, not agents: acting as the agent's own session (found "

@@ -23,6 +23,8 @@ static int msg_show_disc(struct cmd_call *);
 
 static const struct cmd_opt agents_opts[] = {
 	{ "role", 0, "role", NULL },
+	{ "limit", 0, "limit", NULL },
+	{ "after", 0, "after", NULL },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct cmd_opt send_opts[] = {
@@ -67,8 +69,9 @@ static const struct cmd_opt list_opts[] = {
 
 static const struct cmd_sub agents_subs[] = {
 	{ .op = "agent_list",
-	    .usage = "agents [--role ROLE] [--json]",
-	    .desc = "who is present in the project, their roles and locks",
+	    .usage = "agents [--role ROLE] [--limit N] [--after SESSION] [--json]",
+	    .desc = "who is present in the project, their roles and locks; a page of --limit "
+		    "(default 100), the next one --after the last session",
 	    .flags = CMD_JSON,
 	    .opts = agents_opts,
 	    .show = msg_show_agents },
@@ -248,6 +251,8 @@ msg_show_agents(struct cmd_call *cc)
 		    cli_duration(mp_get(a, "idle_seconds"), b[6], sizeof b[6]),
 		    locks[0] ? locks : "-");
 	}
+	if (cmd_result_bool(cc, "more"))
+		cli_err("more agents are present: the next page is agents --after %s", b[2]);
 	return (0);
 }
 

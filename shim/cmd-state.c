@@ -36,6 +36,7 @@ static const struct cmd_opt note_delete_opts[] = {
 };
 static const struct cmd_opt note_list_opts[] = {
 	{ "limit", 0, "limit", NULL },
+	{ "after", 0, "after", NULL },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct cmd_opt note_wait_opts[] = {
@@ -85,8 +86,9 @@ static const struct cmd_sub note_subs[] = {
 	    .exec = note_delete_exec },
 	{ .name = "list",
 	    .op = "note_list",
-	    .usage = "note list [PREFIX] [--limit N] [--json]",
-	    .desc = "the notes: key, version, author, size, expiry",
+	    .usage = "note list [PREFIX] [--limit N] [--after KEY] [--json]",
+	    .desc = "the notes: key, version, author, size, expiry; a page of --limit (default "
+		    "100), the next one --after the last key",
 	    .flags = CMD_JSON,
 	    .opts = note_list_opts,
 	    .pos = { "prefix" },
@@ -253,8 +255,8 @@ static int
 note_list_show(struct cmd_call *cc)
 {
 	const msgpack_object *ns = mp_get(cc->r, "notes"), *n;
-	const char *key, *author, *prefix = cmd_str(cc, "prefix");
-	size_t kn, an;
+	const char *key = "", *author, *prefix = cmd_str(cc, "prefix");
+	size_t kn = 0, an;
 	double exp;
 	char expbuf[32];
 	uint32_t i;
@@ -280,8 +282,9 @@ note_list_show(struct cmd_call *cc)
 		    (long long)mp_get_int(n, "version", 0), (int)an, author,
 		    (long long)mp_get_int(n, "size_bytes", 0), expbuf);
 	}
-	if (cmd_result_bool(cc, "truncated"))
-		cli_err("more notes match; raise --limit (up to 1000) or narrow the prefix");
+	if (cmd_result_bool(cc, "more"))
+		cli_err("more notes match: the next page is note list%s%s --after '%.*s'",
+		    *prefix ? " " : "", prefix, (int)kn, key);
 	return (0);
 }
 

@@ -79,6 +79,7 @@ h_start(void)
 	lock_init();
 	task_init();
 	msg_init();
+	dump_init();
 	store_start();
 	session_seed(revision);
 	server_start();

@@ -154,9 +154,9 @@ is "$(printf '%s' "$r" | json .status)" review \
     "the mcp session reconnects, reclaims its session and submits T5 without the token"
 
 # --- an unreclaimed claim goes back to todo after grace + lease ---
-# (the new claim's lease is long: once "other" has gone, nothing of T6
-# may run out while the snapshots below compare it)
-r=$(as other task_claim '{"id":"T6","wait_seconds":15,"lease_seconds":600}')
+# (a long lease for the new claim: its CLI session ends at once, and the
+# snapshots below must not see the lease run out however slow the run)
+r=$(as other task_claim '{"id":"T6","wait_seconds":15,"lease_seconds":3600}')
 ms=$((($(date +%s%N) - t0) / 1000000))
 is "$(printf '%s' "$r" | json .claimed)" true "T6 becomes claimable again"
 cmp_ok "$ms" -ge $((GRACE * 1000 + 1000 - 300)) "not before grace + lease ($ms ms)"

@@ -51,7 +51,29 @@ is "$(rows "$D/stdout.json" | md5sum)" "$(rows "$D/live.json" | md5sum)" \
     "with the same rows"
 baton_run call state_export
 is "$(printf '%s' "$OUT" | json '.rows > 0')" true "baton call state_export answers path, rows"
-rm -f "$(printf '%s' "$OUT" | json .path)"
+# snapshots: one at a time, gone with the connection that asked
+snapshots() {
+	ls "$S" | grep -c '^export-'
+}
+i=0
+while [ $i -lt 20 ]; do
+	"$BATON" call state_export >/dev/null || break
+	i=$((i + 1))
+done
+wait_for '[ "$(snapshots)" = 0 ]' 5
+is "$i/$(snapshots)" 20/0 "20 state_export calls that never remove their snapshot leave none behind"
+hold_start 1 call-hold state_export || bail_out "a held state_export failed"
+snap=$(printf '%s' "$HOLD_RES" | json .r.path)
+[ -f "$snap" ]
+ok $? "a snapshot stays while the connection that asked for it is open"
+baton_run call state_export
+is "$RC" 1 "a second export meanwhile is a conflict (exit 1)"
+like "$ERR" "export is in progress \(session s[0-9]+.*one snapshot at a time" \
+    "which says an export is in progress, and whose"
+hold_stop 1
+wait_for "[ ! -e '$snap' ]" 5
+[ ! -e "$snap" ]
+ok $? "the snapshot goes when that connection closes"
 
 # --- offline export equals the live one ---
 baton_run import "$D/live.json"

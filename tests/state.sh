@@ -156,8 +156,8 @@ is "$RC" 1 "the expired note is gone"
 for k in list/b list/a list/c; do "$BATON" note set $k x >/dev/null; done
 is "$("$BATON" note list list/ --json | json '[.notes[].key] | join(",")')" \
     "list/a,list/b,list/c" "note list PREFIX lists in key order"
-is "$("$BATON" note list list/ --limit 2 --json | json '[.count, .truncated] | @json')" \
-    "[2,true]" "--limit cuts the list and says it is truncated"
+is "$("$BATON" note list list/ --limit 2 --json | json '[.count, .more] | @json')" \
+    "[2,true]" "--limit cuts the list and says there is more"
 like "$("$BATON" note list list/)" "^KEY +VERSION +AUTHOR" "note list prints a table for people"
 
 # --- events ---

@@ -208,6 +208,7 @@ unasked(void)
 	struct hpeer *e;
 	char q[256], *tid;
 	int64_t before;
+	size_t i;
 
 	before = log_cursor();
 	h_call(peers[0], "lock_acquire", "{'name':'T1','ttl_seconds':1}");
@@ -243,6 +244,19 @@ unasked(void)
 	       "r.entries.0.summary~'todo'"),
 	    "a claim whose lease runs out is recorded when it does");
 	free(tid);
+
+	/* more entries than one request's batch, outside any request */
+	e = h_connect("many", PROJECT);
+	for (i = 0; i < 200; i++) {
+		snprintf(q, sizeof q, "{'name':'M%03zu'}", i);
+		h_call(e, "lock_acquire", q);
+	}
+	before = log_cursor();
+	h_close(e);
+	snprintf(q, sizeof q, "{'after':%" PRId64 ",'agent':'many','limit':1000}", before);
+	ok(h_check(h_call(peers[0], "log_list", q),
+	       "ok=true r.count=200 r.entries.0.op=session_end r.entries.199.op=session_end"),
+	    "a session that ends holding 200 locks records 200 entries (the broker lives on)");
 }
 
 /* The filters: kinds, agent, object; the newest without after; paging. */

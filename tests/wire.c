@@ -15,6 +15,29 @@
  *   wire SOCKET hold                hello, then stay until stdin closes
  *   wire SOCKET acquire NAME        hello, lock_acquire NAME, then stay
  *                                   until stdin closes
+ *   wire SOCKET call-hold OP [K=V ...]
+ *                                   hello, one request, its answer, then
+ *                                   stay until stdin closes
+ *   wire SOCKET conns N             N sessions (this one and N - 1 more),
+ *                                   each a connection that said hello and
+ *                                   got its welcome; stay until stdin
+ *                                   closes
+ *   wire SOCKET flood N OP [K=V ...]
+ *                                   hello, then N requests and the bytes
+ *                                   of WIRE_TAIL (hex), as many as the
+ *                                   socket takes within WIRE_TIMEOUT; then
+ *                                   stay until stdin closes without ever
+ *                                   reading an answer
+ *   wire SOCKET partial N           hello, then the header of an N-byte
+ *                                   frame and all of it but the last
+ *                                   byte; stay until stdin closes
+ *   wire SOCKET call-raw HEX OP [K=V ...]
+ *                                   hello, then one request and these
+ *                                   bytes in a single write; read until
+ *                                   the broker closes
+ *   wire SOCKET call-raw-close HEX OP [K=V ...]
+ *                                   the same, but close at once without
+ *                                   reading an answer
  *
  * Every frame received is printed as one line "frame JSON"; the hold
  * modes print "holding" once they are set up; the last line is "closed"
@@ -33,6 +56,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -65,6 +89,7 @@ struct wire {
 	int notok;    /* a result with ok:false arrived */
 	int nres;     /* results received */
 	size_t chunk; /* WIRE_CHUNK: send this many bytes at a time */
+	int quiet;    /* print no frames (the extra sessions of conns) */
 	unsigned char *buf;
 	size_t len, size;
 };
@@ -274,14 +299,15 @@ wire_request(struct wire *w, const char *op, int argc, char **argv)
 	return (wire_pipeline(w, 1, op, argc, argv));
 }
 
-/* Send n requests for op, ids 1 to n, in a single write. */
-static int
-wire_pipeline(struct wire *w, int n, const char *op, int argc, char **argv)
+/* n requests for op, ids 1 to n, then tail (tlen bytes), in one buffer; NULL on failure. */
+static char *
+wire_requests(int n, const char *op, int argc, char **argv, const unsigned char *tail,
+    size_t tlen, size_t *lenp)
 {
 	struct fbuf fb;
 	char *all = NULL;
 	size_t len = 0;
-	int i, k, r;
+	int i, k;
 
 	for (k = 1; k <= n; k++) {
 		fbuf_init(&fb);
@@ -297,16 +323,41 @@ wire_pipeline(struct wire *w, int n, const char *op, int argc, char **argv)
 			fprintf(stderr, "wire: cannot encode a frame\n");
 			fbuf_free(&fb);
 			free(all);
-			return (-1);
+			return (NULL);
 		}
 		all = xreallocarray(all, 1, len + fb.sb.size);
 		memcpy(all + len, fb.sb.data, fb.sb.size);
 		len += fb.sb.size;
 		fbuf_free(&fb);
 	}
+	all = xreallocarray(all, 1, len + tlen);
+	if (tlen > 0)
+		memcpy(all + len, tail, tlen);
+	*lenp = len + tlen;
+	return (all);
+}
+
+/* Send n requests for op, ids 1 to n, and then tail (tlen bytes), in a single write. */
+static int
+wire_pipeline_tail(struct wire *w, int n, const char *op, int argc, char **argv,
+    const unsigned char *tail, size_t tlen)
+{
+	size_t len;
+	char *all;
+	int r;
+
+	if ((all = wire_requests(n, op, argc, argv, tail, tlen, &len)) == NULL)
+		return (-1);
 	r = wire_send(w, all, len);
 	free(all);
 	return (r);
+}
+
+/* Send n requests for op, ids 1 to n, in a single write. */
+static int
+wire_pipeline(struct wire *w, int n, const char *op, int argc, char **argv)
+{
+	return (wire_pipeline_tail(w, n, op, argc, argv, NULL, 0));
 }
 
 /* Decode HEX (spaces allowed) into a new buffer; -1 on a bad digit. */
@@ -369,10 +420,12 @@ wire_take_frame(struct wire *w)
 		msgpack_unpacked_destroy(&u);
 		return (-1);
 	}
-	fputs("frame ", stdout);
-	wire_json(stdout, &u.data);
-	fputc('\n', stdout);
-	fflush(stdout);
+	if (!w->quiet) {
+		fputs("frame ", stdout);
+		wire_json(stdout, &u.data);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
 	w->nframes++;
 	type = mp_frame_type(&u.data);
 	if (type == FRAME_ERROR)
@@ -477,6 +530,118 @@ wire_hold(struct wire *w)
 	}
 }
 
+/* Stay until stdin closes, reading nothing from the broker. */
+static void
+wire_deaf(void)
+{
+	struct pollfd pfd;
+	char b[512];
+
+	printf("holding\n");
+	fflush(stdout);
+	pfd.fd = STDIN_FILENO;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, -1) != -1 || errno == EINTR) {
+		if (pfd.revents != 0 && read(STDIN_FILENO, b, sizeof b) <= 0)
+			return;
+	}
+}
+
+/*
+ * Send n requests for op without reading an answer: as much of them as
+ * the socket takes, waiting at most WIRE_TIMEOUT for room each time it
+ * is full.  Prints how many bytes went.
+ */
+static int
+wire_flood(struct wire *w, int n, const char *op, int argc, char **argv)
+{
+	struct pollfd pfd;
+	const char *hex = getenv("WIRE_TAIL");
+	unsigned char *tail = NULL;
+	size_t off = 0, len, tlen = 0;
+	char *all;
+	ssize_t r;
+
+	if (hex != NULL && wire_unhex(hex, &tail, &tlen) != 0)
+		return (-1);
+	all = wire_requests(n, op, argc, argv, tail, tlen, &len);
+	free(tail);
+	if (all == NULL)
+		return (-1);
+	while (off < len) {
+		r = send(w->fd, all + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r == -1 && errno != EAGAIN && errno != EINTR)
+			break;
+		pfd.fd = w->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, w->timeout_ms) == 0)
+			break; /* the broker stopped reading us */
+	}
+	printf("sent %zu of %zu bytes\n", off, len);
+	free(all);
+	return (0);
+}
+
+/* Send the header of an n-byte frame and n - 1 bytes of it. */
+static int
+wire_partial(struct wire *w, uint32_t n)
+{
+	unsigned char *p = xcalloc(1, (size_t)n + FRAME_HDR);
+	int rc;
+
+	p[0] = (unsigned char)(n >> 24);
+	p[1] = (unsigned char)(n >> 16);
+	p[2] = (unsigned char)(n >> 8);
+	p[3] = (unsigned char)n;
+	rc = wire_send(w, p, (size_t)n + FRAME_HDR - 1);
+	free(p);
+	return (rc);
+}
+
+/*
+ * Open n more sessions besides w's, one after the other (each waits for its
+ * welcome), then hold them all until stdin closes.  0, or -1 when one
+ * could not be opened (said why).
+ */
+static int
+wire_conns(const char *path, struct wire *w, int n)
+{
+	struct rlimit rl;
+	struct wire *ws;
+	int i, rc = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	ws = xcalloc((size_t)n, sizeof *ws);
+	for (i = 0; i < n && rc == 0; i++) {
+		ws[i].timeout_ms = w->timeout_ms;
+		ws[i].quiet = 1;
+		if ((ws[i].fd = wire_connect(path)) == -1 ||
+		    wire_hello(&ws[i], PROTO_VERSION) != 0 ||
+		    wire_wait(&ws[i], FRAME_WELCOME) != FRAME_WELCOME) {
+			fprintf(stderr, "wire: session %d of %d was not opened\n", i + 1, n);
+			rc = -1;
+		}
+		free(ws[i].buf); /* 10 000 idle sessions keep no buffer */
+		ws[i].buf = NULL;
+		ws[i].len = ws[i].size = 0;
+	}
+	if (rc == 0)
+		wire_hold(w);
+	for (i = 0; i < n; i++) {
+		if (ws[i].fd > 0)
+			close(ws[i].fd);
+	}
+	free(ws);
+	return (rc);
+}
+
 /* The exit status that sums up what happened (see the top of the file). */
 static int
 wire_status(const struct wire *w, int wanted)
@@ -501,7 +666,9 @@ wire_usage(void)
 	fprintf(stderr,
 	    "usage: wire SOCKET hello | hello-version N | raw HEX | raw-eof HEX |\n"
 	    "            hello-raw HEX | call OP [K=V ...] | pipeline N OP [K=V ...] |\n"
-	    "            hold | acquire NAME\n");
+	    "            hold | acquire NAME | call-hold OP [K=V ...] | conns N |\n"
+	    "            flood N OP [K=V ...] | partial N |\n"
+	    "            call-raw HEX OP [K=V ...] | call-raw-close HEX OP [K=V ...]\n");
 	exit(W_USAGE);
 }
 
@@ -580,6 +747,18 @@ main(int argc, char **argv)
 		while (w->nres < atoi(argv[3]) && wire_wait(w, FRAME_RES) == FRAME_RES)
 			;
 		wanted = w->nres == atoi(argv[3]);
+	} else if (strcmp(mode, "call-raw") == 0 || strcmp(mode, "call-raw-close") == 0) {
+		if (argc < 5 || wire_unhex(argv[3], &bytes, &nbytes) != 0)
+			wire_usage();
+		rc = wire_pipeline_tail(w, 1, argv[4], argc - 5, argv + 5, bytes, nbytes);
+		free(bytes);
+		if (rc != 0)
+			return (W_SYS);
+		if (strcmp(mode, "call-raw-close") == 0) {
+			close(w->fd);
+			return (W_SUCCESS);
+		}
+		wire_wait(w, 0);
 	} else if (strcmp(mode, "call") == 0) {
 		if (argc < 4)
 			wire_usage();
@@ -588,12 +767,35 @@ main(int argc, char **argv)
 		wanted = wire_wait(w, FRAME_RES) == FRAME_RES;
 	} else if (strcmp(mode, "hold") == 0) {
 		wire_hold(w);
-	} else if (strcmp(mode, "acquire") == 0) {
-		if (argc != 4)
+	} else if (strcmp(mode, "flood") == 0) {
+		if (argc < 5 || atoi(argv[3]) < 1)
 			wire_usage();
-		xasprintf(&name, "name=%s", argv[3]);
-		rc = wire_request(w, "lock_acquire", 1, &name);
-		free(name);
+		if (wire_flood(w, atoi(argv[3]), argv[4], argc - 5, argv + 5) != 0)
+			return (W_SYS);
+		wire_deaf();
+		return (W_SUCCESS);
+	} else if (strcmp(mode, "partial") == 0) {
+		if (argc != 4 || atoi(argv[3]) < 1)
+			wire_usage();
+		if (wire_partial(w, (uint32_t)atoi(argv[3])) != 0)
+			return (W_SYS);
+		wire_hold(w);
+	} else if (strcmp(mode, "conns") == 0) {
+		if (argc != 4 || atoi(argv[3]) < 1)
+			wire_usage();
+		if (wire_conns(argv[1], w, atoi(argv[3]) - 1) != 0)
+			return (W_SYS);
+	} else if (strcmp(mode, "acquire") == 0 || strcmp(mode, "call-hold") == 0) {
+		if (strcmp(mode, "acquire") == 0) {
+			if (argc != 4)
+				wire_usage();
+			xasprintf(&name, "name=%s", argv[3]);
+			rc = wire_request(w, "lock_acquire", 1, &name);
+			free(name);
+		} else if (argc < 4)
+			wire_usage();
+		else
+			rc = wire_request(w, argv[3], argc - 4, argv + 4);
 		if (rc != 0)
 			return (W_SYS);
 		if (wire_wait(w, FRAME_RES) != FRAME_RES) {

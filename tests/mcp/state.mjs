@@ -64,7 +64,7 @@ await main(async () => {
     'a CAS on an absent note reports version 0, value null', r);
 
   r = await call(a, 'note_list', { prefix: 'api/' }, 'list');
-  ok(r.count === 1 && r.truncated === false && r.notes[0].key === 'api/url' &&
+  ok(r.count === 1 && r.more === false && r.notes[0].key === 'api/url' &&
     r.notes[0].size_bytes > 0 && r.notes[0].version === v1, 'note_list by prefix', r);
 
   r = await call(a, 'note_wait', { key: 'api/url', after_version: 0, wait_seconds: 5 }, 'wait at once');
