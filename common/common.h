@@ -326,7 +326,7 @@ int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpack
 /* fileres.c: "file:" reservations */
 int file_is_glob(const char *);
 int file_normalize(const char *, const char *, size_t, char **, char **);
-int file_overlap(const char *, const char *);
+int file_overlap(const char *, const char *, const char *); /* root, a, b */
 
 /* paths.c: where the socket and the state live (DESIGN §2) */
 int path_socket(char *, size_t, char **);
