@@ -329,9 +329,13 @@ int file_normalize(const char *, const char *, size_t, char **, char **);
 int file_overlap(const char *, const char *, const char *); /* root, a, b */
 
 /* paths.c: where the socket and the state live (DESIGN §2) */
+#define PATH_HOME_SOCKET ".local/state/baton/run/sock" /* under the home, without /run/user */
 int path_socket(char *, size_t, char **);
+int path_socket_default(char *, size_t, const char *, const char *); /* run dir, home */
 int path_state_dir(char *, size_t, char **);
+const char *path_home(char **);                 /* from the password database */
 int path_check_dir(const char *, int, char **); /* create?: mkdir 0700 first */
+int path_mkdirs(const char *, char **);         /* mkdir -p, the last 0700 and checked */
 char *path_dirname(const char *);
 int path_check_socket_dir(const char *, int, char **); /* dirname of a socket */
 

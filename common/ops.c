@@ -31,6 +31,7 @@ static const struct op_result status_results[] = {
 	{ "session", "string", 0, "your session id" },
 	{ "agent", "string", 0, "your agent name" },
 	{ "durability", "string", 0, "strict, relaxed or none (batond --durability)" },
+	{ "state_dir", "string", 1, "the broker's state directory (state.db, batond.log)" },
 	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
 };
 

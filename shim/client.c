@@ -385,6 +385,59 @@ client_autostart(const char *sock, struct op_error *err)
 	return (fd);
 }
 
+/*
+ * Is the listener on fd run by our own uid?  The hello carries the
+ * session token: it goes to nobody else, whatever the path led to.
+ */
+static int
+client_peer_ours(int fd, const char *sock, struct op_error *err)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		client_syserr(err, ERR_PERMISSION, "refusing to use %s: no peer credentials",
+		    sock);
+		return (0);
+	}
+	if (cred.uid != getuid()) {
+		op_error_set(err, ERR_PERMISSION, NULL,
+		    "refusing to use %s: it is served by uid %u, not by you (uid %u); "
+		    "set BATON_SOCKET to a path in a directory of your own",
+		    sock, (unsigned)cred.uid, (unsigned)getuid());
+		return (0);
+	}
+	return (1);
+}
+
+/* Refuse a socket path that is a symlink: it could lead anywhere. */
+static int
+client_not_symlink(const char *sock, struct op_error *err)
+{
+	struct stat sb;
+
+	if (lstat(sock, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+		op_error_set(err, ERR_PERMISSION, NULL,
+		    "refusing to use %s: it is a symlink, and baton never follows one; "
+		    "remove it, or set BATON_SOCKET to the socket itself",
+		    sock);
+		return (0);
+	}
+	return (1);
+}
+
+/* fd (connected to sock) when the path is no symlink and the peer is ours; else closed, -1. */
+static int
+client_vet(int fd, const char *sock, struct op_error *err)
+{
+	if (fd == -1)
+		return (-1);
+	if (client_not_symlink(sock, err) && client_peer_ours(fd, sock, err))
+		return (fd);
+	close(fd);
+	return (-1);
+}
+
 /* Connect to the broker on sock, starting it when allowed; the fd or -1. */
 static int
 client_reach(const char *sock, int autostart, struct op_error *err)
@@ -400,14 +453,16 @@ client_reach(const char *sock, int autostart, struct op_error *err)
 		free(cause);
 		return (-1);
 	}
+	if (!missing && !client_not_symlink(sock, err))
+		return (-1);
 	if (!missing && (fd = client_connect(sock)) != -1)
-		return (fd);
+		return (client_vet(fd, sock, err));
 	if (!missing && errno != ENOENT && errno != ECONNREFUSED) {
 		client_syserr(err, ERR_UNAVAILABLE, "cannot connect to the broker on %s", sock);
 		return (-1);
 	}
 	if (autostart)
-		return (client_autostart(sock, err));
+		return (client_vet(client_autostart(sock, err), sock, err));
 	op_error_set(err, ERR_UNAVAILABLE, NULL,
 	    "no broker on %s (%s); start it with `batond` "
 	    "or drop --no-autostart",
