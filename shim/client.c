@@ -30,7 +30,7 @@
 #define CLIENT_READ_CHUNK 65536
 
 /* A non-empty environment variable, or NULL. */
-static const char *
+const char *
 client_env(const char *name)
 {
 	const char *v = getenv(name);
@@ -70,68 +70,6 @@ client_opts_default(struct client_opts *o)
 	o->project = client_env("BATON_PROJECT");
 	o->client_name = "baton";
 	o->client_version = BATON_VERSION;
-}
-
-/* An absolute, malloc'd form of path: resolved when it exists, else joined to the cwd. */
-static char *
-client_abspath(const char *path)
-{
-	char buf[PATH_MAX], *p;
-
-	if (realpath(path, buf) != NULL)
-		return (xstrdup(buf));
-	if (path[0] == '/' || getcwd(buf, sizeof buf) == NULL)
-		return (xstrdup(path));
-	xasprintf(&p, "%s/%s", buf, path);
-	return (p);
-}
-
-/*
- * Is the project given explicitly (--project, $BATON_PROJECT,
- * $CLAUDE_PROJECT_DIR)?  Only then does it win over an MCP client's roots.
- */
-int
-project_explicit(const struct client_opts *o)
-{
-	return (o->project != NULL || client_env("BATON_PROJECT") != NULL ||
-	    client_env("CLAUDE_PROJECT_DIR") != NULL);
-}
-
-/*
- * The project namespace (DESIGN §2; baton mcp puts the client's first
- * root in o->project when nothing explicit is set): $BATON_PROJECT,
- * $CLAUDE_PROJECT_DIR, the nearest directory above the cwd holding .git
- * (directory or worktree file; no git process, this runs on every call),
- * else the cwd.
- */
-char *
-project_default(void)
-{
-	const char *env;
-	char cwd[PATH_MAX], probe[PATH_MAX + 8], *slash;
-	struct stat sb;
-	size_t len;
-
-	if ((env = client_env("BATON_PROJECT")) != NULL ||
-	    (env = client_env("CLAUDE_PROJECT_DIR")) != NULL)
-		return (client_abspath(env));
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		return (xstrdup("/"));
-	len = strlen(cwd);
-	for (;;) {
-		snprintf(probe, sizeof probe, "%.*s/.git", (int)len, cwd);
-		if (lstat(probe, &sb) == 0)
-			return (len == 0 ? xstrdup("/") : xstrndup(cwd, len));
-		if (len == 0)
-			break;
-		cwd[len] = '\0';
-		if ((slash = strrchr(cwd, '/')) == NULL)
-			break;
-		len = (size_t)(slash - cwd);
-	}
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		return (xstrdup("/"));
-	return (xstrdup(cwd));
 }
 
 /* The sysexits status for an error code (DESIGN §7), from the table in common/. */
@@ -609,7 +547,7 @@ conn_open(struct conn *c, const struct client_opts *o, struct op_error *err)
 	}
 	if ((c->fd = client_reach(sock, o->autostart, err)) == -1)
 		return (-1);
-	project = o->project != NULL ? client_abspath(o->project) : project_default();
+	project = o->project != NULL ? project_abspath(o->project) : project_default();
 	r = client_hello(c, o, project);
 	free(project);
 	if (r != 0) {

@@ -62,9 +62,16 @@ int conn_call(struct conn *, const char *, const void *, size_t, msgpack_unpacke
     const msgpack_object **, struct op_error *);
 void client_req_open(struct fbuf *, uint64_t, const char *); /* then the args map */
 void client_req_close(struct fbuf *);
-char *project_default(void);
-int project_explicit(const struct client_opts *);
 int exit_status_for(const char *);
+const char *client_env(const char *); /* a non-empty variable, or NULL */
+
+/* project.c: the project namespace and the checkout (DESIGN §2) */
+char *project_abspath(const char *);
+int project_explicit(const struct client_opts *);
+char *project_repository(const char *, char **); /* dir; its checkout's top */
+char *project_checkout(void);                    /* for files of the checkout: .mcp.json... */
+char *project_of_dir(char *);                    /* takes a directory to its repository */
+char *project_default(void);                     /* the namespace without --project */
 
 /*
  * cli.c: the command table.  A command is an entry: its name, what
