@@ -154,7 +154,7 @@ char *mp_get_strdup(const msgpack_object *, const char *); /* NULL when absent *
 
 /* ops.c: the operation table (DESIGN §4) */
 enum arg_type {
-	ARG_STRING, /* UTF-8 string; min/max bound its byte length */
+	ARG_STRING, /* UTF-8 string, a name unless ARG_TEXT; min/max bound its byte length */
 	ARG_INT,    /* integer; min/max bound its value */
 	ARG_NUMBER, /* integer or float; min/max bound its value */
 	ARG_BOOL,
@@ -163,6 +163,7 @@ enum arg_type {
 };
 
 #define ARG_REQUIRED 0x1
+#define ARG_TEXT 0x2 /* a string of free text: controls allowed; else a name (utf8.c) */
 
 struct op_arg {
 	const char *name;
@@ -322,11 +323,20 @@ struct cJSON *json_from_msgpack(const msgpack_object *);
 struct cJSON *json_from_msgpack_exact(const msgpack_object *);
 int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
     const msgpack_object **, struct op_error *);
+#define JSON_SCAN_DEPTH 64 /* json_find_nul: member names kept for this many levels */
+int json_find_nul(const char *, size_t, char *, size_t); /* text, len; field */
 
 /* fileres.c: "file:" reservations */
 int file_is_glob(const char *);
 int file_normalize(const char *, const char *, size_t, char **, char **);
 int file_overlap(const char *, const char *, const char *); /* root, a, b */
+
+/* utf8.c: names, text, and strings shown on a terminal */
+#define UTF8_TEXT 0x1      /* utf8_check: text (controls allowed), not a name */
+#define UTF8_VIS_LINES 0x1 /* utf8_vis: keep newlines and tabs */
+size_t utf8_next(const char *, size_t, uint32_t *);        /* a sequence's length; 0 invalid */
+int utf8_check(const char *, size_t, int, char *, size_t); /* 0, or -1 and why */
+char *utf8_vis(const char *, size_t, int);                 /* escaped, malloc'd */
 
 /* paths.c: where the socket and the state live (DESIGN §2) */
 #define PATH_HOME_SOCKET ".local/state/baton/run/sock" /* under the home, without /run/user */

@@ -52,7 +52,7 @@ static const struct op_arg lock_acquire_args[] = {
 	    "when your session ends." },
 	{ "ticket", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
 	    "Ticket from a timed-out wait: keeps your place in the queue." },
-	{ "reason", ARG_STRING, 0, 0, REASON_MAX_LEN, NULL, NULL,
+	{ "reason", ARG_STRING, ARG_TEXT, 0, REASON_MAX_LEN, NULL, NULL,
 	    "Why you hold it, shown to others in lock_list and conflicts." },
 };
 static const struct op_result lock_acquire_results[] = {
@@ -108,7 +108,7 @@ static const struct op_result lock_list_results[] = {
 static const struct op_arg lock_break_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
 	    "Name of the lock to break." },
-	{ "reason", ARG_STRING, 0, 0, 256, NULL, NULL,
+	{ "reason", ARG_STRING, ARG_TEXT, 0, 256, NULL, NULL,
 	    "Why, told to the holders in their inbox." },
 };
 static const struct op_result lock_break_results[] = {
@@ -287,8 +287,10 @@ static const struct op_arg message_send_args[] = {
 	{ "to", ARG_STRING, ARG_REQUIRED, 1, ADDR_MAX, NULL, NULL,
 	    "An agent name, \"role:ROLE\" (everyone in that role, e.g. role:implementer) "
 	    "or \"all\" (everyone in the project)." },
-	{ "body", ARG_STRING, ARG_REQUIRED, 1, MSG_BODY_MAX, NULL, NULL, "The message text." },
-	{ "subject", ARG_STRING, 0, 0, MSG_SUBJECT_MAX, NULL, NULL, "A short subject line." },
+	{ "body", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, MSG_BODY_MAX, NULL, NULL,
+	    "The message text." },
+	{ "subject", ARG_STRING, ARG_TEXT, 0, MSG_SUBJECT_MAX, NULL, NULL,
+	    "A short subject line." },
 	{ "thread", ARG_STRING, 0, 0, MSG_THREAD_MAX, NULL, NULL,
 	    "A thread label to group messages, e.g. a task id \"T4\"." },
 };
@@ -334,9 +336,9 @@ static const struct op_result message_ack_results[] = {
 };
 
 static const struct op_arg discussion_start_args[] = {
-	{ "topic", ARG_STRING, ARG_REQUIRED, 1, DISC_TOPIC_MAX, NULL, NULL,
+	{ "topic", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TOPIC_MAX, NULL, NULL,
 	    "What is to be decided, in one line." },
-	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL,
+	{ "message", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TEXT_MAX, NULL, NULL,
 	    "The opening message: the question, the options, what you need." },
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
 	    "Who must answer: an agent name or \"role:ROLE\". Their inbox lists the "
@@ -356,7 +358,8 @@ static const struct op_result discussion_start_results[] = {
 
 static const struct op_arg discussion_reply_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
-	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, "Your reply." },
+	{ "message", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TEXT_MAX, NULL, NULL,
+	    "Your reply." },
 	{ "waiting_on", ARG_STRING, 0, 0, ADDR_MAX, NULL, NULL,
 	    "Who must answer next (\"\" clears it). Without it, a reply from the one "
 	    "waited on hands the discussion back to whoever started it." },
@@ -371,9 +374,9 @@ static const struct op_result discussion_reply_results[] = {
 
 static const struct op_arg discussion_resolve_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "Discussion id, e.g. \"D3\"." },
-	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL,
+	{ "decision", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TEXT_MAX, NULL, NULL,
 	    "What was decided." },
-	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL,
+	{ "reasoning", ARG_STRING, ARG_TEXT, 0, DISC_TEXT_MAX, NULL, NULL,
 	    "Why it was decided, for whoever reads it later." },
 	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL,
 	    "A task the decision leads to, e.g. \"T7\"." },
@@ -430,9 +433,9 @@ static const struct op_result discussion_get_results[] = {
 #define TASK_LIST_MAX 200
 
 static const struct op_arg task_create_args[] = {
-	{ "title", ARG_STRING, ARG_REQUIRED, 1, TASK_TITLE_MAX, NULL, NULL,
+	{ "title", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, TASK_TITLE_MAX, NULL, NULL,
 	    "Short imperative title, e.g. \"Add the /login endpoint\"." },
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
+	{ "description", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
 	    "What to do and how to know it is done: files, acceptance, tests." },
 	{ "priority", ARG_STRING, 0, 0, 16, "\"medium\"", "low|medium|high|urgent",
 	    "Higher priority is claimed first." },
@@ -508,8 +511,9 @@ static const struct op_result task_list_results[] = {
 
 static const struct op_arg task_update_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id." },
-	{ "title", ARG_STRING, 0, 1, TASK_TITLE_MAX, NULL, NULL, "New title." },
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "New description." },
+	{ "title", ARG_STRING, ARG_TEXT, 1, TASK_TITLE_MAX, NULL, NULL, "New title." },
+	{ "description", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "New description." },
 	{ "priority", ARG_STRING, 0, 0, 16, NULL, "low|medium|high|urgent", "New priority." },
 	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, "New tags (replace)." },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
@@ -519,7 +523,7 @@ static const struct op_arg task_update_args[] = {
 	    "todo|in_progress|review|done|blocked|cancelled",
 	    "Move it through the status machine; a forbidden move is refused with the "
 	    "allowed ones." },
-	{ "note", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
+	{ "note", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
 	    "Why: kept in the history (notes for review, feedback for done/in_progress)." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
 	    "Claim token, for moves only the claimant may make from another session." },
@@ -553,7 +557,7 @@ static const struct op_result task_claim_results[] = {
 
 static const struct op_arg task_submit_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task id." },
-	{ "notes", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
+	{ "notes", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, TASK_TEXT_MAX, NULL, NULL,
 	    "What you did, how you tested it, anything the reviewer must know." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
 	    "Claim token; not needed from the session that claimed it." },
@@ -564,7 +568,7 @@ static const struct op_arg task_approve_args[] = {
 	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "Task in review to approve." },
 	{ "ids", ARG_STRINGS, 0, 1, TASK_APPROVE_MAX, NULL, NULL,
 	    "Several tasks in review: all approved, or none when one cannot be." },
-	{ "feedback", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Review comments." },
+	{ "feedback", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, "Review comments." },
 };
 static const struct op_result task_approve_results[] = {
 	{ "approved", "array", 0, "ids now done" },
@@ -574,7 +578,7 @@ static const struct op_result task_approve_results[] = {
 
 static const struct op_arg task_request_changes_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task in review." },
-	{ "feedback", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
+	{ "feedback", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, TASK_TEXT_MAX, NULL, NULL,
 	    "What to change; the claimant's task_claim returns it." },
 };
 #define task_request_changes_results task_fields_results
@@ -583,21 +587,27 @@ static const struct op_arg task_release_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, "Task you claimed." },
 	{ "requeue", ARG_BOOL, 0, 0, 0, "true", NULL,
 	    "true: back to todo for anyone; false: blocked until someone unblocks it." },
-	{ "reason", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Why, kept in the history." },
+	{ "reason", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "Why, kept in the history." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL,
 	    "Claim token; not needed from the session that claimed it." },
 };
 #define task_release_results task_fields_results
 
 static const struct op_arg project_set_args[] = {
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What the project is." },
-	{ "end_state", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What done looks like." },
-	{ "tech_stack", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
+	{ "description", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "What the project is." },
+	{ "end_state", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "What done looks like." },
+	{ "tech_stack", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
 	    "Languages, libraries, tools." },
-	{ "constraints", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Rules to respect." },
-	{ "acceptance", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Acceptance criteria." },
-	{ "tests", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "How to test it." },
-	{ "plan", ARG_STRING, 0, 0, TASK_PLAN_MAX, NULL, NULL, "The implementation plan." },
+	{ "constraints", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "Rules to respect." },
+	{ "acceptance", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "Acceptance criteria." },
+	{ "tests", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, "How to test it." },
+	{ "plan", ARG_STRING, ARG_TEXT, 0, TASK_PLAN_MAX, NULL, NULL,
+	    "The implementation plan." },
 	{ "status", ARG_STRING, 0, 0, 16, NULL, "planning|ready|in_progress|complete|stopped",
 	    "complete or stopped ends every waiting task_claim at once." },
 };
@@ -948,6 +958,7 @@ op_type_name(enum arg_type t)
 static int
 op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *err)
 {
+	char why[96];
 	const char *s;
 	size_t n;
 	double d;
@@ -959,9 +970,9 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 	case ARG_STRING:
 		if (mp_str(v, &s, &n) != 0)
 			break;
-		if (memchr(s, '\0', n) != NULL) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must not contain NUL bytes",
-			    a->name);
+		if (utf8_check(s, n, (a->flags & ARG_TEXT) ? UTF8_TEXT : 0, why, sizeof why) !=
+		    0) {
+			op_error_set(err, ERR_INVALID, a->name, "%s %s", a->name, why);
 			return (-1);
 		}
 		if ((double)n < a->min || (double)n > a->max) {
@@ -1008,11 +1019,15 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		}
 		for (k = 0; k < v->via.array.size; k++) {
 			const msgpack_object *e = &v->via.array.ptr[k];
-			if (mp_str(e, &s, &n) != 0 || n == 0 || n > NAME_MAX_LEN ||
-			    memchr(s, '\0', n) != NULL) {
+			if (mp_str(e, &s, &n) != 0 || n == 0 || n > NAME_MAX_LEN) {
 				op_error_set(err, ERR_INVALID, a->name,
 				    "%s[%u] must be a non-empty string of at most %d bytes",
 				    a->name, k, NAME_MAX_LEN);
+				return (-1);
+			}
+			if (utf8_check(s, n, 0, why, sizeof why) != 0) {
+				op_error_set(err, ERR_INVALID, a->name, "%s[%u] %s", a->name, k,
+				    why);
 				return (-1);
 			}
 		}

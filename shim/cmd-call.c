@@ -130,8 +130,12 @@ call_parse_json(const char *text)
 	cJSON *j;
 	int line = 1, col = 1;
 
-	if ((j = cJSON_ParseWithOpts(text, &end, 1)) != NULL)
-		return (j);
+	if ((j = cJSON_ParseWithOpts(text, &end, 1)) != NULL) {
+		if (!cli_json_nul(text))
+			return (j);
+		cJSON_Delete(j);
+		return (NULL);
+	}
 	at = cJSON_GetErrorPtr();
 	if (at == NULL || at < text || at > text + strlen(text))
 		at = end != NULL ? end : text;

@@ -100,6 +100,9 @@ int cli_flush(int);
 int cli_print_json(const msgpack_object *);
 const char *cli_duration(const msgpack_object *, char *, size_t);
 const char *cli_field(const msgpack_object *, const char *, char *, size_t);
+#define CLI_VIS_RING 8                          /* cli_vis results alive at once */
+const char *cli_vis(const char *, size_t, int); /* a peer's text, safe to print */
+int cli_json_nul(const char *);                 /* JSON text with \u0000 in a string: said, 1 */
 char *cli_read_stdin(size_t, const char *);
 int cli_seconds(const char *, const char *, double, double *);
 int cli_socket(const struct client_opts *, char *, size_t);
