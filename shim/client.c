@@ -326,6 +326,8 @@ client_autostart(const char *sock, struct op_error *err)
 /*
  * Is the listener on fd run by our own uid?  The hello carries the
  * session token: it goes to nobody else, whatever the path led to.
+ * Root's clients talk to any broker (one started with --allow-root
+ * serves them); root's own default paths cannot be pre-empted.
  */
 static int
 client_peer_ours(int fd, const char *sock, struct op_error *err)
@@ -338,7 +340,7 @@ client_peer_ours(int fd, const char *sock, struct op_error *err)
 		    sock);
 		return (0);
 	}
-	if (cred.uid != getuid()) {
+	if (cred.uid != getuid() && getuid() != 0) {
 		op_error_set(err, ERR_PERMISSION, NULL,
 		    "refusing to use %s: it is served by uid %u, not by you (uid %u); "
 		    "set BATON_SOCKET to a path in a directory of your own",
