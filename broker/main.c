@@ -359,6 +359,12 @@ main_start(int full_sync, char **cause)
 	server_start();
 	return (0);
 fail:
+	/*
+	 * Let go of the database now: ready() tells the starter at once, and
+	 * the next batond must not find it locked while this one exits (an
+	 * exit under LeakSanitizer takes a while).
+	 */
+	store_close();
 	server_shutdown();
 	return (-1);
 }
