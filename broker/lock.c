@@ -147,7 +147,7 @@ lock_overlaps(const struct lock *l, const struct lock *other)
 		return (1);
 	if (l->path == NULL || other->path == NULL || strcmp(l->project, other->project) != 0)
 		return (0);
-	return (file_overlap(l->path, other->path));
+	return (file_overlap(l->project, l->path, other->path));
 }
 
 /*

@@ -38,8 +38,8 @@ usage(FILE *fp)
 	    "  -f, --foreground   stay in the foreground and log to stderr\n"
 	    "  -v, --verbose      log more (-vv: debug)\n"
 	    "  -S, --socket PATH  listen here (default $BATON_SOCKET, "
-	    "/run/user/UID/baton/sock\n"
-	    "                     or /tmp/baton-UID/sock)\n"
+	    "/run/user/UID/baton/sock,\n"
+	    "                     ~/.local/state/baton/run/sock or /tmp/baton-UID/sock)\n"
 	    "  -D, --state-dir D  state and log (default $BATON_STATE_DIR or "
 	    "~/.local/state/baton)\n"
 	    "  --max-wait S       cap on wait_seconds of blocking calls (default 50)\n"
@@ -68,29 +68,6 @@ usage(FILE *fp)
 	    "                     run; --replace moves a state.db holding rows aside\n");
 }
 
-/* mkdir -p, the last component 0700 and checked. */
-static int
-mkdirs(const char *dir, char **cause)
-{
-	char path[PATH_MAX], *p;
-
-	if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
-		xasprintf(cause, "path too long: %s", dir);
-		return (-1);
-	}
-	for (p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
-			xasprintf(cause, "cannot create %s: %s", path, strerror(errno));
-			return (-1);
-		}
-		*p = '/';
-	}
-	return (path_check_dir(path, 1, cause));
-}
-
 /*
  * --export and --import: run in the foreground on the state directory
  * and exit with the status of dump.c (0, 1 a broker holds it, 65 bad or
@@ -114,7 +91,7 @@ offline(const char *export_file, const char *import_file, const char *from, int 
 		rc = dump_export(from != NULL ? from : db, export_file, &cause);
 		goto out;
 	}
-	if (mkdirs(cfg.state_dir, &cause) != 0)
+	if (path_mkdirs(cfg.state_dir, &cause) != 0)
 		goto out;
 	/* a broker on the default socket must not run either; no socket path, no such broker */
 	if (cfg.socket == NULL && path_socket(sockbuf, sizeof sockbuf, &cause) == 0)
@@ -488,7 +465,7 @@ main_paths(char **cause)
 			return (-1);
 		cfg.state_dir = statebuf;
 	}
-	return (mkdirs(cfg.state_dir, cause));
+	return (path_mkdirs(cfg.state_dir, cause));
 }
 
 /* Listen, restore the state and start accepting; -1 with cause. */
@@ -509,6 +486,7 @@ main_start(const struct main_opts *o, char **cause)
 	server_start();
 	return (0);
 fail:
+	/* let go of the database now: the next batond must not find it locked */
 	store_forget();
 	server_shutdown();
 	return (-1);

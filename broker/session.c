@@ -133,8 +133,9 @@ session_unlink(struct session *s)
 }
 
 /*
- * Copy an optional string field of the hello, bounded and free of
- * control characters; NULL when absent, -1 when present but bad.
+ * Copy an optional string field of the hello, bounded and a name (valid
+ * UTF-8 without control characters, utf8_check); NULL when absent, -1
+ * when present but bad.
  */
 static int
 session_field(const msgpack_object *hello, const char *key, size_t max, char **out,
@@ -142,7 +143,8 @@ session_field(const msgpack_object *hello, const char *key, size_t max, char **o
 {
 	const msgpack_object *o = mp_get(hello, key);
 	const char *s;
-	size_t n, i;
+	char why[96];
+	size_t n;
 
 	*out = NULL;
 	if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
@@ -151,11 +153,9 @@ session_field(const msgpack_object *hello, const char *key, size_t max, char **o
 		xasprintf(cause, "hello: %s must be a string of at most %zu bytes", key, max);
 		return (-1);
 	}
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			xasprintf(cause, "hello: %s must not contain control characters", key);
-			return (-1);
-		}
+	if (utf8_check(s, n, 0, why, sizeof why) != 0) {
+		xasprintf(cause, "hello: %s %s", key, why);
+		return (-1);
 	}
 	*out = n > 0 ? xstrndup(s, n) : NULL;
 	return (0);

@@ -417,6 +417,8 @@ store_record(char **cause)
 void
 store_forget(void)
 {
+	if (flush_hook != NULL)
+		flush_hook->closing(); /* its statements go before the database closes */
 	sqlite3_finalize(st_put);
 	sqlite3_finalize(st_del);
 	sqlite3_finalize(st_meta);
@@ -934,8 +936,6 @@ store_close(void)
 	if (commit_ev != NULL)
 		event_free(commit_ev);
 	commit_ev = NULL;
-	if (flush_hook != NULL)
-		flush_hook->closing(); /* its statements go before the database closes */
 	store_forget();
 	free(mark_path);
 	mark_path = NULL;

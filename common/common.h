@@ -155,7 +155,7 @@ char *mp_get_strdup(const msgpack_object *, const char *); /* NULL when absent *
 
 /* ops.c: the operation table (DESIGN §4) */
 enum arg_type {
-	ARG_STRING, /* UTF-8 string; min/max bound its byte length */
+	ARG_STRING, /* UTF-8 string, a name unless ARG_TEXT; min/max bound its byte length */
 	ARG_INT,    /* integer; min/max bound its value */
 	ARG_NUMBER, /* integer or float; min/max bound its value */
 	ARG_BOOL,
@@ -164,6 +164,7 @@ enum arg_type {
 };
 
 #define ARG_REQUIRED 0x1
+#define ARG_TEXT 0x2 /* a string of free text: controls allowed; else a name (utf8.c) */
 
 struct op_arg {
 	const char *name;
@@ -329,16 +330,29 @@ struct cJSON *json_from_msgpack(const msgpack_object *);
 struct cJSON *json_from_msgpack_exact(const msgpack_object *);
 int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
     const msgpack_object **, struct op_error *);
+#define JSON_SCAN_DEPTH 64 /* json_find_nul: member names kept for this many levels */
+int json_find_nul(const char *, size_t, char *, size_t); /* text, len; field */
 
 /* fileres.c: "file:" reservations */
 int file_is_glob(const char *);
 int file_normalize(const char *, const char *, size_t, char **, char **);
-int file_overlap(const char *, const char *);
+int file_overlap(const char *, const char *, const char *); /* root, a, b */
+
+/* utf8.c: names, text, and strings shown on a terminal */
+#define UTF8_TEXT 0x1      /* utf8_check: text (controls allowed), not a name */
+#define UTF8_VIS_LINES 0x1 /* utf8_vis: keep newlines and tabs */
+size_t utf8_next(const char *, size_t, uint32_t *);        /* a sequence's length; 0 invalid */
+int utf8_check(const char *, size_t, int, char *, size_t); /* 0, or -1 and why */
+char *utf8_vis(const char *, size_t, int);                 /* escaped, malloc'd */
 
 /* paths.c: where the socket and the state live (DESIGN §2) */
+#define PATH_HOME_SOCKET ".local/state/baton/run/sock" /* under the home, without /run/user */
 int path_socket(char *, size_t, char **);
+int path_socket_default(char *, size_t, const char *, const char *); /* run dir, home */
 int path_state_dir(char *, size_t, char **);
+const char *path_home(char **);                 /* from the password database */
 int path_check_dir(const char *, int, char **); /* create?: mkdir 0700 first */
+int path_mkdirs(const char *, char **);         /* mkdir -p, the last 0700 and checked */
 char *path_dirname(const char *);
 int path_check_socket_dir(const char *, int, char **); /* dirname of a socket */
 

@@ -4,7 +4,10 @@
  * file system for a peer's path), and two reservations overlap when one
  * could cover what the other names: a path covers everything beneath
  * it, a glob ("*", "?", "[...]" within a segment, "**" across segments)
- * covers every path it matches.
+ * covers every path it matches.  Names are kept relative to the root
+ * when inside it, but always compared as absolute paths, so that a
+ * reservation of an ancestor of the root ("file:..", "file:/") covers
+ * the whole project.
  */
 #include "config.h"
 
@@ -23,43 +26,35 @@ file_is_glob(const char *s)
 	return (strpbrk(s, "*?[") != NULL);
 }
 
-/*
- * Normalize path (n bytes) against root: collapse "//", ".", "..";
- * relative to root when inside it ("." for the root itself), absolute
- * otherwise.  *out is malloc'd.
- */
-int
-file_normalize(const char *root, const char *path, size_t n, char **out, char **cause)
+/* Is root a directory path the reservations of its project can be resolved against? */
+static int
+file_root_is_path(const char *root)
 {
-	char *joined, *segs[SEGS_MAX], *p, *save = NULL, *res;
-	size_t nsegs = 0, i, rootlen, len;
-	int absolute;
+	return (root != NULL && root[0] == '/');
+}
 
-	if (n == 0) {
-		xasprintf(cause, "empty file path");
-		return (-1);
-	}
-	if (memchr(path, '\0', n) != NULL) {
-		xasprintf(cause, "file path contains a NUL byte");
-		return (-1);
-	}
-	if (path[0] == '/' || root == NULL || root[0] != '/')
-		xasprintf(&joined, "%.*s", (int)n, path);
-	else
-		xasprintf(&joined, "%s/%.*s", root, (int)n, path);
-	absolute = joined[0] == '/';
+/*
+ * Collapse "//", "." and ".." of joined (modified in place) into a new
+ * malloc'd path: "/" or "." when nothing is left.  ".." above the top
+ * stays in a relative path and goes in an absolute one.
+ */
+static int
+file_collapse(char *joined, char **out, char **cause)
+{
+	char *segs[SEGS_MAX], *p, *save = NULL, *res;
+	size_t nsegs = 0, i, len;
+	int absolute = joined[0] == '/';
+
 	for (p = strtok_r(joined, "/", &save); p != NULL; p = strtok_r(NULL, "/", &save)) {
 		if (strcmp(p, ".") == 0)
 			continue;
-		if (strcmp(p, "..") == 0) {
-			if (nsegs > 0 && strcmp(segs[nsegs - 1], "..") != 0)
-				nsegs--;
-			else if (!absolute)
-				segs[nsegs++] = p;
+		if (strcmp(p, "..") == 0 && nsegs > 0 && strcmp(segs[nsegs - 1], "..") != 0) {
+			nsegs--;
 			continue;
 		}
+		if (strcmp(p, "..") == 0 && absolute)
+			continue;
 		if (nsegs == SEGS_MAX) {
-			free(joined);
 			xasprintf(cause, "file path has more than %d components", SEGS_MAX);
 			return (-1);
 		}
@@ -77,26 +72,89 @@ file_normalize(const char *root, const char *path, size_t n, char **out, char **
 	}
 	if (res[0] == '\0')
 		strcpy(res, absolute ? "/" : ".");
-	free(joined);
-	/* inside the root: make it relative */
-	if (absolute && root != NULL && root[0] == '/') {
-		rootlen = strlen(root);
-		while (rootlen > 1 && root[rootlen - 1] == '/')
-			rootlen--;
-		if (strncmp(res, root, rootlen) == 0 &&
-		    (res[rootlen] == '\0' || res[rootlen] == '/' || rootlen == 1)) {
-			p = res[rootlen] == '\0'
-			    ? xstrdup(".")
-			    : xstrdup(res + rootlen + (rootlen == 1 ? 0 : 1));
-			free(res);
-			res = p;
+	*out = res;
+	return (0);
+}
+
+/* The length of root without trailing slashes (1 for "/"). */
+static size_t
+file_root_len(const char *root)
+{
+	size_t n = strlen(root);
+
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	return (n);
+}
+
+/*
+ * Normalize path (n bytes) against root: collapse "//", ".", "..";
+ * relative to root when inside it ("." for the root itself), absolute
+ * otherwise.  A project that is not a path (a raw client's "default")
+ * has no place in the file system: there a path must be relative and
+ * stay inside it.  *out is malloc'd.
+ */
+int
+file_normalize(const char *root, const char *path, size_t n, char **out, char **cause)
+{
+	char *joined, *res, *p;
+	size_t rootlen;
+	int r;
+
+	if (n == 0) {
+		xasprintf(cause, "empty file path");
+		return (-1);
+	}
+	if (memchr(path, '\0', n) != NULL) {
+		xasprintf(cause, "file path contains a NUL byte");
+		return (-1);
+	}
+	if (!file_root_is_path(root)) {
+		if (path[0] == '/') {
+			xasprintf(cause,
+			    "project %s is not a directory: a file path in it must be "
+			    "relative",
+			    root != NULL ? root : "(none)");
+			return (-1);
 		}
+		xasprintf(&joined, "%.*s", (int)n, path);
+	} else if (path[0] == '/')
+		xasprintf(&joined, "%.*s", (int)n, path);
+	else
+		xasprintf(&joined, "%s/%.*s", root, (int)n, path);
+	r = file_collapse(joined, &res, cause);
+	free(joined);
+	if (r != 0)
+		return (-1);
+	if (!file_root_is_path(root)) {
+		if (strncmp(res, "..", 2) == 0 && (res[2] == '\0' || res[2] == '/')) {
+			xasprintf(cause,
+			    "project %s is not a directory: a file path in it cannot "
+			    "leave it with ..",
+			    root != NULL ? root : "(none)");
+			free(res);
+			return (-1);
+		}
+		*out = res;
+		return (0);
+	}
+	/* inside the root: make it relative */
+	rootlen = file_root_len(root);
+	if (strncmp(res, root, rootlen) == 0 &&
+	    (res[rootlen] == '\0' || res[rootlen] == '/' || rootlen == 1)) {
+		p = res[rootlen] == '\0' ? xstrdup(".")
+					 : xstrdup(res + rootlen + (rootlen == 1 ? 0 : 1));
+		free(res);
+		res = p;
 	}
 	*out = res;
 	return (0);
 }
 
-/* Split a normalized path into segments (in place); "." has none. */
+/*
+ * Split a normalized path into segments (in place); "." has none, an
+ * absolute path starts with "/".  segs holds SEGS_MAX + 1.
+ */
 static size_t
 file_split(char *s, char **segs)
 {
@@ -107,7 +165,7 @@ file_split(char *s, char **segs)
 		return (0);
 	if (s[0] == '/')
 		segs[n++] = (char *)"/";
-	for (p = strtok_r(s, "/", &save); p != NULL && n < SEGS_MAX;
+	for (p = strtok_r(s, "/", &save); p != NULL && n <= SEGS_MAX;
 	     p = strtok_r(NULL, "/", &save))
 		segs[n++] = p;
 	return (n);
@@ -176,21 +234,46 @@ file_ov(char **a, size_t na, size_t i, char **b, size_t nb, size_t j, unsigned c
 	return (r);
 }
 
-/* Do two normalized reservations (without "file:") overlap? */
-int
-file_overlap(const char *x, const char *y)
+/*
+ * A normalized reservation as an absolute path (malloc'd): relative
+ * names are taken under root.  In a project that is not a path every
+ * name is relative (file_normalize sees to it) and stays so.
+ */
+static char *
+file_absolute(const char *root, const char *x)
 {
-	char *a = xstrdup(x), *b = xstrdup(y), *sa[SEGS_MAX], *sb[SEGS_MAX];
+	size_t n;
+	char *p;
+
+	if (x[0] == '/' || !file_root_is_path(root))
+		return (xstrdup(x));
+	n = file_root_len(root);
+	if (strcmp(x, ".") == 0)
+		return (xstrndup(root, n));
+	xasprintf(&p, "%.*s%s%s", (int)n, root, n == 1 ? "" : "/", x);
+	return (p);
+}
+
+/*
+ * Do two normalized reservations (without "file:") of the project
+ * rooted at root overlap?  Both are compared as absolute paths, so a
+ * name outside the project that covers its root (an ancestor, a glob)
+ * overlaps every name inside it.
+ */
+int
+file_overlap(const char *root, const char *x, const char *y)
+{
+	char *a = file_absolute(root, x), *b = file_absolute(root, y);
+	char *sa[SEGS_MAX + 1], *sb[SEGS_MAX + 1];
 	size_t na, nb;
 	unsigned char *memo;
 	int r;
 
-	na = file_split(a, sa);
-	nb = file_split(b, sb);
-	/* absolute and relative names live in different trees */
-	if ((x[0] == '/') != (y[0] == '/'))
-		r = 0;
+	if ((a[0] == '/') != (b[0] == '/'))
+		r = 1; /* a name from before paths were checked: cannot rule it out */
 	else {
+		na = file_split(a, sa);
+		nb = file_split(b, sb);
 		memo = xcalloc((na + 1) * (nb + 1), 1);
 		r = file_ov(sa, na, 0, sb, nb, 0, memo);
 		free(memo);

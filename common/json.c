@@ -265,18 +265,35 @@ json_pack_exact(struct fbuf *fb, const cJSON *j, const char **why)
 	return (fb->err ? -1 : 0);
 }
 
-/* A new cJSON string from a length-counted one (cJSON wants it NUL-terminated). */
+/*
+ * A new cJSON string from a length-counted one (cJSON wants it
+ * NUL-terminated).  What JSON text cannot carry -- a NUL, bytes that are
+ * not UTF-8, which a raw client may store in a value -- becomes U+FFFD,
+ * so that the JSON stays valid and nothing is cut short; the exact
+ * conversion tags such strings instead ({"$str":HEX}).
+ */
 static cJSON *
 json_strn(const char *s, size_t n)
 {
 	cJSON *j;
-	char *t;
+	char *t, *o;
+	size_t i = 0, k;
+	uint32_t cp;
 
-	if ((t = malloc(n + 1)) == NULL)
+	if ((o = t = malloc(3 * n + 1)) == NULL)
 		return (NULL);
-	if (n > 0)
-		memcpy(t, s, n);
-	t[n] = '\0';
+	while (i < n) {
+		if ((k = utf8_next(s + i, n - i, &cp)) == 0 || cp == 0) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(o, s + i, k);
+		o += k;
+		i += k;
+	}
+	*o = '\0';
 	j = cJSON_CreateString(t);
 	free(t);
 	return (j);
@@ -335,37 +352,13 @@ json_hex(const char *tag, const char *p, size_t n)
 static int
 json_utf8(const char *p, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)p;
-	size_t i = 0, len, k;
+	size_t i = 0, k;
 	uint32_t cp;
 
 	while (i < n) {
-		if (s[i] == 0)
+		if ((k = utf8_next(p + i, n - i, &cp)) == 0 || cp == 0)
 			return (0);
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf)
-			len = 2, cp = s[i] & 0x1f;
-		else if (s[i] >= 0xe0 && s[i] <= 0xef)
-			len = 3, cp = s[i] & 0x0f;
-		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
-			len = 4, cp = s[i] & 0x07;
-		else
-			return (0);
-		if (n - i < len)
-			return (0);
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return (0);
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, past U+10FFFF */
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return (0);
-		i += len;
+		i += k;
 	}
 	return (1);
 }
@@ -660,5 +653,88 @@ json_args_to_msgpack(const cJSON *json, msgpack_sbuffer *sbuf, msgpack_unpacked 
 		return (-1);
 	}
 	*obj = &u->data;
+	return (0);
+}
+
+/*
+ * Scan the string token at text[i] (after its quote): its text (escapes
+ * undone roughly, \uXXXX left out: enough to name a field) into key,
+ * *nul set when it holds a NUL.  The index past its closing quote.
+ */
+static size_t
+json_scan_string(const char *text, size_t len, size_t i, char *key, size_t klen, int *nul)
+{
+	size_t k = 0;
+
+	for (; i < len && text[i] != '"'; i++) {
+		if (text[i] == '\0')
+			*nul = 1;
+		if (text[i] == '\\' && i + 1 < len && text[i + 1] == 'u') {
+			/* \uXXXX: only its being \u0000 matters, not in the name */
+			if (i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+				*nul = 1;
+			i += i + 5 < len ? 5 : 1;
+			continue;
+		}
+		if (text[i] == '\\' && i + 1 < len)
+			i++;
+		if (k + 1 < klen)
+			key[k++] = text[i];
+	}
+	key[k] = '\0';
+	return (i + 1);
+}
+
+/*
+ * Does JSON text hold a string with a NUL in it ("\u0000" or a raw NUL
+ * byte)?  cJSON keeps strings NUL-terminated and would silently cut it
+ * there ("a\u0000b" becomes "a"), so callers refuse the text instead.
+ * field gets the member it is in (the innermost object member, the one
+ * holding an array for its elements; "" at the top).
+ */
+int
+json_find_nul(const char *text, size_t len, char *field, size_t flen)
+{
+	char keys[JSON_SCAN_DEPTH][64], tok[64];
+	size_t i = 0, j;
+	int depth = 0, nul;
+
+	keys[0][0] = '\0';
+	while (i < len) {
+		switch (text[i]) {
+		case '{':
+		case '[':
+			if (depth + 1 < JSON_SCAN_DEPTH) {
+				depth++;
+				if (text[i] == '[')
+					memcpy(keys[depth], keys[depth - 1],
+					    sizeof keys[depth]);
+				else
+					keys[depth][0] = '\0';
+			}
+			i++;
+			break;
+		case '}':
+		case ']':
+			if (depth > 0)
+				depth--;
+			i++;
+			break;
+		case '"':
+			nul = 0;
+			i = json_scan_string(text, len, i + 1, tok, sizeof tok, &nul);
+			for (j = i; j < len && strchr(" \t\r\n", text[j]) != NULL; j++)
+				;
+			if (j < len && text[j] == ':')
+				memcpy(keys[depth], tok, sizeof tok);
+			if (nul) {
+				snprintf(field, flen, "%s",
+				    keys[depth][0] != '\0' ? keys[depth] : "");
+				return (1);
+			}
+			break;
+		default: i++; break;
+		}
+	}
 	return (0);
 }

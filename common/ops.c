@@ -33,6 +33,7 @@ static const struct op_result status_results[] = {
 	{ "session", "string", 0, "your session id" },
 	{ "agent", "string", 0, "your agent name" },
 	{ "durability", "string", 0, "strict, relaxed or none (batond --durability)" },
+	{ "state_dir", "string", 1, "the broker's state directory (state.db, batond.log)" },
 	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
 };
 
@@ -48,7 +49,8 @@ static const struct op_arg lock_acquire_args[] = {
 	    "Detach it: it outlives your session and expires unless renewed." },
 	{ "ticket", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
 	    "From a timed-out wait: keeps your place in line." },
-	{ "reason", ARG_STRING, 0, 0, REASON_MAX_LEN, NULL, NULL, "Why, shown to others." },
+	{ "reason", ARG_STRING, ARG_TEXT, 0, REASON_MAX_LEN, NULL, NULL,
+	    "Why, shown to others." },
 };
 static const struct op_result lock_acquire_results[] = {
 	{ "acquired", "boolean", 0, "true when you now hold the lock(s)" },
@@ -109,7 +111,7 @@ static const struct op_result lock_list_results[] = {
 static const struct op_arg lock_break_args[] = {
 	{ "name", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL,
 	    "Name of the lock to break." },
-	{ "reason", ARG_STRING, 0, 0, 256, NULL, NULL,
+	{ "reason", ARG_STRING, ARG_TEXT, 0, 256, NULL, NULL,
 	    "Why, told to the holders in their inbox." },
 };
 static const struct op_result lock_break_results[] = {
@@ -283,8 +285,8 @@ static const struct op_result agent_list_results[] = {
 static const struct op_arg message_send_args[] = {
 	{ "to", ARG_STRING, ARG_REQUIRED, 1, ADDR_MAX, NULL, NULL,
 	    "Agent name, \"role:ROLE\" or \"all\"." },
-	{ "body", ARG_STRING, ARG_REQUIRED, 1, MSG_BODY_MAX, NULL, NULL, NULL },
-	{ "subject", ARG_STRING, 0, 0, MSG_SUBJECT_MAX, NULL, NULL, NULL },
+	{ "body", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, MSG_BODY_MAX, NULL, NULL, NULL },
+	{ "subject", ARG_STRING, ARG_TEXT, 0, MSG_SUBJECT_MAX, NULL, NULL, NULL },
 	{ "thread", ARG_STRING, 0, 0, MSG_THREAD_MAX, NULL, NULL,
 	    "A label grouping messages, e.g. \"T4\"." },
 };
@@ -326,9 +328,9 @@ static const struct op_result message_ack_results[] = {
 };
 
 static const struct op_arg discussion_start_args[] = {
-	{ "topic", ARG_STRING, ARG_REQUIRED, 1, DISC_TOPIC_MAX, NULL, NULL,
+	{ "topic", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TOPIC_MAX, NULL, NULL,
 	    "What is to be decided, in one line." },
-	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL,
+	{ "message", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TEXT_MAX, NULL, NULL,
 	    "The question, the options, what you need." },
 	{ "waiting_on", ARG_STRING, 0, 1, ADDR_MAX, NULL, NULL,
 	    "Agent name or \"role:ROLE\"." },
@@ -345,7 +347,7 @@ static const struct op_result discussion_start_results[] = {
 
 static const struct op_arg discussion_reply_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "e.g. \"D3\"." },
-	{ "message", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, NULL },
+	{ "message", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TEXT_MAX, NULL, NULL, NULL },
 	{ "waiting_on", ARG_STRING, 0, 0, ADDR_MAX, NULL, NULL,
 	    "Who answers next (\"\" clears)." },
 };
@@ -359,8 +361,8 @@ static const struct op_result discussion_reply_results[] = {
 
 static const struct op_arg discussion_resolve_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, 24, NULL, NULL, "e.g. \"D3\"." },
-	{ "decision", ARG_STRING, ARG_REQUIRED, 1, DISC_TEXT_MAX, NULL, NULL, NULL },
-	{ "reasoning", ARG_STRING, 0, 0, DISC_TEXT_MAX, NULL, NULL, NULL },
+	{ "decision", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, DISC_TEXT_MAX, NULL, NULL, NULL },
+	{ "reasoning", ARG_STRING, ARG_TEXT, 0, DISC_TEXT_MAX, NULL, NULL, NULL },
 	{ "linked_task", ARG_STRING, 0, 1, 64, NULL, NULL, "e.g. \"T7\"." },
 	{ "token", ARG_STRING, 0, 1, TOKEN_MAX_LEN, NULL, NULL,
 	    "From discussion_start, from another session." },
@@ -417,9 +419,9 @@ static const struct op_result discussion_get_results[] = {
 #define TASK_LIST_MAX 200
 
 static const struct op_arg task_create_args[] = {
-	{ "title", ARG_STRING, ARG_REQUIRED, 1, TASK_TITLE_MAX, NULL, NULL,
+	{ "title", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, TASK_TITLE_MAX, NULL, NULL,
 	    "Short and imperative." },
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL,
+	{ "description", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
 	    "What to do; files, acceptance, tests." },
 	{ "priority", ARG_STRING, 0, 0, 16, "\"medium\"", "low|medium|high|urgent", NULL },
 	{ "complexity", ARG_STRING, ARG_REQUIRED, 0, 16, NULL, "simple|medium|complex|critical",
@@ -506,8 +508,8 @@ static const struct op_result task_list_results[] = {
 
 static const struct op_arg task_update_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
-	{ "title", ARG_STRING, 0, 1, TASK_TITLE_MAX, NULL, NULL, NULL },
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "title", ARG_STRING, ARG_TEXT, 1, TASK_TITLE_MAX, NULL, NULL, NULL },
+	{ "description", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
 	{ "priority", ARG_STRING, 0, 0, 16, NULL, "low|medium|high|urgent", NULL },
 	{ "tags", ARG_STRINGS, 0, 0, TASK_TAGS_MAX, NULL, NULL, "Replace the tags." },
 	{ "depends_on", ARG_STRINGS, 0, 0, TASK_DEPS_MAX, NULL, NULL,
@@ -516,7 +518,8 @@ static const struct op_arg task_update_args[] = {
 	{ "assignee", ARG_STRING, 0, 0, 64, NULL, NULL, "\"\" for anyone." },
 	{ "status", ARG_STRING, 0, 0, 16, NULL,
 	    "todo|in_progress|review|done|blocked|cancelled", NULL },
-	{ "note", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "Why, kept in the history." },
+	{ "note", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "Why, kept in the history." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL, "Claim token, from another session." },
 };
 #define task_update_results task_change_results
@@ -549,7 +552,7 @@ static const struct op_result task_claim_results[] = {
 
 static const struct op_arg task_submit_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
-	{ "notes", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
+	{ "notes", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, TASK_TEXT_MAX, NULL, NULL,
 	    "What you did and how you tested it." },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL, "Claim token, from another session." },
 };
@@ -558,7 +561,7 @@ static const struct op_arg task_submit_args[] = {
 static const struct op_arg task_approve_args[] = {
 	{ "id", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, NULL },
 	{ "ids", ARG_STRINGS, 0, 1, TASK_APPROVE_MAX, NULL, NULL, "All approved, or none." },
-	{ "feedback", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "feedback", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
 };
 static const struct op_result task_approve_results[] = {
 	{ "approved", "array", 0, "ids now done" },
@@ -569,7 +572,7 @@ static const struct op_result task_approve_results[] = {
 
 static const struct op_arg task_request_changes_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
-	{ "feedback", ARG_STRING, ARG_REQUIRED, 1, TASK_TEXT_MAX, NULL, NULL,
+	{ "feedback", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 1, TASK_TEXT_MAX, NULL, NULL,
 	    "What to change." },
 };
 #define task_request_changes_results task_change_results
@@ -577,19 +580,20 @@ static const struct op_arg task_request_changes_args[] = {
 static const struct op_arg task_release_args[] = {
 	{ "id", ARG_STRING, ARG_REQUIRED, 1, TASK_ID_MAX, NULL, NULL, NULL },
 	{ "requeue", ARG_BOOL, 0, 0, 0, "true", NULL, "false: blocked instead of todo." },
-	{ "reason", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "reason", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
 	{ "token", ARG_STRING, 0, 1, 64, NULL, NULL, "Claim token, from another session." },
 };
 #define task_release_results task_change_results
 
 static const struct op_arg project_set_args[] = {
-	{ "description", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
-	{ "end_state", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "What done looks like." },
-	{ "tech_stack", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
-	{ "constraints", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
-	{ "acceptance", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
-	{ "tests", ARG_STRING, 0, 0, TASK_TEXT_MAX, NULL, NULL, "How to test it." },
-	{ "plan", ARG_STRING, 0, 0, TASK_PLAN_MAX, NULL, NULL, NULL },
+	{ "description", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "end_state", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL,
+	    "What done looks like." },
+	{ "tech_stack", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "constraints", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "acceptance", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, NULL },
+	{ "tests", ARG_STRING, ARG_TEXT, 0, TASK_TEXT_MAX, NULL, NULL, "How to test it." },
+	{ "plan", ARG_STRING, ARG_TEXT, 0, TASK_PLAN_MAX, NULL, NULL, NULL },
 	{ "status", ARG_STRING, 0, 0, 16, NULL, "planning|ready|in_progress|complete|stopped",
 	    NULL },
 	{ "self_review", ARG_BOOL, 0, 0, 0, NULL, NULL,
@@ -1035,6 +1039,7 @@ op_type_name(enum arg_type t)
 static int
 op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *err)
 {
+	char why[96];
 	const char *s;
 	size_t n;
 	double d;
@@ -1046,9 +1051,9 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 	case ARG_STRING:
 		if (mp_str(v, &s, &n) != 0)
 			break;
-		if (memchr(s, '\0', n) != NULL) {
-			op_error_set(err, ERR_INVALID, a->name, "%s must not contain NUL bytes",
-			    a->name);
+		if (utf8_check(s, n, (a->flags & ARG_TEXT) ? UTF8_TEXT : 0, why, sizeof why) !=
+		    0) {
+			op_error_set(err, ERR_INVALID, a->name, "%s %s", a->name, why);
 			return (-1);
 		}
 		if ((double)n < a->min || (double)n > a->max) {
@@ -1095,11 +1100,15 @@ op_check_arg(const struct op_arg *a, const msgpack_object *v, struct op_error *e
 		}
 		for (k = 0; k < v->via.array.size; k++) {
 			const msgpack_object *e = &v->via.array.ptr[k];
-			if (mp_str(e, &s, &n) != 0 || n == 0 || n > NAME_MAX_LEN ||
-			    memchr(s, '\0', n) != NULL) {
+			if (mp_str(e, &s, &n) != 0 || n == 0 || n > NAME_MAX_LEN) {
 				op_error_set(err, ERR_INVALID, a->name,
 				    "%s[%u] must be a non-empty string of at most %d bytes",
 				    a->name, k, NAME_MAX_LEN);
+				return (-1);
+			}
+			if (utf8_check(s, n, 0, why, sizeof why) != 0) {
+				op_error_set(err, ERR_INVALID, a->name, "%s[%u] %s", a->name, k,
+				    why);
 				return (-1);
 			}
 		}

@@ -155,7 +155,42 @@ cli_print_json(const msgpack_object *o)
 	return (cli_flush(0));
 }
 
-/* A result field as text in buf ("?" when absent). */
+/*
+ * s (n bytes) as a peer's text is shown to people (utf8_vis: escapes
+ * for control characters and bytes that are not UTF-8).  The buffer is
+ * one of CLI_VIS_RING used in turn, so that one printf may take several;
+ * it stays valid until that many more calls.
+ */
+const char *
+cli_vis(const char *s, size_t n, int flags)
+{
+	static char *ring[CLI_VIS_RING];
+	static size_t next;
+	char **slot = &ring[next++ % CLI_VIS_RING];
+
+	free(*slot);
+	*slot = utf8_vis(s, n, flags);
+	return (*slot);
+}
+
+/*
+ * Does JSON text hold a NUL in a string (json_find_nul)?  Then say so:
+ * cJSON would cut the string there, and baton refuses rather than send
+ * less than it was given.
+ */
+int
+cli_json_nul(const char *text)
+{
+	char field[64];
+
+	if (!json_find_nul(text, strlen(text), field, sizeof field))
+		return (0);
+	cli_err("%s%s holds \\u0000 (NUL), which baton does not take in names or text",
+	    *field != '\0' ? "" : "a string", field);
+	return (1);
+}
+
+/* A result field as text in buf ("?" when absent), a string escaped (cli_vis). */
 const char *
 cli_field(const msgpack_object *r, const char *key, char *buf, size_t len)
 {
@@ -166,7 +201,7 @@ cli_field(const msgpack_object *r, const char *key, char *buf, size_t len)
 	double d;
 
 	if (mp_str(v, &s, &n) == 0)
-		snprintf(buf, len, "%.*s", (int)n, s);
+		snprintf(buf, len, "%s", cli_vis(s, n, 0));
 	else if (mp_int(v, &i) == 0)
 		snprintf(buf, len, "%lld", (long long)i);
 	else if (mp_num(v, &d) == 0)
@@ -259,6 +294,11 @@ cli_read_stdin(size_t max, const char *what)
 	}
 	if (ferror(stdin)) {
 		cli_syserr("cannot read stdin");
+		free(buf);
+		return (NULL);
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		cli_err("%s on stdin holds a NUL byte; baton takes text", what);
 		free(buf);
 		return (NULL);
 	}

@@ -30,7 +30,7 @@
 #define CLIENT_READ_CHUNK 65536
 
 /* A non-empty environment variable, or NULL. */
-static const char *
+const char *
 client_env(const char *name)
 {
 	const char *v = getenv(name);
@@ -72,68 +72,6 @@ client_opts_default(struct client_opts *o)
 	o->client_version = BATON_VERSION;
 	/* Claude Code starts MCP servers with its session id; hooks get it on stdin */
 	o->agent_session = client_env("CLAUDE_CODE_SESSION_ID");
-}
-
-/* An absolute, malloc'd form of path: resolved when it exists, else joined to the cwd. */
-static char *
-client_abspath(const char *path)
-{
-	char buf[PATH_MAX], *p;
-
-	if (realpath(path, buf) != NULL)
-		return (xstrdup(buf));
-	if (path[0] == '/' || getcwd(buf, sizeof buf) == NULL)
-		return (xstrdup(path));
-	xasprintf(&p, "%s/%s", buf, path);
-	return (p);
-}
-
-/*
- * Is the project given explicitly (--project, $BATON_PROJECT,
- * $CLAUDE_PROJECT_DIR)?  Only then does it win over an MCP client's roots.
- */
-int
-project_explicit(const struct client_opts *o)
-{
-	return (o->project != NULL || client_env("BATON_PROJECT") != NULL ||
-	    client_env("CLAUDE_PROJECT_DIR") != NULL);
-}
-
-/*
- * The project namespace (DESIGN §2; baton mcp puts the client's first
- * root in o->project when nothing explicit is set): $BATON_PROJECT,
- * $CLAUDE_PROJECT_DIR, the nearest directory above the cwd holding .git
- * (directory or worktree file; no git process, this runs on every call),
- * else the cwd.
- */
-char *
-project_default(void)
-{
-	const char *env;
-	char cwd[PATH_MAX], probe[PATH_MAX + 8], *slash;
-	struct stat sb;
-	size_t len;
-
-	if ((env = client_env("BATON_PROJECT")) != NULL ||
-	    (env = client_env("CLAUDE_PROJECT_DIR")) != NULL)
-		return (client_abspath(env));
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		return (xstrdup("/"));
-	len = strlen(cwd);
-	for (;;) {
-		snprintf(probe, sizeof probe, "%.*s/.git", (int)len, cwd);
-		if (lstat(probe, &sb) == 0)
-			return (len == 0 ? xstrdup("/") : xstrndup(cwd, len));
-		if (len == 0)
-			break;
-		cwd[len] = '\0';
-		if ((slash = strrchr(cwd, '/')) == NULL)
-			break;
-		len = (size_t)(slash - cwd);
-	}
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		return (xstrdup("/"));
-	return (xstrdup(cwd));
 }
 
 /* The sysexits status for an error code (DESIGN §7), from the table in common/. */
@@ -387,6 +325,61 @@ client_autostart(const char *sock, struct op_error *err)
 	return (fd);
 }
 
+/*
+ * Is the listener on fd run by our own uid?  The hello carries the
+ * session token: it goes to nobody else, whatever the path led to.
+ * Root's clients talk to any broker (one started with --allow-root
+ * serves them); root's own default paths cannot be pre-empted.
+ */
+static int
+client_peer_ours(int fd, const char *sock, struct op_error *err)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		client_syserr(err, ERR_PERMISSION, "refusing to use %s: no peer credentials",
+		    sock);
+		return (0);
+	}
+	if (cred.uid != getuid() && getuid() != 0) {
+		op_error_set(err, ERR_PERMISSION, NULL,
+		    "refusing to use %s: it is served by uid %u, not by you (uid %u); "
+		    "set BATON_SOCKET to a path in a directory of your own",
+		    sock, (unsigned)cred.uid, (unsigned)getuid());
+		return (0);
+	}
+	return (1);
+}
+
+/* Refuse a socket path that is a symlink: it could lead anywhere. */
+static int
+client_not_symlink(const char *sock, struct op_error *err)
+{
+	struct stat sb;
+
+	if (lstat(sock, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+		op_error_set(err, ERR_PERMISSION, NULL,
+		    "refusing to use %s: it is a symlink, and baton never follows one; "
+		    "remove it, or set BATON_SOCKET to the socket itself",
+		    sock);
+		return (0);
+	}
+	return (1);
+}
+
+/* fd (connected to sock) when the path is no symlink and the peer is ours; else closed, -1. */
+static int
+client_vet(int fd, const char *sock, struct op_error *err)
+{
+	if (fd == -1)
+		return (-1);
+	if (client_not_symlink(sock, err) && client_peer_ours(fd, sock, err))
+		return (fd);
+	close(fd);
+	return (-1);
+}
+
 /* Connect to the broker on sock, starting it when allowed; the fd or -1. */
 static int
 client_reach(const char *sock, int autostart, struct op_error *err)
@@ -402,14 +395,16 @@ client_reach(const char *sock, int autostart, struct op_error *err)
 		free(cause);
 		return (-1);
 	}
+	if (!missing && !client_not_symlink(sock, err))
+		return (-1);
 	if (!missing && (fd = client_connect(sock)) != -1)
-		return (fd);
+		return (client_vet(fd, sock, err));
 	if (!missing && errno != ENOENT && errno != ECONNREFUSED) {
 		client_syserr(err, ERR_UNAVAILABLE, "cannot connect to the broker on %s", sock);
 		return (-1);
 	}
 	if (autostart)
-		return (client_autostart(sock, err));
+		return (client_vet(client_autostart(sock, err), sock, err));
 	op_error_set(err, ERR_UNAVAILABLE, NULL,
 	    "no broker on %s (%s); start it with `batond` "
 	    "or drop --no-autostart",
@@ -617,7 +612,7 @@ conn_open(struct conn *c, const struct client_opts *o, struct op_error *err)
 	}
 	if ((c->fd = client_reach(sock, o->autostart, err)) == -1)
 		return (-1);
-	project = o->project != NULL ? client_abspath(o->project) : project_default();
+	project = o->project != NULL ? project_abspath(o->project) : project_default();
 	r = client_hello(c, o, project);
 	free(project);
 	if (r != 0) {

@@ -40,6 +40,41 @@ const struct cmd_entry cmd_status_entry = {
 	.exec = cmd_sub_main,
 };
 
+/* Do two paths name one directory?  By realpath when both exist, else as written. */
+static int
+status_same_dir(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (realpath(a, ra) != NULL && realpath(b, rb) != NULL)
+		return (strcmp(ra, rb) == 0);
+	return (strcmp(a, b) == 0);
+}
+
+/*
+ * The broker's state directory, with a warning when this client would
+ * start its broker on another one (BATON_STATE_DIR set differently):
+ * after a restart by this client, the state shown here would be gone.
+ */
+static void
+status_state_dir(const msgpack_object *r)
+{
+	char theirs[PATH_MAX], mine[PATH_MAX], *cause;
+
+	if (mp_get(r, "state_dir") == NULL)
+		return;
+	cli_field(r, "state_dir", theirs, sizeof theirs);
+	printf("state dir %s\n", theirs);
+	if (path_state_dir(mine, sizeof mine, &cause) != 0) {
+		free(cause);
+		return;
+	}
+	if (!status_same_dir(theirs, mine))
+		printf("          warning: this client would keep the state in %s%s; a broker "
+		       "it starts would not see this one's\n",
+		    mine, getenv("BATON_STATE_DIR") != NULL ? " (BATON_STATE_DIR)" : "");
+}
+
 /* show for `status`: a few aligned lines for people. */
 static int
 status_show(struct cmd_call *cc)
@@ -70,6 +105,7 @@ status_show(struct cmd_call *cc)
 	if (mp_get(r, "store_error") != NULL)
 		printf("          NOT SAVING: %s (answers to changes wait until it can)\n",
 		    cli_field(r, "store_error", a, sizeof a));
+	status_state_dir(r);
 	printf("sessions  %s connected, %s in this project\n",
 	    cli_field(r, "sessions", a, sizeof a),
 	    cli_field(r, "project_sessions", b, sizeof b));
@@ -100,8 +136,12 @@ call_parse_json(const char *text)
 	cJSON *j;
 	int line = 1, col = 1;
 
-	if ((j = cJSON_ParseWithOpts(text, &end, 1)) != NULL)
-		return (j);
+	if ((j = cJSON_ParseWithOpts(text, &end, 1)) != NULL) {
+		if (!cli_json_nul(text))
+			return (j);
+		cJSON_Delete(j);
+		return (NULL);
+	}
 	at = cJSON_GetErrorPtr();
 	if (at == NULL || at < text || at > text + strlen(text))
 		at = end != NULL ? end : text;

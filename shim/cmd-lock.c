@@ -679,8 +679,8 @@ lock_row(const char *name, size_t nn, const msgpack_object *h, size_t nwait)
 	mp_str(mp_get(h, "reason"), &reason, &rn);
 	lock_secs(mp_get(h, "age_seconds"), age, sizeof age);
 	lock_secs(mp_get(h, "expires_in_seconds"), exp, sizeof exp);
-	printf("%-28.*s %-9.*s %-20.*s %7s %7s %7zu  %.*s\n", (int)nn, name, (int)mn, mode,
-	    (int)an, agent, age, exp, nwait, (int)rn, reason);
+	printf("%-28s %-9.*s %-20s %7s %7s %7zu  %s\n", cli_vis(name, nn, 0), (int)mn, mode,
+	    cli_vis(agent, an, 0), age, exp, nwait, cli_vis(reason, rn, 0));
 }
 
 /* show for `baton locks`: a table of holders and waiters. */
@@ -709,8 +709,8 @@ locks_show(struct cmd_call *cc)
 		ws = mp_get(l, "waiters");
 		nwait = ws != NULL && ws->type == MSGPACK_OBJECT_ARRAY ? ws->via.array.size : 0;
 		if (hs == NULL || hs->type != MSGPACK_OBJECT_ARRAY || hs->via.array.size == 0) {
-			printf("%-28.*s %-9s %-20s %7s %7s %7zu\n", (int)nn, name, "free", "-",
-			    "-", "-", nwait);
+			printf("%-28s %-9s %-20s %7s %7s %7zu\n", cli_vis(name, nn, 0), "free",
+			    "-", "-", "-", nwait);
 			continue;
 		}
 		for (j = 0; j < hs->via.array.size; j++)

@@ -182,7 +182,7 @@ msg_str(const msgpack_object *r, const char *key, const char *def, char *buf, si
 
 	if (mp_str(mp_get(r, key), &s, &n) != 0)
 		return (def);
-	snprintf(buf, len, "%.*s", (int)n, s);
+	snprintf(buf, len, "%s", cli_vis(s, n, 0));
 	return (buf);
 }
 
@@ -301,7 +301,7 @@ msg_show_inbox(struct cmd_call *cc)
 		    mp_get(m, "subject") != NULL ? ": " : "",
 		    msg_str(m, "subject", "", b[3], sizeof b[3]));
 		if (mp_str(mp_get(m, "body"), &body, &blen) == 0) {
-			char *t = xstrndup(body, blen);
+			char *t = utf8_vis(body, blen, UTF8_VIS_LINES);
 
 			msg_indent(t, "    ");
 			free(t);
@@ -397,7 +397,7 @@ msg_show_text(const msgpack_object *o, const char *key, const char *label)
 
 	if (mp_str(mp_get(o, key), &s, &n) != 0)
 		return;
-	t = xstrndup(s, n);
+	t = utf8_vis(s, n, UTF8_VIS_LINES);
 	if (label != NULL)
 		printf("%s\n", label);
 	msg_indent(t, "    ");

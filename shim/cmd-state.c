@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -159,7 +160,11 @@ const struct cmd_entry cmd_event_entry = {
 	.exec = cmd_sub_main,
 };
 
-/* Print a value for people and scripts: a string as it is, anything else as JSON. */
+/*
+ * Print a value for people and scripts: a string as it is (escaped on a
+ * terminal, where a peer's control characters would act), anything else
+ * as JSON.
+ */
 static int
 state_print_value(const msgpack_object *v)
 {
@@ -167,7 +172,10 @@ state_print_value(const msgpack_object *v)
 	size_t n;
 
 	if (v != NULL && mp_str(v, &s, &n) == 0) {
-		fwrite(s, 1, n, stdout);
+		if (isatty(STDOUT_FILENO))
+			fputs(cli_vis(s, n, UTF8_VIS_LINES), stdout);
+		else
+			fwrite(s, 1, n, stdout);
 		putchar('\n');
 		return (cli_flush(0));
 	}

@@ -449,6 +449,10 @@ cmd_pack_json(const struct cmd_call *cc, const struct cmd_val *v, struct fbuf *f
 		    v->text);
 		return (-1);
 	}
+	if (cli_json_nul(v->text)) {
+		cJSON_Delete(j);
+		return (-1);
+	}
 	r = json_pack(fb, j);
 	cJSON_Delete(j);
 	return (r);

@@ -210,7 +210,7 @@ const struct cmd_entry cmd_project_entry = {
 	.exec = cmd_sub_main,
 };
 
-/* A string field of r, or def. */
+/* A string field of r escaped for a terminal (cli_vis: one of its ring), or def. */
 static const char *
 task_str(const msgpack_object *r, const char *key, const char *def, int *len)
 {
@@ -221,7 +221,8 @@ task_str(const msgpack_object *r, const char *key, const char *def, int *len)
 		*len = (int)strlen(def);
 		return (def);
 	}
-	*len = n > 4096 ? 4096 : (int)n;
+	s = cli_vis(s, n > 4096 ? 4096 : n, UTF8_VIS_LINES);
+	*len = (int)strlen(s);
 	return (s);
 }
 

@@ -75,7 +75,7 @@ mcp_root_dir(const char *uri)
 		return (NULL);
 	}
 	free(path);
-	return (xstrdup(buf));
+	return (project_of_dir(xstrdup(buf))); /* a worktree's root: its repository */
 }
 
 /* The project is settled: connect, then handle what waited for it. */

@@ -212,6 +212,7 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 {
 	const cJSON *id, *method, *jsonrpc, *params;
 	cJSON *msg;
+	char field[64];
 	size_t i;
 
 	for (i = 0; i < len && strchr(" \t\r", line[i]) != NULL; i++)
@@ -235,6 +236,18 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		goto out;
 	}
 	id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	if (json_find_nul(line, len, field, sizeof field)) {
+		/* cJSON cut the string at it: refuse rather than act on less */
+		if (id != NULL && cJSON_GetObjectItemCaseSensitive(msg, "method") != NULL)
+			mcp_error(m, id, RPC_INVALID_PARAMS, field,
+			    "invalid params: %s holds \\u0000 (NUL), which baton does not "
+			    "take in names or text",
+			    *field != '\0' ? field : "a string");
+		else
+			log_warnx("a message with \\u0000 (NUL) in %s ignored",
+			    *field != '\0' ? field : "a string");
+		goto out;
+	}
 	method = cJSON_GetObjectItemCaseSensitive(msg, "method");
 	jsonrpc = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
 	params = cJSON_GetObjectItemCaseSensitive(msg, "params");

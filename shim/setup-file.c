@@ -289,14 +289,14 @@ setup_config_path(const char *var, const char *file, const char *home_file)
 	return (p);
 }
 
-/* The project root: --project, or the default (git top-level, cwd...). */
+/* The checkout set-up writes to: --project, else project_checkout() (not the repository). */
 char *
 setup_project(const struct client_opts *o)
 {
 	char buf[PATH_MAX];
 
 	if (o->project == NULL)
-		return (project_default());
+		return (project_checkout());
 	if (realpath(o->project, buf) == NULL) {
 		cli_syserr("project directory %s", o->project);
 		return (NULL);

@@ -64,9 +64,16 @@ int conn_call(struct conn *, const char *, const void *, size_t, msgpack_unpacke
     const msgpack_object **, struct op_error *);
 void client_req_open(struct fbuf *, uint64_t, const char *); /* then the args map */
 void client_req_close(struct fbuf *);
-char *project_default(void);
-int project_explicit(const struct client_opts *);
 int exit_status_for(const char *);
+const char *client_env(const char *); /* a non-empty variable, or NULL */
+
+/* project.c: the project namespace and the checkout (DESIGN §2) */
+char *project_abspath(const char *);
+int project_explicit(const struct client_opts *);
+char *project_repository(const char *, char **); /* dir; its checkout's top */
+char *project_checkout(void);                    /* for files of the checkout: .mcp.json... */
+char *project_of_dir(char *);                    /* takes a directory to its repository */
+char *project_default(void);                     /* the namespace without --project */
 
 /*
  * cli.c: the command table.  A command is an entry: its name, what
@@ -96,6 +103,9 @@ int cli_flush(int);
 int cli_print_json(const msgpack_object *);
 const char *cli_duration(const msgpack_object *, char *, size_t);
 const char *cli_field(const msgpack_object *, const char *, char *, size_t);
+#define CLI_VIS_RING 8                          /* cli_vis results alive at once */
+const char *cli_vis(const char *, size_t, int); /* a peer's text, safe to print */
+int cli_json_nul(const char *);                 /* JSON text with \u0000 in a string: said, 1 */
 char *cli_read_stdin(size_t, const char *);
 int cli_seconds(const char *, const char *, double, double *);
 int cli_socket(const struct client_opts *, char *, size_t);

@@ -15,9 +15,7 @@
 #include <string.h>
 
 #include "common.h"
-
-int LLVMFuzzerInitialize(int *, char ***);
-int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+#include "fuzz.h"
 
 /* Touch every node with every reader, as handlers do with what they get. */
 static void
@@ -139,20 +137,6 @@ fuzz_stream(const uint8_t *data, size_t size)
 		fuzz_payload(data + off + FRAME_HDR, (size_t)flen);
 		off += FRAME_HDR + (size_t)flen;
 	}
-}
-
-/* Write buf to dir/name. */
-static void
-fuzz_seed_write(const char *dir, const char *name, const void *buf, size_t len)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if ((f = fopen(path, "wb")) == NULL)
-		return;
-	fwrite(buf, 1, len, f);
-	fclose(f);
 }
 
 /* A request frame for op with the args a builder packs. */

@@ -14,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "shim.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* Validate args against op, as the shim does before sending a request. */
 static void
@@ -100,7 +99,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *msg;
-	char *line;
+	char *line, field[64];
 
 	/* mcp_line hands cJSON a length-counted line; copy it so ASan sees overreads */
 	if ((line = malloc(size == 0 ? 1 : size)) == NULL)
@@ -109,10 +108,57 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(line, data, size);
 	msg = cJSON_ParseWithLength(line, size);
 	if (msg != NULL) {
+		/* as mcp_line: a string cut at \u0000 is refused, naming its field */
+		if (json_find_nul(line, size, field, sizeof field) &&
+		    memchr(field, '\0', sizeof field) == NULL)
+			abort();
 		fuzz_arguments(msg);
 		fuzz_roundtrip(msg);
 		cJSON_Delete(msg);
 	}
 	free(line);
+	return (0);
+}
+
+/* With FUZZ_SEED_DIR set, write a starting corpus: MCP messages as clients send them. */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char *const seeds[][2] = {
+		{ "call",
+		    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+		    "{\"name\":\"lock_acquire\",\"arguments\":{\"name\":\"db\",\"mode\":"
+		    "\"shared\",\"wait_seconds\":1.5}}}" },
+		{ "names",
+		    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":"
+		    "{\"name\":\"lock_acquire\",\"arguments\":{\"names\":[\"a\","
+		    "\"file:src/x.c\"],\"ttl_seconds\":60,\"reason\":\"r\"}}}" },
+		{ "release",
+		    "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"tools/call\","
+		    "\"params\":{\"name\":\"lock_release\",\"arguments\":{\"name\":"
+		    "\"db\",\"token\":\"0123456789abcdef\"}}}" },
+		{ "init",
+		    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"initialize\",\"params\":"
+		    "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
+		    "\"clientInfo\":{\"name\":\"c\",\"version\":\"1\"}}}" },
+		{ "values",
+		    "{\"a\":[1,-2,3.5,1e300,-9007199254740993,18446744073709551615,true,"
+		    "false,null,{\"k\":\"\\u00e9\\ud83d\\ude00\"}]}" },
+		{ "nul",
+		    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":"
+		    "{\"name\":\"note_set\",\"arguments\":{\"key\":\"a\\u0000b\","
+		    "\"value\":\"x\\\\u0000\"}}}" },
+		{ "control",
+		    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
+		    "\"params\":{\"name\":\"note_set\",\"arguments\":{\"key\":"
+		    "\"\\u001b[2J\",\"value\":\"\\u001b[2J\"}}}" },
+	};
+	const char *dir = getenv("FUZZ_SEED_DIR");
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	for (i = 0; dir != NULL && i < nitems(seeds); i++)
+		fuzz_seed_write(dir, seeds[i][0], seeds[i][1], strlen(seeds[i][1]));
 	return (0);
 }

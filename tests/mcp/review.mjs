@@ -100,6 +100,12 @@ await main(async () => {
   const self = await refused(solo, 'task_approve', { id: 'T1' });
   ok(self !== null && /a review is by someone else/.test(self) && /self_review/.test(self),
     'approving your own task is refused, saying how a project allows it', self);
+  // Here nobody claims: T2 stays todo (in the shared project below a waiting
+  // implementer may take a task the moment its dependencies are done).
+  await call(solo, 'solo', 'task_create', { title: 'later', complexity: 'simple' });
+  const no = await refused(solo, 'task_request_changes', { id: 'T2', feedback: 'x' });
+  ok(no !== null && /T2 is todo and cannot move to in_progress with task_request_changes/.test(no),
+    'request_changes on a todo task is refused, naming the allowed moves', no);
 
   // Roles: what agent_join says is one workflow, the same in hint and next_steps.
   const jp = await call(planner, 'planner', 'agent_join', { role: 'planner' });
@@ -138,11 +144,6 @@ await main(async () => {
   for (const t of plan) {
     const r = await call(planner, 'planner', 'task_create', t);
     ids.push(r.id);
-    if (r.id === 'T4') {
-      const no = await refused(planner, 'task_request_changes', { id: 'T4', feedback: 'x' });
-      ok(no !== null && /T4 is todo and cannot move to in_progress with task_request_changes/.test(no),
-        'request_changes on a todo task is refused, naming the allowed moves', no);
-    }
   }
   is(ids.join(','), 'T1,T2,T3,T4,T5,T6', 'six tasks T1..T6 with their files and dependencies');
 
