@@ -275,6 +275,7 @@ int js_find(const char *, size_t, size_t, const char *, struct jmember *, size_t
 char *js_line_indent(const char *, size_t);
 char *js_member_indent(const char *, size_t, size_t, const char *);
 int js_check(const char *, const struct text *);
+void js_render_json(struct sbuf *, const cJSON *, const char *, const char *);
 void js_remove_member(struct sbuf *, const char *, size_t, size_t, size_t,
     const struct jmember *, size_t);
 void js_append(struct sbuf *, const char *, size_t, size_t, size_t, size_t, const char *,
