@@ -38,17 +38,10 @@ static char *
 hooks_command(const struct hook_set *hs, const struct hook_spec *sp)
 {
 	struct sbuf b = { NULL, 0, 0 };
-	const char *p;
 
 	/* the path in single quotes for the shell the CLIs run hooks with */
-	sb_adds(&b, "'");
-	for (p = hs->self; *p != '\0'; p++) {
-		if (*p == '\'')
-			sb_adds(&b, "'\\''");
-		else
-			sb_add(&b, p, 1);
-	}
-	sb_adds(&b, "' hook");
+	sb_shquote(&b, hs->self);
+	sb_adds(&b, " hook");
 	if (strcmp(sp->event, "PreToolUse") == 0 && hs->reserve)
 		sb_adds(&b, " --reserve-on-edit");
 	if (strcmp(sp->event, "PreToolUse") == 0 && hs->strict)

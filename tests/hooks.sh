@@ -18,6 +18,7 @@ start_broker || bail_out "batond did not start"
 P=$BATON_PROJECT
 mkdir -p "$P/src" "$P/lib/x" "$P/docs"
 HOOKS=$TOP_SRCDIR/tests/hooks
+. "$HOOKS/agent-lib.sh"
 
 # --- helpers ------------------------------------------------------------
 
@@ -29,63 +30,14 @@ fixture() {
 	    "$HOOKS/$1/$2.json"
 }
 
-# agent_start NAME [VAR=VALUE...]: an agent process (tests/hooks/agent.sh)
-# whose baton mcp is initialized as Claude Code; sets AGENT_NAME (its
-# baton agent name).
-agent_start() {
-	_an=$1
-	shift
-	mkdir -p "$TEST_DIR/$_an"
-	env "$@" sh "$HOOKS/agent.sh" "$TEST_DIR/$_an" </dev/null >/dev/null 2>&1 &
-	_bg_pids="$_bg_pids $!"
-	wait_for "[ -s '$TEST_DIR/$_an/pid' ]" 10 || bail_out "agent $_an did not start"
-	_bg_pids="$_bg_pids $(cat "$TEST_DIR/$_an/pid") $(cat "$TEST_DIR/$_an/mcp.pid")"
-	[ ! -f "$TEST_DIR/$_an/mcp2.pid" ] || _bg_pids="$_bg_pids $(cat "$TEST_DIR/$_an/mcp2.pid")"
-	agent_mcp "$_an" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"claude-code","version":"2.1.197"}}}'
-	agent_mcp "$_an" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-	agent_call "$_an" 2 agent_join '{}' >/dev/null
-	AGENT_NAME=$(agent_call "$_an" 3 status '{}' | jq -r .agent)
-}
-
-# agent_mcp NAME JSON: one JSON-RPC line to the agent's baton mcp (its
-# second one, started with AGENT_MCP2, when MCP=mcp2).
-agent_mcp() {
-	printf '%s\n' "$2" >"$TEST_DIR/$1/${MCP:-mcp}.in"
-}
-
-# agent_call NAME ID TOOL ARGS: a tool call through the agent's baton
-# mcp (MCP=mcp2: its second); its structuredContent.
-agent_call() {
-	agent_mcp "$1" "{\"jsonrpc\":\"2.0\",\"id\":$2,\"method\":\"tools/call\",\"params\":{\"name\":\"$3\",\"arguments\":$4}}"
-	wait_for "grep -q '\"id\":$2,' '$TEST_DIR/$1/${MCP:-mcp}.out'" 10 >&2
-	grep "\"id\":$2," "$TEST_DIR/$1/${MCP:-mcp}.out" | jq -c .result.structuredContent
-}
-
-# agent_init2 NAME: initialize the agent's second baton mcp (as Codex);
-# sets AGENT_NAME2 (its baton agent name).
-agent_init2() {
-	MCP=mcp2 agent_mcp "$1" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"codex-mcp-client","version":"0.130.0"}}}'
-	MCP=mcp2 agent_mcp "$1" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-	AGENT_NAME2=$(MCP=mcp2 agent_call "$1" 2 status '{}' | jq -r .agent)
-}
-
 # agent_hook NAME INPUT ARGS...: run `baton hook ARGS <INPUT` as a child
 # of the agent; sets HOOK_OUT, HOOK_ERR, HOOK_RC and HOOK_FILE (the output).
 agent_hook() {
-	_an=$1
+	_ah=$1
 	_in=$2
 	shift 2
-	eval "_n=\$((\${_hn_$_an:-0} + 1)); _hn_$_an=\$_n"
-	HOOK_FILE=$TEST_DIR/$_an/out.$_n
-	printf '"%s" hook %s <"%s" >"%s" 2>"%s"\n' "$BATON" "$*" "$_in" "$HOOK_FILE" \
-	    "$TEST_DIR/$_an/err.$_n" >"$TEST_DIR/$_an/cmd"
-	wait_for "[ -f '$TEST_DIR/$_an/rc.$_n' ]" 20 || diag "agent $_an ran no hook $_n"
-	HOOK_RC=$(cat "$TEST_DIR/$_an/rc.$_n" 2>/dev/null)
-	HOOK_OUT=$(cat "$HOOK_FILE")
-	HOOK_ERR=$(cat "$TEST_DIR/$_an/err.$_n")
-	_saw="hook $* in agent $_an exited $HOOK_RC
-stdout: $HOOK_OUT
-stderr: $HOOK_ERR"
+	agent_run "$_ah" "\"$BATON\" hook $* <\"$_in\""
+	HOOK_RC=$AGENT_RC HOOK_OUT=$AGENT_OUT HOOK_ERR=$AGENT_ERR HOOK_FILE=$AGENT_FILE
 }
 
 # shell_hook INPUT ARGS...: the same from this shell: no agent's process.
