@@ -13,7 +13,9 @@
 # through `baton mcp` against a direct call (the shim's overhead; with
 # BENCH_BATON_BEFORE=PATH also another build's, in the same run); and
 # 10 000 idle sessions: their memory in the
-# broker and status round trips while they are connected (DESIGN 8-9).
+# broker and status round trips while they are connected (DESIGN 8-9);
+# and the wall time of a `baton hook PreToolUse` process against `true`
+# (issue 18: agents wait for it on every edit).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
@@ -33,13 +35,14 @@ mixed_bin=$builddir/tests/bench/bench_mixed
 restore_bin=$builddir/tests/bench/bench_restore
 conns_bin=$builddir/tests/bench/bench_conns
 mcp_bin=$builddir/tests/bench/bench_mcp
+hook_bin=$builddir/tests/bench/bench_hook
 baton=$builddir/baton
 runs=${BENCH_RUNS:-200}
 msecs=${BENCH_MIXED_SECONDS:-4}
 notes=${BENCH_NOTES:-1000000}
 
 for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$mixed_bin" "$restore_bin" \
-    "$conns_bin" "$mcp_bin" "$baton"; do
+    "$conns_bin" "$mcp_bin" "$hook_bin" "$baton"; do
 	if [ ! -x "$f" ]; then
 		echo "run.sh: $f is missing: run make bench" >&2
 		exit 1
@@ -247,4 +250,24 @@ conns_out=$("$conns_bin" -S "$sock" -c 10000 -t 4) || { echo "run.sh: bench_conn
 printf '%s\n' "$conns_out"
 awk -v i="$(field "$conns_out" p50)" -v s="$(field "$st_out" p50)" 'BEGIN {
 	printf "status p50 with 10000 idle sessions connected: %.1f us, %.2fx the p50 without them\n", i, (s > 0 ? i / s : 0)
+}'
+
+# ---- baton hook PreToolUse: what an agent waits for on every edit ----
+# bench_hook is the agent (a baton mcp child); another agent reserved
+# src/held.c, so DENY is refused and ALLOW (src/free.c) passes silently.
+proj=$dir/proj
+mkdir -p "$proj/src"
+for f in free held; do
+	printf '{"session_id":"bench","transcript_path":"%s/t.jsonl","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"%s/src/%s.c","old_string":"a","new_string":"b"}}\n' \
+	    "$dir" "$proj" "$proj" "$f" >"$dir/$f.json"
+done
+BATON_PROJECT=$proj "$baton" -S "$sock" --no-autostart acquire file:src/held.c --ttl 600 >/dev/null ||
+	{ echo "run.sh: baton acquire file:src/held.c failed" >&2; exit 1; }
+hook_out=$(BATON_PROJECT=$proj "$hook_bin" -S "$sock" -b "$baton" -a "$dir/free.json" \
+    -d "$dir/held.json" -n "$runs") || { echo "run.sh: bench_hook failed" >&2; exit 1; }
+printf '%s\n' "$hook_out"
+awk -v t="$(field "$hook_out" p50 | sed -n 1p)" -v t99="$(field "$hook_out" p99 | sed -n 1p)" \
+    -v a="$(field "$hook_out" p50 | sed -n 2p)" -v a99="$(field "$hook_out" p99 | sed -n 2p)" \
+    -v d="$(field "$hook_out" p50 | sed -n 3p)" -v d99="$(field "$hook_out" p99 | sed -n 3p)" 'BEGIN {
+	printf "baton hook PreToolUse per call: allowed p50 %.2f ms p99 %.2f ms, denied p50 %.2f ms p99 %.2f ms; true p50 %.2f ms p99 %.2f ms: allowed = %.1fx true (p50; budget 100 ms typical)\n", a / 1000, a99 / 1000, d / 1000, d99 / 1000, t / 1000, t99 / 1000, (t > 0 ? a / t : 0)
 }'
