@@ -16,6 +16,13 @@ SELF=$(readlink -f "$BATON")
 cd "$P" || bail_out "no project directory"
 mkdir -p "$P/.claude" "$HOME/.codex"
 
+# the usage: --hooks and its options continue the install line
+baton_run install --help
+is "$(printf '%s\n' "$OUT" | grep -c '^ *baton \[')" 0 \
+    "install --help: no synopsis line is 'baton [' (the options of --hooks are install's)"
+like "$OUT" "\\[--hooks \\[--reserve-on-edit\\] \\[--strict\\] \\[--stop\\]\\]" \
+    "and it shows --hooks with its options"
+
 # round trips on files that have hooks of their own
 cp "$FIX/claude-settings.json" "$P/.claude/settings.json"
 cp "$FIX/codex-hooks.json" "$HOME/.codex/hooks.json"
