@@ -8,7 +8,8 @@
  * wins).  Several baton sessions under one agent process that are not
  * one agent name are ambiguous, and an ambiguous hook acts as nobody:
  * never as another agent.  hook_edit says which reservations stand in
- * an edit's way and may reserve on the first edit; hook_news tells what
+ * an edit's way (or a commit's: baton guard, whose refusals and bypasses
+ * it logs) and may reserve on the first edit; hook_news tells what
  * is new for the agent (notice.c), once, and can wait for it.
  */
 #include "config.h"
@@ -144,6 +145,7 @@ struct hook_blocked {
 	struct fbuf *fb;
 	const char *path;
 	size_t len, n;
+	char said[400]; /* the first of them, for the log of a commit (guard) */
 };
 
 static void
@@ -163,30 +165,63 @@ hook_pk_blocker(const struct lock_holding *h, void *arg)
 		pk_kdouble(b->fb, "expires_in_seconds", h->expires_in_seconds);
 	pk_kstr_opt(b->fb, "reason", h->reason);
 	pk_map_close(b->fb);
-	b->n++;
+	if (b->n++ < 3)
+		snprintf(b->said + strlen(b->said), sizeof b->said - strlen(b->said),
+		    "%s%.*s (%s, held by %s)", b->n > 1 ? ", " : "", (int)b->len, b->path,
+		    h->name, h->agent);
 }
 
 /*
  * The grants in the way of every path of the edit, packed under
- * "blockers"; their number, or -1 (fb unusable) with cause for a bad path.
+ * "blockers" and counted in b; 0, or -1 (fb unusable) with cause for a
+ * bad path.
  */
 static int
-hook_blockers(struct fbuf *fb, struct session *as, struct hook_match *m,
+hook_blockers(struct hook_blocked *b, struct session *as, struct hook_match *m,
     const msgpack_object *paths, char **cause)
 {
-	struct hook_blocked b = { fb, NULL, 0, 0 };
 	uint32_t i;
 
-	pk_str(fb, "blockers");
-	pk_array_open(fb);
+	pk_str(b->fb, "blockers");
+	pk_array_open(b->fb);
 	for (i = 0; i < paths->via.array.size; i++) {
-		mp_str(&paths->via.array.ptr[i], &b.path, &b.len);
-		if (lock_edit_blockers(as, b.path, b.len, hook_own, m, hook_pk_blocker, &b,
+		mp_str(&paths->via.array.ptr[i], &b->path, &b->len);
+		if (lock_edit_blockers(as, b->path, b->len, hook_own, m, hook_pk_blocker, b,
 			cause) < 0)
 			return (-1);
 	}
-	pk_array_close(fb);
-	return ((int)b.n);
+	pk_array_close(b->fb);
+	return (0);
+}
+
+/*
+ * A commit or push that baton guard refused, or let through because the
+ * user said BATON_GUARD=off: one line in the broker's log, always
+ * written, with who committed (the agent, or the guard's own session
+ * when baton could not tell) and what was in the way.
+ */
+static void
+hook_guard_log(struct req *r, const struct hook_match *m, const struct hook_blocked *b,
+    uint32_t npaths)
+{
+	size_t glen;
+	const char *guard = arg_str(r, "guard", &glen);
+	char who[200];
+
+	if (m->n > 0)
+		snprintf(who, sizeof who, "agent %s (session %s)", m->s[0]->agent, m->s[0]->id);
+	else
+		snprintf(who, sizeof who,
+		    "an agent baton could not tell (guard session %s, pid %ld)", r->s->id,
+		    (long)r->s->pid);
+	if (arg_bool(r, "bypass"))
+		log_notice("guard %.*s in project %s: %s went ahead with BATON_GUARD=off: %u "
+			   "paths, %zu reservations of other agents in the way%s%s%s",
+		    (int)glen, guard, r->s->project, who, npaths, b->n, b->n > 0 ? ": " : "",
+		    b->said, b->n > 3 ? ", ..." : "");
+	else if (b->n > 0)
+		log_notice("guard %.*s in project %s: refused for %s: %s%s", (int)glen, guard,
+		    r->s->project, who, b->said, b->n > 3 ? ", ..." : "");
 }
 
 /* Reserve every path of an edit nobody is in the way of, packed under "reserved". */
@@ -218,28 +253,30 @@ void
 op_hook_edit(struct req *r)
 {
 	const msgpack_object *paths = arg_get(r, "paths");
+	struct hook_blocked b;
 	struct hook_match m;
-	struct fbuf *fb;
 	char *cause = NULL;
-	int n;
 
 	hook_match(r->s, &m);
-	fb = reply_begin(r->id);
-	pk_map_open(fb);
-	hook_pk_who(fb, &m);
+	memset(&b, 0, sizeof b);
+	b.fb = reply_begin(r->id);
+	pk_map_open(b.fb);
+	hook_pk_who(b.fb, &m);
 	/* an agent baton cannot tell holds nothing: it sees the hook's own project */
-	if ((n = hook_blockers(fb, m.n > 0 ? m.s[0] : r->s, &m, paths, &cause)) < 0) {
-		fbuf_free(fb);
-		free(fb);
+	if (hook_blockers(&b, m.n > 0 ? m.s[0] : r->s, &m, paths, &cause) != 0) {
+		fbuf_free(b.fb);
+		free(b.fb);
 		reply_error(r->c, r->id, ERR_INVALID, "paths", "%s", cause);
 		free(cause);
 		return;
 	}
-	pk_kbool(fb, "allowed", n == 0);
-	if (n == 0 && m.n > 0 && arg_bool(r, "reserve"))
-		hook_reserve(fb, &m, paths);
-	pk_map_close(fb);
-	reply_end(r->c, fb);
+	if (arg_has(r, "guard"))
+		hook_guard_log(r, &m, &b, paths->via.array.size);
+	pk_kbool(b.fb, "allowed", b.n == 0);
+	if (b.n == 0 && m.n > 0 && arg_bool(r, "reserve"))
+		hook_reserve(b.fb, &m, paths);
+	pk_map_close(b.fb);
+	reply_end(r->c, b.fb);
 }
 
 /* What re-primes an agent: who it is, what it holds, its mail, what to do next. */

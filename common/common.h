@@ -69,7 +69,8 @@ const struct err_code *err_code_find(const char *, size_t);
 void log_open(const char *, const char *, int); /* name, file or NULL=stderr, level */
 void log_close(void);
 void log_warnx(const char *, ...) printflike(1, 2);
-void log_warn(const char *, ...) printflike(1, 2); /* appends ": strerror(errno)" */
+void log_warn(const char *, ...) printflike(1, 2);   /* appends ": strerror(errno)" */
+void log_notice(const char *, ...) printflike(1, 2); /* always written */
 void log_info(const char *, ...) printflike(1, 2);
 void log_debug(const char *, ...) printflike(1, 2);
 extern int log_level;

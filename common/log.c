@@ -90,6 +90,17 @@ log_warn(const char *fmt, ...)
 	errno = saved;
 }
 
+/* Something the user may want to know later (a bypassed guard): written at every level. */
+void
+log_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite("notice", fmt, ap);
+	va_end(ap);
+}
+
 void
 log_info(const char *fmt, ...)
 {

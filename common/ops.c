@@ -648,6 +648,12 @@ static const struct op_arg hook_edit_args[] = {
 	{ "reserve", ARG_BOOL, 0, 0, 0, "false", NULL,
 	    "When nothing is in the way, reserve each path for the agent (an exclusive "
 	    "file: lock bound to its session), unless it holds one covering it." },
+	{ "guard", ARG_STRING, 0, 0, 16, NULL, "pre-commit|pre-push",
+	    "The edit is a commit or a push that baton guard checks in this git hook: "
+	    "the broker logs what it refuses." },
+	{ "bypass", ARG_BOOL, 0, 0, 0, "false", NULL,
+	    "With guard: BATON_GUARD=off lets it through whatever is in the way; the "
+	    "broker logs the bypass and what it let through." },
 };
 static const struct op_result hook_edit_results[] = {
 	{ "matched", "boolean", 0, "whether baton could tell which agent session the hook is" },
@@ -921,11 +927,12 @@ const struct op ops[OP_COUNT] = {
 		    "connection that asked for it closes." },
 	OPDEF(hook_edit, .title = "Check an edit against reservations (baton hook)",
 	    .flags = OP_MUTATES | OP_ADMIN,
-	    .desc = "For baton hook, not agents: acting as the agent's own session (found "
-		    "by the agent CLI's session id, else by the agent process the hook and "
-		    "its baton mcp share), say which of another agent's file: reservations "
-		    "cover the paths an edit touches; with reserve, reserve the free paths "
-		    "for the agent."),
+	    .desc = "For baton hook and baton guard, not agents: acting as the agent's own "
+		    "session (found by the agent CLI's session id, else by the agent process "
+		    "the hook and its baton mcp share), say which of another agent's file: "
+		    "reservations cover the paths an edit or a commit touches; with reserve, "
+		    "reserve the free paths for the agent; with guard, log a refused or "
+		    "bypassed commit."),
 	OPDEF(hook_news, .title = "What is new for the agent (baton hook)",
 	    .flags = OP_MUTATES | OP_BLOCKS | OP_ADMIN,
 	    .desc = "For baton hook, not agents: acting as the agent's own session, what "

@@ -38,6 +38,7 @@ const struct cmd_entry *const cli_table[] = {
 	&cmd_top_entry,
 	&cmd_mcp_entry,
 	&cmd_hook_entry,
+	&cmd_guard_entry,
 	&cmd_install_entry,
 	&cmd_uninstall_entry,
 	&cmd_init_entry,

@@ -295,9 +295,13 @@ hook_say_unmatched(struct sbuf *sb, const msgpack_object *r)
 	    hook_field(r, "unmatched", why, sizeof why, "no session"));
 }
 
-/* One blocker of an edit, as a sentence: who holds what, since when, how to wait. */
-static void
-hook_say_blocker(struct sbuf *sb, const msgpack_object *b)
+/*
+ * One blocker of hook_edit's answer (b) as "PATH is reserved by AGENT
+ * (NAME, MODE, for AGE[, expires in T][: REASON])" (baton hook and baton
+ * guard say it alike).
+ */
+void
+hook_say_reserved(struct sbuf *sb, const msgpack_object *b)
 {
 	char path[PATH_MAX], name[PATH_MAX + 8], agent[96], mode[16], age[32], exp[32];
 	char reason[300];
@@ -308,16 +312,26 @@ hook_say_blocker(struct sbuf *sb, const msgpack_object *b)
 	cli_field(b, "agent", agent, sizeof agent);
 	cli_field(b, "mode", mode, sizeof mode);
 	cli_duration(mp_get(b, "age_seconds"), age, sizeof age);
-	sb_addf(sb, "%s is reserved by %s (%s, %s, for %s%s%s%s%s). ", path, agent, name, mode,
+	sb_addf(sb, "%s is reserved by %s (%s, %s, for %s%s%s%s%s)", path, agent, name, mode,
 	    age, e != NULL ? ", expires in " : "",
 	    e != NULL ? cli_duration(e, exp, sizeof exp) : "",
 	    mp_get(b, "reason") != NULL ? ": " : "",
 	    mp_get(b, "reason") != NULL ? cli_field(b, "reason", reason, sizeof reason) : "");
+}
+
+/* One blocker of an edit, as a sentence: who holds what, since when, how to wait. */
+static void
+hook_say_blocker(struct sbuf *sb, const msgpack_object *b)
+{
+	char name[PATH_MAX + 8], agent[96];
+
+	hook_say_reserved(sb, b);
 	sb_addf(sb,
-	    "Do not edit it now: wait for it with lock_acquire {\"name\": \"%s\", "
+	    ". Do not edit it now: wait for it with lock_acquire {\"name\": \"%s\", "
 	    "\"wait_seconds\": 50} (call again with the ticket while it times out), work on "
 	    "something else, or ask %s with message_send. ",
-	    name, agent);
+	    cli_field(b, "name", name, sizeof name),
+	    cli_field(b, "agent", agent, sizeof agent));
 }
 
 /* PreToolUse: deny an edit of a file another agent reserved, naming the holder. */

@@ -31,8 +31,8 @@ static int setup_md_exec(const struct cmd_entry *, const struct client_opts *, i
 const struct cmd_entry cmd_install_entry = {
 	.name = "install",
 	.usage =
-	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE]\n"
-	    "        [--hooks [--reserve-on-edit] [--strict] [--stop]]",
+	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE] "
+	    "[--hooks [--reserve-on-edit] [--strict] [--stop]]",
 	.desc = "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "
 		"--scope user) and to Codex (~/.codex/config.toml); default: both agents; "
 		"--tools writes BATON_TOOLS (core, planner, reviewer, full or tool names, "

@@ -55,6 +55,20 @@ void printflike(2, 3) sb_addf(struct sbuf *b, const char *fmt, ...)
 	free(s);
 }
 
+/* Append s single-quoted for sh: nothing in it is expanded. */
+void
+sb_shquote(struct sbuf *b, const char *s)
+{
+	sb_adds(b, "'");
+	for (; *s != '\0'; s++) {
+		if (*s == '\'')
+			sb_adds(b, "'\\''");
+		else
+			sb_add(b, s, 1);
+	}
+	sb_adds(b, "'");
+}
+
 /* out = s with [a, b) replaced by ins. */
 void
 sb_splice(struct sbuf *out, const char *s, size_t len, size_t a, size_t b, const char *ins)

@@ -38,17 +38,10 @@ static char *
 hooks_command(const struct hook_set *hs, const struct hook_spec *sp)
 {
 	struct sbuf b = { NULL, 0, 0 };
-	const char *p;
 
 	/* the path in single quotes for the shell the CLIs run hooks with */
-	sb_adds(&b, "'");
-	for (p = hs->self; *p != '\0'; p++) {
-		if (*p == '\'')
-			sb_adds(&b, "'\\''");
-		else
-			sb_add(&b, p, 1);
-	}
-	sb_adds(&b, "' hook");
+	sb_shquote(&b, hs->self);
+	sb_adds(&b, " hook");
 	if (strcmp(sp->event, "PreToolUse") == 0 && hs->reserve)
 		sb_adds(&b, " --reserve-on-edit");
 	if (strcmp(sp->event, "PreToolUse") == 0 && hs->strict)
@@ -82,40 +75,6 @@ hooks_group(const struct hook_set *hs, const struct hook_spec *sp)
 		cJSON_AddNumberToObject(h, "timeout", 10);
 	free(cmd);
 	return (g);
-}
-
-/*
- * j printed in the file's layout: members at ind (NULL: on one line),
- * each level deeper by unit.  cJSON indents with tabs and puts a tab
- * after each colon; neither is inside our strings (escaped there).
- */
-static void
-hooks_render(struct sbuf *b, const cJSON *j, const char *ind, const char *unit)
-{
-	char *text, *p;
-
-	if (ind == NULL) {
-		text = cJSON_PrintUnformatted(j);
-		sb_adds(b, text);
-		free(text);
-		return;
-	}
-	text = cJSON_Print(j);
-	for (p = text; *p != '\0'; p++) {
-		if (*p == '\n') {
-			sb_adds(b, "\n");
-			sb_adds(b, ind);
-			while (p[1] == '\t') {
-				sb_adds(b, unit);
-				p++;
-			}
-		} else if (p[0] == ':' && p[1] == '\t') {
-			sb_adds(b, ": ");
-			p++;
-		} else
-			sb_add(b, p, 1);
-	}
-	free(text);
 }
 
 /* Is the JSON value text [a, b) a matcher group with a "baton ... hook [OPTIONS] EVENT" command? */
@@ -205,14 +164,14 @@ hooks_add_event(struct sbuf *cur, size_t obj, const struct hook_set *hs,
 		cJSON_AddItemToArray(arr, g);
 		g = NULL;
 		sb_addf(&v, "\"%s\":%s", sp->event, ind != NULL ? " " : "");
-		hooks_render(&v, arr, ind, unit);
+		js_render_json(&v, arr, ind, unit);
 		cJSON_Delete(arr);
 		js_append(&out, cur->s, cur->len, obj, close, count, ind, v.s);
 		made = 1;
 	} else if (cur->s[ev.val] == '[' &&
 	    !hooks_elements(cur->s, cur->len, ev.val, sp->event, &el, &aclose, &acount)) {
 		ind = js_member_indent(cur->s, cur->len, ev.val, unit);
-		hooks_render(&v, g, ind, unit);
+		js_render_json(&v, g, ind, unit);
 		js_append(&out, cur->s, cur->len, ev.val, aclose, acount, ind, v.s);
 	} else
 		ind = NULL; /* there already, or not an array: left alone */
@@ -238,7 +197,7 @@ hooks_render_all(struct sbuf *b, const struct hook_set *hs, const char *ind, con
 		arr = cJSON_AddArrayToObject(o, hook_specs[i].event);
 		cJSON_AddItemToArray(arr, hooks_group(hs, &hook_specs[i]));
 	}
-	hooks_render(b, o, ind, unit);
+	js_render_json(b, o, ind, unit);
 	cJSON_Delete(o);
 }
 

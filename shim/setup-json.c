@@ -151,36 +151,66 @@ js_quote(struct sbuf *b, const char *s, size_t n)
 	free(tmp);
 }
 
+/*
+ * j as JSON text laid out like the file around it: each member or
+ * element on its own line at ind + unit, the closing bracket at ind,
+ * ": " after a key (the layout of the files agents write and people
+ * edit); on one line, compact, when ind is NULL.  Empty containers
+ * stay "{}" and "[]".
+ */
+void
+js_render_json(struct sbuf *b, const cJSON *j, const char *ind, const char *unit)
+{
+	const cJSON *c;
+	char *in, *text;
+	int obj = cJSON_IsObject(j);
+
+	if (ind == NULL || (!obj && !cJSON_IsArray(j)) || j->child == NULL) {
+		if ((text = cJSON_PrintUnformatted(j)) == NULL)
+			fatalx("out of memory");
+		sb_adds(b, text);
+		free(text);
+		return;
+	}
+	xasprintf(&in, "%s%s", ind, unit);
+	sb_adds(b, obj ? "{" : "[");
+	for (c = j->child; c != NULL; c = c->next) {
+		sb_addf(b, "\n%s", in);
+		if (obj) {
+			js_quote(b, c->string, strlen(c->string));
+			sb_adds(b, ": ");
+		}
+		js_render_json(b, c, in, unit);
+		if (c->next != NULL)
+			sb_adds(b, ",");
+	}
+	sb_addf(b, "\n%s%s", ind, obj ? "}" : "]");
+	free(in);
+}
+
 /* The value of the baton entry, laid out like the file: ind is the member's indent, NULL for one line. */
 static void
 js_render(struct sbuf *b, const struct entry *e, const char *ind, const char *unit)
 {
-	const char *nl = ind != NULL ? "\n" : "", *sp = ind != NULL ? " " : "";
-	char *i1, *i2;
+	cJSON *j = cJSON_CreateObject(), *env;
 	const char *eq;
+	char *name;
 	size_t k;
 
-	if (ind == NULL)
-		ind = unit = "";
-	xasprintf(&i1, "%s%s", ind, unit);
-	xasprintf(&i2, "%s%s%s", ind, unit, unit);
-	sb_addf(b, "{%s%s\"type\":%s\"stdio\",%s%s\"command\":%s", nl, i1, sp, nl, i1, sp);
-	js_quote(b, e->command, strlen(e->command));
-	sb_addf(b, ",%s%s\"args\":%s[%s%s\"mcp\"%s%s]", nl, i1, sp, nl, i2, nl, i1);
+	cJSON_AddStringToObject(j, "type", "stdio");
+	cJSON_AddStringToObject(j, "command", e->command);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "args"), cJSON_CreateString("mcp"));
 	if (e->nenv > 0) {
-		sb_addf(b, ",%s%s\"env\":%s{", nl, i1, sp);
+		env = cJSON_AddObjectToObject(j, "env");
 		for (k = 0; k < e->nenv; k++) {
 			eq = strchr(e->env[k], '=');
-			sb_addf(b, "%s%s%s", k > 0 ? "," : "", nl, i2);
-			js_quote(b, e->env[k], (size_t)(eq - e->env[k]));
-			sb_addf(b, ":%s", sp);
-			js_quote(b, eq + 1, strlen(eq + 1));
+			name = xstrndup(e->env[k], (size_t)(eq - e->env[k]));
+			cJSON_AddStringToObject(env, name, eq + 1);
+			free(name);
 		}
-		sb_addf(b, "%s%s}", nl, i1);
 	}
-	sb_addf(b, "%s%s}", nl, ind);
-	free(i1);
-	free(i2);
+	js_render_json(b, j, ind, unit);
+	cJSON_Delete(j);
 }
 
 /* Parse text as JSON and check that it is an object; 0, or a message said and -1. */

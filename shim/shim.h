@@ -262,6 +262,7 @@ typedef int setup_editor(const char *, const struct text *, const void *, struct
 void sb_add(struct sbuf *, const char *, size_t);
 void sb_adds(struct sbuf *, const char *);
 void sb_addf(struct sbuf *, const char *, ...) printflike(2, 3);
+void sb_shquote(struct sbuf *, const char *);
 void sb_splice(struct sbuf *, const char *, size_t, size_t, size_t, const char *);
 int setup_read(const char *, struct text *);
 int setup_mkdirs(const char *, mode_t);
@@ -286,6 +287,7 @@ int js_find(const char *, size_t, size_t, const char *, struct jmember *, size_t
 char *js_line_indent(const char *, size_t);
 char *js_member_indent(const char *, size_t, size_t, const char *);
 int js_check(const char *, const struct text *);
+void js_render_json(struct sbuf *, const cJSON *, const char *, const char *);
 void js_remove_member(struct sbuf *, const char *, size_t, size_t, size_t,
     const struct jmember *, size_t);
 void js_append(struct sbuf *, const char *, size_t, size_t, size_t, size_t, const char *,
@@ -327,6 +329,10 @@ void setup_status(const struct client_opts *);
 
 /* cmd-hook.c: baton hook EVENT, the agent CLIs' hooks */
 extern const struct cmd_entry cmd_hook_entry;
+void hook_say_reserved(struct sbuf *, const msgpack_object *);
+
+/* cmd-guard.c: baton guard, the git hooks that refuse commits of reserved files */
+extern const struct cmd_entry cmd_guard_entry;
 
 /* cmd-log.c: `baton log` */
 extern const struct cmd_entry cmd_log_entry;

@@ -6,8 +6,9 @@
 # output schemas (Codex's, taken from the installed CLI; Claude Code's
 # in tests/hooks/claude-hooks.schema.json) with ajv.  The hook acts as
 # its agent's own session; another agent's reserved file, directory and
-# glob are refused naming the holder; news is told once; without a
-# broker hooks fail open, --strict fails closed.
+# glob are refused naming the holder; two baton mcp sessions of two
+# agents under one agent process make the hook act as nobody; news is
+# told once; without a broker hooks fail open, --strict fails closed.
 
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 need_jq
@@ -17,6 +18,7 @@ start_broker || bail_out "batond did not start"
 P=$BATON_PROJECT
 mkdir -p "$P/src" "$P/lib/x" "$P/docs"
 HOOKS=$TOP_SRCDIR/tests/hooks
+. "$HOOKS/agent-lib.sh"
 
 # --- helpers ------------------------------------------------------------
 
@@ -28,53 +30,14 @@ fixture() {
 	    "$HOOKS/$1/$2.json"
 }
 
-# agent_start NAME [VAR=VALUE...]: an agent process (tests/hooks/agent.sh)
-# whose baton mcp is initialized as Claude Code; sets AGENT_NAME (its
-# baton agent name).
-agent_start() {
-	_an=$1
-	shift
-	mkdir -p "$TEST_DIR/$_an"
-	env "$@" sh "$HOOKS/agent.sh" "$TEST_DIR/$_an" </dev/null >/dev/null 2>&1 &
-	_bg_pids="$_bg_pids $!"
-	wait_for "[ -s '$TEST_DIR/$_an/pid' ]" 10 || bail_out "agent $_an did not start"
-	_bg_pids="$_bg_pids $(cat "$TEST_DIR/$_an/pid") $(cat "$TEST_DIR/$_an/mcp.pid")"
-	agent_mcp "$_an" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"claude-code","version":"2.1.197"}}}'
-	agent_mcp "$_an" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-	agent_call "$_an" 2 agent_join '{}' >/dev/null
-	AGENT_NAME=$(agent_call "$_an" 3 status '{}' | jq -r .agent)
-}
-
-# agent_mcp NAME JSON: one JSON-RPC line to the agent's baton mcp.
-agent_mcp() {
-	printf '%s\n' "$2" >"$TEST_DIR/$1/mcp.in"
-}
-
-# agent_call NAME ID TOOL ARGS: a tool call through the agent's baton
-# mcp; its structuredContent.
-agent_call() {
-	agent_mcp "$1" "{\"jsonrpc\":\"2.0\",\"id\":$2,\"method\":\"tools/call\",\"params\":{\"name\":\"$3\",\"arguments\":$4}}"
-	wait_for "grep -q '\"id\":$2,' '$TEST_DIR/$1/mcp.out'" 10 >&2
-	grep "\"id\":$2," "$TEST_DIR/$1/mcp.out" | jq -c .result.structuredContent
-}
-
 # agent_hook NAME INPUT ARGS...: run `baton hook ARGS <INPUT` as a child
 # of the agent; sets HOOK_OUT, HOOK_ERR, HOOK_RC and HOOK_FILE (the output).
 agent_hook() {
-	_an=$1
+	_ah=$1
 	_in=$2
 	shift 2
-	eval "_n=\$((\${_hn_$_an:-0} + 1)); _hn_$_an=\$_n"
-	HOOK_FILE=$TEST_DIR/$_an/out.$_n
-	printf '"%s" hook %s <"%s" >"%s" 2>"%s"\n' "$BATON" "$*" "$_in" "$HOOK_FILE" \
-	    "$TEST_DIR/$_an/err.$_n" >"$TEST_DIR/$_an/cmd"
-	wait_for "[ -f '$TEST_DIR/$_an/rc.$_n' ]" 20 || diag "agent $_an ran no hook $_n"
-	HOOK_RC=$(cat "$TEST_DIR/$_an/rc.$_n" 2>/dev/null)
-	HOOK_OUT=$(cat "$HOOK_FILE")
-	HOOK_ERR=$(cat "$TEST_DIR/$_an/err.$_n")
-	_saw="hook $* in agent $_an exited $HOOK_RC
-stdout: $HOOK_OUT
-stderr: $HOOK_ERR"
+	agent_run "$_ah" "\"$BATON\" hook $* <\"$_in\""
+	HOOK_RC=$AGENT_RC HOOK_OUT=$AGENT_OUT HOOK_ERR=$AGENT_ERR HOOK_FILE=$AGENT_FILE
 }
 
 # shell_hook INPUT ARGS...: the same from this shell: no agent's process.
@@ -238,6 +201,51 @@ is "$(printf '%s' "$HOOK_OUT" | jq -r '.hookSpecificOutput.permissionDecision //
     "(no decision: the CLI's own permissions apply)"
 shell_hook "$TEST_DIR/nobody-free.json" PreToolUse
 is "$HOOK_RC/$HOOK_OUT" "0/" "the second time it says nothing"
+
+# --- two baton sessions under one agent process ---------------------------
+
+# C: an agent process with two baton mcp children of different agent
+# names (configured twice): the hook cannot tell which one it is and acts
+# as an agent that holds nothing, never as either of them
+agent_start c AGENT_MCP2=1
+C=$AGENT_NAME
+agent_init2 c
+C2=$AGENT_NAME2
+like "$C2" '^codex-mcp-client-' "agent C's second baton mcp is another agent ($C2, $C)"
+is "$(agent_call c 10 lock_acquire '{"name":"file:src/c.c"}' | jq -r .acquired)" true \
+    "C's first baton mcp reserves file:src/c.c"
+fixture claude PreToolUse thread-c "$P/src/c.c" >"$TEST_DIR/c-edit.json"
+agent_hook c "$TEST_DIR/c-edit.json" PreToolUse
+reason=$(printf '%s' "$HOOK_OUT" | jq -r .hookSpecificOutput.permissionDecisionReason)
+is "$(printf '%s' "$HOOK_OUT" | jq -r .hookSpecificOutput.permissionDecision)" deny \
+    "C's edit of src/c.c is denied: the hook does not act as either session"
+like "$reason" "src/c.c is reserved by $C \\(file:src/c.c" "naming the holder"
+like "$reason" "baton could not tell which agent this is \\(2 baton mcp sessions \\(($C, $C2|$C2, $C)\\) run under this agent's process" \
+    "and saying baton cannot tell which of the two agents it is"
+fixture claude PreToolUse thread-c "$P/src/c-free.c" >"$TEST_DIR/c-free.json"
+agent_hook c "$TEST_DIR/c-free.json" PreToolUse
+like "$(printf '%s' "$HOOK_OUT" | jq -r .systemMessage)" "could not tell which agent this is \\(2 baton mcp" \
+    "its edit of a free file is allowed, saying why it cannot tell"
+fixture claude UserPromptSubmit thread-c >"$TEST_DIR/c-prompt.json"
+"$BATON" msg send "$C" "for the first of C" >/dev/null
+agent_hook c "$TEST_DIR/c-prompt.json" UserPromptSubmit
+case $HOOK_OUT in *"for the first of C"*) fail "nobody's news is told to the ambiguous hook" "$HOOK_OUT" ;;
+*) pass "nobody's news is told to the ambiguous hook" ;; esac
+
+# D: two baton mcp of one agent name (BATON_AGENT) are one agent: the
+# hook acts as it, and what either session holds is its own
+agent_start d AGENT_MCP2=1 BATON_AGENT=dee
+agent_init2 d
+is "$AGENT_NAME/$AGENT_NAME2" "dee/dee" "agent D's two baton mcp are one agent, dee"
+is "$(MCP=mcp2 agent_call d 10 lock_acquire '{"name":"file:src/d.c"}' | jq -r .acquired)" true \
+    "D's second baton mcp reserves file:src/d.c"
+fixture claude PreToolUse thread-d "$P/src/d.c" >"$TEST_DIR/d-edit.json"
+agent_hook d "$TEST_DIR/d-edit.json" PreToolUse
+is "$HOOK_RC/$HOOK_OUT" "0/" "D's edit of src/d.c is allowed, silently: the reservation is dee's own"
+fixture claude PreToolUse thread-c "$P/src/d.c" >"$TEST_DIR/c-d.json"
+agent_hook c "$TEST_DIR/c-d.json" PreToolUse
+like "$(printf '%s' "$HOOK_OUT" | jq -r .hookSpecificOutput.permissionDecisionReason)" \
+    "src/d.c is reserved by dee" "C's edit of it is denied, naming dee"
 
 # --- news -----------------------------------------------------------------
 

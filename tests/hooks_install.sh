@@ -1,9 +1,10 @@
 #!/bin/sh
 # baton install --hooks (issue 18): the hook entries go into Claude Code's
-# settings and Codex's hooks.json on exact spans, and uninstall --hooks
-# leaves the files byte-identical (fixtures with hooks of their own, and
-# no file at all); baton status shows them; the real Codex (pinned in
-# tests/agents, offline) loads the written hooks.json without warnings.
+# settings and Codex's hooks.json on exact spans, laid out like the file
+# around them, and uninstall --hooks leaves the files byte-identical
+# (fixtures with hooks of their own, and no file at all); baton status
+# shows them; the real Codex (pinned in tests/agents, offline) loads the
+# written hooks.json without warnings.
 
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 need_jq
@@ -15,6 +16,13 @@ SELF=$(readlink -f "$BATON")
 cd "$P" || bail_out "no project directory"
 mkdir -p "$P/.claude" "$HOME/.codex"
 
+# the usage: --hooks and its options continue the install line
+baton_run install --help
+is "$(printf '%s\n' "$OUT" | grep -c '^ *baton \[')" 0 \
+    "install --help: no synopsis line is 'baton [' (the options of --hooks are install's)"
+like "$OUT" "\\[--hooks \\[--reserve-on-edit\\] \\[--strict\\] \\[--stop\\]\\]" \
+    "and it shows --hooks with its options"
+
 # round trips on files that have hooks of their own
 cp "$FIX/claude-settings.json" "$P/.claude/settings.json"
 cp "$FIX/codex-hooks.json" "$HOME/.codex/hooks.json"
@@ -25,6 +33,14 @@ for f in "$P/.claude/settings.json" "$HOME/.codex/hooks.json"; do
 	jq -e . "$f" >/dev/null
 	ok $? "$f is still JSON" "$(cat "$f")"
 done
+# laid out like the rest of each file: one member or element a line, the
+# file's own indent (two spaces in Claude's, tabs in Codex's), ": "
+sed "s|@BATON@|'$SELF'|g" "$FIX/claude-settings.installed.json" >"$TEST_DIR/claude.want"
+same_file "$P/.claude/settings.json" "$TEST_DIR/claude.want" \
+    "Claude's settings: baton's hooks are laid out like the file around them"
+sed "s|@BATON@|'$SELF'|g" "$FIX/codex-hooks.installed.json" >"$TEST_DIR/codex.want"
+same_file "$HOME/.codex/hooks.json" "$TEST_DIR/codex.want" \
+    "Codex's hooks.json: baton's hooks are laid out like the file around them"
 is "$(jq -r '.hooks.PreToolUse[1].hooks[0].command' "$P/.claude/settings.json")" \
     "'$SELF' hook --reserve-on-edit PreToolUse" "Claude's PreToolUse runs baton hook, after the user's own"
 is "$(jq -r '.hooks.PreToolUse[1].matcher' "$P/.claude/settings.json")" \

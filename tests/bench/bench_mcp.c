@@ -25,83 +25,7 @@
 
 #include "common.h"
 #include "bench.h"
-
-struct mcp_child {
-	pid_t pid;
-	FILE *in;  /* its stdin */
-	FILE *out; /* its stdout */
-	char *line;
-	size_t size;
-};
-
-/* Start `baton mcp` on sock with pipes for stdin and stdout (profile: BATON_TOOLS or NULL). */
-static void
-mcp_spawn(struct mcp_child *m, const char *baton, const char *sock, const char *profile)
-{
-	int in[2], out[2];
-
-	if (pipe(in) != 0 || pipe(out) != 0) {
-		perror("bench_mcp: pipe");
-		exit(1);
-	}
-	if ((m->pid = fork()) == -1) {
-		perror("bench_mcp: fork");
-		exit(1);
-	}
-	if (m->pid == 0) {
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		setenv("BATON_SOCKET", sock, 1);
-		setenv("BATON_NO_AUTOSTART", "1", 1);
-		setenv("BATON_AGENT", "bench-mcp", 1);
-		if (profile != NULL)
-			setenv("BATON_TOOLS", profile, 1);
-		execl(baton, baton, "mcp", (char *)NULL);
-		perror(baton);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	m->in = fdopen(in[1], "w");
-	m->out = fdopen(out[0], "r");
-	if (m->in == NULL || m->out == NULL) {
-		perror("bench_mcp: fdopen");
-		exit(1);
-	}
-}
-
-/* Send one line and read lines until the answer to id; exits on failure. */
-static void
-mcp_rpc(struct mcp_child *m, long id, const char *method, const char *params, const char *must)
-{
-	char want[32];
-
-	if (fprintf(m->in, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"%s\",\"params\":%s}\n",
-		id, method, params) < 0 ||
-	    fflush(m->in) != 0) {
-		perror("bench_mcp: write");
-		exit(1);
-	}
-	snprintf(want, sizeof want, "\"id\":%ld,", id);
-	for (;;) {
-		if (getline(&m->line, &m->size, m->out) == -1) {
-			fprintf(stderr, "bench_mcp: baton mcp closed its stdout\n");
-			exit(1);
-		}
-		if (strstr(m->line, want) == NULL)
-			continue; /* a notification */
-		if (strstr(m->line, must) == NULL ||
-		    strstr(m->line, "\"isError\":true") != NULL) {
-			fprintf(stderr, "bench_mcp: unexpected answer: %s", m->line);
-			exit(1);
-		}
-		return;
-	}
-}
+#include "mcp_child.h"
 
 /* A timeval in microseconds. */
 static double
@@ -156,11 +80,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&m, 0, sizeof m);
 	mcp_spawn(&m, baton, sock, profile);
-	mcp_rpc(&m, ++id, "initialize",
-	    "{\"protocolVersion\":\"2025-06-18\","
-	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"bench_mcp\",\"version\":\"1\"}}",
-	    "\"protocolVersion\"");
-	fprintf(m.in, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
+	mcp_init(&m, "bench_mcp");
+	id = 1;
 	if (list) {
 		mcp_rpc(&m, ++id, "tools/list", "{}", "\"tools\"");
 		bytes = mcp_result_bytes(&m);

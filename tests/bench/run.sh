@@ -17,7 +17,9 @@
 # dashboard` processes subscribed to the audit log against none, and the
 # time from a change to its Server-Sent Event at a dashboard page (DESIGN 11);
 # and the review workflow: claim -> submit -> approve cycles with 8
-# implementers and one reviewer, all blocking (issue 13).
+# implementers and one reviewer, all blocking (issue 13); and the wall
+# time of a `baton hook PreToolUse` process against `true` (issue 18:
+# agents wait for it on every edit).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
@@ -39,13 +41,14 @@ conns_bin=$builddir/tests/bench/bench_conns
 mcp_bin=$builddir/tests/bench/bench_mcp
 sse_bin=$builddir/tests/bench/bench_sse
 review_bin=$builddir/tests/bench/bench_review
+hook_bin=$builddir/tests/bench/bench_hook
 baton=$builddir/baton
 runs=${BENCH_RUNS:-200}
 msecs=${BENCH_MIXED_SECONDS:-4}
 notes=${BENCH_NOTES:-1000000}
 
 for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$mixed_bin" "$restore_bin" \
-    "$conns_bin" "$mcp_bin" "$sse_bin" "$review_bin" "$baton"; do
+    "$conns_bin" "$mcp_bin" "$sse_bin" "$review_bin" "$hook_bin" "$baton"; do
 	if [ ! -x "$f" ]; then
 		echo "run.sh: $f is missing: run make bench" >&2
 		exit 1
@@ -317,4 +320,24 @@ review_out=$("$review_bin" -S "$sock" -c 8 -n 1000 -r 3) ||
 printf '%s\n' "$review_out"
 awk -v r="$(rate "$review_out")" -v p="$(field "$review_out" p50)" 'BEGIN {
 	printf "review workflow, 8 implementers + 1 reviewer, strict: %d claim->submit->approve cycles/s (p50 %.1f us between approvals)\n", r, p
+}'
+
+# ---- baton hook PreToolUse: what an agent waits for on every edit ----
+# bench_hook is the agent (a baton mcp child); another agent reserved
+# src/held.c, so DENY is refused and ALLOW (src/free.c) passes silently.
+proj=$dir/proj
+mkdir -p "$proj/src"
+for f in free held; do
+	printf '{"session_id":"bench","transcript_path":"%s/t.jsonl","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"%s/src/%s.c","old_string":"a","new_string":"b"}}\n' \
+	    "$dir" "$proj" "$proj" "$f" >"$dir/$f.json"
+done
+BATON_PROJECT=$proj "$baton" -S "$sock" --no-autostart acquire file:src/held.c --ttl 600 >/dev/null ||
+	{ echo "run.sh: baton acquire file:src/held.c failed" >&2; exit 1; }
+hook_out=$(BATON_PROJECT=$proj "$hook_bin" -S "$sock" -b "$baton" -a "$dir/free.json" \
+    -d "$dir/held.json" -n "$runs") || { echo "run.sh: bench_hook failed" >&2; exit 1; }
+printf '%s\n' "$hook_out"
+awk -v t="$(field "$hook_out" p50 | sed -n 1p)" -v t99="$(field "$hook_out" p99 | sed -n 1p)" \
+    -v a="$(field "$hook_out" p50 | sed -n 2p)" -v a99="$(field "$hook_out" p99 | sed -n 2p)" \
+    -v d="$(field "$hook_out" p50 | sed -n 3p)" -v d99="$(field "$hook_out" p99 | sed -n 3p)" 'BEGIN {
+	printf "baton hook PreToolUse per call: allowed p50 %.2f ms p99 %.2f ms, denied p50 %.2f ms p99 %.2f ms; true p50 %.2f ms p99 %.2f ms: allowed = %.1fx true (p50; budget 100 ms typical)\n", a / 1000, a99 / 1000, d / 1000, d99 / 1000, t / 1000, t99 / 1000, (t > 0 ? a / t : 0)
 }'
