@@ -36,6 +36,10 @@
 #define TOKEN_MAX_LEN 64      /* tokens and tickets as sent */
 #define TOKEN_LEN 32          /* tokens and tickets the broker makes: hex characters */
 #define TIME_ISO_LEN 32       /* room for time_iso() */
+#define WORKTREES_MAX 256     /* worktree records per project */
+#define LAUNCHED_MAX 64       /* launched agents recorded per project */
+#define PATH_ARG_MAX 4096     /* bytes of a path in a record */
+#define BRANCH_MAX 200        /* bytes of a branch name in a record */
 
 /* util.c */
 void *xmalloc(size_t);
@@ -190,6 +194,7 @@ struct op_result {
 #define OP_BLOCKS 0x08      /* may wait (wait_seconds) */
 #define OP_MUTATES 0x10     /* advances the revision */
 #define OP_ADMIN 0x20       /* for the user (CLI, baton call), not an MCP tool */
+#define OP_CLIENT 0x40 /* run by the client (git, tmux: shim/xop.c), recorded in the broker */
 
 #define OP_MAX_ARGS 16
 
@@ -237,7 +242,18 @@ struct op_result {
 	X(log_list) \
 	X(log_wait) \
 	X(log_append) \
-	X(log_subscribe)
+	X(log_subscribe) \
+	X(worktree_create) \
+	X(worktree_status) \
+	X(worktree_merge) \
+	X(worktree_list) \
+	X(worktree_cleanup) \
+	X(worktree_set) \
+	X(worktree_get) \
+	X(launch_implementer) \
+	X(implementer_list) \
+	X(launch_set) \
+	X(launch_get)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,
