@@ -23,6 +23,8 @@
  *               two share msg.h
  *   lock.c      locks (tells a broken lock's holders through msg_notice)
  *   note.c      notes, counters, events
+ *   queue.c     work queues: items taken under a lease bound to the
+ *               session and a deadline
  *   task.c      tasks: task.c the task itself, review.c the status
  *               machine and review, claim.c claims and leases, taskrow.c
  *               its store kind, project.c the project context,
@@ -216,6 +218,7 @@ extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
 extern const struct store_kind notice_store_kind;
+extern const struct store_kind queue_store_kind;
 int store_open(const char *, int, char **);
 struct sqlite3;
 struct store_row { /* one row for store_write_rows */
@@ -364,6 +367,10 @@ int lock_edit_blockers(struct session *, const char *, size_t, int (*)(const cha
     void *, void (*)(const struct lock_holding *, void *), void *, char **);
 int lock_edit_reserve(struct session *, const char *, size_t, int (*)(const char *, void *),
     void *, const char *, char **, char **);
+
+/* queue.c: work queues */
+void queue_init(void);
+void queue_shutdown(void);
 
 /* notice.c: what baton hook told each agent */
 int notice_pending(struct session *);

@@ -130,6 +130,7 @@ modules_init(void)
 	lock_init();
 	task_init();
 	msg_init();
+	queue_init();
 }
 
 static void
@@ -410,6 +411,7 @@ main_loop(void)
 	store_close();
 	server_shutdown();
 	lock_shutdown();
+	queue_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

@@ -35,10 +35,12 @@ static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, c
 
 const struct cmd_entry cmd_mcp_entry = {
 	.name = "mcp",
-	.usage = "mcp [--tools core|planner|reviewer|full|NAME,...]",
+	.usage = "mcp [--tools core|planner|reviewer|full|NAME,...]\n"
+		 "mcp --compat lockstep|airlock",
 	.desc = "serve MCP over stdio (for agent clients) with the tools of a profile "
 		"(--tools, else BATON_TOOLS, else full); a comma-separated list may mix "
-		"profiles and tool names. The profiles:",
+		"profiles and tool names; --compat (else BATON_COMPAT) offers the tools of "
+		"Lockstep MCP or Airlock instead, on baton. The profiles:",
 	.exec = mcp_exec,
 };
 
@@ -386,6 +388,7 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 		mcp_roots_done(m); /* what waited for the roots goes now */
 	/* the client is gone: end the waits, send what comes back quickly */
 	mcp_cancel_all(m);
+	compat_cancel_all(m);
 	if (m->ncalls > 0)
 		event_add(m->grace, &tv);
 	mcp_maybe_exit(m);
@@ -456,27 +459,47 @@ mcp_flush(struct mcp *m)
 	}
 }
 
-/* `baton mcp [--tools SPEC]`: the profile; -1 with *status on a usage error. */
+/* `baton mcp [--tools SPEC | --compat SEED]`: the profile; -1 with *status on a usage error. */
 static int
 mcp_args(struct mcp *m, int argc, char **argv, int *status)
 {
-	const char *spec = getenv("BATON_TOOLS");
+	const char *spec = getenv("BATON_TOOLS"), *compat = getenv("BATON_COMPAT");
+	int i, tools = 0;
 	char *cause;
-	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tools") == 0 && i + 1 < argc)
-			spec = argv[++i];
+			spec = argv[++i], tools = 1;
 		else if (strncmp(argv[i], "--tools=", 8) == 0)
-			spec = argv[i] + 8;
+			spec = argv[i] + 8, tools = 1;
+		else if (strcmp(argv[i], "--compat") == 0 && i + 1 < argc)
+			compat = argv[++i];
+		else if (strncmp(argv[i], "--compat=", 9) == 0)
+			compat = argv[i] + 9;
 		else if (strcmp(argv[i], "--tools") == 0) {
 			*status = cli_usage_err("mcp: --tools needs a profile: core, planner, "
-						"reviewer, full or tool names");
+						"reviewer, full, queues or tool names");
+			return (-1);
+		} else if (strcmp(argv[i], "--compat") == 0) {
+			*status =
+			    cli_usage_err("mcp: --compat needs a seed: lockstep or airlock");
 			return (-1);
 		} else {
 			*status = cli_usage_err("mcp: unknown argument '%s' (mcp takes --tools "
-						"PROFILE only)",
+						"PROFILE or --compat SEED)",
 			    argv[i]);
+			return (-1);
+		}
+	}
+	if (compat != NULL && *compat != '\0') {
+		if (tools) {
+			*status = cli_usage_err("mcp: --tools and --compat do not go together: "
+						"a compat profile offers its seed's tools");
+			return (-1);
+		}
+		if (compat_parse(m, compat, &cause) != 0) {
+			*status = cli_usage_err("mcp: %s", cause);
+			free(cause);
 			return (-1);
 		}
 	}
@@ -505,6 +528,7 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	m.conn.fd = -1;
 	TAILQ_INIT(&m.calls);
 	TAILQ_INIT(&m.tasks);
+	TAILQ_INIT(&m.ccalls);
 	signal(SIGPIPE, SIG_IGN);
 	if (mcp_take_stdio(&m) != 0)
 		return (EXIT_SOFTWARE);
@@ -535,6 +559,7 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	event_base_dispatch(m.base);
 
 	mcp_flush(&m);
+	compat_links_close(NULL); /* their sessions end: what they held goes */
 	mcp_tasks_free(&m);
 	while ((c = TAILQ_FIRST(&m.calls)) != NULL)
 		mcp_call_free(&m, c);
