@@ -40,14 +40,26 @@ compat_profile_find(const char *name)
 	return (NULL);
 }
 
+/* The i-th tool of a profile (its own, then the file tools), or NULL past the end. */
+static const struct compat_tool *
+compat_tool_at(const struct compat_profile *p, size_t i)
+{
+	if (i < p->ntools)
+		return (&p->tools[i]);
+	if (p->extra != NULL && i - p->ntools < compat_nfile_tools)
+		return (&p->extra[i - p->ntools]);
+	return (NULL);
+}
+
 static const struct compat_tool *
 compat_tool_find(const struct compat_profile *p, const char *name)
 {
+	const struct compat_tool *t;
 	size_t i;
 
-	for (i = 0; i < p->ntools; i++) {
-		if (strcmp(p->tools[i].name, name) == 0)
-			return (&p->tools[i]);
+	for (i = 0; (t = compat_tool_at(p, i)) != NULL; i++) {
+		if (strcmp(t->name, name) == 0)
+			return (t);
 	}
 	return (NULL);
 }
@@ -136,6 +148,7 @@ const char *
 compat_tools_json(const struct compat_profile *p)
 {
 	static char *cache[nitems(compat_profiles)];
+	const struct compat_tool *t;
 	cJSON *tools;
 	size_t i, k;
 
@@ -146,8 +159,8 @@ compat_tools_json(const struct compat_profile *p)
 	if (cache[k] != NULL)
 		return (cache[k]);
 	tools = cJSON_CreateArray();
-	for (i = 0; i < p->ntools; i++)
-		cJSON_AddItemToArray(tools, compat_tool_json(&p->tools[i]));
+	for (i = 0; (t = compat_tool_at(p, i)) != NULL; i++)
+		cJSON_AddItemToArray(tools, compat_tool_json(t));
 	if ((cache[k] = cJSON_PrintUnformatted(tools)) == NULL)
 		fatalx("compat: cannot print tools/list");
 	cJSON_Delete(tools);

@@ -35,8 +35,9 @@ static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, c
 
 const struct cmd_entry cmd_mcp_entry = {
 	.name = "mcp",
-	.usage = "mcp [--tools core|planner|reviewer|full|NAME,...]\n"
-		 "mcp --compat lockstep|airlock",
+	.usage = "mcp [--tools core|planner|reviewer|full|queues|NAME,...]\n"
+		 "mcp --compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...]\n"
+		 "    [--install-allow MANAGER,...]",
 	.desc = "serve MCP over stdio (for agent clients) with the tools of a profile "
 		"(--tools, else BATON_TOOLS, else full); a comma-separated list may mix "
 		"profiles and tool names; --compat (else BATON_COMPAT) offers the tools of "
@@ -389,6 +390,7 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 	/* the client is gone: end the waits, send what comes back quickly */
 	mcp_cancel_all(m);
 	compat_cancel_all(m);
+	compat_files_kill();
 	if (m->ncalls > 0)
 		event_add(m->grace, &tv);
 	mcp_maybe_exit(m);
@@ -463,10 +465,22 @@ mcp_flush(struct mcp *m)
 static int
 mcp_args(struct mcp *m, int argc, char **argv, int *status)
 {
-	const char *spec = getenv("BATON_TOOLS"), *compat = getenv("BATON_COMPAT");
+	static const char *const envs[][2] = { { "BATON_ROOTS", "roots" },
+		{ "BATON_COMMAND_ALLOW", "command-allow" },
+		{ "BATON_INSTALL_ALLOW", "install-allow" } };
+	const char *spec = getenv("BATON_TOOLS"), *compat = getenv("BATON_COMPAT"), *v;
 	int i, tools = 0;
+	size_t k;
 	char *cause;
 
+	for (k = 0; k < nitems(envs); k++) {
+		if ((v = getenv(envs[k][0])) != NULL && *v != '\0' &&
+		    compat_files_option(envs[k][1], v, &cause) != 0) {
+			*status = cli_usage_err("mcp: %s: %s", envs[k][0], cause);
+			free(cause);
+			return (-1);
+		}
+	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tools") == 0 && i + 1 < argc)
 			spec = argv[++i], tools = 1;
@@ -476,7 +490,17 @@ mcp_args(struct mcp *m, int argc, char **argv, int *status)
 			compat = argv[++i];
 		else if (strncmp(argv[i], "--compat=", 9) == 0)
 			compat = argv[i] + 9;
-		else if (strcmp(argv[i], "--tools") == 0) {
+		else if ((strcmp(argv[i], "--roots") == 0 ||
+			     strcmp(argv[i], "--command-allow") == 0 ||
+			     strcmp(argv[i], "--install-allow") == 0) &&
+		    i + 1 < argc) {
+			if (compat_files_option(argv[i] + 2, argv[i + 1], &cause) != 0) {
+				*status = cli_usage_err("mcp: %s", cause);
+				free(cause);
+				return (-1);
+			}
+			i++;
+		} else if (strcmp(argv[i], "--tools") == 0) {
 			*status = cli_usage_err("mcp: --tools needs a profile: core, planner, "
 						"reviewer, full, queues or tool names");
 			return (-1);

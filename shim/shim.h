@@ -538,6 +538,7 @@ struct compat_profile {
 	const char *instructions;
 	const struct compat_tool *tools;
 	size_t ntools;
+	const struct compat_tool *extra; /* the file and command tools, or NULL */
 };
 /* One tools/call in progress. */
 struct compat_call {
@@ -576,6 +577,13 @@ const cJSON *compat_arg(const struct compat_call *, const char *);
 void compat_copy(cJSON *, const char *, const cJSON *, const char *);
 int compat_cancelled(struct mcp *, const cJSON *);
 void compat_cancel_all(struct mcp *);
+
+/* compat-files.c: Lockstep's file and command tools, confined */
+extern const struct compat_tool compat_file_tools[];
+extern const size_t compat_nfile_tools;
+int compat_files_option(const char *, const char *, char **);
+cJSON *compat_files_config(struct mcp *);
+void compat_files_kill(void);
 
 /* compat-link.c: a broker session per agent identity */
 struct compat_req;
