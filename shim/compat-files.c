@@ -157,7 +157,7 @@ files_audit(struct compat_call *cc, const char *what, const char *outcome)
 	char key[96], at[TIME_ISO_LEN], hex[9];
 
 	log_info("%s %s: %s", cc->tool->name, what, outcome);
-	if ((l = compat_link_get(cc->m, NULL, &err)) == NULL)
+	if (cc->m == NULL || (l = compat_link_get(cc->m, NULL, &err)) == NULL)
 		return;
 	random_hex(hex, sizeof hex);
 	snprintf(key, sizeof key, "audit/lockstep/%lld-%s", (long long)wall_ms(), hex);

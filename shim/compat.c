@@ -370,15 +370,33 @@ compat_call_free(struct compat_call *cc)
 {
 	struct mcp *m = cc->m;
 
-	TAILQ_REMOVE(&m->ccalls, cc, entry);
-	m->ncalls--;
+	if (m != NULL) {
+		TAILQ_REMOVE(&m->ccalls, cc, entry);
+		m->ncalls--;
+	}
 	cJSON_Delete(cc->id);
 	cJSON_Delete(cc->args);
 	cJSON_Delete(cc->ans);
 	cJSON_Delete(cc->prev);
 	cJSON_Delete(cc->st);
 	free(cc);
-	mcp_maybe_exit(m);
+	if (m != NULL)
+		mcp_maybe_exit(m);
+}
+
+/*
+ * m is going away (an HTTP session ends): cc is answered no more, and
+ * freed when the answers it still waits for come in.
+ */
+void
+compat_call_forget(struct compat_call *cc)
+{
+	TAILQ_REMOVE(&cc->m->ccalls, cc, entry);
+	cc->m->ncalls--;
+	cc->m = NULL;
+	cc->cancelled = cc->done = 1;
+	if (cc->pending == 0)
+		compat_call_free(cc);
 }
 
 /* Answer cc with v (taken): its JSON as text and, for an object, structuredContent. */
@@ -397,7 +415,7 @@ compat_ok(struct compat_call *cc, cJSON *v)
 	else
 		cJSON_Delete(v);
 	cc->done = 1;
-	if (!cc->cancelled)
+	if (!cc->cancelled && cc->m != NULL)
 		mcp_result(cc->m, cc->id, cc->rev, result);
 	else
 		cJSON_Delete(result);
@@ -413,7 +431,7 @@ void printflike(2, 3) compat_fail(struct compat_call *cc, const char *fmt, ...)
 	xvasprintf(&text, fmt, ap);
 	va_end(ap);
 	cc->done = 1;
-	if (!cc->cancelled)
+	if (!cc->cancelled && cc->m != NULL)
 		mcp_result(cc->m, cc->id, cc->rev, mcp_text_result(text, 1));
 	free(text);
 }

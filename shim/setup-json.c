@@ -164,6 +164,17 @@ js_render(struct sbuf *b, const struct entry *e, const char *ind, const char *un
 		ind = unit = "";
 	xasprintf(&i1, "%s%s", ind, unit);
 	xasprintf(&i2, "%s%s%s", ind, unit, unit);
+	if (e->url != NULL) { /* install --http: the server's URL and its token */
+		sb_addf(b, "{%s%s\"type\":%s\"http\",%s%s\"url\":%s", nl, i1, sp, nl, i1, sp);
+		js_quote(b, e->url, strlen(e->url));
+		sb_addf(b, ",%s%s\"headers\":%s{%s%s\"Authorization\":%s", nl, i1, sp, nl, i2,
+		    sp);
+		js_quote(b, e->bearer, strlen(e->bearer));
+		sb_addf(b, "%s%s}%s%s}", nl, i1, nl, ind);
+		free(i1);
+		free(i2);
+		return;
+	}
 	sb_addf(b, "{%s%s\"type\":%s\"stdio\",%s%s\"command\":%s", nl, i1, sp, nl, i1, sp);
 	js_quote(b, e->command, strlen(e->command));
 	sb_addf(b, ",%s%s\"args\":%s[%s%s\"mcp\"%s%s]", nl, i1, sp, nl, i2, nl, i1);

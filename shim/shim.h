@@ -245,6 +245,7 @@ struct entry { /* what the MCP server entry says */
 	char *command;
 	const char *env[SETUP_ENV_MAX]; /* "NAME=value", pointing into environ */
 	size_t nenv;
+	char *url, *bearer; /* install --http: an HTTP entry, with its token */
 };
 typedef int setup_editor(const char *, const struct text *, const void *, struct sbuf *,
     struct edit_out *);
@@ -378,6 +379,10 @@ TAILQ_HEAD(compat_calls, compat_call);
 
 struct mcp {
 	struct event_base *base;
+	const char *http;                          /* --http [ADDR:]PORT, or NULL */
+	int print_token;                           /* --print-token */
+	void (*sink)(struct mcp *, const cJSON *); /* --http: where messages go */
+	void *sink_arg;
 	const struct compat_profile *compat; /* --compat: a seed's tools, or NULL */
 	struct compat_calls ccalls;          /* its calls in progress */
 	struct client_opts opts;
@@ -420,6 +425,8 @@ struct mcp {
 	size_t nheld;
 };
 extern const struct cmd_entry cmd_mcp_entry;
+void mcp_setup(struct mcp *, struct event_base *, const struct client_opts *);
+void mcp_teardown(struct mcp *);
 void mcp_line(struct mcp *, const char *, size_t);
 void mcp_set_agent(struct mcp *, const char *);
 int mcp_id_equal(const cJSON *, const cJSON *);
@@ -564,6 +571,7 @@ void compat_tools_list(struct mcp *, const struct mcp_req *);
 void compat_tools_call(struct mcp *, const struct mcp_req *, const cJSON *);
 void compat_call_step(struct compat_call *);
 void compat_call_free(struct compat_call *);
+void compat_call_forget(struct compat_call *);
 void compat_ok(struct compat_call *, cJSON *);
 void compat_fail(struct compat_call *, const char *, ...) printflike(2, 3);
 const cJSON *compat_ans(const struct compat_call *, int);
@@ -611,6 +619,11 @@ int compat_send(struct compat_call *, struct compat_link *, const char *, cJSON 
     struct op_error *);
 void compat_cancel(struct compat_call *);
 cJSON *compat_error_answer(const char *, const char *);
+
+/* mcp-http.c: baton mcp --http, MCP over Streamable HTTP */
+int mcp_http_main(struct mcp *, const struct client_opts *);
+int mcp_http_token(char *, size_t, char **);
+int mcp_http_url(const char *, char **, char **, char **);
 
 /* mcp-roots.c: the project from the client's first root (DESIGN §2) */
 void mcp_roots_ask(struct mcp *);
