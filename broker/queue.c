@@ -232,6 +232,18 @@ queue_next(const char *project, const char *name)
 	return (best);
 }
 
+static struct qitem *
+queue_find(uint64_t id)
+{
+	struct qitem *q;
+
+	TAILQ_FOREACH(q, &qitems, entry) {
+		if (q->id == id)
+			return (q);
+	}
+	return (NULL);
+}
+
 void
 op_queue_claim(struct req *r)
 {
@@ -241,13 +253,22 @@ op_queue_claim(struct req *r)
 	double lease = arg_num(r, "lease_seconds");
 
 	queue_resolve(r, &project, &name);
-	q = queue_next(project, name);
+	if (arg_has(r, "id")) {
+		q = queue_find((uint64_t)arg_int(r, "id"));
+		if (q != NULL &&
+		    (q->state != Q_PENDING || strcmp(q->project, project) != 0 ||
+			strcmp(q->queue, name) != 0))
+			q = NULL;
+	} else
+		q = queue_next(project, name);
 	free(project);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kbool(fb, "claimed", q != NULL);
 	if (q == NULL)
-		pk_kstr(fb, "hint", "nothing pending in this queue; push_task adds work");
+		pk_kstr(fb, "hint",
+		    arg_has(r, "id") ? "that item is not pending in this queue"
+				     : "nothing pending in this queue; queue_push adds work");
 	else {
 		q->state = Q_LEASED;
 		q->attempts++;
@@ -270,18 +291,6 @@ op_queue_claim(struct req *r)
 	pk_map_close(fb);
 	reply_end(r->c, fb);
 	free(name);
-}
-
-static struct qitem *
-queue_find(uint64_t id)
-{
-	struct qitem *q;
-
-	TAILQ_FOREACH(q, &qitems, entry) {
-		if (q->id == id)
-			return (q);
-	}
-	return (NULL);
 }
 
 void

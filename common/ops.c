@@ -664,6 +664,8 @@ static const struct op_result queue_push_results[] = {
 };
 static const struct op_arg queue_claim_args[] = {
 	{ "queue", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "id", ARG_INT, 0, 1, VERSION_MAX, NULL, NULL,
+	    "This item, if pending (else the next)." },
 	{ "lease_seconds", ARG_NUMBER, 0, 1, 86400, "120", NULL,
 	    "Finish it within this long, or it goes back to pending." },
 };

@@ -216,6 +216,9 @@ extern const struct cmd_entry cmd_discuss_entry;
 extern const struct cmd_entry cmd_export_entry;
 extern const struct cmd_entry cmd_import_entry;
 
+/* import-seed.c: baton import --from lockstep|airlock FILE */
+int seed_import(const struct client_opts *, const char *, const char *);
+
 /*
  * setup-file.c: the files set-up edits.  Every write goes to a temporary
  * file in the same directory, is fsync'd and renamed over the original,
