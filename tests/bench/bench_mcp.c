@@ -8,7 +8,14 @@
  * compact result (and chars/4, the tokens every agent pays each turn)
  * for the profile -p (BATON_TOOLS; default full).
  *
+ * With -l it measures lock pairs (issue 19): lock_acquire + lock_release,
+ * or with -c airlock Airlock's lock_resource + unlock_resource (its
+ * lock_token) through `baton mcp --compat airlock`; with -H PORT -T TOKEN
+ * over HTTP to a running `baton mcp --http PORT` (one keep-alive
+ * connection, JSON answers) instead of a child's stdio.
+ *
  *	bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]
+ *	bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] [-t SECONDS]
  */
 #include "config.h"
 
@@ -16,6 +23,10 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,11 +43,15 @@ struct mcp_child {
 	FILE *out; /* its stdout */
 	char *line;
 	size_t size;
+	int http; /* -H: a socket to baton mcp --http instead */
+	int port;
+	const char *token; /* -T */
 };
 
 /* Start `baton mcp` on sock with pipes for stdin and stdout (profile: BATON_TOOLS or NULL). */
 static void
-mcp_spawn(struct mcp_child *m, const char *baton, const char *sock, const char *profile)
+mcp_spawn(struct mcp_child *m, const char *baton, const char *sock, const char *profile,
+    const char *compat)
 {
 	int in[2], out[2];
 
@@ -60,6 +75,8 @@ mcp_spawn(struct mcp_child *m, const char *baton, const char *sock, const char *
 		setenv("BATON_AGENT", "bench-mcp", 1);
 		if (profile != NULL)
 			setenv("BATON_TOOLS", profile, 1);
+		if (compat != NULL)
+			execl(baton, baton, "mcp", "--compat", compat, (char *)NULL);
 		execl(baton, baton, "mcp", (char *)NULL);
 		perror(baton);
 		_exit(127);
@@ -74,12 +91,82 @@ mcp_spawn(struct mcp_child *m, const char *baton, const char *sock, const char *
 	}
 }
 
+/* Connect to baton mcp --http on 127.0.0.1:port. */
+static void
+http_connect(struct mcp_child *m)
+{
+	struct sockaddr_in sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)m->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((m->http = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    connect(m->http, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		perror("bench_mcp: connect");
+		exit(1);
+	}
+	m->in = fdopen(m->http, "w");
+	m->out = fdopen(dup(m->http), "r");
+}
+
+/* One POST and its answer's body into m->line (Content-Length framed, keep-alive). */
+static void
+http_rpc(struct mcp_child *m, const char *body)
+{
+	size_t len = 0;
+
+	if (fprintf(m->in,
+		"POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+		"Content-Type: application/json\r\nAccept: application/json\r\n"
+		"Content-Length: %zu\r\n\r\n%s",
+		m->port, m->token, strlen(body), body) < 0 ||
+	    fflush(m->in) != 0) {
+		perror("bench_mcp: write");
+		exit(1);
+	}
+	for (;;) { /* the status line and headers */
+		if (getline(&m->line, &m->size, m->out) == -1) {
+			fprintf(stderr, "bench_mcp: the HTTP server closed the connection\n");
+			exit(1);
+		}
+		if (strncasecmp(m->line, "Content-Length:", 15) == 0)
+			len = strtoul(m->line + 15, NULL, 10);
+		if (strcmp(m->line, "\r\n") == 0)
+			break;
+	}
+	if (len + 1 > m->size) {
+		m->size = len + 1;
+		if ((m->line = realloc(m->line, m->size)) == NULL)
+			exit(1);
+	}
+	if (fread(m->line, 1, len, m->out) != len) {
+		fprintf(stderr, "bench_mcp: a short HTTP answer\n");
+		exit(1);
+	}
+	m->line[len] = '\0';
+}
+
 /* Send one line and read lines until the answer to id; exits on failure. */
 static void
 mcp_rpc(struct mcp_child *m, long id, const char *method, const char *params, const char *must)
 {
-	char want[32];
+	char want[32], *body;
 
+	if (m->http > 0) {
+		if (asprintf(&body,
+			"{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"%s\",\"params\":%s}", id,
+			method, params) == -1)
+			exit(1);
+		http_rpc(m, body);
+		free(body);
+		if (strstr(m->line, must) == NULL ||
+		    strstr(m->line, "\"isError\":true") != NULL) {
+			fprintf(stderr, "bench_mcp: unexpected answer: %s\n", m->line);
+			exit(1);
+		}
+		return;
+	}
 	if (fprintf(m->in, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"%s\",\"params\":%s}\n",
 		id, method, params) < 0 ||
 	    fflush(m->in) != 0) {
@@ -126,10 +213,43 @@ mcp_result_bytes(const struct mcp_child *m)
 	return (n + 1); /* the result's own closing brace */
 }
 
+/* One lock pair: native lock_acquire + lock_release, or Airlock's with its token. */
+static void
+mcp_lock_pair(struct mcp_child *m, long *id, const char *compat)
+{
+	char params[256], tok[65];
+	const char *t;
+
+	if (compat == NULL) {
+		mcp_rpc(m, ++*id, "tools/call",
+		    "{\"name\":\"lock_acquire\",\"arguments\":{\"name\":\"bench-pair\"}}",
+		    "\"acquired\":true");
+		mcp_rpc(m, ++*id, "tools/call",
+		    "{\"name\":\"lock_release\",\"arguments\":{\"name\":\"bench-pair\"}}",
+		    "\"released\":true");
+		return;
+	}
+	mcp_rpc(m, ++*id, "tools/call",
+	    "{\"name\":\"lock_resource\",\"arguments\":{\"name\":\"bench-pair\","
+	    "\"agent_id\":\"bench\"}}",
+	    "\"locked\":true");
+	if ((t = strstr(m->line, "\"lock_token\":\"")) == NULL ||
+	    sscanf(t + 14, "%64[0-9a-f]", tok) != 1) {
+		fprintf(stderr, "bench_mcp: no lock_token in %s\n", m->line);
+		exit(1);
+	}
+	snprintf(params, sizeof params,
+	    "{\"name\":\"unlock_resource\",\"arguments\":{\"name\":\"bench-pair\","
+	    "\"lock_token\":\"%s\"}}",
+	    tok);
+	mcp_rpc(m, ++*id, "tools/call", params, "\"released\":true");
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *sock = NULL, *baton = NULL, *profile = NULL;
+	const char *sock = NULL, *baton = NULL, *profile = NULL, *compat = NULL;
+	int locks = 0;
 	struct rusage ru;
 	size_t bytes;
 	long calls = BENCH_WARMUP;
@@ -141,21 +261,55 @@ main(int argc, char **argv)
 	int ch, i, status;
 
 	bench_init(&b, "mcp-status");
-	while ((ch = getopt(argc, argv, "b:Ln:p:S:t:")) != -1) {
+	memset(&m, 0, sizeof m);
+	while ((ch = getopt(argc, argv, "b:c:H:lLn:p:S:t:T:")) != -1) {
 		if (bench_option(&b, ch, &sock, NULL))
 			continue;
 		switch (ch) {
 		case 'b': baton = optarg; break;
+		case 'c': compat = optarg; break;
+		case 'H': m.port = atoi(optarg); break;
+		case 'l': locks = 1; break;
 		case 'L': list = 1; break;
 		case 'p': profile = optarg; break;
+		case 'T': m.token = optarg; break;
 		default: goto usage;
 		}
 	}
-	if (sock == NULL || baton == NULL)
+	if (sock == NULL || baton == NULL || (m.port != 0 && m.token == NULL))
 		goto usage;
 	signal(SIGPIPE, SIG_IGN);
-	memset(&m, 0, sizeof m);
-	mcp_spawn(&m, baton, sock, profile);
+	if (m.port != 0)
+		http_connect(&m);
+	else
+		mcp_spawn(&m, baton, sock, profile, compat);
+	if (locks) {
+		/* tools/list once: baton mcp --http sessions are not needed for curl-style calls */
+		for (i = 0; i < BENCH_WARMUP; i++)
+			mcp_lock_pair(&m, &id, compat);
+		b.name = compat != NULL
+		    ? (m.port != 0 ? "airlock-http-pair" : "airlock-stdio-pair")
+		    : (m.port != 0 ? "native-http-pair" : "native-stdio-pair");
+		b.start = t1 = bench_now();
+		while (!bench_done(&b, t1)) {
+			t0 = bench_now();
+			mcp_lock_pair(&m, &id, compat);
+			t1 = bench_now();
+			bench_add(&b, (t1 - t0) * 1e6);
+		}
+		b.total = t1 - b.start;
+		fclose(m.in);
+		if (m.port == 0)
+			waitpid(m.pid, &status, 0);
+		fclose(m.out);
+		free(m.line);
+		printf("# lock pairs through baton mcp%s%s\n",
+		    compat != NULL ? " --compat " : "", compat != NULL ? compat : "");
+		bench_report(&b);
+		return (0);
+	}
+	if (m.port != 0)
+		goto usage;
 	mcp_rpc(&m, ++id, "initialize",
 	    "{\"protocolVersion\":\"2025-06-18\","
 	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"bench_mcp\",\"version\":\"1\"}}",
@@ -164,8 +318,12 @@ main(int argc, char **argv)
 	if (list) {
 		mcp_rpc(&m, ++id, "tools/list", "{}", "\"tools\"");
 		bytes = mcp_result_bytes(&m);
-		printf("tools/list %s: %zu bytes, %zu tokens (chars/4)\n",
-		    profile != NULL ? profile : "full", bytes, (bytes + 3) / 4);
+		printf("tools/list %s%s: %zu bytes, %zu tokens (chars/4)\n",
+		    compat != NULL ? "--compat " : "",
+		    compat != NULL        ? compat
+			: profile != NULL ? profile
+					  : "full",
+		    bytes, (bytes + 3) / 4);
 		fclose(m.in);
 		waitpid(m.pid, &status, 0);
 		fclose(m.out);
@@ -202,6 +360,8 @@ main(int argc, char **argv)
 	return (0);
 usage:
 	fprintf(stderr,
-	    "usage: bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]\n");
+	    "usage: bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]\n"
+	    "       bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] [-t "
+	    "SECONDS]\n");
 	return (64);
 }
