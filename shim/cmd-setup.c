@@ -31,9 +31,9 @@ static int setup_md_exec(const struct cmd_entry *, const struct client_opts *, i
 const struct cmd_entry cmd_install_entry = {
 	.name = "install",
 	.usage =
-	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE]\n"
-	    "    [--compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...]\n"
-	    "    [--install-allow MANAGER,...]] [--http [ADDR:]PORT]\n"
+	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE] "
+	    "[--compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...] "
+	    "[--install-allow MANAGER,...]] [--http [ADDR:]PORT]\n"
 	    "        [--hooks [--reserve-on-edit] [--strict] [--stop]]",
 	.desc =
 	    "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "

@@ -36,8 +36,8 @@ static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, c
 const struct cmd_entry cmd_mcp_entry = {
 	.name = "mcp",
 	.usage = "mcp [--tools core|planner|reviewer|full|queues|NAME,...]\n"
-		 "mcp --compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...]\n"
-		 "    [--install-allow MANAGER,...]\n"
+		 "mcp --compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...] "
+		 "[--install-allow MANAGER,...]\n"
 		 "mcp --http [ADDR:]PORT [--tools ... | --compat ...]\n"
 		 "mcp --http --print-token",
 	.desc = "serve MCP over stdio (for agent clients) with the tools of a profile "
