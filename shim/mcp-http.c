@@ -593,8 +593,8 @@ http_signal_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /* `baton mcp --http [ADDR:]PORT`, or `--print-token`: serve until a signal. */
-int
-mcp_http_main(struct mcp *tmpl, const struct client_opts *opts)
+static int
+mcp_http_run(struct mcp *tmpl, const struct client_opts *opts)
 {
 	struct event *sigterm, *sigint;
 	struct http_session *s;
@@ -658,6 +658,16 @@ mcp_http_main(struct mcp *tmpl, const struct client_opts *opts)
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(srv.base);
-	free(tmpl->profile);
 	return (0);
+}
+
+/* `baton mcp --http`: serve, or print the token; the template's profile is ours. */
+int
+mcp_http_main(struct mcp *tmpl, const struct client_opts *opts)
+{
+	int status = mcp_http_run(tmpl, opts);
+
+	free(tmpl->profile);
+	tmpl->profile = NULL;
+	return (status);
 }
