@@ -93,6 +93,7 @@ static const struct store_kind *const kinds[] = {
 	&notice_store_kind,
 	&worktree_store_kind,
 	&launch_store_kind,
+	&queue_store_kind,
 };
 
 /*

@@ -194,7 +194,8 @@ struct op_result {
 #define OP_BLOCKS 0x08      /* may wait (wait_seconds) */
 #define OP_MUTATES 0x10     /* advances the revision */
 #define OP_ADMIN 0x20       /* for the user (CLI, baton call), not an MCP tool */
-#define OP_CLIENT 0x40 /* run by the client (git, tmux: shim/xop.c), recorded in the broker */
+#define OP_CLIENT 0x80      /* run by the client (git, tmux: shim/xop.c), recorded in the broker */
+#define OP_OPTIN 0x40       /* an MCP tool only when asked for (baton mcp --tools) */
 
 #define OP_MAX_ARGS 16
 
@@ -253,7 +254,11 @@ struct op_result {
 	X(launch_implementer) \
 	X(implementer_list) \
 	X(launch_set) \
-	X(launch_get)
+	X(launch_get) \
+	X(queue_push) \
+	X(queue_claim) \
+	X(queue_finish) \
+	X(queue_list)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,
