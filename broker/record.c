@@ -130,8 +130,8 @@ rec_set(struct rec_table *t, struct req *r)
 
 	if (t->absolute != NULL && arg_has(r, t->absolute) &&
 	    (v = arg_str(r, t->absolute, &n)) != NULL && (n == 0 || v[0] != '/')) {
-		reply_error(r->c, r->id, ERR_INVALID, t->absolute, "%s must be an absolute path",
-		    t->absolute);
+		reply_error(r->c, r->id, ERR_INVALID, t->absolute,
+		    "%s must be an absolute path", t->absolute);
 		free(name);
 		return;
 	}

@@ -194,8 +194,8 @@ struct op_result {
 #define OP_BLOCKS 0x08      /* may wait (wait_seconds) */
 #define OP_MUTATES 0x10     /* advances the revision */
 #define OP_ADMIN 0x20       /* for the user (CLI, baton call), not an MCP tool */
-#define OP_CLIENT 0x80      /* run by the client (git, tmux: shim/xop.c), recorded in the broker */
-#define OP_OPTIN 0x40       /* an MCP tool only when asked for (baton mcp --tools) */
+#define OP_CLIENT 0x80 /* run by the client (git, tmux: shim/xop.c), recorded in the broker */
+#define OP_OPTIN 0x40  /* an MCP tool only when asked for (baton mcp --tools) */
 
 #define OP_MAX_ARGS 16
 

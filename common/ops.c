@@ -1156,16 +1156,16 @@ const struct op ops[OP_COUNT] = {
 		    "entries: [...]}; a subscriber that falls out of retention gets {kind: "
 		    "\"resync\"} and must reload the state. Ends with the session."),
 	OPDEF(worktree_create, .title = "Create a git worktree",
-	    .flags = OP_CLIENT | OP_MUTATES | OP_IDEMPOTENT,
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES | OP_IDEMPOTENT,
 	    .desc = "Give an agent its own git worktree, .baton/worktrees/NAME on branch "
 		    "baton/NAME from the base branch, or reuse it. task_claim does this for "
 		    "isolation:worktree tasks."),
 	OPDEF(worktree_status, .title = "Show a worktree's state",
-	    .flags = OP_CLIENT | OP_READONLY | OP_IDEMPOTENT,
+	    .flags = OP_CLIENT | OP_OPTIN | OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "An agent's worktree against its base: commits ahead and behind, files "
 		    "changed, uncommitted changes, and whether it merges cleanly."),
 	OPDEF(worktree_merge, .title = "Merge a worktree into its base",
-	    .flags = OP_CLIENT | OP_MUTATES,
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES,
 	    .desc = "After approval: merge an agent's worktree branch into the base branch "
 		    "of the main checkout (fast-forward or merge commit). merged:false with "
 		    "the reason and files when uncommitted work is in the way, the main "
@@ -1176,11 +1176,11 @@ const struct op ops[OP_COUNT] = {
 	    .results = worktree_list_results,
 	    .nresults = nitems(worktree_list_results),
 	    .title = "List worktrees",
-	    .flags = OP_CLIENT | OP_READONLY | OP_IDEMPOTENT,
+	    .flags = OP_CLIENT | OP_OPTIN | OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "The project's worktrees: owner, task, branch, path, whether the owner is "
 		    "here." },
 	OPDEF(worktree_cleanup, .title = "Remove finished worktrees",
-	    .flags = OP_CLIENT | OP_MUTATES | OP_DESTRUCTIVE,
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES | OP_DESTRUCTIVE,
 	    .desc = "Remove the worktrees and branches whose owner is gone and whose commits "
 		    "are merged."),
 	OPDEF(worktree_set, .title = "Record a worktree", .flags = OP_ADMIN | OP_MUTATES,
@@ -1193,7 +1193,7 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "For baton and baton mcp: the project's worktree records (or one name's or "
 		    "one agent's), each with whether its owner is here."),
 	OPDEF(launch_implementer, .title = "Launch an implementer agent",
-	    .flags = OP_CLIENT | OP_MUTATES,
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES,
 	    .desc = "Start another implementer in a new window of the project's tmux session "
 		    "(made if none); it joins under name."),
 	[OP_implementer_list] = { .name = "implementer_list",
@@ -1202,7 +1202,7 @@ const struct op ops[OP_COUNT] = {
 	    .results = implementer_list_results,
 	    .nresults = nitems(implementer_list_results),
 	    .title = "List launched agents",
-	    .flags = OP_CLIENT | OP_READONLY | OP_IDEMPOTENT,
+	    .flags = OP_CLIENT | OP_OPTIN | OP_READONLY | OP_IDEMPOTENT,
 	    .desc = "The agents launched in tmux: running, joined or exited, and their task." },
 	OPDEF(launch_set, .title = "Record a launched agent", .flags = OP_ADMIN | OP_MUTATES,
 	    .desc = "For baton launch: record (or with remove, forget) an agent started in "
