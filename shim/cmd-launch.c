@@ -23,6 +23,7 @@
 #define LAUNCH_TEAM_MAX 20       /* agents one baton launch starts */
 #define LAUNCH_TYPE_COUNT_MAX 16 /* implementers of one type */
 #define LAUNCH_CUSTOM_MAX 16     /* NAME=COMMAND definitions */
+#define LAUNCH_WORDS_MAX 24      /* words of one NAME=COMMAND ARG... */
 #define LAUNCH_STOP_WAIT 10.0    /* seconds --stop waits for agents to end */
 #define LAUNCH_STOP_POLL_MS 50
 
@@ -30,9 +31,9 @@ static int launch_exec(const struct cmd_entry *, const struct client_opts *, int
 
 const struct cmd_entry cmd_launch_entry = {
 	.name = "launch",
-	.usage = "launch [--planner TYPE] [--implementers TYPE:N,...] [--reviewer TYPE]\n"
-		 "       [--worktrees] [--layout windows|panes] [--attach] [--dry-run]\n"
-		 "       [-- NAME=COMMAND [ARG...]...]\n"
+	.usage = "launch [--planner TYPE] [--implementers TYPE:N,...] [--reviewer TYPE] "
+		 "[--worktrees] [--layout windows|panes] [--attach] [--dry-run] "
+		 "[-- NAME=COMMAND [ARG...]...]\n"
 		 "launch --stop",
 	.desc = "start the project's team in tmux, on a tmux server of baton's own: an agent "
 		"per window (or pane) with its name, role and first prompt, and baton top "
@@ -95,6 +96,10 @@ launch_defs(struct team *t, int argc, char **argv)
 			    cli_usage_err("after --, give NAME=COMMAND [ARG...] (got '%s'), "
 					  "e.g. -- aider=aider --yes",
 				argv[i]));
+		else if (cJSON_GetArraySize(cur) == LAUNCH_WORDS_MAX)
+			return (cli_usage_err("a NAME=COMMAND has at most %d words, command "
+					      "included",
+			    LAUNCH_WORDS_MAX));
 		else
 			cJSON_AddItemToArray(cur, cJSON_CreateString(argv[i]));
 	}
@@ -507,7 +512,7 @@ launch_stop(struct team *t)
 	double until;
 	uint32_t i;
 	char pane[32], name[AGENT_NAME_MAX_LEN * 4 + 1];
-	int status, left, stopped = 0;
+	int status, left;
 
 	if ((status = launch_call(t, "launch_get", NULL, &u, &r)) != 0)
 		return (status);
@@ -519,8 +524,10 @@ launch_stop(struct team *t)
 		e = &list->via.array.ptr[i];
 		if ((pid = cJSON_GetObjectItemCaseSensitive(live,
 			 cli_field(e, "pane", pane, sizeof pane))) != NULL &&
-		    kill((pid_t)pid->valuedouble, SIGTERM) == 0)
-			stopped++;
+		    kill((pid_t)pid->valuedouble, SIGTERM) != 0 && errno != ESRCH)
+			cli_err("could not signal %s's process %.0f: %s",
+			    cli_field(e, "name", name, sizeof name), pid->valuedouble,
+			    strerror(errno));
 	}
 	until = mono_now() + LAUNCH_STOP_WAIT;
 	do {
@@ -538,10 +545,8 @@ launch_stop(struct team *t)
 			usleep(LAUNCH_STOP_POLL_MS * 1000);
 	} while (left > 0 && mono_now() < until);
 	cJSON_Delete(live);
-	if (launch_tmux(&ro, t->server, kill_server) == 0)
-		run_free(&ro);
-	else
-		run_free(&ro);
+	(void)launch_tmux(&ro, t->server, kill_server); /* gone already is fine */
+	run_free(&ro);
 	for (i = 0;
 	     list != NULL && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
 	     i++) {
@@ -568,7 +573,6 @@ launch_stop(struct team *t)
 			"killed "
 			"under them",
 		    left, left == 1 ? "" : "s", LAUNCH_STOP_WAIT);
-	(void)stopped;
 	return (status != 0 ? status : cli_flush(0));
 }
 

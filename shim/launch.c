@@ -345,13 +345,21 @@ launch_start(const struct launch_agent *a, const char *server, const char *sessi
 	for (i = 0; a->argv[i] != NULL && n < LAUNCH_ARGS_MAX; i++)
 		words[n++] = a->argv[i];
 	words[n] = NULL;
-	r = launch_tmux(&ro, server, words);
+	if (a->argv[i] != NULL) {
+		xasprintf(why,
+		    "the command of %s has too many words for tmux (%d at most, "
+		    "with its environment)",
+		    a->name, LAUNCH_ARGS_MAX);
+		r = -1;
+		memset(&ro, 0, sizeof ro);
+	} else
+		r = launch_tmux(&ro, server, words);
 	if (r == 0 && ro.status == 0 && (top = strchr(ro.out.s, ' ')) != NULL) {
 		snprintf(at->window, sizeof at->window, "%.*s", (int)(top - ro.out.s),
 		    ro.out.s);
 		snprintf(at->pane, sizeof at->pane, "%.*s", (int)strcspn(top + 1, "\n"),
 		    top + 1);
-	} else {
+	} else if (*why == NULL) {
 		xasprintf(why, "tmux could not start %s: %s", a->name,
 		    ro.err.len > 0 ? run_said(&ro) : "no answer");
 		r = -1;
