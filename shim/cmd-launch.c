@@ -462,10 +462,8 @@ launch_start_team(struct team *t)
 	}
 	if (t->panes && t->n > 1) {
 		tiled[2] = first.pane;
-		if (launch_tmux(&ro, t->server, tiled) == 0)
-			run_free(&ro);
-		else
-			run_free(&ro);
+		(void)launch_tmux(&ro, t->server, tiled); /* a layout only: best effort */
+		run_free(&ro);
 	}
 	fprintf(stderr, "baton: the team runs in tmux session %s: tmux -L %s attach -t %s\n",
 	    t->session, t->server, t->session);

@@ -725,8 +725,9 @@ wt_claim_fixup(cJSON *r, const char *project, int (*record)(void *, enum op_id, 
 		    wt_str(out, "path"), wt_str(out, "branch"), wt_str(out, "base"));
 	} else
 		xasprintf(&hint,
-		    "yours, but your worktree could not be made (%s): fix that, then "
-		    "worktree_create {task} makes it; work there, not in the main checkout",
+		    "yours, but your worktree could not be made (%s): tell the planner or "
+		    "the user (baton worktree create -a AGENT -t TASK makes it); work there, "
+		    "not in the main checkout",
 		    x->why);
 	cJSON_DeleteItemFromObjectCaseSensitive(r, "hint");
 	cJSON_AddStringToObject(r, "hint", hint);
