@@ -216,4 +216,21 @@ BATON_PROJECT=$TEST_DIR/plain baton_run worktree list
 is "$RC" 65 "outside a git repository: exit 65"
 like "$ERR" "not in a git repository" "saying so"
 
+# --- the records' bounds (baton(1) WORKTREES) ---
+baton_run call worktree_set '{"name":"rel","path":"relative/dir"}'
+is "$RC" 65 "a record's path must be absolute"
+like "$ERR" "path must be an absolute path" "saying so"
+have=$("$BATON" call worktree_get | json .count)
+i=$have
+while [ "$i" -lt 256 ]; do
+	"$BATON" call worktree_set "{\"name\":\"r$i\",\"path\":\"/nowhere/$i\"}" >/dev/null 2>&1 || break
+	i=$((i + 1))
+done
+is "$i" 256 "a project holds 256 worktree records"
+baton_run call worktree_set '{"name":"one-more","path":"/nowhere/x"}'
+is "$RC" 65 "the 257th is refused (limit: exit 65)"
+like "$ERR" "at most 256 worktrees per project" "naming the limit"
+baton_run call worktree_set '{"name":"r255","state":"merged"}'
+is "$RC" 0 "a record at the limit can still change"
+
 done_testing
