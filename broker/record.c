@@ -149,9 +149,9 @@ rec_set(struct rec_table *t, struct req *r)
 	if (rc == NULL) {
 		if (rec_count(t, project) >= t->max) {
 			reply_error(r->c, r->id, ERR_LIMIT, "name",
-			    "%s records at most %zu %ss per project; forget finished ones "
+			    "%s records at most %zu %s per project; forget finished ones "
 			    "first",
-			    r->op->name, t->max, t->kind);
+			    r->op->name, t->max, t->list);
 			free(name);
 			return;
 		}

@@ -142,4 +142,17 @@ baton_run launch --planner many -- many=/bin/echo $(seq 1 30)
 is "$RC" 64 "a command of more than 24 words is a usage error"
 like "$ERR" "at most 24 words" "saying the limit"
 
+# --- the records' bounds (baton(1) LAUNCH) ---
+baton_run call launch_set '{"name":"rel","cwd":"relative"}'
+is "$RC" 65 "a launched agent's cwd must be absolute"
+i=$("$BATON" call launch_get | json .count)
+while [ "$i" -lt 64 ]; do
+	"$BATON" call launch_set "{\"name\":\"l$i\",\"type\":\"stub\",\"cwd\":\"/nowhere\"}" >/dev/null 2>&1 || break
+	i=$((i + 1))
+done
+is "$i" 64 "a project holds 64 launched-agent records"
+baton_run call launch_set '{"name":"one-more","type":"stub"}'
+is "$RC" 65 "the 65th is refused"
+like "$ERR" "at most 64 agents per project" "naming the limit"
+
 done_testing
