@@ -416,6 +416,15 @@ launch_record_agent(struct team *t, const struct launch_agent *a, const struct l
 	return (status);
 }
 
+/* A pane as tmux targets it: "%N" of a recorded "PID%N". */
+static const char *
+launch_target(const char *pane)
+{
+	const char *p = strchr(pane, '%');
+
+	return (p != NULL ? p : pane);
+}
+
 /* Start the team: baton top's window, then every agent; each recorded. */
 static int
 launch_start_team(struct team *t)
@@ -448,7 +457,7 @@ launch_start_team(struct team *t)
 	for (i = 0; i < t->n; i++) {
 		t->a[i].wname = t->panes ? "agents" : NULL;
 		if (launch_start(&t->a[i], t->server, t->session,
-			t->panes && i > 0 ? first.pane : NULL, &at, &why) != 0) {
+			t->panes && i > 0 ? launch_target(first.pane) : NULL, &at, &why) != 0) {
 			cli_err("%s", why);
 			free(why);
 			return (EXIT_UNAVAILABLE);
@@ -461,36 +470,13 @@ launch_start_team(struct team *t)
 		    at.window, t->a[i].cwd);
 	}
 	if (t->panes && t->n > 1) {
-		tiled[2] = first.pane;
+		tiled[2] = launch_target(first.pane);
 		(void)launch_tmux(&ro, t->server, tiled); /* a layout only: best effort */
 		run_free(&ro);
 	}
 	fprintf(stderr, "baton: the team runs in tmux session %s: tmux -L %s attach -t %s\n",
 	    t->session, t->server, t->session);
 	return (cli_flush(0));
-}
-
-/* The panes of t's server: "%N PID DEAD" lines, as a JSON object %N: pid (live ones). */
-static cJSON *
-launch_pane_pids(struct team *t)
-{
-	static const char *const argv[] = { "list-panes", "-a", "-F",
-		"#{pane_id} #{pane_pid} #{pane_dead}", NULL };
-	struct run_out ro;
-	cJSON *live = cJSON_CreateObject();
-	char *line, *save = NULL, id[32];
-	long pid;
-	int dead;
-
-	if (launch_tmux(&ro, t->server, argv) == 0 && ro.status == 0) {
-		for (line = strtok_r(ro.out.s, "\n", &save); line != NULL;
-		     line = strtok_r(NULL, "\n", &save)) {
-			if (sscanf(line, "%31s %ld %d", id, &pid, &dead) == 3 && !dead)
-				cJSON_AddNumberToObject(live, id, (double)pid);
-		}
-	}
-	run_free(&ro);
-	return (live);
 }
 
 /*
@@ -502,11 +488,12 @@ static int
 launch_stop(struct team *t)
 {
 	static const char *const kill_server[] = { "kill-server", NULL };
-	const msgpack_object *r, *list, *e;
-	msgpack_unpacked u;
+	const msgpack_object *r, *list, *e, *rr;
+	msgpack_unpacked u, u2;
 	struct run_out ro;
 	struct fbuf fb;
-	cJSON *live, *pid;
+	cJSON *live, *pid, *running, *p;
+	char *raw;
 	double until;
 	uint32_t i;
 	char pane[32], name[AGENT_NAME_MAX_LEN * 4 + 1];
@@ -515,47 +502,49 @@ launch_stop(struct team *t)
 	if ((status = launch_call(t, "launch_get", NULL, &u, &r)) != 0)
 		return (status);
 	list = mp_get(r, "agents");
-	live = launch_pane_pids(t);
+	live = launch_live_panes(t->server);
+	running = cJSON_CreateArray(); /* {name, shown, pane} of the agents signalled */
 	for (i = 0;
 	     list != NULL && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
 	     i++) {
 		e = &list->via.array.ptr[i];
-		if ((pid = cJSON_GetObjectItemCaseSensitive(live,
-			 cli_field(e, "pane", pane, sizeof pane))) != NULL &&
-		    kill((pid_t)pid->valuedouble, SIGTERM) != 0 && errno != ESRCH)
-			cli_err("could not signal %s's process %.0f: %s",
-			    cli_field(e, "name", name, sizeof name), pid->valuedouble,
-			    strerror(errno));
+		pid = cJSON_GetObjectItemCaseSensitive(live,
+		    cli_field(e, "pane", pane, sizeof pane));
+		if (pid == NULL || (raw = mp_get_strdup(e, "name")) == NULL)
+			continue;
+		cli_field(e, "name", name, sizeof name); /* shown escaped */
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "name", raw);
+		cJSON_AddStringToObject(p, "shown", name);
+		cJSON_AddStringToObject(p, "pane", pane);
+		cJSON_AddItemToArray(running, p);
+		free(raw);
+		if (kill((pid_t)pid->valuedouble, SIGTERM) != 0 && errno != ESRCH)
+			cli_err("could not signal %s's process %.0f: %s", name,
+			    pid->valuedouble, strerror(errno));
 	}
+	msgpack_unpacked_destroy(&u);
 	until = mono_now() + LAUNCH_STOP_WAIT;
-	do {
+	do { /* other processes' ends: nothing tells us, so look (bounded) */
 		left = 0;
 		cJSON_Delete(live);
-		live = launch_pane_pids(t);
-		for (i = 0; list != NULL && list->type == MSGPACK_OBJECT_ARRAY &&
-		     i < list->via.array.size;
-		     i++)
+		live = launch_live_panes(t->server);
+		cJSON_ArrayForEach(p, running) {
 			if (cJSON_GetObjectItemCaseSensitive(live,
-				cli_field(&list->via.array.ptr[i], "pane", pane,
-				    sizeof pane)) != NULL)
+				cJSON_GetObjectItemCaseSensitive(p, "pane")->valuestring) !=
+			    NULL)
 				left++;
+		}
 		if (left > 0)
 			usleep(LAUNCH_STOP_POLL_MS * 1000);
 	} while (left > 0 && mono_now() < until);
 	cJSON_Delete(live);
 	(void)launch_tmux(&ro, t->server, kill_server); /* gone already is fine */
 	run_free(&ro);
-	for (i = 0;
-	     list != NULL && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
-	     i++) {
-		const msgpack_object *rr;
-		msgpack_unpacked u2;
-
-		e = &list->via.array.ptr[i];
+	cJSON_ArrayForEach(p, running) {
 		fbuf_init(&fb);
 		pk_map_open(&fb);
-		pk_str(&fb, "name");
-		pk_object(&fb, mp_get(e, "name"));
+		pk_kstr(&fb, "name", cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring);
 		pk_kstr(&fb, "state", "exited");
 		pk_map_close(&fb);
 		status = launch_call(t, "launch_set", &fb, &u2, &rr);
@@ -563,13 +552,15 @@ launch_stop(struct team *t)
 		if (status != 0)
 			break;
 		msgpack_unpacked_destroy(&u2);
-		printf("stopped %s\n", cli_field(e, "name", name, sizeof name));
+		printf("stopped %s\n",
+		    cJSON_GetObjectItemCaseSensitive(p, "shown")->valuestring);
 	}
-	msgpack_unpacked_destroy(&u);
+	if (status == 0 && cJSON_GetArraySize(running) == 0)
+		printf("no agent of the project runs\n");
+	cJSON_Delete(running);
 	if (status == 0 && left > 0)
 		cli_err("%d agent%s did not end within %g s of SIGTERM: the tmux server was "
-			"killed "
-			"under them",
+			"killed under them",
 		    left, left == 1 ? "" : "s", LAUNCH_STOP_WAIT);
 	return (status != 0 ? status : cli_flush(0));
 }

@@ -289,7 +289,8 @@ launch_env(const char **words, size_t *n, char **keep, size_t *nkeep, const char
  * Start one agent: a window of its own in session (made, detached, when
  * the server has none), or a pane split from target_pane when that is
  * given (--layout panes).  The window's name is the agent's.  0 with
- * window ("session:index") and pane ("%N") filled, or -1 with *why.
+ * window ("session:index") and pane ("PID%N": the server's pid and the
+ * pane's id, which a later server reuses) filled, or -1 with *why.
  */
 int
 launch_start(const struct launch_agent *a, const char *server, const char *session,
@@ -337,7 +338,7 @@ launch_start(const struct launch_agent *a, const char *server, const char *sessi
 	}
 	words[n++] = "-P";
 	words[n++] = "-F";
-	words[n++] = "#{session_name}:#{window_index} #{pane_id}";
+	words[n++] = "#{session_name}:#{window_index} #{pid}#{pane_id}";
 	words[n++] = "-c";
 	words[n++] = a->cwd;
 	launch_env(words, &n, keep, &nkeep, a->name, a->role);
@@ -392,18 +393,19 @@ launch_project_dir(const char *project)
 cJSON *
 launch_live_panes(const char *server)
 {
-	static const char *const argv[] = { "list-panes", "-a", "-F", "#{pane_id} #{pane_dead}",
-		NULL };
+	static const char *const argv[] = { "list-panes", "-a", "-F",
+		"#{pid}#{pane_id} #{pane_pid} #{pane_dead}", NULL };
 	struct run_out ro;
 	cJSON *live = cJSON_CreateObject();
 	char *line, *save = NULL, id[32];
+	long pid;
 	int dead;
 
 	if (launch_tmux(&ro, server, argv) == 0 && ro.status == 0) {
 		for (line = strtok_r(ro.out.s, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save)) {
-			if (sscanf(line, "%31s %d", id, &dead) == 2 && !dead)
-				cJSON_AddBoolToObject(live, id, 1);
+			if (sscanf(line, "%31s %ld %d", id, &pid, &dead) == 3 && !dead)
+				cJSON_AddNumberToObject(live, id, (double)pid);
 		}
 	}
 	run_free(&ro);
@@ -542,7 +544,7 @@ launch_implementer_step(struct xop *x)
 		if ((rec = launch_rec(x->answer, st->name)) != NULL &&
 		    (pane = launch_str(rec, "pane")) != NULL) {
 			live = launch_live_panes(st->server);
-			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(live, pane))) {
+			if (cJSON_GetObjectItemCaseSensitive(live, pane) != NULL) {
 				cJSON_Delete(live);
 				return (xop_fail(x, ERR_CONFLICT,
 				    "%s runs already (tmux window %s): pick another name",
@@ -610,7 +612,7 @@ launch_state(const cJSON *rec, const cJSON *live)
 {
 	const char *pane = launch_str(rec, "pane");
 
-	if (pane == NULL || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(live, pane)))
+	if (pane == NULL || cJSON_GetObjectItemCaseSensitive(live, pane) == NULL)
 		return ("exited");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "joined")))
 		return ("joined");

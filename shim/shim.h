@@ -476,7 +476,7 @@ struct launch_agent { /* one agent to start */
 };
 struct launch_where {     /* where tmux started it */
 	char window[160]; /* session:index */
-	char pane[32];    /* %N */
+	char pane[32];    /* PID%N: the server's pid, the pane's id */
 };
 void launch_names(const char *, char *, size_t, char *, size_t);
 int launch_tmux(struct run_out *, const char *, const char *const *);

@@ -127,6 +127,20 @@ wait_for '! "$BATON" agents --json | jq -e "[.agents[] | select(.joined)] | leng
 ok $? "and the agents left the broker"
 baton_run launch --stop
 is "$RC" 0 "--stop with nothing running is fine"
+is "$OUT" "no agent of the project runs" "and says so"
+
+# --- panes: one window of agents ---
+baton_run launch --planner nap --implementers nap:2 --layout panes -- nap=sleep 600
+is "$RC" 0 "--layout panes"
+PANES=$(tmux -L "$SERVER" list-panes -s -t proj -F '#{window_name}')
+is "$(printf '%s\n' "$PANES" | sort | uniq -c | awk '{ print $2 ":" $1 }' | tr '\n' ' ')" "agents:3 top:1 " \
+    "puts the three agents in panes of one window, baton top in its own"
+baton_run launch --stop
+is "$RC" 0 "--stop ends them"
+is "$(printf '%s\n' "$OUT" | sort | tr '\n' ' ')" "stopped nap-1 stopped nap-2 stopped planner " \
+    "naming each agent it stopped, and only those (the first team's records are not this server's panes)"
+tmux -L "$SERVER" has-session 2>/dev/null
+cmp_ok $? -ne 0 "and the server"
 
 # --- bad input ---
 baton_run launch --implementers nosuch:1
