@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -41,6 +42,8 @@
 #define WT_EXCLUDE "/.baton/"         /* the line in info/exclude */
 #define WT_EXCLUDE_MAX (1024 * 1024)  /* bytes of info/exclude read */
 #define WT_ARGS_MAX 24                /* words of one git command */
+#define WT_LOCK_WAIT 150              /* seconds to wait for another baton's git */
+#define WT_LOCK_POLL_MS 5
 
 /* One worktree as git lists it. */
 struct wt_tree {
@@ -138,6 +141,64 @@ wt_git_fail(struct xop *x, struct run_out *ro, const char *what)
 	return (r);
 }
 
+/*
+ * git is not safe against itself here: a `git worktree add` that runs
+ * while another adds or lists worktrees fails ("failed to read
+ * .git/worktrees/NAME/commondir").  So every baton that lists, adds,
+ * merges or removes worktrees of a repository holds an flock(2) on
+ * GITDIR/baton-worktrees.lock while it does, within one step (never
+ * across a broker call: baton mcp runs several operations at once).
+ * The holder runs git only, each command bounded by WT_TIMEOUT.
+ * Returns the locked descriptor, -1 failed (x says why), or -2 when dir
+ * is in no repository (the caller's git says so).
+ */
+static int
+wt_lock(struct xop *x, const char *dir)
+{
+	struct run_out ro;
+	double until;
+	char *file;
+	int fd;
+
+	if (wt_git(&ro, dir, "rev-parse", "--path-format=absolute", "--git-common-dir", NULL) !=
+		0 ||
+	    ro.status != 0) {
+		run_free(&ro);
+		return (-2);
+	}
+	ro.out.s[strcspn(ro.out.s, "\n")] = '\0';
+	xasprintf(&file, "%s/baton-worktrees.lock", ro.out.s);
+	run_free(&ro);
+	fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		xop_fail(x, ERR_INTERNAL, "cannot open %s: %s", file, strerror(errno));
+		free(file);
+		return (-1);
+	}
+	until = mono_now() + WT_LOCK_WAIT;
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || mono_now() > until) {
+			xop_fail(x, ERR_UNAVAILABLE,
+			    "another baton has worked on this repository's worktrees for %d s "
+			    "(%s): try again later",
+			    WT_LOCK_WAIT, file);
+			close(fd);
+			free(file);
+			return (-1);
+		}
+		usleep(WT_LOCK_POLL_MS * 1000); /* flock has no timeout: look, bounded */
+	}
+	free(file);
+	return (fd);
+}
+
+static void
+wt_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
+}
+
 /* The next NUL-terminated word of git's -z output at *off, or NULL at its end. */
 static const char *
 wt_word(const struct sbuf *sb, size_t *off)
@@ -204,9 +265,14 @@ wt_repo(struct xop *x)
 	struct wt_repo *rp = &wt_st(x)->repo;
 	struct run_out ro;
 	char *dir = wt_start_dir(x->project);
-	int r;
+	int r, fd;
 
+	if ((fd = wt_lock(x, dir)) == -1) {
+		free(dir);
+		return (XOP_FAIL);
+	}
 	r = wt_git(&ro, dir, "worktree", "list", "--porcelain", "-z", NULL);
+	wt_unlock(fd);
 	if (r != 0 || ro.status != 0) {
 		r = xop_fail(x, ro.status == -1 ? ERR_UNAVAILABLE : ERR_NOT_FOUND,
 		    "%s is not in a git repository (%s); worktrees need one", dir,
@@ -502,7 +568,7 @@ wt_pick_name(const cJSON *answer, const char *agent)
  * record to write.
  */
 static int
-wt_make(struct xop *x, const char *agent, int adopt, cJSON *out)
+wt_make_locked(struct xop *x, const char *agent, int adopt, cJSON *out)
 {
 	struct wt_st *st = wt_st(x);
 	struct wt_repo *rp = &st->repo;
@@ -583,6 +649,22 @@ wt_make(struct xop *x, const char *agent, int adopt, cJSON *out)
 out:
 	free(path);
 	free(branch);
+	return (r);
+}
+
+/* wt_make_locked under the repository's worktree lock. */
+static int
+wt_make(struct xop *x, const char *agent, int adopt, cJSON *out)
+{
+	int fd, r;
+
+	if ((fd = wt_lock(x, wt_st(x)->repo.main)) < 0)
+		return (fd == -1
+			? XOP_FAIL
+			: xop_fail(x, ERR_NOT_FOUND, "%s is no longer a git repository",
+			      wt_st(x)->repo.main));
+	r = wt_make_locked(x, agent, adopt, out);
+	wt_unlock(fd);
 	return (r);
 }
 
@@ -1016,7 +1098,7 @@ wt_ff(struct xop *x, const char *commit, const char *how, cJSON *files)
 
 /* The checks of a merge, then the merge: 0 merged (st->out), else x answered. */
 static int
-wt_merge_now(struct xop *x)
+wt_merge_now_locked(struct xop *x)
 {
 	struct wt_st *st = wt_st(x);
 	struct wt_repo *rp = &st->repo;
@@ -1097,6 +1179,45 @@ wt_merge_now(struct xop *x)
 		return (XOP_FAIL);
 	}
 	return (wt_ff(x, commit, "merge commit", files));
+}
+
+/*
+ * The branch the main checkout has now, under the lock: the one read at
+ * the start may have changed while the broker was asked about the task,
+ * and git merge --ff-only moves whatever branch is checked out.
+ */
+static int
+wt_merge_now_fresh(struct xop *x)
+{
+	struct wt_repo *rp = &wt_st(x)->repo;
+	struct run_out ro;
+
+	if (wt_git(&ro, rp->main, "symbolic-ref", "-q", "HEAD", NULL) != 0) {
+		wt_git_fail(x, &ro, "git symbolic-ref HEAD");
+		return (-1);
+	}
+	free(rp->branch);
+	rp->branch = NULL;
+	if (ro.status == 0 && ro.out.s != NULL && strncmp(ro.out.s, "refs/heads/", 11) == 0)
+		rp->branch = xstrndup(ro.out.s + 11, strcspn(ro.out.s + 11, "\n"));
+	run_free(&ro);
+	return (0);
+}
+
+/* wt_merge_now_locked under the repository's worktree lock. */
+static int
+wt_merge_now(struct xop *x)
+{
+	int fd, r;
+
+	if ((fd = wt_lock(x, wt_st(x)->repo.main)) < 0)
+		return (fd == -1
+			? XOP_FAIL
+			: xop_fail(x, ERR_NOT_FOUND, "%s is no longer a git repository",
+			      wt_st(x)->repo.main));
+	r = wt_merge_now_fresh(x) != 0 ? XOP_FAIL : wt_merge_now_locked(x);
+	wt_unlock(fd);
+	return (r);
 }
 
 /* worktree_merge: checks, the merge, then the record says merged. */
@@ -1279,7 +1400,7 @@ wt_would_lose(struct xop *x, const cJSON *w, cJSON *lost)
 
 /* Remove w's worktree and branch (git's own checks off when force). */
 static int
-wt_remove(struct xop *x, const cJSON *w, int force)
+wt_remove_locked(struct xop *x, const cJSON *w, int force)
 {
 	struct wt_repo *rp = &wt_st(x)->repo;
 	const char *path = wt_str(w, "path"), *branch = wt_str(w, "branch");
@@ -1303,6 +1424,22 @@ wt_remove(struct xop *x, const cJSON *w, int force)
 		run_free(&ro);
 	}
 	return (0);
+}
+
+/* wt_remove_locked under the repository's worktree lock. */
+static int
+wt_remove(struct xop *x, const cJSON *w, int force)
+{
+	int fd, r;
+
+	if ((fd = wt_lock(x, wt_st(x)->repo.main)) < 0)
+		return (fd == -1
+			? XOP_FAIL
+			: xop_fail(x, ERR_NOT_FOUND, "%s is no longer a git repository",
+			      wt_st(x)->repo.main));
+	r = wt_remove_locked(x, w, force);
+	wt_unlock(fd);
+	return (r);
 }
 
 /* Look at the next worktree of the cleanup: remove it (and ask to forget it) or keep it. */

@@ -216,6 +216,36 @@ BATON_PROJECT=$TEST_DIR/plain baton_run worktree list
 is "$RC" 65 "outside a git repository: exit 65"
 like "$ERR" "not in a git repository" "saying so"
 
+# --- many claims at once, in a fresh repository: a worktree each, one exclude line ---
+C=$TEST_DIR/many
+git init -q -b main "$C" && git -C "$C" commit -q --allow-empty -m init || bail_out "git init failed"
+N=8
+i=1
+while [ $i -le $N ]; do
+	BATON_PROJECT=$C "$BATON" --agent planner task create --isolation worktree -c simple "job $i" \
+	    >/dev/null 2>&1
+	i=$((i + 1))
+done
+i=1
+pids=
+while [ $i -le $N ]; do
+	BATON_PROJECT=$C timeout 60 "$BATON" --agent "w$i" task claim --json >"$TEST_DIR/claim$i" \
+	    2>"$TEST_DIR/claim$i.err" &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+bad=0
+for p in $pids; do
+	wait "$p" || bad=$((bad + 1))
+done
+is "$bad" 0 "$N agents claim isolation:worktree tasks at once: every claim succeeds" \
+    "$(cat "$TEST_DIR"/claim*.err)"
+paths=$(cat "$TEST_DIR"/claim[0-9] "$TEST_DIR"/claim[0-9][0-9] 2>/dev/null | json '.worktree.path' | sort -u)
+is "$(lines "$paths")" "$N" "each gets a worktree of its own"
+is "$(git -C "$C" worktree list --porcelain | grep -c '^worktree ')" $((N + 1)) "git has them all"
+is "$(grep -c '^/.baton/$' "$C/.git/info/exclude")" 1 "and info/exclude one line for .baton/"
+is "$(git -C "$C" status --porcelain)" "" "the main checkout is clean"
+
 # --- the records' bounds (baton(1) WORKTREES) ---
 baton_run call worktree_set '{"name":"rel","path":"relative/dir"}'
 is "$RC" 65 "a record's path must be absolute"
