@@ -821,18 +821,52 @@ wt_claim_fixup(cJSON *r, const char *project, int (*record)(void *, enum op_id, 
 
 /* ---- worktree_status ---- */
 
+/*
+ * Is w (a record, or an orphan from git's list) a worktree baton made and
+ * may run git on: its path under .baton/worktrees of the main checkout,
+ * its branch baton/..., its base no option?  Records are written by any
+ * client of the user's broker: what one names is never an argument git
+ * could read as an option, nor a worktree or branch of the user's own.
+ * NULL when it is, else why not (static).
+ */
+static const char *
+wt_not_ours(struct xop *x, const cJSON *w)
+{
+	const char *path = wt_str(w, "path"), *branch = wt_str(w, "branch");
+	const char *base = wt_str(w, "base");
+	const char *main = wt_st(x)->repo.main;
+	size_t n = strlen(main);
+
+	if (path == NULL || strncmp(path, main, n) != 0 ||
+	    strncmp(path + n, "/" WT_DIR "/", strlen(WT_DIR) + 2) != 0 ||
+	    strstr(path + n, "/../") != NULL ||
+	    strchr(path + n + strlen(WT_DIR) + 2, '/') != NULL)
+		return ("its path is not a directory of " WT_DIR " in the main checkout");
+	if (branch == NULL || strncmp(branch, WT_BRANCH_PREFIX, strlen(WT_BRANCH_PREFIX)) != 0)
+		return ("its branch is not one of baton's (" WT_BRANCH_PREFIX "...)");
+	if (base != NULL && base[0] == '-')
+		return ("its base is no branch name");
+	return (NULL);
+}
+
 /* The record this operation is about, from the answer, kept in st->rec; -1 failed. */
 static int
 wt_take_rec(struct xop *x, const char *agent)
 {
 	struct wt_st *st = wt_st(x);
 	cJSON *rec = wt_rec_of(x->answer, agent);
+	const char *why;
 
 	if (rec == NULL)
 		return (xop_fail(x, ERR_NOT_FOUND,
 		    "%s has no worktree in this project (worktree_list lists them; "
 		    "worktree_create makes one)",
 		    agent));
+	if ((why = wt_not_ours(x, rec)) != NULL)
+		return (xop_fail(x, ERR_INVALID,
+		    "%s's worktree record is not one baton works on: %s (worktree_set made it "
+		    "so; forget it with remove)",
+		    agent, why));
 	st->rec = cJSON_Duplicate(rec, 1);
 	return (0);
 }
@@ -1449,6 +1483,7 @@ wt_cleanup_next(struct xop *x)
 	struct wt_st *st = wt_st(x);
 	cJSON *w, *lost, *o, *commits, *unc;
 	struct fbuf *fb;
+	const char *nw;
 	char why[512];
 	int force = xop_bool(x, "force"), nc, nu;
 
@@ -1457,6 +1492,14 @@ wt_cleanup_next(struct xop *x)
 		cJSON_AddStringToObject(o, "name", wt_str(w, "name"));
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "owner_here"))) {
 			snprintf(why, sizeof why, "its owner %s is here", wt_str(w, "agent"));
+			cJSON_AddStringToObject(o, "why", why);
+			cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(st->out, "kept"),
+			    o);
+			cJSON_Delete(w);
+			continue;
+		}
+		if ((nw = wt_not_ours(x, w)) != NULL) {
+			snprintf(why, sizeof why, "not baton's to remove: %s", nw);
 			cJSON_AddStringToObject(o, "why", why);
 			cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(st->out, "kept"),
 			    o);

@@ -246,6 +246,21 @@ is "$(git -C "$C" worktree list --porcelain | grep -c '^worktree ')" $((N + 1)) 
 is "$(grep -c '^/.baton/$' "$C/.git/info/exclude")" 1 "and info/exclude one line for .baton/"
 is "$(git -C "$C" status --porcelain)" "" "the main checkout is clean"
 
+# --- a forged record names the user's own branch and directory: baton touches neither ---
+mkdir "$TEST_DIR/mine"
+baton_run call worktree_set "{\"name\":\"forged\",\"agent\":\"gone\",\"branch\":\"main\",\"path\":\"$TEST_DIR/mine\",\"base\":\"--output=$TEST_DIR/out.log\",\"state\":\"merged\"}"
+is "$RC" 0 "any client may write a record (worktree_set)"
+baton_run worktree merge gone
+is "$RC" 65 "but merge refuses one that names no worktree of baton's"
+like "$ERR" "not one baton works on: its path is not a directory of .baton/worktrees" "saying why"
+baton_run worktree prune --json
+is "$(printf '%s' "$OUT" | json '.kept[] | select(.name == "forged") | .why')" \
+    "not baton's to remove: its path is not a directory of .baton/worktrees in the main checkout" \
+    "prune keeps it, saying why"
+[ -d "$TEST_DIR/mine" ] && git -C "$R" rev-parse -q --verify refs/heads/main >/dev/null && [ ! -e "$TEST_DIR/out.log" ]
+ok $? "the directory and the branch main are still there, and no option reached git"
+"$BATON" call worktree_set '{"name":"forged","remove":true}' >/dev/null 2>&1
+
 # --- the records' bounds (baton(1) WORKTREES) ---
 baton_run call worktree_set '{"name":"rel","path":"relative/dir"}'
 is "$RC" 65 "a record's path must be absolute"
