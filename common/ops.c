@@ -570,6 +570,9 @@ static const struct op_result task_approve_results[] = {
 	{ "summary", "object", 0, "project: total, per status counts, percent_done..." },
 	{ "all_done", "boolean", 0, "every task is done or cancelled (planners are told)" },
 	{ "hint", "string", 0, "what to do next" },
+	{ "merges", "array", 1,
+	    "with git config baton.autoMerge true, through baton or baton mcp: the "
+	    "worktree_merge of each approved task that has a worktree, with its task" },
 };
 
 static const struct op_arg task_request_changes_args[] = {
@@ -802,7 +805,8 @@ static const struct op_result worktree_status_results[] = {
 	{ "hint", "string", 0, "what to do next" },
 };
 static const struct op_arg worktree_merge_args[] = {
-	{ "agent", ARG_STRING, ARG_REQUIRED, 1, AGENT_NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, "Whose; or task." },
+	{ "task", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "The task's worktree." },
 };
 static const struct op_result worktree_merge_results[] = {
 	{ "merged", "boolean", 0, "true when the base branch now holds the work" },
@@ -1167,8 +1171,9 @@ const struct op ops[OP_COUNT] = {
 		    "changed, uncommitted changes, and whether it merges cleanly."),
 	OPDEF(worktree_merge, .title = "Merge a worktree into its base",
 	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES,
-	    .desc = "After approval: merge an agent's worktree branch into the base branch "
-		    "of the main checkout (fast-forward or merge commit). merged:false with "
+	    .desc = "After approval: merge an agent's (or a task's) worktree branch into the "
+		    "base branch of the main checkout (fast-forward or merge commit). "
+		    "merged:false with "
 		    "the reason and files when uncommitted work is in the way, the main "
 		    "checkout is on another branch, or it conflicts."),
 	[OP_worktree_list] = { .name = "worktree_list",

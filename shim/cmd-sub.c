@@ -535,6 +535,8 @@ cmd_call_op(struct cmd_call *cc)
 			status = cli_fail(cc->op->name, &err);
 		else if (cc->op == &ops[OP_task_claim])
 			status = xop_cli_claimed(cc); /* isolation:worktree: its worktree */
+		else if (cc->op == &ops[OP_task_approve])
+			status = xop_cli_approved(cc); /* baton.autoMerge: merged */
 	}
 out:
 	msgpack_unpacked_destroy(&a);

@@ -311,7 +311,11 @@ mcp_structured(cJSON *r)
 void
 mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 {
-	mcp_result(m, c->id, c->rev, mcp_tool_result(c, f));
+	cJSON *result = mcp_tool_result(c, f);
+
+	if (c->op == &ops[OP_task_approve] && mcp_xop_approved(m, c, result))
+		return; /* git config baton.autoMerge: its worktrees merged first */
+	mcp_result(m, c->id, c->rev, result);
 }
 
 #define MCP_NAME_MAX 64 /* longer names are not compared */

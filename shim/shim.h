@@ -442,6 +442,8 @@ struct xop {
 	cJSON *sub_result; /* what that one answered */
 	cJSON *result;
 	char *code, *why;
+	cJSON *wrap, *todo; /* an auto-merge: the approval answered, the tasks left */
+	int no_worktree;    /* worktree_merge {task}: the task has none */
 };
 struct xop *xop_new(const struct op *, const void *, size_t, const char *, const char *,
     struct op_error *);
@@ -458,6 +460,9 @@ int xop_answer(struct xop *, const msgpack_object *);
 int xop_cli(const struct op *, const void *, size_t, struct conn *, cJSON **);
 int xop_cli_call(struct cmd_call *, const void *, size_t);
 int xop_cli_claimed(struct cmd_call *);
+int xop_cli_approved(struct cmd_call *);
+void xop_merge_args(struct fbuf *, const char *);
+cJSON *xop_merged(struct xop *, const char *);
 
 /* worktree.c: git worktrees (the client runs git; the broker records them) */
 int wt_create_step(struct xop *);
@@ -466,6 +471,7 @@ int wt_merge_step(struct xop *);
 int wt_list_step(struct xop *);
 int wt_cleanup_step(struct xop *);
 int wt_claim_fixup(cJSON *, const char *, int (*)(void *, enum op_id, struct fbuf *), void *);
+int wt_auto_merge(const char *);
 
 /* launch.c: agents in tmux, on a tmux server of baton's own */
 struct launch_agent { /* one agent to start */
@@ -671,6 +677,7 @@ void mcp_xop_start(struct mcp *, const struct mcp_req *, const struct op *, cons
     size_t);
 void mcp_xop_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
 void mcp_xop_claimed(struct mcp *, cJSON *);
+int mcp_xop_approved(struct mcp *, struct mcp_call *, cJSON *);
 
 /* mcp-profile.c: which tools are offered (--tools, BATON_TOOLS) */
 int mcp_profile_parse(struct mcp *, const char *, char **);

@@ -849,14 +849,15 @@ wt_not_ours(struct xop *x, const cJSON *w)
 	return (NULL);
 }
 
-/* The record this operation is about, from the answer, kept in st->rec; -1 failed. */
+/* The record this operation is about (rec, else agent's from the answer), kept in st->rec. */
 static int
-wt_take_rec(struct xop *x, const char *agent)
+wt_take_rec(struct xop *x, const char *agent, const cJSON *rec)
 {
 	struct wt_st *st = wt_st(x);
-	cJSON *rec = wt_rec_of(x->answer, agent);
 	const char *why;
 
+	if (rec == NULL)
+		rec = wt_rec_of(x->answer, agent);
 	if (rec == NULL)
 		return (xop_fail(x, ERR_NOT_FOUND,
 		    "%s has no worktree in this project (worktree_list lists them; "
@@ -968,7 +969,7 @@ wt_status_step(struct xop *x)
 			return (XOP_FAIL);
 		return (wt_ask_records(x, agent));
 	}
-	if (wt_take_rec(x, agent) != 0)
+	if (wt_take_rec(x, agent, NULL) != 0)
 		return (XOP_FAIL);
 	base = wt_str(st->rec, "base");
 	branch = wt_str(st->rec, "branch");
@@ -1259,18 +1260,37 @@ int
 wt_merge_step(struct xop *x)
 {
 	struct wt_st *st = wt_st(x);
-	const char *agent = wt_agent(x), *task, *status;
+	const char *agent = xop_arg(x, "agent"), *task, *status;
 	struct fbuf *fb;
+	const cJSON *w, *found = NULL;
 	cJSON *out;
 	int r;
 
 	switch (x->n) {
 	case 0:
+		if (agent == NULL && xop_arg(x, "task") == NULL)
+			return (xop_fail(x, ERR_INVALID,
+			    "give agent (whose worktree) or task (the task's worktree)"));
 		if (wt_repo(x) != 0)
 			return (XOP_FAIL);
 		return (wt_ask_records(x, agent));
 	case 1:
-		if (wt_take_rec(x, agent) != 0)
+		if (agent == NULL) { /* the task's worktree: the active one made for it */
+			task = xop_arg(x, "task");
+			found = NULL;
+			cJSON_ArrayForEach(w,
+			    cJSON_GetObjectItemCaseSensitive(x->answer, "worktrees")) {
+				if (wt_streq(w, "task", task) &&
+				    (found == NULL || wt_streq(w, "state", "active")))
+					found = w;
+			}
+			if (found == NULL && (x->no_worktree = 1))
+				return (xop_fail(x, ERR_NOT_FOUND,
+				    "task %s has no worktree (worktree_list lists them)",
+				    task));
+			agent = wt_str(found, "agent");
+		}
+		if (wt_take_rec(x, agent, found) != 0)
 			return (XOP_FAIL);
 		if ((task = wt_str(st->rec, "task")) == NULL)
 			return (XOP_NEXT);
@@ -1298,6 +1318,25 @@ wt_merge_step(struct xop *x)
 		st->out = NULL;
 		return (xop_done(x, out));
 	}
+}
+
+/*
+ * Does the project's repository merge a task's worktree when the task is
+ * approved (git config baton.autoMerge true)?  Read by the client that
+ * approves: baton task approve, task_approve through baton mcp.
+ */
+int
+wt_auto_merge(const char *project)
+{
+	struct run_out ro;
+	char *dir = wt_start_dir(project);
+	int on;
+
+	on = wt_git(&ro, dir, "config", "--type=bool", "--get", "baton.autoMerge", NULL) == 0 &&
+	    ro.status == 0 && ro.out.s != NULL && strncmp(ro.out.s, "true", 4) == 0;
+	run_free(&ro);
+	free(dir);
+	return (on);
 }
 
 /* ---- worktree_list ---- */

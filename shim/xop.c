@@ -98,6 +98,8 @@ xop_free(struct xop *x)
 	free(x->agent);
 	free(x->why);
 	free(x->code);
+	cJSON_Delete(x->wrap);
+	cJSON_Delete(x->todo);
 	free(x);
 }
 
@@ -248,6 +250,36 @@ xop_answer(struct xop *x, const msgpack_object *r)
 }
 
 /*
+ * Run x to its end over c: 0 (x->result, or x->code and x->why when it
+ * failed), or the exit status of a broker call that could not be made.
+ */
+static int
+xop_cli_run(struct xop *x, struct conn *c)
+{
+	struct op_error err;
+	struct xop *p;
+	msgpack_unpacked u;
+	const msgpack_object *r;
+	int next;
+
+	memset(&err, 0, sizeof err);
+	while ((next = xop_step(x)) == XOP_CALL) {
+		p = xop_pending(x);
+		msgpack_unpacked_init(&u);
+		if (conn_call(c, p->call->name, p->cfb.sb.data + FRAME_HDR,
+			p->cfb.sb.size - FRAME_HDR, &u, &r, &err) != 0) {
+			msgpack_unpacked_destroy(&u);
+			return (cli_fail(p->call->name, &err));
+		}
+		next = xop_answer(x, r);
+		msgpack_unpacked_destroy(&u);
+		if (next != 0)
+			break;
+	}
+	return (0);
+}
+
+/*
  * The CLI's driver: run op with its arguments over the open connection
  * c.  0 with *result, or an exit status (the failure said on stderr).
  */
@@ -255,29 +287,16 @@ int
 xop_cli(const struct op *op, const void *args, size_t len, struct conn *c, cJSON **result)
 {
 	struct op_error err;
-	struct xop *x, *p;
-	msgpack_unpacked u;
-	const msgpack_object *r;
-	int next, status = 0;
+	struct xop *x;
+	int status = 0;
 
 	*result = NULL;
 	memset(&err, 0, sizeof err);
 	if ((x = xop_new(op, args, len, c->project, c->agent, &err)) == NULL)
 		return (cli_fail(op->name, &err));
-	while ((next = xop_step(x)) == XOP_CALL) {
-		p = xop_pending(x);
-		msgpack_unpacked_init(&u);
-		if (conn_call(c, p->call->name, p->cfb.sb.data + FRAME_HDR,
-			p->cfb.sb.size - FRAME_HDR, &u, &r, &err) != 0) {
-			msgpack_unpacked_destroy(&u);
-			status = cli_fail(p->call->name, &err);
-			xop_free(x);
-			return (status);
-		}
-		next = xop_answer(x, r);
-		msgpack_unpacked_destroy(&u);
-		if (next != 0)
-			break;
+	if ((status = xop_cli_run(x, c)) != 0) {
+		xop_free(x);
+		return (status);
 	}
 	if (x->code != NULL) {
 		cli_err("%s: %s", op->name, x->why);
@@ -361,6 +380,115 @@ xop_cli_claimed(struct cmd_call *cc)
 		return (0);
 	wt_claim_fixup(j, cc->c.project, xop_cli_record, cc);
 	status = xop_cli_result(cc, j);
+	cJSON_Delete(j);
+	return (status);
+}
+
+/*
+ * The arguments of worktree_merge {task: id}, packed (without the frame
+ * header: data, len).  The caller frees fb.
+ */
+void
+xop_merge_args(struct fbuf *fb, const char *task)
+{
+	fbuf_init(fb);
+	pk_map_open(fb);
+	pk_kstr(fb, "task", task);
+	pk_map_close(fb);
+}
+
+/*
+ * What the auto-merge of task id (x, run to its end) says for the
+ * approval's merges: its result with the task, {task, merged: false,
+ * reason} when it failed, NULL when the task has no worktree.
+ */
+cJSON *
+xop_merged(struct xop *x, const char *id)
+{
+	cJSON *m;
+	char *why;
+
+	if (x->no_worktree)
+		return (NULL);
+	if (x->code != NULL) {
+		m = cJSON_CreateObject();
+		cJSON_AddBoolToObject(m, "merged", 0);
+		xasprintf(&why, "%s: %s", x->code, x->why);
+		cJSON_AddStringToObject(m, "reason", why);
+		free(why);
+	} else {
+		m = x->result != NULL ? x->result : cJSON_CreateObject();
+		x->result = NULL;
+	}
+	cJSON_AddStringToObject(m, "task", id);
+	return (m);
+}
+
+/* Say on stderr what the auto-merge m did. */
+static void
+xop_tell_merge(const cJSON *m)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "task");
+	const cJSON *how = cJSON_GetObjectItemCaseSensitive(m, "how");
+	const cJSON *why = cJSON_GetObjectItemCaseSensitive(m, "reason");
+	const cJSON *base = cJSON_GetObjectItemCaseSensitive(m, "base");
+
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "merged")))
+		cli_err("%s: its worktree is merged into %s (%s; git config baton.autoMerge)",
+		    cJSON_GetStringValue(t),
+		    cJSON_IsString(base) ? base->valuestring : "its base",
+		    cJSON_IsString(how) ? how->valuestring : "merged");
+	else
+		cli_err("%s: approved, but its worktree is not merged: %s",
+		    cJSON_GetStringValue(t),
+		    cJSON_IsString(why) ? why->valuestring : "refused");
+}
+
+/*
+ * A task_approve answered cc->r: with git config baton.autoMerge true,
+ * each approved task's worktree is merged (those without one are left
+ * alone), and the answer gets merges: [{task, merged, ...}].  A merge
+ * refused leaves the approval as it is, saying why.
+ */
+int
+xop_cli_approved(struct cmd_call *cc)
+{
+	const msgpack_object *ids = mp_get(cc->r, "approved");
+	cJSON *j, *merges, *m;
+	struct fbuf fb;
+	struct xop *x;
+	struct op_error err;
+	char id[64];
+	uint32_t i;
+	int status = 0;
+
+	if (ids == NULL || ids->type != MSGPACK_OBJECT_ARRAY || ids->via.array.size == 0 ||
+	    !wt_auto_merge(cc->c.project) || (j = json_from_msgpack(cc->r)) == NULL)
+		return (0);
+	merges = cJSON_AddArrayToObject(j, "merges");
+	for (i = 0; i < ids->via.array.size && status == 0; i++) {
+		if (ids->via.array.ptr[i].type != MSGPACK_OBJECT_STR ||
+		    ids->via.array.ptr[i].via.str.size >= sizeof id)
+			continue;
+		snprintf(id, sizeof id, "%.*s", (int)ids->via.array.ptr[i].via.str.size,
+		    ids->via.array.ptr[i].via.str.ptr);
+		xop_merge_args(&fb, id);
+		memset(&err, 0, sizeof err);
+		x = xop_new(&ops[OP_worktree_merge], fb.sb.data + FRAME_HDR,
+		    fb.sb.size - FRAME_HDR, cc->c.project, cc->c.agent, &err);
+		fbuf_free(&fb);
+		if (x == NULL || (status = xop_cli_run(x, &cc->c)) != 0) {
+			xop_free(x);
+			break;
+		}
+		if ((m = xop_merged(x, id)) != NULL) {
+			cJSON_AddItemToArray(merges, m);
+			xop_tell_merge(m);
+		}
+		xop_free(x);
+	}
+	if (status == 0)
+		status = xop_cli_result(cc, j);
 	cJSON_Delete(j);
 	return (status);
 }

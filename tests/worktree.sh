@@ -196,6 +196,40 @@ baton_run worktree list --json
 is "$(printf '%s' "$OUT" | json '[.worktrees[] | .name + ":" + (.exists|tostring)] | join(",")')" "erin:true" \
     "the worktree records survive a restart of the broker"
 
+# --- merged on approval: git config baton.autoMerge ---
+git -C "$R" config baton.autoMerge true
+# claim_commit AGENT FILE TEXT: create a worktree task, AGENT claims it, commits FILE, submits; sets tid, WT.
+claim_commit() {
+	tid=$("$BATON" --agent planner task create --json -c simple --isolation worktree "Add $2" | json .id)
+	baton_run --agent "$1" task claim --json "$tid"
+	WT=$(printf '%s' "$OUT" | json '.worktree.path')
+	_tok=$(printf '%s' "$OUT" | json .token)
+	commit_in "$WT" "$2" "$3"
+	"$BATON" --agent "$1" task submit --token "$_tok" "$tid" "added $2" >/dev/null 2>&1
+}
+claim_commit gil g.txt "from gil"
+baton_run --agent planner task approve "$tid"
+is "$RC" 0 "with baton.autoMerge, approving a worktree task"
+like "$ERR" "$tid: its worktree is merged into main \(fast-forward" "merges its worktree, saying so"
+is "$(cat "$R/g.txt")" "from gil" "the main checkout has the change"
+claim_commit gil h.txt "from gil again"
+printf 'draft\n' >"$WT/draft.txt"
+baton_run --agent planner task approve --json "$tid"
+is "$RC" 0 "a merge refused on approval leaves the approval"
+is "$(printf '%s' "$OUT" | json '.merges[0] | [.task, (.merged|tostring)] | join(" ")')" "$tid false" \
+    "the answer's merges say it was not merged"
+like "$(printf '%s' "$OUT" | json '.merges[0].reason')" "uncommitted changes" "and why"
+is "$("$BATON" task get --json "$tid" | json .status)" "done" "the task is done all the same"
+[ ! -e "$R/h.txt" ] && [ -e "$WT/draft.txt" ]
+ok $? "nothing was merged and the uncommitted file is still there"
+tid=$("$BATON" --agent planner task create --json -c simple "no worktree" | json .id)
+baton_run --agent hal task claim --json "$tid"
+"$BATON" --agent hal task submit --token "$(printf '%s' "$OUT" | json .token)" "$tid" "done" >/dev/null 2>&1
+baton_run --agent planner task approve --json "$tid"
+is "$(printf '%s' "$OUT" | json '.merges | length')" 0 "a task without a worktree has nothing merged"
+rm "$WT/draft.txt"
+git -C "$R" config --unset baton.autoMerge
+
 # --- bad input ---
 baton_run worktree merge
 is "$RC" 64 "merge without an agent is a usage error"

@@ -5,7 +5,8 @@
 // task_claim gives it its own worktree; they commit there and submit; the
 // planner sees the worktrees, is refused a merge before approval,
 // approves, merges both (a fast-forward, then a merge commit); the main
-// checkout has both changes; once the implementers are gone,
+// checkout has both changes; with git config baton.autoMerge true an
+// approval merges by itself; once the implementers are gone,
 // worktree_cleanup removes the worktrees and their branches.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -102,6 +103,24 @@ await main(async () => {
     'ann was here\nben was here\n', 'the main checkout has both changes');
   is(git(R, 'status', '--porcelain'), '', 'and is clean');
 
+  // git config baton.autoMerge true: the approval merges (ann's third task, in a fresh worktree)
+  git(R, 'config', 'baton.autoMerge', 'true');
+  const t3 = await callChecked(planner, tools, 'task_create', { title: 'Add three.txt', complexity: 'simple',
+    isolation: 'worktree' }, 'a third worktree task');
+  const c3 = await callChecked(impl.ann, impl.ann.tools, 'task_claim', { id: t3.id }, 'ann claims it');
+  const p3 = c3.worktree && c3.worktree.path;
+  is(p3, join(R, '.baton', 'worktrees', 'ann-2'), 'her merged worktree is done with: a fresh one, from main as it is now');
+  is(git(p3, 'rev-parse', 'HEAD'), git(R, 'rev-parse', 'HEAD'), 'which starts at main\'s commit');
+  writeFileSync(join(p3, 'three.txt'), 'three\n');
+  git(p3, 'add', 'three.txt');
+  git(p3, 'commit', '-qm', 'three');
+  await callChecked(impl.ann, impl.ann.tools, 'task_submit', { id: t3.id, notes: 'three' }, 'ann submits it');
+  const ap = await callChecked(planner, tools, 'task_approve', { id: t3.id }, 'the approval, auto-merging', 15000);
+  is(JSON.stringify((ap.merges || []).map((x) => [x.task, x.merged, x.how])),
+    JSON.stringify([[t3.id, true, 'fast-forward']]), 'task_approve merged the task\'s worktree and says so in merges');
+  is(readFileSync(join(R, 'three.txt'), 'utf8'), 'three\n', 'the main checkout has it');
+  git(R, 'config', '--unset', 'baton.autoMerge');
+
   // cleanup keeps worktrees whose owner is here, then removes them once gone
   let cl = await callChecked(planner, tools, 'worktree_cleanup', {}, 'cleanup with the owners here');
   is(cl.removed.length, 0, 'worktree_cleanup keeps worktrees whose owner is here');
@@ -111,7 +130,7 @@ await main(async () => {
     return !l.agents.some((a) => a.name === 'ann' || a.name === 'ben');
   }, 10000, 'the implementers are gone');
   cl = await callChecked(planner, tools, 'worktree_cleanup', {}, 'cleanup once they are gone', 15000);
-  is(cl.removed.map((r) => r.name).sort().join(','), 'ann,ben', 'then removes both worktrees');
+  is(cl.removed.map((r) => r.name).sort().join(','), 'ann,ann-2,ben', 'then removes all three worktrees');
   is(git(R, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).length, 1,
     'only the main checkout is left');
   is(git(R, 'branch', '--list', 'baton/*'), '', 'and their branches are gone');
