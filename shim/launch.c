@@ -360,6 +360,10 @@ launch_start(const struct launch_agent *a, const char *server, const char *sessi
 		    ro.out.s);
 		snprintf(at->pane, sizeof at->pane, "%.*s", (int)strcspn(top + 1, "\n"),
 		    top + 1);
+	} else if (*why == NULL && fresh && r == 0 && ro.err.len > 0 &&
+	    strstr(run_said(&ro), "duplicate session") != NULL) {
+		/* another baton made the session in between: a window in it, then */
+		r = launch_start(a, server, session, target_pane, at, why);
 	} else if (*why == NULL) {
 		xasprintf(why, "tmux could not start %s: %s", a->name,
 		    ro.err.len > 0 ? run_said(&ro) : "no answer");

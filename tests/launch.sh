@@ -142,6 +142,27 @@ is "$(printf '%s\n' "$OUT" | sort | tr '\n' ' ')" "stopped nap-1 stopped nap-2 s
 tmux -L "$SERVER" has-session 2>/dev/null
 cmp_ok $? -ne 0 "and the server"
 
+# --- two launch_implementer at once, no session yet: both get a window ---
+baton_run launch --stop
+mkdir "$TEST_DIR/bin"
+printf '#!/bin/sh\nexec sleep 600\n' >"$TEST_DIR/bin/codex" # a stand-in codex: no model here
+chmod +x "$TEST_DIR/bin/codex"
+pids=
+for n in one two three; do
+	PATH=$TEST_DIR/bin:$PATH "$BATON" call launch_implementer "{\"type\":\"codex\",\"name\":\"c-$n\"}" \
+	    >"$TEST_DIR/li-$n" 2>&1 &
+	pids="$pids $!"
+done
+bad=0
+for p in $pids; do
+	wait "$p" || bad=$((bad + 1))
+done
+is "$bad" 0 "three launch_implementer at once with no session: each starts its agent" \
+    "$(cat "$TEST_DIR"/li-*)"
+is "$(tmux -L "$SERVER" list-windows -t proj -F '#{window_name}' | sort | tr '\n' ' ')" "c-one c-three c-two " \
+    "in one session, a window each"
+baton_run launch --stop
+
 # --- bad input ---
 baton_run launch --implementers nosuch:1
 is "$RC" 64 "an unknown agent type is a usage error"
