@@ -32,8 +32,8 @@ const struct cmd_entry cmd_install_entry = {
 	.name = "install",
 	.usage =
 	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE] "
-	    "[--group NAME] [--compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...] "
-	    "[--install-allow MANAGER,...]] [--http [ADDR:]PORT] "
+	    "[--group NAME] [--compat lockstep|airlock [--roots DIR,...] "
+	    "[--command-allow EXE,...] [--install-allow MANAGER,...]] [--http [ADDR:]PORT] "
 	    "[--hooks [--reserve-on-edit] [--strict] [--stop]]",
 	.desc =
 	    "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "

@@ -200,6 +200,40 @@ TOKEN=$OUT
 run "$B" locks --json
 is "$(printf '%s' "$OUT" | json '.locks[] | select(.name == "L") | .holders[0].agent')" \
     "$A/claude-3f2a" "bob sees it held by $A/claude-3f2a"
+
+# --- user/agent wherever names are shown: top, the audit log, agents,
+# --- the dashboard ------------------------------------------------------
+
+run "$B" top --once
+like "$OUT" "held by $A/claude-3f2a," "baton top shows the holder as $A/claude-3f2a"
+like "$OUT" "[0-9] $A/claude-3f2a +lock_acquire +lock L" "and its timeline (the feed) too"
+run "$B" log --json
+is "$(printf '%s' "$OUT" | json '.entries[] | select(.op == "lock_acquire" and .key == "L") | .agent')" \
+    "$A/claude-3f2a" "the audit log names $A/claude-3f2a"
+run "$A" call agent_join '{"name": "planner-9", "ttl_seconds": 300}'
+is "$RC" 0 "alice's planner joins"
+run "$B" agents --json
+is "$(printf '%s' "$OUT" | json '.agents[] | select(.joined) | .agent')" "$A/planner-9" \
+    "bob's agent list names it $A/planner-9"
+if command -v curl >/dev/null 2>&1; then
+	as "$B" timeout 60 "$BATON" --group "$G" dashboard >"$TEST_DIR/dash.out" 2>&1 &
+	DASH=$!
+	_bg_pids="$_bg_pids $DASH"
+	wait_for "grep -q 'token=' '$TEST_DIR/dash.out'" 20
+	url=$(grep -o 'http://127[.]0[.]0[.]1:[0-9]*/?token=[0-9a-f]*' "$TEST_DIR/dash.out")
+	curl -s -m 10 -c "$TEST_DIR/jar" -o /dev/null "$url"
+	out=$(curl -s -m 10 -b "$TEST_DIR/jar" "${url%%/\?*}/api/state?project=$TEST_DIR/proj")
+	is "$(printf '%s' "$out" | json '.locks[] | select(.name == "L") | .holders[0].agent')" \
+	    "$A/claude-3f2a" "bob's dashboard shows the holder as $A/claude-3f2a" "$out"
+	is "$(printf '%s' "$out" | json .status.agent)" "$B/operator" \
+	    "and goes by $B/operator itself" "$out"
+	kill "$DASH"
+	wait "$DASH" 2>/dev/null
+else
+	skip "the dashboard shows the holder" "curl is not installed"
+	skip "the dashboard goes by user/operator" "curl is not installed"
+fi
+
 run "$B" call lock_release '{"name": "L"}'
 cmp_ok "$RC" -ne 0 "bob cannot release alice's lock by its name"
 like "$ERR" "$A/claude-3f2a" "the refusal names the holder"
@@ -293,6 +327,11 @@ like "$(cat "$TEST_DIR/home-$A/.codex/config.toml" 2>&1)" "BATON_GROUP = \"$G\""
     "codex's baton entry gets BATON_GROUP"
 like "$(cat "$TEST_DIR/home-$A/.codex/hooks.json" 2>&1)" "baton' --group '$G' hook" \
     "its hooks run baton --group $G hook"
+as "$A" env BATON_GROUP="$G" timeout 30 "$BATON" install --claude --scope user \
+    >"$TEST_DIR/out" 2>&1
+is "$?" 0 "install --claude --scope user with BATON_GROUP" "$(cat "$TEST_DIR/out")"
+is "$(jq -r '.mcpServers.baton.env.BATON_GROUP' "$TEST_DIR/home-$A/.claude.json" 2>&1)" "$G" \
+    "claude's baton entry gets BATON_GROUP" "$(cat "$TEST_DIR/home-$A/.claude.json" 2>&1)"
 as "$A" timeout 30 "$BATON" install --codex --group "no-such-group-$G" >"$TEST_DIR/out" 2>&1
 is "$?" 64 "install --group refuses a group the group database lacks" "$(cat "$TEST_DIR/out")"
 
