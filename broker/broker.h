@@ -221,6 +221,7 @@ int team_peer_ok(uid_t, pid_t);
 int team_admin(uid_t); /* may run OP_OWNER operations */
 const char *team_admin_why(void);
 char *team_agent_name(uid_t, const char *, size_t, char **);
+char *team_agent_addr(uid_t, const char *, size_t); /* "x" is the sender's user's */
 
 /* store.c: the SQLite checkpoint */
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };

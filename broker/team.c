@@ -171,3 +171,24 @@ team_agent_name(uid_t uid, const char *name, size_t len, char **cause)
 	xasprintf(&full, "%s/%.*s", user, (int)len, name);
 	return (full);
 }
+
+/*
+ * An agent a session of uid names as an address (a message's to, a
+ * discussion's waiting_on, a task's assignee), len bytes: on a team
+ * broker a name without a user ("planner-9") is one of the sender's own
+ * agents ("alice/planner-9"), as its agents' names are; a name with a
+ * user ("bob/planner-9"), role:ROLE and all stay as they are.  The
+ * caller checks the length of the result.
+ */
+char *
+team_agent_addr(uid_t uid, const char *name, size_t len)
+{
+	char user[64], *full;
+
+	if (group_selected() == NULL || len == 0 || memchr(name, '/', len) != NULL ||
+	    (len >= 5 && memcmp(name, "role:", 5) == 0) ||
+	    (len == 3 && memcmp(name, "all", 3) == 0))
+		return (xstrndup(name, len));
+	xasprintf(&full, "%s/%.*s", group_user(uid, user, sizeof user), (int)len, name);
+	return (full);
+}

@@ -215,6 +215,19 @@ is "$RC" 0 "alice's planner joins"
 run "$B" agents --json
 is "$(printf '%s' "$OUT" | json '.agents[] | select(.joined) | .agent')" "$A/planner-9" \
     "bob's agent list names it $A/planner-9"
+# an address without a user is one of the sender's own agents
+run "$A" call message_send '{"to": "planner-9", "body": "from alice"}'
+is "$(printf '%s' "$OUT" | json .to)" "$A/planner-9" "alice's mail to planner-9 goes to $A/planner-9"
+is "$(printf '%s' "$OUT" | json '.recipients | join(" ")')" "$A/planner-9" "and reaches it"
+run "$B" call message_send '{"to": "planner-9", "body": "from bob"}'
+is "$(printf '%s' "$OUT" | json .to)" "$B/planner-9" "bob's to planner-9 is his own $B/planner-9"
+run "$B" call message_send "{\"to\": \"$A/planner-9\", \"body\": \"bob to alice\"}"
+is "$(printf '%s' "$OUT" | json '.recipients | join(" ")')" "$A/planner-9" \
+    "bob reaches alice's planner by its full name"
+run "$A" call message_send "{\"to\": \"$(printf '%060d' 0)\", \"body\": \"x\"}"
+like "$ERR" "too long: with the user name in front" "an address too long with the user is refused"
+run "$A" call task_create '{"title": "t", "complexity": "simple", "assignee": "planner-9"}'
+is "$(printf '%s' "$OUT" | json .assignee)" "$A/planner-9" "alice's task for planner-9 is for $A/planner-9"
 if command -v curl >/dev/null 2>&1; then
 	as "$B" timeout 60 "$BATON" --group "$G" dashboard >"$TEST_DIR/dash.out" 2>&1 &
 	DASH=$!
