@@ -34,6 +34,8 @@
 #define REASON_MAX_LEN 256    /* a lock's reason */
 #define LOCK_NAMES_MAX 32     /* names in one lock request, files of a task */
 #define TOKEN_MAX_LEN 64      /* tokens and tickets as sent */
+#define LOG_EVENT_MAX 200     /* bytes of a log_append event */
+#define LOG_DATA_MAX 8192     /* encoded bytes of its data */
 #define TOKEN_LEN 32          /* tokens and tickets the broker makes: hex characters */
 #define TIME_ISO_LEN 32       /* room for time_iso() */
 
@@ -351,6 +353,7 @@ int file_overlap(const char *, const char *, const char *); /* root, a, b */
 size_t utf8_next(const char *, size_t, uint32_t *);        /* a sequence's length; 0 invalid */
 int utf8_check(const char *, size_t, int, char *, size_t); /* 0, or -1 and why */
 char *utf8_vis(const char *, size_t, int);                 /* escaped, malloc'd */
+char *utf8_line(char *, size_t, const char *);             /* one line, clipped */
 
 /* paths.c: where the socket and the state live (DESIGN §2) */
 #define PATH_HOME_SOCKET ".local/state/baton/run/sock" /* under the home, without /run/user */

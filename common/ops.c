@@ -701,8 +701,6 @@ static const struct op_result hook_news_results[] = {
 };
 
 /* The audit log (DESIGN 11); bounds in baton(1) LOG. */
-#define LOG_EVENT_MAX 200 /* bytes of a log_append event */
-#define LOG_DATA_MAX 8192 /* encoded bytes of its data */
 #define LOG_KINDS \
 	"lock, note, counter, event, agent, message, discussion, task, project, queue, log"
 

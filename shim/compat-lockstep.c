@@ -15,9 +15,9 @@
  * later call of this process without the name (lock_release {path},
  * task_update {id}) acts with them.
  *
- * Left out until their issues land: implementer_list,
- * launch_implementer and worktree_* (worktrees, issue 17), log_append
- * (the audit log); each is one row of the table below.
+ * Left out until their issue lands: implementer_list,
+ * launch_implementer and worktree_* (worktrees, issue 17); each is one
+ * row of the table below.
  */
 #include "config.h"
 
@@ -961,6 +961,33 @@ lock_list_run(struct compat_call *cc)
 	compat_ok(cc, out);
 }
 
+/* ---- log_append: an entry in baton's audit log ---- */
+
+static const struct compat_arg log_append_args[] = {
+	{ "event", CA_STRING, 1, NULL, NULL, "one line, at most 200 bytes" },
+	{ "payload", CA_OBJECT, 0, NULL, NULL, "at most 8 KiB as JSON" },
+};
+static void
+log_append_run(struct compat_call *cc)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cc->args, "payload");
+	cJSON *args, *o;
+
+	if (cc->step == 0) {
+		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "event", compat_str(cc, "event"));
+		if (p != NULL)
+			cJSON_AddItemToObject(args, "data", cJSON_Duplicate(p, 1));
+		compat_op(cc, NULL, "log_append", args);
+		return;
+	}
+	if (compat_failed(cc, compat_ans(cc, 0)))
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", 1);
+	compat_ok(cc, o);
+}
+
 /* ---- notes: a numbered log of baton notes under lockstep/notes/ ---- */
 
 static const struct compat_arg note_append_args[] = {
@@ -1401,6 +1428,7 @@ static const struct compat_tool lockstep_tools[] = {
 	COMPAT_TOOL(lock_list, RO, "Active locks."),
 	COMPAT_TOOL(note_append, 0, "Append a note for the other agents."),
 	COMPAT_TOOL(note_list, RO, "Recent notes."),
+	COMPAT_TOOL(log_append, 0, "Append an event to the audit log (baton log)."),
 	COMPAT_TOOL(discussion_start, 0, "Start a discussion, optionally waiting on an agent."),
 	COMPAT_TOOL(discussion_reply, 0, "Reply in a discussion."),
 	COMPAT_TOOL(discussion_resolve, 0,
