@@ -22,9 +22,11 @@
 #include "config.h"
 
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -851,6 +853,33 @@ ls_lock(const char *path, const char *owner, const char *note, const char *statu
 	return (o);
 }
 
+/*
+ * Is who (an agent as the broker shows it) the agent Lockstep calls
+ * owner?  On a team broker every agent is shown as user/agent, and a name
+ * without a user is the caller's own user's agent, as the broker reads it.
+ */
+static int
+ls_is_owner(const char *owner, const char *who)
+{
+	static char user[64];
+	struct passwd *pw;
+	size_t n;
+
+	if (who == NULL)
+		return (0);
+	if (strcmp(owner, who) == 0)
+		return (1);
+	if (strchr(owner, '/') != NULL)
+		return (0);
+	if (user[0] == '\0') {
+		if ((pw = getpwuid(getuid())) == NULL || strlen(pw->pw_name) >= sizeof user)
+			return (0);
+		snprintf(user, sizeof user, "%s", pw->pw_name);
+	}
+	n = strlen(user);
+	return (strncmp(who, user, n) == 0 && who[n] == '/' && strcmp(who + n + 1, owner) == 0);
+}
+
 static char *
 ls_lock_name(const char *path)
 {
@@ -951,7 +980,7 @@ lock_list_run(struct compat_call *cc)
 			continue;
 		cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(l, "holders")) {
 			who = ls_get(h, "agent");
-			if (owner != NULL && (who == NULL || strcmp(owner, who) != 0))
+			if (owner != NULL && !ls_is_owner(owner, who))
 				continue;
 			cJSON_AddItemToArray(out,
 			    ls_lock(strncmp(name, "file:", 5) == 0 ? name + 5 : name, who,

@@ -332,6 +332,24 @@ is "$(printf '%s' "$OUT" | json .agent)" "$MCP_AGENT" "alice's hook acts as her 
 is "$(printf '%s' "$OUT_B" | json .matched)" false "bob's hook with her agent's session id acts as nobody"
 exec 3>&-
 
+# --- Lockstep's lock_list {owner} finds the caller's own agent ------------
+
+mkfifo "$TEST_DIR/ls.in"
+as "$A" env BATON_GROUP="$G" timeout 60 "$BATON" mcp --compat lockstep \
+    <"$TEST_DIR/ls.in" >"$TEST_DIR/ls.out" 2>"$TEST_DIR/ls.err" &
+_bg_pids="$_bg_pids $!"
+exec 3>"$TEST_DIR/ls.in"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}' \
+    '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"lock_acquire","arguments":{"path":"src/ls.c","owner":"impl-1"}}}' >&3
+wait_for "grep -q '\"id\":2,' '$TEST_DIR/ls.out'" 20
+printf '%s\n' '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"lock_list","arguments":{"owner":"impl-1"}}}' >&3
+wait_for "grep -q '\"id\":3,' '$TEST_DIR/ls.out'" 20
+LS=$(grep '"id":3,' "$TEST_DIR/ls.out" | jq -c '.result.content[0].text | fromjson | map(.owner)' 2>&1)
+is "$LS" "[\"$A/impl-1\"]" "compat lockstep: lock_list {owner} without a user finds alice's own impl-1" \
+    "$(cat "$TEST_DIR/ls.out" "$TEST_DIR/ls.err")"
+exec 3>&-
+
 # --- install --group: the agents' entry and hooks name the group ----------
 
 as "$A" timeout 30 "$BATON" install --codex --hooks --group "$G" >"$TEST_DIR/out" 2>&1
