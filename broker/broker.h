@@ -5,6 +5,8 @@
  * listed before it (and common/), never one after it.
  *
  *   ground.c    the event base, the configuration, timers; calls nobody
+ *   team.c      who may connect, who may run the owner's operations, and
+ *               the names sessions go by (user/agent on a team broker)
  *   store.c     the SQLite checkpoint, and the revision counter whose
  *               ceiling it persists; tells client.c a commit is done
  *               through the function given to store_on_commit
@@ -116,6 +118,7 @@ struct session {
 	char *agent, *role, *project, *kind;
 	char *client_name, *client_version;
 	char *agent_session;       /* the agent CLI's session id, or NULL */
+	uid_t uid;                 /* the peer's, as SO_PEERCRED said */
 	struct ancestor *ancestry; /* parent first, up to init */
 	size_t nancestry;
 	pid_t pid;
@@ -216,6 +219,14 @@ void timer_at(struct event *, uint64_t);
 double secs_left(uint64_t);
 int64_t past_to_wall(uint64_t);
 uint64_t past_from_wall(int64_t);
+
+/* team.c: who may connect and run what, under which name (DESIGN 15) */
+int team_init(const char *, const char *, char **); /* group and admins, or NULL */
+int team_peer_ok(uid_t, pid_t);
+int team_admin(uid_t); /* may run OP_OWNER operations */
+const char *team_admin_why(void);
+char *team_agent_name(uid_t, const char *, size_t, char **);
+char *team_agent_addr(uid_t, const char *, size_t); /* "x" is the sender's user's */
 
 /* store.c: the SQLite checkpoint */
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };

@@ -34,6 +34,7 @@ static const struct op_result status_results[] = {
 	{ "agent", "string", 0, "your agent name" },
 	{ "durability", "string", 0, "strict, relaxed or none (batond --durability)" },
 	{ "state_dir", "string", 1, "the broker's state directory (state.db, batond.log)" },
+	{ "group", "string", 1, "a team broker's Unix group (batond --group)" },
 	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
 };
 
@@ -705,8 +706,6 @@ static const struct op_result hook_news_results[] = {
 };
 
 /* The audit log (DESIGN 11); bounds in baton(1) LOG. */
-#define LOG_EVENT_MAX 200 /* bytes of a log_append event */
-#define LOG_DATA_MAX 8192 /* encoded bytes of its data */
 #define LOG_KINDS \
 	"lock, note, counter, event, agent, message, discussion, task, project, queue, log"
 
@@ -999,11 +998,12 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "See who holds which lock in your project (holders, age, reason, "
 		    "waiters), e.g. before editing shared files. Page with after = cursor."),
 	OPDEF(lock_break, .title = "Break a lock",
-	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN,
+	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN | OP_OWNER,
 	    .desc = "For the user, not agents: take a lock away from holders that forgot "
 		    "it (baton lock --break NAME). Every holder loses it, the broker log "
 		    "records who broke it and each holder's inbox says so; waiters are "
-		    "granted in order."),
+		    "granted in order. On a team broker: its owner, root and --admin users "
+		    "only."),
 	OPDEF(note_set, .title = "Write a note", .flags = OP_MUTATES | OP_DESTRUCTIVE,
 	    .desc = "Share a value (any JSON) under a key. if_version (the version you "
 		    "read; 0: only if absent) makes it safe: a write in between gives "
@@ -1122,12 +1122,13 @@ const struct op ops[OP_COUNT] = {
 	    .results = state_export_results,
 	    .nresults = nitems(state_export_results),
 	    .title = "Snapshot the state for export",
-	    .flags = OP_READONLY | OP_ADMIN,
+	    .flags = OP_READONLY | OP_ADMIN | OP_OWNER,
 	    .desc = "For the user, not agents (baton export): commit what is pending and copy "
 		    "the state database to a new file in the state directory, for `batond "
 		    "--from PATH --export FILE` to write as JSON. One snapshot at a time (a "
 		    "conflict while another session's exists); it is removed when the "
-		    "connection that asked for it closes." },
+		    "connection that asked for it closes. On a team broker: its owner, root "
+		    "and --admin users only." },
 	OPDEF(hook_edit, .title = "Check an edit against reservations (baton hook)",
 	    .flags = OP_MUTATES | OP_ADMIN,
 	    .desc = "For baton hook and baton guard, not agents: acting as the agent's own "

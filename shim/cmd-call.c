@@ -65,6 +65,8 @@ status_state_dir(const msgpack_object *r)
 		return;
 	cli_field(r, "state_dir", theirs, sizeof theirs);
 	printf("state dir %s\n", theirs);
+	if (group_selected() != NULL) /* no client starts a team broker */
+		return;
 	if (path_state_dir(mine, sizeof mine, &cause) != 0) {
 		free(cause);
 		return;
@@ -83,9 +85,7 @@ status_show(struct cmd_call *cc)
 	char a[PATH_MAX], b[64], c[64], d[64], sock[PATH_MAX], *cause, *version;
 	int64_t pid;
 
-	if (cc->o->socket != NULL)
-		snprintf(sock, sizeof sock, "%s", cc->o->socket);
-	else if (path_socket(sock, sizeof sock, &cause) != 0) {
+	if (client_socket(cc->o, sock, sizeof sock, &cause) != 0) {
 		snprintf(sock, sizeof sock, "?");
 		free(cause);
 	}
@@ -99,6 +99,9 @@ status_show(struct cmd_call *cc)
 		free(version);
 	}
 	printf("socket    %s\n", sock);
+	if (mp_get(r, "group") != NULL)
+		printf("team      the broker of group %s\n",
+		    cli_field(r, "group", a, sizeof a));
 	printf("state     %s%s\n",
 	    mp_get(r, "durability") != NULL ? "durability " : "none (in memory)",
 	    mp_get(r, "durability") != NULL ? cli_field(r, "durability", a, sizeof a) : "");

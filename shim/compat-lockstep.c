@@ -15,16 +15,18 @@
  * later call of this process without the name (lock_release {path},
  * task_update {id}) acts with them.
  *
- * Left out until their issues land: implementer_list,
- * launch_implementer and worktree_* (worktrees, issue 17), log_append
- * (the audit log); each is one row of the table below.
+ * Left out until their issue lands: implementer_list,
+ * launch_implementer and worktree_* (worktrees, issue 17); each is one
+ * row of the table below.
  */
 #include "config.h"
 
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -851,6 +853,33 @@ ls_lock(const char *path, const char *owner, const char *note, const char *statu
 	return (o);
 }
 
+/*
+ * Is who (an agent as the broker shows it) the agent Lockstep calls
+ * owner?  On a team broker every agent is shown as user/agent, and a name
+ * without a user is the caller's own user's agent, as the broker reads it.
+ */
+static int
+ls_is_owner(const char *owner, const char *who)
+{
+	static char user[64];
+	struct passwd *pw;
+	size_t n;
+
+	if (who == NULL)
+		return (0);
+	if (strcmp(owner, who) == 0)
+		return (1);
+	if (strchr(owner, '/') != NULL)
+		return (0);
+	if (user[0] == '\0') {
+		if ((pw = getpwuid(getuid())) == NULL || strlen(pw->pw_name) >= sizeof user)
+			return (0);
+		snprintf(user, sizeof user, "%s", pw->pw_name);
+	}
+	n = strlen(user);
+	return (strncmp(who, user, n) == 0 && who[n] == '/' && strcmp(who + n + 1, owner) == 0);
+}
+
 static char *
 ls_lock_name(const char *path)
 {
@@ -951,7 +980,7 @@ lock_list_run(struct compat_call *cc)
 			continue;
 		cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(l, "holders")) {
 			who = ls_get(h, "agent");
-			if (owner != NULL && (who == NULL || strcmp(owner, who) != 0))
+			if (owner != NULL && !ls_is_owner(owner, who))
 				continue;
 			cJSON_AddItemToArray(out,
 			    ls_lock(strncmp(name, "file:", 5) == 0 ? name + 5 : name, who,
@@ -959,6 +988,33 @@ lock_list_run(struct compat_call *cc)
 		}
 	}
 	compat_ok(cc, out);
+}
+
+/* ---- log_append: an entry in baton's audit log ---- */
+
+static const struct compat_arg log_append_args[] = {
+	{ "event", CA_STRING, 1, NULL, NULL, "one line, at most 200 bytes" },
+	{ "payload", CA_OBJECT, 0, NULL, NULL, "at most 8 KiB as JSON" },
+};
+static void
+log_append_run(struct compat_call *cc)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cc->args, "payload");
+	cJSON *args, *o;
+
+	if (cc->step == 0) {
+		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "event", compat_str(cc, "event"));
+		if (p != NULL)
+			cJSON_AddItemToObject(args, "data", cJSON_Duplicate(p, 1));
+		compat_op(cc, NULL, "log_append", args);
+		return;
+	}
+	if (compat_failed(cc, compat_ans(cc, 0)))
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", 1);
+	compat_ok(cc, o);
 }
 
 /* ---- notes: a numbered log of baton notes under lockstep/notes/ ---- */
@@ -1401,6 +1457,7 @@ static const struct compat_tool lockstep_tools[] = {
 	COMPAT_TOOL(lock_list, RO, "Active locks."),
 	COMPAT_TOOL(note_append, 0, "Append a note for the other agents."),
 	COMPAT_TOOL(note_list, RO, "Recent notes."),
+	COMPAT_TOOL(log_append, 0, "Append an event to the audit log (baton log)."),
 	COMPAT_TOOL(discussion_start, 0, "Start a discussion, optionally waiting on an agent."),
 	COMPAT_TOOL(discussion_reply, 0, "Reply in a discussion."),
 	COMPAT_TOOL(discussion_resolve, 0,

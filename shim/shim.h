@@ -31,7 +31,8 @@
 #define EXIT_NOPERM 77
 
 struct client_opts {
-	const char *socket;  /* NULL: path_socket() */
+	const char *socket;  /* NULL: path_socket(), or the group's */
+	const char *group;   /* a team broker's group (--group, BATON_GROUP), or NULL */
 	int autostart;       /* start batond when it is not running */
 	const char *kind;    /* "cli" or "mcp" */
 	const char *agent;   /* NULL: cli-PID */
@@ -54,6 +55,7 @@ struct conn {
 /* client.c */
 void client_opts_default(struct client_opts *);
 char *client_find_broker(void);
+int client_socket(const struct client_opts *, char *, size_t, char **);
 int conn_open(struct conn *, const struct client_opts *, struct op_error *);
 void conn_close(struct conn *);
 int conn_send(struct conn *, struct fbuf *);
@@ -314,8 +316,9 @@ int toml_installed(const char *);
 
 /* setup-hooks.c: baton hook's entries in Claude Code's settings and Codex's hooks.json */
 struct hook_set {
-	const char *self; /* this baton, absolute */
-	int claude;       /* for Claude Code (else Codex) */
+	const char *self;  /* this baton, absolute */
+	const char *group; /* --group NAME for the hooks, or NULL */
+	int claude;        /* for Claude Code (else Codex) */
 	int reserve, strict, stop;
 };
 int hooks_install(const char *, const struct text *, const struct hook_set *, struct sbuf *,
