@@ -24,6 +24,10 @@
  *               server.c tells it where a request begins and ends
  *   presence.c  who is present in a project; a change is told to the
  *               function given to presence_on_change (msg.c's)
+ *   record.c    records of what clients did outside the broker: named
+ *               string fields per project, one store kind per table
+ *   worktree.c  the worktree records (reads presence); claim.c names
+ *               the claimant's worktree through worktree_pack_claim
  *   msg.c       messages (reads presence); discuss.c discussions; the
  *               two share msg.h
  *   lock.c      locks: grants, queues, acquire and release (tells a
@@ -38,6 +42,7 @@
  *               its store kind, project.c the project context,
  *               tasknews.c what is news to an agent; they share task.h
  *   guide.c     the live role guidance from common/guide.c's texts
+ *   launch.c    the launched-agent records (reads presence and tasks)
  *   agent.c     agent_join and agent_list: read presence, messages,
  *               tasks and locks
  *   status.c    the status operation
@@ -254,6 +259,7 @@ extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
 extern const struct store_kind notice_store_kind;
+extern const struct store_kind worktree_store_kind, launch_store_kind;
 extern const struct store_kind queue_store_kind;
 int store_open(const char *, int, int, char **);
 int store_mark_read(const char *, uint64_t *, uint64_t *, char **);
@@ -380,6 +386,44 @@ struct presence *presence_taken(struct session *, const char *);
 int presence_may_outlive(struct session *);
 void presence_join(struct session *, char *, char *, double);
 void presence_foreach(const char *, void (*)(const char *, const char *, void *), void *);
+
+/* record.c: records of what clients did outside the broker (worktrees, launches) */
+struct rec {
+	char *key; /* project '\n' name */
+	char *project, *name;
+	char **f;                 /* the table's fields, in its order; NULL when unset */
+	char *by;                 /* the agent of the last change */
+	int64_t created, updated; /* wall ms */
+	uint64_t version;
+	UT_hash_handle hh;
+};
+struct rec_table {
+	const char *kind;          /* the audit log's kind */
+	const char *list;          /* the array its _get answers */
+	const char *const *fields; /* named as its _set's arguments, NULL-ended */
+	const char *detail;        /* the field the audit log shows */
+	const char *absolute;      /* a field that must hold an absolute path, or NULL */
+	size_t max;                /* records per project */
+	const struct store_kind *sk;
+	struct rec *recs;
+};
+struct rec *rec_find(struct rec_table *, const char *, const char *);
+const char *rec_field(const struct rec_table *, const struct rec *, const char *);
+void rec_pack(struct fbuf *, const struct rec_table *, const struct rec *);
+void rec_set(struct rec_table *, struct req *);
+void rec_get(struct rec_table *, struct req *,
+    void (*)(struct fbuf *, const struct rec *, struct req *));
+int rec_store_pack(const struct store_kind *, const char *, struct fbuf *);
+int rec_store_restore(const struct store_kind *, const char *, const msgpack_object *, char **);
+
+/* worktree.c: the worktree records */
+extern struct rec_table worktree_table;
+int agent_here(const char *, const char *);
+void client_side_op(struct req *);
+void worktree_pack_claim(struct fbuf *, const char *, const char *, const char *);
+
+/* launch.c: the launched-agent records */
+extern struct rec_table launch_table;
 
 /* msg.c: messages (msg.h: what msg.c and discuss.c share) */
 extern size_t msg_retention;

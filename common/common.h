@@ -38,6 +38,10 @@
 #define LOG_DATA_MAX 8192     /* encoded bytes of its data */
 #define TOKEN_LEN 32          /* tokens and tickets the broker makes: hex characters */
 #define TIME_ISO_LEN 32       /* room for time_iso() */
+#define WORKTREES_MAX 256     /* worktree records per project */
+#define LAUNCHED_MAX 64       /* launched agents recorded per project */
+#define PATH_ARG_MAX 4096     /* bytes of a path in a record */
+#define BRANCH_MAX 200        /* bytes of a branch name in a record */
 
 /* util.c */
 void *xmalloc(size_t);
@@ -194,6 +198,7 @@ struct op_result {
 #define OP_ADMIN 0x20       /* for the user (CLI, baton call), not an MCP tool */
 #define OP_OPTIN 0x40       /* an MCP tool only when asked for (baton mcp --tools) */
 #define OP_OWNER 0x80       /* a team broker runs it for its owner, root and --admin only */
+#define OP_CLIENT 0x100 /* run by the client (git, tmux: shim/xop.c), recorded in the broker */
 
 #define OP_MAX_ARGS 16
 
@@ -242,6 +247,17 @@ struct op_result {
 	X(log_wait) \
 	X(log_append) \
 	X(log_subscribe) \
+	X(worktree_create) \
+	X(worktree_status) \
+	X(worktree_merge) \
+	X(worktree_list) \
+	X(worktree_cleanup) \
+	X(worktree_set) \
+	X(worktree_get) \
+	X(launch_implementer) \
+	X(implementer_list) \
+	X(launch_set) \
+	X(launch_get) \
 	X(queue_push) \
 	X(queue_claim) \
 	X(queue_finish) \

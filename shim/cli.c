@@ -39,6 +39,8 @@ const struct cmd_entry *const cli_table[] = {
 	&cmd_mcp_entry,
 	&cmd_hook_entry,
 	&cmd_guard_entry,
+	&cmd_worktree_entry,
+	&cmd_launch_entry,
 	&cmd_install_entry,
 	&cmd_uninstall_entry,
 	&cmd_init_entry,

@@ -166,6 +166,24 @@ call_parse_json(const char *text)
 	return (NULL);
 }
 
+/* A client operation (git, tmux: xop.c) over c, its result printed as JSON. */
+static int
+call_client(const struct op *op, const void *args, size_t len, struct conn *c)
+{
+	cJSON *result;
+	char *text;
+	int status;
+
+	if ((status = xop_cli(op, args, len, c, &result)) != 0)
+		return (status);
+	if ((text = cJSON_PrintUnformatted(result)) == NULL)
+		fatalx("cannot print a result");
+	printf("%s\n", text);
+	free(text);
+	cJSON_Delete(result);
+	return (cli_flush(0));
+}
+
 /* Connect, call op with args (len packed bytes), print the result as JSON; the exit status. */
 static int
 call_run(const struct client_opts *o, const char *op, const void *args, size_t len)
@@ -180,7 +198,9 @@ call_run(const struct client_opts *o, const char *op, const void *args, size_t l
 	if (conn_open(&c, o, &err) != 0)
 		return (cli_fail(NULL, &err));
 	msgpack_unpacked_init(&u);
-	if (conn_call(&c, op, args, len, &u, &r, &err) != 0)
+	if (op_find(op, strlen(op))->flags & OP_CLIENT)
+		status = call_client(op_find(op, strlen(op)), args, len, &c);
+	else if (conn_call(&c, op, args, len, &u, &r, &err) != 0)
 		status = cli_fail(op, &err);
 	else
 		status = cli_print_json(r);

@@ -178,11 +178,16 @@ static void
 help_ops(FILE *fp, const struct cmd_entry *ce, const struct cmd_sub *only)
 {
 	char *list = xstrdup(""), *t;
-	size_t k, n = 0;
+	size_t k, j, n = 0;
 
 	for (k = 0; k < ce->nsubs; k++) {
 		if (only != NULL && &ce->subs[k] != only)
 			continue;
+		for (j = 0;
+		     only == NULL && j < k && strcmp(ce->subs[j].op, ce->subs[k].op) != 0; j++)
+			;
+		if (only == NULL && j < k)
+			continue; /* another subcommand runs it too */
 		xasprintf(&t, "%s%s%s", list, n++ > 0 ? ", " : "", ce->subs[k].op);
 		free(list);
 		list = t;
