@@ -754,12 +754,13 @@ struct compat_call {
 	const struct compat_tool *tool;
 	cJSON *args; /* the caller's, checked against the tool's row */
 	int step;
-	int pending;   /* answers the step still waits for */
-	cJSON *ans;    /* this step's answers, by the order asked */
-	cJSON *prev;   /* the last step's: compat_ans() */
-	cJSON *st;     /* the translation's own state */
-	int done;      /* answered */
-	int cancelled; /* by the client: no answer is sent */
+	int pending;     /* answers the step still waits for */
+	cJSON *ans;      /* this step's answers, by the order asked */
+	cJSON *prev;     /* the last step's: compat_ans() */
+	cJSON *st;       /* the translation's own state */
+	struct xop *xop; /* a client operation it runs (compat_xop), or NULL */
+	int done;        /* answered */
+	int cancelled;   /* by the client: no answer is sent */
 	TAILQ_ENTRY(compat_call) entry;
 };
 extern const struct compat_profile compat_airlock, compat_lockstep;
@@ -772,6 +773,7 @@ void compat_call_step(struct compat_call *);
 void compat_call_free(struct compat_call *);
 void compat_call_forget(struct compat_call *);
 void compat_ok(struct compat_call *, cJSON *);
+int compat_xop(struct compat_call *, enum op_id, cJSON *, cJSON **);
 void compat_fail(struct compat_call *, const char *, ...) printflike(2, 3);
 const cJSON *compat_ans(const struct compat_call *, int);
 const char *compat_err(const cJSON *);

@@ -19,6 +19,7 @@ const DOCUMENTED = ['coordination_init', 'project_context_set', 'project_context
   'task_create', 'task_claim', 'task_update', 'task_list', 'task_submit_for_review', 'task_approve',
   'task_request_changes', 'lock_acquire', 'lock_release', 'lock_list', 'note_append', 'note_list',
   'discussion_start', 'discussion_reply', 'discussion_resolve', 'discussion_inbox', 'status_get', 'log_append',
+  'launch_implementer', 'implementer_list', 'worktree_status', 'worktree_merge', 'worktree_list', 'worktree_cleanup',
   'file_read', 'file_write', 'artifact_read', 'artifact_write', 'command_run', 'tool_install'];
 
 const out = (res) => JSON.parse(textOf(res));
@@ -50,7 +51,7 @@ await main(async () => {
   const listed = await withTimeout(planner.listTools(), T, 'tools/list');
   const names = listed.tools.map((t) => t.name);
   const missing = DOCUMENTED.filter((n) => !names.includes(n));
-  ok(missing.length === 0, 'tools/list offers every documented Lockstep tool (worktrees and launchers aside)', missing);
+  ok(missing.length === 0, 'tools/list offers every documented Lockstep tool', missing);
   const tokens = JSON.stringify({ tools: listed.tools }).length / 4;
   cmpOk(tokens, '<=', BUDGET, `the lockstep tools/list is ${Math.round(tokens)} tokens, within the budget`);
   const tc = listed.tools.find((t) => t.name === 'task_claim').inputSchema;

@@ -8,32 +8,14 @@
 // checkout has both changes; with git config baton.autoMerge true an
 // approval merges by itself; once the implementers are gone,
 // worktree_cleanup removes the worktrees and their branches.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { main, ok, is, loadSdk, privateBroker, sdkClient, withTimeout, textOf, callChecked, until } from './lib.mjs';
-
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'tester', GIT_AUTHOR_EMAIL: 't@example.org', GIT_COMMITTER_NAME: 'tester',
-  GIT_COMMITTER_EMAIL: 't@example.org', GIT_CONFIG_NOSYSTEM: '1',
-};
-
-// git with an argument vector in dir; its stdout, trimmed (throws on failure).
-function git(dir, ...args) {
-  const r = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8', env: { ...process.env, ...GIT_ENV } });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+import { main, ok, is, loadSdk, gitBroker, git, sdkClient, withTimeout, textOf, callChecked, until } from './lib.mjs';
 
 await main(async () => {
   const sdk = await loadSdk();
-  const b = privateBroker('wt-project');
-  Object.assign(b.env, GIT_ENV);
+  const b = gitBroker('wt-project');
   const R = b.env.BATON_PROJECT;
-  git(R, 'init', '-q', '-b', 'main');
-  writeFileSync(join(R, 'README'), 'hello\n');
-  git(R, 'add', 'README');
-  git(R, 'commit', '-qm', 'init');
 
   const planner = await sdkClient(sdk, b, 'planner', { args: ['--tools', 'planner'] });
   const tools = Object.fromEntries((await planner.listTools()).tools.map((t) => [t.name, t]));
