@@ -126,6 +126,7 @@ modules_init(void)
 	task_init();
 	msg_init();
 	dump_init();
+	queue_init();
 }
 
 static void
@@ -508,6 +509,7 @@ main_loop(void)
 	server_shutdown();
 	dump_shutdown();
 	lock_shutdown();
+	queue_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

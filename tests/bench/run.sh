@@ -277,6 +277,33 @@ for b in $builds; do
 		tl=$(run "tools/list $p ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -p "$p" -L)
 		note "$b list_$p" "$(printf '%s\n' "$tl" | awk '{ print $(NF - 2) }')"
 	done
+	# the seed tools (issue 19): their tools/list, and lock pairs through
+	# --compat airlock over stdio and over HTTP against the native tools
+	for p in lockstep airlock; do
+		tl=$(run "tools/list --compat $p ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -L -c "$p")
+		note "$b list_$p" "$(printf '%s\n' "$tl" | awk '{ print $(NF - 2) }')"
+	done
+	np=$(run "native lock pairs ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -l -t "$secs")
+	ap=$(run "airlock lock pairs ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -l -c airlock -t "$secs")
+	note "$b airlock" "$(calc 'a / b' "$(get "$ap" p50)" "$(get "$np" p50)")"
+	hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+	    echo 27999)
+	BATON_SOCKET=$s BATON_STATE_DIR=$dir/strict_$b/state BATON_NO_AUTOSTART=1 \
+	    "$(prog "$b" baton)" mcp --http "$hport" --compat airlock 2>"$dir/http_$b.log" &
+	hpid=$!
+	pids="$pids $hpid"
+	htok=$(BATON_STATE_DIR=$dir/strict_$b/state "$(prog "$b" baton)" mcp --http --print-token)
+	_i=0
+	until grep -q listening "$dir/http_$b.log" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -ge 100 ] && fail "baton mcp --http did not start: $(cat "$dir/http_$b.log")"
+		sleep 0.05
+	done
+	hp=$(run "airlock lock pairs over HTTP ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -l -c airlock \
+	    -H "$hport" -T "$htok" -t "$secs")
+	kill "$hpid"
+	wait "$hpid" 2>/dev/null
+	note "$b airlockhttp" "$(calc 'a / b' "$(get "$hp" p50)" "$(get "$np" p50)")"
 done
 
 # ---- the feed (issue 16): lock round trips with 5 dashboards subscribed ----
@@ -408,6 +435,10 @@ figure conns "idle sessions on one broker" ">=" "$nconns" "" "%.0f"
 figure connbytes "  broker memory per idle session" "-" "" " B" "%.0f"
 figure list_full "tools/list, profile full (tokens, chars/4)" "<=" 6000 "" "%.0f"
 figure list_core "tools/list, profile core (tokens, chars/4)" "<=" 3000 "" "%.0f"
+figure list_lockstep "tools/list, --compat lockstep (tokens)" "-" "" "" "%.0f"
+figure list_airlock "tools/list, --compat airlock (tokens)" "-" "" "" "%.0f"
+figure airlock "lock pair p50, --compat airlock / native" "-" "" "x" "%.2f"
+figure airlockhttp "  same over baton mcp --http / native stdio" "-" "" "x" "%.2f"
 figure feed "lock rate with 5 dashboards / without" ">=" 0.9 "" "%.2f"
 figure sse "a change to its event at a page, echo round trips" "-" "" "" "%.0f"
 figure review "review cycles/s, 8 implementers + 1 reviewer" "-" "" "/s" "%.0f"
