@@ -10,9 +10,10 @@
  * event, which libevent runs after the callbacks already active (every
  * peer that was readable, every timer that was due: they are queued
  * before any runs), in the same pass and without another poll; frames
- * queued for peers meanwhile are held (server.c) until COMMIT returns:
- * one transaction per iteration (group commit), no acknowledgement
- * before durability.  A change made by a callback activated later in
+ * queued for peers meanwhile are held (server.c) until the commit's
+ * group is in the journal (journal.c: one write(), folded into SQLite
+ * by a thread of its own): one group per iteration (group commit), no
+ * acknowledgement before durability.  A change made by a callback activated later in
  * the pass activates the commit again.  relaxed: a timer commits; replies go at once.
  * none: no file.
  *
@@ -216,6 +217,7 @@ store_meta_get(sqlite3 *h, const char *name, uint64_t *v, char **cause)
 
 static void store_commit_cb(evutil_socket_t, short, void *);
 static int store_put_revision(uint64_t, uint64_t, char **);
+static int store_load_ceiling(char **);
 
 /* Does quick_check find h sound?  0, or -1 with what it found. */
 static int
@@ -317,8 +319,16 @@ store_open_file(const char *path, int full_sync, char **cause)
 	    store_prepare(db,
 		"INSERT INTO meta(name, value) VALUES(?, ?) "
 		"ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-		&st_meta, cause) != 0)
+		&st_meta, cause) != 0 ||
+	    journal_attach(db, cause) != 0)
 		return (-1);
+	return (store_load_ceiling(cause));
+}
+
+/* The revision ceiling and the revision recorded with it, from the database. */
+static int
+store_load_ceiling(char **cause)
+{
 	if (store_meta_get(db, "revision_ceiling", &ceiling_saved, cause) != 0 ||
 	    store_meta_get(db, "revision_recorded", &recorded, cause) != 0)
 		return (-1);
@@ -418,8 +428,7 @@ store_record(char **cause)
 void
 store_forget(void)
 {
-	if (flush_hook != NULL)
-		flush_hook->closing(); /* its statements go before the database closes */
+	journal_close(); /* its statements and its thread go before the database closes */
 	sqlite3_finalize(st_put);
 	sqlite3_finalize(st_del);
 	sqlite3_finalize(st_meta);
@@ -509,7 +518,9 @@ store_open(const char *dir, int full_sync, int accept, char **cause)
 		free(path);
 		return (-1);
 	}
-	if (store_open_file(path, full_sync, cause) != 0) {
+	/* what the journal holds goes in before anything is read or compared */
+	if (store_open_file(path, full_sync, cause) != 0 ||
+	    journal_open(path, full_sync, cause) != 0 || store_load_ceiling(cause) != 0) {
 		free(path);
 		return (-1);
 	}
@@ -650,24 +661,23 @@ store_put(const char *kind, const char *key, const void *data, size_t len)
 	return (sqlite3_step(st) == SQLITE_DONE ? 0 : -1);
 }
 
-/* Write one dirty row: its current image, or its deletion. */
-static int
+/* One dirty row into the commit's group: its current image, or its deletion. */
+static void
 store_write(struct dirty *d, struct fbuf *fb)
 {
 	const char *key = d->id + 1;
-	int have, rc;
+	int have;
 
 	fbuf_init(fb);
 	have = d->kind->pack(d->kind, key, fb);
 	if (fb->err) {
 		log_warnx("store: cannot encode %s %s", d->kind->name, key);
 		fbuf_free(fb);
-		return (0);
+		return;
 	}
-	rc = store_put(d->kind->name, key, have ? fb->sb.data + FRAME_HDR : NULL,
+	journal_put(d->kind->name, key, have ? fb->sb.data + FRAME_HDR : NULL,
 	    fb->sb.size - FRAME_HDR);
 	fbuf_free(fb);
-	return (rc);
 }
 
 static int
@@ -764,7 +774,7 @@ store_snapshot(const char *path, uint64_t *rows, char **cause)
 		    "lives only in memory and cannot be exported");
 		return (-1);
 	}
-	if (store_flush(cause) != 0)
+	if (store_flush(cause) != 0 || journal_drain(cause) != 0)
 		return (-1);
 	if (store_prepare(db, "SELECT count(*) FROM objects", &st, cause) != 0)
 		return (-1);
@@ -801,7 +811,7 @@ store_kind_at(size_t i)
 	return (i < nitems(kinds) ? kinds[i] : NULL);
 }
 
-/* One transaction with every dirty row, then release the held frames. */
+/* One group with every dirty row into the journal, then release the held frames. */
 static void
 store_commit_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -812,22 +822,19 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 	int raised;
 
 	commit_pending = 0;
-	if (store_exec(db, "BEGIN", &cause) != 0)
-		goto fail;
 	HASH_ITER(hh, dirty, d, tmp) {
-		if (store_write(d, &fb) != 0) {
-			xasprintf(&cause, "writing %s: %s", d->kind->name, sqlite3_errmsg(db));
-			goto rollback;
-		}
+		store_write(d, &fb);
 		n++;
 	}
 	raised = ceiling != ceiling_saved;
-	if (raised && store_put_revision(ceiling, revision, &cause) != 0)
-		goto rollback;
-	if (flush_hook != NULL && flush_hook->write(db, &cause) != 0)
-		goto rollback;
-	if (store_exec(db, "COMMIT", &cause) != 0)
-		goto rollback;
+	if (raised) {
+		journal_meta("revision_ceiling", ceiling);
+		journal_meta("revision_recorded", revision);
+	}
+	if (flush_hook != NULL)
+		flush_hook->write();
+	if (journal_commit(&cause) != 0)
+		goto fail;
 	if (flush_hook != NULL)
 		flush_hook->done();
 	if (raised) {
@@ -851,8 +858,6 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 		commit_hook();
 	return;
 
-rollback:
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 fail:
 	/*
 	 * Nothing is acknowledged that is not durable: held frames stay
@@ -923,13 +928,17 @@ void
 store_close(void)
 {
 	char *cause = NULL;
+	int written;
 
 	if (db == NULL)
 		return;
-	if (store_flush(&cause) != 0) {
+	if (!(written = store_flush(&cause) == 0)) {
 		log_warnx("store: closing with changes not written: %s", cause);
 		free(cause);
-	} else if (revision > recorded && store_record(&cause) != 0) {
+		cause = NULL;
+	}
+	journal_close(); /* folds what is left: the database is the main thread's again */
+	if (written && revision > recorded && store_record(&cause) != 0) {
 		log_warnx("store: cannot record revision %llu at the stop: %s",
 		    (unsigned long long)revision, cause);
 		free(cause);

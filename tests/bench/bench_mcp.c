@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,21 +52,37 @@ tv_us(const struct timeval *tv)
 	return (tv->tv_sec * 1e6 + tv->tv_usec);
 }
 
-/* The CPU time process pid has used, in microseconds; -1 when unknown. */
+/*
+ * The CPU time process pid has used, all its threads (batond's folder
+ * too), in microseconds; -1 when unknown.
+ */
 static double
 cpu_us(long pid)
 {
-	char path[64];
-	unsigned long long ns;
+	char path[320];
+	unsigned long long ns, sum = 0;
+	struct dirent *de;
+	DIR *d;
 	FILE *f;
-	int n;
+	int n = 0;
 
-	snprintf(path, sizeof path, "/proc/%ld/schedstat", pid);
-	if ((f = fopen(path, "r")) == NULL)
+	snprintf(path, sizeof path, "/proc/%ld/task", pid);
+	if ((d = opendir(path)) == NULL)
 		return (-1);
-	n = fscanf(f, "%llu", &ns);
-	fclose(f);
-	return (n == 1 ? (double)ns / 1e3 : -1);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/task/%s/schedstat", pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1) {
+			sum += ns;
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return (n > 0 ? (double)sum / 1e3 : -1);
 }
 
 /* The bytes of the last answer's result (its line less the envelope). */
@@ -186,8 +203,8 @@ main(int argc, char **argv)
 		    compat != NULL ? " --compat " : "", compat != NULL ? compat : "");
 		bench_report(&b);
 		if (s0 >= 0 && s1 >= 0 && b0 >= 0 && b1 >= 0 && b.n > 0)
-			printf("CPU per lock pair: baton mcp %.1f us, broker %.1f us, together %.1f "
-			       "us over %zu pairs\n",
+			printf("CPU per lock pair: baton mcp %.1f us, broker %.1f us, "
+			       "together %.1f us over %zu pairs\n",
 			    (s1 - s0) / (double)b.n, (b1 - b0) / (double)b.n,
 			    (s1 - s0 + b1 - b0) / (double)b.n, b.n);
 		return (0);
