@@ -66,8 +66,8 @@
 #define JOURNAL_MAGIC 0x314a5442u             /* "BTJ1" */
 #define JOURNAL_HDR 24                        /* magic, len, seq, crc, 0 */
 #define JOURNAL_TRUNCATE (4 * 1024 * 1024)    /* bytes before it is emptied */
-#define JOURNAL_FOLD_BYTES (512 * 1024)       /* queued before a fold at once */
-#define JOURNAL_FOLD_MS 20                    /* else a fold this long after a group */
+#define JOURNAL_FOLD_BYTES (1024 * 1024)      /* queued before a fold at once */
+#define JOURNAL_FOLD_MS 100                   /* else a fold this long after a group */
 #define JOURNAL_GROUP_MAX (256 * 1024 * 1024) /* a group's payload, at most */
 
 /* One group written, waiting for the folder. */
@@ -89,7 +89,7 @@ static size_t cur_len, cur_cap;
 static sqlite3 *jdb;
 static sqlite3_stmt *jst[5]; /* put, delete, meta, log, prune */
 static pthread_t folder;
-static int folder_up, folder_stop, folder_busy;
+static int folder_up, folder_stop, folder_busy, folder_hurry;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER, cv_idle = PTHREAD_COND_INITIALIZER;
 static struct jgroup *q_head, **q_tail = &q_head;
@@ -254,6 +254,70 @@ fold_prepare(sqlite3 *h, char **cause)
 	return (0);
 }
 
+/*
+ * The last record of each object row in the groups folded together: the
+ * rows a batch changes many times (a lock taken and released, a session
+ * touched by every call) are written once, as their last record says.
+ * Its id is the record's bytes after the type: kind and key, each with
+ * its length.
+ */
+struct jlast {
+	const unsigned char *id;
+	size_t idlen;
+	const unsigned char *rec; /* the last record of the row */
+	UT_hash_handle hh;
+};
+
+/*
+ * Past the fields at p that fields spells ('s' a string, 'u' a number);
+ * NULL when they run past end.
+ */
+static const unsigned char *
+rec_skip(const unsigned char *p, const unsigned char *end, const char *fields)
+{
+	uint64_t n;
+
+	for (; *fields != '\0'; fields++) {
+		if (*fields == 'u') {
+			if (end - p < 8)
+				return (NULL);
+			p += 8;
+		} else {
+			if (end - p < 4 || (uint64_t)(end - p - 4) < (n = get_le(p, 4)))
+				return (NULL);
+			p += 4 + n;
+		}
+	}
+	return (p);
+}
+
+/* The fields of a record of type t, or NULL for no such type. */
+static const char *
+rec_fields(int t)
+{
+	switch (t) {
+	case 'P': return ("sss");
+	case 'D': return ("ss");
+	case 'M': return ("su");
+	case 'L': return ("uus");
+	case 'X': return ("u");
+	}
+	return (NULL);
+}
+
+/* The length of the id of the object record at rec (of [rec, end)), 0 if none. */
+static size_t
+rec_id(const unsigned char *rec, const unsigned char *end)
+{
+	const unsigned char *p;
+
+	if (*rec != 'P' && *rec != 'D')
+		return (0);
+	if ((p = rec_skip(rec + 1, end, "ss")) == NULL)
+		return (0);
+	return ((size_t)(p - rec - 1));
+}
+
 /* A string field at *p of [*p, end): its bytes and length; -1 when past end. */
 static int
 rec_bytes(const unsigned char **p, const unsigned char *end, const void **s, int *n)
@@ -286,15 +350,19 @@ rec_u64(const unsigned char **p, const unsigned char *end, sqlite3_int64 *v)
  * cause.  With half set, only its first half (the test's pause).
  */
 static int
-fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int half, char **cause)
+fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int half,
+    struct jlast *last, char **cause)
 {
-	const unsigned char *end = p + (half ? len / 2 : len), *start = p;
-	const void *a, *b, *c;
+	const unsigned char *end = p + (half ? len / 2 : len), *start = p, *rec;
+	const void *a = NULL, *b = NULL, *c = NULL;
+	struct jlast *l;
 	sqlite3_int64 x, y;
-	int na, nb, nc, t, bad = 0;
+	int na = 0, nb = 0, nc = 0, t, bad = 0;
 	sqlite3_stmt *st;
+	size_t idlen;
 
 	while (p < end && !bad) {
+		rec = p;
 		t = *p++;
 		switch (t) {
 		case 'P':
@@ -304,6 +372,11 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 			    (t == 'P' && rec_bytes(&p, end, &c, &nc));
 			if (bad)
 				break;
+			if (last != NULL && (idlen = rec_id(rec, end)) > 0) {
+				HASH_FIND(hh, last, rec + 1, idlen, l);
+				if (l != NULL && l->rec != rec)
+					continue; /* a later record of the batch writes the row */
+			}
 			sqlite3_reset(st);
 			sqlite3_bind_text(st, 1, a, na, SQLITE_STATIC);
 			sqlite3_bind_blob(st, 2, b, nb, SQLITE_STATIC);
@@ -374,23 +447,67 @@ fold_pause(const char *where, const char *what)
 		pause();
 }
 
+/* Note the last record of each object row in the records of [p, p + len). */
+static void
+fold_last(struct jlast **rows, const unsigned char *p, size_t len)
+{
+	const unsigned char *end = p + len;
+	const char *fields;
+	struct jlast *l;
+	size_t idlen;
+
+	while (p < end) {
+		if ((idlen = rec_id(p, end)) > 0) {
+			HASH_FIND(hh, *rows, p + 1, idlen, l);
+			if (l == NULL) {
+				l = xmalloc(sizeof *l);
+				l->id = p + 1;
+				l->idlen = idlen;
+				HASH_ADD_KEYPTR(hh, *rows, l->id, l->idlen, l);
+			}
+			l->rec = p;
+		}
+		if ((fields = rec_fields(*p)) == NULL ||
+		    (p = rec_skip(p + 1, end, fields)) == NULL)
+			return; /* malformed: fold_group says so */
+	}
+}
+
+static void
+fold_last_free(struct jlast **rows)
+{
+	struct jlast *l, *tmp;
+
+	HASH_ITER(hh, *rows, l, tmp) {
+		HASH_DEL(*rows, l);
+		free(l);
+	}
+}
+
 /* Fold the groups list (in order) in one transaction; 0, or -1 with cause. */
 static int
 fold_groups(struct jgroup *list, char **cause)
 {
 	struct jgroup *g, *last = NULL;
+	struct jlast *rows = NULL;
+	int rc = 0;
 
 	if (fold_prepare(jdb, cause) != 0 || fold_exec(jdb, "BEGIN", cause) != 0)
 		return (-1);
+	for (g = list; g != NULL; g = g->next)
+		fold_last(&rows, g->data, g->len);
 	for (g = list; g != NULL; g = g->next) {
-		if (fold_group(jdb, g->seq, g->data, g->len, 0, cause) != 0)
-			goto fail;
+		if ((rc = fold_group(jdb, g->seq, g->data, g->len, 0, rows, cause)) != 0)
+			break;
 		last = g;
 		if (g->next == NULL && pause_at != NULL && strcmp(pause_at, "middle") == 0) {
-			fold_group(jdb, g->seq, g->data, g->len, 1, cause);
+			fold_group(jdb, g->seq, g->data, g->len, 1, NULL, cause);
 			fold_pause("middle", "in the middle of a fold");
 		}
 	}
+	fold_last_free(&rows);
+	if (rc != 0)
+		goto fail;
 	if (last != NULL) {
 		sqlite3_reset(jst[2]);
 		sqlite3_bind_text(jst[2], 1, "journal_folded", -1, SQLITE_STATIC);
@@ -436,7 +553,8 @@ folder_main(void *arg)
 			break;
 		/* let groups gather: one transaction folds many */
 		due = now_s() + JOURNAL_FOLD_MS / 1000.0;
-		while (!folder_stop && q_bytes < JOURNAL_FOLD_BYTES && now_s() < due) {
+		while (!folder_stop && !folder_hurry && q_bytes < JOURNAL_FOLD_BYTES &&
+		    now_s() < due) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += JOURNAL_FOLD_MS * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
@@ -584,10 +702,18 @@ journal_commit(char **cause)
 			fatalx("journal: cannot start the folder thread");
 		folder_up = 1;
 	}
+	/*
+	 * Wake the folder for the first group (it sleeps until one comes) and
+	 * when enough gathered; not for every group: it wakes by itself when
+	 * its gathering time is up, and a wake-up per commit costs more than
+	 * the write.
+	 */
+	if (q_head == NULL ||
+	    (q_bytes < JOURNAL_FOLD_BYTES && q_bytes + g->len >= JOURNAL_FOLD_BYTES))
+		pthread_cond_signal(&cv_work);
 	*q_tail = g;
 	q_tail = &g->next;
 	q_bytes += g->len;
-	pthread_cond_signal(&cv_work);
 	pthread_mutex_unlock(&mu);
 	return (0);
 fail:
@@ -613,8 +739,11 @@ journal_drain(char **cause)
 	if (jfd == -1)
 		return (0);
 	pthread_mutex_lock(&mu);
+	folder_hurry = 1; /* no gathering: someone waits */
+	pthread_cond_signal(&cv_work);
 	while (folder_up && (q_head != NULL || folder_busy) && fold_error == NULL)
 		pthread_cond_wait(&cv_idle, &mu);
+	folder_hurry = 0;
 	if (q_head != NULL || folder_busy) {
 		xasprintf(cause, "the journal cannot be folded into the database: %s",
 		    fold_error != NULL ? fold_error : "?");
@@ -713,7 +842,7 @@ journal_open(const char *dbpath, int full_sync, char **cause)
 			skipped++; /* folded before */
 			continue;
 		}
-		if (fold_group(h, seq, buf, len, 0, cause) != 0) {
+		if (fold_group(h, seq, buf, len, 0, NULL, cause) != 0) {
 			sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 			free(buf);
 			return (-1);
