@@ -334,6 +334,7 @@ int json_pack(struct fbuf *, const struct cJSON *);
 int json_pack_exact(struct fbuf *, const struct cJSON *, const char **);
 struct cJSON *json_from_msgpack(const msgpack_object *);
 struct cJSON *json_from_msgpack_exact(const msgpack_object *);
+char *json_print(const struct cJSON *, size_t *);
 int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
     const msgpack_object **, struct op_error *);
 #define JSON_SCAN_DEPTH 64 /* json_find_nul: member names kept for this many levels */

@@ -251,9 +251,11 @@ mcp_project(cJSON *r, const struct op *op)
 /*
  * The CallToolResult of the broker's answer f to the call c: the result
  * as text and structuredContent, or isError with a text that says why.
+ * With printed, structuredContent is the text itself as raw JSON: the
+ * result is printed once, for both (what goes straight to the client).
  */
-cJSON *
-mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
+static cJSON *
+mcp_tool_result_as(struct mcp_call *c, const msgpack_object *f, int printed)
 {
 	const msgpack_object *e;
 	cJSON *r, *result;
@@ -287,19 +289,30 @@ mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
 	mcp_project(r, c->op);
 	if (c->op == &ops[OP_agent_join])
 		mcp_joined(c->m, r);
-	if ((text = cJSON_PrintUnformatted(r)) == NULL)
+	if ((text = json_print(r, NULL)) == NULL)
 		fatalx("mcp: cannot print a result");
 	result = mcp_text_result(text, 0);
-	cJSON_AddItemToObject(result, "structuredContent", r);
+	if (printed) {
+		cJSON_AddItemToObject(result, "structuredContent", cJSON_CreateRaw(text));
+		cJSON_Delete(r);
+	} else
+		cJSON_AddItemToObject(result, "structuredContent", r);
 	free(text);
 	return (result);
+}
+
+/* The CallToolResult of f as objects (a task keeps it and reads it). */
+cJSON *
+mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
+{
+	return (mcp_tool_result_as(c, f, 0));
 }
 
 /* The broker's answer f to tools/call c, to the client. */
 void
 mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 {
-	mcp_result(m, c->id, c->rev, mcp_tool_result(c, f));
+	mcp_result(m, c->id, c->rev, mcp_tool_result_as(c, f, 1));
 }
 
 #define MCP_NAME_MAX 64 /* longer names are not compared */
