@@ -876,32 +876,41 @@ int restoring;
 int
 store_restore(char **cause)
 {
-	msgpack_unpacked u;
+	msgpack_object o;
+	msgpack_zone z;
 	sqlite3_stmt *st;
 	const char *why;
-	size_t i, n = 0;
+	char *key = NULL;
+	size_t i, n = 0, klen, kcap = 0;
 	int rc;
 
 	if (durability == DURABILITY_NONE)
 		return (0);
 	if (store_prepare(db, "SELECT key, data FROM objects WHERE kind = ?", &st, cause) != 0)
 		return (-1);
+	/* one zone and one key buffer for every row: a row costs only its object */
+	if (!msgpack_zone_init(&z, MSGPACK_ZONE_CHUNK_SIZE))
+		fatalx("store: out of memory");
 	restoring = 1;
 	for (i = 0; i < nitems(kinds); i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, kinds[i]->name, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			char *key = xstrndup(sqlite3_column_blob(st, 0),
-			    (size_t)sqlite3_column_bytes(st, 0));
-			msgpack_unpacked_init(&u);
-			if (frame_decode(sqlite3_column_blob(st, 1),
-				(size_t)sqlite3_column_bytes(st, 1), &u, &why) != 0) {
+			klen = (size_t)sqlite3_column_bytes(st, 0);
+			if (klen + 1 > kcap) {
+				kcap = klen + 64;
+				key = xreallocarray(key, 1, kcap);
+			}
+			if (klen > 0)
+				memcpy(key, sqlite3_column_blob(st, 0), klen);
+			key[klen] = '\0';
+			if (frame_decode_zone(sqlite3_column_blob(st, 1),
+				(size_t)sqlite3_column_bytes(st, 1), &z, &o, &why) != 0) {
 				xasprintf(cause, "%s %s: %s", kinds[i]->name, key, why);
 				rc = -1;
-			} else if (kinds[i]->restore(kinds[i], key, &u.data, cause) != 0)
+			} else if (kinds[i]->restore(kinds[i], key, &o, cause) != 0)
 				rc = -1;
-			msgpack_unpacked_destroy(&u);
-			free(key);
+			msgpack_zone_clear(&z);
 			if (rc == -1)
 				break;
 			n++;
@@ -912,13 +921,15 @@ store_restore(char **cause)
 				    "reading %s rows: %s; batond will not start on a "
 				    "database it cannot trust. %s",
 				    kinds[i]->name, sqlite3_errmsg(db), STORE_RECOVER_HINT);
-			sqlite3_finalize(st);
-			restoring = 0;
-			return (-1);
+			break;
 		}
 	}
 	sqlite3_finalize(st);
+	msgpack_zone_destroy(&z);
+	free(key);
 	restoring = 0;
+	if (i < nitems(kinds))
+		return (-1);
 	log_info("store: restored %zu objects, revision %llu", n, (unsigned long long)revision);
 	return (0);
 }

@@ -139,6 +139,7 @@ ssize_t frame_length(const void *, size_t, size_t, const char **);
 int frame_check(const void *, size_t, const char **);
 /* frame_decode: frame_check, then unpack into *out; 0 ok, -1 with cause. */
 int frame_decode(const void *, size_t, msgpack_unpacked *, const char **);
+int frame_decode_zone(const void *, size_t, msgpack_zone *, msgpack_object *, const char **);
 
 /* mp.c: reading msgpack objects (strings are not NUL-terminated) */
 const msgpack_object *mp_get(const msgpack_object *, const char *);
