@@ -6,8 +6,7 @@
  *
  *   ground.c    the event base, the configuration, timers; calls nobody
  *   journal.c   the journal: a group commit's rows in one write(), folded
- *               into SQLite by a thread of its own (calls store.c's
- *               store_meta_get only, a plain read at start-up)
+ *               into SQLite by a thread of its own; calls nobody
  *   store.c     the SQLite checkpoint, and the revision counter whose
  *               ceiling it persists; tells client.c a commit is done
  *               through the function given to store_on_commit
@@ -219,7 +218,7 @@ struct sqlite3;
 /* journal.c: a group commit in one write(), folded into SQLite off the loop */
 char *journal_path(const char *);
 int journal_attach(struct sqlite3 *, char **);
-int journal_open(const char *, int, char **);
+int journal_open(const char *, int, uint64_t, char **);
 void journal_put(const char *, const char *, const void *, size_t);
 void journal_meta(const char *, uint64_t);
 void journal_log(uint64_t, int64_t, const void *, size_t);

@@ -802,14 +802,15 @@ journal_attach(sqlite3 *h, char **cause)
 /*
  * Open (creating 0600) the journal beside the attached database at
  * dbpath and fold what it holds that the database has not folded yet
- * (its journal_folded); then empty it.  0, or -1 with cause.
+ * (done: the database's journal_folded, store.c reads it); then empty
+ * it.  0, or -1 with cause.
  */
 int
-journal_open(const char *dbpath, int full_sync, char **cause)
+journal_open(const char *dbpath, int full_sync, uint64_t done, char **cause)
 {
 	sqlite3 *h = jdb;
 	unsigned char hdr[JOURNAL_HDR], *buf = NULL;
-	uint64_t done, seq, len, n = 0, skipped = 0;
+	uint64_t seq, len, n = 0, skipped = 0;
 	off_t at = 0;
 	ssize_t r;
 	int rc;
@@ -822,8 +823,6 @@ journal_open(const char *dbpath, int full_sync, char **cause)
 	}
 	fchmod(jfd, 0600);
 	jsync = full_sync;
-	if (store_meta_get(h, "journal_folded", &done, cause) != 0)
-		return (-1);
 	jseq = folded = done;
 	if (fold_exec(h, "BEGIN", cause) != 0)
 		return (-1);

@@ -500,7 +500,7 @@ int
 store_open(const char *dir, int full_sync, int accept, char **cause)
 {
 	struct stat sb;
-	uint64_t cr, rr;
+	uint64_t cr, rr, folded;
 	char *path;
 	int mark, missing, empty;
 
@@ -520,7 +520,9 @@ store_open(const char *dir, int full_sync, int accept, char **cause)
 	}
 	/* what the journal holds goes in before anything is read or compared */
 	if (store_open_file(path, full_sync, cause) != 0 ||
-	    journal_open(path, full_sync, cause) != 0 || store_load_ceiling(cause) != 0) {
+	    store_meta_get(db, "journal_folded", &folded, cause) != 0 ||
+	    journal_open(path, full_sync, folded, cause) != 0 ||
+	    store_load_ceiling(cause) != 0) {
 		free(path);
 		return (-1);
 	}
