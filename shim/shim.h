@@ -625,6 +625,7 @@ void mcp_maybe_exit(struct mcp *);
 
 /* mcp-reply.c: JSON-RPC results and errors on stdout */
 void mcp_write(struct mcp *, const cJSON *);
+int bev_write_now(struct bufferevent *, const void *, size_t, int);
 cJSON *mcp_message(const cJSON *);
 void mcp_result(struct mcp *, const cJSON *, enum mcp_rev, cJSON *);
 void mcp_error(struct mcp *, const cJSON *, int, const char *, const char *, ...)
