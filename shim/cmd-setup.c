@@ -795,13 +795,19 @@ setup_status_worktrees(const msgpack_object *r)
 		cli_field(w, "name", name, sizeof name);
 		cli_field(w, "agent", agent, sizeof agent);
 		cli_field(w, "branch", branch, sizeof branch);
-		cli_field(w, "state", state, sizeof state);
+		if (mp_get(w, "state") != NULL)
+			cli_field(w, "state", state, sizeof state);
+		else
+			snprintf(state, sizeof state, "active"); /* as the broker takes it */
 		here = mp_get_bool(w, "owner_here", 0);
 		printf("%s%s (%s, %s", i > 0 ? ", " : "", name, branch, state);
 		if (mp_get(w, "task") != NULL)
 			printf(", task %s", cli_field(w, "task", task, sizeof task));
-		printf(", owner %s%s%s", strcmp(agent, name) != 0 ? agent : "",
-		    strcmp(agent, name) != 0 ? " " : "", here ? "here" : "gone");
+		if (mp_get(w, "agent") == NULL)
+			fputs(", no owner", stdout);
+		else
+			printf(", owner %s%s%s", strcmp(agent, name) != 0 ? agent : "",
+			    strcmp(agent, name) != 0 ? " " : "", here ? "here" : "gone");
 		if (!here && strcmp(state, "merged") != 0)
 			fputs(": not merged, needs you", stdout);
 		fputs(")", stdout);

@@ -306,11 +306,12 @@ view_needs_worktrees(cJSON *needs, const cJSON *worktrees)
 			continue;
 		view_need(needs, "worktree_orphaned", "warn", "worktree", view_str(w, "name"),
 		    NULL,
-		    "worktree %s (branch %s) is not merged and its owner %s is gone: "
+		    "worktree %s (branch %s) is not merged and %s%s%s: "
 		    "baton worktree merge %s, or remove it",
 		    view_str(w, "name"),
 		    view_str(w, "branch") != NULL ? view_str(w, "branch") : "?",
-		    agent != NULL ? agent : "(none)", view_str(w, "name"));
+		    agent != NULL ? "its owner " : "has no owner", agent != NULL ? agent : "",
+		    agent != NULL ? " is gone" : "", view_str(w, "name"));
 	}
 }
 
@@ -435,6 +436,10 @@ view_snapshot(struct conn *c, const struct view_opts *vo, struct op_error *err)
 	view_put(snap, "worktrees", &v[7], "worktrees");
 	view_put(snap, "launched", &v[8], "agents");
 	view_round_free(v, n);
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(snap, "worktrees")) {
+		if (view_str(t, "state") == NULL) /* as the broker takes it */
+			cJSON_AddStringToObject(t, "state", "active");
+	}
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(snap, "launched")) {
 		cJSON_AddStringToObject(t, "now",
 		    view_launch_state(view_str(t, "state"),

@@ -102,6 +102,11 @@ like "$OUT" "warn +worktree wt1 \\(branch baton/wt1\\) is not merged and its own
     "Needs you: a worktree whose owner is gone, not merged"
 like "$OUT" "codex-1 +implementer +started +codex +proj:2" \
     "the Agents view lists the launched agent: role, started (not joined), type, window"
+"$BATON" call worktree_set "{\"name\":\"wt2\",\"branch\":\"baton/wt2\",\"path\":\"$D/wt2\"}" >/dev/null
+baton_run top --once
+like "$OUT" "wt2 +baton/wt2 +active +gone" "a record without owner or state: active, nobody here"
+like "$OUT" "warn +worktree wt2 \\(branch baton/wt2\\) is not merged and has no owner:" "and it needs you, saying so"
+"$BATON" call worktree_set '{"name":"wt2","remove":true}' >/dev/null
 "$BATON" --agent gone-owner call agent_join '{"ttl_seconds":60}' >/dev/null
 "$BATON" --agent codex-1 call agent_join '{"role":"implementer","ttl_seconds":60}' >/dev/null
 baton_run top --once

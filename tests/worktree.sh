@@ -146,6 +146,11 @@ WIRE_AGENT=bob hold_start 1 hold
 baton_run status
 like "$OUT" "bob \\(baton/bob, active, owner here\\)" "an owner who is here: here"
 hold_stop 1
+"$BATON" call worktree_set "{\"name\":\"noone\",\"branch\":\"baton/noone\",\"path\":\"$R/.baton/worktrees/noone\"}" >/dev/null
+baton_run status
+like "$OUT" "noone \\(baton/noone, active, no owner: not merged, needs you\\)" \
+    "a record without an owner (or a state: active) says so"
+"$BATON" call worktree_set '{"name":"noone","remove":true}' >/dev/null
 
 # --- a merge waits for approval ---
 tid=$("$BATON" --agent planner task create --json --complexity simple --isolation worktree "Add d.txt" | json .id)
