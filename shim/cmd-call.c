@@ -29,7 +29,9 @@ const struct cmd_entry cmd_call_entry = {
 static const struct cmd_sub status_subs[] = {
 	{ .op = "status",
 	    .usage = "status [--json]",
-	    .desc = "the broker, your project and your session",
+	    .desc =
+		"the broker, your session, and your project: its agents, tasks, worktrees and "
+		"launched agents",
 	    .flags = CMD_JSON,
 	    .show = status_show },
 };

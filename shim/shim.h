@@ -353,6 +353,7 @@ struct view_opts {
 };
 cJSON *view_snapshot(struct conn *, const struct view_opts *, struct op_error *);
 cJSON *view_action(struct conn *, const cJSON *, const struct view_opts *, struct op_error *);
+const char *view_launch_state(const char *, int);
 
 /* dashboard.c, dash-http.c, dash-assets.c: `baton dashboard` */
 #define DASH_PROJECTS_MAX 16 /* projects with a connection open at once */

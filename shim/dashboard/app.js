@@ -10,7 +10,7 @@ const S = {
   lastOk: 0, lastErr: '', fetching: false, again: false, timer: null,
   view: 'needs', live: [], waitWarn: 300,
 };
-const VIEWS = ['needs', 'agents', 'locks', 'tasks', 'messages', 'timeline', 'health'];
+const VIEWS = ['needs', 'agents', 'locks', 'tasks', 'messages', 'timeline', 'health', 'worktrees'];
 const STATUSES = ['todo', 'in_progress', 'review', 'blocked', 'done', 'cancelled'];
 const STALE_MS = 30000;
 const $ = (id) => document.getElementById(id);
@@ -195,7 +195,35 @@ function renderAgents(snap) {
     `<td>${esc((a.tasks || []).join(', '))}</td><td>${esc((a.locks || []).join(', '))}</td>` +
     `<td>${tm(since(a.idle_seconds))}</td><td>${tm(since(a.connected_seconds))}</td>` +
     `<td>${esc(a.client || a.kind || '')}</td></tr>`),
-  'No agent is present in this project.');
+  'No agent is present in this project.') + renderLaunched(snap);
+}
+
+// The agents baton launch (or launch_implementer) started in tmux.
+function renderLaunched(snap) {
+  const list = snap.launched || [];
+  return '<h2 id="launched">Launched in tmux</h2>' + table([['agent', '16%'], ['role', '10%'],
+    ['state', '10%'], ['task', '10%'], ['type', '10%'], ['window', '12%'], ['directory', '32%']],
+  list.map((a) => `<tr data-launched="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.role || '')}</td>` +
+    `<td>${esc(a.now || a.state || '')}</td><td>${esc((a.tasks || []).join(', '))}</td>` +
+    `<td>${esc(a.type || '')}</td><td>${esc(a.window || '')}</td>` +
+    `<td>${esc(a.cwd || '')}${a.worktree ? `<div class="sub">worktree ${esc(a.worktree)}</div>` : ''}</td></tr>`),
+  'No agent was started by baton launch.');
+}
+
+// The project's git worktrees (baton worktree), as the broker recorded them.
+function renderWorktrees(snap) {
+  const list = snap.worktrees || [];
+  $('count-worktrees').textContent = '(' + list.length + ')';
+  return '<h2>Worktrees</h2>' + table([['worktree', '14%'], ['owner', '14%'], ['task', '7%'],
+    ['branch', '17%'], ['state', '8%'], ['owner is', '12%'], ['path', '28%']],
+  list.map((w) => {
+    const gone = !w.owner_here, stuck = gone && w.state !== 'merged';
+    return `<tr data-worktree="${esc(w.name)}"${stuck ? ' class="warn"' : ''}><td>${esc(w.name)}</td>` +
+      `<td>${esc(w.agent || '')}</td><td>${esc(w.task || '')}</td><td>${esc(w.branch || '')}` +
+      `<div class="sub">from ${esc(w.base || '?')}</div></td><td>${esc(w.state || '')}</td>` +
+      `<td>${gone ? 'gone' : 'here'}${stuck ? '<div class="sub">not merged: needs you</div>' : ''}</td>` +
+      `<td>${esc(w.path || '')}<div class="sub">updated ${tm(Date.parse(w.updated_at))}</div></td></tr>`;
+  }), 'No worktree: baton worktree create, or claiming an isolation: worktree task, makes one.');
 }
 
 function lockRows(locks) {
@@ -325,6 +353,7 @@ function render() {
   $('view-tasks').innerHTML = renderTasks(snap);
   $('view-messages').innerHTML = renderMessages(snap);
   $('view-health').innerHTML = renderHealth(snap);
+  $('view-worktrees').innerHTML = renderWorktrees(snap);
   renderTimeline();
   for (const [id, v] of Object.entries(keep)) if ($(id)) $(id).value = v;
   projects(snap.projects || []);
