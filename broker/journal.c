@@ -40,11 +40,18 @@
  *	'L' rev at data		put an audit log row
  *	'X' rev			delete the audit log rows at or below rev
  *
+ * While folds fail (a database that takes no write), the groups wait in
+ * memory and in the file, and status says why (journal_error); past
+ * JOURNAL_BACKLOG_MAX bytes of them a commit fails as a write would: what
+ * comes is held, not acknowledged, until a fold goes through.
+ *
  * BATOND_TEST_JOURNAL_PAUSE=before|middle|after stops the folder for
  * good before a fold, in the middle of its transaction, or after its
  * COMMIT and before the journal is emptied, and says so on stderr
  * ("journal: paused ..."), for tests/journal.sh to kill -9 the broker
- * there.  Nothing else reads it.
+ * there.  BATOND_TEST_JOURNAL_FAIL=FILE fails every fold while FILE
+ * exists, and BATOND_TEST_JOURNAL_BACKLOG=BYTES sets the backlog's bound,
+ * for its test of folds that fail.  Nothing else reads them.
  */
 #include "config.h"
 
@@ -63,12 +70,13 @@
 
 #include "broker.h"
 
-#define JOURNAL_MAGIC 0x314a5442u             /* "BTJ1" */
-#define JOURNAL_HDR 24                        /* magic, len, seq, crc, 0 */
-#define JOURNAL_TRUNCATE (4 * 1024 * 1024)    /* bytes before it is emptied */
-#define JOURNAL_FOLD_BYTES (1024 * 1024)      /* queued before a fold at once */
-#define JOURNAL_FOLD_MS 100                   /* else a fold this long after a group */
-#define JOURNAL_GROUP_MAX (256 * 1024 * 1024) /* a group's payload, at most */
+#define JOURNAL_MAGIC 0x314a5442u              /* "BTJ1" */
+#define JOURNAL_HDR 24                         /* magic, len, seq, crc, 0 */
+#define JOURNAL_TRUNCATE (4 * 1024 * 1024)     /* bytes before it is emptied */
+#define JOURNAL_FOLD_BYTES (1024 * 1024)       /* queued before a fold at once */
+#define JOURNAL_FOLD_MS 100                    /* else a fold this long after a group */
+#define JOURNAL_GROUP_MAX (256 * 1024 * 1024)  /* a group's payload, at most */
+#define JOURNAL_BACKLOG_MAX (64 * 1024 * 1024) /* unfolded while folds fail, at most */
 
 /* One group written, waiting for the folder. */
 struct jgroup {
@@ -96,7 +104,10 @@ static struct jgroup *q_head, **q_tail = &q_head;
 static size_t q_bytes;
 static uint64_t folded;  /* the last sequence folded (under mu) */
 static char *fold_error; /* the last fold failure (under mu) */
-static const char *pause_at;
+static size_t unfolded;  /* bytes of groups written and not folded (under mu) */
+static size_t backlog_max = JOURNAL_BACKLOG_MAX;
+static char *fold_error_seen;             /* the loop's copy of fold_error (journal_error) */
+static const char *pause_at, *fail_while; /* BATOND_TEST_JOURNAL_PAUSE, _FAIL */
 
 static uint32_t
 crc32_update(uint32_t crc, const unsigned char *p, size_t n)
@@ -492,6 +503,10 @@ fold_groups(struct jgroup *list, char **cause)
 	struct jlast *rows = NULL;
 	int rc = 0;
 
+	if (fail_while != NULL && access(fail_while, F_OK) == 0) {
+		xasprintf(cause, "BATOND_TEST_JOURNAL_FAIL: %s exists", fail_while);
+		return (-1);
+	}
 	if (fold_prepare(jdb, cause) != 0 || fold_exec(jdb, "BEGIN", cause) != 0)
 		return (-1);
 	for (g = list; g != NULL; g = g->next)
@@ -576,7 +591,8 @@ folder_main(void *arg)
 			/* put them back in front and try again in a second */
 			pthread_mutex_lock(&mu);
 			for (g = list; g->next != NULL; g = g->next)
-				;
+				q_bytes += g->len;
+			q_bytes += g->len;
 			g->next = q_head;
 			if (q_head == NULL)
 				q_tail = &g->next;
@@ -599,6 +615,7 @@ folder_main(void *arg)
 		for (g = list; g != NULL; g = list) {
 			list = g->next;
 			folded = g->seq;
+			unfolded -= g->len;
 			free(g);
 		}
 		if (fold_error != NULL) {
@@ -675,6 +692,15 @@ journal_commit(char **cause)
 	}
 	pthread_mutex_lock(&mu);
 	caught_up = folded == jseq && !folder_busy && q_head == NULL;
+	if (fold_error != NULL && unfolded + cur_len > backlog_max) {
+		/* the database takes no fold: hold what comes until it does */
+		xasprintf(cause,
+		    "the database takes none of the journal's folds (%zu bytes wait): %s",
+		    unfolded, fold_error);
+		pthread_mutex_unlock(&mu);
+		cur_len = 0;
+		return (-1);
+	}
 	pthread_mutex_unlock(&mu);
 	if (caught_up && jsize >= JOURNAL_TRUNCATE)
 		journal_truncate();
@@ -714,6 +740,7 @@ journal_commit(char **cause)
 	*q_tail = g;
 	q_tail = &g->next;
 	q_bytes += g->len;
+	unfolded += g->len;
 	pthread_mutex_unlock(&mu);
 	return (0);
 fail:
@@ -755,16 +782,20 @@ journal_drain(char **cause)
 	return (rc);
 }
 
-/* The last fold failure, or NULL (status). */
+/* The last fold failure, or NULL (status): a copy the loop owns till the next call. */
 const char *
 journal_error(void)
 {
-	const char *e;
-
 	pthread_mutex_lock(&mu);
-	e = fold_error;
+	if (fold_error == NULL) {
+		free(fold_error_seen);
+		fold_error_seen = NULL;
+	} else if (fold_error_seen == NULL || strcmp(fold_error_seen, fold_error) != 0) {
+		free(fold_error_seen);
+		fold_error_seen = xstrdup(fold_error);
+	}
 	pthread_mutex_unlock(&mu);
-	return (e);
+	return (fold_error_seen);
 }
 
 /* The journal beside the database at dbpath (STATE/state.journal), allocated. */
@@ -786,8 +817,13 @@ journal_path(const char *dbpath)
 int
 journal_attach(sqlite3 *h, char **cause)
 {
+	const char *b;
+
 	jdb = h;
 	pause_at = getenv("BATOND_TEST_JOURNAL_PAUSE");
+	fail_while = getenv("BATOND_TEST_JOURNAL_FAIL");
+	if ((b = getenv("BATOND_TEST_JOURNAL_BACKLOG")) != NULL && atoi(b) > 0)
+		backlog_max = (size_t)atoi(b);
 	/* the audit log's table (feed.c) beside the store's: records fold into it */
 	if (sqlite3_exec(h,
 		"CREATE TABLE IF NOT EXISTS log(rev INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
@@ -876,6 +912,7 @@ journal_open(const char *dbpath, int full_sync, uint64_t done, char **cause)
 void
 journal_close(void)
 {
+	struct jgroup *g;
 	char *cause = NULL;
 	size_t i;
 
@@ -891,6 +928,16 @@ journal_close(void)
 		if (folder_up)
 			pthread_join(folder, NULL);
 		folder_up = folder_stop = 0;
+		/* what could not be folded stays in the file for the next start */
+		while ((g = q_head) != NULL) {
+			q_head = g->next;
+			free(g);
+		}
+		q_tail = &q_head;
+		q_bytes = unfolded = 0;
+		free(fold_error);
+		free(fold_error_seen);
+		fold_error = fold_error_seen = NULL;
 		close(jfd);
 		jfd = -1;
 		free(jpath);

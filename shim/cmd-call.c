@@ -110,6 +110,11 @@ status_show(struct cmd_call *cc)
 	if (mp_get(r, "store_error") != NULL)
 		printf("          NOT SAVING: %s (answers to changes wait until it can)\n",
 		    cli_field(r, "store_error", a, sizeof a));
+	if (mp_get(r, "fold_error") != NULL)
+		printf("          NOT FOLDED: %s (changes are safe in state.journal; past 64 "
+		       "MiB "
+		       "of them, answers to changes wait)\n",
+		    cli_field(r, "fold_error", a, sizeof a));
 	status_state_dir(r);
 	printf("sessions  %s connected, %s in this project\n",
 	    cli_field(r, "sessions", a, sizeof a),

@@ -104,4 +104,53 @@ wait "$BROKER_PID" 2>/dev/null
 # the journal is private
 is "$(stat -c %a "$BATON_STATE_DIR/state.journal")" 600 "state.journal is 0600"
 
+# folds that fail (a database that takes no write): changes are still
+# acknowledged from the journal and status says why; past the backlog's
+# bound answers to changes wait, and once a fold goes through they come,
+# and survive a kill -9
+BATON_STATE_DIR=$D/state.fail
+mkdir -m 700 "$BATON_STATE_DIR"
+: >"$D/failing"
+BATOND_TEST_JOURNAL_FAIL=$D/failing BATOND_TEST_JOURNAL_BACKLOG=40000 \
+    "$BATOND" -f -S "$BATON_SOCKET" -D "$BATON_STATE_DIR" </dev/null >/dev/null 2>"$D/err.fail" &
+BROKER_PID=$!
+_bg_pids="$_bg_pids $BROKER_PID"
+wait_for '[ -n "$(broker_pid)" ]' 10 || bail_out "batond did not start: $(cat "$D/err.fail")"
+is "$("$BATON" counter incr f)" 1 "with folds failing a change is still acknowledged"
+wait_for '"$BATON" status --json | jq -e .fold_error >/dev/null' 10
+ok $? "status says why the journal does not fold"
+baton_run status
+like "$OUT" "NOT FOLDED: BATOND_TEST_JOURNAL_FAIL" "baton status: NOT FOLDED, and why"
+big=$(head -c 9000 /dev/zero | tr '\0' x)
+i=0
+while [ $i -lt 8 ] && ! "$BATON" status --json | jq -e .store_error >/dev/null; do
+	timeout 5 "$BATON" note set "big$i" "$big" >/dev/null 2>&1
+	i=$((i + 1))
+done
+"$BATON" status --json >"$D/status.fail"
+like "$(jq -r .store_error "$D/status.fail")" "the database takes none of the journal's folds" \
+    "past the backlog's bound commits stop: status says so" "$(cat "$D/status.fail")"
+rev0=$("$BATON" status --json | jq .revision)
+timeout 30 "$BATON" counter incr f >"$D/held.out" 2>&1 &
+held=$!
+# the broker has made the change (its revision moved) and holds the answer
+wait_for '[ "$("$BATON" status --json | jq .revision)" -gt "$rev0" ]' 10
+kill -0 "$held" 2>/dev/null
+ok $? "a change past the bound is made but not answered while folds fail" "$(cat "$D/held.out")"
+rm -f "$D/failing"
+wait "$held"
+is "$?:$(cat "$D/held.out")" "0:2" "once a fold goes through it is answered"
+wait_for '! "$BATON" status --json | jq -e ".fold_error // .store_error" >/dev/null' 10
+ok $? "and status no longer warns"
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+"$BATOND" -f -S "$BATON_SOCKET" -D "$BATON_STATE_DIR" </dev/null >/dev/null 2>"$D/err.fail2" &
+BROKER_PID=$!
+_bg_pids="$_bg_pids $BROKER_PID"
+wait_for '[ -n "$(broker_pid)" ]' 10 || bail_out "restart failed: $(cat "$D/err.fail2")"
+is "$("$BATON" counter incr f --by 0)" 2 "after kill -9 both increments are there"
+is "$("$BATON" note get big0 | wc -c)" 9001 "and the notes written while folds failed"
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+
 done_testing
