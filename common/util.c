@@ -255,10 +255,11 @@ uint64_t
 deadline_from_wall(int64_t wall_deadline)
 {
 	int64_t left;
-	uint64_t now = mono_ms();
+	uint64_t now;
 
 	if (wall_deadline == 0)
-		return (0);
+		return (0); /* before the clock: a restore asks for each of a million notes */
+	now = mono_ms();
 	left = wall_deadline - wall_ms();
 	/* passed while the broker was down: due at once, but never "none" */
 	return (left > 0 ? now + (uint64_t)left : now > 0 ? now : 1);
