@@ -263,8 +263,10 @@ test_pk_strn(void)
 			msgpack_sbuffer_init(&want);
 			msgpack_packer_init(&pk, &want, msgpack_sbuffer_write);
 			/* fill the buffer to pad bytes past the header, both sides */
-			msgpack_sbuffer_write(&fb.sb, s, pad);
-			msgpack_sbuffer_write(&want, s, pad);
+			if (pad > 0) { /* msgpack copies even 0 bytes into a NULL buffer */
+				msgpack_sbuffer_write(&fb.sb, s, pad);
+				msgpack_sbuffer_write(&want, s, pad);
+			}
 			pk_strn(&fb, s, lens[i]);
 			pk_strn(&fb, "tail", 4);
 			msgpack_pack_str(&pk, lens[i]);
