@@ -34,6 +34,9 @@ usage(FILE *fp)
 	    "[--allow-root]\n"
 	    "       batond [-D state-dir] --export FILE|- [--from DBFILE]\n"
 	    "       batond [-S socket] [-D state-dir] --import FILE [--replace]\n"
+	    "       batond --backend etcd --etcd URL[,URL...] --share PROJECT[=NAME]... "
+	    "[--etcd-ttl S]\n"
+	    "              [--etcd-timeout S] [--etcd-prefix P] [other options]\n"
 	    "       batond --version\n"
 	    "  -f, --foreground   stay in the foreground and log to stderr\n"
 	    "  -v, --verbose      log more (-vv: debug)\n"
@@ -60,6 +63,13 @@ usage(FILE *fp)
 	    "  --frame-budget B   buffers for incomplete frames, all peers (default 64M)\n"
 	    "  --frame-timeout S  seconds a frame may take to arrive whole (default 30)\n"
 	    "  --allow-root       also accept peers running as root\n"
+	    "  --backend etcd     keep the state of shared projects in etcd (default local)\n"
+	    "  --etcd URL,...     etcd's client URLs (http://HOST:PORT), for --backend etcd\n"
+	    "  --share P[=NAME]   project P is shared, as NAME in etcd (repeat for more)\n"
+	    "  --etcd-ttl S       lease of each session: its locks and claims go S seconds\n"
+	    "                     after its host stops renewing it (default 10)\n"
+	    "  --etcd-timeout S   bound on one call to etcd, retries included (default 5)\n"
+	    "  --etcd-prefix P    where baton's keys live in etcd (default /baton/)\n"
 	    "  --accept-state     start on a state.db that is missing or behind what\n"
 	    "                     state.revision recorded (revisions go on above it)\n"
 	    "  --export FILE      write the state (state.db, or DBFILE with --from) as JSON\n"
@@ -126,6 +136,7 @@ modules_init(void)
 	task_init();
 	msg_init();
 	dump_init();
+	shared_init();
 }
 
 static void
@@ -298,6 +309,7 @@ enum {
 	OPT_FROM,
 	OPT_REPLACE,
 	OPT_VERSION,
+	OPT_SHARED, /* the options of shared.c: --backend, --etcd, --share... */
 };
 
 /* One option with an argument of its own kind; -1 (said why) when it is bad. */
@@ -394,12 +406,18 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "backend", required_argument, NULL, OPT_SHARED },
+		{ "etcd", required_argument, NULL, OPT_SHARED },
+		{ "share", required_argument, NULL, OPT_SHARED },
+		{ "etcd-ttl", required_argument, NULL, OPT_SHARED },
+		{ "etcd-timeout", required_argument, NULL, OPT_SHARED },
+		{ "etcd-prefix", required_argument, NULL, OPT_SHARED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, li;
 
-	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, &li)) != -1) {
 		switch (ch) {
 		case 'f': cfg.foreground = 1; break;
 		case 'v': cfg.verbose++; break;
@@ -426,6 +444,10 @@ main_options(int argc, char **argv, struct main_opts *o)
 			if (main_option(ch, optarg) != 0)
 				return (64);
 			break;
+		case OPT_SHARED:
+			if (shared_option(longopts[li].name, optarg) != 0)
+				return (64);
+			break;
 		case OPT_VERSION:
 			printf("batond %s (protocol %d)\n", BATON_VERSION, PROTO_VERSION);
 			return (0);
@@ -446,6 +468,8 @@ main_options(int argc, char **argv, struct main_opts *o)
 		    "try 'batond --help'\n");
 		return (64);
 	}
+	if (shared_check() != 0)
+		return (64);
 	return (-1);
 }
 
@@ -508,6 +532,7 @@ main_loop(void)
 	server_shutdown();
 	dump_shutdown();
 	lock_shutdown();
+	shared_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

@@ -34,6 +34,10 @@ op_status(struct req *r)
 	pk_kstr(fb, "durability", durability_name());
 	pk_kstr_opt(fb, "state_dir", cfg.state_dir);
 	pk_kstr_opt(fb, "store_error", err);
+	if (shared_enabled()) {
+		pk_str(fb, "shared");
+		shared_status(fb);
+	}
 	pk_map_close(fb);
 	if (err != NULL) /* read-only, and the one way to see why everything else waits */
 		reply_end_now(r->c, fb);

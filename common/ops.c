@@ -35,6 +35,9 @@ static const struct op_result status_results[] = {
 	{ "durability", "string", 0, "strict, relaxed or none (batond --durability)" },
 	{ "state_dir", "string", 1, "the broker's state directory (state.db, batond.log)" },
 	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
+	{ "shared", "object", 1,
+	    "with batond --backend etcd: etcd endpoints, shared projects, sessions with a "
+	    "lease, calls in flight, watches" },
 };
 
 static const struct op_arg lock_acquire_args[] = {
