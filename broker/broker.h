@@ -34,6 +34,8 @@
  *               their rows and lock_list, lockhold.c the reservations
  *               task claims hold; they share lock.h
  *   note.c      notes, counters, events
+ *   queue.c     work queues: items taken under a lease bound to the
+ *               session and a deadline
  *   task.c      tasks: task.c the task itself, review.c the status
  *               machine and review, claim.c claims and leases, taskrow.c
  *               its store kind, project.c the project context,
@@ -246,6 +248,7 @@ extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
 extern const struct store_kind notice_store_kind;
+extern const struct store_kind queue_store_kind;
 int store_open(const char *, int, int, char **);
 int store_mark_read(const char *, uint64_t *, uint64_t *, char **);
 struct sqlite3;
@@ -428,6 +431,10 @@ int lock_edit_blockers(struct session *, const char *, size_t, int (*)(const cha
     void *, void (*)(const struct lock_holding *, void *), void *, char **);
 int lock_edit_reserve(struct session *, const char *, size_t, int (*)(const char *, void *),
     void *, const char *, char **, char **);
+
+/* queue.c: work queues */
+void queue_init(void);
+void queue_shutdown(void);
 
 /* notice.c: what baton hook told each agent */
 int notice_pending(struct session *);

@@ -137,6 +137,7 @@ modules_init(void)
 	msg_init();
 	dump_init();
 	shared_init();
+	queue_init();
 }
 
 static void
@@ -533,6 +534,7 @@ main_loop(void)
 	dump_shutdown();
 	lock_shutdown();
 	shared_shutdown();
+	queue_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

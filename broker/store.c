@@ -91,6 +91,7 @@ static const struct store_kind *const kinds[] = {
 	&discussion_store_kind,
 	&presence_store_kind,
 	&notice_store_kind,
+	&queue_store_kind,
 };
 
 /*

@@ -190,6 +190,7 @@ struct op_result {
 #define OP_BLOCKS 0x08      /* may wait (wait_seconds) */
 #define OP_MUTATES 0x10     /* advances the revision */
 #define OP_ADMIN 0x20       /* for the user (CLI, baton call), not an MCP tool */
+#define OP_OPTIN 0x40       /* an MCP tool only when asked for (baton mcp --tools) */
 
 #define OP_MAX_ARGS 16
 
@@ -237,7 +238,11 @@ struct op_result {
 	X(log_list) \
 	X(log_wait) \
 	X(log_append) \
-	X(log_subscribe)
+	X(log_subscribe) \
+	X(queue_push) \
+	X(queue_claim) \
+	X(queue_finish) \
+	X(queue_list)
 
 enum op_id {
 #define OP_ENUM(n) OP_##n,

@@ -705,7 +705,8 @@ static const struct op_result hook_news_results[] = {
 /* The audit log (DESIGN 11); bounds in baton(1) LOG. */
 #define LOG_EVENT_MAX 200 /* bytes of a log_append event */
 #define LOG_DATA_MAX 8192 /* encoded bytes of its data */
-#define LOG_KINDS "lock, note, counter, event, agent, message, discussion, task, project, log"
+#define LOG_KINDS \
+	"lock, note, counter, event, agent, message, discussion, task, project, queue, log"
 
 /* the filters log_list and log_wait share; self-explanatory names, no descriptions (MCP budget) */
 #define LOG_FILTER_ARGS \
@@ -762,6 +763,62 @@ static const struct op_result log_subscribe_results[] = {
 	{ "projects", "array", 0,
 	    "projects with sessions or retained entries: {project, sessions, revision}" },
 	{ "hint", "string", 0, "what to do next" },
+};
+
+/* Work queues (broker/queue.c); bounds in baton(1) QUEUES. */
+#define QUEUE_PAYLOAD_MAX 65536
+static const struct op_arg queue_push_args[] = {
+	{ "queue", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, "e.g. \"builds\"." },
+	{ "payload", ARG_STRING, ARG_REQUIRED | ARG_TEXT, 0, QUEUE_PAYLOAD_MAX, NULL, NULL,
+	    "The work, as text (JSON is fine)." },
+	{ "priority", ARG_INT, 0, -1e9, 1e9, "0", NULL, "Higher is claimed first." },
+};
+static const struct op_result queue_push_results[] = {
+	{ "id", "integer", 0, "the item's id (ids only increase)" },
+	{ "queue", "string", 0, "the queue" },
+	{ "pending", "integer", 0, "items pending in the queue now" },
+};
+static const struct op_arg queue_claim_args[] = {
+	{ "queue", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "id", ARG_INT, 0, 1, VERSION_MAX, NULL, NULL,
+	    "This item, if pending (else the next)." },
+	{ "lease_seconds", ARG_NUMBER, 0, 1, 86400, "120", NULL,
+	    "Finish it within this long, or it goes back to pending." },
+};
+static const struct op_result queue_claim_results[] = {
+	{ "claimed", "boolean", 0, "true when an item is yours" },
+	{ "id", "integer", 1, "its id" },
+	{ "queue", "string", 1, "the queue" },
+	{ "payload", "string", 1, "the work" },
+	{ "priority", "integer", 1, "its priority" },
+	{ "lease_token", "string", 1, "capability to finish it; keep it" },
+	{ "lease_expires_in_seconds", "number", 1, "time left to finish it" },
+	{ "attempts", "integer", 1, "claims of this item so far, this one included" },
+	{ "hint", "string", 1, "what to do next" },
+};
+static const struct op_arg queue_finish_args[] = {
+	{ "id", ARG_INT, ARG_REQUIRED, 0, VERSION_MAX, NULL, NULL, NULL },
+	{ "lease_token", ARG_STRING, ARG_REQUIRED, 1, TOKEN_MAX_LEN, NULL, NULL,
+	    "From queue_claim." },
+	{ "outcome", ARG_STRING, 0, 0, 8, "\"done\"", "done|failed|retry",
+	    "retry: back to pending." },
+};
+static const struct op_result queue_finish_results[] = {
+	{ "finished", "boolean", 0, "true when the lease was yours and the item moved" },
+	{ "state", "string", 1, "the item's state now: done, failed or pending" },
+	{ "hint", "string", 1, "why not, when finished is false" },
+};
+static const struct op_arg queue_list_args[] = {
+	{ "queue", ARG_STRING, ARG_REQUIRED, 1, NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "state", ARG_STRING, 0, 0, 8, "\"all\"", "pending|leased|done|failed|all", NULL },
+	{ "limit", ARG_INT, 0, 1, 1000, "100", NULL, NULL },
+};
+static const struct op_result queue_list_results[] = {
+	{ "items", "array", 0,
+	    "oldest first: {id, queue, payload, priority, state, author, attempts, created_at, "
+	    "lease_agent?, lease_expires_in_seconds?}" },
+	{ "count", "integer", 0, "items listed" },
+	{ "more", "boolean", 0, "true when more match than limit" },
 };
 
 #define OPDEF(n, ...) \
@@ -960,6 +1017,21 @@ const struct op ops[OP_COUNT] = {
 		    "project (or all_projects) is pushed in frames {t: 6, kind: \"log\", "
 		    "entries: [...]}; a subscriber that falls out of retention gets {kind: "
 		    "\"resync\"} and must reload the state. Ends with the session."),
+	OPDEF(queue_push, .title = "Push work onto a queue", .flags = OP_MUTATES | OP_OPTIN,
+	    .desc = "Add an item (payload, priority) to a work queue; consumers take the "
+		    "highest priority, oldest first, with queue_claim."),
+	OPDEF(queue_claim, .title = "Take the next item of a queue",
+	    .flags = OP_MUTATES | OP_OPTIN,
+	    .desc = "Lease the next pending item: finish it with queue_finish and its "
+		    "lease_token before lease_seconds, else (or if your session ends) it goes "
+		    "back to pending."),
+	OPDEF(queue_finish, .title = "Finish a leased queue item",
+	    .flags = OP_MUTATES | OP_OPTIN,
+	    .desc = "End your lease on an item: done, failed, or retry (back to pending). "
+		    "finished:false when the lease is no longer yours."),
+	OPDEF(queue_list, .title = "List a queue",
+	    .flags = OP_READONLY | OP_IDEMPOTENT | OP_OPTIN,
+	    .desc = "Items of a queue with their state (pending, leased, done, failed)."),
 };
 
 const struct op *

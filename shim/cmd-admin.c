@@ -36,9 +36,12 @@ const struct cmd_entry cmd_export_entry = {
 };
 const struct cmd_entry cmd_import_entry = {
 	.name = "import",
-	.usage = "import [--replace] [-D STATE-DIR] FILE",
+	.usage = "import [--replace] [-D STATE-DIR] FILE\n"
+		 "import --from lockstep|airlock FILE",
 	.desc = "build state.db from an export, with no broker running (--replace moves a "
-		"state.db holding rows aside)",
+		"state.db holding rows aside); --from reads a Lockstep MCP or Airlock database "
+		"into the project, through the running broker, and says what it imported and "
+		"what not",
 	.exec = admin_import,
 };
 
@@ -214,6 +217,13 @@ admin_import(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 	struct conn c;
 	int status, replace = 0, n = 1;
 
+	/* the seed tools' databases (import-seed.c) */
+	if (argc > 1 && strcmp(argv[1], "--from") == 0)
+		return (argc == 4 ? seed_import(o, argv[2], argv[3])
+				  : cli_usage_err("import --from lockstep|airlock FILE"));
+	if (argc > 1 && strncmp(argv[1], "--from=", 7) == 0)
+		return (argc == 3 ? seed_import(o, argv[1] + 7, argv[2])
+				  : cli_usage_err("import --from lockstep|airlock FILE"));
 	if ((status = admin_options(ce, argc, argv, NULL, &dir, &replace)) != 0)
 		return (status == -1 ? cli_flush(0) : status);
 	if (optind != argc - 1)

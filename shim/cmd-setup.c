@@ -32,13 +32,19 @@ const struct cmd_entry cmd_install_entry = {
 	.name = "install",
 	.usage =
 	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE] "
+	    "[--compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...] "
+	    "[--install-allow MANAGER,...]] [--http [ADDR:]PORT] "
 	    "[--hooks [--reserve-on-edit] [--strict] [--stop]]",
-	.desc = "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "
-		"--scope user) and to Codex (~/.codex/config.toml); default: both agents; "
-		"--tools writes BATON_TOOLS (core, planner, reviewer, full or tool names, "
-		"see baton help mcp) into the entry; "
-		"--hooks also adds baton hook to .claude/settings.json (or "
-		"~/.claude/settings.json) and ~/.codex/hooks.json",
+	.desc =
+	    "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "
+	    "--scope user) and to Codex (~/.codex/config.toml); default: both agents; "
+	    "--tools writes BATON_TOOLS (core, planner, reviewer, full or tool names, "
+	    "see baton help mcp) into the entry; --compat writes BATON_COMPAT (the tools "
+	    "of Lockstep MCP or Airlock; with --roots, --command-allow and --install-allow "
+	    "for Lockstep's file and command tools); --http writes an HTTP entry for `baton "
+	    "mcp --http [ADDR:]PORT` with its bearer token instead; "
+	    "--hooks also adds baton hook to .claude/settings.json (or "
+	    "~/.claude/settings.json) and ~/.codex/hooks.json",
 	.exec = setup_install_exec,
 };
 const struct cmd_entry cmd_uninstall_entry = {
@@ -72,7 +78,9 @@ struct targets {
 	int claude, codex;
 	const char *scope; /* "project", "user" or NULL for the command's default */
 	const char *tools; /* install --tools: the entry's BATON_TOOLS, or NULL */
-	int hooks;         /* --hooks: baton hook's entries (setup-hooks.c) */
+	const char *compat, *roots, *cmd_allow, *inst_allow; /* BATON_COMPAT... */
+	const char *http;                                    /* --http [ADDR:]PORT */
+	int hooks; /* --hooks: baton hook's entries (setup-hooks.c) */
 	int reserve, strict, stop;
 };
 
@@ -120,6 +128,60 @@ setup_entry(struct entry *e, const struct client_opts *o, const char *tools, cha
 		xasprintf(toolsvar, "BATON_TOOLS=%s", tools);
 		e->env[e->nenv++] = *toolsvar;
 	}
+}
+
+/*
+ * install --compat, --roots, --command-allow, --install-allow: the
+ * BATON_* variables that give baton mcp those options; --http: an HTTP
+ * entry for `baton mcp --http` with its token instead.  -1 with *status
+ * on a usage error.
+ */
+static int
+setup_compat_entry(struct entry *e, const struct targets *tg, int *status)
+{
+	static char vars[4][PATH_MAX + 32];
+	const char *const opts[][2] = { { "BATON_COMPAT", tg->compat },
+		{ "BATON_ROOTS", tg->roots }, { "BATON_COMMAND_ALLOW", tg->cmd_allow },
+		{ "BATON_INSTALL_ALLOW", tg->inst_allow } };
+	char *cause = NULL;
+	size_t i, k;
+
+	if (tg->compat != NULL && compat_profile_find(tg->compat) == NULL) {
+		*status = cli_usage_err("install: --compat is lockstep or airlock");
+		return (-1);
+	}
+	if (tg->http != NULL) {
+		if (tg->roots != NULL || tg->cmd_allow != NULL || tg->inst_allow != NULL ||
+		    tg->compat != NULL || tg->tools != NULL) {
+			*status =
+			    cli_usage_err("install --http writes the URL of a running baton "
+					  "mcp --http; give it its --compat and other "
+					  "options instead");
+			return (-1);
+		}
+		if (mcp_http_url(tg->http, &e->url, &e->bearer, &cause) != 0) {
+			*status = cli_usage_err("install: %s", cause);
+			free(cause);
+			return (-1);
+		}
+		return (0);
+	}
+	for (i = 0; i < nitems(opts); i++) {
+		if (opts[i][1] == NULL)
+			continue;
+		for (k = 0; k < e->nenv; k++) { /* the option wins over the environment */
+			if (strncmp(e->env[k], opts[i][0], strlen(opts[i][0])) == 0 &&
+			    e->env[k][strlen(opts[i][0])] == '=')
+				e->env[k] = e->env[--e->nenv];
+		}
+		if (e->nenv == SETUP_ENV_MAX) {
+			*status = cli_usage_err("install: too many BATON_* variables");
+			return (-1);
+		}
+		snprintf(vars[i], sizeof vars[i], "%s=%s", opts[i][0], opts[i][1]);
+		e->env[e->nenv++] = vars[i];
+	}
+	return (0);
 }
 
 /* install --tools: a profile baton mcp takes, else a usage error in *status. */
@@ -304,6 +366,11 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 		{ "all", no_argument, NULL, 'a' },
 		{ "scope", required_argument, NULL, 's' },
 		{ "tools", required_argument, NULL, 't' },
+		{ "compat", required_argument, NULL, 'C' },
+		{ "roots", required_argument, NULL, 'r' },
+		{ "command-allow", required_argument, NULL, 'A' },
+		{ "install-allow", required_argument, NULL, 'I' },
+		{ "http", required_argument, NULL, 'h' },
 		{ "hooks", no_argument, NULL, 'H' },
 		{ "reserve-on-edit", no_argument, NULL, 'R' },
 		{ "strict", no_argument, NULL, 'S' },
@@ -333,6 +400,11 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 			tg->scope = optarg;
 			break;
 		case 't': tg->tools = optarg; break;
+		case 'C': tg->compat = optarg; break;
+		case 'r': tg->roots = optarg; break;
+		case 'A': tg->cmd_allow = optarg; break;
+		case 'I': tg->inst_allow = optarg; break;
+		case 'h': tg->http = optarg; break;
 		default:
 			*status =
 			    cli_usage_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
@@ -365,6 +437,11 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 	if (tg.hooks && !install) /* uninstall --hooks: the hooks only */
 		return (cli_flush(setup_hooks(o, &tg, 0, proj, user)));
 	setup_entry(&e, o, tg.tools, &tools);
+	if (install && setup_compat_entry(&e, &tg, &status) != 0) {
+		free(e.command);
+		free(tools);
+		return (status);
+	}
 	if (tg.claude && proj) {
 		if ((root = setup_project(o)) == NULL)
 			status = EXIT_USAGE;
@@ -392,6 +469,8 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 		free(path);
 	}
 	free(e.command);
+	free(e.url);
+	free(e.bearer);
 	free(tools);
 	if (tg.hooks && (r = setup_hooks(o, &tg, 1, proj, user)) != 0)
 		status = r;

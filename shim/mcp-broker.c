@@ -171,8 +171,9 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 
 /* Handle one decoded broker frame; -1 when the connection must go. */
 static int
-mcp_broker_frame(struct mcp *m, const msgpack_object *f, char *why, size_t whysize)
+mcp_broker_frame(void *arg, const msgpack_object *f, char *why, size_t whysize)
 {
+	struct mcp *m = arg;
 	char *msg;
 
 	switch (mp_frame_type(f)) {
@@ -188,16 +189,18 @@ mcp_broker_frame(struct mcp *m, const msgpack_object *f, char *why, size_t whysi
 	}
 }
 
-/* Bytes from the broker: decode every complete frame. */
-static void
-mcp_broker_read(struct bufferevent *bev, void *arg)
+/*
+ * Decode every complete frame in `in` and hand each to fn; 0 when more
+ * bytes are needed, -1 with why set when the connection must go (a bad
+ * frame, or fn's -1).  Shared with the compat links (compat-link.c).
+ */
+int
+mcp_read_frames(struct evbuffer *in, int (*fn)(void *, const msgpack_object *, char *, size_t),
+    void *arg, char *why, size_t whysize)
 {
-	struct mcp *m = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	msgpack_unpacked u;
 	const char *cause = NULL;
 	unsigned char *p;
-	char why[256];
 	ssize_t n;
 	size_t len;
 	int r;
@@ -205,42 +208,59 @@ mcp_broker_read(struct bufferevent *bev, void *arg)
 	for (;;) {
 		len = evbuffer_get_length(in);
 		if (len < FRAME_HDR)
-			return;
+			return (0);
 		p = evbuffer_pullup(in, FRAME_HDR);
 		if ((n = frame_length(p, FRAME_HDR, FRAME_MAX_DEFAULT, &cause)) < 0) {
-			snprintf(why, sizeof why, "bad frame from the broker: %s", cause);
-			break;
+			snprintf(why, whysize, "bad frame from the broker: %s", cause);
+			return (-1);
 		}
 		if (len < FRAME_HDR + (size_t)n)
-			return;
+			return (0);
 		p = evbuffer_pullup(in, FRAME_HDR + n);
 		msgpack_unpacked_init(&u);
 		if (frame_decode(p + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
 			msgpack_unpacked_destroy(&u);
-			snprintf(why, sizeof why, "bad frame from the broker: %s", cause);
-			break;
+			snprintf(why, whysize, "bad frame from the broker: %s", cause);
+			return (-1);
 		}
-		r = mcp_broker_frame(m, &u.data, why, sizeof why);
+		r = fn(arg, &u.data, why, whysize);
 		msgpack_unpacked_destroy(&u);
 		if (r != 0)
-			break;
+			return (-1);
 		evbuffer_drain(in, FRAME_HDR + (size_t)n);
 	}
-	mcp_broker_lost(m, why);
+}
+
+/* Bytes from the broker: handle every complete frame. */
+static void
+mcp_broker_read(struct bufferevent *bev, void *arg)
+{
+	struct mcp *m = arg;
+	char why[256];
+
+	if (mcp_read_frames(bufferevent_get_input(bev), mcp_broker_frame, m, why, sizeof why) !=
+	    0)
+		mcp_broker_lost(m, why);
+}
+
+/* What a bufferevent event on a broker connection means, in words. */
+void
+mcp_event_why(short what, char *why, size_t whysize)
+{
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, whysize, "the broker closed the connection");
+	else
+		snprintf(why, whysize, "broker connection error: %s", strerror(errno));
 }
 
 /* The broker connection closed or failed. */
 static void
 mcp_broker_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct mcp *m = arg;
 	char why[256];
 
-	if (what & BEV_EVENT_EOF)
-		snprintf(why, sizeof why, "the broker closed the connection");
-	else
-		snprintf(why, sizeof why, "broker connection error: %s", strerror(errno));
-	mcp_broker_lost(m, why);
+	mcp_event_why(what, why, sizeof why);
+	mcp_broker_lost(arg, why);
 }
 
 /*
@@ -282,6 +302,34 @@ mcp_broker_lost(struct mcp *m, const char *why)
 	mcp_maybe_exit(m);
 }
 
+/*
+ * Read and write an open connection c through a bufferevent of base with
+ * these callbacks (bytes that came with the welcome are read first); the
+ * bufferevent, or NULL with err (c is closed).
+ */
+struct bufferevent *
+mcp_conn_attach(struct event_base *base, struct conn *c, bufferevent_data_cb readcb,
+    bufferevent_event_cb eventcb, void *arg, struct op_error *err)
+{
+	struct bufferevent *bev;
+
+	if (set_nonblock(c->fd) != 0 || set_cloexec(c->fd) != 0) {
+		op_error_set(err, ERR_INTERNAL, NULL, "broker socket: %s", strerror(errno));
+		conn_close(c);
+		return (NULL);
+	}
+	if ((bev = bufferevent_socket_new(base, c->fd, 0)) == NULL)
+		fatalx("mcp: bufferevent_socket_new failed");
+	bufferevent_setcb(bev, readcb, NULL, eventcb, arg);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (c->rlen > 0) {
+		evbuffer_add(bufferevent_get_input(bev), c->rbuf, c->rlen);
+		c->rlen = 0;
+		bufferevent_trigger(bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
+	}
+	return (bev);
+}
+
 /* Open the broker connection (starting the broker if allowed and may_start). */
 int
 mcp_connect(struct mcp *m, int may_start, struct op_error *err)
@@ -304,15 +352,9 @@ mcp_connect(struct mcp *m, int may_start, struct op_error *err)
 		o.role = m->role;
 	if (conn_open(&m->conn, &o, err) != 0)
 		return (-1);
-	if (set_nonblock(m->conn.fd) != 0 || set_cloexec(m->conn.fd) != 0) {
-		op_error_set(err, ERR_INTERNAL, NULL, "broker socket: %s", strerror(errno));
-		conn_close(&m->conn);
+	if ((m->bev = mcp_conn_attach(m->base, &m->conn, mcp_broker_read, mcp_broker_event, m,
+		 err)) == NULL)
 		return (-1);
-	}
-	if ((m->bev = bufferevent_socket_new(m->base, m->conn.fd, 0)) == NULL)
-		fatalx("mcp: bufferevent_socket_new failed");
-	bufferevent_setcb(m->bev, mcp_broker_read, NULL, mcp_broker_event, m);
-	bufferevent_enable(m->bev, EV_READ | EV_WRITE);
 	m->connected = 1;
 	m->lost = 0;
 	evtimer_del(m->connect_soon);
@@ -321,12 +363,6 @@ mcp_connect(struct mcp *m, int may_start, struct op_error *err)
 	if (m->conn.agent != NULL && strcmp(m->conn.agent, m->agent) != 0) {
 		free(m->agent);
 		m->agent = xstrdup(m->conn.agent);
-	}
-	/* bytes that arrived with the welcome */
-	if (m->conn.rlen > 0) {
-		evbuffer_add(bufferevent_get_input(m->bev), m->conn.rbuf, m->conn.rlen);
-		m->conn.rlen = 0;
-		bufferevent_trigger(m->bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
 	}
 	log_info("session %s as %s in %s (broker %s)", m->conn.session, m->agent,
 	    m->conn.project != NULL ? m->conn.project : "?",
@@ -346,6 +382,12 @@ mcp_connect_soon_cb(evutil_socket_t fd, short events, void *arg)
 
 	if (m->eof || m->connected)
 		return;
+	if (m->compat != NULL) {
+		/* the client's own session, so that others see it at once */
+		if (compat_link_get(m, NULL, &err) == NULL)
+			log_warnx("%s (will retry at the next tool call)", err.message);
+		return;
+	}
 	/*
 	 * After a loss, come back by ourselves so that the session and its
 	 * locks are reclaimed within the broker's grace period even while
@@ -474,7 +516,7 @@ mcp_cancelled(struct mcp *m, const cJSON *params)
 	struct mcp_call *c;
 
 	rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
-	if (rid == NULL)
+	if (rid == NULL || compat_cancelled(m, rid))
 		return;
 	TAILQ_FOREACH(c, &m->calls, entry) {
 		if (!c->cancelled && c->id != NULL && c->task == NULL &&

@@ -30,12 +30,17 @@ static const char *const profile_reviewer[] = { "agent_join", "task_list", "task
 	"task_approve", "task_request_changes", "lock_list", "message_inbox", "message_send",
 	"discussion_start", "discussion_reply", "discussion_resolve", "discussion_get", NULL };
 
+static const char *const profile_queues[] = { "queue_push", "queue_claim", "queue_finish",
+	"queue_list", NULL };
+
 static const struct mcp_profile mcp_profiles[] = {
-	{ "full", "every tool agents may call", NULL },
+	{ "full", "every tool agents may call (but the queues, named or by their profile)",
+	    NULL },
 	{ "core", "an implementer: join, locks, claim and submit, mail, discussions",
 	    profile_core },
 	{ "planner", "a planner: the project, tasks, mail, discussions", profile_planner },
 	{ "reviewer", "a reviewer: tasks in review, mail, discussions", profile_reviewer },
+	{ "queues", "work queues, to add to another profile (full,queues)", profile_queues },
 };
 
 /* Offer one tool by name; -1 when no agent tool has that name. */
@@ -62,7 +67,7 @@ mcp_profile_word(unsigned char *offer, const char *w, size_t len)
 		if (strlen(p->name) != len || memcmp(p->name, w, len) != 0)
 			continue;
 		for (k = 0; k < OP_COUNT; k++) {
-			if (p->tools == NULL && !(ops[k].flags & OP_ADMIN))
+			if (p->tools == NULL && !(ops[k].flags & (OP_ADMIN | OP_OPTIN)))
 				offer[k] = 1;
 		}
 		for (k = 0; p->tools != NULL && p->tools[k] != NULL; k++) {
@@ -97,7 +102,8 @@ mcp_profile_parse(struct mcp *m, const char *spec, char **cause)
 		if (mcp_profile_word(m->offer, w, len) != 0) {
 			xasprintf(cause,
 			    "unknown profile or tool '%.*s' in --tools/BATON_TOOLS: give "
-			    "core, planner, reviewer, full or tool names separated by commas "
+			    "core, planner, reviewer, full, queues or tool names separated by "
+			    "commas "
 			    "(baton help mcp lists them)",
 			    (int)(len > 64 ? 64 : len), w);
 			return (-1);

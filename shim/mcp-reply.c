@@ -21,6 +21,10 @@ mcp_write(struct mcp *m, const cJSON *msg)
 {
 	char *s;
 
+	if (m->sink != NULL) { /* baton mcp --http */
+		m->sink(m, msg);
+		return;
+	}
 	if ((s = cJSON_PrintUnformatted(msg)) == NULL)
 		fatalx("mcp: cannot print a JSON message");
 	if (bufferevent_write(m->out, s, strlen(s)) != 0 ||

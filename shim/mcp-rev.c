@@ -114,8 +114,13 @@ mcp_server_info(void)
 static void
 mcp_add_instructions(struct mcp *m, cJSON *result)
 {
-	char *instr = guide_rules(GUIDE_TEXT, m->agent);
+	char *instr;
 
+	if (m->compat != NULL) {
+		cJSON_AddStringToObject(result, "instructions", m->compat->instructions);
+		return;
+	}
+	instr = guide_rules(GUIDE_TEXT, m->agent);
 	cJSON_AddStringToObject(result, "instructions", instr);
 	free(instr);
 }

@@ -34,24 +34,15 @@ mcp_arg_schema(const struct op_arg *a)
 		[ARG_BOOL] = "boolean",
 		[ARG_STRINGS] = "array",
 	};
-	cJSON *s, *e, *def;
-	const char *p, *bar;
-	char *word;
+	cJSON *s, *def;
 
 	s = cJSON_CreateObject();
 	if (a->type != ARG_JSON) /* ARG_JSON: any JSON value */
 		cJSON_AddStringToObject(s, "type", types[a->type]);
 	if (a->type == ARG_STRINGS)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "items"), "type", "string");
-	if (a->choices != NULL) {
-		e = cJSON_AddArrayToObject(s, "enum");
-		for (p = a->choices; p != NULL; p = bar != NULL ? bar + 1 : NULL) {
-			bar = strchr(p, '|');
-			word = bar != NULL ? xstrndup(p, (size_t)(bar - p)) : xstrdup(p);
-			cJSON_AddItemToArray(e, cJSON_CreateString(word));
-			free(word);
-		}
-	}
+	if (a->choices != NULL)
+		cJSON_AddItemToObject(s, "enum", mcp_schema_enum(a->choices));
 	if (a->def != NULL) {
 		if ((def = cJSON_Parse(a->def)) == NULL)
 			fatalx("ops.c: default of %s is not JSON: %s", a->name, a->def);
@@ -60,6 +51,23 @@ mcp_arg_schema(const struct op_arg *a)
 	if (a->desc != NULL) /* else its name and type say it all */
 		cJSON_AddStringToObject(s, "description", a->desc);
 	return (s);
+}
+
+/* The JSON Schema enum of "a|b|c". */
+cJSON *
+mcp_schema_enum(const char *choices)
+{
+	cJSON *e = cJSON_CreateArray();
+	const char *p, *bar;
+	char *word;
+
+	for (p = choices; p != NULL; p = bar != NULL ? bar + 1 : NULL) {
+		bar = strchr(p, '|');
+		word = bar != NULL ? xstrndup(p, (size_t)(bar - p)) : xstrdup(p);
+		cJSON_AddItemToArray(e, cJSON_CreateString(word));
+		free(word);
+	}
+	return (e);
 }
 
 /* inputSchema of an operation. */
@@ -200,7 +208,13 @@ mcp_tools_json(struct mcp *m)
 void
 mcp_tools_list(struct mcp *m, const struct mcp_req *req)
 {
-	cJSON *result = cJSON_CreateObject();
+	cJSON *result;
+
+	if (m->compat != NULL) {
+		compat_tools_list(m, req);
+		return;
+	}
+	result = cJSON_CreateObject();
 
 	cJSON_AddItemToObject(result, "tools", cJSON_CreateRaw(mcp_tools_json(m)));
 	if (req->rev >= MCP_REV_MODERN)
@@ -291,7 +305,7 @@ mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 #define MCP_NAME_MAX 64 /* longer names are not compared */
 
 /* Edit distance of a and b, names of arguments. */
-static size_t
+size_t
 mcp_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, up;
@@ -394,6 +408,10 @@ mcp_tools_call(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 	msgpack_unpacked u;
 	int task;
 
+	if (m->compat != NULL) {
+		compat_tools_call(m, req, params);
+		return;
+	}
 	name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	if (!cJSON_IsString(name)) {
 		mcp_error(m, id, RPC_INVALID_PARAMS, "name",

@@ -35,10 +35,15 @@ static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, c
 
 const struct cmd_entry cmd_mcp_entry = {
 	.name = "mcp",
-	.usage = "mcp [--tools core|planner|reviewer|full|NAME,...]",
+	.usage = "mcp [--tools core|planner|reviewer|full|queues|NAME,...]\n"
+		 "mcp --compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...] "
+		 "[--install-allow MANAGER,...]\n"
+		 "mcp --http [ADDR:]PORT [--tools ... | --compat ...]\n"
+		 "mcp --http --print-token",
 	.desc = "serve MCP over stdio (for agent clients) with the tools of a profile "
 		"(--tools, else BATON_TOOLS, else full); a comma-separated list may mix "
-		"profiles and tool names. The profiles:",
+		"profiles and tool names; --compat (else BATON_COMPAT) offers the tools of "
+		"Lockstep MCP or Airlock instead, on baton. The profiles:",
 	.exec = mcp_exec,
 };
 
@@ -116,7 +121,9 @@ mcp_notification(struct mcp *m, const char *method, const cJSON *params)
 	else if (strcmp(method, "notifications/initialized") == 0) {
 		if (m->connected || m->roots_pending)
 			return;
-		if (m->client_roots && m->root_project == NULL && !project_explicit(&m->opts))
+		/* over HTTP the server cannot ask the client (no stream back) */
+		if (m->client_roots && m->sink == NULL && m->root_project == NULL &&
+		    !project_explicit(&m->opts))
 			mcp_roots_ask(m);
 		else
 			event_add(m->connect_soon, &tv);
@@ -399,6 +406,8 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 		mcp_roots_done(m); /* what waited for the roots goes now */
 	/* the client is gone: end the waits, send what comes back quickly */
 	mcp_cancel_all(m);
+	compat_cancel_all(m);
+	compat_files_kill();
 	if (m->ncalls > 0)
 		event_add(m->grace, &tv);
 	mcp_maybe_exit(m);
@@ -469,27 +478,76 @@ mcp_flush(struct mcp *m)
 	}
 }
 
-/* `baton mcp [--tools SPEC]`: the profile; -1 with *status on a usage error. */
+/* `baton mcp [--tools SPEC | --compat SEED]`: the profile; -1 with *status on a usage error. */
 static int
 mcp_args(struct mcp *m, int argc, char **argv, int *status)
 {
-	const char *spec = getenv("BATON_TOOLS");
+	static const char *const envs[][2] = { { "BATON_ROOTS", "roots" },
+		{ "BATON_COMMAND_ALLOW", "command-allow" },
+		{ "BATON_INSTALL_ALLOW", "install-allow" } };
+	const char *spec = getenv("BATON_TOOLS"), *compat = getenv("BATON_COMPAT"), *v;
+	int i, tools = 0;
+	size_t k;
 	char *cause;
-	int i;
 
+	for (k = 0; k < nitems(envs); k++) {
+		if ((v = getenv(envs[k][0])) != NULL && *v != '\0' &&
+		    compat_files_option(envs[k][1], v, &cause) != 0) {
+			*status = cli_usage_err("mcp: %s: %s", envs[k][0], cause);
+			free(cause);
+			return (-1);
+		}
+	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tools") == 0 && i + 1 < argc)
-			spec = argv[++i];
+			spec = argv[++i], tools = 1;
 		else if (strncmp(argv[i], "--tools=", 8) == 0)
-			spec = argv[i] + 8;
-		else if (strcmp(argv[i], "--tools") == 0) {
+			spec = argv[i] + 8, tools = 1;
+		else if (strcmp(argv[i], "--compat") == 0 && i + 1 < argc)
+			compat = argv[++i];
+		else if (strncmp(argv[i], "--compat=", 9) == 0)
+			compat = argv[i] + 9;
+		else if (strcmp(argv[i], "--http") == 0 && i + 1 < argc &&
+		    strncmp(argv[i + 1], "--", 2) != 0)
+			m->http = argv[++i];
+		else if (strcmp(argv[i], "--http") == 0)
+			m->http = ""; /* --print-token alone */
+		else if (strcmp(argv[i], "--print-token") == 0)
+			m->print_token = 1;
+		else if ((strcmp(argv[i], "--roots") == 0 ||
+			     strcmp(argv[i], "--command-allow") == 0 ||
+			     strcmp(argv[i], "--install-allow") == 0) &&
+		    i + 1 < argc) {
+			if (compat_files_option(argv[i] + 2, argv[i + 1], &cause) != 0) {
+				*status = cli_usage_err("mcp: %s", cause);
+				free(cause);
+				return (-1);
+			}
+			i++;
+		} else if (strcmp(argv[i], "--tools") == 0) {
 			*status = cli_usage_err("mcp: --tools needs a profile: core, planner, "
-						"reviewer, full or tool names");
+						"reviewer, full, queues or tool names");
+			return (-1);
+		} else if (strcmp(argv[i], "--compat") == 0) {
+			*status =
+			    cli_usage_err("mcp: --compat needs a seed: lockstep or airlock");
 			return (-1);
 		} else {
 			*status = cli_usage_err("mcp: unknown argument '%s' (mcp takes --tools "
-						"PROFILE only)",
+						"PROFILE or --compat SEED)",
 			    argv[i]);
+			return (-1);
+		}
+	}
+	if (compat != NULL && *compat != '\0') {
+		if (tools) {
+			*status = cli_usage_err("mcp: --tools and --compat do not go together: "
+						"a compat profile offers its seed's tools");
+			return (-1);
+		}
+		if (compat_parse(m, compat, &cause) != 0) {
+			*status = cli_usage_err("mcp: %s", cause);
+			free(cause);
 			return (-1);
 		}
 	}
@@ -501,23 +559,79 @@ mcp_args(struct mcp *m, int argc, char **argv, int *status)
 	return (0);
 }
 
+/*
+ * Make m ready to serve with options opts on base: no stdio (mcp_exec
+ * adds it; baton mcp --http has none).  mcp_teardown undoes it.
+ */
+void
+mcp_setup(struct mcp *m, struct event_base *base, const struct client_opts *opts)
+{
+	m->base = base;
+	m->opts = *opts;
+	m->opts.kind = "mcp";
+	m->conn.fd = -1;
+	TAILQ_INIT(&m->calls);
+	TAILQ_INIT(&m->tasks);
+	TAILQ_INIT(&m->ccalls);
+	m->grace = evtimer_new(base, mcp_grace_cb, m);
+	m->connect_soon = evtimer_new(base, mcp_connect_soon_cb, m);
+	m->roots_timer = evtimer_new(base, mcp_roots_timeout_cb, m);
+	if (m->grace == NULL || m->connect_soon == NULL || m->roots_timer == NULL)
+		fatalx("mcp: cannot set up the event loop");
+	if (m->compat != NULL)
+		compat_tools_json(m->compat); /* a table error shows at start */
+	else
+		mcp_tools_json(m);
+}
+
+/* Free what m holds (not its event base, not its stdio). */
+void
+mcp_teardown(struct mcp *m)
+{
+	struct mcp_call *c;
+	struct compat_call *cc;
+
+	mcp_tasks_free(m);
+	while ((c = TAILQ_FIRST(&m->calls)) != NULL)
+		mcp_call_free(m, c);
+	while ((cc = TAILQ_FIRST(&m->ccalls)) != NULL) {
+		compat_cancel(cc);
+		compat_call_forget(cc);
+	}
+	if (m->bev != NULL)
+		bufferevent_free(m->bev);
+	m->bev = NULL;
+	conn_close(&m->conn);
+	event_free(m->grace);
+	event_free(m->connect_soon);
+	event_free(m->roots_timer);
+	while (m->nheld > 0)
+		free(m->held[--m->nheld]);
+	free(m->held);
+	free(m->root_project);
+	free(m->tools_json);
+	free(m->profile);
+	free(m->agent);
+	free(m->role);
+	free(m->client_name);
+	free(m->client_version);
+	free(m->token);
+}
+
 /* `baton mcp`: serve until stdin closes and nothing is owed. */
 static int
 mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, char **argv)
 {
 	struct event_config *cfg;
+	struct event_base *base;
 	struct mcp m;
-	struct mcp_call *c;
 	int status;
 
 	memset(&m, 0, sizeof m);
 	if (mcp_args(&m, argc, argv, &status) != 0)
 		return (status);
-	m.opts = *opts;
-	m.opts.kind = "mcp";
-	m.conn.fd = -1;
-	TAILQ_INIT(&m.calls);
-	TAILQ_INIT(&m.tasks);
+	if (m.http != NULL || m.print_token)
+		return (mcp_http_main(&m, opts));
 	signal(SIGPIPE, SIG_IGN);
 	if (mcp_take_stdio(&m) != 0)
 		return (EXIT_SOFTWARE);
@@ -528,49 +642,27 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	if ((cfg = event_config_new()) == NULL)
 		fatalx("mcp: event_config_new failed");
 	event_config_avoid_method(cfg, "epoll");
-	if ((m.base = event_base_new_with_config(cfg)) == NULL)
+	if ((base = event_base_new_with_config(cfg)) == NULL)
 		fatalx("mcp: event_base_new failed");
 	event_config_free(cfg);
+	mcp_setup(&m, base, opts);
 	m.in = bufferevent_socket_new(m.base, m.in_fd, 0);
 	m.out = bufferevent_socket_new(m.base, m.out_fd, 0);
-	m.grace = evtimer_new(m.base, mcp_grace_cb, &m);
-	m.connect_soon = evtimer_new(m.base, mcp_connect_soon_cb, &m);
-	m.roots_timer = evtimer_new(m.base, mcp_roots_timeout_cb, &m);
-	if (m.in == NULL || m.out == NULL || m.grace == NULL || m.connect_soon == NULL ||
-	    m.roots_timer == NULL)
+	if (m.in == NULL || m.out == NULL)
 		fatalx("mcp: cannot set up the event loop");
 	bufferevent_setcb(m.in, mcp_stdin_read, NULL, mcp_stdin_event, &m);
 	bufferevent_setcb(m.out, NULL, mcp_stdout_write, mcp_stdout_event, &m);
 	bufferevent_enable(m.in, EV_READ);
 	bufferevent_enable(m.out, EV_WRITE);
-	mcp_tools_json(&m); /* a table error shows at start, not mid-session */
 
 	event_base_dispatch(m.base);
 
 	mcp_flush(&m);
-	mcp_tasks_free(&m);
-	while ((c = TAILQ_FIRST(&m.calls)) != NULL)
-		mcp_call_free(&m, c);
-	if (m.bev != NULL)
-		bufferevent_free(m.bev);
-	conn_close(&m.conn);
+	compat_links_close(NULL); /* their sessions end: what they held goes */
+	mcp_teardown(&m);
 	bufferevent_free(m.in);
 	bufferevent_free(m.out);
-	event_free(m.grace);
-	event_free(m.connect_soon);
-	event_free(m.roots_timer);
-	while (m.nheld > 0)
-		free(m.held[--m.nheld]);
-	free(m.held);
-	free(m.root_project);
 	event_base_free(m.base);
-	free(m.tools_json);
-	free(m.profile);
-	free(m.agent);
-	free(m.role);
-	free(m.client_name);
-	free(m.client_version);
-	free(m.token);
 	close(m.in_fd);
 	close(m.out_fd);
 	return (0);

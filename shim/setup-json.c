@@ -197,6 +197,15 @@ js_render(struct sbuf *b, const struct entry *e, const char *ind, const char *un
 	char *name;
 	size_t k;
 
+	if (e->url != NULL) { /* install --http: the server's URL and its token */
+		cJSON_AddStringToObject(j, "type", "http");
+		cJSON_AddStringToObject(j, "url", e->url);
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(j, "headers"), "Authorization",
+		    e->bearer);
+		js_render_json(b, j, ind, unit);
+		cJSON_Delete(j);
+		return;
+	}
 	cJSON_AddStringToObject(j, "type", "stdio");
 	cJSON_AddStringToObject(j, "command", e->command);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "args"), cJSON_CreateString("mcp"));

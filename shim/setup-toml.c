@@ -110,7 +110,16 @@ toml_render(struct sbuf *b, const struct entry *e)
 
 	sb_adds(b,
 	    TOML_BEGIN " (written by `baton install`; `baton uninstall` removes it)\n"
-		       "[mcp_servers.baton]\ncommand = ");
+		       "[mcp_servers.baton]\n");
+	if (e->url != NULL) { /* install --http */
+		sb_adds(b, "url = ");
+		toml_quote(b, e->url, strlen(e->url));
+		sb_adds(b, "\nhttp_headers = { Authorization = ");
+		toml_quote(b, e->bearer, strlen(e->bearer));
+		sb_adds(b, " }\n" TOML_END "\n");
+		return;
+	}
+	sb_adds(b, "command = ");
 	toml_quote(b, e->command, strlen(e->command));
 	sb_adds(b, "\nargs = [\"mcp\"]\n");
 	if (e->nenv > 0) {

@@ -227,6 +227,9 @@ extern const struct cmd_entry cmd_discuss_entry;
 extern const struct cmd_entry cmd_export_entry;
 extern const struct cmd_entry cmd_import_entry;
 
+/* import-seed.c: baton import --from lockstep|airlock FILE */
+int seed_import(const struct client_opts *, const char *, const char *);
+
 /*
  * setup-file.c: the files set-up edits.  Every write goes to a temporary
  * file in the same directory, is fsync'd and renamed over the original,
@@ -256,6 +259,7 @@ struct entry { /* what the MCP server entry says */
 	char *command;
 	const char *env[SETUP_ENV_MAX]; /* "NAME=value", pointing into environ */
 	size_t nenv;
+	char *url, *bearer; /* install --http: an HTTP entry, with its token */
 };
 typedef int setup_editor(const char *, const struct text *, const void *, struct sbuf *,
     struct edit_out *);
@@ -454,8 +458,17 @@ struct mcp_call {
 };
 TAILQ_HEAD(mcp_calls, mcp_call);
 
+struct compat_profile;
+TAILQ_HEAD(compat_calls, compat_call);
+
 struct mcp {
 	struct event_base *base;
+	const char *http;                          /* --http [ADDR:]PORT, or NULL */
+	int print_token;                           /* --print-token */
+	void (*sink)(struct mcp *, const cJSON *); /* --http: where messages go */
+	void *sink_arg;
+	const struct compat_profile *compat; /* --compat: a seed's tools, or NULL */
+	struct compat_calls ccalls;          /* its calls in progress */
 	struct client_opts opts;
 	char *agent; /* name we connect with, owned */
 	char *role;  /* role from agent_join, owned, or NULL */
@@ -496,6 +509,8 @@ struct mcp {
 	size_t nheld;
 };
 extern const struct cmd_entry cmd_mcp_entry;
+void mcp_setup(struct mcp *, struct event_base *, const struct client_opts *);
+void mcp_teardown(struct mcp *);
 void mcp_line(struct mcp *, const char *, size_t);
 void mcp_set_agent(struct mcp *, const char *);
 int mcp_id_equal(const cJSON *, const cJSON *);
@@ -529,6 +544,8 @@ cJSON *mcp_tool_result(struct mcp_call *, const msgpack_object *);
 void mcp_prompts_list(struct mcp *, const struct mcp_req *);
 void mcp_prompts_get(struct mcp *, const struct mcp_req *, const cJSON *);
 void mcp_prompt_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
+size_t mcp_distance(const char *, const char *);
+cJSON *mcp_schema_enum(const char *);
 
 /* mcp-broker.c: forwarding calls to the broker, reconnecting when it goes */
 int mcp_connect(struct mcp *, int, struct op_error *);
@@ -542,6 +559,13 @@ void mcp_cancelled(struct mcp *, const cJSON *);
 void mcp_cancel_all(struct mcp *);
 void mcp_call_free(struct mcp *, struct mcp_call *);
 void mcp_joined(struct mcp *, const cJSON *);
+struct evbuffer;
+void mcp_event_why(short, char *, size_t);
+struct bufferevent *mcp_conn_attach(struct event_base *, struct conn *,
+    void (*)(struct bufferevent *, void *), void (*)(struct bufferevent *, short, void *),
+    void *, struct op_error *);
+int mcp_read_frames(struct evbuffer *, int (*)(void *, const msgpack_object *, char *, size_t),
+    void *, char *, size_t);
 
 /* mcp-profile.c: which tools are offered (--tools, BATON_TOOLS) */
 int mcp_profile_parse(struct mcp *, const char *, char **);
@@ -559,6 +583,131 @@ void mcp_task_lost(struct mcp *, struct mcp_call *, const char *);
 void mcp_tasks_request(struct mcp *, const struct mcp_req *, const char *, const cJSON *);
 cJSON *mcp_task_json(struct mcp_task *, const char *);
 void mcp_tasks_free(struct mcp *);
+
+/*
+ * compat.c: the seed tools' profiles (baton mcp --compat).  A profile is
+ * a table of tools; a tool, the seed's arguments and a translation run
+ * step by step (see compat.c) on the agent's broker session
+ * (compat-link.c).
+ */
+enum compat_type {
+	CA_STRING,
+	CA_INT,
+	CA_NUMBER,
+	CA_BOOL,
+	CA_STRINGS,
+	CA_OBJECT,
+	CA_ID,
+	CA_ANY
+};
+struct compat_arg {
+	const char *name;
+	enum compat_type type;
+	int required;
+	const char *def;     /* default as JSON, or NULL */
+	const char *choices; /* "a|b|c" for strings, or NULL */
+	const char *desc;
+};
+struct compat_call;
+#define COMPAT_OPEN_WORLD 0x100 /* reaches outside baton: files, commands */
+struct compat_tool {
+	const char *name;
+	const char *desc;
+	const struct compat_arg *args;
+	size_t nargs;
+	int flags; /* OP_READONLY, OP_DESTRUCTIVE, OP_IDEMPOTENT, COMPAT_OPEN_WORLD */
+	void (*run)(struct compat_call *);
+};
+#define COMPAT_TOOL(n, f, d) \
+	{ \
+		.name = #n, .desc = d, .args = n##_args, .nargs = nitems(n##_args), \
+		.flags = f, .run = n##_run \
+	}
+struct compat_profile {
+	const char *name; /* lockstep, airlock */
+	const char *seed; /* Lockstep MCP, Airlock */
+	const char *instructions;
+	const struct compat_tool *tools;
+	size_t ntools;
+	const struct compat_tool *extra; /* the file and command tools, or NULL */
+};
+/* One tools/call in progress. */
+struct compat_call {
+	struct mcp *m;
+	cJSON *id;
+	enum mcp_rev rev;
+	const struct compat_tool *tool;
+	cJSON *args; /* the caller's, checked against the tool's row */
+	int step;
+	int pending;   /* answers the step still waits for */
+	cJSON *ans;    /* this step's answers, by the order asked */
+	cJSON *prev;   /* the last step's: compat_ans() */
+	cJSON *st;     /* the translation's own state */
+	int done;      /* answered */
+	int cancelled; /* by the client: no answer is sent */
+	TAILQ_ENTRY(compat_call) entry;
+};
+extern const struct compat_profile compat_airlock, compat_lockstep;
+const struct compat_profile *compat_profile_find(const char *);
+int compat_parse(struct mcp *, const char *, char **);
+const char *compat_tools_json(const struct compat_profile *);
+void compat_tools_list(struct mcp *, const struct mcp_req *);
+void compat_tools_call(struct mcp *, const struct mcp_req *, const cJSON *);
+void compat_call_step(struct compat_call *);
+void compat_call_free(struct compat_call *);
+void compat_call_forget(struct compat_call *);
+void compat_ok(struct compat_call *, cJSON *);
+void compat_fail(struct compat_call *, const char *, ...) printflike(2, 3);
+const cJSON *compat_ans(const struct compat_call *, int);
+const char *compat_err(const cJSON *);
+const char *compat_err_code(const cJSON *);
+int compat_failed(struct compat_call *, const cJSON *);
+int compat_op(struct compat_call *, const char *, const char *, cJSON *);
+const char *compat_str(const struct compat_call *, const char *);
+double compat_num(const struct compat_call *, const char *, double);
+const cJSON *compat_arg(const struct compat_call *, const char *);
+void compat_copy(cJSON *, const char *, const cJSON *, const char *);
+int compat_cancelled(struct mcp *, const cJSON *);
+void compat_cancel_all(struct mcp *);
+
+/* compat-files.c: Lockstep's file and command tools, confined */
+extern const struct compat_tool compat_file_tools[];
+extern const size_t compat_nfile_tools;
+int compat_files_option(const char *, const char *, char **);
+cJSON *compat_files_config(struct mcp *);
+void compat_files_kill(void);
+
+/* compat-link.c: a broker session per agent identity */
+struct compat_req;
+struct compat_link {
+	struct mcp *m; /* whose options and event base it uses */
+	char *agent, *project;
+	struct conn conn;
+	struct bufferevent *bev;
+	int connected;
+	char *token; /* to reclaim the session after the broker restarts */
+	uint64_t next_bid;
+	TAILQ_HEAD(, compat_req) reqs;
+	struct event *ttl_ev; /* an Airlock registration: the link closes when it lapses */
+	uint64_t ttl_ms;      /* its mono_ms deadline */
+	TAILQ_ENTRY(compat_link) entry;
+};
+extern struct mcp *compat_owner;
+struct compat_link *compat_link_get(struct mcp *, const char *, struct op_error *);
+const char *compat_link_agent(const struct compat_link *);
+void compat_link_close(struct compat_link *);
+struct compat_link *compat_link_first(void);
+struct compat_link *compat_link_next(struct compat_link *);
+void compat_links_close(struct mcp *);
+int compat_send(struct compat_call *, struct compat_link *, const char *, cJSON *,
+    struct op_error *);
+void compat_cancel(struct compat_call *);
+cJSON *compat_error_answer(const char *, const char *);
+
+/* mcp-http.c: baton mcp --http, MCP over Streamable HTTP */
+int mcp_http_main(struct mcp *, const struct client_opts *);
+int mcp_http_token(char *, size_t, char **);
+int mcp_http_url(const char *, char **, char **, char **);
 
 /* mcp-roots.c: the project from the client's first root (DESIGN §2) */
 void mcp_roots_ask(struct mcp *);

@@ -86,6 +86,13 @@ static const struct row rows[] = {
 		{ 'b', "task_claim", "{'id':'$id'}" } },
 	    'b', "{'id':'$id','reason':'later'}", "task", "$id" },
 	{ "project_set", { { 0 } }, 'a', "{'description':'d'}", "project", PROJECT },
+	{ "queue_push", { { 0 } }, 'a', "{'queue':'Q1','payload':'build 7'}", "queue", "Q1" },
+	{ "queue_claim", { { 'a', "queue_push", "{'queue':'Q2','payload':'x'}" } }, 'b',
+	    "{'queue':'Q2'}", "queue", "Q2" },
+	{ "queue_finish",
+	    { { 'a', "queue_push", "{'queue':'Q3','payload':'x'}" },
+		{ 'a', "queue_claim", "{'queue':'Q3'}" } },
+	    'a', "{'id':$id,'lease_token':'$tok'}", "queue", "Q3" },
 	{ "log_append", { { 0 } }, 'a', "{'event':'tests green','data':[1,2]}", "log",
 	    "tests green" },
 };
@@ -94,16 +101,23 @@ static struct hpeer *peers[4];
 static char sids[4][24];
 static const char *const agents[] = { "a", "b", "cee", "d" };
 
-/* args with "$id" replaced by id. */
+/* args with "$id" replaced by id and "$tok" by tok (a queue item's lease token). */
 static char *
-row_args(const char *args, const char *id)
+row_args(const char *args, const char *id, const char *tok)
 {
-	const char *p = strstr(args, "$id");
-	char *out;
+	const char *p;
+	char *out = xstrdup(args), *t;
 
-	if (p == NULL || id == NULL)
-		return (xstrdup(args));
-	xasprintf(&out, "%.*s%s%s", (int)(p - args), args, id, p + 3);
+	while ((p = strstr(out, "$id")) != NULL && id != NULL) {
+		xasprintf(&t, "%.*s%s%s", (int)(p - out), out, id, p + 3);
+		free(out);
+		out = t;
+	}
+	while ((p = strstr(out, "$tok")) != NULL && tok != NULL) {
+		xasprintf(&t, "%.*s%s%s", (int)(p - out), out, tok, p + 4);
+		free(out);
+		out = t;
+	}
 	return (out);
 }
 
@@ -120,26 +134,29 @@ static void
 run_row(const struct row *w)
 {
 	const msgpack_object *o;
-	char *args, *id = NULL, *callid = NULL, want[512], q[128];
+	char *args, *id = NULL, *tok = NULL, *callid = NULL, want[512], q[128];
 	const char *key;
 	int64_t before;
 	size_t i;
 	int p;
 
 	for (i = 0; i < nitems(w->setup) && w->setup[i].who != 0; i++) {
-		args = row_args(w->setup[i].args, id);
+		args = row_args(w->setup[i].args, id, tok);
 		o = h_call(peers[w->setup[i].who - 'a'], w->setup[i].op, args);
 		free(args);
 		if (!h_check(o, "ok=true")) {
 			ok(0, "%s: set up with %s", w->op, w->setup[i].op);
 			return;
 		}
-		if (id == NULL)
-			id = h_strdup(o, "r.id");
+		if (id == NULL && (id = h_strdup(o, "r.id")) == NULL &&
+		    h_int(o, "r.id", -1) >= 0) /* a queue item's id is a number */
+			xasprintf(&id, "%" PRId64, h_int(o, "r.id", -1));
+		if (tok == NULL)
+			tok = h_strdup(o, "r.lease_token");
 	}
 	before = log_cursor();
 	p = w->who - 'a';
-	args = row_args(w->args, id);
+	args = row_args(w->args, id, tok);
 	o = h_call(peers[p], w->op, args);
 	free(args);
 	callid = h_strdup(o, "r.id");
@@ -156,6 +173,7 @@ run_row(const struct row *w)
 	    "a revision past the one before",
 	    w->op, w->kind);
 	free(id);
+	free(tok);
 	free(callid);
 }
 

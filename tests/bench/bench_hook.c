@@ -138,7 +138,7 @@ main(int argc, char **argv)
 	setenv("BATON_NO_AUTOSTART", "1", 1);
 	unsetenv("CLAUDE_CODE_SESSION_ID"); /* the hook finds its session by process */
 	memset(&m, 0, sizeof m);
-	mcp_spawn(&m, baton, sock, NULL);
+	mcp_spawn(&m, baton, sock, NULL, NULL);
 	mcp_init(&m, "bench_hook");
 	mcp_rpc(&m, 2, "tools/call", "{\"name\":\"status\",\"arguments\":{}}",
 	    "\"structuredContent\""); /* connected: the session exists */

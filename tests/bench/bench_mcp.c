@@ -8,7 +8,14 @@
  * compact result (and chars/4, the tokens every agent pays each turn)
  * for the profile -p (BATON_TOOLS; default full).
  *
+ * With -l it measures lock pairs (issue 19): lock_acquire + lock_release,
+ * or with -c airlock Airlock's lock_resource + unlock_resource (its
+ * lock_token) through `baton mcp --compat airlock`; with -H PORT -T TOKEN
+ * over HTTP to a running `baton mcp --http PORT` (one keep-alive
+ * connection, JSON answers) instead of a child's stdio.
+ *
  *	bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]
+ *	bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] [-t SECONDS]
  */
 #include "config.h"
 
@@ -16,6 +23,10 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +36,7 @@
 
 #include "common.h"
 #include "bench.h"
+
 #include "mcp_child.h"
 
 /* A timeval in microseconds. */
@@ -50,10 +62,43 @@ mcp_result_bytes(const struct mcp_child *m)
 	return (n + 1); /* the result's own closing brace */
 }
 
+/* One lock pair: native lock_acquire + lock_release, or Airlock's with its token. */
+static void
+mcp_lock_pair(struct mcp_child *m, long *id, const char *compat)
+{
+	char params[256], tok[65];
+	const char *t;
+
+	if (compat == NULL) {
+		mcp_rpc(m, ++*id, "tools/call",
+		    "{\"name\":\"lock_acquire\",\"arguments\":{\"name\":\"bench-pair\"}}",
+		    "\"acquired\":true");
+		mcp_rpc(m, ++*id, "tools/call",
+		    "{\"name\":\"lock_release\",\"arguments\":{\"name\":\"bench-pair\"}}",
+		    "\"released\":true");
+		return;
+	}
+	mcp_rpc(m, ++*id, "tools/call",
+	    "{\"name\":\"lock_resource\",\"arguments\":{\"name\":\"bench-pair\","
+	    "\"agent_id\":\"bench\"}}",
+	    "\"locked\":true");
+	if ((t = strstr(m->line, "\"lock_token\":\"")) == NULL ||
+	    sscanf(t + 14, "%64[0-9a-f]", tok) != 1) {
+		fprintf(stderr, "bench_mcp: no lock_token in %s\n", m->line);
+		exit(1);
+	}
+	snprintf(params, sizeof params,
+	    "{\"name\":\"unlock_resource\",\"arguments\":{\"name\":\"bench-pair\","
+	    "\"lock_token\":\"%s\"}}",
+	    tok);
+	mcp_rpc(m, ++*id, "tools/call", params, "\"released\":true");
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *sock = NULL, *baton = NULL, *profile = NULL;
+	const char *sock = NULL, *baton = NULL, *profile = NULL, *compat = NULL;
+	int locks = 0;
 	struct rusage ru;
 	size_t bytes;
 	long calls = BENCH_WARMUP;
@@ -65,28 +110,69 @@ main(int argc, char **argv)
 	int ch, i, status;
 
 	bench_init(&b, "mcp-status");
-	while ((ch = getopt(argc, argv, "b:Ln:p:S:t:")) != -1) {
+	memset(&m, 0, sizeof m);
+	while ((ch = getopt(argc, argv, "b:c:H:lLn:p:S:t:T:")) != -1) {
 		if (bench_option(&b, ch, &sock, NULL))
 			continue;
 		switch (ch) {
 		case 'b': baton = optarg; break;
+		case 'c': compat = optarg; break;
+		case 'H': m.port = atoi(optarg); break;
+		case 'l': locks = 1; break;
 		case 'L': list = 1; break;
 		case 'p': profile = optarg; break;
+		case 'T': m.token = optarg; break;
 		default: goto usage;
 		}
 	}
-	if (sock == NULL || baton == NULL)
+	if (sock == NULL || baton == NULL || (m.port != 0 && m.token == NULL))
 		goto usage;
 	signal(SIGPIPE, SIG_IGN);
-	memset(&m, 0, sizeof m);
-	mcp_spawn(&m, baton, sock, profile);
-	mcp_init(&m, "bench_mcp");
-	id = 1;
+	if (m.port != 0)
+		http_connect(&m);
+	else
+		mcp_spawn(&m, baton, sock, profile, compat);
+	if (locks) {
+		/* tools/list once: baton mcp --http sessions are not needed for curl-style calls */
+		for (i = 0; i < BENCH_WARMUP; i++)
+			mcp_lock_pair(&m, &id, compat);
+		b.name = compat != NULL
+		    ? (m.port != 0 ? "airlock-http-pair" : "airlock-stdio-pair")
+		    : (m.port != 0 ? "native-http-pair" : "native-stdio-pair");
+		b.start = t1 = bench_now();
+		while (!bench_done(&b, t1)) {
+			t0 = bench_now();
+			mcp_lock_pair(&m, &id, compat);
+			t1 = bench_now();
+			bench_add(&b, (t1 - t0) * 1e6);
+		}
+		b.total = t1 - b.start;
+		fclose(m.in);
+		if (m.port == 0)
+			waitpid(m.pid, &status, 0);
+		fclose(m.out);
+		free(m.line);
+		printf("# lock pairs through baton mcp%s%s\n",
+		    compat != NULL ? " --compat " : "", compat != NULL ? compat : "");
+		bench_report(&b);
+		return (0);
+	}
+	if (m.port != 0)
+		goto usage;
+	mcp_rpc(&m, ++id, "initialize",
+	    "{\"protocolVersion\":\"2025-06-18\","
+	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"bench_mcp\",\"version\":\"1\"}}",
+	    "\"protocolVersion\"");
+	fprintf(m.in, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
 	if (list) {
 		mcp_rpc(&m, ++id, "tools/list", "{}", "\"tools\"");
 		bytes = mcp_result_bytes(&m);
-		printf("tools/list %s: %zu bytes, %zu tokens (chars/4)\n",
-		    profile != NULL ? profile : "full", bytes, (bytes + 3) / 4);
+		printf("tools/list %s%s: %zu bytes, %zu tokens (chars/4)\n",
+		    compat != NULL ? "--compat " : "",
+		    compat != NULL        ? compat
+			: profile != NULL ? profile
+					  : "full",
+		    bytes, (bytes + 3) / 4);
 		fclose(m.in);
 		waitpid(m.pid, &status, 0);
 		fclose(m.out);
@@ -123,6 +209,8 @@ main(int argc, char **argv)
 	return (0);
 usage:
 	fprintf(stderr,
-	    "usage: bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]\n");
+	    "usage: bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]\n"
+	    "       bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] [-t "
+	    "SECONDS]\n");
 	return (64);
 }

@@ -307,6 +307,34 @@ if [ -n "${BENCH_BATON_BEFORE:-}" ]; then
 	mcp_overhead "$baton" " (this build, again)" || exit 1
 fi
 
+# ---- the seed tools (issue 19): lock pairs through --compat airlock over
+# stdio and over HTTP, against the native profile, in the same run ----
+for p in lockstep airlock; do
+	"$mcp_bin" -S "$sock" -b "$baton" -L -c "$p" || { echo "run.sh: bench_mcp -L -c $p failed" >&2; exit 1; }
+done
+native_out=$("$mcp_bin" -S "$sock" -b "$baton" -l -t 4) || { echo "run.sh: bench_mcp -l failed" >&2; exit 1; }
+al_out=$("$mcp_bin" -S "$sock" -b "$baton" -l -c airlock -t 4) ||
+    { echo "run.sh: bench_mcp -l -c airlock failed" >&2; exit 1; }
+http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo 27999)
+BATON_SOCKET=$sock BATON_STATE_DIR=$dir/state BATON_NO_AUTOSTART=1 \
+    "$baton" mcp --http "$http_port" --compat airlock 2>"$dir/http.log" &
+http_pid=$!
+http_token=$(BATON_STATE_DIR=$dir/state "$baton" mcp --http --print-token)
+i=0
+while ! grep -q listening "$dir/http.log" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+alh_out=$("$mcp_bin" -S "$sock" -b "$baton" -l -c airlock -H "$http_port" -T "$http_token" -t 4) ||
+    { echo "run.sh: bench_mcp over HTTP failed" >&2; kill "$http_pid"; exit 1; }
+kill "$http_pid"
+wait "$http_pid" 2>/dev/null
+printf '%s\n' "$native_out" "$al_out" "$alh_out"
+awk -v n="$(field "$native_out" p50)" -v a="$(field "$al_out" p50)" -v h="$(field "$alh_out" p50)" 'BEGIN {
+	printf "lock pair p50: native %.1f us, --compat airlock over stdio %.1f us (%.2fx), over HTTP %.1f us (%.2fx)\n", n, a, (n > 0 ? a / n : 0), h, (n > 0 ? h / n : 0)
+}'
+
 # ---- 10 000 idle sessions on one broker ----
 conns_out=$("$conns_bin" -S "$sock" -c 10000 -t 4) || { echo "run.sh: bench_conns failed" >&2; exit 1; }
 printf '%s\n' "$conns_out"

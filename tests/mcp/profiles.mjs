@@ -83,6 +83,11 @@ await main(async () => {
   const help = spawnSync(BATON, ['help', 'mcp'], { encoding: 'utf8' });
   ok(help.status === 0 && /--tools/.test(help.stdout) && /core/.test(help.stdout) && /reviewer/.test(help.stdout),
     'baton help mcp lists the profiles', help.stdout);
-  ok(ops.length > 30 && ops.every((o) => o === 'lock_break' || o === 'state_export' || names.includes(o)),
-    'every operation but the user\'s is in full', ops.filter((o) => !names.includes(o)));
+  ok(ops.length > 30 && ops.every((o) => o === 'lock_break' || o === 'state_export' ||
+    o.startsWith('queue_') || names.includes(o)),
+  'every operation but the user\'s and the opt-in queues is in full', ops.filter((o) => !names.includes(o)));
+  const withq = await sdkClient(sdk, b, 'profile-queues', { args: ['--tools', 'full,queues'] });
+  const q = (await listed(withq)).tools.map((t) => t.name);
+  ok(['queue_push', 'queue_claim', 'queue_finish', 'queue_list'].every((n) => q.includes(n)) &&
+    q.length === names.length + 4, '--tools full,queues adds the four queue tools', q);
 });
