@@ -1,7 +1,8 @@
 # A 3-member etcd cluster on loopback for the multi-host tests and the
 # benchmark (tests/etcd.sh, tests/bench/run.sh): Debian's etcd-server,
 # fast election settings, data in a temporary directory, killed with
-# SIGKILL at the end (SIGTERM takes seconds).  Sourced after
+# SIGKILL at the end (SIGTERM takes seconds).  The members are not
+# children of the test shell (a plain "wait" there waits for its workers).  Sourced after
 # tests/lib.sh; POSIX sh.
 #
 # etcd_cluster_start DIR [N]: start N members (default 3) under DIR;
@@ -45,7 +46,9 @@ etcd_cluster_start() {
 		_ec_c=$((_ec_base + 2 * _ec_i - 2))
 		_ec_p=$((_ec_base + 2 * _ec_i - 1))
 		mkdir -p "$_ec_dir/m$_ec_i"
-		"$ETCD" --name "m$_ec_i" --data-dir "$_ec_dir/m$_ec_i" \
+		# in a subshell: not a child of the test, whose plain "wait"
+		# waits for its own workers only
+		( "$ETCD" --name "m$_ec_i" --data-dir "$_ec_dir/m$_ec_i" \
 		    --listen-client-urls "http://127.0.0.1:$_ec_c" \
 		    --advertise-client-urls "http://127.0.0.1:$_ec_c" \
 		    --listen-peer-urls "http://127.0.0.1:$_ec_p" \
@@ -54,7 +57,8 @@ etcd_cluster_start() {
 		    --initial-cluster-token "baton-test-$$" \
 		    --heartbeat-interval 25 --election-timeout 250 \
 		    >"$_ec_dir/m$_ec_i.log" 2>&1 </dev/null &
-		ETCD_PIDS="$ETCD_PIDS $!"
+		echo $! >"$_ec_dir/m$_ec_i.pid" )
+		ETCD_PIDS="$ETCD_PIDS $(cat "$_ec_dir/m$_ec_i.pid")"
 		ETCD_URLS="${ETCD_URLS:+$ETCD_URLS,}http://127.0.0.1:$_ec_c"
 		_ec_i=$((_ec_i + 1))
 	done
@@ -96,9 +100,6 @@ etcd_leader() {
 etcd_cluster_stop() {
 	for _es_p in $ETCD_PIDS; do
 		kill -9 "$_es_p" 2>/dev/null
-	done
-	for _es_p in $ETCD_PIDS; do
-		wait "$_es_p" 2>/dev/null
 	done
 	ETCD_PIDS=
 }
