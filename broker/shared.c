@@ -1,5 +1,5 @@
 /*
- * Shared projects (DESIGN 15, batond(8) SHARED PROJECTS): when agents
+ * Shared projects (DESIGN 15, batond(8) "Shared projects"): when agents
  * on several hosts work on one repository, each host keeps its own
  * batond, and the state of a project named by --share lives in etcd
  * (etcd.c) instead of this broker's memory.  This is the layer between
@@ -848,9 +848,14 @@ static op_handler *const shared_handlers[OP_COUNT] = {
 	[OP_event_wait] = shared_event_wait,
 };
 
-/* Operations that are about this broker, not the project: served here as ever. */
+/*
+ * Operations that are about this broker, not the project: served here as
+ * ever.  agent_join names the session (the name its lock records carry);
+ * its presence stays on this host (agent_list is not served yet).
+ */
 static const unsigned char shared_local_ops[OP_COUNT] = {
 	[OP_status] = 1,
+	[OP_agent_join] = 1,
 	[OP_guide] = 1,
 	[OP_state_export] = 1,
 	[OP_hook_edit] = 1,

@@ -1,6 +1,6 @@
 /*
- * The multi-host backend's own header (DESIGN 15, batond(8) SHARED
- * PROJECTS): etcd.c, the client of etcd's HTTP/JSON gateway (calls with
+ * The multi-host backend's own header (DESIGN 15, batond(8) "Shared
+ * projects"): etcd.c, the client of etcd's HTTP/JSON gateway (calls with
  * a deadline and failover, watch streams), and the shared-*.c files,
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in

@@ -181,6 +181,15 @@ wait $ew
 is "$(json .fired <"$D/ew")/$(json .payload.build <"$D/ew")" true/7 \
     "event_wait on B wakes on A's signal, with its payload"
 
+# --- what a shared project does not serve: a clear error ----------------
+
+on A call agent_join '{"name":"alpha"}' >/dev/null
+ok $? "agent_join names a session of a shared project (on its host)"
+out=$(on A call task_create '{"title":"t","complexity":"simple"}' 2>&1)
+rc=$?
+is "$rc" 65 "task_create in a shared project is refused (exit 65)"
+like "$out" "not served for shared projects" "naming what is missing"
+
 # --- kill -9 of the etcd leader during a lock and counter workload ------
 
 # Four workers on two hosts: a locked section, a counter increment and a

@@ -19,7 +19,10 @@
 # and the review workflow: claim -> submit -> approve cycles with 8
 # implementers and one reviewer, all blocking (issue 13); and the wall
 # time of a `baton hook PreToolUse` process against `true` (issue 18:
-# agents wait for it on every edit).
+# agents wait for it on every edit); and a shared project's lock pairs
+# through batond --backend etcd on a 3-member etcd on loopback, against
+# the same etcd's transactions sent directly and the local broker
+# (issue 20).
 # Never pass/fail: it prints figures.
 #
 #	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
@@ -369,3 +372,40 @@ awk -v t="$(field "$hook_out" p50 | sed -n 1p)" -v t99="$(field "$hook_out" p99 
     -v d="$(field "$hook_out" p50 | sed -n 3p)" -v d99="$(field "$hook_out" p99 | sed -n 3p)" 'BEGIN {
 	printf "baton hook PreToolUse per call: allowed p50 %.2f ms p99 %.2f ms, denied p50 %.2f ms p99 %.2f ms; true p50 %.2f ms p99 %.2f ms: allowed = %.1fx true (p50; budget 100 ms typical)\n", a / 1000, a99 / 1000, d / 1000, d99 / 1000, t / 1000, t99 / 1000, (t > 0 ? a / t : 0)
 }'
+
+# ---- a shared project's locks on etcd (batond --backend etcd, issue 20) ----
+# A 3-member etcd on loopback; bench_lock through a broker whose project
+# is shared, against bench_etcd: the two transactions of the same lock
+# recipe sent straight to the same etcd member, and against the local
+# broker's figure above.
+if command -v etcd >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1; then
+	now_ms() { echo $(($(date +%s%N) / 1000000)); }
+	wait_for() {
+		_wf_end=$(($(now_ms) + $2 * 1000))
+		until eval "$1"; do
+			[ "$(now_ms)" -ge "$_wf_end" ] && return 1
+			sleep 0.05
+		done
+	}
+	. "$(dirname "$0")/../etcd-lib.sh"
+	ETCD_PIDS=
+	trap 'etcd_cluster_stop; cleanup' EXIT
+	etcd_cluster_start "$dir/etcd" || { echo "run.sh: etcd did not start" >&2; exit 1; }
+	mkdir -m 700 "$dir/s5" "$dir/state5" "$dir/eproj"
+	start_broker "$dir/s5/sock" "$dir/state5" "$dir/batond5.log" --backend etcd \
+	    --etcd "$ETCD_URLS" --share "$dir/eproj=bench"
+	pid4="$pid4 $started"
+	elock_out=$(BATON_PROJECT=$dir/eproj "$lock_bin" -S "$dir/s5/sock" -t "$secs" |
+	    sed 's/^lock:/lock-etcd:/') || { echo "run.sh: bench_lock (etcd) failed" >&2; exit 1; }
+	m1=$(etcd_member_url 1)
+	m1=${m1#http://}
+	etxn_out=$("$builddir/tests/bench/bench_etcd" -H "${m1%:*}" -p "${m1##*:}" -t "$secs") ||
+		{ echo "run.sh: bench_etcd failed" >&2; exit 1; }
+	printf '%s\n' "$elock_out" "$etxn_out"
+	awk -v b="$(field "$elock_out" p50)" -v t="$(field "$etxn_out" p50)" \
+	    -v l="$(field "$lock1_out" p50)" 'BEGIN {
+		printf "shared-project lock pair p50 (acquire + release): %.2f ms through batond --backend etcd, %.2f ms as the same two etcd txns sent directly: %.2fx; the local broker %.1f us: %.0fx\n", 2 * b / 1000, 2 * t / 1000, (t > 0 ? b / t : 0), 2 * l, (l > 0 ? b / l : 0)
+	}'
+else
+	echo "shared-project locks on etcd: skipped (etcd and etcdctl are not installed: ./bootstrap)"
+fi
