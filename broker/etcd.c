@@ -174,6 +174,20 @@ etcd_endpoint_list(void)
 	return (ep_list != NULL ? ep_list : "");
 }
 
+/* Free a watch and its connection (with the request on it). */
+static void
+etcd_watch_free(struct etcd_watch *w)
+{
+	if (w->evcon != NULL)
+		evhttp_connection_free(w->evcon);
+	event_free(w->retry_ev);
+	event_free(w->free_ev);
+	evbuffer_free(w->line);
+	free(w->key);
+	free(w->end);
+	free(w);
+}
+
 /* Nothing to do before the first call: connections are made on demand. */
 void
 etcd_start(void)
@@ -191,14 +205,7 @@ etcd_shutdown(void)
 
 	while ((w = TAILQ_FIRST(&watches)) != NULL) {
 		TAILQ_REMOVE(&watches, w, entry);
-		if (w->evcon != NULL)
-			evhttp_connection_free(w->evcon);
-		event_free(w->retry_ev);
-		event_free(w->free_ev);
-		evbuffer_free(w->line);
-		free(w->key);
-		free(w->end);
-		free(w);
+		etcd_watch_free(w);
 	}
 	for (i = 0; i < neps; i++) {
 		for (j = 0; j < eps[i].nconns; j++) {
@@ -461,16 +468,7 @@ etcd_cancel(struct etcd_call *c)
 static void
 etcd_watch_free_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct etcd_watch *w = arg;
-
-	if (w->evcon != NULL)
-		evhttp_connection_free(w->evcon); /* and the request on it */
-	event_free(w->retry_ev);
-	event_free(w->free_ev);
-	evbuffer_free(w->line);
-	free(w->key);
-	free(w->end);
-	free(w);
+	etcd_watch_free(arg);
 }
 
 /* The stream dropped: resume after the last event, on the next endpoint, soon. */
@@ -670,6 +668,25 @@ size_t
 etcd_watch_count(void)
 {
 	return (nwatches);
+}
+
+/* The body that names a lease: {"ID": "id"} (a string: 64 bits). */
+cJSON *
+etcd_lease_id(int64_t id)
+{
+	cJSON *body = cJSON_CreateObject();
+	char num[32];
+
+	snprintf(num, sizeof num, "%lld", (long long)id);
+	cJSON_AddStringToObject(body, "ID", num);
+	return (body);
+}
+
+/* Revoke a lease, nobody waiting: if etcd cannot be reached, it expires. */
+void
+etcd_revoke(int64_t id)
+{
+	etcd_post("/v3/lease/revoke", etcd_lease_id(id), NULL, NULL);
 }
 
 /* A 64-bit field of an answer: a string of digits (or a small number); 0 when absent. */

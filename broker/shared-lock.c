@@ -196,14 +196,11 @@ static cJSON *
 lk_leave_body(struct lk *l, const char **path)
 {
 	cJSON *acts, *body;
-	char id[32];
 	size_t i;
 
 	if (l->own_lease) {
 		*path = "/v3/lease/revoke";
-		snprintf(id, sizeof id, "%lld", (long long)l->lease);
-		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "ID", id);
+		body = etcd_lease_id(l->lease);
 		return (body);
 	}
 	*path = "/v3/kv/txn";
@@ -295,6 +292,23 @@ lk_timeout(struct shcall *c)
 	lk_leave(c);
 }
 
+/* Open the answer of a grant: acquired, its token, fence, mode and names. */
+static void
+lk_pack_grant(struct fbuf *fb, const struct shgrant *g, char *const *names, size_t n)
+{
+	size_t i;
+
+	pk_map_open(fb);
+	pk_kbool(fb, "acquired", 1);
+	pk_kstr(fb, "token", g->token);
+	pk_kint(fb, "fence", g->fence);
+	pk_kstr(fb, "mode", mode_name(g->shared));
+	pk_str(fb, "names");
+	pk_array(fb, n);
+	for (i = 0; i < n; i++)
+		pk_str(fb, names[i]);
+}
+
 /* The locks are ours: a grant, and the answer. */
 static void
 lk_granted(struct shcall *c)
@@ -302,7 +316,6 @@ lk_granted(struct shcall *c)
 	struct lk *l = c->st;
 	struct shgrant *g = xcalloc(1, sizeof *g);
 	struct fbuf *fb;
-	size_t i;
 
 	random_hex(g->token, sizeof g->token);
 	g->ss = l->own_lease ? NULL : c->ss;
@@ -324,15 +337,7 @@ lk_granted(struct shcall *c)
 	l->placed = 0;
 	TAILQ_INSERT_TAIL(&shgrants, g, entry);
 	fb = shcall_reply_begin(c);
-	pk_map_open(fb);
-	pk_kbool(fb, "acquired", 1);
-	pk_kstr(fb, "token", g->token);
-	pk_kint(fb, "fence", g->fence);
-	pk_kstr(fb, "mode", mode_name(g->shared));
-	pk_str(fb, "names");
-	pk_array(fb, g->n);
-	for (i = 0; i < g->n; i++)
-		pk_str(fb, g->names[i]);
+	lk_pack_grant(fb, g, g->names, g->n);
 	if (g->own_lease)
 		pk_kdouble(fb, "expires_in_seconds", l->ttl);
 	pk_map_close(fb);
@@ -660,15 +665,7 @@ lk_held(struct shcall *c, const struct shgrant *g)
 	struct fbuf *fb = shcall_reply_begin(c);
 	size_t i;
 
-	pk_map_open(fb);
-	pk_kbool(fb, "acquired", 1);
-	pk_kstr(fb, "token", g->token);
-	pk_kint(fb, "fence", g->fence);
-	pk_kstr(fb, "mode", mode_name(g->shared));
-	pk_str(fb, "names");
-	pk_array(fb, l->n);
-	for (i = 0; i < l->n; i++)
-		pk_str(fb, l->names[i]);
+	lk_pack_grant(fb, g, l->names, l->n);
 	pk_str(fb, "held");
 	pk_array(fb, l->n);
 	for (i = 0; i < l->n; i++)
@@ -896,7 +893,7 @@ shared_lock_release(struct req *r)
 	const char *tok = arg_str(r, "token", &tlen), *s;
 	struct shgrant *g = NULL;
 	cJSON *acts, *body;
-	char id[32], *name;
+	char *name;
 
 	c->on_end = rl_end;
 	if (one != NULL && names != NULL) {
@@ -940,9 +937,7 @@ shared_lock_release(struct req *r)
 		x->whole = 1;
 	}
 	if (x->whole && g->own_lease) {
-		snprintf(id, sizeof id, "%lld", (long long)g->lease);
-		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "ID", id);
+		body = etcd_lease_id(g->lease);
 		shcall_post(c, "/v3/lease/revoke", body, rl_done);
 		return;
 	}
@@ -969,14 +964,9 @@ rn_moved(struct shcall *c, const cJSON *res)
 	struct rn *x = c->st;
 	struct shgrant *g = shgrant_by_token(x->token);
 	struct fbuf *fb;
-	cJSON *body;
-	char id[32];
 
 	if (g == NULL || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded"))) {
-		snprintf(id, sizeof id, "%lld", (long long)x->lease);
-		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "ID", id);
-		etcd_post("/v3/lease/revoke", body, NULL, NULL);
+		etcd_revoke(x->lease);
 		if (g != NULL)
 			shgrant_free(g);
 		shcall_error(c, ERR_NOT_FOUND, "name",
@@ -985,10 +975,7 @@ rn_moved(struct shcall *c, const cJSON *res)
 		return;
 	}
 	if (g->own_lease) { /* the old lease holds nothing any more */
-		snprintf(id, sizeof id, "%lld", (long long)g->lease);
-		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "ID", id);
-		etcd_post("/v3/lease/revoke", body, NULL, NULL);
+		etcd_revoke(g->lease);
 	}
 	g->lease = x->lease;
 	g->own_lease = 1;

@@ -124,15 +124,9 @@ nt_pack_field(struct fbuf *fb, const char *name, const struct shrec *r, const ch
 static void
 nt_revoke(struct nt *x)
 {
-	cJSON *body;
-	char id[32];
-
 	if (x->lease == 0)
 		return;
-	snprintf(id, sizeof id, "%lld", (long long)x->lease);
-	body = cJSON_CreateObject();
-	cJSON_AddStringToObject(body, "ID", id);
-	etcd_post("/v3/lease/revoke", body, NULL, NULL);
+	etcd_revoke(x->lease);
 	x->lease = 0;
 }
 

@@ -585,13 +585,10 @@ shared_lease_keepalive_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct shsess *ss = arg;
 	cJSON *body;
-	char id[32];
 
 	if (ss->ka_ec != NULL || ss->lost)
 		return;
-	snprintf(id, sizeof id, "%lld", (long long)ss->lease);
-	body = cJSON_CreateObject();
-	cJSON_AddStringToObject(body, "ID", id);
+	body = etcd_lease_id(ss->lease);
 	ss->ka_sent = mono_ms();
 	ss->ka_ec = etcd_post("/v3/lease/keepalive", body, shared_keepalive_done, ss);
 }
@@ -726,8 +723,6 @@ shared_session_closed(struct session *s)
 	struct shsess *ss;
 	struct shcall *c;
 	struct shbg *b;
-	cJSON *body;
-	char id[32];
 
 	HASH_FIND_PTR(shsessions, &s, ss);
 	if (ss == NULL)
@@ -748,10 +743,7 @@ shared_session_closed(struct session *s)
 		etcd_cancel(ss->ka_ec);
 	if (ss->lease != 0 && !ss->lost) {
 		/* nobody waits for it; if etcd cannot be reached, the lease expires */
-		snprintf(id, sizeof id, "%lld", (long long)ss->lease);
-		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "ID", id);
-		etcd_post("/v3/lease/revoke", body, NULL, NULL);
+		etcd_revoke(ss->lease);
 	}
 	event_free(ss->ka_ev);
 	event_free(ss->expire_ev);

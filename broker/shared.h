@@ -39,6 +39,8 @@ void etcd_cancel(struct etcd_call *);
 struct etcd_watch *etcd_watch(const char *, int, int64_t, int, etcd_event *, void *);
 void etcd_watch_stop(struct etcd_watch *);
 size_t etcd_watch_count(void);
+cJSON *etcd_lease_id(int64_t);
+void etcd_revoke(int64_t);
 int64_t etcd_int(const cJSON *, const char *);
 int64_t etcd_revision(const cJSON *);
 cJSON *etcd_b64(const void *, size_t);

@@ -47,6 +47,11 @@ on() {
 	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" "$BATON" "$@"
 }
 
+# host_of I: the host of worker I, A and B in turn.
+host_of() {
+	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
+}
+
 # etcd_watches H: the watch streams host H has open (a waiter parked on etcd).
 etcd_watches() {
 	on $1 status --json | json .shared.watches
@@ -77,8 +82,7 @@ EOF
 : >"$D/locks"
 i=0
 while [ $i -lt 8 ]; do
-	h=A
-	[ $((i % 2)) = 1 ] && h=B
+	h=$(host_of $i)
 	(
 		n=0
 		while [ $n -lt 4 ]; do
@@ -114,8 +118,7 @@ v=$(on B call note_get '{"key":"cfg"}' | json .version)
 : >"$D/cas"
 i=0
 while [ $i -lt 10 ]; do
-	h=A
-	[ $((i % 2)) = 1 ] && h=B
+	h=$(host_of $i)
 	on $h call note_set "{\"key\":\"cfg\",\"value\":{\"n\":$i},\"if_version\":$v}" |
 	    json .written >>"$D/cas" &
 	i=$((i + 1))
@@ -138,8 +141,7 @@ done
 EOF
 i=0
 while [ $i -lt 6 ]; do
-	h=A
-	[ $((i % 2)) = 1 ] && h=B
+	h=$(host_of $i)
 	(. "$D/incr.sh" $h) &
 	i=$((i + 1))
 done
@@ -150,8 +152,7 @@ is "$(on A call note_get '{"key":"sum"}' | json .value)" 30 \
 : >"$D/counts"
 i=0
 while [ $i -lt 8 ]; do
-	h=A
-	[ $((i % 2)) = 1 ] && h=B
+	h=$(host_of $i)
 	(
 		n=0
 		while [ $n -lt 10 ]; do
@@ -218,8 +219,7 @@ EOF
 pids=
 i=0
 while [ $i -lt 4 ]; do
-	h=A
-	[ $((i % 2)) = 1 ] && h=B
+	h=$(host_of $i)
 	(. "$D/fworker.sh" $h $i) &
 	pids="$pids $!"
 	i=$((i + 1))
