@@ -446,8 +446,11 @@ note_wait_timeout(struct shcall *c)
 /*
  * An event on the note.  One at or before the revision read (replayed
  * from after_version while the note is absent) says it changed and is
- * gone now; NULL: that history was compacted, the same.
+ * gone now; NULL: that history was compacted, the same when the note is
+ * absent and the caller saw a version, else the note is read again.
  */
+static void note_wait_read(struct shcall *, const cJSON *);
+
 static void
 note_wait_event(struct shcall *c, const cJSON *ev)
 {
@@ -457,6 +460,10 @@ note_wait_event(struct shcall *c, const cJSON *ev)
 	int deleted = cJSON_IsString(type) && strcmp(type->valuestring, "DELETE") == 0;
 	int64_t rev = etcd_int(kv, "mod_revision");
 
+	if (ev == NULL && (x->found || x->after <= 0)) {
+		nt_read(c, x->key, note_wait_read); /* compacted: what is it now? */
+		return;
+	}
 	if (ev == NULL || rev <= x->read_at) {
 		note_wait_reply(c, 1, NULL, 1, x->read_at);
 		return;
@@ -491,7 +498,8 @@ note_wait_read(struct shcall *c, const cJSON *res)
 	from = x->read_at;
 	if (kv == NULL && x->after > 0 && x->after < from)
 		from = x->after;
-	shcall_wait(c, x->wait, note_wait_timeout);
+	if (c->timer == NULL) /* not again after a compaction: one deadline */
+		shcall_wait(c, x->wait, note_wait_timeout);
 	shcall_watch(c, x->key, 0, from + 1, 0, note_wait_event);
 }
 

@@ -182,6 +182,17 @@ wait $ew
 is "$(json .fired <"$D/ew")/$(json .payload.build <"$D/ew")" true/7 \
     "event_wait on B wakes on A's signal, with its payload"
 
+# A note_wait whose history etcd compacted: the note was deleted since
+# the version the caller saw, and the events are gone: it still says so.
+v=$(on A call note_set '{"key":"gone","value":1}' | json .version)
+on B call note_delete '{"key":"gone"}' >/dev/null
+on B call note_set '{"key":"other","value":2}' >/dev/null
+rev=$("$ETCDCTL" --endpoints "$ETCD_URLS" endpoint status -w json | jq -r '.[0].Status.header.revision')
+"$ETCDCTL" --endpoints "$ETCD_URLS" compact "$rev" >/dev/null
+out=$(on A call note_wait "{\"key\":\"gone\",\"after_version\":$v,\"wait_seconds\":10}")
+is "$(echo "$out" | json .changed)/$(echo "$out" | json .found)" true/false \
+    "note_wait across a compacted history: changed, not found"
+
 # --- what a shared project does not serve: a clear error ----------------
 
 on A call agent_join '{"name":"alpha"}' >/dev/null
