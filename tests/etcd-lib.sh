@@ -8,6 +8,7 @@
 # etcd_cluster_start DIR [N]: start N members (default 3) under DIR;
 #   sets ETCD_URLS (comma-separated client URLs), ETCD_PIDS, ETCD_EPS.
 # etcd_member_pid I, etcd_member_url I: member I (1-based).
+# etcd_member_restart I: start member I again on its data.
 # etcd_leader: the index of the member that leads now (empty if none).
 # etcd_cluster_stop: SIGKILL every member.
 
@@ -17,6 +18,13 @@ ETCDCTL=${ETCDCTL:-etcdctl}
 # A port that nothing listens on, from a base that differs per test run.
 _etcd_port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# _etcd_member_run I: start member I from its script, in a subshell: not
+# a child of the test, whose plain "wait" waits for its own workers only.
+_etcd_member_run() {
+	( sh "$_ec_dir/m$1.sh" &
+	echo $! >"$_ec_dir/m$1.pid" )
 }
 
 etcd_cluster_start() {
@@ -46,18 +54,18 @@ etcd_cluster_start() {
 		_ec_c=$((_ec_base + 2 * _ec_i - 2))
 		_ec_p=$((_ec_base + 2 * _ec_i - 1))
 		mkdir -p "$_ec_dir/m$_ec_i"
-		# in a subshell: not a child of the test, whose plain "wait"
-		# waits for its own workers only
-		( "$ETCD" --name "m$_ec_i" --data-dir "$_ec_dir/m$_ec_i" \
-		    --listen-client-urls "http://127.0.0.1:$_ec_c" \
-		    --advertise-client-urls "http://127.0.0.1:$_ec_c" \
-		    --listen-peer-urls "http://127.0.0.1:$_ec_p" \
-		    --initial-advertise-peer-urls "http://127.0.0.1:$_ec_p" \
-		    --initial-cluster "$_ec_cluster" --initial-cluster-state new \
-		    --initial-cluster-token "baton-test-$$" \
-		    --heartbeat-interval 25 --election-timeout 250 \
-		    >"$_ec_dir/m$_ec_i.log" 2>&1 </dev/null &
-		echo $! >"$_ec_dir/m$_ec_i.pid" )
+		cat >"$_ec_dir/m$_ec_i.sh" <<EOF
+exec "$ETCD" --name "m$_ec_i" --data-dir "$_ec_dir/m$_ec_i" \\
+    --listen-client-urls "http://127.0.0.1:$_ec_c" \\
+    --advertise-client-urls "http://127.0.0.1:$_ec_c" \\
+    --listen-peer-urls "http://127.0.0.1:$_ec_p" \\
+    --initial-advertise-peer-urls "http://127.0.0.1:$_ec_p" \\
+    --initial-cluster "$_ec_cluster" --initial-cluster-state new \\
+    --initial-cluster-token "baton-test-$$" \\
+    --heartbeat-interval 25 --election-timeout 250 \\
+    >>"$_ec_dir/m$_ec_i.log" 2>&1 </dev/null
+EOF
+		_etcd_member_run $_ec_i
 		ETCD_PIDS="$ETCD_PIDS $(cat "$_ec_dir/m$_ec_i.pid")"
 		ETCD_URLS="${ETCD_URLS:+$ETCD_URLS,}http://127.0.0.1:$_ec_c"
 		_ec_i=$((_ec_i + 1))
@@ -67,6 +75,15 @@ etcd_cluster_start() {
 	export ETCDCTL_API=3
 	wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint health \
 	    >/dev/null 2>&1' 30
+}
+
+# etcd_member_restart I: start member I again (after a kill -9), on its
+# data; sets its new pid in ETCD_PIDS.
+etcd_member_restart() {
+	_ec_dir=$ETCD_DIR
+	_etcd_member_run "$1"
+	ETCD_PIDS=$(echo $ETCD_PIDS |
+	    awk -v i="$1" -v p="$(cat "$_ec_dir/m$1.pid")" '{ $i = p; print }')
 }
 
 etcd_member_pid() {

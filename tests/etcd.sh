@@ -202,6 +202,27 @@ rc=$?
 is "$rc" 65 "task_create in a shared project is refused (exit 65)"
 like "$out" "not served for shared projects" "naming what is missing"
 
+# --- a watch stream whose member dies is resumed on another ------------
+
+# A waits on B's lock (a watch, on the first member: the one both hosts
+# talk to while all is well); that member is killed, B releases: A's
+# watch, resumed from its last revision elsewhere, sees the release.
+mkfifo "$D/rx.fifo"
+(on B lock resume-x -- sh -c 'read x <"$1"' sh "$D/rx.fifo") &
+bl=$!
+wait_for '[ "$(on A locks --json resume-x | json ".locks[0].holders | length")" = 1 ]' 20
+(on A call lock_acquire '{"name":"resume-x","wait_seconds":30}' >"$D/rx") &
+aw=$!
+wait_for '[ "$(etcd_watches A)" -ge 1 ]' 10
+kill -9 "$(etcd_member_pid 1)"
+echo >"$D/rx.fifo"
+wait $bl $aw
+is "$(json .acquired <"$D/rx")" true "A's waiter got the lock: its watch resumed on another member"
+etcd_member_restart 1
+wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint health \
+    >/dev/null 2>&1' 30
+ok $? "member 1 is back: three healthy members"
+
 # --- kill -9 of the etcd leader during a lock and counter workload ------
 
 # Four workers on two hosts: a locked section, a counter increment and a
