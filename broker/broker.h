@@ -20,8 +20,8 @@
  *   etcd.c      the etcd client (HTTP/JSON gateway, watches); calls
  *               ground.c only
  *   shared.c    shared projects: their operations served from etcd by
- *               shared-lock.c, shared-note.c, shared-task.c (shared.h is
- *               theirs and etcd.c's); calls sessions, replies, waits
+ *               shared-lock.c and shared-note.c (shared.h is theirs and
+ *               etcd.c's); calls sessions, replies, waits
  *   feed.c      the audit log of every change (modules call feed_record
  *               where they change state) and its live subscribers;
  *               server.c tells it where a request begins and ends

@@ -697,6 +697,17 @@ lk_busy(struct shcall *c)
 	return (NULL);
 }
 
+/* The prefix of the line of lock name (n bytes): "…/l/NAME/". */
+static char *
+lk_prefix(const struct shcall *c, const char *name, size_t n)
+{
+	char *key = shared_key(c, "l", name, n, 1), *pfx;
+
+	xasprintf(&pfx, "%s/", key);
+	free(key);
+	return (pfx);
+}
+
 /* The names of the request, each once; -1 when answered. */
 static int
 lk_names(struct shcall *c, struct req *r)
@@ -720,9 +731,7 @@ lk_names(struct shcall *c, struct req *r)
 		o = one != NULL ? one : &names->via.array.ptr[i];
 		mp_str(o, &s, &len);
 		l->names[i] = xstrndup(s, len);
-		l->pfx[i] = shared_key(c, "l", s, len, 1);
-		l->pfx[i] = xreallocarray(l->pfx[i], strlen(l->pfx[i]) + 2, 1);
-		strcat(l->pfx[i], "/");
+		l->pfx[i] = lk_prefix(c, s, len);
 		for (j = 0; j < i; j++) {
 			if (strcmp(l->names[j], l->names[i]) == 0) {
 				shcall_error(c, ERR_INVALID, "names",
@@ -1183,4 +1192,135 @@ shared_lock_list(struct req *r)
 	free(esc);
 	free(key);
 	shcall_post(c, "/v3/kv/range", body, ll_done);
+}
+
+/*
+ * A lock_break in progress: the holders at the head of the lock's line,
+ * read, then deleted in one transaction that compares each key's
+ * creation revision (a line that moved in between is read again).  The
+ * holders on other hosts learn it when they release (no inbox: messages
+ * are not shared yet).
+ */
+struct bk {
+	char *name, *pfx, *reason;
+	struct fbuf holders;
+	int has_holders;
+	int tries;
+};
+
+#define LOCK_BREAK_TRIES 100 /* readings of a line that keeps moving */
+
+static void bk_read(struct shcall *);
+
+static void
+bk_end(struct shcall *c)
+{
+	struct bk *x = c->st;
+
+	free(x->name);
+	free(x->pfx);
+	free(x->reason);
+	if (x->has_holders)
+		fbuf_free(&x->holders);
+}
+
+/* The answer: broken (the holders read are gone), or nobody held it. */
+static void
+bk_reply(struct shcall *c, int broken)
+{
+	struct bk *x = c->st;
+	struct fbuf *fb = shcall_reply_begin(c);
+
+	pk_map_open(fb);
+	pk_kbool(fb, "broken", broken);
+	pk_str(fb, "holders");
+	if (broken)
+		pk_raw(fb, x->holders.sb.data + FRAME_HDR, x->holders.sb.size - FRAME_HDR);
+	else
+		pk_array(fb, 0);
+	pk_kstr(fb, "hint",
+	    broken ? "the holders lost it; on other hosts they learn it when they release "
+		     "(a shared project has no inbox yet); the line moves on"
+		   : "nobody holds this lock; nothing to break");
+	pk_map_close(fb);
+	shcall_reply_end(c, fb);
+}
+
+static void
+bk_deleted(struct shcall *c, const cJSON *res)
+{
+	struct bk *x = c->st;
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded"))) {
+		if (++x->tries == LOCK_BREAK_TRIES) {
+			shcall_error(c, ERR_CONFLICT, "name",
+			    "the line of %s kept changing %d times in a row; try again",
+			    x->name, LOCK_BREAK_TRIES);
+			return;
+		}
+		bk_read(c);
+		return;
+	}
+	log_warnx("shared lock %s (%s): broken by %s (session %s)%s%s", x->name, shared_host(),
+	    shcall_session(c)->agent, shcall_session(c)->id, x->reason != NULL ? ": " : "",
+	    x->reason != NULL ? x->reason : "");
+	bk_reply(c, 1);
+}
+
+/* The line read: delete its holders' keys, if they are still the ones read. */
+static void
+bk_line(struct shcall *c, const cJSON *res)
+{
+	struct bk *x = c->st;
+	const cJSON *kvs = etcd_txn_kvs(res, 0), *kv;
+	cJSON *cmp, *acts;
+	size_t nh, i = 0;
+	char *key;
+
+	nh = cJSON_GetArraySize(kvs) > 0 ? lk_nholders(kvs, strlen(x->pfx)) : 0;
+	if (nh == 0) {
+		bk_reply(c, 0);
+		return;
+	}
+	if (x->has_holders)
+		fbuf_free(&x->holders);
+	fbuf_init(&x->holders);
+	x->has_holders = 1;
+	lk_pack_line(&x->holders, kvs, 0, nh, 1);
+	cmp = cJSON_CreateArray();
+	acts = cJSON_CreateArray();
+	cJSON_ArrayForEach(kv, kvs) {
+		if (i++ == nh || (key = lk_kv_key(kv)) == NULL)
+			break;
+		cJSON_AddItemToArray(cmp,
+		    etcd_cmp(key, "CREATE", "EQUAL", etcd_int(kv, "create_revision")));
+		cJSON_AddItemToArray(acts, etcd_del(key, 0));
+		free(key);
+	}
+	shcall_txn(c, cmp, acts, NULL, bk_deleted);
+}
+
+static void
+bk_read(struct shcall *c)
+{
+	struct bk *x = c->st;
+	cJSON *acts = cJSON_CreateArray();
+
+	cJSON_AddItemToArray(acts, etcd_get(x->pfx, 1, LOCK_QUEUE_MAX + 1, 0));
+	shcall_txn(c, NULL, acts, NULL, bk_line);
+}
+
+void
+shared_lock_break(struct req *r)
+{
+	struct shcall *c = shcall_new(r, sizeof(struct bk));
+	struct bk *x = c->st;
+	size_t n;
+	const char *name = arg_str(r, "name", &n);
+
+	c->on_end = bk_end;
+	x->name = xstrndup(name, n);
+	x->reason = arg_strdup(r, "reason");
+	x->pfx = lk_prefix(c, name, n);
+	bk_read(c);
 }

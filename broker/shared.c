@@ -830,6 +830,7 @@ static op_handler *const shared_handlers[OP_COUNT] = {
 	[OP_lock_release] = shared_lock_release,
 	[OP_lock_renew] = shared_lock_renew,
 	[OP_lock_list] = shared_lock_list,
+	[OP_lock_break] = shared_lock_break,
 	[OP_note_set] = shared_note_set,
 	[OP_note_get] = shared_note_get,
 	[OP_note_delete] = shared_note_delete,

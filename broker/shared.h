@@ -5,8 +5,8 @@
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
- * events, shared-task.c tasks and claims, shared-agent.c presence and
- * messages.  Nothing else in the broker includes it; main.c and
+ * events (tasks and claims, presence and messages are not shared yet:
+ * shared.c refuses them).  Nothing else in the broker includes it; main.c and
  * server.c call what broker.h's shared section declares.
  */
 #ifndef BATON_SHARED_H
@@ -116,6 +116,7 @@ void shared_lock_session_end(struct shsess *);
 struct shgrant;
 extern TAILQ_HEAD(shgrant_list, shgrant) shgrants;
 op_handler shared_lock_acquire, shared_lock_release, shared_lock_renew, shared_lock_list;
+op_handler shared_lock_break;
 
 /* shared-note.c */
 op_handler shared_note_set, shared_note_get, shared_note_delete, shared_note_list;

@@ -111,6 +111,19 @@ wait
 is "$(echo "$out" | json .acquired)" true "A's waiter gets the lock B released"
 ok $([ $((t1 - t0)) -lt 5000 ] && echo 0 || echo 1) "within the holder's second ($((t1 - t0)) ms)"
 
+# lock_break from the other host: B's holder loses the lock, A gets it.
+mkfifo "$D/brk.fifo"
+(on B lock brk -- sh -c 'read x <"$1"' sh "$D/brk.fifo") &
+bh=$!
+wait_for '[ "$(on A locks --json brk | json ".locks[0].holders | length")" = 1 ]' 20
+out=$(on A call lock_break '{"name":"brk","reason":"test"}')
+is "$(echo "$out" | json .broken)/$(echo "$out" | json '.holders[0].host')" "true/$(hostname)" \
+    "lock_break on A takes B's lock, naming its holder"
+is "$(on A call lock_acquire '{"name":"brk"}' | json .acquired)" true \
+    "the broken lock is free for A"
+echo >"$D/brk.fifo"
+wait $bh
+
 # --- notes, counters, events ----------------------------------------
 
 on A call note_set '{"key":"cfg","value":{"n":0}}' >/dev/null
