@@ -29,6 +29,24 @@ TTL=3
 TIMEOUT=5
 trap 'etcd_cluster_stop; cleanup' EXIT
 
+# Bad options: one line on stderr, exit 64, before anything starts.
+bad_opts() {
+	out=$("$BATOND" -f -S "$D/bad/sock" -D "$D/bad" "$@" 2>&1 </dev/null)
+	echo "$?:$out"
+}
+like "$(bad_opts --backend etcd --share p)" "^64:batond: --backend etcd needs --etcd" \
+    "--backend etcd without --etcd is refused"
+like "$(bad_opts --share p)" "^64:batond: --share and --etcd need --backend etcd" \
+    "--share without --backend etcd is refused"
+like "$(bad_opts --backend zk)" "^64:batond: --backend takes local or etcd" \
+    "an unknown backend is refused"
+like "$(bad_opts --backend etcd --etcd https://h:1 --share p)" "^64:.*TLS is not supported" \
+    "an https:// endpoint is refused, saying why"
+like "$(bad_opts --backend etcd --etcd http://h:0 --share p)" "^64:batond: --etcd takes" \
+    "a bad endpoint is refused"
+like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-ttl 0.5)" \
+    "^64:batond: --etcd-ttl takes 1 to 3600 whole seconds" "a bad --etcd-ttl is refused"
+
 etcd_cluster_start "$D/etcd" || bail_out "etcd did not start: $(tail -5 "$D/etcd/m1.log")"
 
 # start_host H: batond for host H on the cluster, its project $D/pH shared as "team".
