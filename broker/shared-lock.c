@@ -120,16 +120,21 @@ shgrant_prune(void)
 	}
 }
 
-/* The session ended: its bound grants go with its lease. */
+/* The session ended: its bound grants go with its lease (s: the session). */
 void
-shared_lock_session_end(struct shsess *ss)
+shared_lock_session_end(struct shsess *ss, const struct session *s)
 {
 	struct shgrant *g, *next;
+	size_t i;
 
 	for (g = TAILQ_FIRST(&shgrants); g != NULL; g = next) {
 		next = TAILQ_NEXT(g, entry);
-		if (g->ss == ss)
-			shgrant_free(g);
+		if (g->ss != ss)
+			continue;
+		for (i = 0; i < g->n; i++)
+			shared_feed(s, "session_end", "lock", g->names[i],
+			    "released: %s's session ended", s->agent);
+		shgrant_free(g);
 	}
 }
 
@@ -336,6 +341,10 @@ lk_granted(struct shcall *c)
 	l->val = NULL;
 	l->placed = 0;
 	TAILQ_INSERT_TAIL(&shgrants, g, entry);
+	shared_feed(shcall_session(c), "lock_acquire", "lock", g->names[0],
+	    "granted %s%s, fence %lld%s%s", mode_name(g->shared),
+	    g->n > 1 ? " with other names" : "", (long long)g->fence,
+	    l->reason != NULL ? ": " : "", l->reason != NULL ? l->reason : "");
 	fb = shcall_reply_begin(c);
 	lk_pack_grant(fb, g, g->names, g->n);
 	if (g->own_lease)
@@ -856,9 +865,11 @@ rl_done(struct shcall *c, const cJSON *res)
 	for (i = 0; i < x->n; i++) {
 		d = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rs, (int)i),
 		    "response_delete_range");
-		if (rs == NULL || etcd_int(d, "deleted") > 0)
+		if (rs == NULL || etcd_int(d, "deleted") > 0) {
 			pk_str(fb, x->names[i]);
-		else
+			shared_feed(shcall_session(c), "lock_release", "lock", x->names[i],
+			    "released by %s", shcall_session(c)->agent);
+		} else
 			gone++;
 		if (g != NULL && !x->whole)
 			shgrant_drop(g, x->names[i]);
@@ -1261,6 +1272,8 @@ bk_deleted(struct shcall *c, const cJSON *res)
 		bk_read(c);
 		return;
 	}
+	shared_feed(shcall_session(c), "lock_break", "lock", x->name, "broken%s%s",
+	    x->reason != NULL ? ": " : "", x->reason != NULL ? x->reason : "");
 	log_warnx("shared lock %s (%s): broken by %s (session %s)%s%s", x->name, shared_host(),
 	    shcall_session(c)->agent, shcall_session(c)->id, x->reason != NULL ? ": " : "",
 	    x->reason != NULL ? x->reason : "");

@@ -31,6 +31,7 @@
 
 /* A note, counter or event call in progress. */
 struct nt {
+	char *name; /* as the caller gave it */
 	char *key, *tag;
 	unsigned char *val; /* the record to write (msgpack) */
 	size_t vlen;
@@ -57,6 +58,7 @@ nt_end(struct shcall *c)
 {
 	struct nt *x = c->st;
 
+	free(x->name);
 	free(x->key);
 	free(x->tag);
 	free(x->val);
@@ -74,6 +76,7 @@ nt_new(struct req *r, struct shcall **cp, const char *arg)
 	const char *name = arg_str(r, arg, &n);
 
 	c->on_end = nt_end;
+	x->name = xstrndup(name, n);
 	x->key = shared_key(c,
 	    strcmp(arg, "key") == 0                        ? "n"
 		: strcmp(r->op->name, "counter_incr") == 0 ? "c"
@@ -150,6 +153,9 @@ note_set_done(struct shcall *c, const cJSON *res)
 	}
 	if (!ok)
 		nt_revoke(x);
+	else
+		shared_feed(shcall_session(c), "note_set", "note", x->name,
+		    "written (%zu bytes%s)", x->vlen, x->ttl > 0 ? ", with a ttl" : "");
 	fb = shcall_reply_begin(c);
 	pk_map_open(fb);
 	pk_kbool(fb, "written", ok);
@@ -288,8 +294,12 @@ note_delete_done(struct shcall *c, const cJSON *res)
 	const cJSON *kv = nt_kv(res, 0);
 	int deleted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded")) &&
 	    etcd_int(d, "deleted") > 0;
-	struct fbuf *fb = shcall_reply_begin(c);
+	struct nt *x = c->st;
+	struct fbuf *fb;
 
+	if (deleted)
+		shared_feed(shcall_session(c), "note_delete", "note", x->name, "deleted");
+	fb = shcall_reply_begin(c);
 	pk_map_open(fb);
 	pk_kbool(fb, "deleted", deleted);
 	pk_kint(fb, "version", deleted ? etcd_revision(res) : etcd_int(kv, "mod_revision"));
@@ -540,6 +550,21 @@ tally_reply(struct shcall *c, int64_t v)
 	shcall_reply_end(c, fb);
 }
 
+/* A change was written: the audit log, and the answer. */
+static void
+tally_written(struct shcall *c, int64_t v)
+{
+	struct nt *x = c->st;
+
+	if (x->is_event)
+		shared_feed(shcall_session(c), "event_signal", "event", x->name,
+		    "signaled, generation %lld", (long long)v);
+	else
+		shared_feed(shcall_session(c), "counter_incr", "counter", x->name,
+		    "%+lld: %lld", (long long)x->by, (long long)v);
+	tally_reply(c, v);
+}
+
 /* A change's answer: done, ours already (a retry), or raced: again from what is there. */
 static void
 tally_done(struct shcall *c, const cJSON *res)
@@ -550,13 +575,13 @@ tally_done(struct shcall *c, const cJSON *res)
 	int have;
 
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded"))) {
-		tally_reply(c, x->written);
+		tally_written(c, x->written);
 		return;
 	}
 	kv = nt_kv(res, 0);
 	have = kv != NULL && shrec_read(kv, &r) == 0;
 	if (have && shrec_tag_is(&r, x->tag)) {
-		tally_reply(c, nt_int(&r, x->is_event ? "g" : "v"));
+		tally_written(c, nt_int(&r, x->is_event ? "g" : "v"));
 		shrec_free(&r);
 		return;
 	}

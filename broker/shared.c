@@ -291,6 +291,25 @@ shared_key(const struct shcall *c, const char *kind, const char *name, size_t n,
 	return (key);
 }
 
+/*
+ * The audit log (feed.c) of this host's changes to a shared project:
+ * name's project is the session's, or "global" for "global:" names.
+ * Other hosts' changes are in their own logs.
+ */
+void
+shared_feed(const struct session *s, const char *op, const char *kind, const char *name,
+    const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	feed_record(s, op, kind, strncmp(name, "global:", 7) == 0 ? GLOBAL_PROJECT : s->project,
+	    name, "%s (in etcd)", line);
+}
+
 /* A record: the value of kv (msgpack, checked as a frame is), its revisions. */
 int
 shrec_read(const cJSON *kv, struct shrec *r)
@@ -736,7 +755,7 @@ shared_session_closed(struct session *s)
 		shcall_end(c);
 	while ((b = TAILQ_FIRST(&ss->bgs)) != NULL)
 		shared_bg_free(b);
-	shared_lock_session_end(ss);
+	shared_lock_session_end(ss, s);
 	if (ss->grant_ec != NULL)
 		etcd_cancel(ss->grant_ec);
 	if (ss->ka_ec != NULL)

@@ -97,6 +97,8 @@ char *shared_root(const struct shcall *, const char *);
 char *shared_esc(const char *, size_t);
 char *shared_unesc(const char *, size_t);
 void shared_bg(struct shsess *, const char *, cJSON *);
+void shared_feed(const struct session *, const char *, const char *, const char *, const char *,
+    ...) printflike(5, 6);
 const char *shared_host(void);
 char *shared_tag(void);
 struct shrec { /* a stored record, decoded (its buffer owns the strings) */
@@ -112,7 +114,7 @@ const msgpack_object *shrec_get(const struct shrec *, const char *);
 int shrec_tag_is(const struct shrec *, const char *);
 
 /* shared-lock.c */
-void shared_lock_session_end(struct shsess *);
+void shared_lock_session_end(struct shsess *, const struct session *);
 struct shgrant;
 extern TAILQ_HEAD(shgrant_list, shgrant) shgrants;
 op_handler shared_lock_acquire, shared_lock_release, shared_lock_renew, shared_lock_list;

@@ -142,6 +142,13 @@ is "$(on A call lock_acquire '{"name":"brk"}' | json .acquired)" true \
 echo >"$D/brk.fifo"
 wait $bh
 
+# Each host's audit log records its own changes to the shared project.
+out=$(on A log --json --object shared-db)
+like "$out" '"op":"lock_acquire".*granted exclusive, fence [0-9]+ \(in etcd\)' \
+    "A's audit log has its grants of the shared lock"
+like "$out" '"op":"session_end".*"summary":"released: [^"]* session ended \(in etcd\)"' \
+    "and its releases (baton lock's session ends)"
+
 # --- notes, counters, events ----------------------------------------
 
 on A call note_set '{"key":"cfg","value":{"n":0}}' >/dev/null
