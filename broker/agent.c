@@ -5,7 +5,8 @@
  *
  * Names are labels, not identities: a plain hello may carry any name
  * (shell scripts with BATON_AGENT share their agent's name), only
- * agent_join claims one.
+ * agent_join claims one.  On a team broker every name starts with its
+ * session's user (team.c), so one user's names are never another's.
  */
 #include "config.h"
 
@@ -94,7 +95,7 @@ op_agent_join(struct req *r)
 	const char *name, *role;
 	size_t nlen, rlen;
 	double ttl = arg_num(r, "ttl_seconds");
-	char *cname;
+	char *cname, *cause;
 
 	if (agent_join_args(r, &name, &nlen, &role, &rlen) != 0)
 		return;
@@ -105,7 +106,12 @@ op_agent_join(struct req *r)
 		    PRESENCE_DETACHED_MAX);
 		return;
 	}
-	cname = xstrndup(name, nlen);
+	/* on a team broker the name is the user's: "alice/NAME" (team.c) */
+	if ((cname = team_agent_name(s->uid, name, nlen, &cause)) == NULL) {
+		reply_error(r->c, r->id, ERR_INVALID, "name", "%s", cause);
+		free(cause);
+		return;
+	}
 	if ((other = presence_taken(s, cname)) != NULL) {
 		reply_error(r->c, r->id, ERR_CONFLICT, "name",
 		    "agent name '%s' is taken: session %s (pid %ld) joined under it %llu s ago "

@@ -5,6 +5,8 @@
  * listed before it (and common/), never one after it.
  *
  *   ground.c    the event base, the configuration, timers; calls nobody
+ *   team.c      who may connect, who may run the owner's operations, and
+ *               the names sessions go by (user/agent on a team broker)
  *   store.c     the SQLite checkpoint, and the revision counter whose
  *               ceiling it persists; tells client.c a commit is done
  *               through the function given to store_on_commit
@@ -27,6 +29,10 @@
  *               server.c tells it where a request begins and ends
  *   presence.c  who is present in a project; a change is told to the
  *               function given to presence_on_change (msg.c's)
+ *   record.c    records of what clients did outside the broker: named
+ *               string fields per project, one store kind per table
+ *   worktree.c  the worktree records (reads presence); claim.c names
+ *               the claimant's worktree through worktree_pack_claim
  *   msg.c       messages (reads presence); discuss.c discussions; the
  *               two share msg.h
  *   lock.c      locks: grants, queues, acquire and release (tells a
@@ -41,6 +47,7 @@
  *               its store kind, project.c the project context,
  *               tasknews.c what is news to an agent; they share task.h
  *   guide.c     the live role guidance from common/guide.c's texts
+ *   launch.c    the launched-agent records (reads presence and tasks)
  *   agent.c     agent_join and agent_list: read presence, messages,
  *               tasks and locks
  *   status.c    the status operation
@@ -116,6 +123,7 @@ struct session {
 	char *agent, *role, *project, *kind;
 	char *client_name, *client_version;
 	char *agent_session;       /* the agent CLI's session id, or NULL */
+	uid_t uid;                 /* the peer's, as SO_PEERCRED said */
 	struct ancestor *ancestry; /* parent first, up to init */
 	size_t nancestry;
 	pid_t pid;
@@ -217,6 +225,14 @@ double secs_left(uint64_t);
 int64_t past_to_wall(uint64_t);
 uint64_t past_from_wall(int64_t);
 
+/* team.c: who may connect and run what, under which name (DESIGN 15) */
+int team_init(const char *, const char *, char **); /* group and admins, or NULL */
+int team_peer_ok(uid_t, pid_t);
+int team_admin(uid_t); /* may run OP_OWNER operations */
+const char *team_admin_why(void);
+char *team_agent_name(uid_t, const char *, size_t, char **);
+char *team_agent_addr(uid_t, const char *, size_t); /* "x" is the sender's user's */
+
 /* store.c: the SQLite checkpoint */
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };
 struct store_kind {
@@ -248,6 +264,7 @@ extern const struct store_kind project_store_kind, task_store_kind;
 extern const struct store_kind mproject_store_kind, message_store_kind, mbox_store_kind;
 extern const struct store_kind discussion_store_kind, presence_store_kind;
 extern const struct store_kind notice_store_kind;
+extern const struct store_kind worktree_store_kind, launch_store_kind;
 extern const struct store_kind queue_store_kind;
 int store_open(const char *, int, int, char **);
 int store_mark_read(const char *, uint64_t *, uint64_t *, char **);
@@ -374,6 +391,44 @@ struct presence *presence_taken(struct session *, const char *);
 int presence_may_outlive(struct session *);
 void presence_join(struct session *, char *, char *, double);
 void presence_foreach(const char *, void (*)(const char *, const char *, void *), void *);
+
+/* record.c: records of what clients did outside the broker (worktrees, launches) */
+struct rec {
+	char *key; /* project '\n' name */
+	char *project, *name;
+	char **f;                 /* the table's fields, in its order; NULL when unset */
+	char *by;                 /* the agent of the last change */
+	int64_t created, updated; /* wall ms */
+	uint64_t version;
+	UT_hash_handle hh;
+};
+struct rec_table {
+	const char *kind;          /* the audit log's kind */
+	const char *list;          /* the array its _get answers */
+	const char *const *fields; /* named as its _set's arguments, NULL-ended */
+	const char *detail;        /* the field the audit log shows */
+	const char *absolute;      /* a field that must hold an absolute path, or NULL */
+	size_t max;                /* records per project */
+	const struct store_kind *sk;
+	struct rec *recs;
+};
+struct rec *rec_find(struct rec_table *, const char *, const char *);
+const char *rec_field(const struct rec_table *, const struct rec *, const char *);
+void rec_pack(struct fbuf *, const struct rec_table *, const struct rec *);
+void rec_set(struct rec_table *, struct req *);
+void rec_get(struct rec_table *, struct req *,
+    void (*)(struct fbuf *, const struct rec *, struct req *));
+int rec_store_pack(const struct store_kind *, const char *, struct fbuf *);
+int rec_store_restore(const struct store_kind *, const char *, const msgpack_object *, char **);
+
+/* worktree.c: the worktree records */
+extern struct rec_table worktree_table;
+int agent_here(const char *, const char *);
+void client_side_op(struct req *);
+void worktree_pack_claim(struct fbuf *, const char *, const char *, const char *);
+
+/* launch.c: the launched-agent records */
+extern struct rec_table launch_table;
 
 /* msg.c: messages (msg.h: what msg.c and discuss.c share) */
 extern size_t msg_retention;

@@ -281,6 +281,8 @@ claim_reply(struct session *s, uint64_t id, const struct claim_wait *cw,
 		pk_map_open(fb);
 		task_pk_fields(fb, t, 1);
 		pk_map_close(fb);
+		if (!a->review && strcmp(task_isolation_names[t->isolation], "worktree") == 0)
+			worktree_pack_claim(fb, t->p->name, s->agent, t->id);
 	} else if (t != NULL)
 		pk_kstr(fb, "owner", t->token[0] != '\0' ? t->owner : NULL);
 	if (a->files_busy)

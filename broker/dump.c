@@ -926,7 +926,7 @@ dump_snapshot(struct req *r, uint64_t *rows)
 	}
 	random_hex(rnd, sizeof rnd);
 	xasprintf(&path, "%s/export-%s.db", dir, rnd);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, path_file_mode);
 	if (fd == -1 || close(fd) != 0 || store_snapshot(path, rows, &cause) != 0) {
 		if (cause == NULL)
 			xasprintf(&cause, "cannot create %s: %s", path, strerror(errno));
@@ -943,7 +943,7 @@ dump_snapshot(struct req *r, uint64_t *rows)
 
 /*
  * state_export: commit what is pending and copy the database (VACUUM
- * INTO) to a new 0600 file in the state directory, named here, never by
+ * INTO) to a new 0600 file (a team's: 0660) in the state directory, named here, never by
  * the peer; `baton export` converts it with `batond --from`, removes it
  * and disconnects, and the broker removes it then if it is still there.
  */

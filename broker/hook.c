@@ -52,11 +52,11 @@ hook_depth(const struct session *h, const struct session *s)
 	return (-1);
 }
 
-/* Is s a baton mcp session hook h could act as? */
+/* Is s a baton mcp session hook h could act as: of the same user (a team broker's)? */
 static int
 hook_candidate(const struct session *h, const struct session *s)
 {
-	return (s != h && s->kind != NULL && strcmp(s->kind, "mcp") == 0);
+	return (s != h && s->uid == h->uid && s->kind != NULL && strcmp(s->kind, "mcp") == 0);
 }
 
 static void

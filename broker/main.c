@@ -32,6 +32,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: batond [-fv] [-S socket] [-D state-dir] [--max-wait seconds] "
 	    "[--allow-root]\n"
+	    "              [--group NAME [--admin USER,...]]\n"
 	    "       batond [-D state-dir] --export FILE|- [--from DBFILE]\n"
 	    "       batond [-S socket] [-D state-dir] --import FILE [--replace]\n"
 	    "       batond --backend etcd --etcd URL[,URL...] --share PROJECT[=NAME]... "
@@ -70,6 +71,12 @@ usage(FILE *fp)
 	    "                     after its host stops renewing it (default 10)\n"
 	    "  --etcd-timeout S   bound on one call to etcd, retries included (default 5)\n"
 	    "  --etcd-prefix P    where baton's keys live in etcd (default /baton/)\n"
+	    "  --group NAME       a team broker: serve the members of Unix group NAME\n"
+	    "                     (socket /run/baton-group/NAME/sock or\n"
+	    "                     /tmp/baton-group-NAME/sock; state /var/lib/baton-group/NAME\n"
+	    "                     or /var/tmp/baton-group-NAME)\n"
+	    "  --admin USER,...   besides its owner and root, users who may break locks\n"
+	    "                     and export the state of the team broker\n"
 	    "  --accept-state     start on a state.db that is missing or behind what\n"
 	    "                     state.revision recorded (revisions go on above it)\n"
 	    "  --export FILE      write the state (state.db, or DBFILE with --from) as JSON\n"
@@ -91,7 +98,7 @@ offline(const char *export_file, const char *import_file, const char *from, int 
 
 	log_open("batond", NULL, cfg.verbose);
 	if (cfg.state_dir == NULL && from == NULL) {
-		if (path_state_dir(statebuf, sizeof statebuf, &cause) != 0)
+		if (path_broker_state_dir(statebuf, sizeof statebuf, &cause) != 0)
 			goto out;
 		cfg.state_dir = statebuf;
 	}
@@ -101,10 +108,10 @@ offline(const char *export_file, const char *import_file, const char *from, int 
 		rc = dump_export(from != NULL ? from : db, export_file, &cause);
 		goto out;
 	}
-	if (path_mkdirs(cfg.state_dir, &cause) != 0)
+	if (path_broker_mkstate(cfg.state_dir, &cause) != 0)
 		goto out;
 	/* a broker on the default socket must not run either; no socket path, no such broker */
-	if (cfg.socket == NULL && path_socket(sockbuf, sizeof sockbuf, &cause) == 0)
+	if (cfg.socket == NULL && path_broker_socket(sockbuf, sizeof sockbuf, &cause) == 0)
 		cfg.socket = sockbuf;
 	free(cause);
 	cause = NULL;
@@ -243,6 +250,7 @@ ready(int fd, const char *cause)
 /* What the command line asks for besides cfg. */
 struct main_opts {
 	const char *export_file, *import_file, *from;
+	const char *group, *admins; /* --group, --admin: a team broker (team.c) */
 	int full_sync, replace, accept;
 };
 
@@ -311,6 +319,8 @@ enum {
 	OPT_REPLACE,
 	OPT_VERSION,
 	OPT_SHARED, /* the options of shared.c: --backend, --etcd, --share... */
+	OPT_GROUP,
+	OPT_ADMIN,
 };
 
 /* One option with an argument of its own kind; -1 (said why) when it is bad. */
@@ -413,6 +423,8 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "etcd-ttl", required_argument, NULL, OPT_SHARED },
 		{ "etcd-timeout", required_argument, NULL, OPT_SHARED },
 		{ "etcd-prefix", required_argument, NULL, OPT_SHARED },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -431,6 +443,16 @@ main_options(int argc, char **argv, struct main_opts *o)
 		case OPT_IMPORT: o->import_file = optarg; break;
 		case OPT_FROM: o->from = optarg; break;
 		case OPT_REPLACE: o->replace = 1; break;
+		case OPT_GROUP: o->group = optarg; break;
+		case OPT_ADMIN:
+			if (o->admins != NULL) {
+				fprintf(stderr,
+				    "batond: give --admin once, with a "
+				    "comma-separated list of users\n");
+				return (64);
+			}
+			o->admins = optarg;
+			break;
 		case OPT_DURABILITY:
 		case OPT_GRACE:
 		case OPT_MAX_WAIT:
@@ -474,23 +496,39 @@ main_options(int argc, char **argv, struct main_opts *o)
 	return (-1);
 }
 
-/* The default socket and state directory where none was given; made. */
+/*
+ * The default socket and state directory where none was given (a team
+ * broker's: its group's); the state directory made.
+ */
 static int
 main_paths(char **cause)
 {
 	static char sockbuf[PATH_MAX], statebuf[PATH_MAX];
 
 	if (cfg.socket == NULL) {
-		if (path_socket(sockbuf, sizeof sockbuf, cause) != 0)
+		if (path_broker_socket(sockbuf, sizeof sockbuf, cause) != 0)
 			return (-1);
 		cfg.socket = sockbuf;
 	}
 	if (cfg.state_dir == NULL) {
-		if (path_state_dir(statebuf, sizeof statebuf, cause) != 0)
+		if (path_broker_state_dir(statebuf, sizeof statebuf, cause) != 0)
 			return (-1);
 		cfg.state_dir = statebuf;
 	}
-	return (path_mkdirs(cfg.state_dir, cause));
+	return (path_broker_mkstate(cfg.state_dir, cause));
+}
+
+/* --group and --admin (team.c); -1 to go on, else the exit status. */
+static int
+main_team(const struct main_opts *o)
+{
+	char *cause = NULL;
+
+	if (team_init(o->group, o->admins, &cause) == 0)
+		return (-1);
+	fprintf(stderr, "batond: %s\n", cause);
+	free(cause);
+	return (64);
 }
 
 /* Listen, restore the state and start accepting; -1 with cause. */
@@ -584,6 +622,8 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof o);
 	if ((rc = main_options(argc, argv, &o)) != -1)
+		return (rc);
+	if ((rc = main_team(&o)) != -1)
 		return (rc);
 	if (o.export_file != NULL || o.import_file != NULL)
 		return (offline(o.export_file, o.import_file, o.from, o.replace));

@@ -163,7 +163,19 @@ msg_addr_arg(struct req *r, const char *name, char **out)
 		    name, why);
 		return (-1);
 	}
-	*out = n > 0 ? xstrndup(s, n) : NULL;
+	if (n == 0)
+		return (0);
+	/* on a team broker "x" is the sender's user's agent (team.c) */
+	*out = team_agent_addr(r->s->uid, s, n);
+	if (strlen(*out) > AGENT_NAME_MAX_LEN) {
+		reply_error(r->c, r->id, ERR_INVALID, name,
+		    "%s '%s' is too long: with the user name in front, agent names have at "
+		    "most %d bytes",
+		    name, *out, AGENT_NAME_MAX_LEN);
+		free(*out);
+		*out = NULL;
+		return (-1);
+	}
 	return (0);
 }
 

@@ -107,7 +107,7 @@ server_lock(const char *path, char **cause)
 	char *lockpath;
 
 	xasprintf(&lockpath, "%s.lock", path);
-	lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, path_file_mode);
 	free(lockpath);
 	if (lock_fd == -1) {
 		xasprintf(cause, "cannot open %s.lock: %s", path, strerror(errno));
@@ -175,7 +175,7 @@ server_listen(const char *path, char **cause)
 		xasprintf(cause, "socket: %s", strerror(errno));
 		return (-1);
 	}
-	mask = umask(0177);
+	mask = umask(~path_file_mode & 0777); /* 0600, or 0660 for a team */
 	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
 		umask(mask);
 		xasprintf(cause, "bind %s: %s", path, strerror(errno));
@@ -198,7 +198,7 @@ server_accept_resume_cb(evutil_socket_t fd, short events, void *arg)
 		fatalx("cannot watch the listening socket");
 }
 
-/* Accept every pending peer; refuse other uids before reading a byte. */
+/* Accept every pending peer; refuse those team.c refuses before reading a byte. */
 static void
 server_accept_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -236,9 +236,7 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 			close(cfd);
 			continue;
 		}
-		if (cred.uid != getuid() && !(cfg.allow_root && cred.uid == 0)) {
-			log_warnx("refused a peer: uid %u pid %ld is not uid %u",
-			    (unsigned)cred.uid, (long)cred.pid, (unsigned)getuid());
+		if (!team_peer_ok(cred.uid, cred.pid)) {
 			close(cfd);
 			continue;
 		}
@@ -365,6 +363,10 @@ server_request(struct client *c, const msgpack_object *f)
 	memset(&req, 0, sizeof req);
 	if (op_validate(op, mp_get(f, "a"), req.vals, &err) != 0) {
 		reply_error(c, (uint64_t)id, err.code, err.field, "%s", err.message);
+		return;
+	}
+	if ((op->flags & OP_OWNER) && !team_admin(c->uid)) {
+		reply_error(c, (uint64_t)id, ERR_PERMISSION, NULL, "%s", team_admin_why());
 		return;
 	}
 	req.c = c;

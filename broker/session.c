@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 
@@ -237,6 +238,19 @@ session_defaults(struct session *s, const char *agent)
 		s->kind = xstrdup("cli");
 }
 
+/* The session's agent name as its peer goes by it (team.c: user/agent on a team broker). */
+static int
+session_name(struct session *s, char **cause)
+{
+	char *full;
+
+	if ((full = team_agent_name(s->uid, s->agent, strlen(s->agent), cause)) == NULL)
+		return (-1);
+	free(s->agent);
+	s->agent = full;
+	return (0);
+}
+
 /* Create the session a hello asks for. */
 struct session *
 session_create(struct client *c, const msgpack_object *hello, char **cause)
@@ -264,6 +278,11 @@ session_create(struct client *c, const msgpack_object *hello, char **cause)
 		s->pid = (pid_t)pid;
 	if (s->agent == NULL)
 		xasprintf(&s->agent, "cli-%ld", (long)s->pid);
+	s->uid = c->uid;
+	if (session_name(s, cause) != 0) {
+		session_free(s);
+		return (NULL);
+	}
 	session_defaults(s, NULL);
 	session_seq++;
 	snprintf(s->id, sizeof s->id, "s%llu", (unsigned long long)session_seq);
@@ -346,7 +365,8 @@ session_grace_cb(evutil_socket_t fd, short events, void *arg)
 
 /*
  * A hello carrying a session token: hand a restored session back to its
- * owner.  NULL when no restored session has that token.
+ * owner, of the same uid (on a team broker its name says whose it is).
+ * NULL when no restored session of that uid has that token.
  */
 struct session *
 session_reclaim(struct client *c, const char *token, size_t len)
@@ -354,7 +374,8 @@ session_reclaim(struct client *c, const char *token, size_t len)
 	struct session *s;
 
 	TAILQ_FOREACH(s, &sessions, entry) {
-		if (s->client == NULL && token_cmp(s->token, token, len) == 0)
+		if (s->client == NULL && s->uid == c->uid &&
+		    token_cmp(s->token, token, len) == 0)
 			break;
 	}
 	if (s == NULL)
@@ -386,6 +407,7 @@ session_pack(const struct store_kind *kind, const char *id, struct fbuf *fb)
 	pk_kstr(fb, "kind", s->kind);
 	pk_kstr(fb, "client", s->client_name);
 	pk_kint(fb, "pid", s->pid);
+	pk_kuint(fb, "uid", s->uid);
 	pk_kstr_opt(fb, "agent_session", s->agent_session);
 	pk_str(fb, "ancestry");
 	pk_array(fb, s->nancestry);
@@ -427,6 +449,8 @@ session_restore(const struct store_kind *kind, const char *id, const msgpack_obj
 	}
 	session_defaults(s, "unknown");
 	s->pid = (pid_t)mp_get_int(o, "pid", 0);
+	/* rows from before uids were kept: the broker's own */
+	s->uid = (uid_t)mp_get_int(o, "uid", (int64_t)getuid());
 	s->connected_ms = s->active_ms = mono_ms();
 	session_link(s);
 	s->grace_ev = timer_new(session_grace_cb, s);

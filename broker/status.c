@@ -33,6 +33,7 @@ op_status(struct req *r)
 	pk_kstr(fb, "agent", r->s->agent);
 	pk_kstr(fb, "durability", durability_name());
 	pk_kstr_opt(fb, "state_dir", cfg.state_dir);
+	pk_kstr_opt(fb, "group", group_selected());
 	pk_kstr_opt(fb, "store_error", err);
 	if (shared_enabled()) {
 		pk_str(fb, "shared");

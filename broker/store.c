@@ -91,6 +91,8 @@ static const struct store_kind *const kinds[] = {
 	&discussion_store_kind,
 	&presence_store_kind,
 	&notice_store_kind,
+	&worktree_store_kind,
+	&launch_store_kind,
 	&queue_store_kind,
 };
 
@@ -257,8 +259,8 @@ store_open_file(const char *path, int full_sync, char **cause)
 	char *c;
 	int fd;
 
-	/* create it 0600 ourselves: sqlite would honour the umask */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* create it 0600 (a team's: 0660) ourselves: sqlite would honour the umask */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, path_file_mode);
 	if (fd == -1) {
 		xasprintf(cause,
 		    "cannot open %s: %s (check the state directory's permissions "
@@ -266,7 +268,7 @@ store_open_file(const char *path, int full_sync, char **cause)
 		    path, strerror(errno));
 		return (-1);
 	}
-	fchmod(fd, 0600);
+	fchmod(fd, path_file_mode); /* fails harmlessly on another member's file */
 	close(fd);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
@@ -381,7 +383,7 @@ store_mark_write(void)
 	xasprintf(&tmp, "%s.tmp", mark_path);
 	n = snprintf(buf, sizeof buf, "baton revision mark\nceiling %llu\nrevision %llu\n",
 	    (unsigned long long)ceiling_saved, (unsigned long long)recorded);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, path_file_mode);
 	ok = fd != -1 && write(fd, buf, (size_t)n) == n && (!mark_sync || fsync(fd) == 0);
 	if (fd != -1 && close(fd) != 0)
 		ok = 0;

@@ -79,6 +79,19 @@ task_set_text(struct req *r, const char *name, char **dst)
 	*dst = arg_text(r, name);
 }
 
+/* The assignee argument (NULL: none); on a team broker "x" is the caller's user's agent. */
+static char *
+task_assignee_arg(struct req *r)
+{
+	char *a = arg_text(r, "assignee"), *full;
+
+	if (a == NULL)
+		return (NULL);
+	full = team_agent_addr(r->s->uid, a, strlen(a));
+	free(a);
+	return (full);
+}
+
 /* Parse "T12" (or "t12", "12") into 12; 0 when it is not a task id. */
 unsigned
 task_parse_id(const char *s, size_t n)
@@ -585,7 +598,7 @@ op_task_create(struct req *r)
 	t->ndeps = ndeps;
 	t->files = files;
 	t->nfiles = nfiles;
-	t->assignee = arg_text(r, "assignee");
+	t->assignee = task_assignee_arg(r);
 	t->status = TS_TODO;
 	t->lease = TASK_LEASE_DEFAULT;
 	t->created_at = wall_ms();
@@ -756,8 +769,10 @@ task_update_fields_set(struct req *r, struct task *t, struct task_update_args *u
 		u->files = NULL;
 		u->nfiles = 0;
 	}
-	if (arg_has(r, "assignee"))
-		task_set_text(r, "assignee", &t->assignee);
+	if (arg_has(r, "assignee")) {
+		free(t->assignee);
+		t->assignee = task_assignee_arg(r);
+	}
 	for (i = 0; i < nitems(task_update_fields); i++) {
 		if (arg_has(r, task_update_fields[i]))
 			return (1);

@@ -34,8 +34,14 @@
 #define REASON_MAX_LEN 256    /* a lock's reason */
 #define LOCK_NAMES_MAX 32     /* names in one lock request, files of a task */
 #define TOKEN_MAX_LEN 64      /* tokens and tickets as sent */
+#define LOG_EVENT_MAX 200     /* bytes of a log_append event */
+#define LOG_DATA_MAX 8192     /* encoded bytes of its data */
 #define TOKEN_LEN 32          /* tokens and tickets the broker makes: hex characters */
 #define TIME_ISO_LEN 32       /* room for time_iso() */
+#define WORKTREES_MAX 256     /* worktree records per project */
+#define LAUNCHED_MAX 64       /* launched agents recorded per project */
+#define PATH_ARG_MAX 4096     /* bytes of a path in a record */
+#define BRANCH_MAX 200        /* bytes of a branch name in a record */
 
 /* util.c */
 void *xmalloc(size_t);
@@ -191,6 +197,8 @@ struct op_result {
 #define OP_MUTATES 0x10     /* advances the revision */
 #define OP_ADMIN 0x20       /* for the user (CLI, baton call), not an MCP tool */
 #define OP_OPTIN 0x40       /* an MCP tool only when asked for (baton mcp --tools) */
+#define OP_OWNER 0x80       /* a team broker runs it for its owner, root and --admin only */
+#define OP_CLIENT 0x100 /* run by the client (git, tmux: shim/xop.c), recorded in the broker */
 
 #define OP_MAX_ARGS 16
 
@@ -239,6 +247,17 @@ struct op_result {
 	X(log_wait) \
 	X(log_append) \
 	X(log_subscribe) \
+	X(worktree_create) \
+	X(worktree_status) \
+	X(worktree_merge) \
+	X(worktree_list) \
+	X(worktree_cleanup) \
+	X(worktree_set) \
+	X(worktree_get) \
+	X(launch_implementer) \
+	X(implementer_list) \
+	X(launch_set) \
+	X(launch_get) \
 	X(queue_push) \
 	X(queue_claim) \
 	X(queue_finish) \
@@ -350,16 +369,35 @@ int file_overlap(const char *, const char *, const char *); /* root, a, b */
 size_t utf8_next(const char *, size_t, uint32_t *);        /* a sequence's length; 0 invalid */
 int utf8_check(const char *, size_t, int, char *, size_t); /* 0, or -1 and why */
 char *utf8_vis(const char *, size_t, int);                 /* escaped, malloc'd */
+char *utf8_line(char *, size_t, const char *);             /* one line, clipped */
 
 /* paths.c: where the socket and the state live (DESIGN §2) */
 #define PATH_HOME_SOCKET ".local/state/baton/run/sock" /* under the home, without /run/user */
 int path_socket(char *, size_t, char **);
 int path_socket_default(char *, size_t, const char *, const char *); /* run dir, home */
 int path_state_dir(char *, size_t, char **);
-const char *path_home(char **);                 /* from the password database */
-int path_check_dir(const char *, int, char **); /* create?: mkdir 0700 first */
-int path_mkdirs(const char *, char **);         /* mkdir -p, the last 0700 and checked */
+const char *path_home(char **); /* from the password database */
+struct stat;
+int path_lstat_dir(const char *, struct stat *, char **); /* a directory, no symlink */
+int path_check_dir(const char *, int, char **);           /* create?: mkdir 0700 first */
+int path_mkdirs(const char *, char **); /* mkdir -p, the last 0700 and checked */
 char *path_dirname(const char *);
 int path_check_socket_dir(const char *, int, char **); /* dirname of a socket */
+extern mode_t path_file_mode; /* files the broker makes: 0600, a team broker's 0660 */
+/* the selected group's (group.c) when there is one, else the private broker's */
+int path_broker_socket(char *, size_t, char **);
+int path_broker_state_dir(char *, size_t, char **);
+int path_broker_mkstate(const char *, char **);
+
+/* group.c: a team broker's Unix group (DESIGN 15) */
+#define GROUP_NAME_MAX 32
+const char *group_name_bad(const char *); /* NULL when usable, else why not */
+int group_select(const char *, char **);  /* from the group database */
+const char *group_selected(void);         /* its name, or NULL: the private broker */
+int group_member(uid_t);                  /* by the group database, now */
+const char *group_user(uid_t, char *, size_t);
+int group_socket(char *, size_t, char **);
+int group_state_dir(char *, size_t, char **);
+int group_check_dir(const char *, int, char **); /* create?: mkdir 2770 first */
 
 #endif /* BATON_COMMON_H */

@@ -15,7 +15,7 @@ int log_level = 0;
 static FILE *log_fp;
 static const char *log_name = "baton";
 
-/* Open the log: file (appended, 0600) or NULL for stderr. */
+/* Open the log: file (appended, path_file_mode) or NULL for stderr. */
 void
 log_open(const char *name, const char *file, int level)
 {
@@ -27,7 +27,7 @@ log_open(const char *name, const char *file, int level)
 		fclose(log_fp);
 	log_fp = NULL;
 	if (file != NULL) {
-		fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, path_file_mode);
 		if (fd != -1 && (log_fp = fdopen(fd, "a")) == NULL)
 			close(fd);
 		if (log_fp != NULL)

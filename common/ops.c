@@ -34,6 +34,7 @@ static const struct op_result status_results[] = {
 	{ "agent", "string", 0, "your agent name" },
 	{ "durability", "string", 0, "strict, relaxed or none (batond --durability)" },
 	{ "state_dir", "string", 1, "the broker's state directory (state.db, batond.log)" },
+	{ "group", "string", 1, "a team broker's Unix group (batond --group)" },
 	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
 	{ "shared", "object", 1,
 	    "with batond --backend etcd: etcd endpoints, shared projects, sessions with a "
@@ -546,6 +547,8 @@ static const struct op_result task_claim_results[] = {
 	    "claim token: lets another session of yours submit or release" },
 	{ "lease_seconds", "number", 1, "how long the claim outlives your session" },
 	{ "task", "object", 1, "the task, with description, feedback and history" },
+	{ "worktree", "object",
+	    1, "an isolation:worktree task: your worktree {name, path, branch, base}: work there" },
 	{ "owner", "string", 1, "who holds it, when someone else does" },
 	{ "holders", "array", 1, "who holds its files, when they keep you from it" },
 	{ "wait_cap_seconds", "number", 1, "the cap that applied to wait_seconds" },
@@ -571,6 +574,9 @@ static const struct op_result task_approve_results[] = {
 	{ "summary", "object", 0, "project: total, per status counts, percent_done..." },
 	{ "all_done", "boolean", 0, "every task is done or cancelled (planners are told)" },
 	{ "hint", "string", 0, "what to do next" },
+	{ "merges", "array", 1,
+	    "with git config baton.autoMerge true, through baton or baton mcp: the "
+	    "worktree_merge of each approved task that has a worktree, with its task" },
 };
 
 static const struct op_arg task_request_changes_args[] = {
@@ -703,8 +709,6 @@ static const struct op_result hook_news_results[] = {
 };
 
 /* The audit log (DESIGN 11); bounds in baton(1) LOG. */
-#define LOG_EVENT_MAX 200 /* bytes of a log_append event */
-#define LOG_DATA_MAX 8192 /* encoded bytes of its data */
 #define LOG_KINDS \
 	"lock, note, counter, event, agent, message, discussion, task, project, queue, log"
 
@@ -763,6 +767,147 @@ static const struct op_result log_subscribe_results[] = {
 	{ "projects", "array", 0,
 	    "projects with sessions or retained entries: {project, sessions, revision}" },
 	{ "hint", "string", 0, "what to do next" },
+};
+
+/* Worktrees and launched agents (DESIGN 13); bounds in baton(1) WORKTREES and LAUNCH. */
+#define COMMIT_MAX 64 /* a commit id in hex (SHA-256 repositories too) */
+
+static const struct op_arg worktree_create_args[] = {
+	{ "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, "Whose; default: you." },
+	{ "task", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, NULL },
+	{ "base", ARG_STRING, 0, 1, BRANCH_MAX, NULL, NULL,
+	    "Branch to start from; default: the main checkout's." },
+};
+static const struct op_result worktree_create_results[] = {
+	{ "name", "string", 0, "the worktree's name (from the agent's)" },
+	{ "path", "string", 0, "where to work: the worktree's directory" },
+	{ "branch", "string", 0, "its branch, baton/NAME" },
+	{ "base", "string", 0, "the branch it merges into" },
+	{ "base_commit", "string", 0, "the commit it started from" },
+	{ "created", "boolean", 0, "false when it existed already and is reused" },
+	{ "hint", "string", 0, "what to do next" },
+};
+static const struct op_arg worktree_status_args[] = {
+	{ "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, "Whose; default: you." },
+};
+static const struct op_result worktree_status_results[] = {
+	{ "name", "string", 0, "the worktree's name" },
+	{ "agent", "string", 0, "its owner" },
+	{ "task", "string", 1, "the task it was made for" },
+	{ "path", "string", 0, "its directory" },
+	{ "branch", "string", 0, "its branch" },
+	{ "base", "string", 0, "the branch it merges into" },
+	{ "ahead", "integer", 0, "commits on the branch that the base lacks" },
+	{ "behind", "integer", 0, "commits on the base that the branch lacks" },
+	{ "files", "array", 0, "files the branch changes against the base: {status, path}" },
+	{ "uncommitted", "array", 0, "files with uncommitted changes in the worktree" },
+	{ "clean_merge", "boolean", 0, "whether it merges into the base without conflicts" },
+	{ "conflicts", "array", 1, "the files that would conflict" },
+	{ "more", "boolean", 0, "lists were cut at 200 entries" },
+	{ "hint", "string", 0, "what to do next" },
+};
+static const struct op_arg worktree_merge_args[] = {
+	{ "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, "Whose; or task." },
+	{ "task", ARG_STRING, 0, 1, TASK_ID_MAX, NULL, NULL, "The task's worktree." },
+};
+static const struct op_result worktree_merge_results[] = {
+	{ "merged", "boolean", 0, "true when the base branch now holds the work" },
+	{ "how", "string", 1, "fast-forward, merge commit, or nothing to merge" },
+	{ "commit", "string", 1, "the base branch's commit now" },
+	{ "base", "string", 0, "the branch merged into" },
+	{ "reason", "string", 1, "why it was refused; nothing was changed anywhere" },
+	{ "files", "array", 0, "the files merged, or those in the way of the merge" },
+	{ "hint", "string", 0, "what to do next" },
+};
+static const struct op_result worktree_list_results[] = {
+	{ "worktrees", "array", 0,
+	    "{name, agent, task?, branch, path, base, state (active or merged), owner_here, "
+	    "exists}; and orphans: worktrees under .baton/worktrees nobody recorded" },
+	{ "count", "integer", 0, "worktrees listed" },
+	{ "hint", "string", 1, "what to do next" },
+};
+static const struct op_arg worktree_cleanup_args[] = {
+	{ "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, "Only this one." },
+	{ "force", ARG_BOOL, 0, 0, 0, NULL, NULL,
+	    "Also those with unmerged or uncommitted work: lost (listed)." },
+};
+static const struct op_result worktree_cleanup_results[] = {
+	{ "removed", "array", 0, "{name, branch, lost?}: worktrees and branches removed" },
+	{ "kept", "array", 0, "{name, why}: worktrees left as they are" },
+	{ "hint", "string", 1, "what to do next" },
+};
+static const struct op_arg worktree_set_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, AGENT_NAME_MAX_LEN, NULL, NULL,
+	    "The worktree's name: its directory under .baton/worktrees." },
+	{ "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, "Its owner." },
+	{ "task", ARG_STRING, 0, 0, TASK_ID_MAX, NULL, NULL, NULL },
+	{ "branch", ARG_STRING, 0, 1, BRANCH_MAX, NULL, NULL, NULL },
+	{ "path", ARG_STRING, ARG_TEXT, 1, PATH_ARG_MAX, NULL, NULL, "Absolute." },
+	{ "base", ARG_STRING, 0, 1, BRANCH_MAX, NULL, NULL, NULL },
+	{ "base_commit", ARG_STRING, 0, 1, COMMIT_MAX, NULL, NULL, NULL },
+	{ "state", ARG_STRING, 0, 0, 16, NULL, "active|merged", NULL },
+	{ "commit", ARG_STRING, 0, 1, COMMIT_MAX, NULL, NULL, "The merge's commit." },
+	{ "remove", ARG_BOOL, 0, 0, 0, "false", NULL, "Forget the record." },
+};
+static const struct op_result worktree_set_results[] = {
+	{ "name", "string", 0, "the record's name" },
+	{ "removed", "boolean", 0, "true when the record is gone" },
+	{ "version", "integer", 0, "revision of the change" },
+};
+static const struct op_arg worktree_get_args[] = {
+	{ "name", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "agent", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, NULL },
+};
+static const struct op_result worktree_get_results[] = {
+	{ "worktrees", "array", 0,
+	    "by name: {name, agent, task?, branch, path, base, base_commit, state, commit?, "
+	    "by, created_at, updated_at, owner_here}" },
+	{ "count", "integer", 0, "records listed" },
+};
+static const struct op_arg launch_implementer_args[] = {
+	{ "type", ARG_STRING, ARG_REQUIRED, 1, AGENT_NAME_MAX_LEN, NULL, NULL,
+	    "claude, codex, or a command the user gave baton launch." },
+	{ "name", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, "Default: TYPE-N." },
+	{ "isolation", ARG_STRING, 0, 0, 16, "\"shared\"", "shared|worktree",
+	    "worktree: it starts in a worktree of its own." },
+};
+static const struct op_result launch_implementer_results[] = {
+	{ "name", "string", 0, "the agent's name: it joins under it" },
+	{ "type", "string", 0, "the agent command it runs" },
+	{ "window", "string", 0, "its tmux window (session:index)" },
+	{ "cwd", "string", 0, "where it works" },
+	{ "hint", "string", 0, "what to do next" },
+};
+static const struct op_result implementer_list_results[] = {
+	{ "agents", "array", 0,
+	    "{name, type, role, state (running, joined or exited), task?, window, cwd}" },
+	{ "session", "string", 1, "the project's tmux session, when it runs" },
+	{ "hint", "string", 1, "what to do next" },
+};
+static const struct op_arg launch_set_args[] = {
+	{ "name", ARG_STRING, ARG_REQUIRED, 1, AGENT_NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "type", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "role", ARG_STRING, 0, 1, ROLE_MAX_LEN, NULL, NULL, NULL },
+	{ "server", ARG_STRING, 0, 1, 128, NULL, NULL, "The tmux server (tmux -L)." },
+	{ "window", ARG_STRING, 0, 1, 160, NULL, NULL, "session:index" },
+	{ "pane", ARG_STRING, 0, 1, 32, NULL, NULL,
+	    "PID%N: the tmux server's pid and the pane's id." },
+	{ "cwd", ARG_STRING, ARG_TEXT, 1, PATH_ARG_MAX, NULL, NULL, NULL },
+	{ "worktree", ARG_STRING, 0, 0, AGENT_NAME_MAX_LEN, NULL, NULL, NULL },
+	{ "command", ARG_STRING, ARG_TEXT, 1, PATH_ARG_MAX, NULL, NULL,
+	    "The command line, for people." },
+	{ "state", ARG_STRING, 0, 0, 16, NULL, "running|exited", NULL },
+	{ "remove", ARG_BOOL, 0, 0, 0, "false", NULL, "Forget the record." },
+};
+#define launch_set_results worktree_set_results
+static const struct op_arg launch_get_args[] = {
+	{ "name", ARG_STRING, 0, 1, AGENT_NAME_MAX_LEN, NULL, NULL, NULL },
+};
+static const struct op_result launch_get_results[] = {
+	{ "agents", "array", 0,
+	    "by name: {name, type, role, server, window, pane, cwd, worktree?, command, state, "
+	    "by, created_at, updated_at, joined, tasks}" },
+	{ "count", "integer", 0, "records listed" },
 };
 
 /* Work queues (broker/queue.c); bounds in baton(1) QUEUES. */
@@ -856,11 +1001,12 @@ const struct op ops[OP_COUNT] = {
 	    .desc = "See who holds which lock in your project (holders, age, reason, "
 		    "waiters), e.g. before editing shared files. Page with after = cursor."),
 	OPDEF(lock_break, .title = "Break a lock",
-	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN,
+	    .flags = OP_MUTATES | OP_DESTRUCTIVE | OP_ADMIN | OP_OWNER,
 	    .desc = "For the user, not agents: take a lock away from holders that forgot "
 		    "it (baton lock --break NAME). Every holder loses it, the broker log "
 		    "records who broke it and each holder's inbox says so; waiters are "
-		    "granted in order."),
+		    "granted in order. On a team broker: its owner, root and --admin users "
+		    "only."),
 	OPDEF(note_set, .title = "Write a note", .flags = OP_MUTATES | OP_DESTRUCTIVE,
 	    .desc = "Share a value (any JSON) under a key. if_version (the version you "
 		    "read; 0: only if absent) makes it safe: a write in between gives "
@@ -979,12 +1125,13 @@ const struct op ops[OP_COUNT] = {
 	    .results = state_export_results,
 	    .nresults = nitems(state_export_results),
 	    .title = "Snapshot the state for export",
-	    .flags = OP_READONLY | OP_ADMIN,
+	    .flags = OP_READONLY | OP_ADMIN | OP_OWNER,
 	    .desc = "For the user, not agents (baton export): commit what is pending and copy "
 		    "the state database to a new file in the state directory, for `batond "
 		    "--from PATH --export FILE` to write as JSON. One snapshot at a time (a "
 		    "conflict while another session's exists); it is removed when the "
-		    "connection that asked for it closes." },
+		    "connection that asked for it closes. On a team broker: its owner, root "
+		    "and --admin users only." },
 	OPDEF(hook_edit, .title = "Check an edit against reservations (baton hook)",
 	    .flags = OP_MUTATES | OP_ADMIN,
 	    .desc = "For baton hook and baton guard, not agents: acting as the agent's own "
@@ -1017,6 +1164,64 @@ const struct op ops[OP_COUNT] = {
 		    "project (or all_projects) is pushed in frames {t: 6, kind: \"log\", "
 		    "entries: [...]}; a subscriber that falls out of retention gets {kind: "
 		    "\"resync\"} and must reload the state. Ends with the session."),
+	OPDEF(worktree_create, .title = "Create a git worktree",
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES | OP_IDEMPOTENT,
+	    .desc = "Give an agent its own git worktree, .baton/worktrees/NAME on branch "
+		    "baton/NAME from the base branch, or reuse it. task_claim does this for "
+		    "isolation:worktree tasks."),
+	OPDEF(worktree_status, .title = "Show a worktree's state",
+	    .flags = OP_CLIENT | OP_OPTIN | OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "An agent's worktree against its base: commits ahead and behind, files "
+		    "changed, uncommitted changes, and whether it merges cleanly."),
+	OPDEF(worktree_merge, .title = "Merge a worktree into its base",
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES,
+	    .desc = "After approval: merge an agent's (or a task's) worktree branch into the "
+		    "base branch of the main checkout (fast-forward or merge commit). "
+		    "merged:false with "
+		    "the reason and files when uncommitted work is in the way, the main "
+		    "checkout is on another branch, or it conflicts."),
+	[OP_worktree_list] = { .name = "worktree_list",
+	    .args = NULL,
+	    .nargs = 0,
+	    .results = worktree_list_results,
+	    .nresults = nitems(worktree_list_results),
+	    .title = "List worktrees",
+	    .flags = OP_CLIENT | OP_OPTIN | OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "The project's worktrees: owner, task, branch, path, whether the owner is "
+		    "here." },
+	OPDEF(worktree_cleanup, .title = "Remove finished worktrees",
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES | OP_DESTRUCTIVE,
+	    .desc = "Remove the worktrees and branches whose owner is gone and whose commits "
+		    "are merged."),
+	OPDEF(worktree_set, .title = "Record a worktree", .flags = OP_ADMIN | OP_MUTATES,
+	    .desc =
+		"For baton and baton mcp, which run git: record (or with remove, forget) "
+		"a worktree: its owner, task, branch, path, base and state. Only the fields "
+		"given change."),
+	OPDEF(worktree_get, .title = "Read worktree records",
+	    .flags = OP_ADMIN | OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "For baton and baton mcp: the project's worktree records (or one name's or "
+		    "one agent's), each with whether its owner is here."),
+	OPDEF(launch_implementer, .title = "Launch an implementer agent",
+	    .flags = OP_CLIENT | OP_OPTIN | OP_MUTATES,
+	    .desc = "Start another implementer in a new window of the project's tmux session "
+		    "(made if none); it joins under name."),
+	[OP_implementer_list] = { .name = "implementer_list",
+	    .args = NULL,
+	    .nargs = 0,
+	    .results = implementer_list_results,
+	    .nresults = nitems(implementer_list_results),
+	    .title = "List launched agents",
+	    .flags = OP_CLIENT | OP_OPTIN | OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "The agents launched in tmux: running, joined or exited, and their task." },
+	OPDEF(launch_set, .title = "Record a launched agent", .flags = OP_ADMIN | OP_MUTATES,
+	    .desc = "For baton launch: record (or with remove, forget) an agent started in "
+		    "tmux: its type, role, window, directory and state. Only the fields given "
+		    "change."),
+	OPDEF(launch_get, .title = "Read launched agents",
+	    .flags = OP_ADMIN | OP_READONLY | OP_IDEMPOTENT,
+	    .desc = "For baton launch and baton mcp: the project's launched agents, each with "
+		    "whether it joined and the tasks it holds."),
 	OPDEF(queue_push, .title = "Push work onto a queue", .flags = OP_MUTATES | OP_OPTIN,
 	    .desc = "Add an item (payload, priority) to a work queue; consumers take the "
 		    "highest priority, oldest first, with queue_claim."),

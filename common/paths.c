@@ -19,6 +19,24 @@
 
 #include "common.h"
 
+/* Files the broker makes (state, log, lock): private, or its group's (group_select). */
+mode_t path_file_mode = 0600;
+
+/* lstat dir into sb: a directory, not a symlink; -1 with cause. */
+int
+path_lstat_dir(const char *dir, struct stat *sb, char **cause)
+{
+	if (lstat(dir, sb) == -1) {
+		xasprintf(cause, "%s: %s", dir, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISDIR(sb->st_mode)) {
+		xasprintf(cause, "%s is not a directory (a symlink?)", dir);
+		return (-1);
+	}
+	return (0);
+}
+
 /*
  * Check that dir is a directory we own, not a symlink, with no group or
  * other permission bits.  With create, make it 0700 first if missing.
@@ -32,14 +50,8 @@ path_check_dir(const char *dir, int create, char **cause)
 		xasprintf(cause, "cannot create %s: %s", dir, strerror(errno));
 		return (-1);
 	}
-	if (lstat(dir, &sb) == -1) {
-		xasprintf(cause, "%s: %s", dir, strerror(errno));
+	if (path_lstat_dir(dir, &sb, cause) != 0)
 		return (-1);
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		xasprintf(cause, "%s is not a directory (a symlink?)", dir);
-		return (-1);
-	}
 	if (sb.st_uid != getuid()) {
 		xasprintf(cause, "%s is owned by uid %u, not by you (uid %u)", dir,
 		    (unsigned)sb.st_uid, (unsigned)getuid());
@@ -99,7 +111,8 @@ path_mkdirs(const char *dir, char **cause)
 
 /*
  * Check (and with create, make, parents included) the directory that
- * holds a socket path.  The cause says how to choose another.
+ * holds a socket path.  The cause says how to choose another.  With a
+ * group selected, the directory is the group's (group_check_dir).
  */
 int
 path_check_socket_dir(const char *sock, int create, char **cause)
@@ -107,6 +120,11 @@ path_check_socket_dir(const char *sock, int create, char **cause)
 	char *dir = path_dirname(sock), *why;
 	int r;
 
+	if (group_selected() != NULL) {
+		r = group_check_dir(dir, create, cause);
+		free(dir);
+		return (r);
+	}
 	r = create ? path_mkdirs(dir, &why) : path_check_dir(dir, 0, &why);
 	free(dir);
 	if (r != 0) {
@@ -239,4 +257,32 @@ path_state_dir(char *buf, size_t len, char **cause)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * The broker's socket, state directory and the making of the latter:
+ * the selected group's (group.c), else the private broker's.
+ */
+int
+path_broker_socket(char *buf, size_t len, char **cause)
+{
+	if (group_selected() != NULL)
+		return (group_socket(buf, len, cause));
+	return (path_socket(buf, len, cause));
+}
+
+int
+path_broker_state_dir(char *buf, size_t len, char **cause)
+{
+	if (group_selected() != NULL)
+		return (group_state_dir(buf, len, cause));
+	return (path_state_dir(buf, len, cause));
+}
+
+int
+path_broker_mkstate(const char *dir, char **cause)
+{
+	if (group_selected() != NULL)
+		return (group_check_dir(dir, 1, cause));
+	return (path_mkdirs(dir, cause));
 }

@@ -130,3 +130,33 @@ utf8_vis(const char *s, size_t n, int flags)
 	*o = '\0';
 	return (out);
 }
+
+/*
+ * Copy src into dst (size > 0 bytes, NUL included) as one line of a name:
+ * a control character becomes a space, an invalid byte '?', and the copy
+ * stops before a character that would not fit whole.  dst.
+ */
+char *
+utf8_line(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src), o = 0, k;
+	uint32_t cp;
+
+	while (n > 0) {
+		if ((k = utf8_next(src, n, &cp)) == 0 || utf8_control(cp)) {
+			if (o + 1 >= size)
+				break;
+			dst[o++] = k == 0 ? '?' : ' ';
+			k = k == 0 ? 1 : k;
+		} else {
+			if (o + k >= size)
+				break;
+			memcpy(dst + o, src, k);
+			o += k;
+		}
+		src += k;
+		n -= k;
+	}
+	dst[o] = '\0';
+	return (dst);
+}

@@ -39,6 +39,8 @@ const struct cmd_entry *const cli_table[] = {
 	&cmd_mcp_entry,
 	&cmd_hook_entry,
 	&cmd_guard_entry,
+	&cmd_worktree_entry,
+	&cmd_launch_entry,
 	&cmd_install_entry,
 	&cmd_uninstall_entry,
 	&cmd_init_entry,
@@ -233,17 +235,16 @@ cli_duration(const msgpack_object *v, char *buf, size_t len)
 	return (buf);
 }
 
-/* The broker's socket path into buf (-S, else the default); 0, or -1 with cause said. */
+/*
+ * The broker's socket path into buf (-S, else the group's or the
+ * default: client_socket); 0, or -1 with cause said.
+ */
 int
 cli_socket(const struct client_opts *o, char *buf, size_t len)
 {
 	char *cause;
 
-	if (o->socket != NULL) {
-		snprintf(buf, len, "%s", o->socket);
-		return (0);
-	}
-	if (path_socket(buf, len, &cause) != 0) {
+	if (client_socket(o, buf, len, &cause) != 0) {
 		cli_err("%s", cause);
 		free(cause);
 		return (-1);
@@ -311,9 +312,10 @@ cli_read_stdin(size_t max, const char *what)
 static int
 cli_globals(int argc, char **argv, struct client_opts *o, int *status)
 {
-	enum { OPT_NO_AUTOSTART = 256, OPT_AGENT, OPT_ROLE, OPT_PROJECT };
+	enum { OPT_NO_AUTOSTART = 256, OPT_AGENT, OPT_ROLE, OPT_PROJECT, OPT_GROUP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 'S' },
+		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "no-autostart", no_argument, NULL, OPT_NO_AUTOSTART },
 		{ "agent", required_argument, NULL, OPT_AGENT },
 		{ "role", required_argument, NULL, OPT_ROLE },
@@ -322,12 +324,14 @@ cli_globals(int argc, char **argv, struct client_opts *o, int *status)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *sock = NULL, *why;
 	int ch;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:S:hV", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'S': o->socket = optarg; break;
+		case 'S': o->socket = sock = optarg; break;
+		case OPT_GROUP: o->group = optarg; break;
 		case OPT_NO_AUTOSTART: o->autostart = 0; break;
 		case OPT_AGENT: o->agent = optarg; break;
 		case OPT_ROLE: o->role = optarg; break;
@@ -357,6 +361,14 @@ cli_globals(int argc, char **argv, struct client_opts *o, int *status)
 		*status = cli_usage_err("--agent needs a non-empty name");
 		return (-1);
 	}
+	if (o->group != NULL && (why = group_name_bad(o->group)) != NULL) {
+		*status =
+		    cli_usage_err("bad group '%s' (--group or BATON_GROUP): %s", o->group, why);
+		return (-1);
+	}
+	/* with a group, BATON_SOCKET (the private broker's) gives way; -S does not */
+	if (o->group != NULL)
+		o->socket = sock;
 	if (optind >= argc) {
 		*status = cli_usage_err("no command given");
 		return (-1);

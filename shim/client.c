@@ -54,14 +54,18 @@ static void printflike(3, 4)
 	errno = saved;
 }
 
-/* Defaults from the environment: BATON_SOCKET, BATON_NO_AUTOSTART, BATON_AGENT... */
+/*
+ * Defaults from the environment: BATON_GROUP, BATON_SOCKET (the private
+ * broker's: not with a group), BATON_NO_AUTOSTART, BATON_AGENT...
+ */
 void
 client_opts_default(struct client_opts *o)
 {
 	const char *v;
 
 	memset(o, 0, sizeof *o);
-	o->socket = client_env("BATON_SOCKET");
+	o->group = client_env("BATON_GROUP");
+	o->socket = o->group == NULL ? client_env("BATON_SOCKET") : NULL;
 	v = client_env("BATON_NO_AUTOSTART");
 	o->autostart = (v == NULL || strcmp(v, "0") == 0);
 	o->kind = "cli";
@@ -326,20 +330,33 @@ client_autostart(const char *sock, struct op_error *err)
 }
 
 /*
- * Is the listener on fd run by our own uid?  The hello carries the
- * session token: it goes to nobody else, whatever the path led to.
- * Root's clients talk to any broker (one started with --allow-root
- * serves them); root's own default paths cannot be pre-empted.
+ * Is the listener on fd run by our own uid (a team broker: by a member
+ * of its group, or root)?  The hello carries the session token: it goes
+ * to nobody else, whatever the path led to.  Root's clients talk to any
+ * broker (one started with --allow-root serves them); root's own default
+ * paths cannot be pre-empted.
  */
 static int
 client_peer_ours(int fd, const char *sock, struct op_error *err)
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
+	char user[64];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		client_syserr(err, ERR_PERMISSION, "refusing to use %s: no peer credentials",
 		    sock);
+		return (0);
+	}
+	if (group_selected() != NULL) {
+		if (cred.uid == getuid() || cred.uid == 0 || getuid() == 0 ||
+		    group_member(cred.uid))
+			return (1);
+		op_error_set(err, ERR_PERMISSION, NULL,
+		    "refusing to use %s: it is served by %s (uid %u), who is not a member of "
+		    "group %s",
+		    sock, group_user(cred.uid, user, sizeof user), (unsigned)cred.uid,
+		    group_selected());
 		return (0);
 	}
 	if (cred.uid != getuid() && getuid() != 0) {
@@ -399,8 +416,24 @@ client_reach(const char *sock, int autostart, struct op_error *err)
 		return (-1);
 	if (!missing && (fd = client_connect(sock)) != -1)
 		return (client_vet(fd, sock, err));
+	if (!missing && errno == EACCES && group_selected() != NULL) {
+		op_error_set(err, ERR_PERMISSION, NULL,
+		    "cannot connect to %s: only members of group %s may (a member added "
+		    "lately logs in again to have the group)",
+		    sock, group_selected());
+		return (-1);
+	}
 	if (!missing && errno != ENOENT && errno != ECONNREFUSED) {
 		client_syserr(err, ERR_UNAVAILABLE, "cannot connect to the broker on %s", sock);
+		return (-1);
+	}
+	if (group_selected() != NULL) {
+		/* who starts it owns it: a team broker is started on purpose, never here */
+		op_error_set(err, ERR_UNAVAILABLE, NULL,
+		    "no team broker of group %s on %s (%s); a member of the group starts it "
+		    "with `batond --group %s`",
+		    group_selected(), sock, missing ? "no socket directory" : "not running",
+		    group_selected());
 		return (-1);
 	}
 	if (autostart)
@@ -588,6 +621,26 @@ out:
 }
 
 /*
+ * The socket of the broker o names: -S (or BATON_SOCKET), else the team
+ * broker's of o's group, else the private broker's.  A group is selected
+ * here (common/group.c): its directory and its broker are then checked
+ * as the group's.  -1 with cause.
+ */
+int
+client_socket(const struct client_opts *o, char *buf, size_t len, char **cause)
+{
+	if (o->group != NULL && group_select(o->group, cause) != 0)
+		return (-1);
+	if (o->socket == NULL)
+		return (path_broker_socket(buf, len, cause));
+	if (snprintf(buf, len, "%s", o->socket) >= (int)len) {
+		xasprintf(cause, "socket path too long: %s", o->socket);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Open a session with the broker: find it (start it if allowed), say
  * hello and read the welcome.  On failure err says what to do.
  */
@@ -599,15 +652,9 @@ conn_open(struct conn *c, const struct client_opts *o, struct op_error *err)
 
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
-	if (o->socket != NULL)
-		r = snprintf(sock, sizeof sock, "%s", o->socket) >= (int)sizeof sock ? -1 : 0;
-	else if ((r = path_socket(sock, sizeof sock, &cause)) != 0) {
+	if (client_socket(o, sock, sizeof sock, &cause) != 0) {
 		op_error_set(err, ERR_UNAVAILABLE, NULL, "%s", cause);
 		free(cause);
-		return (-1);
-	}
-	if (r != 0) {
-		op_error_set(err, ERR_UNAVAILABLE, NULL, "socket path too long");
 		return (-1);
 	}
 	if ((c->fd = client_reach(sock, o->autostart, err)) == -1)

@@ -88,6 +88,17 @@ admin_batond(char **argv)
 	return (EXIT_SOFTWARE);
 }
 
+/* batond's --group NAME for a team broker's state, at argv[n]; the next n. */
+static int
+admin_group_args(const struct client_opts *o, char **argv, int n)
+{
+	if (o->group != NULL) {
+		argv[n++] = (char *)"--group";
+		argv[n++] = (char *)o->group;
+	}
+	return (n);
+}
+
 /*
  * Connect to a running broker, never starting one: 1 connected, 0 no
  * broker, else the exit status of the reported failure.
@@ -180,7 +191,7 @@ admin_export(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 {
 	const char *out = "-", *dir = NULL;
 	struct conn c;
-	char *bargv[7];
+	char *bargv[9];
 	int status, n = 1;
 
 	if ((status = admin_options(ce, argc, argv, &out, &dir, NULL)) != 0)
@@ -198,6 +209,7 @@ admin_export(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 		if (status != 0)
 			return (status);
 	}
+	n = admin_group_args(o, bargv, n);
 	if (dir != NULL) {
 		bargv[n++] = (char *)"-D";
 		bargv[n++] = (char *)dir;
@@ -213,7 +225,7 @@ static int
 admin_import(const struct cmd_entry *ce, const struct client_opts *o, int argc, char **argv)
 {
 	const char *dir = NULL;
-	char sock[PATH_MAX], *bargv[9];
+	char sock[PATH_MAX], *bargv[11];
 	struct conn c;
 	int status, replace = 0, n = 1;
 
@@ -241,6 +253,7 @@ admin_import(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 		return (status);
 	bargv[n++] = (char *)"-S";
 	bargv[n++] = sock;
+	n = admin_group_args(o, bargv, n);
 	if (dir != NULL) {
 		bargv[n++] = (char *)"-D";
 		bargv[n++] = (char *)dir;

@@ -65,6 +65,8 @@ status_state_dir(const msgpack_object *r)
 		return;
 	cli_field(r, "state_dir", theirs, sizeof theirs);
 	printf("state dir %s\n", theirs);
+	if (group_selected() != NULL) /* no client starts a team broker */
+		return;
 	if (path_state_dir(mine, sizeof mine, &cause) != 0) {
 		free(cause);
 		return;
@@ -83,9 +85,7 @@ status_show(struct cmd_call *cc)
 	char a[PATH_MAX], b[64], c[64], d[64], sock[PATH_MAX], *cause, *version;
 	int64_t pid;
 
-	if (cc->o->socket != NULL)
-		snprintf(sock, sizeof sock, "%s", cc->o->socket);
-	else if (path_socket(sock, sizeof sock, &cause) != 0) {
+	if (client_socket(cc->o, sock, sizeof sock, &cause) != 0) {
 		snprintf(sock, sizeof sock, "?");
 		free(cause);
 	}
@@ -99,6 +99,9 @@ status_show(struct cmd_call *cc)
 		free(version);
 	}
 	printf("socket    %s\n", sock);
+	if (mp_get(r, "group") != NULL)
+		printf("team      the broker of group %s\n",
+		    cli_field(r, "group", a, sizeof a));
 	printf("state     %s%s\n",
 	    mp_get(r, "durability") != NULL ? "durability " : "none (in memory)",
 	    mp_get(r, "durability") != NULL ? cli_field(r, "durability", a, sizeof a) : "");
@@ -163,6 +166,24 @@ call_parse_json(const char *text)
 	return (NULL);
 }
 
+/* A client operation (git, tmux: xop.c) over c, its result printed as JSON. */
+static int
+call_client(const struct op *op, const void *args, size_t len, struct conn *c)
+{
+	cJSON *result;
+	char *text;
+	int status;
+
+	if ((status = xop_cli(op, args, len, c, &result)) != 0)
+		return (status);
+	if ((text = cJSON_PrintUnformatted(result)) == NULL)
+		fatalx("cannot print a result");
+	printf("%s\n", text);
+	free(text);
+	cJSON_Delete(result);
+	return (cli_flush(0));
+}
+
 /* Connect, call op with args (len packed bytes), print the result as JSON; the exit status. */
 static int
 call_run(const struct client_opts *o, const char *op, const void *args, size_t len)
@@ -177,7 +198,9 @@ call_run(const struct client_opts *o, const char *op, const void *args, size_t l
 	if (conn_open(&c, o, &err) != 0)
 		return (cli_fail(NULL, &err));
 	msgpack_unpacked_init(&u);
-	if (conn_call(&c, op, args, len, &u, &r, &err) != 0)
+	if (op_find(op, strlen(op))->flags & OP_CLIENT)
+		status = call_client(op_find(op, strlen(op)), args, len, &c);
+	else if (conn_call(&c, op, args, len, &u, &r, &err) != 0)
 		status = cli_fail(op, &err);
 	else
 		status = cli_print_json(r);

@@ -133,8 +133,8 @@ help_usage(FILE *fp)
 {
 	size_t i;
 
-	fputs("usage: baton [-S socket] [--no-autostart] [--agent NAME] [--role ROLE]\n"
-	      "             [--project DIR] COMMAND [ARGS...]\n"
+	fputs("usage: baton [-S socket] [--group NAME] [--no-autostart] [--agent NAME]\n"
+	      "             [--role ROLE] [--project DIR] COMMAND [ARGS...]\n"
 	      "\n"
 	      "Commands ('baton help COMMAND' or 'baton COMMAND --help' for one):\n",
 	    fp);
@@ -144,6 +144,8 @@ help_usage(FILE *fp)
 	      "  -S, --socket PATH   broker socket (default $BATON_SOCKET, else\n"
 	      "                      /run/user/UID/baton/sock, ~/.local/state/baton/run/sock\n"
 	      "                      or /tmp/baton-UID/sock)\n"
+	      "      --group NAME    the team broker of Unix group NAME (batond --group;\n"
+	      "                      default $BATON_GROUP): its socket, not BATON_SOCKET\n"
 	      "      --no-autostart  fail instead of starting batond (BATON_NO_AUTOSTART=1)\n"
 	      "      --agent NAME    agent name (default $BATON_AGENT, else cli-PID)\n"
 	      "      --role ROLE     role: planner, implementer, reviewer... ($BATON_ROLE)\n"
@@ -176,11 +178,16 @@ static void
 help_ops(FILE *fp, const struct cmd_entry *ce, const struct cmd_sub *only)
 {
 	char *list = xstrdup(""), *t;
-	size_t k, n = 0;
+	size_t k, j, n = 0;
 
 	for (k = 0; k < ce->nsubs; k++) {
 		if (only != NULL && &ce->subs[k] != only)
 			continue;
+		for (j = 0;
+		     only == NULL && j < k && strcmp(ce->subs[j].op, ce->subs[k].op) != 0; j++)
+			;
+		if (only == NULL && j < k)
+			continue; /* another subcommand runs it too */
 		xasprintf(&t, "%s%s%s", list, n++ > 0 ? ", " : "", ce->subs[k].op);
 		free(list);
 		list = t;

@@ -162,6 +162,11 @@ service_exec(const struct cmd_entry *ce, const struct client_opts *o, int argc, 
 	if (argc != 2 || (strcmp(argv[1], "install") != 0 && strcmp(argv[1], "uninstall") != 0))
 		return (cli_usage_err("service takes install or uninstall"));
 	install = strcmp(argv[1], "install") == 0;
+	if (o->group != NULL)
+		return (cli_usage_err("service sets up the private broker; a team broker "
+				      "(batond --group %s) is started by a unit of the "
+				      "system's or a member's own",
+		    o->group));
 	if (cli_socket(o, buf, sizeof buf) != 0)
 		return (EXIT_SOFTWARE);
 	if (buf[0] != '/')

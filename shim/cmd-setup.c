@@ -32,14 +32,16 @@ const struct cmd_entry cmd_install_entry = {
 	.name = "install",
 	.usage =
 	    "install [--claude] [--codex] [--all] [--scope project|user] [--tools PROFILE] "
-	    "[--compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...] "
-	    "[--install-allow MANAGER,...]] [--http [ADDR:]PORT] "
+	    "[--group NAME] [--compat lockstep|airlock [--roots DIR,...] "
+	    "[--command-allow EXE,...] [--install-allow MANAGER,...]] [--http [ADDR:]PORT] "
 	    "[--hooks [--reserve-on-edit] [--strict] [--stop]]",
 	.desc =
 	    "add baton to Claude Code (the project's .mcp.json, or ~/.claude.json with "
 	    "--scope user) and to Codex (~/.codex/config.toml); default: both agents; "
 	    "--tools writes BATON_TOOLS (core, planner, reviewer, full or tool names, "
-	    "see baton help mcp) into the entry; --compat writes BATON_COMPAT (the tools "
+	    "see baton help mcp) into the entry; --group writes BATON_GROUP (the team "
+	    "broker of that Unix group: batond --group) into it and into the hooks; "
+	    "--compat writes BATON_COMPAT (the tools "
 	    "of Lockstep MCP or Airlock; with --roots, --command-allow and --install-allow "
 	    "for Lockstep's file and command tools); --http writes an HTTP entry for `baton "
 	    "mcp --http [ADDR:]PORT` with its bearer token instead; "
@@ -78,6 +80,7 @@ struct targets {
 	int claude, codex;
 	const char *scope; /* "project", "user" or NULL for the command's default */
 	const char *tools; /* install --tools: the entry's BATON_TOOLS, or NULL */
+	const char *group; /* install --group, else the global one: BATON_GROUP, or NULL */
 	const char *compat, *roots, *cmd_allow, *inst_allow; /* BATON_COMPAT... */
 	const char *http;                                    /* --http [ADDR:]PORT */
 	int hooks; /* --hooks: baton hook's entries (setup-hooks.c) */
@@ -88,21 +91,23 @@ struct targets {
  * The entry to write: this baton, `mcp`, and the BATON_* overrides set
  * now (DESIGN §2: agents filter the environment of MCP servers).  Names
  * of one session or one lock (agent, role, project, fence, token) are
- * left out: every session would share them.
+ * left out: every session would share them.  With a group, BATON_GROUP
+ * names it and no BATON_SOCKET is written (a group's socket is its own).
  */
 static void
-setup_entry(struct entry *e, const struct client_opts *o, const char *tools, char **toolsvar)
+setup_entry(struct entry *e, const struct client_opts *o, const struct targets *tg, char **vars)
 {
 	static const char *const skip[] = { "BATON_AGENT=", "BATON_ROLE=", "BATON_PROJECT=",
-		"BATON_FENCE=", "BATON_LOCK_TOKEN=" };
+		"BATON_FENCE=", "BATON_LOCK_TOKEN=", "BATON_GROUP=" };
 	static char sockvar[PATH_MAX + 16];
+	const char *tools = tg->tools;
 	char **ep;
 	size_t i;
-	int have_sock = 0;
+	int have_sock = tg->group != NULL;
 
 	memset(e, 0, sizeof *e);
 	e->command = setup_self();
-	for (ep = environ; *ep != NULL && e->nenv < SETUP_ENV_MAX - 2; ep++) {
+	for (ep = environ; *ep != NULL && e->nenv < SETUP_ENV_MAX - 3; ep++) {
 		if (strncmp(*ep, "BATON_", 6) != 0 || strchr(*ep, '=') == NULL ||
 		    strchr(*ep, '=')[1] == '\0')
 			continue;
@@ -114,8 +119,8 @@ setup_entry(struct entry *e, const struct client_opts *o, const char *tools, cha
 		if (tools != NULL && strncmp(*ep, "BATON_TOOLS=", 12) == 0)
 			continue; /* --tools wins, below */
 		if (strncmp(*ep, "BATON_SOCKET=", 13) == 0) {
-			if (o->socket != NULL)
-				continue; /* -S wins, below */
+			if (o->socket != NULL || tg->group != NULL)
+				continue; /* -S wins, below; a group has its own */
 			have_sock = 1;
 		}
 		e->env[e->nenv++] = *ep;
@@ -125,8 +130,12 @@ setup_entry(struct entry *e, const struct client_opts *o, const char *tools, cha
 		e->env[e->nenv++] = sockvar;
 	}
 	if (tools != NULL && e->nenv < SETUP_ENV_MAX) {
-		xasprintf(toolsvar, "BATON_TOOLS=%s", tools);
-		e->env[e->nenv++] = *toolsvar;
+		xasprintf(&vars[0], "BATON_TOOLS=%s", tools);
+		e->env[e->nenv++] = vars[0];
+	}
+	if (tg->group != NULL && e->nenv < SETUP_ENV_MAX) {
+		xasprintf(&vars[1], "BATON_GROUP=%s", tg->group);
+		e->env[e->nenv++] = vars[1];
 	}
 }
 
@@ -196,6 +205,24 @@ setup_tools_check(const char *tools, int *status)
 		free(m.profile);
 		return (0);
 	}
+	*status = cli_usage_err("install: %s", cause);
+	free(cause);
+	return (-1);
+}
+
+/*
+ * install's group: --group, else the global --group or BATON_GROUP; one
+ * the group database knows, else a usage error in *status.
+ */
+static int
+setup_group_check(const struct client_opts *o, struct targets *tg, int *status)
+{
+	char *cause;
+
+	if (tg->group == NULL)
+		tg->group = o->group;
+	if (tg->group == NULL || group_select(tg->group, &cause) == 0)
+		return (0);
 	*status = cli_usage_err("install: %s", cause);
 	free(cause);
 	return (-1);
@@ -319,7 +346,7 @@ static int
 setup_hooks(const struct client_opts *o, const struct targets *tg, int install, int proj,
     int user)
 {
-	struct hook_set hs = { NULL, 0, tg->reserve, tg->strict, tg->stop };
+	struct hook_set hs = { NULL, tg->group, 0, tg->reserve, tg->strict, tg->stop };
 	char *path, *root;
 	int status = 0, r;
 
@@ -366,6 +393,7 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 		{ "all", no_argument, NULL, 'a' },
 		{ "scope", required_argument, NULL, 's' },
 		{ "tools", required_argument, NULL, 't' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "compat", required_argument, NULL, 'C' },
 		{ "roots", required_argument, NULL, 'r' },
 		{ "command-allow", required_argument, NULL, 'A' },
@@ -400,6 +428,7 @@ setup_targets(int argc, char **argv, struct targets *tg, int *status)
 			tg->scope = optarg;
 			break;
 		case 't': tg->tools = optarg; break;
+		case 'g': tg->group = optarg; break;
 		case 'C': tg->compat = optarg; break;
 		case 'r': tg->roots = optarg; break;
 		case 'A': tg->cmd_allow = optarg; break;
@@ -422,7 +451,7 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 {
 	struct targets tg;
 	struct entry e;
-	char *path, *root, *tools = NULL;
+	char *path, *root, *vars[2] = { NULL, NULL };
 	int status = 0, r, i, proj, user;
 
 	if ((i = setup_targets(argc, argv, &tg, &status)) == -1)
@@ -431,15 +460,20 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 		return (cli_usage_err("%s takes options only", argv[0]));
 	if (tg.tools != NULL && (!install || setup_tools_check(tg.tools, &status) != 0))
 		return (install ? status : cli_usage_err("uninstall takes no --tools"));
+	if (tg.group != NULL && !install)
+		return (cli_usage_err("uninstall takes no --group"));
+	if (install && setup_group_check(o, &tg, &status) != 0)
+		return (status);
 	/* install defaults to the project; uninstall to both scopes */
 	proj = tg.scope == NULL || strcmp(tg.scope, "project") == 0;
 	user = tg.scope != NULL ? strcmp(tg.scope, "user") == 0 : !install;
 	if (tg.hooks && !install) /* uninstall --hooks: the hooks only */
 		return (cli_flush(setup_hooks(o, &tg, 0, proj, user)));
-	setup_entry(&e, o, tg.tools, &tools);
+	setup_entry(&e, o, &tg, vars);
 	if (install && setup_compat_entry(&e, &tg, &status) != 0) {
 		free(e.command);
-		free(tools);
+		free(vars[0]);
+		free(vars[1]);
 		return (status);
 	}
 	if (tg.claude && proj) {
@@ -471,7 +505,8 @@ setup_install(const struct client_opts *o, int argc, char **argv, int install)
 	free(e.command);
 	free(e.url);
 	free(e.bearer);
-	free(tools);
+	free(vars[0]);
+	free(vars[1]);
 	if (tg.hooks && (r = setup_hooks(o, &tg, 1, proj, user)) != 0)
 		status = r;
 	if (status == 0 && install)

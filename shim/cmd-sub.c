@@ -80,6 +80,7 @@ cmd_call_done(struct cmd_call *cc)
 	free(cc->words);
 	free(cc->stdin_text);
 	msgpack_unpacked_destroy(&cc->u);
+	free(cc->rbuf);
 	if (cc->open)
 		conn_close(&cc->c);
 }
@@ -525,12 +526,17 @@ cmd_call_op(struct cmd_call *cc)
 		status = cli_fail(cc->op->name, &err);
 	else if (!cc->open && conn_open(&cc->c, cc->o, &err) != 0)
 		status = cli_fail(NULL, &err);
+	else if (cc->open = 1, cc->op->flags & OP_CLIENT)
+		status = xop_cli_call(cc, args, len); /* git, tmux: run here (xop.c) */
 	else {
-		cc->open = 1;
 		msgpack_unpacked_destroy(&cc->u);
 		msgpack_unpacked_init(&cc->u);
 		if (conn_call(&cc->c, cc->op->name, args, len, &cc->u, &cc->r, &err) != 0)
 			status = cli_fail(cc->op->name, &err);
+		else if (cc->op == &ops[OP_task_claim])
+			status = xop_cli_claimed(cc); /* isolation:worktree: its worktree */
+		else if (cc->op == &ops[OP_task_approve])
+			status = xop_cli_approved(cc); /* baton.autoMerge: merged */
 	}
 out:
 	msgpack_unpacked_destroy(&a);

@@ -19,9 +19,8 @@
  * group, and output capped.  tool_install runs only allowed package
  * managers (--install-allow, BATON_INSTALL_ALLOW).
  *
- * Every call, refused or not, is recorded: in this process's log and,
- * until the broker's audit log lands, as a note audit/lockstep/... (30
- * days) in the project.
+ * Every call, refused or not, is recorded: in this process's log and in
+ * the broker's audit log (baton log), as the agent that called.
  */
 #include "config.h"
 
@@ -54,7 +53,7 @@
 #define CMD_ARGS_MAX 256
 #define CMD_KILL_GRACE 2 /* seconds between SIGTERM and SIGKILL */
 #define CMD_RUNNING_MAX 8
-#define AUDIT_TTL (30 * 86400)
+#define AUDIT_FIELD_MAX 3072 /* bytes of what and of outcome in an audit entry */
 
 static char *roots[FILES_ROOTS_MAX];
 static size_t nroots;
@@ -147,31 +146,33 @@ compat_files_config(struct mcp *m)
 
 /* ---- the audit ---- */
 
-/* Record a file or command call: the log, and a note in the project. */
+/*
+ * Record a file or command call: in this process's log and in the
+ * broker's audit log (log_append, as the calling agent), its event one
+ * line ("file_write src/a.c: ok"), what and outcome in data, each clipped
+ * to AUDIT_FIELD_MAX bytes so the entry stays within LOG_DATA_MAX.
+ */
 static void
 files_audit(struct compat_call *cc, const char *what, const char *outcome)
 {
 	struct compat_link *l;
 	struct op_error err;
-	cJSON *args, *v;
-	char key[96], at[TIME_ISO_LEN], hex[9];
+	cJSON *args, *d;
+	char *line, event[LOG_EVENT_MAX + 1], w[AUDIT_FIELD_MAX], o[AUDIT_FIELD_MAX];
 
 	log_info("%s %s: %s", cc->tool->name, what, outcome);
 	if (cc->m == NULL || (l = compat_link_get(cc->m, NULL, &err)) == NULL)
 		return;
-	random_hex(hex, sizeof hex);
-	snprintf(key, sizeof key, "audit/lockstep/%lld-%s", (long long)wall_ms(), hex);
-	v = cJSON_CreateObject();
-	cJSON_AddStringToObject(v, "tool", cc->tool->name);
-	cJSON_AddStringToObject(v, "agent", compat_link_agent(l));
-	cJSON_AddStringToObject(v, "at", time_iso(wall_ms(), at, sizeof at));
-	cJSON_AddStringToObject(v, "what", what);
-	cJSON_AddStringToObject(v, "outcome", outcome);
+	xasprintf(&line, "%s %s: %s", cc->tool->name, what, outcome);
+	utf8_line(event, sizeof event, line);
+	free(line);
 	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "key", key);
-	cJSON_AddItemToObject(args, "value", v);
-	cJSON_AddNumberToObject(args, "ttl_seconds", AUDIT_TTL);
-	if (compat_send(NULL, l, "note_set", args, &err) != 0)
+	cJSON_AddStringToObject(args, "event", event);
+	d = cJSON_AddObjectToObject(args, "data");
+	cJSON_AddStringToObject(d, "tool", cc->tool->name);
+	cJSON_AddStringToObject(d, "what", utf8_line(w, sizeof w, what));
+	cJSON_AddStringToObject(d, "outcome", utf8_line(o, sizeof o, outcome));
+	if (compat_send(NULL, l, "log_append", args, &err) != 0)
 		log_warnx("audit of %s: %s", cc->tool->name, err.message);
 }
 

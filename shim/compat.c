@@ -379,6 +379,7 @@ compat_call_free(struct compat_call *cc)
 	cJSON_Delete(cc->ans);
 	cJSON_Delete(cc->prev);
 	cJSON_Delete(cc->st);
+	xop_free(cc->xop);
 	free(cc);
 	if (m != NULL)
 		mcp_maybe_exit(m);
@@ -502,6 +503,72 @@ compat_op(struct compat_call *cc, const char *agent, const char *op, cJSON *args
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Run client operation op (git, tmux: xop.c) for cc, a step of cc's at a
+ * time: its broker calls go on the client's own session, as they do for
+ * baton mcp's own tools.  The first call gives op's arguments (args,
+ * taken); later steps call it again with NULL.  1 with op's result in
+ * *res (the caller's), 0 while a broker call is out (return from the
+ * step), -1 when cc was answered with the failure.
+ */
+int
+compat_xop(struct compat_call *cc, enum op_id op, cJSON *args, cJSON **res)
+{
+	struct compat_link *l;
+	struct op_error err;
+	msgpack_unpacked u;
+	struct fbuf fb;
+	struct xop *p;
+	const cJSON *ans;
+	cJSON *a;
+	size_t off = 0;
+
+	*res = NULL;
+	memset(&err, 0, sizeof err);
+	if (cc->xop == NULL) {
+		if ((l = compat_link_get(cc->m, NULL, &err)) == NULL) {
+			cJSON_Delete(args);
+			compat_fail(cc, "%s: %s", err.code, err.message);
+			return (-1);
+		}
+		if (args == NULL)
+			args = cJSON_CreateObject();
+		fbuf_init(&fb);
+		json_pack(&fb, args);
+		cJSON_Delete(args);
+		cc->xop = xop_new(&ops[op], fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR,
+		    l->project, compat_link_agent(l), &err);
+		fbuf_free(&fb);
+		if (cc->xop == NULL) {
+			compat_fail(cc, "%s: %s%s%s", err.code, err.field,
+			    err.field[0] != '\0' ? ": " : "", err.message);
+			return (-1);
+		}
+	} else {
+		if (compat_failed(cc, ans = compat_ans(cc, 0)))
+			return (-1);
+		p = xop_pending(cc->xop);
+		cJSON_Delete(p->answer);
+		p->answer = cJSON_Duplicate(ans, 1);
+	}
+	switch (xop_step(cc->xop)) {
+	case XOP_CALL:
+		p = xop_pending(cc->xop);
+		msgpack_unpacked_init(&u);
+		if (msgpack_unpack_next(&u, p->cfb.sb.data + FRAME_HDR,
+			p->cfb.sb.size - FRAME_HDR, &off) != MSGPACK_UNPACK_SUCCESS)
+			fatalx("compat: cannot read the arguments of %s", p->call->name);
+		a = json_from_msgpack(&u.data);
+		msgpack_unpacked_destroy(&u);
+		return (compat_op(cc, NULL, p->call->name, a) == 0 ? 0 : -1);
+	case XOP_DONE:
+		*res = cc->xop->result;
+		cc->xop->result = NULL;
+		return (1);
+	default: compat_fail(cc, "%s: %s", cc->xop->code, cc->xop->why); return (-1);
+	}
 }
 
 /* The caller's argument name: a string, or NULL when absent. */

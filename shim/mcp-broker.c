@@ -50,6 +50,7 @@ mcp_call_free(struct mcp *m, struct mcp_call *c)
 	cJSON_Delete(c->id);
 	cJSON_Delete(c->progress_token);
 	free(c->prompt);
+	xop_free(c->xop);
 	free(c);
 }
 
@@ -155,6 +156,10 @@ mcp_broker_res(struct mcp *m, const msgpack_object *f)
 	}
 	if (c->task != NULL) {
 		mcp_task_answer(m, c, f); /* frees c */
+		return;
+	}
+	if (c->xop != NULL) {
+		mcp_xop_answer(m, c, f); /* frees c */
 		return;
 	}
 	if (c->cancelled || c->id == NULL) {

@@ -25,7 +25,9 @@ static const char *const profile_core[] = { "agent_join", "lock_acquire", "lock_
 static const char *const profile_planner[] = { "agent_join", "agent_list", "project_set",
 	"project_get", "task_create", "task_update", "task_list", "task_get", "task_approve",
 	"message_inbox", "message_send", "discussion_start", "discussion_reply",
-	"discussion_resolve", "discussion_list", "discussion_get", "guide", NULL };
+	"discussion_resolve", "discussion_list", "discussion_get", "guide", "worktree_create",
+	"worktree_status", "worktree_merge", "worktree_list", "worktree_cleanup",
+	"launch_implementer", "implementer_list", NULL };
 static const char *const profile_reviewer[] = { "agent_join", "task_list", "task_get",
 	"task_approve", "task_request_changes", "lock_list", "message_inbox", "message_send",
 	"discussion_start", "discussion_reply", "discussion_resolve", "discussion_get", NULL };
@@ -33,14 +35,24 @@ static const char *const profile_reviewer[] = { "agent_join", "task_list", "task
 static const char *const profile_queues[] = { "queue_push", "queue_claim", "queue_finish",
 	"queue_list", NULL };
 
+/* Run by baton mcp itself (git, tmux): the planner's, and opt-in beside full. */
+static const char *const profile_worktrees[] = { "worktree_create", "worktree_status",
+	"worktree_merge", "worktree_list", "worktree_cleanup", "launch_implementer",
+	"implementer_list", NULL };
+
 static const struct mcp_profile mcp_profiles[] = {
-	{ "full", "every tool agents may call (but the queues, named or by their profile)",
+	{ "full",
+	    "every tool agents may call (but the queues and worktrees, named or by their "
+	    "profile)",
 	    NULL },
 	{ "core", "an implementer: join, locks, claim and submit, mail, discussions",
 	    profile_core },
-	{ "planner", "a planner: the project, tasks, mail, discussions", profile_planner },
+	{ "planner", "a planner: the project, tasks, mail, discussions, worktrees, launches",
+	    profile_planner },
 	{ "reviewer", "a reviewer: tasks in review, mail, discussions", profile_reviewer },
 	{ "queues", "work queues, to add to another profile (full,queues)", profile_queues },
+	{ "worktrees", "git worktrees and launched agents, to add to another (full,worktrees)",
+	    profile_worktrees },
 };
 
 /* Offer one tool by name; -1 when no agent tool has that name. */
@@ -102,7 +114,8 @@ mcp_profile_parse(struct mcp *m, const char *spec, char **cause)
 		if (mcp_profile_word(m->offer, w, len) != 0) {
 			xasprintf(cause,
 			    "unknown profile or tool '%.*s' in --tools/BATON_TOOLS: give "
-			    "core, planner, reviewer, full, queues or tool names separated by "
+			    "core, planner, reviewer, full, queues, worktrees or tool names "
+			    "separated by "
 			    "commas "
 			    "(baton help mcp lists them)",
 			    (int)(len > 64 ? 64 : len), w);

@@ -287,6 +287,18 @@ mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
 	mcp_project(r, c->op);
 	if (c->op == &ops[OP_agent_join])
 		mcp_joined(c->m, r);
+	if (c->op == &ops[OP_task_claim])
+		mcp_xop_claimed(c->m, r); /* an isolation:worktree task: its worktree */
+	return (mcp_structured(r));
+}
+
+/* The CallToolResult of a result object r (taken): as text and as structuredContent. */
+cJSON *
+mcp_structured(cJSON *r)
+{
+	cJSON *result;
+	char *text;
+
 	if ((text = cJSON_PrintUnformatted(r)) == NULL)
 		fatalx("mcp: cannot print a result");
 	result = mcp_text_result(text, 0);
@@ -299,7 +311,11 @@ mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
 void
 mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 {
-	mcp_result(m, c->id, c->rev, mcp_tool_result(c, f));
+	cJSON *result = mcp_tool_result(c, f);
+
+	if (c->op == &ops[OP_task_approve] && mcp_xop_approved(m, c, result))
+		return; /* git config baton.autoMerge: its worktrees merged first */
+	mcp_result(m, c->id, c->rev, result);
 }
 
 #define MCP_NAME_MAX 64 /* longer names are not compared */
@@ -442,6 +458,8 @@ mcp_tools_call(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 	if (json_args_to_msgpack(arguments, &sb, &u, &args, &err) != 0 ||
 	    op_validate(op, args, vals, &err) != 0)
 		mcp_args_error(m, req, op, &err);
+	else if (op->flags & OP_CLIENT)
+		mcp_xop_start(m, req, op, sb.data, sb.size); /* git, tmux: run here */
 	else if ((task = mcp_task_wanted(m, req, op, vals, params)) > 0)
 		mcp_task_start(m, req, op, vals, sb.data, sb.size, task == 2);
 	else if (task == 0)

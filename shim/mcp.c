@@ -35,7 +35,7 @@ static int mcp_exec(const struct cmd_entry *, const struct client_opts *, int, c
 
 const struct cmd_entry cmd_mcp_entry = {
 	.name = "mcp",
-	.usage = "mcp [--tools core|planner|reviewer|full|queues|NAME,...]\n"
+	.usage = "mcp [--tools core|planner|reviewer|full|queues|worktrees|NAME,...]\n"
 		 "mcp --compat lockstep|airlock [--roots DIR,...] [--command-allow EXE,...] "
 		 "[--install-allow MANAGER,...]\n"
 		 "mcp --http [ADDR:]PORT [--tools ... | --compat ...]\n"
@@ -525,8 +525,9 @@ mcp_args(struct mcp *m, int argc, char **argv, int *status)
 			}
 			i++;
 		} else if (strcmp(argv[i], "--tools") == 0) {
-			*status = cli_usage_err("mcp: --tools needs a profile: core, planner, "
-						"reviewer, full, queues or tool names");
+			*status =
+			    cli_usage_err("mcp: --tools needs a profile: core, planner, "
+					  "reviewer, full, queues, worktrees or tool names");
 			return (-1);
 		} else if (strcmp(argv[i], "--compat") == 0) {
 			*status =

@@ -41,6 +41,10 @@ hooks_command(const struct hook_set *hs, const struct hook_spec *sp)
 
 	/* the path in single quotes for the shell the CLIs run hooks with */
 	sb_shquote(&b, hs->self);
+	if (hs->group != NULL) {
+		sb_adds(&b, " --group ");
+		sb_shquote(&b, hs->group);
+	}
 	sb_adds(&b, " hook");
 	if (strcmp(sp->event, "PreToolUse") == 0 && hs->reserve)
 		sb_adds(&b, " --reserve-on-edit");

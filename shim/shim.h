@@ -31,7 +31,8 @@
 #define EXIT_NOPERM 77
 
 struct client_opts {
-	const char *socket;  /* NULL: path_socket() */
+	const char *socket;  /* NULL: path_socket(), or the group's */
+	const char *group;   /* a team broker's group (--group, BATON_GROUP), or NULL */
 	int autostart;       /* start batond when it is not running */
 	const char *kind;    /* "cli" or "mcp" */
 	const char *agent;   /* NULL: cli-PID */
@@ -54,6 +55,7 @@ struct conn {
 /* client.c */
 void client_opts_default(struct client_opts *);
 char *client_find_broker(void);
+int client_socket(const struct client_opts *, char *, size_t, char **);
 int conn_open(struct conn *, const struct client_opts *, struct op_error *);
 void conn_close(struct conn *);
 int conn_send(struct conn *, struct fbuf *);
@@ -182,6 +184,7 @@ struct cmd_call {
 	int open;
 	msgpack_unpacked u;
 	const msgpack_object *r; /* the last result, in u */
+	char *rbuf;              /* u's bytes, when made here (a client operation's) */
 };
 int cmd_sub_main(const struct cmd_entry *, const struct client_opts *, int, char **);
 void cmd_call_init(struct cmd_call *, const struct client_opts *, const char *);
@@ -313,8 +316,9 @@ int toml_installed(const char *);
 
 /* setup-hooks.c: baton hook's entries in Claude Code's settings and Codex's hooks.json */
 struct hook_set {
-	const char *self; /* this baton, absolute */
-	int claude;       /* for Claude Code (else Codex) */
+	const char *self;  /* this baton, absolute */
+	const char *group; /* --group NAME for the hooks, or NULL */
+	int claude;        /* for Claude Code (else Codex) */
 	int reserve, strict, stop;
 };
 int hooks_install(const char *, const struct text *, const struct hook_set *, struct sbuf *,
@@ -402,6 +406,108 @@ struct dash_asset {
 };
 const struct dash_asset *dash_asset_find(const char *);
 
+/* run.c: running git and tmux from argument vectors, never through a shell */
+struct run_out {
+	int status; /* exit status, 128 + signal; -1 when it did not run */
+	struct sbuf out, err;
+	int timed_out, over; /* killed at its deadline; said more than the bound */
+};
+int run_argv(const char *const *, const char *const *, double, size_t, struct run_out *);
+void run_free(struct run_out *);
+const char *run_said(struct run_out *);
+
+/*
+ * xop.c: operations the client runs (OP_CLIENT: git, tmux), recording in
+ * the broker.  A step returns what comes next.
+ */
+enum xop_next {
+	XOP_CALL, /* ask the broker x->call with x->cfb; its answer comes in x->answer */
+	XOP_NEXT, /* run the next step now */
+	XOP_DONE, /* x->result is the answer */
+	XOP_FAIL, /* x->code and x->why say what went wrong */
+};
+struct xop {
+	const struct op *op;
+	msgpack_sbuffer args; /* its arguments, packed (a copy) */
+	msgpack_unpacked u;
+	const msgpack_object *vals[OP_MAX_ARGS];
+	char *argv[OP_MAX_ARGS]; /* xop_arg's copies */
+	char *project, *agent;   /* the session it runs for */
+	int (*step)(struct xop *);
+	int n; /* the step to run: 0, 1... */
+	void *st;
+	void (*st_free)(void *);
+	const struct op *call; /* the broker operation asked for */
+	struct fbuf cfb;       /* its arguments */
+	int calling;
+	cJSON *answer;     /* the broker's result of the last call */
+	struct xop *sub;   /* an operation it handed the rest to (xop_sub) */
+	cJSON *sub_result; /* what that one answered */
+	cJSON *result;
+	char *code, *why;
+	cJSON *wrap, *todo; /* an auto-merge: the approval answered, the tasks left */
+	int no_worktree;    /* worktree_merge {task}: the task has none */
+};
+struct xop *xop_new(const struct op *, const void *, size_t, const char *, const char *,
+    struct op_error *);
+void xop_free(struct xop *);
+const char *xop_arg(struct xop *, const char *);
+int xop_bool(struct xop *, const char *);
+struct fbuf *xop_call(struct xop *, enum op_id);
+int xop_fail(struct xop *, const char *, const char *, ...) printflike(3, 4);
+int xop_done(struct xop *, cJSON *);
+int xop_sub(struct xop *, enum op_id, struct fbuf *);
+int xop_step(struct xop *);
+struct xop *xop_pending(struct xop *);
+int xop_answer(struct xop *, const msgpack_object *);
+int xop_cli(const struct op *, const void *, size_t, struct conn *, cJSON **);
+int xop_cli_call(struct cmd_call *, const void *, size_t);
+int xop_cli_claimed(struct cmd_call *);
+int xop_cli_approved(struct cmd_call *);
+void xop_merge_args(struct fbuf *, const char *);
+cJSON *xop_merged(struct xop *, const char *);
+
+/* worktree.c: git worktrees (the client runs git; the broker records them) */
+int wt_create_step(struct xop *);
+int wt_status_step(struct xop *);
+int wt_merge_step(struct xop *);
+int wt_list_step(struct xop *);
+int wt_cleanup_step(struct xop *);
+int wt_claim_fixup(cJSON *, const char *, int (*)(void *, enum op_id, struct fbuf *), void *);
+int wt_auto_merge(const char *);
+
+/* launch.c: agents in tmux, on a tmux server of baton's own */
+struct launch_agent { /* one agent to start */
+	char *name, *role, *type, *cwd, *worktree;
+	char **argv;       /* NULL-terminated */
+	const char *wname; /* its window's name; NULL: the agent's */
+	int top;           /* the baton top window, not an agent */
+};
+struct launch_where {     /* where tmux started it */
+	char window[160]; /* session:index */
+	char pane[32];    /* PID%N: the server's pid, the pane's id */
+};
+void launch_names(const char *, char *, size_t, char *, size_t);
+int launch_tmux(struct run_out *, const char *, const char *const *);
+int launch_has_session(const char *, const char *);
+cJSON *launch_commands(const char *);
+char **launch_argv(const char *, const cJSON *, const char *, const char *, const char *);
+void launch_argv_free(char **);
+char *launch_types(const cJSON *);
+char *launch_prompt(const char *, const char *, const char *);
+char *launch_command_line(char *const *);
+int launch_start(const struct launch_agent *, const char *, const char *, const char *,
+    struct launch_where *, char **);
+char *launch_project_dir(const char *);
+cJSON *launch_live_panes(const char *);
+const char *launch_state(const cJSON *, const cJSON *);
+int launch_implementer_step(struct xop *);
+int launch_list_step(struct xop *);
+
+/* cmd-worktree.c, cmd-launch.c */
+extern const struct cmd_entry cmd_worktree_entry;
+extern const struct cmd_entry cmd_launch_entry;
+
 /* cmd-service.c */
 extern const struct cmd_entry cmd_service_entry;
 
@@ -454,6 +560,7 @@ struct mcp_call {
 	int cancelled;         /* by the client: its answer is not sent */
 	char *prompt;          /* prompts/get of this role (a guide call), or NULL */
 	struct mcp_task *task; /* the task it runs for, or NULL */
+	struct xop *xop;       /* the client operation it asks for, owned, or NULL */
 	TAILQ_ENTRY(mcp_call) entry;
 };
 TAILQ_HEAD(mcp_calls, mcp_call);
@@ -541,6 +648,7 @@ void mcp_tools_list(struct mcp *, const struct mcp_req *);
 void mcp_tools_call(struct mcp *, const struct mcp_req *, const cJSON *);
 void mcp_tool_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
 cJSON *mcp_tool_result(struct mcp_call *, const msgpack_object *);
+cJSON *mcp_structured(cJSON *);
 void mcp_prompts_list(struct mcp *, const struct mcp_req *);
 void mcp_prompts_get(struct mcp *, const struct mcp_req *, const cJSON *);
 void mcp_prompt_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
@@ -566,6 +674,13 @@ struct bufferevent *mcp_conn_attach(struct event_base *, struct conn *,
     void *, struct op_error *);
 int mcp_read_frames(struct evbuffer *, int (*)(void *, const msgpack_object *, char *, size_t),
     void *, char *, size_t);
+
+/* mcp-xop.c: client operations (git, tmux) through baton mcp */
+void mcp_xop_start(struct mcp *, const struct mcp_req *, const struct op *, const void *,
+    size_t);
+void mcp_xop_answer(struct mcp *, struct mcp_call *, const msgpack_object *);
+void mcp_xop_claimed(struct mcp *, cJSON *);
+int mcp_xop_approved(struct mcp *, struct mcp_call *, cJSON *);
 
 /* mcp-profile.c: which tools are offered (--tools, BATON_TOOLS) */
 int mcp_profile_parse(struct mcp *, const char *, char **);
@@ -639,12 +754,13 @@ struct compat_call {
 	const struct compat_tool *tool;
 	cJSON *args; /* the caller's, checked against the tool's row */
 	int step;
-	int pending;   /* answers the step still waits for */
-	cJSON *ans;    /* this step's answers, by the order asked */
-	cJSON *prev;   /* the last step's: compat_ans() */
-	cJSON *st;     /* the translation's own state */
-	int done;      /* answered */
-	int cancelled; /* by the client: no answer is sent */
+	int pending;     /* answers the step still waits for */
+	cJSON *ans;      /* this step's answers, by the order asked */
+	cJSON *prev;     /* the last step's: compat_ans() */
+	cJSON *st;       /* the translation's own state */
+	struct xop *xop; /* a client operation it runs (compat_xop), or NULL */
+	int done;        /* answered */
+	int cancelled;   /* by the client: no answer is sent */
 	TAILQ_ENTRY(compat_call) entry;
 };
 extern const struct compat_profile compat_airlock, compat_lockstep;
@@ -657,6 +773,7 @@ void compat_call_step(struct compat_call *);
 void compat_call_free(struct compat_call *);
 void compat_call_forget(struct compat_call *);
 void compat_ok(struct compat_call *, cJSON *);
+int compat_xop(struct compat_call *, enum op_id, cJSON *, cJSON **);
 void compat_fail(struct compat_call *, const char *, ...) printflike(2, 3);
 const cJSON *compat_ans(const struct compat_call *, int);
 const char *compat_err(const cJSON *);

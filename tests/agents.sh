@@ -70,7 +70,8 @@ claude_tools() {
 }
 
 ops=$("$BATON" --help | sed -n '/^Operations/,/^$/p' | awk 'NR > 1 && NF { print $1 }' |
-    grep -vx 'lock_break' | grep -vx 'state_export' | grep -v '^queue_' | sort)
+    grep -vx 'lock_break' | grep -vx 'state_export' | grep -v '^queue_' | grep -v '^worktree_' |
+    grep -vx 'launch_implementer' | grep -vx 'implementer_list' | sort)
 CT=$(claude_tools)
 is "$CT" "$ops" "claude -p --mcp-config lists every agent tool of full as mcp__baton__*"
 [ -n "$CT" ] || diag "claude -p said: $(head -c 2000 "$TEST_DIR/claude-p.out")"
@@ -151,10 +152,11 @@ wait_for "! kill -0 $AS 2>/dev/null" 20 || kill "$AS" 2>/dev/null
 like "$tools" '^lock_acquire$' "codex app-server mcpServerStatus/list: baton's tools are listed"
 missing=
 for op in $("$BATON" --help | sed -n '/^Operations/,/^$/p' | awk 'NR > 1 { print $1 }' |
-    grep -v '^queue_'); do
+    grep -v '^queue_' | grep -v '^worktree_' | grep -vx 'launch_implementer' |
+    grep -vx 'implementer_list'); do
 	printf '%s\n' "$tools" | grep -qx "$op" || missing="$missing $op"
 done
-is "$missing" "" "every operation of this build (the opt-in queues aside) is a tool Codex sees"
+is "$missing" "" "every operation of this build (the opt-in queues and worktrees aside) is a tool Codex sees"
 [ -n "$tools" ] || diag "app-server said: $(tail -c 2000 "$TEST_DIR/as.out")"
 
 "$BATON" uninstall --codex >/dev/null

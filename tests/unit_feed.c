@@ -95,6 +95,13 @@ static const struct row rows[] = {
 	    'a', "{'id':$id,'lease_token':'$tok'}", "queue", "Q3" },
 	{ "log_append", { { 0 } }, 'a', "{'event':'tests green','data':[1,2]}", "log",
 	    "tests green" },
+	{ "worktree_set", { { 0 } }, 'a',
+	    "{'name':'W1','agent':'a','branch':'baton/a','path':'/w/.baton/worktrees/W1',"
+	    "'base':'main'}",
+	    "worktree", "W1" },
+	{ "launch_set", { { 0 } }, 'a',
+	    "{'name':'I1','type':'codex','role':'implementer','cwd':'/w','state':'running'}",
+	    "launch", "I1" },
 };
 
 static struct hpeer *peers[4];
@@ -191,6 +198,13 @@ static const struct {
 	{ "hook_news",
 	    "it records which news an agent was told (so nothing nags twice): "
 	    "bookkeeping, not a change of shared state" },
+	{ "worktree_create",
+	    "run by the client (OP_CLIENT), which records it as worktree_set" },
+	{ "worktree_merge", "run by the client (OP_CLIENT), which records it as worktree_set" },
+	{ "worktree_cleanup",
+	    "run by the client (OP_CLIENT), which records it as worktree_set" },
+	{ "launch_implementer",
+	    "run by the client (OP_CLIENT), which records it as launch_set" },
 };
 
 /* Every OP_MUTATES operation has a row (or an exemption), and its row holds. */

@@ -2,13 +2,16 @@
  * Unit tests of where the socket and the state live (common/paths.c,
  * DESIGN 2, issue 12 items 9 and 11): the home comes from the password
  * database, not $HOME; the socket goes to /run/user/UID when it is
- * private, else under the home when the path fits, else /tmp.
+ * private, else under the home when the path fits, else /tmp.  A team
+ * broker's group (common/group.c): the names it takes, its directories
+ * and their checks.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -167,6 +170,116 @@ test_socket(void)
 	free(cause);
 }
 
+/* n tests that cannot run here, and why. */
+static void
+skip_n(int n, const char *why)
+{
+	while (n-- > 0)
+		printf("ok %d - # SKIP %s\n", ++tap_run, why);
+}
+
+/* Which group names are usable (they become part of paths). */
+static void
+test_group_names(void)
+{
+	static const struct {
+		const char *name;
+		int good;
+	} t[] = {
+		{ "dev", 1 },
+		{ "team-a_1.x", 1 },
+		{ "", 0 },
+		{ ".hidden", 0 },
+		{ "..", 0 },
+		{ "-opt", 0 },
+		{ "a/b", 0 },
+		{ "a b", 0 },
+		{ "x:y", 0 },
+		{ "0123456789012345678901234567890", 1 },
+		{ "012345678901234567890123456789012", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(t); i++) {
+		ok((group_name_bad(t[i].name) == NULL) == t[i].good, "group name '%s' is %s",
+		    t[i].name, t[i].good ? "usable" : "refused");
+	}
+}
+
+/* mode of path is want; diag otherwise. */
+static int
+mode_is(const char *path, mode_t want)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0 || (sb.st_mode & 07777) != want) {
+		diag("%s: mode %04o, want %04o", path, (unsigned)(sb.st_mode & 07777),
+		    (unsigned)want);
+		return (0);
+	}
+	return (1);
+}
+
+/* group_check_dir says no to path, naming what (a word of its cause). */
+static void
+group_refuses(const char *path, const char *what, const char *desc)
+{
+	char *cause = NULL;
+
+	if (!ok(group_check_dir(path, 0, &cause) != 0 && strstr(cause, what) != NULL, "%s",
+		desc))
+		diag("%s", cause != NULL ? cause : "accepted");
+	free(cause);
+}
+
+/* The group's directories, with our own primary group as the team's. */
+static void
+test_group_dirs(void)
+{
+	char buf[PATH_MAX], link[PATH_MAX], *cause = NULL;
+	struct group *gr = getgrgid(getgid());
+	struct stat sb;
+
+	ok(group_selected() == NULL && path_file_mode == 0600,
+	    "no group selected: the private broker, files 0600");
+	if (gr == NULL) {
+		skip_n(9, "our gid has no group entry");
+		return;
+	}
+	if (!ok(group_select(gr->gr_name, &cause) == 0, "our own group is selected"))
+		diag("%s", cause);
+	free(cause);
+	cause = NULL;
+	ok(path_file_mode == 0660 && strcmp(group_selected(), gr->gr_name) == 0,
+	    "with a group, the broker's files are 0660");
+	ok(group_member(getuid()), "we are a member by our primary group");
+	ok(group_select("no-such-group-baton-test", &cause) != 0 && cause != NULL &&
+		strstr(cause, "no group") != NULL,
+	    "an unknown group is refused, said so");
+	free(cause);
+	cause = NULL;
+	group_socket(buf, sizeof buf, &cause);
+	snprintf(link, sizeof link, "/tmp/baton-group-%s/sock", gr->gr_name);
+	if (stat("/run/baton-group", &sb) != 0)
+		ok(strcmp(buf, link) == 0, "the socket goes to %s", link);
+	else
+		skip_n(1, "/run/baton-group exists here");
+	dir("team", 0, buf, sizeof buf);
+	if (!ok(group_check_dir(buf, 1, &cause) == 0 && mode_is(buf, 02770),
+		"a group directory is made 2770"))
+		diag("%s", cause != NULL ? cause : "");
+	free(cause);
+	chmod(buf, 02775);
+	group_refuses(buf, "2775", "one others may read is refused");
+	chmod(buf, 0770);
+	group_refuses(buf, "0770", "one without setgid is refused");
+	chmod(buf, 02770);
+	dir("team-link", 0, link, sizeof link);
+	if (symlink(buf, link) != 0)
+		bail("symlink", link);
+	group_refuses(link, "symlink", "a symlink to one is refused");
+}
+
 int
 main(void)
 {
@@ -178,6 +291,8 @@ main(void)
 		bail("mkdtemp", top);
 	test_state_dir();
 	test_socket();
+	test_group_names();
+	test_group_dirs(); /* selects a group: last */
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
 	if (system(cmd) != 0)
 		diag("could not remove %s", top);

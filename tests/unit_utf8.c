@@ -118,5 +118,20 @@ main(void)
 	ok(json_find_nul("{\"k\":\"a\0b\"}", 11, field, sizeof field) == 1 &&
 		strcmp(field, "k") == 0,
 	    "a raw NUL byte in a string is found too");
+	{
+		char line[8];
+
+		utf8_line(line, sizeof line, "a\nb\tc");
+		ok(strcmp(line, "a b c") == 0, "line: controls become spaces");
+		utf8_line(line, sizeof line, "abcde\xc3\xa9\xc3\xa9");
+		ok(strcmp(line, "abcde\xc3\xa9") == 0,
+		    "line: clipped before a character that does not fit whole");
+		utf8_line(line, sizeof line, "abcdef\xc3\xa9");
+		ok(strcmp(line, "abcdef") == 0, "line: never half a character");
+		utf8_line(line, sizeof line, "x\xffy");
+		ok(strcmp(line, "x?y") == 0, "line: an invalid byte becomes ?");
+		utf8_line(line, 1, "abc");
+		ok(line[0] == '\0', "line: a size of 1 gives the empty string");
+	}
 	return (done_testing());
 }

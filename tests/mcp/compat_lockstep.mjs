@@ -18,7 +18,8 @@ const BUDGET = 6000;
 const DOCUMENTED = ['coordination_init', 'project_context_set', 'project_context_get', 'project_status_set',
   'task_create', 'task_claim', 'task_update', 'task_list', 'task_submit_for_review', 'task_approve',
   'task_request_changes', 'lock_acquire', 'lock_release', 'lock_list', 'note_append', 'note_list',
-  'discussion_start', 'discussion_reply', 'discussion_resolve', 'discussion_inbox', 'status_get',
+  'discussion_start', 'discussion_reply', 'discussion_resolve', 'discussion_inbox', 'status_get', 'log_append',
+  'launch_implementer', 'implementer_list', 'worktree_status', 'worktree_merge', 'worktree_list', 'worktree_cleanup',
   'file_read', 'file_write', 'artifact_read', 'artifact_write', 'command_run', 'tool_install'];
 
 const out = (res) => JSON.parse(textOf(res));
@@ -50,7 +51,7 @@ await main(async () => {
   const listed = await withTimeout(planner.listTools(), T, 'tools/list');
   const names = listed.tools.map((t) => t.name);
   const missing = DOCUMENTED.filter((n) => !names.includes(n));
-  ok(missing.length === 0, 'tools/list offers every documented Lockstep tool (worktrees, launchers and log_append aside)', missing);
+  ok(missing.length === 0, 'tools/list offers every documented Lockstep tool', missing);
   const tokens = JSON.stringify({ tools: listed.tools }).length / 4;
   cmpOk(tokens, '<=', BUDGET, `the lockstep tools/list is ${Math.round(tokens)} tokens, within the budget`);
   const tc = listed.tools.find((t) => t.name === 'task_claim').inputSchema;
@@ -228,11 +229,21 @@ await main(async () => {
   r = await call(impl, 'tool_install', { manager: 'true', args: ['install', 'x'] });
   ok(r.exitCode === 0 && r.timedOut === false, 'an allowed manager runs, without a shell', r);
 
-  // every file and command call was recorded
-  const notes = spawnSync(BATON, ['call', 'note_list', '{"prefix":"audit/lockstep/","limit":1000}'],
-    { env: b.env, encoding: 'utf8', timeout: 5000 });
-  const audit = JSON.parse(notes.stdout || '{"count":0}');
-  cmpOk(audit.count, '>=', 20, `every file and command call is recorded (${audit.count} audit notes)`);
+  // log_append: an entry in baton's audit log, as the agent that called
+  r = await call(planner, 'log_append', { event: 'tests green on T1', payload: { suite: 'unit', passed: 12 } });
+  ok(r.ok === true, 'log_append answers {ok: true}', r);
+  await refused(planner, 'log_append', { event: 'two\nlines' }, /event/, 'log_append refuses an event of two lines, naming event');
+
+  // every file and command call was recorded, in the audit log
+  const log = spawnSync(BATON, ['log', '--json', '-n', '1000'], { env: b.env, encoding: 'utf8', timeout: 5000 });
+  const entries = JSON.parse(log.stdout || '{"entries":[]}').entries;
+  const appended = entries.filter((e) => e.op === 'log_append');
+  const mine = appended.find((e) => e.summary === 'tests green on T1');
+  ok(mine && mine.data && mine.data.passed === 12, 'the log_append entry is in baton log with its payload', mine || log.stdout.slice(0, 400));
+  const audit = appended.filter((e) => e.data && /^(file_read|file_write|artifact_read|artifact_write|command_run|tool_install)$/.test(e.data.tool));
+  cmpOk(audit.length, '>=', 20, `every file and command call is recorded in baton log (${audit.length} entries)`);
+  const refusal = audit.find((e) => e.data.tool === 'command_run' && /not an allowed executable/.test(e.data.outcome));
+  ok(refusal && /^command_run rm -rf \/: rm is not an allowed executable/.test(refusal.summary), 'a refused command is recorded with its reason, its event one line', refusal || audit.slice(0, 3));
 
   // an unknown tool / argument
   const res = await withTimeout(impl.callTool({ name: 'task_claim', arguments: { id: 'T1', ownr: 'x' } }), T, 'typo');

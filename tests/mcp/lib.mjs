@@ -4,7 +4,7 @@
 // Every wait has a timeout; the whole test has one too, and the broker
 // and the temporary directory are removed on every way out.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -367,4 +367,29 @@ export async function callChecked(client, tools, name, args, what, ms = 10000) {
   ok(errs.length === 0 && same, `${what}: ${name} matches its outputSchema, text = structuredContent`,
     { errs, res });
   return sc || {};
+}
+
+// ---- git, for the worktree tests ----
+export const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'tester', GIT_AUTHOR_EMAIL: 't@example.org', GIT_COMMITTER_NAME: 'tester',
+  GIT_COMMITTER_EMAIL: 't@example.org', GIT_CONFIG_NOSYSTEM: '1',
+};
+
+// git with an argument vector in dir; its stdout, trimmed (throws on failure).
+export function git(dir, ...args) {
+  const r = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8', env: { ...process.env, ...GIT_ENV } });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+// A private broker whose project is a git repository on main with one commit.
+export function gitBroker(project) {
+  const b = privateBroker(project);
+  Object.assign(b.env, GIT_ENV);
+  const R = b.env.BATON_PROJECT;
+  git(R, 'init', '-q', '-b', 'main');
+  writeFileSync(join(R, 'README'), 'hello\n');
+  git(R, 'add', 'README');
+  git(R, 'commit', '-qm', 'init');
+  return b;
 }

@@ -11,6 +11,9 @@ const FULL_BUDGET = 6000; // tokens (DESIGN 6)
 const CORE_BUDGET = 3000;
 const CORE = ['agent_join', 'lock_acquire', 'lock_release', 'lock_list', 'task_claim', 'task_submit',
   'task_release', 'message_inbox', 'message_send', 'discussion_start', 'discussion_reply', 'discussion_get'];
+// run by baton mcp itself (git, tmux): the planner's, opt-in beside full
+const WORKTREES = ['worktree_create', 'worktree_status', 'worktree_merge', 'worktree_list', 'worktree_cleanup',
+  'launch_implementer', 'implementer_list'];
 
 // The tools/list result of a client, and its size in tokens (chars/4).
 async function listed(client) {
@@ -66,6 +69,7 @@ await main(async () => {
   const planner = await sdkClient(sdk, b, 'profile-planner', { args: ['--tools=planner'] });
   const p = await listed(planner);
   ok(p.tools.some((t) => t.name === 'task_create') && p.tools.some((t) => t.name === 'project_set') &&
+    WORKTREES.every((n) => p.tools.some((t) => t.name === n)) &&
     !p.tools.some((t) => t.name === 'lock_acquire'), `--tools=planner: ${p.tools.length} tools, ` +
     `${Math.round(p.tokens)} tokens`, p.tools.map((t) => t.name));
 
@@ -84,10 +88,15 @@ await main(async () => {
   ok(help.status === 0 && /--tools/.test(help.stdout) && /core/.test(help.stdout) && /reviewer/.test(help.stdout),
     'baton help mcp lists the profiles', help.stdout);
   ok(ops.length > 30 && ops.every((o) => o === 'lock_break' || o === 'state_export' ||
-    o.startsWith('queue_') || names.includes(o)),
-  'every operation but the user\'s and the opt-in queues is in full', ops.filter((o) => !names.includes(o)));
+    o.startsWith('queue_') || WORKTREES.includes(o) || names.includes(o)),
+  'every operation but the user\'s and the opt-in queues and worktrees is in full',
+  ops.filter((o) => !names.includes(o)));
   const withq = await sdkClient(sdk, b, 'profile-queues', { args: ['--tools', 'full,queues'] });
   const q = (await listed(withq)).tools.map((t) => t.name);
   ok(['queue_push', 'queue_claim', 'queue_finish', 'queue_list'].every((n) => q.includes(n)) &&
     q.length === names.length + 4, '--tools full,queues adds the four queue tools', q);
+  const withw = await sdkClient(sdk, b, 'profile-worktrees', { args: ['--tools', 'full,worktrees'] });
+  const w = (await listed(withw)).tools.map((t) => t.name);
+  ok(WORKTREES.every((n) => w.includes(n) && !names.includes(n)) && w.length === names.length + WORKTREES.length,
+    '--tools full,worktrees adds the seven worktree and launcher tools, which full leaves out', w);
 });
