@@ -7,6 +7,8 @@
  *   ground.c    the event base, the configuration, timers; calls nobody
  *   team.c      who may connect, who may run the owner's operations, and
  *               the names sessions go by (user/agent on a team broker)
+ *   journal.c   the journal: a group commit's rows in one write(), folded
+ *               into SQLite by a thread of its own; calls nobody
  *   store.c     the SQLite checkpoint, and the revision counter whose
  *               ceiling it persists; tells client.c a commit is done
  *               through the function given to store_on_commit
@@ -233,6 +235,21 @@ const char *team_admin_why(void);
 char *team_agent_name(uid_t, const char *, size_t, char **);
 char *team_agent_addr(uid_t, const char *, size_t); /* "x" is the sender's user's */
 
+struct sqlite3;
+/* journal.c: a group commit in one write(), folded into SQLite off the loop */
+char *journal_path(const char *);
+int journal_attach(struct sqlite3 *, char **);
+int journal_open(const char *, int, uint64_t, char **);
+void journal_put(const char *, const char *, const void *, size_t);
+void journal_meta(const char *, uint64_t);
+void journal_log(uint64_t, int64_t, const void *, size_t);
+void journal_prune(uint64_t);
+void journal_discard(void);
+int journal_commit(char **);
+int journal_drain(char **);
+const char *journal_error(void);
+void journal_close(void);
+
 /* store.c: the SQLite checkpoint */
 enum durability { DURABILITY_STRICT, DURABILITY_RELAXED, DURABILITY_NONE };
 struct store_kind {
@@ -250,10 +267,9 @@ extern uint64_t revision;
 uint64_t revision_next(void);
 void store_on_commit(void (*)(void));
 struct sqlite3;
-struct store_writer { /* a table of one's own, written in every commit */
-	int (*write)(struct sqlite3 *, char **); /* in the transaction; -1 rolls back */
-	void (*done)(void);                      /* the transaction committed */
-	void (*closing)(void);                   /* finalize statements: the database closes */
+struct store_writer {        /* a table of one's own, written in every commit */
+	void (*write)(void); /* its rows into the group: journal_log, journal_prune */
+	void (*done)(void);  /* the group is durable */
 };
 void store_on_flush(const struct store_writer *);
 struct sqlite3 *store_db(void);

@@ -213,6 +213,26 @@ dump_unknown_kinds(sqlite3 *h, struct dump_loss *l)
 	sqlite3_finalize(st);
 }
 
+/*
+ * A broker killed before its thread folded the journal into the
+ * database left changes only the journal holds: the export lacks them.
+ */
+static void
+dump_journal_check(const char *dbpath, struct dump_loss *l)
+{
+	struct stat sb;
+	char *jp = journal_path(dbpath);
+
+	if (stat(jp, &sb) == 0 && sb.st_size > 0) {
+		dump_lost(l,
+		    "%s holds %lld bytes of changes not folded into the database yet: "
+		    "start batond once (it folds them) and export again",
+		    jp, (long long)sb.st_size);
+		l->kinds++;
+	}
+	free(jp);
+}
+
 /* Open dbpath read-only and check it is a state database; 0 or a status. */
 static int
 dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev, struct dump_loss *l,
@@ -265,6 +285,7 @@ dump_open_db(const char *dbpath, sqlite3 **h, int *schema, uint64_t *rev, struct
 		l->kinds++;
 		free(c);
 	}
+	dump_journal_check(dbpath, l);
 	return (DUMP_OK);
 }
 
@@ -739,6 +760,33 @@ dump_build(const char *newpath, struct dump_item *items, size_t n, uint64_t floo
 	return (rc);
 }
 
+/*
+ * The journal beside the replaced database belongs to it: its groups
+ * must not be folded into the imported one.  Kept beside the backup
+ * when it holds anything, else removed.
+ */
+static int
+dump_swap_journal(const char *dbpath, const char *backup, char **cause)
+{
+	struct stat sb;
+	char *jp = journal_path(dbpath), *to;
+	int rc = DUMP_OK;
+
+	if (stat(jp, &sb) == 0 && sb.st_size > 0) {
+		xasprintf(&to, "%s.journal", backup != NULL ? backup : dbpath);
+		if (rename(jp, to) != 0) {
+			xasprintf(cause, "cannot move %s to %s: %s", jp, to, strerror(errno));
+			rc = DUMP_SOFTWARE;
+		}
+		free(to);
+	} else if (unlink(jp) != 0 && errno != ENOENT) {
+		xasprintf(cause, "cannot remove %s: %s", jp, strerror(errno));
+		rc = DUMP_SOFTWARE;
+	}
+	free(jp);
+	return (rc);
+}
+
 /* Put newpath in place of dbpath, the old one moved to *backup or removed. */
 static int
 dump_swap(const char *dbpath, const char *newpath, int old, uint64_t oldrows, char **backup,
@@ -761,7 +809,7 @@ dump_swap(const char *dbpath, const char *newpath, int old, uint64_t oldrows, ch
 		    strerror(errno));
 		return (DUMP_SOFTWARE);
 	}
-	return (DUMP_OK);
+	return (dump_swap_journal(dbpath, *backup, cause));
 }
 
 /*

@@ -14,7 +14,7 @@
  * pushed frame and the element of a log_list reply) and goes into a
  * ring bounded by count (--log-max) and age (--log-age).
  *
- * Rows ride in the store's group commit (store_on_flush): an entry is
+ * Rows ride in the store's group commit (store_on_flush, into its journal): an entry is
  * durable exactly when the change it records is.  Pruned rows are
  * deleted in batches, and a restart keeps what is within the bounds.
  *
@@ -99,7 +99,6 @@ static size_t pruned_since;   /* entries pruned since the last delete */
 static struct event *age_ev, *kick_ev, *flush_ev, *gap_ev;
 static TAILQ_HEAD(, feed_sub) subs = TAILQ_HEAD_INITIALIZER(subs);
 static size_t nsubs;
-static sqlite3_stmt *st_ins, *st_prune;
 
 /* The request being handled (server.c): its entries wait for its end. */
 static const struct session *cur_s;
@@ -666,43 +665,20 @@ feed_session_closed(struct session *s)
 
 /* ---- the store ---- */
 
-/* In the commit's transaction: the new entries, and a batch of pruned rows out. */
-static int
-feed_store_write(sqlite3 *db, char **cause)
+/* Into the commit's group: the new entries, and a batch of pruned rows out. */
+static void
+feed_store_write(void)
 {
 	struct feed_entry *e;
 	size_t i;
 
-	if (st_ins == NULL &&
-	    (sqlite3_prepare_v3(db, "INSERT OR REPLACE INTO log(rev, at, data) VALUES(?, ?, ?)",
-		 -1, SQLITE_PREPARE_PERSISTENT, &st_ins, NULL) != SQLITE_OK ||
-		sqlite3_prepare_v3(db, "DELETE FROM log WHERE rev <= ?", -1,
-		    SQLITE_PREPARE_PERSISTENT, &st_prune, NULL) != SQLITE_OK)) {
-		xasprintf(cause, "preparing the log statements: %s", sqlite3_errmsg(db));
-		return (-1);
-	}
 	for (i = feed_after(saved_rev); i < ring_n; i++) {
 		e = feed_at(i);
-		sqlite3_reset(st_ins);
-		sqlite3_bind_int64(st_ins, 1, (sqlite3_int64)e->rev);
-		sqlite3_bind_int64(st_ins, 2, e->at_ms);
-		sqlite3_bind_blob(st_ins, 3, e->data, (int)e->len, SQLITE_STATIC);
-		if (sqlite3_step(st_ins) != SQLITE_DONE) {
-			xasprintf(cause, "writing log entry %llu: %s",
-			    (unsigned long long)e->rev, sqlite3_errmsg(db));
-			return (-1);
-		}
+		journal_log(e->rev, e->at_ms, e->data, e->len);
 	}
 	unsaved_rev = last_rev;
-	if (pruned_since >= FEED_PRUNE_BATCH && lost_rev > pruned_saved) {
-		sqlite3_reset(st_prune);
-		sqlite3_bind_int64(st_prune, 1, (sqlite3_int64)lost_rev);
-		if (sqlite3_step(st_prune) != SQLITE_DONE) {
-			xasprintf(cause, "pruning the log: %s", sqlite3_errmsg(db));
-			return (-1);
-		}
-	}
-	return (0);
+	if (pruned_since >= FEED_PRUNE_BATCH && lost_rev > pruned_saved)
+		journal_prune(lost_rev);
 }
 
 /* The commit is done: what it wrote is stored; stalled subscribers may go on. */
@@ -715,15 +691,6 @@ feed_store_done(void)
 		pruned_since = 0;
 	}
 	feed_kick();
-}
-
-/* The statements die with the database (store_close). */
-static void
-feed_store_closed(void)
-{
-	sqlite3_finalize(st_ins);
-	sqlite3_finalize(st_prune);
-	st_ins = st_prune = NULL;
 }
 
 /* Rebuild one entry from its stored row. */
@@ -777,17 +744,7 @@ feed_restore(char **cause)
 
 	if (db == NULL)
 		return (0);
-	/*
-	 * A table of its own beside the store's schema: a batond without
-	 * the log (an older one) opens the database all the same.
-	 */
-	if (sqlite3_exec(db,
-		"CREATE TABLE IF NOT EXISTS log(rev INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
-		" data BLOB NOT NULL)",
-		NULL, NULL, NULL) != SQLITE_OK) {
-		xasprintf(cause, "creating the log table: %s", sqlite3_errmsg(db));
-		return (-1);
-	}
+	/* its table, beside the store's schema, is journal_attach's to create */
 	if (ring_cap == 0) {
 		/* --log-max 0: what is stored goes at the first commit */
 		pruned_since = FEED_PRUNE_BATCH;
@@ -1112,7 +1069,6 @@ op_log_subscribe(struct req *r)
 static const struct store_writer feed_writer = {
 	.write = feed_store_write,
 	.done = feed_store_done,
-	.closing = feed_store_closed,
 };
 
 /*

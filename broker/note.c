@@ -346,7 +346,7 @@ note_check_limits(struct req *r, const struct note *old, size_t vlen)
  * deadline (0: never); the note's version.
  */
 static uint64_t
-note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t vlen,
+note_store(const char *key, size_t nameoff, struct note *n, unsigned char *val, size_t vlen,
     const char *author, uint64_t expires, uint64_t version)
 {
 	if (n == NULL)
@@ -360,7 +360,6 @@ note_store(char *key, size_t nameoff, struct note *n, unsigned char *val, size_t
 	}
 	n->val = val;
 	n->vlen = vlen;
-	free(key);
 	n->author = note_author_get(author);
 	n->version = version != 0 ? version : revision_next();
 	nnotes++;
@@ -430,6 +429,7 @@ op_note_set(struct req *r)
 	    ttl > 0 ? ", with a ttl" : "");
 	version = note_store(key, nameoff, n != NULL ? n : tomb, val, vlen, r->s->agent,
 	    ttl > 0 ? mono_ms() + (uint64_t)(ttl * 1000) : 0, 0);
+	free(key);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_kbool(fb, "written", 1);
@@ -937,12 +937,12 @@ static int
 note_restore(const struct store_kind *kind, const char *key, const msgpack_object *o,
     char **cause)
 {
-	const msgpack_object *v = mp_get(o, "value");
+	const msgpack_object *v = mp_get(o, "value"), *a = mp_get(o, "author");
 	int64_t version = mp_get_int(o, "version", 0), floor;
 	const char *nl = strchr(key, '\n');
+	char author[NAME_MAX_LEN + 1];
 	unsigned char *val;
 	size_t vlen;
-	char *author;
 
 	if (strcmp(key, NOTE_FLOOR_KEY) == 0) {
 		if ((floor = mp_get_int(o, "floor", 0)) > 0 && (uint64_t)floor > tomb_floor)
@@ -961,12 +961,15 @@ note_restore(const struct store_kind *kind, const char *key, const msgpack_objec
 		xasprintf(cause, "note %s: bad value", key);
 		return (-1);
 	}
-	author = mp_get_strdup(o, "author");
+	/* no copy of its own: interned by note_author_get */
+	if (a != NULL && a->type == MSGPACK_OBJECT_STR && a->via.str.size < sizeof author) {
+		memcpy(author, a->via.str.ptr, a->via.str.size);
+		author[a->via.str.size] = '\0';
+	} else
+		memcpy(author, "?", 2);
 	/* one that expired while we were down goes at once, as a deletion */
-	note_store(xstrdup(key), (size_t)(nl - key) + 1, NULL, val, vlen,
-	    author != NULL ? author : "?", deadline_from_wall(mp_get_int(o, "expires", 0)),
-	    (uint64_t)version);
-	free(author);
+	note_store(key, (size_t)(nl - key) + 1, NULL, val, vlen, author,
+	    deadline_from_wall(mp_get_int(o, "expires", 0)), (uint64_t)version);
 	return (0);
 }
 

@@ -35,6 +35,7 @@ op_status(struct req *r)
 	pk_kstr_opt(fb, "state_dir", cfg.state_dir);
 	pk_kstr_opt(fb, "group", group_selected());
 	pk_kstr_opt(fb, "store_error", err);
+	pk_kstr_opt(fb, "fold_error", journal_error()); /* saved, not yet in state.db */
 	if (shared_enabled()) {
 		pk_str(fb, "shared");
 		shared_status(fb);

@@ -10,9 +10,10 @@
  * event, which libevent runs after the callbacks already active (every
  * peer that was readable, every timer that was due: they are queued
  * before any runs), in the same pass and without another poll; frames
- * queued for peers meanwhile are held (server.c) until COMMIT returns:
- * one transaction per iteration (group commit), no acknowledgement
- * before durability.  A change made by a callback activated later in
+ * queued for peers meanwhile are held (server.c) until the commit's
+ * group is in the journal (journal.c: one write(), folded into SQLite
+ * by a thread of its own): one group per iteration (group commit), no
+ * acknowledgement before durability.  A change made by a callback activated later in
  * the pass activates the commit again.  relaxed: a timer commits; replies go at once.
  * none: no file.
  *
@@ -218,6 +219,7 @@ store_meta_get(sqlite3 *h, const char *name, uint64_t *v, char **cause)
 
 static void store_commit_cb(evutil_socket_t, short, void *);
 static int store_put_revision(uint64_t, uint64_t, char **);
+static int store_load_ceiling(char **);
 
 /* Does quick_check find h sound?  0, or -1 with what it found. */
 static int
@@ -319,8 +321,16 @@ store_open_file(const char *path, int full_sync, char **cause)
 	    store_prepare(db,
 		"INSERT INTO meta(name, value) VALUES(?, ?) "
 		"ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-		&st_meta, cause) != 0)
+		&st_meta, cause) != 0 ||
+	    journal_attach(db, cause) != 0)
 		return (-1);
+	return (store_load_ceiling(cause));
+}
+
+/* The revision ceiling and the revision recorded with it, from the database. */
+static int
+store_load_ceiling(char **cause)
+{
 	if (store_meta_get(db, "revision_ceiling", &ceiling_saved, cause) != 0 ||
 	    store_meta_get(db, "revision_recorded", &recorded, cause) != 0)
 		return (-1);
@@ -420,8 +430,7 @@ store_record(char **cause)
 void
 store_forget(void)
 {
-	if (flush_hook != NULL)
-		flush_hook->closing(); /* its statements go before the database closes */
+	journal_close(); /* its statements and its thread go before the database closes */
 	sqlite3_finalize(st_put);
 	sqlite3_finalize(st_del);
 	sqlite3_finalize(st_meta);
@@ -493,7 +502,7 @@ int
 store_open(const char *dir, int full_sync, int accept, char **cause)
 {
 	struct stat sb;
-	uint64_t cr, rr;
+	uint64_t cr, rr, folded;
 	char *path;
 	int mark, missing, empty;
 
@@ -511,7 +520,11 @@ store_open(const char *dir, int full_sync, int accept, char **cause)
 		free(path);
 		return (-1);
 	}
-	if (store_open_file(path, full_sync, cause) != 0) {
+	/* what the journal holds goes in before anything is read or compared */
+	if (store_open_file(path, full_sync, cause) != 0 ||
+	    store_meta_get(db, "journal_folded", &folded, cause) != 0 ||
+	    journal_open(path, full_sync, folded, cause) != 0 ||
+	    store_load_ceiling(cause) != 0) {
 		free(path);
 		return (-1);
 	}
@@ -652,24 +665,23 @@ store_put(const char *kind, const char *key, const void *data, size_t len)
 	return (sqlite3_step(st) == SQLITE_DONE ? 0 : -1);
 }
 
-/* Write one dirty row: its current image, or its deletion. */
-static int
+/* One dirty row into the commit's group: its current image, or its deletion. */
+static void
 store_write(struct dirty *d, struct fbuf *fb)
 {
 	const char *key = d->id + 1;
-	int have, rc;
+	int have;
 
 	fbuf_init(fb);
 	have = d->kind->pack(d->kind, key, fb);
 	if (fb->err) {
 		log_warnx("store: cannot encode %s %s", d->kind->name, key);
 		fbuf_free(fb);
-		return (0);
+		return;
 	}
-	rc = store_put(d->kind->name, key, have ? fb->sb.data + FRAME_HDR : NULL,
+	journal_put(d->kind->name, key, have ? fb->sb.data + FRAME_HDR : NULL,
 	    fb->sb.size - FRAME_HDR);
 	fbuf_free(fb);
-	return (rc);
 }
 
 static int
@@ -766,7 +778,7 @@ store_snapshot(const char *path, uint64_t *rows, char **cause)
 		    "lives only in memory and cannot be exported");
 		return (-1);
 	}
-	if (store_flush(cause) != 0)
+	if (store_flush(cause) != 0 || journal_drain(cause) != 0)
 		return (-1);
 	if (store_prepare(db, "SELECT count(*) FROM objects", &st, cause) != 0)
 		return (-1);
@@ -803,7 +815,7 @@ store_kind_at(size_t i)
 	return (i < nitems(kinds) ? kinds[i] : NULL);
 }
 
-/* One transaction with every dirty row, then release the held frames. */
+/* One group with every dirty row into the journal, then release the held frames. */
 static void
 store_commit_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -814,22 +826,19 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 	int raised;
 
 	commit_pending = 0;
-	if (store_exec(db, "BEGIN", &cause) != 0)
-		goto fail;
 	HASH_ITER(hh, dirty, d, tmp) {
-		if (store_write(d, &fb) != 0) {
-			xasprintf(&cause, "writing %s: %s", d->kind->name, sqlite3_errmsg(db));
-			goto rollback;
-		}
+		store_write(d, &fb);
 		n++;
 	}
 	raised = ceiling != ceiling_saved;
-	if (raised && store_put_revision(ceiling, revision, &cause) != 0)
-		goto rollback;
-	if (flush_hook != NULL && flush_hook->write(db, &cause) != 0)
-		goto rollback;
-	if (store_exec(db, "COMMIT", &cause) != 0)
-		goto rollback;
+	if (raised) {
+		journal_meta("revision_ceiling", ceiling);
+		journal_meta("revision_recorded", revision);
+	}
+	if (flush_hook != NULL)
+		flush_hook->write();
+	if (journal_commit(&cause) != 0)
+		goto fail;
 	if (flush_hook != NULL)
 		flush_hook->done();
 	if (raised) {
@@ -853,8 +862,6 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 		commit_hook();
 	return;
 
-rollback:
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 fail:
 	/*
 	 * Nothing is acknowledged that is not durable: held frames stay
@@ -873,32 +880,41 @@ int restoring;
 int
 store_restore(char **cause)
 {
-	msgpack_unpacked u;
+	msgpack_object o;
+	msgpack_zone z;
 	sqlite3_stmt *st;
 	const char *why;
-	size_t i, n = 0;
+	char *key = NULL;
+	size_t i, n = 0, klen, kcap = 0;
 	int rc;
 
 	if (durability == DURABILITY_NONE)
 		return (0);
 	if (store_prepare(db, "SELECT key, data FROM objects WHERE kind = ?", &st, cause) != 0)
 		return (-1);
+	/* one zone and one key buffer for every row: a row costs only its object */
+	if (!msgpack_zone_init(&z, MSGPACK_ZONE_CHUNK_SIZE))
+		fatalx("store: out of memory");
 	restoring = 1;
 	for (i = 0; i < nitems(kinds); i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, kinds[i]->name, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			char *key = xstrndup(sqlite3_column_blob(st, 0),
-			    (size_t)sqlite3_column_bytes(st, 0));
-			msgpack_unpacked_init(&u);
-			if (frame_decode(sqlite3_column_blob(st, 1),
-				(size_t)sqlite3_column_bytes(st, 1), &u, &why) != 0) {
+			klen = (size_t)sqlite3_column_bytes(st, 0);
+			if (klen + 1 > kcap) {
+				kcap = klen + 64;
+				key = xreallocarray(key, 1, kcap);
+			}
+			if (klen > 0)
+				memcpy(key, sqlite3_column_blob(st, 0), klen);
+			key[klen] = '\0';
+			if (frame_decode_zone(sqlite3_column_blob(st, 1),
+				(size_t)sqlite3_column_bytes(st, 1), &z, &o, &why) != 0) {
 				xasprintf(cause, "%s %s: %s", kinds[i]->name, key, why);
 				rc = -1;
-			} else if (kinds[i]->restore(kinds[i], key, &u.data, cause) != 0)
+			} else if (kinds[i]->restore(kinds[i], key, &o, cause) != 0)
 				rc = -1;
-			msgpack_unpacked_destroy(&u);
-			free(key);
+			msgpack_zone_clear(&z);
 			if (rc == -1)
 				break;
 			n++;
@@ -909,13 +925,15 @@ store_restore(char **cause)
 				    "reading %s rows: %s; batond will not start on a "
 				    "database it cannot trust. %s",
 				    kinds[i]->name, sqlite3_errmsg(db), STORE_RECOVER_HINT);
-			sqlite3_finalize(st);
-			restoring = 0;
-			return (-1);
+			break;
 		}
 	}
 	sqlite3_finalize(st);
+	msgpack_zone_destroy(&z);
+	free(key);
 	restoring = 0;
+	if (i < nitems(kinds))
+		return (-1);
 	log_info("store: restored %zu objects, revision %llu", n, (unsigned long long)revision);
 	return (0);
 }
@@ -925,13 +943,17 @@ void
 store_close(void)
 {
 	char *cause = NULL;
+	int written;
 
 	if (db == NULL)
 		return;
-	if (store_flush(&cause) != 0) {
+	if (!(written = store_flush(&cause) == 0)) {
 		log_warnx("store: closing with changes not written: %s", cause);
 		free(cause);
-	} else if (revision > recorded && store_record(&cause) != 0) {
+		cause = NULL;
+	}
+	journal_close(); /* folds what is left: the database is the main thread's again */
+	if (written && revision > recorded && store_record(&cause) != 0) {
 		log_warnx("store: cannot record revision %llu at the stop: %s",
 		    (unsigned long long)revision, cause);
 		free(cause);

@@ -145,6 +145,7 @@ ssize_t frame_length(const void *, size_t, size_t, const char **);
 int frame_check(const void *, size_t, const char **);
 /* frame_decode: frame_check, then unpack into *out; 0 ok, -1 with cause. */
 int frame_decode(const void *, size_t, msgpack_unpacked *, const char **);
+int frame_decode_zone(const void *, size_t, msgpack_zone *, msgpack_object *, const char **);
 
 /* mp.c: reading msgpack objects (strings are not NUL-terminated) */
 const msgpack_object *mp_get(const msgpack_object *, const char *);
@@ -353,6 +354,7 @@ int json_pack(struct fbuf *, const struct cJSON *);
 int json_pack_exact(struct fbuf *, const struct cJSON *, const char **);
 struct cJSON *json_from_msgpack(const msgpack_object *);
 struct cJSON *json_from_msgpack_exact(const msgpack_object *);
+char *json_print(const struct cJSON *, size_t *);
 int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpacked *,
     const msgpack_object **, struct op_error *);
 #define JSON_SCAN_DEPTH 64 /* json_find_nul: member names kept for this many levels */

@@ -470,6 +470,30 @@ frame_check(const void *buf, size_t len, const char **cause)
 	return (0);
 }
 
+/*
+ * frame_decode into a zone the caller keeps and clears between frames
+ * (a restore decodes a million rows: one zone, not a million); the map
+ * in *out lives until the zone is cleared.
+ */
+int
+frame_decode_zone(const void *buf, size_t len, msgpack_zone *z, msgpack_object *out,
+    const char **cause)
+{
+	size_t off = 0;
+
+	if (frame_check(buf, len, cause) != 0)
+		return (-1);
+	if (msgpack_unpack(buf, len, &off, z, out) != MSGPACK_UNPACK_SUCCESS || off != len) {
+		*cause = "malformed msgpack";
+		return (-1);
+	}
+	if (out->type != MSGPACK_OBJECT_MAP) {
+		*cause = "frame is not a map";
+		return (-1);
+	}
+	return (0);
+}
+
 int
 frame_decode(const void *buf, size_t len, msgpack_unpacked *out, const char **cause)
 {

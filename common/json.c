@@ -738,3 +738,162 @@ json_find_nul(const char *text, size_t len, char *field, size_t flen)
 	}
 	return (0);
 }
+
+/* ---- printing ---- */
+
+/* A growing buffer for json_print. */
+struct jout {
+	char *s;
+	size_t len, cap;
+};
+
+static void
+jout_room(struct jout *o, size_t n)
+{
+	if (o->len + n + 1 <= o->cap)
+		return;
+	while (o->len + n + 1 > o->cap)
+		o->cap = o->cap == 0 ? 256 : o->cap * 2;
+	o->s = xreallocarray(o->s, 1, o->cap);
+}
+
+static void
+jout_add(struct jout *o, const char *s, size_t n)
+{
+	jout_room(o, n);
+	memcpy(o->s + o->len, s, n);
+	o->len += n;
+}
+
+/*
+ * A number as cJSON prints it, integers without printf: the integral
+ * values json_from_msgpack makes (below 10^14; larger ones are raw text)
+ * in decimal at once, anything else as "%1.15g" when that reads back the
+ * same, else "%1.17g".
+ */
+static void
+jout_number(struct jout *o, double d)
+{
+	char buf[32], *p = buf + sizeof buf;
+	unsigned long long u;
+	double back;
+	int n;
+
+	if (!isfinite(d)) {
+		jout_add(o, "null", 4);
+		return;
+	}
+	if (d == floor(d) && fabs(d) < 1e15) {
+		u = (unsigned long long)fabs(d);
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u > 0);
+		if (d < 0)
+			*--p = '-';
+		jout_add(o, p, (size_t)(buf + sizeof buf - p));
+		return;
+	}
+	n = snprintf(buf, sizeof buf, "%1.15g", d);
+	if (sscanf(buf, "%lg", &back) != 1 || back != d)
+		n = snprintf(buf, sizeof buf, "%1.17g", d);
+	jout_add(o, buf, (size_t)n);
+}
+
+/* A string, escaped as JSON (and cJSON) want it. */
+static void
+jout_string(struct jout *o, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *run;
+	char esc[8];
+
+	jout_add(o, "\"", 1);
+	while (*p != '\0') {
+		run = p;
+		while (*p >= 0x20 && *p != '"' && *p != '\\')
+			p++;
+		jout_add(o, (const char *)run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		esc[0] = '\\';
+		switch (*p) {
+		case '"':
+		case '\\': esc[1] = (char)*p; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			snprintf(esc, sizeof esc, "\\u%04x", *p);
+			jout_add(o, esc, 6);
+			p++;
+			continue;
+		}
+		jout_add(o, esc, 2);
+		p++;
+	}
+	jout_add(o, "\"", 1);
+}
+
+static int
+jout_value(struct jout *o, const cJSON *j)
+{
+	const cJSON *c;
+
+	switch (j->type & 0xff) {
+	case cJSON_NULL: jout_add(o, "null", 4); return (0);
+	case cJSON_False: jout_add(o, "false", 5); return (0);
+	case cJSON_True: jout_add(o, "true", 4); return (0);
+	case cJSON_Number: jout_number(o, j->valuedouble); return (0);
+	case cJSON_String:
+		if (j->valuestring == NULL)
+			return (-1);
+		jout_string(o, j->valuestring);
+		return (0);
+	case cJSON_Raw:
+		if (j->valuestring == NULL)
+			return (-1);
+		jout_add(o, j->valuestring, strlen(j->valuestring));
+		return (0);
+	case cJSON_Array:
+	case cJSON_Object:
+		jout_add(o, (j->type & 0xff) == cJSON_Array ? "[" : "{", 1);
+		for (c = j->child; c != NULL; c = c->next) {
+			if (c != j->child)
+				jout_add(o, ",", 1);
+			if ((j->type & 0xff) == cJSON_Object) {
+				if (c->string == NULL)
+					return (-1);
+				jout_string(o, c->string);
+				jout_add(o, ":", 1);
+			}
+			if (jout_value(o, c) != 0)
+				return (-1);
+		}
+		jout_add(o, (j->type & 0xff) == cJSON_Array ? "]" : "}", 1);
+		return (0);
+	}
+	return (-1);
+}
+
+/*
+ * j as compact JSON text, the bytes cJSON_PrintUnformatted gives, in one
+ * pass without printf for strings and integers; its length in *len.
+ * NULL when j cannot be printed.
+ */
+char *
+json_print(const cJSON *j, size_t *len)
+{
+	struct jout o = { NULL, 0, 0 };
+
+	if (jout_value(&o, j) != 0) {
+		free(o.s);
+		return (NULL);
+	}
+	jout_room(&o, 0);
+	o.s[o.len] = '\0';
+	if (len != NULL)
+		*len = o.len;
+	return (o.s);
+}

@@ -36,6 +36,7 @@ static const struct op_result status_results[] = {
 	{ "state_dir", "string", 1, "the broker's state directory (state.db, batond.log)" },
 	{ "group", "string", 1, "a team broker's Unix group (batond --group)" },
 	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
+	{ "fold_error", "string", 1, "why the journal does not fold into state.db" },
 	/*
 	 * With batond --backend etcd the answer also carries "shared" (the
 	 * backend: endpoints, projects, leases, calls, watches), shown by
@@ -986,8 +987,7 @@ const struct op ops[OP_COUNT] = {
 	    .nresults = nitems(status_results),
 	    .title = "Broker status",
 	    .flags = OP_READONLY | OP_IDEMPOTENT,
-	    .desc = "Check the broker: version, uptime, sessions and locks overall and in "
-		    "your project, and who you are." },
+	    .desc = "Check the broker: version, sessions and locks, and who you are." },
 	OPDEF(lock_acquire, .title = "Acquire a lock", .flags = OP_MUTATES | OP_BLOCKS,
 	    .one_of = "name|names",
 	    .desc = "Before touching something shared (a file: name \"file:PATH\"; npm "

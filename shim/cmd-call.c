@@ -29,7 +29,9 @@ const struct cmd_entry cmd_call_entry = {
 static const struct cmd_sub status_subs[] = {
 	{ .op = "status",
 	    .usage = "status [--json]",
-	    .desc = "the broker, your project and your session",
+	    .desc =
+		"the broker, your session, and your project: its agents, tasks, worktrees and "
+		"launched agents",
 	    .flags = CMD_JSON,
 	    .show = status_show },
 };
@@ -108,6 +110,11 @@ status_show(struct cmd_call *cc)
 	if (mp_get(r, "store_error") != NULL)
 		printf("          NOT SAVING: %s (answers to changes wait until it can)\n",
 		    cli_field(r, "store_error", a, sizeof a));
+	if (mp_get(r, "fold_error") != NULL)
+		printf("          NOT FOLDED: %s (changes are safe in state.journal; past 64 "
+		       "MiB "
+		       "of them, answers to changes wait)\n",
+		    cli_field(r, "fold_error", a, sizeof a));
 	status_state_dir(r);
 	printf("sessions  %s connected, %s in this project\n",
 	    cli_field(r, "sessions", a, sizeof a),

@@ -752,7 +752,95 @@ setup_status_tasks(const msgpack_object *r)
 	puts(shown == 0 ? "none" : "");
 }
 
-/* The project's agents and tasks, over a connection of its own (the caller's is busy with status). */
+#define SETUP_STATUS_LIST 8 /* worktrees, launched agents named on their line */
+
+/* The items of list r[key] and how many to name; 0 when there are none. */
+static size_t
+setup_status_list(const msgpack_object *r, const char *key, const msgpack_object **items)
+{
+	const msgpack_object *list = mp_get(r, key);
+
+	if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0)
+		return (0);
+	*items = list->via.array.ptr;
+	return (list->via.array.size);
+}
+
+/* After the last item named: how many more there are, and the line's end. */
+static void
+setup_status_more(size_t n)
+{
+	if (n > SETUP_STATUS_LIST)
+		printf(", and %zu more", n - SETUP_STATUS_LIST);
+	puts("");
+}
+
+/*
+ * The project's worktrees (worktree_get), when it has any: name, branch,
+ * state, whether the owner is here, and when it is gone with the work
+ * not merged, that it waits on the user.
+ */
+static void
+setup_status_worktrees(const msgpack_object *r)
+{
+	const msgpack_object *w;
+	char name[128], agent[128], branch[512], state[32], task[64];
+	size_t n, i;
+	int here;
+
+	if ((n = setup_status_list(r, "worktrees", &w)) == 0)
+		return;
+	fputs("worktrees ", stdout);
+	for (i = 0; i < n && i < SETUP_STATUS_LIST; i++, w++) {
+		cli_field(w, "name", name, sizeof name);
+		cli_field(w, "agent", agent, sizeof agent);
+		cli_field(w, "branch", branch, sizeof branch);
+		if (mp_get(w, "state") != NULL)
+			cli_field(w, "state", state, sizeof state);
+		else
+			snprintf(state, sizeof state, "active"); /* as the broker takes it */
+		here = mp_get_bool(w, "owner_here", 0);
+		printf("%s%s (%s, %s", i > 0 ? ", " : "", name, branch, state);
+		if (mp_get(w, "task") != NULL)
+			printf(", task %s", cli_field(w, "task", task, sizeof task));
+		if (mp_get(w, "agent") == NULL)
+			fputs(", no owner", stdout);
+		else
+			printf(", owner %s%s%s", strcmp(agent, name) != 0 ? agent : "",
+			    strcmp(agent, name) != 0 ? " " : "", here ? "here" : "gone");
+		if (!here && strcmp(state, "merged") != 0)
+			fputs(": not merged, needs you", stdout);
+		fputs(")", stdout);
+	}
+	setup_status_more(n);
+}
+
+/* The agents baton launch started (launch_get), when there are any: role, type, state. */
+static void
+setup_status_launched(const msgpack_object *r)
+{
+	const msgpack_object *a;
+	char name[128], role[64], type[128], state[32];
+	size_t n, i;
+
+	if ((n = setup_status_list(r, "agents", &a)) == 0)
+		return;
+	fputs("launched  ", stdout);
+	for (i = 0; i < n && i < SETUP_STATUS_LIST; i++, a++) {
+		cli_field(a, "state", state, sizeof state);
+		printf("%s%s (%s, %s, %s)", i > 0 ? ", " : "",
+		    cli_field(a, "name", name, sizeof name),
+		    cli_field(a, "role", role, sizeof role),
+		    cli_field(a, "type", type, sizeof type),
+		    view_launch_state(state, mp_get_bool(a, "joined", 0)));
+	}
+	setup_status_more(n);
+}
+
+/*
+ * The project's agents, tasks, worktrees and launched agents, over a
+ * connection of its own (the caller's is busy with status).
+ */
 static void
 setup_status_project(const struct client_opts *o)
 {
@@ -773,6 +861,14 @@ setup_status_project(const struct client_opts *o)
 	msgpack_unpacked_init(&u);
 	if (conn_call(&c, "task_list", NULL, 0, &u, &r, &err) == 0)
 		setup_status_tasks(r);
+	msgpack_unpacked_destroy(&u);
+	msgpack_unpacked_init(&u);
+	if (conn_call(&c, "worktree_get", NULL, 0, &u, &r, &err) == 0)
+		setup_status_worktrees(r);
+	msgpack_unpacked_destroy(&u);
+	msgpack_unpacked_init(&u);
+	if (conn_call(&c, "launch_get", NULL, 0, &u, &r, &err) == 0)
+		setup_status_launched(r);
 	msgpack_unpacked_destroy(&u);
 	conn_close(&c);
 }

@@ -84,7 +84,7 @@ mcp_broker_send(struct mcp *m, struct fbuf *fb)
 		return (-1);
 	if (evbuffer_get_length(bufferevent_get_output(m->bev)) > MCP_BROKER_OUT_MAX)
 		return (-1); /* the broker stopped reading: do not buffer forever */
-	return (bufferevent_write(m->bev, fb->sb.data, fb->sb.size));
+	return (bev_write_now(m->bev, fb->sb.data, fb->sb.size, 1));
 }
 
 /* Ask the broker to end the wait of a call (it answers "cancelled"). */

@@ -5,9 +5,13 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -15,22 +19,51 @@
 
 #include "shim.h"
 
+/*
+ * Write n bytes to bev's descriptor at once when nothing is queued
+ * before them (the usual case: a pipe or socket with room), without the
+ * poll for "writable" a bufferevent makes first; what does not go through
+ * is queued.  0, or -1 when it cannot be queued.  A failed write is left
+ * to the bufferevent, which meets it again and reports it.
+ */
+int
+bev_write_now(struct bufferevent *bev, const void *p, size_t n, int sock)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	ssize_t w = 0;
+
+	if (fd != -1 && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		do
+			w = sock ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
+		while (w == -1 && errno == EINTR);
+		if (w < 0)
+			w = 0;
+	}
+	if ((size_t)w == n)
+		return (0);
+	return (bufferevent_write(bev, (const char *)p + w, n - (size_t)w));
+}
+
 /* Queue one JSON-RPC message on stdout, as one line. */
 void
 mcp_write(struct mcp *m, const cJSON *msg)
 {
+	size_t len;
 	char *s;
 
 	if (m->sink != NULL) { /* baton mcp --http */
 		m->sink(m, msg);
 		return;
 	}
-	if ((s = cJSON_PrintUnformatted(msg)) == NULL)
+	if ((s = json_print(msg, &len)) == NULL)
 		fatalx("mcp: cannot print a JSON message");
-	if (bufferevent_write(m->out, s, strlen(s)) != 0 ||
-	    bufferevent_write(m->out, "\n", 1) != 0)
+	s[len] = '\n'; /* the line in one write: json_print leaves room for its NUL */
+	if (bev_write_now(m->out, s, len + 1, 0) != 0)
 		fatalx("mcp: cannot queue output");
 	free(s);
+	/* written at once, the bufferevent says nothing: the exit waits on it */
+	if (m->eof && evbuffer_get_length(bufferevent_get_output(m->out)) == 0)
+		bufferevent_trigger(m->out, EV_WRITE, BEV_OPT_DEFER_CALLBACKS);
 }
 
 /* A message skeleton {jsonrpc, id}; id NULL gives id null. */

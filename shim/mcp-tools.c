@@ -248,12 +248,16 @@ mcp_project(cJSON *r, const struct op *op)
 	}
 }
 
+static cJSON *mcp_structured_as(cJSON *, int);
+
 /*
  * The CallToolResult of the broker's answer f to the call c: the result
  * as text and structuredContent, or isError with a text that says why.
+ * With printed, structuredContent is the text itself as raw JSON: the
+ * result is printed once, for both (what goes straight to the client).
  */
-cJSON *
-mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
+static cJSON *
+mcp_tool_result_as(struct mcp_call *c, const msgpack_object *f, int printed)
 {
 	const msgpack_object *e;
 	cJSON *r, *result;
@@ -289,32 +293,59 @@ mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
 		mcp_joined(c->m, r);
 	if (c->op == &ops[OP_task_claim])
 		mcp_xop_claimed(c->m, r); /* an isolation:worktree task: its worktree */
-	return (mcp_structured(r));
+	return (mcp_structured_as(r, printed));
 }
 
-/* The CallToolResult of a result object r (taken): as text and as structuredContent. */
+/* The CallToolResult of f as objects (a task keeps it and reads it). */
 cJSON *
-mcp_structured(cJSON *r)
+mcp_tool_result(struct mcp_call *c, const msgpack_object *f)
+{
+	return (mcp_tool_result_as(c, f, 0));
+}
+
+/*
+ * The CallToolResult of a result object r (taken): its text, and as
+ * structuredContent r itself or, printed, that same printing (raw JSON,
+ * for what goes straight to the client).
+ */
+static cJSON *
+mcp_structured_as(cJSON *r, int printed)
 {
 	cJSON *result;
 	char *text;
 
-	if ((text = cJSON_PrintUnformatted(r)) == NULL)
+	if ((text = json_print(r, NULL)) == NULL)
 		fatalx("mcp: cannot print a result");
 	result = mcp_text_result(text, 0);
-	cJSON_AddItemToObject(result, "structuredContent", r);
+	if (printed) {
+		cJSON_AddItemToObject(result, "structuredContent", cJSON_CreateRaw(text));
+		cJSON_Delete(r);
+	} else
+		cJSON_AddItemToObject(result, "structuredContent", r);
 	free(text);
 	return (result);
+}
+
+/* The CallToolResult of a result object r (taken), as objects. */
+cJSON *
+mcp_structured(cJSON *r)
+{
+	return (mcp_structured_as(r, 0));
 }
 
 /* The broker's answer f to tools/call c, to the client. */
 void
 mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 {
-	cJSON *result = mcp_tool_result(c, f);
+	cJSON *result;
 
-	if (c->op == &ops[OP_task_approve] && mcp_xop_approved(m, c, result))
-		return; /* git config baton.autoMerge: its worktrees merged first */
+	if (c->op == &ops[OP_task_approve]) {
+		/* git config baton.autoMerge: its worktrees merged first */
+		result = mcp_tool_result_as(c, f, 0);
+		if (mcp_xop_approved(m, c, result))
+			return;
+	} else
+		result = mcp_tool_result_as(c, f, 1);
 	mcp_result(m, c->id, c->rev, result);
 }
 

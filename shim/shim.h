@@ -353,6 +353,7 @@ struct view_opts {
 };
 cJSON *view_snapshot(struct conn *, const struct view_opts *, struct op_error *);
 cJSON *view_action(struct conn *, const cJSON *, const struct view_opts *, struct op_error *);
+const char *view_launch_state(const char *, int);
 
 /* dashboard.c, dash-http.c, dash-assets.c: `baton dashboard` */
 #define DASH_PROJECTS_MAX 16 /* projects with a connection open at once */
@@ -625,6 +626,7 @@ void mcp_maybe_exit(struct mcp *);
 
 /* mcp-reply.c: JSON-RPC results and errors on stdout */
 void mcp_write(struct mcp *, const cJSON *);
+int bev_write_now(struct bufferevent *, const void *, size_t, int);
 cJSON *mcp_message(const cJSON *);
 void mcp_result(struct mcp *, const cJSON *, enum mcp_rev, cJSON *);
 void mcp_error(struct mcp *, const cJSON *, int, const char *, const char *, ...)

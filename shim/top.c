@@ -37,10 +37,11 @@ enum top_view {
 	V_MESSAGES,
 	V_TIMELINE,
 	V_HEALTH,
+	V_WORKTREES,
 	V_COUNT
 };
 static const char *const top_view_names[V_COUNT] = { "Needs you", "Agents", "Locks", "Tasks",
-	"Messages", "Timeline", "Health" };
+	"Messages", "Timeline", "Health", "Worktrees" };
 
 /* A line of a view; what it is about, when something can be done with it. */
 struct top_line {
@@ -70,8 +71,9 @@ static int top_exec(const struct cmd_entry *, const struct client_opts *, int, c
 const struct cmd_entry cmd_top_entry = {
 	.name = "top",
 	.usage = "top [--once] [--wait-warn SECONDS]",
-	.desc = "the dashboard in a terminal: what needs you, agents, locks, tasks, messages, "
-		"the audit log, health, live; --once prints it once",
+	.desc = "the dashboard in a terminal: what needs you, agents (and those baton launch "
+		"started), locks, tasks, messages, the audit log, health, worktrees, live; "
+		"--once prints it once",
 	.exec = top_exec,
 };
 
@@ -205,6 +207,16 @@ top_agents(struct top *t, const cJSON *s)
 		    top_secs(jnum(a, "idle_seconds"), b3, sizeof b3),
 		    top_join(jarr(a, "locks"), b2, sizeof b2));
 	}
+	top_add(t, 0, NULL, NULL, "%s", "");
+	top_add(t, 1, NULL, NULL, "%-16s %-12s %-10s %-10s %-12s %s", "LAUNCHED", "ROLE",
+	    "STATE", "TASKS", "TYPE", "TMUX WINDOW");
+	cJSON_ArrayForEach(a, jarr(s, "launched")) {
+		top_add(t, 0, NULL, NULL, "%-16s %-12s %-10s %-10s %-12s %s", jstr(a, "name"),
+		    jstr(a, "role"), jstr(a, "now"), top_join(jarr(a, "tasks"), b1, sizeof b1),
+		    jstr(a, "type"), jstr(a, "window"));
+	}
+	if (cJSON_GetArraySize(jarr(s, "launched")) <= 0)
+		top_add(t, 0, NULL, NULL, "No agent was started by baton launch.");
 }
 
 static void
@@ -311,8 +323,13 @@ top_health(struct top *t, const cJSON *s)
 	top_add(t, 0, NULL, NULL, "broker     batond %s, pid %.0f, up %s", jstr(st, "version"),
 	    jnum(st, "pid"), top_secs(jnum(st, "uptime_seconds"), b, sizeof b));
 	top_add(t, 0, NULL, NULL, "durability %s", jstr(st, "durability"));
-	top_add(t, *jstr(st, "store_error") != '\0' ? 2 : 0, NULL, NULL, "saving     %s",
-	    *jstr(st, "store_error") != '\0' ? jstr(st, "store_error") : "yes");
+	if (*jstr(st, "store_error") != '\0')
+		top_add(t, 2, NULL, NULL, "saving     NOT SAVING: %s", jstr(st, "store_error"));
+	else if (*jstr(st, "fold_error") != '\0')
+		top_add(t, 2, NULL, NULL, "saving     NOT FOLDED: %s (safe in the journal)",
+		    jstr(st, "fold_error"));
+	else
+		top_add(t, 0, NULL, NULL, "saving     yes");
 	top_add(t, 0, NULL, NULL, "database   %.1f MB",
 	    jnum(s, "db_bytes") >= 0 ? jnum(s, "db_bytes") / 1048576 : 0);
 	top_add(t, 0, NULL, NULL, "revision   %.0f", jnum(st, "revision"));
@@ -321,6 +338,25 @@ top_health(struct top *t, const cJSON *s)
 	top_add(t, 0, NULL, NULL, "locks      %.0f held, %.0f waiting", jnum(st, "locks"),
 	    jnum(st, "waiters"));
 	top_add(t, 0, NULL, NULL, "project    %s (%s)", jstr(s, "project"), jstr(pi, "status"));
+}
+
+static void
+top_worktrees(struct top *t, const cJSON *s)
+{
+	const cJSON *w;
+	int gone;
+
+	top_add(t, 1, NULL, NULL, "%-16s %-16s %-6s %-24s %-8s %s", "WORKTREE", "OWNER", "TASK",
+	    "BRANCH", "STATE", "OWNER IS");
+	cJSON_ArrayForEach(w, jarr(s, "worktrees")) {
+		gone = !cJSON_IsTrue(jarr(w, "owner_here"));
+		top_add(t, gone && strcmp(jstr(w, "state"), "merged") != 0 ? 2 : 0, NULL, NULL,
+		    "%-16s %-16s %-6s %-24s %-8s %s", jstr(w, "name"), jstr(w, "agent"),
+		    jstr(w, "task"), jstr(w, "branch"), jstr(w, "state"),
+		    gone ? "gone" : "here");
+	}
+	if (t->nlines == 1)
+		top_add(t, 0, NULL, NULL, "No worktree (baton worktree create makes one).");
 }
 
 /* The lines of the view shown, from the snapshot. */
@@ -340,6 +376,7 @@ top_build(struct top *t, enum top_view v)
 	case V_MESSAGES: top_messages(t, t->snap); break;
 	case V_TIMELINE: top_timeline(t, t->snap); break;
 	case V_HEALTH: top_health(t, t->snap); break;
+	case V_WORKTREES: top_worktrees(t, t->snap); break;
 	case V_COUNT: break;
 	}
 }
@@ -524,7 +561,7 @@ top_draw(struct top *t)
 	mvaddnstr(LINES - 2, 0, t->err[0] != '\0' ? t->err : t->note, COLS);
 	attron(A_REVERSE);
 	mvaddnstr(LINES - 1, 0,
-	    "q quit  1-7/Tab views  j/k select  b break lock  a approve  c request changes  "
+	    "q quit  1-8/Tab views  j/k select  b break lock  a approve  c request changes  "
 	    "m message  r refresh",
 	    COLS);
 	attroff(A_REVERSE);

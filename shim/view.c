@@ -3,7 +3,8 @@
  * and `baton top` draws (DESIGN 11).  A snapshot is a handful of
  * operations sent at once on the project's own connection (status,
  * agent_list, lock_list, task_list, discussion_list, log_list,
- * project_get, then task_get of the tasks in review), put together as
+ * project_get, worktree_get, launch_get, then task_get of the tasks in
+ * review), put together as
  * one JSON object with what needs the operator's attention worked out
  * here, once, for both.  The operator's actions are operations too,
  * built from a whitelist of fields.
@@ -287,6 +288,47 @@ view_waits_on_operator(const char *w, const struct view_opts *vo)
 	return (0);
 }
 
+/*
+ * Worktrees whose owner is gone with their work not merged: nobody will
+ * merge or remove them but the operator (baton worktree merge / remove).
+ */
+static void
+view_needs_worktrees(cJSON *needs, const cJSON *worktrees)
+{
+	const cJSON *w;
+	const char *state, *agent;
+
+	cJSON_ArrayForEach(w, worktrees) {
+		state = view_str(w, "state");
+		agent = view_str(w, "agent");
+		if ((state != NULL && strcmp(state, "merged") == 0) ||
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "owner_here")))
+			continue;
+		view_need(needs, "worktree_orphaned", "warn", "worktree", view_str(w, "name"),
+		    NULL,
+		    "worktree %s (branch %s) is not merged and %s%s%s: "
+		    "baton worktree merge %s, or remove it",
+		    view_str(w, "name"),
+		    view_str(w, "branch") != NULL ? view_str(w, "branch") : "?",
+		    agent != NULL ? "its owner " : "has no owner", agent != NULL ? agent : "",
+		    agent != NULL ? " is gone" : "", view_str(w, "name"));
+	}
+}
+
+/*
+ * What a launched agent is now, as the broker knows it: exited (baton
+ * launch --stop said so), joined (it is in the project under its name),
+ * or started (launched, not joined; whether its process still runs is
+ * tmux's to say: implementer_list asks it).
+ */
+const char *
+view_launch_state(const char *recorded, int joined)
+{
+	if (recorded != NULL && strcmp(recorded, "exited") == 0)
+		return ("exited");
+	return (joined ? "joined" : "started");
+}
+
 /* What needs the operator, most urgent first. */
 static cJSON *
 view_needs(const cJSON *snap, const struct view_opts *vo)
@@ -318,6 +360,7 @@ view_needs(const cJSON *snap, const struct view_opts *vo)
 			    "message", "%s waits on you: %s", view_str(d, "id"),
 			    view_str(d, "topic"));
 	}
+	view_needs_worktrees(needs, cJSON_GetObjectItemCaseSensitive(snap, "worktrees"));
 	return (needs);
 }
 
@@ -350,7 +393,8 @@ view_db_bytes(const cJSON *status)
 /*
  * The snapshot of the connection's project: {project, revision, status,
  * agents, locks, tasks, task_summary, reviews, discussions, log,
- * project_info, needs, db_bytes}; NULL with err when the broker failed.
+ * project_info, worktrees, launched, needs, db_bytes}; NULL with err when
+ * the broker failed.  Each launched agent has "now" (view_launch_state).
  */
 cJSON *
 view_snapshot(struct conn *c, const struct view_opts *vo, struct op_error *err)
@@ -371,6 +415,8 @@ view_snapshot(struct conn *c, const struct view_opts *vo, struct op_error *err)
 	v[n].op = "log_list";
 	v[n++].args = cJSON_Parse("{\"limit\":200}");
 	v[n++].op = "project_get";
+	v[n++].op = "worktree_get";
+	v[n++].op = "launch_get";
 	if (view_round(c, v, n, vo->timeout_ms, err) != 0) {
 		view_round_free(v, n);
 		return (NULL);
@@ -387,7 +433,18 @@ view_snapshot(struct conn *c, const struct view_opts *vo, struct op_error *err)
 	view_put(snap, "discussions", &v[4], "discussions");
 	view_put(snap, "log", &v[5], "entries");
 	view_put(snap, "project_info", &v[6], NULL);
+	view_put(snap, "worktrees", &v[7], "worktrees");
+	view_put(snap, "launched", &v[8], "agents");
 	view_round_free(v, n);
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(snap, "worktrees")) {
+		if (view_str(t, "state") == NULL) /* as the broker takes it */
+			cJSON_AddStringToObject(t, "state", "active");
+	}
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(snap, "launched")) {
+		cJSON_AddStringToObject(t, "now",
+		    view_launch_state(view_str(t, "state"),
+			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "joined"))));
+	}
 
 	/* the tasks in review, whole: their notes */
 	memset(v, 0, sizeof v);

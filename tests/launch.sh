@@ -106,6 +106,11 @@ baton_run call implementer_list
 is "$(printf '%s' "$OUT" | json '[.agents[] | .name + ":" + .state] | sort | join(" ")')" \
     "extra:joined planner:joined reviewer:joined stub-1:joined stub-2:joined" \
     "implementer_list: every launched agent and its state"
+baton_run status
+like "$OUT" "^launched  extra \\(implementer, stub, joined\\), planner \\(planner, stub, joined\\), reviewer \\(reviewer, stub, joined\\), stub-1 \\(implementer, stub, joined\\), stub-2 \\(implementer, stub, joined\\)\$" \
+    "baton status lists the launched agents: role, type, joined"
+like "$OUT" "^worktrees stub-1 \\(baton/stub-1, active, owner here\\), stub-2 \\(baton/stub-2, active, owner here\\)\$" \
+    "and their worktrees, owners here"
 
 # --- launching again is refused while the team runs ---
 baton_run launch --planner stub -- stub=node "$STANDIN" "$BATON" "$SEEN" '{prompt}'
@@ -123,6 +128,8 @@ tmux -L "$SERVER" has-session 2>/dev/null
 cmp_ok $? -ne 0 "the tmux server is gone"
 baton_run call implementer_list
 is "$(printf '%s' "$OUT" | json '[.agents[] | .state] | unique | join(",")')" "exited" "implementer_list says exited"
+baton_run status
+like "$OUT" "^launched  extra \\(implementer, stub, exited\\), planner \\(planner, stub, exited\\)," "so does baton status"
 wait_for '! "$BATON" agents --json | jq -e "[.agents[] | select(.joined)] | length > 0" >/dev/null' 10
 ok $? "and the agents left the broker"
 baton_run launch --stop

@@ -1,8 +1,9 @@
 #!/bin/sh
 # baton top (DESIGN 11) under a real tmux: send-keys and capture-pane show
 # a lock appear and disappear as another client takes and releases it,
-# a key approves a task in review, another breaks a lock; --once prints
-# every view without a terminal.
+# a key approves a task in review, another breaks a lock; worktrees and
+# the agents baton launch started (their records) show, key 8 and the
+# Agents view; --once prints every view without a terminal.
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 need_jq
 command -v tmux >/dev/null 2>&1 || bail_out "tmux is not installed: run ./bootstrap (or apt-get install tmux)"
@@ -79,8 +80,43 @@ tm send-keys -t top "stuck" Enter
 wait_for '[ "$("$BATON" locks --json early | json ".locks | length")" = 0 ]' 5
 ok $? "and breaks it" "$(screen)"
 
+# worktrees: key 8, live (a record, as baton worktree create writes it)
+tm send-keys -t top 8
+wait_for 'shows "WORKTREE"' 5
+ok $? "key 8 shows the worktrees" "$(screen)"
+"$BATON" call worktree_set "{\"name\":\"wt1\",\"agent\":\"gone-owner\",\"task\":\"T9\",\"branch\":\"baton/wt1\",\"path\":\"$D/wt1\",\"base\":\"main\",\"state\":\"active\"}" >/dev/null
+wait_for 'screen | grep -q "^wt1 .*gone-owner .*T9 .*baton/wt1 .*active .*gone"' 5
+ok $? "a worktree recorded by another client appears: owner, task, branch, state, owner gone" "$(screen)"
+
 tm send-keys -t top q
 wait_for '[ "$(tm list-panes -t top -F "#{pane_current_command}")" = sleep ]' 5
 ok $? "q quits" "$(tm list-panes -t top -F "#{pane_current_command}")"
 tm kill-server 2>/dev/null
+
+# --- worktrees and launched agents, --once ---
+"$BATON" call launch_set "{\"name\":\"codex-1\",\"type\":\"codex\",\"role\":\"implementer\",\"window\":\"proj:2\",\"cwd\":\"$D/wt1\",\"state\":\"running\"}" >/dev/null
+baton_run top --once
+like "$OUT" "== Worktrees ==" "--once prints the Worktrees view"
+like "$OUT" "wt1 +gone-owner +T9 +baton/wt1 +active +gone" "with the recorded worktree"
+like "$OUT" "warn +worktree wt1 \\(branch baton/wt1\\) is not merged and its owner gone-owner is gone" \
+    "Needs you: a worktree whose owner is gone, not merged"
+like "$OUT" "codex-1 +implementer +started +codex +proj:2" \
+    "the Agents view lists the launched agent: role, started (not joined), type, window"
+"$BATON" call worktree_set "{\"name\":\"wt2\",\"branch\":\"baton/wt2\",\"path\":\"$D/wt2\"}" >/dev/null
+baton_run top --once
+like "$OUT" "wt2 +baton/wt2 +active +gone" "a record without owner or state: active, nobody here"
+like "$OUT" "warn +worktree wt2 \\(branch baton/wt2\\) is not merged and has no owner:" "and it needs you, saying so"
+"$BATON" call worktree_set '{"name":"wt2","remove":true}' >/dev/null
+"$BATON" --agent gone-owner call agent_join '{"ttl_seconds":60}' >/dev/null
+"$BATON" --agent codex-1 call agent_join '{"role":"implementer","ttl_seconds":60}' >/dev/null
+baton_run top --once
+like "$OUT" "wt1 +gone-owner +T9 +baton/wt1 +active +here" "the owner joined: here"
+! printf '%s\n' "$OUT" | grep -q "is not merged"
+ok $? "and the worktree no longer needs you" "$OUT"
+like "$OUT" "codex-1 +implementer +joined" "the launched agent joined: joined"
+"$BATON" call worktree_set '{"name":"wt1","state":"merged"}' >/dev/null
+"$BATON" call launch_set '{"name":"codex-1","state":"exited"}' >/dev/null
+baton_run top --once
+like "$OUT" "wt1 +gone-owner +T9 +baton/wt1 +merged" "merged, once its record says so"
+like "$OUT" "codex-1 +implementer +exited" "exited, once its record says so"
 done_testing

@@ -337,6 +337,43 @@ test_exact(void)
 	}
 }
 
+/* json_print gives the bytes cJSON_PrintUnformatted gives, integers without printf. */
+static void
+test_print(void)
+{
+	static const char *const docs[] = {
+		"{\"a\":1,\"b\":-1,\"c\":0,\"d\":99999999999999,\"e\":-99999999999999}",
+		"[0.5,-0.25,3.141592653589793,1e-07,1.5e+300,0.1,123456789012345.6]",
+		"{\"s\":\"quote \\\" back \\\\ nl \\n tab \\t cr \\r bs \\b ff \\f \\u0001 "
+		"\\u001f é ☃\"}",
+		"{\"n\":null,\"t\":true,\"f\":false,\"e\":{},\"a\":[],\"x\":[[{}]]}",
+		"{\"k\\n\\\"\":[1,2,{\"z\":[true,null]}]}",
+	};
+	char *want, *got;
+	cJSON *j, *big;
+	size_t i, len;
+
+	for (i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+		j = cJSON_Parse(docs[i]);
+		want = cJSON_PrintUnformatted(j);
+		got = json_print(j, &len);
+		ok(j != NULL && got != NULL && strcmp(want, got) == 0 && len == strlen(got),
+		    "json_print of %s: %s (cJSON: %s)", docs[i], got, want);
+		free(want);
+		free(got);
+		cJSON_Delete(j);
+	}
+	/* raw text (large integers, printed results) goes out as it is */
+	j = cJSON_CreateObject();
+	big = cJSON_CreateRaw("9007199254740993");
+	cJSON_AddItemToObject(j, "big", big);
+	got = json_print(j, NULL);
+	ok(got != NULL && strcmp(got, "{\"big\":9007199254740993}") == 0,
+	    "raw text verbatim: %s", got);
+	free(got);
+	cJSON_Delete(j);
+}
+
 int
 main(void)
 {
@@ -346,5 +383,6 @@ main(void)
 	test_args();
 	test_args_validate();
 	test_exact();
+	test_print();
 	return (done_testing());
 }

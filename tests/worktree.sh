@@ -31,6 +31,9 @@ commit_in() {
 }
 
 # --- create ---
+baton_run status
+! printf '%s\n' "$OUT" | grep -Eq '^(worktrees|launched) '
+ok $? "status has no worktrees line while there are none" "$OUT"
 baton_run --agent alice worktree create
 is "$RC" 0 "worktree create makes the caller's worktree"
 WA=$R/.baton/worktrees/alice
@@ -134,6 +137,20 @@ is "$(tip "$R")" "$(tip "$WC")" "the base is at the worktree's commit"
 baton_run worktree merge carol --json
 is "$(printf '%s' "$OUT" | json '.how')" "nothing to merge" "merging again has nothing to merge"
 git -C "$R" checkout -q -- b.txt
+
+# --- baton status lists them ---
+baton_run status
+like "$OUT" "^worktrees alice \\(baton/alice, merged, owner gone\\), bob \\(baton/bob, active, owner gone: not merged, needs you\\), carol \\(baton/carol, merged, owner gone\\)\$" \
+    "status lists the worktrees: branch, state, owner here or gone, and the one that needs the user"
+WIRE_AGENT=bob hold_start 1 hold
+baton_run status
+like "$OUT" "bob \\(baton/bob, active, owner here\\)" "an owner who is here: here"
+hold_stop 1
+"$BATON" call worktree_set "{\"name\":\"noone\",\"branch\":\"baton/noone\",\"path\":\"$R/.baton/worktrees/noone\"}" >/dev/null
+baton_run status
+like "$OUT" "noone \\(baton/noone, active, no owner: not merged, needs you\\)" \
+    "a record without an owner (or a state: active) says so"
+"$BATON" call worktree_set '{"name":"noone","remove":true}' >/dev/null
 
 # --- a merge waits for approval ---
 tid=$("$BATON" --agent planner task create --json --complexity simple --isolation worktree "Add d.txt" | json .id)

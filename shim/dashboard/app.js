@@ -10,7 +10,7 @@ const S = {
   lastOk: 0, lastErr: '', fetching: false, again: false, timer: null,
   view: 'needs', live: [], waitWarn: 300,
 };
-const VIEWS = ['needs', 'agents', 'locks', 'tasks', 'messages', 'timeline', 'health'];
+const VIEWS = ['needs', 'agents', 'locks', 'tasks', 'messages', 'timeline', 'health', 'worktrees'];
 const STATUSES = ['todo', 'in_progress', 'review', 'blocked', 'done', 'cancelled'];
 const STALE_MS = 30000;
 const $ = (id) => document.getElementById(id);
@@ -149,8 +149,10 @@ function banner() {
 function table(heads, rows, empty) {
   if (!rows.length) return `<p class="empty">${esc(empty)}</p>`;
   return '<table><thead><tr>' + heads.map((h) => {
+    // a width is a class of app.css (w16: 16%): the page's policy allows no inline style
     const [label, w, cls] = h;
-    return `<th${w ? ` style="width:${w}"` : ''}${cls ? ` class="${cls}"` : ''}>${esc(label)}</th>`;
+    const c = [w ? `w${parseInt(w, 10)}` : '', cls || ''].filter(Boolean).join(' ');
+    return `<th${c ? ` class="${c}"` : ''}>${esc(label)}</th>`;
   }).join('') + '</tr></thead><tbody>' + rows.join('') + '</tbody></table>';
 }
 
@@ -195,7 +197,35 @@ function renderAgents(snap) {
     `<td>${esc((a.tasks || []).join(', '))}</td><td>${esc((a.locks || []).join(', '))}</td>` +
     `<td>${tm(since(a.idle_seconds))}</td><td>${tm(since(a.connected_seconds))}</td>` +
     `<td>${esc(a.client || a.kind || '')}</td></tr>`),
-  'No agent is present in this project.');
+  'No agent is present in this project.') + renderLaunched(snap);
+}
+
+// The agents baton launch (or launch_implementer) started in tmux.
+function renderLaunched(snap) {
+  const list = snap.launched || [];
+  return '<h2 id="launched">Launched in tmux</h2>' + table([['agent', '16%'], ['role', '10%'],
+    ['state', '10%'], ['task', '10%'], ['type', '10%'], ['window', '12%'], ['directory', '32%']],
+  list.map((a) => `<tr data-launched="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.role || '')}</td>` +
+    `<td>${esc(a.now || a.state || '')}</td><td>${esc((a.tasks || []).join(', '))}</td>` +
+    `<td>${esc(a.type || '')}</td><td>${esc(a.window || '')}</td>` +
+    `<td>${esc(a.cwd || '')}${a.worktree ? `<div class="sub">worktree ${esc(a.worktree)}</div>` : ''}</td></tr>`),
+  'No agent was started by baton launch.');
+}
+
+// The project's git worktrees (baton worktree), as the broker recorded them.
+function renderWorktrees(snap) {
+  const list = snap.worktrees || [];
+  $('count-worktrees').textContent = '(' + list.length + ')';
+  return '<h2>Worktrees</h2>' + table([['worktree', '14%'], ['owner', '14%'], ['task', '7%'],
+    ['branch', '17%'], ['state', '8%'], ['owner is', '12%'], ['path', '28%']],
+  list.map((w) => {
+    const gone = !w.owner_here, stuck = gone && w.state !== 'merged';
+    return `<tr data-worktree="${esc(w.name)}"${stuck ? ' class="warn"' : ''}><td>${esc(w.name)}</td>` +
+      `<td>${esc(w.agent || '')}</td><td>${esc(w.task || '')}</td><td>${esc(w.branch || '')}` +
+      `<div class="sub">from ${esc(w.base || '?')}</div></td><td>${esc(w.state || '')}</td>` +
+      `<td>${gone ? 'gone' : 'here'}${stuck ? '<div class="sub">not merged: needs you</div>' : ''}</td>` +
+      `<td>${esc(w.path || '')}<div class="sub">updated ${tm(Date.parse(w.updated_at))}</div></td></tr>`;
+  }), 'No worktree: baton worktree create, or claiming an isolation: worktree task, makes one.');
 }
 
 function lockRows(locks) {
@@ -293,7 +323,8 @@ function renderHealth(snap) {
     ['broker', `batond ${st.version || '?'} (protocol ${st.protocol || '?'}), pid ${st.pid || '?'}`],
     ['up since', tm(since(st.uptime_seconds))],
     ['durability', esc(st.durability || '?')],
-    ['saving', st.store_error ? `<strong>NOT SAVING</strong>: ${esc(st.store_error)}` : 'yes'],
+    ['saving', st.store_error ? `<strong>NOT SAVING</strong>: ${esc(st.store_error)}`
+      : st.fold_error ? `<strong>NOT FOLDED</strong>: ${esc(st.fold_error)} (changes are safe in the journal)` : 'yes'],
     ['database', esc(mb)],
     ['revision', esc(st.revision)],
     ['sessions', `${esc(st.sessions)} connected, ${esc(st.project_sessions)} in this project (${dash} dashboards)`],
@@ -325,6 +356,7 @@ function render() {
   $('view-tasks').innerHTML = renderTasks(snap);
   $('view-messages').innerHTML = renderMessages(snap);
   $('view-health').innerHTML = renderHealth(snap);
+  $('view-worktrees').innerHTML = renderWorktrees(snap);
   renderTimeline();
   for (const [id, v] of Object.entries(keep)) if ($(id)) $(id).value = v;
   projects(snap.projects || []);

@@ -12,10 +12,15 @@
  * or with -c airlock Airlock's lock_resource + unlock_resource (its
  * lock_token) through `baton mcp --compat airlock`; with -H PORT -T TOKEN
  * over HTTP to a running `baton mcp --http PORT` (one keep-alive
- * connection, JSON answers) instead of a child's stdio.
+ * connection, JSON answers) instead of a child's stdio.  With -P BROKER-PID
+ * it also reports the CPU time a pair costs `baton mcp` and the broker
+ * (DESIGN 9: <= 120 us together), from /proc/PID/schedstat around the
+ * measured pairs only: start-up and warm-up are left out, and nanoseconds
+ * do not round as clock ticks do.
  *
  *	bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]
- *	bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] [-t SECONDS]
+ *	bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] [-P BROKER-PID]
+ *	    [-t SECONDS]
  */
 #include "config.h"
 
@@ -27,6 +32,7 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +50,39 @@ static double
 tv_us(const struct timeval *tv)
 {
 	return (tv->tv_sec * 1e6 + tv->tv_usec);
+}
+
+/*
+ * The CPU time process pid has used, all its threads (batond's folder
+ * too), in microseconds; -1 when unknown.
+ */
+static double
+cpu_us(long pid)
+{
+	char path[320];
+	unsigned long long ns, sum = 0;
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/task", pid);
+	if ((d = opendir(path)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/task/%s/schedstat", pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1) {
+			sum += ns;
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return (n > 0 ? (double)sum / 1e3 : -1);
 }
 
 /* The bytes of the last answer's result (its line less the envelope). */
@@ -101,7 +140,8 @@ main(int argc, char **argv)
 	int locks = 0;
 	struct rusage ru;
 	size_t bytes;
-	long calls = BENCH_WARMUP;
+	long calls = BENCH_WARMUP, bpid = 0;
+	double s0 = -1, s1 = -1, b0 = -1, b1 = -1;
 	int list = 0;
 	struct mcp_child m;
 	struct bench b;
@@ -111,7 +151,7 @@ main(int argc, char **argv)
 
 	bench_init(&b, "mcp-status");
 	memset(&m, 0, sizeof m);
-	while ((ch = getopt(argc, argv, "b:c:H:lLn:p:S:t:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:H:lLn:p:P:S:t:T:")) != -1) {
 		if (bench_option(&b, ch, &sock, NULL))
 			continue;
 		switch (ch) {
@@ -121,6 +161,7 @@ main(int argc, char **argv)
 		case 'l': locks = 1; break;
 		case 'L': list = 1; break;
 		case 'p': profile = optarg; break;
+		case 'P': bpid = strtol(optarg, NULL, 10); break;
 		case 'T': m.token = optarg; break;
 		default: goto usage;
 		}
@@ -139,6 +180,9 @@ main(int argc, char **argv)
 		b.name = compat != NULL
 		    ? (m.port != 0 ? "airlock-http-pair" : "airlock-stdio-pair")
 		    : (m.port != 0 ? "native-http-pair" : "native-stdio-pair");
+		if (m.port == 0)
+			s0 = cpu_us((long)m.pid);
+		b0 = bpid > 0 ? cpu_us(bpid) : -1;
 		b.start = t1 = bench_now();
 		while (!bench_done(&b, t1)) {
 			t0 = bench_now();
@@ -147,6 +191,9 @@ main(int argc, char **argv)
 			bench_add(&b, (t1 - t0) * 1e6);
 		}
 		b.total = t1 - b.start;
+		if (m.port == 0)
+			s1 = cpu_us((long)m.pid);
+		b1 = bpid > 0 ? cpu_us(bpid) : -1;
 		fclose(m.in);
 		if (m.port == 0)
 			waitpid(m.pid, &status, 0);
@@ -155,6 +202,11 @@ main(int argc, char **argv)
 		printf("# lock pairs through baton mcp%s%s\n",
 		    compat != NULL ? " --compat " : "", compat != NULL ? compat : "");
 		bench_report(&b);
+		if (s0 >= 0 && s1 >= 0 && b0 >= 0 && b1 >= 0 && b.n > 0)
+			printf("CPU per lock pair: baton mcp %.1f us, broker %.1f us, "
+			       "together %.1f us over %zu pairs\n",
+			    (s1 - s0) / (double)b.n, (b1 - b0) / (double)b.n,
+			    (s1 - s0 + b1 - b0) / (double)b.n, b.n);
 		return (0);
 	}
 	if (m.port != 0)
@@ -210,7 +262,7 @@ main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 	    "usage: bench_mcp -S SOCKET -b BATON [-p PROFILE] [-L | -t SECONDS | -n COUNT]\n"
-	    "       bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] [-t "
-	    "SECONDS]\n");
+	    "       bench_mcp -S SOCKET -b BATON -l [-c airlock] [-H PORT -T TOKEN] "
+	    "[-P BROKER-PID] [-t SECONDS]\n");
 	return (64);
 }

@@ -1,256 +1,325 @@
 #!/bin/sh
-# make bench: status round trips through a private broker against a raw
-# Unix-socket echo of the same frames, in one run, as a ratio (DESIGN §9);
-# then locks: acquire+release round trips with 1 and 32 clients (also
-# against a second broker with --durability none), release -> grant wake
-# latency, and `baton lock x -- true` against `flock FILE true`; mixed
-# mutations (counter, note compare-and-set, lock, event, message) from 32
-# clients against three brokers, --durability strict, relaxed and none,
-# as ratios to none; and the restore of 1 000 000 notes: a broker is
-# filled, stopped with SIGTERM, and a fresh daemonizing batond on its
-# state directory is timed until it answers, with the restored broker's
-# memory per note; the bytes of tools/list per profile and tools/call
-# through `baton mcp` against a direct call (the shim's overhead; with
-# BENCH_BATON_BEFORE=PATH also another build's, in the same run); and
-# 10 000 idle sessions: their memory in the broker and status round trips
-# while they are connected (DESIGN 8-9); lock round trips with 5 `baton
-# dashboard` processes subscribed to the audit log against none, and the
-# time from a change to its Server-Sent Event at a dashboard page (DESIGN 11);
-# and the review workflow: claim -> submit -> approve cycles with 8
-# implementers and one reviewer, all blocking (issue 13); and the wall
-# time of a `baton hook PreToolUse` process against `true` (issue 18:
-# agents wait for it on every edit); and a shared project's lock pairs
-# through batond --backend etcd on a 3-member etcd on loopback, against
-# the same etcd's transactions sent directly and the local broker
-# (issue 20).
-# Never pass/fail: it prints figures.
+# make bench: the figures of DESIGN 9 (and a few of issues 13, 16, 18, 20),
+# measured against private brokers, printed as one table: figure, result,
+# goal, PASS or MISS.  Benchmarks never decide pass or fail of a build:
+# the table says how this run went, on this machine, at this load.
 #
-#	run.sh BUILDDIR        BENCH_SECONDS (default 8) per benchmark,
-#	                       BENCH_MIXED_SECONDS (default 4) per durability,
-#	                       BENCH_RUNS (default 200) of baton lock and flock,
-#	                       BENCH_NOTES (default 1000000) to restore,
-#	                       BENCH_BATON_BEFORE: a baton to compare baton mcp with
+# The figures that set two measurements against each other (a rate
+# against the raw echo's, strict against none, baton lock against flock,
+# baton mcp against a direct call) and the per-call costs run ROUNDS
+# times, the measurements of one round back to back, and the table shows
+# the median and, in brackets, the spread (lowest-highest) of the rounds:
+# a machine that gets busy for a moment spoils one round, not the figure.
+# The restore of 1 000 000 notes, the idle sessions and the tools/list
+# sizes run once.  The load average is printed at the start and the end,
+# with the CPU time other processes took meanwhile, and a warning when
+# the machine was busy: latencies from a busy machine say little.
+#
+#	run.sh BUILDDIR
+#
+#	QUICK=1              a pass of about a minute: 1 s per measurement,
+#	                     100 000 notes, 2 000 idle sessions, 50 runs
+#	BENCH_BEFORE=DIR     another build directory (say, of main): every
+#	                     figure is measured for its batond and baton too,
+#	                     in the same rounds, in a column of its own
+#	BENCH_SECONDS        per measurement (default 4; QUICK 1)
+#	BENCH_ROUNDS         rounds of the paired figures (default 3)
+#	BENCH_RUNS           runs of baton lock and of flock per round (200; QUICK 50)
+#	BENCH_NOTES          notes to restore (1000000; QUICK 100000)
+#	BENCH_LOG            where every measurement's own lines go
+#	                     (default BUILDDIR/bench.log)
 set -u
 
 builddir=${1:?usage: run.sh BUILDDIR}
-secs=${BENCH_SECONDS:-8}
-batond=$builddir/batond
-echo_bin=$builddir/tests/bench/bench_echo
-status_bin=$builddir/tests/bench/bench_status
-lock_bin=$builddir/tests/bench/bench_lock
-mixed_bin=$builddir/tests/bench/bench_mixed
-restore_bin=$builddir/tests/bench/bench_restore
-conns_bin=$builddir/tests/bench/bench_conns
-mcp_bin=$builddir/tests/bench/bench_mcp
-sse_bin=$builddir/tests/bench/bench_sse
-review_bin=$builddir/tests/bench/bench_review
-hook_bin=$builddir/tests/bench/bench_hook
-baton=$builddir/baton
-runs=${BENCH_RUNS:-200}
-msecs=${BENCH_MIXED_SECONDS:-4}
-notes=${BENCH_NOTES:-1000000}
+case ${QUICK:-0} in
+0 | '') quick=0 ;;
+*) quick=1 ;;
+esac
+if [ "$quick" = 1 ]; then
+	secs=${BENCH_SECONDS:-1} runs=${BENCH_RUNS:-50} notes=${BENCH_NOTES:-100000}
+	nconns=2000
+else
+	secs=${BENCH_SECONDS:-4} runs=${BENCH_RUNS:-200} notes=${BENCH_NOTES:-1000000}
+	nconns=10000
+fi
+rounds=${BENCH_ROUNDS:-3}
+log=${BENCH_LOG:-$builddir/bench.log}
+before=${BENCH_BEFORE:-}
+tb=$builddir/tests/bench
+ncpu=$(nproc 2>/dev/null || echo 1)
 
-for f in "$batond" "$echo_bin" "$status_bin" "$lock_bin" "$mixed_bin" "$restore_bin" \
-    "$conns_bin" "$mcp_bin" "$sse_bin" "$review_bin" "$hook_bin" "$baton"; do
-	if [ ! -x "$f" ]; then
-		echo "run.sh: $f is missing: run make bench" >&2
+for f in batond baton tests/bench/bench_echo tests/bench/bench_status tests/bench/bench_lock \
+    tests/bench/bench_mixed tests/bench/bench_restore tests/bench/bench_conns \
+    tests/bench/bench_mcp tests/bench/bench_sse tests/bench/bench_review \
+    tests/bench/bench_hook tests/bench/bench_etcd; do
+	if [ ! -x "$builddir/$f" ]; then
+		echo "run.sh: $builddir/$f is missing: run make bench" >&2
 		exit 1
 	fi
 done
+builds=this
+if [ -n "$before" ]; then
+	for f in batond baton; do
+		if [ ! -x "$before/$f" ]; then
+			echo "run.sh: BENCH_BEFORE=$before has no $f" >&2
+			exit 1
+		fi
+	done
+	builds="this before"
+fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/baton-bench.XXXXXX") || exit 1
 chmod 700 "$dir"
-mkdir -m 700 "$dir/s" "$dir/state" "$dir/s2" "$dir/state2" "$dir/s3" "$dir/state3" \
-    "$dir/s4" "$dir/state4"
-sock=$dir/s/sock
-sock2=$dir/s2/sock
-sock3=$dir/s3/sock
-sock4=$dir/s4/sock
-pid=
-pid2=
-pid3=
-pid4=
+res=$dir/results # lines: BUILD FIGURE VALUE, one per round
+: >"$res"
+: >"$dir/cpu" # CPU seconds of our processes that are not our children
+: >"$log" || exit 1
+pids=
 
 cleanup() {
-	for p in $pid $pid2 $pid3 $pid4; do
+	for p in $pids; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	rm -rf "$dir"
+	pids=
 }
-trap cleanup EXIT
+trap 'cleanup; rm -rf "$dir"' EXIT
 trap 'exit 1' INT TERM HUP
 
-# start_broker SOCKET STATE-DIR LOG [BATOND-OPTION...]: its pid in $started
+say() {
+	printf '%s\n' "$*" >&2
+}
+# fail: also from inside $(...): the main shell is told to stop
+fail() {
+	say "run.sh: $*"
+	kill -TERM $$
+	exit 1
+}
+# note "BUILD FIGURE" VALUE: one measurement of a figure (none when empty)
+note() {
+	[ -z "$2" ] || printf '%s %s\n' "$1" "$2" >>"$res"
+}
+# the program of build b (this or before)
+prog() {
+	if [ "$1" = before ]; then
+		printf '%s/%s' "$before" "$2"
+	else
+		printf '%s/%s' "$builddir" "$2"
+	fi
+}
+# cpu_busy: jiffies the machine's CPUs spent busy, and in all, from /proc/stat
+cpu_busy() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
+# start_broker NAME BUILD [BATOND-OPTION...]: a private broker; its socket
+# in $dir/NAME/sock, its pid in the variable pid_NAME
 start_broker() {
-	_s=$1 _d=$2 _l=$3
-	shift 3
-	BATON_STATE_DIR=$_d BATON_SOCKET=$_s "$batond" -f -S "$_s" "$@" 2>"$_l" &
-	started=$!
-	# The broker accepts once bench_status can say hello; give it 5 s.
-	tries=0
-	until "$status_bin" -S "$_s" -n 1 >/dev/null 2>&1; do
-		tries=$((tries + 1))
-		if ! kill -0 "$started" 2>/dev/null || [ "$tries" -ge 50 ]; then
-			echo "run.sh: batond $* did not start listening on $_s:" >&2
-			cat "$_l" >&2
-			exit 1
+	_n=$1 _b=$2
+	shift 2
+	mkdir -m 700 "$dir/$_n" "$dir/$_n/state" || exit 1
+	BATON_STATE_DIR=$dir/$_n/state BATON_SOCKET=$dir/$_n/sock \
+	    "$(prog "$_b" batond)" -f -S "$dir/$_n/sock" "$@" 2>"$dir/$_n/log" &
+	eval "pid_$_n=$!"
+	pids="$pids $!"
+	_tries=0
+	until "$tb/bench_status" -S "$dir/$_n/sock" -n 1 >/dev/null 2>&1; do
+		_tries=$((_tries + 1))
+		if ! kill -0 "$(eval echo "\$pid_$_n")" 2>/dev/null || [ "$_tries" -ge 50 ]; then
+			cat "$dir/$_n/log" >&2
+			fail "batond $* did not start listening on $dir/$_n/sock"
 		fi
 		sleep 0.1
 	done
 }
-
-start_broker "$sock" "$dir/state" "$dir/batond.log"
-pid=$started
-
-echo "# $secs s each, one client, $(nproc 2>/dev/null || echo ?) CPUs"
-echo_out=$("$echo_bin" -t "$secs") || { echo "run.sh: bench_echo failed" >&2; exit 1; }
-status_out=$("$status_bin" -S "$sock" -t "$secs") ||
-	{ echo "run.sh: bench_status failed" >&2; exit 1; }
-printf '%s\n%s\n' "$echo_out" "$status_out"
-
-# the rate is the field before "/s" on the result line
-rate() {
-	printf '%s\n' "$1" | awk '/round trips in/ { for (i = 1; i <= NF; i++) if ($i ~ /\/s$/) { sub(/\/s$/, "", $i); print $i } }'
-}
-e=$(rate "$echo_out")
-s=$(rate "$status_out")
-awk -v s="$s" -v e="$e" 'BEGIN {
-	printf "status round trips: %d/s  echo: %d/s  ratio %.2f (goal >= 0.6)\n", s, e, (e > 0 ? s / e : 0)
-}'
-
-# ---- locks ----
-
-# field LINE NAME: the number after NAME on a result line ("p50 12.3 us")
-field() {
-	printf '%s\n' "$1" | awk -v k="$2" '/round trips in/ { for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'
+sock() {
+	printf '%s/%s/sock' "$dir" "$1"
 }
 
-# A second broker with --durability none, for the durability comparisons.
-start_broker "$sock2" "$dir/state2" "$dir/batond2.log" --durability none
-pid2=$started
-
-lock1_out=$("$lock_bin" -S "$sock" -t "$secs") || { echo "run.sh: bench_lock failed" >&2; exit 1; }
-lock1n_out=$("$lock_bin" -S "$sock2" -t "$secs") ||
-	{ echo "run.sh: bench_lock (durability none) failed" >&2; exit 1; }
-lock1n_out=$(printf '%s\n' "$lock1n_out" | sed 's/^lock:/lock-none:/; s/^# 1 client,/# 1 client, durability none,/')
-lock32_out=$("$lock_bin" -S "$sock" -t "$secs" -c 32) ||
-	{ echo "run.sh: bench_lock -c 32 failed" >&2; exit 1; }
-lock32n_out=$("$lock_bin" -S "$sock2" -t "$secs" -c 32) ||
-	{ echo "run.sh: bench_lock -c 32 (durability none) failed" >&2; exit 1; }
-lock32n_out=$(printf '%s\n' "$lock32n_out" | sed 's/^lock32:/lock32-none:/; s/^# 32 clients,/# 32 clients, durability none,/')
-wake_out=$("$lock_bin" -S "$sock" -w -t 2) || { echo "run.sh: bench_lock -w failed" >&2; exit 1; }
-printf '%s\n' "$lock1_out" "$lock1n_out" "$lock32_out" "$lock32n_out" "$wake_out"
-
-# ---- mixed mutations, three durability modes ----
-
-start_broker "$sock3" "$dir/state3" "$dir/batond3.log" --durability relaxed
-pid3=$started
-# mixed MODE SOCKET: 32 clients' result line, renamed mixed32-MODE
-mixed() {
-	_o=$("$mixed_bin" -S "$2" -t "$msecs" -c 32) ||
-		{ echo "run.sh: bench_mixed (durability $1) failed" >&2; return 1; }
-	printf '%s\n' "$_o" | sed "s/^mixed32:/mixed32-$1:/; s/^# 32 clients,/# 32 clients, durability $1,/"
+# run LABEL COMMAND...: its output, logged; exits when it fails
+run() {
+	_l=$1
+	shift
+	printf '## %s\n' "$_l" >>"$log"
+	"$@" >"$dir/out" 2>>"$log" || {
+		cat "$dir/out" >>"$log"
+		fail "$_l failed (see $log)"
+	}
+	cat "$dir/out" >>"$log"
+	cat "$dir/out"
 }
-mixs_out=$(mixed strict "$sock") || exit 1
-mixr_out=$(mixed relaxed "$sock3") || exit 1
-mixn_out=$(mixed none "$sock2") || exit 1
-printf '%s\n' "$mixs_out" "$mixr_out" "$mixn_out"
+# get OUTPUT KEY: the number after KEY on the result line ("p50 12.3 us"),
+# or the rate when KEY is rate
+get() {
+	printf '%s\n' "$1" | awk -v k="$2" '/round trips in/ {
+		for (i = 1; i < NF; i++) {
+			if (k == "rate" && $(i + 1) ~ /\/s$/ && $i == "s:") { v = $(i + 1); sub(/\/s$/, "", v); print v; exit }
+			if ($i == k) { print $(i + 1); exit }
+		}
+	}'
+}
+# calc EXPR with variables a, b: the figure (awk)
+calc() {
+	awk -v a="$2" -v b="$3" "BEGIN { if (a == \"\" || b == \"\") exit; printf \"%.4f\", $1 }"
+}
 
-# wall time of RUNS runs of a command, in ms per run
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+busy0=$(cpu_busy)
+t_start=$(date +%s)
+say "make bench: $ncpu CPUs, load average $load_start at the start; $rounds rounds of $secs s per measurement${before:+; before: $before}"
+case $quick in 1) say "(QUICK=1: a short pass; figures are rougher)" ;; esac
+
+for b in $builds; do
+	start_broker "strict_$b" "$b"
+	start_broker "none_$b" "$b" --durability none
+done
+
+# ---- the paired figures, ROUNDS times ----
+
+# round_build BUILD: every paired figure of one build, once
+round_build() {
+	_b=$1 s=$(sock "strict_$1") n=$(sock "none_$1")
+	l1=$(run "lock, 1 client, strict ($_b)" "$tb/bench_lock" -S "$s" -t "$secs")
+	l1n=$(run "lock, 1 client, none ($_b)" "$tb/bench_lock" -S "$n" -t "$secs")
+	l32=$(run "lock, 32 clients, strict ($_b)" "$tb/bench_lock" -S "$s" -t "$secs" -c 32)
+	l32n=$(run "lock, 32 clients, none ($_b)" "$tb/bench_lock" -S "$n" -t "$secs" -c 32)
+	mx=$(run "mixed, 32 clients, strict ($_b)" "$tb/bench_mixed" -S "$s" -t "$secs" -c 32)
+	mxn=$(run "mixed, 32 clients, none ($_b)" "$tb/bench_mixed" -S "$n" -t "$secs" -c 32)
+	wk=$(run "wake ($_b)" "$tb/bench_lock" -S "$s" -w -t "$secs")
+	note "$_b lock1" "$(calc 'a / b' "$(get "$l1" rate)" "$(get "$echo_out" rate)")"
+	note "$_b lock1none" "$(calc 'a / b' "$(get "$l1n" rate)" "$(get "$echo_out" rate)")"
+	note "$_b tail" "$(calc 'a / b' "$(get "$l1" p99)" "$(get "$l1" p50)")"
+	note "$_b lock32" "$(calc 'a / b' "$(get "$l32" rate)" "$(get "$l32n" rate)")"
+	note "$_b mixed32" "$(calc 'a / b' "$(get "$mx" rate)" "$(get "$mxn" rate)")"
+	note "$_b wake" "$(calc 'a / b' "$(get "$wk" p50)" "$(get "$echo_out" p50)")"
+	# baton lock x -- true against flock FILE true, RUNS each
+	bl=$(per_run "$(prog "$_b" baton)" -S "$s" --no-autostart lock x -- true) ||
+		fail "baton lock x -- true failed"
+	fl=$(per_run flock "$dir/x" true) || fail "flock failed"
+	printf '## baton lock x -- true (%s): %s ms per run; flock FILE true: %s ms per run\n' \
+	    "$_b" "$bl" "$fl" >>"$log"
+	note "$_b flock" "$(calc 'a / b' "$bl" "$fl")"
+	# baton mcp: a status call through it against a direct one; CPU per lock pair
+	mc=$(run "baton mcp status ($_b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$_b" baton)" -t "$secs")
+	st=$(run "status ($_b)" "$tb/bench_status" -S "$s" -t "$secs")
+	note "$_b shim" "$(calc 'a - b' "$(get "$mc" p50)" "$(get "$st" p50)")"
+	ml=$(run "baton mcp lock pairs ($_b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$_b" baton)" -l \
+	    -P "$(eval echo "\$pid_strict_$_b")" -t "$secs")
+	note "$_b mcpcpu" "$(printf '%s\n' "$ml" | awk '/^CPU per lock pair:/ { print $(NF - 4) }')"
+}
+# per_run COMMAND...: wall time of RUNS runs, in ms per run
 per_run() {
-	t0=$(date +%s%N)
-	i=0
-	while [ $i -lt "$runs" ]; do
+	_t0=$(date +%s%N)
+	_i=0
+	while [ $_i -lt "$runs" ]; do
 		"$@" || return 1
-		i=$((i + 1))
+		_i=$((_i + 1))
 	done
-	t1=$(date +%s%N)
-	awk -v a="$t0" -v b="$t1" -v n="$runs" 'BEGIN { printf "%.3f", (b - a) / 1e6 / n }'
+	_t1=$(date +%s%N)
+	awk -v a="$_t0" -v b="$_t1" -v n="$runs" 'BEGIN { printf "%.3f", (b - a) / 1e6 / n }'
 }
 : >"$dir/x"
-"$baton" -S "$sock" --no-autostart lock x -- true &&
-	flock "$dir/x" true || { echo "run.sh: baton lock or flock failed" >&2; exit 1; }
-bl=$(per_run "$baton" -S "$sock" --no-autostart lock x -- true) ||
-	{ echo "run.sh: baton lock x -- true failed" >&2; exit 1; }
-fl=$(per_run flock "$dir/x" true) || { echo "run.sh: flock failed" >&2; exit 1; }
-echo "baton lock x -- true: $bl ms per run  flock FILE true: $fl ms per run ($runs runs each)"
-
-echo "# ratios (goals in DESIGN 9)"
-awk -v e="$e" -v l1="$(rate "$lock1_out")" -v l1n="$(rate "$lock1n_out")" \
-    -v l32="$(rate "$lock32_out")" \
-    -v l32n="$(rate "$lock32n_out")" -v ep50="$(field "$echo_out" p50)" \
-    -v w50="$(field "$wake_out" p50)" -v w99="$(field "$wake_out" p99)" \
-    -v bl="$bl" -v fl="$fl" 'BEGIN {
-	printf "lock acquire+release, 1 client: %d/s  echo: %d/s  ratio %.2f (goal >= 0.6); durability none: %d/s  ratio %.2f\n", l1, e, (e > 0 ? l1 / e : 0), l1n, (e > 0 ? l1n / e : 0)
-	printf "lock acquire+release, 32 clients: %d/s  = %.2f of echo; durability none: %d/s  strict/none %.2f (goal >= 0.5)\n", l32, (e > 0 ? l32 / e : 0), l32n, (l32n > 0 ? l32 / l32n : 0)
-	printf "release -> grant: p50 %.1f us  p99 %.1f us  echo p50 %.1f us  p50 = %.2f echo round trips (goal <= 2)\n", w50, w99, ep50, (ep50 > 0 ? w50 / ep50 : 0)
-	printf "baton lock x -- true vs flock: %.2fx (goal <= 2)\n", (fl > 0 ? bl / fl : 0)
-}'
-awk -v s="$(rate "$mixs_out")" -v r="$(rate "$mixr_out")" -v n="$(rate "$mixn_out")" 'BEGIN {
-	printf "mixed mutations, 32 clients: strict %d/s relaxed %d/s none %d/s  strict/none %.2f (goal >= 0.5)  relaxed/none %.2f\n", s, r, n, (n > 0 ? s / n : 0), (n > 0 ? r / n : 0)
-}'
-
-# ---- restore ----
-
-# now_ns: the clock in nanoseconds
-now_ns() {
-	date +%s%N
-}
-# Fill a strict broker (it fills faster than relaxed: one commit per
-# loop iteration of many requests), stop it: SIGTERM commits what is
-# pending before it exits.
-start_broker "$sock4" "$dir/state4" "$dir/batond4.log"
-pid4=$started
-fill_out=$("$restore_bin" -S "$sock4" -n "$notes" fill) ||
-	{ echo "run.sh: bench_restore fill failed" >&2; exit 1; }
-kill "$pid4"
-wait "$pid4"
-pid4=
-db=$(du -k "$dir/state4"/state.db* | awk '{ k += $1 } END { printf "%.0f MB", k / 1024 }')
-# The daemonizing batond returns once it has restored everything and
-# listens; then one status round trip: the time until a client is answered.
-t0=$(now_ns)
-BATON_SOCKET=$sock4 "$batond" -S "$sock4" -D "$dir/state4" 2>"$dir/batond4b.log" ||
-	{ echo "run.sh: batond did not restore:" >&2; cat "$dir/batond4b.log" >&2; exit 1; }
-t1=$(now_ns)
-"$status_bin" -S "$sock4" -n 1 >/dev/null || { echo "run.sh: no answer after restore" >&2; exit 1; }
-t2=$(now_ns)
-pid4=$("$baton" -S "$sock4" --no-autostart call status '{}' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
-check_out=$("$restore_bin" -S "$sock4" -n "$notes" check) ||
-	{ echo "run.sh: the restored broker lacks notes" >&2; exit 1; }
-printf '%s\n' "$fill_out" "$check_out"
-awk -v n="$notes" -v a="$t0" -v b="$t1" -v c="$t2" -v db="$db" 'BEGIN {
-	printf "restore %d notes: %.2f s (goal < 2 s)  database %s; batond returned after %.2f s, then one status round trip\n", n, (c - a) / 1e9, db, (b - a) / 1e9
-}'
-rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid4/status" 2>/dev/null)
-awk -v n="$notes" -v k="${rss:-0}" 'BEGIN {
-	if (k > 0) printf "restored broker: RSS %.0f MiB = %.0f bytes per note, keys and values included (goal <= 512 beyond the payload)\n", k / 1024, k * 1024 / n
-}'
-kill "$pid4" 2>/dev/null
-wait "$pid4" 2>/dev/null
-pid4=
-
-# ---- the feed: lock round trips with 5 dashboards subscribed, a change to its event ----
-# Twice each, alternating (none, five, none, five), so that the load of the
-# machine falls on both alike; rates as sums, p50s as means.
-dpids=
-dash_start() {
-	i=0
-	while [ $i -lt 5 ]; do
-		BATON_SOCKET=$sock "$baton" --no-autostart dashboard -p 0 >"$dir/dash$i.out" 2>&1 &
-		dpids="$dpids $!"
-		i=$((i + 1))
+r=1
+while [ $r -le "$rounds" ]; do
+	say "round $r of $rounds..."
+	echo_out=$(run "echo" "$tb/bench_echo" -t "$secs")
+	for b in $builds; do
+		round_build "$b"
 	done
-	tries=0
+	r=$((r + 1))
+done
+
+# ---- once: restore, memory, idle sessions, tools/list ----
+
+# restore BUILD: fill a strict broker with NOTES notes, stop it (SIGTERM
+# saves what is pending), time a fresh daemonizing batond on its state
+# until it answers; then its memory per note
+restore() {
+	_b=$1
+	start_broker "restore_$_b" "$_b"
+	_s=$(sock "restore_$_b")
+	run "restore fill ($_b)" "$tb/bench_restore" -S "$_s" -n "$notes" fill >/dev/null
+	_p=$(eval echo "\$pid_restore_$_b")
+	kill "$_p"
+	wait "$_p"
+	_t0=$(date +%s%N)
+	BATON_SOCKET=$_s "$(prog "$_b" batond)" -S "$_s" -D "$dir/restore_$_b/state" \
+	    2>"$dir/restore_$_b/log2" || {
+		cat "$dir/restore_$_b/log2" >&2
+		fail "batond did not restore"
+	}
+	"$tb/bench_status" -S "$_s" -n 1 >/dev/null || fail "no answer after the restore"
+	_t1=$(date +%s%N)
+	_p=$("$(prog "$_b" baton)" -S "$_s" --no-autostart call status '{}' |
+	    sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	pids="$pids $_p"
+	run "restore check ($_b)" "$tb/bench_restore" -S "$_s" -n "$notes" check >/dev/null
+	note "$_b restore" "$(awk -v a="$_t0" -v b="$_t1" -v n="$notes" \
+	    'BEGIN { printf "%.4f", (b - a) / 1e9 * 1000000 / n }')"
+	_k=$(awk '/^VmRSS:/ { print $2 }' "/proc/$_p/status" 2>/dev/null)
+	# a daemon is no child of ours: its CPU time is counted here
+	awk '{ print ($14 + $15) / 100 }' "/proc/$_p/stat" >>"$dir/cpu" 2>/dev/null
+	note "$_b pernote" "$(calc 'a * 1024 / b' "${_k:-}" "$notes")"
+	printf '## restore (%s): %d notes in %s s; RSS %s KiB\n' "$_b" "$notes" \
+	    "$(calc '(b - a) / 1e9' "$_t0" "$_t1")" "${_k:-?}" >>"$log"
+	kill "$_p" 2>/dev/null
+}
+# the seconds of the restore, scaled to 1 000 000 notes (QUICK restores fewer)
+for b in $builds; do
+	say "restore of $notes notes ($b)..."
+	restore "$b"
+	s=$(sock "strict_$b")
+	say "idle sessions and tools/list ($b)..."
+	co=$(run "idle sessions ($b)" "$tb/bench_conns" -S "$s" -c "$nconns" -t "$secs")
+	note "$b conns" "$(printf '%s\n' "$co" | awk '/^idle sessions:/ { sub(/;/, "", $3); print $3 }')"
+	note "$b connbytes" "$(printf '%s\n' "$co" | awk '/^idle sessions:/ { print $(NF - 3) }')"
+	for p in full core; do
+		tl=$(run "tools/list $p ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -p "$p" -L)
+		note "$b list_$p" "$(printf '%s\n' "$tl" | awk '{ print $(NF - 2) }')"
+	done
+	# the seed tools (issue 19): their tools/list, and lock pairs through
+	# --compat airlock over stdio and over HTTP against the native tools
+	for p in lockstep airlock; do
+		tl=$(run "tools/list --compat $p ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -L -c "$p")
+		note "$b list_$p" "$(printf '%s\n' "$tl" | awk '{ print $(NF - 2) }')"
+	done
+	np=$(run "native lock pairs ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -l -t "$secs")
+	ap=$(run "airlock lock pairs ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -l -c airlock -t "$secs")
+	note "$b airlock" "$(calc 'a / b' "$(get "$ap" p50)" "$(get "$np" p50)")"
+	hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+	    echo 27999)
+	BATON_SOCKET=$s BATON_STATE_DIR=$dir/strict_$b/state BATON_NO_AUTOSTART=1 \
+	    "$(prog "$b" baton)" mcp --http "$hport" --compat airlock 2>"$dir/http_$b.log" &
+	hpid=$!
+	pids="$pids $hpid"
+	htok=$(BATON_STATE_DIR=$dir/strict_$b/state "$(prog "$b" baton)" mcp --http --print-token)
+	_i=0
+	until grep -q listening "$dir/http_$b.log" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -ge 100 ] && fail "baton mcp --http did not start: $(cat "$dir/http_$b.log")"
+		sleep 0.05
+	done
+	hp=$(run "airlock lock pairs over HTTP ($b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$b" baton)" -l -c airlock \
+	    -H "$hport" -T "$htok" -t "$secs")
+	kill "$hpid"
+	wait "$hpid" 2>/dev/null
+	note "$b airlockhttp" "$(calc 'a / b' "$(get "$hp" p50)" "$(get "$np" p50)")"
+done
+
+# ---- the feed (issue 16): lock round trips with 5 dashboards subscribed ----
+dash_start() {
+	dpids=
+	_i=0
+	while [ $_i -lt 5 ]; do
+		BATON_SOCKET=$1 "$2" --no-autostart dashboard -p 0 >"$dir/dash$_i.out" 2>&1 &
+		dpids="$dpids $!"
+		_i=$((_i + 1))
+	done
+	pids="$pids $dpids"
+	_tries=0
 	until [ "$(cat "$dir"/dash*.out 2>/dev/null | grep -c '^baton dashboard: http')" = 5 ]; do
-		tries=$((tries + 1))
-		if [ "$tries" -ge 100 ]; then
-			dash_stop
-			echo "run.sh: the dashboards did not start:" >&2
-			cat "$dir"/dash*.out >&2
-			exit 1
-		fi
+		_tries=$((_tries + 1))
+		[ "$_tries" -ge 100 ] && fail "the dashboards did not start: $(cat "$dir"/dash*.out)"
 		sleep 0.1
 	done
 }
@@ -259,125 +328,46 @@ dash_stop() {
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	dpids=
 	rm -f "$dir"/dash*.out
 }
-feed_lock() {
-	"$lock_bin" -S "$sock" -t "$secs" | sed 's/^lock:/lock-feed-'"$1"':/' ||
-		{ dash_stop; echo "run.sh: bench_lock failed" >&2; exit 1; }
-}
-f0a=$(feed_lock none)
-dash_start
-f5a=$(feed_lock five)
-dash_stop
-f0b=$(feed_lock none)
-dash_start
-f5b=$(feed_lock five)
-url=$(sed -n 's/^baton dashboard: \([^ ]*\).*/\1/p' "$dir/dash0.out")
-sse_out=$("$sse_bin" -S "$sock" -u "$url" -t 4) || { dash_stop; echo "run.sh: bench_sse failed" >&2; exit 1; }
-dash_stop
-printf '%s\n' "$f0a" "$f5a" "$f0b" "$f5b" "$sse_out" | grep -v '^#'
-# the numbers of a result line, whatever its name
-frate() { printf '%s\n' "$1" | awk '/round trips in/ { for (i = 1; i <= NF; i++) if ($i ~ /\/s$/) { sub(/\/s$/, "", $i); print $i } }'; }
-fp50() { printf '%s\n' "$1" | awk '/round trips in/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }'; }
-awk -v a="$(frate "$f0a")" -v b="$(frate "$f0b")" -v c="$(frate "$f5a")" -v d="$(frate "$f5b")" \
-    -v pa="$(fp50 "$f0a")" -v pb="$(fp50 "$f0b")" -v pc="$(fp50 "$f5a")" -v pd="$(fp50 "$f5b")" \
-    -v s50="$(field "$sse_out" p50)" -v ep50="$(field "$echo_out" p50)" 'BEGIN {
-	printf "lock acquire+release with 5 dashboards subscribed: %d/s, without: %d/s  ratio %.2f (goal >= 0.9); p50 %.1f us vs %.1f us  ratio %.2f\n", (c + d) / 2, (a + b) / 2, (a + b > 0 ? (c + d) / (a + b) : 0), (pc + pd) / 2, (pa + pb) / 2, (pc + pd > 0 ? (pa + pb) / (pc + pd) : 0)
-	printf "a change to its event at a dashboard page: p50 %.1f us = %.1f echo round trips (a change every 10 ms)\n", s50, (ep50 > 0 ? s50 / ep50 : 0)
-}'
-
-# ---- baton mcp: what tools/list costs, what the shim adds to a call ----
-for p in full core planner reviewer; do
-	"$mcp_bin" -S "$sock" -b "$baton" -p "$p" -L || { echo "run.sh: bench_mcp -L failed" >&2; exit 1; }
+for b in $builds; do
+	say "the feed, the review workflow and baton hook ($b)..."
+	s=$(sock "strict_$b")
+	r=1
+	while [ $r -le "$rounds" ]; do
+		f0=$(run "lock without dashboards ($b)" "$tb/bench_lock" -S "$s" -t "$secs")
+		dash_start "$s" "$(prog "$b" baton)"
+		f5=$(run "lock with 5 dashboards ($b)" "$tb/bench_lock" -S "$s" -t "$secs")
+		if [ $r = 1 ]; then
+			url=$(sed -n 's/^baton dashboard: \([^ ]*\).*/\1/p' "$dir/dash0.out")
+			sse=$(run "a change to its event ($b)" "$tb/bench_sse" -S "$s" -u "$url" -t "$secs")
+			note "$b sse" "$(calc 'a / b' "$(get "$sse" p50)" "$(get "$echo_out" p50)")"
+		fi
+		dash_stop
+		note "$b feed" "$(calc 'a / b' "$(get "$f5" rate)" "$(get "$f0" rate)")"
+		r=$((r + 1))
+	done
+	rv=$(run "review workflow ($b)" "$tb/bench_review" -S "$s" -c 8 -n 1000 -r 3)
+	note "$b review" "$(get "$rv" rate)"
+	# bench_hook is the agent (a baton mcp child); another agent reserved
+	# src/held.c, so DENY is refused and ALLOW (src/free.c) passes silently
+	proj=$dir/proj_$b
+	mkdir -p "$proj/src"
+	for f in free held; do
+		printf '{"session_id":"bench","transcript_path":"%s/t.jsonl","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"%s/src/%s.c","old_string":"a","new_string":"b"}}\n' \
+		    "$dir" "$proj" "$proj" "$f" >"$dir/$f.json"
+	done
+	BATON_PROJECT=$proj "$(prog "$b" baton)" -S "$s" --no-autostart acquire file:src/held.c \
+	    --ttl 600 >/dev/null || fail "baton acquire file:src/held.c failed"
+	hk=$(export BATON_PROJECT="$proj" && run "baton hook ($b)" "$tb/bench_hook" -S "$s" -b "$(prog "$b" baton)" \
+	    -a "$dir/free.json" -d "$dir/held.json" -n "$runs")
+	note "$b hook" "$(printf '%s\n' "$hk" | awk '/^hook-allow:/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) / 1000 }')"
 done
-# mcp_overhead BATON LABEL: tools/call status through that baton mcp against
-# a direct call, both measured now
-mcp_overhead() {
-	mcp_out=$("$mcp_bin" -S "$sock" -b "$1" -t 4) || { echo "run.sh: bench_mcp failed" >&2; return 1; }
-	st_out=$("$status_bin" -S "$sock" -t 4) || { echo "run.sh: bench_status failed" >&2; return 1; }
-	printf '%s\n' "$mcp_out" "$st_out"
-	awk -v m="$(field "$mcp_out" p50)" -v s="$(field "$st_out" p50)" -v l="$2" \
-	    -v c="$(printf '%s\n' "$mcp_out" | awk '/^baton mcp CPU:/ { print $4 }')" 'BEGIN {
-		printf "MCP tools/call status%s: p50 %.1f us  direct status p50 %.1f us  shim overhead %.1f us per call (goal <= 30); baton mcp CPU %.1f us per call\n", l, m, s, m - s, c
-	}'
-}
-mcp_overhead "$baton" "" || exit 1
-# BENCH_BATON_BEFORE: another build's baton (e.g. of main), measured in the same run
-if [ -n "${BENCH_BATON_BEFORE:-}" ]; then
-	"$mcp_bin" -S "$sock" -b "$BENCH_BATON_BEFORE" -L | sed 's/^/before: /' || exit 1
-	mcp_overhead "$BENCH_BATON_BEFORE" " (before: $BENCH_BATON_BEFORE)" || exit 1
-	mcp_overhead "$baton" " (this build, again)" || exit 1
-fi
 
-# ---- the seed tools (issue 19): lock pairs through --compat airlock over
-# stdio and over HTTP, against the native profile, in the same run ----
-for p in lockstep airlock; do
-	"$mcp_bin" -S "$sock" -b "$baton" -L -c "$p" || { echo "run.sh: bench_mcp -L -c $p failed" >&2; exit 1; }
-done
-native_out=$("$mcp_bin" -S "$sock" -b "$baton" -l -t 4) || { echo "run.sh: bench_mcp -l failed" >&2; exit 1; }
-al_out=$("$mcp_bin" -S "$sock" -b "$baton" -l -c airlock -t 4) ||
-    { echo "run.sh: bench_mcp -l -c airlock failed" >&2; exit 1; }
-http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-    echo 27999)
-BATON_SOCKET=$sock BATON_STATE_DIR=$dir/state BATON_NO_AUTOSTART=1 \
-    "$baton" mcp --http "$http_port" --compat airlock 2>"$dir/http.log" &
-http_pid=$!
-http_token=$(BATON_STATE_DIR=$dir/state "$baton" mcp --http --print-token)
-i=0
-while ! grep -q listening "$dir/http.log" 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
-alh_out=$("$mcp_bin" -S "$sock" -b "$baton" -l -c airlock -H "$http_port" -T "$http_token" -t 4) ||
-    { echo "run.sh: bench_mcp over HTTP failed" >&2; kill "$http_pid"; exit 1; }
-kill "$http_pid"
-wait "$http_pid" 2>/dev/null
-printf '%s\n' "$native_out" "$al_out" "$alh_out"
-awk -v n="$(field "$native_out" p50)" -v a="$(field "$al_out" p50)" -v h="$(field "$alh_out" p50)" 'BEGIN {
-	printf "lock pair p50: native %.1f us, --compat airlock over stdio %.1f us (%.2fx), over HTTP %.1f us (%.2fx)\n", n, a, (n > 0 ? a / n : 0), h, (n > 0 ? h / n : 0)
-}'
-
-# ---- 10 000 idle sessions on one broker ----
-conns_out=$("$conns_bin" -S "$sock" -c 10000 -t 4) || { echo "run.sh: bench_conns failed" >&2; exit 1; }
-printf '%s\n' "$conns_out"
-awk -v i="$(field "$conns_out" p50)" -v s="$(field "$st_out" p50)" 'BEGIN {
-	printf "status p50 with 10000 idle sessions connected: %.1f us, %.2fx the p50 without them\n", i, (s > 0 ? i / s : 0)
-}'
-
-# ---- the review workflow: 8 implementers and a reviewer, all blocking ----
-review_out=$("$review_bin" -S "$sock" -c 8 -n 1000 -r 3) ||
-	{ echo "run.sh: bench_review failed" >&2; exit 1; }
-printf '%s\n' "$review_out"
-awk -v r="$(rate "$review_out")" -v p="$(field "$review_out" p50)" 'BEGIN {
-	printf "review workflow, 8 implementers + 1 reviewer, strict: %d claim->submit->approve cycles/s (p50 %.1f us between approvals)\n", r, p
-}'
-
-# ---- baton hook PreToolUse: what an agent waits for on every edit ----
-# bench_hook is the agent (a baton mcp child); another agent reserved
-# src/held.c, so DENY is refused and ALLOW (src/free.c) passes silently.
-proj=$dir/proj
-mkdir -p "$proj/src"
-for f in free held; do
-	printf '{"session_id":"bench","transcript_path":"%s/t.jsonl","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"%s/src/%s.c","old_string":"a","new_string":"b"}}\n' \
-	    "$dir" "$proj" "$proj" "$f" >"$dir/$f.json"
-done
-BATON_PROJECT=$proj "$baton" -S "$sock" --no-autostart acquire file:src/held.c --ttl 600 >/dev/null ||
-	{ echo "run.sh: baton acquire file:src/held.c failed" >&2; exit 1; }
-hook_out=$(BATON_PROJECT=$proj "$hook_bin" -S "$sock" -b "$baton" -a "$dir/free.json" \
-    -d "$dir/held.json" -n "$runs") || { echo "run.sh: bench_hook failed" >&2; exit 1; }
-printf '%s\n' "$hook_out"
-awk -v t="$(field "$hook_out" p50 | sed -n 1p)" -v t99="$(field "$hook_out" p99 | sed -n 1p)" \
-    -v a="$(field "$hook_out" p50 | sed -n 2p)" -v a99="$(field "$hook_out" p99 | sed -n 2p)" \
-    -v d="$(field "$hook_out" p50 | sed -n 3p)" -v d99="$(field "$hook_out" p99 | sed -n 3p)" 'BEGIN {
-	printf "baton hook PreToolUse per call: allowed p50 %.2f ms p99 %.2f ms, denied p50 %.2f ms p99 %.2f ms; true p50 %.2f ms p99 %.2f ms: allowed = %.1fx true (p50; budget 100 ms typical)\n", a / 1000, a99 / 1000, d / 1000, d99 / 1000, t / 1000, t99 / 1000, (t > 0 ? a / t : 0)
-}'
-
-# ---- a shared project's locks on etcd (batond --backend etcd, issue 20) ----
+# ---- once: a shared project's locks on etcd (batond --backend etcd, issue 20) ----
 # A 3-member etcd on loopback; bench_lock through a broker whose project
-# is shared, against bench_etcd: the two transactions of the same lock
-# recipe sent straight to the same etcd member, and against the local
-# broker's figure above.
+# is shared, against bench_etcd (the two transactions of the same lock
+# recipe sent straight to the same etcd member) and the strict broker.
 if command -v etcd >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1; then
 	now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	wait_for() {
@@ -389,23 +379,121 @@ if command -v etcd >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1; then
 	}
 	. "$(dirname "$0")/../etcd-lib.sh"
 	ETCD_PIDS=
-	trap 'etcd_cluster_stop; cleanup' EXIT
-	etcd_cluster_start "$dir/etcd" || { echo "run.sh: etcd did not start" >&2; exit 1; }
-	mkdir -m 700 "$dir/s5" "$dir/state5" "$dir/eproj"
-	start_broker "$dir/s5/sock" "$dir/state5" "$dir/batond5.log" --backend etcd \
-	    --etcd "$ETCD_URLS" --share "$dir/eproj=bench"
-	pid4="$pid4 $started"
-	elock_out=$(BATON_PROJECT=$dir/eproj "$lock_bin" -S "$dir/s5/sock" -t "$secs" |
-	    sed 's/^lock:/lock-etcd:/') || { echo "run.sh: bench_lock (etcd) failed" >&2; exit 1; }
+	trap 'etcd_cluster_stop; cleanup; rm -rf "$dir"' EXIT
+	etcd_cluster_start "$dir/etcd" || fail "etcd did not start"
+	mkdir -m 700 "$dir/eproj"
+	start_broker etcd this --backend etcd --etcd "$ETCD_URLS" --share "$dir/eproj=bench"
 	m1=$(etcd_member_url 1)
 	m1=${m1#http://}
-	etxn_out=$("$builddir/tests/bench/bench_etcd" -H "${m1%:*}" -p "${m1##*:}" -t "$secs") ||
-		{ echo "run.sh: bench_etcd failed" >&2; exit 1; }
-	printf '%s\n' "$elock_out" "$etxn_out"
-	awk -v b="$(field "$elock_out" p50)" -v t="$(field "$etxn_out" p50)" \
-	    -v l="$(field "$lock1_out" p50)" 'BEGIN {
-		printf "shared-project lock pair p50 (acquire + release): %.2f ms through batond --backend etcd, %.2f ms as the same two etcd txns sent directly: %.2fx; the local broker %.1f us: %.0fx\n", 2 * b / 1000, 2 * t / 1000, (t > 0 ? b / t : 0), 2 * l, (l > 0 ? b / l : 0)
-	}'
+	el=$(run "lock, 1 client, shared project on etcd" env BATON_PROJECT="$dir/eproj" \
+	    "$tb/bench_lock" -S "$(sock etcd)" -t "$secs")
+	et=$(run "etcd: the recipe's two txns, directly" "$tb/bench_etcd" -H "${m1%:*}" -p "${m1##*:}" \
+	    -t "$secs")
+	ll=$(run "lock, 1 client, strict (beside etcd)" "$tb/bench_lock" -S "$(sock strict_this)" \
+	    -t "$secs")
+	note "this etcdpair" "$(calc '2 * a / 1000' "$(get "$el" p50)" 1)"
+	note "this etcdtxn" "$(calc 'a / b' "$(get "$el" p50)" "$(get "$et" p50)")"
+	note "this etcdlocal" "$(calc 'a / b' "$(get "$el" p50)" "$(get "$ll" p50)")"
+	etcd_cluster_stop
 else
-	echo "shared-project locks on etcd: skipped (etcd and etcdctl are not installed: ./bootstrap)"
+	say "shared-project locks on etcd: skipped (etcd and etcdctl are not installed: ./bootstrap)"
 fi
+
+cleanup
+busy1=$(cpu_busy)
+t_end=$(date +%s)
+load_end=$(cut -d' ' -f1 /proc/loadavg)
+# the CPU seconds of this script's processes (brokers, benchmarks, shims),
+# all waited for by now: the second line of times
+times >"$dir/times" # not in a pipeline: a subshell has no children of ours
+own=$(awk 'NR == 2 {
+	for (i = 1; i <= 2; i++) { split($i, t, "m"); sub(/s$/, "", t[2]); s += t[1] * 60 + t[2] }
+	print s }' "$dir/times")
+own=$(cat "$dir/cpu" 2>/dev/null | awk -v s="${own:-0}" '{ s += $1 } END { print s }')
+
+# ---- the table ----
+# figure KEY TEXT GOAL-OP GOAL UNIT FORMAT: one line; GOAL-OP is >=, <=, <
+# or - (no goal)
+figure() {
+	awk -v key="$1" -v text="$2" -v op="$3" -v goal="$4" -v unit="$5" -v fmt="$6" \
+	    -v builds="$builds" -v rounds="$rounds" '
+	function show(v) { return sprintf(fmt, v) unit }
+	function cmp(v) {
+		if (op == ">=") return v >= goal
+		if (op == "<=") return v <= goal
+		if (op == "<") return v < goal
+		return -1
+	}
+	$2 == key { n[$1]++; v[$1, n[$1]] = $3 }
+	END {
+		line = sprintf("%-52s", text)
+		nb = split(builds, bs, " ")
+		for (j = 1; j <= nb; j++) {
+			b = bs[j]
+			if (n[b] == 0) { line = line sprintf("  %-22s", "-"); continue }
+			# sort the rounds: median and spread
+			for (i = 1; i <= n[b]; i++) s[i] = v[b, i]
+			for (i = 2; i <= n[b]; i++)
+				for (k = i; k > 1 && s[k - 1] + 0 > s[k] + 0; k--) { t = s[k]; s[k] = s[k - 1]; s[k - 1] = t }
+			med = n[b] % 2 ? s[(n[b] + 1) / 2] : (s[n[b] / 2] + s[n[b] / 2 + 1]) / 2
+			if (b == "this") m = med
+			cell = show(med)
+			if (n[b] > 1) cell = cell " (" sprintf(fmt, s[1]) "-" sprintf(fmt, s[n[b]]) ")"
+			line = line sprintf("  %-22s", cell)
+		}
+		g = op == "-" ? "" : op " " goal unit
+		verdict = op == "-" || n["this"] == 0 ? "" : (cmp(m) ? "PASS" : "MISS")
+		printf "%s  %-12s %s\n", line, g, verdict
+	}' "$res"
+}
+echo
+printf '%-52s' "figure"
+for b in $builds; do
+	case $b in
+	this) printf '  %-22s' "result" ;;
+	before) printf '  %-22s' "before" ;;
+	esac
+done
+printf '  %-12s %s\n' "goal" "verdict"
+figure lock1 "lock acquire+release, 1 client, strict / echo rate" ">=" 0.6 "" "%.2f"
+figure lock1none "  same, durability none / echo rate" "-" "" "" "%.2f"
+figure tail "strict lock round trip: p99 / p50" "<=" 5 "" "%.1f"
+figure lock32 "lock acquire+release, 32 clients, strict / none" ">=" 0.5 "" "%.2f"
+figure mixed32 "mixed mutations, 32 clients, strict / none" ">=" 0.5 "" "%.2f"
+figure wake "release -> grant p50, in echo round trips" "<=" 2 "" "%.2f"
+figure flock "baton lock x -- true / flock FILE true" "<=" 2 "x" "%.2f"
+figure shim "MCP tools/call: baton mcp overhead (p50)" "<=" 30 " us" "%.1f"
+figure mcpcpu "CPU per lock pair through baton mcp, shim + broker" "<=" 120 " us" "%.1f"
+figure restore "restore of 1 000 000 notes (s, per 1 M)" "<" 2 " s" "%.2f"
+figure pernote "broker memory per restored note (RSS / notes)" "<=" 570 " B" "%.0f"
+figure conns "idle sessions on one broker" ">=" "$nconns" "" "%.0f"
+figure connbytes "  broker memory per idle session" "-" "" " B" "%.0f"
+figure list_full "tools/list, profile full (tokens, chars/4)" "<=" 6000 "" "%.0f"
+figure list_core "tools/list, profile core (tokens, chars/4)" "<=" 3000 "" "%.0f"
+figure list_lockstep "tools/list, --compat lockstep (tokens)" "-" "" "" "%.0f"
+figure list_airlock "tools/list, --compat airlock (tokens)" "-" "" "" "%.0f"
+figure airlock "lock pair p50, --compat airlock / native" "-" "" "x" "%.2f"
+figure airlockhttp "  same over baton mcp --http / native stdio" "-" "" "x" "%.2f"
+figure feed "lock rate with 5 dashboards / without" ">=" 0.9 "" "%.2f"
+figure sse "a change to its event at a page, echo round trips" "-" "" "" "%.0f"
+figure review "review cycles/s, 8 implementers + 1 reviewer" "-" "" "/s" "%.0f"
+figure hook "baton hook PreToolUse, allowed, p50" "-" "" " ms" "%.2f"
+figure etcdpair "shared-project lock pair p50, batond --backend etcd" "-" "" " ms" "%.2f"
+figure etcdtxn "  / the recipe's two etcd txns sent directly" "-" "" "x" "%.2f"
+figure etcdlocal "  / the local strict broker's lock pair" "-" "" "x" "%.0f"
+echo
+awk -v b0="$busy0" -v b1="$busy1" -v own="${own:-0}" -v el="$((t_end - t_start))" \
+    -v n="$ncpu" -v l0="$load_start" -v l1="$load_end" -v quick="$quick" -v logf="$log" '
+BEGIN {
+	split(b0, x, " "); split(b1, y, " ")
+	busy = (y[1] - x[1]) / 100
+	others = busy - own
+	if (others < 0) others = 0
+	share = el > 0 ? others / el : 0
+	printf "load average %s at the start, %s at the end (%d CPUs); other processes used %.2f CPUs on average during the %d s run\n", l0, l1, n, share, el
+	if (l0 + 0 >= n / 2 || share >= 0.1 * n)
+		printf "WARNING: the machine was busy (load %s at the start, others used %.0f%% of it): latencies and ratios are unreliable; run again on a quiet machine\n", l0, 100 * share / n
+	if (quick)
+		print "QUICK=1: short measurements and fewer notes; the restore is scaled to 1 M notes"
+	printf "the measurements themselves: %s\n", logf
+}'

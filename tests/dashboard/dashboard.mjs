@@ -4,7 +4,10 @@
 // browser download), headless and kept off the network.  The page loads
 // with the token; a lock taken by another client shows within 1 s
 // without a reload; approve and break from the page move the task and
-// the lock; the banner says when the broker is gone.  A screenshot of
+// the lock; a worktree made with baton worktree create and a launched
+// agent's record show, live, in the Worktrees and Agents views, and the
+// worktree whose owner is gone in Needs you; the banner says when the
+// broker is gone.  A screenshot of
 // each view goes to the build tree (tests/dashboard-shots/, not in git).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +23,7 @@ import {
 const TOP_SRCDIR = process.env.TOP_SRCDIR;
 const TOP_BUILDDIR = process.env.TOP_BUILDDIR;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const VIEWS = ['needs', 'agents', 'locks', 'tasks', 'messages', 'timeline', 'health'];
+const VIEWS = ['needs', 'agents', 'locks', 'tasks', 'messages', 'timeline', 'health', 'worktrees'];
 
 // `baton ARGS` as agent, in the broker's environment; its stdout.
 function baton(b, agent, args) {
@@ -146,6 +149,65 @@ async function security(b, d, ro) {
     "and the holder's inbox says so", inbox);
 }
 
+// git ARGS in dir, with an identity of its own; true when it succeeded.
+function git(dir, args) {
+  const r = spawnSync('git', ['-C', dir, ...args], {
+    encoding: 'utf8', timeout: 15000,
+    env: {
+      ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'tester', GIT_AUTHOR_EMAIL: 't@example.org',
+      GIT_COMMITTER_NAME: 'tester', GIT_COMMITTER_EMAIL: 't@example.org',
+    },
+  });
+  if (r.status !== 0) diag(`git ${args.join(' ')}: ${r.status} ${r.stderr}`);
+  return r.status === 0;
+}
+
+// The text of the first element matching sel, once it includes every word (or '' after 5 s).
+async function textOnceHas(page, sel, words) {
+  return page.waitForFunction((s, w) => {
+    const el = document.querySelector(s);
+    return el && w.every((x) => el.textContent.includes(x)) ? el.textContent : '';
+  }, { timeout: 5000 }, sel, words).then((h) => h.jsonValue(), () => page.evaluate((s) => {
+    const el = document.querySelector(s);
+    return el ? el.textContent : `(no ${s})`;
+  }, sel));
+}
+
+// A worktree made by baton worktree create and a launched agent's record appear, live.
+async function worktrees(b, page) {
+  const proj = b.env.BATON_PROJECT;
+  if (!git(proj, ['init', '-q', '-b', 'main']) || !git(proj, ['commit', '-q', '--allow-empty', '-m', 'init']))
+    bailOut('git init failed in the project');
+  await page.keyboard.press('8');
+  const path = baton(b, 'check', ['worktree', 'create', '-a', 'wt-owner']).trim();
+  is(path, join(proj, '.baton', 'worktrees', 'wt-owner'), 'baton worktree create makes a worktree for wt-owner');
+  let text = await textOnceHas(page, '#view-worktrees tr[data-worktree="wt-owner"]', ['baton/wt-owner', 'active', 'gone']);
+  ok(/baton\/wt-owner/.test(text) && /active/.test(text) && /gone/.test(text) && text.includes(path),
+    'the Worktrees view shows it without a reload: branch, state, owner gone, path', text);
+  is(await page.evaluate(() => document.getElementById('count-worktrees').textContent), '(1)', 'its tab counts it');
+  await page.screenshot({ path: join(TOP_BUILDDIR, 'tests', 'dashboard-shots', 'worktrees-made.png') });
+  await page.keyboard.press('1');
+  text = await textOnceHas(page, '#view-needs', ['worktree wt-owner']);
+  ok(/worktree wt-owner \(branch baton\/wt-owner\) is not merged and its owner wt-owner is gone/.test(text),
+    'Needs you says the worktree whose owner is gone is not merged', text);
+
+  baton(b, 'check', ['call', 'launch_set', JSON.stringify({
+    name: 'codex-1', type: 'codex', role: 'implementer', window: 'proj:2', cwd: path,
+    worktree: 'wt-owner', state: 'running',
+  })]);
+  await page.keyboard.press('2');
+  text = await textOnceHas(page, '#view-agents tr[data-launched="codex-1"]', ['implementer', 'started', 'codex', 'proj:2']);
+  ok(['implementer', 'started', 'codex', 'proj:2', 'worktree wt-owner'].every((w) => text.includes(w)),
+    'the Agents view shows the launched agent: role, started (not joined), type, window, worktree', text);
+  // it joins (a registration that outlives the CLI's connection): joined, live
+  baton(b, 'codex-1', ['call', 'agent_join', '{"role":"implementer","ttl_seconds":120}']);
+  text = await textOnceHas(page, '#view-agents tr[data-launched="codex-1"]', ['joined']);
+  ok(text.includes('joined'), 'and says joined once it joins', text);
+  baton(b, 'check', ['call', 'launch_set', '{"name":"codex-1","state":"exited"}']);
+  text = await textOnceHas(page, '#view-agents tr[data-launched="codex-1"]', ['exited']);
+  ok(text.includes('exited'), 'and exited once its record says so', text);
+}
+
 // The browser: puppeteer-core from tests/dashboard/node_modules, the system chromium.
 async function loadPuppeteer() {
   const rel = 'tests/dashboard/node_modules/puppeteer-core/lib/esm/puppeteer/puppeteer-core.js';
@@ -177,6 +239,8 @@ async function browser(b, d) {
     await page.setViewport({ width: 1280, height: 800 });
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    const refusals = []; // what the page's Content-Security-Policy refused
+    page.on('console', (m) => { if (/Content Security Policy/.test(m.text())) refusals.push(m.text()); });
     await page.goto(d.url, { waitUntil: 'domcontentloaded', timeout: 15000 });
     ok(page.url() === `${d.origin}/`, 'the page loads with the token, which leaves the address bar', page.url());
     await page.waitForFunction(() => document.getElementById('live').textContent === 'live', { timeout: 10000 });
@@ -217,6 +281,8 @@ async function browser(b, d) {
       { timeout: 3000 }, t.id).catch(() => {});
     ok(!(await page.$(`#view-tasks button[data-act="approve"][data-id="${t.id}"]`)), 'and the review queue no longer offers it');
 
+    await worktrees(b, page);
+
     // keyboard: Tab reaches the tabs; every view has its screenshot
     for (const [i, v] of VIEWS.entries()) {
       await page.keyboard.press(String(i + 1));
@@ -227,6 +293,12 @@ async function browser(b, d) {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     cmpOk(overflow, '<=', 0, 'nothing overflows a 1280x800 window sideways');
     is(errors.join('; '), '', 'no script error on the page');
+    is(refusals.join('; '), '', "nothing on the page is refused by its Content-Security-Policy");
+    // the tables' columns have the widths the page gives them (the locks view: name 22%, mode 8%)
+    await page.keyboard.press('3');
+    const ths = await page.evaluate(() => [...document.querySelectorAll('#view-locks th')]
+      .map((th) => th.getBoundingClientRect().width));
+    ok(ths.length > 2 && ths[0] > 2 * ths[1], 'table columns take their widths, not equal shares', ths);
 
     // the broker goes: the banner says so
     killBroker(brokerPid(b));
