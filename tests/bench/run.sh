@@ -380,7 +380,7 @@ if command -v etcd >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1; then
 	. "$(dirname "$0")/../etcd-lib.sh"
 	ETCD_PIDS=
 	trap 'etcd_cluster_stop; cleanup; rm -rf "$dir"' EXIT
-	etcd_cluster_start "$dir/etcd" || fail "etcd did not start"
+	etcd_cluster_start "$dir/cluster" || fail "etcd did not start"
 	mkdir -m 700 "$dir/eproj"
 	start_broker etcd this --backend etcd --etcd "$ETCD_URLS" --share "$dir/eproj=bench"
 	m1=$(etcd_member_url 1)
