@@ -21,6 +21,11 @@
  *               held for the commit in progress; frees the peer and
  *               closes its session
  *   wait.c      blocking calls parked on a key until it changes
+ *   etcd.c      the etcd client (HTTP/JSON gateway, watches); calls
+ *               ground.c only
+ *   shared.c    shared projects: their operations served from etcd by
+ *               shared-lock.c and shared-note.c (shared.h is theirs and
+ *               etcd.c's); calls sessions, replies, waits
  *   feed.c      the audit log of every change (modules call feed_record
  *               where they change state) and its live subscribers;
  *               server.c tells it where a request begins and ends
@@ -521,6 +526,15 @@ int dump_import(const char *, const char *, const char *, int, char **);
 void dump_clean_snapshots(const char *);
 void dump_init(void);
 void dump_shutdown(void);
+
+/* shared.c: shared projects, their state in etcd (shared.h: the backend's own) */
+int shared_option(const char *, const char *);
+int shared_check(void);
+int shared_enabled(void);
+void shared_init(void);
+void shared_shutdown(void);
+int shared_serve(struct req *);
+void shared_status(struct fbuf *);
 
 /* server.c: listen, accept, dispatch */
 int server_listen(const char *, char **);

@@ -866,10 +866,10 @@ journal_attach(sqlite3 *h, char **cause)
 }
 
 /*
- * Open (creating 0600) the journal beside the attached database at
- * dbpath and fold what it holds that the database has not folded yet
- * (done: the database's journal_folded, store.c reads it); then empty
- * it.  0, or -1 with cause.
+ * Open the journal beside the attached database at dbpath (creating it
+ * as state.db: 0600, a team broker's 0660) and fold what it holds that
+ * the database has not folded yet (done: the database's journal_folded,
+ * store.c reads it); then empty it.  0, or -1 with cause.
  */
 int
 journal_open(const char *dbpath, int full_sync, uint64_t done, char **cause)
@@ -883,12 +883,13 @@ journal_open(const char *dbpath, int full_sync, uint64_t done, char **cause)
 
 	crc32_init();
 	jpath = journal_path(dbpath);
-	jfd = open(jpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	jfd = open(jpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, path_file_mode);
 	if (jfd == -1) {
 		xasprintf(cause, "cannot open %s: %s", jpath, strerror(errno));
 		return (-1);
 	}
-	fchmod(jfd, 0600);
+	fchmod(jfd,
+	    path_file_mode); /* as state.db: fails harmlessly on another member's file */
 	jsync = full_sync;
 	jseq = folded = done;
 	if (fold_exec(h, "BEGIN", cause) != 0)

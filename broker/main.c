@@ -35,6 +35,9 @@ usage(FILE *fp)
 	    "              [--group NAME [--admin USER,...]]\n"
 	    "       batond [-D state-dir] --export FILE|- [--from DBFILE]\n"
 	    "       batond [-S socket] [-D state-dir] --import FILE [--replace]\n"
+	    "       batond --backend etcd --etcd URL[,URL...] --share PROJECT[=NAME]... "
+	    "[--etcd-ttl S]\n"
+	    "              [--etcd-timeout S] [--etcd-prefix P] [other options]\n"
 	    "       batond --version\n"
 	    "  -f, --foreground   stay in the foreground and log to stderr\n"
 	    "  -v, --verbose      log more (-vv: debug)\n"
@@ -61,6 +64,13 @@ usage(FILE *fp)
 	    "  --frame-budget B   buffers for incomplete frames, all peers (default 64M)\n"
 	    "  --frame-timeout S  seconds a frame may take to arrive whole (default 30)\n"
 	    "  --allow-root       also accept peers running as root\n"
+	    "  --backend etcd     keep the state of shared projects in etcd (default local)\n"
+	    "  --etcd URL,...     etcd's client URLs (http://HOST:PORT), for --backend etcd\n"
+	    "  --share P[=NAME]   project P is shared, as NAME in etcd (repeat for more)\n"
+	    "  --etcd-ttl S       lease of each session: its locks and claims go S seconds\n"
+	    "                     after its host stops renewing it (default 10)\n"
+	    "  --etcd-timeout S   bound on one call to etcd, retries included (default 5)\n"
+	    "  --etcd-prefix P    where baton's keys live in etcd (default /baton/)\n"
 	    "  --group NAME       a team broker: serve the members of Unix group NAME\n"
 	    "                     (socket /run/baton-group/NAME/sock or\n"
 	    "                     /tmp/baton-group-NAME/sock; state /var/lib/baton-group/NAME\n"
@@ -133,6 +143,7 @@ modules_init(void)
 	task_init();
 	msg_init();
 	dump_init();
+	shared_init();
 	queue_init();
 }
 
@@ -307,6 +318,7 @@ enum {
 	OPT_FROM,
 	OPT_REPLACE,
 	OPT_VERSION,
+	OPT_SHARED, /* the options of shared.c: --backend, --etcd, --share... */
 	OPT_GROUP,
 	OPT_ADMIN,
 };
@@ -405,14 +417,20 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "backend", required_argument, NULL, OPT_SHARED },
+		{ "etcd", required_argument, NULL, OPT_SHARED },
+		{ "share", required_argument, NULL, OPT_SHARED },
+		{ "etcd-ttl", required_argument, NULL, OPT_SHARED },
+		{ "etcd-timeout", required_argument, NULL, OPT_SHARED },
+		{ "etcd-prefix", required_argument, NULL, OPT_SHARED },
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, li;
 
-	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fvS:D:h", longopts, &li)) != -1) {
 		switch (ch) {
 		case 'f': cfg.foreground = 1; break;
 		case 'v': cfg.verbose++; break;
@@ -449,6 +467,10 @@ main_options(int argc, char **argv, struct main_opts *o)
 			if (main_option(ch, optarg) != 0)
 				return (64);
 			break;
+		case OPT_SHARED:
+			if (shared_option(longopts[li].name, optarg) != 0)
+				return (64);
+			break;
 		case OPT_VERSION:
 			printf("batond %s (protocol %d)\n", BATON_VERSION, PROTO_VERSION);
 			return (0);
@@ -469,6 +491,8 @@ main_options(int argc, char **argv, struct main_opts *o)
 		    "try 'batond --help'\n");
 		return (64);
 	}
+	if (shared_check() != 0)
+		return (64);
 	return (-1);
 }
 
@@ -547,6 +571,7 @@ main_loop(void)
 	server_shutdown();
 	dump_shutdown();
 	lock_shutdown();
+	shared_shutdown();
 	queue_shutdown();
 	event_free(sigterm);
 	event_free(sigint);

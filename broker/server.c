@@ -376,7 +376,8 @@ server_request(struct client *c, const msgpack_object *f)
 	req.op = op;
 	c->session->active_ms = mono_ms();
 	feed_request(&req);
-	handlers[op - ops](&req);
+	if (!shared_serve(&req)) /* a shared project's are served from etcd */
+		handlers[op - ops](&req);
 	feed_request(NULL);
 }
 

@@ -36,6 +36,10 @@ op_status(struct req *r)
 	pk_kstr_opt(fb, "group", group_selected());
 	pk_kstr_opt(fb, "store_error", err);
 	pk_kstr_opt(fb, "fold_error", journal_error()); /* saved, not yet in state.db */
+	if (shared_enabled()) {
+		pk_str(fb, "shared");
+		shared_status(fb);
+	}
 	pk_map_close(fb);
 	if (err != NULL) /* read-only, and the one way to see why everything else waits */
 		reply_end_now(r->c, fb);

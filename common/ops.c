@@ -37,6 +37,13 @@ static const struct op_result status_results[] = {
 	{ "group", "string", 1, "a team broker's Unix group (batond --group)" },
 	{ "store_error", "string", 1, "why the last checkpoint failed, while it fails" },
 	{ "fold_error", "string", 1, "why the journal does not fold into state.db" },
+	/*
+	 * With batond --backend etcd the answer also carries "shared" (the
+	 * backend: endpoints, projects, leases, calls, watches), shown by
+	 * baton status --json and batond(8) but not declared here: MCP
+	 * agents have no use for it, and the full tools/list is at its
+	 * budget (tests/mcp/profiles.mjs).
+	 */
 };
 
 static const struct op_arg lock_acquire_args[] = {

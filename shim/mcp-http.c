@@ -94,7 +94,7 @@ static struct {
 int
 mcp_http_token(char *tok, size_t len, char **cause)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32];
+	char dir[PATH_MAX], path[PATH_MAX + 32], tmp[PATH_MAX + 64];
 	struct stat st;
 	ssize_t n;
 	int fd;
@@ -102,16 +102,24 @@ mcp_http_token(char *tok, size_t len, char **cause)
 	if (path_state_dir(dir, sizeof dir, cause) != 0 || path_check_dir(dir, 1, cause) != 0)
 		return (-1);
 	snprintf(path, sizeof path, "%s/" HTTP_TOKEN_FILE, dir);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 && errno == ENOENT) {
+	/*
+	 * Made whole in a file of this process's, then linked into place:
+	 * of several first starts at once one links, and the others, who
+	 * find it there, read that one's token (never a half-written file).
+	 */
+	while ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 && errno == ENOENT) {
+		snprintf(tmp, sizeof tmp, "%s/" HTTP_TOKEN_FILE ".%ld", dir, (long)getpid());
 		random_hex(tok, len);
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 			 0600)) == -1 ||
 		    write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
-		    write(fd, "\n", 1) != 1 || close(fd) != 0) {
+		    write(fd, "\n", 1) != 1 || close(fd) != 0 ||
+		    (link(tmp, path) != 0 && errno != EEXIST)) {
 			xasprintf(cause, "cannot create %s: %s", path, strerror(errno));
+			unlink(tmp);
 			return (-1);
 		}
-		return (0);
+		unlink(tmp);
 	}
 	if (fd == -1 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() ||
 	    (st.st_mode & 077) != 0) {

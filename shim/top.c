@@ -323,8 +323,13 @@ top_health(struct top *t, const cJSON *s)
 	top_add(t, 0, NULL, NULL, "broker     batond %s, pid %.0f, up %s", jstr(st, "version"),
 	    jnum(st, "pid"), top_secs(jnum(st, "uptime_seconds"), b, sizeof b));
 	top_add(t, 0, NULL, NULL, "durability %s", jstr(st, "durability"));
-	top_add(t, *jstr(st, "store_error") != '\0' ? 2 : 0, NULL, NULL, "saving     %s",
-	    *jstr(st, "store_error") != '\0' ? jstr(st, "store_error") : "yes");
+	if (*jstr(st, "store_error") != '\0')
+		top_add(t, 2, NULL, NULL, "saving     NOT SAVING: %s", jstr(st, "store_error"));
+	else if (*jstr(st, "fold_error") != '\0')
+		top_add(t, 2, NULL, NULL, "saving     NOT FOLDED: %s (safe in the journal)",
+		    jstr(st, "fold_error"));
+	else
+		top_add(t, 0, NULL, NULL, "saving     yes");
 	top_add(t, 0, NULL, NULL, "database   %.1f MB",
 	    jnum(s, "db_bytes") >= 0 ? jnum(s, "db_bytes") / 1048576 : 0);
 	top_add(t, 0, NULL, NULL, "revision   %.0f", jnum(st, "revision"));

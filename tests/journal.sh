@@ -121,6 +121,8 @@ wait_for '"$BATON" status --json | jq -e .fold_error >/dev/null' 10
 ok $? "status says why the journal does not fold"
 baton_run status
 like "$OUT" "NOT FOLDED: BATOND_TEST_JOURNAL_FAIL" "baton status: NOT FOLDED, and why"
+baton_run top --once
+like "$OUT" "saving +NOT FOLDED: BATOND_TEST_JOURNAL_FAIL" "baton top's health: NOT FOLDED, and why"
 big=$(head -c 9000 /dev/zero | tr '\0' x)
 i=0
 while [ $i -lt 8 ] && ! "$BATON" status --json | jq -e .store_error >/dev/null; do

@@ -44,4 +44,26 @@ ok $([ $RC -eq 64 ] && [ ! -e "$P/.mcp.json" ]; echo $?) "--http with a bad port
 baton_run install --claude --http 8080 --compat airlock
 ok $([ $RC -eq 64 ] && printf '%s' "$ERR" | grep -q 'mcp --http'; echo $?) \
     "--http with --compat: the options belong to the server; exit 64" "$ERR"
+# first starts at once make one token, and every one of them gets it
+# (twenty rounds of twelve: one in seven rounds raced before the token
+# was linked into place whole)
+r=0
+bad=
+while [ $r -lt 20 ]; do
+	rm -f "$BATON_STATE_DIR/http-token"
+	i=0
+	while [ $i -lt 12 ]; do
+		"$BATON" mcp --http --print-token >"$TEST_DIR/tok.$i" 2>&1 &
+		_bg_pids="$_bg_pids $!"
+		i=$((i + 1))
+	done
+	wait
+	[ "$(cat "$TEST_DIR"/tok.* | sort -u | wc -l)" -eq 1 ] &&
+	    [ "$(cat "$TEST_DIR/tok.0")" = "$(cat "$BATON_STATE_DIR/http-token")" ] ||
+	    bad="$bad round $r: $(cat "$TEST_DIR"/tok.* | sort | uniq -c | tr '\n' ' ')"
+	r=$((r + 1))
+done
+is "$bad" "" "twelve first --print-token at once, twenty times: all print the one token of http-token"
+is "$(ls "$BATON_STATE_DIR" | grep -c http-token)" 1 "and no temporary file is left"
+
 done_testing

@@ -149,8 +149,10 @@ function banner() {
 function table(heads, rows, empty) {
   if (!rows.length) return `<p class="empty">${esc(empty)}</p>`;
   return '<table><thead><tr>' + heads.map((h) => {
+    // a width is a class of app.css (w16: 16%): the page's policy allows no inline style
     const [label, w, cls] = h;
-    return `<th${w ? ` style="width:${w}"` : ''}${cls ? ` class="${cls}"` : ''}>${esc(label)}</th>`;
+    const c = [w ? `w${parseInt(w, 10)}` : '', cls || ''].filter(Boolean).join(' ');
+    return `<th${c ? ` class="${c}"` : ''}>${esc(label)}</th>`;
   }).join('') + '</tr></thead><tbody>' + rows.join('') + '</tbody></table>';
 }
 
@@ -321,7 +323,8 @@ function renderHealth(snap) {
     ['broker', `batond ${st.version || '?'} (protocol ${st.protocol || '?'}), pid ${st.pid || '?'}`],
     ['up since', tm(since(st.uptime_seconds))],
     ['durability', esc(st.durability || '?')],
-    ['saving', st.store_error ? `<strong>NOT SAVING</strong>: ${esc(st.store_error)}` : 'yes'],
+    ['saving', st.store_error ? `<strong>NOT SAVING</strong>: ${esc(st.store_error)}`
+      : st.fold_error ? `<strong>NOT FOLDED</strong>: ${esc(st.fold_error)} (changes are safe in the journal)` : 'yes'],
     ['database', esc(mb)],
     ['revision', esc(st.revision)],
     ['sessions', `${esc(st.sessions)} connected, ${esc(st.project_sessions)} in this project (${dash} dashboards)`],

@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: the figures of DESIGN 9 (and a few of issues 13, 16, 18),
+# make bench: the figures of DESIGN 9 (and a few of issues 13, 16, 18, 20),
 # measured against private brokers, printed as one table: figure, result,
 # goal, PASS or MISS.  Benchmarks never decide pass or fail of a build:
 # the table says how this run went, on this machine, at this load.
@@ -51,7 +51,7 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 for f in batond baton tests/bench/bench_echo tests/bench/bench_status tests/bench/bench_lock \
     tests/bench/bench_mixed tests/bench/bench_restore tests/bench/bench_conns \
     tests/bench/bench_mcp tests/bench/bench_sse tests/bench/bench_review \
-    tests/bench/bench_hook; do
+    tests/bench/bench_hook tests/bench/bench_etcd; do
 	if [ ! -x "$builddir/$f" ]; then
 		echo "run.sh: $builddir/$f is missing: run make bench" >&2
 		exit 1
@@ -364,6 +364,41 @@ for b in $builds; do
 	note "$b hook" "$(printf '%s\n' "$hk" | awk '/^hook-allow:/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) / 1000 }')"
 done
 
+# ---- once: a shared project's locks on etcd (batond --backend etcd, issue 20) ----
+# A 3-member etcd on loopback; bench_lock through a broker whose project
+# is shared, against bench_etcd (the two transactions of the same lock
+# recipe sent straight to the same etcd member) and the strict broker.
+if command -v etcd >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1; then
+	now_ms() { echo $(($(date +%s%N) / 1000000)); }
+	wait_for() {
+		_wf_end=$(($(now_ms) + $2 * 1000))
+		until eval "$1"; do
+			[ "$(now_ms)" -ge "$_wf_end" ] && return 1
+			sleep 0.05
+		done
+	}
+	. "$(dirname "$0")/../etcd-lib.sh"
+	ETCD_PIDS=
+	trap 'etcd_cluster_stop; cleanup; rm -rf "$dir"' EXIT
+	etcd_cluster_start "$dir/cluster" || fail "etcd did not start"
+	mkdir -m 700 "$dir/eproj"
+	start_broker etcd this --backend etcd --etcd "$ETCD_URLS" --share "$dir/eproj=bench"
+	m1=$(etcd_member_url 1)
+	m1=${m1#http://}
+	el=$(run "lock, 1 client, shared project on etcd" env BATON_PROJECT="$dir/eproj" \
+	    "$tb/bench_lock" -S "$(sock etcd)" -t "$secs")
+	et=$(run "etcd: the recipe's two txns, directly" "$tb/bench_etcd" -H "${m1%:*}" -p "${m1##*:}" \
+	    -t "$secs")
+	ll=$(run "lock, 1 client, strict (beside etcd)" "$tb/bench_lock" -S "$(sock strict_this)" \
+	    -t "$secs")
+	note "this etcdpair" "$(calc '2 * a / 1000' "$(get "$el" p50)" 1)"
+	note "this etcdtxn" "$(calc 'a / b' "$(get "$el" p50)" "$(get "$et" p50)")"
+	note "this etcdlocal" "$(calc 'a / b' "$(get "$el" p50)" "$(get "$ll" p50)")"
+	etcd_cluster_stop
+else
+	say "shared-project locks on etcd: skipped (etcd and etcdctl are not installed: ./bootstrap)"
+fi
+
 cleanup
 busy1=$(cpu_busy)
 t_end=$(date +%s)
@@ -443,6 +478,9 @@ figure feed "lock rate with 5 dashboards / without" ">=" 0.9 "" "%.2f"
 figure sse "a change to its event at a page, echo round trips" "-" "" "" "%.0f"
 figure review "review cycles/s, 8 implementers + 1 reviewer" "-" "" "/s" "%.0f"
 figure hook "baton hook PreToolUse, allowed, p50" "-" "" " ms" "%.2f"
+figure etcdpair "shared-project lock pair p50, batond --backend etcd" "-" "" " ms" "%.2f"
+figure etcdtxn "  / the recipe's two etcd txns sent directly" "-" "" "x" "%.2f"
+figure etcdlocal "  / the local strict broker's lock pair" "-" "" "x" "%.0f"
 echo
 awk -v b0="$busy0" -v b1="$busy1" -v own="${own:-0}" -v el="$((t_end - t_start))" \
     -v n="$ncpu" -v l0="$load_start" -v l1="$load_end" -v quick="$quick" -v logf="$log" '

@@ -239,6 +239,8 @@ async function browser(b, d) {
     await page.setViewport({ width: 1280, height: 800 });
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    const refusals = []; // what the page's Content-Security-Policy refused
+    page.on('console', (m) => { if (/Content Security Policy/.test(m.text())) refusals.push(m.text()); });
     await page.goto(d.url, { waitUntil: 'domcontentloaded', timeout: 15000 });
     ok(page.url() === `${d.origin}/`, 'the page loads with the token, which leaves the address bar', page.url());
     await page.waitForFunction(() => document.getElementById('live').textContent === 'live', { timeout: 10000 });
@@ -291,6 +293,12 @@ async function browser(b, d) {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     cmpOk(overflow, '<=', 0, 'nothing overflows a 1280x800 window sideways');
     is(errors.join('; '), '', 'no script error on the page');
+    is(refusals.join('; '), '', "nothing on the page is refused by its Content-Security-Policy");
+    // the tables' columns have the widths the page gives them (the locks view: name 22%, mode 8%)
+    await page.keyboard.press('3');
+    const ths = await page.evaluate(() => [...document.querySelectorAll('#view-locks th')]
+      .map((th) => th.getBoundingClientRect().width));
+    ok(ths.length > 2 && ths[0] > 2 * ths[1], 'table columns take their widths, not equal shares', ths);
 
     // the broker goes: the banner says so
     killBroker(brokerPid(b));

@@ -1,0 +1,367 @@
+#!/bin/sh
+# The multi-host backend (batond --backend etcd, DESIGN 15): a 3-member
+# etcd cluster on loopback (Debian's etcd-server) and two batond
+# processes on it as two "hosts", A and B, each serving the shared
+# project under a path of its own (--share PATH=team), driven by many
+# real baton processes:
+#   - a lock contended from both sides: FIFO (fences increase in the
+#     order of grants), no two holders at once (checked intervals);
+#   - notes: compare-and-set from both sides, one winner per version;
+#     counters collision-free; note_wait and event_wait across hosts;
+#   - task claims raced from both sides: one winner;
+#   - kill -9 of the etcd leader during a lock and counter workload:
+#     nothing acknowledged is lost, no lock is granted twice, service
+#     resumes;
+#   - kill -9 of a batond: its locks go after its lease TTL;
+#   - etcd frozen (a partition): a holder's lease expires and its client
+#     is told; calls fail with a clear error within --etcd-timeout and
+#     nothing is granted locally; etcd gone: the same.
+. "${TOP_SRCDIR:-..}/tests/lib.sh"
+. "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
+need_jq
+if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
+	echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
+	exit 0
+fi
+broker_dir
+D=$TEST_DIR
+TTL=3
+TIMEOUT=5
+trap 'etcd_cluster_stop; cleanup' EXIT
+
+# Bad options: one line on stderr, exit 64, before anything starts.
+bad_opts() {
+	out=$("$BATOND" -f -S "$D/bad/sock" -D "$D/bad" "$@" 2>&1 </dev/null)
+	echo "$?:$out"
+}
+like "$(bad_opts --backend etcd --share p)" "^64:batond: --backend etcd needs --etcd" \
+    "--backend etcd without --etcd is refused"
+like "$(bad_opts --share p)" "^64:batond: --share and --etcd need --backend etcd" \
+    "--share without --backend etcd is refused"
+like "$(bad_opts --backend zk)" "^64:batond: --backend takes local or etcd" \
+    "an unknown backend is refused"
+like "$(bad_opts --backend etcd --etcd https://h:1 --share p)" "^64:.*TLS is not supported" \
+    "an https:// endpoint is refused, saying why"
+like "$(bad_opts --backend etcd --etcd http://h:0 --share p)" "^64:batond: --etcd takes" \
+    "a bad endpoint is refused"
+like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-ttl 0.5)" \
+    "^64:batond: --etcd-ttl takes 1 to 3600 whole seconds" "a bad --etcd-ttl is refused"
+
+etcd_cluster_start "$D/etcd" || bail_out "etcd did not start: $(tail -5 "$D/etcd/m1.log")"
+
+# start_host H: batond for host H on the cluster, its project $D/pH shared as "team".
+start_host() {
+	mkdir -p -m 700 "$D/$1/run" "$D/$1/state" "$D/p$1"
+	timeout 10 "$BATOND" -S "$D/$1/run/sock" -D "$D/$1/state" --backend etcd \
+	    --etcd "$ETCD_URLS" --share "$D/p$1=team" --etcd-ttl $TTL --etcd-timeout $TIMEOUT \
+	    </dev/null >/dev/null 2>"$D/$1.err" || bail_out "batond $1: $(cat "$D/$1.err")"
+	eval "PID_$1=\$(on $1 status --json | json .pid)"
+}
+
+# on H ARGS...: baton ARGS as a client of host H in the shared project.
+on() {
+	_h=$1
+	shift
+	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" "$BATON" "$@"
+}
+
+# host_of I: the host of worker I, A and B in turn.
+host_of() {
+	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
+}
+
+# etcd_watches H: the watch streams host H has open (a waiter parked on etcd).
+etcd_watches() {
+	on $1 status --json | json .shared.watches
+}
+
+start_host A
+start_host B
+
+# --- locks: FIFO, increasing fences, no overlap ------------------------
+
+# check_intervals FILE: lines "START END FENCE" (ns) of critical sections;
+# prints what is wrong: an overlap, or a fence not above the one before.
+check_intervals() {
+	sort -n "$1" | awk '
+	    NR > 1 && $1 < end { print "overlap: " prev " and " $0 }
+	    NR > 1 && $3 <= fence { print "fence not increasing: " prev " then " $0 }
+	    { end = $2; fence = $3; prev = $0 }'
+}
+
+# A critical section: append "START END FENCE" to $1.
+cat >"$D/section.sh" <<'EOF'
+s=$(date +%s%N)
+sleep 0.02
+e=$(date +%s%N)
+echo "$s $e $BATON_FENCE" >>"$1"
+EOF
+
+: >"$D/locks"
+i=0
+while [ $i -lt 8 ]; do
+	h=$(host_of $i)
+	(
+		n=0
+		while [ $n -lt 4 ]; do
+			on $h lock -w 60 shared-db -- sh "$D/section.sh" "$D/locks" ||
+			    echo "worker $i: baton lock failed" >>"$D/lock.errors"
+			n=$((n + 1))
+		done
+	) &
+	i=$((i + 1))
+done
+wait
+is "$(wc -l <"$D/locks" | tr -d ' ')" 32 "32 critical sections from 8 workers on two hosts"
+is "$(check_intervals "$D/locks")" "" "no two holders at once; fences increase in grant order (FIFO)"
+is "$(cat "$D/lock.errors" 2>/dev/null)" "" "every lock was granted"
+
+# A waiter on A is granted the moment B's holder releases, one wake.
+on B lock shared-x -- sleep 1 &
+wait_for '[ "$(on A locks --json shared-x | json ".locks[0].holders | length")" = 1 ]' 10
+out=$(on A call lock_acquire '{"name":"shared-x"}')
+is "$(echo "$out" | json .acquired)/$(echo "$out" | json '.holders[0].host')" \
+    "false/$(hostname)" "a lock held on B is refused on A, naming its holder"
+t0=$(now_ms)
+out=$(on A call lock_acquire '{"name":"shared-x","wait_seconds":20}')
+t1=$(now_ms)
+wait
+is "$(echo "$out" | json .acquired)" true "A's waiter gets the lock B released"
+ok $([ $((t1 - t0)) -lt 5000 ] && echo 0 || echo 1) "within the holder's second ($((t1 - t0)) ms)"
+
+# lock_break from the other host: B's holder loses the lock, A gets it.
+mkfifo "$D/brk.fifo"
+(on B lock brk -- sh -c 'read x <"$1"' sh "$D/brk.fifo") &
+bh=$!
+wait_for '[ "$(on A locks --json brk | json ".locks[0].holders | length")" = 1 ]' 20
+out=$(on A call lock_break '{"name":"brk","reason":"test"}')
+is "$(echo "$out" | json .broken)/$(echo "$out" | json '.holders[0].host')" "true/$(hostname)" \
+    "lock_break on A takes B's lock, naming its holder"
+is "$(on A call lock_acquire '{"name":"brk"}' | json .acquired)" true \
+    "the broken lock is free for A"
+echo >"$D/brk.fifo"
+wait $bh
+
+# Each host's audit log records its own changes to the shared project.
+out=$(on A log --json --object shared-db)
+like "$out" '"op":"lock_acquire".*granted exclusive, fence [0-9]+ \(in etcd\)' \
+    "A's audit log has its grants of the shared lock"
+like "$out" '"op":"session_end".*"summary":"released: [^"]* session ended \(in etcd\)"' \
+    "and its releases (baton lock's session ends)"
+
+# --- notes, counters, events ----------------------------------------
+
+on A call note_set '{"key":"cfg","value":{"n":0}}' >/dev/null
+v=$(on B call note_get '{"key":"cfg"}' | json .version)
+: >"$D/cas"
+i=0
+while [ $i -lt 10 ]; do
+	h=$(host_of $i)
+	on $h call note_set "{\"key\":\"cfg\",\"value\":{\"n\":$i},\"if_version\":$v}" |
+	    json .written >>"$D/cas" &
+	i=$((i + 1))
+done
+wait
+is "$(grep -c true "$D/cas")/$(grep -c false "$D/cas")" 1/9 \
+    "ten compare-and-sets of one version from two hosts: one written"
+
+# A read-modify-write loop on both hosts loses no update.
+cat >"$D/incr.sh" <<'EOF'
+n=0
+while [ $n -lt 5 ]; do
+	r=$(on $1 call note_get '{"key":"sum"}')
+	v=$(echo "$r" | jq -r .version)
+	x=$(echo "$r" | jq -r '.value // 0')
+	w=$(on $1 call note_set "{\"key\":\"sum\",\"value\":$((x + 1)),\"if_version\":$v}" |
+	    jq -r .written)
+	[ "$w" = true ] && n=$((n + 1))
+done
+EOF
+i=0
+while [ $i -lt 6 ]; do
+	h=$(host_of $i)
+	(. "$D/incr.sh" $h) &
+	i=$((i + 1))
+done
+wait
+is "$(on A call note_get '{"key":"sum"}' | json .value)" 30 \
+    "30 compare-and-set increments from 6 writers on two hosts, none lost"
+
+: >"$D/counts"
+i=0
+while [ $i -lt 8 ]; do
+	h=$(host_of $i)
+	(
+		n=0
+		while [ $n -lt 10 ]; do
+			on $h call counter_incr '{"name":"mig"}' | json .value >>"$D/counts"
+			n=$((n + 1))
+		done
+	) &
+	i=$((i + 1))
+done
+wait
+is "$(sort -n "$D/counts" | uniq | wc -l | tr -d ' ')/$(sort -n "$D/counts" | tail -1)" 80/80 \
+    "80 counter increments from two hosts: 80 distinct values, 1 to 80"
+
+(on A call note_wait '{"key":"ready","wait_seconds":20}' >"$D/nw") &
+nw=$!
+wait_for '[ "$(etcd_watches A)" -ge 1 ]' 10
+on B call note_set '{"key":"ready","value":"yes"}' >/dev/null
+wait $nw
+is "$(json .changed <"$D/nw")/$(json .value <"$D/nw")" true/yes \
+    "note_wait on A wakes on B's write"
+gen=$(on A call event_wait '{"name":"go"}' | json .generation)
+(on B call event_wait "{\"name\":\"go\",\"after\":$gen,\"wait_seconds\":20}" >"$D/ew") &
+ew=$!
+wait_for '[ "$(etcd_watches B)" -ge 1 ]' 10
+on A call event_signal '{"name":"go","payload":{"build":7}}' >/dev/null
+wait $ew
+is "$(json .fired <"$D/ew")/$(json .payload.build <"$D/ew")" true/7 \
+    "event_wait on B wakes on A's signal, with its payload"
+
+# A note_wait whose history etcd compacted: the note was deleted since
+# the version the caller saw, and the events are gone: it still says so.
+v=$(on A call note_set '{"key":"gone","value":1}' | json .version)
+on B call note_delete '{"key":"gone"}' >/dev/null
+on B call note_set '{"key":"other","value":2}' >/dev/null
+rev=$("$ETCDCTL" --endpoints "$ETCD_URLS" endpoint status -w json | jq -r '.[0].Status.header.revision')
+"$ETCDCTL" --endpoints "$ETCD_URLS" compact "$rev" >/dev/null
+out=$(on A call note_wait "{\"key\":\"gone\",\"after_version\":$v,\"wait_seconds\":10}")
+is "$(echo "$out" | json .changed)/$(echo "$out" | json .found)" true/false \
+    "note_wait across a compacted history: changed, not found"
+
+# --- what a shared project does not serve: a clear error ----------------
+
+on A call agent_join '{"name":"alpha"}' >/dev/null
+ok $? "agent_join names a session of a shared project (on its host)"
+out=$(on A call task_create '{"title":"t","complexity":"simple"}' 2>&1)
+rc=$?
+is "$rc" 65 "task_create in a shared project is refused (exit 65)"
+like "$out" "not served for shared projects" "naming what is missing"
+
+# --- a watch stream whose member dies is resumed on another ------------
+
+# A waits on B's lock (a watch, on the first member: the one both hosts
+# talk to while all is well); that member is killed, B releases: A's
+# watch, resumed from its last revision elsewhere, sees the release.
+mkfifo "$D/rx.fifo"
+(on B lock resume-x -- sh -c 'read x <"$1"' sh "$D/rx.fifo") &
+bl=$!
+wait_for '[ "$(on A locks --json resume-x | json ".locks[0].holders | length")" = 1 ]' 20
+(on A call lock_acquire '{"name":"resume-x","wait_seconds":30}' >"$D/rx") &
+aw=$!
+wait_for '[ "$(etcd_watches A)" -ge 1 ]' 10
+kill -9 "$(etcd_member_pid 1)"
+echo >"$D/rx.fifo"
+wait $bl $aw
+is "$(json .acquired <"$D/rx")" true "A's waiter got the lock: its watch resumed on another member"
+etcd_member_restart 1
+wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint health \
+    >/dev/null 2>&1' 30
+ok $? "member 1 is back: three healthy members"
+
+# --- kill -9 of the etcd leader during a lock and counter workload ------
+
+# Four workers on two hosts: a locked section, a counter increment and a
+# note of their own per round; every acknowledged result is recorded.
+: >"$D/f.locks"
+: >"$D/f.counts"
+: >"$D/f.errors"
+cat >"$D/fworker.sh" <<'EOF'
+n=1
+while [ $n -le 8 ]; do
+	on $1 lock -w 60 fault-db -- sh "$D/section.sh" "$D/f.locks" ||
+	    echo "worker $2: baton lock failed" >>"$D/f.errors"
+	if r=$(on $1 call counter_incr '{"name":"fault"}' 2>&1); then
+		echo "$r" | jq -r .value >>"$D/f.counts"
+	else
+		echo "worker $2: counter_incr: $r" >>"$D/f.errors"
+	fi
+	if r=$(on $1 call note_set "{\"key\":\"w$2\",\"value\":$n}" 2>&1); then
+		echo $n >"$D/f.note$2"
+	else
+		echo "worker $2: note_set: $r" >>"$D/f.errors"
+	fi
+	n=$((n + 1))
+done
+EOF
+pids=
+i=0
+while [ $i -lt 4 ]; do
+	h=$(host_of $i)
+	(. "$D/fworker.sh" $h $i) &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+wait_for '[ "$(wc -l <"$D/f.locks")" -ge 6 ]' 60
+leader=$(etcd_leader)
+ok $? "the cluster has a leader (member $leader)"
+kill -9 "$(etcd_member_pid "$leader")"
+t_kill=$(now_ms)
+before=$(wc -l <"$D/f.locks" | tr -d ' ')
+wait $pids
+diag "leader killed after $before of 32 sections; the workload ended $(($(now_ms) - t_kill)) ms later"
+is "$(cat "$D/f.errors")" "" "every call of the workload succeeded across the leader's death"
+is "$(wc -l <"$D/f.locks" | tr -d ' ')" 32 "32 locked sections, before and after the failover"
+is "$(check_intervals "$D/f.locks")" "" "no lock granted twice: no overlap, fences increase"
+final=$(on A call counter_incr '{"name":"fault","by":0}' | json .value)
+is "$(sort -n "$D/f.counts" | uniq | wc -l | tr -d ' ')/$final" "32/32" \
+    "32 acknowledged increments, 32 distinct values, the counter at 32: none lost or doubled"
+i=0
+notes=
+while [ $i -lt 4 ]; do
+	notes="$notes $(on B call note_get "{\"key\":\"w$i\"}" | json .value)/$(cat "$D/f.note$i")"
+	i=$((i + 1))
+done
+is "$notes" " 8/8 8/8 8/8 8/8" "every acknowledged note is there after the failover"
+
+# --- kill -9 of a batond: its locks go after its lease TTL --------------
+
+(on B lock orphan -- sh -c 'sleep 60' "$D/orphan" >/dev/null 2>&1) &
+wait_for '[ "$(on A locks --json orphan | json ".locks[0].holders | length")" = 1 ]' 20
+kill -9 "$PID_B"
+t0=$(now_ms)
+out=$(on A call lock_acquire '{"name":"orphan","wait_seconds":30}')
+dt=$(($(now_ms) - t0))
+is "$(echo "$out" | json .acquired)" true "B's lock is granted to A after B's batond died"
+ok $([ $dt -ge 1000 ] && [ $dt -le $(((TTL + 3) * 1000)) ] && echo 0 || echo 1) \
+    "when B's lease ran out: $dt ms after the kill (TTL $TTL s)"
+
+# --- etcd unreachable (frozen: a partition), then gone ------------------
+
+# A holder on A is told when its lease expires; calls fail within the
+# bound with a clear error; nothing is granted.
+rm -f "$D/held.rc"
+(
+	on A lock held -- sh -c 'sleep 60' "$D/held" >/dev/null 2>"$D/held.err"
+	echo $? >"$D/held.rc"
+	now_ms >"$D/held.t"
+) &
+held=$!
+wait_for '[ "$(on A locks --json held | json ".locks[0].holders | length")" = 1 ]' 20
+for p in $ETCD_PIDS; do
+	kill -STOP "$p" 2>/dev/null
+done
+t0=$(now_ms)
+out=$(on A call lock_acquire '{"name":"fresh"}' 2>&1)
+rc=$?
+dt=$(($(now_ms) - t0))
+ok $([ $rc != 0 ] && [ $dt -le $(((TIMEOUT + 2) * 1000)) ] && echo 0 || echo 1) \
+    "a lock_acquire with etcd frozen fails in $dt ms (bound $TIMEOUT s), exit $rc"
+like "$out" "did not answer within" "with a clear error"
+wait $held
+dt=$(($(cat "$D/held.t") - t0))
+is "$(cat "$D/held.rc")" 75 "the holder's baton lock stopped its command and exited 75"
+like "$(cat "$D/held.err")" "lost the lock" "and said it lost the lock, $dt ms after etcd froze (TTL $TTL s)"
+etcd_cluster_stop
+t0=$(now_ms)
+out=$(on A call note_get '{"key":"cfg"}' 2>&1)
+rc=$?
+dt=$(($(now_ms) - t0))
+ok $([ $rc != 0 ] && [ $dt -le $(((TIMEOUT + 2) * 1000)) ] && echo 0 || echo 1) \
+    "with etcd gone a note_get fails in $dt ms, exit $rc"
+kill -0 "$PID_A"
+ok $? "batond A still serves (it never granted locally, it said why)"
+
+done_testing
