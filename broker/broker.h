@@ -260,6 +260,8 @@ struct store_kind {
 	int (
 	    *restore)(const struct store_kind *, const char *, const msgpack_object *, char **);
 	void *arg; /* the kind's data, for kinds that share pack and restore */
+	/* optional: told before its restore how many rows it may get (at most) */
+	void (*expect)(size_t);
 };
 extern enum durability durability;
 extern int restoring;

@@ -1333,8 +1333,13 @@ op_lock_release(struct req *r)
 		grant_release(b.v[i], "released");
 	}
 	free(b.v);
-	reply_end(r->c, fb);
+	/*
+	 * The waiters they let go are granted first: a woken waiter's grant
+	 * leaves before this answer (held for the same commit, in that
+	 * order), so whoever waits on both is woken once.
+	 */
 	lock_pump_all();
+	reply_end(r->c, fb);
 }
 
 void

@@ -49,7 +49,7 @@
 struct note {
 	char *key;          /* project '\n' name: the hash key, in this allocation */
 	size_t nameoff;     /* where the name starts in key */
-	unsigned char *val; /* msgpack; NULL in a tombstone */
+	unsigned char *val; /* msgpack; NULL in a tombstone; restored: after key */
 	size_t vlen;
 	const char *author;  /* interned: note_author_get */
 	uint64_t version;    /* of the last write, or of the deletion */
@@ -126,19 +126,49 @@ static uint64_t tomb_floor;
 static struct event *tomb_ev;
 static struct tallies counters = { "counter", NULL, 0, COUNTERS_MAX };
 static struct tallies evts = { "event", NULL, 0, EVENTS_MAX };
+static size_t note_expected; /* rows the restore brings, for the first note */
 
-/* A new note (or tombstone) for key, which it copies into its own allocation. */
+/*
+ * The restore is about to bring at most rows rows: the table is sized
+ * for them when its first note comes, instead of doubling twenty times
+ * on the way to a million (each time moving every note), with chains of
+ * ten that every insert walks into.
+ */
+static void
+note_expect(size_t rows)
+{
+	note_expected = rows < NOTES_MAX + NOTE_TOMBS_MAX ? rows : NOTES_MAX + NOTE_TOMBS_MAX;
+}
+
+/*
+ * A new note (or tombstone) for key, which it copies into its own
+ * allocation, with room for extra bytes after it (a restored value).
+ */
 static struct note *
-note_new(const char *key, size_t nameoff)
+note_new(const char *key, size_t nameoff, size_t extra)
 {
 	size_t klen = strlen(key);
-	struct note *n = xcalloc(1, sizeof *n + klen + 1);
+	struct note *n = xcalloc(1, sizeof *n + klen + 1 + extra);
+	int oomed = 0;
 
 	n->key = (char *)(n + 1);
 	memcpy(n->key, key, klen + 1);
 	n->nameoff = nameoff;
 	HASH_ADD_KEYPTR(hh, notes, n->key, klen, n);
+	if (note_expected > 0) {
+		while (notes->hh.tbl->num_buckets < note_expected)
+			HASH_EXPAND_BUCKETS(&notes->hh, notes->hh.tbl, oomed);
+		note_expected = 0;
+	}
+	(void)oomed;
 	return (n);
+}
+
+/* Where a restored note's value sits: right after its key. */
+static unsigned char *
+note_inline(struct note *n)
+{
+	return ((unsigned char *)n->key + strlen(n->key) + 1);
 }
 
 /*
@@ -182,24 +212,37 @@ note_wake(const char *key)
 	free(wk);
 }
 
+/*
+ * Pack a msgpack value into a buffer kept for the next one (no 8 KiB
+ * allocation per value): valid until the next call; -1 if it cannot be
+ * packed.
+ */
+static int
+note_pack_value(const msgpack_object *o, unsigned char **out, size_t *len)
+{
+	static msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (msgpack_pack_object(&pk, *o) != 0)
+		return (-1);
+	*out = (unsigned char *)sb.data;
+	*len = sb.size;
+	return (0);
+}
+
 /* Copy a msgpack value into an exactly sized buffer; -1 if it cannot be packed. */
 static int
 note_copy(const msgpack_object *o, unsigned char **out, size_t *len)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	int r;
+	unsigned char *p;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	r = msgpack_pack_object(&pk, *o);
-	if (r == 0) {
-		*len = sb.size;
-		*out = xmalloc(sb.size > 0 ? sb.size : 1);
-		memcpy(*out, sb.data, sb.size);
-	}
-	msgpack_sbuffer_destroy(&sb);
-	return (r == 0 ? 0 : -1);
+	if (note_pack_value(o, &p, len) != 0)
+		return (-1);
+	*out = xmalloc(*len > 0 ? *len : 1);
+	memcpy(*out, p, *len);
+	return (0);
 }
 
 static void note_arm_tomb_timer(void);
@@ -256,7 +299,8 @@ note_clear(struct note *n)
 		note_bytes -= n->vlen;
 		nnotes--;
 	}
-	free(n->val);
+	if (n->val != note_inline(n))
+		free(n->val);
 	n->val = NULL;
 	n->vlen = 0;
 	note_author_put(n->author);
@@ -343,14 +387,20 @@ note_check_limits(struct req *r, const struct note *old, size_t vlen)
 /*
  * Store value into the note under key (made or revived) at version (0:
  * a new revision, else the restored one), to expire at a mono_ms()
- * deadline (0: never); the note's version.
+ * deadline (0: never); the note's version.  At restore the note is new
+ * and val, borrowed, is copied into the note's own allocation.
  */
 static uint64_t
 note_store(const char *key, size_t nameoff, struct note *n, unsigned char *val, size_t vlen,
     const char *author, uint64_t expires, uint64_t version)
 {
-	if (n == NULL)
-		n = note_new(key, nameoff);
+	if (n == NULL && restoring) {
+		n = note_new(key, nameoff, vlen);
+		if (vlen > 0)
+			memcpy(note_inline(n), val, vlen);
+		val = note_inline(n);
+	} else if (n == NULL)
+		n = note_new(key, nameoff, 0);
 	else {
 		if (n->val == NULL) { /* a tombstone comes back to life */
 			TAILQ_REMOVE(&tombs, n, tentry);
@@ -923,7 +973,7 @@ note_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 static void
 note_restore_tomb(const char *key, size_t nameoff, uint64_t version)
 {
-	struct note *n = note_new(key, nameoff);
+	struct note *n = note_new(key, nameoff, 0);
 
 	n->version = version;
 	n->dead_ms = mono_ms();
@@ -957,7 +1007,7 @@ note_restore(const struct store_kind *kind, const char *key, const msgpack_objec
 		note_restore_tomb(key, (size_t)(nl - key) + 1, (uint64_t)version);
 		return (0);
 	}
-	if (v == NULL || note_copy(v, &val, &vlen) != 0) {
+	if (v == NULL || note_pack_value(v, &val, &vlen) != 0) {
 		xasprintf(cause, "note %s: bad value", key);
 		return (-1);
 	}
@@ -977,6 +1027,7 @@ const struct store_kind note_store_kind = {
 	.name = "note",
 	.pack = note_pack,
 	.restore = note_restore,
+	.expect = note_expect,
 };
 
 /* Row of a counter or an event (kind->arg: its tallies): its value, the latest payload. */

@@ -875,6 +875,27 @@ fail:
 	timer_in(commit_ev, 1);
 }
 
+/*
+ * The rows of every kind together (SQLite counts a table's cells without
+ * reading them): what a kind that sizes its table is told; 0 if unknown.
+ */
+static size_t
+store_rows(void)
+{
+	sqlite3_stmt *st;
+	char *cause = NULL;
+	size_t rows = 0;
+
+	if (store_prepare(db, "SELECT count(*) FROM objects", &st, &cause) != 0) {
+		free(cause);
+		return (0);
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+		rows = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (rows);
+}
+
 /* Load every kind's rows, in order; the broker starts only if all load. */
 int restoring;
 int
@@ -885,7 +906,7 @@ store_restore(char **cause)
 	sqlite3_stmt *st;
 	const char *why;
 	char *key = NULL;
-	size_t i, n = 0, klen, kcap = 0;
+	size_t i, n = 0, klen, kcap = 0, rows;
 	int rc;
 
 	if (durability == DURABILITY_NONE)
@@ -896,7 +917,10 @@ store_restore(char **cause)
 	if (!msgpack_zone_init(&z, MSGPACK_ZONE_CHUNK_SIZE))
 		fatalx("store: out of memory");
 	restoring = 1;
+	rows = store_rows();
 	for (i = 0; i < nitems(kinds); i++) {
+		if (kinds[i]->expect != NULL && rows > 0)
+			kinds[i]->expect(rows);
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, kinds[i]->name, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -14,15 +14,24 @@
 
 #include "common.h"
 
+#define FBUF_FIRST 512 /* bytes of a new frame buffer */
+
 void
 fbuf_init(struct fbuf *fb)
 {
-	static const char zero[FRAME_HDR];
-
 	msgpack_sbuffer_init(&fb->sb);
 	msgpack_packer_init(&fb->pk, &fb->sb, msgpack_sbuffer_write);
 	fb->depth = 0;
-	fb->err = msgpack_sbuffer_write(&fb->sb, zero, sizeof zero) != 0;
+	fb->err = 0;
+	/*
+	 * Most frames are small: a first buffer malloc keeps in its
+	 * per-thread cache, not msgpack's first 8 KiB (a reply, a feed entry
+	 * and a stored row each take one); a bigger frame doubles it.
+	 */
+	fb->sb.data = xmalloc(FBUF_FIRST);
+	fb->sb.alloc = FBUF_FIRST;
+	memset(fb->sb.data, 0, FRAME_HDR);
+	fb->sb.size = FRAME_HDR;
 }
 
 void
@@ -243,9 +252,34 @@ pk_bool(struct fbuf *fb, int v)
 void
 pk_strn(struct fbuf *fb, const char *s, size_t n)
 {
+	msgpack_sbuffer *sb = &fb->sb;
+	unsigned char *p;
+	size_t hl = n < 32 ? 1 : n < 256 ? 2 : 3;
+
 	fbuf_item(fb);
-	PK(fb, msgpack_pack_str(&fb->pk, n));
-	PK(fb, msgpack_pack_str_body(&fb->pk, s, n));
+	/*
+	 * Most strings are short and the buffer has room: header and body
+	 * go in with one copy, not two buffer writes (a reply packs dozens).
+	 */
+	if (n >= 65536 || sb->alloc - sb->size < hl + n) {
+		PK(fb, msgpack_pack_str(&fb->pk, n));
+		PK(fb, msgpack_pack_str_body(&fb->pk, s, n));
+		return;
+	}
+	p = (unsigned char *)sb->data + sb->size;
+	if (hl == 1)
+		p[0] = (unsigned char)(0xa0 | n);
+	else if (hl == 2) {
+		p[0] = 0xd9;
+		p[1] = (unsigned char)n;
+	} else {
+		p[0] = 0xda;
+		p[1] = (unsigned char)(n >> 8);
+		p[2] = (unsigned char)n;
+	}
+	if (n > 0)
+		memcpy(p + hl, s, n);
+	sb->size += hl + n;
 }
 
 void

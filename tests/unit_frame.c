@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 #include "tap.h"
@@ -203,6 +204,89 @@ reader_saw(const struct reader *r, int n)
 			return (0);
 	}
 	return (1);
+}
+
+/*
+ * time_iso writes its digits by hand: every instant gives what strftime
+ * and snprintf give (before the epoch, the ends of year 9999, after).
+ */
+static void
+test_time_iso(void)
+{
+	static const int64_t at[] = { 0, 1, 999, 1000, -1, -999, -1000, -1001, 1796005352123LL,
+		951782400000LL, 253402300799999LL, 253402300800000LL, -62167219200000LL,
+		-62167219200001LL };
+	char got[TIME_ISO_LEN], want[TIME_ISO_LEN];
+	struct tm tm;
+	time_t t;
+	size_t i, n, bad = 0;
+	int64_t ms;
+
+	for (i = 0; i < nitems(at) + 2000; i++) {
+		ms = i < nitems(at)
+		    ? at[i]
+		    : (int64_t)(i * 987654321013ULL % 400000000000000ULL) - 100000000000000LL;
+		t = (time_t)(ms / 1000);
+		if (gmtime_r(&t, &tm) == NULL)
+			continue;
+		n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want + n, sizeof want - n, ".%03dZ",
+		    (int)(ms % 1000 + (ms < 0 ? 1000 : 0)) % 1000);
+		if (strcmp(time_iso(ms, got, sizeof got), want) != 0 && bad++ == 0)
+			diag("time_iso(%lld) is %s, strftime says %s", (long long)ms, got,
+			    want);
+	}
+	ok(bad == 0, "time_iso writes what strftime writes");
+}
+
+/*
+ * pk_strn writes short strings straight into the buffer: every length
+ * class and every amount of room left (from none to plenty) gives the
+ * bytes msgpack's own packer gives.
+ */
+static void
+test_pk_strn(void)
+{
+	static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536, 70000 };
+	msgpack_sbuffer want;
+	msgpack_packer pk;
+	struct fbuf fb;
+	char *s;
+	size_t i, pad, bad = 0;
+
+	s = xmalloc(70000);
+	for (i = 0; i < 70000; i++)
+		s[i] = (char)('a' + i % 26);
+	for (i = 0; i < nitems(lens); i++) {
+		for (pad = 0; pad < 8200; pad += pad < 40 ? 1 : 997) {
+			fbuf_init(&fb);
+			msgpack_sbuffer_init(&want);
+			msgpack_packer_init(&pk, &want, msgpack_sbuffer_write);
+			/* fill the buffer to pad bytes past the header, both sides */
+			if (pad > 0) { /* msgpack copies even 0 bytes into a NULL buffer */
+				msgpack_sbuffer_write(&fb.sb, s, pad);
+				msgpack_sbuffer_write(&want, s, pad);
+			}
+			pk_strn(&fb, s, lens[i]);
+			pk_strn(&fb, "tail", 4);
+			msgpack_pack_str(&pk, lens[i]);
+			msgpack_pack_str_body(&pk, s, lens[i]);
+			msgpack_pack_str(&pk, 4);
+			msgpack_pack_str_body(&pk, "tail", 4);
+			if (fb.err || fb.sb.size != FRAME_HDR + want.size ||
+			    memcmp(fb.sb.data + FRAME_HDR, want.data, want.size) != 0) {
+				if (bad++ == 0)
+					diag("length %zu after %zu bytes: %zu bytes packed, "
+					     "msgpack "
+					     "packs %zu",
+					    lens[i], pad, fb.sb.size - FRAME_HDR, want.size);
+			}
+			fbuf_free(&fb);
+			msgpack_sbuffer_destroy(&want);
+		}
+	}
+	free(s);
+	ok(bad == 0, "pk_strn packs every length as msgpack does, whatever room is left");
 }
 
 static void
@@ -889,5 +973,7 @@ main(void)
 	test_fbuf_finish();
 	test_mutations();
 	test_self_counting();
+	test_pk_strn();
+	test_time_iso();
 	return (done_testing());
 }
