@@ -40,14 +40,20 @@ compat_profile_find(const char *name)
 	return (NULL);
 }
 
-/* The i-th tool of a profile (its own, then the file tools), or NULL past the end. */
+/* The i-th tool of a profile (its own, then its extra tables'), or NULL past the end. */
 static const struct compat_tool *
 compat_tool_at(const struct compat_profile *p, size_t i)
 {
+	size_t k;
+
 	if (i < p->ntools)
 		return (&p->tools[i]);
-	if (p->extra != NULL && i - p->ntools < compat_nfile_tools)
-		return (&p->extra[i - p->ntools]);
+	i -= p->ntools;
+	for (k = 0; k < nitems(p->extra) && p->extra[k].tools != NULL; k++) {
+		if (i < *p->extra[k].n)
+			return (&p->extra[k].tools[i]);
+		i -= *p->extra[k].n;
+	}
 	return (NULL);
 }
 
@@ -569,6 +575,13 @@ compat_xop(struct compat_call *cc, enum op_id op, cJSON *args, cJSON **res)
 		return (1);
 	default: compat_fail(cc, "%s: %s", cc->xop->code, cc->xop->why); return (-1);
 	}
+}
+
+/* Member k of object o as a string, or NULL. */
+const char *
+compat_jstr(const cJSON *o, const char *k)
+{
+	return (cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k)));
 }
 
 /* The caller's argument name: a string, or NULL when absent. */

@@ -746,7 +746,10 @@ struct compat_profile {
 	const char *instructions;
 	const struct compat_tool *tools;
 	size_t ntools;
-	const struct compat_tool *extra; /* the file and command tools, or NULL */
+	struct {
+		const struct compat_tool *tools;
+		const size_t *n;
+	} extra[2]; /* tables of more tools: the launch and the file tools */
 };
 /* One tools/call in progress. */
 struct compat_call {
@@ -776,6 +779,7 @@ void compat_call_free(struct compat_call *);
 void compat_call_forget(struct compat_call *);
 void compat_ok(struct compat_call *, cJSON *);
 int compat_xop(struct compat_call *, enum op_id, cJSON *, cJSON **);
+const char *compat_jstr(const cJSON *, const char *);
 void compat_fail(struct compat_call *, const char *, ...) printflike(2, 3);
 const cJSON *compat_ans(const struct compat_call *, int);
 const char *compat_err(const cJSON *);
@@ -792,6 +796,8 @@ void compat_cancel_all(struct mcp *);
 /* compat-files.c: Lockstep's file and command tools, confined */
 extern const struct compat_tool compat_file_tools[];
 extern const size_t compat_nfile_tools;
+extern const struct compat_tool compat_launch_tools[]; /* compat-launch.c */
+extern const size_t compat_nlaunch_tools;
 int compat_files_option(const char *, const char *, char **);
 cJSON *compat_files_config(struct mcp *);
 void compat_files_kill(void);
