@@ -652,17 +652,28 @@ out:
 	return (r);
 }
 
+/* wt_lock of the main checkout's repository: the descriptor, or -1 (x says why). */
+static int
+wt_lock_main(struct xop *x)
+{
+	int fd;
+
+	if ((fd = wt_lock(x, wt_st(x)->repo.main)) == -2) {
+		xop_fail(x, ERR_NOT_FOUND, "%s is no longer a git repository",
+		    wt_st(x)->repo.main);
+		return (-1);
+	}
+	return (fd);
+}
+
 /* wt_make_locked under the repository's worktree lock. */
 static int
 wt_make(struct xop *x, const char *agent, int adopt, cJSON *out)
 {
 	int fd, r;
 
-	if ((fd = wt_lock(x, wt_st(x)->repo.main)) < 0)
-		return (fd == -1
-			? XOP_FAIL
-			: xop_fail(x, ERR_NOT_FOUND, "%s is no longer a git repository",
-			      wt_st(x)->repo.main));
+	if ((fd = wt_lock_main(x)) == -1)
+		return (XOP_FAIL);
 	r = wt_make_locked(x, agent, adopt, out);
 	wt_unlock(fd);
 	return (r);
@@ -1245,11 +1256,8 @@ wt_merge_now(struct xop *x)
 {
 	int fd, r;
 
-	if ((fd = wt_lock(x, wt_st(x)->repo.main)) < 0)
-		return (fd == -1
-			? XOP_FAIL
-			: xop_fail(x, ERR_NOT_FOUND, "%s is no longer a git repository",
-			      wt_st(x)->repo.main));
+	if ((fd = wt_lock_main(x)) == -1)
+		return (XOP_FAIL);
 	r = wt_merge_now_fresh(x) != 0 ? XOP_FAIL : wt_merge_now_locked(x);
 	wt_unlock(fd);
 	return (r);
@@ -1505,11 +1513,8 @@ wt_remove(struct xop *x, const cJSON *w, int force)
 {
 	int fd, r;
 
-	if ((fd = wt_lock(x, wt_st(x)->repo.main)) < 0)
-		return (fd == -1
-			? XOP_FAIL
-			: xop_fail(x, ERR_NOT_FOUND, "%s is no longer a git repository",
-			      wt_st(x)->repo.main));
+	if ((fd = wt_lock_main(x)) == -1)
+		return (XOP_FAIL);
 	r = wt_remove_locked(x, w, force);
 	wt_unlock(fd);
 	return (r);
