@@ -760,10 +760,10 @@ shared_session_closed(struct session *s)
 		etcd_cancel(ss->grant_ec);
 	if (ss->ka_ec != NULL)
 		etcd_cancel(ss->ka_ec);
-	if (ss->lease != 0 && !ss->lost) {
-		/* nobody waits for it; if etcd cannot be reached, the lease expires */
-		etcd_revoke(ss->lease);
-	}
+	/* nobody waits for it; if etcd cannot be reached, the lease expires */
+	if (!shared_task_session_end(s, ss->lease != 0 && !ss->lost ? ss->lease : 0) &&
+	    ss->lease != 0 && !ss->lost)
+		etcd_revoke(ss->lease); /* else once its claims are orphans */
 	event_free(ss->ka_ev);
 	event_free(ss->expire_ev);
 	HASH_DEL(shsessions, ss);
@@ -858,6 +858,15 @@ static op_handler *const shared_handlers[OP_COUNT] = {
 	[OP_counter_incr] = shared_counter_incr,
 	[OP_event_signal] = shared_event_signal,
 	[OP_event_wait] = shared_event_wait,
+	[OP_task_create] = shared_task_create,
+	[OP_task_get] = shared_task_get,
+	[OP_task_list] = shared_task_list,
+	[OP_task_update] = shared_task_update,
+	[OP_task_claim] = shared_task_claim,
+	[OP_task_submit] = shared_task_submit,
+	[OP_task_approve] = shared_task_approve,
+	[OP_task_request_changes] = shared_task_request_changes,
+	[OP_task_release] = shared_task_release,
 };
 
 /*

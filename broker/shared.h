@@ -124,4 +124,10 @@ op_handler shared_lock_break;
 op_handler shared_note_set, shared_note_get, shared_note_delete, shared_note_list;
 op_handler shared_note_wait, shared_counter_incr, shared_event_signal, shared_event_wait;
 
+/* shared-task.c */
+op_handler shared_task_create, shared_task_get, shared_task_list, shared_task_update;
+op_handler shared_task_claim, shared_task_submit, shared_task_approve;
+op_handler shared_task_request_changes, shared_task_release;
+int shared_task_session_end(const struct session *, int64_t);
+
 #endif /* BATON_SHARED_H */
