@@ -5,7 +5,9 @@
  * (etcd.c) instead of this broker's memory.  This is the layer between
  * the two: it knows which projects are shared, serves their operations
  * through the recipes of shared-*.c (server.c hands it every request
- * first: shared_serve), and carries what those recipes stand on:
+ * first: shared_serve; shared-lock.c locks, shared-note.c notes,
+ * counters and events, shared-task.c tasks and claims), and carries
+ * what those recipes stand on:
  *
  *   - a call (struct shcall) per request in flight: the request's id,
  *     its etcd call or watch, its wait timer; it ends with its answer,
@@ -14,9 +16,10 @@
  *     and never a grant made here.
  *   - a lease per session (--etcd-ttl), granted at its first call that
  *     writes and kept alive while the session lives; what the session
- *     holds in etcd (its lock keys, claims, presence) is bound to it,
+ *     holds in etcd (its lock keys, claims, reviews) is bound to it,
  *     so when a host dies or loses etcd, its holdings go when the
- *     lease expires.  The session's end revokes it at once.  A lease
+ *     lease expires.  The session's end revokes it at once, once its
+ *     task claims are orphans that outlive it (shared_task_session_end).  A lease
  *     this broker could not renew in time is lost: the session's client
  *     is told (an error frame) and disconnected, since what it held is
  *     gone.

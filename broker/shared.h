@@ -5,7 +5,8 @@
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
- * events (tasks and claims, presence and messages are not shared yet:
+ * events, shared-task.c tasks and claims (which also reads task.h: it
+ * answers as task.c does; presence and messages are not shared yet:
  * shared.c refuses them).  Nothing else in the broker includes it; main.c and
  * server.c call what broker.h's shared section declares.
  */

@@ -167,18 +167,48 @@ is "$(on A task get --json T19 | json '[.status, .reviewer, .history[-1].action]
 out=$(BATON_AGENT=beta on B task claim --json T20)
 is "$(echo "$out" | json .claimed)" true "T20 is claimable on B once T19 is done"
 
+# --- task_update across hosts; a waiting review woken by a submit --------
+
+on A call task_create '{"title":"one","complexity":"simple"}' >/dev/null
+on A call task_create '{"title":"two","complexity":"simple","depends_on":["T21"]}' >/dev/null
+out=$(on B call task_update '{"id":"T21","title":"first","depends_on":["T22"]}' 2>&1)
+like "$out" "T22 already depends on T21.*cycle" "B's task_update closing a cycle with A's task is refused"
+out=$(on B call task_update '{"id":"T21","title":"first","priority":"urgent"}')
+is "$(on A task get --json T21 | json '[.title, .priority, .history[-1].action] | join(" ")')" \
+    "first urgent updated" "A reads B's task_update"
+out=$(on B call task_update '{"id":"T22","status":"cancelled","note":"not needed"}')
+is "$(echo "$out" | json .status)" cancelled "B cancels T22"
+out=$(on A call task_claim '{"id":"T22"}' 2>&1)
+like "$out" "T22 is cancelled and cannot move to in_progress: cancelled is final" \
+    "a claim of a cancelled task is refused as locally"
+out=$(on A call task_approve "{\"ids\":[$(seq -s, 1 26 | sed 's/[0-9]*/"T&"/g')]}" 2>&1)
+like "$out" "at most 25 tasks at once" "task_approve of 26 ids is refused, saying the bound"
+(BATON_AGENT=rev on A task claim --json -r -w 30 >"$D/rwait.out") &
+waiter=$!
+wait_for '[ "$(on A status --json | json .shared.watches)" = 1 ]' 20
+ok $? "a reviewer on A waits for a task to review"
+out=$(BATON_AGENT=beta on B task claim --json T21)
+tok=$(echo "$out" | json .token)
+on B task submit --token "$tok" T21 "did it" >/dev/null
+wait $waiter
+is "$(json '[.claimed, .review, .id] | join(" ")' <"$D/rwait.out")" "true true T21" \
+    "B's submit woke A's waiting reviewer with T21"
+out=$(BATON_AGENT=rev2 on B call task_approve '{"id":"T21"}' 2>&1)
+is "$(echo "$out" | json '.approved[0]')" T21 \
+    "the review rev took ended with its session: another reviewer approves T21"
+
 # --- a claimant's session ends: lease_seconds, then claimable again -------
 
 on A call task_create '{"title":"short","complexity":"simple"}' >/dev/null
-out=$(BATON_AGENT=alpha on A task claim --json -l 1 T21)
+out=$(BATON_AGENT=alpha on A task claim --json -l 1 T23)
 is "$(echo "$out" | json '[.claimed, .lease_seconds] | join(" ")')" "true 1" \
-    "A claims T21 with lease_seconds 1 (and its session ends)"
+    "A claims T23 with lease_seconds 1 (and its session ends)"
 t0=$(now_ms)
-out=$(BATON_AGENT=beta on B task claim --json -w 20 T21)
+out=$(BATON_AGENT=beta on B task claim --json -w 20 T23)
 dt=$(($(now_ms) - t0))
-is "$(echo "$out" | json .claimed)" true "B's waiting claim gets T21 after the claim's lease"
+is "$(echo "$out" | json .claimed)" true "B's waiting claim gets T23 after the claim's lease"
 ok $([ $dt -le 4000 ] && echo 0 || echo 1) "$dt ms later (lease 1 s)"
-like "$(on A task get --json T21 | json '[.history[].action] | join(" ")')" \
+like "$(on A task get --json T23 | json '[.history[].action] | join(" ")')" \
     "claimed lease_expired claimed" "its history says the lease ran out"
 
 # --- kill -9 of the claimant's batond: claimable after the TTL ------------
@@ -192,14 +222,14 @@ export BATON_SOCKET BATON_PROJECT
 mcp_start 1 holder
 BATON_SOCKET=$save_sock
 BATON_PROJECT=$save_proj
-mcp_call 1 2 task_claim '{"id":"T22","lease_seconds":600}'
-is "$(mcp_result 1 2 | json .claimed)" true "a live session on B claims T22 (lease_seconds 600)"
-is "$(on A task get --json T22 | json .claim_live)" true "A sees the claim live"
+mcp_call 1 2 task_claim '{"id":"T24","lease_seconds":600}'
+is "$(mcp_result 1 2 | json .claimed)" true "a live session on B claims T24 (lease_seconds 600)"
+is "$(on A task get --json T24 | json .claim_live)" true "A sees the claim live"
 kill -9 "$PID_B"
 t0=$(now_ms)
-out=$(BATON_AGENT=alpha on A task claim --json -w 20 T22)
+out=$(BATON_AGENT=alpha on A task claim --json -w 20 T24)
 dt=$(($(now_ms) - t0))
-is "$(echo "$out" | json .claimed)" true "A gets T22 after B's batond died"
+is "$(echo "$out" | json .claimed)" true "A gets T24 after B's batond died"
 ok $([ $dt -ge 500 ] && [ $dt -le $(((TTL + 3) * 1000)) ] && echo 0 || echo 1) \
     "when B's lease ran out: $dt ms after the kill (TTL $TTL s)"
 exec 3>&-
