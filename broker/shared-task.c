@@ -295,8 +295,13 @@ stk_settle(struct stk *x, struct task *t, struct stk_task *e, int64_t now)
 	}
 	if (t->status != TS_IN_PROGRESS)
 		return;
-	snprintf(note, sizeof note, "%s's session ended; lease of %g s ran out",
-	    t->owner != NULL ? t->owner : "the claimant", t->lease);
+	if (stk_side_is(&e->o, t))
+		snprintf(note, sizeof note, "%s's session ended; lease of %g s ran out",
+		    t->owner != NULL ? t->owner : "the claimant", t->lease);
+	else /* no orphan: its broker died or lost etcd, its lease expired */
+		snprintf(note, sizeof note,
+		    "%s's broker stopped renewing its etcd lease; the claim went with it",
+		    t->owner != NULL ? t->owner : "the claimant");
 	task_hist_add(t, NULL, "lease_expired", (int)t->status, TS_TODO, note);
 	t->status = TS_TODO;
 	t->token[0] = '\0';

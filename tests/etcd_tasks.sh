@@ -230,6 +230,8 @@ t0=$(now_ms)
 out=$(BATON_AGENT=alpha on A task claim --json -w 20 T24)
 dt=$(($(now_ms) - t0))
 is "$(echo "$out" | json .claimed)" true "A gets T24 after B's batond died"
+like "$(echo "$out" | json '.task.history[-2].note')" "stopped renewing its etcd lease" \
+    "its history says the claimant's broker let the lease go"
 ok $([ $dt -ge 500 ] && [ $dt -le $(((TTL + 3) * 1000)) ] && echo 0 || echo 1) \
     "when B's lease ran out: $dt ms after the kill (TTL $TTL s)"
 exec 3>&-
