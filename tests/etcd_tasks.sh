@@ -146,8 +146,8 @@ is "$(echo "$out" | json .claimed)" false "T20 cannot be claimed yet"
 like "$(echo "$out" | json .hint)" "waiting for its dependencies" "saying why"
 out=$(BATON_AGENT=alpha on A task claim --json T19)
 tok=$(echo "$out" | json .token)
-out=$(BATON_AGENT=alpha on A call task_submit "{\"id\":\"T19\",\"notes\":\"done it\",\"token\":\"$tok\"}")
-is "$(echo "$out" | json .status)" review "A submits T19 with its token: in review"
+out=$(BATON_AGENT=alpha on B call task_submit "{\"id\":\"T19\",\"notes\":\"done it\",\"token\":\"$tok\"}")
+is "$(echo "$out" | json .status)" review "alpha submits T19 on B with the token A's claim gave: in review"
 out=$(BATON_AGENT=alpha on A call task_approve '{"id":"T19"}' 2>&1)
 like "$out" "a review is by someone else" "its claimant may not approve it"
 out=$(BATON_AGENT=rev on B task claim --json -r)
