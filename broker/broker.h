@@ -25,7 +25,11 @@
  *               ground.c only
  *   shared.c    shared projects: their operations served from etcd by
  *               shared-lock.c and shared-note.c (shared.h is theirs and
- *               etcd.c's); calls sessions, replies, waits
+ *               etcd.c's); calls sessions, replies, waits.  Tasks are
+ *               shared-task.c's, which stands after task.c (it packs
+ *               and checks tasks with task.c's functions): shared.c
+ *               reaches it through its handler table and its
+ *               session-end function only
  *   feed.c      the audit log of every change (modules call feed_record
  *               where they change state) and its live subscribers;
  *               server.c tells it where a request begins and ends

@@ -5,7 +5,8 @@
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
- * events (tasks and claims, presence and messages are not shared yet:
+ * events, shared-task.c tasks and claims (which also reads task.h: it
+ * answers as task.c does; presence and messages are not shared yet:
  * shared.c refuses them).  Nothing else in the broker includes it; main.c and
  * server.c call what broker.h's shared section declares.
  */
@@ -123,5 +124,11 @@ op_handler shared_lock_break;
 /* shared-note.c */
 op_handler shared_note_set, shared_note_get, shared_note_delete, shared_note_list;
 op_handler shared_note_wait, shared_counter_incr, shared_event_signal, shared_event_wait;
+
+/* shared-task.c */
+op_handler shared_task_create, shared_task_get, shared_task_list, shared_task_update;
+op_handler shared_task_claim, shared_task_submit, shared_task_approve;
+op_handler shared_task_request_changes, shared_task_release;
+int shared_task_session_end(const struct session *, int64_t);
 
 #endif /* BATON_SHARED_H */
