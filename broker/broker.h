@@ -530,6 +530,7 @@ void dump_shutdown(void);
 /* shared.c: shared projects, their state in etcd (shared.h: the backend's own) */
 int shared_option(const char *, const char *);
 int shared_check(void);
+int shared_preflight(char **);
 int shared_enabled(void);
 void shared_init(void);
 void shared_shutdown(void);

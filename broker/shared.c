@@ -86,7 +86,11 @@ static char hostname[256];
 static void shared_lease_keepalive_cb(evutil_socket_t, short, void *);
 static void shared_lease_expire_cb(evutil_socket_t, short, void *);
 
-/* Options (main.c): --backend, --etcd, --share, --etcd-prefix, --etcd-ttl, --etcd-timeout. */
+/*
+ * Options (main.c): --backend, --etcd, --share, --etcd-prefix, --etcd-ttl,
+ * --etcd-timeout; etcd-tls.c's --etcd-cacert, --etcd-cert, --etcd-key,
+ * --etcd-user and --etcd-password-file.
+ */
 int
 shared_option(const char *name, const char *arg)
 {
@@ -129,6 +133,10 @@ shared_option(const char *name, const char *arg)
 		nprojs++;
 		return (0);
 	}
+	if (strcmp(name, "etcd-cacert") == 0 || strcmp(name, "etcd-cert") == 0 ||
+	    strcmp(name, "etcd-key") == 0 || strcmp(name, "etcd-user") == 0 ||
+	    strcmp(name, "etcd-password-file") == 0)
+		return (etcd_cred_option(name, arg));
 	if (strcmp(name, "etcd-prefix") == 0) {
 		if (*arg == '\0' || strlen(arg) > 256 || arg[strlen(arg) - 1] != '/') {
 			fprintf(stderr,
@@ -176,6 +184,8 @@ shared_check(void)
 		    "--share PROJECT[=NAME]\n");
 		return (-1);
 	}
+	if (etcd_cred_check(etcd_tls()) != 0)
+		return (-1);
 	if (shared_prefix == NULL)
 		shared_prefix = xstrdup("/baton/");
 	for (i = 0; i < nprojs; i++) {
@@ -185,6 +195,23 @@ shared_check(void)
 		free(esc);
 	}
 	return (0);
+}
+
+/*
+ * Before the broker starts: the TLS files read, etcd's authentication
+ * tried (a wrong password stops the start).  0, or a sysexits status
+ * with cause.
+ */
+int
+shared_preflight(char **cause)
+{
+	int ex;
+
+	if (!enabled)
+		return (0);
+	if ((ex = etcd_cred_load(etcd_tls(), cause)) != 0)
+		return (ex);
+	return (etcd_login(cause));
 }
 
 int

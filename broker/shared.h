@@ -1,7 +1,8 @@
 /*
  * The multi-host backend's own header (DESIGN 15, batond(8) "Shared
  * projects"): etcd.c, the client of etcd's HTTP/JSON gateway (calls with
- * a deadline and failover, watch streams), and the shared-*.c files,
+ * a deadline and failover, watch streams; etcd-tls.c its TLS and
+ * credentials), and the shared-*.c files,
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
@@ -30,6 +31,8 @@ typedef void etcd_event(void *, const cJSON *, int64_t);
 extern double etcd_timeout; /* seconds a call may take, retries included */
 int etcd_configure(const char *, char **);
 const char *etcd_endpoint_list(void);
+int etcd_tls(void);
+int etcd_login(char **);
 void etcd_start(void);
 void etcd_shutdown(void);
 struct etcd_call *etcd_post(const char *, cJSON *, etcd_done *, void *);
@@ -54,6 +57,16 @@ cJSON *etcd_del(const char *, int);
 cJSON *etcd_txn(cJSON *, cJSON *, cJSON *);
 const cJSON *etcd_txn_kvs(const cJSON *, int);
 const cJSON *etcd_kv_first(const cJSON *);
+
+/* etcd-tls.c: TLS and the credentials of etcd's authentication */
+struct bufferevent;
+int etcd_cred_option(const char *, const char *);
+int etcd_cred_check(int);
+int etcd_cred_load(int, char **);
+const char *etcd_cred_user(void);
+const char *etcd_cred_pass(void);
+struct bufferevent *etcd_cred_bev(const char *);
+int etcd_cred_why(struct bufferevent *, char *, size_t);
 
 /* shared.c: the layer */
 struct shsess;

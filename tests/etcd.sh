@@ -40,8 +40,9 @@ like "$(bad_opts --share p)" "^64:batond: --share and --etcd need --backend etcd
     "--share without --backend etcd is refused"
 like "$(bad_opts --backend zk)" "^64:batond: --backend takes local or etcd" \
     "an unknown backend is refused"
-like "$(bad_opts --backend etcd --etcd https://h:1 --share p)" "^64:.*TLS is not supported" \
-    "an https:// endpoint is refused, saying why"
+like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-cacert /dev/null)" \
+    "^64:batond: --etcd-cacert, --etcd-cert and --etcd-key are for https:// endpoints" \
+    "TLS options without an https:// endpoint are refused (tests/etcd_tls.sh tests TLS)"
 like "$(bad_opts --backend etcd --etcd http://h:0 --share p)" "^64:batond: --etcd takes" \
     "a bad endpoint is refused"
 like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-ttl 0.5)" \
@@ -80,22 +81,7 @@ start_host B
 
 # --- locks: FIFO, increasing fences, no overlap ------------------------
 
-# check_intervals FILE: lines "START END FENCE" (ns) of critical sections;
-# prints what is wrong: an overlap, or a fence not above the one before.
-check_intervals() {
-	sort -n "$1" | awk '
-	    NR > 1 && $1 < end { print "overlap: " prev " and " $0 }
-	    NR > 1 && $3 <= fence { print "fence not increasing: " prev " then " $0 }
-	    { end = $2; fence = $3; prev = $0 }'
-}
-
-# A critical section: append "START END FENCE" to $1.
-cat >"$D/section.sh" <<'EOF'
-s=$(date +%s%N)
-sleep 0.02
-e=$(date +%s%N)
-echo "$s $e $BATON_FENCE" >>"$1"
-EOF
+etcd_section_script "$D/section.sh"
 
 : >"$D/locks"
 i=0
