@@ -436,7 +436,7 @@ etcd_auth_done(void *arg, const cJSON *res, const char *err)
 		free(token);
 		token = xstrdup(t->valuestring);
 		authgen++;
-		log_info("etcd: authenticated as %s", etcd_cred_user());
+		log_notice("etcd: authenticated as %s", etcd_cred_user());
 	} else {
 		snprintf(why, sizeof why, "etcd authentication as %s failed: %s",
 		    etcd_cred_user(), err);
@@ -547,7 +547,7 @@ etcd_auth_stale(struct etcd_call *c, int64_t grpc, const char *msg)
 	    !etcd_auth_invalid(grpc, msg))
 		return (0);
 	c->reauthed = 1;
-	log_info("etcd: %s: authenticating again", msg);
+	log_notice("etcd: %s: authenticating again", msg);
 	if (c->authgen == authgen) {
 		free(token);
 		token = NULL;
@@ -580,6 +580,18 @@ etcd_retry(struct etcd_call *c, const char *fmt, ...)
 			delay = ETCD_BACKOFF_MAX;
 	}
 	timer_in(c->retry_ev, delay);
+}
+
+/* What to check when etcd denies a call (grpc code 7), or "". */
+static const char *
+etcd_denied_hint(int64_t grpc)
+{
+	if (grpc != 7)
+		return ("");
+	if (etcd_cred_user() == NULL)
+		return (" (etcd's authentication is on: batond --etcd-user, "
+			"--etcd-password-file)");
+	return (" (does a role of --etcd-user grant readwrite on --etcd-prefix?)");
 }
 
 /* How much of in's first line, at most max bytes, is printable. */
@@ -633,8 +645,8 @@ etcd_response_cb(struct evhttp_request *req, void *arg)
 	auth_answered = c == authc;
 	if ((e = cJSON_GetObjectItemCaseSensitive(res, "error")) != NULL || code != 200) {
 		grpc = etcd_int(res, "code");
-		snprintf(why, sizeof why, "etcd at %s: %s", conn->ep->hostport,
-		    cJSON_IsString(e) ? e->valuestring : "error");
+		snprintf(why, sizeof why, "etcd at %s: %s%s", conn->ep->hostport,
+		    cJSON_IsString(e) ? e->valuestring : "error", etcd_denied_hint(grpc));
 		cJSON_Delete(res);
 		if (etcd_auth_stale(c, grpc, why)) {
 			etcd_attempt(c); /* with a fresh token */
@@ -814,7 +826,7 @@ etcd_watch_refused(struct etcd_watch *w, const cJSON *why)
 	    (strstr(msg, "permission denied") == NULL &&
 		!etcd_auth_invalid(etcd_int(why, "grpc_code"), msg)))
 		return;
-	log_info("etcd: watch %s: %s: authenticating again", w->key, msg);
+	log_notice("etcd: watch %s: %s: authenticating again", w->key, msg);
 	free(token);
 	token = NULL;
 }
@@ -843,8 +855,8 @@ etcd_watch_line(struct etcd_watch *w, const char *line, size_t len)
 		cJSON_Delete(j);
 		if (compact == 0)
 			return (-1);
-		log_info("etcd: watch %s from revision %lld: etcd compacted its history to "
-			 "%lld; the key is read again",
+		log_notice("etcd: watch %s from revision %lld: etcd compacted its history to "
+			   "%lld; the key is read again",
 		    w->key, (long long)w->next, (long long)compact);
 		w->cb(w->arg, NULL, compact); /* the owner stops it, re-reads, watches anew */
 		return (0);
