@@ -17,9 +17,11 @@
  *     holds in etcd (its lock keys, claims, presence) is bound to it,
  *     so when a host dies or loses etcd, its holdings go when the
  *     lease expires.  The session's end revokes it at once.  A lease
- *     this broker could not renew in time is lost: the session's client
- *     is told (an error frame) and disconnected, since what it held is
- *     gone.
+ *     this broker could not renew in time is lost: when the session
+ *     held something on it (a grant, a call that bound keys to it) its
+ *     client is told (an error frame) and disconnected, since what it
+ *     held is gone; when it held nothing the lease is forgotten, and
+ *     its next call that needs one gets a new one.
  *
  * Keys: --etcd-prefix, then "p/NAME/" for a shared project (NAME from
  * --share PROJECT=NAME) or "g/" for "global:" names, then a kind letter
@@ -413,10 +415,28 @@ shcall_session(const struct shcall *c)
 	return (c->ss->s);
 }
 
+/* The session's lease, for keys c binds to it (the session holds something now). */
 int64_t
-shcall_lease(const struct shcall *c)
+shcall_lease(struct shcall *c)
 {
+	c->bound = 1;
 	return (c->ss->lease);
+}
+
+/*
+ * Does ss hold something on its lease: a call in flight that bound keys
+ * to it, or what a recipe keeps after its call (a lock's grant)?
+ */
+static int
+shared_holds(struct shsess *ss)
+{
+	struct shcall *c;
+
+	TAILQ_FOREACH(c, &ss->calls, entry) {
+		if (c->bound)
+			return (1);
+	}
+	return (shared_lock_holds(ss));
 }
 
 /* A call for request r, with st (stsize bytes, zeroed) for the operation. */
@@ -572,7 +592,30 @@ shcall_wait(struct shcall *c, double secs, void (*on_timeout)(struct shcall *))
 	timer_in(c->timer, secs);
 }
 
-/* The lease is lost: the session's client is told and let go (its holdings are gone). */
+/*
+ * The lease went while ss held nothing on it: forget it (revoked, in
+ * case etcd still has it); the next call that needs one asks for a new
+ * one.  The client is not disturbed.
+ */
+static void
+shared_lease_forget(struct shsess *ss, const char *why)
+{
+	log_notice("session %s (%s): etcd lease %llx lost (%s); it held nothing: a new one "
+		   "at its next lock",
+	    ss->s->id, ss->s->agent, (unsigned long long)ss->lease, why);
+	event_del(ss->ka_ev);
+	event_del(ss->expire_ev);
+	if (ss->ka_ec != NULL)
+		etcd_cancel(ss->ka_ec);
+	ss->ka_ec = NULL;
+	etcd_revoke(ss->lease);
+	ss->lease = 0;
+}
+
+/*
+ * The lease is lost: when the session held something on it, its client
+ * is told and let go (its holdings are gone); else it is forgotten.
+ */
 static void
 shared_lost(struct shsess *ss, const char *why)
 {
@@ -580,6 +623,10 @@ shared_lost(struct shsess *ss, const char *why)
 
 	if (ss->lost)
 		return;
+	if (!shared_holds(ss)) {
+		shared_lease_forget(ss, why);
+		return;
+	}
 	ss->lost = 1;
 	snprintf(msg, sizeof msg,
 	    "shared project %s: this session's etcd lease is lost (%s): its locks, claims "

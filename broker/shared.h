@@ -87,6 +87,7 @@ struct shcall {
 	void (*on_end)(struct shcall *); /* cleans st up (also on a session's end) */
 	void *st;                        /* the operation's state */
 	int64_t compacted;               /* the watch's history was compacted to this */
+	int bound;                       /* it bound keys to the session's lease */
 	TAILQ_ENTRY(shcall) entry;
 };
 extern char *shared_prefix;
@@ -103,7 +104,7 @@ void shcall_leased(struct shcall *, shcall_step *);
 void shcall_watch(struct shcall *, const char *, int, int64_t, int, shcall_step *);
 void shcall_unwatch(struct shcall *);
 void shcall_wait(struct shcall *, double, void (*)(struct shcall *));
-int64_t shcall_lease(const struct shcall *);
+int64_t shcall_lease(struct shcall *);
 struct session *shcall_session(const struct shcall *);
 char *shared_key(const struct shcall *, const char *, const char *, size_t, int);
 char *shared_root(const struct shcall *, const char *);
@@ -126,8 +127,14 @@ void shrec_free(struct shrec *);
 const msgpack_object *shrec_get(const struct shrec *, const char *);
 int shrec_tag_is(const struct shrec *, const char *);
 
-/* shared-lock.c */
+/*
+ * shared-lock.c.  A recipe whose keys on a session's lease outlive the
+ * call that put them (a lock's grant) says whether a session holds any
+ * (shared_lock_holds; shared.c's shared_holds asks each): a session
+ * whose lease is lost is disconnected only when it held something.
+ */
 void shared_lock_session_end(struct shsess *, const struct session *);
+int shared_lock_holds(const struct shsess *);
 struct shgrant;
 extern TAILQ_HEAD(shgrant_list, shgrant) shgrants;
 op_handler shared_lock_acquire, shared_lock_release, shared_lock_renew, shared_lock_list;

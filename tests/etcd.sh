@@ -13,9 +13,12 @@
 #     nothing acknowledged is lost, no lock is granted twice, service
 #     resumes;
 #   - kill -9 of a batond: its locks go after its lease TTL;
+#   - a lock waiter whose watch resumes after etcd compacted its
+#     history reads the line again and is granted in order;
 #   - etcd frozen (a partition): a holder's lease expires and its client
-#     is told; calls fail with a clear error within --etcd-timeout and
-#     nothing is granted locally; etcd gone: the same.
+#     is told; a session that held nothing keeps its connection and gets
+#     a new lease at its next lock; calls fail with a clear error within
+#     --etcd-timeout and nothing is granted locally; etcd gone: the same.
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
 need_jq
@@ -316,6 +319,19 @@ ok $([ $dt -ge 1000 ] && [ $dt -le $(((TTL + 3) * 1000)) ] && echo 0 || echo 1) 
 
 # --- etcd unreachable (frozen: a partition), then gone ------------------
 
+# A session that took a lock and let it go holds nothing in etcd but
+# keeps its lease: an MCP session on A.
+_sock=$BATON_SOCKET
+_proj=$BATON_PROJECT
+export BATON_SOCKET="$D/A/run/sock" BATON_PROJECT="$D/pA"
+mcp_start 1 idle-agent
+export BATON_SOCKET="$_sock" BATON_PROJECT="$_proj"
+mcp_call 1 2 lock_acquire '{"name":"idle-x"}'
+got=$(mcp_result 1 2 | json .acquired)
+mcp_call 1 3 lock_release '{"name":"idle-x"}'
+is "$got/$(mcp_result 1 3 | json .released)" true/true \
+    "an MCP session on A took a lock and released it"
+
 # A holder on A is told when its lease expires; calls fail within the
 # bound with a clear error; nothing is granted.
 rm -f "$D/held.rc"
@@ -340,6 +356,19 @@ wait $held
 dt=$(($(cat "$D/held.t") - t0))
 is "$(cat "$D/held.rc")" 75 "the holder's baton lock stopped its command and exited 75"
 like "$(cat "$D/held.err")" "lost the lock" "and said it lost the lock, $dt ms after etcd froze (TTL $TTL s)"
+wait_for 'grep -q "(idle-agent): etcd lease [0-9a-f]* lost (.*); it held nothing" "$D/A/state/batond.log"' 10
+ok $? "the idle MCP session's lease was lost too: it held nothing, it is forgotten"
+is "$(grep -c "(idle-agent): .*lease is lost" "$D/A/state/batond.log")" 0 \
+    "and the session was not told nor disconnected"
+for p in $ETCD_PIDS; do
+	kill -CONT "$p" 2>/dev/null
+done
+# (the leader killed above is still down: two members serve)
+wait_for 'on A call note_get "{\"key\":\"cfg\"}" >/dev/null 2>&1' 30
+ok $? "etcd thawed, A is served again"
+mcp_call 1 4 lock_acquire '{"name":"idle-x"}'
+is "$(mcp_result 1 4 | json .acquired)" true "etcd back, its next lock is granted on a new lease"
+exec 3>&-
 etcd_cluster_stop
 t0=$(now_ms)
 out=$(on A call note_get '{"key":"cfg"}' 2>&1)
