@@ -250,6 +250,56 @@ wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint heal
     >/dev/null 2>&1' 30
 ok $? "member 1 is back: three healthy members"
 
+# --- a lock waiter whose watch resumes after a compaction ---------------
+
+# C, a third host, talks to member 3 first.  Its waiter watches the
+# holder's key on member 3; etcd compacts past the revision that watch
+# started at, and member 3 dies: the watch, resumed on another member
+# from that revision, is told the history is gone; the waiter reads the
+# line again, keeps its place, and is granted in order when B releases.
+mkdir -p -m 700 "$D/C/run" "$D/C/state" "$D/pC"
+timeout 10 "$BATOND" -S "$D/C/run/sock" -D "$D/C/state" --backend etcd \
+    --etcd "$(etcd_member_url 3),$(etcd_member_url 1),$(etcd_member_url 2)" \
+    --share "$D/pC=team" --etcd-ttl $TTL --etcd-timeout $TIMEOUT \
+    </dev/null >/dev/null 2>"$D/C.err" || bail_out "batond C: $(cat "$D/C.err")"
+mkfifo "$D/cx.fifo"
+(on B lock cmp-x -- sh -c 'read x <"$1"' sh "$D/cx.fifo") &
+bl=$!
+wait_for '[ "$(on C locks --json cmp-x | json ".locks[0].holders | length")" = 1 ]' 20
+(
+	on C call lock_acquire '{"name":"cmp-x","wait_seconds":30}' >"$D/cx1"
+	now_ms >"$D/cx1.t"
+) &
+w1=$!
+wait_for '[ "$(etcd_watches C)" -ge 1 ]' 10
+(
+	on A call lock_acquire '{"name":"cmp-x","wait_seconds":30}' >"$D/cx2"
+	now_ms >"$D/cx2.t"
+) &
+w2=$!
+wait_for '[ "$(on A locks --json cmp-x | json ".locks[0].waiters | length")" = 2 ]' 10
+for n in 1 2 3; do
+	on A call note_set "{\"key\":\"churn\",\"value\":$n}" >/dev/null
+done
+rev=$("$ETCDCTL" --endpoints "$ETCD_URLS" endpoint status -w json | jq -r '.[0].Status.header.revision')
+"$ETCDCTL" --endpoints "$ETCD_URLS" compact "$rev" >/dev/null
+ok $? "etcd compacted to revision $rev while two waiters wait"
+kill -9 "$(etcd_member_pid 3)"
+wait_for 'grep -q "watch .*/cmp-x/.* etcd compacted its history" "$D/C/state/batond.log"' 10
+ok $? "C's waiter, its watch resumed on another member, was told the history was compacted" ||
+    diag "C's log: $(tail -n 5 "$D/C/state/batond.log")"
+echo >"$D/cx.fifo"
+wait $bl $w1 $w2
+is "$(json .acquired <"$D/cx1")/$(json .acquired <"$D/cx2")" true/true \
+    "both waiters are granted once B releases"
+ok $([ "$(json .fence <"$D/cx1")" -lt "$(json .fence <"$D/cx2")" ] &&
+    [ "$(cat "$D/cx1.t")" -le "$(cat "$D/cx2.t")" ] && echo 0 || echo 1) \
+    "in order: C's waiter first (fence $(json .fence <"$D/cx1")), then A's (fence $(json .fence <"$D/cx2"))"
+etcd_member_restart 3
+wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint health \
+    >/dev/null 2>&1' 30
+ok $? "member 3 is back: three healthy members"
+
 # --- kill -9 of the etcd leader during a lock and counter workload ------
 
 # Four workers on two hosts: a locked section, a counter increment and a
