@@ -118,12 +118,15 @@ static size_t neps, cur;
 static char *ep_list;
 static TAILQ_HEAD(, etcd_call) queue = TAILQ_HEAD_INITIALIZER(queue);
 static TAILQ_HEAD(, etcd_call) authq = TAILQ_HEAD_INITIALIZER(authq); /* wait for a token */
-static char *token;             /* etcd's authentication token, or NULL */
-static unsigned authgen;        /* tokens had so far */
-static struct etcd_call *authc; /* the authentication in flight */
-static unsigned authround;      /* authentications asked for so far */
-static int auth_answered;       /* etcd itself refused the last one */
-static int tls_any;             /* some endpoint is https:// */
+static char *token;                      /* etcd's authentication token, or NULL */
+static unsigned authgen;                 /* tokens had so far */
+static struct etcd_call *authc;          /* the authentication in flight */
+static unsigned authround;               /* authentications asked for so far */
+static int auth_answered;                /* etcd itself refused the last one */
+static int tls_any;                      /* some endpoint is https:// */
+static struct evhttp_connection **grave; /* replaced, to be freed */
+static size_t ngrave;
+static struct event *grave_ev;
 static TAILQ_HEAD(, etcd_watch) watches = TAILQ_HEAD_INITIALIZER(watches);
 static size_t nwatches;
 
@@ -214,20 +217,23 @@ etcd_tls(void)
 	return (tls_any);
 }
 
-/* Free an evhttp connection from the event loop (outside its callbacks). */
+/* Free the replaced connections (from the event loop, or at the stop). */
 static void
-etcd_evcon_free_cb(evutil_socket_t fd, short events, void *arg)
+etcd_grave_cb(evutil_socket_t fd, short events, void *arg)
 {
-	evhttp_connection_free(arg);
+	while (ngrave > 0)
+		evhttp_connection_free(grave[--ngrave]);
 }
 
+/* Free evcon soon, outside its own callbacks (which may be running). */
 static void
 etcd_evcon_free_later(struct evhttp_connection *evcon)
 {
-	struct timeval tv = { 0, 0 };
-
-	if (event_base_once(base, -1, EV_TIMEOUT, etcd_evcon_free_cb, evcon, &tv) != 0)
-		fatalx("event_base_once");
+	grave = xreallocarray(grave, ngrave + 1, sizeof *grave);
+	grave[ngrave++] = evcon;
+	if (grave_ev == NULL)
+		grave_ev = timer_new(etcd_grave_cb, NULL);
+	timer_in(grave_ev, 0);
 }
 
 /* A connection to ep (TLS for https://), idle for at most secs. */
@@ -304,6 +310,10 @@ etcd_shutdown(void)
 		}
 		eps[i].nconns = 0;
 	}
+	etcd_grave_cb(-1, 0, NULL);
+	if (grave_ev != NULL)
+		event_free(grave_ev);
+	grave_ev = NULL;
 }
 
 /* The headers every request carries (the token, unless it is the authentication). */
@@ -503,8 +513,6 @@ etcd_login_done(void *arg, const cJSON *res, const char *err)
 int
 etcd_login(char **cause)
 {
-	struct timeval tv = { 0, 0 };
-
 	if (etcd_cred_user() == NULL)
 		return (0);
 	if ((base = event_base_new()) == NULL)
@@ -513,8 +521,6 @@ etcd_login(char **cause)
 	while (authc != NULL)
 		event_base_loop(base, EVLOOP_ONCE);
 	etcd_shutdown();
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base); /* what etcd_evcon_free_later left */
 	event_base_free(base);
 	base = NULL;
 	if (token != NULL || !auth_answered) {
