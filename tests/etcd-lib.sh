@@ -21,6 +21,14 @@
 # etcd_member_restart I: start member I again on its data.
 # etcd_leader: the index of the member that leads now (empty if none).
 # etcd_cluster_stop: SIGKILL every member.
+# etcd_need: jq, etcd and etcdctl, or the test is skipped (saying why).
+# on H ARGS...: baton ARGS as a client of host H, whose socket is
+#   $TEST_DIR/H/run/sock, in its shared project $TEST_DIR/pH.
+# host_of I: the host of worker I, A and B in turn.
+# etcd_watches H: the watch streams host H has open (a waiter parked on etcd).
+# etcd_lock_workload N ROUNDS LOCK: N workers on hosts A and B in turn,
+#   each running the section script under baton lock LOCK ROUNDS times;
+#   the sections in $TEST_DIR/LOCK.sections, failures in LOCK.errors.
 # etcd_section_script FILE: write a critical section to FILE: run under
 #   baton lock as "sh FILE LOG", it appends "START END FENCE" (ns) to LOG.
 # check_intervals LOG: what is wrong in LOG: an overlap of two sections,
@@ -188,4 +196,46 @@ check_intervals() {
 	    NR > 1 && $1 < end { print "overlap: " prev " and " $0 }
 	    NR > 1 && $3 <= fence { print "fence not increasing: " prev " then " $0 }
 	    { end = $2; fence = $3; prev = $0 }'
+}
+
+on() {
+	_on_h=$1
+	shift
+	BATON_SOCKET="$TEST_DIR/$_on_h/run/sock" BATON_PROJECT="$TEST_DIR/p$_on_h" "$BATON" "$@"
+}
+
+host_of() {
+	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
+}
+
+etcd_watches() {
+	on $1 status --json | json .shared.watches
+}
+
+etcd_lock_workload() {
+	[ -f "$TEST_DIR/section.sh" ] || etcd_section_script "$TEST_DIR/section.sh"
+	: >"$TEST_DIR/$3.sections"
+	: >"$TEST_DIR/$3.errors"
+	_lw_i=0
+	while [ $_lw_i -lt "$1" ]; do
+		(
+			_lw_n=0
+			while [ $_lw_n -lt "$2" ]; do
+				on "$(host_of $_lw_i)" lock -w 60 "$3" -- sh "$TEST_DIR/section.sh" \
+				    "$TEST_DIR/$3.sections" ||
+				    echo "worker $_lw_i: baton lock failed" >>"$TEST_DIR/$3.errors"
+				_lw_n=$((_lw_n + 1))
+			done
+		) &
+		_lw_i=$((_lw_i + 1))
+	done
+	wait
+}
+
+etcd_need() {
+	need_jq
+	if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
+		echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
+		exit 0
+	fi
 }

@@ -21,11 +21,7 @@
 #     --etcd-timeout and nothing is granted locally; etcd gone: the same.
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
-need_jq
-if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
-	echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
-	exit 0
-fi
+etcd_need
 broker_dir
 D=$TEST_DIR
 TTL=3
@@ -62,23 +58,6 @@ start_host() {
 	eval "PID_$1=\$(on $1 status --json | json .pid)"
 }
 
-# on H ARGS...: baton ARGS as a client of host H in the shared project.
-on() {
-	_h=$1
-	shift
-	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" "$BATON" "$@"
-}
-
-# host_of I: the host of worker I, A and B in turn.
-host_of() {
-	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
-}
-
-# etcd_watches H: the watch streams host H has open (a waiter parked on etcd).
-etcd_watches() {
-	on $1 status --json | json .shared.watches
-}
-
 start_host A
 start_host B
 
@@ -86,24 +65,11 @@ start_host B
 
 etcd_section_script "$D/section.sh"
 
-: >"$D/locks"
-i=0
-while [ $i -lt 8 ]; do
-	h=$(host_of $i)
-	(
-		n=0
-		while [ $n -lt 4 ]; do
-			on $h lock -w 60 shared-db -- sh "$D/section.sh" "$D/locks" ||
-			    echo "worker $i: baton lock failed" >>"$D/lock.errors"
-			n=$((n + 1))
-		done
-	) &
-	i=$((i + 1))
-done
-wait
-is "$(wc -l <"$D/locks" | tr -d ' ')" 32 "32 critical sections from 8 workers on two hosts"
-is "$(check_intervals "$D/locks")" "" "no two holders at once; fences increase in grant order (FIFO)"
-is "$(cat "$D/lock.errors" 2>/dev/null)" "" "every lock was granted"
+etcd_lock_workload 8 4 shared-db
+is "$(wc -l <"$D/shared-db.sections" | tr -d ' ')" 32 "32 critical sections from 8 workers on two hosts"
+is "$(check_intervals "$D/shared-db.sections")" "" \
+    "no two holders at once; fences increase in grant order (FIFO)"
+is "$(cat "$D/shared-db.errors")" "" "every lock was granted"
 
 # A waiter on A is granted the moment B's holder releases, one wake.
 on B lock shared-x -- sleep 1 &

@@ -17,11 +17,7 @@
 #     and the next calls authenticate again and go on.
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
-need_jq
-if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
-	echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
-	exit 0
-fi
+etcd_need
 if ! command -v openssl >/dev/null 2>&1; then
 	echo "1..0 # SKIP the openssl CLI is not installed (./bootstrap installs it)"
 	exit 0
@@ -93,13 +89,6 @@ start_host() {
 	    </dev/null >/dev/null 2>"$D/$_h.err"
 }
 
-# on H ARGS...: baton ARGS as a client of host H in the shared project.
-on() {
-	_h=$1
-	shift
-	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" "$BATON" "$@"
-}
-
 # fails_fast H OP ARGS: OP on host H fails within the bound; prints "RC MS ERROR".
 fails_fast() {
 	_t0=$(now_ms)
@@ -112,25 +101,9 @@ start_host A "$URL" $TLS || bail_out "batond A: $(cat "$D/A.err")"
 start_host B "https://localhost:$PORT" $TLS || bail_out "batond B: $(cat "$D/B.err")"
 is "$(on A status --json | json .shared.endpoints)" "$URL" "A talks to etcd over https"
 
-etcd_section_script "$D/section.sh"
-: >"$D/locks"
-i=0
-while [ $i -lt 6 ]; do
-	h=A
-	[ $((i % 2)) = 1 ] && h=B
-	(
-		n=0
-		while [ $n -lt 3 ]; do
-			on $h lock -w 30 tls-db -- sh "$D/section.sh" "$D/locks" ||
-			    echo "worker $i: baton lock failed" >>"$D/lock.errors"
-			n=$((n + 1))
-		done
-	) &
-	i=$((i + 1))
-done
-wait
-is "$(cat "$D/lock.errors" 2>/dev/null)" "" "every lock over https was granted (B names the member localhost)"
-is "$(wc -l <"$D/locks" | tr -d ' ')/$(check_intervals "$D/locks")" "18/" \
+etcd_lock_workload 6 3 tls-db
+is "$(cat "$D/tls-db.errors")" "" "every lock over https was granted (B names the member localhost)"
+is "$(wc -l <"$D/tls-db.sections" | tr -d ' ')/$(check_intervals "$D/tls-db.sections")" "18/" \
     "18 sections from two hosts: no two holders at once, fences increasing"
 
 v=$(on A call note_set '{"key":"cfg","value":{"n":0}}' | json .version)
@@ -209,7 +182,7 @@ hp=$!
 wait_for '[ "$(on U locks --json tok | json ".locks[0].holders | length")" = 1 ]' 20
 (on U call lock_acquire '{"name":"tok","wait_seconds":30}' >"$D/tok") &
 wp=$!
-wait_for '[ "$(on U status --json | json .shared.watches)" -ge 1 ]' 10
+wait_for '[ "$(etcd_watches U)" -ge 1 ]' 10
 kill -9 "$(etcd_member_pid 1)"
 etcd_member_restart 1
 wait_for '"$ETCDCTL" --endpoints "$URL" --command-timeout 1s endpoint health >/dev/null 2>&1' 30
