@@ -8,8 +8,9 @@
 #     and notes (compare-and-set) over https, the member named by its
 #     address on one host and by its name (localhost) on the other;
 #   - a CA that did not sign etcd's certificate: calls fail within
-#     --etcd-timeout, saying the certificate is refused; no client
-#     certificate: the same, saying etcd wants one;
+#     --etcd-timeout, saying the certificate is refused; a certificate
+#     that does not name the server (openssl s_server): the same; no
+#     client certificate: the same, saying etcd wants one;
 #   - etcd's authentication on (a user with a role on the prefix): the
 #     right password serves, a wrong one stops batond at start (exit
 #     77, one line); without --etcd-user calls fail saying why;
@@ -135,7 +136,21 @@ ok $([ "$1" = 69 ] && [ "$2" -le $(((TIMEOUT + 2) * 1000)) ] && echo 0 || echo 1
 shift 2
 like "$*" "etcd refused the handshake .*client certificate" "saying etcd may want one"
 
-# --- etcd's authentication ---------------------------------------------
+# A TLS server with a certificate from the same CA that names neither
+# 127.0.0.1 nor localhost (the client's): refused, by address and by name.
+port=$((PORT + 100))
+while ! _etcd_port_free $port; do port=$((port + 1)); done
+openssl s_server -quiet -naccept 1000 -accept "$port" -cert "$T/client.pem" \
+    -key "$T/client.key" </dev/null >/dev/null 2>&1 &
+_bg_pids="$_bg_pids $!"
+wait_for '! _etcd_port_free '$port 10
+start_host M "https://127.0.0.1:$port,https://localhost:$port" $TLS ||
+    bail_out "batond M: $(cat "$D/M.err")"
+set -- $(fails_fast M note_get '{"key":"cfg"}')
+ok $([ "$1" = 69 ] && [ "$2" -le $(((TIMEOUT + 2) * 1000)) ] && echo 0 || echo 1) \
+    "a server whose certificate does not name it is refused in $2 ms, exit $1"
+shift 2
+like "$*" "certificate is refused: (IP address|hostname) mismatch" "saying the name does not match"
 
 {
 	"$ETCDCTL" --endpoints "$URL" user add root --new-user-password rootpw &&
