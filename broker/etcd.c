@@ -375,6 +375,8 @@ etcd_call_free(struct etcd_call *c)
 	event_free(c->deadline_ev);
 	event_free(c->retry_ev);
 	free(c->path);
+	if (c->noauth) /* it holds the password */
+		explicit_bzero(c->body, c->len);
 	free(c->body);
 	free(c);
 }
@@ -920,10 +922,13 @@ static void
 etcd_watch_done_cb(struct evhttp_request *req, void *arg)
 {
 	struct etcd_watch *w = arg;
+	char why[300];
 
 	if (w->stopped || w->req == NULL || (req != NULL && w->req != req))
 		return;
-	etcd_watch_drop(w, req == NULL ? "connection failed" : "stream ended");
+	if (req == NULL)
+		etcd_unreachable(&eps[w->ep], w->evcon, why, sizeof why);
+	etcd_watch_drop(w, req == NULL ? why : "stream ended");
 }
 
 /* Open the stream on the current endpoint from w->next. */
