@@ -22,7 +22,9 @@
  *               closes its session
  *   wait.c      blocking calls parked on a key until it changes
  *   etcd.c      the etcd client (HTTP/JSON gateway, watches); calls
- *               ground.c only
+ *               ground.c and etcd-tls.c only
+ *   etcd-tls.c  its TLS (OpenSSL bufferevents) and the credentials of
+ *               etcd's authentication; calls ground.c only
  *   shared.c    shared projects: their operations served from etcd by
  *               shared-lock.c and shared-note.c (shared.h is theirs and
  *               etcd.c's); calls sessions, replies, waits.  Tasks are
@@ -534,6 +536,7 @@ void dump_shutdown(void);
 /* shared.c: shared projects, their state in etcd (shared.h: the backend's own) */
 int shared_option(const char *, const char *);
 int shared_check(void);
+int shared_preflight(char **);
 int shared_enabled(void);
 void shared_init(void);
 void shared_shutdown(void);

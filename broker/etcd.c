@@ -22,6 +22,18 @@
  * lost; when etcd has compacted that history the owner is told, and
  * re-reads.
  *
+ * https:// endpoints are reached over TLS (etcd-tls.c makes the
+ * bufferevents and says why a handshake failed).  With --etcd-user,
+ * every call and watch carries the token of etcd's authentication in
+ * its Authorization header: the first call asks /v3/auth/authenticate
+ * for it (the others wait), and a call that etcd answers "invalid auth
+ * token" (it expired, or a restarted member forgot it) waits for a
+ * fresh one and goes again, once, within its deadline.
+ *
+ * A connection that closed is not opened again by evhttp (an OpenSSL
+ * bufferevent cannot start over): it is replaced, and freed outside
+ * its own callbacks.
+ *
  * 64-bit ids and revisions travel as JSON strings: read with strtoll,
  * never through a double.  Keys and values are base64.
  */
@@ -33,6 +45,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -48,6 +61,7 @@
 struct etcd_ep {
 	char *host;
 	int port;
+	int tls; /* https:// */
 	char *hostport;
 	struct etcd_conn *conns[ETCD_POOL];
 	size_t nconns;
@@ -57,6 +71,7 @@ struct etcd_conn {
 	struct evhttp_connection *evcon;
 	struct etcd_ep *ep;
 	struct etcd_call *call; /* in flight on it, or NULL: idle */
+	int closed;             /* replaced before its next request */
 };
 
 struct etcd_call {
@@ -70,7 +85,12 @@ struct etcd_call {
 	struct event *deadline_ev, *retry_ev;
 	unsigned tries;
 	int queued;
-	char err[256]; /* why the last attempt failed */
+	int authwait;     /* in authq, for a token */
+	unsigned round;   /* the authentication it waits for */
+	int noauth;       /* the authentication itself */
+	int reauthed;     /* it went again with a fresh token */
+	unsigned authgen; /* the token it was sent with */
+	char err[256];    /* why the last attempt failed */
 	TAILQ_ENTRY(etcd_call) qentry;
 };
 
@@ -86,6 +106,8 @@ struct etcd_watch {
 	struct event *retry_ev, *free_ev;
 	size_t ep;
 	unsigned tries;
+	unsigned authgen; /* the token its stream was opened with */
+	int authwait;     /* for a token before it opens */
 	int stopped;
 	TAILQ_ENTRY(etcd_watch) entry;
 };
@@ -95,13 +117,25 @@ static struct etcd_ep eps[ETCD_ENDPOINTS_MAX];
 static size_t neps, cur;
 static char *ep_list;
 static TAILQ_HEAD(, etcd_call) queue = TAILQ_HEAD_INITIALIZER(queue);
+static TAILQ_HEAD(, etcd_call) authq = TAILQ_HEAD_INITIALIZER(authq); /* wait for a token */
+static char *token;                      /* etcd's authentication token, or NULL */
+static unsigned authgen;                 /* tokens had so far */
+static struct etcd_call *authc;          /* the authentication in flight */
+static unsigned authround;               /* authentications asked for so far */
+static int auth_answered;                /* etcd itself refused the last one */
+static int tls_any;                      /* some endpoint is https:// */
+static struct evhttp_connection **grave; /* replaced, to be freed */
+static size_t ngrave;
+static struct event *grave_ev;
 static TAILQ_HEAD(, etcd_watch) watches = TAILQ_HEAD_INITIALIZER(watches);
 static size_t nwatches;
 
 static void etcd_attempt(struct etcd_call *);
 static void etcd_watch_connect(struct etcd_watch *);
+static void etcd_watch_drop(struct etcd_watch *, const char *);
+static struct etcd_call *etcd_call_new(const char *, cJSON *, etcd_done *, void *);
 
-/* Parse one endpoint, http://HOST[:PORT] or HOST[:PORT]; -1 with cause. */
+/* Parse one endpoint, http[s]://HOST[:PORT] or HOST[:PORT]; -1 with cause. */
 static int
 etcd_endpoint(const char *s, size_t n, char **cause)
 {
@@ -109,16 +143,15 @@ etcd_endpoint(const char *s, size_t n, char **cause)
 	const char *colon, *end = s + n;
 	char *e;
 	long port = 2379;
+	int tls = 0;
 
 	if (n > 7 && strncmp(s, "http://", 7) == 0) {
 		s += 7;
 		n -= 7;
 	} else if (n > 8 && strncmp(s, "https://", 8) == 0) {
-		xasprintf(cause,
-		    "--etcd: %.*s: TLS is not supported by this build; use http:// "
-		    "on a trusted network, or a local TLS proxy",
-		    (int)n, s);
-		return (-1);
+		s += 8;
+		n -= 8;
+		tls = 1;
 	}
 	if (n > 0 && s[n - 1] == '/')
 		n--, end--;
@@ -133,13 +166,15 @@ etcd_endpoint(const char *s, size_t n, char **cause)
 		goto bad;
 	ep->host = xstrndup(s, (size_t)(colon - s));
 	ep->port = (int)port;
+	ep->tls = tls;
+	tls_any |= tls;
 	xasprintf(&ep->hostport, "%s:%d", ep->host, ep->port);
 	neps++;
 	return (0);
 bad:
 	xasprintf(cause,
 	    "--etcd takes up to %d URLs separated by commas, each http://HOST:PORT "
-	    "(not '%.*s')",
+	    "or https://HOST:PORT (not '%.*s')",
 	    ETCD_ENDPOINTS_MAX, (int)n, s);
 	return (-1);
 }
@@ -156,6 +191,7 @@ etcd_configure(const char *list, char **cause)
 		free(eps[i].hostport);
 	}
 	neps = 0;
+	tls_any = 0;
 	do {
 		comma = strchr(p, ',');
 		if (etcd_endpoint(p, comma != NULL ? (size_t)(comma - p) : strlen(p), cause) !=
@@ -172,6 +208,66 @@ const char *
 etcd_endpoint_list(void)
 {
 	return (ep_list != NULL ? ep_list : "");
+}
+
+/* Is some endpoint https://? */
+int
+etcd_tls(void)
+{
+	return (tls_any);
+}
+
+/* Free the replaced connections (from the event loop, or at the stop). */
+static void
+etcd_grave_cb(evutil_socket_t fd, short events, void *arg)
+{
+	while (ngrave > 0)
+		evhttp_connection_free(grave[--ngrave]);
+}
+
+/* Free evcon soon, outside its own callbacks (which may be running). */
+static void
+etcd_evcon_free_later(struct evhttp_connection *evcon)
+{
+	grave = xreallocarray(grave, ngrave + 1, sizeof *grave);
+	grave[ngrave++] = evcon;
+	if (grave_ev == NULL)
+		grave_ev = timer_new(etcd_grave_cb, NULL);
+	timer_in(grave_ev, 0);
+}
+
+/* A connection to ep (TLS for https://), idle for at most secs. */
+static struct evhttp_connection *
+etcd_evcon_new(struct etcd_ep *ep, double secs)
+{
+	struct evhttp_connection *evcon;
+	struct timeval tv = tv_secs(secs);
+
+	if (ep->tls)
+		evcon = evhttp_connection_base_bufferevent_new(base, NULL,
+		    etcd_cred_bev(ep->host), ep->host, (unsigned short)ep->port);
+	else
+		evcon =
+		    evhttp_connection_base_new(base, NULL, ep->host, (unsigned short)ep->port);
+	if (evcon == NULL)
+		fatalx("evhttp_connection_base_new");
+	evhttp_connection_set_timeout_tv(evcon, &tv);
+	evhttp_connection_set_retries(evcon, 0);
+	return (evcon);
+}
+
+/* Why an attempt at ep could not reach it (TLS says more when it failed). */
+static void
+etcd_unreachable(const struct etcd_ep *ep, struct evhttp_connection *evcon, char *buf,
+    size_t len)
+{
+	char why[300];
+
+	if (ep->tls && etcd_cred_why(evhttp_connection_get_bufferevent(evcon), why, sizeof why))
+		snprintf(buf, len, "TLS with etcd at %s failed: %.200s", ep->hostport, why);
+	else
+		snprintf(buf, len, "cannot reach etcd at %s%s", ep->hostport,
+		    ep->tls ? " (or its TLS handshake failed)" : "");
 }
 
 /* Free a watch and its connection (with the request on it). */
@@ -214,42 +310,61 @@ etcd_shutdown(void)
 		}
 		eps[i].nconns = 0;
 	}
+	etcd_grave_cb(-1, 0, NULL);
+	if (grave_ev != NULL)
+		event_free(grave_ev);
+	grave_ev = NULL;
 }
 
-/* The headers every request carries. */
+/* The headers every request carries (the token, unless it is the authentication). */
 static void
-etcd_headers(struct evhttp_request *req, const struct etcd_ep *ep)
+etcd_headers(struct evhttp_request *req, const struct etcd_ep *ep, int auth)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
 	evhttp_add_header(h, "Host", ep->hostport);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Grpc-Metadata-hasleader", "true");
+	if (auth && token != NULL)
+		evhttp_add_header(h, "Authorization", token);
+}
+
+/* The connection closed: evhttp must not open it again (see above). */
+static void
+etcd_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct etcd_conn *c = arg;
+
+	c->closed = 1;
 }
 
 /* A connection to ep for a unary call, idle or new; NULL when all are busy. */
 static struct etcd_conn *
 etcd_conn_get(struct etcd_ep *ep)
 {
-	struct etcd_conn *c;
-	struct timeval tv = tv_secs(ETCD_ATTEMPT_SECONDS);
+	struct etcd_conn *c = NULL;
 	size_t i;
 
-	for (i = 0; i < ep->nconns; i++) {
+	for (i = 0; i < ep->nconns && c == NULL; i++) {
 		if (ep->conns[i]->call == NULL)
-			return (ep->conns[i]);
+			c = ep->conns[i];
 	}
-	if (ep->nconns == ETCD_POOL)
-		return (NULL);
-	c = xcalloc(1, sizeof *c);
-	c->ep = ep;
-	c->evcon = evhttp_connection_base_new(base, NULL, ep->host, (unsigned short)ep->port);
-	if (c->evcon == NULL)
-		fatalx("evhttp_connection_base_new");
-	evhttp_connection_set_timeout_tv(c->evcon, &tv);
-	evhttp_connection_set_retries(c->evcon, 0);
-	evhttp_connection_set_max_body_size(c->evcon, ETCD_BODY_MAX);
-	ep->conns[ep->nconns++] = c;
+	if (c == NULL) {
+		if (ep->nconns == ETCD_POOL)
+			return (NULL);
+		c = xcalloc(1, sizeof *c);
+		c->ep = ep;
+		ep->conns[ep->nconns++] = c;
+	} else if (c->closed) {
+		etcd_evcon_free_later(c->evcon);
+		c->evcon = NULL;
+	}
+	if (c->evcon == NULL) {
+		c->closed = 0;
+		c->evcon = etcd_evcon_new(ep, ETCD_ATTEMPT_SECONDS);
+		evhttp_connection_set_max_body_size(c->evcon, ETCD_BODY_MAX);
+		evhttp_connection_set_closecb(c->evcon, etcd_conn_close_cb, c);
+	}
 	return (c);
 }
 
@@ -260,6 +375,8 @@ etcd_call_free(struct etcd_call *c)
 	event_free(c->deadline_ev);
 	event_free(c->retry_ev);
 	free(c->path);
+	if (c->noauth) /* it holds the password */
+		explicit_bzero(c->body, c->len);
 	free(c->body);
 	free(c);
 }
@@ -276,6 +393,10 @@ etcd_finish(struct etcd_call *c, const cJSON *res, const char *err)
 		snprintf(why, sizeof why, "%s", err);
 	if (c->queued)
 		TAILQ_REMOVE(&queue, c, qentry);
+	if (c->authwait)
+		TAILQ_REMOVE(&authq, c, qentry);
+	if (authc == c)
+		authc = NULL;
 	etcd_call_free(c);
 	if (cb != NULL)
 		cb(arg, res, err != NULL ? why : NULL);
@@ -292,6 +413,154 @@ etcd_dequeue(void)
 	TAILQ_REMOVE(&queue, c, qentry);
 	c->queued = 0;
 	etcd_attempt(c);
+}
+
+static void etcd_authenticate(void);
+
+/* c waits for a token (asked for unless that is under way). */
+static void
+etcd_auth_wait(struct etcd_call *c)
+{
+	if (authc == NULL)
+		etcd_authenticate();
+	c->authwait = 1;
+	c->round = authround;
+	TAILQ_INSERT_TAIL(&authq, c, qentry);
+}
+
+/*
+ * The token, or why there is none: the calls and watches waiting for it
+ * go on.  arg is not NULL at the start, where the caller says why.
+ */
+static void
+etcd_auth_done(void *arg, const cJSON *res, const char *err)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(res, "token");
+	struct etcd_call *c;
+	struct etcd_watch *w;
+	unsigned round = authround;
+	char why[700];
+
+	authc = NULL;
+	if (err == NULL && (!cJSON_IsString(t) || *t->valuestring == '\0'))
+		err = "etcd gave no token (is its authentication enabled?)";
+	if (err == NULL) {
+		free(token);
+		token = xstrdup(t->valuestring);
+		authgen++;
+		log_notice("etcd: authenticated as %s", etcd_cred_user());
+	} else {
+		snprintf(why, sizeof why, "etcd authentication as %s failed: %s",
+		    etcd_cred_user(), err);
+		if (arg == NULL)
+			log_warnx("%s", why);
+	}
+	/* those that came meanwhile wait for the next round */
+	while ((c = TAILQ_FIRST(&authq)) != NULL && c->round == round) {
+		TAILQ_REMOVE(&authq, c, qentry);
+		c->authwait = 0;
+		if (err == NULL)
+			etcd_attempt(c);
+		else
+			etcd_finish(c, NULL, why);
+	}
+	TAILQ_FOREACH(w, &watches, entry) {
+		if (!w->authwait)
+			continue;
+		w->authwait = 0;
+		if (err == NULL)
+			etcd_watch_connect(w);
+		else
+			etcd_watch_drop(w, why);
+	}
+}
+
+/* Ask etcd for a token: user and password to /v3/auth/authenticate; cb is told. */
+static void
+etcd_auth_post(etcd_done *cb, void *arg)
+{
+	cJSON *body = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(body, "name", etcd_cred_user());
+	cJSON_AddStringToObject(body, "password", etcd_cred_pass());
+	authround++;
+	auth_answered = 0;
+	authc = etcd_call_new("/v3/auth/authenticate", body, cb, arg);
+	authc->noauth = 1;
+	etcd_attempt(authc);
+}
+
+static void
+etcd_authenticate(void)
+{
+	etcd_auth_post(etcd_auth_done, NULL);
+}
+
+static void
+etcd_login_done(void *arg, const cJSON *res, const char *err)
+{
+	char **cause = arg;
+
+	etcd_auth_done(arg, res, err);
+	if (err != NULL)
+		xasprintf(cause, "etcd authentication as %s failed: %s", etcd_cred_user(), err);
+}
+
+/*
+ * Before the broker starts (and forks): authenticate once, on an event
+ * base of its own, so that a wrong password stops it with a clear
+ * error.  0 (a token, or etcd could not be reached: the first call
+ * tries again), or EX_NOPERM (77) with cause.
+ */
+int
+etcd_login(char **cause)
+{
+	if (etcd_cred_user() == NULL)
+		return (0);
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	etcd_auth_post(etcd_login_done, cause);
+	while (authc != NULL)
+		event_base_loop(base, EVLOOP_ONCE);
+	etcd_shutdown();
+	event_base_free(base);
+	base = NULL;
+	if (token != NULL || !auth_answered) {
+		if (*cause != NULL)
+			log_warnx("%s; trying again at the first call", *cause);
+		free(*cause);
+		*cause = NULL;
+		return (0);
+	}
+	return (77);
+}
+
+/* Does etcd's error (grpc code, message) say the token is no good (expired, forgotten)? */
+static int
+etcd_auth_invalid(int64_t grpc, const char *msg)
+{
+	return (grpc == 16 || strstr(msg, "invalid auth token") != NULL ||
+	    strstr(msg, "revision of auth store is old") != NULL ||
+	    strstr(msg, "user name is empty") != NULL);
+}
+
+/*
+ * etcd refused c's token: forget it (unless a fresher one came since c
+ * left) and let c go again, once; 0 when c is to fail as it is.
+ */
+static int
+etcd_auth_stale(struct etcd_call *c, int64_t grpc, const char *msg)
+{
+	if (c->noauth || etcd_cred_user() == NULL || c->reauthed ||
+	    !etcd_auth_invalid(grpc, msg))
+		return (0);
+	c->reauthed = 1;
+	log_notice("etcd: %s: authenticating again", msg);
+	if (c->authgen == authgen) {
+		free(token);
+		token = NULL;
+	}
+	return (1);
 }
 
 /* The attempt failed for a reason worth another try: the next endpoint, maybe later. */
@@ -321,6 +590,30 @@ etcd_retry(struct etcd_call *c, const char *fmt, ...)
 	timer_in(c->retry_ev, delay);
 }
 
+/* What to check when etcd denies a call (grpc code 7), or "". */
+static const char *
+etcd_denied_hint(int64_t grpc)
+{
+	if (grpc != 7)
+		return ("");
+	if (etcd_cred_user() == NULL)
+		return (" (etcd's authentication is on: batond --etcd-user, "
+			"--etcd-password-file)");
+	return (" (does a role of --etcd-user grant readwrite on --etcd-prefix?)");
+}
+
+/* How much of in's first line, at most max bytes, is printable. */
+static size_t
+etcd_text_len(struct evbuffer *in, size_t max)
+{
+	const unsigned char *p = evbuffer_pullup(in, -1);
+	size_t n = 0, len = evbuffer_get_length(in);
+
+	while (n < len && n < max && p[n] >= 0x20 && p[n] < 0x7f)
+		n++;
+	return (n);
+}
+
 /* The answer (or failure) of an attempt. */
 static void
 etcd_response_cb(struct evhttp_request *req, void *arg)
@@ -332,11 +625,14 @@ etcd_response_cb(struct evhttp_request *req, void *arg)
 	cJSON *res;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	int64_t grpc;
+	char why[300];
 
 	c->req = NULL;
 	conn->call = NULL;
 	if (code == 0) {
-		etcd_retry(c, "cannot reach etcd at %s", conn->ep->hostport);
+		conn->closed = 1;
+		etcd_unreachable(conn->ep, conn->evcon, why, sizeof why);
+		etcd_retry(c, "%s", why);
 		goto out;
 	}
 	in = evhttp_request_get_input_buffer(req);
@@ -344,20 +640,31 @@ etcd_response_cb(struct evhttp_request *req, void *arg)
 	    evbuffer_get_length(in));
 	if (res == NULL || !cJSON_IsObject(res)) {
 		cJSON_Delete(res);
-		etcd_retry(c, "etcd at %s answered HTTP %d without JSON", conn->ep->hostport,
-		    code);
+		snprintf(why, sizeof why, "etcd at %s answered HTTP %d without JSON: %.*s",
+		    conn->ep->hostport, code, (int)etcd_text_len(in, 160),
+		    (const char *)evbuffer_pullup(in, -1));
+		/* a refusal stays one (a proxy's 5xx may pass) */
+		if (code >= 400 && code < 500)
+			etcd_finish(c, NULL, why);
+		else
+			etcd_retry(c, "%s", why);
 		goto out;
 	}
+	auth_answered = c == authc;
 	if ((e = cJSON_GetObjectItemCaseSensitive(res, "error")) != NULL || code != 200) {
 		grpc = etcd_int(res, "code");
-		snprintf(c->err, sizeof c->err, "etcd at %s: %s", conn->ep->hostport,
-		    cJSON_IsString(e) ? e->valuestring : "error");
+		snprintf(why, sizeof why, "etcd at %s: %s%s", conn->ep->hostport,
+		    cJSON_IsString(e) ? e->valuestring : "error", etcd_denied_hint(grpc));
 		cJSON_Delete(res);
+		if (etcd_auth_stale(c, grpc, why)) {
+			etcd_attempt(c); /* with a fresh token */
+			goto out;
+		}
 		/* unavailable (no leader, leader changed, timed out), deadline */
 		if (grpc == 14 || grpc == 4 || grpc == 0 || code >= 500)
-			etcd_retry(c, "%s", c->err);
+			etcd_retry(c, "%s", why);
 		else
-			etcd_finish(c, NULL, c->err);
+			etcd_finish(c, NULL, why);
 		goto out;
 	}
 	cur = (size_t)(conn->ep - eps);
@@ -374,6 +681,11 @@ etcd_attempt(struct etcd_call *c)
 	struct etcd_conn *conn;
 	struct evhttp_request *req;
 
+	if (!c->noauth && etcd_cred_user() != NULL && token == NULL) {
+		etcd_auth_wait(c);
+		return;
+	}
+	c->authgen = authgen;
 	if ((conn = etcd_conn_get(&eps[cur])) == NULL) {
 		TAILQ_INSERT_TAIL(&queue, c, qentry);
 		c->queued = 1;
@@ -381,7 +693,7 @@ etcd_attempt(struct etcd_call *c)
 	}
 	if ((req = evhttp_request_new(etcd_response_cb, c)) == NULL)
 		fatalx("evhttp_request_new");
-	etcd_headers(req, conn->ep);
+	etcd_headers(req, conn->ep, !c->noauth);
 	evbuffer_add(evhttp_request_get_output_buffer(req), c->body, c->len);
 	c->conn = conn;
 	conn->call = c;
@@ -422,9 +734,11 @@ etcd_deadline_cb(evutil_socket_t fd, short events, void *arg)
 
 	etcd_abandon(c);
 	snprintf(why, sizeof why,
-	    "etcd did not answer within %g s (batond --etcd-timeout; last: %s): the "
-	    "cluster is unreachable or has no leader; nothing was granted",
-	    etcd_timeout, c->err[0] != '\0' ? c->err : "no answer yet");
+	    "etcd did not answer within %g s (batond --etcd-timeout): %s%s; nothing was "
+	    "granted",
+	    etcd_timeout, c->err[0] != '\0' ? c->err : "no answer yet",
+	    strncmp(c->err, "TLS", 3) == 0 ? ""
+					   : "; the cluster is unreachable or has no leader");
 	etcd_finish(c, NULL, why);
 	etcd_dequeue();
 }
@@ -436,6 +750,16 @@ etcd_deadline_cb(evutil_socket_t fd, short events, void *arg)
  */
 struct etcd_call *
 etcd_post(const char *path, cJSON *body, etcd_done *cb, void *arg)
+{
+	struct etcd_call *c = etcd_call_new(path, body, cb, arg);
+
+	etcd_attempt(c);
+	return (c);
+}
+
+/* A call of etcd_post, not sent yet: its deadline runs from now. */
+static struct etcd_call *
+etcd_call_new(const char *path, cJSON *body, etcd_done *cb, void *arg)
 {
 	struct etcd_call *c = xcalloc(1, sizeof *c);
 
@@ -449,7 +773,6 @@ etcd_post(const char *path, cJSON *body, etcd_done *cb, void *arg)
 	c->deadline_ev = timer_new(etcd_deadline_cb, c);
 	c->retry_ev = timer_new(etcd_retry_cb, c);
 	timer_in(c->deadline_ev, etcd_timeout);
-	etcd_attempt(c);
 	return (c);
 }
 
@@ -460,6 +783,10 @@ etcd_cancel(struct etcd_call *c)
 	etcd_abandon(c);
 	if (c->queued)
 		TAILQ_REMOVE(&queue, c, qentry);
+	if (c->authwait)
+		TAILQ_REMOVE(&authq, c, qentry);
+	if (authc == c)
+		authc = NULL;
 	etcd_call_free(c);
 	etcd_dequeue();
 }
@@ -491,6 +818,27 @@ etcd_watch_drop(struct etcd_watch *w, const char *why)
 	timer_in(w->retry_ev, delay);
 }
 
+/*
+ * A watch etcd refused or cancelled (its reason, or error): when it is
+ * the token it was opened with, that token goes, and the stream opens
+ * again with a fresh one.
+ */
+static void
+etcd_watch_refused(struct etcd_watch *w, const cJSON *why)
+{
+	const cJSON *m =
+	    cJSON_IsObject(why) ? cJSON_GetObjectItemCaseSensitive(why, "message") : why;
+	const char *msg = cJSON_IsString(m) ? m->valuestring : "";
+
+	if (etcd_cred_user() == NULL || w->authgen != authgen || token == NULL ||
+	    (strstr(msg, "permission denied") == NULL &&
+		!etcd_auth_invalid(etcd_int(why, "grpc_code"), msg)))
+		return;
+	log_notice("etcd: watch %s: %s: authenticating again", w->key, msg);
+	free(token);
+	token = NULL;
+}
+
 /* One JSON line of the stream; -1 when the stream is to be dropped. */
 static int
 etcd_watch_line(struct etcd_watch *w, const char *line, size_t len)
@@ -502,14 +850,22 @@ etcd_watch_line(struct etcd_watch *w, const char *line, size_t len)
 	if (j == NULL)
 		return (-1);
 	if ((res = cJSON_GetObjectItemCaseSensitive(j, "result")) == NULL) {
-		cJSON_Delete(j); /* an error: no leader here */
+		/* an error: no leader here, or the token */
+		etcd_watch_refused(w, cJSON_GetObjectItemCaseSensitive(j, "error"));
+		cJSON_Delete(j);
 		return (-1);
 	}
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "canceled"))) {
 		compact = etcd_int(res, "compact_revision");
+		if (compact == 0)
+			etcd_watch_refused(w,
+			    cJSON_GetObjectItemCaseSensitive(res, "cancel_reason"));
 		cJSON_Delete(j);
 		if (compact == 0)
 			return (-1);
+		log_notice("etcd: watch %s from revision %lld: etcd compacted its history to "
+			   "%lld; the key is read again",
+		    w->key, (long long)w->next, (long long)compact);
 		w->cb(w->arg, NULL, compact); /* the owner stops it, re-reads, watches anew */
 		return (0);
 	}
@@ -566,29 +922,35 @@ static void
 etcd_watch_done_cb(struct evhttp_request *req, void *arg)
 {
 	struct etcd_watch *w = arg;
+	char why[300];
 
 	if (w->stopped || w->req == NULL || (req != NULL && w->req != req))
 		return;
-	etcd_watch_drop(w, req == NULL ? "connection failed" : "stream ended");
+	if (req == NULL)
+		etcd_unreachable(&eps[w->ep], w->evcon, why, sizeof why);
+	etcd_watch_drop(w, req == NULL ? why : "stream ended");
 }
 
 /* Open the stream on the current endpoint from w->next. */
 static void
 etcd_watch_connect(struct etcd_watch *w)
 {
-	struct timeval tv = tv_secs(ETCD_WATCH_IDLE);
 	struct etcd_ep *ep = &eps[cur];
 	cJSON *body, *cr, *f;
 	char rev[32], *text;
 
 	if (w->evcon != NULL)
 		evhttp_connection_free(w->evcon);
+	w->evcon = NULL;
+	if (etcd_cred_user() != NULL && token == NULL) {
+		w->authwait = 1; /* etcd_auth_done opens it */
+		if (authc == NULL)
+			etcd_authenticate();
+		return;
+	}
+	w->authgen = authgen;
 	w->ep = cur;
-	w->evcon = evhttp_connection_base_new(base, NULL, ep->host, (unsigned short)ep->port);
-	if (w->evcon == NULL)
-		fatalx("evhttp_connection_base_new");
-	evhttp_connection_set_timeout_tv(w->evcon, &tv);
-	evhttp_connection_set_retries(w->evcon, 0);
+	w->evcon = etcd_evcon_new(ep, ETCD_WATCH_IDLE);
 	body = cJSON_CreateObject();
 	cr = cJSON_AddObjectToObject(body, "create_request");
 	cJSON_AddItemToObject(cr, "key", etcd_b64(w->key, strlen(w->key)));
@@ -608,7 +970,7 @@ etcd_watch_connect(struct etcd_watch *w)
 	if ((w->req = evhttp_request_new(etcd_watch_done_cb, w)) == NULL || text == NULL)
 		fatalx("evhttp_request_new");
 	evhttp_request_set_chunked_cb(w->req, etcd_watch_chunk_cb);
-	etcd_headers(w->req, ep);
+	etcd_headers(w->req, ep, 1);
 	evbuffer_add(evhttp_request_get_output_buffer(w->req), text, strlen(text));
 	free(text);
 	if (evhttp_make_request(w->evcon, w->req, EVHTTP_REQ_POST, "/v3/watch") != 0)

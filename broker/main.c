@@ -37,7 +37,9 @@ usage(FILE *fp)
 	    "       batond [-S socket] [-D state-dir] --import FILE [--replace]\n"
 	    "       batond --backend etcd --etcd URL[,URL...] --share PROJECT[=NAME]... "
 	    "[--etcd-ttl S]\n"
-	    "              [--etcd-timeout S] [--etcd-prefix P] [other options]\n"
+	    "              [--etcd-timeout S] [--etcd-prefix P] [--etcd-cacert FILE]\n"
+	    "              [--etcd-cert FILE --etcd-key FILE]\n"
+	    "              [--etcd-user NAME --etcd-password-file FILE] [other options]\n"
 	    "       batond --version\n"
 	    "  -f, --foreground   stay in the foreground and log to stderr\n"
 	    "  -v, --verbose      log more (-vv: debug)\n"
@@ -65,12 +67,19 @@ usage(FILE *fp)
 	    "  --frame-timeout S  seconds a frame may take to arrive whole (default 30)\n"
 	    "  --allow-root       also accept peers running as root\n"
 	    "  --backend etcd     keep the state of shared projects in etcd (default local)\n"
-	    "  --etcd URL,...     etcd's client URLs (http://HOST:PORT), for --backend etcd\n"
+	    "  --etcd URL,...     etcd's client URLs (http:// or https://HOST:PORT), for\n"
+	    "                     --backend etcd\n"
 	    "  --share P[=NAME]   project P is shared, as NAME in etcd (repeat for more)\n"
 	    "  --etcd-ttl S       lease of each session: its locks and claims go S seconds\n"
 	    "                     after its host stops renewing it (default 10)\n"
 	    "  --etcd-timeout S   bound on one call to etcd, retries included (default 5)\n"
 	    "  --etcd-prefix P    where baton's keys live in etcd (default /baton/)\n"
+	    "  --etcd-cacert F    CA certificates to verify https:// members with\n"
+	    "                     (default the system's)\n"
+	    "  --etcd-cert F, --etcd-key F\n"
+	    "                     client certificate and key (mode 0600) for etcd's TLS\n"
+	    "  --etcd-user NAME   authenticate to etcd as NAME, with the password on the\n"
+	    "                     first line of --etcd-password-file F (mode 0600)\n"
 	    "  --group NAME       a team broker: serve the members of Unix group NAME\n"
 	    "                     (socket /run/baton-group/NAME/sock or\n"
 	    "                     /tmp/baton-group-NAME/sock; state /var/lib/baton-group/NAME\n"
@@ -423,6 +432,11 @@ main_options(int argc, char **argv, struct main_opts *o)
 		{ "etcd-ttl", required_argument, NULL, OPT_SHARED },
 		{ "etcd-timeout", required_argument, NULL, OPT_SHARED },
 		{ "etcd-prefix", required_argument, NULL, OPT_SHARED },
+		{ "etcd-cacert", required_argument, NULL, OPT_SHARED },
+		{ "etcd-cert", required_argument, NULL, OPT_SHARED },
+		{ "etcd-key", required_argument, NULL, OPT_SHARED },
+		{ "etcd-user", required_argument, NULL, OPT_SHARED },
+		{ "etcd-password-file", required_argument, NULL, OPT_SHARED },
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "help", no_argument, NULL, 'h' },
@@ -583,11 +597,17 @@ static int
 main_serve(const struct main_opts *o)
 {
 	char *logfile = NULL, *cause = NULL;
-	int readyfd = -1;
+	int readyfd = -1, ex;
 
 	log_open("batond", NULL, cfg.verbose);
 	if (main_paths(&cause) != 0)
 		goto fail;
+	if ((ex = shared_preflight(&cause)) != 0) {
+		/* before the fork: its status is batond's */
+		fprintf(stderr, "batond: %s\n", cause);
+		free(cause);
+		return (ex);
+	}
 	if (!cfg.foreground) {
 		readyfd = daemonize();
 		xasprintf(&logfile, "%s/batond.log", cfg.state_dir);

@@ -120,6 +120,19 @@ shgrant_prune(void)
 	}
 }
 
+/* Does ss hold a lock on its lease (a grant not detached)? */
+int
+shared_lock_holds(const struct shsess *ss)
+{
+	const struct shgrant *g;
+
+	TAILQ_FOREACH(g, &shgrants, entry) {
+		if (g->ss == ss && !g->own_lease)
+			return (1);
+	}
+	return (0);
+}
+
 /* The session ended: its bound grants go with its lease (s: the session). */
 void
 shared_lock_session_end(struct shsess *ss, const struct session *s)

@@ -19,10 +19,12 @@
  *     holds in etcd (its lock keys, claims, reviews) is bound to it,
  *     so when a host dies or loses etcd, its holdings go when the
  *     lease expires.  The session's end revokes it at once, once its
- *     task claims are orphans that outlive it (shared_task_session_end).  A lease
- *     this broker could not renew in time is lost: the session's client
- *     is told (an error frame) and disconnected, since what it held is
- *     gone.
+ *     task claims are orphans that outlive it (shared_task_session_end).
+ *     A lease this broker could not renew in time is lost: when the
+ *     session held something on it (a grant, a call that bound keys to
+ *     it) its client is told (an error frame) and disconnected, since
+ *     what it held is gone; when it held nothing the lease is forgotten,
+ *     and its next call that needs one gets a new one.
  *
  * Keys: --etcd-prefix, then "p/NAME/" for a shared project (NAME from
  * --share PROJECT=NAME) or "g/" for "global:" names, then a kind letter
@@ -89,7 +91,11 @@ static char hostname[256];
 static void shared_lease_keepalive_cb(evutil_socket_t, short, void *);
 static void shared_lease_expire_cb(evutil_socket_t, short, void *);
 
-/* Options (main.c): --backend, --etcd, --share, --etcd-prefix, --etcd-ttl, --etcd-timeout. */
+/*
+ * Options (main.c): --backend, --etcd, --share, --etcd-prefix, --etcd-ttl,
+ * --etcd-timeout; etcd-tls.c's --etcd-cacert, --etcd-cert, --etcd-key,
+ * --etcd-user and --etcd-password-file.
+ */
 int
 shared_option(const char *name, const char *arg)
 {
@@ -132,6 +138,10 @@ shared_option(const char *name, const char *arg)
 		nprojs++;
 		return (0);
 	}
+	if (strcmp(name, "etcd-cacert") == 0 || strcmp(name, "etcd-cert") == 0 ||
+	    strcmp(name, "etcd-key") == 0 || strcmp(name, "etcd-user") == 0 ||
+	    strcmp(name, "etcd-password-file") == 0)
+		return (etcd_cred_option(name, arg));
 	if (strcmp(name, "etcd-prefix") == 0) {
 		if (*arg == '\0' || strlen(arg) > 256 || arg[strlen(arg) - 1] != '/') {
 			fprintf(stderr,
@@ -179,6 +189,8 @@ shared_check(void)
 		    "--share PROJECT[=NAME]\n");
 		return (-1);
 	}
+	if (etcd_cred_check(etcd_tls()) != 0)
+		return (-1);
 	if (shared_prefix == NULL)
 		shared_prefix = xstrdup("/baton/");
 	for (i = 0; i < nprojs; i++) {
@@ -188,6 +200,23 @@ shared_check(void)
 		free(esc);
 	}
 	return (0);
+}
+
+/*
+ * Before the broker starts: the TLS files read, etcd's authentication
+ * tried (a wrong password stops the start).  0, or a sysexits status
+ * with cause.
+ */
+int
+shared_preflight(char **cause)
+{
+	int ex;
+
+	if (!enabled)
+		return (0);
+	if ((ex = etcd_cred_load(etcd_tls(), cause)) != 0)
+		return (ex);
+	return (etcd_login(cause));
 }
 
 int
@@ -389,10 +418,28 @@ shcall_session(const struct shcall *c)
 	return (c->ss->s);
 }
 
+/* The session's lease, for keys c binds to it (the session holds something now). */
 int64_t
-shcall_lease(const struct shcall *c)
+shcall_lease(struct shcall *c)
 {
+	c->bound = 1;
 	return (c->ss->lease);
+}
+
+/*
+ * Does ss hold something on its lease: a call in flight that bound keys
+ * to it, or what a recipe keeps after its call (a lock's grant)?
+ */
+static int
+shared_holds(struct shsess *ss)
+{
+	struct shcall *c;
+
+	TAILQ_FOREACH(c, &ss->calls, entry) {
+		if (c->bound)
+			return (1);
+	}
+	return (shared_lock_holds(ss));
 }
 
 /* A call for request r, with st (stsize bytes, zeroed) for the operation. */
@@ -548,7 +595,30 @@ shcall_wait(struct shcall *c, double secs, void (*on_timeout)(struct shcall *))
 	timer_in(c->timer, secs);
 }
 
-/* The lease is lost: the session's client is told and let go (its holdings are gone). */
+/*
+ * The lease went while ss held nothing on it: forget it (revoked, in
+ * case etcd still has it); the next call that needs one asks for a new
+ * one.  The client is not disturbed.
+ */
+static void
+shared_lease_forget(struct shsess *ss, const char *why)
+{
+	log_notice("session %s (%s): etcd lease %llx lost (%s); it held nothing: a new one "
+		   "at its next lock",
+	    ss->s->id, ss->s->agent, (unsigned long long)ss->lease, why);
+	event_del(ss->ka_ev);
+	event_del(ss->expire_ev);
+	if (ss->ka_ec != NULL)
+		etcd_cancel(ss->ka_ec);
+	ss->ka_ec = NULL;
+	etcd_revoke(ss->lease);
+	ss->lease = 0;
+}
+
+/*
+ * The lease is lost: when the session held something on it, its client
+ * is told and let go (its holdings are gone); else it is forgotten.
+ */
 static void
 shared_lost(struct shsess *ss, const char *why)
 {
@@ -556,6 +626,10 @@ shared_lost(struct shsess *ss, const char *why)
 
 	if (ss->lost)
 		return;
+	if (!shared_holds(ss)) {
+		shared_lease_forget(ss, why);
+		return;
+	}
 	ss->lost = 1;
 	snprintf(msg, sizeof msg,
 	    "shared project %s: this session's etcd lease is lost (%s): its locks, claims "

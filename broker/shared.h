@@ -1,7 +1,8 @@
 /*
  * The multi-host backend's own header (DESIGN 15, batond(8) "Shared
  * projects"): etcd.c, the client of etcd's HTTP/JSON gateway (calls with
- * a deadline and failover, watch streams), and the shared-*.c files,
+ * a deadline and failover, watch streams; etcd-tls.c its TLS and
+ * credentials), and the shared-*.c files,
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
@@ -31,6 +32,8 @@ typedef void etcd_event(void *, const cJSON *, int64_t);
 extern double etcd_timeout; /* seconds a call may take, retries included */
 int etcd_configure(const char *, char **);
 const char *etcd_endpoint_list(void);
+int etcd_tls(void);
+int etcd_login(char **);
 void etcd_start(void);
 void etcd_shutdown(void);
 struct etcd_call *etcd_post(const char *, cJSON *, etcd_done *, void *);
@@ -56,6 +59,16 @@ cJSON *etcd_txn(cJSON *, cJSON *, cJSON *);
 const cJSON *etcd_txn_kvs(const cJSON *, int);
 const cJSON *etcd_kv_first(const cJSON *);
 
+/* etcd-tls.c: TLS and the credentials of etcd's authentication */
+struct bufferevent;
+int etcd_cred_option(const char *, const char *);
+int etcd_cred_check(int);
+int etcd_cred_load(int, char **);
+const char *etcd_cred_user(void);
+const char *etcd_cred_pass(void);
+struct bufferevent *etcd_cred_bev(const char *);
+int etcd_cred_why(struct bufferevent *, char *, size_t);
+
 /* shared.c: the layer */
 struct shsess;
 struct shcall;
@@ -75,6 +88,7 @@ struct shcall {
 	void (*on_end)(struct shcall *); /* cleans st up (also on a session's end) */
 	void *st;                        /* the operation's state */
 	int64_t compacted;               /* the watch's history was compacted to this */
+	int bound;                       /* it bound keys to the session's lease */
 	TAILQ_ENTRY(shcall) entry;
 };
 extern char *shared_prefix;
@@ -91,7 +105,7 @@ void shcall_leased(struct shcall *, shcall_step *);
 void shcall_watch(struct shcall *, const char *, int, int64_t, int, shcall_step *);
 void shcall_unwatch(struct shcall *);
 void shcall_wait(struct shcall *, double, void (*)(struct shcall *));
-int64_t shcall_lease(const struct shcall *);
+int64_t shcall_lease(struct shcall *);
 struct session *shcall_session(const struct shcall *);
 char *shared_key(const struct shcall *, const char *, const char *, size_t, int);
 char *shared_root(const struct shcall *, const char *);
@@ -114,8 +128,14 @@ void shrec_free(struct shrec *);
 const msgpack_object *shrec_get(const struct shrec *, const char *);
 int shrec_tag_is(const struct shrec *, const char *);
 
-/* shared-lock.c */
+/*
+ * shared-lock.c.  A recipe whose keys on a session's lease outlive the
+ * call that put them (a lock's grant) says whether a session holds any
+ * (shared_lock_holds; shared.c's shared_holds asks each): a session
+ * whose lease is lost is disconnected only when it held something.
+ */
 void shared_lock_session_end(struct shsess *, const struct session *);
+int shared_lock_holds(const struct shsess *);
 struct shgrant;
 extern TAILQ_HEAD(shgrant_list, shgrant) shgrants;
 op_handler shared_lock_acquire, shared_lock_release, shared_lock_renew, shared_lock_list;

@@ -13,16 +13,15 @@
 #     nothing acknowledged is lost, no lock is granted twice, service
 #     resumes;
 #   - kill -9 of a batond: its locks go after its lease TTL;
+#   - a lock waiter whose watch resumes after etcd compacted its
+#     history reads the line again and is granted in order;
 #   - etcd frozen (a partition): a holder's lease expires and its client
-#     is told; calls fail with a clear error within --etcd-timeout and
-#     nothing is granted locally; etcd gone: the same.
+#     is told; a session that held nothing keeps its connection and gets
+#     a new lease at its next lock; calls fail with a clear error within
+#     --etcd-timeout and nothing is granted locally; etcd gone: the same.
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
-need_jq
-if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
-	echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
-	exit 0
-fi
+etcd_need
 broker_dir
 D=$TEST_DIR
 TTL=3
@@ -40,8 +39,9 @@ like "$(bad_opts --share p)" "^64:batond: --share and --etcd need --backend etcd
     "--share without --backend etcd is refused"
 like "$(bad_opts --backend zk)" "^64:batond: --backend takes local or etcd" \
     "an unknown backend is refused"
-like "$(bad_opts --backend etcd --etcd https://h:1 --share p)" "^64:.*TLS is not supported" \
-    "an https:// endpoint is refused, saying why"
+like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-cacert /dev/null)" \
+    "^64:batond: --etcd-cacert, --etcd-cert and --etcd-key are for https:// endpoints" \
+    "TLS options without an https:// endpoint are refused (tests/etcd_tls.sh tests TLS)"
 like "$(bad_opts --backend etcd --etcd http://h:0 --share p)" "^64:batond: --etcd takes" \
     "a bad endpoint is refused"
 like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-ttl 0.5)" \
@@ -58,63 +58,18 @@ start_host() {
 	eval "PID_$1=\$(on $1 status --json | json .pid)"
 }
 
-# on H ARGS...: baton ARGS as a client of host H in the shared project.
-on() {
-	_h=$1
-	shift
-	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" "$BATON" "$@"
-}
-
-# host_of I: the host of worker I, A and B in turn.
-host_of() {
-	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
-}
-
-# etcd_watches H: the watch streams host H has open (a waiter parked on etcd).
-etcd_watches() {
-	on $1 status --json | json .shared.watches
-}
-
 start_host A
 start_host B
 
 # --- locks: FIFO, increasing fences, no overlap ------------------------
 
-# check_intervals FILE: lines "START END FENCE" (ns) of critical sections;
-# prints what is wrong: an overlap, or a fence not above the one before.
-check_intervals() {
-	sort -n "$1" | awk '
-	    NR > 1 && $1 < end { print "overlap: " prev " and " $0 }
-	    NR > 1 && $3 <= fence { print "fence not increasing: " prev " then " $0 }
-	    { end = $2; fence = $3; prev = $0 }'
-}
+etcd_section_script "$D/section.sh"
 
-# A critical section: append "START END FENCE" to $1.
-cat >"$D/section.sh" <<'EOF'
-s=$(date +%s%N)
-sleep 0.02
-e=$(date +%s%N)
-echo "$s $e $BATON_FENCE" >>"$1"
-EOF
-
-: >"$D/locks"
-i=0
-while [ $i -lt 8 ]; do
-	h=$(host_of $i)
-	(
-		n=0
-		while [ $n -lt 4 ]; do
-			on $h lock -w 60 shared-db -- sh "$D/section.sh" "$D/locks" ||
-			    echo "worker $i: baton lock failed" >>"$D/lock.errors"
-			n=$((n + 1))
-		done
-	) &
-	i=$((i + 1))
-done
-wait
-is "$(wc -l <"$D/locks" | tr -d ' ')" 32 "32 critical sections from 8 workers on two hosts"
-is "$(check_intervals "$D/locks")" "" "no two holders at once; fences increase in grant order (FIFO)"
-is "$(cat "$D/lock.errors" 2>/dev/null)" "" "every lock was granted"
+etcd_lock_workload 8 4 shared-db
+is "$(wc -l <"$D/shared-db.sections" | tr -d ' ')" 32 "32 critical sections from 8 workers on two hosts"
+is "$(check_intervals "$D/shared-db.sections")" "" \
+    "no two holders at once; fences increase in grant order (FIFO)"
+is "$(cat "$D/shared-db.errors")" "" "every lock was granted"
 
 # A waiter on A is granted the moment B's holder releases, one wake.
 on B lock shared-x -- sleep 1 &
@@ -263,6 +218,56 @@ wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint heal
     >/dev/null 2>&1' 30
 ok $? "member 1 is back: three healthy members"
 
+# --- a lock waiter whose watch resumes after a compaction ---------------
+
+# C, a third host, talks to member 3 first.  Its waiter watches the
+# holder's key on member 3; etcd compacts past the revision that watch
+# started at, and member 3 dies: the watch, resumed on another member
+# from that revision, is told the history is gone; the waiter reads the
+# line again, keeps its place, and is granted in order when B releases.
+mkdir -p -m 700 "$D/C/run" "$D/C/state" "$D/pC"
+timeout 10 "$BATOND" -S "$D/C/run/sock" -D "$D/C/state" --backend etcd \
+    --etcd "$(etcd_member_url 3),$(etcd_member_url 1),$(etcd_member_url 2)" \
+    --share "$D/pC=team" --etcd-ttl $TTL --etcd-timeout $TIMEOUT \
+    </dev/null >/dev/null 2>"$D/C.err" || bail_out "batond C: $(cat "$D/C.err")"
+mkfifo "$D/cx.fifo"
+(on B lock cmp-x -- sh -c 'read x <"$1"' sh "$D/cx.fifo") &
+bl=$!
+wait_for '[ "$(on C locks --json cmp-x | json ".locks[0].holders | length")" = 1 ]' 20
+(
+	on C call lock_acquire '{"name":"cmp-x","wait_seconds":30}' >"$D/cx1"
+	now_ms >"$D/cx1.t"
+) &
+w1=$!
+wait_for '[ "$(etcd_watches C)" -ge 1 ]' 10
+(
+	on A call lock_acquire '{"name":"cmp-x","wait_seconds":30}' >"$D/cx2"
+	now_ms >"$D/cx2.t"
+) &
+w2=$!
+wait_for '[ "$(on A locks --json cmp-x | json ".locks[0].waiters | length")" = 2 ]' 10
+for n in 1 2 3; do
+	on A call note_set "{\"key\":\"churn\",\"value\":$n}" >/dev/null
+done
+rev=$("$ETCDCTL" --endpoints "$ETCD_URLS" endpoint status -w json | jq -r '.[0].Status.header.revision')
+"$ETCDCTL" --endpoints "$ETCD_URLS" compact "$rev" >/dev/null
+ok $? "etcd compacted to revision $rev while two waiters wait"
+kill -9 "$(etcd_member_pid 3)"
+wait_for 'grep -q "watch .*/cmp-x/.* etcd compacted its history" "$D/C/state/batond.log"' 10
+ok $? "C's waiter, its watch resumed on another member, was told the history was compacted" ||
+    diag "C's log: $(tail -n 5 "$D/C/state/batond.log")"
+echo >"$D/cx.fifo"
+wait $bl $w1 $w2
+is "$(json .acquired <"$D/cx1")/$(json .acquired <"$D/cx2")" true/true \
+    "both waiters are granted once B releases"
+ok $([ "$(json .fence <"$D/cx1")" -lt "$(json .fence <"$D/cx2")" ] &&
+    [ "$(cat "$D/cx1.t")" -le "$(cat "$D/cx2.t")" ] && echo 0 || echo 1) \
+    "in order: C's waiter first (fence $(json .fence <"$D/cx1")), then A's (fence $(json .fence <"$D/cx2"))"
+etcd_member_restart 3
+wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint health \
+    >/dev/null 2>&1' 30
+ok $? "member 3 is back: three healthy members"
+
 # --- kill -9 of the etcd leader during a lock and counter workload ------
 
 # Four workers on two hosts: a locked section, a counter increment and a
@@ -332,6 +337,19 @@ ok $([ $dt -ge 1000 ] && [ $dt -le $(((TTL + 3) * 1000)) ] && echo 0 || echo 1) 
 
 # --- etcd unreachable (frozen: a partition), then gone ------------------
 
+# A session that took a lock and let it go holds nothing in etcd but
+# keeps its lease: an MCP session on A.
+_sock=$BATON_SOCKET
+_proj=$BATON_PROJECT
+export BATON_SOCKET="$D/A/run/sock" BATON_PROJECT="$D/pA"
+mcp_start 1 idle-agent
+export BATON_SOCKET="$_sock" BATON_PROJECT="$_proj"
+mcp_call 1 2 lock_acquire '{"name":"idle-x"}'
+got=$(mcp_result 1 2 | json .acquired)
+mcp_call 1 3 lock_release '{"name":"idle-x"}'
+is "$got/$(mcp_result 1 3 | json .released)" true/true \
+    "an MCP session on A took a lock and released it"
+
 # A holder on A is told when its lease expires; calls fail within the
 # bound with a clear error; nothing is granted.
 rm -f "$D/held.rc"
@@ -356,6 +374,19 @@ wait $held
 dt=$(($(cat "$D/held.t") - t0))
 is "$(cat "$D/held.rc")" 75 "the holder's baton lock stopped its command and exited 75"
 like "$(cat "$D/held.err")" "lost the lock" "and said it lost the lock, $dt ms after etcd froze (TTL $TTL s)"
+wait_for 'grep -q "(idle-agent): etcd lease [0-9a-f]* lost (.*); it held nothing" "$D/A/state/batond.log"' 10
+ok $? "the idle MCP session's lease was lost too: it held nothing, it is forgotten"
+is "$(grep -c "(idle-agent): .*lease is lost" "$D/A/state/batond.log")" 0 \
+    "and the session was not told nor disconnected"
+for p in $ETCD_PIDS; do
+	kill -CONT "$p" 2>/dev/null
+done
+# (the leader killed above is still down: two members serve)
+wait_for 'on A call note_get "{\"key\":\"cfg\"}" >/dev/null 2>&1' 30
+ok $? "etcd thawed, A is served again"
+mcp_call 1 4 lock_acquire '{"name":"idle-x"}'
+is "$(mcp_result 1 4 | json .acquired)" true "etcd back, its next lock is granted on a new lease"
+exec 3>&-
 etcd_cluster_stop
 t0=$(now_ms)
 out=$(on A call note_get '{"key":"cfg"}' 2>&1)
