@@ -447,7 +447,7 @@ stk_side_txn(struct shcall *c, unsigned num, const char *name, const struct stk_
 		pk_map_close(&fb);
 		cJSON_AddItemToArray(ok,
 		    etcd_put(key, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR,
-			strcmp(name, "o") == 0 ? 0 : shcall_lease(c)));
+			strcmp(name, "o") == 0 ? 0 : shcall_lease_kept(c)));
 		fbuf_free(&fb);
 	} else if (d->del && d->mod != 0)
 		cJSON_AddItemToArray(ok, etcd_del(key, 0));
@@ -616,7 +616,7 @@ static void
 stk_sid(const struct shcall *c, char *buf)
 {
 	snprintf(buf, sizeof((struct task *)0)->owner_sid, "L%llx",
-	    (unsigned long long)shcall_lease(c));
+	    (unsigned long long)shcall_lease_id(c));
 }
 
 /* Did the caller do t: its session claimed or submitted it, or it bears its claimant's name? */
@@ -684,7 +684,7 @@ stk_mine(struct shcall *c, const struct task *t)
 	struct stk *x = c->st;
 	const struct stk_side *d = &x->x[t->num - 1].c;
 
-	return (t->token[0] != '\0' && stk_side_is(d, t) && d->lease == shcall_lease(c));
+	return (t->token[0] != '\0' && stk_side_is(d, t) && d->lease == shcall_lease_id(c));
 }
 
 /*
@@ -740,7 +740,7 @@ stk_review_check(struct shcall *c, const struct task *t)
 		    t->id, t->owner != NULL ? t->owner : "you");
 		return (-1);
 	}
-	if (r->mod != 0 && r->lease != shcall_lease(c)) {
+	if (r->mod != 0 && r->lease != shcall_lease_id(c)) {
 		shcall_error(c, ERR_CONFLICT, "id",
 		    "%s is being reviewed by %s, who took its review with task_claim {review: "
 		    "true}; leave it to them",
@@ -1201,7 +1201,7 @@ stk_reviewable(struct shcall *c, const struct task *t)
 	struct stk *x = c->st;
 	const struct stk_side *r = &x->x[t->num - 1].r;
 
-	return (t->status == TS_REVIEW && (r->mod == 0 || r->lease == shcall_lease(c)) &&
+	return (t->status == TS_REVIEW && (r->mod == 0 || r->lease == shcall_lease_id(c)) &&
 	    !stk_is_own(c, t));
 }
 

@@ -59,6 +59,7 @@ struct shsess {
 	int64_t lease; /* 0 until granted */
 	int64_t ttl;   /* seconds, as granted */
 	int granting, lost, closing;
+	int keeps; /* keys outlive their calls on the lease (shcall_lease_kept) */
 	struct etcd_call *grant_ec, *ka_ec;
 	uint64_t ka_sent;     /* mono_ms() when the keepalive in flight left */
 	uint64_t valid_until; /* mono_ms(): the lease surely lives until then */
@@ -427,6 +428,25 @@ shcall_lease(struct shcall *c)
 }
 
 /*
+ * The same for keys that outlive c and that no recipe keeps a record of
+ * here (a task's claim or review): from now on the session holds
+ * something for as long as its lease lives, so losing the lease is told.
+ */
+int64_t
+shcall_lease_kept(struct shcall *c)
+{
+	c->ss->keeps = 1;
+	return (shcall_lease(c));
+}
+
+/* The session's lease, to compare with a key's: binds nothing. */
+int64_t
+shcall_lease_id(const struct shcall *c)
+{
+	return (c->ss->lease);
+}
+
+/*
  * Does ss hold something on its lease: a call in flight that bound keys
  * to it, or what a recipe keeps after its call (a lock's grant)?
  */
@@ -435,6 +455,8 @@ shared_holds(struct shsess *ss)
 {
 	struct shcall *c;
 
+	if (ss->keeps)
+		return (1);
 	TAILQ_FOREACH(c, &ss->calls, entry) {
 		if (c->bound)
 			return (1);

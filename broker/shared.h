@@ -106,6 +106,8 @@ void shcall_watch(struct shcall *, const char *, int, int64_t, int, shcall_step 
 void shcall_unwatch(struct shcall *);
 void shcall_wait(struct shcall *, double, void (*)(struct shcall *));
 int64_t shcall_lease(struct shcall *);
+int64_t shcall_lease_kept(struct shcall *);
+int64_t shcall_lease_id(const struct shcall *);
 struct session *shcall_session(const struct shcall *);
 char *shared_key(const struct shcall *, const char *, const char *, size_t, int);
 char *shared_root(const struct shcall *, const char *);

@@ -349,6 +349,14 @@ got=$(mcp_result 1 2 | json .acquired)
 mcp_call 1 3 lock_release '{"name":"idle-x"}'
 is "$got/$(mcp_result 1 3 | json .released)" true/true \
     "an MCP session on A took a lock and released it"
+# Another holds a task's claim: keys on its lease that outlive the call.
+export BATON_SOCKET="$D/A/run/sock" BATON_PROJECT="$D/pA"
+mcp_start 2 claim-agent
+export BATON_SOCKET="$_sock" BATON_PROJECT="$_proj"
+mcp_call 2 2 task_create '{"title":"held across the freeze","complexity":"simple"}'
+tid=$(mcp_result 2 2 | json .id)
+mcp_call 2 3 task_claim "{\"id\":\"$tid\"}"
+is "$(mcp_result 2 3 | json .claimed)" true "an MCP session on A claimed $tid"
 
 # A holder on A is told when its lease expires; calls fail within the
 # bound with a clear error; nothing is granted.
@@ -378,6 +386,8 @@ wait_for 'grep -q "(idle-agent): etcd lease [0-9a-f]* lost (.*); it held nothing
 ok $? "the idle MCP session's lease was lost too: it held nothing, it is forgotten"
 is "$(grep -c "(idle-agent): .*lease is lost" "$D/A/state/batond.log")" 0 \
     "and the session was not told nor disconnected"
+wait_for 'grep -q "(claim-agent): .*lease is lost" "$D/A/state/batond.log"' 10
+ok $? "the session holding a claim was told its lease is lost (its claim is gone)"
 for p in $ETCD_PIDS; do
 	kill -CONT "$p" 2>/dev/null
 done
@@ -386,7 +396,7 @@ wait_for 'on A call note_get "{\"key\":\"cfg\"}" >/dev/null 2>&1' 30
 ok $? "etcd thawed, A is served again"
 mcp_call 1 4 lock_acquire '{"name":"idle-x"}'
 is "$(mcp_result 1 4 | json .acquired)" true "etcd back, its next lock is granted on a new lease"
-exec 3>&-
+exec 3>&- 4>&-
 etcd_cluster_stop
 t0=$(now_ms)
 out=$(on A call note_get '{"key":"cfg"}' 2>&1)
