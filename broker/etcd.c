@@ -40,9 +40,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -90,9 +93,19 @@ struct etcd_call {
 	int noauth;       /* the authentication itself */
 	int reauthed;     /* it went again with a fresh token */
 	unsigned authgen; /* the token it was sent with */
+	int gated;        /* its answer was dropped for a test (lose_gate) */
 	char err[256];    /* why the last attempt failed */
 	TAILQ_ENTRY(etcd_call) qentry;
 };
+
+/*
+ * For tests only (tests/etcd.sh): while the file BATOND_TEST_ETCD_LOSE
+ * names exists, the next successful txn's answer is dropped as if the
+ * connection broke after etcd applied it; the file is removed, FILE.held
+ * made, and the call tried again once FILE.go exists, checked every
+ * 20 ms within the call's deadline.  Other hosts can write in between.
+ */
+static const char *lose_gate;
 
 struct etcd_watch {
 	char *key, *end;
@@ -290,6 +303,40 @@ etcd_start(void)
 {
 	if (neps == 0)
 		fatalx("etcd_start without endpoints");
+	lose_gate = getenv("BATOND_TEST_ETCD_LOSE");
+}
+
+/* Test only: drop c's answer now (lose_gate)?  Then c waits for FILE.go. */
+static int
+etcd_lose(struct etcd_call *c)
+{
+	char held[PATH_MAX];
+	int fd;
+
+	if (lose_gate == NULL || strcmp(c->path, "/v3/kv/txn") != 0 || unlink(lose_gate) != 0)
+		return (0);
+	snprintf(held, sizeof held, "%s.held", lose_gate);
+	if ((fd = open(held, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+		close(fd);
+	log_warnx("etcd: %s: the answer dropped for a test (BATOND_TEST_ETCD_LOSE)", c->path);
+	c->gated = 1;
+	timer_in(c->retry_ev, 0.02);
+	return (1);
+}
+
+/* Test only: may gated call c go again (FILE.go exists)? */
+static int
+etcd_gate_open(struct etcd_call *c)
+{
+	char go[PATH_MAX];
+
+	snprintf(go, sizeof go, "%s.go", lose_gate);
+	if (access(go, F_OK) != 0) {
+		timer_in(c->retry_ev, 0.02);
+		return (0);
+	}
+	c->gated = 0;
+	return (1);
 }
 
 /* Let go of every connection and watch (at the broker's stop). */
@@ -668,7 +715,8 @@ etcd_response_cb(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	cur = (size_t)(conn->ep - eps);
-	etcd_finish(c, res, NULL);
+	if (!etcd_lose(c))
+		etcd_finish(c, res, NULL);
 	cJSON_Delete(res);
 out:
 	etcd_dequeue();
@@ -709,7 +757,11 @@ etcd_attempt(struct etcd_call *c)
 static void
 etcd_retry_cb(evutil_socket_t fd, short events, void *arg)
 {
-	etcd_attempt(arg);
+	struct etcd_call *c = arg;
+
+	if (c->gated && !etcd_gate_open(c))
+		return;
+	etcd_attempt(c);
 }
 
 /* Abandon what c has in flight: its request, its place in the queue. */

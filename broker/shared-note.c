@@ -16,7 +16,10 @@
  * the txn went to etcd twice, the second compare fails, and the tag in
  * the current record tells that the write was ours, so a counter never
  * adds twice and a compare-and-set never reports a write it made as
- * refused.
+ * refused.  Other hosts may write between the lost answer and the
+ * retry (a leader's failover takes seconds), so a counter or event also
+ * keeps the tags of its last TALLY_RECENT writes with the values they
+ * wrote (r: [[tag, value]...]): a retry finds its own there.
  */
 #include "config.h"
 
@@ -27,6 +30,7 @@
 #include "shared.h"
 
 #define TALLY_TRIES 1000 /* compare-and-set rounds before a counter gives up */
+#define TALLY_RECENT 64  /* writes a counter or event remembers the tags of */
 #define NOTE_LIST_MAX 1000
 
 /* A note, counter or event call in progress. */
@@ -565,6 +569,49 @@ tally_written(struct shcall *c, int64_t v)
 	tally_reply(c, v);
 }
 
+/*
+ * Did r's record come from a write tagged tag, or does it remember one
+ * (its recent writes)?  1 and *v the value that write left, else 0.
+ */
+static int
+tally_ours(const struct shrec *r, const char *tag, const char *field, int64_t *v)
+{
+	const msgpack_object *ring = shrec_get(r, "r"), *e;
+	uint32_t i;
+
+	if (shrec_tag_is(r, tag)) {
+		*v = nt_int(r, field);
+		return (1);
+	}
+	if (ring == NULL || ring->type != MSGPACK_OBJECT_ARRAY)
+		return (0);
+	for (i = 0; i < ring->via.array.size; i++) {
+		e = &ring->via.array.ptr[i];
+		if (e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 2 &&
+		    mp_streq(&e->via.array.ptr[0], tag) && mp_int(&e->via.array.ptr[1], v) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* The recent writes a new record keeps: this one, then r's (NULL: none), TALLY_RECENT in all. */
+static void
+tally_ring(struct fbuf *fb, const char *tag, int64_t v, const struct shrec *r)
+{
+	const msgpack_object *ring = r != NULL ? shrec_get(r, "r") : NULL;
+	uint32_t i, n = 0;
+
+	pk_str(fb, "r");
+	pk_array_open(fb);
+	pk_array(fb, 2);
+	pk_str(fb, tag);
+	pk_int(fb, v);
+	if (ring != NULL && ring->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < ring->via.array.size && ++n < TALLY_RECENT; i++)
+			pk_object(fb, &ring->via.array.ptr[i]);
+	pk_array_close(fb);
+}
+
 /* A change's answer: done, ours already (a retry), or raced: again from what is there. */
 static void
 tally_done(struct shcall *c, const cJSON *res)
@@ -572,6 +619,7 @@ tally_done(struct shcall *c, const cJSON *res)
 	struct nt *x = c->st;
 	const cJSON *kv;
 	struct shrec r;
+	int64_t mine;
 	int have;
 
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded"))) {
@@ -580,8 +628,8 @@ tally_done(struct shcall *c, const cJSON *res)
 	}
 	kv = nt_kv(res, 0);
 	have = kv != NULL && shrec_read(kv, &r) == 0;
-	if (have && shrec_tag_is(&r, x->tag)) {
-		tally_written(c, nt_int(&r, x->is_event ? "g" : "v"));
+	if (have && tally_ours(&r, x->tag, x->is_event ? "g" : "v", &mine)) {
+		tally_written(c, mine);
 		shrec_free(&r);
 		return;
 	}
@@ -625,6 +673,7 @@ tally_try(struct shcall *c, const struct shrec *r)
 		pk_raw(&fb, x->payload, x->plen);
 	}
 	pk_kstr(&fb, "w", x->tag);
+	tally_ring(&fb, x->tag, v, r);
 	pk_map_close(&fb);
 	cJSON_AddItemToArray(cmp, etcd_cmp(x->key, "MOD", "EQUAL", r != NULL ? r->mod : 0));
 	cJSON_AddItemToArray(ok,

@@ -58,6 +58,7 @@ start_host() {
 	eval "PID_$1=\$(on $1 status --json | json .pid)"
 }
 
+export BATOND_TEST_ETCD_LOSE="$D/lose" # a txn's answer dropped while it exists
 start_host A
 start_host B
 
@@ -158,6 +159,22 @@ done
 wait
 is "$(sort -n "$D/counts" | uniq | wc -l | tr -d ' ')/$(sort -n "$D/counts" | tail -1)" 80/80 \
     "80 counter increments from two hosts: 80 distinct values, 1 to 80"
+
+# An increment etcd applied whose answer was lost (BATOND_TEST_ETCD_LOSE),
+# with two increments from B before A tries again: A's retry finds its
+# own write among the counter's recent ones and adds nothing.
+touch "$D/lose"
+(on A call counter_incr '{"name":"lost"}' >"$D/lost.out" 2>&1) &
+lost=$!
+wait_for '[ -e "$D/lose.held" ]' 10
+ok $? "A's increment was applied and its answer dropped"
+on B call counter_incr '{"name":"lost"}' >/dev/null
+on B call counter_incr '{"name":"lost"}' >/dev/null
+touch "$D/lose.go"
+wait $lost
+is "$(json .value <"$D/lost.out")" 1 "A's retry answers the value its lost write made"
+is "$(on B call counter_incr '{"name":"lost","by":0}' | json .value)" 3 \
+    "and the counter is at 3 after three increments: nothing added twice"
 
 (on A call note_wait '{"key":"ready","wait_seconds":20}' >"$D/nw") &
 nw=$!
