@@ -44,6 +44,18 @@ bev_write_now(struct bufferevent *bev, const void *p, size_t n, int sock)
 	return (bufferevent_write(bev, (const char *)p + w, n - (size_t)w));
 }
 
+/* Queue a line of n bytes (its newline included) on stdout; takes s. */
+static void
+mcp_write_line(struct mcp *m, char *s, size_t n)
+{
+	if (bev_write_now(m->out, s, n, 0) != 0)
+		fatalx("mcp: cannot queue output");
+	free(s);
+	/* written at once, the bufferevent says nothing: the exit waits on it */
+	if (m->eof && evbuffer_get_length(bufferevent_get_output(m->out)) == 0)
+		bufferevent_trigger(m->out, EV_WRITE, BEV_OPT_DEFER_CALLBACKS);
+}
+
 /* Queue one JSON-RPC message on stdout, as one line. */
 void
 mcp_write(struct mcp *m, const cJSON *msg)
@@ -58,12 +70,56 @@ mcp_write(struct mcp *m, const cJSON *msg)
 	if ((s = json_print(msg, &len)) == NULL)
 		fatalx("mcp: cannot print a JSON message");
 	s[len] = '\n'; /* the line in one write: json_print leaves room for its NUL */
-	if (bev_write_now(m->out, s, len + 1, 0) != 0)
-		fatalx("mcp: cannot queue output");
-	free(s);
-	/* written at once, the bufferevent says nothing: the exit waits on it */
-	if (m->eof && evbuffer_get_length(bufferevent_get_output(m->out)) == 0)
-		bufferevent_trigger(m->out, EV_WRITE, BEV_OPT_DEFER_CALLBACKS);
+	mcp_write_line(m, s, len + 1);
+}
+
+/*
+ * A result printed straight into o (stdio only, not --http): o begins
+ * with the message up to its result (mcp_printed_begin), the caller
+ * prints the result, mcp_printed_end sends the line: the bytes mcp_result
+ * would send, without building objects to print them.
+ */
+void
+mcp_printed_begin(struct jout *o, const cJSON *id)
+{
+	jout_lit(o, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (id == NULL)
+		jout_add(o, "null", 4);
+	else if (jout_json(o, id) != 0)
+		fatalx("mcp: cannot print an id");
+	jout_lit(o, ",\"result\":");
+}
+
+void
+mcp_printed_end(struct mcp *m, struct jout *o)
+{
+	size_t len;
+
+	jout_add(o, "}", 1);
+	jout_end(o, &len)[len] = '\n'; /* jout_end leaves room for the NUL */
+	mcp_write_line(m, o->s, len + 1);
+	o->s = NULL;
+}
+
+/* What mcp_result adds to a result of revision rev (none before MCP_REV_MODERN), printed. */
+void
+mcp_printed_meta(struct jout *o, enum mcp_rev rev)
+{
+	static char *info;
+	cJSON *j;
+
+	if (rev < MCP_REV_MODERN)
+		return;
+	if (info == NULL) { /* printed once, kept */
+		j = mcp_server_info();
+		if ((info = json_print(j, NULL)) == NULL)
+			fatalx("mcp: cannot print the server's info");
+		cJSON_Delete(j);
+	}
+	jout_lit(o, ",\"resultType\":\"complete\",\"_meta\":{");
+	jout_lit(o, "\"io.modelcontextprotocol/serverInfo\":");
+	jout_add(o, info, strlen(info));
+	jout_add(o, "}", 1);
 }
 
 /* A message skeleton {jsonrpc, id}; id NULL gives id null. */

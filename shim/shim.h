@@ -626,6 +626,9 @@ void mcp_maybe_exit(struct mcp *);
 
 /* mcp-reply.c: JSON-RPC results and errors on stdout */
 void mcp_write(struct mcp *, const cJSON *);
+void mcp_printed_begin(struct jout *, const cJSON *);
+void mcp_printed_meta(struct jout *, enum mcp_rev);
+void mcp_printed_end(struct mcp *, struct jout *);
 int bev_write_now(struct bufferevent *, const void *, size_t, int);
 cJSON *mcp_message(const cJSON *);
 void mcp_result(struct mcp *, const cJSON *, enum mcp_rev, cJSON *);
