@@ -364,7 +364,7 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 		return;
 	}
 	line = feed_line(line);
-	if (in_request) {
+	if (in_request && npend > 0) {
 		char *proj = xstrndup(project, plen);
 
 		pe = feed_pend_find(s, kind, proj, key);
@@ -398,15 +398,19 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 		event_active(flush_ev, EV_TIMEOUT, 0);
 }
 
-/* A summary, formatted. */
+/*
+ * A summary, formatted: on the stack, then copied (no vasprintf's
+ * growing buffer).  feed_line keeps FEED_SUMMARY_MAX bytes, cut at a
+ * character; the byte past them is kept to find that cut.
+ */
 static char *
 feed_format(const char *fmt, va_list ap)
 {
-	char *line;
+	char buf[FEED_SUMMARY_MAX + 2];
 
-	if (xvasprintf(&line, fmt, ap) == -1)
+	if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
 		fatalx("feed: cannot format a summary");
-	return (line);
+	return (xstrdup(buf));
 }
 
 /*
