@@ -44,6 +44,93 @@ bev_write_now(struct bufferevent *bev, const void *p, size_t n, int sock)
 	return (bufferevent_write(bev, (const char *)p + w, n - (size_t)w));
 }
 
+#define BEV_READ_CHUNK 4096 /* bytes per read, as a bufferevent reads */
+
+/* A bufferevent whose reading is done here (bev_reader_new). */
+struct bev_reader {
+	struct bufferevent *bev;
+	struct event *ev;
+};
+
+/*
+ * Bytes to read on the reader's descriptor: one read() into its
+ * bufferevent's input, then its read callback, as the bufferevent would
+ * run them; end of file or a failure goes to its event callback, and
+ * reading stops.
+ */
+static void
+bev_reader_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct bev_reader *r = arg;
+	struct evbuffer *in = bufferevent_get_input(r->bev);
+	char buf[BEV_READ_CHUNK];
+	bufferevent_data_cb readcb;
+	bufferevent_event_cb eventcb;
+	void *cbarg;
+	ssize_t n;
+	int rc;
+
+	bufferevent_getcb(r->bev, &readcb, NULL, &eventcb, &cbarg);
+	do
+		n = read(fd, buf, sizeof buf);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		/* a chain of the bytes' size, not of the chunk's: the usual message is small */
+		evbuffer_unfreeze(in, 0); /* the bufferevent thaws its input to fill it, too */
+		rc = evbuffer_add(in, buf, (size_t)n);
+		evbuffer_freeze(in, 0);
+		if (rc != 0)
+			fatalx("mcp: cannot keep input");
+		if (readcb != NULL)
+			readcb(r->bev, cbarg);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	event_del(r->ev);
+	if (eventcb != NULL)
+		eventcb(r->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		    cbarg);
+}
+
+/*
+ * Read bev's descriptor here instead of in the bufferevent, which asks
+ * the kernel how much there is (ioctl FIONREAD) before every read: one
+ * system call less per message.  bev keeps its callbacks and its output;
+ * bufferevent_trigger still runs its read callback.  Reading starts now.
+ */
+struct bev_reader *
+bev_reader_new(struct bufferevent *bev)
+{
+	struct bev_reader *r = xcalloc(1, sizeof *r);
+
+	r->bev = bev;
+	bufferevent_disable(bev, EV_READ);
+	r->ev = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
+	    EV_READ | EV_PERSIST, bev_reader_cb, r);
+	if (r->ev == NULL || event_add(r->ev, NULL) != 0)
+		fatalx("mcp: cannot watch for input");
+	return (r);
+}
+
+/* Start (on) or stop reading. */
+void
+bev_reader_enable(struct bev_reader *r, int on)
+{
+	if (on ? event_add(r->ev, NULL) != 0 : event_del(r->ev) != 0)
+		fatalx("mcp: cannot watch for input");
+}
+
+/* Stop reading for good (before the bufferevent is freed); NULL is nothing. */
+void
+bev_reader_free(struct bev_reader *r)
+{
+	if (r == NULL)
+		return;
+	event_free(r->ev);
+	free(r);
+}
+
 /* Queue a line of n bytes (its newline included) on stdout; takes s. */
 static void
 mcp_write_line(struct mcp *m, char *s, size_t n)
