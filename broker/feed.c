@@ -62,7 +62,9 @@ struct feed_entry {
 /* An entry a request made, waiting for the request's end. */
 struct feed_pend {
 	const struct session *s;
-	char *sid, *agent, *op, *kind, *project, *key, *summary;
+	char *strs; /* sid to key, one allocation */
+	const char *sid, *agent, *op, *kind, *project, *key;
+	char *summary;
 	unsigned char *data;
 	size_t dlen;
 };
@@ -270,12 +272,7 @@ feed_line(char *s)
 static void
 feed_pend_free(struct feed_pend *pe)
 {
-	free(pe->sid);
-	free(pe->agent);
-	free(pe->op);
-	free(pe->kind);
-	free(pe->project);
-	free(pe->key);
+	free(pe->strs);
 	free(pe->summary);
 	free(pe->data);
 	memset(pe, 0, sizeof *pe);
@@ -356,7 +353,8 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
     size_t plen, const char *key, unsigned char *data, size_t dlen, char *line)
 {
 	struct feed_pend *pe;
-	char *both;
+	const char *sid, *agent;
+	char *both, *p;
 
 	if (restoring || ring_cap == 0) {
 		free(line);
@@ -384,13 +382,22 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 		feed_flush();
 	pe = &pend[npend++];
 	pe->s = in_request ? s : NULL; /* only a request's entries are merged */
-	pe->sid = s != NULL ? xstrdup(s->id) : NULL;
-	pe->agent = xstrdup(s != NULL ? s->agent : FEED_BROKER_AGENT);
+	sid = s != NULL ? s->id : NULL;
+	agent = s != NULL ? s->agent : FEED_BROKER_AGENT;
 	/* a request's own changes carry its operation; others what caused them */
-	pe->op = xstrdup(in_request && s != NULL && s == cur_s ? cur_op : op);
-	pe->kind = xstrdup(kind);
-	pe->project = xstrndup(project, plen);
-	pe->key = xstrdup(key);
+	op = in_request && s != NULL && s == cur_s ? cur_op : op;
+	plen = strnlen(project, plen);
+	p = pe->strs = xmalloc((sid != NULL ? strlen(sid) + 1 : 0) + strlen(agent) +
+	    strlen(op) + strlen(kind) + plen + strlen(key) + 5);
+	pe->sid = sid != NULL ? feed_put(&p, sid) : NULL;
+	pe->agent = feed_put(&p, agent);
+	pe->op = feed_put(&p, op);
+	pe->kind = feed_put(&p, kind);
+	memcpy(p, project, plen);
+	p[plen] = '\0';
+	pe->project = p;
+	p += plen + 1;
+	pe->key = feed_put(&p, key);
 	pe->summary = line;
 	pe->data = data;
 	pe->dlen = dlen;
