@@ -819,24 +819,56 @@ jout_escape(unsigned char c, char *esc)
 	return (2);
 }
 
+#define JOUT_ONES 0x0101010101010101ULL
+#define JOUT_HIGHS 0x8080808080808080ULL
+
+/*
+ * Is every byte of the 8 at p one a JSON string takes as it is: none
+ * below 0x20, no '"', no '\\' (and, with ascii, none from 0x80)?  Eight
+ * bytes tested at once; a yes is exact, so is a no.
+ */
+static int
+jout_plain8(const unsigned char *p, int ascii)
+{
+	uint64_t v, q, b;
+
+	memcpy(&v, p, sizeof v);
+	q = v ^ (JOUT_ONES * '"');
+	b = v ^ (JOUT_ONES * '\\');
+	/* (x - ONES * n) & ~x & HIGHS: some byte of x is below n (n <= 0x80) */
+	return ((((v - JOUT_ONES * 0x20) & ~v) | ((q - JOUT_ONES) & ~q) |
+		    ((b - JOUT_ONES) & ~b) | (ascii ? v : 0)) &
+		   JOUT_HIGHS) == 0;
+}
+
 /*
  * A string of n bytes, escaped as JSON (and cJSON) want it: written in
- * place, room made once for the worst (every byte a \\u00XX).
+ * place, room made once for the worst (every byte a \\u00XX), eight
+ * plain bytes at a time.
  */
 void
 jout_stringn(struct jout *o, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n, *stop;
 	char *w;
 
 	jout_room(o, 6 * n + 2);
 	w = o->s + o->len;
 	*w++ = '"';
 	while (p < end) {
-		if (*p >= 0x20 && *p != '"' && *p != '\\')
-			*w++ = (char)*p++;
-		else
-			w += jout_escape(*p++, w);
+		if (end - p >= 8 && jout_plain8(p, 0)) {
+			memcpy(w, p, 8);
+			w += 8;
+			p += 8;
+			continue;
+		}
+		/* a chunk with something to escape (JSON text: quotes), byte by byte */
+		for (stop = end - p >= 8 ? p + 8 : end; p < stop; p++) {
+			if (*p >= 0x20 && *p != '"' && *p != '\\')
+				*w++ = (char)*p;
+			else
+				w += jout_escape(*p, w);
+		}
 	}
 	*w++ = '"';
 	o->len = (size_t)(w - o->s);
@@ -935,6 +967,8 @@ jout_mp_strn(struct jout *o, const char *s, size_t n)
 	jout_add(o, "\"", 1);
 	while (i < n) {
 		run = i;
+		while (n - i >= 8 && jout_plain8(p + i, 1))
+			i += 8;
 		while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
 			i++;
 		jout_add(o, s + run, i - run);

@@ -482,6 +482,73 @@ test_print_msgpack(void)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/*
+ * Strings are escaped eight bytes at a time: every byte that needs care
+ * (a quote, a backslash, controls, a two-byte character, bytes that are
+ * not UTF-8, NUL) at every offset of a chunk, against cJSON's own
+ * printing (jout_stringn of the text, jout_msgpack of the string).
+ */
+static void
+test_escape_chunks(void)
+{
+	static const char *const odd[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9",
+		"\xff", "\xe2\x82", "" };
+	struct jout out = { NULL, 0, 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	char str[40], *want, *got;
+	size_t i, pos, len, off, bad = 0;
+	cJSON *j;
+
+	for (i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		for (pos = 0; pos < 20; pos++) {
+			memset(str, 'a', sizeof str);
+			len = strlen(odd[i]) > 0 ? strlen(odd[i]) : 1; /* "": a NUL */
+			memcpy(str + pos, odd[i], len);
+			len = 20 + (pos % 9);
+			/* the text content: a string without NUL, as cJSON prints it */
+			if (*odd[i] != '\0' && (odd[i][0] & 0x80) == 0) {
+				str[len] = '\0';
+				j = cJSON_CreateString(str);
+				want = cJSON_PrintUnformatted(j);
+				cJSON_Delete(j);
+				jout_stringn(&out, str, len);
+				got = jout_end(&out, NULL);
+				bad += strcmp(want, got) != 0;
+				free(want);
+				free(got);
+				memset(&out, 0, sizeof out);
+			}
+			/* a string from the broker, through json_from_msgpack */
+			msgpack_sbuffer_init(&sb);
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			msgpack_pack_str_with_body(&pk, str, len);
+			msgpack_unpacked_init(&u);
+			off = 0;
+			if (msgpack_unpack_next(&u, sb.data, sb.size, &off) ==
+			    MSGPACK_UNPACK_SUCCESS) {
+				j = json_from_msgpack(&u.data);
+				want = cJSON_PrintUnformatted(j);
+				cJSON_Delete(j);
+				jout_msgpack(&out, &u.data);
+				got = jout_end(&out, NULL);
+				bad += strcmp(want, got) != 0;
+				free(want);
+				free(got);
+				memset(&out, 0, sizeof out);
+			} else
+				bad++;
+			msgpack_unpacked_destroy(&u);
+			msgpack_sbuffer_destroy(&sb);
+		}
+	}
+	ok(bad == 0,
+	    "escaping eight bytes at a time prints what cJSON prints, at every offset "
+	    "(%zu differ)",
+	    bad);
+}
+
 int
 main(void)
 {
@@ -493,5 +560,6 @@ main(void)
 	test_exact();
 	test_print();
 	test_print_msgpack();
+	test_escape_chunks();
 	return (done_testing());
 }
