@@ -550,10 +550,19 @@ client_keep(struct client *c, unsigned char *buf, size_t off, size_t len, int pr
 static void
 client_frames(struct client *c, unsigned char *buf, size_t len)
 {
-	msgpack_unpacked u;
+	/*
+	 * One zone for every request, cleared after each (its first chunk
+	 * kept): frames are handled one at a time, as the shared read
+	 * buffer is, and nothing keeps a request past its dispatch.
+	 */
+	static msgpack_zone *zone;
 	const char *cause = NULL;
+	msgpack_object f;
 	size_t off = 0;
 	ssize_t n;
+
+	if (zone == NULL && (zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) == NULL)
+		fatalx("client: out of memory");
 
 	while (!c->closing) {
 		if (client_queued(c) > CLIENT_OUT_PAUSE) {
@@ -566,15 +575,15 @@ client_frames(struct client *c, unsigned char *buf, size_t len)
 		}
 		if (n == 0 || len - off < (size_t)n + FRAME_HDR)
 			break;
-		msgpack_unpacked_init(&u);
-		if (frame_decode(buf + off + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
-			msgpack_unpacked_destroy(&u);
+		if (frame_decode_zone(buf + off + FRAME_HDR, (size_t)n, zone, &f, &cause) !=
+		    0) {
+			msgpack_zone_clear(zone);
 			client_fail(c, ERR_PROTOCOL, cause);
 			break;
 		}
 		off += (size_t)n + FRAME_HDR;
-		client_dispatch(c, &u.data);
-		msgpack_unpacked_destroy(&u);
+		client_dispatch(c, &f);
+		msgpack_zone_clear(zone);
 	}
 	if (!c->closing && len > off) {
 		client_keep(c, buf, off, len, off > 0);

@@ -62,7 +62,9 @@ struct feed_entry {
 /* An entry a request made, waiting for the request's end. */
 struct feed_pend {
 	const struct session *s;
-	char *sid, *agent, *op, *kind, *project, *key, *summary;
+	char *strs; /* sid to key, one allocation */
+	const char *sid, *agent, *op, *kind, *project, *key;
+	char *summary;
 	unsigned char *data;
 	size_t dlen;
 };
@@ -270,12 +272,7 @@ feed_line(char *s)
 static void
 feed_pend_free(struct feed_pend *pe)
 {
-	free(pe->sid);
-	free(pe->agent);
-	free(pe->op);
-	free(pe->kind);
-	free(pe->project);
-	free(pe->key);
+	free(pe->strs);
 	free(pe->summary);
 	free(pe->data);
 	memset(pe, 0, sizeof *pe);
@@ -356,7 +353,8 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
     size_t plen, const char *key, unsigned char *data, size_t dlen, char *line)
 {
 	struct feed_pend *pe;
-	char *both;
+	const char *sid, *agent;
+	char *both, *p;
 
 	if (restoring || ring_cap == 0) {
 		free(line);
@@ -364,7 +362,7 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 		return;
 	}
 	line = feed_line(line);
-	if (in_request) {
+	if (in_request && npend > 0) {
 		char *proj = xstrndup(project, plen);
 
 		pe = feed_pend_find(s, kind, proj, key);
@@ -384,13 +382,22 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 		feed_flush();
 	pe = &pend[npend++];
 	pe->s = in_request ? s : NULL; /* only a request's entries are merged */
-	pe->sid = s != NULL ? xstrdup(s->id) : NULL;
-	pe->agent = xstrdup(s != NULL ? s->agent : FEED_BROKER_AGENT);
+	sid = s != NULL ? s->id : NULL;
+	agent = s != NULL ? s->agent : FEED_BROKER_AGENT;
 	/* a request's own changes carry its operation; others what caused them */
-	pe->op = xstrdup(in_request && s != NULL && s == cur_s ? cur_op : op);
-	pe->kind = xstrdup(kind);
-	pe->project = xstrndup(project, plen);
-	pe->key = xstrdup(key);
+	op = in_request && s != NULL && s == cur_s ? cur_op : op;
+	plen = strnlen(project, plen);
+	p = pe->strs = xmalloc((sid != NULL ? strlen(sid) + 1 : 0) + strlen(agent) +
+	    strlen(op) + strlen(kind) + plen + strlen(key) + 5);
+	pe->sid = sid != NULL ? feed_put(&p, sid) : NULL;
+	pe->agent = feed_put(&p, agent);
+	pe->op = feed_put(&p, op);
+	pe->kind = feed_put(&p, kind);
+	memcpy(p, project, plen);
+	p[plen] = '\0';
+	pe->project = p;
+	p += plen + 1;
+	pe->key = feed_put(&p, key);
 	pe->summary = line;
 	pe->data = data;
 	pe->dlen = dlen;
@@ -398,15 +405,19 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 		event_active(flush_ev, EV_TIMEOUT, 0);
 }
 
-/* A summary, formatted. */
+/*
+ * A summary, formatted: on the stack, then copied (no vasprintf's
+ * growing buffer).  feed_line keeps FEED_SUMMARY_MAX bytes, cut at a
+ * character; the byte past them is kept to find that cut.
+ */
 static char *
 feed_format(const char *fmt, va_list ap)
 {
-	char *line;
+	char buf[FEED_SUMMARY_MAX + 2];
 
-	if (xvasprintf(&line, fmt, ap) == -1)
+	if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
 		fatalx("feed: cannot format a summary");
-	return (line);
+	return (xstrdup(buf));
 }
 
 /*

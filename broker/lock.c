@@ -80,12 +80,19 @@ lock_resolve(struct session *s, const char *name, size_t n, char **project, char
 struct lock *
 lock_find(const char *project, const char *name)
 {
+	size_t plen = strlen(project), nlen = strlen(name);
+	char buf[256], *key = buf;
 	struct lock *l;
-	char *key;
 
-	xasprintf(&key, "%s\n%s", project, name);
-	HASH_FIND_STR(locks, key, l);
-	free(key);
+	/* the key "PROJECT\nNAME", on the stack when it fits (every lookup of a lock) */
+	if (plen + nlen + 2 > sizeof buf)
+		key = xmalloc(plen + nlen + 2);
+	memcpy(key, project, plen);
+	key[plen] = '\n';
+	memcpy(key + plen + 1, name, nlen + 1);
+	HASH_FIND(hh, locks, key, plen + nlen + 1, l);
+	if (key != buf)
+		free(key);
 	return (l);
 }
 

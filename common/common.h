@@ -359,6 +359,19 @@ int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpack
     const msgpack_object **, struct op_error *);
 #define JSON_SCAN_DEPTH 64 /* json_find_nul: member names kept for this many levels */
 int json_find_nul(const char *, size_t, char *, size_t); /* text, len; field */
+/* JSON text built in a growing buffer (json_print's, and msgpack printed straight) */
+struct jout {
+	char *s;
+	size_t len, cap;
+};
+void jout_add(struct jout *, const char *, size_t);
+void jout_stringn(struct jout *, const char *, size_t);
+int jout_json(struct jout *, const struct cJSON *);
+int jout_msgpack(struct jout *, const msgpack_object *);
+int jout_msgpack_map(struct jout *, const msgpack_object *, int (*)(void *, const char *, int),
+    void *);
+char *jout_end(struct jout *, size_t *);
+#define jout_lit(o, s) jout_add((o), (s), sizeof(s) - 1) /* a string literal */
 
 /* fileres.c: "file:" reservations */
 int file_is_glob(const char *);

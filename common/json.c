@@ -699,6 +699,9 @@ json_find_nul(const char *text, size_t len, char *field, size_t flen)
 	size_t i = 0, j;
 	int depth = 0, nul;
 
+	/* a NUL is a NUL byte or \u0000: without either, no need to scan (the usual case) */
+	if (memchr(text, '\0', len) == NULL && memmem(text, len, "\\u0000", 6) == NULL)
+		return (0);
 	keys[0][0] = '\0';
 	while (i < len) {
 		switch (text[i]) {
@@ -741,12 +744,6 @@ json_find_nul(const char *text, size_t len, char *field, size_t flen)
 
 /* ---- printing ---- */
 
-/* A growing buffer for json_print. */
-struct jout {
-	char *s;
-	size_t len, cap;
-};
-
 static void
 jout_room(struct jout *o, size_t n)
 {
@@ -757,7 +754,7 @@ jout_room(struct jout *o, size_t n)
 	o->s = xreallocarray(o->s, 1, o->cap);
 }
 
-static void
+void
 jout_add(struct jout *o, const char *s, size_t n)
 {
 	jout_room(o, n);
@@ -800,44 +797,92 @@ jout_number(struct jout *o, double d)
 	jout_add(o, buf, (size_t)n);
 }
 
-/* A string, escaped as JSON (and cJSON) want it. */
+/* The JSON escape of byte c (below 0x20, '"' or '\\') into esc; its length (2 or 6). */
+static size_t
+jout_escape(unsigned char c, char *esc)
+{
+	esc[0] = '\\';
+	switch (c) {
+	case '"':
+	case '\\': esc[1] = (char)c; break;
+	case '\b': esc[1] = 'b'; break;
+	case '\f': esc[1] = 'f'; break;
+	case '\n': esc[1] = 'n'; break;
+	case '\r': esc[1] = 'r'; break;
+	case '\t': esc[1] = 't'; break;
+	default:
+		memcpy(esc + 1, "u00", 3);
+		esc[4] = json_digits[c >> 4];
+		esc[5] = json_digits[c & 0xf];
+		return (6);
+	}
+	return (2);
+}
+
+#define JOUT_ONES 0x0101010101010101ULL
+#define JOUT_HIGHS 0x8080808080808080ULL
+
+/*
+ * Is every byte of the 8 at p one a JSON string takes as it is: none
+ * below 0x20, no '"', no '\\' (and, with ascii, none from 0x80)?  Eight
+ * bytes tested at once; a yes is exact, so is a no.
+ */
+static int
+jout_plain8(const unsigned char *p, int ascii)
+{
+	uint64_t v, q, b;
+
+	memcpy(&v, p, sizeof v);
+	q = v ^ (JOUT_ONES * '"');
+	b = v ^ (JOUT_ONES * '\\');
+	/* (x - ONES * n) & ~x & HIGHS: some byte of x is below n (n <= 0x80) */
+	return ((((v - JOUT_ONES * 0x20) & ~v) | ((q - JOUT_ONES) & ~q) |
+		    ((b - JOUT_ONES) & ~b) | (ascii ? v : 0)) &
+		   JOUT_HIGHS) == 0;
+}
+
+/*
+ * A string of n bytes, escaped as JSON (and cJSON) want it: written in
+ * place, room made once for the worst (every byte a \\u00XX), eight
+ * plain bytes at a time.
+ */
+void
+jout_stringn(struct jout *o, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n, *stop;
+	char *w;
+
+	jout_room(o, 6 * n + 2);
+	w = o->s + o->len;
+	*w++ = '"';
+	while (p < end) {
+		if (end - p >= 8 && jout_plain8(p, 0)) {
+			memcpy(w, p, 8);
+			w += 8;
+			p += 8;
+			continue;
+		}
+		/* a chunk with something to escape (JSON text: quotes), byte by byte */
+		for (stop = end - p >= 8 ? p + 8 : end; p < stop; p++) {
+			if (*p >= 0x20 && *p != '"' && *p != '\\')
+				*w++ = (char)*p;
+			else
+				w += jout_escape(*p, w);
+		}
+	}
+	*w++ = '"';
+	o->len = (size_t)(w - o->s);
+}
+
+/* A NUL-terminated string, escaped. */
 static void
 jout_string(struct jout *o, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s, *run;
-	char esc[8];
-
-	jout_add(o, "\"", 1);
-	while (*p != '\0') {
-		run = p;
-		while (*p >= 0x20 && *p != '"' && *p != '\\')
-			p++;
-		jout_add(o, (const char *)run, (size_t)(p - run));
-		if (*p == '\0')
-			break;
-		esc[0] = '\\';
-		switch (*p) {
-		case '"':
-		case '\\': esc[1] = (char)*p; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			snprintf(esc, sizeof esc, "\\u%04x", *p);
-			jout_add(o, esc, 6);
-			p++;
-			continue;
-		}
-		jout_add(o, esc, 2);
-		p++;
-	}
-	jout_add(o, "\"", 1);
+	jout_stringn(o, s, strlen(s));
 }
 
-static int
-jout_value(struct jout *o, const cJSON *j)
+int
+jout_json(struct jout *o, const cJSON *j)
 {
 	const cJSON *c;
 
@@ -868,7 +913,7 @@ jout_value(struct jout *o, const cJSON *j)
 				jout_string(o, c->string);
 				jout_add(o, ":", 1);
 			}
-			if (jout_value(o, c) != 0)
+			if (jout_json(o, c) != 0)
 				return (-1);
 		}
 		jout_add(o, (j->type & 0xff) == cJSON_Array ? "]" : "}", 1);
@@ -887,13 +932,204 @@ json_print(const cJSON *j, size_t *len)
 {
 	struct jout o = { NULL, 0, 0 };
 
-	if (jout_value(&o, j) != 0) {
+	if (jout_json(&o, j) != 0) {
 		free(o.s);
 		return (NULL);
 	}
-	jout_room(&o, 0);
-	o.s[o.len] = '\0';
+	return (jout_end(&o, len));
+}
+
+/* The text of o, NUL-terminated (room for one byte more: a newline), and its length. */
+char *
+jout_end(struct jout *o, size_t *len)
+{
+	jout_room(o, 0);
+	o->s[o->len] = '\0';
 	if (len != NULL)
-		*len = o.len;
-	return (o.s);
+		*len = o->len;
+	return (o->s);
+}
+
+/* ---- msgpack straight to JSON text ---- */
+
+/*
+ * A string or binary of n bytes as json_strn makes it and jout_stringn
+ * prints it: what is not UTF-8, and NUL, as U+FFFD.
+ */
+static void
+jout_mp_strn(struct jout *o, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run, k;
+	uint32_t cp;
+	char esc[8];
+
+	jout_add(o, "\"", 1);
+	while (i < n) {
+		run = i;
+		while (n - i >= 8 && jout_plain8(p + i, 1))
+			i += 8;
+		while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+			i++;
+		jout_add(o, s + run, i - run);
+		if (i == n)
+			break;
+		if ((k = utf8_next(s + i, n - i, &cp)) == 0 || cp == 0) {
+			jout_add(o, "\xef\xbf\xbd", 3);
+			i++;
+		} else if (k == 1) {
+			jout_add(o, esc, jout_escape(p[i++], esc));
+		} else {
+			jout_add(o, s + i, k);
+			i += k;
+		}
+	}
+	jout_add(o, "\"", 1);
+}
+
+/* An integer in decimal. */
+static void
+jout_int(struct jout *o, uint64_t mag, int neg)
+{
+	char buf[24], *p = buf + sizeof buf;
+
+	do {
+		*--p = (char)('0' + mag % 10);
+		mag /= 10;
+	} while (mag > 0);
+	if (neg)
+		*--p = '-';
+	jout_add(o, p, (size_t)(buf + sizeof buf - p));
+}
+
+/* Does v become null in JSON (json_from_msgpack: nil, NaN, infinities, ext)? */
+static int
+jout_mp_null(const msgpack_object *v)
+{
+	switch (v->type) {
+	case MSGPACK_OBJECT_NIL: return (1);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: return (!isfinite(v->via.f64));
+	case MSGPACK_OBJECT_BOOLEAN:
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_STR:
+	case MSGPACK_OBJECT_BIN:
+	case MSGPACK_OBJECT_ARRAY:
+	case MSGPACK_OBJECT_MAP: return (0);
+	default: return (1);
+	}
+}
+
+/*
+ * The name of map key k as json_key gives it, in buf when it fits, else
+ * allocated (*heap, for the caller to free); NULL for a key JSON has no
+ * room for.  A name stops at a NUL, as a cJSON member's name does.
+ */
+static const char *
+jout_mp_key(const msgpack_object *k, char *buf, size_t size, char **heap)
+{
+	const char *p;
+	size_t n;
+
+	*heap = NULL;
+	switch (k->type) {
+	case MSGPACK_OBJECT_STR:
+	case MSGPACK_OBJECT_BIN:
+		p = k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : k->via.bin.ptr;
+		n = k->type == MSGPACK_OBJECT_STR ? k->via.str.size : k->via.bin.size;
+		if (n > 0 && memchr(p, '\0', n) != NULL)
+			n = strlen(p);
+		if (n >= size)
+			return (*heap = xstrndup(p, n));
+		if (n > 0)
+			memcpy(buf, p, n);
+		buf[n] = '\0';
+		return (buf);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		snprintf(buf, size, "%llu", (unsigned long long)k->via.u64);
+		return (buf);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		snprintf(buf, size, "%lld", (long long)k->via.i64);
+		return (buf);
+	default: return (NULL);
+	}
+}
+
+/*
+ * Map o as a JSON object, the members keep (when not NULL) says yes to:
+ * keep(arg, name, is_null).
+ */
+int
+jout_msgpack_map(struct jout *o, const msgpack_object *map,
+    int (*keep)(void *, const char *, int), void *arg)
+{
+	const msgpack_object_kv *kv;
+	const char *name;
+	char buf[128], *heap;
+	uint32_t i;
+	int first = 1, rc = 0;
+
+	jout_add(o, "{", 1);
+	for (i = 0; i < map->via.map.size && rc == 0; i++) {
+		kv = &map->via.map.ptr[i];
+		if ((name = jout_mp_key(&kv->key, buf, sizeof buf, &heap)) == NULL)
+			continue; /* JSON has no other key types */
+		if (keep == NULL || keep(arg, name, jout_mp_null(&kv->val))) {
+			if (!first)
+				jout_add(o, ",", 1);
+			first = 0;
+			jout_string(o, name);
+			jout_add(o, ":", 1);
+			rc = jout_msgpack(o, &kv->val);
+		}
+		free(heap);
+	}
+	jout_add(o, "}", 1);
+	return (rc);
+}
+
+/*
+ * A msgpack object as JSON text, the very bytes json_print gives for
+ * json_from_msgpack of it, without building the cJSON tree.
+ */
+int
+jout_msgpack(struct jout *o, const msgpack_object *v)
+{
+	uint32_t i;
+
+	switch (v->type) {
+	case MSGPACK_OBJECT_BOOLEAN:
+		if (v->via.boolean)
+			jout_add(o, "true", 4);
+		else
+			jout_add(o, "false", 5);
+		return (0);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: jout_int(o, v->via.u64, 0); return (0);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		jout_int(o, (uint64_t) - (v->via.i64 + 1) + 1, 1);
+		return (0);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (!isfinite(v->via.f64))
+			break;
+		jout_number(o, v->via.f64);
+		return (0);
+	case MSGPACK_OBJECT_STR: jout_mp_strn(o, v->via.str.ptr, v->via.str.size); return (0);
+	case MSGPACK_OBJECT_BIN: jout_mp_strn(o, v->via.bin.ptr, v->via.bin.size); return (0);
+	case MSGPACK_OBJECT_ARRAY:
+		jout_add(o, "[", 1);
+		for (i = 0; i < v->via.array.size; i++) {
+			if (i > 0)
+				jout_add(o, ",", 1);
+			if (jout_msgpack(o, &v->via.array.ptr[i]) != 0)
+				return (-1);
+		}
+		jout_add(o, "]", 1);
+		return (0);
+	case MSGPACK_OBJECT_MAP: return (jout_msgpack_map(o, v, NULL, NULL));
+	default: break;
+	}
+	jout_add(o, "null", 4); /* nil, and what JSON has no room for */
+	return (0);
 }

@@ -292,6 +292,8 @@ mcp_broker_lost(struct mcp *m, const char *why)
 			    ERR_UNAVAILABLE, why, c->op->name);
 		mcp_call_free(m, c);
 	}
+	bev_reader_free(m->bev_rd);
+	m->bev_rd = NULL;
 	if (m->bev != NULL)
 		bufferevent_free(m->bev);
 	m->bev = NULL;
@@ -360,6 +362,7 @@ mcp_connect(struct mcp *m, int may_start, struct op_error *err)
 	if ((m->bev = mcp_conn_attach(m->base, &m->conn, mcp_broker_read, mcp_broker_event, m,
 		 err)) == NULL)
 		return (-1);
+	m->bev_rd = bev_reader_new(m->bev);
 	m->connected = 1;
 	m->lost = 0;
 	evtimer_del(m->connect_soon);

@@ -44,6 +44,105 @@ bev_write_now(struct bufferevent *bev, const void *p, size_t n, int sock)
 	return (bufferevent_write(bev, (const char *)p + w, n - (size_t)w));
 }
 
+#define BEV_READ_CHUNK 4096 /* bytes per read, as a bufferevent reads */
+
+/* A bufferevent whose reading is done here (bev_reader_new). */
+struct bev_reader {
+	struct bufferevent *bev;
+	struct event *ev;
+};
+
+/*
+ * Bytes to read on the reader's descriptor: one read() into its
+ * bufferevent's input, then its read callback, as the bufferevent would
+ * run them; end of file or a failure goes to its event callback, and
+ * reading stops.
+ */
+static void
+bev_reader_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct bev_reader *r = arg;
+	struct evbuffer *in = bufferevent_get_input(r->bev);
+	char buf[BEV_READ_CHUNK];
+	bufferevent_data_cb readcb;
+	bufferevent_event_cb eventcb;
+	void *cbarg;
+	ssize_t n;
+	int rc;
+
+	bufferevent_getcb(r->bev, &readcb, NULL, &eventcb, &cbarg);
+	do
+		n = read(fd, buf, sizeof buf);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		/* a chain of the bytes' size, not of the chunk's: the usual message is small */
+		evbuffer_unfreeze(in, 0); /* the bufferevent thaws its input to fill it, too */
+		rc = evbuffer_add(in, buf, (size_t)n);
+		evbuffer_freeze(in, 0);
+		if (rc != 0)
+			fatalx("mcp: cannot keep input");
+		if (readcb != NULL)
+			readcb(r->bev, cbarg);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	event_del(r->ev);
+	if (eventcb != NULL)
+		eventcb(r->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		    cbarg);
+}
+
+/*
+ * Read bev's descriptor here instead of in the bufferevent, which asks
+ * the kernel how much there is (ioctl FIONREAD) before every read: one
+ * system call less per message.  bev keeps its callbacks and its output;
+ * bufferevent_trigger still runs its read callback.  Reading starts now.
+ */
+struct bev_reader *
+bev_reader_new(struct bufferevent *bev)
+{
+	struct bev_reader *r = xcalloc(1, sizeof *r);
+
+	r->bev = bev;
+	bufferevent_disable(bev, EV_READ);
+	r->ev = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
+	    EV_READ | EV_PERSIST, bev_reader_cb, r);
+	if (r->ev == NULL || event_add(r->ev, NULL) != 0)
+		fatalx("mcp: cannot watch for input");
+	return (r);
+}
+
+/* Start (on) or stop reading. */
+void
+bev_reader_enable(struct bev_reader *r, int on)
+{
+	if (on ? event_add(r->ev, NULL) != 0 : event_del(r->ev) != 0)
+		fatalx("mcp: cannot watch for input");
+}
+
+/* Stop reading for good (before the bufferevent is freed); NULL is nothing. */
+void
+bev_reader_free(struct bev_reader *r)
+{
+	if (r == NULL)
+		return;
+	event_free(r->ev);
+	free(r);
+}
+
+/* Queue a line of n bytes (its newline included) on stdout; takes s. */
+static void
+mcp_write_line(struct mcp *m, char *s, size_t n)
+{
+	if (bev_write_now(m->out, s, n, 0) != 0)
+		fatalx("mcp: cannot queue output");
+	free(s);
+	/* written at once, the bufferevent says nothing: the exit waits on it */
+	if (m->eof && evbuffer_get_length(bufferevent_get_output(m->out)) == 0)
+		bufferevent_trigger(m->out, EV_WRITE, BEV_OPT_DEFER_CALLBACKS);
+}
+
 /* Queue one JSON-RPC message on stdout, as one line. */
 void
 mcp_write(struct mcp *m, const cJSON *msg)
@@ -58,12 +157,56 @@ mcp_write(struct mcp *m, const cJSON *msg)
 	if ((s = json_print(msg, &len)) == NULL)
 		fatalx("mcp: cannot print a JSON message");
 	s[len] = '\n'; /* the line in one write: json_print leaves room for its NUL */
-	if (bev_write_now(m->out, s, len + 1, 0) != 0)
-		fatalx("mcp: cannot queue output");
-	free(s);
-	/* written at once, the bufferevent says nothing: the exit waits on it */
-	if (m->eof && evbuffer_get_length(bufferevent_get_output(m->out)) == 0)
-		bufferevent_trigger(m->out, EV_WRITE, BEV_OPT_DEFER_CALLBACKS);
+	mcp_write_line(m, s, len + 1);
+}
+
+/*
+ * A result printed straight into o (stdio only, not --http): o begins
+ * with the message up to its result (mcp_printed_begin), the caller
+ * prints the result, mcp_printed_end sends the line: the bytes mcp_result
+ * would send, without building objects to print them.
+ */
+void
+mcp_printed_begin(struct jout *o, const cJSON *id)
+{
+	jout_lit(o, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (id == NULL)
+		jout_add(o, "null", 4);
+	else if (jout_json(o, id) != 0)
+		fatalx("mcp: cannot print an id");
+	jout_lit(o, ",\"result\":");
+}
+
+void
+mcp_printed_end(struct mcp *m, struct jout *o)
+{
+	size_t len;
+
+	jout_add(o, "}", 1);
+	jout_end(o, &len)[len] = '\n'; /* jout_end leaves room for the NUL */
+	mcp_write_line(m, o->s, len + 1);
+	o->s = NULL;
+}
+
+/* What mcp_result adds to a result of revision rev (none before MCP_REV_MODERN), printed. */
+void
+mcp_printed_meta(struct jout *o, enum mcp_rev rev)
+{
+	static char *info;
+	cJSON *j;
+
+	if (rev < MCP_REV_MODERN)
+		return;
+	if (info == NULL) { /* printed once, kept */
+		j = mcp_server_info();
+		if ((info = json_print(j, NULL)) == NULL)
+			fatalx("mcp: cannot print the server's info");
+		cJSON_Delete(j);
+	}
+	jout_lit(o, ",\"resultType\":\"complete\",\"_meta\":{");
+	jout_lit(o, "\"io.modelcontextprotocol/serverInfo\":");
+	jout_add(o, info, strlen(info));
+	jout_add(o, "}", 1);
 }
 
 /* A message skeleton {jsonrpc, id}; id NULL gives id null. */

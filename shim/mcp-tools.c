@@ -229,22 +229,29 @@ mcp_tools_list(struct mcp *m, const struct mcp_req *req)
  * absent optional field is not null, but for fields of type "any" (a
  * note's value, an event's payload) null is a value.
  */
+static int
+mcp_keep(void *arg, const char *name, int is_null)
+{
+	const struct op *op = arg;
+	size_t i;
+
+	for (i = 0; i < op->nresults; i++) {
+		if (strcmp(op->results[i].name, name) == 0)
+			return (!is_null || strcmp(op->results[i].type, "any") == 0);
+	}
+	return (0);
+}
+
+/* mcp_keep on the objects of result r. */
 static void
 mcp_project(cJSON *r, const struct op *op)
 {
 	cJSON *c, *next;
-	size_t i;
 
 	for (c = r->child; c != NULL; c = next) {
 		next = c->next;
-		for (i = 0; i < op->nresults; i++) {
-			if (strcmp(op->results[i].name, c->string) == 0)
-				break;
-		}
-		if (i == op->nresults ||
-		    (cJSON_IsNull(c) && strcmp(op->results[i].type, "any") != 0)) {
+		if (!mcp_keep((void *)(uintptr_t)op, c->string, cJSON_IsNull(c)))
 			cJSON_Delete(cJSON_DetachItemViaPointer(r, c));
-		}
 	}
 }
 
@@ -333,12 +340,48 @@ mcp_structured(cJSON *r)
 	return (mcp_structured_as(r, 0));
 }
 
+/*
+ * The broker's answer f to c printed straight from its msgpack, the
+ * bytes mcp_tool_result_as and mcp_result give without a tree of objects
+ * (the usual answer, on stdio): the result is printed once, kept
+ * (mcp_keep), and copied escaped into the text content.  -1 when the
+ * answer needs the objects: a failure, an answer a call reads
+ * (agent_join's, task_claim's, task_approve's), --http.
+ */
+static int
+mcp_tool_printed(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
+{
+	struct jout o = { NULL, 0, 0 }, t = { NULL, 0, 0 };
+	const msgpack_object *r;
+
+	if (m->sink != NULL || c->op == &ops[OP_agent_join] || c->op == &ops[OP_task_claim] ||
+	    c->op == &ops[OP_task_approve] || !mp_get_bool(f, "ok", 0) ||
+	    (r = mp_get(f, "r")) == NULL || r->type != MSGPACK_OBJECT_MAP)
+		return (-1);
+	if (jout_msgpack_map(&t, r, mcp_keep, (void *)(uintptr_t)c->op) != 0) {
+		free(t.s);
+		return (-1);
+	}
+	mcp_printed_begin(&o, c->id);
+	jout_lit(&o, "{\"content\":[{\"type\":\"text\",\"text\":");
+	jout_stringn(&o, t.s, t.len);
+	jout_lit(&o, "}],\"isError\":false,\"structuredContent\":");
+	jout_add(&o, t.s, t.len);
+	free(t.s);
+	mcp_printed_meta(&o, c->rev);
+	jout_add(&o, "}", 1);
+	mcp_printed_end(m, &o);
+	return (0);
+}
+
 /* The broker's answer f to tools/call c, to the client. */
 void
 mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 {
 	cJSON *result;
 
+	if (mcp_tool_printed(m, c, f) == 0)
+		return;
 	if (c->op == &ops[OP_task_approve]) {
 		/* git config baton.autoMerge: its worktrees merged first */
 		result = mcp_tool_result_as(c, f, 0);

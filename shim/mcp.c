@@ -321,7 +321,7 @@ mcp_stdin_read(struct bufferevent *bev, void *arg)
 		/* a client that does not read its answers gets no more of them */
 		if (!m->eof &&
 		    evbuffer_get_length(bufferevent_get_output(m->out)) > MCP_STDOUT_HIGH) {
-			bufferevent_disable(bev, EV_READ);
+			bev_reader_enable(m->in_rd, 0);
 			m->paused = 1;
 			return;
 		}
@@ -401,7 +401,7 @@ mcp_stdin_event(struct bufferevent *bev, short what, void *arg)
 		mcp_line(m, line, len);
 		free(line);
 	}
-	bufferevent_disable(bev, EV_READ);
+	bev_reader_enable(m->in_rd, 0);
 	if (m->roots_pending)
 		mcp_roots_done(m); /* what waited for the roots goes now */
 	/* the client is gone: end the waits, send what comes back quickly */
@@ -421,7 +421,7 @@ mcp_stdout_write(struct bufferevent *bev, void *arg)
 
 	if (m->paused && !m->eof) {
 		m->paused = 0;
-		bufferevent_enable(m->in, EV_READ);
+		bev_reader_enable(m->in_rd, 1);
 		/* lines already buffered need no new bytes to be handled */
 		bufferevent_trigger(m->in, EV_READ, BEV_OPT_DEFER_CALLBACKS);
 	}
@@ -599,6 +599,8 @@ mcp_teardown(struct mcp *m)
 		compat_cancel(cc);
 		compat_call_forget(cc);
 	}
+	bev_reader_free(m->bev_rd);
+	m->bev_rd = NULL;
 	if (m->bev != NULL)
 		bufferevent_free(m->bev);
 	m->bev = NULL;
@@ -653,7 +655,7 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 		fatalx("mcp: cannot set up the event loop");
 	bufferevent_setcb(m.in, mcp_stdin_read, NULL, mcp_stdin_event, &m);
 	bufferevent_setcb(m.out, NULL, mcp_stdout_write, mcp_stdout_event, &m);
-	bufferevent_enable(m.in, EV_READ);
+	m.in_rd = bev_reader_new(m.in);
 	bufferevent_enable(m.out, EV_WRITE);
 
 	event_base_dispatch(m.base);
@@ -661,6 +663,7 @@ mcp_exec(const struct cmd_entry *ce, const struct client_opts *opts, int argc, c
 	mcp_flush(&m);
 	compat_links_close(NULL); /* their sessions end: what they held goes */
 	mcp_teardown(&m);
+	bev_reader_free(m.in_rd);
 	bufferevent_free(m.in);
 	bufferevent_free(m.out);
 	event_base_free(m.base);

@@ -587,7 +587,8 @@ struct mcp {
 	char *token;                        /* session token to reclaim after a reconnect */
 	int in_fd, out_fd;
 	struct bufferevent *in, *out;
-	int skipping; /* discarding the rest of an over-long line */
+	struct bev_reader *in_rd; /* reads stdin for in */
+	int skipping;             /* discarding the rest of an over-long line */
 	int eof;
 	int paused; /* stdin not read while stdout is backed up */
 	struct event *grace;
@@ -597,7 +598,8 @@ struct mcp {
 
 	struct conn conn;
 	int connected;
-	struct bufferevent *bev; /* broker connection */
+	struct bufferevent *bev;   /* broker connection */
+	struct bev_reader *bev_rd; /* reads it for bev */
 	uint64_t next_bid;
 	struct mcp_calls calls;
 	size_t ncalls;
@@ -626,7 +628,13 @@ void mcp_maybe_exit(struct mcp *);
 
 /* mcp-reply.c: JSON-RPC results and errors on stdout */
 void mcp_write(struct mcp *, const cJSON *);
+void mcp_printed_begin(struct jout *, const cJSON *);
+void mcp_printed_meta(struct jout *, enum mcp_rev);
+void mcp_printed_end(struct mcp *, struct jout *);
 int bev_write_now(struct bufferevent *, const void *, size_t, int);
+struct bev_reader *bev_reader_new(struct bufferevent *);
+void bev_reader_enable(struct bev_reader *, int);
+void bev_reader_free(struct bev_reader *);
 cJSON *mcp_message(const cJSON *);
 void mcp_result(struct mcp *, const cJSON *, enum mcp_rev, cJSON *);
 void mcp_error(struct mcp *, const cJSON *, int, const char *, const char *, ...)

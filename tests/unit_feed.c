@@ -386,6 +386,45 @@ subscriber(void)
 	    "the subscriber got its project's 2 entries pushed, in order (%d)", w.got);
 }
 
+/*
+ * A summary longer than a line keeps its first 200 bytes, cut at a
+ * character: a reason of two-byte characters after an odd and an even
+ * number of bytes, so that one of the two cuts falls inside a character.
+ */
+static void
+summary_cut(void)
+{
+	char q[512], name[16], reason[300], *sum;
+	int64_t before;
+	size_t i, k, len;
+
+	for (k = 0; k < 2; k++) {
+		len = 0;
+		if (k == 1)
+			reason[len++] = 'x';
+		for (i = 0; i < 120; i++) {
+			memcpy(reason + len, "\xc3\xa9", 2);
+			len += 2;
+		}
+		reason[len] = '\0';
+		snprintf(name, sizeof name, "CUT%zu", k);
+		before = log_cursor();
+		snprintf(q, sizeof q, "{'name':'%s','reason':'%s'}", name, reason);
+		h_call(peers[0], "lock_acquire", q);
+		snprintf(q, sizeof q, "{'after':%" PRId64 ",'object':'%s','all_projects':true}",
+		    before, name);
+		sum = h_strdup(h_call(peers[0], "log_list", q), "r.entries.0.summary");
+		len = sum != NULL ? strlen(sum) : 0;
+		ok(sum != NULL && len >= 199 && len <= 200 &&
+			utf8_check(sum, len, 0, NULL, 0) == 0,
+		    "a long summary is cut to 200 bytes at a character (%zu bytes, %s)", len,
+		    sum != NULL ? sum : "none");
+		free(sum);
+		snprintf(q, sizeof q, "{'name':'%s'}", name);
+		h_call(peers[0], "lock_release", q);
+	}
+}
+
 int
 main(void)
 {
@@ -404,6 +443,7 @@ main(void)
 	unasked();
 	filters();
 	subscriber();
+	summary_cut();
 	for (i = 0; i < 4; i++)
 		h_close(peers[i]);
 	ok(h_stop() == 0, "the harness stops cleanly");

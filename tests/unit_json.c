@@ -374,6 +374,181 @@ test_print(void)
 	cJSON_Delete(j);
 }
 
+/* jout_msgpack of o: the bytes json_print gives for json_from_msgpack of it? */
+static void
+same_printing(const msgpack_object *o, const char *what)
+{
+	struct jout out = { NULL, 0, 0 };
+	char *want = NULL, *got;
+	cJSON *j;
+	size_t len;
+
+	if ((j = json_from_msgpack(o)) != NULL)
+		want = json_print(j, NULL);
+	cJSON_Delete(j);
+	got = jout_msgpack(&out, o) == 0 ? jout_end(&out, &len) : NULL;
+	if (!ok(want != NULL && got != NULL && strcmp(want, got) == 0 && len == strlen(got),
+		"msgpack printed straight as through cJSON: %s", what))
+		diag("got %s, want %s", got != NULL ? got : "(null)",
+		    want != NULL ? want : "(null)");
+	free(want);
+	free(got);
+}
+
+/* Keep members a and n (n even when null), as the shim keeps a tool's declared results. */
+static int
+keep_a_n(void *arg, const char *name, int is_null)
+{
+	(*(int *)arg)++;
+	return (strcmp(name, "a") == 0 || (strcmp(name, "n") == 0 && is_null));
+}
+
+/*
+ * jout_msgpack, which baton mcp prints answers with, gives what
+ * json_from_msgpack and json_print give: the round trips above and the
+ * odd bytes a raw client may store (invalid UTF-8, NUL, control
+ * characters, NUL in a key, binaries, ext, NaN, 64-bit extremes).
+ */
+static void
+test_print_msgpack(void)
+{
+	static const char bad[] = "a\0b\xff\xc3(\xe2\x82\x01\x7f\x1f\"\\\xf0\x9f\x98\x80z"
+				  "\xed\xa0\x80\xc0\x80";
+	struct jout out = { NULL, 0, 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	struct fbuf fb;
+	size_t i, off = 0;
+	char *got;
+	int calls = 0;
+
+	for (i = 0; i < sizeof round_trips / sizeof round_trips[0]; i++) {
+		fbuf_init(&fb);
+		msgpack_unpacked_init(&u);
+		if (pack_text(round_trips[i].in, &fb, &u) == 0)
+			same_printing(&u.data, round_trips[i].in);
+		else
+			ok(0, "pack %s", round_trips[i].in);
+		msgpack_unpacked_destroy(&u);
+		fbuf_free(&fb);
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 12);
+	msgpack_pack_str_with_body(&pk, "bad", 3);
+	msgpack_pack_str_with_body(&pk, bad, sizeof bad - 1);
+	msgpack_pack_str_with_body(&pk, "bin", 3);
+	msgpack_pack_bin_with_body(&pk, bad, sizeof bad - 1);
+	msgpack_pack_str_with_body(&pk, "k\0ey\n\xff", 7);
+	msgpack_pack_str_with_body(&pk, "", 0);
+	msgpack_pack_int(&pk, -7);
+	msgpack_pack_float(&pk, 0.1f);
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	msgpack_pack_double(&pk, 1.0 / 0.0);
+	msgpack_pack_str_with_body(&pk, "i64", 3);
+	msgpack_pack_int64(&pk, INT64_MIN);
+	msgpack_pack_str_with_body(&pk, "big", 3);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint64(&pk, 100000000000000ULL);
+	msgpack_pack_int64(&pk, -100000000000000LL);
+	msgpack_pack_double(&pk, 123456789012345.6);
+	msgpack_pack_double(&pk, -0.0);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_ext_with_body(&pk, "x", 1, 1);
+	msgpack_pack_bin(&pk, 0);
+	msgpack_pack_true(&pk);
+	msgpack_pack_array(&pk, 0); /* an array key: left out */
+	msgpack_pack_false(&pk);
+	msgpack_pack_str_with_body(&pk, "a", 1);
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "n", 1);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_str_with_body(&pk, "n", 1);
+	msgpack_pack_nil(&pk);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS) {
+		same_printing(&u.data, "odd bytes, keys and numbers");
+		jout_msgpack_map(&out, &u.data, keep_a_n, &calls);
+		got = jout_end(&out, NULL);
+		ok(strcmp(got, "{\"a\":{\"n\":null},\"n\":null}") == 0 && calls == 10,
+		    "jout_msgpack_map keeps what keep says, asked once per key JSON can hold: "
+		    "%s, %d calls",
+		    got, calls);
+		free(got);
+	} else
+		ok(0, "unpack the odd map");
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * Strings are escaped eight bytes at a time: every byte that needs care
+ * (a quote, a backslash, controls, a two-byte character, bytes that are
+ * not UTF-8, NUL) at every offset of a chunk, against cJSON's own
+ * printing (jout_stringn of the text, jout_msgpack of the string).
+ */
+static void
+test_escape_chunks(void)
+{
+	static const char *const odd[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9",
+		"\xff", "\xe2\x82", "" };
+	struct jout out = { NULL, 0, 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	char str[40], *want, *got;
+	size_t i, pos, len, off, bad = 0;
+	cJSON *j;
+
+	for (i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		for (pos = 0; pos < 20; pos++) {
+			memset(str, 'a', sizeof str);
+			len = strlen(odd[i]) > 0 ? strlen(odd[i]) : 1; /* "": a NUL */
+			memcpy(str + pos, odd[i], len);
+			len = 20 + (pos % 9);
+			/* the text content: a string without NUL, as cJSON prints it */
+			if (*odd[i] != '\0' && (odd[i][0] & 0x80) == 0) {
+				str[len] = '\0';
+				j = cJSON_CreateString(str);
+				want = cJSON_PrintUnformatted(j);
+				cJSON_Delete(j);
+				jout_stringn(&out, str, len);
+				got = jout_end(&out, NULL);
+				bad += strcmp(want, got) != 0;
+				free(want);
+				free(got);
+				memset(&out, 0, sizeof out);
+			}
+			/* a string from the broker, through json_from_msgpack */
+			msgpack_sbuffer_init(&sb);
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			msgpack_pack_str_with_body(&pk, str, len);
+			msgpack_unpacked_init(&u);
+			off = 0;
+			if (msgpack_unpack_next(&u, sb.data, sb.size, &off) ==
+			    MSGPACK_UNPACK_SUCCESS) {
+				j = json_from_msgpack(&u.data);
+				want = cJSON_PrintUnformatted(j);
+				cJSON_Delete(j);
+				jout_msgpack(&out, &u.data);
+				got = jout_end(&out, NULL);
+				bad += strcmp(want, got) != 0;
+				free(want);
+				free(got);
+				memset(&out, 0, sizeof out);
+			} else
+				bad++;
+			msgpack_unpacked_destroy(&u);
+			msgpack_sbuffer_destroy(&sb);
+		}
+	}
+	ok(bad == 0,
+	    "escaping eight bytes at a time prints what cJSON prints, at every offset "
+	    "(%zu differ)",
+	    bad);
+}
+
 int
 main(void)
 {
@@ -384,5 +559,7 @@ main(void)
 	test_args_validate();
 	test_exact();
 	test_print();
+	test_print_msgpack();
+	test_escape_chunks();
 	return (done_testing());
 }

@@ -594,6 +594,30 @@ list_pages(void)
 	h_close(a);
 }
 
+/*
+ * A name of NAME_MAX_LEN bytes: its key (project, newline, name) is
+ * longer than the stack buffer lock_find looks keys up with, and the
+ * lock is still found: the second session waits for it.
+ */
+static void
+long_name(void)
+{
+	struct hpeer *a = h_connect("a", "/p"), *b = h_connect("b", "/p");
+	char name[NAME_MAX_LEN + 1], q[NAME_MAX_LEN + 64];
+
+	memset(name, 'n', NAME_MAX_LEN);
+	name[NAME_MAX_LEN] = '\0';
+	snprintf(q, sizeof q, "{'name':'%s'}", name);
+	ok(h_check(h_call(a, "lock_acquire", q), "ok=true r.acquired=true") &&
+		h_check(h_call(b, "lock_acquire", q), BUSY) &&
+		h_check(h_call(a, "lock_release", q), "ok=true r.released=true") &&
+		h_check(h_call(b, "lock_acquire", q), "ok=true r.acquired=true"),
+	    "a lock named with %d bytes is found again: busy for another, free once released",
+	    NAME_MAX_LEN);
+	h_close(a);
+	h_close(b);
+}
+
 int
 main(void)
 {
@@ -608,6 +632,7 @@ main(void)
 	parked_waiter();
 	ticket_expired();
 	list_pages();
+	long_name();
 	ok(h_stop() == 0, "the broker stops cleanly");
 	return (done_testing());
 }
