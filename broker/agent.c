@@ -64,13 +64,12 @@ agent_join_args(struct req *r, const char **name, size_t *nlen, const char **rol
 
 /* Answer agent_join: who the session is now, its mail, what to do next. */
 static void
-agent_join_reply(struct req *r, double ttl)
+agent_join_reply(struct session *s, uint64_t id, double ttl)
 {
-	struct session *s = r->s;
 	struct fbuf *fb;
 	char *steps = guide_next_steps(s, s->role), *hint = guide_join_hint(s);
 
-	fb = reply_begin(r->id);
+	fb = reply_begin(id);
 	pk_map_open(fb);
 	pk_kstr(fb, "session", s->id);
 	pk_kstr(fb, "agent", s->agent);
@@ -84,7 +83,26 @@ agent_join_reply(struct req *r, double ttl)
 	pk_map_close(fb);
 	free(hint);
 	free(steps);
-	reply_end(r->c, fb);
+	if (s->client != NULL)
+		reply_end(s->client, fb);
+	else
+		fbuf_free(fb), free(fb);
+}
+
+/*
+ * Register s under name and role (both taken) for ttl, and answer
+ * request id: at once, or once a shared project's presence is in etcd
+ * (shared_join calls it then).
+ */
+static void
+agent_join_commit(struct session *s, uint64_t id, char *name, char *role, double ttl)
+{
+	presence_join(s, name, role, ttl);
+	feed_record(s, "agent_join", "agent", s->project, s->agent, "joined%s%s",
+	    s->role != NULL ? " as " : "", s->role != NULL ? s->role : "");
+	log_info("session %s: joined as %s (%s)", s->id, s->agent,
+	    s->role != NULL ? s->role : "no role");
+	agent_join_reply(s, id, ttl);
 }
 
 void
@@ -95,7 +113,7 @@ op_agent_join(struct req *r)
 	const char *name, *role;
 	size_t nlen, rlen;
 	double ttl = arg_num(r, "ttl_seconds");
-	char *cname, *cause;
+	char *cname, *cause, *crole;
 
 	if (agent_join_args(r, &name, &nlen, &role, &rlen) != 0)
 		return;
@@ -121,12 +139,12 @@ op_agent_join(struct req *r)
 		free(cname);
 		return;
 	}
-	presence_join(s, cname, role != NULL ? xstrndup(role, rlen) : NULL, ttl);
-	feed_record(s, "agent_join", "agent", s->project, s->agent, "joined%s%s",
-	    s->role != NULL ? " as " : "", s->role != NULL ? s->role : "");
-	log_info("session %s: joined as %s (%s)", s->id, s->agent,
-	    s->role != NULL ? s->role : "no role");
-	agent_join_reply(r, ttl);
+	crole = role != NULL ? xstrndup(role, rlen) : NULL;
+	/* a shared project: the name is taken in etcd first, across hosts */
+	if (shared_join(r, presence_of_session(s) != NULL ? s->agent : NULL, cname, crole, ttl,
+		agent_join_commit))
+		return;
+	agent_join_commit(s, r->id, cname, crole, ttl);
 }
 
 /* One row of agent_list: a session, or a registration (s NULL for both when detached). */

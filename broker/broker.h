@@ -24,8 +24,9 @@
  *   etcd.c      the etcd client (HTTP/JSON gateway, watches); calls
  *               ground.c only
  *   shared.c    shared projects: their operations served from etcd by
- *               shared-lock.c and shared-note.c (shared.h is theirs and
- *               etcd.c's); calls sessions, replies, waits
+ *               shared-lock.c, shared-note.c and shared-msg.c (shared.h
+ *               is theirs and etcd.c's); calls sessions, replies, waits;
+ *               agent.c calls shared_join, with the step that joins
  *   feed.c      the audit log of every change (modules call feed_record
  *               where they change state) and its live subscribers;
  *               server.c tells it where a request begins and ends
@@ -535,6 +536,9 @@ void shared_init(void);
 void shared_shutdown(void);
 int shared_serve(struct req *);
 void shared_status(struct fbuf *);
+/* agent_join's next step once a name is taken (agent.c's): session, request, name, role, ttl */
+typedef void shared_joined_fn(struct session *, uint64_t, char *, char *, double);
+int shared_join(struct req *, const char *, char *, char *, double, shared_joined_fn *);
 
 /* server.c: listen, accept, dispatch */
 int server_listen(const char *, char **);

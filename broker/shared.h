@@ -5,8 +5,8 @@
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
- * events (tasks and claims, presence and messages are not shared yet:
- * shared.c refuses them).  Nothing else in the broker includes it; main.c and
+ * events, shared-msg.c presence and messages (tasks, claims and
+ * discussions are not shared yet: shared.c refuses them).  Nothing else in the broker includes it; main.c and
  * server.c call what broker.h's shared section declares.
  */
 #ifndef BATON_SHARED_H
@@ -91,6 +91,8 @@ void shcall_watch(struct shcall *, const char *, int, int64_t, int, shcall_step 
 void shcall_unwatch(struct shcall *);
 void shcall_wait(struct shcall *, double, void (*)(struct shcall *));
 int64_t shcall_lease(const struct shcall *);
+int shared_serves(const char *);
+int shared_admit(struct req *);
 struct session *shcall_session(const struct shcall *);
 char *shared_key(const struct shcall *, const char *, const char *, size_t, int);
 char *shared_root(const struct shcall *, const char *);
@@ -123,5 +125,8 @@ op_handler shared_lock_break;
 /* shared-note.c */
 op_handler shared_note_set, shared_note_get, shared_note_delete, shared_note_list;
 op_handler shared_note_wait, shared_counter_incr, shared_event_signal, shared_event_wait;
+
+/* shared-msg.c (shared_join: broker.h) */
+op_handler shared_agent_list, shared_message_send, shared_message_inbox, shared_message_ack;
 
 #endif /* BATON_SHARED_H */
