@@ -64,7 +64,7 @@ agent_join_args(struct req *r, const char **name, size_t *nlen, const char **rol
 
 /* Answer agent_join: who the session is now, its mail, what to do next. */
 static void
-agent_join_reply(struct session *s, uint64_t id, double ttl)
+agent_join_reply(struct session *s, uint64_t id, double ttl, int64_t unread)
 {
 	struct fbuf *fb;
 	char *steps = guide_next_steps(s, s->role), *hint = guide_join_hint(s);
@@ -77,7 +77,7 @@ agent_join_reply(struct session *s, uint64_t id, double ttl)
 	pk_kstr(fb, "project", s->project);
 	if (ttl > 0)
 		pk_kdouble(fb, "expires_in_seconds", ttl);
-	pk_kuint(fb, "unread", msg_unread(s));
+	pk_kuint(fb, "unread", unread >= 0 ? (uint64_t)unread : msg_unread(s));
 	pk_kstr(fb, "hint", hint);
 	pk_kstr(fb, "next_steps", steps);
 	pk_map_close(fb);
@@ -92,17 +92,18 @@ agent_join_reply(struct session *s, uint64_t id, double ttl)
 /*
  * Register s under name and role (both taken) for ttl, and answer
  * request id: at once, or once a shared project's presence is in etcd
- * (shared_join calls it then).
+ * (shared_join calls it then, with the unread mail it counted there).
  */
 static void
-agent_join_commit(struct session *s, uint64_t id, char *name, char *role, double ttl)
+agent_join_commit(struct session *s, uint64_t id, char *name, char *role, double ttl,
+    int64_t unread)
 {
 	presence_join(s, name, role, ttl);
 	feed_record(s, "agent_join", "agent", s->project, s->agent, "joined%s%s",
 	    s->role != NULL ? " as " : "", s->role != NULL ? s->role : "");
 	log_info("session %s: joined as %s (%s)", s->id, s->agent,
 	    s->role != NULL ? s->role : "no role");
-	agent_join_reply(s, id, ttl);
+	agent_join_reply(s, id, ttl, unread);
 }
 
 void
@@ -144,7 +145,7 @@ op_agent_join(struct req *r)
 	if (shared_join(r, presence_of_session(s) != NULL ? s->agent : NULL, cname, crole, ttl,
 		agent_join_commit))
 		return;
-	agent_join_commit(s, r->id, cname, crole, ttl);
+	agent_join_commit(s, r->id, cname, crole, ttl, -1);
 }
 
 /* One row of agent_list: a session, or a registration (s NULL for both when detached). */

@@ -536,8 +536,11 @@ void shared_init(void);
 void shared_shutdown(void);
 int shared_serve(struct req *);
 void shared_status(struct fbuf *);
-/* agent_join's next step once a name is taken (agent.c's): session, request, name, role, ttl */
-typedef void shared_joined_fn(struct session *, uint64_t, char *, char *, double);
+/*
+ * agent_join's next step once a name is taken (agent.c's): session,
+ * request, name, role, ttl, unread mail (-1: count it here).
+ */
+typedef void shared_joined_fn(struct session *, uint64_t, char *, char *, double, int64_t);
 int shared_join(struct req *, const char *, char *, char *, double, shared_joined_fn *);
 
 /* server.c: listen, accept, dispatch */

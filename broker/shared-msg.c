@@ -43,12 +43,19 @@
 #define SHARED_MBOX_MAX 4096 /* names with read state, per project */
 #define SHARED_ACK_IDS_MAX 1000
 #define SHARED_RECIPIENTS_MAX 100
-#define SHARED_TRIES 100 /* compare-and-set rounds before giving up */
+#define SHARED_LOCK_KEYS_MAX 10000 /* lock keys agent_list reads */
+#define SHARED_TRIES 100           /* compare-and-set rounds before giving up */
 
 /* A message's place, from its key: m/TO/FROM/TAG. */
 struct ment {
 	int64_t id;
 	char *to, *from, *key;
+};
+
+/* A lock's holder, from the keys of its line: l/NAME/{w|r}/LEASE. */
+struct holder {
+	char *name;
+	int64_t lease;
 };
 
 /* A presence or message call in progress. */
@@ -58,9 +65,12 @@ struct sm {
 	char *key, *tag;
 	unsigned char *val;
 	size_t vlen;
-	char *to, *me;
+	char *to;
+	char *me, *myrole; /* whose mailboxes: the session's name and role */
 	int64_t after, limit, upto;
-	int has_after, unread_only, has_upto, force, tries;
+	int has_after, unread_only, has_upto, tries;
+	int more;      /* inbox: more messages than the page */
+	int timed_out; /* inbox: its wait is over, answer what there is */
 	double wait;
 	int64_t read_at, floor, mbox_mod, acked_upto, id;
 	int64_t *acked; /* read state: ids above acked_upto */
@@ -69,6 +79,8 @@ struct sm {
 	size_t nids;
 	struct ment *ents; /* the mailboxes' messages, by id */
 	size_t nents;
+	struct holder *holders; /* agent_list: who holds which lock */
+	size_t nholders;
 	char *recipients[SHARED_RECIPIENTS_MAX];
 	size_t nrecipients;
 };
@@ -102,10 +114,14 @@ sm_end(struct shcall *c)
 	free(x->val);
 	free(x->to);
 	free(x->me);
+	free(x->myrole);
 	free(x->acked);
 	free(x->ids);
 	for (i = 0; i < x->nrecipients; i++)
 		free(x->recipients[i]);
+	for (i = 0; i < x->nholders; i++)
+		free(x->holders[i].name);
+	free(x->holders);
 	sm_ents_free(x);
 }
 
@@ -117,6 +133,8 @@ sm_new(struct req *r, struct shcall **cp)
 
 	c->on_end = sm_end;
 	x->tag = shared_tag();
+	x->me = xstrdup(r->s->agent);
+	x->myrole = r->s->role != NULL ? xstrdup(r->s->role) : NULL;
 	*cp = c;
 	return (x);
 }
@@ -178,13 +196,13 @@ sm_mx_key(const struct shcall *c)
 static void
 sm_boxes(struct shcall *c, cJSON *ok, int keys_only, int64_t lo, int64_t hi)
 {
-	struct session *s = shcall_session(c);
+	struct sm *x = c->st;
 	char *role, *p;
 	const char *box[3];
 	int i;
 
-	xasprintf(&role, "role:%s", s->role != NULL ? s->role : "");
-	box[0] = s->agent;
+	xasprintf(&role, "role:%s", x->myrole != NULL ? x->myrole : "");
+	box[0] = x->me;
 	box[1] = role;
 	box[2] = "all";
 	for (i = 0; i < 3; i++) {
@@ -241,17 +259,22 @@ sm_str(const struct shrec *r, const char *field, char *buf, size_t size, const c
 
 static void join_write(struct shcall *, int64_t);
 
-/* The name is ours in etcd: agent.c registers it here and answers. */
+static void mbox_read(struct shcall *, shcall_step *, int);
+static void mbox_take(struct shcall *, const cJSON *);
+static size_t sm_unread(const struct sm *);
+
+/* The name is ours in etcd, its unread mail counted: agent.c registers it here and answers. */
 static void
-join_taken(struct shcall *c)
+join_taken(struct shcall *c, const cJSON *res)
 {
 	struct sm *x = c->st;
 	struct session *s = shcall_session(c);
 	char *name = x->name, *role = x->role;
 
+	mbox_take(c, res);
 	x->name = x->role = NULL;
 	shared_feed(s, "agent_join", "agent", name, "present on host %s", shared_host());
-	x->joined(s, c->id, name, role, 0);
+	x->joined(s, c->id, name, role, 0, (int64_t)sm_unread(x));
 	shcall_end(c);
 }
 
@@ -270,8 +293,14 @@ join_done(struct shcall *c, const cJSON *res)
 	int64_t pid, since, now = wall_ms();
 	int own;
 
-	if (sm_succeeded(res)) {
-		join_taken(c);
+	if (sm_succeeded(res)) { /* the mail of the name and role joined */
+		free(x->me);
+		free(x->myrole);
+		x->me = xstrdup(x->name);
+		x->myrole = x->role != NULL           ? xstrdup(x->role)
+		    : shcall_session(c)->role != NULL ? xstrdup(shcall_session(c)->role)
+						      : NULL;
+		mbox_read(c, join_taken, 0);
 		return;
 	}
 	if (kv == NULL || shrec_read(kv, &r) != 0) { /* gone meanwhile: again */
@@ -382,7 +411,87 @@ shared_join(struct req *r, const char *old, char *name, char *role, double ttl,
 	return (1);
 }
 
-/* agent_list's answer: every host's joined agents, in join order. */
+/* One key of a lock's line, in key order (by name, then mode). */
+struct lkey {
+	char *name;
+	int w;
+	int64_t create, lease;
+};
+
+/*
+ * The holders of the locks whose lines kvs holds (keys only, in key
+ * order): the oldest key of a line when it is exclusive, else every
+ * shared key older than the oldest exclusive one (shared-lock.c).
+ */
+static void
+holders_take(struct shcall *c, const cJSON *kvs)
+{
+	struct sm *x = c->st;
+	char *root = shared_root(c, "l");
+	size_t rlen = strlen(root), n = 0, i, j, k, klen;
+	struct lkey *v = NULL;
+	unsigned char *key;
+	const cJSON *kv;
+	char *p, *m;
+	int64_t minw, minall;
+
+	cJSON_ArrayForEach(kv, kvs) {
+		if ((key = etcd_unb64(cJSON_GetObjectItemCaseSensitive(kv, "key"), &klen)) ==
+		    NULL)
+			continue;
+		p = (char *)key;
+		/* ROOT l/NAME/{w|r}/LEASE: NAME escaped, so its last '/' splits */
+		if (strncmp(p, root, rlen) != 0 || (m = strrchr(p + rlen, '/')) == NULL ||
+		    m - (p + rlen) < 3 || m[-2] != '/' || (m[-1] != 'w' && m[-1] != 'r')) {
+			free(key);
+			continue;
+		}
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n].name = shared_unesc(p + rlen, (size_t)(m - 2 - (p + rlen)));
+		v[n].w = m[-1] == 'w';
+		v[n].create = etcd_int(kv, "create_revision");
+		v[n].lease = etcd_int(kv, "lease");
+		n++;
+		free(key);
+	}
+	for (i = 0; i < n; i = j) {
+		minw = minall = INT64_MAX;
+		for (j = i; j < n && strcmp(v[j].name, v[i].name) == 0; j++) {
+			if (v[j].w && v[j].create < minw)
+				minw = v[j].create;
+			if (v[j].create < minall)
+				minall = v[j].create;
+		}
+		for (k = i; k < j; k++) {
+			if (v[k].w ? v[k].create != minall : v[k].create > minw)
+				continue;
+			x->holders =
+			    xreallocarray(x->holders, x->nholders + 1, sizeof *x->holders);
+			x->holders[x->nholders].name = xstrdup(v[k].name);
+			x->holders[x->nholders++].lease = v[k].lease;
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	free(root);
+}
+
+/* The names of the locks held under lease. */
+static void
+holders_pack(struct fbuf *fb, const struct sm *x, int64_t lease)
+{
+	size_t i;
+
+	pk_array_open(fb);
+	for (i = 0; i < x->nholders; i++) {
+		if (x->holders[i].lease == lease && lease != 0)
+			pk_str(fb, x->holders[i].name);
+	}
+	pk_array_close(fb);
+}
+
+/* agent_list's answer: every host's joined agents, in join order, with the locks they hold. */
 static void
 agent_list_done(struct shcall *c, const cJSON *res)
 {
@@ -397,10 +506,11 @@ agent_list_done(struct shcall *c, const cJSON *res)
 	int64_t shown = 0, now = wall_ms(), t;
 	int more = 0;
 
+	holders_take(c, etcd_txn_kvs(res, 1));
 	pk_map_open(fb);
 	pk_str(fb, "agents");
 	pk_array_open(fb);
-	cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(res, "kvs")) {
+	cJSON_ArrayForEach(kv, etcd_txn_kvs(res, 0)) {
 		if (shrec_read(kv, &r) != 0)
 			continue;
 		rl = sm_str(&r, "r", role, sizeof role, NULL);
@@ -431,7 +541,7 @@ agent_list_done(struct shcall *c, const cJSON *res)
 		pk_kdouble(fb, "idle_seconds",
 		    s != NULL ? (double)(mono_ms() - s->active_ms) / 1000.0 : 0);
 		pk_str(fb, "locks");
-		pk_array(fb, 0);
+		holders_pack(fb, x, r.lease);
 		pk_str(fb, "tasks");
 		pk_array(fb, 0);
 		pk_kbool(fb, "connected", 1);
@@ -454,8 +564,8 @@ shared_agent_list(struct req *r)
 	struct shcall *c;
 	struct sm *x;
 	size_t alen;
-	cJSON *op, *body;
-	char *root;
+	cJSON *ok, *op, *rr;
+	char *root, num[32];
 
 	if (arg_str(r, "after", &alen) != NULL && alen > 0) {
 		reply_error(r->c, r->id, ERR_INVALID, "after",
@@ -466,12 +576,21 @@ shared_agent_list(struct req *r)
 	x = sm_new(r, &c);
 	x->role = arg_strdup(r, "role");
 	x->limit = arg_int(r, "limit");
+	ok = cJSON_CreateArray();
 	root = shared_root(c, "a");
-	op = etcd_get(root, 1, 0, 0);
-	body = cJSON_DetachItemFromObjectCaseSensitive(op, "request_range");
-	cJSON_Delete(op);
+	cJSON_AddItemToArray(ok, etcd_get(root, 1, 0, 0));
 	free(root);
-	shcall_post(c, "/v3/kv/range", body, agent_list_done);
+	/* the locks' lines, keys only, in key order: each line's keys together */
+	root = shared_root(c, "l");
+	op = sm_range(root, 1, 0, 0);
+	rr = cJSON_GetObjectItemCaseSensitive(op, "request_range");
+	cJSON_DeleteItemFromObjectCaseSensitive(rr, "sort_order");
+	cJSON_DeleteItemFromObjectCaseSensitive(rr, "sort_target");
+	snprintf(num, sizeof num, "%d", SHARED_LOCK_KEYS_MAX);
+	cJSON_AddStringToObject(rr, "limit", num);
+	cJSON_AddItemToArray(ok, op);
+	free(root);
+	shcall_txn(c, NULL, ok, NULL, agent_list_done);
 }
 
 /* --- messages: message_send ------------------------------------------- */
@@ -707,9 +826,9 @@ shared_message_send(struct req *r)
 static void
 mbox_read(struct shcall *c, shcall_step *step, int count_mboxes)
 {
-	struct session *s = shcall_session(c);
+	struct sm *x = c->st;
 	cJSON *ok = cJSON_CreateArray(), *op;
-	char *k = sm_key(c, "k", s->agent, ""), *mx = sm_mx_key(c);
+	char *k = sm_key(c, "k", x->me, ""), *mx = sm_mx_key(c);
 
 	cJSON_AddItemToArray(ok, etcd_get(k, 0, 0, 0));
 	cJSON_AddItemToArray(ok, etcd_get(mx, 0, 0, 0));
@@ -771,7 +890,6 @@ static void
 mbox_take(struct shcall *c, const cJSON *res)
 {
 	struct sm *x = c->st;
-	struct session *s = shcall_session(c);
 	const cJSON *kv;
 	struct shrec r;
 	const msgpack_object *a;
@@ -815,7 +933,7 @@ mbox_take(struct shcall *c, const cJSON *res)
 				 &klen)) == NULL)
 				continue;
 			if (ment_parse(root, (char *)key, &m) != 0 ||
-			    !sm_for(m.to, m.from, s->agent, s->role)) {
+			    !sm_for(m.to, m.from, x->me, x->myrole)) {
 				free(m.to);
 				free(m.from);
 				free(key);
@@ -876,7 +994,7 @@ inbox_page(struct shcall *c, const cJSON *res)
 	struct shrec *recs;
 	int64_t *ids;
 	size_t n = 0, i, k, bytes = 0, shown = 0, cap = 0, unread = sm_unread(x);
-	int more = x->force < 0, j; /* inbox_read saw more than the page */
+	int more = x->more, j;
 	char at[TIME_ISO_LEN], buf[256];
 	const msgpack_object *o;
 	struct fbuf *fb;
@@ -959,7 +1077,9 @@ inbox_timeout(struct shcall *c)
 {
 	struct sm *x = c->st;
 
-	x->force = 1;
+	x->timed_out = 1;
+	if (c->ec != NULL)
+		return; /* a read is under way: it answers */
 	shcall_unwatch(c);
 	mbox_read(c, inbox_read, 0);
 }
@@ -968,7 +1088,7 @@ inbox_timeout(struct shcall *c)
 static void
 inbox_event(struct shcall *c, const cJSON *ev)
 {
-	struct session *s = shcall_session(c);
+	struct sm *x = c->st;
 	char *root = shared_root(c, "m");
 	unsigned char *key;
 	size_t klen;
@@ -983,7 +1103,7 @@ inbox_event(struct shcall *c, const cJSON *ev)
 				   "key"),
 			&klen);
 		mine = key != NULL && ment_parse(root, (char *)key, &m) == 0 &&
-		    sm_for(m.to, m.from, s->agent, s->role);
+		    sm_for(m.to, m.from, x->me, x->myrole);
 		free(m.to);
 		free(m.from);
 		free(key);
@@ -1010,6 +1130,7 @@ inbox_read(struct shcall *c, const cJSON *res)
 	int64_t lo = 0, hi = 0;
 
 	mbox_take(c, res);
+	x->more = 0;
 	if (x->has_after && x->after > x->read_at) {
 		shcall_error(c, ERR_CURSOR_EXPIRED, "after",
 		    "cursor %lld is newer than any message id of this shared project (etcd "
@@ -1032,13 +1153,13 @@ inbox_read(struct shcall *c, const cJSON *res)
 		if (n == 0)
 			lo = x->ents[i].id;
 		if (n == (size_t)x->limit) {
-			x->force = -1; /* more than the page */
+			x->more = 1;
 			break;
 		}
 		hi = x->ents[i].id;
 		n++;
 	}
-	if (n == 0 && x->force == 0 && x->wait > 0) {
+	if (n == 0 && !x->timed_out && x->wait > 0) {
 		if (c->timer == NULL)
 			shcall_wait(c, x->wait, inbox_timeout);
 		p = shared_root(c, "m");
@@ -1121,7 +1242,6 @@ static void
 ack_read(struct shcall *c, const cJSON *res)
 {
 	struct sm *x = c->st;
-	struct session *s = shcall_session(c);
 	const cJSON *cnt = sm_resp(res, 5);
 	size_t i, k = 0, acked = 0, nk = 0;
 	int64_t upto = x->has_upto && x->upto > 0 ? x->upto : 0, *keep, floor;
@@ -1170,7 +1290,7 @@ ack_read(struct shcall *c, const cJSON *res)
 	x->acked = keep;
 	x->nacked = nk;
 	x->id = (int64_t)acked; /* what the answer says */
-	key = sm_key(c, "k", s->agent, "");
+	key = sm_key(c, "k", x->me, "");
 	cmp = cJSON_CreateArray();
 	ok = cJSON_CreateArray();
 	no = cJSON_CreateArray();

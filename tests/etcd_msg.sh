@@ -231,6 +231,9 @@ p2=$(AS=gamma on A call message_inbox "{\"limit\":1000,\"after\":$(echo "$p1" | 
 is "$(echo "$p1" | json .more)/$(( $(echo "$p1" | json '.messages | length') + $(echo "$p2" | json '.messages | length') ))" \
     true/81 "a page of 30 on B says more; its cursor on A gives the other 51"
 
+is "$(AS=gamma on B call agent_join '{"name":"gamma"}' | json .unread)" 81 \
+    "gamma joining on B is told of its 81 unread messages (80 and beta's to all)"
+
 # Retention: past $RETAIN messages the oldest go, in etcd too (the 3
 # first messages, then gamma's 5 oldest).
 first=$(echo "$out" | json '.messages[0].id')
@@ -247,7 +250,26 @@ like "$out" "no longer retained" "a cursor behind the oldest kept is refused (cu
 is "$(AS=gamma on A call message_inbox '{"limit":1000}' | json '[.messages[].body] | join(" ")')" \
     "$(sed 1,5d "$D/got" | tr '\n' ' ' | sed 's/ $//')" "gamma's 5 oldest went; 75 left"
 
-# --- a session's end, a host's death -----------------------------------
+# --- what an agent holds; a session's end, a host's death --------------
+
+# An MCP session on B joins and takes a lock: A's agent_list shows it.
+export BATON_SOCKET="$D/B/run/sock" BATON_PROJECT="$D/pB"
+mcp_start 1 mu
+mcp_call 1 2 agent_join '{"name":"mu","role":"implementer"}'
+is "$(mcp_result 1 2 | json .agent)" mu "an MCP session on B joins as mu"
+mcp_call 1 3 lock_acquire '{"name":"db"}'
+is "$(mcp_result 1 3 | json .acquired)" true "and takes the shared lock db"
+on B lock -w 20 db -- true 3>&- &
+waiter=$!
+wait_for '[ "$("$ETCDCTL" --endpoints "$ETCD_URLS" get --prefix /baton/p/team/l/ --keys-only | grep -c .)" = 2 ]' 10
+out=$(on A call agent_list '{"role":"implementer"}')
+is "$(echo "$out" | json '[.agents[] | "\(.agent):\(.locks | join(","))"] | join(" ")')" "mu:db" \
+    "A's agent_list shows mu on B holding db (not the waiter behind it)"
+exec 3>&-
+wait $waiter
+ok $? "mu's session ended: the waiter got db"
+wait_for '[ "$(on A call agent_list "{\"role\":\"implementer\"}" | json .count)" = 0 ]' 10
+is "$(on A call agent_list '{"role":"implementer"}' | json .count)" 0 "and mu left A's agent_list"
 
 t0=$(now_ms)
 unhold alpha
