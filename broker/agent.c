@@ -6,7 +6,10 @@
  * Names are labels, not identities: a plain hello may carry any name
  * (shell scripts with BATON_AGENT share their agent's name), only
  * agent_join claims one.  On a team broker every name starts with its
- * session's user (team.c), so one user's names are never another's.
+ * session's user (team.c), so one user's names are never another's.  In
+ * a shared project (batond --share) the name is taken in etcd first,
+ * across hosts (shared_join, shared-msg.c), and agent_list is served
+ * from there.
  */
 #include "config.h"
 
