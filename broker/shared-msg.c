@@ -70,6 +70,7 @@ struct sm {
 	int64_t after, limit, upto;
 	int has_after, unread_only, has_upto, tries;
 	int more;      /* inbox: more messages than the page */
+	cJSON *discs;  /* inbox: the read with the discussions waiting on it */
 	int timed_out; /* inbox: its wait is over, answer what there is */
 	double wait;
 	int64_t read_at, floor, mbox_mod, acked_upto, id;
@@ -115,6 +116,7 @@ sm_end(struct shcall *c)
 	free(x->to);
 	free(x->me);
 	free(x->myrole);
+	cJSON_Delete(x->discs);
 	free(x->acked);
 	free(x->ids);
 	for (i = 0; i < x->nrecipients; i++)
@@ -228,17 +230,22 @@ sm_succeeded(const cJSON *res)
 	return (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded")));
 }
 
-/* Does address to reach agent in role?  One's own mail to all or a role does not. */
+/* Does address addr ("all", "role:R" or a name) reach agent in role? */
+int
+shared_addr_match(const char *addr, const char *agent, const char *role)
+{
+	if (strcmp(addr, "all") == 0 || strcmp(addr, agent) == 0)
+		return (1);
+	return (strncmp(addr, "role:", 5) == 0 && role != NULL && strcmp(addr + 5, role) == 0);
+}
+
+/* Is mail from from to to for agent in role?  One's own mail to all or a role is not. */
 static int
 sm_for(const char *to, const char *from, const char *agent, const char *role)
 {
 	if (strcmp(to, agent) == 0)
 		return (1);
-	if (strcmp(from, agent) == 0)
-		return (0);
-	if (strcmp(to, "all") == 0)
-		return (1);
-	return (strncmp(to, "role:", 5) == 0 && role != NULL && strcmp(to + 5, role) == 0);
+	return (strcmp(from, agent) != 0 && shared_addr_match(to, agent, role));
 }
 
 /* A string field of a record, or def. */
@@ -595,13 +602,19 @@ shared_agent_list(struct req *r)
 
 /* --- messages: message_send ------------------------------------------- */
 
-/* An address argument (a name, role:ROLE, all) in *out; -1 when refused (answered). */
-static int
-sm_addr(struct req *r, const char *arg, char **out)
+/*
+ * An address argument (a name, role:ROLE, all) in *out (NULL when absent
+ * or empty); -1 when refused (answered).
+ */
+int
+shared_addr_arg(struct req *r, const char *arg, char **out)
 {
 	size_t n, i;
 	const char *s = arg_str(r, arg, &n), *why = NULL;
 
+	*out = NULL;
+	if (s == NULL || n == 0)
+		return (0);
 	for (i = 0; i < n && why == NULL; i++) {
 		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
 			why = "it cannot contain spaces or control characters";
@@ -771,45 +784,64 @@ send_done(struct shcall *c, const cJSON *res)
 	trim_read(c, NULL);
 }
 
+/*
+ * The put of a message (subject and thread NULL when none) for a txn;
+ * its key in *keyp.  Discussions mail their notices with it, in the txn
+ * of their change.
+ */
+cJSON *
+shared_msg_put(const struct shcall *c, const char *from, const char *to, const char *subject,
+    const char *body, size_t blen, const char *thread, char **keyp)
+{
+	struct fbuf fb;
+	char *tag = shared_tag(), *efrom, *tail;
+	cJSON *op;
+
+	fbuf_init(&fb);
+	pk_map_open(&fb);
+	pk_kstr(&fb, "f", from);
+	pk_kstr(&fb, "t", to);
+	pk_kstr_opt(&fb, "s", subject);
+	pk_str(&fb, "b");
+	pk_strn(&fb, body, blen);
+	pk_kstr_opt(&fb, "h", thread);
+	pk_kint(&fb, "at", wall_ms());
+	pk_kstr(&fb, "w", tag);
+	pk_map_close(&fb);
+	efrom = shared_esc(from, strlen(from));
+	xasprintf(&tail, "/%s/%s", efrom, tag);
+	*keyp = sm_key(c, "m", to, tail);
+	op = etcd_put(*keyp, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, 0);
+	fbuf_free(&fb);
+	free(tail);
+	free(efrom);
+	free(tag);
+	return (op);
+}
+
 void
 shared_message_send(struct req *r)
 {
 	struct shcall *c;
 	struct sm *x;
-	struct fbuf fb;
-	char *to, *from, *text, *akey, *root;
+	char *to, *subject, *thread, *root;
+	const char *body;
 	size_t n;
 	cJSON *ok;
 
-	if (sm_addr(r, "to", &to) != 0)
+	if (shared_addr_arg(r, "to", &to) != 0)
 		return;
 	x = sm_new(r, &c);
 	x->to = to;
-	fbuf_init(&fb);
-	pk_map_open(&fb);
-	pk_kstr(&fb, "f", r->s->agent);
-	pk_kstr(&fb, "t", to);
-	if ((text = arg_text(r, "subject")) != NULL)
-		pk_kstr(&fb, "s", text);
-	free(text);
-	pk_str(&fb, "b");
-	text = (char *)arg_str(r, "body", &n);
-	pk_strn(&fb, text, n);
-	if ((text = arg_text(r, "thread")) != NULL)
-		pk_kstr(&fb, "h", text);
-	free(text);
-	pk_kint(&fb, "at", wall_ms());
-	pk_kstr(&fb, "w", x->tag);
-	pk_map_close(&fb);
-	sm_take(x, &fb);
-	from = shared_esc(r->s->agent, strlen(r->s->agent));
-	xasprintf(&akey, "/%s/%s", from, x->tag);
-	x->key = sm_key(c, "m", to, akey);
-	free(akey);
-	free(from);
-	root = shared_root(c, "a");
+	subject = arg_text(r, "subject");
+	thread = arg_text(r, "thread");
+	body = arg_str(r, "body", &n);
 	ok = cJSON_CreateArray();
-	cJSON_AddItemToArray(ok, etcd_put(x->key, x->val, x->vlen, 0));
+	cJSON_AddItemToArray(ok,
+	    shared_msg_put(c, r->s->agent, to, subject, body, n, thread, &x->key));
+	free(subject);
+	free(thread);
+	root = shared_root(c, "a");
 	cJSON_AddItemToArray(ok, etcd_get(x->key, 0, 0, 0));
 	cJSON_AddItemToArray(ok, etcd_get(root, 1, 0, 0));
 	free(root);
@@ -818,13 +850,17 @@ shared_message_send(struct req *r)
 
 /* --- messages: reading the mailboxes ---------------------------------- */
 
+#define MBOX_COUNT 1 /* the read counts the names with read state (ack) */
+#define MBOX_DISCS 2 /* the read has the discussions waiting on the reader (inbox) */
+
 /*
  * One read of the session's mailboxes (a txn): its read state, the
  * retention floor, then the keys of the messages to its name, its role
- * and all, and (ack) how many names have read state.
+ * and all (2 to 4), then (MBOX_COUNT) how many names have read state or
+ * (MBOX_DISCS) the discussions waiting on it (5 to 7).
  */
 static void
-mbox_read(struct shcall *c, shcall_step *step, int count_mboxes)
+mbox_read(struct shcall *c, shcall_step *step, int what)
 {
 	struct sm *x = c->st;
 	cJSON *ok = cJSON_CreateArray(), *op;
@@ -833,7 +869,9 @@ mbox_read(struct shcall *c, shcall_step *step, int count_mboxes)
 	cJSON_AddItemToArray(ok, etcd_get(k, 0, 0, 0));
 	cJSON_AddItemToArray(ok, etcd_get(mx, 0, 0, 0));
 	sm_boxes(c, ok, 1, 0, 0);
-	if (count_mboxes) {
+	if (what == MBOX_DISCS)
+		shared_disc_ranges(c, ok, x->me, x->myrole);
+	if (what == MBOX_COUNT) {
 		free(k);
 		k = shared_root(c, "k");
 		op = etcd_get(k, 1, 0, 0);
@@ -964,22 +1002,29 @@ sm_unread(const struct sm *x)
 
 static void inbox_read(struct shcall *, const cJSON *);
 
-/* What an inbox answer says to do next. */
-static const char *
-inbox_hint(size_t n, int more, size_t unread, int unread_only)
+/* What an inbox answer says to do next (malloc'd). */
+static char *
+inbox_hint(size_t n, int more, size_t ndisc, size_t unread, int unread_only)
 {
-	if (more)
-		return (
-		    "More mail is waiting: call message_inbox again now with after=cursor.");
-	if (n > 0)
-		return ("Next: message_inbox with after=cursor and wait_seconds to wait for "
-			"more; message_ack up_to=cursor marks these read.");
-	if (unread > 0 && !unread_only)
-		return ("No new mail: call message_inbox with after=cursor and wait_seconds "
-			"(e.g. 30) to wait for the next message. Some older mail is unread: "
-			"call with unread_only=true and no after.");
-	return ("No new mail: call message_inbox with after=cursor and wait_seconds (e.g. 30) "
-		"to wait for the next message.");
+	char *hint;
+
+	xasprintf(&hint, "%s%s",
+	    ndisc > 0 ? "Discussions wait on you: answer with discussion_reply (or "
+			"discussion_get for the thread). "
+		      : "",
+	    more ? "More mail is waiting: call message_inbox again now with after=cursor."
+		: n > 0
+		? "Next: message_inbox with after=cursor and wait_seconds to wait for more; "
+		  "message_ack up_to=cursor marks these read."
+		: unread > 0 && !unread_only
+		? "No new mail: call message_inbox with after=cursor and wait_seconds (e.g. "
+		  "30) "
+		  "to wait for the next message. Some older mail is unread: call with "
+		  "unread_only=true and no after."
+		: "No new mail: call message_inbox with after=cursor and wait_seconds (e.g. "
+		  "30) "
+		  "to wait for the next message.");
+	return (hint);
 }
 
 /*
@@ -993,9 +1038,9 @@ inbox_page(struct shcall *c, const cJSON *res)
 	const cJSON *kv;
 	struct shrec *recs;
 	int64_t *ids;
-	size_t n = 0, i, k, bytes = 0, shown = 0, cap = 0, unread = sm_unread(x);
+	size_t n = 0, i, k, bytes = 0, shown = 0, cap = 0, unread = sm_unread(x), ndisc;
 	int more = x->more, j;
-	char at[TIME_ISO_LEN], buf[256];
+	char at[TIME_ISO_LEN], buf[256], *hint;
 	const msgpack_object *o;
 	struct fbuf *fb;
 
@@ -1025,6 +1070,8 @@ inbox_page(struct shcall *c, const cJSON *res)
 			recs[k - 1] = t, ids[k - 1] = ti;
 		}
 	}
+	for (i = 0; i < n; i++) /* a record's o points into itself: moved, it moves */
+		recs[i].o = &recs[i].u.data;
 	fb = shcall_reply_begin(c);
 	pk_map_open(fb);
 	pk_str(fb, "messages");
@@ -1062,8 +1109,10 @@ inbox_page(struct shcall *c, const cJSON *res)
 	if (x->wait > 0)
 		pk_kdouble(fb, "wait_cap_seconds", c->cap);
 	pk_str(fb, "discussions");
-	pk_array(fb, 0);
-	pk_kstr(fb, "hint", inbox_hint(shown, more, unread, x->unread_only));
+	ndisc = shared_disc_pack_waiting(fb, x->discs, 5);
+	hint = inbox_hint(shown, more, ndisc, unread, x->unread_only);
+	pk_kstr(fb, "hint", hint);
+	free(hint);
 	pk_map_close(fb);
 	for (i = 0; i < n; i++)
 		shrec_free(&recs[i]);
@@ -1081,7 +1130,7 @@ inbox_timeout(struct shcall *c)
 	if (c->ec != NULL)
 		return; /* a read is under way: it answers */
 	shcall_unwatch(c);
-	mbox_read(c, inbox_read, 0);
+	mbox_read(c, inbox_read, MBOX_DISCS);
 }
 
 /* A message came (or the history was compacted): read the mailboxes again. */
@@ -1112,7 +1161,7 @@ inbox_event(struct shcall *c, const cJSON *ev)
 	if (!mine)
 		return;
 	shcall_unwatch(c);
-	mbox_read(c, inbox_read, 0);
+	mbox_read(c, inbox_read, MBOX_DISCS);
 }
 
 /*
@@ -1130,6 +1179,8 @@ inbox_read(struct shcall *c, const cJSON *res)
 	int64_t lo = 0, hi = 0;
 
 	mbox_take(c, res);
+	cJSON_Delete(x->discs); /* the discussions of this read, for the answer */
+	x->discs = cJSON_Duplicate(res, 1);
 	x->more = 0;
 	if (x->has_after && x->after > x->read_at) {
 		shcall_error(c, ERR_CURSOR_EXPIRED, "after",
@@ -1188,7 +1239,7 @@ shared_message_inbox(struct req *r)
 	x->unread_only = arg_bool(r, "unread_only");
 	x->limit = arg_int(r, "limit");
 	x->wait = arg_num(r, "wait_seconds");
-	mbox_read(c, inbox_read, 0);
+	mbox_read(c, inbox_read, MBOX_DISCS);
 }
 
 /* --- messages: message_ack -------------------------------------------- */
@@ -1234,7 +1285,7 @@ ack_done(struct shcall *c, const cJSON *res)
 		    shcall_session(c)->agent, SHARED_TRIES);
 		return;
 	}
-	mbox_read(c, ack_read, 1);
+	mbox_read(c, ack_read, MBOX_COUNT);
 }
 
 /* Mark what the ack names, keep what is still retained, write it back (compare-and-set). */
@@ -1343,5 +1394,5 @@ shared_message_ack(struct req *r)
 	}
 	x->has_upto = arg_has(r, "up_to");
 	x->upto = arg_int(r, "up_to");
-	mbox_read(c, ack_read, 1);
+	mbox_read(c, ack_read, MBOX_COUNT);
 }

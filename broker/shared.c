@@ -862,6 +862,11 @@ static op_handler *const shared_handlers[OP_COUNT] = {
 	[OP_message_send] = shared_message_send,
 	[OP_message_inbox] = shared_message_inbox,
 	[OP_message_ack] = shared_message_ack,
+	[OP_discussion_start] = shared_discussion_start,
+	[OP_discussion_reply] = shared_discussion_reply,
+	[OP_discussion_resolve] = shared_discussion_resolve,
+	[OP_discussion_list] = shared_discussion_list,
+	[OP_discussion_get] = shared_discussion_get,
 };
 
 /*

@@ -128,5 +128,15 @@ op_handler shared_note_wait, shared_counter_incr, shared_event_signal, shared_ev
 
 /* shared-msg.c (shared_join: broker.h) */
 op_handler shared_agent_list, shared_message_send, shared_message_inbox, shared_message_ack;
+cJSON *shared_msg_put(const struct shcall *, const char *, const char *, const char *,
+    const char *, size_t, const char *, char **);
+int shared_addr_arg(struct req *, const char *, char **);
+int shared_addr_match(const char *, const char *, const char *);
+
+/* shared-disc.c */
+op_handler shared_discussion_start, shared_discussion_reply, shared_discussion_resolve;
+op_handler shared_discussion_list, shared_discussion_get;
+void shared_disc_ranges(const struct shcall *, cJSON *, const char *, const char *);
+size_t shared_disc_pack_waiting(struct fbuf *, const cJSON *, int);
 
 #endif /* BATON_SHARED_H */

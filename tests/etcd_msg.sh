@@ -176,6 +176,60 @@ is "$(echo "$out" | json .acked)/$(echo "$out" | json .unread)" 1/0 "up_to the c
 is "$(AS=beta on A call message_ack "{\"up_to\":$cur}" | json .acked)" 0 "acking again acks nothing"
 ROLE=
 
+# --- discussions ------------------------------------------------------
+
+# alpha on A starts one waiting on beta: beta's blocked inbox on B wakes
+# with the notice and lists it; beta's reply waits on alpha again.
+c1=$(AS=beta on B call message_inbox '{}' | json .cursor)
+(AS=beta on B call message_inbox "{\"after\":$c1,\"wait_seconds\":20}" >"$D/dwake") &
+w=$!
+wait_for '[ "$(etcd_watches B)" -ge 1 ]' 10
+out=$(AS=alpha on A call discussion_start '{"topic":"schema?","message":"v1 or v2","waiting_on":"beta","category":"design"}')
+d1=$(echo "$out" | json .id)
+tok=$(echo "$out" | json .token)
+wait $w
+is "$d1/$(echo "$out" | json .waiting_on)" D1/beta "discussion_start on A: D1, waiting on beta"
+is "$(json '.messages[0].thread' <"$D/dwake")/$(json '.messages[0].subject' <"$D/dwake")/$(json '.discussions[0].id' <"$D/dwake")/$(json '.discussions[0].topic' <"$D/dwake")" \
+    "D1/D1 waits on you: schema?/D1/schema?" "beta's blocked inbox on B woke with its notice and lists D1"
+out=$(AS=beta on B call discussion_reply '{"id":"D1","message":"v2"}')
+is "$(echo "$out" | json .replies)/$(echo "$out" | json .waiting_on)" 2/alpha \
+    "beta replies on B: two messages, waiting on alpha again"
+out=$(AS=alpha on A call discussion_get '{"id":"d1"}')
+is "$(echo "$out" | json '[.replies[] | "\(.who):\(.text)"] | join(",")')/$(echo "$out" | json .category)" \
+    "alpha:v1 or v2,beta:v2/design" "discussion_get on A shows the thread"
+is "$(AS=alpha on A call message_inbox '{}' | json '.discussions[0].id')" D1 "alpha's inbox lists D1 now"
+out=$(AS=beta on B call discussion_resolve '{"id":"D1","decision":"v2"}' 2>&1)
+like "$out" "resolving it needs the token" "resolve from another session without the token is refused"
+out=$(AS=beta on B call discussion_resolve "{\"id\":\"D1\",\"decision\":\"v2\",\"reasoning\":\"smaller\",\"token\":\"$tok\"}")
+is "$(echo "$out" | json .status)/$(echo "$out" | json .decided_by)" resolved/beta "with the token, from B: resolved"
+out=$(AS=alpha on A call message_inbox '{"unread_only":true}')
+is "$(echo "$out" | json '[.messages[] | select(.thread == "D1") | .subject] | join(",")')/$(echo "$out" | json '.discussions | length')" \
+    "D1 reply: schema?,D1 resolved: schema?/0" "alpha on A was told of the reply and the decision; nothing waits on it"
+out=$(AS=alpha on A call discussion_reply '{"id":"D1","message":"late"}' 2>&1)
+like "$out" "D1 is resolved \(by beta: v2\)" "a resolved discussion takes no reply"
+out=$(AS=x on A call discussion_get '{"id":"D9"}' 2>&1)
+like "$out" "no discussion D9" "an unknown id is not_found"
+# starts from both hosts at once: distinct numbers
+: >"$D/dids"
+starters=
+i=0
+while [ $i -lt 10 ]; do
+	if [ $((i % 2)) = 0 ]; then h=A; else h=B; fi
+	(AS=p$i on $h call discussion_start "{\"topic\":\"t$i\",\"message\":\"m\"}" |
+	    json .id >>"$D/dids") &
+	starters="$starters $!"
+	i=$((i + 1))
+done
+wait $starters
+is "$(sort -u "$D/dids" | wc -l | tr -d ' ')/$(sort -t D -k2 -n "$D/dids" | tail -1)" 10/D11 \
+    "ten discussion_starts from two hosts at once: D2 to D11, each once"
+out=$(AS=x on B call discussion_list '{"status":"all","limit":4}')
+is "$(echo "$out" | json '[.discussions[].id] | join(",")')/$(echo "$out" | json .more)" \
+    "D11,D10,D9,D8/true" "discussion_list on B: newest first, a page of 4"
+out=$(AS=x on A call discussion_list "{\"status\":\"resolved\",\"after\":\"$(echo "$out" | json .cursor)\"}")
+is "$(echo "$out" | json '[.discussions[] | "\(.id):\(.decision)"] | join(",")')" "D1:v2" \
+    "its cursor on A, resolved only: D1 and its decision"
+
 # Bad input: a clear error naming the field.
 out=$(AS=alpha on A call message_send '{"to":"a b","body":"x"}' 2>&1)
 like "$out" "to must be an agent name, role:ROLE or all" "a bad address is refused"
@@ -234,12 +288,14 @@ is "$(echo "$p1" | json .more)/$(( $(echo "$p1" | json '.messages | length') + $
 is "$(AS=gamma on B call agent_join '{"name":"gamma"}' | json .unread)" 81 \
     "gamma joining on B is told of its 81 unread messages (80 and beta's to all)"
 
-# Retention: past $RETAIN messages the oldest go, in etcd too (the 3
-# first messages, then gamma's 5 oldest).
-first=$(echo "$out" | json '.messages[0].id')
+# Retention: past $RETAIN messages the oldest go, in etcd too (the
+# messages before gamma's, then gamma's 5 oldest).
+first=$(echo "$out" | json '[.messages[] | select(.to == "gamma")][0].id')
 n=0
-total=$("$ETCDCTL" --endpoints "$ETCD_URLS" get --prefix /baton/p/team/m/ --keys-only | grep -c .)
-while [ $n -lt $((RETAIN - total + 3 + 5)) ]; do
+all=$("$ETCDCTL" --endpoints "$ETCD_URLS" get --prefix /baton/p/team/m/ -w json)
+total=$(echo "$all" | jq '.kvs | length')
+older=$(echo "$all" | jq "[.kvs[] | select(.create_revision < $first)] | length")
+while [ $n -lt $((RETAIN - total + older + 5)) ]; do
 	AS=alpha on A call message_send "{\"to\":\"delta\",\"body\":\"r$n\"}" >/dev/null
 	n=$((n + 1))
 done
