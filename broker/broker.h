@@ -24,9 +24,10 @@
  *   etcd.c      the etcd client (HTTP/JSON gateway, watches); calls
  *               ground.c only
  *   shared.c    shared projects: their operations served from etcd by
- *               shared-lock.c, shared-note.c and shared-msg.c (shared.h
- *               is theirs and etcd.c's); calls sessions, replies, waits;
- *               agent.c calls shared_join, with the step that joins
+ *               shared-lock.c, shared-note.c, shared-msg.c and
+ *               shared-disc.c (shared.h is theirs and etcd.c's); calls
+ *               sessions, replies, waits; agent.c calls shared_join, with
+ *               the step that joins
  *   feed.c      the audit log of every change (modules call feed_record
  *               where they change state) and its live subscribers;
  *               server.c tells it where a request begins and ends

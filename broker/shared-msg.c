@@ -24,10 +24,11 @@
  *     in PREFIX/mx ({x}) in the same txn, compared on mx's mod revision
  *     so trimmers take turns; a cursor below it is cursor_expired.
  *
- * Discussions are not served for shared projects yet (shared.c refuses
- * them).  This file stands beside shared.c in broker.h's order: it calls
- * nothing of presence.c or msg.c; agent.c calls shared_join, with the
- * step that registers the name on this host once etcd took it.
+ * Discussions are shared-disc.c's: their notices are messages put with
+ * shared_msg_put, an inbox lists those waiting on it.  This file stands
+ * beside shared.c in broker.h's order: it calls nothing of presence.c or
+ * msg.c; agent.c calls shared_join, with the step that registers the
+ * name on this host once etcd took it.
  */
 #include "config.h"
 

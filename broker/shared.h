@@ -5,8 +5,9 @@
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
- * events, shared-msg.c presence and messages (tasks, claims and
- * discussions are not shared yet: shared.c refuses them).  Nothing else in the broker includes it; main.c and
+ * events, shared-msg.c presence and messages, shared-disc.c
+ * discussions (tasks and claims are not shared yet: shared.c refuses
+ * them).  Nothing else in the broker includes it; main.c and
  * server.c call what broker.h's shared section declares.
  */
 #ifndef BATON_SHARED_H
