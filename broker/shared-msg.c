@@ -400,11 +400,11 @@ shared_join(struct req *r, const char *old, char *name, char *role, double ttl,
 
 	if (!shared_serves(r->s->project))
 		return (0);
-	if (!shared_admit(r) || ttl > 0) {
-		if (ttl > 0)
-			reply_error(r->c, r->id, ERR_INVALID, "ttl_seconds",
-			    "in a shared project presence lives with the session's etcd lease; "
-			    "join without ttl_seconds and keep the connection open");
+	if (ttl > 0)
+		reply_error(r->c, r->id, ERR_INVALID, "ttl_seconds",
+		    "in a shared project presence lives with the session's etcd lease; join "
+		    "without ttl_seconds and keep the connection open");
+	if (ttl > 0 || !shared_admit(r)) { /* answered */
 		free(name);
 		free(role);
 		return (1);

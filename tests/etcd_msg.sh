@@ -109,6 +109,14 @@ rc=$?
 ok $([ $rc != 0 ] && echo 0 || echo 1) "joining as beta on A while beta is on B is refused (exit $rc)"
 like "$out" "agent name 'beta' is taken in this shared project: session s[0-9]+ .* on host" \
     "naming the session and host that hold it"
+out=$(AS=x on A call agent_join '{"name":"t1","ttl_seconds":60}' 2>&1)
+rc=$?
+like "$rc:$out" "^65:.*presence lives with the session's etcd lease; join without ttl_seconds" \
+    "ttl_seconds is refused in a shared project, saying why (exit 65)"
+out=$(on B call agent_list '{"after":"s1"}' 2>&1)
+like "$out" "answers in one page .*; after is not served there" \
+    "agent_list's after is refused there, saying why"
+
 # Eight sessions, four per host, join one free name at once: one wins.
 i=0
 while [ $i -lt 8 ]; do
