@@ -23,6 +23,8 @@
  *   wait.c      blocking calls parked on a key until it changes
  *   etcd.c      the etcd client (HTTP/JSON gateway, watches); calls
  *               ground.c only
+ *   discpack.c  a discussion as the wire shows it (msg.h's struct disc),
+ *               for discuss.c and shared-disc.c; calls nobody
  *   shared.c    shared projects: their operations served from etcd by
  *               shared-lock.c, shared-note.c, shared-msg.c and
  *               shared-disc.c (shared.h is theirs and etcd.c's); calls

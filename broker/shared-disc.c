@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg.h"
 #include "shared.h"
 
 #define DISC_MAX 1000        /* discussions per shared project */
@@ -32,26 +33,10 @@
 #define DISC_INBOX_MAX 20 /* discussions an inbox lists */
 #define DISC_TRIES 100
 
-struct dreply {
-	char *who, *text, *wo;
-	int64_t at;
-};
-
-/* A discussion, as its record holds it. */
-struct dd {
-	unsigned num;
-	char *topic, *category, *priority, *wo, *started_by, *host, *sid, *token;
-	int resolved;
-	int64_t started, updated, resolved_at;
-	struct dreply *rep;
-	size_t nrep;
-	char *decision, *reasoning, *decided_by, *linked_task;
-};
-
 /* A discussion call in progress. */
 struct sd {
-	struct dd d;
-	int have;
+	struct disc d; /* as its record holds it */
+	char *host;    /* where it was started */
 	unsigned num;
 	char *tag, *waiting, *text;
 	int64_t mod;
@@ -63,37 +48,12 @@ struct sd {
 };
 
 static void
-dd_clear(struct dd *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->nrep; i++) {
-		free(d->rep[i].who);
-		free(d->rep[i].text);
-		free(d->rep[i].wo);
-	}
-	free(d->rep);
-	free(d->topic);
-	free(d->category);
-	free(d->priority);
-	free(d->wo);
-	free(d->started_by);
-	free(d->host);
-	free(d->sid);
-	free(d->token);
-	free(d->decision);
-	free(d->reasoning);
-	free(d->decided_by);
-	free(d->linked_task);
-	memset(d, 0, sizeof *d);
-}
-
-static void
 sd_end(struct shcall *c)
 {
 	struct sd *x = c->st;
 
-	dd_clear(&x->d);
+	disc_free(&x->d, 0);
+	free(x->host);
 	free(x->tag);
 	free(x->waiting);
 	free(x->text);
@@ -141,23 +101,6 @@ sd_dn_key(const struct shcall *c)
 	return (key);
 }
 
-/* The number of a discussion id ("D3", "d3" or "3") of n bytes; 0 when it is none. */
-static unsigned
-sd_num(const char *s, size_t n)
-{
-	unsigned long num = 0;
-	size_t i = n > 0 && (s[0] == 'D' || s[0] == 'd') ? 1 : 0;
-
-	if (i == n)
-		return (0);
-	for (; i < n && num < 1000000000UL; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (0);
-		num = num * 10 + (unsigned long)(s[i] - '0');
-	}
-	return (num < 1000000000UL ? (unsigned)num : 0);
-}
-
 /* A string field of o, copied (NULL when absent or nil). */
 static char *
 sd_str(const msgpack_object *o, const char *field)
@@ -165,11 +108,12 @@ sd_str(const msgpack_object *o, const char *field)
 	return (o != NULL ? mp_get_strdup(o, field) : NULL);
 }
 
-/* The discussion a record holds; -1 when it is not one. */
+/* The discussion a record holds (the host it was started on in *host); -1 when none. */
 static int
-dd_read(const struct shrec *r, struct dd *d)
+dd_read(const struct shrec *r, struct disc *d, char **host)
 {
 	const msgpack_object *o = r->o, *a, *e;
+	char *v;
 	uint32_t i;
 
 	memset(d, 0, sizeof *d);
@@ -177,43 +121,50 @@ dd_read(const struct shrec *r, struct dd *d)
 	d->topic = sd_str(o, "tp");
 	d->category = sd_str(o, "ca");
 	d->priority = sd_str(o, "pr");
-	d->wo = sd_str(o, "wo");
+	d->waiting_on = sd_str(o, "wo");
 	d->started_by = sd_str(o, "sb");
-	d->host = sd_str(o, "h");
-	d->sid = sd_str(o, "s");
-	d->token = sd_str(o, "tk");
+	*host = sd_str(o, "h");
+	if ((v = sd_str(o, "s")) != NULL)
+		snprintf(d->sid, sizeof d->sid, "%s", v);
+	free(v);
+	if ((v = sd_str(o, "tk")) != NULL)
+		snprintf(d->token, sizeof d->token, "%s", v);
+	free(v);
 	d->resolved = mp_get_bool(o, "rs", 0);
-	d->started = mp_get_int(o, "st", 0);
-	d->updated = mp_get_int(o, "up", 0);
-	d->resolved_at = mp_get_int(o, "ra", 0);
+	d->started_ms = mp_get_int(o, "st", 0);
+	d->updated_ms = mp_get_int(o, "up", 0);
+	d->resolved_ms = mp_get_int(o, "ra", 0);
 	d->decision = sd_str(o, "de");
 	d->reasoning = sd_str(o, "re");
 	d->decided_by = sd_str(o, "db");
 	d->linked_task = sd_str(o, "lt");
 	a = mp_get(o, "R");
 	if (a != NULL && a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size > 0) {
-		d->rep = xreallocarray(NULL, a->via.array.size, sizeof *d->rep);
+		d->replies = xreallocarray(NULL, a->via.array.size, sizeof *d->replies);
 		for (i = 0; i < a->via.array.size; i++) {
 			e = &a->via.array.ptr[i];
 			if (e->type != MSGPACK_OBJECT_MAP)
 				continue;
-			d->rep[d->nrep].who = sd_str(e, "who");
-			d->rep[d->nrep].text = sd_str(e, "t");
-			d->rep[d->nrep].wo = sd_str(e, "wo");
-			d->rep[d->nrep].at = mp_get_int(e, "at", 0);
-			d->nrep++;
+			d->replies[d->nreplies].who = sd_str(e, "who");
+			d->replies[d->nreplies].text = sd_str(e, "t");
+			d->replies[d->nreplies].waiting_on = sd_str(e, "wo");
+			d->replies[d->nreplies].at_ms = mp_get_int(e, "at", 0);
+			d->nreplies++;
 		}
 	}
-	if (d->num == 0 || d->topic == NULL || d->started_by == NULL || d->priority == NULL) {
-		dd_clear(d);
+	if (d->num == 0 || d->topic == NULL || d->started_by == NULL || d->priority == NULL ||
+	    *host == NULL) {
+		disc_free(d, 0);
+		free(*host);
+		*host = NULL;
 		return (-1);
 	}
 	return (0);
 }
 
-/* The whole record of d, written with tag. */
+/* The whole record of d, started on host, written with tag. */
 static void
-dd_pack(struct fbuf *fb, const struct dd *d, const char *tag)
+dd_pack(struct fbuf *fb, const struct disc *d, const char *host, const char *tag)
 {
 	size_t i;
 
@@ -223,27 +174,27 @@ dd_pack(struct fbuf *fb, const struct dd *d, const char *tag)
 	pk_kstr(fb, "tp", d->topic);
 	pk_kstr_opt(fb, "ca", d->category);
 	pk_kstr(fb, "pr", d->priority);
-	pk_kstr_opt(fb, "wo", d->wo);
+	pk_kstr_opt(fb, "wo", d->waiting_on);
 	pk_kstr(fb, "sb", d->started_by);
-	pk_kstr(fb, "h", d->host);
+	pk_kstr(fb, "h", host);
 	pk_kstr(fb, "s", d->sid);
 	pk_kstr(fb, "tk", d->token);
 	pk_kbool(fb, "rs", d->resolved);
-	pk_kint(fb, "st", d->started);
-	pk_kint(fb, "up", d->updated);
-	pk_kint(fb, "ra", d->resolved_at);
+	pk_kint(fb, "st", d->started_ms);
+	pk_kint(fb, "up", d->updated_ms);
+	pk_kint(fb, "ra", d->resolved_ms);
 	pk_kstr_opt(fb, "de", d->decision);
 	pk_kstr_opt(fb, "re", d->reasoning);
 	pk_kstr_opt(fb, "db", d->decided_by);
 	pk_kstr_opt(fb, "lt", d->linked_task);
 	pk_str(fb, "R");
-	pk_array(fb, d->nrep);
-	for (i = 0; i < d->nrep; i++) {
+	pk_array(fb, d->nreplies);
+	for (i = 0; i < d->nreplies; i++) {
 		pk_map_open(fb);
-		pk_kstr(fb, "who", d->rep[i].who);
-		pk_kstr(fb, "t", d->rep[i].text);
-		pk_kstr_opt(fb, "wo", d->rep[i].wo);
-		pk_kint(fb, "at", d->rep[i].at);
+		pk_kstr(fb, "who", d->replies[i].who);
+		pk_kstr(fb, "t", d->replies[i].text);
+		pk_kstr_opt(fb, "wo", d->replies[i].waiting_on);
+		pk_kint(fb, "at", d->replies[i].at_ms);
 		pk_map_close(fb);
 	}
 	pk_kstr(fb, "w", tag);
@@ -252,19 +203,19 @@ dd_pack(struct fbuf *fb, const struct dd *d, const char *tag)
 
 /* The summary lists show, as a record. */
 static void
-dd_summary(struct fbuf *fb, const struct dd *d)
+dd_summary(struct fbuf *fb, const struct disc *d)
 {
 	fbuf_init(fb);
 	pk_map_open(fb);
 	pk_kint(fb, "n", d->num);
 	pk_kstr(fb, "tp", d->topic);
 	pk_kbool(fb, "rs", d->resolved);
-	pk_kstr_opt(fb, "wo", d->wo);
+	pk_kstr_opt(fb, "wo", d->waiting_on);
 	pk_kstr_opt(fb, "ca", d->category);
 	pk_kstr(fb, "pr", d->priority);
 	pk_kstr(fb, "sb", d->started_by);
-	pk_kint(fb, "nr", (int64_t)d->nrep);
-	pk_kint(fb, "up", d->updated);
+	pk_kint(fb, "nr", (int64_t)d->nreplies);
+	pk_kint(fb, "up", d->updated_ms);
 	pk_kstr_opt(fb, "de", d->decision);
 	pk_map_close(fb);
 }
@@ -280,12 +231,13 @@ sd_put(cJSON *txo, const char *key, struct fbuf *fb)
 
 /* Add the puts of d (record, summary, waiting index) to txo. */
 static void
-sd_put_all(const struct shcall *c, cJSON *txo, const struct dd *d, const char *tag)
+sd_put_all(const struct shcall *c, cJSON *txo, const struct disc *d, const char *host,
+    const char *tag)
 {
 	struct fbuf fb;
 	char *key;
 
-	dd_pack(&fb, d, tag);
+	dd_pack(&fb, d, host, tag);
 	key = sd_key(c, "d", NULL, d->num);
 	sd_put(txo, key, &fb);
 	free(key);
@@ -293,8 +245,8 @@ sd_put_all(const struct shcall *c, cJSON *txo, const struct dd *d, const char *t
 	dd_summary(&fb, d);
 	sd_put(txo, key, &fb);
 	free(key);
-	if (d->wo != NULL && !d->resolved) {
-		key = sd_key(c, "w", d->wo, d->num);
+	if (d->waiting_on != NULL && !d->resolved) {
+		key = sd_key(c, "w", d->waiting_on, d->num);
 		dd_summary(&fb, d);
 		sd_put(txo, key, &fb);
 		free(key);
@@ -303,7 +255,7 @@ sd_put_all(const struct shcall *c, cJSON *txo, const struct dd *d, const char *t
 
 /* Mail the notice of a change to addr (unless it is from itself), in txo. */
 static void
-sd_tell(const struct shcall *c, cJSON *txo, const struct dd *d, const char *from,
+sd_tell(const struct shcall *c, cJSON *txo, const struct disc *d, const char *from,
     const char *addr, const char *what, const char *body)
 {
 	char *subject, thread[16], *key;
@@ -318,54 +270,26 @@ sd_tell(const struct shcall *c, cJSON *txo, const struct dd *d, const char *from
 	free(key);
 }
 
-static void
-sd_add_reply(struct dd *d, const char *who, const char *text, const char *wo)
-{
-	struct dreply *e;
-
-	d->rep = xreallocarray(d->rep, d->nrep + 1, sizeof *d->rep);
-	e = &d->rep[d->nrep++];
-	e->who = xstrdup(who);
-	e->text = xstrdup(text);
-	e->wo = wo != NULL ? xstrdup(wo) : NULL;
-	e->at = d->updated = wall_ms();
-}
-
 /* Pack a discussion's summary record (s/ or w/) as lists show it. */
 static void
 sd_pack_summary(struct fbuf *fb, const struct shrec *r)
 {
-	char at[TIME_ISO_LEN], id[16], *v;
 	const msgpack_object *o = r->o;
-	int resolved = mp_get_bool(o, "rs", 0);
+	struct disc d;
 
-	snprintf(id, sizeof id, "D%lld", (long long)mp_get_int(o, "n", 0));
-	pk_map_open(fb);
-	pk_kstr(fb, "id", id);
-	v = sd_str(o, "tp");
-	pk_kstr(fb, "topic", v != NULL ? v : "");
-	free(v);
-	pk_kstr(fb, "status", resolved ? "resolved" : "open");
-	v = sd_str(o, "wo");
-	pk_kstr_opt(fb, "waiting_on", v);
-	free(v);
-	v = sd_str(o, "ca");
-	pk_kstr_opt(fb, "category", v);
-	free(v);
-	v = sd_str(o, "pr");
-	pk_kstr(fb, "priority", v != NULL ? v : "normal");
-	free(v);
-	v = sd_str(o, "sb");
-	pk_kstr(fb, "started_by", v != NULL ? v : "");
-	free(v);
-	pk_kuint(fb, "replies", (uint64_t)mp_get_int(o, "nr", 0));
-	pk_kstr(fb, "updated_at", time_iso(mp_get_int(o, "up", 0), at, sizeof at));
-	if (resolved) {
-		v = sd_str(o, "de");
-		pk_kstr(fb, "decision", v != NULL ? v : "");
-		free(v);
-	}
-	pk_map_close(fb);
+	memset(&d, 0, sizeof d);
+	d.num = (unsigned)mp_get_int(o, "n", 0);
+	d.topic = sd_str(o, "tp");
+	d.resolved = mp_get_bool(o, "rs", 0);
+	d.waiting_on = sd_str(o, "wo");
+	d.category = sd_str(o, "ca");
+	d.priority = sd_str(o, "pr");
+	d.started_by = sd_str(o, "sb");
+	d.nreplies = (size_t)mp_get_int(o, "nr", 0); /* a count: no thread here */
+	d.updated_ms = mp_get_int(o, "up", 0);
+	d.decision = sd_str(o, "de");
+	disc_pack_summary(fb, &d);
+	disc_free(&d, 0);
 }
 
 /* --- the inbox's discussions (shared-msg.c) ----------------------------- */
@@ -432,20 +356,21 @@ start_reply(struct shcall *c)
 
 	snprintf(id, sizeof id, "D%u", x->d.num);
 	shared_feed(shcall_session(c), "discussion_start", "discussion", id, "started: %s%s%s",
-	    x->d.topic, x->d.wo != NULL ? "; waiting on " : "", x->d.wo != NULL ? x->d.wo : "");
+	    x->d.topic, x->d.waiting_on != NULL ? "; waiting on " : "",
+	    x->d.waiting_on != NULL ? x->d.waiting_on : "");
 	xasprintf(&hint,
 	    "%s%s. Follow it with message_inbox (replies are mailed to whoever the "
 	    "discussion waits on); resolve it with discussion_resolve id=%s (keep the token "
 	    "to do that from another session, on any host).",
-	    x->d.wo != NULL
+	    x->d.waiting_on != NULL
 		? "Started; waiting on "
 		: "Started; nobody is asked yet (reply with waiting_on to ask someone)",
-	    x->d.wo != NULL ? x->d.wo : "", id);
+	    x->d.waiting_on != NULL ? x->d.waiting_on : "", id);
 	fb = shcall_reply_begin(c);
 	pk_map_open(fb);
 	pk_kstr(fb, "id", id);
 	pk_kstr(fb, "status", "open");
-	pk_kstr_opt(fb, "waiting_on", x->d.wo);
+	pk_kstr_opt(fb, "waiting_on", x->d.waiting_on);
 	pk_kstr(fb, "token", x->d.token);
 	pk_kstr(fb, "hint", hint);
 	pk_map_close(fb);
@@ -458,17 +383,8 @@ static void
 start_done(struct shcall *c, const cJSON *res)
 {
 	struct sd *x = c->st;
-	const cJSON *kv = cJSON_GetArrayItem(etcd_txn_kvs(res, 0), 0);
-	struct shrec r;
-	int ours = 0;
 
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded")) && kv != NULL &&
-	    shrec_read(kv, &r) == 0) {
-		ours = shrec_tag_is(&r, x->tag);
-		shrec_free(&r);
-	} else
-		ours = 1;
-	if (ours) {
+	if (shared_txn_ours(res, 0, x->tag)) {
 		start_reply(c);
 		return;
 	}
@@ -525,7 +441,7 @@ start_write(struct shcall *c, const cJSON *res)
 			    DISC_MAX);
 			return;
 		}
-		drop = klen >= 10 ? sd_num((char *)k + klen - 10, 10) : 0;
+		drop = klen >= 10 ? disc_num((char *)k + klen - 10, 10) : 0;
 		free(k);
 	}
 	x->d.num = (unsigned)last + 1;
@@ -537,8 +453,8 @@ start_write(struct shcall *c, const cJSON *res)
 	pk_kstr(&fb, "w", x->tag);
 	pk_map_close(&fb);
 	sd_put(ok, dn, &fb);
-	sd_put_all(c, ok, &x->d, x->tag);
-	sd_tell(c, ok, &x->d, x->d.started_by, x->d.wo, "waits on you", x->text);
+	sd_put_all(c, ok, &x->d, x->host, x->tag);
+	sd_tell(c, ok, &x->d, x->d.started_by, x->d.waiting_on, "waits on you", x->text);
 	if (drop != 0) {
 		rkey = sd_key(c, "r", NULL, drop);
 		cJSON_AddItemToArray(cmp, etcd_cmp(rkey, "CREATE", "GREATER", 0));
@@ -585,7 +501,7 @@ shared_discussion_start(struct req *r)
 	struct shcall *c;
 	struct sd *x;
 	struct session *s = r->s;
-	char *waiting, tok[TOKEN_LEN + 1];
+	char *waiting;
 
 	if (shared_addr_arg(r, "waiting_on", &waiting) != 0)
 		return;
@@ -593,15 +509,14 @@ shared_discussion_start(struct req *r)
 	x->d.topic = arg_strdup(r, "topic");
 	x->d.category = arg_strdup(r, "category");
 	x->d.priority = arg_strdup(r, "priority");
-	x->d.wo = waiting;
+	x->d.waiting_on = waiting;
 	x->d.started_by = xstrdup(s->agent);
-	x->d.host = xstrdup(shared_host());
-	x->d.sid = xstrdup(s->id);
-	random_hex(tok, sizeof tok);
-	x->d.token = xstrdup(tok);
-	x->d.started = wall_ms();
+	x->host = xstrdup(shared_host());
+	snprintf(x->d.sid, sizeof x->d.sid, "%s", s->id);
+	random_hex(x->d.token, sizeof x->d.token);
+	x->d.started_ms = wall_ms();
 	x->text = arg_strdup(r, "message");
-	sd_add_reply(&x->d, s->agent, x->text, waiting);
+	disc_add_reply(&x->d, s->agent, x->text, waiting);
 	start_read(c, NULL);
 }
 
@@ -629,7 +544,9 @@ sd_take(struct shcall *c, const cJSON *res)
 	struct shrec r;
 	int ok;
 
-	dd_clear(&x->d);
+	disc_free(&x->d, 0);
+	free(x->host);
+	x->host = NULL;
 	if (kv == NULL || shrec_read(kv, &r) != 0) {
 		shcall_error(c, ERR_NOT_FOUND, "id",
 		    "no discussion D%u in this shared project; discussion_list shows them",
@@ -637,7 +554,7 @@ sd_take(struct shcall *c, const cJSON *res)
 		return (0);
 	}
 	x->mod = r.mod;
-	ok = dd_read(&r, &x->d) == 0;
+	ok = dd_read(&r, &x->d, &x->host) == 0;
 	shrec_free(&r);
 	if (!ok)
 		shcall_error(c, ERR_INTERNAL, "id", "D%u: its record in etcd is unreadable",
@@ -649,16 +566,13 @@ sd_take(struct shcall *c, const cJSON *res)
 static int
 sd_closed(struct shcall *c, const char *doing)
 {
-	struct dd *d = &((struct sd *)c->st)->d;
+	struct disc *d = &((struct sd *)c->st)->d;
+	char why[512];
 
 	if (!d->resolved)
 		return (0);
-	shcall_error(c, ERR_CONFLICT, "id",
-	    "D%u is resolved (by %s: %.120s%s); it cannot be %s: start a new discussion to "
-	    "reopen the topic",
-	    d->num, d->decided_by != NULL ? d->decided_by : "?",
-	    d->decision != NULL ? d->decision : "",
-	    d->decision != NULL && strlen(d->decision) > 120 ? "..." : "", doing);
+	disc_closed_why(why, sizeof why, d, doing);
+	shcall_error(c, ERR_CONFLICT, "id", "%s", why);
 	return (1);
 }
 
@@ -669,7 +583,7 @@ sd_id_arg(struct req *r, struct sd *x)
 	size_t n;
 	const char *s = arg_str(r, "id", &n);
 
-	if ((x->num = sd_num(s, n)) != 0)
+	if ((x->num = disc_num(s, n)) != 0)
 		return (1);
 	reply_error(r->c, r->id, ERR_NOT_FOUND, "id",
 	    "no discussion %.*s in this shared project; discussion_list shows them",
@@ -683,15 +597,8 @@ sd_changed(struct shcall *c, const cJSON *res, void (*reply)(struct shcall *),
     shcall_step *again)
 {
 	struct sd *x = c->st;
-	const cJSON *kv = cJSON_GetArrayItem(etcd_txn_kvs(res, 0), 0);
-	struct shrec r;
-	int ours = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded"));
 
-	if (!ours && kv != NULL && shrec_read(kv, &r) == 0) {
-		ours = shrec_tag_is(&r, x->tag);
-		shrec_free(&r);
-	}
-	if (ours) {
+	if (shared_txn_ours(res, 0, x->tag)) {
 		reply(c);
 		return;
 	}
@@ -722,12 +629,13 @@ sd_write(struct shcall *c, const char *old_wo, const char *from, const char *add
 	free(key);
 	/* the old waiting index goes (a put of the same key would be a duplicate in the txn) */
 	if (old_wo != NULL &&
-	    (x->d.resolved || x->d.wo == NULL || strcmp(old_wo, x->d.wo) != 0)) {
+	    (x->d.resolved || x->d.waiting_on == NULL ||
+		strcmp(old_wo, x->d.waiting_on) != 0)) {
 		w = sd_key(c, "w", old_wo, x->num);
 		cJSON_AddItemToArray(ok, etcd_del(w, 0));
 		free(w);
 	}
-	sd_put_all(c, ok, &x->d, x->tag);
+	sd_put_all(c, ok, &x->d, x->host, x->tag);
 	if (x->d.resolved) {
 		key = sd_key(c, "r", NULL, x->num);
 		cJSON_AddItemToArray(ok, etcd_put(key, "", 0, 0));
@@ -748,17 +656,19 @@ reply_answer(struct shcall *c)
 
 	snprintf(id, sizeof id, "D%u", x->d.num);
 	shared_feed(shcall_session(c), "discussion_reply", "discussion", id, "replied%s%s",
-	    x->d.wo != NULL ? "; waiting on " : "", x->d.wo != NULL ? x->d.wo : "");
+	    x->d.waiting_on != NULL ? "; waiting on " : "",
+	    x->d.waiting_on != NULL ? x->d.waiting_on : "");
 	fb = shcall_reply_begin(c);
 	pk_map_open(fb);
 	pk_kstr(fb, "id", id);
 	pk_kstr(fb, "status", "open");
-	pk_kuint(fb, "replies", x->d.nrep);
-	pk_kstr_opt(fb, "waiting_on", x->d.wo);
+	pk_kuint(fb, "replies", x->d.nreplies);
+	pk_kstr_opt(fb, "waiting_on", x->d.waiting_on);
 	pk_kstr(fb, "hint",
-	    x->d.wo != NULL ? "the discussion now waits on waiting_on; its answer reaches your "
-			      "inbox when it is addressed to you"
-			    : "nobody is asked: pass waiting_on to ask someone, or resolve it");
+	    x->d.waiting_on != NULL
+		? "the discussion now waits on waiting_on; its answer reaches your "
+		  "inbox when it is addressed to you"
+		: "nobody is asked: pass waiting_on to ask someone, or resolve it");
 	pk_map_close(fb);
 	shcall_reply_end(c, fb);
 }
@@ -782,23 +692,23 @@ reply_go(struct shcall *c, const cJSON *res)
 
 	if (!sd_take(c, res) || sd_closed(c, "replied to"))
 		return;
-	if (x->d.nrep >= DISC_REPLIES_MAX) {
+	if (x->d.nreplies >= DISC_REPLIES_MAX) {
 		shcall_error(c, ERR_LIMIT, "id",
 		    "D%u has %d messages, the most a thread keeps; resolve it and start a new "
 		    "discussion",
 		    x->num, DISC_REPLIES_MAX);
 		return;
 	}
-	if (x->has_waiting || x->d.wo == NULL)
+	if (x->has_waiting || x->d.waiting_on == NULL)
 		next = x->waiting != NULL ? xstrdup(x->waiting) : NULL;
-	else if (shared_addr_match(x->d.wo, s->agent, s->role) &&
+	else if (shared_addr_match(x->d.waiting_on, s->agent, s->role) &&
 	    strcmp(x->d.started_by, s->agent) != 0)
 		next = xstrdup(x->d.started_by);
 	else
-		next = xstrdup(x->d.wo);
-	old = x->d.wo;
-	x->d.wo = next;
-	sd_add_reply(&x->d, s->agent, x->text, next);
+		next = xstrdup(x->d.waiting_on);
+	old = x->d.waiting_on;
+	x->d.waiting_on = next;
+	disc_add_reply(&x->d, s->agent, x->text, next);
 	sd_write(c, old, s->agent, next, "reply", x->text, reply_done);
 	free(old);
 }
@@ -862,18 +772,18 @@ resolve_go(struct shcall *c, const cJSON *res)
 {
 	struct sd *x = c->st;
 	struct session *s = shcall_session(c);
-	struct dd *d = &x->d;
+	struct disc *d = &x->d;
 	char *old, *body;
 
 	if (!sd_take(c, res) || sd_closed(c, "resolved again"))
 		return;
-	if (!(strcmp(d->host, shared_host()) == 0 && strcmp(d->sid, s->id) == 0) &&
+	if (!(strcmp(x->host, shared_host()) == 0 && strcmp(d->sid, s->id) == 0) &&
 	    (x->token == NULL || token_cmp(d->token, x->token, strlen(x->token)) != 0)) {
 		shcall_error(c, ERR_PERMISSION, x->token != NULL ? "token" : NULL,
 		    "D%u was started by %s (session %s on host %s); resolving it needs the "
 		    "token discussion_start returned%s, or that session; ask %s to resolve it, "
 		    "or reply with your proposal",
-		    d->num, d->started_by, d->sid, d->host,
+		    d->num, d->started_by, d->sid, x->host,
 		    x->token != NULL ? " (this one does not match)" : "", d->started_by);
 		return;
 	}
@@ -882,9 +792,9 @@ resolve_go(struct shcall *c, const cJSON *res)
 	d->reasoning = x->reasoning != NULL ? xstrdup(x->reasoning) : NULL;
 	d->linked_task = x->linked != NULL ? xstrdup(x->linked) : NULL;
 	d->decided_by = xstrdup(s->agent);
-	d->resolved_at = d->updated = wall_ms();
-	old = d->wo;
-	d->wo = NULL;
+	d->resolved_ms = d->updated_ms = wall_ms();
+	old = d->waiting_on;
+	d->waiting_on = NULL;
 	xasprintf(&body, "Decision: %s%s%s", d->decision,
 	    d->reasoning != NULL ? "\nReasoning: " : "",
 	    d->reasoning != NULL ? d->reasoning : "");
@@ -916,48 +826,12 @@ static void
 get_done(struct shcall *c, const cJSON *res)
 {
 	struct sd *x = c->st;
-	struct dd *d = &x->d;
 	struct fbuf *fb;
-	char at[TIME_ISO_LEN], id[16];
-	size_t i;
 
 	if (!sd_take(c, res))
 		return;
-	snprintf(id, sizeof id, "D%u", d->num);
 	fb = shcall_reply_begin(c);
-	pk_map_open(fb);
-	pk_kstr(fb, "id", id);
-	pk_kstr(fb, "topic", d->topic);
-	pk_kstr(fb, "status", d->resolved ? "resolved" : "open");
-	pk_kstr_opt(fb, "waiting_on", d->wo);
-	pk_kstr_opt(fb, "category", d->category);
-	pk_kstr(fb, "priority", d->priority);
-	pk_kstr(fb, "started_by", d->started_by);
-	pk_kstr(fb, "started_at", time_iso(d->started, at, sizeof at));
-	pk_str(fb, "replies");
-	pk_array(fb, d->nrep);
-	for (i = 0; i < d->nrep; i++) {
-		pk_map_open(fb);
-		pk_kstr(fb, "who", d->rep[i].who);
-		pk_kstr(fb, "at", time_iso(d->rep[i].at, at, sizeof at));
-		pk_kstr(fb, "text", d->rep[i].text);
-		pk_kstr_opt(fb, "waiting_on", d->rep[i].wo);
-		pk_map_close(fb);
-	}
-	if (d->resolved) {
-		pk_str(fb, "resolution");
-		pk_map_open(fb);
-		pk_kstr(fb, "decision", d->decision);
-		pk_kstr_opt(fb, "reasoning", d->reasoning);
-		pk_kstr(fb, "decided_by", d->decided_by);
-		pk_kstr_opt(fb, "linked_task", d->linked_task);
-		pk_kstr(fb, "at", time_iso(d->resolved_at, at, sizeof at));
-		pk_map_close(fb);
-	} else
-		pk_kstr(fb, "hint",
-		    "reply with discussion_reply; resolve with discussion_resolve (needs the "
-		    "token from discussion_start or the session that started it)");
-	pk_map_close(fb);
+	disc_pack(fb, &x->d);
 	shcall_reply_end(c, fb);
 }
 
@@ -1037,7 +911,7 @@ shared_discussion_list(struct req *r)
 	cJSON *body;
 
 	if ((after = arg_str(r, "after", &alen)) != NULL &&
-	    (before = sd_num(after, alen)) == 0) {
+	    (before = disc_num(after, alen)) == 0) {
 		reply_error(r->c, r->id, ERR_INVALID, "after",
 		    "after must be the cursor of a discussion_list page, an id like \"D12\"");
 		return;

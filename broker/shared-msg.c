@@ -1268,15 +1268,8 @@ static void
 ack_done(struct shcall *c, const cJSON *res)
 {
 	struct sm *x = c->st;
-	const cJSON *kv = cJSON_GetArrayItem(etcd_txn_kvs(res, 0), 0);
-	struct shrec r;
-	int ours = 0;
 
-	if (!sm_succeeded(res) && kv != NULL && shrec_read(kv, &r) == 0) {
-		ours = shrec_tag_is(&r, x->tag);
-		shrec_free(&r);
-	}
-	if (sm_succeeded(res) || ours) {
+	if (shared_txn_ours(res, 0, x->tag)) {
 		ack_reply(c, (size_t)x->id);
 		return;
 	}

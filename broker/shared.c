@@ -359,6 +359,27 @@ shrec_tag_is(const struct shrec *r, const char *tag)
 	return (tag != NULL && mp_streq(shrec_get(r, "w"), tag));
 }
 
+/*
+ * Did a compare-and-set txn write?  It succeeded, or it failed because
+ * it had written before (its answer lost, it went to etcd again): the
+ * record its failure read (the first kv of answer i) carries tag.
+ */
+int
+shared_txn_ours(const cJSON *res, int i, const char *tag)
+{
+	const cJSON *kv = cJSON_GetArrayItem(etcd_txn_kvs(res, i), 0);
+	struct shrec r;
+	int ours;
+
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded")))
+		return (1);
+	if (kv == NULL || shrec_read(kv, &r) != 0)
+		return (0);
+	ours = shrec_tag_is(&r, tag);
+	shrec_free(&r);
+	return (ours);
+}
+
 /* The share of session s, made on its first call. */
 static struct shsess *
 shsess_get(struct session *s, struct shproj *p)

@@ -115,6 +115,7 @@ int shrec_read(const cJSON *, struct shrec *);
 void shrec_free(struct shrec *);
 const msgpack_object *shrec_get(const struct shrec *, const char *);
 int shrec_tag_is(const struct shrec *, const char *);
+int shared_txn_ours(const cJSON *, int, const char *);
 
 /* shared-lock.c */
 void shared_lock_session_end(struct shsess *, const struct session *);
