@@ -11,8 +11,12 @@
 #   - many senders on both hosts to one inbox, read meanwhile by a
 #     blocked reader on its cursor: nothing lost, nothing twice;
 #   - message_ack on one host is the read state on the other;
+#   - discussions across hosts: numbers unique, notices wake an inbox,
+#     resolving needs the token or the session;
 #   - retention (--message-retention) enforced in etcd: the oldest go,
 #     a cursor behind them is cursor_expired;
+#   - kill -9 of the etcd leader while both hosts send: every
+#     acknowledged message is delivered, once;
 #   - kill -9 of batond B: B's agents leave A's agent_list after the TTL.
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
@@ -315,6 +319,44 @@ out=$(AS=gamma on B call message_inbox "{\"after\":$((first - 1))}" 2>&1)
 like "$out" "no longer retained" "a cursor behind the oldest kept is refused (cursor_expired)"
 is "$(AS=gamma on A call message_inbox '{"limit":1000}' | json '[.messages[].body] | join(" ")')" \
     "$(sed 1,5d "$D/got" | tr '\n' ' ' | sed 's/ $//')" "gamma's 5 oldest went; 75 left"
+
+# --- kill -9 of the etcd leader while both hosts send --------------------
+
+: >"$D/acked"
+: >"$D/send2.errors"
+senders=
+i=0
+while [ $i -lt 4 ]; do
+	if [ $((i % 2)) = 0 ]; then h=A; else h=B; fi
+	(
+		n=0
+		while [ $n -lt 10 ]; do
+			if AS=f$i on $h call message_send "{\"to\":\"omega\",\"body\":\"f$i.$n\"}" \
+			    >/dev/null 2>>"$D/send2.errors"; then
+				echo "f$i.$n" >>"$D/acked"
+			fi
+			n=$((n + 1))
+		done
+	) &
+	senders="$senders $!"
+	i=$((i + 1))
+done
+wait_for '[ "$(wc -l <"$D/acked")" -ge 8 ]' 30
+leader=$(etcd_leader)
+ok $? "the cluster has a leader (member $leader)"
+kill -9 "$(etcd_member_pid "$leader")"
+before=$(wc -l <"$D/acked" | tr -d ' ')
+wait $senders
+diag "leader killed after $before of 40 sends"
+is "$(cat "$D/send2.errors")" "" "every send went through across the leader's death"
+out=$(AS=omega on A call message_inbox '{"limit":1000}')
+is "$(echo "$out" | json '[.messages[].body] | sort | join(" ")')" \
+    "$(sort "$D/acked" | tr '\n' ' ' | sed 's/ $//')" \
+    "omega's inbox holds every acknowledged message, once"
+etcd_member_restart "$leader"
+wait_for '"$ETCDCTL" --endpoints "$ETCD_URLS" --command-timeout 1s endpoint health \
+    >/dev/null 2>&1' 30
+ok $? "member $leader is back: three healthy members"
 
 # --- what an agent holds; a session's end, a host's death --------------
 
