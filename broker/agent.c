@@ -67,10 +67,10 @@ agent_join_args(struct req *r, const char **name, size_t *nlen, const char **rol
 
 /* Answer agent_join: who the session is now, its mail, what to do next. */
 static void
-agent_join_reply(struct session *s, uint64_t id, double ttl, int64_t unread)
+agent_join_reply(struct session *s, uint64_t id, double ttl, const struct join_counts *jc)
 {
 	struct fbuf *fb;
-	char *steps = guide_next_steps(s, s->role), *hint = guide_join_hint(s);
+	char *steps = guide_next_steps(s, s->role), *hint = guide_join_hint(s, jc);
 
 	fb = reply_begin(id);
 	pk_map_open(fb);
@@ -80,7 +80,7 @@ agent_join_reply(struct session *s, uint64_t id, double ttl, int64_t unread)
 	pk_kstr(fb, "project", s->project);
 	if (ttl > 0)
 		pk_kdouble(fb, "expires_in_seconds", ttl);
-	pk_kuint(fb, "unread", unread >= 0 ? (uint64_t)unread : msg_unread(s));
+	pk_kuint(fb, "unread", jc != NULL ? jc->unread : msg_unread(s));
 	pk_kstr(fb, "hint", hint);
 	pk_kstr(fb, "next_steps", steps);
 	pk_map_close(fb);
@@ -95,18 +95,18 @@ agent_join_reply(struct session *s, uint64_t id, double ttl, int64_t unread)
 /*
  * Register s under name and role (both taken) for ttl, and answer
  * request id: at once, or once a shared project's presence is in etcd
- * (shared_join calls it then, with the unread mail it counted there).
+ * (shared_join calls it then, with what it counted there).
  */
 static void
 agent_join_commit(struct session *s, uint64_t id, char *name, char *role, double ttl,
-    int64_t unread)
+    const struct join_counts *jc)
 {
 	presence_join(s, name, role, ttl);
 	feed_record(s, "agent_join", "agent", s->project, s->agent, "joined%s%s",
 	    s->role != NULL ? " as " : "", s->role != NULL ? s->role : "");
 	log_info("session %s: joined as %s (%s)", s->id, s->agent,
 	    s->role != NULL ? s->role : "no role");
-	agent_join_reply(s, id, ttl, unread);
+	agent_join_reply(s, id, ttl, jc);
 }
 
 void
@@ -148,7 +148,7 @@ op_agent_join(struct req *r)
 	if (shared_join(r, presence_of_session(s) != NULL ? s->agent : NULL, cname, crole, ttl,
 		agent_join_commit))
 		return;
-	agent_join_commit(s, r->id, cname, crole, ttl, -1);
+	agent_join_commit(s, r->id, cname, crole, ttl, NULL);
 }
 
 /* One row of agent_list: a session, or a registration (s NULL for both when detached). */

@@ -490,7 +490,8 @@ const char *task_news_key(const char *);
 
 /* guide.c: the live role guidance (the texts are common/guide.c's) */
 char *guide_next_steps(struct session *, const char *);
-char *guide_join_hint(struct session *);
+struct join_counts; /* shared.c's section */
+char *guide_join_hint(struct session *, const struct join_counts *);
 
 /* lock.c, lockrow.c, lockhold.c (lock.h: what they share) */
 void lock_init(void);
@@ -540,10 +541,20 @@ void shared_shutdown(void);
 int shared_serve(struct req *);
 void shared_status(struct fbuf *);
 /*
- * agent_join's next step once a name is taken (agent.c's): session,
- * request, name, role, ttl, unread mail (-1: count it here).
+ * What agent_join tells a joining agent of its project when it is
+ * counted elsewhere (a shared project's, in etcd): its unread mail, the
+ * discussions waiting on it, who is present (agents[i] in roles[i]).
  */
-typedef void shared_joined_fn(struct session *, uint64_t, char *, char *, double, int64_t);
+struct join_counts {
+	size_t unread, waiting, n;
+	const char **agents, **roles;
+};
+/*
+ * agent_join's next step once a name is taken (agent.c's): session,
+ * request, name, role, ttl, what to tell (NULL: count it here).
+ */
+typedef void shared_joined_fn(struct session *, uint64_t, char *, char *, double,
+    const struct join_counts *);
 int shared_join(struct req *, const char *, char *, char *, double, shared_joined_fn *);
 
 /* server.c: listen, accept, dispatch */

@@ -47,6 +47,11 @@
 #define SHARED_LOCK_KEYS_MAX 10000 /* lock keys agent_list reads */
 #define SHARED_TRIES 100           /* compare-and-set rounds before giving up */
 
+/* What a read of the mailboxes (mbox_read) adds */
+#define MBOX_COUNT 1 /* the read counts the names with read state (ack) */
+#define MBOX_DISCS 2 /* the read has the discussions waiting on the reader (inbox) */
+#define MBOX_JOIN 3  /* those and who is present (agent_join) */
+
 /* A message's place, from its key: m/TO/FROM/TAG. */
 struct ment {
 	int64_t id;
@@ -271,18 +276,49 @@ static void mbox_read(struct shcall *, shcall_step *, int);
 static void mbox_take(struct shcall *, const cJSON *);
 static size_t sm_unread(const struct sm *);
 
-/* The name is ours in etcd, its unread mail counted: agent.c registers it here and answers. */
+/*
+ * The name is ours in etcd, its mail, the discussions waiting on it and
+ * who is present read: agent.c registers it here and answers with those.
+ */
 static void
 join_taken(struct shcall *c, const cJSON *res)
 {
 	struct sm *x = c->st;
 	struct session *s = shcall_session(c);
 	char *name = x->name, *role = x->role;
+	struct join_counts jc;
+	const cJSON *kv;
+	struct shrec r;
+	size_t i, cap = (size_t)cJSON_GetArraySize(etcd_txn_kvs(res, 8));
+	int j;
 
 	mbox_take(c, res);
+	memset(&jc, 0, sizeof jc);
+	jc.unread = sm_unread(x);
+	for (j = 5; j <= 7; j++)
+		jc.waiting += (size_t)cJSON_GetArraySize(etcd_txn_kvs(res, j));
+	jc.agents = xreallocarray(NULL, cap + 1, sizeof *jc.agents);
+	jc.roles = xreallocarray(NULL, cap + 1, sizeof *jc.roles);
+	cJSON_ArrayForEach(kv, etcd_txn_kvs(res, 8)) {
+		if (jc.n == cap || shrec_read(kv, &r) != 0)
+			continue;
+		jc.agents[jc.n] = mp_get_strdup(r.o, "n");
+		jc.roles[jc.n] = mp_get_strdup(r.o, "r");
+		shrec_free(&r);
+		if (jc.agents[jc.n] == NULL)
+			free((char *)jc.roles[jc.n]);
+		else
+			jc.n++;
+	}
 	x->name = x->role = NULL;
 	shared_feed(s, "agent_join", "agent", name, "present on host %s", shared_host());
-	x->joined(s, c->id, name, role, 0, (int64_t)sm_unread(x));
+	x->joined(s, c->id, name, role, 0, &jc);
+	for (i = 0; i < jc.n; i++) {
+		free((char *)jc.agents[i]);
+		free((char *)jc.roles[i]);
+	}
+	free(jc.agents);
+	free(jc.roles);
 	shcall_end(c);
 }
 
@@ -308,7 +344,7 @@ join_done(struct shcall *c, const cJSON *res)
 		x->myrole = x->role != NULL           ? xstrdup(x->role)
 		    : shcall_session(c)->role != NULL ? xstrdup(shcall_session(c)->role)
 						      : NULL;
-		mbox_read(c, join_taken, 0);
+		mbox_read(c, join_taken, MBOX_JOIN);
 		return;
 	}
 	if (kv == NULL || shrec_read(kv, &r) != 0) { /* gone meanwhile: again */
@@ -851,14 +887,12 @@ shared_message_send(struct req *r)
 
 /* --- messages: reading the mailboxes ---------------------------------- */
 
-#define MBOX_COUNT 1 /* the read counts the names with read state (ack) */
-#define MBOX_DISCS 2 /* the read has the discussions waiting on the reader (inbox) */
-
 /*
  * One read of the session's mailboxes (a txn): its read state, the
  * retention floor, then the keys of the messages to its name, its role
  * and all (2 to 4), then (MBOX_COUNT) how many names have read state or
- * (MBOX_DISCS) the discussions waiting on it (5 to 7).
+ * (MBOX_DISCS, MBOX_JOIN) the discussions waiting on it (5 to 7) and
+ * (MBOX_JOIN) the agents present (8).
  */
 static void
 mbox_read(struct shcall *c, shcall_step *step, int what)
@@ -870,8 +904,13 @@ mbox_read(struct shcall *c, shcall_step *step, int what)
 	cJSON_AddItemToArray(ok, etcd_get(k, 0, 0, 0));
 	cJSON_AddItemToArray(ok, etcd_get(mx, 0, 0, 0));
 	sm_boxes(c, ok, 1, 0, 0);
-	if (what == MBOX_DISCS)
+	if (what == MBOX_DISCS || what == MBOX_JOIN)
 		shared_disc_ranges(c, ok, x->me, x->myrole);
+	if (what == MBOX_JOIN) {
+		free(k);
+		k = shared_root(c, "a");
+		cJSON_AddItemToArray(ok, etcd_get(k, 1, 0, 0));
+	}
 	if (what == MBOX_COUNT) {
 		free(k);
 		k = shared_root(c, "k");

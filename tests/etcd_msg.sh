@@ -299,11 +299,16 @@ p2=$(AS=gamma on A call message_inbox "{\"limit\":1000,\"after\":$(echo "$p1" | 
 is "$(echo "$p1" | json .more)/$(( $(echo "$p1" | json '.messages | length') + $(echo "$p2" | json '.messages | length') ))" \
     true/81 "a page of 30 on B says more; its cursor on A gives the other 51"
 
-is "$(AS=gamma on B call agent_join '{"name":"gamma"}' | json .unread)" 81 \
+jo=$(AS=gamma on B call agent_join '{"name":"gamma"}')
+is "$(echo "$jo" | json .unread)" 81 \
     "gamma joining on B is told of its 81 unread messages (80 and beta's to all)"
+like "$(echo "$jo" | json .hint)" \
+    "^First read your inbox: 81 unread messages, 0 discussions waiting on you \\(message_inbox\\)\\. 2 other agents present: alpha \\(planner\\), beta \\(reviewer\\)\\." \
+    "its hint counts them and names the agents of both hosts"
 
 # Retention: past $RETAIN messages the oldest go, in etcd too (the
 # messages before gamma's, then gamma's 5 oldest).
+out=$(AS=gamma on B call message_inbox '{"limit":1000}')
 first=$(echo "$out" | json '[.messages[] | select(.to == "gamma")][0].id')
 n=0
 all=$("$ETCDCTL" --endpoints "$ETCD_URLS" get --prefix /baton/p/team/m/ -w json)
