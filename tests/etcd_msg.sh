@@ -244,6 +244,15 @@ out=$(AS=x on A call discussion_list "{\"status\":\"resolved\",\"after\":\"$(ech
 is "$(echo "$out" | json '[.discussions[] | "\(.id):\(.decision)"] | join(",")')" "D1:v2" \
     "its cursor on A, resolved only: D1 and its decision"
 
+# A wait with no mail answers at its end, with a cursor that skips nothing.
+c2=$(AS=zeta on A call message_inbox '{}' | json .cursor)
+t0=$(now_ms)
+out=$(AS=zeta on A call message_inbox "{\"after\":$c2,\"wait_seconds\":1}")
+dt=$(($(now_ms) - t0))
+is "$(echo "$out" | json '.messages | length')/$(echo "$out" | json '.cursor >= '"$c2")" 0/true \
+    "an inbox wait with no mail answers empty, its cursor not behind"
+ok $([ $dt -ge 900 ] && [ $dt -lt 5000 ] && echo 0 || echo 1) "after its wait_seconds ($dt ms)"
+
 # Bad input: a clear error naming the field.
 out=$(AS=alpha on A call message_send '{"to":"a b","body":"x"}' 2>&1)
 like "$out" "to must be an agent name, role:ROLE or all" "a bad address is refused"
@@ -368,8 +377,14 @@ ok $? "member $leader is back: three healthy members"
 # An MCP session on B joins and takes a lock: A's agent_list shows it.
 export BATON_SOCKET="$D/B/run/sock" BATON_PROJECT="$D/pB"
 mcp_start 1 mu
-mcp_call 1 2 agent_join '{"name":"mu","role":"implementer"}'
-is "$(mcp_result 1 2 | json .agent)" mu "an MCP session on B joins as mu"
+mcp_call 1 2 agent_join '{"name":"nu","role":"planner"}'
+is "$(mcp_result 1 2 | json .agent)" nu "an MCP session on B joins as nu"
+mcp_call 1 4 agent_join '{"name":"mu"}'
+is "$(mcp_result 1 4 | json .agent)/$(agents A)" "mu/alpha@planner beta@reviewer mu@planner" \
+    "joining again as mu: A lists mu (its role kept), nu is gone (one txn)"
+mcp_call 1 5 agent_join '{"name":"mu","role":"implementer"}'
+is "$(mcp_result 1 5 | json .role)/$(agents A)" \
+    "implementer/alpha@planner beta@reviewer mu@implementer" "mu again, as implementer: its own key rewritten"
 mcp_call 1 3 lock_acquire '{"name":"db"}'
 is "$(mcp_result 1 3 | json .acquired)" true "and takes the shared lock db"
 on B lock -w 20 db -- true 3>&- &
