@@ -29,7 +29,10 @@
  *               shared-lock.c, shared-note.c, shared-msg.c and
  *               shared-disc.c (shared.h is theirs and etcd.c's); calls
  *               sessions, replies, waits; agent.c calls shared_join, with
- *               the step that joins
+ *               the step that joins.  Tasks are shared-task.c's, which
+ *               stands after task.c (it packs and checks tasks with
+ *               task.c's functions): shared.c reaches it through its
+ *               handler table and its session-end function only
  *   feed.c      the audit log of every change (modules call feed_record
  *               where they change state) and its live subscribers;
  *               server.c tells it where a request begins and ends

@@ -27,15 +27,6 @@
 
 #include "task.h"
 
-/* A parked task_claim. */
-struct claim_wait {
-	struct project *p;
-	unsigned num; /* 0: the best ready task */
-	double lease;
-	int review; /* a review to take, not a task to do */
-	double cap; /* the cap on its wait; 0: it did not ask to wait */
-};
-
 static TAILQ_HEAD(, task) claims = TAILQ_HEAD_INITIALIZER(claims);
 static TAILQ_HEAD(, task) reviews = TAILQ_HEAD_INITIALIZER(reviews);
 
@@ -296,7 +287,7 @@ claim_reply(struct session *s, uint64_t id, const struct claim_wait *cw,
 }
 
 /* Answer claimed:true for t (a review when review is set). */
-static void
+void
 claim_yes(struct session *s, uint64_t id, const struct claim_wait *cw, struct task *t,
     int review, const char *hint)
 {
@@ -306,7 +297,7 @@ claim_yes(struct session *s, uint64_t id, const struct claim_wait *cw, struct ta
 }
 
 /* Answer claimed:false, naming t (NULL: none) and, with files_busy, who holds its files. */
-static void
+void
 claim_no(struct session *s, uint64_t id, const struct claim_wait *cw, struct task *t,
     int files_busy, const char *hint)
 {
@@ -348,15 +339,6 @@ claim_pick(struct project *p, struct session *s, int *changes, struct task **bus
 	}
 	return (best);
 }
-
-#define CLAIM_HINT_TAKEN \
-	"yours, with its files reserved for you: do it, then task_submit {id, notes}; take " \
-	"file: locks for other shared files before editing them"
-#define CLAIM_HINT_CHANGES "changes were requested: read feedback, fix, then task_submit"
-#define CLAIM_HINT_REVIEW \
-	"yours to review: read its notes and history, check the acceptance criteria " \
-	"(project_get) and run the tests, then task_approve {id} or task_request_changes " \
-	"{id, feedback}"
 
 /* Hand back t, whose changes were requested, to its claimant s (files again if free). */
 static void

@@ -300,6 +300,15 @@ task_claim_move(struct req *r, struct task *t, double lease)
 	return (0);
 }
 
+/* May op move a task from status from to status to (the machine, and op's own start)? */
+int
+task_move_ok(const char *op, int from, int to)
+{
+	int opfrom = task_op_from(op);
+
+	return ((allowed[from] & B(to)) && (opfrom < 0 || opfrom == from));
+}
+
 /*
  * Move t to status to, as the caller, with note (notes, feedback or a
  * reason).  Checks the machine, the status the operation starts from
@@ -310,9 +319,9 @@ int
 task_move(struct req *r, struct task *t, int to, const char *note, const char *tokarg,
     double lease)
 {
-	int from = (int)t->status, opfrom = task_op_from(r->op->name);
+	int from = (int)t->status;
 
-	if (!(allowed[from] & B(to)) || (opfrom >= 0 && opfrom != from))
+	if (!task_move_ok(r->op->name, from, to))
 		return (task_refuse(r, t, to));
 	switch (to) {
 	case TS_IN_PROGRESS:

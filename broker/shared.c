@@ -5,7 +5,9 @@
  * (etcd.c) instead of this broker's memory.  This is the layer between
  * the two: it knows which projects are shared, serves their operations
  * through the recipes of shared-*.c (server.c hands it every request
- * first: shared_serve), and carries what those recipes stand on:
+ * first: shared_serve; shared-lock.c locks, shared-note.c notes,
+ * counters and events, shared-task.c tasks and claims), and carries
+ * what those recipes stand on:
  *
  *   - a call (struct shcall) per request in flight: the request's id,
  *     its etcd call or watch, its wait timer; it ends with its answer,
@@ -14,9 +16,10 @@
  *     and never a grant made here.
  *   - a lease per session (--etcd-ttl), granted at its first call that
  *     writes and kept alive while the session lives; what the session
- *     holds in etcd (its lock keys, claims, presence) is bound to it,
+ *     holds in etcd (its lock keys, claims, reviews) is bound to it,
  *     so when a host dies or loses etcd, its holdings go when the
- *     lease expires.  The session's end revokes it at once.  A lease
+ *     lease expires.  The session's end revokes it at once, once its
+ *     task claims are orphans that outlive it (shared_task_session_end).  A lease
  *     this broker could not renew in time is lost: the session's client
  *     is told (an error frame) and disconnected, since what it held is
  *     gone.
@@ -781,10 +784,10 @@ shared_session_closed(struct session *s)
 		etcd_cancel(ss->grant_ec);
 	if (ss->ka_ec != NULL)
 		etcd_cancel(ss->ka_ec);
-	if (ss->lease != 0 && !ss->lost) {
-		/* nobody waits for it; if etcd cannot be reached, the lease expires */
-		etcd_revoke(ss->lease);
-	}
+	/* nobody waits for it; if etcd cannot be reached, the lease expires */
+	if (!shared_task_session_end(s, ss->lease != 0 && !ss->lost ? ss->lease : 0) &&
+	    ss->lease != 0 && !ss->lost)
+		etcd_revoke(ss->lease); /* else once its claims are orphans */
 	event_free(ss->ka_ev);
 	event_free(ss->expire_ev);
 	HASH_DEL(shsessions, ss);
@@ -888,6 +891,15 @@ static op_handler *const shared_handlers[OP_COUNT] = {
 	[OP_discussion_resolve] = shared_discussion_resolve,
 	[OP_discussion_list] = shared_discussion_list,
 	[OP_discussion_get] = shared_discussion_get,
+	[OP_task_create] = shared_task_create,
+	[OP_task_get] = shared_task_get,
+	[OP_task_list] = shared_task_list,
+	[OP_task_update] = shared_task_update,
+	[OP_task_claim] = shared_task_claim,
+	[OP_task_submit] = shared_task_submit,
+	[OP_task_approve] = shared_task_approve,
+	[OP_task_request_changes] = shared_task_request_changes,
+	[OP_task_release] = shared_task_release,
 };
 
 /*

@@ -5,10 +5,10 @@
  * which serve the operations of a shared project from etcd: shared.c
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
- * events, shared-msg.c presence and messages, shared-disc.c
- * discussions (tasks and claims are not shared yet: shared.c refuses
- * them).  Nothing else in the broker includes it; main.c and
- * server.c call what broker.h's shared section declares.
+ * events, shared-task.c tasks and claims (which also reads task.h: it
+ * answers as task.c does), shared-msg.c presence and messages,
+ * shared-disc.c discussions.  Nothing else in the broker includes it;
+ * main.c and server.c call what broker.h's shared section declares.
  */
 #ifndef BATON_SHARED_H
 #define BATON_SHARED_H
@@ -140,5 +140,11 @@ op_handler shared_discussion_start, shared_discussion_reply, shared_discussion_r
 op_handler shared_discussion_list, shared_discussion_get;
 void shared_disc_ranges(const struct shcall *, cJSON *, const char *, const char *);
 size_t shared_disc_pack_waiting(struct fbuf *, const cJSON *, int);
+
+/* shared-task.c */
+op_handler shared_task_create, shared_task_get, shared_task_list, shared_task_update;
+op_handler shared_task_claim, shared_task_submit, shared_task_approve;
+op_handler shared_task_request_changes, shared_task_release;
+int shared_task_session_end(const struct session *, int64_t);
 
 #endif /* BATON_SHARED_H */

@@ -200,9 +200,12 @@ task_creator(const struct task *t)
 
 /* ---- history and changes ---- */
 
-/* Record one change of t in its history, dropping the oldest past the bound. */
+/*
+ * Add one change to t's history, dropping the oldest past the bound (the
+ * audit log aside: task_hist).
+ */
 void
-task_hist(struct task *t, const struct session *s, const char *action, int from, int to,
+task_hist_add(struct task *t, const struct session *s, const char *action, int from, int to,
     const char *note)
 {
 	struct hist *h;
@@ -222,8 +225,6 @@ task_hist(struct task *t, const struct session *s, const char *action, int from,
 	if (t->hist == NULL)
 		t->hist = xreallocarray(NULL, TASK_HISTORY_MAX, sizeof *t->hist);
 	h = &t->hist[t->nhist++];
-	feed_record(s, action, "task", t->p->name, t->id, "%s%s%s: %s", action,
-	    to >= 0 ? " -> " : "", to >= 0 ? task_status_names[to] : "", t->title);
 	h->at = wall_ms();
 	h->actor = xstrdup(s != NULL ? s->agent : "baton");
 	h->sid = s != NULL ? xstrdup(s->id) : NULL;
@@ -235,6 +236,16 @@ task_hist(struct task *t, const struct session *s, const char *action, int from,
 		n = strlen(note);
 		h->note = xstrndup(note, n > TASK_HIST_NOTE_MAX ? TASK_HIST_NOTE_MAX : n);
 	}
+}
+
+/* Record one change of t in its history and in the audit log. */
+void
+task_hist(struct task *t, const struct session *s, const char *action, int from, int to,
+    const char *note)
+{
+	feed_record(s, action, "task", t->p->name, t->id, "%s%s%s: %s", action,
+	    to >= 0 ? " -> " : "", to >= 0 ? task_status_names[to] : "", t->title);
+	task_hist_add(t, s, action, from, to, note);
 }
 
 /* t's row is to be rewritten at the next checkpoint (key: taskrow.c). */
@@ -373,7 +384,7 @@ task_reply(struct req *r, const struct task *t, const char *hint)
 /* ---- arguments that need more than the table ---- */
 
 /* Parse tags (an array of strings, or NULL) into a fresh array; -1 after replying. */
-static int
+int
 task_parse_tags(struct req *r, const msgpack_object *o, char ***tags, size_t *ntags)
 {
 	const char *s;
@@ -397,7 +408,7 @@ task_parse_tags(struct req *r, const msgpack_object *o, char ***tags, size_t *nt
 	return (0);
 }
 
-static void
+void
 task_free_strings(char **tags, size_t n)
 {
 	size_t i;
@@ -500,7 +511,7 @@ task_deps_cycle(struct req *r, struct project *p, unsigned self, const unsigned 
  * new task: ntasks + 1): ids that exist, no duplicates, no cycle.  -1
  * after replying.
  */
-static int
+int
 task_parse_deps(struct req *r, struct project *p, unsigned self, const msgpack_object *o,
     unsigned **deps, size_t *ndeps)
 {
@@ -554,31 +565,35 @@ task_append(struct project *p, struct task *t)
 
 /* ---- operations ---- */
 
-void
-op_task_create(struct req *r)
+/*
+ * The next task of p from task_create's arguments (not in p yet, no
+ * history), or NULL after replying: the bound, tags, files and
+ * dependencies checked.
+ */
+struct task *
+task_build(struct req *r, struct project *p)
 {
-	struct project *p = project_ensure(r->s->project);
 	struct task *t;
-	char **tags, **files, hint[256];
+	char **tags, **files;
 	unsigned *deps;
 	size_t ntags, ndeps, nfiles;
 
 	if (p->ntasks >= TASKS_MAX) {
 		reply_error(r->c, r->id, ERR_LIMIT, "title",
 		    "this project has %d tasks, the most one project may have", TASKS_MAX);
-		return;
+		return (NULL);
 	}
 	if (task_parse_tags(r, arg_get(r, "tags"), &tags, &ntags) != 0)
-		return;
+		return (NULL);
 	if (task_parse_files(r, p, arg_get(r, "files"), &files, &nfiles) != 0) {
 		task_free_strings(tags, ntags);
-		return;
+		return (NULL);
 	}
 	if (task_parse_deps(r, p, (unsigned)p->ntasks + 1, arg_get(r, "depends_on"), &deps,
 		&ndeps) != 0) {
 		task_free_strings(tags, ntags);
 		task_free_strings(files, nfiles);
-		return;
+		return (NULL);
 	}
 	t = xcalloc(1, sizeof *t);
 	t->p = p;
@@ -602,13 +617,32 @@ op_task_create(struct req *r)
 	t->status = TS_TODO;
 	t->lease = TASK_LEASE_DEFAULT;
 	t->created_at = wall_ms();
+	return (t);
+}
+
+/* The hint of a task just created. */
+void
+task_created_hint(const struct task *t, char *hint, size_t size)
+{
+	snprintf(hint, size, "%s created%s; implementers get it with task_claim%s", t->id,
+	    task_ready(t) ? " and ready" : ", ready once its dependencies are done",
+	    t->nfiles > 0 ? ", which reserves its files for them" : "");
+}
+
+void
+op_task_create(struct req *r)
+{
+	struct project *p = project_ensure(r->s->project);
+	struct task *t;
+	char hint[256];
+
+	if ((t = task_build(r, p)) == NULL)
+		return;
 	task_append(p, t);
 	task_hist(t, r->s, "created", -1, TS_TODO, NULL);
 	task_touch(t);
 	project_wake(p);
-	snprintf(hint, sizeof hint, "%s created%s; implementers get it with task_claim%s",
-	    t->id, task_ready(t) ? " and ready" : ", ready once its dependencies are done",
-	    t->nfiles > 0 ? ", which reserves its files for them" : "");
+	task_created_hint(t, hint, sizeof hint);
 	task_reply(r, t, hint);
 }
 
@@ -666,7 +700,13 @@ task_list_match(const struct task_filter *f, const struct task *t)
 void
 op_task_list(struct req *r)
 {
-	struct project *p = project_ensure(r->s->project);
+	task_list_reply(r, project_ensure(r->s->project));
+}
+
+/* Answer task_list r from the tasks of p. */
+void
+task_list_reply(struct req *r, struct project *p)
+{
 	struct task_filter f;
 	struct task *last = NULL;
 	struct fbuf *fb;
@@ -720,15 +760,7 @@ op_task_list(struct req *r)
 static const char *const task_update_fields[] = { "title", "description", "priority", "tags",
 	"depends_on", "assignee", "files" };
 
-/* What task_update parses before it changes anything. */
-struct task_update_args {
-	char **tags, **files;
-	size_t ntags, nfiles;
-	unsigned *deps;
-	size_t ndeps;
-};
-
-static void
+void
 task_update_args_free(struct task_update_args *u)
 {
 	task_free_strings(u->tags, u->ntags);
@@ -738,7 +770,7 @@ task_update_args_free(struct task_update_args *u)
 }
 
 /* Apply task_update's field changes (checked already, taken over); 1 when any was given. */
-static int
+int
 task_update_fields_set(struct req *r, struct task *t, struct task_update_args *u)
 {
 	size_t i;
@@ -781,7 +813,7 @@ task_update_fields_set(struct req *r, struct task *t, struct task_update_args *u
 }
 
 /* Parse what task_update changes besides the status; -1 after replying. */
-static int
+int
 task_update_parse(struct req *r, struct project *p, struct task *t, struct task_update_args *u)
 {
 	memset(u, 0, sizeof *u);

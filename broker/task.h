@@ -120,6 +120,14 @@ struct task_counts {
 	size_t ready;
 };
 
+/* What task_update parses before it changes anything. */
+struct task_update_args {
+	char **tags, **files;
+	size_t ntags, nfiles;
+	unsigned *deps;
+	size_t ndeps;
+};
+
 /* task.c */
 int task_name_index(const char *const *, size_t, const char *, size_t);
 int task_arg_choice(struct req *, const char *, const char *const *, size_t, int);
@@ -133,19 +141,51 @@ int task_claimable_by(const struct task *, const struct session *);
 void task_counts(const struct project *, struct task_counts *);
 int task_all_done(const struct project *, const struct task_counts *);
 void task_hist(struct task *, const struct session *, const char *, int, int, const char *);
+void task_hist_add(struct task *, const struct session *, const char *, int, int, const char *);
 void task_changed(const struct task *);
 void task_touch(struct task *);
 void task_pk_iso(struct fbuf *, const char *, int64_t);
 void task_pk_fields(struct fbuf *, const struct task *, int);
 const char *task_creator(const struct task *);
 void task_reply(struct req *, const struct task *, const char *);
+void task_list_reply(struct req *, struct project *);
+int task_parse_tags(struct req *, const msgpack_object *, char ***, size_t *);
+int task_parse_deps(struct req *, struct project *, unsigned, const msgpack_object *,
+    unsigned **, size_t *);
+void task_free_strings(char **, size_t);
+struct task *task_build(struct req *, struct project *);
+void task_created_hint(const struct task *, char *, size_t);
+int task_update_parse(struct req *, struct project *, struct task *, struct task_update_args *);
+int task_update_fields_set(struct req *, struct task *, struct task_update_args *);
+void task_update_args_free(struct task_update_args *);
 
 /* review.c */
 int task_refuse(struct req *, const struct task *, int);
 int task_move(struct req *, struct task *, int, const char *, const char *, double);
 int review_is_own(const struct task *, const struct session *);
+int task_move_ok(const char *, int, int);
 
-/* taskrow.c: task_store_kind */
+/* taskrow.c (and task_store_kind) */
+void taskrow_pack(struct fbuf *, const struct task *);
+void taskrow_fields(struct task *, const msgpack_object *);
+
+#define CLAIM_HINT_TAKEN \
+	"yours, with its files reserved for you: do it, then task_submit {id, notes}; take " \
+	"file: locks for other shared files before editing them"
+#define CLAIM_HINT_CHANGES "changes were requested: read feedback, fix, then task_submit"
+#define CLAIM_HINT_REVIEW \
+	"yours to review: read its notes and history, check the acceptance criteria " \
+	"(project_get) and run the tests, then task_approve {id} or task_request_changes " \
+	"{id, feedback}"
+
+/* A task_claim: parked, or answered (claim_yes, claim_no). */
+struct claim_wait {
+	struct project *p;
+	unsigned num; /* 0: the best ready task */
+	double lease;
+	int review; /* a review to take, not a task to do */
+	double cap; /* the cap on its wait; 0: it did not ask to wait */
+};
 
 /* claim.c */
 void claim_bind(struct task *, struct session *);
@@ -158,6 +198,10 @@ void claim_take(struct task *, struct session *, double);
 int claim_check(struct req *, struct task *, const char *);
 void claim_restore(struct task *, const char *, int64_t);
 void claim_review_drop(struct task *);
+void claim_yes(struct session *, uint64_t, const struct claim_wait *, struct task *, int,
+    const char *);
+void claim_no(struct session *, uint64_t, const struct claim_wait *, struct task *, int,
+    const char *);
 
 /* project.c */
 struct project *project_ensure(const char *);

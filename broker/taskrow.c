@@ -52,15 +52,15 @@ taskrow_pk_history(struct fbuf *fb, const struct task *t)
 	}
 }
 
-/* A task's row; 0 when there is no such task. */
-static int
-task_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
+/*
+ * A task's fields, claim and history as a map: its row in the checkpoint,
+ * and its record in etcd for a shared project (shared-task.c).
+ */
+void
+taskrow_pack(struct fbuf *fb, const struct task *t)
 {
-	struct task *t;
 	size_t i;
 
-	if ((t = taskrow_find(key)) == NULL)
-		return (0);
 	pk_map_open(fb);
 	pk_kstr(fb, "title", t->title);
 	pk_kstr(fb, "description", t->description);
@@ -100,6 +100,17 @@ task_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
 	pk_kuint(fb, "history_dropped", t->hist_dropped);
 	taskrow_pk_history(fb, t);
 	pk_map_close(fb);
+}
+
+/* A task's row; 0 when there is no such task. */
+static int
+task_pack(const struct store_kind *kind, const char *key, struct fbuf *fb)
+{
+	struct task *t;
+
+	if ((t = taskrow_find(key)) == NULL)
+		return (0);
+	taskrow_pack(fb, t);
 	return (1);
 }
 
@@ -271,6 +282,19 @@ task_restore(const struct store_kind *kind, const char *key, const msgpack_objec
 	t->p = p;
 	t->num = num;
 	snprintf(t->id, sizeof t->id, "T%u", num);
+	taskrow_fields(t, o);
+	taskrow_place(p, t);
+	taskrow_claim(t, o);
+	return (0);
+}
+
+/*
+ * A task's fields and history from its map (taskrow_pack's), its claim
+ * aside: t's number is set.
+ */
+void
+taskrow_fields(struct task *t, const msgpack_object *o)
+{
 	t->title = taskrow_strdup(o, "title", "?");
 	t->description = mp_get_strdup(o, "description");
 	t->assignee = mp_get_strdup(o, "assignee");
@@ -296,9 +320,6 @@ task_restore(const struct store_kind *kind, const char *key, const msgpack_objec
 	t->version = (uint64_t)mp_get_int(o, "version", 0);
 	t->hist_dropped = (size_t)mp_get_int(o, "history_dropped", 0);
 	taskrow_history(t, mp_get(o, "history"));
-	taskrow_place(p, t);
-	taskrow_claim(t, o);
-	return (0);
 }
 
 const struct store_kind task_store_kind = {

@@ -30,7 +30,10 @@ _etcd_member_run() {
 etcd_cluster_start() {
 	_ec_dir=$1
 	_ec_n=${2:-3}
-	_ec_base=$((20000 + ($$ % 2000) * 11))
+	# below Linux's ephemeral ports (32768 on): a client connection's
+	# local port there made a member's bind fail (seen: "bind: address
+	# already in use" on 35016, which was free when checked)
+	_ec_base=$((20000 + ($$ % 1000) * 11))
 	while :; do
 		_ec_ok=1
 		_ec_i=0
@@ -40,6 +43,7 @@ etcd_cluster_start() {
 		done
 		[ $_ec_ok = 1 ] && break
 		_ec_base=$((_ec_base + 2 * _ec_n + 1))
+		[ $_ec_base -lt 32000 ] || _ec_base=20000
 	done
 	_ec_cluster=
 	_ec_i=1

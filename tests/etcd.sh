@@ -8,7 +8,7 @@
 #     order of grants), no two holders at once (checked intervals);
 #   - notes: compare-and-set from both sides, one winner per version;
 #     counters collision-free; note_wait and event_wait across hosts;
-#   - task claims raced from both sides: one winner;
+#   - tasks are served (tests/etcd_tasks.sh: claims raced, one winner);
 #   - kill -9 of the etcd leader during a lock and counter workload:
 #     nothing acknowledged is lost, no lock is granted twice, service
 #     resumes;
@@ -235,10 +235,12 @@ is "$(echo "$out" | json .changed)/$(echo "$out" | json .found)" true/false \
 
 on A call agent_join '{"name":"alpha"}' >/dev/null
 ok $? "agent_join names a session of a shared project (on its host)"
-out=$(on A call task_create '{"title":"t","complexity":"simple"}' 2>&1)
+out=$(on A call project_set '{"description":"d"}' 2>&1)
 rc=$?
-is "$rc" 65 "task_create in a shared project is refused (exit 65)"
+is "$rc" 65 "project_set in a shared project is refused (exit 65)"
 like "$out" "not served for shared projects" "naming what is missing"
+is "$(on B call task_create '{"title":"t","complexity":"simple"}' | json .id)" T1 \
+    "task_create is served (tests/etcd_tasks.sh tests tasks and claims)"
 
 # --- a watch stream whose member dies is resumed on another ------------
 
