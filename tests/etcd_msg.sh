@@ -336,6 +336,8 @@ is "$(AS=gamma on A call message_inbox '{"limit":1000}' | json '[.messages[].bod
 
 # --- kill -9 of the etcd leader while both hosts send --------------------
 
+leader=$(etcd_leader)
+ok $? "the cluster has a leader (member $leader)"
 : >"$D/acked"
 : >"$D/send2.errors"
 senders=
@@ -344,7 +346,7 @@ while [ $i -lt 4 ]; do
 	if [ $((i % 2)) = 0 ]; then h=A; else h=B; fi
 	(
 		n=0
-		while [ $n -lt 10 ]; do
+		while [ $n -lt 20 ]; do
 			if AS=f$i on $h call message_send "{\"to\":\"omega\",\"body\":\"f$i.$n\"}" \
 			    >/dev/null 2>>"$D/send2.errors"; then
 				echo "f$i.$n" >>"$D/acked"
@@ -356,12 +358,10 @@ while [ $i -lt 4 ]; do
 	i=$((i + 1))
 done
 wait_for '[ "$(wc -l <"$D/acked")" -ge 8 ]' 30
-leader=$(etcd_leader)
-ok $? "the cluster has a leader (member $leader)"
 kill -9 "$(etcd_member_pid "$leader")"
 before=$(wc -l <"$D/acked" | tr -d ' ')
 wait $senders
-diag "leader killed after $before of 40 sends"
+diag "leader killed after $before of 80 sends"
 is "$(cat "$D/send2.errors")" "" "every send went through across the leader's death"
 out=$(AS=omega on A call message_inbox '{"limit":1000}')
 is "$(echo "$out" | json '[.messages[].body] | sort | join(" ")')" \
