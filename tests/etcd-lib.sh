@@ -11,6 +11,12 @@
 # etcd_member_restart I: start member I again on its data.
 # etcd_leader: the index of the member that leads now (empty if none).
 # etcd_cluster_stop: SIGKILL every member.
+#
+# For the tests of two batond "hosts" on the cluster (tests/etcd*.sh):
+# etcd_need: SKIP the whole test when etcd or etcdctl is missing.
+# etcd_host_start DIR H ARGS...: batond for host H under DIR, its project
+#   DIR/pH shared as "team", with ARGS (--etcd-ttl...); sets PID_H.
+# etcd_host_of I: the host of worker I, A and B in turn.
 
 ETCD=${ETCD:-etcd}
 ETCDCTL=${ETCDCTL:-etcdctl}
@@ -123,4 +129,29 @@ etcd_cluster_stop() {
 		kill -9 "$_es_p" 2>/dev/null
 	done
 	ETCD_PIDS=
+}
+
+etcd_need() {
+	if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
+		echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
+		exit 0
+	fi
+}
+
+etcd_host_start() {
+	_eh_d=$1
+	_eh_h=$2
+	shift 2
+	mkdir -p -m 700 "$_eh_d/$_eh_h/run" "$_eh_d/$_eh_h/state" "$_eh_d/p$_eh_h"
+	timeout 10 "$BATOND" -S "$_eh_d/$_eh_h/run/sock" -D "$_eh_d/$_eh_h/state" \
+	    --backend etcd --etcd "$ETCD_URLS" --share "$_eh_d/p$_eh_h=team" "$@" \
+	    </dev/null >/dev/null 2>"$_eh_d/$_eh_h.err" ||
+	    bail_out "batond $_eh_h: $(cat "$_eh_d/$_eh_h.err")"
+	_eh_pid=$(BATON_SOCKET="$_eh_d/$_eh_h/run/sock" BATON_PROJECT="$_eh_d/p$_eh_h" \
+	    "$BATON" status --json | json .pid)
+	eval "PID_$_eh_h=\$_eh_pid"
+}
+
+etcd_host_of() {
+	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
 }

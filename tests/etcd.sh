@@ -19,10 +19,7 @@
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
 need_jq
-if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
-	echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
-	exit 0
-fi
+etcd_need
 broker_dir
 D=$TEST_DIR
 TTL=3
@@ -49,15 +46,6 @@ like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-ttl 0.5)" \
 
 etcd_cluster_start "$D/etcd" || bail_out "etcd did not start: $(tail -5 "$D/etcd/m1.log")"
 
-# start_host H: batond for host H on the cluster, its project $D/pH shared as "team".
-start_host() {
-	mkdir -p -m 700 "$D/$1/run" "$D/$1/state" "$D/p$1"
-	timeout 10 "$BATOND" -S "$D/$1/run/sock" -D "$D/$1/state" --backend etcd \
-	    --etcd "$ETCD_URLS" --share "$D/p$1=team" --etcd-ttl $TTL --etcd-timeout $TIMEOUT \
-	    </dev/null >/dev/null 2>"$D/$1.err" || bail_out "batond $1: $(cat "$D/$1.err")"
-	eval "PID_$1=\$(on $1 status --json | json .pid)"
-}
-
 # on H ARGS...: baton ARGS as a client of host H in the shared project.
 on() {
 	_h=$1
@@ -65,18 +53,13 @@ on() {
 	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" "$BATON" "$@"
 }
 
-# host_of I: the host of worker I, A and B in turn.
-host_of() {
-	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
-}
-
 # etcd_watches H: the watch streams host H has open (a waiter parked on etcd).
 etcd_watches() {
 	on $1 status --json | json .shared.watches
 }
 
-start_host A
-start_host B
+etcd_host_start "$D" A --etcd-ttl $TTL --etcd-timeout $TIMEOUT
+etcd_host_start "$D" B --etcd-ttl $TTL --etcd-timeout $TIMEOUT
 
 # --- locks: FIFO, increasing fences, no overlap ------------------------
 
@@ -100,7 +83,7 @@ EOF
 : >"$D/locks"
 i=0
 while [ $i -lt 8 ]; do
-	h=$(host_of $i)
+	h=$(etcd_host_of $i)
 	(
 		n=0
 		while [ $n -lt 4 ]; do
@@ -156,7 +139,7 @@ v=$(on B call note_get '{"key":"cfg"}' | json .version)
 : >"$D/cas"
 i=0
 while [ $i -lt 10 ]; do
-	h=$(host_of $i)
+	h=$(etcd_host_of $i)
 	on $h call note_set "{\"key\":\"cfg\",\"value\":{\"n\":$i},\"if_version\":$v}" |
 	    json .written >>"$D/cas" &
 	i=$((i + 1))
@@ -179,7 +162,7 @@ done
 EOF
 i=0
 while [ $i -lt 6 ]; do
-	h=$(host_of $i)
+	h=$(etcd_host_of $i)
 	(. "$D/incr.sh" $h) &
 	i=$((i + 1))
 done
@@ -190,7 +173,7 @@ is "$(on A call note_get '{"key":"sum"}' | json .value)" 30 \
 : >"$D/counts"
 i=0
 while [ $i -lt 8 ]; do
-	h=$(host_of $i)
+	h=$(etcd_host_of $i)
 	(
 		n=0
 		while [ $n -lt 10 ]; do
@@ -291,7 +274,7 @@ EOF
 pids=
 i=0
 while [ $i -lt 4 ]; do
-	h=$(host_of $i)
+	h=$(etcd_host_of $i)
 	(. "$D/fworker.sh" $h $i) &
 	pids="$pids $!"
 	i=$((i + 1))
