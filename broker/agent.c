@@ -6,7 +6,10 @@
  * Names are labels, not identities: a plain hello may carry any name
  * (shell scripts with BATON_AGENT share their agent's name), only
  * agent_join claims one.  On a team broker every name starts with its
- * session's user (team.c), so one user's names are never another's.
+ * session's user (team.c), so one user's names are never another's.  In
+ * a shared project (batond --share) the name is taken in etcd first,
+ * across hosts (shared_join, shared-msg.c), and agent_list is served
+ * from there.
  */
 #include "config.h"
 
@@ -64,13 +67,12 @@ agent_join_args(struct req *r, const char **name, size_t *nlen, const char **rol
 
 /* Answer agent_join: who the session is now, its mail, what to do next. */
 static void
-agent_join_reply(struct req *r, double ttl)
+agent_join_reply(struct session *s, uint64_t id, double ttl, const struct join_counts *jc)
 {
-	struct session *s = r->s;
 	struct fbuf *fb;
-	char *steps = guide_next_steps(s, s->role), *hint = guide_join_hint(s);
+	char *steps = guide_next_steps(s, s->role), *hint = guide_join_hint(s, jc);
 
-	fb = reply_begin(r->id);
+	fb = reply_begin(id);
 	pk_map_open(fb);
 	pk_kstr(fb, "session", s->id);
 	pk_kstr(fb, "agent", s->agent);
@@ -78,13 +80,33 @@ agent_join_reply(struct req *r, double ttl)
 	pk_kstr(fb, "project", s->project);
 	if (ttl > 0)
 		pk_kdouble(fb, "expires_in_seconds", ttl);
-	pk_kuint(fb, "unread", msg_unread(s));
+	pk_kuint(fb, "unread", jc != NULL ? jc->unread : msg_unread(s));
 	pk_kstr(fb, "hint", hint);
 	pk_kstr(fb, "next_steps", steps);
 	pk_map_close(fb);
 	free(hint);
 	free(steps);
-	reply_end(r->c, fb);
+	if (s->client != NULL)
+		reply_end(s->client, fb);
+	else
+		fbuf_free(fb), free(fb);
+}
+
+/*
+ * Register s under name and role (both taken) for ttl, and answer
+ * request id: at once, or once a shared project's presence is in etcd
+ * (shared_join calls it then, with what it counted there).
+ */
+static void
+agent_join_commit(struct session *s, uint64_t id, char *name, char *role, double ttl,
+    const struct join_counts *jc)
+{
+	presence_join(s, name, role, ttl);
+	feed_record(s, "agent_join", "agent", s->project, s->agent, "joined%s%s",
+	    s->role != NULL ? " as " : "", s->role != NULL ? s->role : "");
+	log_info("session %s: joined as %s (%s)", s->id, s->agent,
+	    s->role != NULL ? s->role : "no role");
+	agent_join_reply(s, id, ttl, jc);
 }
 
 void
@@ -95,7 +117,7 @@ op_agent_join(struct req *r)
 	const char *name, *role;
 	size_t nlen, rlen;
 	double ttl = arg_num(r, "ttl_seconds");
-	char *cname, *cause;
+	char *cname, *cause, *crole;
 
 	if (agent_join_args(r, &name, &nlen, &role, &rlen) != 0)
 		return;
@@ -121,12 +143,12 @@ op_agent_join(struct req *r)
 		free(cname);
 		return;
 	}
-	presence_join(s, cname, role != NULL ? xstrndup(role, rlen) : NULL, ttl);
-	feed_record(s, "agent_join", "agent", s->project, s->agent, "joined%s%s",
-	    s->role != NULL ? " as " : "", s->role != NULL ? s->role : "");
-	log_info("session %s: joined as %s (%s)", s->id, s->agent,
-	    s->role != NULL ? s->role : "no role");
-	agent_join_reply(r, ttl);
+	crole = role != NULL ? xstrndup(role, rlen) : NULL;
+	/* a shared project: the name is taken in etcd first, across hosts */
+	if (shared_join(r, presence_of_session(s) != NULL ? s->agent : NULL, cname, crole, ttl,
+		agent_join_commit))
+		return;
+	agent_join_commit(s, r->id, cname, crole, ttl, NULL);
 }
 
 /* One row of agent_list: a session, or a registration (s NULL for both when detached). */

@@ -25,13 +25,16 @@
  *               ground.c and etcd-tls.c only
  *   etcd-tls.c  its TLS (OpenSSL bufferevents) and the credentials of
  *               etcd's authentication; calls ground.c only
+ *   discpack.c  a discussion as the wire shows it (msg.h's struct disc),
+ *               for discuss.c and shared-disc.c; calls nobody
  *   shared.c    shared projects: their operations served from etcd by
- *               shared-lock.c and shared-note.c (shared.h is theirs and
- *               etcd.c's); calls sessions, replies, waits.  Tasks are
- *               shared-task.c's, which stands after task.c (it packs
- *               and checks tasks with task.c's functions): shared.c
- *               reaches it through its handler table and its
- *               session-end function only
+ *               shared-lock.c, shared-note.c, shared-msg.c and
+ *               shared-disc.c (shared.h is theirs and etcd.c's); calls
+ *               sessions, replies, waits; agent.c calls shared_join, with
+ *               the step that joins.  Tasks are shared-task.c's, which
+ *               stands after task.c (it packs and checks tasks with
+ *               task.c's functions): shared.c reaches it through its
+ *               handler table and its session-end function only
  *   feed.c      the audit log of every change (modules call feed_record
  *               where they change state) and its live subscribers;
  *               server.c tells it where a request begins and ends
@@ -492,7 +495,8 @@ const char *task_news_key(const char *);
 
 /* guide.c: the live role guidance (the texts are common/guide.c's) */
 char *guide_next_steps(struct session *, const char *);
-char *guide_join_hint(struct session *);
+struct join_counts; /* shared.c's section */
+char *guide_join_hint(struct session *, const struct join_counts *);
 
 /* lock.c, lockrow.c, lockhold.c (lock.h: what they share) */
 void lock_init(void);
@@ -542,6 +546,22 @@ void shared_init(void);
 void shared_shutdown(void);
 int shared_serve(struct req *);
 void shared_status(struct fbuf *);
+/*
+ * What agent_join tells a joining agent of its project when it is
+ * counted elsewhere (a shared project's, in etcd): its unread mail, the
+ * discussions waiting on it, who is present (agents[i] in roles[i]).
+ */
+struct join_counts {
+	size_t unread, waiting, n;
+	const char **agents, **roles;
+};
+/*
+ * agent_join's next step once a name is taken (agent.c's): session,
+ * request, name, role, ttl, what to tell (NULL: count it here).
+ */
+typedef void shared_joined_fn(struct session *, uint64_t, char *, char *, double,
+    const struct join_counts *);
+int shared_join(struct req *, const char *, char *, char *, double, shared_joined_fn *);
 
 /* server.c: listen, accept, dispatch */
 int server_listen(const char *, char **);

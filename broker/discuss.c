@@ -42,28 +42,6 @@ msg_waiting_on(struct session *s)
 	return (n);
 }
 
-/* A discussion in a few fields, for lists. */
-static void
-disc_pack_summary(struct fbuf *fb, const struct disc *d)
-{
-	char at[TIME_ISO_LEN], id[16];
-
-	snprintf(id, sizeof id, "D%u", d->num);
-	pk_map_open(fb);
-	pk_kstr(fb, "id", id);
-	pk_kstr(fb, "topic", d->topic);
-	pk_kstr(fb, "status", d->resolved ? "resolved" : "open");
-	pk_kstr_opt(fb, "waiting_on", d->waiting_on);
-	pk_kstr_opt(fb, "category", d->category);
-	pk_kstr(fb, "priority", d->priority);
-	pk_kstr(fb, "started_by", d->started_by);
-	pk_kuint(fb, "replies", d->nreplies);
-	pk_kstr(fb, "updated_at", time_iso(d->updated_ms, at, sizeof at));
-	if (d->resolved)
-		pk_kstr(fb, "decision", d->decision);
-	pk_map_close(fb);
-}
-
 /* An array of up to max discussions waiting on agent in role; how many. */
 size_t
 disc_pk_waiting(struct fbuf *fb, struct mproject *p, const char *agent, const char *role,
@@ -83,22 +61,6 @@ disc_pk_waiting(struct fbuf *fb, struct mproject *p, const char *agent, const ch
 	}
 	pk_array_close(fb);
 	return (n);
-}
-
-/* The number of a discussion id ("D3", "d3" or "3") of n bytes; 0 when it is none. */
-static unsigned
-disc_num(const char *s, size_t n)
-{
-	unsigned long num = 0;
-	size_t i;
-
-	i = n > 0 && (s[0] == 'D' || s[0] == 'd') ? 1 : 0;
-	for (; i < n && num < 1000000000UL; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (0);
-		num = num * 10 + (unsigned long)(s[i] - '0');
-	}
-	return ((unsigned)num);
 }
 
 /* The discussion argument "id" names; NULL (answered) when none. */
@@ -123,29 +85,6 @@ disc_find(struct req *r, struct mproject *p)
 	return (NULL);
 }
 
-static void
-disc_free(struct disc *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->nreplies; i++) {
-		free(d->replies[i].who);
-		free(d->replies[i].text);
-		free(d->replies[i].waiting_on);
-	}
-	free(d->replies);
-	free(d->topic);
-	free(d->category);
-	free(d->priority);
-	free(d->waiting_on);
-	free(d->started_by);
-	free(d->decision);
-	free(d->reasoning);
-	free(d->decided_by);
-	free(d->linked_task);
-	free(d);
-}
-
 /* d's row is to be rewritten (or deleted) at the next checkpoint. */
 static void
 disc_changed(const struct mproject *p, const struct disc *d)
@@ -166,24 +105,11 @@ disc_room(struct mproject *p)
 			TAILQ_REMOVE(&p->discs, d, entry);
 			p->ndiscs--;
 			disc_changed(p, d);
-			disc_free(d);
+			disc_free(d, 1);
 			return (0);
 		}
 	}
 	return (-1);
-}
-
-static void
-disc_add_reply(struct disc *d, const char *who, const char *text, const char *waiting_on)
-{
-	struct dreply *e;
-
-	d->replies = xreallocarray(d->replies, d->nreplies + 1, sizeof *d->replies);
-	e = &d->replies[d->nreplies++];
-	e->who = xstrdup(who);
-	e->text = xstrdup(text);
-	e->waiting_on = waiting_on != NULL ? xstrdup(waiting_on) : NULL;
-	e->at_ms = d->updated_ms = wall_ms();
 }
 
 /*
@@ -270,12 +196,12 @@ op_discussion_start(struct req *r)
 static int
 disc_closed(struct req *r, const struct disc *d, const char *doing)
 {
+	char why[512];
+
 	if (!d->resolved)
 		return (0);
-	reply_error(r->c, r->id, ERR_CONFLICT, "id",
-	    "D%u is resolved (by %s: %.120s%s); "
-	    "it cannot be %s: start a new discussion to reopen the topic",
-	    d->num, d->decided_by, d->decision, strlen(d->decision) > 120 ? "..." : "", doing);
+	disc_closed_why(why, sizeof why, d, doing);
+	reply_error(r->c, r->id, ERR_CONFLICT, "id", "%s", why);
 	return (1);
 }
 
@@ -468,64 +394,17 @@ op_discussion_list(struct req *r)
 	reply_end(r->c, fb);
 }
 
-/* The thread of d: every message with who, when and who it waited on. */
-static void
-disc_pk_replies(struct fbuf *fb, const struct disc *d)
-{
-	const struct dreply *e;
-	char at[TIME_ISO_LEN];
-	size_t i;
-
-	pk_str(fb, "replies");
-	pk_array(fb, d->nreplies);
-	for (i = 0; i < d->nreplies; i++) {
-		e = &d->replies[i];
-		pk_map_open(fb);
-		pk_kstr(fb, "who", e->who);
-		pk_kstr(fb, "at", time_iso(e->at_ms, at, sizeof at));
-		pk_kstr(fb, "text", e->text);
-		pk_kstr_opt(fb, "waiting_on", e->waiting_on);
-		pk_map_close(fb);
-	}
-}
-
 void
 op_discussion_get(struct req *r)
 {
 	struct mproject *p = mproject_ensure(r->s->project);
 	struct disc *d;
 	struct fbuf *fb;
-	char at[TIME_ISO_LEN], id[16];
 
 	if ((d = disc_find(r, p)) == NULL)
 		return;
-	snprintf(id, sizeof id, "D%u", d->num);
 	fb = reply_begin(r->id);
-	pk_map_open(fb);
-	pk_kstr(fb, "id", id);
-	pk_kstr(fb, "topic", d->topic);
-	pk_kstr(fb, "status", d->resolved ? "resolved" : "open");
-	pk_kstr_opt(fb, "waiting_on", d->waiting_on);
-	pk_kstr_opt(fb, "category", d->category);
-	pk_kstr(fb, "priority", d->priority);
-	pk_kstr(fb, "started_by", d->started_by);
-	pk_kstr(fb, "started_at", time_iso(d->started_ms, at, sizeof at));
-	disc_pk_replies(fb, d);
-	if (d->resolved) {
-		pk_str(fb, "resolution");
-		pk_map_open(fb);
-		pk_kstr(fb, "decision", d->decision);
-		pk_kstr_opt(fb, "reasoning", d->reasoning);
-		pk_kstr(fb, "decided_by", d->decided_by);
-		pk_kstr_opt(fb, "linked_task", d->linked_task);
-		pk_kstr(fb, "at", time_iso(d->resolved_ms, at, sizeof at));
-		pk_map_close(fb);
-	} else
-		pk_kstr(fb, "hint",
-		    "reply with discussion_reply; resolve with "
-		    "discussion_resolve (needs the token from discussion_start or the "
-		    "session that started it)");
-	pk_map_close(fb);
+	disc_pack(fb, d);
 	reply_end(r->c, fb);
 }
 
@@ -672,7 +551,7 @@ discussion_restore(const struct store_kind *kind, const char *key, const msgpack
 	d->resolved = mp_get_bool(o, "resolved", 0);
 	d->decision = mp_get_strdup(o, "decision");
 	if (d->topic == NULL || d->started_by == NULL || (d->resolved && d->decision == NULL)) {
-		disc_free(d);
+		disc_free(d, 1);
 		xasprintf(cause, "discussion %s: bad row", key);
 		return (-1);
 	}

@@ -169,19 +169,29 @@ guide_others_add(const char *agent, const char *role, void *arg)
 
 /*
  * agent_join's hint: the mail waiting, who else is here, and the role in
- * a sentence; next_steps (guide_next_steps) says what to do now.
+ * a sentence; next_steps (guide_next_steps) says what to do now.  jc:
+ * what a shared project counted in etcd (NULL: this broker's).
  * Malloc'd text.
  */
 char *
-guide_join_hint(struct session *s)
+guide_join_hint(struct session *s, const struct join_counts *jc)
 {
 	struct guide_others h;
-	size_t unread = msg_unread(s), waiting = msg_waiting_on(s);
+	size_t unread, waiting, i;
 	char *text;
 
 	memset(&h, 0, sizeof h);
 	h.self = s->agent;
-	presence_foreach(s->project, guide_others_add, &h);
+	if (jc != NULL) {
+		unread = jc->unread;
+		waiting = jc->waiting;
+		for (i = 0; i < jc->n; i++)
+			guide_others_add(jc->agents[i], jc->roles[i], &h);
+	} else {
+		unread = msg_unread(s);
+		waiting = msg_waiting_on(s);
+		presence_foreach(s->project, guide_others_add, &h);
+	}
 	xasprintf(&text,
 	    "%s%zu unread message%s, %zu discussion%s waiting on you%s. "
 	    "%zu other agent%s present%s%s%s. %s",

@@ -283,7 +283,7 @@ op_hook_edit(struct req *r)
 static void
 hook_pk_prime(struct fbuf *fb, struct session *s)
 {
-	char *hint = guide_join_hint(s), *steps = guide_next_steps(s, s->role);
+	char *hint = guide_join_hint(s, NULL), *steps = guide_next_steps(s, s->role);
 
 	pk_str(fb, "locks");
 	lock_pack_session_names(fb, s);

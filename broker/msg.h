@@ -1,6 +1,8 @@
 /*
  * The messaging family's own header: messages and read state (msg.c)
- * and discussions (discuss.c) share one record per project.  It stays
+ * and discussions (discuss.c) share one record per project; discpack.c
+ * packs a discussion for discuss.c and for shared-disc.c (a shared
+ * project's discussions, in etcd), which use struct disc too.  It stays
  * out of broker.h on purpose: no other module reaches into a mailbox;
  * the rest of the broker calls what broker.h's msg section declares.
  */
@@ -68,6 +70,14 @@ int msg_addr_match(const char *, const char *, const char *);
 int msg_addr_arg(struct req *, const char *, char **);
 struct message *msg_post(struct mproject *, uint64_t, const char *, const char *, const char *,
     const char *, const char *);
+
+/* discpack.c */
+unsigned disc_num(const char *, size_t);
+void disc_free(struct disc *, int);
+void disc_add_reply(struct disc *, const char *, const char *, const char *);
+void disc_closed_why(char *, size_t, const struct disc *, const char *);
+void disc_pack_summary(struct fbuf *, const struct disc *);
+void disc_pack(struct fbuf *, const struct disc *);
 
 /* discuss.c */
 int disc_waits_on(const struct disc *, const char *, const char *);

@@ -392,6 +392,27 @@ shrec_tag_is(const struct shrec *r, const char *tag)
 	return (tag != NULL && mp_streq(shrec_get(r, "w"), tag));
 }
 
+/*
+ * Did a compare-and-set txn write?  It succeeded, or it failed because
+ * it had written before (its answer lost, it went to etcd again): the
+ * record its failure read (the first kv of answer i) carries tag.
+ */
+int
+shared_txn_ours(const cJSON *res, int i, const char *tag)
+{
+	const cJSON *kv = cJSON_GetArrayItem(etcd_txn_kvs(res, i), 0);
+	struct shrec r;
+	int ours;
+
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded")))
+		return (1);
+	if (kv == NULL || shrec_read(kv, &r) != 0)
+		return (0);
+	ours = shrec_tag_is(&r, tag);
+	shrec_free(&r);
+	return (ours);
+}
+
 /* The share of session s, made on its first call. */
 static struct shsess *
 shsess_get(struct session *s, struct shproj *p)
@@ -957,6 +978,15 @@ static op_handler *const shared_handlers[OP_COUNT] = {
 	[OP_counter_incr] = shared_counter_incr,
 	[OP_event_signal] = shared_event_signal,
 	[OP_event_wait] = shared_event_wait,
+	[OP_agent_list] = shared_agent_list,
+	[OP_message_send] = shared_message_send,
+	[OP_message_inbox] = shared_message_inbox,
+	[OP_message_ack] = shared_message_ack,
+	[OP_discussion_start] = shared_discussion_start,
+	[OP_discussion_reply] = shared_discussion_reply,
+	[OP_discussion_resolve] = shared_discussion_resolve,
+	[OP_discussion_list] = shared_discussion_list,
+	[OP_discussion_get] = shared_discussion_get,
 	[OP_task_create] = shared_task_create,
 	[OP_task_get] = shared_task_get,
 	[OP_task_list] = shared_task_list,
@@ -970,8 +1000,9 @@ static op_handler *const shared_handlers[OP_COUNT] = {
 
 /*
  * Operations that are about this broker, not the project: served here as
- * ever.  agent_join names the session (the name its lock records carry);
- * its presence stays on this host (agent_list is not served yet).
+ * ever.  agent_join names the session here (the name its lock records
+ * carry), once shared_join (shared-msg.c, called by agent.c) took the
+ * name in etcd.
  */
 static const unsigned char shared_local_ops[OP_COUNT] = {
 	[OP_status] = 1,
@@ -986,6 +1017,37 @@ static const unsigned char shared_local_ops[OP_COUNT] = {
 	[OP_log_subscribe] = 1,
 };
 
+/* Is project shared (its state in etcd)? */
+int
+shared_serves(const char *project)
+{
+	return (enabled && shared_proj(project) != NULL);
+}
+
+/*
+ * May r's session start a call in etcd?  0 when not (answered): its
+ * lease is lost, or it has too many calls in flight.
+ */
+int
+shared_admit(struct req *r)
+{
+	struct shsess *ss = shsess_get(r->s, shared_proj(r->s->project));
+
+	if (ss->lost) {
+		reply_error(r->c, r->id, ERR_UNAVAILABLE, NULL,
+		    "this session lost its etcd lease; reconnect");
+		return (0);
+	}
+	if (ss->ncalls + 1 > SHARED_CALLS_MAX) {
+		reply_error(r->c, r->id, ERR_LIMIT, NULL,
+		    "this session has %d calls in flight, the limit (batond(8)): let one end "
+		    "before you start another",
+		    SHARED_CALLS_MAX);
+		return (0);
+	}
+	return (1);
+}
+
 /*
  * server.c: serve r from etcd when its session's project is shared; 1
  * when it was (answered now or later), 0 to let the local handler run.
@@ -994,7 +1056,6 @@ int
 shared_serve(struct req *r)
 {
 	struct shproj *p;
-	struct shsess *ss;
 	enum op_id id = (enum op_id)(r->op - ops);
 
 	if (!enabled || (p = shared_proj(r->s->project)) == NULL || shared_local_ops[id])
@@ -1006,19 +1067,7 @@ shared_serve(struct req *r)
 		    r->op->name, p->name);
 		return (1);
 	}
-	ss = shsess_get(r->s, p);
-	if (ss->lost) {
-		reply_error(r->c, r->id, ERR_UNAVAILABLE, NULL,
-		    "this session lost its etcd lease; reconnect");
-		return (1);
-	}
-	if (ss->ncalls + 1 > SHARED_CALLS_MAX) {
-		reply_error(r->c, r->id, ERR_LIMIT, NULL,
-		    "this session has %d calls in flight, the limit (batond(8)): let one end "
-		    "before you start another",
-		    SHARED_CALLS_MAX);
-		return (1);
-	}
-	shared_handlers[id](r);
+	if (shared_admit(r))
+		shared_handlers[id](r);
 	return (1);
 }

@@ -7,9 +7,9 @@
  * the layer (which projects are shared, a lease per session, calls in
  * flight), shared-lock.c locks, shared-note.c notes, counters and
  * events, shared-task.c tasks and claims (which also reads task.h: it
- * answers as task.c does; presence and messages are not shared yet:
- * shared.c refuses them).  Nothing else in the broker includes it; main.c and
- * server.c call what broker.h's shared section declares.
+ * answers as task.c does), shared-msg.c presence and messages,
+ * shared-disc.c discussions.  Nothing else in the broker includes it;
+ * main.c and server.c call what broker.h's shared section declares.
  */
 #ifndef BATON_SHARED_H
 #define BATON_SHARED_H
@@ -108,6 +108,8 @@ void shcall_wait(struct shcall *, double, void (*)(struct shcall *));
 int64_t shcall_lease(struct shcall *);
 int64_t shcall_lease_kept(struct shcall *);
 int64_t shcall_lease_id(const struct shcall *);
+int shared_serves(const char *);
+int shared_admit(struct req *);
 struct session *shcall_session(const struct shcall *);
 char *shared_key(const struct shcall *, const char *, const char *, size_t, int);
 char *shared_root(const struct shcall *, const char *);
@@ -129,6 +131,7 @@ int shrec_read(const cJSON *, struct shrec *);
 void shrec_free(struct shrec *);
 const msgpack_object *shrec_get(const struct shrec *, const char *);
 int shrec_tag_is(const struct shrec *, const char *);
+int shared_txn_ours(const cJSON *, int, const char *);
 
 /*
  * shared-lock.c.  A recipe whose keys on a session's lease outlive the
@@ -146,6 +149,19 @@ op_handler shared_lock_break;
 /* shared-note.c */
 op_handler shared_note_set, shared_note_get, shared_note_delete, shared_note_list;
 op_handler shared_note_wait, shared_counter_incr, shared_event_signal, shared_event_wait;
+
+/* shared-msg.c (shared_join: broker.h) */
+op_handler shared_agent_list, shared_message_send, shared_message_inbox, shared_message_ack;
+cJSON *shared_msg_put(const struct shcall *, const char *, const char *, const char *,
+    const char *, size_t, const char *, char **);
+int shared_addr_arg(struct req *, const char *, char **);
+int shared_addr_match(const char *, const char *, const char *);
+
+/* shared-disc.c */
+op_handler shared_discussion_start, shared_discussion_reply, shared_discussion_resolve;
+op_handler shared_discussion_list, shared_discussion_get;
+void shared_disc_ranges(const struct shcall *, cJSON *, const char *, const char *);
+size_t shared_disc_pack_waiting(struct fbuf *, const cJSON *, int);
 
 /* shared-task.c */
 op_handler shared_task_create, shared_task_get, shared_task_list, shared_task_update;

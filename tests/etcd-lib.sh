@@ -33,6 +33,8 @@
 #   baton lock as "sh FILE LOG", it appends "START END FENCE" (ns) to LOG.
 # check_intervals LOG: what is wrong in LOG: an overlap of two sections,
 #   or a fence not above the one before (nothing when all is well).
+# etcd_host_start DIR H ARGS...: batond for host H under DIR, its project
+#   DIR/pH shared as "team", with ARGS (--etcd-ttl...); sets PID_H.
 
 ETCD=${ETCD:-etcd}
 ETCDCTL=${ETCDCTL:-etcdctl}
@@ -243,3 +245,18 @@ etcd_need() {
 		exit 0
 	fi
 }
+
+etcd_host_start() {
+	_eh_d=$1
+	_eh_h=$2
+	shift 2
+	mkdir -p -m 700 "$_eh_d/$_eh_h/run" "$_eh_d/$_eh_h/state" "$_eh_d/p$_eh_h"
+	timeout 10 "$BATOND" -S "$_eh_d/$_eh_h/run/sock" -D "$_eh_d/$_eh_h/state" \
+	    --backend etcd --etcd "$ETCD_URLS" --share "$_eh_d/p$_eh_h=team" "$@" \
+	    </dev/null >/dev/null 2>"$_eh_d/$_eh_h.err" ||
+	    bail_out "batond $_eh_h: $(cat "$_eh_d/$_eh_h.err")"
+	_eh_pid=$(BATON_SOCKET="$_eh_d/$_eh_h/run/sock" BATON_PROJECT="$_eh_d/p$_eh_h" \
+	    "$BATON" status --json | json .pid)
+	eval "PID_$_eh_h=\$_eh_pid"
+}
+

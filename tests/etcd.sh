@@ -49,18 +49,9 @@ like "$(bad_opts --backend etcd --etcd http://h:1 --share p --etcd-ttl 0.5)" \
 
 etcd_cluster_start "$D/etcd" || bail_out "etcd did not start: $(tail -5 "$D/etcd/m1.log")"
 
-# start_host H: batond for host H on the cluster, its project $D/pH shared as "team".
-start_host() {
-	mkdir -p -m 700 "$D/$1/run" "$D/$1/state" "$D/p$1"
-	timeout 10 "$BATOND" -S "$D/$1/run/sock" -D "$D/$1/state" --backend etcd \
-	    --etcd "$ETCD_URLS" --share "$D/p$1=team" --etcd-ttl $TTL --etcd-timeout $TIMEOUT \
-	    </dev/null >/dev/null 2>"$D/$1.err" || bail_out "batond $1: $(cat "$D/$1.err")"
-	eval "PID_$1=\$(on $1 status --json | json .pid)"
-}
-
 export BATOND_TEST_ETCD_LOSE="$D/lose" # a txn's answer dropped while it exists
-start_host A
-start_host B
+etcd_host_start "$D" A --etcd-ttl $TTL --etcd-timeout $TIMEOUT
+etcd_host_start "$D" B --etcd-ttl $TTL --etcd-timeout $TIMEOUT
 
 # --- locks: FIFO, increasing fences, no overlap ------------------------
 

@@ -17,25 +17,13 @@
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
 need_jq
-if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then
-	echo "1..0 # SKIP etcd and etcdctl are not installed (Debian's etcd-server and etcd-client; ./bootstrap installs them)"
-	exit 0
-fi
+etcd_need
 broker_dir
 D=$TEST_DIR
 TTL=2
 trap 'etcd_cluster_stop; cleanup' EXIT
 
 etcd_cluster_start "$D/etcd" || bail_out "etcd did not start: $(tail -5 "$D/etcd/m1.log")"
-
-# start_host H: batond for host H on the cluster, its project $D/pH shared as "team".
-start_host() {
-	mkdir -p -m 700 "$D/$1/run" "$D/$1/state" "$D/p$1"
-	timeout 10 "$BATOND" -S "$D/$1/run/sock" -D "$D/$1/state" --backend etcd \
-	    --etcd "$ETCD_URLS" --share "$D/p$1=team" --etcd-ttl $TTL --etcd-timeout 5 \
-	    </dev/null >/dev/null 2>"$D/$1.err" || bail_out "batond $1: $(cat "$D/$1.err")"
-	eval "PID_$1=\$(on $1 status --json | json .pid)"
-}
 
 # on H ARGS...: baton ARGS as a client of host H in the shared project.
 on() {
@@ -44,13 +32,8 @@ on() {
 	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" timeout 60 "$BATON" "$@"
 }
 
-# host_of I: the host of worker I, A and B in turn.
-host_of() {
-	if [ $(($1 % 2)) = 1 ]; then echo B; else echo A; fi
-}
-
-start_host A
-start_host B
+etcd_host_start "$D" A --etcd-ttl $TTL --etcd-timeout 5
+etcd_host_start "$D" B --etcd-ttl $TTL --etcd-timeout 5
 
 # --- create on A, read on B ---------------------------------------------
 
