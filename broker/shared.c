@@ -16,9 +16,9 @@
  *     and never a grant made here.
  *   - a lease per session (--etcd-ttl), granted at its first call that
  *     writes and kept alive while the session lives; what the session
- *     holds in etcd (its lock keys, claims, reviews) is bound to it,
- *     so when a host dies or loses etcd, its holdings go when the
- *     lease expires.  The session's end revokes it at once, once its
+ *     holds in etcd (its lock keys, claims, reviews, presence) is
+ *     bound to it, so when a host dies or loses etcd, its holdings go
+ *     when the lease expires.  The session's end revokes it at once, once its
  *     task claims are orphans that outlive it (shared_task_session_end).
  *     A lease this broker could not renew in time is lost: when the
  *     session held something on it (a grant, a call that bound keys to
