@@ -155,12 +155,12 @@ task_reviewed(struct task *t, const struct session *s, const char *note)
 
 /* ---- telling people ---- */
 
-/* Whether reviewers and planners are present (presence_foreach). */
-struct review_who {
-	int reviewer, planner;
-};
+/* The events of review notices, by REVIEW_SUBMITTED, REVIEW_CHANGES, REVIEW_ALL_DONE. */
+const char *const review_events[REVIEW_NEWS] = { "task:review", "task:changes",
+	"task:all_done" };
 
-static void
+/* Note whether agent, in role, is a reviewer or a planner (presence_foreach). */
+void
 review_who_add(const char *agent, const char *role, void *arg)
 {
 	struct review_who *w = arg;
@@ -174,91 +174,108 @@ review_who_add(const char *agent, const char *role, void *arg)
 /*
  * Who hears of t's review (reviewers, or with none present planners,
  * or with neither its creator) or, with planners_first, of the end of
- * the work (planners, else its creator).
+ * the work (planners, else its creator); w says who is present.
  */
 static const char *
-review_addressee(const struct task *t, int planners_first)
+review_addressee(const struct task *t, const struct review_who *w, int planners_first)
 {
-	struct review_who w = { 0, 0 };
-
-	presence_foreach(t->p->name, review_who_add, &w);
-	if (w.reviewer && !planners_first)
+	if (w->reviewer && !planners_first)
 		return ("role:reviewer");
-	if (w.planner)
+	if (w->planner)
 		return ("role:planner");
 	return (task_creator(t));
 }
 
-/* Tell to in t's project (an inbox message in t's thread) and signal event. */
-static void
-review_tell(const struct task *t, const char *from, const char *to, const char *event,
-    const char *subject, const char *body)
+/*
+ * The notice of what by did to t (what: REVIEW_SUBMITTED,
+ * REVIEW_CHANGES, REVIEW_ALL_DONE), w who is present: its addressee,
+ * event, subject and body, as this broker tells them and shared-task.c
+ * mails them in etcd (shared: project_get and project_set are not
+ * served there, its all-done body does not send planners to them).
+ * Free with review_notice_free.
+ */
+void
+review_notice(struct review_notice *n, int what, const struct task *t, const char *by,
+    const struct review_who *w, int shared)
 {
+	n->event = review_events[what];
+	switch (what) {
+	case REVIEW_SUBMITTED:
+		n->to = review_addressee(t, w, 0);
+		xasprintf(&n->subject, "%s is ready for review: %s", t->id, t->title);
+		xasprintf(&n->body,
+		    "%s submitted %s (%s) for review.%s%s\nReview it: task_get {id: \"%s\"}, "
+		    "then task_approve {id: \"%s\"} or task_request_changes {id: \"%s\", "
+		    "feedback}. task_claim {review: true, wait_seconds} takes the next task to "
+		    "review.",
+		    by, t->id, t->title, t->notes != NULL ? " Notes: " : "",
+		    t->notes != NULL ? t->notes : "", t->id, t->id, t->id);
+		break;
+	case REVIEW_CHANGES:
+		n->to = t->owner != NULL ? t->owner : task_creator(t);
+		xasprintf(&n->subject, "changes requested on %s: %s", t->id, t->title);
+		xasprintf(&n->body,
+		    "%s asks for changes on %s (%s): %s\ntask_claim returns it to you "
+		    "with this feedback; fix it, then task_submit {id: \"%s\", notes}.",
+		    by, t->id, t->title, t->feedback != NULL ? t->feedback : "(no feedback)",
+		    t->id);
+		break;
+	default:
+		n->to = review_addressee(t, w, 1);
+		n->subject = xstrdup("every task is done");
+		xasprintf(&n->body,
+		    "%s approved %s, the last open task: every task of the project is done or "
+		    "cancelled. %s",
+		    by, t->id,
+		    shared
+			? "Check the acceptance criteria and tell the implementers the work is "
+			  "over (a shared project serves no project_set)."
+			: "Check the acceptance criteria (project_get), then project_set "
+			  "{status: \"complete\"}: that ends the implementers' waits.");
+		break;
+	}
+}
+
+void
+review_notice_free(struct review_notice *n)
+{
+	free(n->subject);
+	free(n->body);
+}
+
+/* The payload of n's event, about t, by by: {id, title, by, to}. */
+void
+review_notice_pack(struct fbuf *fb, const struct review_notice *n, const struct task *t,
+    const char *by)
+{
+	pk_map_open(fb);
+	pk_kstr(fb, "id", t->id);
+	pk_kstr(fb, "title", t->title);
+	pk_kstr(fb, "by", by);
+	pk_kstr(fb, "to", n->to);
+	pk_map_close(fb);
+}
+
+/*
+ * Tell of what s did to t: an inbox message in t's thread to its
+ * addressee (which wakes a waiting message_inbox) and an event.
+ */
+static void
+review_tell(const struct task *t, const struct session *s, int what)
+{
+	struct review_who w = { 0, 0 };
+	struct review_notice n;
 	struct fbuf fb;
 
-	msg_notice(t->p->name, from, to, subject, body, t->id);
+	presence_foreach(t->p->name, review_who_add, &w);
+	review_notice(&n, what, t, s->agent, &w, 0);
+	msg_notice(t->p->name, s->agent, n.to, n.subject, n.body, t->id);
 	fbuf_init(&fb);
-	pk_map_open(&fb);
-	pk_kstr(&fb, "id", t->id);
-	pk_kstr(&fb, "title", t->title);
-	pk_kstr(&fb, "by", from);
-	pk_kstr(&fb, "to", to);
-	pk_map_close(&fb);
+	review_notice_pack(&fb, &n, t, s->agent);
 	if (!fb.err)
-		event_fire(t->p->name, event, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR);
+		event_fire(t->p->name, n.event, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR);
 	fbuf_free(&fb);
-}
-
-/* t was submitted by s: its reviewers hear of it. */
-static void
-review_tell_submitted(const struct task *t, const struct session *s)
-{
-	char *subject, *body;
-
-	xasprintf(&subject, "%s is ready for review: %s", t->id, t->title);
-	xasprintf(&body,
-	    "%s submitted %s (%s) for review.%s%s\nReview it: task_get {id: \"%s\"}, then "
-	    "task_approve {id: \"%s\"} or task_request_changes {id: \"%s\", feedback}. "
-	    "task_claim {review: true, wait_seconds} takes the next task to review.",
-	    s->agent, t->id, t->title, t->notes != NULL ? " Notes: " : "",
-	    t->notes != NULL ? t->notes : "", t->id, t->id, t->id);
-	review_tell(t, s->agent, review_addressee(t, 0), "task:review", subject, body);
-	free(subject);
-	free(body);
-}
-
-/* s requested changes on t: its claimant hears of it. */
-static void
-review_tell_changes(const struct task *t, const struct session *s)
-{
-	char *subject, *body;
-
-	xasprintf(&subject, "changes requested on %s: %s", t->id, t->title);
-	xasprintf(&body,
-	    "%s asks for changes on %s (%s): %s\ntask_claim returns it to you with this "
-	    "feedback; fix it, then task_submit {id: \"%s\", notes}.",
-	    s->agent, t->id, t->title, t->feedback != NULL ? t->feedback : "(no feedback)",
-	    t->id);
-	review_tell(t, s->agent, t->owner != NULL ? t->owner : task_creator(t), "task:changes",
-	    subject, body);
-	free(subject);
-	free(body);
-}
-
-/* s approved t, the last open task: the planners hear the work is done. */
-static void
-review_tell_all_done(const struct task *t, const struct session *s)
-{
-	char *body;
-
-	xasprintf(&body,
-	    "%s approved %s, the last open task: every task of the project is done or "
-	    "cancelled. Check the acceptance criteria (project_get), then project_set "
-	    "{status: \"complete\"}: that ends the implementers' waits.",
-	    s->agent, t->id);
-	review_tell(t, s->agent, review_addressee(t, 1), "task:all_done", "every task is done",
-	    body);
-	free(body);
+	review_notice_free(&n);
 }
 
 /* ---- moves ---- */
@@ -366,9 +383,9 @@ task_move(struct req *r, struct task *t, int to, const char *note, const char *t
 	task_touch(t);
 	project_wake(t->p);
 	if (to == TS_REVIEW)
-		review_tell_submitted(t, r->s);
+		review_tell(t, r->s, REVIEW_SUBMITTED);
 	else if (to == TS_IN_PROGRESS)
-		review_tell_changes(t, r->s);
+		review_tell(t, r->s, REVIEW_CHANGES);
 	return (0);
 }
 
@@ -394,19 +411,13 @@ task_simple_move(struct req *r, int to, const char *notearg, const char *tokarg,
 void
 op_task_submit(struct req *r)
 {
-	task_simple_move(r, TS_REVIEW, "notes", "token",
-	    "in review: the reviewers were told (inbox and event task:review). Call "
-	    "task_claim {wait_seconds} for your next task; it also returns this one if "
-	    "changes are requested");
+	task_simple_move(r, TS_REVIEW, "notes", "token", REVIEW_HINT_SUBMITTED);
 }
 
 void
 op_task_request_changes(struct req *r)
 {
-	task_simple_move(r, TS_IN_PROGRESS, "feedback", NULL,
-	    "back to its claimant with your feedback (told in their inbox); their "
-	    "task_claim returns it. task_claim {review: true, wait_seconds} takes your next "
-	    "review");
+	task_simple_move(r, TS_IN_PROGRESS, "feedback", NULL, REVIEW_HINT_CHANGES);
 }
 
 void
@@ -486,7 +497,7 @@ op_task_approve(struct req *r)
 		snprintf(hint, sizeof hint, "%zu in review, %zu ready, %zu in progress",
 		    c.n[TS_REVIEW], c.ready, c.n[TS_IN_PROGRESS]);
 	if (all)
-		review_tell_all_done(ts[n - 1], r->s);
+		review_tell(ts[n - 1], r->s, REVIEW_ALL_DONE);
 	fb = reply_begin(r->id);
 	pk_map_open(fb);
 	pk_str(fb, "approved");

@@ -366,9 +366,13 @@ lk_granted(struct shcall *c)
 	shcall_reply_end(c, fb);
 }
 
-/* Pack one entry of a line (holder or waiter) from its record. */
+/*
+ * Pack one entry of a line (holder or waiter) from its record; name
+ * (NULL: none) is the lock's, which a holder in an acquire's answer
+ * carries as lock.c's pk_holder does.
+ */
 static void
-lk_pack_entry(struct fbuf *fb, const struct shrec *r, int holder)
+lk_pack_entry(struct fbuf *fb, const struct shrec *r, int holder, const char *name)
 {
 	static const char *const fields[][2] = { { "a", "agent" }, { "s", "session" },
 		{ "h", "host" }, { "m", "mode" }, { "r", "reason" } };
@@ -377,6 +381,8 @@ lk_pack_entry(struct fbuf *fb, const struct shrec *r, int holder)
 	size_t i;
 
 	pk_map_open(fb);
+	if (name != NULL)
+		pk_kstr(fb, "name", name);
 	for (i = 0; i < nitems(fields); i++) {
 		if ((v = shrec_get(r, fields[i][0])) != NULL && v->type == MSGPACK_OBJECT_STR) {
 			pk_str(fb, fields[i][1]);
@@ -425,9 +431,13 @@ lk_nholders(const cJSON *kvs, size_t pfxlen)
 	return (n);
 }
 
-/* Pack the first n entries of a line; holders when holder is set, else the rest. */
+/*
+ * Pack the first n entries of a line; holders when holder is set, else
+ * the rest; each with the lock's name when name is not NULL.
+ */
 static void
-lk_pack_line(struct fbuf *fb, const cJSON *kvs, size_t from, size_t to, int holder)
+lk_pack_line(struct fbuf *fb, const cJSON *kvs, size_t from, size_t to, int holder,
+    const char *name)
 {
 	const cJSON *kv;
 	struct shrec r;
@@ -436,7 +446,7 @@ lk_pack_line(struct fbuf *fb, const cJSON *kvs, size_t from, size_t to, int hold
 	pk_array_open(fb);
 	cJSON_ArrayForEach(kv, kvs) {
 		if (i >= from && i < to && shrec_read(kv, &r) == 0) {
-			lk_pack_entry(fb, &r, holder);
+			lk_pack_entry(fb, &r, holder, name);
 			shrec_free(&r);
 		}
 		i++;
@@ -478,7 +488,7 @@ lk_line(struct lk *l, size_t i, const cJSON *kvs, char **pred)
 	if (l->has_holders)
 		fbuf_free(&l->holders);
 	fbuf_init(&l->holders);
-	lk_pack_line(&l->holders, kvs, 0, nh, 1);
+	lk_pack_line(&l->holders, kvs, 0, nh, 1, l->names[i]);
 	l->has_holders = 1;
 	*pred = lk_kv_key(before);
 	return (0);
@@ -1110,9 +1120,9 @@ ll_pack(struct fbuf *fb, const struct ll_lock *k, size_t pfxlen)
 	pk_kstr(fb, "name", k->name);
 	pk_kstr(fb, "mode", mode_name(!lk_is_writer(k->kvs[0], pfxlen)));
 	pk_str(fb, "holders");
-	lk_pack_line(fb, arr, 0, nh, 1);
+	lk_pack_line(fb, arr, 0, nh, 1, NULL);
 	pk_str(fb, "waiters");
-	lk_pack_line(fb, arr, nh, k->n, 0);
+	lk_pack_line(fb, arr, nh, k->n, 0, NULL);
 	pk_map_close(fb);
 	cJSON_Delete(arr);
 }
@@ -1312,7 +1322,7 @@ bk_line(struct shcall *c, const cJSON *res)
 		fbuf_free(&x->holders);
 	fbuf_init(&x->holders);
 	x->has_holders = 1;
-	lk_pack_line(&x->holders, kvs, 0, nh, 1);
+	lk_pack_line(&x->holders, kvs, 0, nh, 1, NULL);
 	cmp = cJSON_CreateArray();
 	acts = cJSON_CreateArray();
 	cJSON_ArrayForEach(kv, kvs) {

@@ -715,10 +715,8 @@ static void trim_read(struct shcall *, const cJSON *);
 static void
 trim_done(struct shcall *c, const cJSON *res)
 {
-	struct sm *x = c->st;
-
-	if (sm_succeeded(res) || ++x->tries >= SHARED_TRIES) {
-		send_reply(c);
+	if (sm_succeeded(res) || ++c->trims >= SHARED_TRIES) {
+		c->trimmed(c);
 		return;
 	}
 	trim_read(c, NULL);
@@ -741,7 +739,7 @@ trim_check(struct shcall *c, const cJSON *res)
 		cJSON_Delete(cmp);
 		cJSON_Delete(ok);
 		free(mxkey);
-		send_reply(c);
+		c->trimmed(c);
 		return;
 	}
 	if (k > SHARED_TRIM_MAX)
@@ -788,6 +786,19 @@ trim_read(struct shcall *c, const cJSON *unused)
 	shcall_txn(c, NULL, ok, NULL, trim_check);
 }
 
+/*
+ * Past retention (min(--message-retention, SHARED_MSG_MAX) messages in
+ * the project), delete the oldest, as whoever puts a message does once
+ * it is in; then then(c).
+ */
+void
+shared_msg_trim(struct shcall *c, void (*then)(struct shcall *))
+{
+	c->trimmed = then;
+	c->trims = 0;
+	trim_read(c, NULL);
+}
+
 /* The message is in: its id, who present it reaches; then retention. */
 static void
 send_done(struct shcall *c, const cJSON *res)
@@ -818,7 +829,7 @@ send_done(struct shcall *c, const cJSON *res)
 	}
 	shared_feed(s, "message_send", "message", x->to, "#%lld to %s", (long long)x->id,
 	    x->to);
-	trim_read(c, NULL);
+	shared_msg_trim(c, send_reply);
 }
 
 /*

@@ -612,6 +612,33 @@ tally_ring(struct fbuf *fb, const char *tag, int64_t v, const struct shrec *r)
 	pk_array_close(fb);
 }
 
+/*
+ * The compare (key still at r's mod revision; r NULL: absent) and the
+ * put of a counter's or event's next record into cmp and ok: field
+ * (v or g) at v, payload (NULL: none), the tag and the recent writes.
+ */
+static void
+tally_write(const char *key, const char *field, int64_t v, const unsigned char *payload,
+    size_t plen, const char *tag, const struct shrec *r, cJSON *cmp, cJSON *ok)
+{
+	struct fbuf fb;
+
+	fbuf_init(&fb);
+	pk_map_open(&fb);
+	pk_kint(&fb, field, v);
+	if (payload != NULL) {
+		pk_str(&fb, "p");
+		pk_raw(&fb, payload, plen);
+	}
+	pk_kstr(&fb, "w", tag);
+	tally_ring(&fb, tag, v, r);
+	pk_map_close(&fb);
+	cJSON_AddItemToArray(cmp, etcd_cmp(key, "MOD", "EQUAL", r != NULL ? r->mod : 0));
+	cJSON_AddItemToArray(ok,
+	    etcd_put(key, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, 0));
+	fbuf_free(&fb);
+}
+
 /* A change's answer: done, ours already (a retry), or raced: again from what is there. */
 static void
 tally_done(struct shcall *c, const cJSON *res)
@@ -653,7 +680,6 @@ static void
 tally_try(struct shcall *c, const struct shrec *r)
 {
 	struct nt *x = c->st;
-	struct fbuf fb;
 	cJSON *cmp = cJSON_CreateArray(), *ok = cJSON_CreateArray(), *no = cJSON_CreateArray();
 	int64_t old = nt_int(r, x->is_event ? "g" : "v"), v;
 
@@ -665,21 +691,9 @@ tally_try(struct shcall *c, const struct shrec *r)
 		    (long long)old, (long long)x->by);
 		return;
 	}
-	fbuf_init(&fb);
-	pk_map_open(&fb);
-	pk_kint(&fb, x->is_event ? "g" : "v", v);
-	if (x->payload != NULL) {
-		pk_str(&fb, "p");
-		pk_raw(&fb, x->payload, x->plen);
-	}
-	pk_kstr(&fb, "w", x->tag);
-	tally_ring(&fb, x->tag, v, r);
-	pk_map_close(&fb);
-	cJSON_AddItemToArray(cmp, etcd_cmp(x->key, "MOD", "EQUAL", r != NULL ? r->mod : 0));
-	cJSON_AddItemToArray(ok,
-	    etcd_put(x->key, fb.sb.data + FRAME_HDR, fb.sb.size - FRAME_HDR, 0));
+	tally_write(x->key, x->is_event ? "g" : "v", v, x->payload, x->plen, x->tag, r, cmp,
+	    ok);
 	cJSON_AddItemToArray(no, etcd_get(x->key, 0, 0, 0));
-	fbuf_free(&fb);
 	x->written = v; /* what a success answers */
 	shcall_txn(c, cmp, ok, no, tally_done);
 }
@@ -814,4 +828,34 @@ shared_event_wait(struct req *r)
 	x->after = arg_bool(r, "next") ? -1 : arg_int(r, "after");
 	x->wait = arg_num(r, "wait_seconds");
 	nt_read(c, x->key, event_wait_read);
+}
+
+/* The key of event name (of the project, or global:). */
+char *
+shared_event_key(const struct shcall *c, const char *name)
+{
+	return (shared_key(c, "e", name, strlen(name), 0));
+}
+
+/*
+ * Signal event name in another recipe's txn, as event_signal does
+ * (shared-task.c's review notices): kv is its key as read before (NULL:
+ * absent); the compare of its mod revision goes to cmp, the put of the
+ * next generation with payload (plen bytes of msgpack) to ok, so the
+ * event fires exactly when the txn succeeds.
+ */
+void
+shared_event_txn(const struct shcall *c, const char *name, const cJSON *kv, const void *payload,
+    size_t plen, cJSON *cmp, cJSON *ok)
+{
+	struct shrec r;
+	int have = kv != NULL && shrec_read(kv, &r) == 0;
+	char *key = shared_event_key(c, name), *tag = shared_tag();
+
+	tally_write(key, "g", nt_int(have ? &r : NULL, "g") + 1, payload, plen, tag,
+	    have ? &r : NULL, cmp, ok);
+	if (have)
+		shrec_free(&r);
+	free(key);
+	free(tag);
 }

@@ -29,11 +29,19 @@
  * takes it over meanwhile.  Orphans' deadlines are wall-clock times:
  * the hosts' clocks are assumed to agree (NTP).
  *
+ * A move that review.c tells of (a submit, changes requested, the last
+ * task approved) mails its notice with shared_msg_put and signals its
+ * event (shared_event_txn) in the txn of the move: the notice exists
+ * exactly when the move does and wakes a message_inbox or event_wait on
+ * any host.  Such a call's snapshot is a txn that also reads who is
+ * present (a/, for the addressee) and the three events' keys, whose mod
+ * revisions the write compares: a signal from elsewhere in between
+ * makes it read and decide again.  Retention then trims the messages,
+ * as after a message_send.
+ *
  * Not shared: task files (a task with files is refused: their
- * reservations are the local lock table's), inbox messages and events
- * to reviewers (they wait with task_claim {review: true}), project_set
- * (project_status reads planning, or in_progress once a task was
- * claimed).
+ * reservations are the local lock table's), project_set (project_status
+ * reads planning, or in_progress once a task was claimed).
  */
 #include "config.h"
 
@@ -85,6 +93,11 @@ struct stk {
 	char *note;
 	const char *hint;
 	int claimed_review;
+	/* review notices (tells: the call may send some) */
+	int tells, told;
+	struct review_who who;   /* who is present, as read */
+	cJSON *evs[REVIEW_NEWS]; /* the events' keys as read (NULL: absent) */
+	cJSON *tcmp, *tok;       /* the notices' compares and writes */
 };
 
 /* Claims a session holds (moved to orphan keys when it ends). */
@@ -155,6 +168,15 @@ stk_forget(struct stk *x)
 	free(x->ts);
 	x->ts = NULL;
 	x->nts = 0;
+	for (i = 0; i < REVIEW_NEWS; i++) {
+		cJSON_Delete(x->evs[i]);
+		x->evs[i] = NULL;
+	}
+	cJSON_Delete(x->tcmp);
+	cJSON_Delete(x->tok);
+	x->tcmp = x->tok = NULL;
+	x->told = 0;
+	memset(&x->who, 0, sizeof x->who);
 	x->p.tasks = NULL;
 	x->x = NULL;
 	x->p.ntasks = x->p.cap = x->cap = 0;
@@ -313,13 +335,41 @@ stk_settle(struct stk *x, struct task *t, struct stk_task *e, int64_t now)
 
 static void stk_read(struct shcall *);
 
+/*
+ * What a snapshot read for review notices holds besides the tasks: who
+ * is present (a reviewer? a planner?) and the events' keys.
+ */
+static void
+stk_got_news(struct stk *x, const cJSON *res)
+{
+	const cJSON *kv;
+	struct shrec rec;
+	char *role;
+	int i;
+
+	cJSON_ArrayForEach(kv, etcd_txn_kvs(res, 1)) {
+		if (shrec_read(kv, &rec) != 0)
+			continue;
+		role = mp_get_strdup(rec.o, "r");
+		review_who_add(NULL, role, &x->who);
+		free(role);
+		shrec_free(&rec);
+	}
+	for (i = 0; i < REVIEW_NEWS; i++) {
+		kv = cJSON_GetArrayItem(etcd_txn_kvs(res, 2 + i), 0);
+		x->evs[i] = kv != NULL ? cJSON_Duplicate(kv, 1) : NULL;
+	}
+	x->tcmp = cJSON_CreateArray();
+	x->tok = cJSON_CreateArray();
+}
+
 /* The snapshot arrived: the operation decides on it. */
 static void
 stk_got(struct shcall *c, const cJSON *res)
 {
 	struct stk *x = c->st;
 	struct session *s = shcall_session(c);
-	const cJSON *kv;
+	const cJSON *kv, *kvs;
 	struct shrec rec;
 	size_t rootlen = strlen(x->root), i;
 	int64_t now = wall_ms();
@@ -329,7 +379,12 @@ stk_got(struct shcall *c, const cJSON *res)
 	x->rev = etcd_revision(res);
 	x->cmod = 0;
 	x->p.status = PS_PLANNING;
-	cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(res, "kvs")) {
+	kvs = cJSON_GetObjectItemCaseSensitive(res, "kvs");
+	if (x->tells) {
+		stk_got_news(x, res);
+		kvs = etcd_txn_kvs(res, 0);
+	}
+	cJSON_ArrayForEach(kv, kvs) {
 		if (shrec_read(kv, &rec) != 0)
 			continue;
 		if (rec.key != NULL && strncmp(rec.key, x->root, rootlen) == 0)
@@ -351,14 +406,34 @@ stk_got(struct shcall *c, const cJSON *res)
 	x->run(c);
 }
 
-/* Read every task key of the project, then run. */
+/*
+ * Read every task key of the project, then run; a call that tells of
+ * reviews reads in the same txn who is present and the events' keys.
+ */
 static void
 stk_read(struct shcall *c)
 {
 	struct stk *x = c->st;
-	cJSON *body = cJSON_CreateObject();
-	char *end = etcd_prefix_end(x->root);
+	cJSON *body, *ok;
+	char *end, *key;
+	int i;
 
+	if (x->tells) {
+		ok = cJSON_CreateArray();
+		cJSON_AddItemToArray(ok, etcd_get(x->root, 1, 0, 0));
+		key = shared_root(c, "a");
+		cJSON_AddItemToArray(ok, etcd_get(key, 1, 0, 0));
+		free(key);
+		for (i = 0; i < REVIEW_NEWS; i++) {
+			key = shared_event_key(c, review_events[i]);
+			cJSON_AddItemToArray(ok, etcd_get(key, 0, 0, 0));
+			free(key);
+		}
+		shcall_txn(c, NULL, ok, NULL, stk_got);
+		return;
+	}
+	body = cJSON_CreateObject();
+	end = etcd_prefix_end(x->root);
 	cJSON_AddItemToObject(body, "key", etcd_b64(x->root, strlen(x->root)));
 	cJSON_AddItemToObject(body, "range_end", etcd_b64(end, strlen(end)));
 	free(end);
@@ -517,7 +592,20 @@ stk_written(struct shcall *c, const cJSON *res)
 		return;
 	}
 	x->r.c = s->client;
-	x->then(c);
+	if (x->told)
+		shared_msg_trim(c, x->then);
+	else
+		x->then(c);
+}
+
+/* Move the items of from (NULL: none) to the end of to. */
+static void
+stk_move_items(cJSON *to, cJSON *from)
+{
+	cJSON *it;
+
+	while (from != NULL && (it = cJSON_DetachItemFromArray(from, 0)) != NULL)
+		cJSON_AddItemToArray(to, it);
 }
 
 /* Write every task marked, comparing what was read; then(c) once written. */
@@ -563,6 +651,8 @@ stk_commit(struct shcall *c, void (*then)(struct shcall *))
 		stk_side_txn(c, t->num, "o", &e->o, t, cmp, ok);
 		stk_side_txn(c, t->num, "r", &e->r, t, cmp, ok);
 	}
+	stk_move_items(cmp, x->tcmp);
+	stk_move_items(ok, x->tok);
 	shcall_txn(c, cmp, ok, NULL, stk_written);
 }
 
@@ -763,6 +853,34 @@ stk_reviewed(struct shcall *c, struct task *t, const char *note)
 }
 
 /*
+ * Tell of what the caller did to t (REVIEW_SUBMITTED...) as review.c
+ * does: its notice mailed, its event signalled, in the txn of the move.
+ */
+static void
+stk_tell(struct shcall *c, const struct task *t, int what)
+{
+	struct stk *x = c->st;
+	const char *by = shcall_session(c)->agent;
+	struct review_notice n;
+	struct fbuf fb;
+	char *key;
+
+	if (x->tok == NULL) /* (not a call that tells: its snapshot has no news) */
+		return;
+	review_notice(&n, what, t, by, &x->who, 1);
+	cJSON_AddItemToArray(x->tok,
+	    shared_msg_put(c, by, n.to, n.subject, n.body, strlen(n.body), t->id, &key));
+	free(key);
+	fbuf_init(&fb);
+	review_notice_pack(&fb, &n, t, by);
+	shared_event_txn(c, n.event, x->evs[what], fb.sb.data + FRAME_HDR,
+	    fb.sb.size - FRAME_HDR, x->tcmp, x->tok);
+	fbuf_free(&fb);
+	review_notice_free(&n);
+	x->told = 1;
+}
+
+/*
  * Move t to status to as task_move does (review.c), in the snapshot:
  * the machine, the status the operation starts from, who may make it.
  * 0 done (t marked to write); -1 after answering (c ended).
@@ -837,6 +955,10 @@ stk_move(struct shcall *c, struct task *t, int to, const char *note, const char 
 	}
 	t->status = (enum task_status)to;
 	e->write = 1;
+	if (to == TS_REVIEW)
+		stk_tell(c, t, REVIEW_SUBMITTED);
+	else if (to == TS_IN_PROGRESS)
+		stk_tell(c, t, REVIEW_CHANGES);
 	return (0);
 }
 
@@ -972,6 +1094,7 @@ shared_task_update(struct req *r)
 	struct stk *x = c->st;
 
 	x->note = arg_text(r, "note");
+	x->tells = 1;
 	if (stk_no_files(c) == 0)
 		shcall_leased(c, stk_leased_read);
 }
@@ -1018,24 +1141,20 @@ stk_simple(struct req *r, const char *notearg, const char *hint)
 
 	x->note = arg_text(r, notearg);
 	x->hint = hint;
+	x->tells = strcmp(r->op->name, "task_release") != 0;
 	shcall_leased(c, stk_leased_read);
 }
 
 void
 shared_task_submit(struct req *r)
 {
-	stk_simple(r, "notes",
-	    "in review: a reviewer takes it with task_claim {review: true} (a shared project "
-	    "tells nobody's inbox). Call task_claim {wait_seconds} for your next task; it "
-	    "also returns this one if changes are requested");
+	stk_simple(r, "notes", REVIEW_HINT_SUBMITTED);
 }
 
 void
 shared_task_request_changes(struct req *r)
 {
-	stk_simple(r, "feedback",
-	    "back to its claimant with your feedback; their task_claim returns it. "
-	    "task_claim {review: true, wait_seconds} takes your next review");
+	stk_simple(r, "feedback", REVIEW_HINT_CHANGES);
 }
 
 void
@@ -1062,8 +1181,8 @@ stk_approved(struct shcall *c)
 	task_counts(&x->p, &n);
 	if ((all = task_all_done(&x->p, &n)))
 		snprintf(hint, sizeof hint,
-		    "every task is done: check the acceptance criteria; project_set is not "
-		    "shared, tell the planners");
+		    "every task is done (the planners were told): check the acceptance "
+		    "criteria; a shared project serves no project_set");
 	else
 		snprintf(hint, sizeof hint, "%zu in review, %zu ready, %zu in progress",
 		    n.n[TS_REVIEW], n.ready, n.n[TS_IN_PROGRESS]);
@@ -1086,6 +1205,7 @@ stk_approve_run(struct shcall *c)
 	struct stk *x = c->st;
 	const msgpack_object *ids = arg_get(&x->r, "ids");
 	const char *field = ids != NULL ? "ids" : "id";
+	struct task_counts cnt;
 	struct task *t;
 	size_t i, j, n = ids != NULL ? ids->via.array.size : 1;
 
@@ -1116,6 +1236,9 @@ stk_approve_run(struct shcall *c)
 	for (i = 0; i < n; i++)
 		stk_move(c, x->ts[i], TS_DONE, x->note, NULL);
 	x->nts = n;
+	task_counts(&x->p, &cnt);
+	if (task_all_done(&x->p, &cnt))
+		stk_tell(c, x->ts[n - 1], REVIEW_ALL_DONE);
 	stk_commit(c, stk_approved);
 }
 
@@ -1134,6 +1257,7 @@ shared_task_approve(struct req *r)
 	}
 	c = stk_new(r, stk_approve_run);
 	((struct stk *)c->st)->note = arg_text(r, "feedback");
+	((struct stk *)c->st)->tells = 1;
 	shcall_leased(c, stk_leased_read);
 }
 

@@ -85,10 +85,12 @@ struct shcall {
 	shcall_step *step;     /* what the answer of ec goes to */
 	shcall_step *on_event; /* what the events of w go to */
 	void (*on_timeout)(struct shcall *);
-	void (*on_end)(struct shcall *); /* cleans st up (also on a session's end) */
-	void *st;                        /* the operation's state */
-	int64_t compacted;               /* the watch's history was compacted to this */
-	int bound;                       /* it bound keys to the session's lease */
+	void (*on_end)(struct shcall *);  /* cleans st up (also on a session's end) */
+	void *st;                         /* the operation's state */
+	int64_t compacted;                /* the watch's history was compacted to this */
+	int bound;                        /* it bound keys to the session's lease */
+	void (*trimmed)(struct shcall *); /* shared_msg_trim's next step */
+	int trims;                        /* its rounds lost to other trimmers */
 	TAILQ_ENTRY(shcall) entry;
 };
 extern char *shared_prefix;
@@ -149,11 +151,15 @@ op_handler shared_lock_break;
 /* shared-note.c */
 op_handler shared_note_set, shared_note_get, shared_note_delete, shared_note_list;
 op_handler shared_note_wait, shared_counter_incr, shared_event_signal, shared_event_wait;
+char *shared_event_key(const struct shcall *, const char *);
+void shared_event_txn(const struct shcall *, const char *, const cJSON *, const void *, size_t,
+    cJSON *, cJSON *);
 
 /* shared-msg.c (shared_join: broker.h) */
 op_handler shared_agent_list, shared_message_send, shared_message_inbox, shared_message_ack;
 cJSON *shared_msg_put(const struct shcall *, const char *, const char *, const char *,
     const char *, size_t, const char *, char **);
+void shared_msg_trim(struct shcall *, void (*)(struct shcall *));
 int shared_addr_arg(struct req *, const char *, char **);
 int shared_addr_match(const char *, const char *, const char *);
 

@@ -164,6 +164,32 @@ int task_refuse(struct req *, const struct task *, int);
 int task_move(struct req *, struct task *, int, const char *, const char *, double);
 int review_is_own(const struct task *, const struct session *);
 int task_move_ok(const char *, int, int);
+/* Whether reviewers and planners are present: who a review notice goes to. */
+struct review_who {
+	int reviewer, planner;
+};
+/* A review notice (review_notice): to whom, the event, the message. */
+#define REVIEW_SUBMITTED 0
+#define REVIEW_CHANGES 1
+#define REVIEW_ALL_DONE 2
+#define REVIEW_NEWS 3
+extern const char *const review_events[REVIEW_NEWS];
+struct review_notice {
+	const char *to, *event;
+	char *subject, *body;
+};
+void review_who_add(const char *, const char *, void *);
+void review_notice(struct review_notice *, int, const struct task *, const char *,
+    const struct review_who *, int);
+void review_notice_free(struct review_notice *);
+void review_notice_pack(struct fbuf *, const struct review_notice *, const struct task *,
+    const char *);
+#define REVIEW_HINT_SUBMITTED \
+	"in review: the reviewers were told (inbox and event task:review). Call task_claim " \
+	"{wait_seconds} for your next task; it also returns this one if changes are requested"
+#define REVIEW_HINT_CHANGES \
+	"back to its claimant with your feedback (told in their inbox); their task_claim " \
+	"returns it. task_claim {review: true, wait_seconds} takes your next review"
 
 /* taskrow.c (and task_store_kind) */
 void taskrow_pack(struct fbuf *, const struct task *);

@@ -238,6 +238,39 @@ etcd_lock_workload() {
 	wait
 }
 
+# hold H SLOT NAME [ROLE]: a session on host H (wire call-hold) that
+# joins as NAME, kept open until unhold SLOT (its stdin a fifo that a
+# sleep holds open); $TEST_DIR/SLOT.out has what it printed.  Its answer may
+# take a lease and a txn in etcd on a busy machine: wire waits 15 s.
+hold() {
+	rm -f "$TEST_DIR/$2.in"
+	mkfifo "$TEST_DIR/$2.in"
+	sleep 300 >"$TEST_DIR/$2.in" &
+	eval "SLEEP_$2=$!"
+	BATON_PROJECT="$TEST_DIR/p$1" WIRE_AGENT=$2 WIRE_TIMEOUT=15000 "$WIRE" "$TEST_DIR/$1/run/sock" \
+	    call-hold agent_join \
+	    name=$3 ${4:+role=$4} <"$TEST_DIR/$2.in" >"$TEST_DIR/$2.out" 2>&1 &
+	eval "WIRE_$2=$!"
+	_bg_pids="$_bg_pids $(eval echo \$SLEEP_$2) $(eval echo \$WIRE_$2)"
+}
+
+# held SLOT: the session of hold SLOT is set up (joined) or gone (refused).
+held() {
+	grep -q -e holding -e open -e closed "$TEST_DIR/$1.out"
+}
+
+# join H NAME ROLE: hold H NAME NAME ROLE, once it joined.
+join() {
+	hold "$1" "$2" "$2" "$3"
+	wait_for "held $2" 10
+}
+
+# unhold SLOT: end the session of hold SLOT.
+unhold() {
+	kill "$(eval echo \$SLEEP_$1)" 2>/dev/null
+	wait "$(eval echo \$WIRE_$1)" 2>/dev/null
+}
+
 etcd_need() {
 	need_jq
 	if ! command -v "$ETCD" >/dev/null 2>&1 || ! command -v "$ETCDCTL" >/dev/null 2>&1; then

@@ -76,6 +76,18 @@ wait
 is "$(echo "$out" | json .acquired)" true "A's waiter gets the lock B released"
 ok $([ $((t1 - t0)) -lt 5000 ] && echo 0 || echo 1) "within the holder's second ($((t1 - t0)) ms)"
 
+# A wait that times out names the lock and its holder, as locally.
+mkfifo "$D/named.fifo"
+(on B lock named-x -- sh -c 'read x <"$1"' sh "$D/named.fifo") &
+nh=$!
+wait_for '[ "$(on A locks --json named-x | json ".locks[0].holders | length")" = 1 ]' 20
+on A lock -w 1 named-x -- true 2>"$D/named.err"
+is "$?" 1 "baton lock -w 1 on A times out on B's lock (exit 1)"
+like "$(cat "$D/named.err")" "timed out after 1 s: named-x is held by" \
+    "and its message names the lock: $(cat "$D/named.err")"
+echo >"$D/named.fifo"
+wait $nh
+
 # lock_break from the other host: B's holder loses the lock, A gets it.
 mkfifo "$D/brk.fifo"
 (on B lock brk -- sh -c 'read x <"$1"' sh "$D/brk.fifo") &

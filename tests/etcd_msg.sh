@@ -39,39 +39,6 @@ on() {
 	    BATON_PROJECT="$D/p$_h" "$BATON" "$@"
 }
 
-# hold H SLOT NAME [ROLE]: a session on host H (wire call-hold) that
-# joins as NAME, kept open until unhold SLOT (its stdin a fifo that a
-# sleep holds open); $D/SLOT.out has what it printed.  Its answer may
-# take a lease and a txn in etcd on a busy machine: wire waits 15 s.
-hold() {
-	rm -f "$D/$2.in"
-	mkfifo "$D/$2.in"
-	sleep 300 >"$D/$2.in" &
-	eval "SLEEP_$2=$!"
-	BATON_PROJECT="$D/p$1" WIRE_AGENT=$2 WIRE_TIMEOUT=15000 "$WIRE" "$D/$1/run/sock" \
-	    call-hold agent_join \
-	    name=$3 ${4:+role=$4} <"$D/$2.in" >"$D/$2.out" 2>&1 &
-	eval "WIRE_$2=$!"
-	_bg_pids="$_bg_pids $(eval echo \$SLEEP_$2) $(eval echo \$WIRE_$2)"
-}
-
-# held SLOT: the session of hold SLOT is set up (joined) or gone (refused).
-held() {
-	grep -q -e holding -e open -e closed "$D/$1.out"
-}
-
-# join H NAME ROLE: hold H NAME NAME ROLE, once it joined.
-join() {
-	hold "$1" "$2" "$2" "$3"
-	wait_for "held $2" 10
-}
-
-# unhold SLOT: end the session of hold SLOT.
-unhold() {
-	kill "$(eval echo \$SLEEP_$1)" 2>/dev/null
-	wait "$(eval echo \$WIRE_$1)" 2>/dev/null
-}
-
 # agents H: the agents host H lists, "name@role" sorted, space-separated.
 agents() {
 	on "$1" call agent_list '{}' | json '[.agents[] | "\(.agent)@\(.role)"] | sort | join(" ")'

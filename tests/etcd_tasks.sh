@@ -13,7 +13,12 @@
 #   - a claimant's session that ends: its claim lives lease_seconds,
 #     then the task is claimable again; kill -9 of the claimant's batond:
 #     the task is claimable again after the etcd lease TTL;
-#   - a task with files is refused, naming the field.
+#   - a task with files is refused, naming the field;
+#   - review notices in etcd, as locally: a submit on A wakes a reviewer's
+#     message_inbox blocked on B (and signals task:review), changes
+#     requested on B reach the claimant's inbox on A, the last task
+#     approved on B the planners' on A; retention trims them as it does
+#     messages.
 . "${TOP_SRCDIR:-..}/tests/lib.sh"
 . "${TOP_SRCDIR:-..}/tests/etcd-lib.sh"
 need_jq
@@ -21,6 +26,7 @@ etcd_need
 broker_dir
 D=$TEST_DIR
 TTL=2
+RETAIN=5
 trap 'etcd_cluster_stop; cleanup' EXIT
 
 etcd_cluster_start "$D/etcd" || bail_out "etcd did not start: $(tail -5 "$D/etcd/m1.log")"
@@ -32,8 +38,8 @@ on() {
 	BATON_SOCKET="$D/$_h/run/sock" BATON_PROJECT="$D/p$_h" timeout 60 "$BATON" "$@"
 }
 
-etcd_host_start "$D" A --etcd-ttl $TTL --etcd-timeout 5
-etcd_host_start "$D" B --etcd-ttl $TTL --etcd-timeout 5
+etcd_host_start "$D" A --etcd-ttl $TTL --etcd-timeout 5 --message-retention $RETAIN
+etcd_host_start "$D" B --etcd-ttl $TTL --etcd-timeout 5 --message-retention $RETAIN
 
 # --- create on A, read on B ---------------------------------------------
 
@@ -194,9 +200,86 @@ ok $([ $dt -ge 500 ] && [ $dt -le 4000 ] && echo 0 || echo 1) "$dt ms later (lea
 like "$(on A task get --json T23 | json '[.history[].action] | join(" ")')" \
     "claimed lease_expired claimed" "its history says the lease ran out"
 
+# --- review notices: inbox messages and events in etcd, on any host -------
+
+# rev: a reviewer present on B (joined); its inbox (a CLI session by its name and role).
+join B rev reviewer
+rinbox() {
+	BATON_AGENT=rev BATON_ROLE=reviewer on B call message_inbox "$@"
+}
+n=$(on A call task_create '{"title":"notice me","complexity":"simple"}' | json .id)
+tok=$(BATON_AGENT=alpha on A task claim --json "$n" | json .token)
+c0=$(rinbox '{}' | json .cursor)
+g0=$(on B call event_wait '{"name":"task:review","wait_seconds":0}' | json .generation)
+(rinbox "{\"after\":$c0,\"wait_seconds\":30}" >"$D/nwake"; now_ms >"$D/nwake.t") &
+waiter=$!
+wait_for '[ "$(on B status --json | json .shared.watches)" = 1 ]' 20
+ok $? "rev's message_inbox on B waits (a watch on etcd)"
+t0=$(now_ms)
+out=$(BATON_AGENT=alpha on A call task_submit "{\"id\":\"$n\",\"token\":\"$tok\",\"notes\":\"see it\"}")
+like "$(echo "$out" | json .hint)" "the reviewers were told" "alpha submits $n on A: the hint says the reviewers were told"
+wait $waiter
+dt=$(($(cat "$D/nwake.t") - t0))
+is "$(json '.messages[0] | [.subject, .from, .to, .thread] | join("|")' <"$D/nwake")" \
+    "$n is ready for review: notice me|alpha|role:reviewer|$n" \
+    "rev's blocked inbox on B woke with the notice, subject as locally, to role:reviewer"
+like "$(json '.messages[0].body' <"$D/nwake")" "alpha submitted $n \\(notice me\\) for review. Notes: see it" \
+    "its body as locally"
+ok $([ $dt -le 3000 ] && echo 0 || echo 1) "$dt ms after the submit"
+first=$(json '.messages[0].id' <"$D/nwake")
+out=$(on B call event_wait "{\"name\":\"task:review\",\"after\":$g0}")
+is "$(echo "$out" | json '[.fired, .generation - '"$g0"', .payload.id, .payload.by, .payload.to] | join(" ")')" \
+    "true 1 $n alpha role:reviewer" "and the event task:review fired once (generation $g0 + 1), with its payload"
+c1=$(BATON_AGENT=alpha on A call message_inbox '{}' | json .cursor)
+out=$(BATON_AGENT=rev on B call task_request_changes "{\"id\":\"$n\",\"feedback\":\"add a test\"}")
+like "$(echo "$out" | json .hint)" "told in their inbox" "rev requests changes on B"
+out=$(BATON_AGENT=alpha on A call message_inbox "{\"after\":$c1}")
+is "$(echo "$out" | json '.messages | map([.subject, .from, .to, .thread] | join("|")) | join(",")')" \
+    "changes requested on $n: notice me|rev|alpha|$n" "the claimant's inbox on A has the notice"
+like "$(echo "$out" | json '.messages[0].body')" "rev asks for changes on $n \\(notice me\\): add a test" \
+    "its body with the feedback, as locally"
+is "$(on A call event_wait '{"name":"task:changes","after":0}' | json '[.fired, .payload.to] | join(" ")')" \
+    "true alpha" "the event task:changes fired"
+# retention: notices count among the RETAIN messages kept
+i=0
+while [ $i -lt $RETAIN ]; do
+	on A task submit --token "$tok" "$n" "again $i" >/dev/null || echo "submit $i failed" >>"$D/nerr"
+	BATON_AGENT=rev on B call task_request_changes "{\"id\":\"$n\",\"feedback\":\"more $i\"}" >/dev/null ||
+	    echo "changes $i failed" >>"$D/nerr"
+	i=$((i + 1))
+done
+is "$(cat "$D/nerr" 2>/dev/null)" "" "$RETAIN more rounds of submit and request_changes"
+is "$("$ETCDCTL" --endpoints "$ETCD_URLS" get --prefix /baton/p/team/m/ --keys-only | grep -c .)" \
+    $RETAIN "$((2 * RETAIN + 2)) notices: $RETAIN messages kept in etcd (--message-retention)"
+out=$(rinbox "{\"after\":$((first - 1))}" 2>&1)
+like "$out" "no longer retained" "the first notice went: a cursor before it is refused"
+is "$(rinbox '{}' | json '[.messages[].body | capture("Notes: (?<n>.*)\n").n] | join(",")')" \
+    "again 3,again 4" "rev's inbox keeps the newest notices (its last two of the $RETAIN)"
+# the last task approved: the planners hear the work is done
+join A pl planner
+for t in $(on A call task_list '{"limit":200}' |
+    json ".tasks[] | select(.status != \"done\" and .status != \"cancelled\" and .id != \"$n\") | .id"); do
+	on A call task_update "{\"id\":\"$t\",\"status\":\"cancelled\"}" >/dev/null ||
+	    echo "cancel $t failed" >>"$D/nerr"
+done
+on A task submit --token "$tok" "$n" "last" >/dev/null || echo "last submit failed" >>"$D/nerr"
+is "$(cat "$D/nerr" 2>/dev/null)" "" "every other open task cancelled, $n submitted again"
+c2=$(BATON_AGENT=pl BATON_ROLE=planner on A call message_inbox '{}' | json .cursor)
+out=$(BATON_AGENT=rev on B call task_approve "{\"id\":\"$n\"}")
+is "$(echo "$out" | json .all_done)" true "rev approves $n on B, the last open task"
+like "$(echo "$out" | json .hint)" "the planners were told" "its hint says the planners were told"
+out=$(BATON_AGENT=pl BATON_ROLE=planner on A call message_inbox "{\"after\":$c2}")
+is "$(echo "$out" | json '.messages | map([.subject, .from, .to, .thread] | join("|")) | join(",")')" \
+    "every task is done|rev|role:planner|$n" "the planner's inbox on A has the notice"
+like "$(echo "$out" | json '.messages[0].body')" "rev approved $n, the last open task" "its body as locally"
+is "$(on A call event_wait '{"name":"task:all_done","after":0}' | json '[.fired, .payload.to] | join(" ")')" \
+    "true role:planner" "the event task:all_done fired"
+unhold rev
+unhold pl
+
 # --- kill -9 of the claimant's batond: claimable after the TTL ------------
 
-on A call task_create '{"title":"host dies","complexity":"simple"}' >/dev/null
+hd=$(on A call task_create '{"title":"host dies","complexity":"simple"}' | json .id)
 save_sock=$BATON_SOCKET
 save_proj=$BATON_PROJECT
 BATON_SOCKET=$D/B/run/sock
@@ -205,14 +288,14 @@ export BATON_SOCKET BATON_PROJECT
 mcp_start 1 holder
 BATON_SOCKET=$save_sock
 BATON_PROJECT=$save_proj
-mcp_call 1 2 task_claim '{"id":"T24","lease_seconds":600}'
-is "$(mcp_result 1 2 | json .claimed)" true "a live session on B claims T24 (lease_seconds 600)"
-is "$(on A task get --json T24 | json .claim_live)" true "A sees the claim live"
+mcp_call 1 2 task_claim "{\"id\":\"$hd\",\"lease_seconds\":600}"
+is "$(mcp_result 1 2 | json .claimed)" true "a live session on B claims $hd (lease_seconds 600)"
+is "$(on A task get --json "$hd" | json .claim_live)" true "A sees the claim live"
 kill -9 "$PID_B"
 t0=$(now_ms)
-out=$(BATON_AGENT=alpha on A task claim --json -w 20 T24)
+out=$(BATON_AGENT=alpha on A task claim --json -w 20 "$hd")
 dt=$(($(now_ms) - t0))
-is "$(echo "$out" | json .claimed)" true "A gets T24 after B's batond died"
+is "$(echo "$out" | json .claimed)" true "A gets $hd after B's batond died"
 like "$(echo "$out" | json '.task.history[-2].note')" "stopped renewing its etcd lease" \
     "its history says the claimant's broker let the lease go"
 ok $([ $dt -ge 500 ] && [ $dt -le $(((TTL + 3) * 1000)) ] && echo 0 || echo 1) \
