@@ -355,6 +355,21 @@ claim_changes_back(struct session *s, uint64_t id, const struct claim_wait *cw, 
 						  : CLAIM_HINT_CHANGES);
 }
 
+/* Why t cannot be claimed now (someone has it, or it waits), and what to do. */
+void
+claim_busy_hint(const struct task *t, char *hint, size_t size)
+{
+	const char *why = t->token[0] != '\0' ? t->owner
+	    : t->status != TS_TODO            ? ""
+	    : task_deps_done(t)               ? ", assigned to someone else"
+					      : ", waiting for its dependencies";
+
+	snprintf(hint, size,
+	    "%s is %s%s%s; call task_claim with wait_seconds to wait for it, or without id "
+	    "for another task",
+	    t->id, task_status_names[t->status], t->token[0] != '\0' ? " by " : "", why);
+}
+
 /*
  * Try to answer a task_claim of a given task (cw->num): 1 when
  * answered; when final, it answers claimed:false rather than wait.
@@ -389,14 +404,7 @@ claim_try_num(struct session *s, uint64_t id, struct claim_wait *cw, int final)
 	if (!final && t->status != TS_DONE && t->status != TS_CANCELLED &&
 	    t->status != TS_REVIEW)
 		return (0);
-	snprintf(hint, sizeof hint,
-	    "%s is %s%s%s; call task_claim with wait_seconds to "
-	    "wait for it, or without id for another task",
-	    t->id, task_status_names[t->status], t->token[0] != '\0' ? " by " : "",
-	    t->token[0] != '\0'        ? t->owner
-		: t->status == TS_TODO ? (task_deps_done(t) ? ", assigned to someone else"
-							    : ", waiting for its dependencies")
-				       : "");
+	claim_busy_hint(t, hint, sizeof hint);
 	claim_no(s, id, cw, t, 0, hint);
 	return (1);
 }

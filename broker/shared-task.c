@@ -1404,14 +1404,7 @@ stk_try_num(struct shcall *c, struct task *t)
 	if (!x->final && t->status != TS_DONE && t->status != TS_CANCELLED &&
 	    t->status != TS_REVIEW)
 		return (0);
-	snprintf(hint, sizeof hint,
-	    "%s is %s%s%s; call task_claim with wait_seconds to "
-	    "wait for it, or without id for another task",
-	    t->id, task_status_names[t->status], t->token[0] != '\0' ? " by " : "",
-	    t->token[0] != '\0'        ? t->owner
-		: t->status == TS_TODO ? (task_deps_done(t) ? ", assigned to someone else"
-							    : ", waiting for its dependencies")
-				       : "");
+	claim_busy_hint(t, hint, sizeof hint);
 	stk_claim_answer(c, t, 0, hint);
 	return (1);
 }

@@ -224,6 +224,7 @@ void claim_take(struct task *, struct session *, double);
 int claim_check(struct req *, struct task *, const char *);
 void claim_restore(struct task *, const char *, int64_t);
 void claim_review_drop(struct task *);
+void claim_busy_hint(const struct task *, char *, size_t);
 void claim_yes(struct session *, uint64_t, const struct claim_wait *, struct task *, int,
     const char *);
 void claim_no(struct session *, uint64_t, const struct claim_wait *, struct task *, int,
