@@ -415,10 +415,16 @@ etcd_conn_get(struct etcd_ep *ep)
 	return (c);
 }
 
-/* Free a call (it is in no queue, on no connection). */
+/* Free a call, out of the queues it waits in (it is on no connection). */
 static void
 etcd_call_free(struct etcd_call *c)
 {
+	if (c->queued)
+		TAILQ_REMOVE(&queue, c, qentry);
+	if (c->authwait)
+		TAILQ_REMOVE(&authq, c, qentry);
+	if (authc == c)
+		authc = NULL;
 	event_free(c->deadline_ev);
 	event_free(c->retry_ev);
 	free(c->path);
@@ -434,16 +440,10 @@ etcd_finish(struct etcd_call *c, const cJSON *res, const char *err)
 {
 	etcd_done *cb = c->cb;
 	void *arg = c->arg;
-	char why[600];
+	char why[700]; /* the longest a caller builds */
 
 	if (err != NULL)
 		snprintf(why, sizeof why, "%s", err);
-	if (c->queued)
-		TAILQ_REMOVE(&queue, c, qentry);
-	if (c->authwait)
-		TAILQ_REMOVE(&authq, c, qentry);
-	if (authc == c)
-		authc = NULL;
 	etcd_call_free(c);
 	if (cb != NULL)
 		cb(arg, res, err != NULL ? why : NULL);
@@ -833,12 +833,6 @@ void
 etcd_cancel(struct etcd_call *c)
 {
 	etcd_abandon(c);
-	if (c->queued)
-		TAILQ_REMOVE(&queue, c, qentry);
-	if (c->authwait)
-		TAILQ_REMOVE(&authq, c, qentry);
-	if (authc == c)
-		authc = NULL;
 	etcd_call_free(c);
 	etcd_dequeue();
 }
