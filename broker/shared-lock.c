@@ -1232,8 +1232,8 @@ shared_lock_list(struct req *r)
  * A lock_break in progress: the holders at the head of the lock's line,
  * read, then deleted in one transaction that compares each key's
  * creation revision (a line that moved in between is read again).  The
- * holders on other hosts learn it when they release (no inbox: messages
- * are not shared yet).
+ * holders on other hosts learn it when they release: no inbox message
+ * tells them, as the local lock_break's does.
  */
 struct bk {
 	char *name, *pfx, *reason;
