@@ -7,6 +7,7 @@
 #ifndef BATON_BENCH_H
 #define BATON_BENCH_H
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,39 @@ bench_report(struct bench *b)
 	fflush(stdout);
 	free(b->lat);
 	b->lat = NULL;
+}
+
+/*
+ * The CPU time process pid has used, all its threads (batond's folder
+ * too), in microseconds; -1 when unknown.
+ */
+static inline double
+bench_cpu_us(long pid)
+{
+	char path[320];
+	unsigned long long ns, sum = 0;
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/task", pid);
+	if ((d = opendir(path)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/task/%s/schedstat", pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1) {
+			sum += ns;
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return (n > 0 ? (double)sum / 1e3 : -1);
 }
 
 #endif /* BATON_BENCH_H */

@@ -32,7 +32,6 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,39 +49,6 @@ static double
 tv_us(const struct timeval *tv)
 {
 	return (tv->tv_sec * 1e6 + tv->tv_usec);
-}
-
-/*
- * The CPU time process pid has used, all its threads (batond's folder
- * too), in microseconds; -1 when unknown.
- */
-static double
-cpu_us(long pid)
-{
-	char path[320];
-	unsigned long long ns, sum = 0;
-	struct dirent *de;
-	DIR *d;
-	FILE *f;
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%ld/task", pid);
-	if ((d = opendir(path)) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "/proc/%ld/task/%s/schedstat", pid, de->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fscanf(f, "%llu", &ns) == 1) {
-			sum += ns;
-			n++;
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return (n > 0 ? (double)sum / 1e3 : -1);
 }
 
 /* The bytes of the last answer's result (its line less the envelope). */
@@ -181,8 +147,8 @@ main(int argc, char **argv)
 		    ? (m.port != 0 ? "airlock-http-pair" : "airlock-stdio-pair")
 		    : (m.port != 0 ? "native-http-pair" : "native-stdio-pair");
 		if (m.port == 0)
-			s0 = cpu_us((long)m.pid);
-		b0 = bpid > 0 ? cpu_us(bpid) : -1;
+			s0 = bench_cpu_us((long)m.pid);
+		b0 = bpid > 0 ? bench_cpu_us(bpid) : -1;
 		b.start = t1 = bench_now();
 		while (!bench_done(&b, t1)) {
 			t0 = bench_now();
@@ -192,8 +158,8 @@ main(int argc, char **argv)
 		}
 		b.total = t1 - b.start;
 		if (m.port == 0)
-			s1 = cpu_us((long)m.pid);
-		b1 = bpid > 0 ? cpu_us(bpid) : -1;
+			s1 = bench_cpu_us((long)m.pid);
+		b1 = bpid > 0 ? bench_cpu_us(bpid) : -1;
 		fclose(m.in);
 		if (m.port == 0)
 			waitpid(m.pid, &status, 0);

@@ -51,7 +51,7 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 for f in batond baton tests/bench/bench_echo tests/bench/bench_status tests/bench/bench_lock \
     tests/bench/bench_mixed tests/bench/bench_restore tests/bench/bench_conns \
     tests/bench/bench_mcp tests/bench/bench_sse tests/bench/bench_review \
-    tests/bench/bench_hook tests/bench/bench_etcd; do
+    tests/bench/bench_hook tests/bench/bench_etcd tests/bench/bench_relay; do
 	if [ ! -x "$builddir/$f" ]; then
 		echo "run.sh: $builddir/$f is missing: run make bench" >&2
 		exit 1
@@ -205,7 +205,21 @@ round_build() {
 	note "$_b shim" "$(calc 'a - b' "$(get "$mc" p50)" "$(get "$st" p50)")"
 	ml=$(run "baton mcp lock pairs ($_b)" "$tb/bench_mcp" -S "$s" -b "$(prog "$_b" baton)" -l \
 	    -P "$(eval echo "\$pid_strict_$_b")" -t "$secs")
-	note "$_b mcpcpu" "$(printf '%s\n' "$ml" | awk '/^CPU per lock pair:/ { print $(NF - 4) }')"
+	mc=$(printf '%s\n' "$ml" | awk '/^CPU per lock pair:/ { print $(NF - 4) }')
+	note "$_b mcpcpu" "$mc"
+	# what of it is the chain's wake-ups and system calls (bench_relay, once a
+	# round), what is baton's own; and the same pairs with client, baton mcp
+	# and batond all on CPU 0, where no wake-up crosses to another CPU
+	note "$_b relay" "$relay_cpu"
+	note "$_b mcpown" "$(calc 'a - b' "$mc" "$relay_cpu")"
+	if [ "$ncpu" -gt 1 ] && command -v taskset >/dev/null 2>&1; then
+		_p=$(eval echo "\$pid_strict_$_b")
+		taskset -a -p -c 0 "$_p" >/dev/null || fail "taskset -p $_p failed"
+		m1=$(run "baton mcp lock pairs, all on CPU 0 ($_b)" taskset -c 0 "$tb/bench_mcp" \
+		    -S "$s" -b "$(prog "$_b" baton)" -l -P "$_p" -t "$secs")
+		taskset -a -p -c "0-$((ncpu - 1))" "$_p" >/dev/null || fail "taskset -p $_p failed"
+		note "$_b mcpcpu1" "$(printf '%s\n' "$m1" | awk '/^CPU per lock pair:/ { print $(NF - 4) }')"
+	fi
 }
 # per_run COMMAND...: wall time of RUNS runs, in ms per run
 per_run() {
@@ -223,6 +237,8 @@ r=1
 while [ $r -le "$rounds" ]; do
 	say "round $r of $rounds..."
 	echo_out=$(run "echo" "$tb/bench_echo" -t "$secs")
+	relay_out=$(run "relay and echo child, lock-pair-shaped" "$tb/bench_relay" -t "$secs")
+	relay_cpu=$(printf '%s\n' "$relay_out" | awk '/^CPU per pair:/ { print $(NF - 4) }')
 	for b in $builds; do
 		round_build "$b"
 	done
@@ -464,6 +480,9 @@ figure wake "release -> grant p50, in echo round trips" "<=" 2 "" "%.2f"
 figure flock "baton lock x -- true / flock FILE true" "<=" 2 "x" "%.2f"
 figure shim "MCP tools/call: baton mcp overhead (p50)" "<=" 30 " us" "%.1f"
 figure mcpcpu "CPU per lock pair through baton mcp, shim + broker" "<=" 120 " us" "%.1f"
+figure relay "  a bare relay + echo child, same chain (floor)" "-" "" " us" "%.1f"
+figure mcpown "  shim + broker above that floor" "-" "" " us" "%.1f"
+figure mcpcpu1 "  shim + broker, client and all on one CPU" "-" "" " us" "%.1f"
 figure restore "restore of 1 000 000 notes (s, per 1 M)" "<" 2 " s" "%.2f"
 figure pernote "broker memory per restored note (RSS / notes)" "<=" 570 " B" "%.0f"
 figure conns "idle sessions on one broker" ">=" "$nconns" "" "%.0f"
