@@ -330,7 +330,11 @@ mcp_conn_attach(struct event_base *base, struct conn *c, bufferevent_data_cb rea
 	bufferevent_setcb(bev, readcb, NULL, eventcb, arg);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (c->rlen > 0) {
-		evbuffer_add(bufferevent_get_input(bev), c->rbuf, c->rlen);
+		/* the input takes bytes from its reader only: thawed for these, as bev_reader_cb does */
+		evbuffer_unfreeze(bufferevent_get_input(bev), 0);
+		if (evbuffer_add(bufferevent_get_input(bev), c->rbuf, c->rlen) != 0)
+			fatalx("mcp: cannot keep input");
+		evbuffer_freeze(bufferevent_get_input(bev), 0);
 		c->rlen = 0;
 		bufferevent_trigger(bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
 	}
