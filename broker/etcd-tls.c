@@ -165,6 +165,7 @@ etcd_cred_password(int *ex, char **cause)
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n < 0 || n > ETCD_PASSWORD_MAX) {
+		explicit_bzero(buf, sizeof buf); /* a password, if too long */
 		xasprintf(cause, "--etcd-password-file %s: %s", password_file,
 		    n < 0 ? strerror(errno) : "longer than 1024 bytes");
 		*ex = n < 0 ? EX_NOINPUT : EX_CONFIG;
