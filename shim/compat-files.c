@@ -366,7 +366,7 @@ file_read_run(struct compat_call *cc)
 {
 	const char *path = compat_str(cc, "path"), *root, *enc = compat_str(cc, "encoding");
 	double max = compat_num(cc, "maxBytes", FILES_READ_DEFAULT);
-	char *rel, *last, *cause = NULL, *full, *text, what[64];
+	char *rel = NULL, *last, *cause = NULL, *full, *text, what[64];
 	unsigned char *buf;
 	struct stat st;
 	ssize_t r;
@@ -387,6 +387,7 @@ file_read_run(struct compat_call *cc)
 			xasprintf(&cause, "cannot resolve %s", path);
 		files_refuse(cc, path, "%s", cause);
 		free(cause);
+		free(rel);
 		return;
 	}
 	fd = last != NULL ? openat(dfd, last, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
@@ -485,7 +486,7 @@ file_write_run(struct compat_call *cc)
 {
 	const char *path = compat_str(cc, "path"), *root, *enc = compat_str(cc, "encoding");
 	const char *content = compat_str(cc, "content"), *mode = compat_str(cc, "mode");
-	char *rel, *last = NULL, *cause = NULL, *full = NULL, what[64];
+	char *rel = NULL, *last = NULL, *cause = NULL, *full = NULL, what[64];
 	unsigned char *data, *both;
 	size_t len, old = 0;
 	struct stat st;
@@ -513,6 +514,7 @@ file_write_run(struct compat_call *cc)
 		 &cause)) == -1) {
 		files_refuse(cc, path, "%s", cause != NULL ? cause : "cannot resolve the path");
 		free(cause);
+		free(rel);
 		free(data);
 		return;
 	}
