@@ -23,6 +23,15 @@
 
 #include <cjson/cJSON.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define JSON_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define JSON_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define JSON_POISON(p, n) ((void)(p), (void)(n))
+#define JSON_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #include "common.h"
 
 #define JSON_MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
@@ -740,6 +749,82 @@ json_find_nul(const char *text, size_t len, char *field, size_t flen)
 		}
 	}
 	return (0);
+}
+
+/* ---- parsing a message into a reusable block ---- */
+
+#define JSON_ARENA_SIZE (64 * 1024) /* a request line's tree; bigger ones use malloc */
+#define JSON_ARENA_ALIGN 16
+
+/*
+ * The block json_parse_scoped() parses into.  cJSON makes a malloc per
+ * node and per string, and as many frees: for a tools/call line that was
+ * a third of what baton mcp spent on it.  Bump-allocated while a parse
+ * runs (parsing), given back by json_scope_end() in the order taken
+ * (scopes nest: a held line is handled inside the line that releases it).
+ */
+static struct {
+	char *base;
+	size_t top;
+	int parsing;
+} json_arena;
+
+static void *
+json_arena_malloc(size_t n)
+{
+	size_t need = (n + JSON_ARENA_ALIGN - 1) & ~(size_t)(JSON_ARENA_ALIGN - 1);
+	void *p;
+
+	if (!json_arena.parsing || need < n || need > JSON_ARENA_SIZE - json_arena.top)
+		return (malloc(n));
+	p = json_arena.base + json_arena.top;
+	json_arena.top += need;
+	JSON_UNPOISON(p, n);
+	return (p);
+}
+
+/* cJSON_Delete of a parsed tree: its nodes in the block go with the scope. */
+static void
+json_arena_free(void *p)
+{
+	if ((char *)p >= json_arena.base && (char *)p < json_arena.base + JSON_ARENA_SIZE)
+		return;
+	free(p);
+}
+
+/*
+ * Parse len bytes of JSON text as cJSON_ParseWithLength does, into the
+ * block while it has room: the tree (and what cJSON_Delete does to it)
+ * is valid until json_scope_end(*scope).  Nothing parsed here may be
+ * kept past it: cJSON_Duplicate what must stay (made with malloc, as
+ * everything cJSON makes outside a parse).
+ */
+cJSON *
+json_parse_scoped(const char *text, size_t len, size_t *scope)
+{
+	static cJSON_Hooks hooks = { json_arena_malloc, json_arena_free };
+	cJSON *j;
+
+	if (json_arena.base == NULL) {
+		/* the hooks stay: a tree's nodes must be freed by json_arena_free */
+		json_arena.base = xmalloc(JSON_ARENA_SIZE);
+		JSON_POISON(json_arena.base, JSON_ARENA_SIZE);
+		cJSON_InitHooks(&hooks);
+	}
+	*scope = json_arena.top;
+	json_arena.parsing = 1;
+	j = cJSON_ParseWithLength(text, len);
+	json_arena.parsing = 0;
+	return (j);
+}
+
+/* The tree of json_parse_scoped() is gone: its room is taken again (poisoned for ASan). */
+void
+json_scope_end(size_t scope)
+{
+	if (json_arena.top > scope)
+		JSON_POISON(json_arena.base + scope, json_arena.top - scope);
+	json_arena.top = scope;
 }
 
 /* ---- printing ---- */

@@ -220,13 +220,15 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 	const cJSON *id, *method, *jsonrpc, *params;
 	cJSON *msg;
 	char field[64];
-	size_t i;
+	size_t i, scope;
 
 	for (i = 0; i < len && strchr(" \t\r", line[i]) != NULL; i++)
 		;
 	if (i == len)
 		return; /* blank line */
-	if ((msg = cJSON_ParseWithLength(line, len)) == NULL) {
+	/* the message's tree lives in a reusable block until the line is handled */
+	if ((msg = json_parse_scoped(line, len, &scope)) == NULL) {
+		json_scope_end(scope);
 		mcp_error(m, NULL, RPC_PARSE_ERROR, NULL,
 		    "parse error: the line is not "
 		    "valid JSON");
@@ -305,6 +307,7 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		mcp_request(m, id, method->valuestring, params);
 out:
 	cJSON_Delete(msg);
+	json_scope_end(scope);
 }
 
 /* Bytes on stdin: handle every complete line. */

@@ -374,6 +374,64 @@ test_print(void)
 	cJSON_Delete(j);
 }
 
+/*
+ * json_parse_scoped: trees in the reusable block, nested scopes, a tree
+ * too big for it, and what is duplicated outliving its scope.
+ */
+static void
+test_parse_scoped(void)
+{
+	const char *doc = "{\"jsonrpc\":\"2.0\",\"id\":7,\"params\":{\"name\":\"x\"}}";
+	char *big, *got, *want;
+	cJSON *outer, *inner, *kept, *j;
+	size_t s1, s2, n = 20000, i, len = 0;
+
+	outer = json_parse_scoped(doc, strlen(doc), &s1);
+	kept = cJSON_Duplicate(outer, 1);
+	inner = json_parse_scoped("[1,\"two\",{}]", 13, &s2);
+	got = json_print(inner, NULL);
+	ok(got != NULL && strcmp(got, "[1,\"two\",{}]") == 0, "nested parse: %s", got);
+	free(got);
+	cJSON_Delete(inner);
+	json_scope_end(s2);
+	got = json_print(outer, NULL);
+	ok(got != NULL && strcmp(got, doc) == 0, "outer tree after the inner scope: %s", got);
+	free(got);
+	cJSON_Delete(outer);
+	json_scope_end(s1);
+	got = json_print(kept, NULL);
+	ok(got != NULL && strcmp(got, doc) == 0, "a duplicate outlives its scope: %s", got);
+	free(got);
+	cJSON_Delete(kept);
+
+	/* more than the block holds: the rest comes from malloc, freed by cJSON_Delete */
+	big = xmalloc(n * 8 + 3);
+	big[len++] = '[';
+	for (i = 0; i < n; i++)
+		len +=
+		    (size_t)snprintf(big + len, 9, "%s\"%04zu\"", i > 0 ? "," : "", i % 10000);
+	big[len++] = ']';
+	big[len] = '\0';
+	j = json_parse_scoped(big, len, &s1);
+	got = json_print(j, NULL);
+	ok(got != NULL && strcmp(got, big) == 0, "a tree bigger than the block (%zu bytes)",
+	    len);
+	free(got);
+	cJSON_Delete(j);
+	json_scope_end(s1);
+	free(big);
+
+	j = json_parse_scoped("{\"a\":[1,", 8, &s1);
+	ok(j == NULL, "malformed text: no tree");
+	json_scope_end(s1);
+	/* printing (after the hooks are in place) still gives what free() takes */
+	j = cJSON_Parse(doc);
+	want = cJSON_PrintUnformatted(j);
+	ok(want != NULL && strcmp(want, doc) == 0, "cJSON prints with the hooks: %s", want);
+	free(want);
+	cJSON_Delete(j);
+}
+
 /* jout_msgpack of o: the bytes json_print gives for json_from_msgpack of it? */
 static void
 same_printing(const msgpack_object *o, const char *what)
@@ -559,6 +617,7 @@ main(void)
 	test_args_validate();
 	test_exact();
 	test_print();
+	test_parse_scoped();
 	test_print_msgpack();
 	test_escape_chunks();
 	return (done_testing());

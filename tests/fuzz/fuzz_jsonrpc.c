@@ -100,13 +100,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *msg;
 	char *line, field[64];
+	size_t scope;
 
 	/* mcp_line hands cJSON a length-counted line; copy it so ASan sees overreads */
 	if ((line = malloc(size == 0 ? 1 : size)) == NULL)
 		abort();
 	if (size != 0)
 		memcpy(line, data, size);
-	msg = cJSON_ParseWithLength(line, size);
+	msg = json_parse_scoped(line, size, &scope); /* as mcp_line parses */
 	if (msg != NULL) {
 		/* as mcp_line: a string cut at \u0000 is refused, naming its field */
 		if (json_find_nul(line, size, field, sizeof field) &&
@@ -116,6 +117,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_roundtrip(msg);
 		cJSON_Delete(msg);
 	}
+	json_scope_end(scope);
 	free(line);
 	return (0);
 }
