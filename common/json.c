@@ -37,6 +37,7 @@
 #define JSON_MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
 #define JSON_SAFE_INT 9007199254740992ULL    /* the same, as an integer */
 #define JSON_EXACT_PRINT 100000000000000ULL  /* 10^14: cJSON prints smaller ints exactly */
+#define JSON_ARGS_ZONE 512                   /* first zone chunk of unpacked arguments */
 
 static const char json_digits[] = "0123456789abcdef";
 
@@ -656,7 +657,11 @@ json_args_to_msgpack(const cJSON *json, msgpack_sbuffer *sbuf, msgpack_unpacked 
 		    FRAME_MAX_DEFAULT - 64);
 		return (-1);
 	}
-	if (msgpack_unpack_next(u, sbuf->data + start, sbuf->size - start, &off) !=
+	/* a zone of a small first chunk (malloc's cache), not msgpack_unpack_next's 8 KiB */
+	msgpack_unpacked_destroy(u);
+	if ((u->zone = msgpack_zone_new(JSON_ARGS_ZONE)) == NULL)
+		fatalx("json: out of memory");
+	if (msgpack_unpack(sbuf->data + start, sbuf->size - start, &off, u->zone, &u->data) !=
 	    MSGPACK_UNPACK_SUCCESS) {
 		op_error_set(err, ERR_INTERNAL, "arguments", "cannot decode the arguments");
 		return (-1);

@@ -616,6 +616,8 @@ mcp_teardown(struct mcp *m)
 	free(m->held);
 	free(m->root_project);
 	free(m->tools_json);
+	free(m->answer.s);
+	free(m->text.s);
 	free(m->profile);
 	free(m->agent);
 	free(m->role);
