@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -774,18 +775,29 @@ static struct {
 	int parsing;
 } json_arena;
 
+/* n bytes of the block, or NULL when it is full. */
 static void *
-json_arena_malloc(size_t n)
+json_arena_take(size_t n)
 {
 	size_t need = (n + JSON_ARENA_ALIGN - 1) & ~(size_t)(JSON_ARENA_ALIGN - 1);
 	void *p;
 
-	if (!json_arena.parsing || need < n || need > JSON_ARENA_SIZE - json_arena.top)
-		return (malloc(n));
+	if (need < n || need > JSON_ARENA_SIZE - json_arena.top)
+		return (NULL);
 	p = json_arena.base + json_arena.top;
 	json_arena.top += need;
 	JSON_UNPOISON(p, n);
 	return (p);
+}
+
+static void *
+json_arena_malloc(size_t n)
+{
+	void *p;
+
+	if (json_arena.parsing && (p = json_arena_take(n)) != NULL)
+		return (p);
+	return (malloc(n));
 }
 
 /* cJSON_Delete of a parsed tree: its nodes in the block go with the scope. */
@@ -795,6 +807,178 @@ json_arena_free(void *p)
 	if ((char *)p >= json_arena.base && (char *)p < json_arena.base + JSON_ARENA_SIZE)
 		return;
 	free(p);
+}
+
+/*
+ * The usual request line, parsed without cJSON into the block: objects,
+ * arrays, strings without escapes or control bytes, integers of at most
+ * 15 digits, true, false, null.  Anything else (an escape, a fraction, a
+ * malformed or odd text, a full block) makes it give up (NULL), and
+ * cJSON parses the line instead: cJSON alone decides what is not valid,
+ * and what is parsed here is the very tree cJSON would build (fuzz_jsonrpc
+ * and unit_json compare the two).
+ */
+#define JSON_FAST_DEPTH 32
+#define JSON_FAST_DIGITS 15 /* below 2^53: exact as a double, as strtod gives it */
+
+struct jfast {
+	const unsigned char *p, *end;
+	int depth;
+};
+
+static cJSON *jfast_value(struct jfast *);
+static int jout_plain8(const unsigned char *, int);
+
+/* Skip what cJSON takes for whitespace: every byte up to 32. */
+static void
+jfast_ws(struct jfast *j)
+{
+	while (j->p < j->end && *j->p <= 32)
+		j->p++;
+}
+
+/* A string at j->p (its quote), copied NUL-terminated into the block. */
+static char *
+jfast_string(struct jfast *j)
+{
+	const unsigned char *q, *c;
+	char *s;
+
+	/* its end, then what lies before it checked eight bytes at a time */
+	if ((q = memchr(j->p + 1, '"', (size_t)(j->end - j->p - 1))) == NULL)
+		return (NULL);
+	for (c = j->p + 1; q - c >= 8 && jout_plain8(c, 0); c += 8)
+		;
+	for (; c < q; c++) {
+		if (*c == '\\' || *c < 0x20)
+			return (NULL);
+	}
+	if ((s = json_arena_take((size_t)(q - j->p))) == NULL)
+		return (NULL);
+	memcpy(s, j->p + 1, (size_t)(q - j->p - 1));
+	s[q - j->p - 1] = '\0';
+	j->p = q + 1;
+	return (s);
+}
+
+/* An integer, as cJSON's parse_number makes it (valueint saturated). */
+static int
+jfast_number(struct jfast *j, cJSON *v)
+{
+	const unsigned char *q = j->p + (*j->p == '-');
+	uint64_t u = 0;
+	size_t n = 0;
+	double d;
+
+	for (; q < j->end && *q >= '0' && *q <= '9' && n <= JSON_FAST_DIGITS; q++, n++)
+		u = u * 10 + (uint64_t)(*q - '0');
+	if (n == 0 || n > JSON_FAST_DIGITS ||
+	    (q < j->end && strchr("+-.eE", *q) != NULL && *q != '\0'))
+		return (-1);
+	d = *j->p == '-' ? -(double)u : (double)u;
+	v->type = cJSON_Number;
+	v->valuedouble = d;
+	v->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+	j->p = q;
+	return (0);
+}
+
+/* The members of an object or elements of an array at j->p (its bracket) into v. */
+static int
+jfast_container(struct jfast *j, cJSON *v, int object)
+{
+	cJSON *head = NULL, *last = NULL, *c;
+	char *key = NULL;
+
+	if (++j->depth > JSON_FAST_DEPTH)
+		return (-1);
+	v->type = object ? cJSON_Object : cJSON_Array;
+	j->p++;
+	jfast_ws(j);
+	if (j->p < j->end && *j->p == (object ? '}' : ']')) {
+		j->p++;
+		j->depth--;
+		return (0);
+	}
+	for (;;) {
+		if (object) {
+			if (j->p == j->end || *j->p != '"' || (key = jfast_string(j)) == NULL)
+				return (-1);
+			jfast_ws(j);
+			if (j->p == j->end || *j->p != ':')
+				return (-1);
+			j->p++;
+			jfast_ws(j);
+		}
+		if ((c = jfast_value(j)) == NULL)
+			return (-1);
+		c->string = key;
+		if (head == NULL)
+			head = c;
+		else {
+			last->next = c;
+			c->prev = last;
+		}
+		last = c;
+		jfast_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			jfast_ws(j);
+			continue;
+		}
+		if (j->p == j->end || *j->p != (object ? '}' : ']'))
+			return (-1);
+		j->p++;
+		head->prev = last; /* as cJSON links them: the first's prev is the last */
+		v->child = head;
+		j->depth--;
+		return (0);
+	}
+}
+
+/* One value at j->p (not whitespace), or NULL to give up. */
+static cJSON *
+jfast_value(struct jfast *j)
+{
+	static const struct {
+		const char *word;
+		int type;
+	} words[] = { { "null", cJSON_NULL }, { "false", cJSON_False },
+		{ "true", cJSON_True } };
+	size_t i, n, left = (size_t)(j->end - j->p);
+	cJSON *v;
+	int rc = -1;
+
+	if (left == 0 || (v = json_arena_take(sizeof *v)) == NULL)
+		return (NULL);
+	memset(v, 0, sizeof *v);
+	switch (*j->p) {
+	case '{':
+	case '[': rc = jfast_container(j, v, *j->p == '{'); break;
+	case '"':
+		v->type = cJSON_String;
+		rc = (v->valuestring = jfast_string(j)) != NULL ? 0 : -1;
+		break;
+	case 'n':
+	case 'f':
+	case 't':
+		for (i = 0; i < nitems(words); i++) {
+			n = strlen(words[i].word);
+			if (left >= n && memcmp(j->p, words[i].word, n) == 0) {
+				v->type = words[i].type;
+				v->valueint = words[i].type == cJSON_True; /* cJSON's, too */
+				j->p += n;
+				rc = 0;
+				break;
+			}
+		}
+		break;
+	default:
+		if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
+			rc = jfast_number(j, v);
+		break;
+	}
+	return (rc == 0 ? v : NULL);
 }
 
 /*
@@ -808,7 +992,8 @@ cJSON *
 json_parse_scoped(const char *text, size_t len, size_t *scope)
 {
 	static cJSON_Hooks hooks = { json_arena_malloc, json_arena_free };
-	cJSON *j;
+	struct jfast j = { (const unsigned char *)text, (const unsigned char *)text + len, 0 };
+	cJSON *v;
 
 	if (json_arena.base == NULL) {
 		/* the hooks stay: a tree's nodes must be freed by json_arena_free */
@@ -818,9 +1003,19 @@ json_parse_scoped(const char *text, size_t len, size_t *scope)
 	}
 	*scope = json_arena.top;
 	json_arena.parsing = 1;
-	j = cJSON_ParseWithLength(text, len);
+	/* an object, then only whitespace: else cJSON says what it is */
+	jfast_ws(&j);
+	if (j.p < j.end && *j.p == '{' && (v = jfast_value(&j)) != NULL) {
+		jfast_ws(&j);
+		if (j.p == j.end) {
+			json_arena.parsing = 0;
+			return (v);
+		}
+	}
+	json_scope_end(*scope);
+	v = cJSON_ParseWithLength(text, len);
 	json_arena.parsing = 0;
-	return (j);
+	return (v);
 }
 
 /* The tree of json_parse_scoped() is gone: its room is taken again (poisoned for ASan). */

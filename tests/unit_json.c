@@ -374,6 +374,90 @@ test_print(void)
 	cJSON_Delete(j);
 }
 
+/* Are a and b the same tree, down to the links and fields cJSON's users read? */
+static int
+same_tree(const cJSON *a, const cJSON *b)
+{
+	const cJSON *x, *y;
+
+	if (a == NULL || b == NULL)
+		return (a == b);
+	if (a->type != b->type || a->valueint != b->valueint ||
+	    memcmp(&a->valuedouble, &b->valuedouble, sizeof a->valuedouble) != 0 ||
+	    (a->string == NULL) != (b->string == NULL) ||
+	    (a->string != NULL && strcmp(a->string, b->string) != 0) ||
+	    (a->valuestring == NULL) != (b->valuestring == NULL) ||
+	    (a->valuestring != NULL && strcmp(a->valuestring, b->valuestring) != 0) ||
+	    (a->child == NULL) != (b->child == NULL))
+		return (0);
+	if (a->child != NULL &&
+	    (a->child->prev == NULL || b->child->prev == NULL || a->child->prev->next != NULL ||
+		b->child->prev->next != NULL))
+		return (0);
+	for (x = a->child, y = b->child; x != NULL || y != NULL; x = x->next, y = y->next) {
+		if (x == NULL || y == NULL || !same_tree(x, y) ||
+		    (x != a->child && (x->prev->next != x || y->prev->next != y)))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * json_parse_scoped parses the usual lines itself: the tree must be the
+ * one cJSON_ParseWithLength builds, and what it gives up on (or cJSON
+ * refuses) must come out as cJSON has it.
+ */
+static void
+test_parse_fast(void)
+{
+	static const char *const docs[] = {
+		"{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":"
+		"\"lock_acquire\",\"arguments\":{\"name\":\"bench-pair\"}}}",
+		" \t{ \"a\" : [ 1 , -2 , 0 , -0 , 007 , true , false , null , { } , [ ] ] "
+		"}\r\n",
+		"{\"big\":999999999999999,\"neg\":-999999999999999,\"int\":2147483648,"
+		"\"low\":-2147483649,\"edge\":2147483647}",
+		"{\"more\":9999999999999999,\"frac\":1.5,\"exp\":1e3,\"plus\":1e+2}",
+		"{\"esc\":\"a\\\"b\",\"u\":\"\\u00e9\",\"raw\":\"é ☃\"}",
+		"{\"dup\":1,\"dup\":2}",
+		"{\"ctl\":\"a\tb\"}",
+		"{\"a\":1} trailing",
+		"{\"a\":1,}",
+		"{\"a\" 1}",
+		"{\"a\":nul}",
+		"{\"a\":truex}",
+		"{\"a\":-}",
+		"{\"a\":1-2}",
+		"{\"a\":[1,2}",
+		"{\"a\":\"open",
+		"{\"a\":",
+		"{",
+		"[1,2,3]",
+		"\"text\"",
+		"42",
+		"{\"d\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+		"]]]]]]]]]]}",
+		"\xef\xbb\xbf{\"bom\":1}",
+	};
+	cJSON *mine, *theirs;
+	size_t i, scope;
+	char *a, *b;
+
+	for (i = 0; i < nitems(docs); i++) {
+		mine = json_parse_scoped(docs[i], strlen(docs[i]), &scope);
+		theirs = cJSON_ParseWithLength(docs[i], strlen(docs[i]));
+		a = mine != NULL ? json_print(mine, NULL) : NULL;
+		b = theirs != NULL ? json_print(theirs, NULL) : NULL;
+		ok(same_tree(mine, theirs), "parsed as cJSON parses %s: %s (cJSON: %s)",
+		    docs[i], a != NULL ? a : "(none)", b != NULL ? b : "(none)");
+		free(a);
+		free(b);
+		cJSON_Delete(mine);
+		cJSON_Delete(theirs);
+		json_scope_end(scope);
+	}
+}
+
 /*
  * json_parse_scoped: trees in the reusable block, nested scopes, a tree
  * too big for it, and what is duplicated outliving its scope.
@@ -618,6 +702,7 @@ main(void)
 	test_exact();
 	test_print();
 	test_parse_scoped();
+	test_parse_fast();
 	test_print_msgpack();
 	test_escape_chunks();
 	return (done_testing());

@@ -95,6 +95,27 @@ fuzz_roundtrip(const cJSON *msg)
 	fbuf_free(&fb);
 }
 
+/* json_parse_scoped parses the usual lines itself: the tree must print as cJSON's does. */
+static void
+same_as_cjson(const cJSON *msg, const char *line, size_t size)
+{
+	cJSON *theirs = cJSON_ParseWithLength(line, size);
+	char *a, *b;
+
+	if ((msg == NULL) != (theirs == NULL))
+		abort();
+	if (msg != NULL) {
+		a = cJSON_PrintUnformatted(msg);
+		b = cJSON_PrintUnformatted(theirs);
+		if (a == NULL || b == NULL || strcmp(a, b) != 0 ||
+		    !cJSON_Compare(msg, theirs, 1))
+			abort();
+		free(a);
+		free(b);
+	}
+	cJSON_Delete(theirs);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -108,6 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size != 0)
 		memcpy(line, data, size);
 	msg = json_parse_scoped(line, size, &scope); /* as mcp_line parses */
+	same_as_cjson(msg, line, size);
 	if (msg != NULL) {
 		/* as mcp_line: a string cut at \u0000 is refused, naming its field */
 		if (json_find_nul(line, size, field, sizeof field) &&
