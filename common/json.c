@@ -700,6 +700,20 @@ json_scan_string(const char *text, size_t len, size_t i, char *key, size_t klen,
 	return (i + 1);
 }
 
+/* Does text hold \u0000 (looked for at each backslash: most lines have none)? */
+static int
+json_has_u0000(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+			return (1);
+		p++;
+	}
+	return (0);
+}
+
 /*
  * Does JSON text hold a string with a NUL in it ("\u0000" or a raw NUL
  * byte)?  cJSON keeps strings NUL-terminated and would silently cut it
@@ -715,7 +729,7 @@ json_find_nul(const char *text, size_t len, char *field, size_t flen)
 	int depth = 0, nul;
 
 	/* a NUL is a NUL byte or \u0000: without either, no need to scan (the usual case) */
-	if (memchr(text, '\0', len) == NULL && memmem(text, len, "\\u0000", 6) == NULL)
+	if (memchr(text, '\0', len) == NULL && !json_has_u0000(text, len))
 		return (0);
 	keys[0][0] = '\0';
 	while (i < len) {
@@ -1151,7 +1165,11 @@ jout_stringn(struct jout *o, const char *s, size_t n)
 		for (stop = end - p >= 8 ? p + 8 : end; p < stop; p++) {
 			if (*p >= 0x20 && *p != '"' && *p != '\\')
 				*w++ = (char)*p;
-			else
+			else if (*p >= 0x20) { /* '"' or '\\', the usual: no call */
+				w[0] = '\\';
+				w[1] = (char)*p;
+				w += 2;
+			} else
 				w += jout_escape(*p, w);
 		}
 	}

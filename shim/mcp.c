@@ -181,9 +181,29 @@ mcp_number_text(const char *s, size_t len, const char *key, size_t *n)
 }
 
 /*
+ * Is the number text t (n bytes) an integer the number item prints back
+ * as it is: no sign on zero, no leading zero, at most 15 digits (the
+ * usual id, 1, 2, 3...)?
+ */
+static int
+mcp_plain_int(const char *t, size_t n)
+{
+	size_t i = t[0] == '-';
+
+	if (n - i == 0 || n - i > 15 || (t[i] == '0' && (n - i > 1 || i > 0)))
+		return (0);
+	for (; i < n; i++) {
+		if (t[i] < '0' || t[i] > '9')
+			return (0);
+	}
+	return (1);
+}
+
+/*
  * A number id as the client wrote it: a double would answer
  * 9007199254740993 as 9.00719925474099e+15.  The id of msg becomes a
- * raw item of its text, echoed byte for byte; returns it.
+ * raw item of its text, echoed byte for byte (unless the number prints
+ * back as written: mcp_plain_int); returns it.
  */
 static const cJSON *
 mcp_raw_id(cJSON *msg, const char *line, size_t len)
@@ -193,7 +213,8 @@ mcp_raw_id(cJSON *msg, const char *line, size_t len)
 	char *text;
 	size_t n;
 
-	if ((t = mcp_number_text(line, len, "id", &n)) == NULL || n == 0 || n > 64)
+	if ((t = mcp_number_text(line, len, "id", &n)) == NULL || n == 0 || n > 64 ||
+	    mcp_plain_int(t, n))
 		return (cJSON_GetObjectItemCaseSensitive(msg, "id"));
 	text = xstrndup(t, n);
 	raw = cJSON_CreateRaw(text);
