@@ -787,6 +787,7 @@ static struct {
 	char *base;
 	size_t top;
 	int parsing;
+	unsigned long spilled; /* allocations a parse made with malloc (the block was full) */
 } json_arena;
 
 /* n bytes of the block, or NULL when it is full. */
@@ -811,6 +812,7 @@ json_arena_malloc(size_t n)
 
 	if (json_arena.parsing && (p = json_arena_take(n)) != NULL)
 		return (p);
+	json_arena.spilled += json_arena.parsing;
 	return (malloc(n));
 }
 
@@ -997,16 +999,18 @@ jfast_value(struct jfast *j)
 
 /*
  * Parse len bytes of JSON text as cJSON_ParseWithLength does, into the
- * block while it has room: the tree (and what cJSON_Delete does to it)
- * is valid until json_scope_end(*scope).  Nothing parsed here may be
- * kept past it: cJSON_Duplicate what must stay (made with malloc, as
- * everything cJSON makes outside a parse).
+ * block while it has room: the tree is valid until json_scope_end(scope),
+ * which frees it (the caller does not).  Nothing parsed here may be kept
+ * past it: cJSON_Duplicate what must stay (made with malloc, as
+ * everything cJSON makes outside a parse), and nothing made outside may
+ * be added to the tree (it would not be freed).
  */
 cJSON *
-json_parse_scoped(const char *text, size_t len, size_t *scope)
+json_parse_scoped(const char *text, size_t len, struct json_scope *scope)
 {
 	static cJSON_Hooks hooks = { json_arena_malloc, json_arena_free };
 	struct jfast j = { (const unsigned char *)text, (const unsigned char *)text + len, 0 };
+	unsigned long spilled;
 	cJSON *v;
 
 	if (json_arena.base == NULL) {
@@ -1015,7 +1019,8 @@ json_parse_scoped(const char *text, size_t len, size_t *scope)
 		JSON_POISON(json_arena.base, JSON_ARENA_SIZE);
 		cJSON_InitHooks(&hooks);
 	}
-	*scope = json_arena.top;
+	scope->mark = json_arena.top;
+	scope->in_block = 1;
 	json_arena.parsing = 1;
 	/* an object, then only whitespace: else cJSON says what it is */
 	jfast_ws(&j);
@@ -1023,22 +1028,30 @@ json_parse_scoped(const char *text, size_t len, size_t *scope)
 		jfast_ws(&j);
 		if (j.p == j.end) {
 			json_arena.parsing = 0;
-			return (v);
+			return (scope->tree = v);
 		}
 	}
-	json_scope_end(*scope);
+	json_arena.top = scope->mark; /* what the fast parse took */
+	spilled = json_arena.spilled;
 	v = cJSON_ParseWithLength(text, len);
+	scope->in_block = json_arena.spilled == spilled;
 	json_arena.parsing = 0;
-	return (v);
+	return (scope->tree = v);
 }
 
-/* The tree of json_parse_scoped() is gone: its room is taken again (poisoned for ASan). */
+/*
+ * Free the tree of json_parse_scoped() (a walk only when some of it is
+ * not in the block) and take its room again (poisoned for ASan).
+ */
 void
-json_scope_end(size_t scope)
+json_scope_end(struct json_scope *scope)
 {
-	if (json_arena.top > scope)
-		JSON_POISON(json_arena.base + scope, json_arena.top - scope);
-	json_arena.top = scope;
+	if (!scope->in_block)
+		cJSON_Delete(scope->tree); /* json_arena_free skips what is in the block */
+	scope->tree = NULL;
+	if (json_arena.top > scope->mark)
+		JSON_POISON(json_arena.base + scope->mark, json_arena.top - scope->mark);
+	json_arena.top = scope->mark;
 }
 
 /* ---- printing ---- */

@@ -201,12 +201,12 @@ mcp_plain_int(const char *t, size_t n)
 
 /*
  * A number id as the client wrote it: a double would answer
- * 9007199254740993 as 9.00719925474099e+15.  The id of msg becomes a
- * raw item of its text, echoed byte for byte (unless the number prints
- * back as written: mcp_plain_int); returns it.
+ * 9007199254740993 as 9.00719925474099e+15.  A raw item of the id's
+ * text in line, echoed byte for byte, for the caller to free; NULL when
+ * the number prints back as written (mcp_plain_int).
  */
-static const cJSON *
-mcp_raw_id(cJSON *msg, const char *line, size_t len)
+static cJSON *
+mcp_raw_id(const char *line, size_t len)
 {
 	const char *t;
 	cJSON *raw;
@@ -215,11 +215,10 @@ mcp_raw_id(cJSON *msg, const char *line, size_t len)
 
 	if ((t = mcp_number_text(line, len, "id", &n)) == NULL || n == 0 || n > 64 ||
 	    mcp_plain_int(t, n))
-		return (cJSON_GetObjectItemCaseSensitive(msg, "id"));
+		return (NULL);
 	text = xstrndup(t, n);
 	raw = cJSON_CreateRaw(text);
 	free(text);
-	cJSON_ReplaceItemInObjectCaseSensitive(msg, "id", raw);
 	return (raw);
 }
 
@@ -239,9 +238,10 @@ void
 mcp_line(struct mcp *m, const char *line, size_t len)
 {
 	const cJSON *id, *method, *jsonrpc, *params;
-	cJSON *msg;
+	cJSON *msg, *raw = NULL;
+	struct json_scope scope;
 	char field[64];
-	size_t i, scope;
+	size_t i;
 
 	for (i = 0; i < len && strchr(" \t\r", line[i]) != NULL; i++)
 		;
@@ -249,7 +249,7 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		return; /* blank line */
 	/* the message's tree lives in a reusable block until the line is handled */
 	if ((msg = json_parse_scoped(line, len, &scope)) == NULL) {
-		json_scope_end(scope);
+		json_scope_end(&scope);
 		mcp_error(m, NULL, RPC_PARSE_ERROR, NULL,
 		    "parse error: the line is not "
 		    "valid JSON");
@@ -300,8 +300,8 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		mcp_roots_answer(m, id, cJSON_GetObjectItemCaseSensitive(msg, "result"));
 		goto out;
 	}
-	if (cJSON_IsNumber(id))
-		id = mcp_raw_id(msg, line, len);
+	if (cJSON_IsNumber(id) && (raw = mcp_raw_id(line, len)) != NULL)
+		id = raw;
 	if (m->roots_pending && m->nheld < MCP_HELD_MAX && cJSON_IsString(method) &&
 	    strcmp(method->valuestring, "ping") != 0) {
 		/* tool calls wait for the project: the client's answer comes first */
@@ -327,8 +327,8 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 	else
 		mcp_request(m, id, method->valuestring, params);
 out:
-	cJSON_Delete(msg);
-	json_scope_end(scope);
+	cJSON_Delete(raw);
+	json_scope_end(&scope); /* frees msg */
 }
 
 /* Bytes on stdin: handle every complete line. */

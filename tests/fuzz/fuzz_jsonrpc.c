@@ -121,7 +121,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *msg;
 	char *line, field[64];
-	size_t scope;
+	struct json_scope scope;
 
 	/* mcp_line hands cJSON a length-counted line; copy it so ASan sees overreads */
 	if ((line = malloc(size == 0 ? 1 : size)) == NULL)
@@ -137,9 +137,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		fuzz_arguments(msg);
 		fuzz_roundtrip(msg);
-		cJSON_Delete(msg);
 	}
-	json_scope_end(scope);
+	json_scope_end(&scope); /* frees msg */
 	free(line);
 	return (0);
 }
