@@ -1074,6 +1074,15 @@ jout_add(struct jout *o, const char *s, size_t n)
 	o->len += n;
 }
 
+/* One byte (a bracket, a comma, a quote), without jout_add's call to memcpy. */
+static inline void
+jout_byte(struct jout *o, char c)
+{
+	if (o->len + 2 > o->cap)
+		jout_room(o, 1);
+	o->s[o->len++] = c;
+}
+
 /*
  * A number as cJSON prints it, integers without printf: the integral
  * values json_from_msgpack makes (below 10^14; larger ones are raw text)
@@ -1219,20 +1228,20 @@ jout_json(struct jout *o, const cJSON *j)
 		return (0);
 	case cJSON_Array:
 	case cJSON_Object:
-		jout_add(o, (j->type & 0xff) == cJSON_Array ? "[" : "{", 1);
+		jout_byte(o, (j->type & 0xff) == cJSON_Array ? '[' : '{');
 		for (c = j->child; c != NULL; c = c->next) {
 			if (c != j->child)
-				jout_add(o, ",", 1);
+				jout_byte(o, ',');
 			if ((j->type & 0xff) == cJSON_Object) {
 				if (c->string == NULL)
 					return (-1);
 				jout_string(o, c->string);
-				jout_add(o, ":", 1);
+				jout_byte(o, ':');
 			}
 			if (jout_json(o, c) != 0)
 				return (-1);
 		}
-		jout_add(o, (j->type & 0xff) == cJSON_Array ? "]" : "}", 1);
+		jout_byte(o, (j->type & 0xff) == cJSON_Array ? ']' : '}');
 		return (0);
 	}
 	return (-1);
@@ -1280,7 +1289,7 @@ jout_mp_strn(struct jout *o, const char *s, size_t n)
 	uint32_t cp;
 	char esc[8];
 
-	jout_add(o, "\"", 1);
+	jout_byte(o, '"');
 	while (i < n) {
 		run = i;
 		while (n - i >= 8 && jout_plain8(p + i, 1))
@@ -1300,7 +1309,7 @@ jout_mp_strn(struct jout *o, const char *s, size_t n)
 			i += k;
 		}
 	}
-	jout_add(o, "\"", 1);
+	jout_byte(o, '"');
 }
 
 /* An integer in decimal. */
@@ -1386,22 +1395,22 @@ jout_msgpack_map(struct jout *o, const msgpack_object *map,
 	uint32_t i;
 	int first = 1, rc = 0;
 
-	jout_add(o, "{", 1);
+	jout_byte(o, '{');
 	for (i = 0; i < map->via.map.size && rc == 0; i++) {
 		kv = &map->via.map.ptr[i];
 		if ((name = jout_mp_key(&kv->key, buf, sizeof buf, &heap)) == NULL)
 			continue; /* JSON has no other key types */
 		if (keep == NULL || keep(arg, name, jout_mp_null(&kv->val))) {
 			if (!first)
-				jout_add(o, ",", 1);
+				jout_byte(o, ',');
 			first = 0;
 			jout_string(o, name);
-			jout_add(o, ":", 1);
+			jout_byte(o, ':');
 			rc = jout_msgpack(o, &kv->val);
 		}
 		free(heap);
 	}
-	jout_add(o, "}", 1);
+	jout_byte(o, '}');
 	return (rc);
 }
 
@@ -1434,14 +1443,14 @@ jout_msgpack(struct jout *o, const msgpack_object *v)
 	case MSGPACK_OBJECT_STR: jout_mp_strn(o, v->via.str.ptr, v->via.str.size); return (0);
 	case MSGPACK_OBJECT_BIN: jout_mp_strn(o, v->via.bin.ptr, v->via.bin.size); return (0);
 	case MSGPACK_OBJECT_ARRAY:
-		jout_add(o, "[", 1);
+		jout_byte(o, '[');
 		for (i = 0; i < v->via.array.size; i++) {
 			if (i > 0)
-				jout_add(o, ",", 1);
+				jout_byte(o, ',');
 			if (jout_msgpack(o, &v->via.array.ptr[i]) != 0)
 				return (-1);
 		}
-		jout_add(o, "]", 1);
+		jout_byte(o, ']');
 		return (0);
 	case MSGPACK_OBJECT_MAP: return (jout_msgpack_map(o, v, NULL, NULL));
 	default: break;

@@ -236,7 +236,7 @@ mcp_keep(void *arg, const char *name, int is_null)
 	size_t i;
 
 	for (i = 0; i < op->nresults; i++) {
-		if (strcmp(op->results[i].name, name) == 0)
+		if (op->results[i].name[0] == name[0] && strcmp(op->results[i].name, name) == 0)
 			return (!is_null || strcmp(op->results[i].type, "any") == 0);
 	}
 	return (0);

@@ -233,7 +233,7 @@ mcp_id_equal(const cJSON *a, const cJSON *b)
 	return (cJSON_Compare(a, b, 1));
 }
 
-/* One line of stdin: a JSON-RPC message. */
+/* One line of stdin, len bytes (not a string: it may lie in the input buffer): a JSON-RPC message. */
 void
 mcp_line(struct mcp *m, const char *line, size_t len)
 {
@@ -373,12 +373,10 @@ mcp_stdin_read(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, (size_t)eol.pos + n);
 			continue;
 		}
-		line = xmalloc((size_t)eol.pos + 1);
-		evbuffer_remove(in, line, (size_t)eol.pos);
-		line[eol.pos] = '\0';
-		evbuffer_drain(in, n);
+		/* handled where it lies (mcp_line takes a length, not a string), then drained */
+		line = (char *)evbuffer_pullup(in, eol.pos + (ev_ssize_t)n);
 		mcp_line(m, line, (size_t)eol.pos);
-		free(line);
+		evbuffer_drain(in, (size_t)eol.pos + n);
 	}
 }
 
