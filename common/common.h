@@ -359,6 +359,14 @@ int json_args_to_msgpack(const struct cJSON *, msgpack_sbuffer *, msgpack_unpack
     const msgpack_object **, struct op_error *);
 #define JSON_SCAN_DEPTH 64 /* json_find_nul: member names kept for this many levels */
 int json_find_nul(const char *, size_t, char *, size_t); /* text, len; field */
+/* a tree of json_parse_scoped, valid until json_scope_end */
+struct json_scope {
+	size_t mark;        /* where the block was */
+	struct cJSON *tree; /* what was parsed, or NULL */
+	int in_block;       /* all of it in the block: nothing to free one by one */
+};
+struct cJSON *json_parse_scoped(const char *, size_t, struct json_scope *); /* text, len */
+void json_scope_end(struct json_scope *);
 /* JSON text built in a growing buffer (json_print's, and msgpack printed straight) */
 struct jout {
 	char *s;

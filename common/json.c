@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +24,21 @@
 
 #include <cjson/cJSON.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define JSON_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define JSON_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define JSON_POISON(p, n) ((void)(p), (void)(n))
+#define JSON_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #include "common.h"
 
 #define JSON_MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
 #define JSON_SAFE_INT 9007199254740992ULL    /* the same, as an integer */
 #define JSON_EXACT_PRINT 100000000000000ULL  /* 10^14: cJSON prints smaller ints exactly */
+#define JSON_ARGS_ZONE 512                   /* first zone chunk of unpacked arguments */
 
 static const char json_digits[] = "0123456789abcdef";
 
@@ -647,7 +658,11 @@ json_args_to_msgpack(const cJSON *json, msgpack_sbuffer *sbuf, msgpack_unpacked 
 		    FRAME_MAX_DEFAULT - 64);
 		return (-1);
 	}
-	if (msgpack_unpack_next(u, sbuf->data + start, sbuf->size - start, &off) !=
+	/* a zone of a small first chunk (malloc's cache), not msgpack_unpack_next's 8 KiB */
+	msgpack_unpacked_destroy(u);
+	if ((u->zone = msgpack_zone_new(JSON_ARGS_ZONE)) == NULL)
+		fatalx("json: out of memory");
+	if (msgpack_unpack(sbuf->data + start, sbuf->size - start, &off, u->zone, &u->data) !=
 	    MSGPACK_UNPACK_SUCCESS) {
 		op_error_set(err, ERR_INTERNAL, "arguments", "cannot decode the arguments");
 		return (-1);
@@ -685,6 +700,20 @@ json_scan_string(const char *text, size_t len, size_t i, char *key, size_t klen,
 	return (i + 1);
 }
 
+/* Does text hold \u0000 (looked for at each backslash: most lines have none)? */
+static int
+json_has_u0000(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+			return (1);
+		p++;
+	}
+	return (0);
+}
+
 /*
  * Does JSON text hold a string with a NUL in it ("\u0000" or a raw NUL
  * byte)?  cJSON keeps strings NUL-terminated and would silently cut it
@@ -700,7 +729,7 @@ json_find_nul(const char *text, size_t len, char *field, size_t flen)
 	int depth = 0, nul;
 
 	/* a NUL is a NUL byte or \u0000: without either, no need to scan (the usual case) */
-	if (memchr(text, '\0', len) == NULL && memmem(text, len, "\\u0000", 6) == NULL)
+	if (memchr(text, '\0', len) == NULL && !json_has_u0000(text, len))
 		return (0);
 	keys[0][0] = '\0';
 	while (i < len) {
@@ -742,6 +771,289 @@ json_find_nul(const char *text, size_t len, char *field, size_t flen)
 	return (0);
 }
 
+/* ---- parsing a message into a reusable block ---- */
+
+#define JSON_ARENA_SIZE (64 * 1024) /* a request line's tree; bigger ones use malloc */
+#define JSON_ARENA_ALIGN 16
+
+/*
+ * The block json_parse_scoped() parses into.  cJSON makes a malloc per
+ * node and per string, and as many frees: for a tools/call line that was
+ * a third of what baton mcp spent on it.  Bump-allocated while a parse
+ * runs (parsing), given back by json_scope_end() in the order taken
+ * (scopes nest: a held line is handled inside the line that releases it).
+ */
+static struct {
+	char *base;
+	size_t top;
+	int parsing;
+	unsigned long spilled; /* allocations a parse made with malloc (the block was full) */
+} json_arena;
+
+/* n bytes of the block, or NULL when it is full. */
+static void *
+json_arena_take(size_t n)
+{
+	size_t need = (n + JSON_ARENA_ALIGN - 1) & ~(size_t)(JSON_ARENA_ALIGN - 1);
+	void *p;
+
+	if (need < n || need > JSON_ARENA_SIZE - json_arena.top)
+		return (NULL);
+	p = json_arena.base + json_arena.top;
+	json_arena.top += need;
+	JSON_UNPOISON(p, n);
+	return (p);
+}
+
+static void *
+json_arena_malloc(size_t n)
+{
+	void *p;
+
+	if (json_arena.parsing && (p = json_arena_take(n)) != NULL)
+		return (p);
+	json_arena.spilled += json_arena.parsing;
+	return (malloc(n));
+}
+
+/* cJSON_Delete of a parsed tree: its nodes in the block go with the scope. */
+static void
+json_arena_free(void *p)
+{
+	if ((char *)p >= json_arena.base && (char *)p < json_arena.base + JSON_ARENA_SIZE)
+		return;
+	free(p);
+}
+
+/*
+ * The usual request line, parsed without cJSON into the block: objects,
+ * arrays, strings without escapes or control bytes, integers of at most
+ * 15 digits, true, false, null.  Anything else (an escape, a fraction, a
+ * malformed or odd text, a full block) makes it give up (NULL), and
+ * cJSON parses the line instead: cJSON alone decides what is not valid,
+ * and what is parsed here is the very tree cJSON would build (fuzz_jsonrpc
+ * and unit_json compare the two).
+ */
+#define JSON_FAST_DEPTH 32
+#define JSON_FAST_DIGITS 15 /* below 2^53: exact as a double, as strtod gives it */
+
+struct jfast {
+	const unsigned char *p, *end;
+	int depth;
+};
+
+static cJSON *jfast_value(struct jfast *);
+static int jout_plain8(const unsigned char *, int);
+
+/* Skip what cJSON takes for whitespace: every byte up to 32. */
+static void
+jfast_ws(struct jfast *j)
+{
+	while (j->p < j->end && *j->p <= 32)
+		j->p++;
+}
+
+/* A string at j->p (its quote), copied NUL-terminated into the block. */
+static char *
+jfast_string(struct jfast *j)
+{
+	const unsigned char *q, *c;
+	char *s;
+
+	/* its end, then what lies before it checked eight bytes at a time */
+	if ((q = memchr(j->p + 1, '"', (size_t)(j->end - j->p - 1))) == NULL)
+		return (NULL);
+	for (c = j->p + 1; q - c >= 8 && jout_plain8(c, 0); c += 8)
+		;
+	for (; c < q; c++) {
+		if (*c == '\\' || *c < 0x20)
+			return (NULL);
+	}
+	if ((s = json_arena_take((size_t)(q - j->p))) == NULL)
+		return (NULL);
+	memcpy(s, j->p + 1, (size_t)(q - j->p - 1));
+	s[q - j->p - 1] = '\0';
+	j->p = q + 1;
+	return (s);
+}
+
+/* An integer, as cJSON's parse_number makes it (valueint saturated). */
+static int
+jfast_number(struct jfast *j, cJSON *v)
+{
+	const unsigned char *q = j->p + (*j->p == '-');
+	uint64_t u = 0;
+	size_t n = 0;
+	double d;
+
+	for (; q < j->end && *q >= '0' && *q <= '9' && n <= JSON_FAST_DIGITS; q++, n++)
+		u = u * 10 + (uint64_t)(*q - '0');
+	if (n == 0 || n > JSON_FAST_DIGITS ||
+	    (q < j->end && strchr("+-.eE", *q) != NULL && *q != '\0'))
+		return (-1);
+	d = *j->p == '-' ? -(double)u : (double)u;
+	v->type = cJSON_Number;
+	v->valuedouble = d;
+	v->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+	j->p = q;
+	return (0);
+}
+
+/* The members of an object or elements of an array at j->p (its bracket) into v. */
+static int
+jfast_container(struct jfast *j, cJSON *v, int object)
+{
+	cJSON *head = NULL, *last = NULL, *c;
+	char *key = NULL;
+
+	if (++j->depth > JSON_FAST_DEPTH)
+		return (-1);
+	v->type = object ? cJSON_Object : cJSON_Array;
+	j->p++;
+	jfast_ws(j);
+	if (j->p < j->end && *j->p == (object ? '}' : ']')) {
+		j->p++;
+		j->depth--;
+		return (0);
+	}
+	for (;;) {
+		if (object) {
+			if (j->p == j->end || *j->p != '"' || (key = jfast_string(j)) == NULL)
+				return (-1);
+			jfast_ws(j);
+			if (j->p == j->end || *j->p != ':')
+				return (-1);
+			j->p++;
+			jfast_ws(j);
+		}
+		if ((c = jfast_value(j)) == NULL)
+			return (-1);
+		c->string = key;
+		if (head == NULL)
+			head = c;
+		else {
+			last->next = c;
+			c->prev = last;
+		}
+		last = c;
+		jfast_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			jfast_ws(j);
+			continue;
+		}
+		if (j->p == j->end || *j->p != (object ? '}' : ']'))
+			return (-1);
+		j->p++;
+		head->prev = last; /* as cJSON links them: the first's prev is the last */
+		v->child = head;
+		j->depth--;
+		return (0);
+	}
+}
+
+/* One value at j->p (not whitespace), or NULL to give up. */
+static cJSON *
+jfast_value(struct jfast *j)
+{
+	static const struct {
+		const char *word;
+		int type;
+	} words[] = { { "null", cJSON_NULL }, { "false", cJSON_False },
+		{ "true", cJSON_True } };
+	size_t i, n, left = (size_t)(j->end - j->p);
+	cJSON *v;
+	int rc = -1;
+
+	if (left == 0 || (v = json_arena_take(sizeof *v)) == NULL)
+		return (NULL);
+	memset(v, 0, sizeof *v);
+	switch (*j->p) {
+	case '{':
+	case '[': rc = jfast_container(j, v, *j->p == '{'); break;
+	case '"':
+		v->type = cJSON_String;
+		rc = (v->valuestring = jfast_string(j)) != NULL ? 0 : -1;
+		break;
+	case 'n':
+	case 'f':
+	case 't':
+		for (i = 0; i < nitems(words); i++) {
+			n = strlen(words[i].word);
+			if (left >= n && memcmp(j->p, words[i].word, n) == 0) {
+				v->type = words[i].type;
+				v->valueint = words[i].type == cJSON_True; /* cJSON's, too */
+				j->p += n;
+				rc = 0;
+				break;
+			}
+		}
+		break;
+	default:
+		if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
+			rc = jfast_number(j, v);
+		break;
+	}
+	return (rc == 0 ? v : NULL);
+}
+
+/*
+ * Parse len bytes of JSON text as cJSON_ParseWithLength does, into the
+ * block while it has room: the tree is valid until json_scope_end(scope),
+ * which frees it (the caller does not).  Nothing parsed here may be kept
+ * past it: cJSON_Duplicate what must stay (made with malloc, as
+ * everything cJSON makes outside a parse), and nothing made outside may
+ * be added to the tree (it would not be freed).
+ */
+cJSON *
+json_parse_scoped(const char *text, size_t len, struct json_scope *scope)
+{
+	static cJSON_Hooks hooks = { json_arena_malloc, json_arena_free };
+	struct jfast j = { (const unsigned char *)text, (const unsigned char *)text + len, 0 };
+	unsigned long spilled;
+	cJSON *v;
+
+	if (json_arena.base == NULL) {
+		/* the hooks stay: a tree's nodes must be freed by json_arena_free */
+		json_arena.base = xmalloc(JSON_ARENA_SIZE);
+		JSON_POISON(json_arena.base, JSON_ARENA_SIZE);
+		cJSON_InitHooks(&hooks);
+	}
+	scope->mark = json_arena.top;
+	scope->in_block = 1;
+	json_arena.parsing = 1;
+	/* an object, then only whitespace: else cJSON says what it is */
+	jfast_ws(&j);
+	if (j.p < j.end && *j.p == '{' && (v = jfast_value(&j)) != NULL) {
+		jfast_ws(&j);
+		if (j.p == j.end) {
+			json_arena.parsing = 0;
+			return (scope->tree = v);
+		}
+	}
+	json_arena.top = scope->mark; /* what the fast parse took */
+	spilled = json_arena.spilled;
+	v = cJSON_ParseWithLength(text, len);
+	scope->in_block = json_arena.spilled == spilled;
+	json_arena.parsing = 0;
+	return (scope->tree = v);
+}
+
+/*
+ * Free the tree of json_parse_scoped() (a walk only when some of it is
+ * not in the block) and take its room again (poisoned for ASan).
+ */
+void
+json_scope_end(struct json_scope *scope)
+{
+	if (!scope->in_block)
+		cJSON_Delete(scope->tree); /* json_arena_free skips what is in the block */
+	scope->tree = NULL;
+	if (json_arena.top > scope->mark)
+		JSON_POISON(json_arena.base + scope->mark, json_arena.top - scope->mark);
+	json_arena.top = scope->mark;
+}
+
 /* ---- printing ---- */
 
 static void
@@ -760,6 +1072,15 @@ jout_add(struct jout *o, const char *s, size_t n)
 	jout_room(o, n);
 	memcpy(o->s + o->len, s, n);
 	o->len += n;
+}
+
+/* One byte (a bracket, a comma, a quote), without jout_add's call to memcpy. */
+static inline void
+jout_byte(struct jout *o, char c)
+{
+	if (o->len + 2 > o->cap)
+		jout_room(o, 1);
+	o->s[o->len++] = c;
 }
 
 /*
@@ -866,7 +1187,11 @@ jout_stringn(struct jout *o, const char *s, size_t n)
 		for (stop = end - p >= 8 ? p + 8 : end; p < stop; p++) {
 			if (*p >= 0x20 && *p != '"' && *p != '\\')
 				*w++ = (char)*p;
-			else
+			else if (*p >= 0x20) { /* '"' or '\\', the usual: no call */
+				w[0] = '\\';
+				w[1] = (char)*p;
+				w += 2;
+			} else
 				w += jout_escape(*p, w);
 		}
 	}
@@ -903,20 +1228,20 @@ jout_json(struct jout *o, const cJSON *j)
 		return (0);
 	case cJSON_Array:
 	case cJSON_Object:
-		jout_add(o, (j->type & 0xff) == cJSON_Array ? "[" : "{", 1);
+		jout_byte(o, (j->type & 0xff) == cJSON_Array ? '[' : '{');
 		for (c = j->child; c != NULL; c = c->next) {
 			if (c != j->child)
-				jout_add(o, ",", 1);
+				jout_byte(o, ',');
 			if ((j->type & 0xff) == cJSON_Object) {
 				if (c->string == NULL)
 					return (-1);
 				jout_string(o, c->string);
-				jout_add(o, ":", 1);
+				jout_byte(o, ':');
 			}
 			if (jout_json(o, c) != 0)
 				return (-1);
 		}
-		jout_add(o, (j->type & 0xff) == cJSON_Array ? "]" : "}", 1);
+		jout_byte(o, (j->type & 0xff) == cJSON_Array ? ']' : '}');
 		return (0);
 	}
 	return (-1);
@@ -964,7 +1289,7 @@ jout_mp_strn(struct jout *o, const char *s, size_t n)
 	uint32_t cp;
 	char esc[8];
 
-	jout_add(o, "\"", 1);
+	jout_byte(o, '"');
 	while (i < n) {
 		run = i;
 		while (n - i >= 8 && jout_plain8(p + i, 1))
@@ -984,7 +1309,7 @@ jout_mp_strn(struct jout *o, const char *s, size_t n)
 			i += k;
 		}
 	}
-	jout_add(o, "\"", 1);
+	jout_byte(o, '"');
 }
 
 /* An integer in decimal. */
@@ -1070,22 +1395,22 @@ jout_msgpack_map(struct jout *o, const msgpack_object *map,
 	uint32_t i;
 	int first = 1, rc = 0;
 
-	jout_add(o, "{", 1);
+	jout_byte(o, '{');
 	for (i = 0; i < map->via.map.size && rc == 0; i++) {
 		kv = &map->via.map.ptr[i];
 		if ((name = jout_mp_key(&kv->key, buf, sizeof buf, &heap)) == NULL)
 			continue; /* JSON has no other key types */
 		if (keep == NULL || keep(arg, name, jout_mp_null(&kv->val))) {
 			if (!first)
-				jout_add(o, ",", 1);
+				jout_byte(o, ',');
 			first = 0;
 			jout_string(o, name);
-			jout_add(o, ":", 1);
+			jout_byte(o, ':');
 			rc = jout_msgpack(o, &kv->val);
 		}
 		free(heap);
 	}
-	jout_add(o, "}", 1);
+	jout_byte(o, '}');
 	return (rc);
 }
 
@@ -1118,14 +1443,14 @@ jout_msgpack(struct jout *o, const msgpack_object *v)
 	case MSGPACK_OBJECT_STR: jout_mp_strn(o, v->via.str.ptr, v->via.str.size); return (0);
 	case MSGPACK_OBJECT_BIN: jout_mp_strn(o, v->via.bin.ptr, v->via.bin.size); return (0);
 	case MSGPACK_OBJECT_ARRAY:
-		jout_add(o, "[", 1);
+		jout_byte(o, '[');
 		for (i = 0; i < v->via.array.size; i++) {
 			if (i > 0)
-				jout_add(o, ",", 1);
+				jout_byte(o, ',');
 			if (jout_msgpack(o, &v->via.array.ptr[i]) != 0)
 				return (-1);
 		}
-		jout_add(o, "]", 1);
+		jout_byte(o, ']');
 		return (0);
 	case MSGPACK_OBJECT_MAP: return (jout_msgpack_map(o, v, NULL, NULL));
 	default: break;

@@ -198,42 +198,58 @@ mcp_broker_frame(void *arg, const msgpack_object *f, char *why, size_t whysize)
  * Decode every complete frame in `in` and hand each to fn; 0 when more
  * bytes are needed, -1 with why set when the connection must go (a bad
  * frame, or fn's -1).  Shared with the compat links (compat-link.c).
+ *
+ * Frames decode into one zone kept and cleared between frames, not a
+ * zone made and freed per frame; nothing keeps a frame past fn.  Should
+ * fn read frames itself (it does not now), that inner read has a zone of
+ * its own.
  */
 int
 mcp_read_frames(struct evbuffer *in, int (*fn)(void *, const msgpack_object *, char *, size_t),
     void *arg, char *why, size_t whysize)
 {
-	msgpack_unpacked u;
+	static msgpack_zone *kept;
+	static int busy;
+	msgpack_zone *z = busy ? NULL : kept;
+	msgpack_object f;
 	const char *cause = NULL;
 	unsigned char *p;
 	ssize_t n;
 	size_t len;
-	int r;
+	int r = 0, was_busy = busy;
 
+	if (z == NULL && (z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) == NULL)
+		fatalx("mcp: out of memory");
+	if (!was_busy)
+		kept = z;
+	busy = 1;
 	for (;;) {
 		len = evbuffer_get_length(in);
 		if (len < FRAME_HDR)
-			return (0);
+			break;
 		p = evbuffer_pullup(in, FRAME_HDR);
 		if ((n = frame_length(p, FRAME_HDR, FRAME_MAX_DEFAULT, &cause)) < 0) {
 			snprintf(why, whysize, "bad frame from the broker: %s", cause);
-			return (-1);
+			r = -1;
+			break;
 		}
 		if (len < FRAME_HDR + (size_t)n)
-			return (0);
+			break;
 		p = evbuffer_pullup(in, FRAME_HDR + n);
-		msgpack_unpacked_init(&u);
-		if (frame_decode(p + FRAME_HDR, (size_t)n, &u, &cause) != 0) {
-			msgpack_unpacked_destroy(&u);
+		if (frame_decode_zone(p + FRAME_HDR, (size_t)n, z, &f, &cause) != 0) {
 			snprintf(why, whysize, "bad frame from the broker: %s", cause);
-			return (-1);
-		}
-		r = fn(arg, &u.data, why, whysize);
-		msgpack_unpacked_destroy(&u);
+			r = -1;
+		} else
+			r = fn(arg, &f, why, whysize);
+		msgpack_zone_clear(z);
 		if (r != 0)
-			return (-1);
+			break;
 		evbuffer_drain(in, FRAME_HDR + (size_t)n);
 	}
+	busy = was_busy;
+	if (was_busy)
+		msgpack_zone_free(z);
+	return (r != 0 ? -1 : 0);
 }
 
 /* Bytes from the broker: handle every complete frame. */

@@ -131,13 +131,12 @@ bev_reader_free(struct bev_reader *r)
 	free(r);
 }
 
-/* Queue a line of n bytes (its newline included) on stdout; takes s. */
+/* Queue a line of n bytes (its newline included) on stdout (copied when it waits). */
 static void
-mcp_write_line(struct mcp *m, char *s, size_t n)
+mcp_write_line(struct mcp *m, const char *s, size_t n)
 {
 	if (bev_write_now(m->out, s, n, 0) != 0)
 		fatalx("mcp: cannot queue output");
-	free(s);
 	/* written at once, the bufferevent says nothing: the exit waits on it */
 	if (m->eof && evbuffer_get_length(bufferevent_get_output(m->out)) == 0)
 		bufferevent_trigger(m->out, EV_WRITE, BEV_OPT_DEFER_CALLBACKS);
@@ -158,13 +157,15 @@ mcp_write(struct mcp *m, const cJSON *msg)
 		fatalx("mcp: cannot print a JSON message");
 	s[len] = '\n'; /* the line in one write: json_print leaves room for its NUL */
 	mcp_write_line(m, s, len + 1);
+	free(s);
 }
 
 /*
  * A result printed straight into o (stdio only, not --http): o begins
  * with the message up to its result (mcp_printed_begin), the caller
  * prints the result, mcp_printed_end sends the line: the bytes mcp_result
- * would send, without building objects to print them.
+ * would send, without building objects to print them.  o's buffer stays
+ * the caller's (kept for the next answer).
  */
 void
 mcp_printed_begin(struct jout *o, const cJSON *id)
@@ -185,7 +186,6 @@ mcp_printed_end(struct mcp *m, struct jout *o)
 	jout_add(o, "}", 1);
 	jout_end(o, &len)[len] = '\n'; /* jout_end leaves room for the NUL */
 	mcp_write_line(m, o->s, len + 1);
-	o->s = NULL;
 }
 
 /* What mcp_result adds to a result of revision rev (none before MCP_REV_MODERN), printed. */

@@ -236,7 +236,7 @@ mcp_keep(void *arg, const char *name, int is_null)
 	size_t i;
 
 	for (i = 0; i < op->nresults; i++) {
-		if (strcmp(op->results[i].name, name) == 0)
+		if (op->results[i].name[0] == name[0] && strcmp(op->results[i].name, name) == 0)
 			return (!is_null || strcmp(op->results[i].type, "any") == 0);
 	}
 	return (0);
@@ -351,26 +351,25 @@ mcp_structured(cJSON *r)
 static int
 mcp_tool_printed(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 {
-	struct jout o = { NULL, 0, 0 }, t = { NULL, 0, 0 };
+	struct jout *o = &m->answer, *t = &m->text; /* kept: no malloc per answer */
 	const msgpack_object *r;
 
 	if (m->sink != NULL || c->op == &ops[OP_agent_join] || c->op == &ops[OP_task_claim] ||
 	    c->op == &ops[OP_task_approve] || !mp_get_bool(f, "ok", 0) ||
 	    (r = mp_get(f, "r")) == NULL || r->type != MSGPACK_OBJECT_MAP)
 		return (-1);
-	if (jout_msgpack_map(&t, r, mcp_keep, (void *)(uintptr_t)c->op) != 0) {
-		free(t.s);
+	t->len = 0;
+	if (jout_msgpack_map(t, r, mcp_keep, (void *)(uintptr_t)c->op) != 0)
 		return (-1);
-	}
-	mcp_printed_begin(&o, c->id);
-	jout_lit(&o, "{\"content\":[{\"type\":\"text\",\"text\":");
-	jout_stringn(&o, t.s, t.len);
-	jout_lit(&o, "}],\"isError\":false,\"structuredContent\":");
-	jout_add(&o, t.s, t.len);
-	free(t.s);
-	mcp_printed_meta(&o, c->rev);
-	jout_add(&o, "}", 1);
-	mcp_printed_end(m, &o);
+	o->len = 0;
+	mcp_printed_begin(o, c->id);
+	jout_lit(o, "{\"content\":[{\"type\":\"text\",\"text\":");
+	jout_stringn(o, t->s, t->len);
+	jout_lit(o, "}],\"isError\":false,\"structuredContent\":");
+	jout_add(o, t->s, t->len);
+	mcp_printed_meta(o, c->rev);
+	jout_add(o, "}", 1);
+	mcp_printed_end(m, o);
 	return (0);
 }
 
@@ -392,7 +391,8 @@ mcp_tool_answer(struct mcp *m, struct mcp_call *c, const msgpack_object *f)
 	mcp_result(m, c->id, c->rev, result);
 }
 
-#define MCP_NAME_MAX 64 /* longer names are not compared */
+#define MCP_NAME_MAX 64    /* longer names are not compared */
+#define MCP_ARGS_FIRST 512 /* bytes of the first buffer for a call's packed arguments */
 
 /* Edit distance of a and b, names of arguments. */
 size_t
@@ -528,6 +528,9 @@ mcp_tools_call(struct mcp *m, const struct mcp_req *req, const cJSON *params)
 		arguments = NULL;
 	memset(&err, 0, sizeof err);
 	msgpack_sbuffer_init(&sb);
+	/* a first buffer from malloc's cache, not msgpack's 8 KiB: most arguments are small */
+	sb.data = xmalloc(MCP_ARGS_FIRST);
+	sb.alloc = MCP_ARGS_FIRST;
 	msgpack_unpacked_init(&u);
 	if (json_args_to_msgpack(arguments, &sb, &u, &args, &err) != 0 ||
 	    op_validate(op, args, vals, &err) != 0)

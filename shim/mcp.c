@@ -181,24 +181,44 @@ mcp_number_text(const char *s, size_t len, const char *key, size_t *n)
 }
 
 /*
- * A number id as the client wrote it: a double would answer
- * 9007199254740993 as 9.00719925474099e+15.  The id of msg becomes a
- * raw item of its text, echoed byte for byte; returns it.
+ * Is the number text t (n bytes) an integer the number item prints back
+ * as it is: no sign on zero, no leading zero, at most 15 digits (the
+ * usual id, 1, 2, 3...)?
  */
-static const cJSON *
-mcp_raw_id(cJSON *msg, const char *line, size_t len)
+static int
+mcp_plain_int(const char *t, size_t n)
+{
+	size_t i = t[0] == '-';
+
+	if (n - i == 0 || n - i > 15 || (t[i] == '0' && (n - i > 1 || i > 0)))
+		return (0);
+	for (; i < n; i++) {
+		if (t[i] < '0' || t[i] > '9')
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * A number id as the client wrote it: a double would answer
+ * 9007199254740993 as 9.00719925474099e+15.  A raw item of the id's
+ * text in line, echoed byte for byte, for the caller to free; NULL when
+ * the number prints back as written (mcp_plain_int).
+ */
+static cJSON *
+mcp_raw_id(const char *line, size_t len)
 {
 	const char *t;
 	cJSON *raw;
 	char *text;
 	size_t n;
 
-	if ((t = mcp_number_text(line, len, "id", &n)) == NULL || n == 0 || n > 64)
-		return (cJSON_GetObjectItemCaseSensitive(msg, "id"));
+	if ((t = mcp_number_text(line, len, "id", &n)) == NULL || n == 0 || n > 64 ||
+	    mcp_plain_int(t, n))
+		return (NULL);
 	text = xstrndup(t, n);
 	raw = cJSON_CreateRaw(text);
 	free(text);
-	cJSON_ReplaceItemInObjectCaseSensitive(msg, "id", raw);
 	return (raw);
 }
 
@@ -213,12 +233,13 @@ mcp_id_equal(const cJSON *a, const cJSON *b)
 	return (cJSON_Compare(a, b, 1));
 }
 
-/* One line of stdin: a JSON-RPC message. */
+/* One line of stdin, len bytes (not a string: it may lie in the input buffer): a JSON-RPC message. */
 void
 mcp_line(struct mcp *m, const char *line, size_t len)
 {
 	const cJSON *id, *method, *jsonrpc, *params;
-	cJSON *msg;
+	cJSON *msg, *raw = NULL;
+	struct json_scope scope;
 	char field[64];
 	size_t i;
 
@@ -226,7 +247,9 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		;
 	if (i == len)
 		return; /* blank line */
-	if ((msg = cJSON_ParseWithLength(line, len)) == NULL) {
+	/* the message's tree lives in a reusable block until the line is handled */
+	if ((msg = json_parse_scoped(line, len, &scope)) == NULL) {
+		json_scope_end(&scope);
 		mcp_error(m, NULL, RPC_PARSE_ERROR, NULL,
 		    "parse error: the line is not "
 		    "valid JSON");
@@ -277,8 +300,8 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 		mcp_roots_answer(m, id, cJSON_GetObjectItemCaseSensitive(msg, "result"));
 		goto out;
 	}
-	if (cJSON_IsNumber(id))
-		id = mcp_raw_id(msg, line, len);
+	if (cJSON_IsNumber(id) && (raw = mcp_raw_id(line, len)) != NULL)
+		id = raw;
 	if (m->roots_pending && m->nheld < MCP_HELD_MAX && cJSON_IsString(method) &&
 	    strcmp(method->valuestring, "ping") != 0) {
 		/* tool calls wait for the project: the client's answer comes first */
@@ -304,7 +327,8 @@ mcp_line(struct mcp *m, const char *line, size_t len)
 	else
 		mcp_request(m, id, method->valuestring, params);
 out:
-	cJSON_Delete(msg);
+	cJSON_Delete(raw);
+	json_scope_end(&scope); /* frees msg */
 }
 
 /* Bytes on stdin: handle every complete line. */
@@ -349,12 +373,10 @@ mcp_stdin_read(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, (size_t)eol.pos + n);
 			continue;
 		}
-		line = xmalloc((size_t)eol.pos + 1);
-		evbuffer_remove(in, line, (size_t)eol.pos);
-		line[eol.pos] = '\0';
-		evbuffer_drain(in, n);
+		/* handled where it lies (mcp_line takes a length, not a string), then drained */
+		line = (char *)evbuffer_pullup(in, eol.pos + (ev_ssize_t)n);
 		mcp_line(m, line, (size_t)eol.pos);
-		free(line);
+		evbuffer_drain(in, (size_t)eol.pos + n);
 	}
 }
 
@@ -613,6 +635,8 @@ mcp_teardown(struct mcp *m)
 	free(m->held);
 	free(m->root_project);
 	free(m->tools_json);
+	free(m->answer.s);
+	free(m->text.s);
 	free(m->profile);
 	free(m->agent);
 	free(m->role);

@@ -609,6 +609,7 @@ struct mcp {
 	unsigned char offer[OP_COUNT]; /* the tools of the profile, by operation */
 	char *profile;                 /* --tools/BATON_TOOLS as given, owned */
 	char *tools_json;              /* the tools array of tools/list, built once */
+	struct jout answer, text;      /* mcp_tool_printed's buffers, kept between calls */
 
 	/* DESIGN 2: without an explicit project, the client's first root */
 	int client_roots;   /* it offered roots in initialize */

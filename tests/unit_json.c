@@ -374,6 +374,146 @@ test_print(void)
 	cJSON_Delete(j);
 }
 
+/* Are a and b the same tree, down to the links and fields cJSON's users read? */
+static int
+same_tree(const cJSON *a, const cJSON *b)
+{
+	const cJSON *x, *y;
+
+	if (a == NULL || b == NULL)
+		return (a == b);
+	if (a->type != b->type || a->valueint != b->valueint ||
+	    memcmp(&a->valuedouble, &b->valuedouble, sizeof a->valuedouble) != 0 ||
+	    (a->string == NULL) != (b->string == NULL) ||
+	    (a->string != NULL && strcmp(a->string, b->string) != 0) ||
+	    (a->valuestring == NULL) != (b->valuestring == NULL) ||
+	    (a->valuestring != NULL && strcmp(a->valuestring, b->valuestring) != 0) ||
+	    (a->child == NULL) != (b->child == NULL))
+		return (0);
+	if (a->child != NULL &&
+	    (a->child->prev == NULL || b->child->prev == NULL || a->child->prev->next != NULL ||
+		b->child->prev->next != NULL))
+		return (0);
+	for (x = a->child, y = b->child; x != NULL || y != NULL; x = x->next, y = y->next) {
+		if (x == NULL || y == NULL || !same_tree(x, y) ||
+		    (x != a->child && (x->prev->next != x || y->prev->next != y)))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * json_parse_scoped parses the usual lines itself: the tree must be the
+ * one cJSON_ParseWithLength builds, and what it gives up on (or cJSON
+ * refuses) must come out as cJSON has it.
+ */
+static void
+test_parse_fast(void)
+{
+	static const char *const docs[] = {
+		"{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":"
+		"\"lock_acquire\",\"arguments\":{\"name\":\"bench-pair\"}}}",
+		" \t{ \"a\" : [ 1 , -2 , 0 , -0 , 007 , true , false , null , { } , [ ] ] "
+		"}\r\n",
+		"{\"big\":999999999999999,\"neg\":-999999999999999,\"int\":2147483648,"
+		"\"low\":-2147483649,\"edge\":2147483647}",
+		"{\"more\":9999999999999999,\"frac\":1.5,\"exp\":1e3,\"plus\":1e+2}",
+		"{\"esc\":\"a\\\"b\",\"u\":\"\\u00e9\",\"raw\":\"é ☃\"}",
+		"{\"dup\":1,\"dup\":2}",
+		"{\"ctl\":\"a\tb\"}",
+		"{\"a\":1} trailing",
+		"{\"a\":1,}",
+		"{\"a\" 1}",
+		"{\"a\":nul}",
+		"{\"a\":truex}",
+		"{\"a\":-}",
+		"{\"a\":1-2}",
+		"{\"a\":[1,2}",
+		"{\"a\":\"open",
+		"{\"a\":",
+		"{",
+		"[1,2,3]",
+		"\"text\"",
+		"42",
+		"{\"d\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+		"]]]]]]]]]]}",
+		"\xef\xbb\xbf{\"bom\":1}",
+	};
+	struct json_scope scope;
+	cJSON *mine, *theirs;
+	char *a, *b;
+	size_t i;
+
+	for (i = 0; i < nitems(docs); i++) {
+		mine = json_parse_scoped(docs[i], strlen(docs[i]), &scope);
+		theirs = cJSON_ParseWithLength(docs[i], strlen(docs[i]));
+		a = mine != NULL ? json_print(mine, NULL) : NULL;
+		b = theirs != NULL ? json_print(theirs, NULL) : NULL;
+		ok(same_tree(mine, theirs), "parsed as cJSON parses %s: %s (cJSON: %s)",
+		    docs[i], a != NULL ? a : "(none)", b != NULL ? b : "(none)");
+		free(a);
+		free(b);
+		cJSON_Delete(theirs);
+		json_scope_end(&scope);
+	}
+}
+
+/*
+ * json_parse_scoped: trees in the reusable block, nested scopes, a tree
+ * too big for it, and what is duplicated outliving its scope.
+ */
+static void
+test_parse_scoped(void)
+{
+	const char *doc = "{\"jsonrpc\":\"2.0\",\"id\":7,\"params\":{\"name\":\"x\"}}";
+	char *big, *got, *want;
+	struct json_scope s1, s2;
+	cJSON *outer, *inner, *kept, *j;
+	size_t n = 20000, i, len = 0;
+
+	outer = json_parse_scoped(doc, strlen(doc), &s1);
+	kept = cJSON_Duplicate(outer, 1);
+	inner = json_parse_scoped("[1,\"two\",{}]", 13, &s2);
+	got = json_print(inner, NULL);
+	ok(got != NULL && strcmp(got, "[1,\"two\",{}]") == 0, "nested parse: %s", got);
+	free(got);
+	json_scope_end(&s2);
+	got = json_print(outer, NULL);
+	ok(got != NULL && strcmp(got, doc) == 0, "outer tree after the inner scope: %s", got);
+	free(got);
+	json_scope_end(&s1);
+	got = json_print(kept, NULL);
+	ok(got != NULL && strcmp(got, doc) == 0, "a duplicate outlives its scope: %s", got);
+	free(got);
+	cJSON_Delete(kept);
+
+	/* more than the block holds: the rest comes from malloc, freed by cJSON_Delete */
+	big = xmalloc(n * 8 + 3);
+	big[len++] = '[';
+	for (i = 0; i < n; i++)
+		len +=
+		    (size_t)snprintf(big + len, 9, "%s\"%04zu\"", i > 0 ? "," : "", i % 10000);
+	big[len++] = ']';
+	big[len] = '\0';
+	j = json_parse_scoped(big, len, &s1);
+	got = json_print(j, NULL);
+	ok(got != NULL && strcmp(got, big) == 0 && !s1.in_block,
+	    "a tree bigger than the block (%zu bytes)", len);
+	free(got);
+	json_scope_end(&s1); /* LSan: what went to malloc is freed */
+	free(big);
+
+	j = json_parse_scoped("{\"a\":[1,", 8, &s1);
+	ok(j == NULL, "malformed text: no tree");
+	json_scope_end(&s1);
+	/* printing (after the hooks are in place) still gives what free() takes */
+	j = cJSON_Parse(doc);
+	want = cJSON_PrintUnformatted(j);
+	ok(want != NULL && strcmp(want, doc) == 0, "cJSON prints with the hooks: %s", want);
+	free(want);
+	cJSON_Delete(j);
+}
+
 /* jout_msgpack of o: the bytes json_print gives for json_from_msgpack of it? */
 static void
 same_printing(const msgpack_object *o, const char *what)
@@ -559,6 +699,8 @@ main(void)
 	test_args_validate();
 	test_exact();
 	test_print();
+	test_parse_scoped();
+	test_parse_fast();
 	test_print_msgpack();
 	test_escape_chunks();
 	return (done_testing());

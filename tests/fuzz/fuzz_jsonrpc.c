@@ -95,18 +95,41 @@ fuzz_roundtrip(const cJSON *msg)
 	fbuf_free(&fb);
 }
 
+/* json_parse_scoped parses the usual lines itself: the tree must print as cJSON's does. */
+static void
+same_as_cjson(const cJSON *msg, const char *line, size_t size)
+{
+	cJSON *theirs = cJSON_ParseWithLength(line, size);
+	char *a, *b;
+
+	if ((msg == NULL) != (theirs == NULL))
+		abort();
+	if (msg != NULL) {
+		a = cJSON_PrintUnformatted(msg);
+		b = cJSON_PrintUnformatted(theirs);
+		if (a == NULL || b == NULL || strcmp(a, b) != 0 ||
+		    !cJSON_Compare(msg, theirs, 1))
+			abort();
+		free(a);
+		free(b);
+	}
+	cJSON_Delete(theirs);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *msg;
 	char *line, field[64];
+	struct json_scope scope;
 
 	/* mcp_line hands cJSON a length-counted line; copy it so ASan sees overreads */
 	if ((line = malloc(size == 0 ? 1 : size)) == NULL)
 		abort();
 	if (size != 0)
 		memcpy(line, data, size);
-	msg = cJSON_ParseWithLength(line, size);
+	msg = json_parse_scoped(line, size, &scope); /* as mcp_line parses */
+	same_as_cjson(msg, line, size);
 	if (msg != NULL) {
 		/* as mcp_line: a string cut at \u0000 is refused, naming its field */
 		if (json_find_nul(line, size, field, sizeof field) &&
@@ -114,8 +137,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		fuzz_arguments(msg);
 		fuzz_roundtrip(msg);
-		cJSON_Delete(msg);
 	}
+	json_scope_end(&scope); /* frees msg */
 	free(line);
 	return (0);
 }

@@ -119,6 +119,14 @@ await main(async () => {
   const line = raw.lines[before];
   ok(line.startsWith('{"jsonrpc":"2.0","id":9007199254740993,'), 'id 9007199254740993 is echoed exactly',
     line.slice(0, 80));
+  // the usual ids print back as written; others are echoed from their text
+  for (const id of ['0', '-5', '42', '-0', '007', '1.0', '1e2', '123456789012345', '1234567890123456']) {
+    const n = raw.lines.length;
+    raw.send('{"jsonrpc":"2.0","id":' + id + ',"method":"ping","params":{"_meta":' + JSON.stringify(META) + '}}');
+    await withTimeout(until(() => raw.lines.length > n, 5000, 'ping line'), 6000, 'ping ' + id);
+    ok(raw.lines[n].startsWith('{"jsonrpc":"2.0","id":' + id + ','), 'id ' + id + ' is echoed exactly',
+      raw.lines[n].slice(0, 80));
+  }
   const tl = JSON.parse(line).result;
   ok(tl.resultType === 'complete' && tl.ttlMs > 0 && tl.cacheScope === 'private' && tl.tools.length >= 30,
     'tools/list (2026-07-28): cacheable, with every tool', { ...tl, tools: tl.tools.length });
