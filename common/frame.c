@@ -282,15 +282,6 @@ pk_strn(struct fbuf *fb, const char *s, size_t n)
 	sb->size += hl + n;
 }
 
-void
-pk_str(struct fbuf *fb, const char *s)
-{
-	if (s == NULL)
-		pk_nil(fb);
-	else
-		pk_strn(fb, s, strlen(s));
-}
-
 /* Raw msgpack bytes holding exactly one object (a stored value); NULL packs nil. */
 void
 pk_raw(struct fbuf *fb, const void *data, size_t len)
@@ -301,45 +292,6 @@ pk_raw(struct fbuf *fb, const void *data, size_t len)
 	}
 	fbuf_item(fb);
 	PK(fb, msgpack_sbuffer_write(&fb->sb, data, len));
-}
-
-void
-pk_kstr(struct fbuf *fb, const char *k, const char *v)
-{
-	pk_str(fb, k);
-	pk_str(fb, v);
-}
-void
-pk_kint(struct fbuf *fb, const char *k, int64_t v)
-{
-	pk_str(fb, k);
-	pk_int(fb, v);
-}
-void
-pk_kuint(struct fbuf *fb, const char *k, uint64_t v)
-{
-	pk_str(fb, k);
-	pk_uint(fb, v);
-}
-void
-pk_kdouble(struct fbuf *fb, const char *k, double v)
-{
-	pk_str(fb, k);
-	pk_double(fb, v);
-}
-void
-pk_kbool(struct fbuf *fb, const char *k, int v)
-{
-	pk_str(fb, k);
-	pk_bool(fb, v);
-}
-
-/* Optional entries: nothing at all when absent (a NULL string). */
-void
-pk_kstr_opt(struct fbuf *fb, const char *k, const char *v)
-{
-	if (v != NULL)
-		pk_kstr(fb, k, v);
 }
 
 ssize_t
