@@ -77,6 +77,7 @@
 #define JOURNAL_FOLD_MS 100                    /* else a fold this long after a group */
 #define JOURNAL_GROUP_MAX (256 * 1024 * 1024)  /* a group's payload, at most */
 #define JOURNAL_BACKLOG_MAX (64 * 1024 * 1024) /* unfolded while folds fail, at most */
+#define FOLD_LOG_ROWS 32                       /* audit log rows in one INSERT */
 
 /* One group written, waiting for the folder. */
 struct jgroup {
@@ -95,7 +96,7 @@ static unsigned char *cur; /* the group being built (after JOURNAL_HDR) */
 static size_t cur_len, cur_cap;
 
 static sqlite3 *jdb;
-static sqlite3_stmt *jst[5]; /* put, delete, meta, log, prune */
+static sqlite3_stmt *jst[6]; /* put, delete, meta, log, prune, FOLD_LOG_ROWS logs */
 static pthread_t folder;
 static int folder_up, folder_stop, folder_busy, folder_hurry;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -273,7 +274,7 @@ journal_discard(void)
 static int
 fold_prepare(sqlite3 *h, char **cause)
 {
-	static const char *const sql[5] = {
+	static const char *const sql[6] = {
 		"INSERT INTO objects(kind, key, data) VALUES(?, ?, ?) "
 		"ON CONFLICT(kind, key) DO UPDATE SET data = excluded.data",
 		"DELETE FROM objects WHERE kind = ? AND key = ?",
@@ -281,17 +282,60 @@ fold_prepare(sqlite3 *h, char **cause)
 		"ON CONFLICT(name) DO UPDATE SET value = excluded.value",
 		"INSERT OR REPLACE INTO log(rev, at, data) VALUES(?, ?, ?)",
 		"DELETE FROM log WHERE rev <= ?",
+		NULL, /* the log's INSERT with FOLD_LOG_ROWS rows, made below */
 	};
+	char logs[64 + 16 * FOLD_LOG_ROWS], *p;
+	const char *q;
 	size_t i;
 
+	p = logs + snprintf(logs, sizeof logs, "%s", sql[3]);
+	for (i = 1; i < FOLD_LOG_ROWS; i++)
+		p += snprintf(p, (size_t)(logs + sizeof logs - p), ", (?, ?, ?)");
 	for (i = 0; i < nitems(sql); i++) {
+		q = sql[i] != NULL ? sql[i] : logs;
 		if (jst[i] == NULL &&
-		    sqlite3_prepare_v3(h, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &jst[i],
-			NULL) != SQLITE_OK) {
-			xasprintf(cause, "%s: %s", sql[i], sqlite3_errmsg(h));
+		    sqlite3_prepare_v3(h, q, -1, SQLITE_PREPARE_PERSISTENT, &jst[i], NULL) !=
+			SQLITE_OK) {
+			xasprintf(cause, "%s: %s", q, sqlite3_errmsg(h));
 			return (-1);
 		}
 	}
+	return (0);
+}
+
+/*
+ * Audit log rows gathered for one INSERT of FOLD_LOG_ROWS rows: every
+ * change adds one, and a statement of its own cost ~5 k instructions in
+ * SQLite (callgrind, a lock acquire and release: two of them were ~10 k
+ * of the broker's ~71 k), most of it the statement's start and end.
+ * They point into the groups being folded.
+ */
+struct jlogs {
+	sqlite3_int64 rev[FOLD_LOG_ROWS], at[FOLD_LOG_ROWS];
+	const void *data[FOLD_LOG_ROWS];
+	int len[FOLD_LOG_ROWS];
+	size_t n;
+};
+
+/* Insert the rows gathered in lg, in order; 0, or -1 (SQLite's error in its handle). */
+static int
+fold_logs(struct jlogs *lg)
+{
+	sqlite3_stmt *st = lg->n == FOLD_LOG_ROWS ? jst[5] : jst[3];
+	size_t i = 0, k;
+
+	while (i < lg->n) {
+		sqlite3_reset(st);
+		for (k = 0; k < (st == jst[5] ? FOLD_LOG_ROWS : 1); k++, i++) {
+			sqlite3_bind_int64(st, (int)(3 * k + 1), lg->rev[i]);
+			sqlite3_bind_int64(st, (int)(3 * k + 2), lg->at[i]);
+			sqlite3_bind_blob(st, (int)(3 * k + 3), lg->data[i], lg->len[i],
+			    SQLITE_STATIC);
+		}
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return (-1);
+	}
+	lg->n = 0;
 	return (0);
 }
 
@@ -388,11 +432,13 @@ rec_u64(const unsigned char **p, const unsigned char *end, sqlite3_int64 *v)
 
 /*
  * Apply one group's records in the transaction open on h; 0, or -1 with
- * cause.  With half set, only its first half (the test's pause).
+ * cause.  With half set, only its first half (the test's pause).  Its
+ * audit log rows are gathered in lg, for the caller to insert the last
+ * of them (fold_logs) before its COMMIT; with lg NULL, each at once.
  */
 static int
 fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int half,
-    struct jlast *last, char **cause)
+    struct jlast *last, struct jlogs *lg, char **cause)
 {
 	const unsigned char *end = p + (half ? len / 2 : len), *start = p, *rec;
 	const void *a = NULL, *b = NULL, *c = NULL;
@@ -437,6 +483,16 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 			if ((bad = rec_u64(&p, end, &x) || rec_u64(&p, end, &y) ||
 				    rec_bytes(&p, end, &c, &nc)))
 				break;
+			if (lg != NULL) {
+				lg->rev[lg->n] = x;
+				lg->at[lg->n] = y;
+				lg->data[lg->n] = c;
+				lg->len[lg->n] = nc;
+				if (++lg->n < FOLD_LOG_ROWS)
+					continue;
+				st = NULL; /* full: inserted below */
+				break;
+			}
 			sqlite3_reset(st);
 			sqlite3_bind_int64(st, 1, x);
 			sqlite3_bind_int64(st, 2, y);
@@ -446,6 +502,9 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 			st = jst[4];
 			if ((bad = rec_u64(&p, end, &x)))
 				break;
+			/* the rows it may prune go in first */
+			if (lg != NULL && lg->n > 0 && fold_logs(lg) != 0)
+				goto fail;
 			sqlite3_reset(st);
 			sqlite3_bind_int64(st, 1, x);
 			break;
@@ -453,11 +512,8 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 		}
 		if (bad)
 			break;
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			xasprintf(cause, "folding journal group %llu: %s",
-			    (unsigned long long)seq, sqlite3_errmsg(h));
-			return (-1);
-		}
+		if (st != NULL ? sqlite3_step(st) != SQLITE_DONE : fold_logs(lg) != 0)
+			goto fail;
 	}
 	if (bad && !half) {
 		xasprintf(cause, "journal group %llu has a bad record at byte %zu",
@@ -465,6 +521,10 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 		return (-1);
 	}
 	return (0);
+fail:
+	xasprintf(cause, "folding journal group %llu: %s", (unsigned long long)seq,
+	    sqlite3_errmsg(h));
+	return (-1);
 }
 
 static int
@@ -531,6 +591,7 @@ fold_groups(struct jgroup *list, char **cause)
 {
 	struct jgroup *g, *last = NULL;
 	struct jlast *rows = NULL;
+	struct jlogs lg = { .n = 0 };
 	int rc = 0;
 
 	if (fail_while != NULL && access(fail_while, F_OK) == 0) {
@@ -542,17 +603,22 @@ fold_groups(struct jgroup *list, char **cause)
 	for (g = list; g != NULL; g = g->next)
 		fold_last(&rows, g->data, g->len);
 	for (g = list; g != NULL; g = g->next) {
-		if ((rc = fold_group(jdb, g->seq, g->data, g->len, 0, rows, cause)) != 0)
+		if ((rc = fold_group(jdb, g->seq, g->data, g->len, 0, rows, &lg, cause)) != 0)
 			break;
 		last = g;
 		if (g->next == NULL && pause_at != NULL && strcmp(pause_at, "middle") == 0) {
-			fold_group(jdb, g->seq, g->data, g->len, 1, NULL, cause);
+			fold_group(jdb, g->seq, g->data, g->len, 1, NULL, NULL, cause);
 			fold_pause("middle", "in the middle of a fold");
 		}
 	}
 	fold_last_free(&rows);
 	if (rc != 0)
 		goto fail;
+	if (lg.n > 0 && fold_logs(&lg) != 0) {
+		xasprintf(cause, "folding journal group %llu: %s",
+		    (unsigned long long)last->seq, sqlite3_errmsg(jdb));
+		goto fail;
+	}
 	if (last != NULL) {
 		sqlite3_reset(jst[2]);
 		sqlite3_bind_text(jst[2], 1, "journal_folded", -1, SQLITE_STATIC);
@@ -909,7 +975,7 @@ journal_open(const char *dbpath, int full_sync, uint64_t done, char **cause)
 			skipped++; /* folded before */
 			continue;
 		}
-		if (fold_group(h, seq, buf, len, 0, NULL, cause) != 0) {
+		if (fold_group(h, seq, buf, len, 0, NULL, NULL, cause) != 0) {
 			sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 			free(buf);
 			return (-1);
