@@ -145,7 +145,9 @@ struct session {
 	TAILQ_HEAD(, bwait) bwaits;   /* other blocking calls in progress */
 	unsigned nparked;             /* blocking calls waiting: wait_session_full */
 	struct event *grace_ev;       /* restored and not reclaimed yet */
-	UT_hash_handle hh;            /* sessions by id */
+	unsigned char *row;           /* its stored row, packed once (session_pack) */
+	size_t rowlen;
+	UT_hash_handle hh; /* sessions by id */
 	TAILQ_ENTRY(session) entry;
 };
 
@@ -327,6 +329,7 @@ int session_cancel(struct session *, uint64_t);
 struct session *session_create(struct client *, const msgpack_object *, char **);
 void session_close(struct session *);
 void session_changed(struct session *);
+void session_renamed(struct session *);
 struct session *session_reclaim(struct client *, const char *, size_t);
 void session_seed(uint64_t);
 struct session *session_find(const char *);
