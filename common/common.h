@@ -106,6 +106,7 @@ struct fbuf {
 };
 void fbuf_init(struct fbuf *); /* reserves the 4-byte header */
 void fbuf_free(struct fbuf *);
+void fbuf_reset(struct fbuf *); /* empty, for another frame in the same buffer */
 int fbuf_finish(struct fbuf *); /* writes the header; -1 if err or too big */
 void fbuf_item(struct fbuf *);  /* the caller packs one object through fb->pk itself */
 void pk_map_open(struct fbuf *);

@@ -40,6 +40,15 @@ fbuf_free(struct fbuf *fb)
 	msgpack_sbuffer_destroy(&fb->sb);
 }
 
+/* Empty fb for another frame, keeping its buffer. */
+void
+fbuf_reset(struct fbuf *fb)
+{
+	fb->sb.size = FRAME_HDR;
+	fb->depth = 0;
+	fb->err = 0;
+}
+
 /*
  * Write the length header; -1 if packing failed or the frame is too big.
  * A container still open is a bug in the code that built the frame.
