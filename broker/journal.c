@@ -162,6 +162,18 @@ crc32_update(uint32_t crc, const unsigned char *p, size_t n)
 	return (~crc);
 }
 
+/*
+ * Little-endian fields of n bytes (4 or 8).  Spelled out, not a loop over
+ * n: the compiler makes each one load or store (the folder reads every
+ * field of every record twice).
+ */
+static inline uint32_t
+get_le32(const unsigned char *p)
+{
+	return (
+	    (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
 static void
 put_le(unsigned char *p, uint64_t v, int n)
 {
@@ -171,15 +183,12 @@ put_le(unsigned char *p, uint64_t v, int n)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint64_t
+static inline uint64_t
 get_le(const unsigned char *p, int n)
 {
-	uint64_t v = 0;
-	int i;
-
-	for (i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return (v);
+	if (n == 4)
+		return (get_le32(p));
+	return ((uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32);
 }
 
 static uint32_t
