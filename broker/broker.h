@@ -246,6 +246,11 @@ const char *team_admin_why(void);
 char *team_agent_name(uid_t, const char *, size_t, char **);
 char *team_agent_addr(uid_t, const char *, size_t); /* "x" is the sender's user's */
 
+/* crc32.c: CRC-32 (IEEE) of the journal's groups */
+void crc32_init(void);
+uint32_t crc32_update(uint32_t, const void *, size_t);
+uint32_t crc32_update_slices(uint32_t, const void *, size_t); /* portable: unit test */
+
 struct sqlite3;
 /* journal.c: a group commit in one write(), folded into SQLite off the loop */
 char *journal_path(const char *);

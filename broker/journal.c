@@ -111,58 +111,6 @@ static char *fold_error_seen;             /* the loop's copy of fold_error (jour
 static const char *pause_at, *fail_while; /* BATOND_TEST_JOURNAL_PAUSE, _FAIL */
 
 /*
- * CRC-32 (IEEE), eight bytes a step ("slicing by 8"): a group is a few
- * hundred bytes to a few KiB and its CRC was the commit's largest cost
- * (callgrind, the wake benchmark: 6.5 k instructions per commit by the
- * byte).  The tables are made once, before the folder thread starts.
- */
-static uint32_t crc_tab[8][256];
-
-static void
-crc32_init(void)
-{
-	uint32_t c;
-	size_t i, t;
-	int k;
-
-	if (crc_tab[0][1] != 0)
-		return;
-	for (i = 0; i < 256; i++) {
-		c = (uint32_t)i;
-		for (k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		crc_tab[0][i] = c;
-	}
-	for (i = 0; i < 256; i++) {
-		for (t = 1; t < 8; t++)
-			crc_tab[t][i] =
-			    crc_tab[0][crc_tab[t - 1][i] & 0xff] ^ (crc_tab[t - 1][i] >> 8);
-	}
-}
-
-static uint32_t
-crc32_update(uint32_t crc, const unsigned char *p, size_t n)
-{
-	uint32_t a, b;
-
-	crc = ~crc;
-	for (; n >= 8; n -= 8, p += 8) {
-		a = crc ^
-		    ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			(uint32_t)p[3] << 24);
-		b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-		    (uint32_t)p[7] << 24;
-		crc = crc_tab[7][a & 0xff] ^ crc_tab[6][(a >> 8) & 0xff] ^
-		    crc_tab[5][(a >> 16) & 0xff] ^ crc_tab[4][a >> 24] ^ crc_tab[3][b & 0xff] ^
-		    crc_tab[2][(b >> 8) & 0xff] ^ crc_tab[1][(b >> 16) & 0xff] ^
-		    crc_tab[0][b >> 24];
-	}
-	while (n-- > 0)
-		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return (~crc);
-}
-
-/*
  * Little-endian fields of n bytes (4 or 8).  Spelled out, not a loop over
  * n: the compiler makes each one load or store (the folder reads every
  * field of every record twice).
