@@ -208,12 +208,18 @@ feed_entry_new(uint64_t rev, int64_t at, const char *project, const char *agent,
     const char *sid, const char *op, const char *kind, const char *key, const char *summary,
     const unsigned char *data, size_t dlen)
 {
+	/* packed in one buffer kept for the next entry (every change makes one) */
+	static struct fbuf fb;
+	static int fb_made;
 	struct feed_entry *e;
-	struct fbuf fb;
 	char iso[TIME_ISO_LEN], *p;
 	size_t len, slen;
 
-	fbuf_init(&fb);
+	if (!fb_made)
+		fbuf_init(&fb);
+	else
+		fbuf_reset(&fb);
+	fb_made = 1;
 	pk_map_open(&fb);
 	pk_kuint(&fb, "rev", rev);
 	pk_kstr(&fb, "at", time_iso(at, iso, sizeof iso));
@@ -244,7 +250,10 @@ feed_entry_new(uint64_t rev, int64_t at, const char *project, const char *agent,
 	e->data = (unsigned char *)p;
 	memcpy(e->data, fb.sb.data + FRAME_HDR, len);
 	e->len = len;
-	fbuf_free(&fb);
+	if (fb.sb.alloc > FEED_BATCH_BYTES) {
+		fbuf_free(&fb); /* a big entry's buffer is not kept */
+		fb_made = 0;
+	}
 	return (e);
 }
 
