@@ -577,6 +577,7 @@ store_mark(const struct store_kind *kind, const char *key)
 {
 	struct dirty *d, *had;
 	size_t klen = strlen(key), idx;
+	unsigned hv;
 
 	if (durability == DURABILITY_NONE || restoring)
 		return;
@@ -589,12 +590,13 @@ store_mark(const struct store_kind *kind, const char *key)
 	memset(d, 0, sizeof *d);
 	d->id[0] = (char)('A' + idx);
 	memcpy(d->id + 1, key, klen + 1);
-	HASH_FIND(hh, dirty, d->id, klen + 1, had);
+	HASH_VALUE(d->id, klen + 1, hv); /* once, for the look-up and the add */
+	HASH_FIND_BYHASHVALUE(hh, dirty, d->id, klen + 1, hv, had);
 	if (had != NULL)
 		free(d);
 	else {
 		d->kind = kind;
-		HASH_ADD_KEYPTR(hh, dirty, d->id, klen + 1, d);
+		HASH_ADD_KEYPTR_BYHASHVALUE(hh, dirty, d->id, klen + 1, hv, d);
 	}
 	store_touch();
 }
