@@ -536,6 +536,12 @@ struct granted {
 	double cap; /* the cap on the wait; 0: the call did not ask to wait */
 };
 
+/* what a session-bound grant is told (reply_granted) */
+#define GRANTED_SESSION_HINT \
+	"held until you call lock_release (this token frees every name of this grant) or " \
+	"your session ends"
+#define GRANTED_HELD_HINT "; the names in held were yours already, under their own grant"
+
 /* Answer a successful acquire with grant g (a new one, or the caller's). */
 static void
 reply_granted(struct client *c, uint64_t id, const struct granted *a, const struct grant *g)
@@ -544,6 +550,7 @@ reply_granted(struct client *c, uint64_t id, const struct granted *a, const stru
 	uint64_t now = mono_ms();
 	double left = 0;
 	char hint[256];
+	const char *h = hint;
 
 	if (g->expires_ms != 0)
 		left = g->expires_ms > now ? (double)(g->expires_ms - now) / 1000.0 : 0.0;
@@ -566,14 +573,10 @@ reply_granted(struct client *c, uint64_t id, const struct granted *a, const stru
 		    "held until released or %g s from now (renew with lock_renew); "
 		    "lock_release with this token frees every name of this grant",
 		    left);
-	else
-		snprintf(hint, sizeof hint,
-		    "held until you call lock_release (this token frees every name of this "
-		    "grant) or your session ends%s",
-		    a->nheld > 0 ? "; the names in held were yours already, under their "
-				   "own grant"
-				 : "");
-	pk_kstr(fb, "hint", hint);
+	else /* the common answers are constants: nothing printed */
+		h = a->nheld > 0 ? GRANTED_SESSION_HINT GRANTED_HELD_HINT
+				 : GRANTED_SESSION_HINT;
+	pk_kstr(fb, "hint", h);
 	pk_map_close(fb);
 	reply_end(c, fb);
 }
