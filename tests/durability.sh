@@ -89,8 +89,12 @@ mcp_call 1 2 lock_acquire '{"name":"renamed"}'
 is "$(mcp_result 1 2 | jq -r .acquired)" true "a baton mcp session takes a lock"
 mcp_call 1 3 agent_join '{"name":"after-join","role":"worker"}'
 is "$(mcp_result 1 3 | jq -r .agent)" after-join "and joins under another name"
+# the broker first: it must not see the session end before it dies
+kill -9 "$BROKER_PID"
+wait_for "! kill -0 $BROKER_PID 2>/dev/null" 5
 kill -9 "$MCP_PID_1"
-restart_broker --grace 30 || bail_out "restart failed"
+wait "$MCP_PID_1" 2>/dev/null
+start_broker --grace 30 || bail_out "restart failed"
 "$BATON" call agent_list '{}' >"$D/agents.json"
 is "$(jq -c '[.agents[] | select(.locks == ["renamed"]) | [.agent, .role]]' "$D/agents.json")" \
     '[["after-join","worker"]]' "after kill -9 its restored session holds the lock under its new name" \
