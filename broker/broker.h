@@ -145,7 +145,9 @@ struct session {
 	TAILQ_HEAD(, bwait) bwaits;   /* other blocking calls in progress */
 	unsigned nparked;             /* blocking calls waiting: wait_session_full */
 	struct event *grace_ev;       /* restored and not reclaimed yet */
-	UT_hash_handle hh;            /* sessions by id */
+	unsigned char *row;           /* its stored row, packed once (session_pack) */
+	size_t rowlen;
+	UT_hash_handle hh; /* sessions by id */
 	TAILQ_ENTRY(session) entry;
 };
 
@@ -244,6 +246,11 @@ const char *team_admin_why(void);
 char *team_agent_name(uid_t, const char *, size_t, char **);
 char *team_agent_addr(uid_t, const char *, size_t); /* "x" is the sender's user's */
 
+/* crc32.c: CRC-32 (IEEE) of the journal's groups */
+void crc32_init(void);
+uint32_t crc32_update(uint32_t, const void *, size_t);
+uint32_t crc32_update_slices(uint32_t, const void *, size_t); /* portable: unit test */
+
 struct sqlite3;
 /* journal.c: a group commit in one write(), folded into SQLite off the loop */
 char *journal_path(const char *);
@@ -327,6 +334,7 @@ int session_cancel(struct session *, uint64_t);
 struct session *session_create(struct client *, const msgpack_object *, char **);
 void session_close(struct session *);
 void session_changed(struct session *);
+void session_renamed(struct session *);
 struct session *session_reclaim(struct client *, const char *, size_t);
 void session_seed(uint64_t);
 struct session *session_find(const char *);

@@ -47,7 +47,10 @@ static struct event *trim_ev;
 static const char client_budget_msg[] =
     "incomplete frames of all peers would pass --frame-budget (batond(8)): send "
     "smaller frames, or try again later";
-static int stopping; /* client_shutdown: sessions stay as they are */
+static int stopping;  /* client_shutdown: sessions stay as they are */
+#define REPLY_SPARE 4 /* sent replies kept (reply_get) */
+static struct reply *reply_spare[REPLY_SPARE];
+static size_t nreply_spare;
 static void (*client_dispatch)(struct client *, const msgpack_object *);
 
 static void client_free(struct client *);
@@ -182,6 +185,8 @@ client_shutdown(void)
 	stopping = 1;
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
 		client_free(c);
+	while (nreply_spare > 0)
+		free(reply_spare[--nreply_spare]);
 }
 
 /*
@@ -369,13 +374,40 @@ struct reply {
 };
 
 /*
+ * Replies sent are kept for the next ones: a struct reply is over 1 KiB,
+ * past what malloc keeps at hand per thread, and every request makes
+ * one (callgrind, a lock acquire and release: ~1 k instructions a pair in
+ * malloc and free).  A caller that drops a reply of its own still frees
+ * it (free(fb)): these are malloc's.  (REPLY_SPARE, at the top.)
+ */
+
+/* A reply struct: a kept one, or a new one. */
+static struct reply *
+reply_get(void)
+{
+	if (nreply_spare > 0)
+		return (reply_spare[--nreply_spare]);
+	return (xmalloc(sizeof(struct reply)));
+}
+
+/* Done with rp (its frame buffer freed): kept, or freed past REPLY_SPARE. */
+static void
+reply_put(struct reply *rp)
+{
+	if (nreply_spare < REPLY_SPARE && !stopping)
+		reply_spare[nreply_spare++] = rp;
+	else
+		free(rp);
+}
+
+/*
  * Begin a success reply: {t, id, ok, r: ...}.  The response map is open;
  * the caller packs the value of r (one object), and reply_end closes it.
  */
 struct fbuf *
 reply_begin(uint64_t id)
 {
-	struct reply *rp = xmalloc(sizeof *rp);
+	struct reply *rp = reply_get();
 	struct fbuf *fb = &rp->fb;
 
 	rp->id = id;
@@ -403,7 +435,7 @@ reply_finish(struct client *c, struct fbuf *fb, int now)
 	len = fb->sb.size - FRAME_HDR;
 	if (!fb->err && len <= FRAME_MAX_DEFAULT) {
 		client_send_how(c, fb, now);
-		free(rp);
+		reply_put(rp);
 		return;
 	}
 	fbuf_free(fb);
@@ -416,7 +448,7 @@ reply_finish(struct client *c, struct fbuf *fb, int now)
 		    "for less (a smaller limit, then after = the last item to page; or a "
 		    "narrower prefix)",
 		    len, FRAME_MAX_DEFAULT, FRAME_MAX_DEFAULT >> 20);
-	free(rp);
+	reply_put(rp);
 }
 
 /* Close the response map reply_begin opened and queue the reply. */

@@ -208,12 +208,18 @@ feed_entry_new(uint64_t rev, int64_t at, const char *project, const char *agent,
     const char *sid, const char *op, const char *kind, const char *key, const char *summary,
     const unsigned char *data, size_t dlen)
 {
+	/* packed in one buffer kept for the next entry (every change makes one) */
+	static struct fbuf fb;
+	static int fb_made;
 	struct feed_entry *e;
-	struct fbuf fb;
 	char iso[TIME_ISO_LEN], *p;
 	size_t len, slen;
 
-	fbuf_init(&fb);
+	if (!fb_made)
+		fbuf_init(&fb);
+	else
+		fbuf_reset(&fb);
+	fb_made = 1;
 	pk_map_open(&fb);
 	pk_kuint(&fb, "rev", rev);
 	pk_kstr(&fb, "at", time_iso(at, iso, sizeof iso));
@@ -244,7 +250,10 @@ feed_entry_new(uint64_t rev, int64_t at, const char *project, const char *agent,
 	e->data = (unsigned char *)p;
 	memcpy(e->data, fb.sb.data + FRAME_HDR, len);
 	e->len = len;
-	fbuf_free(&fb);
+	if (fb.sb.alloc > FEED_BATCH_BYTES) {
+		fbuf_free(&fb); /* a big entry's buffer is not kept */
+		fb_made = 0;
+	}
 	return (e);
 }
 
@@ -405,17 +414,83 @@ feed_add(const struct session *s, const char *op, const char *kind, const char *
 		event_active(flush_ev, EV_TIMEOUT, 0);
 }
 
+/* Append s to the summary being built at *p, before end; the rest is cut. */
+static void
+feed_fmt_put(char **p, char *end, const char *s, size_t n)
+{
+	if (n > (size_t)(end - *p))
+		n = (size_t)(end - *p);
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+/* Can feed_fmt format fmt: only %s, %llu and %zu in it? */
+static int
+feed_fmt_simple(const char *fmt)
+{
+	for (; (fmt = strchr(fmt, '%')) != NULL; fmt++) {
+		if (fmt[1] == 's')
+			fmt++;
+		else if (strncmp(fmt + 1, "llu", 3) == 0)
+			fmt += 3;
+		else if (strncmp(fmt + 1, "zu", 2) == 0)
+			fmt += 2;
+		else
+			return (0);
+	}
+	return (1);
+}
+
+/* fmt (feed_fmt_simple's) with ap into buf of len bytes, cut as vsnprintf cuts. */
+static void
+feed_fmt(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	char *p = buf, *end = buf + len - 1, num[24], *d;
+	const char *s, *pct;
+	unsigned long long v;
+
+	while ((pct = strchr(fmt, '%')) != NULL) {
+		feed_fmt_put(&p, end, fmt, (size_t)(pct - fmt));
+		if (pct[1] == 's') {
+			if ((s = va_arg(ap, const char *)) == NULL)
+				s = "(null)";
+			feed_fmt_put(&p, end, s, strlen(s));
+			fmt = pct + 2;
+			continue;
+		}
+		if (pct[1] == 'l') {
+			v = va_arg(ap, unsigned long long);
+			fmt = pct + 4;
+		} else {
+			v = va_arg(ap, size_t);
+			fmt = pct + 3;
+		}
+		d = num + sizeof num;
+		do
+			*--d = (char)('0' + v % 10);
+		while ((v /= 10) != 0);
+		feed_fmt_put(&p, end, d, (size_t)(num + sizeof num - d));
+	}
+	feed_fmt_put(&p, end, fmt, strlen(fmt));
+	*p = '\0';
+}
+
 /*
  * A summary, formatted: on the stack, then copied (no vasprintf's
  * growing buffer).  feed_line keeps FEED_SUMMARY_MAX bytes, cut at a
- * character; the byte past them is kept to find that cut.
+ * character; the byte past them is kept to find that cut.  Every change
+ * formats one, and most take only strings and counts: those are put
+ * together here, which costs a tenth of vsnprintf (callgrind, a lock
+ * acquire and release: 2.5 k instructions per pair in vsnprintf alone).
  */
 static char *
 feed_format(const char *fmt, va_list ap)
 {
 	char buf[FEED_SUMMARY_MAX + 2];
 
-	if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+	if (feed_fmt_simple(fmt))
+		feed_fmt(buf, sizeof buf, fmt, ap);
+	else if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
 		fatalx("feed: cannot format a summary");
 	return (xstrdup(buf));
 }

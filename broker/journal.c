@@ -77,6 +77,7 @@
 #define JOURNAL_FOLD_MS 100                    /* else a fold this long after a group */
 #define JOURNAL_GROUP_MAX (256 * 1024 * 1024)  /* a group's payload, at most */
 #define JOURNAL_BACKLOG_MAX (64 * 1024 * 1024) /* unfolded while folds fail, at most */
+#define FOLD_LOG_ROWS 32                       /* audit log rows in one INSERT */
 
 /* One group written, waiting for the folder. */
 struct jgroup {
@@ -95,7 +96,7 @@ static unsigned char *cur; /* the group being built (after JOURNAL_HDR) */
 static size_t cur_len, cur_cap;
 
 static sqlite3 *jdb;
-static sqlite3_stmt *jst[5]; /* put, delete, meta, log, prune */
+static sqlite3_stmt *jst[6]; /* put, delete, meta, log, prune, FOLD_LOG_ROWS logs */
 static pthread_t folder;
 static int folder_up, folder_stop, folder_busy, folder_hurry;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -110,55 +111,15 @@ static char *fold_error_seen;             /* the loop's copy of fold_error (jour
 static const char *pause_at, *fail_while; /* BATOND_TEST_JOURNAL_PAUSE, _FAIL */
 
 /*
- * CRC-32 (IEEE), eight bytes a step ("slicing by 8"): a group is a few
- * hundred bytes to a few KiB and its CRC was the commit's largest cost
- * (callgrind, the wake benchmark: 6.5 k instructions per commit by the
- * byte).  The tables are made once, before the folder thread starts.
+ * Little-endian fields of n bytes (4 or 8).  Spelled out, not a loop over
+ * n: the compiler makes each one load or store (the folder reads every
+ * field of every record twice).
  */
-static uint32_t crc_tab[8][256];
-
-static void
-crc32_init(void)
+static inline uint32_t
+get_le32(const unsigned char *p)
 {
-	uint32_t c;
-	size_t i, t;
-	int k;
-
-	if (crc_tab[0][1] != 0)
-		return;
-	for (i = 0; i < 256; i++) {
-		c = (uint32_t)i;
-		for (k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		crc_tab[0][i] = c;
-	}
-	for (i = 0; i < 256; i++) {
-		for (t = 1; t < 8; t++)
-			crc_tab[t][i] =
-			    crc_tab[0][crc_tab[t - 1][i] & 0xff] ^ (crc_tab[t - 1][i] >> 8);
-	}
-}
-
-static uint32_t
-crc32_update(uint32_t crc, const unsigned char *p, size_t n)
-{
-	uint32_t a, b;
-
-	crc = ~crc;
-	for (; n >= 8; n -= 8, p += 8) {
-		a = crc ^
-		    ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			(uint32_t)p[3] << 24);
-		b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-		    (uint32_t)p[7] << 24;
-		crc = crc_tab[7][a & 0xff] ^ crc_tab[6][(a >> 8) & 0xff] ^
-		    crc_tab[5][(a >> 16) & 0xff] ^ crc_tab[4][a >> 24] ^ crc_tab[3][b & 0xff] ^
-		    crc_tab[2][(b >> 8) & 0xff] ^ crc_tab[1][(b >> 16) & 0xff] ^
-		    crc_tab[0][b >> 24];
-	}
-	while (n-- > 0)
-		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return (~crc);
+	return (
+	    (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 }
 
 static void
@@ -170,15 +131,12 @@ put_le(unsigned char *p, uint64_t v, int n)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint64_t
+static inline uint64_t
 get_le(const unsigned char *p, int n)
 {
-	uint64_t v = 0;
-	int i;
-
-	for (i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return (v);
+	if (n == 4)
+		return (get_le32(p));
+	return ((uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32);
 }
 
 static uint32_t
@@ -273,7 +231,7 @@ journal_discard(void)
 static int
 fold_prepare(sqlite3 *h, char **cause)
 {
-	static const char *const sql[5] = {
+	static const char *const sql[6] = {
 		"INSERT INTO objects(kind, key, data) VALUES(?, ?, ?) "
 		"ON CONFLICT(kind, key) DO UPDATE SET data = excluded.data",
 		"DELETE FROM objects WHERE kind = ? AND key = ?",
@@ -281,17 +239,60 @@ fold_prepare(sqlite3 *h, char **cause)
 		"ON CONFLICT(name) DO UPDATE SET value = excluded.value",
 		"INSERT OR REPLACE INTO log(rev, at, data) VALUES(?, ?, ?)",
 		"DELETE FROM log WHERE rev <= ?",
+		NULL, /* the log's INSERT with FOLD_LOG_ROWS rows, made below */
 	};
+	char logs[64 + 16 * FOLD_LOG_ROWS], *p;
+	const char *q;
 	size_t i;
 
+	p = logs + snprintf(logs, sizeof logs, "%s", sql[3]);
+	for (i = 1; i < FOLD_LOG_ROWS; i++)
+		p += snprintf(p, (size_t)(logs + sizeof logs - p), ", (?, ?, ?)");
 	for (i = 0; i < nitems(sql); i++) {
+		q = sql[i] != NULL ? sql[i] : logs;
 		if (jst[i] == NULL &&
-		    sqlite3_prepare_v3(h, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &jst[i],
-			NULL) != SQLITE_OK) {
-			xasprintf(cause, "%s: %s", sql[i], sqlite3_errmsg(h));
+		    sqlite3_prepare_v3(h, q, -1, SQLITE_PREPARE_PERSISTENT, &jst[i], NULL) !=
+			SQLITE_OK) {
+			xasprintf(cause, "%s: %s", q, sqlite3_errmsg(h));
 			return (-1);
 		}
 	}
+	return (0);
+}
+
+/*
+ * Audit log rows gathered for one INSERT of FOLD_LOG_ROWS rows: every
+ * change adds one, and a statement of its own cost ~5 k instructions in
+ * SQLite (callgrind, a lock acquire and release: two of them were ~10 k
+ * of the broker's ~71 k), most of it the statement's start and end.
+ * They point into the groups being folded.
+ */
+struct jlogs {
+	sqlite3_int64 rev[FOLD_LOG_ROWS], at[FOLD_LOG_ROWS];
+	const void *data[FOLD_LOG_ROWS];
+	int len[FOLD_LOG_ROWS];
+	size_t n;
+};
+
+/* Insert the rows gathered in lg, in order; 0, or -1 (SQLite's error in its handle). */
+static int
+fold_logs(struct jlogs *lg)
+{
+	sqlite3_stmt *st = lg->n == FOLD_LOG_ROWS ? jst[5] : jst[3];
+	size_t i = 0, k;
+
+	while (i < lg->n) {
+		sqlite3_reset(st);
+		for (k = 0; k < (st == jst[5] ? FOLD_LOG_ROWS : 1); k++, i++) {
+			sqlite3_bind_int64(st, (int)(3 * k + 1), lg->rev[i]);
+			sqlite3_bind_int64(st, (int)(3 * k + 2), lg->at[i]);
+			sqlite3_bind_blob(st, (int)(3 * k + 3), lg->data[i], lg->len[i],
+			    SQLITE_STATIC);
+		}
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return (-1);
+	}
+	lg->n = 0;
 	return (0);
 }
 
@@ -388,11 +389,13 @@ rec_u64(const unsigned char **p, const unsigned char *end, sqlite3_int64 *v)
 
 /*
  * Apply one group's records in the transaction open on h; 0, or -1 with
- * cause.  With half set, only its first half (the test's pause).
+ * cause.  With half set, only its first half (the test's pause).  Its
+ * audit log rows are gathered in lg, for the caller to insert the last
+ * of them (fold_logs) before its COMMIT; with lg NULL, each at once.
  */
 static int
 fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int half,
-    struct jlast *last, char **cause)
+    struct jlast *last, struct jlogs *lg, char **cause)
 {
 	const unsigned char *end = p + (half ? len / 2 : len), *start = p, *rec;
 	const void *a = NULL, *b = NULL, *c = NULL;
@@ -437,6 +440,16 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 			if ((bad = rec_u64(&p, end, &x) || rec_u64(&p, end, &y) ||
 				    rec_bytes(&p, end, &c, &nc)))
 				break;
+			if (lg != NULL) {
+				lg->rev[lg->n] = x;
+				lg->at[lg->n] = y;
+				lg->data[lg->n] = c;
+				lg->len[lg->n] = nc;
+				if (++lg->n < FOLD_LOG_ROWS)
+					continue;
+				st = NULL; /* full: inserted below */
+				break;
+			}
 			sqlite3_reset(st);
 			sqlite3_bind_int64(st, 1, x);
 			sqlite3_bind_int64(st, 2, y);
@@ -446,6 +459,9 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 			st = jst[4];
 			if ((bad = rec_u64(&p, end, &x)))
 				break;
+			/* the rows it may prune go in first */
+			if (lg != NULL && lg->n > 0 && fold_logs(lg) != 0)
+				goto fail;
 			sqlite3_reset(st);
 			sqlite3_bind_int64(st, 1, x);
 			break;
@@ -453,11 +469,8 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 		}
 		if (bad)
 			break;
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			xasprintf(cause, "folding journal group %llu: %s",
-			    (unsigned long long)seq, sqlite3_errmsg(h));
-			return (-1);
-		}
+		if (st != NULL ? sqlite3_step(st) != SQLITE_DONE : fold_logs(lg) != 0)
+			goto fail;
 	}
 	if (bad && !half) {
 		xasprintf(cause, "journal group %llu has a bad record at byte %zu",
@@ -465,6 +478,10 @@ fold_group(sqlite3 *h, uint64_t seq, const unsigned char *p, size_t len, int hal
 		return (-1);
 	}
 	return (0);
+fail:
+	xasprintf(cause, "folding journal group %llu: %s", (unsigned long long)seq,
+	    sqlite3_errmsg(h));
+	return (-1);
 }
 
 static int
@@ -531,6 +548,7 @@ fold_groups(struct jgroup *list, char **cause)
 {
 	struct jgroup *g, *last = NULL;
 	struct jlast *rows = NULL;
+	struct jlogs lg = { .n = 0 };
 	int rc = 0;
 
 	if (fail_while != NULL && access(fail_while, F_OK) == 0) {
@@ -542,17 +560,22 @@ fold_groups(struct jgroup *list, char **cause)
 	for (g = list; g != NULL; g = g->next)
 		fold_last(&rows, g->data, g->len);
 	for (g = list; g != NULL; g = g->next) {
-		if ((rc = fold_group(jdb, g->seq, g->data, g->len, 0, rows, cause)) != 0)
+		if ((rc = fold_group(jdb, g->seq, g->data, g->len, 0, rows, &lg, cause)) != 0)
 			break;
 		last = g;
 		if (g->next == NULL && pause_at != NULL && strcmp(pause_at, "middle") == 0) {
-			fold_group(jdb, g->seq, g->data, g->len, 1, NULL, cause);
+			fold_group(jdb, g->seq, g->data, g->len, 1, NULL, NULL, cause);
 			fold_pause("middle", "in the middle of a fold");
 		}
 	}
 	fold_last_free(&rows);
 	if (rc != 0)
 		goto fail;
+	if (lg.n > 0 && fold_logs(&lg) != 0) {
+		xasprintf(cause, "folding journal group %llu: %s",
+		    (unsigned long long)last->seq, sqlite3_errmsg(jdb));
+		goto fail;
+	}
 	if (last != NULL) {
 		sqlite3_reset(jst[2]);
 		sqlite3_bind_text(jst[2], 1, "journal_folded", -1, SQLITE_STATIC);
@@ -909,7 +932,7 @@ journal_open(const char *dbpath, int full_sync, uint64_t done, char **cause)
 			skipped++; /* folded before */
 			continue;
 		}
-		if (fold_group(h, seq, buf, len, 0, NULL, cause) != 0) {
+		if (fold_group(h, seq, buf, len, 0, NULL, NULL, cause) != 0) {
 			sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 			free(buf);
 			return (-1);

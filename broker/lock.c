@@ -101,6 +101,7 @@ struct lock *
 lock_get(char *project, char *name, char *path)
 {
 	struct lock *l;
+	size_t plen, nlen;
 
 	if ((l = lock_find(project, name)) != NULL) {
 		free(project);
@@ -109,13 +110,19 @@ lock_get(char *project, char *name, char *path)
 		return (l);
 	}
 	l = xcalloc(1, sizeof *l);
-	xasprintf(&l->key, "%s\n%s", project, name);
+	/* "PROJECT\nNAME" by hand: a lock is made on every first acquire */
+	plen = strlen(project);
+	nlen = strlen(name);
+	l->key = xmalloc(plen + nlen + 2);
+	memcpy(l->key, project, plen);
+	l->key[plen] = '\n';
+	memcpy(l->key + plen + 1, name, nlen + 1);
 	l->project = project;
 	l->name = name;
 	l->path = path;
 	TAILQ_INIT(&l->holders);
 	TAILQ_INIT(&l->queue);
-	HASH_ADD_KEYPTR(hh, locks, l->key, strlen(l->key), l);
+	HASH_ADD_KEYPTR(hh, locks, l->key, plen + nlen + 1, l);
 	if (l->path != NULL)
 		TAILQ_INSERT_TAIL(&file_locks, l, fentry);
 	return (l);
@@ -322,7 +329,7 @@ gset_get(const char *token)
 	if (set != NULL)
 		return (set);
 	set = xcalloc(1, sizeof *set);
-	snprintf(set->token, sizeof set->token, "%s", token);
+	memcpy(set->token, token, strnlen(token, TOKEN_LEN)); /* calloc ended it */
 	TAILQ_INIT(&set->grants);
 	HASH_ADD(hh, gsets, token, TOKEN_LEN, set);
 	return (set);
@@ -345,7 +352,7 @@ grant_new(struct lock *l, struct session *s, const char *agent, const char *sid,
 	g->fence = fence;
 	g->agent = xstrdup(agent);
 	g->reason = reason != NULL ? xstrdup(reason) : NULL;
-	snprintf(g->sid, sizeof g->sid, "%s", sid);
+	memcpy(g->sid, sid, strnlen(sid, sizeof g->sid - 1)); /* calloc ended it */
 	g->set = gset_get(token);
 	TAILQ_INSERT_TAIL(&g->set->grants, g, gentry);
 	g->granted_ms = mono_ms();
@@ -529,6 +536,12 @@ struct granted {
 	double cap; /* the cap on the wait; 0: the call did not ask to wait */
 };
 
+/* what a session-bound grant is told (reply_granted) */
+#define GRANTED_SESSION_HINT \
+	"held until you call lock_release (this token frees every name of this grant) or " \
+	"your session ends"
+#define GRANTED_HELD_HINT "; the names in held were yours already, under their own grant"
+
 /* Answer a successful acquire with grant g (a new one, or the caller's). */
 static void
 reply_granted(struct client *c, uint64_t id, const struct granted *a, const struct grant *g)
@@ -537,6 +550,7 @@ reply_granted(struct client *c, uint64_t id, const struct granted *a, const stru
 	uint64_t now = mono_ms();
 	double left = 0;
 	char hint[256];
+	const char *h = hint;
 
 	if (g->expires_ms != 0)
 		left = g->expires_ms > now ? (double)(g->expires_ms - now) / 1000.0 : 0.0;
@@ -559,14 +573,10 @@ reply_granted(struct client *c, uint64_t id, const struct granted *a, const stru
 		    "held until released or %g s from now (renew with lock_renew); "
 		    "lock_release with this token frees every name of this grant",
 		    left);
-	else
-		snprintf(hint, sizeof hint,
-		    "held until you call lock_release (this token frees every name of this "
-		    "grant) or your session ends%s",
-		    a->nheld > 0 ? "; the names in held were yours already, under their "
-				   "own grant"
-				 : "");
-	pk_kstr(fb, "hint", hint);
+	else /* the common answers are constants: nothing printed */
+		h = a->nheld > 0 ? GRANTED_SESSION_HINT GRANTED_HELD_HINT
+				 : GRANTED_SESSION_HINT;
+	pk_kstr(fb, "hint", h);
 	pk_map_close(fb);
 	reply_end(c, fb);
 }

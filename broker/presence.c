@@ -241,6 +241,7 @@ presence_join(struct session *s, char *name, char *role, double ttl)
 		free(s->role);
 		s->role = role;
 	}
+	session_renamed(s);
 	presence_changed(p); /* under its old name, when it had one */
 	presence_fill(p, s);
 	presence_expire_at(p, ttl > 0 ? mono_ms() + (uint64_t)(ttl * 1000) : 0);

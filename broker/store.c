@@ -55,9 +55,9 @@
 	"`baton import state.json` loads the rows back"
 
 struct dirty {
-	char *id; /* kind index byte + key */
 	const struct store_kind *kind;
 	UT_hash_handle hh;
+	char id[]; /* kind index byte + key */
 };
 
 enum durability durability = DURABILITY_STRICT;
@@ -575,9 +575,9 @@ store_touch(void)
 void
 store_mark(const struct store_kind *kind, const char *key)
 {
-	struct dirty *d;
+	struct dirty *d, *had;
 	size_t klen = strlen(key), idx;
-	char *id;
+	unsigned hv;
 
 	if (durability == DURABILITY_NONE || restoring)
 		return;
@@ -585,17 +585,18 @@ store_mark(const struct store_kind *kind, const char *key)
 		;
 	if (idx == nitems(kinds))
 		fatalx("store_mark: unregistered kind %s", kind->name);
-	id = xmalloc(klen + 2);
-	id[0] = (char)('A' + idx);
-	memcpy(id + 1, key, klen + 1);
-	HASH_FIND_STR(dirty, id, d);
-	if (d != NULL)
-		free(id);
+	/* one allocation, the id in it: a lock pair marks four rows */
+	d = xmalloc(sizeof *d + klen + 2);
+	memset(d, 0, sizeof *d);
+	d->id[0] = (char)('A' + idx);
+	memcpy(d->id + 1, key, klen + 1);
+	HASH_VALUE(d->id, klen + 1, hv); /* once, for the look-up and the add */
+	HASH_FIND_BYHASHVALUE(hh, dirty, d->id, klen + 1, hv, had);
+	if (had != NULL)
+		free(d);
 	else {
-		d = xcalloc(1, sizeof *d);
-		d->id = id;
 		d->kind = kind;
-		HASH_ADD_KEYPTR(hh, dirty, d->id, klen + 1, d);
+		HASH_ADD_KEYPTR_BYHASHVALUE(hh, dirty, d->id, klen + 1, hv, d);
 	}
 	store_touch();
 }
@@ -665,23 +666,24 @@ store_put(const char *kind, const char *key, const void *data, size_t len)
 	return (sqlite3_step(st) == SQLITE_DONE ? 0 : -1);
 }
 
-/* One dirty row into the commit's group: its current image, or its deletion. */
+/*
+ * One dirty row into the commit's group: its current image, or its
+ * deletion.  fb is the commit's, emptied for each row.
+ */
 static void
 store_write(struct dirty *d, struct fbuf *fb)
 {
 	const char *key = d->id + 1;
 	int have;
 
-	fbuf_init(fb);
+	fbuf_reset(fb);
 	have = d->kind->pack(d->kind, key, fb);
 	if (fb->err) {
 		log_warnx("store: cannot encode %s %s", d->kind->name, key);
-		fbuf_free(fb);
 		return;
 	}
 	journal_put(d->kind->name, key, have ? fb->sb.data + FRAME_HDR : NULL,
 	    fb->sb.size - FRAME_HDR);
-	fbuf_free(fb);
 }
 
 static int
@@ -826,10 +828,12 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 	int raised;
 
 	commit_pending = 0;
+	fbuf_init(&fb);
 	HASH_ITER(hh, dirty, d, tmp) {
 		store_write(d, &fb);
 		n++;
 	}
+	fbuf_free(&fb);
 	raised = ceiling != ceiling_saved;
 	if (raised) {
 		journal_meta("revision_ceiling", ceiling);
@@ -848,7 +852,6 @@ store_commit_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	HASH_ITER(hh, dirty, d, tmp) {
 		HASH_DEL(dirty, d);
-		free(d->id);
 		free(d);
 	}
 	commits++;

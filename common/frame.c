@@ -40,6 +40,15 @@ fbuf_free(struct fbuf *fb)
 	msgpack_sbuffer_destroy(&fb->sb);
 }
 
+/* Empty fb for another frame, keeping its buffer. */
+void
+fbuf_reset(struct fbuf *fb)
+{
+	fb->sb.size = FRAME_HDR;
+	fb->depth = 0;
+	fb->err = 0;
+}
+
 /*
  * Write the length header; -1 if packing failed or the frame is too big.
  * A container still open is a bug in the code that built the frame.
@@ -75,8 +84,8 @@ fbuf_finish(struct fbuf *fb)
  * its last object; one opened without a count is counted here and gets
  * its header patched when it is closed.
  */
-void
-fbuf_item(struct fbuf *fb)
+static inline void
+fbuf_count(struct fbuf *fb)
 {
 	struct fbuf_level *l;
 
@@ -88,6 +97,13 @@ fbuf_item(struct fbuf *fb)
 			fb->depth--;
 	} else
 		l->items++;
+}
+
+/* fbuf_count for callers outside: the packers here inline it (one per object). */
+void
+fbuf_item(struct fbuf *fb)
+{
+	fbuf_count(fb);
 }
 
 /* Enter a container: counted in its parent, then objects go into it. */
@@ -113,7 +129,7 @@ fbuf_push(struct fbuf *fb, int map, int fixed, uint64_t left)
 void
 pk_map(struct fbuf *fb, size_t n)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_pack_map(&fb->pk, n));
 	fbuf_push(fb, 1, 1, 2 * (uint64_t)n);
 }
@@ -121,7 +137,7 @@ pk_map(struct fbuf *fb, size_t n)
 void
 pk_array(struct fbuf *fb, size_t n)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_pack_array(&fb->pk, n));
 	fbuf_push(fb, 0, 1, n);
 }
@@ -132,7 +148,7 @@ fbuf_open(struct fbuf *fb, int map)
 {
 	unsigned char hdr[5] = { map ? 0xdf : 0xdd, 0, 0, 0, 0 };
 
-	fbuf_item(fb);
+	fbuf_count(fb);
 	fbuf_push(fb, map, 0, 0);
 	PK(fb, msgpack_sbuffer_write(&fb->sb, (const char *)hdr, sizeof hdr));
 }
@@ -213,39 +229,39 @@ pk_array_close(struct fbuf *fb)
 void
 pk_int(struct fbuf *fb, int64_t v)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_pack_int64(&fb->pk, v));
 }
 void
 pk_uint(struct fbuf *fb, uint64_t v)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_pack_uint64(&fb->pk, v));
 }
 void
 pk_double(struct fbuf *fb, double v)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_pack_double(&fb->pk, v));
 }
 void
 pk_nil(struct fbuf *fb)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_pack_nil(&fb->pk));
 }
 
 void
 pk_object(struct fbuf *fb, const msgpack_object *o)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_pack_object(&fb->pk, *o));
 }
 
 void
 pk_bool(struct fbuf *fb, int v)
 {
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, v ? msgpack_pack_true(&fb->pk) : msgpack_pack_false(&fb->pk));
 }
 
@@ -256,7 +272,7 @@ pk_strn(struct fbuf *fb, const char *s, size_t n)
 	unsigned char *p;
 	size_t hl = n < 32 ? 1 : n < 256 ? 2 : 3;
 
-	fbuf_item(fb);
+	fbuf_count(fb);
 	/*
 	 * Most strings are short and the buffer has room: header and body
 	 * go in with one copy, not two buffer writes (a reply packs dozens).
@@ -282,15 +298,6 @@ pk_strn(struct fbuf *fb, const char *s, size_t n)
 	sb->size += hl + n;
 }
 
-void
-pk_str(struct fbuf *fb, const char *s)
-{
-	if (s == NULL)
-		pk_nil(fb);
-	else
-		pk_strn(fb, s, strlen(s));
-}
-
 /* Raw msgpack bytes holding exactly one object (a stored value); NULL packs nil. */
 void
 pk_raw(struct fbuf *fb, const void *data, size_t len)
@@ -299,47 +306,8 @@ pk_raw(struct fbuf *fb, const void *data, size_t len)
 		pk_nil(fb);
 		return;
 	}
-	fbuf_item(fb);
+	fbuf_count(fb);
 	PK(fb, msgpack_sbuffer_write(&fb->sb, data, len));
-}
-
-void
-pk_kstr(struct fbuf *fb, const char *k, const char *v)
-{
-	pk_str(fb, k);
-	pk_str(fb, v);
-}
-void
-pk_kint(struct fbuf *fb, const char *k, int64_t v)
-{
-	pk_str(fb, k);
-	pk_int(fb, v);
-}
-void
-pk_kuint(struct fbuf *fb, const char *k, uint64_t v)
-{
-	pk_str(fb, k);
-	pk_uint(fb, v);
-}
-void
-pk_kdouble(struct fbuf *fb, const char *k, double v)
-{
-	pk_str(fb, k);
-	pk_double(fb, v);
-}
-void
-pk_kbool(struct fbuf *fb, const char *k, int v)
-{
-	pk_str(fb, k);
-	pk_bool(fb, v);
-}
-
-/* Optional entries: nothing at all when absent (a NULL string). */
-void
-pk_kstr_opt(struct fbuf *fb, const char *k, const char *v)
-{
-	if (v != NULL)
-		pk_kstr(fb, k, v);
 }
 
 ssize_t

@@ -81,6 +81,26 @@ ok "$RC" "it is released once the grace period passes unclaimed"
 ms=$((($(date +%s%N) - t0) / 1000000))
 cmp_ok "$ms" -ge 900 "not before the grace period ($ms ms)"
 
+# --- a session's row follows its name: a holder that joined under a new
+# name after its lock comes back under that name ---
+restart_broker --grace 30 || bail_out "restart failed"
+mcp_start 1 before-join
+mcp_call 1 2 lock_acquire '{"name":"renamed"}'
+is "$(mcp_result 1 2 | jq -r .acquired)" true "a baton mcp session takes a lock"
+mcp_call 1 3 agent_join '{"name":"after-join","role":"worker"}'
+is "$(mcp_result 1 3 | jq -r .agent)" after-join "and joins under another name"
+# the broker first: it must not see the session end before it dies
+kill -9 "$BROKER_PID"
+wait_for "! kill -0 $BROKER_PID 2>/dev/null" 5
+kill -9 "$MCP_PID_1"
+wait "$MCP_PID_1" 2>/dev/null
+start_broker --grace 30 || bail_out "restart failed"
+"$BATON" call agent_list '{}' >"$D/agents.json"
+is "$(jq -c '[.agents[] | select(.locks == ["renamed"]) | [.agent, .role]]' "$D/agents.json")" \
+    '[["after-join","worker"]]' "after kill -9 its restored session holds the lock under its new name" \
+    "$(cat "$D/agents.json")"
+exec 3>&-
+
 # --- the disk refuses writes: answers wait, status says why, nothing is lost ---
 stop_broker
 # a file-size limit makes writes fail (EFBIG) as a full disk would

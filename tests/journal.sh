@@ -155,4 +155,41 @@ is "$("$BATON" note get big0 | wc -c)" 9001 "and the notes written while folds f
 kill "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null
 
+# one fold of many groups: their audit log rows go into the database
+# FOLD_LOG_ROWS (32) to an INSERT, and the rest one by one; after a
+# kill -9 the restart skips them as folded before and every entry is there
+# once, in order
+BATON_STATE_DIR=$D/state.many
+mkdir -m 700 "$BATON_STATE_DIR"
+: >"$D/failing"
+BATOND_TEST_JOURNAL_FAIL=$D/failing \
+    "$BATOND" -f -S "$BATON_SOCKET" -D "$BATON_STATE_DIR" </dev/null >/dev/null 2>"$D/err.many" &
+BROKER_PID=$!
+_bg_pids="$_bg_pids $BROKER_PID"
+wait_for '[ -n "$(broker_pid)" ]' 10 || bail_out "batond did not start: $(cat "$D/err.many")"
+M=70
+i=1
+while [ $i -le $M ]; do
+	"$BATON" counter incr m >/dev/null || bail_out "counter incr failed"
+	i=$((i + 1))
+done
+rm -f "$D/failing"
+wait_for '! "$BATON" status --json | jq -e ".fold_error // .store_error" >/dev/null' 10
+ok $? "$M changes folded in one go once folds work"
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+"$BATOND" -f -v -S "$BATON_SOCKET" -D "$BATON_STATE_DIR" </dev/null >/dev/null \
+    2>"$D/err.many2" &
+BROKER_PID=$!
+_bg_pids="$_bg_pids $BROKER_PID"
+wait_for '[ -n "$(broker_pid)" ]' 10 || bail_out "restart failed: $(cat "$D/err.many2")"
+skipped=$(sed -n 's/.*journal: folded .*, skipped \([0-9]*\) folded before.*/\1/p' "$D/err.many2")
+cmp_ok "${skipped:-0}" -ge $M "the restart folds none of them again: $(grep 'journal: folded' "$D/err.many2")"
+log=$("$BATON" call log_list '{"kinds":["counter"],"limit":1000}')
+is "$(printf '%s' "$log" | jq -c '[.entries[].summary | capture("(?<n>[0-9]+)$").n]')" \
+    "$(seq -s, $M | sed 's/.*/["&"]/; s/,/","/g')" \
+    "the audit log has each of the $M increments once, in order" "$log"
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+
 done_testing
