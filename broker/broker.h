@@ -249,7 +249,6 @@ char *team_agent_addr(uid_t, const char *, size_t); /* "x" is the sender's user'
 /* crc32.c: CRC-32 (IEEE) of the journal's groups */
 void crc32_init(void);
 uint32_t crc32_update(uint32_t, const void *, size_t);
-uint32_t crc32_update_slices(uint32_t, const void *, size_t); /* portable: unit test */
 
 struct sqlite3;
 /* journal.c: a group commit in one write(), folded into SQLite off the loop */
