@@ -8,7 +8,8 @@
  *   team.c      who may connect, who may run the owner's operations, and
  *               the names sessions go by (user/agent on a team broker)
  *   journal.c   the journal: a group commit's rows in one write(), folded
- *               into SQLite by a thread of its own; calls nobody
+ *               into SQLite by a thread of its own; calls crc32.c only
+ *   crc32.c     the CRC-32 of the journal's groups; calls nobody
  *   store.c     the SQLite checkpoint, and the revision counter whose
  *               ceiling it persists; tells client.c a commit is done
  *               through the function given to store_on_commit
